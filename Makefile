@@ -1,0 +1,88 @@
+# unroll - build, test and sanitizer targets.
+#
+#   make            bin/unroll and build/rel/libunroll.a
+#   make test       every test; ends with "N passed, N failed"
+#   make asan       the same tests under AddressSanitizer + UBSan
+#   make data       data/demo.txt from Debian's fortunes-min
+#   make bench      benchmarks (never part of test)
+#   make format / compdb / clean
+#
+# Dependencies come through pkg-config: libyaml (yaml-0.1), SQLite
+# (sqlite3) and OpenBLAS (openblas; Debian ships no cblas.pc).
+
+CC      ?= cc
+PKGS    := yaml-0.1 sqlite3 openblas
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+BUILD   ?= build/rel
+OPT     ?= -O2 -g
+SAN     ?=
+WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -I. $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL := $(PKG_LIBS) -lm -lpthread $(LDLIBS)
+
+LIB_SRC  := $(sort $(wildcard graph/*.c ops/*.c models/*.c train/*.c store/*.c))
+CLI_SRC  := $(sort $(wildcard cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+LIB      := $(BUILD)/libunroll.a
+UNROLL   := $(BUILD)/unroll
+
+.PHONY: all test asan check-deps data bench format compdb clean
+
+all: $(UNROLL) bin/unroll $(TEST_BIN)
+
+bin/unroll: $(UNROLL)
+	@mkdir -p bin
+	cp $< $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(UNROLL): $(CLI_OBJ) $(LIB)
+	$(CC) $(CFLAGS_ALL) $(CLI_OBJ) $(LIB) $(LDLIBS_ALL) -o $@
+
+$(BUILD)/tests/%: tests/%.c tests/check.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< $(LIB) $(LDLIBS_ALL) -o $@
+
+test: $(UNROLL) $(TEST_BIN) data
+	@sh tests/run.sh $(BUILD)
+
+asan:
+	$(MAKE) BUILD=build/asan OPT="-O1 -g" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	  UNROLL_QUICK=1 test
+
+# The demo text: fortune cookies from a Debian package, separators removed.
+data: data/demo.txt
+data/demo.txt:
+	@mkdir -p data
+	@[ -f /usr/share/games/fortunes/fortunes ] || apt-get install -y -qq fortunes-min >/dev/null
+	cat /usr/share/games/fortunes/fortunes /usr/share/games/fortunes/literature \
+	    /usr/share/games/fortunes/riddles | grep -v '^%$$' > $@
+
+check-deps:
+	@sh tools/install-deps.sh
+
+bench: $(UNROLL)
+	@sh bench/run.sh $(BUILD)
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard */*.h)
+
+compdb:
+	bear -- $(MAKE) -B all
+
+clean:
+	rm -rf build bin
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
