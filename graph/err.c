@@ -26,13 +26,24 @@ void uerr_prefix(uerr *e, const char *fmt, ...)
 {
     if (!e || e->code == UERR_OK)
         return;
-    char head[512], old[sizeof e->msg];
+    char head[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
-    memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", head, old);
+    /* shift the old message right, truncating its tail, and put the head
+     * and ": " in front of it */
+    size_t hl = strlen(head) + 2, cap = sizeof e->msg;
+    if (hl >= cap)
+        hl = cap - 1;
+    size_t ol = strlen(e->msg);
+    if (hl + ol >= cap)
+        ol = cap - 1 - hl;
+    memmove(e->msg + hl, e->msg, ol);
+    e->msg[hl + ol] = '\0';
+    memcpy(e->msg, head, hl - 2);
+    e->msg[hl - 2] = ':';
+    e->msg[hl - 1] = ' ';
 }
 
 void uerr_clear(uerr *e)

@@ -39,15 +39,16 @@ shape shape_2(int64_t a, int64_t b);
 char *shape_str(const shape *s, char *buf, size_t n);
 
 /* Runs body with T typedef'd to the C type of a floating dtype, so one
- * kernel loop serves float32 and float64 without a copy per type. */
-#define DT_EACH_REAL(dt, T, body)                                              \
+ * kernel loop serves float32 and float64 without a copy per type. The body
+ * is variadic so that commas inside it need no extra parentheses. */
+#define DT_EACH_REAL(dt, T, ...)                                               \
     do {                                                                       \
         if ((dt) == DT_F32) {                                                  \
             typedef float T;                                                   \
-            body                                                               \
+            __VA_ARGS__                                                        \
         } else {                                                               \
             typedef double T;                                                  \
-            body                                                               \
+            __VA_ARGS__                                                        \
         }                                                                      \
     } while (0)
 

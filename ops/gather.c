@@ -1,0 +1,123 @@
+/*
+ * gather.c - one-hot inputs as lookups.
+ *
+ * gather(U [H, V], idx int32 [B]) -> [B, H], row b = column idx[b] of U:
+ * the product U x_t with a one-hot x_t, without ever forming x_t. A
+ * negative index (padding) gives a zero row.
+ * scatter(G [B, H], idx [B], V) -> [H, V] adds row b of G into column
+ * idx[b]: gather's adjoint, so each is the other's gradient.
+ */
+#include "ops/ops.h"
+
+#include <string.h>
+
+static int index_check(const graph *g, gnode *n, const gnode *idx, int64_t rows, uerr *e)
+{
+    if (idx->dt != DT_I32 || idx->shape.rank != 1 || idx->shape.dim[0] != rows)
+        return op_shape_error(g, n, e, "expected int32 indices, one per row");
+    return 0;
+}
+
+static int gather_infer(const graph *g, gnode *n, uerr *e)
+{
+    const gnode *u = &g->nodes[n->in[0]], *idx = &g->nodes[n->in[1]];
+    if (u->dt != g->dt || u->shape.rank != 2)
+        return op_shape_error(g, n, e, "expected a floating matrix to gather from");
+    if (idx->dt != DT_I32 || idx->shape.rank != 1)
+        return op_shape_error(g, n, e, "expected int32 indices [B]");
+    n->dt = u->dt;
+    n->shape = shape_2(idx->shape.dim[0], u->shape.dim[0]);
+    return 0;
+}
+
+/* U [H, V], idx [B] -> out [B, H] */
+static void gather_forward(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    const gnode *u = &g->nodes[n->in[0]];
+    int64_t H = u->shape.dim[0], V = u->shape.dim[1], B = n->shape.dim[0];
+    const int32_t *idx = in[1];
+    DT_EACH_REAL(n->dt, T, {
+        const T *U = in[0];
+        T *y = out;
+        for (int64_t b = 0; b < B; b++) {
+            int32_t k = idx[b];
+            for (int64_t j = 0; j < H; j++)
+                y[b * H + j] = k >= 0 ? U[j * V + k] : 0;
+        }
+    });
+}
+
+static int32_t gather_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined,
+                            uerr *e)
+{
+    const gnode *n = &g->nodes[node];
+    if (i == 1) {
+        *undefined = 1;
+        return -1;
+    }
+    return op_scatter(g, gout, n->in[1], g->nodes[n->in[0]].shape.dim[1], e);
+}
+
+static int32_t gather_example(graph *g, uerr *e)
+{
+    int32_t u = op_example_param(g, shape_2(4, 6), e);
+    return op_gather(g, u, op_example_index(g, shape_1(5), 6, e), e);
+}
+
+const op_def op_def_GATHER = {"gather", 2, 0, gather_infer, gather_forward, gather_bprop,
+                              gather_example};
+
+static int scatter_infer(const graph *g, gnode *n, uerr *e)
+{
+    const gnode *r = &g->nodes[n->in[0]], *idx = &g->nodes[n->in[1]];
+    if (r->dt != g->dt || r->shape.rank != 2)
+        return op_shape_error(g, n, e, "expected a floating matrix of rows to scatter");
+    if (index_check(g, n, idx, r->shape.dim[0], e))
+        return e->code;
+    if (n->ip[0] < 1)
+        return op_shape_error(g, n, e, "expected a positive number of columns");
+    n->dt = r->dt;
+    n->shape = shape_2(r->shape.dim[1], n->ip[0]);
+    return 0;
+}
+
+/* G [B, H], idx [B] -> out [H, V]; zeroed, then each row added into its column */
+static void scatter_forward(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    (void)g;
+    int64_t H = n->shape.dim[0], V = n->shape.dim[1];
+    int64_t B = g->nodes[n->in[0]].shape.dim[0];
+    const int32_t *idx = in[1];
+    memset(out, 0, (size_t)(H * V) * dtype_size((dtype)n->dt));
+    DT_EACH_REAL(n->dt, T, {
+        const T *G = in[0];
+        T *y = out;
+        for (int64_t b = 0; b < B; b++) {
+            int32_t k = idx[b];
+            if (k < 0)
+                continue;
+            for (int64_t j = 0; j < H; j++)
+                y[j * V + k] += G[b * H + j];
+        }
+    });
+}
+
+static int32_t scatter_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined,
+                             uerr *e)
+{
+    if (i == 1) {
+        *undefined = 1;
+        return -1;
+    }
+    return op_gather(g, gout, g->nodes[node].in[1], e);
+}
+
+/* repeated indices exercise the accumulation */
+static int32_t scatter_example(graph *g, uerr *e)
+{
+    int32_t rows = op_example_param(g, shape_2(7, 3), e);
+    return op_scatter(g, rows, op_example_index(g, shape_1(7), 4, e), 4, e);
+}
+
+const op_def op_def_SCATTER = {"scatter", 2, 0, scatter_infer, scatter_forward, scatter_bprop,
+                               scatter_example};

@@ -1,0 +1,170 @@
+/*
+ * loss.c - losses that reduce to a scalar.
+ *
+ * softmax_xent(logits [R, N], targets int32 [R]) = sum over rows r of
+ *   -log softmax(logits_r)[targets_r]; a row whose target is negative is
+ *   padding and adds nothing. Its gradient with respect to the logits is
+ *   g * (softmax(logits) - onehot(targets)) (seed 003 has this sign wrong),
+ *   computed by the fused backward-only op softmax_xent_grad, which
+ *   recomputes the softmax rather than keeping R x N probabilities alive.
+ *
+ * mse(p, t) = 1/2 sum (p - t)^2, the squared error of seed 004.
+ */
+#include "ops/ops.h"
+
+#include <math.h>
+
+static int xent_check(const graph *g, gnode *n, uerr *e)
+{
+    const gnode *l = &g->nodes[n->in[0]], *t = &g->nodes[n->in[1]];
+    if (l->dt != g->dt || l->shape.rank < 1)
+        return op_shape_error(g, n, e, "expected floating logits with at least one axis");
+    if (t->dt != DT_I32 || t->shape.rank != l->shape.rank - 1)
+        return op_shape_error(g, n, e, "expected int32 targets with one axis fewer than the logits");
+    for (int i = 0; i < t->shape.rank; i++)
+        if (t->shape.dim[i] != l->shape.dim[i])
+            return op_shape_error(g, n, e, "targets do not match the logits' leading axes");
+    return 0;
+}
+
+static int xent_infer(const graph *g, gnode *n, uerr *e)
+{
+    if (xent_check(g, n, e))
+        return e->code;
+    n->dt = (uint8_t)g->dt;
+    n->shape = shape_0();
+    return 0;
+}
+
+/* logits [R, N], targets [R] -> scalar */
+static void xent_forward(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    const gnode *l = &g->nodes[n->in[0]];
+    int64_t N = l->shape.dim[l->shape.rank - 1];
+    int64_t R = shape_numel(&l->shape) / N;
+    const int32_t *tg = in[1];
+    DT_EACH_REAL(n->dt, T, {
+        const T *x = in[0];
+        double loss = 0;
+        for (int64_t r = 0; r < R; r++) {
+            if (tg[r] < 0)
+                continue;
+            const T *xr = x + r * N;
+            double mx = xr[0];
+            for (int64_t j = 1; j < N; j++)
+                mx = xr[j] > mx ? xr[j] : mx;
+            double s = 0;
+            for (int64_t j = 0; j < N; j++)
+                s += exp((double)xr[j] - mx);
+            loss += mx + log(s) - (double)xr[tg[r]];
+        }
+        *(T *)out = (T)loss;
+    });
+}
+
+static int xent_grad_infer(const graph *g, gnode *n, uerr *e)
+{
+    if (xent_check(g, n, e))
+        return e->code;
+    const gnode *gs = &g->nodes[n->in[2]];
+    if (gs->shape.rank != 0 || gs->dt != g->dt)
+        return op_shape_error(g, n, e, "expected a scalar gradient");
+    n->dt = (uint8_t)g->dt;
+    n->shape = g->nodes[n->in[0]].shape;
+    return 0;
+}
+
+/* logits [R, N], targets [R], g scalar -> [R, N] */
+static void xent_grad_forward(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    int64_t N = n->shape.dim[n->shape.rank - 1];
+    int64_t R = shape_numel(&n->shape) / N;
+    (void)g;
+    const int32_t *tg = in[1];
+    DT_EACH_REAL(n->dt, T, {
+        const T *x = in[0];
+        T gs = *(const T *)in[2];
+        T *z = out;
+        for (int64_t r = 0; r < R; r++) {
+            const T *xr = x + r * N;
+            T *zr = z + r * N;
+            if (tg[r] < 0) {
+                for (int64_t j = 0; j < N; j++)
+                    zr[j] = 0;
+                continue;
+            }
+            T mx = xr[0];
+            for (int64_t j = 1; j < N; j++)
+                mx = xr[j] > mx ? xr[j] : mx;
+            double s = 0;
+            for (int64_t j = 0; j < N; j++) {
+                zr[j] = (T)exp((double)(xr[j] - mx));
+                s += zr[j];
+            }
+            for (int64_t j = 0; j < N; j++)
+                zr[j] = (T)(gs * (zr[j] / s));
+            zr[tg[r]] -= gs;
+        }
+    });
+}
+
+static int32_t xent_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined, uerr *e)
+{
+    const gnode *n = &g->nodes[node];
+    if (i == 1) {
+        *undefined = 1;
+        return -1;
+    }
+    gnode p = {.op = OP_SOFTMAX_XENT_GRAD, .nin = 3, .in = {n->in[0], n->in[1], gout}};
+    return op_build(g, p, e);
+}
+
+static int32_t xent_example(graph *g, uerr *e)
+{
+    int32_t l = op_example_param(g, shape_2(4, 6), e);
+    return op_softmax_xent(g, l, op_example_index(g, shape_1(4), 6, e), e);
+}
+
+const op_def op_def_SOFTMAX_XENT = {"softmax_xent", 2, 0, xent_infer, xent_forward, xent_bprop,
+                                    xent_example};
+const op_def op_def_SOFTMAX_XENT_GRAD = {"softmax_xent_grad", 3, OPF_BACKWARD_ONLY,
+                                         xent_grad_infer, xent_grad_forward, NULL, NULL};
+
+static int mse_infer(const graph *g, gnode *n, uerr *e)
+{
+    if (op_infer_like_first(g, n, e))
+        return e->code;
+    n->shape = shape_0();
+    return 0;
+}
+
+static void mse_forward(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    int64_t total = shape_numel(&g->nodes[n->in[0]].shape);
+    DT_EACH_REAL(n->dt, T, {
+        const T *p = in[0], *t = in[1];
+        double s = 0;
+        for (int64_t i = 0; i < total; i++) {
+            double d = (double)p[i] - (double)t[i];
+            s += d * d;
+        }
+        *(T *)out = (T)(0.5 * s);
+    });
+}
+
+static int32_t mse_bprop(graph *g, int32_t node, int i, int32_t gout, int *u, uerr *e)
+{
+    (void)u;
+    const gnode *n = &g->nodes[node];
+    int32_t p = n->in[0], t = n->in[1];
+    int32_t d = i == 0 ? op_sub(g, p, t, e) : op_sub(g, t, p, e);
+    return op_mul(g, d, gout, e);
+}
+
+static int32_t mse_example(graph *g, uerr *e)
+{
+    int32_t p = op_example_param(g, shape_2(3, 4), e);
+    return op_mse(g, p, op_example_param(g, shape_2(3, 4), e), e);
+}
+
+const op_def op_def_MSE = {"mse", 2, 0, mse_infer, mse_forward, mse_bprop, mse_example};

@@ -1,0 +1,98 @@
+/*
+ * matmul.c - C = op(A) op(B) on 2-D tensors through cblas, op(X) = X or X^T
+ * (ip[0] for A, ip[1] for B). The transpose flags let gradients and the
+ * batched recurrence (H W^T) use stored layouts without copies.
+ */
+#include "ops/ops.h"
+
+#include <cblas.h>
+
+static void mm_dims(const gnode *a, const gnode *b, const gnode *n, int64_t *M, int64_t *K,
+                    int64_t *K2, int64_t *N)
+{
+    *M = n->ip[0] ? a->shape.dim[1] : a->shape.dim[0];
+    *K = n->ip[0] ? a->shape.dim[0] : a->shape.dim[1];
+    *K2 = n->ip[1] ? b->shape.dim[1] : b->shape.dim[0];
+    *N = n->ip[1] ? b->shape.dim[0] : b->shape.dim[1];
+}
+
+static int matmul_infer(const graph *g, gnode *n, uerr *e)
+{
+    const gnode *a = &g->nodes[n->in[0]], *b = &g->nodes[n->in[1]];
+    if (a->shape.rank != 2 || b->shape.rank != 2)
+        return op_shape_error(g, n, e, "expected two matrices");
+    if (a->dt != g->dt || b->dt != g->dt)
+        return op_shape_error(g, n, e, "expected floating inputs of the graph's dtype");
+    int64_t M, K, K2, N;
+    mm_dims(a, b, n, &M, &K, &K2, &N);
+    if (K != K2)
+        return op_shape_error(g, n, e, "inner dimensions differ");
+    n->dt = a->dt;
+    n->shape = shape_2(M, N);
+    return 0;
+}
+
+/* A is [M,K] (or [K,M] when transposed), B is [K,N] (or [N,K]), C is [M,N] */
+static void matmul_forward(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    const gnode *a = &g->nodes[n->in[0]], *b = &g->nodes[n->in[1]];
+    int64_t M, K, K2, N;
+    mm_dims(a, b, n, &M, &K, &K2, &N);
+    enum CBLAS_TRANSPOSE ta = n->ip[0] ? CblasTrans : CblasNoTrans;
+    enum CBLAS_TRANSPOSE tb = n->ip[1] ? CblasTrans : CblasNoTrans;
+    blasint lda = (blasint)a->shape.dim[1], ldb = (blasint)b->shape.dim[1];
+    if (n->dt == DT_F32)
+        cblas_sgemm(CblasRowMajor, ta, tb, (blasint)M, (blasint)N, (blasint)K, 1.0f, in[0],
+                    lda, in[1], ldb, 0.0f, out, (blasint)N);
+    else
+        cblas_dgemm(CblasRowMajor, ta, tb, (blasint)M, (blasint)N, (blasint)K, 1.0, in[0], lda,
+                    in[1], ldb, 0.0, out, (blasint)N);
+}
+
+/*
+ * With C = op(A) op(B) and G = dL/dC:
+ *   ta tb | dA            | dB
+ *   0  0  | G B^T         | A^T G
+ *   0  1  | G B           | G^T A
+ *   1  0  | B G^T         | A G
+ *   1  1  | B^T G^T       | G^T A^T
+ */
+static int32_t matmul_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined,
+                            uerr *e)
+{
+    (void)undefined;
+    const gnode *n = &g->nodes[node];
+    int32_t a = n->in[0], b = n->in[1];
+    int ta = (int)n->ip[0], tb = (int)n->ip[1];
+    if (i == 0) {
+        if (!ta)
+            return op_matmul(g, gout, b, 0, !tb, e);
+        return tb ? op_matmul(g, b, gout, 1, 1, e) : op_matmul(g, b, gout, 0, 1, e);
+    }
+    if (!tb)
+        return ta ? op_matmul(g, a, gout, 0, 0, e) : op_matmul(g, a, gout, 1, 0, e);
+    return ta ? op_matmul(g, gout, a, 1, 1, e) : op_matmul(g, gout, a, 1, 0, e);
+}
+
+/* all four transpose combinations in one expression */
+static int32_t matmul_example(graph *g, uerr *e)
+{
+    int32_t a = op_example_param(g, shape_2(3, 4), e);
+    int32_t b = op_example_param(g, shape_2(4, 5), e);
+    int32_t at = op_example_param(g, shape_2(4, 3), e);
+    int32_t bt = op_example_param(g, shape_2(5, 4), e);
+    int32_t c00 = op_matmul(g, a, b, 0, 0, e);
+    int32_t c01 = op_matmul(g, a, bt, 0, 1, e);
+    int32_t c10 = op_matmul(g, at, b, 1, 0, e);
+    int32_t c11 = op_matmul(g, at, bt, 1, 1, e);
+    return op_add(g, op_add(g, c00, c01, e), op_add(g, c10, c11, e), e);
+}
+
+const op_def op_def_MATMUL = {
+    .name = "matmul",
+    .arity = 2,
+    .infer = matmul_infer,
+    .forward = matmul_forward,
+    .bprop = matmul_bprop,
+    .example = matmul_example,
+};

@@ -1,0 +1,95 @@
+/*
+ * ops.h - the op table and the typed builders that add op nodes to a graph.
+ *
+ * Every op is one file in ops/ that defines `const op_def op_def_<ID>`
+ * (name, arity, shape inference, forward kernel, gradient builder and a
+ * gradient-check example) and one line in ops/ops.def. Nothing else lists
+ * ops: the table below is generated, and tests/test_ops.c checks the
+ * gradient of every entry, so no op can skip it.
+ *
+ * Builders return the new node's index, or -1 with *e set. Any input of -1
+ * makes a builder return -1 at once, so a chain of builders can be written
+ * without a check after each call and reports the first failure.
+ * New nodes are stamped with g->cur_t (the time step being built).
+ */
+#ifndef UNROLL_OPS_H
+#define UNROLL_OPS_H
+
+#include "graph/graph.h"
+
+enum op_flags {
+    OPF_BACKWARD_ONLY = 1u << 0, /* a fused gradient kernel: built by bprop
+                                    rules, not differentiated again */
+    OPF_NO_KERNEL = 1u << 1,     /* a leaf: bound by the caller */
+};
+
+/* Checks the inputs of n and sets n->shape and n->dt. */
+typedef int (*op_infer_fn)(const graph *g, gnode *n, uerr *e);
+
+/* Computes n from its inputs. in[i] points to input i's data, out to n's.
+ * Kernels never allocate and never fail: shapes were checked at build. */
+typedef void (*op_forward_fn)(const graph *g, const gnode *n, void *const *in, void *out);
+
+/* The bprop of Goodfellow et al. 6.5.6: adds nodes computing node's
+ * contribution to d loss / d (input i), given gout = d loss / d node, and
+ * returns it (a node of input i's shape), or -1 with *e set. Sets
+ * *undefined instead when input i has no gradient (integer indices). */
+typedef int32_t (*op_bprop_fn)(graph *g, int32_t node, int i, int32_t gout, int *undefined,
+                               uerr *e);
+
+/* Builds one instance of the op for the gradient check: its float leaves
+ * flagged NODE_PARAM are checked; int leaves get values in [0, ip[0]). */
+typedef int32_t (*op_example_fn)(graph *g, uerr *e);
+
+typedef struct op_def {
+    const char *name;
+    int arity;                 /* number of inputs; -1: 1..GRAPH_MAX_IN */
+    unsigned flags;
+    op_infer_fn infer;
+    op_forward_fn forward;
+    op_bprop_fn bprop;         /* NULL: "no gradient for op X" */
+    op_example_fn example;
+} op_def;
+
+extern const op_def *const op_table[OP_COUNT];
+
+/* Infers the shape of *proto, pushes it, returns its id or -1. */
+int32_t op_build(graph *g, gnode proto, uerr *e);
+
+int32_t op_fill(graph *g, shape s, double value, uerr *e);
+int32_t op_matmul(graph *g, int32_t a, int32_t b, int ta, int tb, uerr *e);
+int32_t op_add(graph *g, int32_t a, int32_t b, uerr *e);
+int32_t op_sub(graph *g, int32_t a, int32_t b, uerr *e);
+int32_t op_mul(graph *g, int32_t a, int32_t b, uerr *e);
+int32_t op_scale(graph *g, int32_t a, double s, uerr *e);
+int32_t op_unary(graph *g, int op, int32_t a, uerr *e);
+int32_t op_binary(graph *g, int op, int32_t a, int32_t b, uerr *e);
+int32_t op_softmax_xent(graph *g, int32_t logits, int32_t targets, uerr *e);
+int32_t op_mse(graph *g, int32_t pred, int32_t target, uerr *e);
+/* axis -1: sum of all elements (a scalar); axis 0: sum over every axis
+ * but the last (the adjoint of broadcasting a row vector) */
+int32_t op_sum(graph *g, int32_t a, int axis, uerr *e);
+/* a scalar or a row vector [N] repeated to shape s (last dim N) */
+int32_t op_broadcast(graph *g, int32_t a, shape s, uerr *e);
+int32_t op_gather(graph *g, int32_t table, int32_t idx, uerr *e);
+int32_t op_scatter(graph *g, int32_t rows, int32_t idx, int64_t ncols, uerr *e);
+int32_t op_concat(graph *g, const int32_t *parts, int n, uerr *e);
+int32_t op_slice(graph *g, int32_t a, int64_t start, int64_t len, uerr *e);
+int32_t op_pad(graph *g, int32_t a, int64_t start, int64_t total, uerr *e);
+
+/* The summed-over-broadcast gradient: reduces g (shaped like the op's
+ * output) to the shape of a broadcast input (same shape, [N] or scalar). */
+int32_t op_unbroadcast(graph *g, int32_t grad, const shape *to, uerr *e);
+
+/* Shape inference of ops whose output is shaped like their first input,
+ * all float inputs of the graph's dtype and the same shape. */
+int op_infer_like_first(const graph *g, gnode *n, uerr *e);
+
+/* Shared by the op files: one-line shape errors naming the op and inputs. */
+int op_shape_error(const graph *g, const gnode *n, uerr *e, const char *what);
+
+/* Helpers for examples: a random float leaf marked NODE_PARAM, an int leaf. */
+int32_t op_example_param(graph *g, shape s, uerr *e);
+int32_t op_example_index(graph *g, shape s, int64_t bound, uerr *e);
+
+#endif

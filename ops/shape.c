@@ -1,0 +1,155 @@
+/*
+ * shape.c - concat, slice and pad along the last axis. slice and pad are
+ * adjoints of each other, and concat's gradient is a slice per input; all
+ * other axes must agree.
+ */
+#include "ops/ops.h"
+
+#include <string.h>
+
+static int64_t last_dim(const shape *s) { return s->dim[s->rank - 1]; }
+
+static int same_leading(const shape *a, const shape *b)
+{
+    if (a->rank != b->rank)
+        return 0;
+    for (int i = 0; i + 1 < a->rank; i++)
+        if (a->dim[i] != b->dim[i])
+            return 0;
+    return 1;
+}
+
+static int concat_infer(const graph *g, gnode *n, uerr *e)
+{
+    const gnode *a = &g->nodes[n->in[0]];
+    if (a->shape.rank < 1)
+        return op_shape_error(g, n, e, "expected inputs with at least one axis");
+    int64_t total = 0;
+    for (int i = 0; i < n->nin; i++) {
+        const gnode *x = &g->nodes[n->in[i]];
+        if (x->dt != g->dt || !same_leading(&x->shape, &a->shape))
+            return op_shape_error(g, n, e, "inputs differ in dtype or in an axis but the last");
+        total += last_dim(&x->shape);
+    }
+    n->dt = a->dt;
+    n->shape = a->shape;
+    n->shape.dim[n->shape.rank - 1] = total;
+    return 0;
+}
+
+/* inputs [R, Ni] -> [R, sum Ni] */
+static void concat_forward(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    size_t es = dtype_size((dtype)n->dt);
+    int64_t N = last_dim(&n->shape), R = shape_numel(&n->shape) / N;
+    int64_t off = 0;
+    for (int i = 0; i < n->nin; i++) {
+        int64_t Ni = last_dim(&g->nodes[n->in[i]].shape);
+        const char *x = in[i];
+        char *y = out;
+        for (int64_t r = 0; r < R; r++)
+            memcpy(y + (size_t)(r * N + off) * es, x + (size_t)(r * Ni) * es, (size_t)Ni * es);
+        off += Ni;
+    }
+}
+
+static int32_t concat_bprop(graph *g, int32_t node, int i, int32_t gout, int *u, uerr *e)
+{
+    (void)u;
+    const gnode *n = &g->nodes[node];
+    int64_t off = 0;
+    for (int k = 0; k < i; k++)
+        off += last_dim(&g->nodes[n->in[k]].shape);
+    return op_slice(g, gout, off, last_dim(&g->nodes[n->in[i]].shape), e);
+}
+
+static int32_t concat_example(graph *g, uerr *e)
+{
+    int32_t p[3] = {op_example_param(g, shape_2(2, 3), e), op_example_param(g, shape_2(2, 1), e),
+                    op_example_param(g, shape_2(2, 4), e)};
+    return op_concat(g, p, 3, e);
+}
+
+const op_def op_def_CONCAT = {"concat", -1, 0, concat_infer, concat_forward, concat_bprop,
+                              concat_example};
+
+static int slice_infer(const graph *g, gnode *n, uerr *e)
+{
+    const gnode *a = &g->nodes[n->in[0]];
+    if (a->dt != g->dt || a->shape.rank < 1)
+        return op_shape_error(g, n, e, "expected a floating input with at least one axis");
+    int64_t start = n->ip[0], len = n->ip[1];
+    if (start < 0 || len < 1 || start + len > last_dim(&a->shape))
+        return op_shape_error(g, n, e, "slice out of range of the last axis");
+    n->dt = a->dt;
+    n->shape = a->shape;
+    n->shape.dim[n->shape.rank - 1] = len;
+    return 0;
+}
+
+/* x [R, N] -> [R, len] from column start */
+static void slice_forward(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    size_t es = dtype_size((dtype)n->dt);
+    int64_t N = last_dim(&g->nodes[n->in[0]].shape), len = n->ip[1];
+    int64_t R = shape_numel(&n->shape) / len;
+    const char *x = in[0];
+    char *y = out;
+    for (int64_t r = 0; r < R; r++)
+        memcpy(y + (size_t)(r * len) * es, x + (size_t)(r * N + n->ip[0]) * es, (size_t)len * es);
+}
+
+static int32_t slice_bprop(graph *g, int32_t node, int i, int32_t gout, int *u, uerr *e)
+{
+    (void)i, (void)u;
+    const gnode *n = &g->nodes[node];
+    return op_pad(g, gout, n->ip[0], last_dim(&g->nodes[n->in[0]].shape), e);
+}
+
+static int32_t slice_example(graph *g, uerr *e)
+{
+    return op_slice(g, op_example_param(g, shape_2(3, 6), e), 2, 3, e);
+}
+
+const op_def op_def_SLICE = {"slice", 1, 0, slice_infer, slice_forward, slice_bprop,
+                             slice_example};
+
+static int pad_infer(const graph *g, gnode *n, uerr *e)
+{
+    const gnode *a = &g->nodes[n->in[0]];
+    if (a->dt != g->dt || a->shape.rank < 1)
+        return op_shape_error(g, n, e, "expected a floating input with at least one axis");
+    if (n->ip[0] < 0 || n->ip[0] + last_dim(&a->shape) > n->ip[1])
+        return op_shape_error(g, n, e, "padding does not contain the input");
+    n->dt = a->dt;
+    n->shape = a->shape;
+    n->shape.dim[n->shape.rank - 1] = n->ip[1];
+    return 0;
+}
+
+/* x [R, len] -> [R, total], zeros outside columns start..start+len-1 */
+static void pad_forward(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    size_t es = dtype_size((dtype)n->dt);
+    int64_t len = last_dim(&g->nodes[n->in[0]].shape), N = n->ip[1];
+    int64_t R = shape_numel(&n->shape) / N;
+    const char *x = in[0];
+    char *y = out;
+    memset(y, 0, (size_t)(R * N) * es);
+    for (int64_t r = 0; r < R; r++)
+        memcpy(y + (size_t)(r * N + n->ip[0]) * es, x + (size_t)(r * len) * es, (size_t)len * es);
+}
+
+static int32_t pad_bprop(graph *g, int32_t node, int i, int32_t gout, int *u, uerr *e)
+{
+    (void)i, (void)u;
+    const gnode *n = &g->nodes[node];
+    return op_slice(g, gout, n->ip[0], last_dim(&g->nodes[n->in[0]].shape), e);
+}
+
+static int32_t pad_example(graph *g, uerr *e)
+{
+    return op_pad(g, op_example_param(g, shape_2(3, 2), e), 1, 5, e);
+}
+
+const op_def op_def_PAD = {"pad", 1, 0, pad_infer, pad_forward, pad_bprop, pad_example};
