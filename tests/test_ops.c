@@ -1,0 +1,229 @@
+/*
+ * test_ops.c - every op in the table, gradient-checked in float64.
+ *
+ * The loop walks op_table, so an op added to ops/ops.def is checked
+ * without touching this file: each op's example output is projected on a
+ * random tensor u (loss = sum(u * f)), differentiated by build_grad and
+ * compared with central differences. Backward-only ops must say so in the
+ * table; any other op without an example or a gradient fails here.
+ */
+#include "check.h"
+
+#include <stdlib.h>
+
+#include "graph/autodiff.h"
+#include "graph/exec.h"
+#include "graph/gradcheck.h"
+#include "graph/plan.h"
+#include "ops/ops.h"
+
+static uint64_t rng_state = 12345;
+
+static double urand(void)
+{
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
+/* A graph with its leaves' values: everything a check needs, freed at once. */
+typedef struct fixture {
+    graph g;
+    int32_t out, loss;
+    grad_table gt;
+    plan pfull, ploss;
+    exec xfull, xloss;
+    void **vals;
+} fixture;
+
+static void fixture_free(fixture *f)
+{
+    if (f->vals)
+        for (int32_t v = 0; v < f->g.n; v++)
+            free(f->vals[v]);
+    free(f->vals);
+    exec_free(&f->xfull);
+    exec_free(&f->xloss);
+    plan_free(&f->pfull);
+    plan_free(&f->ploss);
+    grad_table_free(&f->gt);
+    graph_free(&f->g);
+}
+
+/* Projects f->out on a random u, differentiates, plans and binds. */
+static int fixture_finish(fixture *f, const plan_options *po, uerr *e)
+{
+    graph *g = &f->g;
+    int32_t u;
+    if (graph_leaf(g, "u", DT_F64, g->nodes[f->out].shape, NODE_DATA, -1, &u, e))
+        return e->code;
+    f->loss = op_sum(g, op_mul(g, f->out, u, e), -1, e);
+    if (f->loss < 0)
+        return e->code;
+    int32_t params[64];
+    int np = 0;
+    for (int32_t v = 0; v < g->n && np < 64; v++)
+        if (g->nodes[v].flags & NODE_PARAM)
+            params[np++] = v;
+    if (autodiff_grad(g, f->loss, params, np, &f->gt, e))
+        return e->code;
+    int32_t outs[65];
+    outs[0] = f->loss;
+    for (int i = 0; i < np; i++)
+        outs[i + 1] = f->gt.param_grad[i];
+    if (plan_build(g, outs, np + 1, po, &f->pfull, e) || plan_build(g, outs, 1, po, &f->ploss, e))
+        return e->code;
+    if (exec_init(&f->xfull, g, &f->pfull, e) || exec_init(&f->xloss, g, &f->ploss, e))
+        return e->code;
+    f->vals = calloc((size_t)g->n, sizeof(void *));
+    for (int32_t v = 0; v < g->n; v++) {
+        const gnode *nd = &g->nodes[v];
+        if (nd->op != OP_INPUT)
+            continue;
+        int64_t n = shape_numel(&nd->shape);
+        f->vals[v] = malloc((size_t)(n ? n : 1) * 8);
+        for (int64_t k = 0; k < n; k++) {
+            if (nd->dt == DT_I32)
+                ((int32_t *)f->vals[v])[k] = (int32_t)(urand() * (double)nd->ip[0]);
+            else
+                ((double *)f->vals[v])[k] = 2 * urand() - 1;
+        }
+        exec_bind(&f->xfull, v, f->vals[v]);
+        exec_bind(&f->xloss, v, f->vals[v]);
+    }
+    return 0;
+}
+
+static void test_every_op_gradient(void)
+{
+    for (int op = 0; op < OP_COUNT; op++) {
+        const op_def *d = op_table[op];
+        if (d->flags & (OPF_BACKWARD_ONLY | OPF_NO_KERNEL) || op == OP_FILL) {
+            printf("  %-18s skipped: %s\n", d->name,
+                   d->flags & OPF_BACKWARD_ONLY ? "backward-only (checked through its op)"
+                                                : "no inputs to differentiate");
+            continue;
+        }
+        CHECKF(d->example && d->bprop, "op %s has no example or no gradient", d->name);
+        if (!d->example)
+            continue;
+        fixture f = {0};
+        uerr e = {0};
+        graph_init(&f.g, DT_F64, &e);
+        f.out = d->example(&f.g, &e);
+        int ok = f.out >= 0 && !fixture_finish(&f, NULL, &e);
+        CHECKF(ok, "op %s: %s", d->name, e.msg);
+        if (ok) {
+            gradcheck_report rep[64];
+            CHECK_OK(gradcheck_run(&f.xfull, &f.xloss, f.loss, &f.gt, 1000, 1, rep, &e), &e);
+            double worst = 0;
+            for (int i = 0; i < f.gt.nparams; i++)
+                worst = rep[i].rel > worst ? rep[i].rel : worst;
+            printf("  %-18s %d params, max relative error %.2e\n", d->name, f.gt.nparams, worst);
+            CHECKF(worst <= GRADCHECK_TOL, "op %s: relative error %.3e", d->name, worst);
+        }
+        fixture_free(&f);
+    }
+}
+
+/* The same gradients with and without buffer reuse, bit for bit. */
+static void test_reuse_changes_nothing(void)
+{
+    const plan_options reuse = {0}, none = {.no_reuse = 1};
+    for (int op = 0; op < OP_COUNT; op++) {
+        const op_def *d = op_table[op];
+        if (!d->example)
+            continue;
+        fixture a = {0}, b = {0};
+        uerr e = {0};
+        rng_state = 99;
+        graph_init(&a.g, DT_F64, &e);
+        a.out = d->example(&a.g, &e);
+        CHECK(a.out >= 0 && !fixture_finish(&a, &reuse, &e));
+        rng_state = 99;
+        graph_init(&b.g, DT_F64, &e);
+        b.out = d->example(&b.g, &e);
+        CHECK(b.out >= 0 && !fixture_finish(&b, &none, &e));
+        CHECK(!exec_run(&a.xfull, &e) && !exec_run(&b.xfull, &e));
+        CHECK(a.pfull.arena_bytes <= b.pfull.arena_bytes);
+        for (int i = 0; i < a.gt.nparams; i++) {
+            int64_t n = shape_numel(&a.g.nodes[a.gt.param[i]].shape);
+            CHECK(!memcmp(exec_value(&a.xfull, a.gt.param_grad[i]),
+                          exec_value(&b.xfull, b.gt.param_grad[i]), (size_t)n * 8));
+        }
+        fixture_free(&a);
+        fixture_free(&b);
+    }
+}
+
+/* A backward-only op differentiated again is an error naming it. */
+static void test_missing_gradient_is_an_error(void)
+{
+    graph g;
+    uerr e = {0};
+    graph_init(&g, DT_F64, &e);
+    int32_t x = op_example_param(&g, shape_2(2, 3), &e);
+    int32_t y = op_unary(&g, OP_SOFTMAX, x, &e);
+    int32_t gy = op_example_param(&g, shape_2(2, 3), &e);
+    int32_t z = op_binary(&g, OP_SOFTMAX_GRAD, y, gy, &e);
+    int32_t loss = op_sum(&g, z, -1, &e);
+    grad_table gt;
+    int32_t params[1] = {x};
+    CHECK(autodiff_grad(&g, loss, params, 1, &gt, &e) != 0);
+    CHECKF(strstr(e.msg, "no gradient for op softmax_grad input 0") != NULL, "got: %s", e.msg);
+    graph_free(&g);
+}
+
+/* Shape errors name the op and the inputs. */
+static void test_shape_error(void)
+{
+    graph g;
+    uerr e = {0};
+    graph_init(&g, DT_F64, &e);
+    int32_t a = op_example_param(&g, shape_2(2, 3), &e);
+    int32_t b = op_example_param(&g, shape_2(2, 3), &e);
+    CHECK(op_matmul(&g, a, b, 0, 0, &e) < 0);
+    CHECKF(!strcmp(e.msg, "op matmul: inner dimensions differ (inputs: float64 [2, 3], float64 [2, 3])"),
+           "got: %s", e.msg);
+    graph_free(&g);
+}
+
+/* The arena's limit is an error, never an abort. */
+static void test_graph_limit(void)
+{
+    graph g;
+    uerr e = {0};
+    graph_init(&g, DT_F64, &e);
+    g.limit_bytes = 64 * 1024;
+    int32_t x = op_example_param(&g, shape_2(2, 2), &e);
+    for (int i = 0; i < 100000 && x >= 0; i++)
+        x = op_unary(&g, OP_TANH, x, &e);
+    CHECK(x < 0);
+    CHECKF(strstr(e.msg, "memory limit") != NULL, "got: %s", e.msg);
+    graph_free(&g);
+}
+
+/* mul(x, x): one consumer reading a node twice adds both terms. */
+static void test_repeated_input(void)
+{
+    fixture f = {0};
+    uerr e = {0};
+    graph_init(&f.g, DT_F64, &e);
+    int32_t x = op_example_param(&f.g, shape_2(2, 2), &e);
+    f.out = op_mul(&f.g, x, x, &e);
+    CHECK(!fixture_finish(&f, NULL, &e));
+    gradcheck_report rep[1];
+    CHECK_OK(gradcheck_run(&f.xfull, &f.xloss, f.loss, &f.gt, 100, 1, rep, &e), &e);
+    CHECKF(rep[0].rel <= GRADCHECK_TOL, "rel %.3e", rep[0].rel);
+    fixture_free(&f);
+}
+
+int main(void)
+{
+    RUN(test_every_op_gradient);
+    RUN(test_reuse_changes_nothing);
+    RUN(test_missing_gradient_is_an_error);
+    RUN(test_shape_error);
+    RUN(test_graph_limit);
+    RUN(test_repeated_input);
+    CHECK_EXIT();
+}
