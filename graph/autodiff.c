@@ -122,7 +122,7 @@ static int add_term(grad_table *gt, int32_t param, int32_t t, int32_t node, int6
 }
 
 /*
- * build_grad(V): the sum over V's consumers C in G' (increasing index) of
+ * build_grad(V): the sum over V's consumers C in G' (decreasing index) of
  * C.bprop(V, grad(C)), one term per input slot of C that holds V. Every
  * consumer has a larger index than V and was visited first, so grad(C) is
  * already in the table.
@@ -131,7 +131,7 @@ static int build_grad(graph *g, int32_t v, const gprime *gp, grad_table *gt,
                       int32_t param_index, int64_t *term_cap, uerr *e)
 {
     int32_t sum = -1;
-    for (int32_t k = gp->start[v]; k < gp->start[v + 1]; k++) {
+    for (int32_t k = gp->start[v + 1] - 1; k >= gp->start[v]; k--) {
         int32_t c = gp->cons[k];
         if (gt->grad[c] < 0)
             return uerr_set(e, UERR_INTERNAL, "autodiff: consumer %d visited before node %d", c, v);

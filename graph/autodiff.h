@@ -7,8 +7,9 @@
  * differentiated: the ancestors of the loss that depend on a requested
  * parameter. Each consumer C of a node V in G' contributes
  * C.op.bprop(inputs, V, grad(C)); grad(V) is the sum of the contributions,
- * added in increasing consumer index, so the result never depends on
- * memory addresses. A parameter consumed at every time step therefore
+ * added in decreasing consumer index (the order backpropagation through
+ * time meets them: step T-1 first, as min-char-rnn and PyTorch
+ * accumulate), so the result never depends on memory addresses. A parameter consumed at every time step therefore
  * receives the sum over time of its per-step terms; those terms are kept
  * in the table (parameter, t, node) for diagnostics.
  *

@@ -1,0 +1,168 @@
+/* net.c - see net.h. */
+#include "train/net.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/npy.h"
+#include "train/rng.h"
+
+int net_init(net *n, const spec *s, int64_t V, int64_t B, int64_t T, int mode,
+             const plan_options *po, uerr *e)
+{
+    memset(n, 0, sizeof *n);
+    n->mode = mode;
+    n->dt = s->train.dtype;
+    n->es = dtype_size(n->dt);
+    int rc = model_build(&n->m, s, V, B, T, e);
+    if (rc)
+        return rc;
+    model *m = &n->m;
+    int32_t outs[2 + MODEL_MAX_PARAMS + 1];
+    int nout = 0;
+    int32_t *many = NULL;
+    outs[nout++] = m->loss;
+    outs[nout++] = m->hT;
+    if (mode == NET_TRAIN) {
+        int32_t pn[MODEL_MAX_PARAMS];
+        for (int i = 0; i < m->nparams; i++)
+            pn[i] = m->param[i].node;
+        if ((rc = autodiff_grad(&m->g, m->loss, pn, m->nparams, &n->gt, e)))
+            goto fail;
+        for (int i = 0; i < m->nparams; i++)
+            outs[nout++] = n->gt.param_grad[i];
+        rc = plan_build(&m->g, outs, nout, po, &n->p, e);
+    } else {
+        many = malloc((size_t)(T + 2) * sizeof(int32_t));
+        if (!many) {
+            rc = uerr_set(e, UERR_INTERNAL, "net: out of memory");
+            goto fail;
+        }
+        memcpy(many, outs, 2 * sizeof(int32_t));
+        memcpy(many + 2, m->logits, (size_t)T * sizeof(int32_t));
+        rc = plan_build(&m->g, many, (int)(T + 2), po, &n->p, e);
+        free(many);
+    }
+    if (rc || (rc = exec_init(&n->x, &m->g, &n->p, e)))
+        goto fail;
+
+    for (int i = 0; i < m->nparams; i++) {
+        n->off[i] = n->nparam;
+        n->nparam += shape_numel(&m->param[i].shape);
+    }
+    n->params = calloc((size_t)n->nparam, n->es);
+    n->grads = calloc((size_t)n->nparam, n->es);
+    n->h0 = calloc((size_t)(B * m->H), n->es);
+    n->xs = calloc((size_t)(T * B), sizeof(int32_t));
+    n->ys = calloc((size_t)(T * B), sizeof(int32_t));
+    if (!n->params || !n->grads || !n->h0 || !n->xs || !n->ys) {
+        rc = uerr_set(e, UERR_INTERNAL, "net: out of memory for parameters");
+        goto fail;
+    }
+    for (int i = 0; i < m->nparams; i++)
+        exec_bind(&n->x, m->param[i].node, net_param(n, i));
+    exec_bind(&n->x, m->h0, n->h0);
+    for (int64_t t = 0; t < T; t++) {
+        exec_bind(&n->x, m->x[t], n->xs + t * B);
+        exec_bind(&n->x, m->y[t], n->ys + t * B);
+    }
+    return 0;
+fail:
+    net_free(n);
+    return rc;
+}
+
+void net_free(net *n)
+{
+    exec_free(&n->x);
+    plan_free(&n->p);
+    grad_table_free(&n->gt);
+    model_free(&n->m);
+    free(n->params);
+    free(n->grads);
+    free(n->h0);
+    free(n->xs);
+    free(n->ys);
+    memset(n, 0, sizeof *n);
+}
+
+void *net_param(const net *n, int i) { return (char *)n->params + (size_t)n->off[i] * n->es; }
+void *net_grad(const net *n, int i) { return (char *)n->grads + (size_t)n->off[i] * n->es; }
+
+void net_init_params(net *n, uint64_t seed, double std)
+{
+    rng r;
+    rng_seed(&r, seed);
+    for (int i = 0; i < n->m.nparams; i++) {
+        const model_param *p = &n->m.param[i];
+        int64_t k = shape_numel(&p->shape);
+        DT_EACH_REAL(n->dt, T, {
+            T *v = net_param(n, i);
+            for (int64_t j = 0; j < k; j++)
+                v[j] = p->is_bias ? 0 : (T)(std * rng_normal(&r));
+        });
+    }
+}
+
+int net_load_params_npy(net *n, const char *dir, uerr *e)
+{
+    for (int i = 0; i < n->m.nparams; i++) {
+        const model_param *p = &n->m.param[i];
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.npy", dir, p->name);
+        dtype dt;
+        shape s;
+        void *data = NULL;
+        int rc = npy_read(path, &dt, &s, &data, e);
+        if (rc)
+            return rc;
+        char s1[64], s2[64];
+        if (!shape_equal(&s, &p->shape) || dt == DT_I32) {
+            free(data);
+            return uerr_set(e, UERR_USER, "%s: expected float32 or float64 %s, found %s %s",
+                            path, shape_str(&p->shape, s1, sizeof s1), dtype_name(dt),
+                            shape_str(&s, s2, sizeof s2));
+        }
+        int64_t k = shape_numel(&s);
+        DT_EACH_REAL(n->dt, T, {
+            T *v = net_param(n, i);
+            for (int64_t j = 0; j < k; j++)
+                v[j] = dt == DT_F32 ? (T)((float *)data)[j] : (T)((double *)data)[j];
+        });
+        free(data);
+    }
+    return 0;
+}
+
+void net_set_batch(net *n, const int32_t *inputs, const int32_t *targets)
+{
+    int64_t B = n->m.B, T = n->m.T;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t t = 0; t < T; t++) {
+            n->xs[t * B + b] = inputs[b * T + t];
+            n->ys[t * B + b] = targets[b * T + t];
+        }
+}
+
+int net_run(net *n, double *loss, uerr *e)
+{
+    int rc = exec_run(&n->x, e);
+    if (rc)
+        return rc;
+    const void *l = exec_value(&n->x, n->m.loss);
+    *loss = n->dt == DT_F32 ? *(const float *)l : *(const double *)l;
+    if (n->mode == NET_TRAIN)
+        for (int i = 0; i < n->m.nparams; i++)
+            memcpy(net_grad(n, i), exec_value(&n->x, n->gt.param_grad[i]),
+                   (size_t)shape_numel(&n->m.param[i].shape) * n->es);
+    return 0;
+}
+
+const void *net_final_state(const net *n) { return exec_value(&n->x, n->m.hT); }
+
+void net_share_params(net *n, const net *src)
+{
+    for (int i = 0; i < n->m.nparams; i++)
+        exec_bind(&n->x, n->m.param[i].node, net_param(src, i));
+}

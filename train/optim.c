@@ -1,0 +1,125 @@
+/* optim.c - see optim.h. */
+#include "train/optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int optim_init(optim *o, const spec *s, int64_t n, uerr *e)
+{
+    memset(o, 0, sizeof *o);
+    o->kind = s->train.optimizer.name;
+    o->lr = s->train.optimizer.lr;
+    o->eps = s->train.optimizer.eps;
+    o->mu = s->train.optimizer.momentum;
+    o->b1 = s->train.optimizer.beta1;
+    o->b2 = s->train.optimizer.beta2;
+    o->dt = s->train.dtype;
+    o->n = n;
+    size_t es = dtype_size(o->dt);
+    if (o->kind != SPEC_OPT_SGD && !(o->m = calloc((size_t)n, es)))
+        return uerr_set(e, UERR_INTERNAL, "optimizer: out of memory");
+    if (o->kind == SPEC_OPT_ADAM && !(o->v = calloc((size_t)n, es))) {
+        optim_free(o);
+        return uerr_set(e, UERR_INTERNAL, "optimizer: out of memory");
+    }
+    return 0;
+}
+
+void optim_free(optim *o)
+{
+    free(o->m);
+    free(o->v);
+    memset(o, 0, sizeof *o);
+}
+
+const char *optim_slot_name(const optim *o, int slot)
+{
+    switch (o->kind) {
+    case SPEC_OPT_SGD: return NULL;
+    case SPEC_OPT_MOMENTUM: return slot == 0 ? "momentum.velocity" : NULL;
+    case SPEC_OPT_ADAGRAD: return slot == 0 ? "adagrad.mem" : NULL;
+    case SPEC_OPT_ADAM: return slot == 0 ? "adam.m" : slot == 1 ? "adam.v" : NULL;
+    }
+    return NULL;
+}
+
+void optim_step(optim *o, void *params, const void *grads)
+{
+    o->t++;
+    int64_t n = o->n;
+    DT_EACH_REAL(o->dt, T, {
+        T *p = params, *m = o->m, *v = o->v;
+        const T *g = grads;
+        T lr = (T)o->lr;
+        switch (o->kind) {
+        case SPEC_OPT_SGD:
+            for (int64_t i = 0; i < n; i++)
+                p[i] -= lr * g[i];
+            break;
+        case SPEC_OPT_MOMENTUM: {
+            T mu = (T)o->mu;
+            for (int64_t i = 0; i < n; i++) {
+                m[i] = mu * m[i] + g[i];
+                p[i] -= lr * m[i];
+            }
+            break;
+        }
+        case SPEC_OPT_ADAGRAD: {
+            T eps = (T)o->eps;
+            for (int64_t i = 0; i < n; i++) {
+                m[i] += g[i] * g[i];
+                p[i] -= lr * g[i] / (T)sqrt(m[i] + eps);
+            }
+            break;
+        }
+        case SPEC_OPT_ADAM: {
+            T b1 = (T)o->b1, b2 = (T)o->b2, eps = (T)o->eps;
+            T c1 = (T)(1 - pow(o->b1, (double)o->t)), c2 = (T)(1 - pow(o->b2, (double)o->t));
+            for (int64_t i = 0; i < n; i++) {
+                m[i] = b1 * m[i] + (1 - b1) * g[i];
+                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+                p[i] -= lr * (m[i] / c1) / ((T)sqrt(v[i] / c2) + eps);
+            }
+            break;
+        }
+        }
+    });
+}
+
+void clip_by_value(dtype dt, void *g, int64_t n, double value)
+{
+    DT_EACH_REAL(dt, T, {
+        T *x = g, hi = (T)value, lo = (T)-value;
+        for (int64_t i = 0; i < n; i++)
+            x[i] = x[i] > hi ? hi : x[i] < lo ? lo : x[i];
+    });
+}
+
+double clip_by_norm(dtype dt, void *g, int64_t n, double max_norm)
+{
+    double ss = 0;
+    DT_EACH_REAL(dt, T, {
+        T *x = g;
+        for (int64_t i = 0; i < n; i++)
+            ss += (double)x[i] * (double)x[i];
+        double norm = sqrt(ss);
+        if (norm > max_norm) {
+            T scale = (T)(max_norm / norm);
+            for (int64_t i = 0; i < n; i++)
+                x[i] *= scale;
+        }
+    });
+    return sqrt(ss);
+}
+
+int64_t first_nonfinite(dtype dt, const void *g, int64_t n)
+{
+    DT_EACH_REAL(dt, T, {
+        const T *x = g;
+        for (int64_t i = 0; i < n; i++)
+            if (!isfinite(x[i]))
+                return i;
+    });
+    return -1;
+}

@@ -1,0 +1,49 @@
+/*
+ * optim.h - optimisers and gradient clipping over one flat parameter
+ * block (see net.h), float32 or float64.
+ *
+ *   sgd       p -= lr g
+ *   momentum  v = mu v + g;  p -= lr v
+ *   adagrad   m += g^2;  p -= lr g / sqrt(m + eps)   (min-char-rnn's form)
+ *   adam      m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
+ *             p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
+ *
+ * The state (m, v, the step count t) is part of a checkpoint, so that a
+ * resumed run continues bit for bit.
+ */
+#ifndef UNROLL_OPTIM_H
+#define UNROLL_OPTIM_H
+
+#include <stdint.h>
+
+#include "graph/err.h"
+#include "graph/tensor.h"
+#include "models/spec.h"
+
+typedef struct optim {
+    spec_optim kind;
+    double lr, eps, mu, b1, b2;
+    dtype dt;
+    int64_t n;          /* floats in the block */
+    int64_t t;          /* updates done */
+    void *m, *v;        /* state slots; v only for adam */
+} optim;
+
+int optim_init(optim *o, const spec *s, int64_t n, uerr *e);
+void optim_free(optim *o);
+void optim_step(optim *o, void *params, const void *grads);
+
+/* Names of the state slots a checkpoint stores ("adagrad.mem", ...); NULL
+ * when the slot is unused. */
+const char *optim_slot_name(const optim *o, int slot);
+
+/* Every element clamped to [-value, value]. */
+void clip_by_value(dtype dt, void *g, int64_t n, double value);
+
+/* Scales g so its L2 norm is at most max_norm; returns the norm before. */
+double clip_by_norm(dtype dt, void *g, int64_t n, double max_norm);
+
+/* Index of the first NaN or infinity in g, or -1. */
+int64_t first_nonfinite(dtype dt, const void *g, int64_t n);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * train.h - the training loop: data, the unrolled net, clipping, the
+ * optimiser, validation, metrics and checkpoints in the store.
+ *
+ * Steps are numbered from 1 and spec.train.steps is the total. Each step
+ * takes the next [B, T] chunk (train/batch.h), zeroes the carried state
+ * when the chunk does not continue the previous one (or always, with
+ * train.state: zero), runs forward and backward, checks the loss and the
+ * gradients for NaN/Inf BEFORE clipping (clipping would hide them), clips,
+ * updates, and logs the loss of that step. Nothing is printed here: the
+ * caller gets a progress callback.
+ */
+#ifndef UNROLL_TRAIN_H
+#define UNROLL_TRAIN_H
+
+#include <signal.h>
+
+#include "models/spec.h"
+#include "store/store.h"
+
+typedef struct train_progress {
+    int64_t step, steps;
+    double loss;            /* this step's loss (summed over B x T tokens) */
+    double tokens;          /* tokens per step: B x T */
+    double valid_loss;      /* per token; NaN when not measured this step */
+    double tokens_per_s;
+    double elapsed_s, eta_s;
+    int final;              /* the last call */
+} train_progress;
+
+typedef void (*train_progress_fn)(void *ctx, const train_progress *p);
+
+typedef struct train_opts {
+    const char *params_dir;     /* initial parameters from DIR/<name>.npy */
+    const char *run_name;       /* NULL: the config's name, made unique */
+    const char *command_line;
+    store *db;                  /* NULL: nothing is stored */
+    train_progress_fn progress;
+    void *ctx;
+    volatile sig_atomic_t *stop;/* set by a signal handler: stop, save */
+} train_opts;
+
+typedef struct train_result {
+    int64_t run;                /* store run id, 0 without a store */
+    char run_name[256];
+    int64_t steps_done;
+    double first_loss, last_loss;       /* per step, summed */
+    double valid_loss;                  /* last measured, per token; NaN if none */
+    double seconds;
+    int64_t vocab;
+    size_t arena_bytes;
+    int64_t checkpoint;                 /* last checkpoint id */
+    int interrupted;
+} train_result;
+
+int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e);
+
+#endif
