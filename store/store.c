@@ -1,0 +1,1418 @@
+/*
+ * store.c - the SQLite checkpoint store (see store.h, docs/store.md).
+ *
+ * Invariants:
+ * - Every write happens inside BEGIN IMMEDIATE ... COMMIT. IMMEDIATE takes
+ *   the write lock up front, so the busy timeout applies to it; a deferred
+ *   transaction that later upgrades to a writer can fail with SQLITE_BUSY
+ *   at once, without waiting, when another process is writing.
+ * - On any failure inside a transaction it is rolled back (unless SQLite
+ *   already did so), so the file only ever holds whole operations.
+ * - The metric buffer is cleared only after the transaction that wrote it
+ *   committed; a failed write keeps the rows for the next attempt.
+ * - The first statements on a newly opened file only read. Nothing is
+ *   written (not even the journal mode) until the file is known to be a
+ *   fresh or an unroll database of a version we understand.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sha256.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the store keeps tensors in host byte order, which must be little-endian"
+#endif
+
+/* ---- schema ----------------------------------------------------------- */
+
+/* store_migrations[v] upgrades a file from user_version v to v + 1. Append
+ * a step for each schema change and bump STORE_SCHEMA_VERSION; never edit
+ * a step that has shipped, since files already carry its result. */
+static const char *const store_migrations[] = {
+    /* 0 -> 1: the initial schema. */
+    "CREATE TABLE runs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE"
+    "    CHECK (name <> '' AND name GLOB '*[^0-9]*' AND instr(name, '@') = 0),"
+    "  config_text TEXT NOT NULL,"
+    "  config_hash TEXT NOT NULL,"
+    "  parent_checkpoint INTEGER REFERENCES checkpoints(id) ON DELETE SET NULL,"
+    "  command_line TEXT NOT NULL DEFAULT '',"
+    "  program_version TEXT NOT NULL DEFAULT '',"
+    "  started TEXT NOT NULL,"
+    "  finished TEXT,"
+    "  status TEXT NOT NULL"
+    "    CHECK (status IN ('running', 'finished', 'interrupted', 'failed')),"
+    "  data_hash TEXT NOT NULL DEFAULT '',"
+    "  blas TEXT NOT NULL DEFAULT '',"
+    "  threads INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX runs_parent ON runs(parent_checkpoint);"
+    "CREATE TABLE run_vocab ("
+    "  run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  id INTEGER NOT NULL,"
+    "  codepoint INTEGER NOT NULL,"
+    "  PRIMARY KEY (run, id)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE checkpoints ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  step INTEGER NOT NULL CHECK (step >= 0),"
+    "  version INTEGER NOT NULL,"
+    "  created TEXT NOT NULL,"
+    "  metrics TEXT CHECK (metrics IS NULL OR json_valid(metrics)),"
+    "  tag TEXT UNIQUE"
+    "    CHECK (tag IS NULL OR (tag GLOB '*[^0-9]*' AND instr(tag, '@') = 0)),"
+    "  note TEXT,"
+    "  UNIQUE (run, version)"
+    ");"
+    "CREATE INDEX checkpoints_run_step ON checkpoints(run, step);"
+    "CREATE TABLE tensors ("
+    "  hash TEXT PRIMARY KEY,"
+    "  dtype TEXT NOT NULL CHECK (dtype IN ('float32', 'float64', 'int32')),"
+    "  shape TEXT NOT NULL,"
+    "  nbytes INTEGER NOT NULL,"
+    "  data BLOB NOT NULL"
+    ");"
+    "CREATE TABLE checkpoint_tensors ("
+    "  checkpoint INTEGER NOT NULL REFERENCES checkpoints(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  role TEXT NOT NULL CHECK (role IN ('param', 'optim', 'state', 'rng', 'cursor')),"
+    "  tensor TEXT NOT NULL REFERENCES tensors(hash),"
+    "  PRIMARY KEY (checkpoint, name)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX checkpoint_tensors_tensor ON checkpoint_tensors(tensor);"
+    "CREATE TABLE metrics ("
+    "  run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  step INTEGER NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  value REAL,"
+    "  PRIMARY KEY (run, step, name)"
+    ") WITHOUT ROWID;",
+};
+
+_Static_assert(sizeof store_migrations / sizeof store_migrations[0] == STORE_SCHEMA_VERSION,
+               "one migration step per schema version");
+
+#define STORE_NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+#define STORE_NAME_MAX 200
+
+/* ---- the handle ------------------------------------------------------- */
+
+typedef struct store_metric_row {
+    int64_t run, step;
+    size_t name_off; /* into store.mnames */
+    double value;
+} store_metric_row;
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    int readonly;
+    int in_txn;            /* inside store_begin ... store_commit */
+    store_metric_row *mrows; /* STORE_METRIC_BATCH slots, allocated on first use */
+    int nm;
+    char *mnames; /* NUL-terminated names of the buffered rows, back to back */
+    size_t mnames_len, mnames_cap;
+    int64_t metric_run_ok; /* last run store_metric found to exist; 0: none */
+};
+
+const char *store_path(const store *s) { return s->path; }
+
+/* ---- error helpers ---------------------------------------------------- */
+
+/* The user can act on these (free space, wait, pick another file), so
+ * they are not reported as internal errors. */
+static int store_code(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_READONLY:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOTADB:
+    case SQLITE_PERM:
+    case SQLITE_CORRUPT:
+    case SQLITE_TOOBIG:
+        return UERR_USER;
+    default:
+        return UERR_INTERNAL;
+    }
+}
+
+/* "PATH: sqlite message (while what)" for the last failure on s->db. */
+static int store_fail(store *s, const char *what, uerr *e)
+{
+    int rc = sqlite3_extended_errcode(s->db);
+    if (what)
+        return uerr_set(e, store_code(rc), "%s: %s (while %s)", s->path, sqlite3_errmsg(s->db),
+                        what);
+    return uerr_set(e, store_code(rc), "%s: %s", s->path, sqlite3_errmsg(s->db));
+}
+
+static int store_exec(store *s, const char *sql, const char *what, uerr *e)
+{
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return store_fail(s, what, e);
+    return 0;
+}
+
+static int store_prep(store *s, const char *sql, sqlite3_stmt **st, const char *what, uerr *e)
+{
+    *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+        return store_fail(s, what, e);
+    return 0;
+}
+
+/* sqlite3_finalize only repeats the error of the last step, which was
+ * already reported, so its result carries no new information. */
+static void store_final(sqlite3_stmt *st) { (void)sqlite3_finalize(st); }
+
+static int store_writable(store *s, uerr *e)
+{
+    if (s->readonly)
+        return uerr_set(e, UERR_USER, "%s: opened read-only", s->path);
+    return 0;
+}
+
+static int store_begin(store *s, const char *what, uerr *e)
+{
+    if (store_exec(s, "BEGIN IMMEDIATE", what, e))
+        return UERR_USER;
+    s->in_txn = 1;
+    return 0;
+}
+
+static int store_commit(store *s, const char *what, uerr *e)
+{
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        int rc = store_fail(s, what, e);
+        if (!sqlite3_get_autocommit(s->db))
+            (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        s->in_txn = 0;
+        return rc;
+    }
+    s->in_txn = 0;
+    return 0;
+}
+
+/* Undoes the open transaction after a failure already in e. SQLite may
+ * have rolled back by itself (full disk, I/O error); then there is
+ * nothing left to undo and ROLLBACK would only fail. */
+static void store_rollback(store *s, uerr *e)
+{
+    if (s->in_txn && !sqlite3_get_autocommit(s->db) &&
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+        store_fail(s, "rolling back", e);
+    s->in_txn = 0;
+}
+
+/* A single-row integer query; *found says whether a row came back. */
+static int store_query_int(store *s, sqlite3_stmt *st, int64_t *val, int *found, const char *what,
+                           uerr *e)
+{
+    int rc = sqlite3_step(st);
+    *found = 0;
+    if (rc == SQLITE_ROW) {
+        *val = sqlite3_column_int64(st, 0);
+        *found = 1;
+        return 0;
+    }
+    if (rc == SQLITE_DONE)
+        return 0;
+    return store_fail(s, what, e);
+}
+
+static char *store_strdup(const char *p)
+{
+    if (!p)
+        return NULL;
+    size_t n = strlen(p) + 1;
+    char *q = malloc(n);
+    if (q)
+        memcpy(q, p, n);
+    return q;
+}
+
+static int store_oom(store *s, const char *what, uerr *e)
+{
+    return uerr_set(e, UERR_INTERNAL, "%s: out of memory (while %s)", s->path, what);
+}
+
+/* A value written by the sqlite3_bind_* family must not be silently lost:
+ * a text or blob too large fails here. */
+static int store_bound(store *s, int rc, const char *what, uerr *e)
+{
+    return rc == SQLITE_OK ? 0 : store_fail(s, what, e);
+}
+
+static int store_is_digits(const char *p)
+{
+    if (!*p)
+        return 0;
+    for (; *p; p++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    return 1;
+}
+
+/* All digits and small enough for int64; *v gets the value. */
+static int store_parse_id(const char *p, int64_t *v)
+{
+    if (!store_is_digits(p) || strlen(p) > 18)
+        return 0;
+    *v = strtoll(p, NULL, 10);
+    return 1;
+}
+
+/* ---- open / close ----------------------------------------------------- */
+
+/* Reads what the file says about itself before anything writes to it.
+ * This is also where a non-SQLite file shows: the first read of the
+ * header fails with SQLITE_NOTADB "file is not a database". */
+static int store_identify(store *s, int64_t *appid, int64_t *version, int64_t *ntables, uerr *e)
+{
+    static const char *const q[3] = {
+        "PRAGMA application_id",
+        "PRAGMA user_version",
+        "SELECT count(*) FROM sqlite_master",
+    };
+    int64_t *out[3] = {appid, version, ntables};
+    for (int i = 0; i < 3; i++) {
+        sqlite3_stmt *st;
+        int found;
+        if (store_prep(s, q[i], &st, NULL, e))
+            return UERR_USER;
+        int rc = store_query_int(s, st, out[i], &found, NULL, e);
+        store_final(st);
+        if (rc)
+            return rc;
+        if (!found)
+            return uerr_set(e, UERR_INTERNAL, "%s: '%s' returned no row", s->path, q[i]);
+    }
+    return 0;
+}
+
+/* Brings a file at user_version `from` up to STORE_SCHEMA_VERSION. Runs in
+ * one transaction, re-reading the version inside it: another process may
+ * have migrated (or created) the file while this one waited for the lock. */
+static int store_migrate(store *s, uerr *e)
+{
+    if (store_begin(s, "upgrading the schema", e))
+        return UERR_USER;
+    int64_t appid, version, ntables;
+    int rc = store_identify(s, &appid, &version, &ntables, e);
+    if (!rc && appid != STORE_APPLICATION_ID && (appid != 0 || ntables != 0 || version != 0))
+        rc = uerr_set(e, UERR_USER, "%s: not an unroll database (changed while opening)",
+                      s->path);
+    for (int64_t v = version; !rc && v < STORE_SCHEMA_VERSION; v++) {
+        char what[64];
+        snprintf(what, sizeof what, "upgrading the schema from version %d to %d", (int)v,
+                 (int)v + 1);
+        rc = store_exec(s, store_migrations[v], what, e);
+    }
+    if (!rc && version < STORE_SCHEMA_VERSION) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d; PRAGMA application_id = %d",
+                 STORE_SCHEMA_VERSION, STORE_APPLICATION_ID);
+        rc = store_exec(s, sql, "writing the schema version", e);
+    }
+    if (rc) {
+        store_rollback(s, e);
+        return rc;
+    }
+    return store_commit(s, "upgrading the schema", e);
+}
+
+static int store_set_wal(store *s, uerr *e)
+{
+    sqlite3_stmt *st;
+    if (store_prep(s, "PRAGMA journal_mode = WAL", &st, "enabling WAL", e))
+        return UERR_USER;
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        rc = store_fail(s, "enabling WAL", e);
+        store_final(st);
+        return rc;
+    }
+    const char *mode = (const char *)sqlite3_column_text(st, 0);
+    /* An in-memory database reports "memory" and cannot use WAL. */
+    int ok = mode && (!strcmp(mode, "wal") || !strcmp(mode, "memory"));
+    rc = ok ? 0
+            : uerr_set(e, UERR_USER, "%s: cannot use WAL mode (journal mode stays '%s')",
+                       s->path, mode ? mode : "?");
+    store_final(st);
+    return rc;
+}
+
+static int store_setup(store *s, uerr *e)
+{
+    int64_t appid, version, ntables;
+    if (sqlite3_extended_result_codes(s->db, 1) != SQLITE_OK ||
+        sqlite3_busy_timeout(s->db, 5000) != SQLITE_OK)
+        return store_fail(s, "configuring the connection", e);
+    if (store_exec(s, "PRAGMA foreign_keys = ON", "enabling foreign keys", e))
+        return UERR_USER;
+    int rc = store_identify(s, &appid, &version, &ntables, e);
+    if (rc)
+        return rc;
+    int fresh = appid == 0 && ntables == 0 && version == 0;
+    if (appid != STORE_APPLICATION_ID && !fresh)
+        return uerr_set(e, UERR_USER,
+                        "%s: not an unroll database (application_id %" PRId64
+                        ", %" PRId64 " schema objects); refusing to use it",
+                        s->path, appid, ntables);
+    if (version > STORE_SCHEMA_VERSION)
+        return uerr_set(e, UERR_USER,
+                        "%s: schema version %" PRId64
+                        " is newer than this unroll understands (%d); use a newer unroll",
+                        s->path, version, STORE_SCHEMA_VERSION);
+    if (s->readonly) {
+        if (fresh)
+            return uerr_set(e, UERR_USER, "%s: empty database, nothing to read", s->path);
+        if (version < STORE_SCHEMA_VERSION)
+            return uerr_set(e, UERR_USER,
+                            "%s: schema version %" PRId64
+                            " is older than %d; open it once read-write to upgrade it",
+                            s->path, version, STORE_SCHEMA_VERSION);
+    } else if ((rc = store_set_wal(s, e))) {
+        return rc;
+    }
+    /* NORMAL is durable in WAL mode except for the last commits before a
+     * power loss; a crash of the process itself loses nothing. */
+    if (store_exec(s, "PRAGMA synchronous = NORMAL", "setting synchronous", e))
+        return UERR_USER;
+    if (!s->readonly && version < STORE_SCHEMA_VERSION)
+        return store_migrate(s, e);
+    return 0;
+}
+
+int store_open(store **out, const char *path, int readonly, uerr *e)
+{
+    *out = NULL;
+    store *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = store_strdup(path))) {
+        free(s);
+        return uerr_set(e, UERR_INTERNAL, "%s: out of memory", path);
+    }
+    s->readonly = readonly;
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        if (s->db)
+            rc = store_fail(s, NULL, e);
+        else
+            rc = uerr_set(e, UERR_INTERNAL, "%s: %s", path, sqlite3_errstr(rc));
+    } else {
+        rc = store_setup(s, e);
+    }
+    if (rc) {
+        (void)sqlite3_close(s->db);
+        free(s->path);
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void store_close(store *s)
+{
+    if (!s)
+        return;
+    if (!s->readonly)
+        (void)store_flush(s, NULL);
+    /* Every statement is finalized where it was prepared, so close cannot
+     * be kept busy by one; its result has nowhere to go. */
+    (void)sqlite3_close(s->db);
+    free(s->mrows);
+    free(s->mnames);
+    free(s->path);
+    free(s);
+}
+
+int store_busy_timeout(store *s, int ms, uerr *e)
+{
+    if (sqlite3_busy_timeout(s->db, ms) != SQLITE_OK)
+        return store_fail(s, "setting the busy timeout", e);
+    return 0;
+}
+
+/* ---- names ------------------------------------------------------------ */
+
+static int store_check_run_name(store *s, const char *name, uerr *e)
+{
+    size_t n = strlen(name);
+    if (n == 0)
+        return uerr_set(e, UERR_USER, "%s: a run name cannot be empty", s->path);
+    if (n > STORE_NAME_MAX)
+        return uerr_set(e, UERR_USER, "%s: run name '%.40s...' is longer than %d bytes", s->path,
+                        name, STORE_NAME_MAX);
+    if (store_is_digits(name))
+        return uerr_set(e, UERR_USER,
+                        "%s: run name '%s' is all digits and would read as a run id", s->path,
+                        name);
+    for (const char *p = name; *p; p++) {
+        if (*p == '@')
+            return uerr_set(e, UERR_USER,
+                            "%s: run name '%s' contains '@', which separates RUN@STEP", s->path,
+                            name);
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return uerr_set(e, UERR_USER, "%s: run name contains a control character", s->path);
+    }
+    return 0;
+}
+
+/* Whether a run called name exists. */
+static int store_name_taken(store *s, const char *name, int *taken, uerr *e)
+{
+    sqlite3_stmt *st;
+    int64_t id;
+    if (store_prep(s, "SELECT id FROM runs WHERE name = ?", &st, "looking up a run name", e))
+        return UERR_USER;
+    int rc = store_bound(s, sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC), "binding", e);
+    if (!rc)
+        rc = store_query_int(s, st, &id, taken, "looking up a run name", e);
+    store_final(st);
+    return rc;
+}
+
+int store_unique_run_name(store *s, const char *base, char *out, size_t n, uerr *e)
+{
+    if (!base || !*base)
+        base = "run";
+    int rc = store_check_run_name(s, base, e);
+    for (long i = 1; !rc; i++) {
+        int k = i == 1 ? snprintf(out, n, "%s", base) : snprintf(out, n, "%s-%ld", base, i);
+        if (k < 0 || (size_t)k >= n || k > STORE_NAME_MAX)
+            return uerr_set(e, UERR_USER, "%s: no room for a run name based on '%s'", s->path,
+                            base);
+        int taken;
+        if ((rc = store_name_taken(s, out, &taken, e)))
+            break;
+        if (!taken)
+            return 0;
+    }
+    return rc;
+}
+
+/* ---- runs ------------------------------------------------------------- */
+
+static int store_run_exists(store *s, int64_t run, uerr *e)
+{
+    sqlite3_stmt *st;
+    int64_t id;
+    int found;
+    if (store_prep(s, "SELECT id FROM runs WHERE id = ?", &st, "looking up a run", e))
+        return UERR_USER;
+    int rc = store_bound(s, sqlite3_bind_int64(st, 1, run), "binding", e);
+    if (!rc)
+        rc = store_query_int(s, st, &id, &found, "looking up a run", e);
+    store_final(st);
+    if (!rc && !found)
+        rc = uerr_set(e, UERR_USER, "%s: no run with id %" PRId64, s->path, run);
+    return rc;
+}
+
+static int store_bind_opt_text(sqlite3_stmt *st, int i, const char *v)
+{
+    return sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC);
+}
+
+int store_run_begin(store *s, const store_run_info *info, int64_t *run_id, uerr *e)
+{
+    const char *what = "creating a run";
+    char name[STORE_NAME_MAX + 1];
+    int rc;
+    if ((rc = store_writable(s, e)))
+        return rc;
+    if (info->threads < 0 || info->nvocab < 0 || (info->nvocab > 0 && !info->vocab))
+        return uerr_set(e, UERR_INTERNAL, "%s: invalid run description", s->path);
+    int named = info->name && *info->name;
+    if (named && (rc = store_check_run_name(s, info->name, e)))
+        return rc;
+    char config_hash[SHA256_HEX_SIZE];
+    const char *config = info->config_text ? info->config_text : "";
+    sha256_hex(config, strlen(config), config_hash);
+
+    if ((rc = store_begin(s, what, e)))
+        return rc;
+    /* Choosing a fresh name inside the transaction makes choose-and-insert
+     * atomic, so two processes starting unnamed runs cannot collide. */
+    if (named) {
+        int taken;
+        snprintf(name, sizeof name, "%s", info->name);
+        if (!(rc = store_name_taken(s, name, &taken, e)) && taken)
+            rc = uerr_set(e, UERR_USER, "run '%s' already exists in %s; choose another --name",
+                          name, s->path);
+    } else {
+        rc = store_unique_run_name(s, "run", name, sizeof name, e);
+    }
+    if (!rc && info->parent_checkpoint) {
+        sqlite3_stmt *st;
+        int64_t id;
+        int found = 0;
+        if (!(rc = store_prep(s, "SELECT id FROM checkpoints WHERE id = ?", &st, what, e))) {
+            rc = store_bound(s, sqlite3_bind_int64(st, 1, info->parent_checkpoint), what, e);
+            if (!rc)
+                rc = store_query_int(s, st, &id, &found, what, e);
+            store_final(st);
+        }
+        if (!rc && !found)
+            rc = uerr_set(e, UERR_USER, "%s: parent checkpoint %" PRId64 " does not exist",
+                          s->path, info->parent_checkpoint);
+    }
+    sqlite3_stmt *st = NULL;
+    if (!rc)
+        rc = store_prep(s,
+                        "INSERT INTO runs (name, config_text, config_hash, parent_checkpoint,"
+                        " command_line, program_version, started, status, data_hash, blas,"
+                        " threads) VALUES (?, ?, ?, ?, ?, ?, " STORE_NOW
+                        ", 'running', ?, ?, ?)",
+                        &st, what, e);
+    if (!rc) {
+        int b = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        if (!b)
+            b = sqlite3_bind_text(st, 2, config, -1, SQLITE_STATIC);
+        if (!b)
+            b = sqlite3_bind_text(st, 3, config_hash, -1, SQLITE_STATIC);
+        if (!b)
+            b = info->parent_checkpoint ? sqlite3_bind_int64(st, 4, info->parent_checkpoint)
+                                        : sqlite3_bind_null(st, 4);
+        if (!b)
+            b = store_bind_opt_text(st, 5, info->command_line);
+        if (!b)
+            b = store_bind_opt_text(st, 6, info->program_version);
+        if (!b)
+            b = store_bind_opt_text(st, 7, info->data_hash);
+        if (!b)
+            b = store_bind_opt_text(st, 8, info->blas);
+        if (!b)
+            b = sqlite3_bind_int(st, 9, info->threads);
+        rc = store_bound(s, b, what, e);
+        if (!rc && sqlite3_step(st) != SQLITE_DONE)
+            rc = store_fail(s, what, e);
+    }
+    store_final(st);
+    int64_t id = sqlite3_last_insert_rowid(s->db);
+    st = NULL;
+    if (!rc && info->nvocab > 0 &&
+        !(rc = store_prep(s, "INSERT INTO run_vocab (run, id, codepoint) VALUES (?, ?, ?)", &st,
+                          "storing the vocabulary", e))) {
+        for (int i = 0; !rc && i < info->nvocab; i++) {
+            int b = sqlite3_bind_int64(st, 1, id);
+            if (!b)
+                b = sqlite3_bind_int(st, 2, i);
+            if (!b)
+                b = sqlite3_bind_int(st, 3, info->vocab[i]);
+            rc = store_bound(s, b, "storing the vocabulary", e);
+            if (!rc && sqlite3_step(st) != SQLITE_DONE)
+                rc = store_fail(s, "storing the vocabulary", e);
+            if (!rc && sqlite3_reset(st) != SQLITE_OK)
+                rc = store_fail(s, "storing the vocabulary", e);
+        }
+    }
+    store_final(st);
+    if (rc) {
+        store_rollback(s, e);
+        return rc;
+    }
+    if ((rc = store_commit(s, what, e)))
+        return rc;
+    *run_id = id;
+    return 0;
+}
+
+static int store_flush_rows(store *s, uerr *e);
+
+int store_run_finish(store *s, int64_t run, const char *status, uerr *e)
+{
+    const char *what = "recording the run's status";
+    int rc;
+    if ((rc = store_writable(s, e)))
+        return rc;
+    if (!status || (strcmp(status, "running") && strcmp(status, "finished") &&
+                    strcmp(status, "interrupted") && strcmp(status, "failed")))
+        return uerr_set(e, UERR_INTERNAL, "%s: invalid run status '%s'", s->path,
+                        status ? status : "(null)");
+    if ((rc = store_begin(s, what, e)))
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if (!(rc = store_run_exists(s, run, e)) && !(rc = store_flush_rows(s, e)) &&
+        !(rc = store_prep(s,
+                          "UPDATE runs SET status = ?1,"
+                          " finished = CASE WHEN ?1 = 'running' THEN NULL ELSE " STORE_NOW
+                          " END WHERE id = ?2",
+                          &st, what, e))) {
+        int b = sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+        if (!b)
+            b = sqlite3_bind_int64(st, 2, run);
+        rc = store_bound(s, b, what, e);
+        if (!rc && sqlite3_step(st) != SQLITE_DONE)
+            rc = store_fail(s, what, e);
+    }
+    store_final(st);
+    if (rc) {
+        store_rollback(s, e);
+        return rc;
+    }
+    if ((rc = store_commit(s, what, e)))
+        return rc;
+    s->nm = 0;
+    s->mnames_len = 0;
+    return 0;
+}
+
+int store_run_resolve(store *s, const char *name_or_id, int64_t *run, uerr *e)
+{
+    int64_t id;
+    if (store_parse_id(name_or_id, &id)) {
+        int rc = store_run_exists(s, id, e);
+        if (!rc)
+            *run = id;
+        return rc;
+    }
+    sqlite3_stmt *st;
+    int found;
+    if (store_prep(s, "SELECT id FROM runs WHERE name = ?", &st, "looking up a run", e))
+        return UERR_USER;
+    int rc = store_bound(s, sqlite3_bind_text(st, 1, name_or_id, -1, SQLITE_STATIC), "binding", e);
+    if (!rc)
+        rc = store_query_int(s, st, &id, &found, "looking up a run", e);
+    store_final(st);
+    if (!rc && !found)
+        rc = uerr_set(e, UERR_USER, "%s: no run named '%s'", s->path, name_or_id);
+    if (!rc)
+        *run = id;
+    return rc;
+}
+
+/* An owned copy of a text column; NULL stays NULL. *oom is set when the
+ * copy of a non-NULL value failed. */
+static char *store_col_text(sqlite3_stmt *st, int i, int *oom)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    if (!t)
+        return NULL;
+    char *c = store_strdup(t);
+    if (!c)
+        *oom = 1;
+    return c;
+}
+
+void store_run_free(store_run *r)
+{
+    if (!r)
+        return;
+    free(r->name);
+    free(r->config_text);
+    free(r->config_hash);
+    free(r->command_line);
+    free(r->program_version);
+    free(r->started);
+    free(r->finished);
+    free(r->status);
+    free(r->data_hash);
+    free(r->blas);
+    free(r->vocab);
+    memset(r, 0, sizeof *r);
+}
+
+int store_run_get(store *s, int64_t id, store_run *out, uerr *e)
+{
+    const char *what = "reading a run";
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st;
+    if (store_prep(s,
+                   "SELECT name, config_text, config_hash, command_line, program_version,"
+                   " started, finished, status, data_hash, blas, threads,"
+                   " coalesce(parent_checkpoint, 0) FROM runs WHERE id = ?",
+                   &st, what, e))
+        return UERR_USER;
+    int rc = store_bound(s, sqlite3_bind_int64(st, 1, id), what, e);
+    int oom = 0;
+    if (!rc) {
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            out->id = id;
+            out->name = store_col_text(st, 0, &oom);
+            out->config_text = store_col_text(st, 1, &oom);
+            out->config_hash = store_col_text(st, 2, &oom);
+            out->command_line = store_col_text(st, 3, &oom);
+            out->program_version = store_col_text(st, 4, &oom);
+            out->started = store_col_text(st, 5, &oom);
+            out->finished = store_col_text(st, 6, &oom);
+            out->status = store_col_text(st, 7, &oom);
+            out->data_hash = store_col_text(st, 8, &oom);
+            out->blas = store_col_text(st, 9, &oom);
+            out->threads = sqlite3_column_int(st, 10);
+            out->parent_checkpoint = sqlite3_column_int64(st, 11);
+        } else if (r == SQLITE_DONE) {
+            rc = uerr_set(e, UERR_USER, "%s: no run with id %" PRId64, s->path, id);
+        } else {
+            rc = store_fail(s, what, e);
+        }
+    }
+    store_final(st);
+    if (!rc && oom)
+        rc = store_oom(s, what, e);
+    if (!rc &&
+        !(rc = store_prep(s, "SELECT id, codepoint FROM run_vocab WHERE run = ? ORDER BY id", &st,
+                          what, e))) {
+        int cap = 0;
+        rc = store_bound(s, sqlite3_bind_int64(st, 1, id), what, e);
+        int r;
+        while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+            if (sqlite3_column_int64(st, 0) != out->nvocab) {
+                rc = uerr_set(e, UERR_USER, "%s: run %" PRId64 ": vocabulary ids are not 0..N-1",
+                              s->path, id);
+                break;
+            }
+            if (out->nvocab == cap) {
+                int ncap = cap ? 2 * cap : 256;
+                int32_t *v = realloc(out->vocab, (size_t)ncap * sizeof *v);
+                if (!v) {
+                    rc = store_oom(s, what, e);
+                    break;
+                }
+                out->vocab = v;
+                cap = ncap;
+            }
+            out->vocab[out->nvocab++] = (int32_t)sqlite3_column_int64(st, 1);
+        }
+        if (!rc && r != SQLITE_DONE)
+            rc = store_fail(s, what, e);
+        store_final(st);
+    }
+    if (rc)
+        store_run_free(out);
+    return rc;
+}
+
+/* ---- metrics ---------------------------------------------------------- */
+
+/* Writes the buffered rows inside the caller's transaction; the caller
+ * clears the buffer once that transaction commits. */
+static int store_flush_rows(store *s, uerr *e)
+{
+    const char *what = "writing metrics";
+    if (s->nm == 0)
+        return 0;
+    sqlite3_stmt *st;
+    /* A step logged twice (a resumed run re-running a step) keeps the
+     * newest value rather than failing the whole batch. */
+    if (store_prep(s,
+                   "INSERT INTO metrics (run, step, name, value) VALUES (?, ?, ?, ?)"
+                   " ON CONFLICT (run, step, name) DO UPDATE SET value = excluded.value",
+                   &st, what, e))
+        return UERR_USER;
+    int rc = 0;
+    for (int i = 0; !rc && i < s->nm; i++) {
+        const store_metric_row *m = &s->mrows[i];
+        int b = sqlite3_bind_int64(st, 1, m->run);
+        if (!b)
+            b = sqlite3_bind_int64(st, 2, m->step);
+        if (!b)
+            b = sqlite3_bind_text(st, 3, s->mnames + m->name_off, -1, SQLITE_STATIC);
+        if (!b)
+            b = isnan(m->value) ? sqlite3_bind_null(st, 4) : sqlite3_bind_double(st, 4, m->value);
+        rc = store_bound(s, b, what, e);
+        if (!rc && sqlite3_step(st) != SQLITE_DONE)
+            rc = store_fail(s, what, e);
+        if (!rc && sqlite3_reset(st) != SQLITE_OK)
+            rc = store_fail(s, what, e);
+    }
+    store_final(st);
+    return rc;
+}
+
+int store_flush(store *s, uerr *e)
+{
+    int rc;
+    if (s->nm == 0)
+        return 0;
+    if ((rc = store_writable(s, e)) || (rc = store_begin(s, "writing metrics", e)))
+        return rc;
+    if ((rc = store_flush_rows(s, e))) {
+        store_rollback(s, e);
+        return rc;
+    }
+    if ((rc = store_commit(s, "writing metrics", e)))
+        return rc;
+    s->nm = 0;
+    s->mnames_len = 0;
+    return 0;
+}
+
+int store_metric(store *s, int64_t run, int64_t step, const char *name, double value, uerr *e)
+{
+    int rc;
+    if ((rc = store_writable(s, e)))
+        return rc;
+    if (!name || !*name || step < 0)
+        return uerr_set(e, UERR_INTERNAL, "%s: invalid metric (name '%s', step %" PRId64 ")",
+                        s->path, name ? name : "(null)", step);
+    /* Checked here, once per run, so a bad run id fails at the call that
+     * made it instead of poisoning a whole batch later. */
+    if (run != s->metric_run_ok) {
+        if ((rc = store_run_exists(s, run, e)))
+            return rc;
+        s->metric_run_ok = run;
+    }
+    if (s->nm == STORE_METRIC_BATCH && (rc = store_flush(s, e)))
+        return rc;
+    if (!s->mrows && !(s->mrows = malloc(STORE_METRIC_BATCH * sizeof *s->mrows)))
+        return store_oom(s, "buffering metrics", e);
+    size_t len = strlen(name) + 1;
+    if (s->mnames_len + len > s->mnames_cap) {
+        size_t cap = s->mnames_cap ? s->mnames_cap : 16384;
+        while (cap < s->mnames_len + len)
+            cap *= 2;
+        char *p = realloc(s->mnames, cap);
+        if (!p)
+            return store_oom(s, "buffering metrics", e);
+        s->mnames = p;
+        s->mnames_cap = cap;
+    }
+    memcpy(s->mnames + s->mnames_len, name, len);
+    s->mrows[s->nm++] = (store_metric_row){run, step, s->mnames_len, value};
+    s->mnames_len += len;
+    if (s->nm == STORE_METRIC_BATCH)
+        return store_flush(s, e);
+    return 0;
+}
+
+/* Quotes a CSV field only when it needs it (RFC 4180). */
+static void store_csv_field(FILE *out, const char *v)
+{
+    if (!strpbrk(v, ",\"\r\n")) {
+        fputs(v, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *v; v++) {
+        if (*v == '"')
+            fputc('"', out);
+        fputc(*v, out);
+    }
+    fputc('"', out);
+}
+
+int store_metrics_csv(store *s, int64_t run, FILE *out, uerr *e)
+{
+    const char *what = "reading metrics";
+    int rc;
+    if (!s->readonly && (rc = store_flush(s, e)))
+        return rc;
+    if ((rc = store_run_exists(s, run, e)))
+        return rc;
+    sqlite3_stmt *st;
+    if (store_prep(s, "SELECT step, name, value FROM metrics WHERE run = ? ORDER BY step, name",
+                   &st, what, e))
+        return UERR_USER;
+    rc = store_bound(s, sqlite3_bind_int64(st, 1, run), what, e);
+    fputs("step,name,value\n", out);
+    int r = SQLITE_DONE;
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 1);
+        fprintf(out, "%" PRId64 ",", (int64_t)sqlite3_column_int64(st, 0));
+        store_csv_field(out, name ? name : "");
+        if (sqlite3_column_type(st, 2) == SQLITE_NULL)
+            fputs(",nan\n", out);
+        else
+            fprintf(out, ",%.17g\n", sqlite3_column_double(st, 2));
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = store_fail(s, what, e);
+    store_final(st);
+    if (!rc && (fflush(out) != 0 || ferror(out)))
+        rc = uerr_set(e, UERR_USER, "writing metrics of run %" PRId64 ": %s", run,
+                      strerror(errno));
+    return rc;
+}
+
+/* ---- tensors ---------------------------------------------------------- */
+
+static int store_shape_valid(const shape *s)
+{
+    if (s->rank < 0 || s->rank > TENSOR_MAX_RANK)
+        return 0;
+    for (int i = 0; i < s->rank; i++)
+        if (s->dim[i] < 0)
+            return 0;
+    return 1;
+}
+
+/* Bytes of a tensor, or -1 when they would not fit in memory. */
+static int64_t store_nbytes(dtype dt, const shape *s)
+{
+    uint64_t n = dtype_size(dt);
+    for (int i = 0; i < s->rank; i++) {
+        uint64_t d = (uint64_t)s->dim[i];
+        if (d && n > (uint64_t)(INT64_MAX / 2) / d)
+            return -1;
+        n *= d;
+    }
+    return n > SIZE_MAX ? -1 : (int64_t)n;
+}
+
+/* "[3,4]": the shape column and part of the hashed text. */
+static void store_shape_json(const shape *s, char *buf, size_t n)
+{
+    size_t k = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < s->rank && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, i ? ",%" PRId64 : "%" PRId64, s->dim[i]);
+    if (k < n)
+        snprintf(buf + k, n - k, "]");
+}
+
+/* The inverse of store_shape_json, strict: "[" ints "," ... "]". */
+static int store_shape_parse(const char *p, shape *s)
+{
+    s->rank = 0;
+    if (*p++ != '[')
+        return -1;
+    if (*p == ']')
+        return p[1] ? -1 : 0;
+    for (;;) {
+        if (*p < '0' || *p > '9' || s->rank == TENSOR_MAX_RANK)
+            return -1;
+        int64_t v = 0;
+        while (*p >= '0' && *p <= '9') {
+            if (v > (INT64_MAX - 9) / 10)
+                return -1;
+            v = v * 10 + (*p++ - '0');
+        }
+        s->dim[s->rank++] = v;
+        if (*p == ']')
+            return p[1] ? -1 : 0;
+        if (*p++ != ',')
+            return -1;
+    }
+}
+
+int store_tensor_hash(dtype dt, const shape *s, const void *data, char out[65])
+{
+    if (dtype_size(dt) == 0 || !store_shape_valid(s))
+        return -1;
+    int64_t nbytes = store_nbytes(dt, s);
+    if (nbytes < 0 || (nbytes > 0 && !data))
+        return -1;
+    char head[160];
+    store_shape_json(s, head + snprintf(head, 16, "%s ", dtype_name(dt)), 140);
+    size_t hl = strlen(head);
+    head[hl++] = '\n';
+    sha256_ctx c;
+    uint8_t d[SHA256_DIGEST_SIZE];
+    sha256_init(&c);
+    sha256_update(&c, head, hl);
+    if (nbytes)
+        sha256_update(&c, data, (size_t)nbytes);
+    sha256_final(&c, d);
+    sha256_to_hex(d, out);
+    return 0;
+}
+
+static int store_role_valid(const char *r)
+{
+    static const char *const roles[] = {"param", "optim", "state", "rng", "cursor"};
+    for (size_t i = 0; r && i < sizeof roles / sizeof roles[0]; i++)
+        if (!strcmp(r, roles[i]))
+            return 1;
+    return 0;
+}
+
+static int store_check_tensors(store *s, const store_tensor *t, int n, uerr *e)
+{
+    if (n < 0 || (n > 0 && !t))
+        return uerr_set(e, UERR_INTERNAL, "%s: invalid tensor list", s->path);
+    for (int i = 0; i < n; i++) {
+        const char *name = t[i].name;
+        if (!name || !*name)
+            return uerr_set(e, UERR_INTERNAL, "%s: tensor %d has no name", s->path, i);
+        if (!store_role_valid(t[i].role))
+            return uerr_set(e, UERR_INTERNAL,
+                            "%s: tensor '%s' has role '%s' (expected param, optim, state, rng "
+                            "or cursor)",
+                            s->path, name, t[i].role ? t[i].role : "(null)");
+        if (dtype_size(t[i].dt) == 0 || !store_shape_valid(&t[i].shape))
+            return uerr_set(e, UERR_INTERNAL, "%s: tensor '%s' has an invalid dtype or shape",
+                            s->path, name);
+        int64_t nb = store_nbytes(t[i].dt, &t[i].shape);
+        if (nb < 0 || (nb > 0 && !t[i].data))
+            return uerr_set(e, UERR_INTERNAL, "%s: tensor '%s' has no data or is too large",
+                            s->path, name);
+        /* Quadratic, but a checkpoint has tens of tensors, not thousands. */
+        for (int j = 0; j < i; j++)
+            if (!strcmp(t[j].name, name))
+                return uerr_set(e, UERR_INTERNAL, "%s: two tensors named '%s' in one checkpoint",
+                                s->path, name);
+    }
+    return 0;
+}
+
+/* ---- checkpoints ------------------------------------------------------ */
+
+int store_checkpoint_save(store *s, int64_t run, int64_t step, const store_tensor *t, int n,
+                          const char *metrics_json, int64_t *ckpt, uerr *e)
+{
+    char what[96];
+    snprintf(what, sizeof what, "saving the checkpoint of run %" PRId64 " at step %" PRId64, run,
+             step);
+    int rc;
+    if ((rc = store_writable(s, e)) || (rc = store_check_tensors(s, t, n, e)))
+        return rc;
+    if (step < 0)
+        return uerr_set(e, UERR_INTERNAL, "%s: negative step %" PRId64, s->path, step);
+    /* Hash before taking the write lock: hashing large tensors is the
+     * slow part, and other writers should not wait for it. */
+    char (*hash)[SHA256_HEX_SIZE] = malloc((size_t)(n ? n : 1) * sizeof *hash);
+    if (!hash)
+        return store_oom(s, what, e);
+    for (int i = 0; i < n; i++)
+        (void)store_tensor_hash(t[i].dt, &t[i].shape, t[i].data, hash[i]);
+
+    sqlite3_stmt *ins_ck = NULL, *ins_t = NULL, *ins_ct = NULL, *ver = NULL;
+    int64_t id = 0, version = 0;
+    int found;
+    if ((rc = store_begin(s, what, e))) {
+        free(hash);
+        return rc;
+    }
+    if (!(rc = store_run_exists(s, run, e)) && !(rc = store_flush_rows(s, e)) &&
+        !(rc = store_prep(s,
+                          "SELECT coalesce(max(version), 0) + 1 FROM checkpoints WHERE run = ?",
+                          &ver, what, e)) &&
+        !(rc = store_bound(s, sqlite3_bind_int64(ver, 1, run), what, e)) &&
+        !(rc = store_query_int(s, ver, &version, &found, what, e)) &&
+        !(rc = store_prep(s,
+                          "INSERT INTO checkpoints (run, step, version, created, metrics)"
+                          " VALUES (?, ?, ?, " STORE_NOW ", ?)",
+                          &ins_ck, what, e))) {
+        int b = sqlite3_bind_int64(ins_ck, 1, run);
+        if (!b)
+            b = sqlite3_bind_int64(ins_ck, 2, step);
+        if (!b)
+            b = sqlite3_bind_int64(ins_ck, 3, version);
+        if (!b)
+            b = metrics_json ? sqlite3_bind_text(ins_ck, 4, metrics_json, -1, SQLITE_STATIC)
+                             : sqlite3_bind_null(ins_ck, 4);
+        if (!(rc = store_bound(s, b, what, e))) {
+            if (sqlite3_step(ins_ck) != SQLITE_DONE)
+                rc = store_fail(s, what, e);
+            else
+                id = sqlite3_last_insert_rowid(s->db);
+        }
+    }
+    /* INSERT OR IGNORE on the content hash: identical bytes (a frozen
+     * embedding, an unchanged optimiser slot) are stored once. */
+    if (!rc)
+        rc = store_prep(s,
+                        "INSERT OR IGNORE INTO tensors (hash, dtype, shape, nbytes, data)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        &ins_t, what, e);
+    if (!rc)
+        rc = store_prep(s,
+                        "INSERT INTO checkpoint_tensors (checkpoint, name, seq, role, tensor)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        &ins_ct, what, e);
+    for (int i = 0; !rc && i < n; i++) {
+        char shp[128];
+        store_shape_json(&t[i].shape, shp, sizeof shp);
+        int64_t nb = store_nbytes(t[i].dt, &t[i].shape);
+        /* A NULL pointer would bind SQL NULL, not an empty blob. */
+        const void *data = nb ? t[i].data : "";
+        int b = sqlite3_bind_text(ins_t, 1, hash[i], -1, SQLITE_STATIC);
+        if (!b)
+            b = sqlite3_bind_text(ins_t, 2, dtype_name(t[i].dt), -1, SQLITE_STATIC);
+        if (!b)
+            b = sqlite3_bind_text(ins_t, 3, shp, -1, SQLITE_TRANSIENT);
+        if (!b)
+            b = sqlite3_bind_int64(ins_t, 4, nb);
+        if (!b)
+            b = sqlite3_bind_blob64(ins_t, 5, data, (sqlite3_uint64)nb, SQLITE_STATIC);
+        if (!b)
+            b = sqlite3_bind_int64(ins_ct, 1, id);
+        if (!b)
+            b = sqlite3_bind_text(ins_ct, 2, t[i].name, -1, SQLITE_STATIC);
+        if (!b)
+            b = sqlite3_bind_int(ins_ct, 3, i);
+        if (!b)
+            b = sqlite3_bind_text(ins_ct, 4, t[i].role, -1, SQLITE_STATIC);
+        if (!b)
+            b = sqlite3_bind_text(ins_ct, 5, hash[i], -1, SQLITE_STATIC);
+        if ((rc = store_bound(s, b, what, e)))
+            break;
+        if (sqlite3_step(ins_t) != SQLITE_DONE || sqlite3_reset(ins_t) != SQLITE_OK ||
+            sqlite3_step(ins_ct) != SQLITE_DONE || sqlite3_reset(ins_ct) != SQLITE_OK)
+            rc = store_fail(s, what, e);
+    }
+    store_final(ver);
+    store_final(ins_ck);
+    store_final(ins_t);
+    store_final(ins_ct);
+    free(hash);
+    if (rc) {
+        store_rollback(s, e);
+        return rc;
+    }
+    if ((rc = store_commit(s, what, e)))
+        return rc;
+    s->nm = 0;
+    s->mnames_len = 0;
+    *ckpt = id;
+    return 0;
+}
+
+/* The newest version of run (at step, if step >= 0). */
+static int store_latest(store *s, int64_t run, int64_t step, int64_t *ckpt, int *found, uerr *e)
+{
+    const char *what = "looking up a checkpoint";
+    sqlite3_stmt *st;
+    if (store_prep(s,
+                   "SELECT id FROM checkpoints WHERE run = ?1 AND (?2 < 0 OR step = ?2)"
+                   " ORDER BY version DESC LIMIT 1",
+                   &st, what, e))
+        return UERR_USER;
+    int b = sqlite3_bind_int64(st, 1, run);
+    if (!b)
+        b = sqlite3_bind_int64(st, 2, step);
+    int rc = store_bound(s, b, what, e);
+    if (!rc)
+        rc = store_query_int(s, st, ckpt, found, what, e);
+    store_final(st);
+    return rc;
+}
+
+/* Runs a one-parameter id lookup (text or integer key). */
+static int store_lookup(store *s, const char *sql, const char *text, int64_t num, int64_t *id,
+                        int *found, uerr *e)
+{
+    const char *what = "looking up a checkpoint";
+    sqlite3_stmt *st;
+    if (store_prep(s, sql, &st, what, e))
+        return UERR_USER;
+    int b = text ? sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC)
+                 : sqlite3_bind_int64(st, 1, num);
+    int rc = store_bound(s, b, what, e);
+    if (!rc)
+        rc = store_query_int(s, st, id, found, what, e);
+    store_final(st);
+    return rc;
+}
+
+int store_checkpoint_resolve(store *s, const char *ref, int64_t *ckpt, uerr *e)
+{
+    int64_t id, run;
+    int found = 0, rc;
+    if (!ref || !*ref)
+        return uerr_set(e, UERR_USER, "%s: empty checkpoint reference", s->path);
+    /* Names and tags can never be all digits and never contain '@' (the
+     * schema's CHECKs), so this order can only resolve one way. */
+    if (store_is_digits(ref)) {
+        if (store_parse_id(ref, &id) &&
+            (rc = store_lookup(s, "SELECT id FROM checkpoints WHERE id = ?", NULL, id, ckpt,
+                               &found, e)))
+            return rc;
+        if (!found)
+            return uerr_set(e, UERR_USER, "%s: no checkpoint with id %s", s->path, ref);
+        return 0;
+    }
+    if ((rc = store_lookup(s, "SELECT id FROM checkpoints WHERE tag = ?", ref, 0, ckpt, &found,
+                           e)))
+        return rc;
+    if (found)
+        return 0;
+    const char *at = strchr(ref, '@');
+    if (at) {
+        int64_t step;
+        char runpart[STORE_NAME_MAX + 1];
+        size_t rl = (size_t)(at - ref);
+        if (!store_parse_id(at + 1, &step) || rl == 0 || rl > STORE_NAME_MAX)
+            return uerr_set(e, UERR_USER,
+                            "%s: bad checkpoint reference '%s' (expected RUN@STEP with a "
+                            "numeric STEP)",
+                            s->path, ref);
+        memcpy(runpart, ref, rl);
+        runpart[rl] = '\0';
+        if ((rc = store_run_resolve(s, runpart, &run, e))) {
+            uerr_prefix(e, "checkpoint '%s'", ref);
+            return rc;
+        }
+        if ((rc = store_latest(s, run, step, ckpt, &found, e)))
+            return rc;
+        if (!found)
+            return uerr_set(e, UERR_USER, "%s: run '%s' has no checkpoint at step %" PRId64,
+                            s->path, runpart, step);
+        return 0;
+    }
+    if ((rc = store_lookup(s, "SELECT id FROM runs WHERE name = ?", ref, 0, &run, &found, e)))
+        return rc;
+    if (!found)
+        return uerr_set(e, UERR_USER, "%s: no checkpoint, tag or run named '%s'", s->path, ref);
+    if ((rc = store_latest(s, run, -1, ckpt, &found, e)))
+        return rc;
+    if (!found)
+        return uerr_set(e, UERR_USER, "%s: run '%s' has no checkpoints yet", s->path, ref);
+    return 0;
+}
+
+void store_loaded_free(store_loaded *l)
+{
+    if (!l)
+        return;
+    for (int i = 0; i < l->n; i++) {
+        free(l->t[i].name);
+        free(l->t[i].role);
+        free(l->t[i].data);
+    }
+    free(l->t);
+    free(l->created);
+    free(l->metrics_json);
+    free(l->tag);
+    free(l->note);
+    memset(l, 0, sizeof *l);
+}
+
+const store_loaded_tensor *store_loaded_find(const store_loaded *l, const char *name)
+{
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->t[i].name, name))
+            return &l->t[i];
+    return NULL;
+}
+
+/* Turns one row of the tensor query into x, checking everything the file
+ * claims: the dtype, the shape, the sizes and, last, the hash. */
+static int store_load_tensor(store *s, sqlite3_stmt *st, int64_t ckpt, store_loaded_tensor *x,
+                             uerr *e)
+{
+    int oom = 0;
+    x->name = store_col_text(st, 0, &oom);
+    x->role = store_col_text(st, 1, &oom);
+    const char *hash = (const char *)sqlite3_column_text(st, 2);
+    const char *dt = (const char *)sqlite3_column_text(st, 3);
+    const char *shp = (const char *)sqlite3_column_text(st, 4);
+    int64_t nbytes = sqlite3_column_int64(st, 5);
+    if (oom || !x->name)
+        return store_oom(s, "loading a checkpoint", e);
+    snprintf(x->hash, sizeof x->hash, "%s", hash ? hash : "");
+    if (!dt)
+        return uerr_set(e, UERR_USER,
+                        "%s: tensor '%s' of checkpoint %" PRId64 ": its bytes (hash %.12s) are "
+                        "missing",
+                        s->path, x->name, ckpt, x->hash);
+    if (dtype_from_name(dt, &x->dt) != 0 || !shp || store_shape_parse(shp, &x->shape) != 0 ||
+        store_nbytes(x->dt, &x->shape) != nbytes)
+        return uerr_set(e, UERR_USER,
+                        "%s: tensor '%s' of checkpoint %" PRId64
+                        ": malformed record (dtype '%s', shape '%s', %" PRId64 " bytes)",
+                        s->path, x->name, ckpt, dt, shp ? shp : "", nbytes);
+    /* Blob length is read after the pointer, as SQLite documents. */
+    const void *blob = sqlite3_column_blob(st, 6);
+    int64_t blen = sqlite3_column_bytes(st, 6);
+    if (!blob && blen == 0 && sqlite3_errcode(s->db) == SQLITE_NOMEM)
+        return store_oom(s, "loading a checkpoint", e);
+    if (blen != nbytes)
+        return uerr_set(e, UERR_USER,
+                        "%s: tensor '%s' of checkpoint %" PRId64 ": expected %" PRId64
+                        " bytes, found %" PRId64,
+                        s->path, x->name, ckpt, nbytes, blen);
+    x->nbytes = (size_t)nbytes;
+    if (!(x->data = malloc(x->nbytes ? x->nbytes : 1)))
+        return store_oom(s, "loading a checkpoint", e);
+    if (x->nbytes)
+        memcpy(x->data, blob, x->nbytes);
+    char got[SHA256_HEX_SIZE];
+    if (store_tensor_hash(x->dt, &x->shape, x->data, got) != 0 || strcmp(got, x->hash) != 0)
+        return uerr_set(e, UERR_USER,
+                        "%s: tensor '%s' of checkpoint %" PRId64
+                        ": stored bytes do not match their hash",
+                        s->path, x->name, ckpt);
+    return 0;
+}
+
+int store_checkpoint_load(store *s, int64_t ckpt, store_loaded *out, uerr *e)
+{
+    const char *what = "loading a checkpoint";
+    memset(out, 0, sizeof *out);
+    int rc;
+    /* One read transaction: both queries see the same snapshot even if a
+     * writer prunes or saves in between. */
+    if (s->in_txn)
+        return uerr_set(e, UERR_INTERNAL, "%s: nested transaction", s->path);
+    if (store_exec(s, "BEGIN", what, e))
+        return UERR_USER;
+    s->in_txn = 1;
+    sqlite3_stmt *st = NULL;
+    int oom = 0;
+    if (!(rc = store_prep(s,
+                          "SELECT run, step, version, created, metrics, tag, note"
+                          " FROM checkpoints WHERE id = ?",
+                          &st, what, e)) &&
+        !(rc = store_bound(s, sqlite3_bind_int64(st, 1, ckpt), what, e))) {
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            out->id = ckpt;
+            out->run = sqlite3_column_int64(st, 0);
+            out->step = sqlite3_column_int64(st, 1);
+            out->version = sqlite3_column_int64(st, 2);
+            out->created = store_col_text(st, 3, &oom);
+            out->metrics_json = store_col_text(st, 4, &oom);
+            out->tag = store_col_text(st, 5, &oom);
+            out->note = store_col_text(st, 6, &oom);
+            if (oom)
+                rc = store_oom(s, what, e);
+        } else if (r == SQLITE_DONE) {
+            rc = uerr_set(e, UERR_USER, "%s: no checkpoint with id %" PRId64, s->path, ckpt);
+        } else {
+            rc = store_fail(s, what, e);
+        }
+    }
+    store_final(st);
+    st = NULL;
+    if (!rc &&
+        !(rc = store_prep(s,
+                          "SELECT ct.name, ct.role, ct.tensor, t.dtype, t.shape, t.nbytes, t.data"
+                          " FROM checkpoint_tensors ct LEFT JOIN tensors t ON t.hash = ct.tensor"
+                          " WHERE ct.checkpoint = ? ORDER BY ct.seq",
+                          &st, what, e)) &&
+        !(rc = store_bound(s, sqlite3_bind_int64(st, 1, ckpt), what, e))) {
+        int cap = 0, r;
+        while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+            if (out->n == cap) {
+                int ncap = cap ? 2 * cap : 16;
+                store_loaded_tensor *t = realloc(out->t, (size_t)ncap * sizeof *t);
+                if (!t) {
+                    rc = store_oom(s, what, e);
+                    break;
+                }
+                out->t = t;
+                cap = ncap;
+            }
+            store_loaded_tensor *x = &out->t[out->n++];
+            memset(x, 0, sizeof *x);
+            rc = store_load_tensor(s, st, ckpt, x, e);
+        }
+        if (!rc && r != SQLITE_DONE)
+            rc = store_fail(s, what, e);
+    }
+    store_final(st);
+    /* Only reads happened: ending the transaction cannot lose anything. */
+    if (sqlite3_exec(s->db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL) != SQLITE_OK &&
+        !sqlite3_get_autocommit(s->db))
+        rc = store_fail(s, what, e);
+    s->in_txn = 0;
+    if (rc)
+        store_loaded_free(out);
+    return rc;
+}
