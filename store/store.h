@@ -54,7 +54,7 @@ int store_busy_timeout(store *s, int ms, uerr *e);
 /* ---- runs ------------------------------------------------------------- */
 
 typedef struct store_run_info {
-    const char *name;            /* NULL or "": a fresh "run-N" is chosen */
+    const char *name;            /* NULL or "": "run", else run-2, run-3... */
     const char *config_text;     /* the YAML as read; hashed into config_hash */
     const char *command_line;
     const char *program_version;
