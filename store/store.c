@@ -1416,3 +1416,58 @@ int store_checkpoint_load(store *s, int64_t ckpt, store_loaded *out, uerr *e)
         store_loaded_free(out);
     return rc;
 }
+
+/* ---- listings --------------------------------------------------------- */
+
+int store_checkpoint_latest(store *s, int64_t *ckpt, uerr *e)
+{
+    const char *what = "looking up the latest checkpoint";
+    sqlite3_stmt *st;
+    if (store_prep(s, "SELECT id FROM checkpoints ORDER BY id DESC LIMIT 1", &st, what, e))
+        return UERR_USER;
+    int found = 0;
+    int rc = store_query_int(s, st, ckpt, &found, what, e);
+    store_final(st);
+    if (!rc && !found)
+        rc = uerr_set(e, UERR_USER, "%s: no checkpoints yet (train a model first)", s->path);
+    return rc;
+}
+
+int store_runs_list(store *s, FILE *out, int csv, uerr *e)
+{
+    const char *what = "listing runs";
+    sqlite3_stmt *st;
+    if (store_prep(s,
+                   "SELECT r.id, r.name, r.status, r.started,"
+                   " (SELECT max(step) FROM checkpoints c WHERE c.run = r.id),"
+                   " (SELECT value FROM metrics m WHERE m.run = r.id AND m.name = 'loss'"
+                   "  ORDER BY step DESC LIMIT 1)"
+                   " FROM runs r ORDER BY r.id",
+                   &st, what, e))
+        return UERR_USER;
+    if (csv)
+        fputs("id,name,status,started,last_checkpoint_step,last_loss\n", out);
+    else
+        fprintf(out, "%4s  %-24s %-12s %-24s %10s %12s\n", "id", "name", "status", "started",
+                "ckpt step", "last loss");
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 1);
+        const char *status = (const char *)sqlite3_column_text(st, 2);
+        const char *started = (const char *)sqlite3_column_text(st, 3);
+        int64_t id = sqlite3_column_int64(st, 0), step = sqlite3_column_int64(st, 4);
+        double loss = sqlite3_column_type(st, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 5);
+        if (csv) {
+            fprintf(out, "%" PRId64 ",", id);
+            store_csv_field(out, name ? name : "");
+            fprintf(out, ",%s,%s,%" PRId64 ",%.17g\n", status ? status : "",
+                    started ? started : "", step, loss);
+        } else {
+            fprintf(out, "%4" PRId64 "  %-24s %-12s %-24s %10" PRId64 " %12.4f\n", id,
+                    name ? name : "", status ? status : "", started ? started : "", step, loss);
+        }
+    }
+    int rc = r == SQLITE_DONE ? 0 : store_fail(s, what, e);
+    store_final(st);
+    return rc;
+}

@@ -180,4 +180,12 @@ const store_loaded_tensor *store_loaded_find(const store_loaded *l, const char *
  * non-zero for an invalid dtype or shape. */
 int store_tensor_hash(dtype dt, const shape *s, const void *data, char out[65]);
 
+/* The most recently saved checkpoint of the database; an error naming the
+ * file when there is none. */
+int store_checkpoint_latest(store *s, int64_t *ckpt, uerr *e);
+
+/* One line per run (id, name, status, start, last checkpoint step, last
+ * loss), as a table or as CSV with a header. */
+int store_runs_list(store *s, FILE *out, int csv, uerr *e);
+
 #endif

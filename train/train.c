@@ -128,8 +128,8 @@ static int save_checkpoint(trainer *t, int64_t step, double loss, double valid,
     pack64((const int64_t *)t->rng_state, 4, rng32);
     pack64(misc, 1, misc32);
     ts[n++] = (store_tensor){"h", "state", t->tr.dt, shape_2(m->B, m->H), t->tr.h0};
-    ts[n++] = (store_tensor){"cursor", "state", DT_I32, shape_1(4), cur32};
-    ts[n++] = (store_tensor){"rng", "state", DT_I32, shape_1(8), rng32};
+    ts[n++] = (store_tensor){"cursor", "cursor", DT_I32, shape_1(4), cur32};
+    ts[n++] = (store_tensor){"rng", "rng", DT_I32, shape_1(8), rng32};
     ts[n++] = (store_tensor){"optim.t", "state", DT_I32, shape_1(2), misc32};
     char metrics[128];
     if (isnan(valid))
@@ -302,5 +302,33 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
     }
 out:
     trainer_free(&t);
+    return rc;
+}
+
+int train_first_step(const spec *s, const char *params_dir, net *n, text_corpus *c, uerr *e)
+{
+    int64_t B = s->train.batch, T = s->train.seq_len;
+    int rc = text_corpus_load(s->data.path, s->data.valid_fraction, c, e);
+    if (rc)
+        return rc;
+    batch_cursor cur;
+    int32_t *in = malloc((size_t)(B * T) * sizeof(int32_t));
+    int32_t *tg = malloc((size_t)(B * T) * sizeof(int32_t));
+    if (!in || !tg)
+        rc = uerr_set(e, UERR_INTERNAL, "out of memory");
+    if (!rc)
+        rc = batch_init(&cur, c->train, c->n_train, B, T, e);
+    if (!rc)
+        rc = net_init(n, s, c->vocab.size, B, T, NET_TRAIN, NULL, e);
+    if (!rc) {
+        batch_next(&cur, in, tg);
+        net_set_batch(n, in, tg);
+        if (params_dir)
+            rc = net_load_params_npy(n, params_dir, e);
+        else
+            net_init_params(n, s->train.seed, s->model.init.std);
+    }
+    free(in);
+    free(tg);
     return rc;
 }

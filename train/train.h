@@ -55,4 +55,13 @@ typedef struct train_result {
 
 int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e);
 
+struct net;
+struct text_corpus;
+
+/* The net of a training run at its start: data loaded, parameters
+ * initialised (from the seed, or DIR/<name>.npy), the first training chunk
+ * bound and the initial state zero. Backs `unroll grad` and `gradcheck`. */
+int train_first_step(const spec *s, const char *params_dir, struct net *n,
+                     struct text_corpus *c, uerr *e);
+
 #endif

@@ -1,0 +1,107 @@
+/* common.c - see cli.h. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_value(int argc, char **argv, int *i, const char *name, const char **val)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc) {
+        cli_usage("%s needs a value", name);
+        return -1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+int cli_common_opt(int argc, char **argv, int *i, cli_common *c)
+{
+    const char *v;
+    int r;
+    if ((r = cli_value(argc, argv, i, "--set", &v)) != 0) {
+        if (r < 0)
+            return -1;
+        if (c->nsets == CLI_MAX_SETS) {
+            cli_usage("more than %d --set options", CLI_MAX_SETS);
+            return -1;
+        }
+        c->sets[c->nsets++] = v;
+        return 1;
+    }
+    if ((r = cli_value(argc, argv, i, "--db", &v)) != 0) {
+        if (r > 0)
+            c->db = v;
+        return r;
+    }
+    if (!strcmp(argv[*i], "--quiet") || !strcmp(argv[*i], "-q")) {
+        c->quiet = 1;
+        return 1;
+    }
+    return 0;
+}
+
+int cli_fail(const uerr *e)
+{
+    fprintf(stderr, "unroll: %s\n", e->msg[0] ? e->msg : "failed");
+    return e->code ? e->code : UERR_INTERNAL;
+}
+
+int cli_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "unroll: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see 'unroll --help')\n");
+    va_end(ap);
+    return UERR_USAGE;
+}
+
+int cli_int(const char *opt, const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "unroll: %s: expected an integer from %lld to %lld, found '%s'\n", opt,
+                lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_real(const char *opt, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v > 0) || v > 1e6) {
+        fprintf(stderr, "unroll: %s: expected a positive number, found '%s'\n", opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+const char *cli_db_path(const cli_common *c, const spec *s)
+{
+    if (c->db)
+        return c->db;
+    if (s && s->train.checkpoint.db && *s->train.checkpoint.db)
+        return s->train.checkpoint.db;
+    return "unroll.db";
+}

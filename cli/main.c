@@ -1,0 +1,59 @@
+/*
+ * main.c - the unroll command: dispatch to a subcommand. Each subcommand
+ * parses its own flags and calls the library; nothing here computes.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#ifndef UNROLL_VERSION
+#define UNROLL_VERSION "0.1.0"
+#endif
+
+static const char usage[] =
+    "unroll - train recurrent networks from YAML, differentiated symbolically\n"
+    "\n"
+    "usage: unroll COMMAND [ARGS]   (unroll COMMAND --help for its options)\n"
+    "\n"
+    "commands:\n"
+    "  train CONFIG       train a model; every run and checkpoint goes into SQLite\n"
+    "  sample [RUN|CKPT]  generate text from a stored checkpoint\n"
+    "  grad CONFIG        one forward/backward pass; writes .npy gradients\n"
+    "  gradcheck CONFIG   build_grad against central differences (float64)\n"
+    "  graph CONFIG       Graphviz DOT of the unrolled (and backward) graph\n"
+    "  runs metrics RUN   per-step metrics of a stored run (--csv)\n"
+    "  runs list          stored runs\n"
+    "  config show CONFIG the resolved config with every default\n"
+    "\n"
+    "examples:\n"
+    "  unroll train configs/elman_char.yaml --set train.steps=500\n"
+    "  unroll sample elman_char --length 300 --temperature 0.8 --prime 'The '\n"
+    "  unroll gradcheck configs/min_char_rnn.yaml --set model.hidden=8\n"
+    "\n"
+    "exit status: 0 ok, 1 bad input, 2 usage, 3 internal error\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? UERR_USAGE : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("unroll %s\n", UNROLL_VERSION);
+        return 0;
+    }
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {
+        {"train", cmd_train},     {"sample", cmd_sample}, {"grad", cmd_grad},
+        {"gradcheck", cmd_gradcheck}, {"graph", cmd_graph}, {"runs", cmd_runs},
+        {"config", cmd_config},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+        if (!strcmp(argv[1], cmds[i].name))
+            return cmds[i].fn(argc - 1, argv + 1);
+    return cli_usage("unknown command '%s'", argv[1]);
+}

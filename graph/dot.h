@@ -1,0 +1,18 @@
+/*
+ * dot.h - Graphviz DOT of a graph: nodes clustered by time step,
+ * parameters drawn once outside the clusters with an edge to every step
+ * that reads them, gradient nodes in another colour, and each
+ * parameter's summed gradient marked with its name.
+ */
+#ifndef UNROLL_DOT_H
+#define UNROLL_DOT_H
+
+#include <stdio.h>
+
+#include "graph/autodiff.h"
+
+/* gt may be NULL (forward graph only); with gt, backward adds the
+ * gradient nodes. Returns 0, or -1 when f reports a write error. */
+int graph_write_dot(const graph *g, const grad_table *gt, int backward, FILE *f);
+
+#endif
