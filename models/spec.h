@@ -1,0 +1,182 @@
+/*
+ * spec.h - the typed experiment config, loaded from YAML.
+ *
+ * One static table in spec.c lists every key (dotted path, type, field,
+ * default, range, allowed values, one-line doc); loading, --set overrides,
+ * defaults and `unroll config show` all walk that table, so a key exists in
+ * exactly one place. Adding a key = one field here + one table row.
+ *
+ * Invariants of a spec returned by spec_load / spec_load_buffer:
+ *   - every field holds a value in its documented range (a default when
+ *     the config does not mention it); strings are non-NULL, NUL-terminated
+ *     UTF-8 without NUL bytes;
+ *   - data.path is non-empty (data.kind text is the only kind so far);
+ *   - model.params / model.state / model.step are non-NULL only when
+ *     model.cell is custom (model.step is then always present); they point
+ *     into `tree`, which the spec owns, and stay valid until spec_free;
+ *   - `text` is the config exactly as read, `path` the name it was read
+ *     under: both are what the store records with a run.
+ * Errors are one line: `PATH:LINE:COL: message` for a place in the file,
+ * `PATH: key: message` for a whole-config check, and
+ * `--set KEY=VALUE: message` for an override.
+ */
+#ifndef UNROLL_SPEC_H
+#define UNROLL_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "graph/err.h"
+#include "graph/tensor.h"
+#include "models/yamltree.h"
+
+/* Each enum's values are spelled in YAML as in the comment, in order. */
+typedef enum spec_data_kind {
+    SPEC_DATA_TEXT, /* text */
+} spec_data_kind;
+
+typedef enum spec_cell {
+    SPEC_CELL_ELMAN,  /* elman: h = act(W h[t-1] + U x + b) */
+    SPEC_CELL_JORDAN, /* jordan: h = act(W y[t-1] + U x + b) */
+    SPEC_CELL_LSTM,   /* lstm */
+    SPEC_CELL_GRU,    /* gru */
+    SPEC_CELL_CUSTOM, /* custom: model.params / state / step equations */
+} spec_cell;
+
+typedef enum spec_act {
+    SPEC_ACT_TANH,    /* tanh */
+    SPEC_ACT_SIGMOID, /* sigmoid */
+    SPEC_ACT_RELU,    /* relu */
+} spec_act;
+
+typedef enum spec_output {
+    SPEC_OUT_SOFTMAX, /* softmax */
+    SPEC_OUT_LINEAR,  /* linear */
+    SPEC_OUT_SIGMOID, /* sigmoid */
+} spec_output;
+
+typedef enum spec_loss {
+    SPEC_LOSS_CROSS_ENTROPY, /* cross_entropy */
+    SPEC_LOSS_MSE,           /* mse */
+    SPEC_LOSS_BCE,           /* bce */
+} spec_loss;
+
+typedef enum spec_outputs {
+    SPEC_OUTPUTS_EVERY_STEP, /* every_step */
+    SPEC_OUTPUTS_LAST_STEP,  /* last_step */
+} spec_outputs;
+
+typedef enum spec_state {
+    SPEC_STATE_CARRY, /* carry: truncated BPTT, state kept between chunks */
+    SPEC_STATE_ZERO,  /* zero: every chunk starts from a zero state */
+} spec_state;
+
+typedef enum spec_optim {
+    SPEC_OPT_SGD,      /* sgd */
+    SPEC_OPT_MOMENTUM, /* momentum */
+    SPEC_OPT_ADAGRAD,  /* adagrad */
+    SPEC_OPT_ADAM,     /* adam */
+} spec_optim;
+
+typedef struct spec {
+    char *name; /* default: the config file's basename without .yaml/.yml */
+
+    struct {
+        spec_data_kind kind;
+        char *path;
+        double valid_fraction; /* [0, 0.5] */
+    } data;
+
+    struct {
+        spec_cell cell;
+        int hidden; /* 1..65536 */
+        spec_act activation;
+        spec_output output;
+        spec_loss loss;
+        spec_outputs outputs;
+        int layers; /* 1..64 */
+        bool bidirectional;
+        struct {
+            double std; /* > 0 */
+        } init;
+        /* custom cell only, else NULL; unparsed, owned by `tree` */
+        const ytree_node *params; /* any node */
+        const ytree_node *state;  /* any node */
+        const ytree_node *step;   /* any node; required when custom */
+    } model;
+
+    struct {
+        dtype dtype;  /* DT_F32 or DT_F64 */
+        int seq_len;  /* 1..1000000 */
+        int batch;    /* 1..65536 */
+        spec_state state;
+        int64_t steps; /* >= 1 */
+        struct {
+            spec_optim name;
+            double lr;       /* > 0 */
+            double eps;      /* > 0 */
+            double momentum; /* [0, 1) */
+            double beta1;    /* [0, 1) */
+            double beta2;    /* [0, 1) */
+        } optimizer;
+        struct {
+            double value; /* >= 0, 0 = off */
+            double norm;  /* >= 0, 0 = off */
+        } clip;
+        uint64_t seed;
+        int64_t valid_every; /* >= 0, 0 = never */
+        int64_t log_every;   /* >= 1 */
+        struct {
+            int64_t every; /* >= 0, 0 = only at the end */
+            char *db;
+        } checkpoint;
+    } train;
+
+    struct {
+        int64_t length;     /* 1..1000000000 */
+        double temperature; /* > 0 */
+        char *prime;        /* may be "" */
+        uint64_t seed;
+    } sample;
+
+    char *path;      /* the name the config was loaded under */
+    char *text;      /* the config text exactly as read, NUL-terminated */
+    size_t text_len; /* bytes in text */
+    ytree *tree;     /* the parsed config; owns model.params/state/step */
+} spec;
+
+/* Loads PATH, applies the nsets `KEY=VALUE` overrides in order, then runs
+ * the cross-field checks. On failure *out is left empty (spec_free on it
+ * is harmless) and e holds one line. */
+int spec_load(spec *out, const char *path, const char *const *sets, int nsets,
+              uerr *e);
+
+/* The same from memory: name is what messages and `path` show, and what
+ * the default run name derives from. buf need not be NUL-terminated. */
+int spec_load_buffer(spec *out, const char *name, const char *buf, size_t len,
+                     const char *const *sets, int nsets, uerr *e);
+
+/* One override, "model.hidden=128", parsed by the same rules as the file
+ * (the value is taken literally: no YAML quoting). Does not rerun the
+ * cross-field checks: call spec_check after the last one. */
+int spec_set(spec *s, const char *assignment, uerr *e);
+
+/* The checks that involve more than one key (data.path required, custom
+ * keys only with model.cell: custom, ...). spec_load runs them. */
+int spec_check(const spec *s, uerr *e);
+
+/* Every key with its resolved value, as YAML that spec_load reads back to
+ * the same spec, one `# doc` comment per key. 0, or -1 if f reports a
+ * write error. */
+int spec_write_yaml(const spec *s, FILE *f);
+
+/* How an enum (or train.dtype) value is spelled in YAML, e.g.
+ * spec_value_name("model.cell", s->model.cell) -> "elman"; NULL if key is
+ * not an enum key or value is out of range. */
+const char *spec_value_name(const char *key, int value);
+
+void spec_free(spec *s);
+
+#endif
