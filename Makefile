@@ -31,7 +31,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libunroll.a
 UNROLL   := $(BUILD)/unroll
 
-.PHONY: all test asan check-deps data bench format compdb clean
+.PHONY: all test asan data bench format compdb clean
 
 all: $(UNROLL) bin/unroll $(TEST_BIN)
 
@@ -69,9 +69,6 @@ data/demo.txt:
 	@[ -f /usr/share/games/fortunes/fortunes ] || apt-get install -y -qq fortunes-min >/dev/null
 	cat /usr/share/games/fortunes/fortunes /usr/share/games/fortunes/literature \
 	    /usr/share/games/fortunes/riddles | grep -v '^%$$' > $@
-
-check-deps:
-	@sh tools/install-deps.sh
 
 bench: $(UNROLL)
 	@sh bench/run.sh $(BUILD)

@@ -182,10 +182,11 @@ static int check_finite(trainer *t, int64_t step, double loss, uerr *e)
     const model *m = &t->tr.m;
     if (!isfinite(loss))
         return uerr_set(e, UERR_USER,
-                        "step %lld: the loss is %g (node 'loss', op %s); training stopped, "
+                        "step %lld: the loss is %s (node 'loss', op %s); training stopped, "
                         "the last checkpoint is kept (try a lower train.optimizer.lr or "
                         "train.clip)",
-                        (long long)step, loss, op_name(m->g.nodes[m->loss].op));
+                        (long long)step, isnan(loss) ? "NaN" : "infinite",
+                        op_name(m->g.nodes[m->loss].op));
     for (int i = 0; i < m->nparams; i++) {
         int64_t k = first_nonfinite(t->tr.dt, net_grad(&t->tr, i), shape_numel(&m->param[i].shape));
         if (k >= 0)
@@ -209,9 +210,8 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         return rc;
     int64_t V = t.corpus.vocab.size;
     r->vocab = V;
-    if ((rc = batch_init(&t.cur, t.corpus.train, t.corpus.n_train, B, T, e)))
-        goto out;
-    if ((rc = net_init(&t.tr, s, V, B, T, NET_TRAIN, NULL, e)))
+    if ((rc = net_init(&t.tr, s, V, B, T, NET_TRAIN, NULL, e)) ||
+        (rc = batch_init(&t.cur, t.corpus.train, t.corpus.n_train, B, T, e)))
         goto out;
     r->arena_bytes = t.tr.p.arena_bytes;
     t.has_valid = t.corpus.n_valid > 0 && batch_valid_count(t.corpus.n_valid, B, T) > 0;
