@@ -43,6 +43,8 @@ typedef struct progress_ctx {
     int tty, quiet;
     int64_t log_every;
     double last_print;
+    double sum;        /* per-token losses since the last line */
+    int64_t n;
 } progress_ctx;
 
 static void fmt_time(double s, char *buf, size_t n)
@@ -59,13 +61,20 @@ static void on_progress(void *ctx, const train_progress *p)
     progress_ctx *c = ctx;
     if (c->quiet)
         return;
+    /* one chunk's loss is noisy: show the mean since the last line */
+    c->sum += p->loss / p->tokens;
+    c->n++;
     int due = p->step % c->log_every == 0 || p->step == p->steps || !isnan(p->valid_loss);
     if (c->tty && !due && p->elapsed_s - c->last_print < 0.1)
         return;
     if (!c->tty && !due)
         return;
     c->last_print = p->elapsed_s;
-    double per_tok = p->loss / p->tokens;
+    double per_tok = c->sum / (double)c->n;
+    if (due) {
+        c->sum = 0;
+        c->n = 0;
+    }
     char eta[32], valid[64] = "";
     fmt_time(p->eta_s, eta, sizeof eta);
     if (!isnan(p->valid_loss))
@@ -142,7 +151,7 @@ int cmd_train(int argc, char **argv)
     if (!rc && !c.quiet) {
         double tok = (double)s.train.batch * (double)s.train.seq_len;
         double per = r.last_loss / tok;
-        fprintf(stderr, "%s %lld steps in %.1f s (%.1f steps/s): loss %.4f/token (%.3f bpc, "
+        fprintf(stderr, "%s %lld steps in %.1f s (%.1f steps/s): last step %.4f/token (%.3f bpc, "
                         "ppl %.2f), first %.4f",
                 r.interrupted ? "interrupted after" : "trained", (long long)r.steps_done,
                 r.seconds, r.seconds > 0 ? (double)r.steps_done / r.seconds : 0, per,
