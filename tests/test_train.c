@@ -7,6 +7,7 @@
  */
 #include "check.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <time.h>
@@ -18,6 +19,7 @@
 #include "models/model.h"
 #include "store/store.h"
 #include "train/net.h"
+#include "train/optim.h"
 #include "train/text.h"
 #include "train/train.h"
 
@@ -212,8 +214,40 @@ static void test_100k_step_unroll(void)
     CHECKF(t2 / t1 < 30, "build time grew %.1fx for 10x the steps", t2 / t1);
 }
 
+/* A training step (run, clip, update) allocates nothing: the heap's
+ * in-use bytes are the same after 20 steps as after the first. */
+static void test_step_allocates_nothing(void)
+{
+    uerr e = {0};
+    spec s;
+    CHECK_OK(spec_load_buffer(&s, "t.yaml", cfg_text, strlen(cfg_text), NULL, 0, &e), &e);
+    net n;
+    text_corpus c;
+    optim o;
+    CHECK_OK(train_first_step(&s, NULL, &n, &c, &e), &e);
+    CHECK_OK(optim_init(&o, &s, n.nparam, &e), &e);
+    double loss;
+    CHECK_OK(net_run(&n, &loss, &e), &e);
+    optim_step(&o, n.params, n.grads);
+    struct mallinfo2 before = mallinfo2();
+    for (int i = 0; i < 20; i++) {
+        net_run(&n, &loss, &e);
+        clip_by_value(n.dt, n.grads, n.nparam, 5);
+        optim_step(&o, n.params, n.grads);
+    }
+    struct mallinfo2 after = mallinfo2();
+    CHECKF(before.uordblks == after.uordblks && before.hblkhd == after.hblkhd,
+           "heap in use went from %zu + %zu to %zu + %zu bytes", before.uordblks, before.hblkhd,
+           after.uordblks, after.hblkhd);
+    optim_free(&o);
+    net_free(&n);
+    text_corpus_free(&c);
+    spec_free(&s);
+}
+
 int main(void)
 {
+    RUN(test_step_allocates_nothing);
     RUN(test_shared_weight_is_sum_of_steps);
     RUN(test_same_seed_bit_identical);
     RUN(test_nan_stops_training);
