@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "models/cell.h"
 #include "ops/ops.h"
 
 int model_reserved_name(const char *name)
@@ -50,36 +51,300 @@ static int add_param(model *m, const char *name, shape s, int is_bias, uerr *e)
     return 0;
 }
 
-static int act_op(spec_act a)
+/* The evaluation of a cell's equations, one step at a time. */
+typedef struct evaluator {
+    model *m;
+    const cell *c;
+    int64_t t;
+    /* per name (an equation target or a state): its node now and at t-1 */
+    int nnames;
+    char names[CELL_MAX_EQS + CELL_MAX_STATES][EQ_NAME_MAX];
+    int32_t now[CELL_MAX_EQS + CELL_MAX_STATES], before[CELL_MAX_EQS + CELL_MAX_STATES];
+    int is_state[CELL_MAX_EQS + CELL_MAX_STATES];
+    int64_t state_off[CELL_MAX_EQS + CELL_MAX_STATES], state_dim[CELL_MAX_EQS + CELL_MAX_STATES];
+    uerr *e;
+} evaluator;
+
+/* A value: a node, and what kind of thing it is. */
+enum { V_BATCH, V_PARAM, V_INDEX, V_NUMBER };
+typedef struct val {
+    int32_t node;
+    int kind;
+    double num;
+} val;
+
+static const val VAL_FAIL = {-1, V_BATCH, 0};
+
+static int name_index(const evaluator *ev, const char *name)
 {
-    switch (a) {
-    case SPEC_ACT_SIGMOID: return OP_SIGMOID;
-    case SPEC_ACT_RELU: return OP_RELU;
-    case SPEC_ACT_TANH: break;
-    }
-    return OP_TANH;
+    for (int i = 0; i < ev->nnames; i++)
+        if (!strcmp(ev->names[i], name))
+            return i;
+    return -1;
 }
 
-/* One Elman step: h_t = act(H_{t-1} W^T + gather(U, x_t) + b), o_t = h_t V^T + c */
-static int elman_step(model *m, const spec *s, int64_t t, int32_t h_prev, int32_t *h,
-                      int32_t *o, uerr *e)
+static val fail_at(evaluator *ev, const expr *x, const char *fmt, const char *arg)
 {
+    char what[256];
+    snprintf(what, sizeof what, fmt, arg);
+    uerr_set(ev->e, UERR_USER, "%s:%d:%d: %s", ev->c->file, x->line, x->col, what);
+    return VAL_FAIL;
+}
+
+/* Op errors name the op and the shapes; say which equation built it. */
+static val located(evaluator *ev, const expr *x, int32_t node, int kind)
+{
+    if (node < 0) {
+        if (ev->e->code)
+            uerr_prefix(ev->e, "%s:%d:%d", ev->c->file, x->line, x->col);
+        return VAL_FAIL;
+    }
+    return (val){node, kind, 0};
+}
+
+static val eval(evaluator *ev, const expr *x);
+
+static val eval_name(evaluator *ev, const expr *x)
+{
+    model *m = ev->m;
     graph *g = &m->g;
-    int32_t U = m->param[0].node, W = m->param[1].node, b = m->param[2].node;
-    int32_t V = m->param[3].node, c = m->param[4].node;
-    int32_t a = op_add(g, op_add(g, op_matmul(g, h_prev, W, 0, 1, e), op_gather(g, U, m->x[t], e), e),
-                       b, e);
-    *h = op_unary(g, act_op(s->model.activation), a, e);
-    *o = op_add(g, op_matmul(g, *h, V, 0, 1, e), c, e);
-    return *o < 0 ? e->code : 0;
+    if (x->toff == EQ_NO_TIME) {
+        int p = model_find_param(m, x->name);
+        if (p >= 0)
+            return (val){m->param[p].node, V_PARAM, 0};
+        if (name_index(ev, x->name) >= 0 || !strcmp(x->name, "x") || !strcmp(x->name, "y"))
+            return fail_at(ev, x, "'%s' changes over time: write it with a time index, as in "
+                                  "%s[t] or %s[t-1]",
+                           x->name);
+        return fail_at(ev, x, "unknown name '%s' (not a parameter in model.params)", x->name);
+    }
+    int64_t at = ev->t + x->toff;
+    if (!strcmp(x->name, "x")) {
+        if (x->toff != 0)
+            return fail_at(ev, x, "%s: only x[t] is supported", "x");
+        return (val){m->x[ev->t], V_INDEX, 0};
+    }
+    if (!strcmp(x->name, "y")) {
+        if (x->toff == 0)
+            return fail_at(ev, x, "%s", "y[t] is the target of this step: a model cannot read "
+                                        "it (teacher forcing reads y[t-1])");
+        if (x->toff != -1)
+            return fail_at(ev, x, "%s: only y[t-1] is supported", "y");
+        if (at >= 0)
+            return (val){m->y[at], V_INDEX, 0};
+        if (m->yprev < 0) {
+            if (graph_leaf(g, "yprev", DT_I32, shape_1(m->B), NODE_DATA, -1, &m->yprev, ev->e))
+                return VAL_FAIL;
+            g->nodes[m->yprev].ip[0] = m->V;
+        }
+        return (val){m->yprev, V_INDEX, 0};
+    }
+    int k = name_index(ev, x->name);
+    if (k < 0)
+        return fail_at(ev, x, "unknown name '%s' (not an input, a state or an equation's "
+                              "result)",
+                       x->name);
+    if (x->toff == 0) {
+        if (ev->now[k] < 0)
+            return fail_at(ev, x, "'%s[t]' is used before its equation (equations run in order)",
+                           x->name);
+        return (val){ev->now[k], V_BATCH, 0};
+    }
+    if (!ev->is_state[k])
+        return fail_at(ev, x, "only state vectors can be read at an earlier step: add '%s' to "
+                              "model.state",
+                       x->name);
+    if (x->toff != -1)
+        return fail_at(ev, x, "%s: a state can only be read at t-1", x->name);
+    if (at >= 0)
+        return (val){ev->before[k], V_BATCH, 0};
+    /* t = 0: this state's columns of the initial state */
+    if (ev->state_dim[k] == m->S)
+        return (val){m->h0, V_BATCH, 0};
+    return located(ev, x, op_slice(g, m->h0, ev->state_off[k], ev->state_dim[k], ev->e), V_BATCH);
+}
+
+static val eval_matmul(evaluator *ev, const expr *x)
+{
+    graph *g = &ev->m->g;
+    val a = eval(ev, x->a);
+    if (a.node < 0)
+        return a;
+    val b = eval(ev, x->b);
+    if (b.node < 0)
+        return b;
+    if (a.kind != V_PARAM || g->nodes[a.node].shape.rank != 2)
+        return fail_at(ev, x, "%s", "the left side of @ must be a parameter matrix");
+    if (b.kind == V_INDEX) {
+        int64_t cols = g->nodes[a.node].shape.dim[1], ids = g->nodes[b.node].ip[0];
+        if (cols != ids) {
+            char msg[160];
+            snprintf(msg, sizeof msg,
+                     "a one-hot input over %lld classes needs a matrix of %lld columns, not %lld",
+                     (long long)ids, (long long)ids, (long long)cols);
+            return fail_at(ev, x, "%s", msg);
+        }
+        return located(ev, x, op_gather(g, a.node, b.node, ev->e), V_BATCH);
+    }
+    if (b.kind != V_BATCH)
+        return fail_at(ev, x, "%s", "the right side of @ must be a per-step vector");
+    return located(ev, x, op_matmul(g, b.node, a.node, 0, 1, ev->e), V_BATCH);
+}
+
+static int32_t number_node(evaluator *ev, val v)
+{
+    return v.kind == V_NUMBER ? op_fill(&ev->m->g, shape_0(), v.num, ev->e) : v.node;
+}
+
+static val eval_binary(evaluator *ev, const expr *x)
+{
+    if (x->op == '@')
+        return eval_matmul(ev, x);
+    graph *g = &ev->m->g;
+    val a = eval(ev, x->a);
+    if (a.node < 0 && a.kind != V_NUMBER)
+        return a;
+    val b = eval(ev, x->b);
+    if (b.node < 0 && b.kind != V_NUMBER)
+        return b;
+    if (a.kind == V_INDEX || b.kind == V_INDEX)
+        return fail_at(ev, x, "%s", "a one-hot input can only be used as P @ x[t]");
+    if (a.kind != V_BATCH && b.kind != V_BATCH)
+        return fail_at(ev, x, "'%c' needs a per-step vector on one side", (char[]){x->op, 0});
+    int op = x->op == '+' ? OP_ADD : x->op == '-' ? OP_SUB : OP_MUL;
+    if (a.kind != V_BATCH) {
+        /* number or parameter on the left: the kernels broadcast only the
+         * right operand. a + b = b + a and a * b = b * a exactly in IEEE
+         * arithmetic, and a - b = (-b) + a. */
+        val t = a;
+        a = b;
+        b = t;
+        if (op == OP_SUB) {
+            a.node = op_scale(g, a.node, -1.0, ev->e);
+            op = OP_ADD;
+        }
+    }
+    int32_t bn = number_node(ev, b);
+    return located(ev, x, op_binary(g, op, a.node, bn, ev->e), V_BATCH);
+}
+
+static val eval_call(evaluator *ev, const expr *x)
+{
+    graph *g = &ev->m->g;
+    static const struct {
+        const char *name;
+        int op;
+    } unary[] = {{"tanh", OP_TANH}, {"sigmoid", OP_SIGMOID}, {"relu", OP_RELU},
+                 {"softmax", OP_SOFTMAX}};
+    val args[EQ_MAX_ARGS];
+    for (int i = 0; i < x->nargs; i++) {
+        args[i] = eval(ev, x->args[i]);
+        if (args[i].kind == V_BATCH && args[i].node < 0)
+            return args[i];
+        if (args[i].kind != V_BATCH)
+            return fail_at(ev, x->args[i], "%s", "expected a per-step vector");
+    }
+    for (size_t k = 0; k < sizeof unary / sizeof *unary; k++)
+        if (!strcmp(x->name, unary[k].name)) {
+            if (x->nargs != 1)
+                return fail_at(ev, x, "%s takes one argument", x->name);
+            return located(ev, x, op_unary(g, unary[k].op, args[0].node, ev->e), V_BATCH);
+        }
+    if (!strcmp(x->name, "concat")) {
+        int32_t parts[EQ_MAX_ARGS];
+        for (int i = 0; i < x->nargs; i++)
+            parts[i] = args[i].node;
+        return located(ev, x, op_concat(g, parts, x->nargs, ev->e), V_BATCH);
+    }
+    return fail_at(ev, x, "unknown function '%s' (tanh, sigmoid, relu, softmax, concat)", x->name);
+}
+
+static val eval(evaluator *ev, const expr *x)
+{
+    switch (x->kind) {
+    case EX_NUM: return (val){-1, V_NUMBER, x->num};
+    case EX_NAME: return eval_name(ev, x);
+    case EX_BIN: return eval_binary(ev, x);
+    case EX_CALL: return eval_call(ev, x);
+    case EX_NEG: {
+        val a = eval(ev, x->a);
+        if (a.kind == V_NUMBER)
+            return (val){-1, V_NUMBER, -a.num};
+        if (a.node < 0)
+            return a;
+        if (a.kind != V_BATCH)
+            return fail_at(ev, x, "%s", "'-' needs a per-step vector");
+        return located(ev, x, op_scale(&ev->m->g, a.node, -1.0, ev->e), V_BATCH);
+    }
+    }
+    return VAL_FAIL;
+}
+
+/* Declares the cell's parameters and states, checks the equations' targets. */
+static int setup(evaluator *ev, const spec *s, uerr *e)
+{
+    model *m = ev->m;
+    const cell *c = ev->c;
+    for (int i = 0; i < c->nparams; i++) {
+        const cell_param *p = &c->param[i];
+        int64_t d[2];
+        for (int k = 0; k < p->rank; k++)
+            if ((d[k] = cell_dim(c, p->dim[k], s->model.hidden, m->V, m->V, p->line, p->col, e)) < 0)
+                return e->code;
+        int rc = add_param(m, p->name, p->rank == 2 ? shape_2(d[0], d[1]) : shape_1(d[0]),
+                           p->rank == 1, e);
+        if (rc)
+            return rc;
+    }
+    for (int i = 0; i < c->nstates; i++) {
+        const cell_state *st = &c->state[i];
+        if (model_find_param(m, st->name) >= 0 || !strcmp(st->name, "x") || !strcmp(st->name, "y"))
+            return uerr_set(e, UERR_USER, "%s:%d:%d: state '%s' has the name of a parameter or "
+                                          "an input",
+                            c->file, st->line, st->col, st->name);
+        int64_t d = cell_dim(c, st->dim, s->model.hidden, m->V, m->V, st->line, st->col, e);
+        if (d < 0)
+            return e->code;
+        int k = ev->nnames++;
+        snprintf(ev->names[k], EQ_NAME_MAX, "%s", st->name);
+        ev->is_state[k] = 1;
+        ev->state_off[k] = m->S;
+        ev->state_dim[k] = d;
+        m->S += d;
+    }
+    for (int i = 0; i < c->neqs; i++) {
+        const equation *q = &c->eq[i];
+        if (model_find_param(m, q->target) >= 0 || !strcmp(q->target, "x") ||
+            !strcmp(q->target, "y"))
+            return uerr_set(e, UERR_USER, "%s:%d:%d: '%s' is a parameter or an input: an "
+                                          "equation cannot assign it",
+                            c->file, q->line, q->col, q->target);
+        if (name_index(ev, q->target) >= 0 && !ev->is_state[name_index(ev, q->target)])
+            return uerr_set(e, UERR_USER, "%s:%d:%d: '%s[t]' is assigned twice", c->file,
+                            q->line, q->col, q->target);
+        if (name_index(ev, q->target) < 0) {
+            int k = ev->nnames++;
+            snprintf(ev->names[k], EQ_NAME_MAX, "%s", q->target);
+        }
+    }
+    for (int k = 0; k < ev->nnames; k++) {
+        int assigned = 0;
+        for (int i = 0; i < c->neqs; i++)
+            assigned |= !strcmp(c->eq[i].target, ev->names[k]);
+        if (ev->is_state[k] && !assigned)
+            return uerr_set(e, UERR_USER, "%s: state '%s' has no equation '%s[t] = ...'",
+                            c->file, ev->names[k], ev->names[k]);
+    }
+    if (name_index(ev, c->output) < 0)
+        return uerr_set(e, UERR_USER, "%s: no equation computes the output '%s[t]' the loss reads",
+                        c->file, c->output);
+    return 0;
 }
 
 int model_build(model *m, const spec *s, int64_t V, int64_t B, int64_t T, uerr *e)
 {
     memset(m, 0, sizeof *m);
-    if (s->model.cell != SPEC_CELL_ELMAN)
-        return uerr_set(e, UERR_USER, "%s: model.cell: '%s' is not supported yet (only elman)",
-                        s->path, spec_value_name("model.cell", (int)s->model.cell));
+    m->h0 = m->hT = m->yprev = -1;
     if (s->model.output != SPEC_OUT_SOFTMAX || s->model.loss != SPEC_LOSS_CROSS_ENTROPY)
         return uerr_set(e, UERR_USER,
                         "%s: model.output/model.loss: only softmax with cross_entropy is "
@@ -102,50 +367,92 @@ int model_build(model *m, const spec *s, int64_t V, int64_t B, int64_t T, uerr *
                         s->path, need / 1073741824.0, (long long)T, (long long)B,
                         s->model.hidden, (long long)V, have / 1073741824.0);
 
-    m->V = V, m->H = s->model.hidden, m->B = B, m->T = T;
-    int rc = graph_init(&m->g, s->train.dtype, e);
+    cell c;
+    int rc = cell_from_spec(s, &c, e);
     if (rc)
         return rc;
+    m->V = V, m->H = s->model.hidden, m->B = B, m->T = T;
+    if ((rc = graph_init(&m->g, s->train.dtype, e))) {
+        cell_free(&c);
+        return rc;
+    }
+    m->h0 = m->hT = m->yprev = -1;
     m->x = malloc((size_t)T * sizeof(int32_t));
     m->y = malloc((size_t)T * sizeof(int32_t));
     m->logits = malloc((size_t)T * sizeof(int32_t));
-    if (!m->x || !m->y || !m->logits) {
-        model_free(m);
-        return uerr_set(e, UERR_INTERNAL, "model: out of memory for %lld steps", (long long)T);
-    }
-    graph *g = &m->g;
-    int64_t H = m->H;
-    if (add_param(m, "U", shape_2(H, V), 0, e) || add_param(m, "W", shape_2(H, H), 0, e) ||
-        add_param(m, "b", shape_1(H), 1, e) || add_param(m, "V", shape_2(V, H), 0, e) ||
-        add_param(m, "c", shape_1(V), 1, e) ||
-        graph_leaf(g, "h0", g->dt, shape_2(B, H), NODE_DATA, -1, &m->h0, e))
+    evaluator *ev = calloc(1, sizeof *ev);
+    if (!m->x || !m->y || !m->logits || !ev) {
+        rc = uerr_set(e, UERR_INTERNAL, "model: out of memory for %lld steps", (long long)T);
         goto fail;
-
-    int32_t h = m->h0, loss = -1;
+    }
+    ev->m = m, ev->c = &c, ev->e = e;
+    graph *g = &m->g;
+    if ((rc = setup(ev, s, e)))
+        goto fail;
+    if (m->S > 0 && graph_leaf(g, "h0", g->dt, shape_2(B, m->S), NODE_DATA, -1, &m->h0, e))
+        goto fail;
+    int out = name_index(ev, c.output);
+    int32_t loss = -1;
     for (int64_t t = 0; t < T; t++) {
         g->cur_t = (int32_t)t;
+        ev->t = t;
         if (graph_leaf(g, "x", DT_I32, shape_1(B), NODE_DATA, (int32_t)t, &m->x[t], e) ||
             graph_leaf(g, "y", DT_I32, shape_1(B), NODE_DATA, (int32_t)t, &m->y[t], e))
             goto fail;
         g->nodes[m->x[t]].ip[0] = V;
         g->nodes[m->y[t]].ip[0] = V;
-        int32_t o;
-        if (elman_step(m, s, t, h, &h, &o, e))
+        for (int k = 0; k < ev->nnames; k++) {
+            ev->before[k] = ev->now[k];
+            ev->now[k] = -1;
+        }
+        for (int i = 0; i < c.neqs; i++) {
+            val v = eval(ev, c.eq[i].rhs);
+            if (v.node < 0 || v.kind != V_BATCH) {
+                if (!e->code)
+                    uerr_set(e, UERR_USER, "%s:%d:%d: '%s[t]' must be a per-step vector", c.file,
+                             c.eq[i].line, c.eq[i].col, c.eq[i].target);
+                goto fail;
+            }
+            int k = name_index(ev, c.eq[i].target);
+            if (ev->is_state[k] && g->nodes[v.node].shape.dim[1] != ev->state_dim[k]) {
+                uerr_set(e, UERR_USER, "%s:%d:%d: '%s[t]' has %lld columns, its state size is %lld",
+                         c.file, c.eq[i].line, c.eq[i].col, c.eq[i].target,
+                         (long long)g->nodes[v.node].shape.dim[1], (long long)ev->state_dim[k]);
+                goto fail;
+            }
+            ev->now[k] = v.node;
+        }
+        m->logits[t] = ev->now[out];
+        int32_t lt = op_softmax_xent(g, ev->now[out], m->y[t], e);
+        if (lt < 0) {
+            uerr_prefix(e, "%s: the output '%s[t]'", c.file, c.output);
             goto fail;
-        m->logits[t] = o;
-        int32_t lt = op_softmax_xent(g, o, m->y[t], e);
+        }
         loss = loss < 0 ? lt : op_add(g, loss, lt, e);
         if (loss < 0)
             goto fail;
     }
     g->cur_t = -1;
-    m->hT = h;
+    if (m->S > 0) {
+        int32_t parts[CELL_MAX_STATES];
+        int np = 0;
+        for (int k = 0; k < ev->nnames; k++)
+            if (ev->is_state[k])
+                parts[np++] = ev->now[k];
+        m->hT = np == 1 ? parts[0] : op_concat(g, parts, np, e);
+        if (m->hT < 0)
+            goto fail;
+        graph_set_name(g, m->hT, "hT", e);
+    }
     m->loss = loss;
     graph_set_name(g, m->loss, "loss", e);
-    graph_set_name(g, m->hT, "hT", e);
+    free(ev);
+    cell_free(&c);
     return 0;
 fail:
     rc = e->code ? e->code : UERR_INTERNAL;
+    free(ev);
+    cell_free(&c);
     model_free(m);
     return rc;
 }

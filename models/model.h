@@ -9,12 +9,26 @@
  * state is the node hT. The loss is the sum over steps and batch rows of
  * each step's loss, as in the seeds.
  *
- * Parameter names and shapes follow the equations, so that exported
+ * Each step evaluates the cell's equations (models/cell.h) in order, per
+ * example in column-vector form, batched with rows as examples:
+ *   P @ v      -> v P^T (matmul with a transpose flag), or, when v is a
+ *                 one-hot input (x[t], y[t-1]), gather(P, ids): a lookup
+ *   a + b, a - b, a * b -> elementwise, a parameter vector broadcast as a
+ *                 bias, a number as a scalar
+ *   f(a)       -> tanh, sigmoid, relu, softmax; concat(a, b, ...)
+ * State vectors read at t-1 come from the previous step, or at t = 0 from
+ * the initial state: one data leaf h0 [B, S] holding every state vector
+ * side by side (S = their total width), so that carrying the state between
+ * chunks is one copy of hT, the final states side by side.
+ * y[t-1] is the previous step's target (teacher forcing); before the first
+ * step it is the leaf yprev, which holds the last target of the previous
+ * chunk, or -1 (a zero one-hot) after a reset.
+ *
+ * Parameter names and shapes are those of the equations, so that exported
  * weights mean what the equations say. Elman:
  *   a_t = b + W h_{t-1} + U x_t,  h_t = act(a_t),  o_t = c + V h_t
  *   U [hidden, input]  W [hidden, hidden]  b [hidden]
  *   V [output, hidden] c [output]
- * Batched, rows are examples: A = H_{t-1} W^T + gather(U, x_t) + b.
  */
 #ifndef UNROLL_MODEL_H
 #define UNROLL_MODEL_H
@@ -35,11 +49,13 @@ typedef struct model {
     graph g;
     int64_t V;        /* input and output vocabulary */
     int64_t H, B, T;
+    int64_t S;        /* width of all state vectors side by side (0: none) */
     int nparams;
     model_param param[MODEL_MAX_PARAMS];
     int32_t *x, *y;   /* [T] data leaves, int32 [B] */
     int32_t *logits;  /* [T] o_t nodes [B, V] */
-    int32_t h0, hT;
+    int32_t h0, hT;   /* [B, S] leaf and node; -1 when S = 0 */
+    int32_t yprev;    /* int32 [B] leaf for y[t-1] at t = 0, or -1 */
     int32_t loss;
 } model;
 

@@ -48,7 +48,7 @@ static void test_shared_weight_is_sum_of_steps(void)
     text_corpus c;
     CHECK_OK(train_first_step(&s, NULL, &n, &c, &e), &e);
     /* a non-zero initial state so that step 0's term is not zero */
-    for (int64_t i = 0; i < n.m.B * n.m.H; i++)
+    for (int64_t i = 0; i < n.m.B * n.m.S; i++)
         ((double *)n.h0)[i] = 0.1 * sin((double)i);
     /* every term must be an output to be read: plan them all */
     int32_t *outs = malloc((size_t)(n.gt.nterms + 1) * sizeof(int32_t));

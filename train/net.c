@@ -23,7 +23,8 @@ int net_init(net *n, const spec *s, int64_t V, int64_t B, int64_t T, int mode,
     int nout = 0;
     int32_t *many = NULL;
     outs[nout++] = m->loss;
-    outs[nout++] = m->hT;
+    if (m->hT >= 0)
+        outs[nout++] = m->hT;
     if (mode == NET_TRAIN) {
         int32_t pn[MODEL_MAX_PARAMS];
         for (int i = 0; i < m->nparams; i++)
@@ -39,9 +40,9 @@ int net_init(net *n, const spec *s, int64_t V, int64_t B, int64_t T, int mode,
             rc = uerr_set(e, UERR_INTERNAL, "net: out of memory");
             goto fail;
         }
-        memcpy(many, outs, 2 * sizeof(int32_t));
-        memcpy(many + 2, m->logits, (size_t)T * sizeof(int32_t));
-        rc = plan_build(&m->g, many, (int)(T + 2), po, &n->p, e);
+        memcpy(many, outs, (size_t)nout * sizeof(int32_t));
+        memcpy(many + nout, m->logits, (size_t)T * sizeof(int32_t));
+        rc = plan_build(&m->g, many, (int)(T + nout), po, &n->p, e);
         free(many);
     }
     if (rc || (rc = exec_init(&n->x, &m->g, &n->p, e)))
@@ -53,16 +54,22 @@ int net_init(net *n, const spec *s, int64_t V, int64_t B, int64_t T, int mode,
     }
     n->params = calloc((size_t)n->nparam, n->es);
     n->grads = calloc((size_t)n->nparam, n->es);
-    n->h0 = calloc((size_t)(B * m->H), n->es);
+    n->state_bytes = (size_t)(B * m->S) * n->es;
+    n->h0 = calloc(n->state_bytes ? n->state_bytes : 1, 1);
+    n->yprev = malloc((size_t)B * sizeof(int32_t));
     n->xs = calloc((size_t)(T * B), sizeof(int32_t));
     n->ys = calloc((size_t)(T * B), sizeof(int32_t));
-    if (!n->params || !n->grads || !n->h0 || !n->xs || !n->ys) {
+    if (!n->params || !n->grads || !n->h0 || !n->yprev || !n->xs || !n->ys) {
         rc = uerr_set(e, UERR_INTERNAL, "net: out of memory for parameters");
         goto fail;
     }
     for (int i = 0; i < m->nparams; i++)
         exec_bind(&n->x, m->param[i].node, net_param(n, i));
-    exec_bind(&n->x, m->h0, n->h0);
+    if (m->h0 >= 0)
+        exec_bind(&n->x, m->h0, n->h0);
+    if (m->yprev >= 0)
+        exec_bind(&n->x, m->yprev, n->yprev);
+    net_reset_state(n);
     for (int64_t t = 0; t < T; t++) {
         exec_bind(&n->x, m->x[t], n->xs + t * B);
         exec_bind(&n->x, m->y[t], n->ys + t * B);
@@ -82,6 +89,7 @@ void net_free(net *n)
     free(n->params);
     free(n->grads);
     free(n->h0);
+    free(n->yprev);
     free(n->xs);
     free(n->ys);
     memset(n, 0, sizeof *n);
@@ -159,7 +167,19 @@ int net_run(net *n, double *loss, uerr *e)
     return 0;
 }
 
-const void *net_final_state(const net *n) { return exec_value(&n->x, n->m.hT); }
+void net_reset_state(net *n)
+{
+    memset(n->h0, 0, n->state_bytes);
+    for (int64_t b = 0; b < n->m.B; b++)
+        n->yprev[b] = -1;
+}
+
+void net_carry_state(net *n)
+{
+    if (n->m.hT >= 0)
+        memcpy(n->h0, exec_value(&n->x, n->m.hT), n->state_bytes);
+    memcpy(n->yprev, n->ys + (n->m.T - 1) * n->m.B, (size_t)n->m.B * sizeof(int32_t));
+}
 
 void net_share_params(net *n, const net *src)
 {

@@ -33,7 +33,9 @@ typedef struct net {
     int64_t nparam;         /* floats in the parameter block */
     int64_t off[MODEL_MAX_PARAMS]; /* each parameter's offset, in floats */
     void *params, *grads;
-    void *h0;               /* [B, H] */
+    void *h0;               /* [B, S]: every state vector side by side */
+    size_t state_bytes;     /* of h0 */
+    int32_t *yprev;         /* [B]: y[t-1] before the first step */
     int32_t *xs, *ys;       /* [T, B] */
 } net;
 
@@ -51,11 +53,17 @@ int net_load_params_npy(net *n, const char *dir, uerr *e);
 /* Copies inputs/targets given batch-major [B, T] into the time-major leaves. */
 void net_set_batch(net *n, const int32_t *inputs, const int32_t *targets);
 
+/* The state a chunk starts from after a reset: zeros, and no previous
+ * target (y[t-1] = 0 at t = 0). */
+void net_reset_state(net *n);
+
+/* Carries the state of the last run into the next chunk: the final state
+ * becomes the initial state, the last targets become y[t-1] at t = 0. */
+void net_carry_state(net *n);
+
 /* Runs the plan; in NET_TRAIN mode copies the gradients into n->grads. */
 int net_run(net *n, double *loss, uerr *e);
 
-/* The final state of the last run ([B, H], in the arena). */
-const void *net_final_state(const net *n);
 
 /* Makes n read its parameters from src's block (validation shares the
  * training parameters instead of copying them). */

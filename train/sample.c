@@ -39,8 +39,7 @@ static int step(net *n, int32_t id, double *probs, double temperature, uerr *e)
     int rc = net_run(n, &loss, e);
     if (rc)
         return rc;
-    size_t hb = (size_t)n->m.H * n->es;
-    memcpy(n->h0, net_final_state(n), hb);
+    net_carry_state(n);
     const void *o = exec_value(&n->x, n->m.logits[0]);
     int64_t V = n->m.V;
     double mx = -INFINITY;

@@ -62,15 +62,14 @@ static int valid_chunk(void *ctx, const int32_t *inputs, const int32_t *targets,
 {
     valid_ctx *v = ctx;
     net *n = v->n;
-    size_t hbytes = (size_t)(n->m.B * n->m.H) * n->es;
     if (reset)
-        memset(n->h0, 0, hbytes);
+        net_reset_state(n);
     net_set_batch(n, inputs, targets);
     double loss;
     int rc = net_run(n, &loss, e);
     if (rc)
         return rc;
-    memcpy(n->h0, net_final_state(n), hbytes);
+    net_carry_state(n);
     v->sum += loss;
     v->tokens += n->m.B * n->m.T;
     return 0;
@@ -127,7 +126,8 @@ static int save_checkpoint(trainer *t, int64_t step, double loss, double valid,
     pack64(cur, 2, cur32);
     pack64((const int64_t *)t->rng_state, 4, rng32);
     pack64(misc, 1, misc32);
-    ts[n++] = (store_tensor){"h", "state", t->tr.dt, shape_2(m->B, m->H), t->tr.h0};
+    ts[n++] = (store_tensor){"h", "state", t->tr.dt, shape_2(m->B, m->S), t->tr.h0};
+    ts[n++] = (store_tensor){"yprev", "state", DT_I32, shape_1(m->B), t->tr.yprev};
     ts[n++] = (store_tensor){"cursor", "cursor", DT_I32, shape_1(4), cur32};
     ts[n++] = (store_tensor){"rng", "rng", DT_I32, shape_1(8), rng32};
     ts[n++] = (store_tensor){"optim.t", "state", DT_I32, shape_1(2), misc32};
@@ -233,7 +233,6 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
     if (rc || (rc = optim_init(&t.opt, s, t.tr.nparam, e)) || (rc = begin_run(&t, r, e)))
         goto out;
 
-    const size_t hbytes = (size_t)(B * t.tr.m.H) * t.tr.es;
     const int64_t steps = s->train.steps;
     double t0 = now_s(), valid = NAN, loss = NAN;
     int64_t step = 0;
@@ -245,11 +244,11 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         step++;
         int reset = batch_next(&t.cur, t.inputs, t.targets);
         if (reset || s->train.state == SPEC_STATE_ZERO)
-            memset(t.tr.h0, 0, hbytes);
+            net_reset_state(&t.tr);
         net_set_batch(&t.tr, t.inputs, t.targets);
         if ((rc = net_run(&t.tr, &loss, e)) || (rc = check_finite(&t, step, loss, e)))
             break;
-        memcpy(t.tr.h0, net_final_state(&t.tr), hbytes);
+        net_carry_state(&t.tr);
         if (s->train.clip.value > 0)
             clip_by_value(t.tr.dt, t.tr.grads, t.tr.nparam, s->train.clip.value);
         if (s->train.clip.norm > 0)

@@ -1,0 +1,254 @@
+/* cell.c - presets as equations, and custom cells from the spec; see cell.h. */
+#include "models/cell.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/model.h"
+
+static int add_param(cell *c, const char *name, const char *d0, const char *d1, int line,
+                     int col, uerr *e)
+{
+    if (c->nparams == CELL_MAX_PARAMS)
+        return uerr_set(e, UERR_USER, "%s:%d:%d: more than %d parameters", c->file, line, col,
+                        CELL_MAX_PARAMS);
+    if (model_reserved_name(name))
+        return uerr_set(e, UERR_USER, "%s:%d:%d: '%s' is a reserved name (inputs, targets, "
+                                      "mask, loss and grad name files of `unroll grad`)",
+                        c->file, line, col, name);
+    for (int i = 0; i < c->nparams; i++)
+        if (!strcmp(c->param[i].name, name))
+            return uerr_set(e, UERR_USER, "%s:%d:%d: parameter '%s' declared twice", c->file,
+                            line, col, name);
+    cell_param *p = &c->param[c->nparams++];
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->rank = d1 ? 2 : 1;
+    snprintf(p->dim[0], sizeof p->dim[0], "%s", d0);
+    snprintf(p->dim[1], sizeof p->dim[1], "%s", d1 ? d1 : "");
+    p->line = line, p->col = col;
+    return 0;
+}
+
+static int add_state(cell *c, const char *name, const char *dim, int line, int col, uerr *e)
+{
+    if (c->nstates == CELL_MAX_STATES)
+        return uerr_set(e, UERR_USER, "%s:%d:%d: more than %d state vectors", c->file, line, col,
+                        CELL_MAX_STATES);
+    cell_state *s = &c->state[c->nstates++];
+    snprintf(s->name, sizeof s->name, "%s", name);
+    snprintf(s->dim, sizeof s->dim, "%s", dim);
+    s->line = line, s->col = col;
+    return 0;
+}
+
+static int add_eq(cell *c, const char *text, int line, int col, uerr *e)
+{
+    if (c->neqs == CELL_MAX_EQS)
+        return uerr_set(e, UERR_USER, "%s:%d:%d: more than %d equations", c->file, line, col,
+                        CELL_MAX_EQS);
+    int rc = eq_parse(text, c->file, line, col, &c->eq[c->neqs], e);
+    if (!rc)
+        c->neqs++;
+    return rc;
+}
+
+/* A preset written as the lines a user would write; "ACT" stands for
+ * model.activation. Parameters: "name dim0 [dim1]". */
+typedef struct preset {
+    const char *params[16];
+    const char *states[4];
+    const char *step[8];
+} preset;
+
+static const preset elman = {
+    {"U hidden input", "W hidden hidden", "b hidden", "V output hidden", "c output"},
+    {"h hidden"},
+    {"h[t] = ACT(W @ h[t-1] + U @ x[t] + b)", "o[t] = V @ h[t] + c"},
+};
+
+static const preset jordan = {
+    {"U hidden input", "W hidden output", "b hidden", "V output hidden", "c output"},
+    {NULL},
+    {"h[t] = ACT(W @ y[t-1] + U @ x[t] + b)", "o[t] = V @ h[t] + c"},
+};
+
+static const preset lstm = {
+    {"Ui hidden input", "Wi hidden hidden", "bi hidden", "Uf hidden input", "Wf hidden hidden",
+     "bf hidden", "Ug hidden input", "Wg hidden hidden", "bg hidden", "Uo hidden input",
+     "Wo hidden hidden", "bo hidden", "V output hidden", "c output"},
+    {"h hidden", "cell hidden"},
+    {"i[t] = sigmoid(Wi @ h[t-1] + Ui @ x[t] + bi)", "f[t] = sigmoid(Wf @ h[t-1] + Uf @ x[t] + bf)",
+     "g[t] = tanh(Wg @ h[t-1] + Ug @ x[t] + bg)", "q[t] = sigmoid(Wo @ h[t-1] + Uo @ x[t] + bo)",
+     "cell[t] = f[t] * cell[t-1] + i[t] * g[t]", "h[t] = q[t] * tanh(cell[t])",
+     "o[t] = V @ h[t] + c"},
+};
+
+static const preset gru = {
+    {"Uz hidden input", "Wz hidden hidden", "bz hidden", "Ur hidden input", "Wr hidden hidden",
+     "br hidden", "Un hidden input", "Wn hidden hidden", "bn hidden", "V output hidden",
+     "c output"},
+    {"h hidden"},
+    {"z[t] = sigmoid(Wz @ h[t-1] + Uz @ x[t] + bz)", "r[t] = sigmoid(Wr @ h[t-1] + Ur @ x[t] + br)",
+     "n[t] = tanh(Wn @ (r[t] * h[t-1]) + Un @ x[t] + bn)",
+     "h[t] = (1 - z[t]) * n[t] + z[t] * h[t-1]", "o[t] = V @ h[t] + c"},
+};
+
+static int from_preset(cell *c, const preset *p, const char *act, uerr *e)
+{
+    char f[3][EQ_NAME_MAX];
+    for (int i = 0; i < 16 && p->params[i]; i++) {
+        int n = sscanf(p->params[i], "%31s %31s %31s", f[0], f[1], f[2]);
+        int rc = add_param(c, f[0], f[1], n == 3 ? f[2] : NULL, i + 1, 1, e);
+        if (rc)
+            return rc;
+    }
+    for (int i = 0; i < 4 && p->states[i]; i++) {
+        sscanf(p->states[i], "%31s %31s", f[0], f[1]);
+        int rc = add_state(c, f[0], f[1], i + 1, 1, e);
+        if (rc)
+            return rc;
+    }
+    for (int i = 0; i < 8 && p->step[i]; i++) {
+        char text[256];
+        const char *at = strstr(p->step[i], "ACT");
+        if (at)
+            snprintf(text, sizeof text, "%.*s%s%s", (int)(at - p->step[i]), p->step[i], act, at + 3);
+        else
+            snprintf(text, sizeof text, "%s", p->step[i]);
+        int rc = add_eq(c, text, i + 1, 1, e);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int not_scalar(const cell *c, const ytree_node *n, const char *what, uerr *e)
+{
+    return uerr_set(e, UERR_USER, "%s:%d:%d: %s: expected %s, found a %s", c->file, n->line,
+                    n->col, what, "a name or a number", ytree_kind_name(n->kind));
+}
+
+static int is_name(const char *s)
+{
+    if (!isalpha((unsigned char)*s) && *s != '_')
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_')
+            return 0;
+    return 1;
+}
+
+static int from_custom(cell *c, const spec *s, uerr *e)
+{
+    const ytree_node *ps = s->model.params, *st = s->model.state, *step = s->model.step;
+    if (!ps || ps->kind != YTREE_MAP)
+        return uerr_set(e, UERR_USER, "%s: model.params: expected a mapping of parameter names to "
+                                      "shapes, e.g. {W: [hidden, hidden], b: [hidden]}",
+                        c->file);
+    for (size_t i = 0; i < ps->n; i++) {
+        const ytree_node *k = ps->kids[2 * i], *v = ps->kids[2 * i + 1];
+        if (!is_name(k->text) || strlen(k->text) >= EQ_NAME_MAX)
+            return uerr_set(e, UERR_USER, "%s:%d:%d: model.params: '%s' is not a valid name",
+                            c->file, k->line, k->col, k->text);
+        if (v->kind != YTREE_SEQ || v->n < 1 || v->n > 2)
+            return uerr_set(e, UERR_USER,
+                            "%s:%d:%d: model.params.%s: expected a shape of one or two "
+                            "dimensions, e.g. [hidden, input]",
+                            c->file, v->line, v->col, k->text);
+        for (size_t j = 0; j < v->n; j++)
+            if (v->kids[j]->kind != YTREE_SCALAR || strlen(v->kids[j]->text) >= EQ_NAME_MAX)
+                return not_scalar(c, v->kids[j], "a dimension", e);
+        int rc = add_param(c, k->text, v->kids[0]->text, v->n == 2 ? v->kids[1]->text : NULL,
+                           k->line, k->col, e);
+        if (rc)
+            return rc;
+    }
+    if (st && !ytree_is_null(st)) {
+        if (st->kind != YTREE_MAP)
+            return uerr_set(e, UERR_USER, "%s:%d:%d: model.state: expected a mapping of state "
+                                          "names to sizes, e.g. {h: hidden}",
+                            c->file, st->line, st->col);
+        for (size_t i = 0; i < st->n; i++) {
+            const ytree_node *k = st->kids[2 * i], *v = st->kids[2 * i + 1];
+            if (!is_name(k->text) || strlen(k->text) >= EQ_NAME_MAX)
+                return uerr_set(e, UERR_USER, "%s:%d:%d: model.state: '%s' is not a valid name",
+                                c->file, k->line, k->col, k->text);
+            if (v->kind != YTREE_SCALAR || strlen(v->text) >= EQ_NAME_MAX)
+                return not_scalar(c, v, "a state size", e);
+            int rc = add_state(c, k->text, v->text, k->line, k->col, e);
+            if (rc)
+                return rc;
+        }
+    }
+    if (!step || step->kind != YTREE_SEQ || step->n == 0)
+        return uerr_set(e, UERR_USER, "%s: model.step: expected a list of equations, e.g. "
+                                      "- h[t] = tanh(W @ h[t-1] + U @ x[t] + b)",
+                        c->file);
+    for (size_t i = 0; i < step->n; i++) {
+        const ytree_node *q = step->kids[i];
+        if (q->kind != YTREE_SCALAR)
+            return uerr_set(e, UERR_USER, "%s:%d:%d: model.step: expected an equation, found a %s",
+                            c->file, q->line, q->col, ytree_kind_name(q->kind));
+        /* a quoted scalar starts one column after its quote */
+        int rc = add_eq(c, q->text, q->line, q->col + (q->quoted ? 1 : 0), e);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int cell_from_spec(const spec *s, cell *c, uerr *e)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->output, sizeof c->output, "o");
+    const char *act = spec_value_name("model.activation", (int)s->model.activation);
+    const preset *p = NULL;
+    switch (s->model.cell) {
+    case SPEC_CELL_ELMAN: p = &elman; break;
+    case SPEC_CELL_JORDAN: p = &jordan; break;
+    case SPEC_CELL_LSTM: p = &lstm; break;
+    case SPEC_CELL_GRU: p = &gru; break;
+    case SPEC_CELL_CUSTOM: break;
+    }
+    int rc;
+    if (p) {
+        snprintf(c->file, sizeof c->file, "preset %s",
+                 spec_value_name("model.cell", (int)s->model.cell));
+        rc = from_preset(c, p, act ? act : "tanh", e);
+    } else {
+        snprintf(c->file, sizeof c->file, "%s", s->path ? s->path : "config");
+        rc = from_custom(c, s, e);
+    }
+    if (rc)
+        cell_free(c);
+    return rc;
+}
+
+void cell_free(cell *c)
+{
+    for (int i = 0; i < c->neqs; i++)
+        eq_free(&c->eq[i]);
+    c->neqs = 0;
+}
+
+int64_t cell_dim(const cell *c, const char *dim, int64_t hidden, int64_t input, int64_t output,
+                 int line, int col, uerr *e)
+{
+    if (!strcmp(dim, "hidden"))
+        return hidden;
+    if (!strcmp(dim, "input"))
+        return input;
+    if (!strcmp(dim, "output"))
+        return output;
+    char *end;
+    long long v = strtoll(dim, &end, 10);
+    if (*dim && !*end && v >= 1 && v <= 1 << 20)
+        return v;
+    uerr_set(e, UERR_USER,
+             "%s:%d:%d: dimension '%s': expected hidden, input, output or an integer from 1 to "
+             "1048576",
+             c->file, line, col, dim);
+    return -1;
+}

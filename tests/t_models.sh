@@ -1,0 +1,67 @@
+#!/bin/sh
+# t_models.sh - cells from YAML: every preset and every non-preset test
+# cell passes gradcheck; a preset and its custom form give bit-identical
+# gradients; bad equations give one line naming file:line:column.
+UNROLL=${UNROLL:-build/rel/unroll}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+ok() { echo "PASS $1"; }
+ko() { echo "FAIL $1"; shift; [ $# -gt 0 ] && echo "  $*"; }
+G=tests/golden/min_char_rnn/text.txt
+small="--set data.path=$G --set model.hidden=5 --set train.seq_len=4 --set train.batch=2"
+
+for c in elman jordan lstm gru; do
+    if $UNROLL gradcheck configs/min_char_rnn.yaml --set model.cell=$c --set model.init.std=0.3 \
+        $small >"$T/out" 2>&1; then
+        ok "gradcheck preset $c"
+    else
+        ko "gradcheck preset $c" "$(cat "$T/out")"
+    fi
+done
+for f in tests/cells/*.yaml; do
+    if $UNROLL gradcheck "$f" >"$T/out" 2>&1; then ok "gradcheck cell $f"; else ko "gradcheck cell $f" "$(cat "$T/out")"; fi
+done
+
+# the custom form of each preset is the same graph: identical bytes
+for c in elman jordan lstm gru; do
+    same=1
+    $UNROLL grad "configs/${c}_custom.yaml" $small --set train.dtype=float64 --out "$T/c_$c" --quiet &&
+        $UNROLL grad configs/elman_char.yaml --set model.cell=$c --set model.init.std=0.05 $small \
+            --set train.dtype=float64 --out "$T/p_$c" --quiet || same=0
+    for f in "$T/p_$c"/grad/*.npy "$T/p_$c"/loss.npy; do
+        cmp -s "$f" "$T/c_$c/${f#"$T/p_$c/"}" || same=0
+    done
+    [ $same -eq 1 ] && ok "preset $c = configs/${c}_custom.yaml, bit for bit" ||
+        ko "preset $c = configs/${c}_custom.yaml, bit for bit"
+done
+
+# bad equations: name | equation lines (\n-separated) | expected message
+head='data: {kind: text, path: tests/golden/min_char_rnn/text.txt}
+model:
+  cell: custom
+  hidden: 4
+  params: {W: [hidden, hidden], U: [hidden, input], b: [hidden], V: [output, hidden], c: [output]}
+  state: {h: hidden}
+  step:'
+while IFS='|' read -r name eqs want; do
+    printf '%s\n' "$head" >"$T/bad.yaml"
+    printf "$eqs\n" >>"$T/bad.yaml"
+    $UNROLL grad "$T/bad.yaml" --out "$T/g" >/dev/null 2>"$T/err"
+    rc=$?
+    if [ $rc -eq 1 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -qF -- "$want" "$T/err"; then
+        ok "bad equation: $name"
+    else
+        ko "bad equation: $name" "exit $rc: $(cat "$T/err") (wanted: $want)"
+    fi
+done <<'EOF2'
+syntax|    - h[t] = tanh(W @ h[t-1] + )\n    - o[t] = V @ h[t] + c|bad.yaml:8:32: near ')': expected a name
+unknown name|    - h[t] = tanh(Q @ h[t-1] + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:19: unknown name 'Q' (not a parameter in model.params)
+reads the answer|    - h[t] = tanh(W @ h[t-1] + U @ y[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:36: y[t] is the target of this step
+future|    - h[t] = tanh(W @ h[t+1] + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:26: near '+1]': a step cannot read the future (t+k)
+unknown function|    - h[t] = tahn(W @ h[t-1] + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:14: unknown function 'tahn'
+not a state|    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)\n    - o[t] = V @ h[t] + c + o[t-1]|bad.yaml:9:29: only state vectors can be read at an earlier step
+no output|    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)|no equation computes the output 'o[t]'
+order|    - o[t] = V @ h[t] + c\n    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)|bad.yaml:8:18: 'h[t]' is used before its equation
+shape|    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)\n    - o[t] = W @ h[t] + c|bad.yaml:9:23: op add at t=0: second input must have the first's shape
+one-hot width|    - h[t] = tanh(W @ h[t-1] + W @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:34: a one-hot input over 47 classes needs a matrix of 47 columns, not 4
+EOF2
