@@ -3,7 +3,7 @@
 #   make            bin/unroll and build/rel/libunroll.a
 #   make test       every test; ends with "N passed, N failed"
 #   make asan       the same tests under AddressSanitizer + UBSan
-#   make data       data/demo.txt from Debian's fortunes
+#   make data       data/demo.txt (Debian's fortunes), data/words.tsv (word lists)
 #   make bench      benchmarks (never part of test)
 #   make format / compdb / clean
 #
@@ -68,7 +68,11 @@ asan:
 FORTUNES := computers cookie definitions education food fortunes goedel humorists \
 	kids law linux literature love magic medicine miscellaneous people pets \
 	platitudes pratchett riddles science songs-poems sports startrek tao wisdom work zippy
-data: data/demo.txt
+data: data/demo.txt data/words.tsv
+data/words.tsv: tools/make_words.sh
+	@mkdir -p data
+	@[ -f /usr/share/dict/ngerman ] || sh tools/setup.sh
+	sh tools/make_words.sh $@
 data/demo.txt:
 	@mkdir -p data
 	@[ -f /usr/share/games/fortunes/zippy ] || sh tools/setup.sh

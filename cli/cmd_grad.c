@@ -14,6 +14,7 @@
 #include "graph/gradcheck.h"
 #include "store/npy.h"
 #include "train/net.h"
+#include "train/data.h"
 #include "train/text.h"
 #include "train/train.h"
 
@@ -25,7 +26,8 @@ static const char grad_help[] =
     "  DIR/<name>.npy       the parameters used\n"
     "  DIR/grad/<name>.npy  d loss / d parameter\n"
     "  DIR/inputs.npy       int32 [B, T] token ids\n"
-    "  DIR/targets.npy      int32 [B, T]\n"
+    "  DIR/targets.npy      int32 [B, T]; [B] (one label each) for last_step models\n"
+    "  DIR/mask.npy         float64 [B, T], 1 for real steps; only when some are padding\n"
     "  DIR/loss.npy         float64 scalar: the loss differentiated\n"
     "\n"
     "example:\n"
@@ -98,7 +100,7 @@ int cmd_grad(int argc, char **argv)
     if (spec_load(&s, a.c.config, a.c.sets, a.c.nsets, &e))
         return cli_fail(&e);
     net n = {0};
-    text_corpus corpus = {0};
+    data_source corpus = {0};
     char path[4200], gdir[4096];
     snprintf(gdir, 4000, "%s/grad", a.out);
     double loss = 0;
@@ -117,20 +119,44 @@ int cmd_grad(int argc, char **argv)
         goto out;
     int64_t B = n.m.B, T = n.m.T;
     int32_t *bt = malloc((size_t)(B * T) * sizeof(int32_t));
-    if (!bt) {
+    double *mk = malloc((size_t)(B * T) * sizeof(double));
+    if (!bt || !mk) {
+        free(bt);
+        free(mk);
         rc = uerr_set(&e, UERR_INTERNAL, "out of memory");
         goto out;
     }
-    shape sbt = shape_2(B, T), s0 = shape_0();
+    shape sbt = shape_2(B, T), sb = shape_1(B), s0 = shape_0();
+    int last_step = s.model.outputs == SPEC_OUTPUTS_LAST_STEP, padded = 0;
     for (int k = 0; k < 2 && !rc; k++) {
         const int32_t *tm = k == 0 ? n.xs : n.ys;
         for (int64_t b = 0; b < B; b++)
             for (int64_t t = 0; t < T; t++)
                 bt[b * T + t] = tm[t * B + b];
         snprintf(path, sizeof path, "%s/%s.npy", a.out, k == 0 ? "inputs" : "targets");
-        rc = npy_write(path, DT_I32, &sbt, bt, &e);
+        if (k == 1 && last_step) {
+            /* one label per sequence: the target at its own last step */
+            for (int64_t b = 0; b < B; b++) {
+                int32_t label = -1;
+                for (int64_t t = 0; t < T; t++)
+                    label = bt[b * T + t] >= 0 ? bt[b * T + t] : label;
+                bt[b] = label;
+            }
+            rc = npy_write(path, DT_I32, &sb, bt, &e);
+        } else {
+            rc = npy_write(path, DT_I32, &sbt, bt, &e);
+        }
+    }
+    if (n.ms) {
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t t = 0; t < T; t++)
+                padded |= !(mk[b * T + t] = n.ms[t * B + b]);
+        snprintf(path, sizeof path, "%s/mask.npy", a.out);
+        if (!rc && padded)
+            rc = npy_write(path, DT_F64, &sbt, mk, &e);
     }
     free(bt);
+    free(mk);
     snprintf(path, sizeof path, "%s/loss.npy", a.out);
     if (!rc)
         rc = npy_write(path, DT_F64, &s0, &loss, &e);
@@ -139,7 +165,7 @@ int cmd_grad(int argc, char **argv)
                 loss, (long long)B, (long long)T, n.m.nparams, a.out);
 out:
     net_free(&n);
-    text_corpus_free(&corpus);
+    data_free(&corpus);
     spec_free(&s);
     return rc ? cli_fail(&e) : 0;
 }
@@ -161,7 +187,7 @@ int cmd_gradcheck(int argc, char **argv)
     if (spec_load(&s, a.c.config, a.c.sets, a.c.nsets, &e))
         return cli_fail(&e);
     net n = {0};
-    text_corpus corpus = {0};
+    data_source corpus = {0};
     plan ploss = {0};
     exec xloss = {0};
     gradcheck_report rep[MODEL_MAX_PARAMS];
@@ -196,7 +222,7 @@ out:
     exec_free(&xloss);
     plan_free(&ploss);
     net_free(&n);
-    text_corpus_free(&corpus);
+    data_free(&corpus);
     spec_free(&s);
     return rc ? cli_fail(&e) : 0;
 }

@@ -45,6 +45,7 @@ typedef struct progress_ctx {
     double last_print;
     double sum;        /* per-token losses since the last line */
     int64_t n;
+    int classify;      /* losses per sequence, accuracy */
 } progress_ctx;
 
 static void fmt_time(double s, char *buf, size_t n)
@@ -75,15 +76,23 @@ static void on_progress(void *ctx, const train_progress *p)
         c->sum = 0;
         c->n = 0;
     }
-    char eta[32], valid[64] = "";
+    char eta[32], valid[96] = "", loss[96];
     fmt_time(p->eta_s, eta, sizeof eta);
-    if (!isnan(p->valid_loss))
-        snprintf(valid, sizeof valid, "  valid %.4f (%.3f bpc)", p->valid_loss,
-                 p->valid_loss / log(2.0));
-    fprintf(stderr, "%sstep %lld/%lld  loss %.4f/token (%.3f bpc, ppl %.2f)%s  %.0f tok/s  ETA %s%s",
-            c->tty ? "\r\033[K" : "", (long long)p->step, (long long)p->steps, per_tok,
-            per_tok / log(2.0), exp(per_tok), valid, p->tokens_per_s, eta,
-            c->tty && !(due && !isnan(p->valid_loss)) ? "" : "\n");
+    if (c->classify) {
+        snprintf(loss, sizeof loss, "loss %.4f/sequence", per_tok);
+        if (!isnan(p->valid_loss))
+            snprintf(valid, sizeof valid, "  valid %.4f, accuracy %.1f%%", p->valid_loss,
+                     100 * p->valid_accuracy);
+    } else {
+        snprintf(loss, sizeof loss, "loss %.4f/token (%.3f bpc, ppl %.2f)", per_tok,
+                 per_tok / log(2.0), exp(per_tok));
+        if (!isnan(p->valid_loss))
+            snprintf(valid, sizeof valid, "  valid %.4f (%.3f bpc)", p->valid_loss,
+                     p->valid_loss / log(2.0));
+    }
+    fprintf(stderr, "%sstep %lld/%lld  %s%s  %.0f %s/s  ETA %s%s", c->tty ? "\r\033[K" : "",
+            (long long)p->step, (long long)p->steps, loss, valid, p->tokens_per_s,
+            c->classify ? "seq" : "tok", eta, c->tty && !(due && !isnan(p->valid_loss)) ? "" : "\n");
     fflush(stderr);
 }
 
@@ -132,7 +141,8 @@ int cmd_train(int argc, char **argv)
     for (int i = 0; i < argc && k < sizeof cmdline; i++)
         k += (size_t)snprintf(cmdline + k, sizeof cmdline - k, "%s%s", i ? " " : "unroll ", argv[i]);
 
-    progress_ctx pc = {.tty = isatty(2), .quiet = c.quiet, .log_every = s.train.log_every};
+    progress_ctx pc = {.tty = isatty(2), .quiet = c.quiet, .log_every = s.train.log_every,
+                       .classify = s.data.kind == SPEC_DATA_CLASSIFY};
     train_opts o = {
         .params_dir = params,
         .run_name = name,
@@ -149,15 +159,23 @@ int cmd_train(int argc, char **argv)
     int rc = train_run(&s, &o, &r, &e);
     signal(SIGINT, SIG_DFL);
     if (!rc && !c.quiet) {
-        double tok = (double)s.train.batch * (double)s.train.seq_len;
-        double per = r.last_loss / tok;
-        fprintf(stderr, "%s %lld steps in %.1f s (%.1f steps/s): last step %.4f/token (%.3f bpc, "
-                        "ppl %.2f), first %.4f",
+        fprintf(stderr, "%s %lld steps in %.1f s (%.1f steps/s)",
                 r.interrupted ? "interrupted after" : "trained", (long long)r.steps_done,
-                r.seconds, r.seconds > 0 ? (double)r.steps_done / r.seconds : 0, per,
-                per / log(2.0), exp(per), r.first_loss / tok);
-        if (!isnan(r.valid_loss))
-            fprintf(stderr, "; valid %.4f/token (%.3f bpc)", r.valid_loss, r.valid_loss / log(2.0));
+                r.seconds, r.seconds > 0 ? (double)r.steps_done / r.seconds : 0);
+        if (pc.classify) {
+            if (!isnan(r.valid_loss))
+                fprintf(stderr, ": valid loss %.4f/sequence, accuracy %.1f%% (majority class "
+                                "%.1f%%)",
+                        r.valid_loss, 100 * r.valid_accuracy, 100 * r.majority);
+        } else {
+            double tok = (double)s.train.batch * (double)s.train.seq_len;
+            double per = r.last_loss / tok;
+            fprintf(stderr, ": last step %.4f/token (%.3f bpc, ppl %.2f), first %.4f", per,
+                    per / log(2.0), exp(per), r.first_loss / tok);
+            if (!isnan(r.valid_loss))
+                fprintf(stderr, "; valid %.4f/token (%.3f bpc)", r.valid_loss,
+                        r.valid_loss / log(2.0));
+        }
         fprintf(stderr, "\nrun '%s' (vocabulary %lld, activations %.1f MiB), checkpoint %lld in %s\n",
                 r.run_name, (long long)r.vocab, (double)r.arena_bytes / 1048576.0,
                 (long long)r.checkpoint, dbpath);

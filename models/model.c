@@ -135,7 +135,7 @@ static val eval_name(evaluator *ev, const expr *x)
         if (m->yprev < 0) {
             if (graph_leaf(g, "yprev", DT_I32, shape_1(m->B), NODE_DATA, -1, &m->yprev, ev->e))
                 return VAL_FAIL;
-            g->nodes[m->yprev].ip[0] = m->V;
+            g->nodes[m->yprev].ip[0] = m->out;
         }
         return (val){m->yprev, V_INDEX, 0};
     }
@@ -289,7 +289,8 @@ static int setup(evaluator *ev, const spec *s, uerr *e)
         const cell_param *p = &c->param[i];
         int64_t d[2];
         for (int k = 0; k < p->rank; k++)
-            if ((d[k] = cell_dim(c, p->dim[k], s->model.hidden, m->V, m->V, p->line, p->col, e)) < 0)
+            if ((d[k] = cell_dim(c, p->dim[k], s->model.hidden, m->V, m->out, p->line, p->col,
+                                 e)) < 0)
                 return e->code;
         int rc = add_param(m, p->name, p->rank == 2 ? shape_2(d[0], d[1]) : shape_1(d[0]),
                            p->rank == 1, e);
@@ -302,7 +303,7 @@ static int setup(evaluator *ev, const spec *s, uerr *e)
             return uerr_set(e, UERR_USER, "%s:%d:%d: state '%s' has the name of a parameter or "
                                           "an input",
                             c->file, st->line, st->col, st->name);
-        int64_t d = cell_dim(c, st->dim, s->model.hidden, m->V, m->V, st->line, st->col, e);
+        int64_t d = cell_dim(c, st->dim, s->model.hidden, m->V, m->out, st->line, st->col, e);
         if (d < 0)
             return e->code;
         int k = ev->nnames++;
@@ -343,6 +344,13 @@ static int setup(evaluator *ev, const spec *s, uerr *e)
 
 int model_build(model *m, const spec *s, int64_t V, int64_t B, int64_t T, uerr *e)
 {
+    model_io io = {V, V, 0};
+    return model_build_io(m, s, &io, B, T, e);
+}
+
+int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64_t T, uerr *e)
+{
+    int64_t V = io->input;
     memset(m, 0, sizeof *m);
     m->h0 = m->hT = m->yprev = -1;
     if (s->model.output != SPEC_OUT_SOFTMAX || s->model.loss != SPEC_LOSS_CROSS_ENTROPY)
@@ -350,11 +358,15 @@ int model_build(model *m, const spec *s, int64_t V, int64_t B, int64_t T, uerr *
                         "%s: model.output/model.loss: only softmax with cross_entropy is "
                         "supported for text data",
                         s->path);
-    if (s->model.outputs != SPEC_OUTPUTS_EVERY_STEP || s->model.layers != 1 ||
-        s->model.bidirectional)
+    if ((s->model.outputs == SPEC_OUTPUTS_LAST_STEP) != (s->data.kind == SPEC_DATA_CLASSIFY))
         return uerr_set(e, UERR_USER,
-                        "%s: model.outputs/layers/bidirectional: only every_step, 1 layer, "
-                        "unidirectional is supported yet",
+                        "%s: model.outputs: data.kind classify goes with last_step (one label "
+                        "per sequence), text with every_step (a target per character)",
+                        s->path);
+    if (s->model.layers != 1 || s->model.bidirectional)
+        return uerr_set(e, UERR_USER,
+                        "%s: model.layers/bidirectional: only 1 layer, unidirectional is "
+                        "supported yet",
                         s->path);
     double need = model_estimate_bytes(s, V, B, T);
     long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGE_SIZE);
@@ -371,7 +383,7 @@ int model_build(model *m, const spec *s, int64_t V, int64_t B, int64_t T, uerr *
     int rc = cell_from_spec(s, &c, e);
     if (rc)
         return rc;
-    m->V = V, m->H = s->model.hidden, m->B = B, m->T = T;
+    m->V = V, m->out = io->output, m->H = s->model.hidden, m->B = B, m->T = T;
     if ((rc = graph_init(&m->g, s->train.dtype, e))) {
         cell_free(&c);
         return rc;
@@ -380,8 +392,10 @@ int model_build(model *m, const spec *s, int64_t V, int64_t B, int64_t T, uerr *
     m->x = malloc((size_t)T * sizeof(int32_t));
     m->y = malloc((size_t)T * sizeof(int32_t));
     m->logits = malloc((size_t)T * sizeof(int32_t));
+    if (io->masked)
+        m->mask = malloc((size_t)T * sizeof(int32_t));
     evaluator *ev = calloc(1, sizeof *ev);
-    if (!m->x || !m->y || !m->logits || !ev) {
+    if (!m->x || !m->y || !m->logits || !ev || (io->masked && !m->mask)) {
         rc = uerr_set(e, UERR_INTERNAL, "model: out of memory for %lld steps", (long long)T);
         goto fail;
     }
@@ -400,7 +414,10 @@ int model_build(model *m, const spec *s, int64_t V, int64_t B, int64_t T, uerr *
             graph_leaf(g, "y", DT_I32, shape_1(B), NODE_DATA, (int32_t)t, &m->y[t], e))
             goto fail;
         g->nodes[m->x[t]].ip[0] = V;
-        g->nodes[m->y[t]].ip[0] = V;
+        g->nodes[m->y[t]].ip[0] = io->output;
+        if (m->mask &&
+            graph_leaf(g, "mask", DT_I32, shape_1(B), NODE_DATA, (int32_t)t, &m->mask[t], e))
+            goto fail;
         for (int k = 0; k < ev->nnames; k++) {
             ev->before[k] = ev->now[k];
             ev->now[k] = -1;
@@ -419,6 +436,16 @@ int model_build(model *m, const spec *s, int64_t V, int64_t B, int64_t T, uerr *
                          c.file, c.eq[i].line, c.eq[i].col, c.eq[i].target,
                          (long long)g->nodes[v.node].shape.dim[1], (long long)ev->state_dim[k]);
                 goto fail;
+            }
+            if (m->mask && ev->is_state[k]) {
+                /* an ended sequence keeps its state: padding changes nothing */
+                int32_t prev = t > 0 ? ev->before[k]
+                               : ev->state_dim[k] == m->S
+                                   ? m->h0
+                                   : op_slice(g, m->h0, ev->state_off[k], ev->state_dim[k], e);
+                v.node = op_where(g, m->mask[t], v.node, prev, e);
+                if (v.node < 0)
+                    goto fail;
             }
             ev->now[k] = v.node;
         }
@@ -463,5 +490,6 @@ void model_free(model *m)
     free(m->x);
     free(m->y);
     free(m->logits);
+    free(m->mask);
     memset(m, 0, sizeof *m);
 }

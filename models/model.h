@@ -52,7 +52,9 @@ typedef struct model {
     int64_t S;        /* width of all state vectors side by side (0: none) */
     int nparams;
     model_param param[MODEL_MAX_PARAMS];
+    int64_t out;      /* output classes (V for text) */
     int32_t *x, *y;   /* [T] data leaves, int32 [B] */
+    int32_t *mask;    /* [T] int32 [B] leaves (1: a real step), or NULL */
     int32_t *logits;  /* [T] o_t nodes [B, V] */
     int32_t h0, hT;   /* [B, S] leaf and node; -1 when S = 0 */
     int32_t yprev;    /* int32 [B] leaf for y[t-1] at t = 0, or -1 */
@@ -66,7 +68,18 @@ int model_reserved_name(const char *name);
  * checked against memory before anything is allocated. */
 double model_estimate_bytes(const spec *s, int64_t V, int64_t B, int64_t T);
 
-/* Unrolls s over T steps for batch B and vocabulary V. */
+/* What the data gives the model: one-hot inputs over `input` ids, targets
+ * over `output` classes; masked: sequences of a batch end at different
+ * steps, and a per-step mask keeps the state of ended ones unchanged. */
+typedef struct model_io {
+    int64_t input, output;
+    int masked;
+} model_io;
+
+/* Unrolls s over T steps for batch B. */
+int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64_t T, uerr *e);
+
+/* The same for text: input and output are the vocabulary V, no masks. */
 int model_build(model *m, const spec *s, int64_t V, int64_t B, int64_t T, uerr *e);
 void model_free(model *m);
 

@@ -34,7 +34,8 @@
 
 /* Each enum's values are spelled in YAML as in the comment, in order. */
 typedef enum spec_data_kind {
-    SPEC_DATA_TEXT, /* text */
+    SPEC_DATA_TEXT,     /* text */
+    SPEC_DATA_CLASSIFY, /* classify */
 } spec_data_kind;
 
 typedef enum spec_cell {

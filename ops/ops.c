@@ -200,3 +200,9 @@ int32_t op_example_index(graph *g, shape s, int64_t bound, uerr *e)
     g->nodes[id].ip[0] = bound;
     return id;
 }
+
+int32_t op_where(graph *g, int32_t mask, int32_t a, int32_t b, uerr *e)
+{
+    int32_t in[3] = {mask, a, b};
+    return op_build(g, proto_of(OP_WHERE, 3, in), e);
+}

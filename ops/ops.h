@@ -76,6 +76,8 @@ int32_t op_scatter(graph *g, int32_t rows, int32_t idx, int64_t ncols, uerr *e);
 int32_t op_concat(graph *g, const int32_t *parts, int n, uerr *e);
 int32_t op_slice(graph *g, int32_t a, int64_t start, int64_t len, uerr *e);
 int32_t op_pad(graph *g, int32_t a, int64_t start, int64_t total, uerr *e);
+/* rows of a where mask != 0, else rows of b */
+int32_t op_where(graph *g, int32_t mask, int32_t a, int32_t b, uerr *e);
 
 /* The summed-over-broadcast gradient: reduces g (shaped like the op's
  * output) to the shape of a broadcast input (same shape, [N] or scalar). */

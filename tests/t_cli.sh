@@ -40,6 +40,11 @@ printf 'not a numpy file' >"$T/npybad/W.npy"
 for p in U W b V c; do cp "tests/golden/min_char_rnn/$p.npy" "$T/npyshape/"; done
 cp tests/golden/min_char_rnn/b.npy "$T/npyshape/W.npy"
 printf 'this is not sqlite\n' >"$T/text.db"
+printf 'abc\tx\nno tab here\n' >"$T/notab.tsv"
+printf 'data: {kind: classify, path: %s/notab.tsv}\nmodel: {outputs: last_step}\n' "$T" >"$T/notab.yaml"
+printf 'abcdefghij\tx\n' >"$T/long.tsv"
+printf 'data: {kind: classify, path: %s/long.tsv}\nmodel: {outputs: last_step}\ntrain: {seq_len: 5}\n' "$T" >"$T/long.yaml"
+printf 'data: {kind: classify, path: %s/long.tsv}\n' "$T" >"$T/everystep.yaml"
 
 # name | expected exit | expected text in the one line | command
 cat >"$T/table" <<EOF2
@@ -64,6 +69,9 @@ bad --set value|1|--set train.steps=-4:|train $good --set train.steps=-4 --db $T
 missing config|1|nope.yaml|train $T/nope.yaml --db $T/x.db
 not a database|1|text.db: file is not a database|train $good --db $T/text.db
 no such run|1|ghost|sample ghost --db $T/x.db
+tsv without a tab|1|notab.tsv:2: expected 'sequence<TAB>label'|train $T/notab.yaml --db $T/x.db
+sequence too long|1|long.tsv:1: sequence of 10 characters is longer than train.seq_len 5|train $T/long.yaml --db $T/x.db
+classify needs last_step|1|everystep.yaml: model.outputs: data.kind classify goes with last_step|train $T/everystep.yaml --db $T/x.db
 unknown command|2|unknown command 'trian'|trian $good
 unknown option|2|unknown option '--fast'|train $good --fast
 EOF2
@@ -88,8 +96,10 @@ done <"$T/table"
 
 # ---- every shipped config passes gradcheck at a reduced size ---------------
 for c in configs/*.yaml; do
-    if $UNROLL gradcheck "$c" --set model.hidden=6 --set train.seq_len=4 --set train.batch=2 \
-        --set data.path=tests/golden/min_char_rnn/text.txt >"$T/gc" 2>&1; then
+    data=tests/golden/min_char_rnn/text.txt len=4
+    if grep -q 'kind: classify' "$c"; then data=tests/data/words_small.tsv len=12; fi
+    if $UNROLL gradcheck "$c" --set model.hidden=6 --set train.seq_len=$len --set train.batch=2 \
+        --set data.path=$data >"$T/gc" 2>&1; then
         ok "gradcheck $c"
     else
         ko "gradcheck $c" "$(cat "$T/gc")"

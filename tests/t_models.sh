@@ -65,3 +65,42 @@ order|    - o[t] = V @ h[t] + c\n    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)|ba
 shape|    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)\n    - o[t] = W @ h[t] + c|bad.yaml:9:23: op add at t=0: second input must have the first's shape
 one-hot width|    - h[t] = tanh(W @ h[t-1] + W @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:34: a one-hot input over 47 classes needs a matrix of 47 columns, not 4
 EOF2
+
+# many-to-one with padded, masked batches: every cell passes gradcheck
+for c in elman lstm gru; do
+    if $UNROLL gradcheck configs/word_language.yaml --set model.cell=$c --set model.hidden=5 \
+        --set train.batch=3 --set data.path=tests/data/words_small.tsv >"$T/out" 2>&1; then
+        ok "gradcheck last_step + masks, $c"
+    else
+        ko "gradcheck last_step + masks, $c" "$(cat "$T/out")"
+    fi
+done
+
+# unroll grad on a last_step model: targets [B], mask [B, T] with padding
+if $UNROLL grad configs/word_language.yaml --set train.batch=3 --set model.hidden=4 \
+    --set data.path=tests/data/words_small.tsv --out "$T/wg" --quiet 2>"$T/err" &&
+    [ -f "$T/wg/mask.npy" ] && [ -f "$T/wg/targets.npy" ] &&
+    od -A d -t x1 "$T/wg/targets.npy" | head -8 | grep -q "28 33 2c 29"; then
+    ok "grad: last_step writes targets [B] and mask.npy"
+else
+    ko "grad: last_step writes targets [B] and mask.npy" "$(cat "$T/err")"
+fi
+
+# the shipped word_language config beats the majority class by 20 points
+if [ -f data/words.tsv ]; then
+    if $UNROLL train configs/word_language.yaml --set train.steps=2000 --db "$T/w.db" 2>"$T/err"; then
+        line=$(grep '^trained' "$T/err")
+        acc=$(echo "$line" | sed -n 's/.*accuracy \([0-9.]*\)% (majority class \([0-9.]*\)%).*/\1 \2/p')
+        set -- $acc
+        echo "  word_language, 2000 steps: held-out accuracy $1%, majority class $2%"
+        if [ -n "$1" ] && awk "BEGIN { exit !($1 >= $2 + 20) }"; then
+            ok "word_language beats the majority class by 20 points"
+        else
+            ko "word_language beats the majority class by 20 points" "$line"
+        fi
+    else
+        ko "word_language beats the majority class by 20 points" "$(cat "$T/err")"
+    fi
+else
+    ko "word_language beats the majority class by 20 points" "data/words.tsv missing (make data)"
+fi

@@ -20,6 +20,7 @@
 #include "store/store.h"
 #include "train/net.h"
 #include "train/optim.h"
+#include "train/data.h"
 #include "train/text.h"
 #include "train/train.h"
 
@@ -45,7 +46,7 @@ static void test_shared_weight_is_sum_of_steps(void)
     spec s;
     CHECK_OK(spec_load_buffer(&s, "t.yaml", cfg_text, strlen(cfg_text), NULL, 0, &e), &e);
     net n;
-    text_corpus c;
+    data_source c;
     CHECK_OK(train_first_step(&s, NULL, &n, &c, &e), &e);
     /* a non-zero initial state so that step 0's term is not zero */
     for (int64_t i = 0; i < n.m.B * n.m.S; i++)
@@ -90,7 +91,7 @@ static void test_shared_weight_is_sum_of_steps(void)
     exec_free(&x);
     plan_free(&p);
     net_free(&n);
-    text_corpus_free(&c);
+    data_free(&c);
     spec_free(&s);
 }
 
@@ -222,7 +223,7 @@ static void test_step_allocates_nothing(void)
     spec s;
     CHECK_OK(spec_load_buffer(&s, "t.yaml", cfg_text, strlen(cfg_text), NULL, 0, &e), &e);
     net n;
-    text_corpus c;
+    data_source c;
     optim o;
     CHECK_OK(train_first_step(&s, NULL, &n, &c, &e), &e);
     CHECK_OK(optim_init(&o, &s, n.nparam, &e), &e);
@@ -241,7 +242,7 @@ static void test_step_allocates_nothing(void)
            after.uordblks, after.hblkhd);
     optim_free(&o);
     net_free(&n);
-    text_corpus_free(&c);
+    data_free(&c);
     spec_free(&s);
 }
 

@@ -11,11 +11,18 @@
 int net_init(net *n, const spec *s, int64_t V, int64_t B, int64_t T, int mode,
              const plan_options *po, uerr *e)
 {
+    model_io io = {V, V, 0};
+    return net_init_io(n, s, &io, B, T, mode, po, e);
+}
+
+int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T, int mode,
+                const plan_options *po, uerr *e)
+{
     memset(n, 0, sizeof *n);
     n->mode = mode;
     n->dt = s->train.dtype;
     n->es = dtype_size(n->dt);
-    int rc = model_build(&n->m, s, V, B, T, e);
+    int rc = model_build_io(&n->m, s, io, B, T, e);
     if (rc)
         return rc;
     model *m = &n->m;
@@ -59,6 +66,10 @@ int net_init(net *n, const spec *s, int64_t V, int64_t B, int64_t T, int mode,
     n->yprev = malloc((size_t)B * sizeof(int32_t));
     n->xs = calloc((size_t)(T * B), sizeof(int32_t));
     n->ys = calloc((size_t)(T * B), sizeof(int32_t));
+    if (m->mask && !(n->ms = calloc((size_t)(T * B), sizeof(int32_t)))) {
+        rc = uerr_set(e, UERR_INTERNAL, "net: out of memory for masks");
+        goto fail;
+    }
     if (!n->params || !n->grads || !n->h0 || !n->yprev || !n->xs || !n->ys) {
         rc = uerr_set(e, UERR_INTERNAL, "net: out of memory for parameters");
         goto fail;
@@ -73,6 +84,8 @@ int net_init(net *n, const spec *s, int64_t V, int64_t B, int64_t T, int mode,
     for (int64_t t = 0; t < T; t++) {
         exec_bind(&n->x, m->x[t], n->xs + t * B);
         exec_bind(&n->x, m->y[t], n->ys + t * B);
+        if (m->mask)
+            exec_bind(&n->x, m->mask[t], n->ms + t * B);
     }
     return 0;
 fail:
@@ -92,6 +105,7 @@ void net_free(net *n)
     free(n->yprev);
     free(n->xs);
     free(n->ys);
+    free(n->ms);
     memset(n, 0, sizeof *n);
 }
 
@@ -151,6 +165,16 @@ void net_set_batch(net *n, const int32_t *inputs, const int32_t *targets)
             n->xs[t * B + b] = inputs[b * T + t];
             n->ys[t * B + b] = targets[b * T + t];
         }
+}
+
+void net_set_mask(net *n, const int32_t *mask)
+{
+    int64_t B = n->m.B, T = n->m.T;
+    if (!n->ms)
+        return;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t t = 0; t < T; t++)
+            n->ms[t * B + b] = mask[b * T + t];
 }
 
 int net_run(net *n, double *loss, uerr *e)

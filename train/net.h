@@ -37,8 +37,13 @@ typedef struct net {
     size_t state_bytes;     /* of h0 */
     int32_t *yprev;         /* [B]: y[t-1] before the first step */
     int32_t *xs, *ys;       /* [T, B] */
+    int32_t *ms;            /* [T, B] step masks, when the model has them */
 } net;
 
+int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T, int mode,
+                const plan_options *po, uerr *e);
+
+/* The net of a text model: vocabulary V in and out, no masks. */
 int net_init(net *n, const spec *s, int64_t V, int64_t B, int64_t T, int mode,
              const plan_options *po, uerr *e);
 void net_free(net *n);
@@ -52,6 +57,9 @@ int net_load_params_npy(net *n, const char *dir, uerr *e);
 
 /* Copies inputs/targets given batch-major [B, T] into the time-major leaves. */
 void net_set_batch(net *n, const int32_t *inputs, const int32_t *targets);
+
+/* The same for the step masks [B, T] of a masked model (1: a real step). */
+void net_set_mask(net *n, const int32_t *mask);
 
 /* The state a chunk starts from after a reset: zeros, and no previous
  * target (y[t-1] = 0 at t = 0). */

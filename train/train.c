@@ -9,6 +9,7 @@
 
 #include "store/sha256.h"
 #include "train/batch.h"
+#include "train/data.h"
 #include "train/net.h"
 #include "train/optim.h"
 #include "train/rng.h"
@@ -29,8 +30,7 @@ static double now_s(void)
 typedef struct trainer {
     const spec *s;
     const train_opts *o;
-    text_corpus corpus;
-    batch_cursor cur;
+    data_source data;
     net tr, va;            /* training net; validation net (if any) */
     int has_valid;
     optim opt;
@@ -41,7 +41,7 @@ typedef struct trainer {
 
 static void trainer_free(trainer *t)
 {
-    text_corpus_free(&t->corpus);
+    data_free(&t->data);
     net_free(&t->tr);
     net_free(&t->va);
     optim_free(&t->opt);
@@ -49,40 +49,71 @@ static void trainer_free(trainer *t)
     free(t->targets);
 }
 
-/* Validation: the held-out text once through, state carried from zero;
- * the loss per token. */
+/* Validation: the held-out data once through (text: the state carried
+ * from zero), the loss per unit (token or sequence) and, for
+ * classification, the accuracy of the class at each sequence's last step. */
 typedef struct valid_ctx {
     net *n;
-    double sum;
-    int64_t tokens;
+    double sum, units;
+    int64_t correct, examples;
 } valid_ctx;
 
-static int valid_chunk(void *ctx, const int32_t *inputs, const int32_t *targets, int reset,
-                       uerr *e)
+static int64_t argmax_row(const net *n, int32_t node, int64_t row)
+{
+    const void *o = exec_value(&n->x, node);
+    int64_t C = n->m.out, best = 0;
+    DT_EACH_REAL(n->dt, T, {
+        const T *r = (const T *)o + row * C;
+        for (int64_t j = 1; j < C; j++)
+            if (r[j] > r[best])
+                best = j;
+    });
+    return best;
+}
+
+static int valid_batch(void *ctx, const int32_t *inputs, const int32_t *targets,
+                       const int32_t *mask, int64_t n_real, int reset, uerr *e)
 {
     valid_ctx *v = ctx;
     net *n = v->n;
     if (reset)
         net_reset_state(n);
     net_set_batch(n, inputs, targets);
+    if (mask)
+        net_set_mask(n, mask);
     double loss;
     int rc = net_run(n, &loss, e);
     if (rc)
         return rc;
     net_carry_state(n);
     v->sum += loss;
-    v->tokens += n->m.B * n->m.T;
+    if (!mask) {
+        v->units += (double)(n->m.B * n->m.T);
+        return 0;
+    }
+    int64_t T = n->m.T;
+    for (int64_t b = 0; b < n_real; b++) {
+        int64_t last = -1;
+        for (int64_t t = 0; t < T; t++)
+            if (targets[b * T + t] >= 0)
+                last = t;
+        if (last < 0)
+            continue;
+        v->units += 1;
+        v->examples++;
+        v->correct += argmax_row(n, n->m.logits[last], b) == targets[b * T + last];
+    }
     return 0;
 }
 
-static int validate(trainer *t, double *per_token, uerr *e)
+static int validate(trainer *t, double *per_unit, double *accuracy, uerr *e)
 {
     valid_ctx v = {.n = &t->va};
-    int rc = batch_valid_each(t->corpus.valid, t->corpus.n_valid, t->va.m.B, t->va.m.T,
-                              t->inputs, t->targets, valid_chunk, &v, NULL, e);
+    int rc = data_valid_each(&t->data, t->inputs, t->targets, valid_batch, &v, e);
     if (rc)
         return rc;
-    *per_token = v.tokens ? v.sum / (double)v.tokens : NAN;
+    *per_unit = v.units > 0 ? v.sum / v.units : NAN;
+    *accuracy = v.examples ? (double)v.correct / (double)v.examples : NAN;
     return 0;
 }
 
@@ -120,8 +151,9 @@ static int save_checkpoint(trainer *t, int64_t step, double loss, double valid,
                                      (char *)base + (size_t)t->tr.off[i] * t->tr.es};
         }
     }
-    int64_t cur[2], misc[1] = {t->opt.t};
-    batch_save(&t->cur, cur);
+    int64_t cur[2] = {0, 0}, misc[1] = {t->opt.t};
+    if (t->data.kind == SPEC_DATA_TEXT)
+        batch_save(&t->data.cur, cur);
     int32_t cur32[4], rng32[8], misc32[2];
     pack64(cur, 2, cur32);
     pack64((const int64_t *)t->rng_state, 4, rng32);
@@ -144,7 +176,7 @@ static int begin_run(trainer *t, train_result *r, uerr *e)
     store *db = t->o->db;
     if (!db)
         return 0;
-    const text_vocab *v = &t->corpus.vocab;
+    const text_vocab *v = data_vocab(&t->data);
     int32_t *cps = malloc((size_t)v->size * sizeof(int32_t));
     if (!cps)
         return uerr_set(e, UERR_INTERNAL, "out of memory");
@@ -156,7 +188,7 @@ static int begin_run(trainer *t, train_result *r, uerr *e)
         snprintf(name, sizeof name, "%s", t->o->run_name);
     else
         rc = store_unique_run_name(db, t->s->name, name, sizeof name, e);
-    sha256_hex(t->corpus.train, (size_t)t->corpus.n_train * sizeof(int32_t), hash);
+    memcpy(hash, t->data.hash, sizeof hash);
     store_run_info info = {
         .name = name,
         .config_text = t->s->text,
@@ -202,23 +234,28 @@ static int check_finite(trainer *t, int64_t step, double loss, uerr *e)
 int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
 {
     memset(r, 0, sizeof *r);
-    r->valid_loss = NAN;
+    r->valid_loss = r->valid_accuracy = r->majority = NAN;
     trainer t = {.s = s, .o = o};
-    int64_t B = s->train.batch, T = s->train.seq_len;
-    int rc = text_corpus_load(s->data.path, s->data.valid_fraction, &t.corpus, e);
+    int rc = data_open(&t.data, s, e);
     if (rc)
         return rc;
-    int64_t V = t.corpus.vocab.size;
-    r->vocab = V;
-    if ((rc = net_init(&t.tr, s, V, B, T, NET_TRAIN, NULL, e)) ||
-        (rc = batch_init(&t.cur, t.corpus.train, t.corpus.n_train, B, T, e)))
+    int64_t B = t.data.B, T = t.data.T;
+    r->vocab = t.data.io.input;
+    if ((rc = net_init_io(&t.tr, s, &t.data.io, B, T, NET_TRAIN, NULL, e)) ||
+        (rc = data_start(&t.data, e)))
         goto out;
     r->arena_bytes = t.tr.p.arena_bytes;
-    t.has_valid = t.corpus.n_valid > 0 && batch_valid_count(t.corpus.n_valid, B, T) > 0;
+    t.has_valid = data_has_valid(&t.data);
     if (t.has_valid) {
-        if ((rc = net_init(&t.va, s, V, B, T, NET_FORWARD, NULL, e)))
+        if ((rc = net_init_io(&t.va, s, &t.data.io, B, T, NET_FORWARD, NULL, e)))
             goto out;
         net_share_params(&t.va, &t.tr);
+    }
+    if (s->data.kind == SPEC_DATA_CLASSIFY) {
+        int64_t most = 0;
+        for (int32_t c = 0; c < t.data.cls.nclasses; c++)
+            most = t.data.cls.train_counts[c] > most ? t.data.cls.train_counts[c] : most;
+        r->majority = (double)most / (double)t.data.cls.ntrain;
     }
     t.inputs = malloc((size_t)(B * T) * sizeof(int32_t));
     t.targets = malloc((size_t)(B * T) * sizeof(int32_t));
@@ -242,10 +279,12 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
             break;
         }
         step++;
-        int reset = batch_next(&t.cur, t.inputs, t.targets);
+        int reset = data_next(&t.data, t.inputs, t.targets);
         if (reset || s->train.state == SPEC_STATE_ZERO)
             net_reset_state(&t.tr);
         net_set_batch(&t.tr, t.inputs, t.targets);
+        if (t.data.mask)
+            net_set_mask(&t.tr, t.data.mask);
         if ((rc = net_run(&t.tr, &loss, e)) || (rc = check_finite(&t, step, loss, e)))
             break;
         net_carry_state(&t.tr);
@@ -263,10 +302,15 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         double vstep = NAN;
         if (t.has_valid && s->train.valid_every > 0 &&
             (step % s->train.valid_every == 0 || step == steps)) {
-            if ((rc = validate(&t, &vstep, e)))
+            double acc;
+            if ((rc = validate(&t, &vstep, &acc, e)))
                 break;
             valid = r->valid_loss = vstep;
+            r->valid_accuracy = acc;
             if (o->db && (rc = store_metric(o->db, t.run, step, "valid_loss", vstep, e)))
+                break;
+            if (o->db && !isnan(acc) &&
+                (rc = store_metric(o->db, t.run, step, "valid_accuracy", acc, e)))
                 break;
         }
         int64_t every = s->train.checkpoint.every;
@@ -279,10 +323,11 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
                 .step = step,
                 .steps = steps,
                 .loss = loss,
-                .tokens = (double)(B * T),
+                .tokens = data_units_per_step(&t.data),
+                .valid_accuracy = r->valid_accuracy,
                 .valid_loss = vstep,
                 .elapsed_s = el,
-                .tokens_per_s = el > 0 ? (double)(step * B * T) / el : 0,
+                .tokens_per_s = el > 0 ? (double)step * data_units_per_step(&t.data) / el : 0,
                 .eta_s = el / (double)step * (double)(steps - step),
             };
             o->progress(o->ctx, &p);
@@ -304,24 +349,25 @@ out:
     return rc;
 }
 
-int train_first_step(const spec *s, const char *params_dir, net *n, text_corpus *c, uerr *e)
+int train_first_step(const spec *s, const char *params_dir, net *n, data_source *d, uerr *e)
 {
-    int64_t B = s->train.batch, T = s->train.seq_len;
-    int rc = text_corpus_load(s->data.path, s->data.valid_fraction, c, e);
+    int rc = data_open(d, s, e);
     if (rc)
         return rc;
-    batch_cursor cur;
+    int64_t B = d->B, T = d->T;
     int32_t *in = malloc((size_t)(B * T) * sizeof(int32_t));
     int32_t *tg = malloc((size_t)(B * T) * sizeof(int32_t));
     if (!in || !tg)
         rc = uerr_set(e, UERR_INTERNAL, "out of memory");
     if (!rc)
-        rc = batch_init(&cur, c->train, c->n_train, B, T, e);
+        rc = net_init_io(n, s, &d->io, B, T, NET_TRAIN, NULL, e);
     if (!rc)
-        rc = net_init(n, s, c->vocab.size, B, T, NET_TRAIN, NULL, e);
+        rc = data_start(d, e);
     if (!rc) {
-        batch_next(&cur, in, tg);
+        data_next(d, in, tg);
         net_set_batch(n, in, tg);
+        if (d->mask)
+            net_set_mask(n, d->mask);
         if (params_dir)
             rc = net_load_params_npy(n, params_dir, e);
         else

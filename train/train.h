@@ -21,8 +21,9 @@
 typedef struct train_progress {
     int64_t step, steps;
     double loss;            /* this step's loss (summed over B x T tokens) */
-    double tokens;          /* tokens per step: B x T */
-    double valid_loss;      /* per token; NaN when not measured this step */
+    double tokens;          /* units per step: tokens B x T, or B sequences */
+    double valid_loss;      /* per token (text) or sequence; NaN when not measured */
+    double valid_accuracy;  /* classification: the last measured; else NaN */
     double tokens_per_s;
     double elapsed_s, eta_s;
     int final;              /* the last call */
@@ -45,7 +46,9 @@ typedef struct train_result {
     char run_name[256];
     int64_t steps_done;
     double first_loss, last_loss;       /* per step, summed */
-    double valid_loss;                  /* last measured, per token; NaN if none */
+    double valid_loss;                  /* last measured, per unit; NaN if none */
+    double valid_accuracy;              /* classification; NaN if none */
+    double majority;                    /* classification: the majority-class share */
     double seconds;
     int64_t vocab;
     size_t arena_bytes;
@@ -56,12 +59,12 @@ typedef struct train_result {
 int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e);
 
 struct net;
-struct text_corpus;
+struct data_source;
 
 /* The net of a training run at its start: data loaded, parameters
  * initialised (from the seed, or DIR/<name>.npy), the first training chunk
  * bound and the initial state zero. Backs `unroll grad` and `gradcheck`. */
 int train_first_step(const spec *s, const char *params_dir, struct net *n,
-                     struct text_corpus *c, uerr *e);
+                     struct data_source *d, uerr *e);
 
 #endif

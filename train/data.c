@@ -1,0 +1,117 @@
+/* data.c - see data.h. */
+#include "train/data.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/sha256.h"
+
+int data_open(data_source *d, const spec *s, uerr *e)
+{
+    memset(d, 0, sizeof *d);
+    d->kind = s->data.kind;
+    d->B = s->train.batch;
+    d->T = s->train.seq_len;
+    int rc;
+    if (d->kind == SPEC_DATA_CLASSIFY) {
+        rc = cls_load(s->data.path, s->data.valid_fraction, s->train.seed, s->train.seq_len,
+                      &d->cls, e);
+        if (rc)
+            return rc;
+        d->T = d->cls.maxlen;
+        d->io = (model_io){d->cls.vocab.size, d->cls.nclasses, 1};
+        d->mask = malloc((size_t)(d->B * d->T) * sizeof(int32_t));
+        if (!d->mask || (rc = cls_cursor_init(&d->ccur, &d->cls, s->train.seed, e))) {
+            data_free(d);
+            return rc ? rc : uerr_set(e, UERR_INTERNAL, "out of memory");
+        }
+        sha256_hex(d->cls.ids, (size_t)d->cls.nids * sizeof(int32_t), d->hash);
+        return 0;
+    }
+    rc = text_corpus_load(s->data.path, s->data.valid_fraction, &d->text, e);
+    if (rc)
+        return rc;
+    d->io = (model_io){d->text.vocab.size, d->text.vocab.size, 0};
+    sha256_hex(d->text.train, (size_t)d->text.n_train * sizeof(int32_t), d->hash);
+    return 0;
+}
+
+/* The text cursor is set up apart: its size check must come after the
+ * model's memory check, which gives the clearer message for absurd sizes. */
+static int text_cursor(data_source *d, uerr *e)
+{
+    if (d->cur.ids)
+        return 0;
+    return batch_init(&d->cur, d->text.train, d->text.n_train, d->B, d->T, e);
+}
+
+void data_free(data_source *d)
+{
+    text_corpus_free(&d->text);
+    cls_cursor_free(&d->ccur);
+    cls_free(&d->cls);
+    free(d->mask);
+    memset(d, 0, sizeof *d);
+}
+
+const text_vocab *data_vocab(const data_source *d)
+{
+    return d->kind == SPEC_DATA_CLASSIFY ? &d->cls.vocab : &d->text.vocab;
+}
+
+int data_next(data_source *d, int32_t *inputs, int32_t *targets)
+{
+    if (d->kind == SPEC_DATA_CLASSIFY) {
+        cls_next(&d->ccur, d->B, d->T, inputs, targets, d->mask);
+        return 1;
+    }
+    return batch_next(&d->cur, inputs, targets);
+}
+
+double data_units_per_step(const data_source *d)
+{
+    return d->kind == SPEC_DATA_CLASSIFY ? (double)d->B : (double)(d->B * d->T);
+}
+
+int data_has_valid(const data_source *d)
+{
+    if (d->kind == SPEC_DATA_CLASSIFY)
+        return d->cls.nvalid > 0;
+    return d->text.n_valid > 0 && batch_valid_count(d->text.n_valid, d->B, d->T) > 0;
+}
+
+typedef struct text_valid_ctx {
+    data_batch_fn fn;
+    void *ctx;
+    int64_t B;
+} text_valid_ctx;
+
+static int text_valid_chunk(void *ctx, const int32_t *inputs, const int32_t *targets, int reset,
+                            uerr *e)
+{
+    text_valid_ctx *c = ctx;
+    return c->fn(c->ctx, inputs, targets, NULL, c->B, reset, e);
+}
+
+int data_valid_each(data_source *d, int32_t *inputs, int32_t *targets, data_batch_fn fn,
+                    void *ctx, uerr *e)
+{
+    if (d->kind == SPEC_DATA_CLASSIFY) {
+        for (int64_t i = 0; i < d->cls.nvalid; i += d->B) {
+            int64_t n = d->cls.nvalid - i < d->B ? d->cls.nvalid - i : d->B;
+            cls_fill(&d->cls, d->cls.valid + i, n, d->B, d->T, inputs, targets, d->mask, NULL);
+            int rc = fn(ctx, inputs, targets, d->mask, n, 1, e);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    text_valid_ctx c = {fn, ctx, d->B};
+    return batch_valid_each(d->text.valid, d->text.n_valid, d->B, d->T, inputs, targets,
+                            text_valid_chunk, &c, NULL, e);
+}
+
+int data_start(data_source *d, uerr *e)
+{
+    return d->kind == SPEC_DATA_CLASSIFY ? 0 : text_cursor(d, e);
+}

@@ -1,0 +1,62 @@
+/*
+ * data.h - where training batches come from, whatever the data kind.
+ *
+ *   text      one character stream cut into B parallel streams, chunks of
+ *             T steps, the hidden state carried between chunks
+ *             (train/batch.h); a target per step
+ *   classify  TSV sequences with a label each (train/classify.h); batches
+ *             of B sequences padded to the longest sequence of the data
+ *             (T), a label at each one's own last step, the state zeroed
+ *             for every batch, a step mask
+ *
+ * The trainer, `unroll grad` and `gradcheck` see only this interface.
+ */
+#ifndef UNROLL_DATA_H
+#define UNROLL_DATA_H
+
+#include "models/model.h"
+#include "models/spec.h"
+#include "train/batch.h"
+#include "train/classify.h"
+#include "train/text.h"
+
+typedef struct data_source {
+    spec_data_kind kind;
+    int64_t B, T;          /* T: the unroll length the data needs */
+    model_io io;
+    text_corpus text;
+    batch_cursor cur;
+    cls_data cls;
+    cls_cursor ccur;
+    int32_t *mask;         /* [B, T], classify only */
+    char hash[65];         /* of the training ids */
+} data_source;
+
+int data_open(data_source *d, const spec *s, uerr *e);
+
+/* Readies the training order. Apart from data_open because the text
+ * cursor's size check ("too short for batch B x seq_len T") should come
+ * after the model's memory check, whose message is the clearer one for an
+ * absurd config. */
+int data_start(data_source *d, uerr *e);
+void data_free(data_source *d);
+
+/* The vocabulary of the inputs. */
+const text_vocab *data_vocab(const data_source *d);
+
+/* The next training batch into inputs/targets [B, T] (and d->mask);
+ * returns 1 when the state must start from zero. */
+int data_next(data_source *d, int32_t *inputs, int32_t *targets);
+
+/* What one step's loss is summed over: tokens (text) or sequences. */
+double data_units_per_step(const data_source *d);
+
+/* Calls fn for each validation batch in order (d->mask set for classify);
+ * n_real: rows of the batch that hold examples. */
+typedef int (*data_batch_fn)(void *ctx, const int32_t *inputs, const int32_t *targets,
+                             const int32_t *mask, int64_t n_real, int reset, uerr *e);
+int data_valid_each(data_source *d, int32_t *inputs, int32_t *targets, data_batch_fn fn,
+                    void *ctx, uerr *e);
+int data_has_valid(const data_source *d);
+
+#endif
