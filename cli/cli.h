@@ -44,6 +44,7 @@ const char *cli_db_path(const cli_common *c, const spec *s);
 
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_grad(int argc, char **argv);
 int cmd_gradcheck(int argc, char **argv);
 int cmd_graph(int argc, char **argv);

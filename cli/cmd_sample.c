@@ -10,8 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "models/model.h"
-#include "train/sample.h"
+#include "cli/model_ckpt.h"
 
 static const char help[] =
     "usage: unroll sample [RUN|CKPT] [--db FILE] [--length N] [--temperature X]\n"
@@ -57,41 +56,13 @@ int cmd_sample(int argc, char **argv)
     const char *dbpath = c.db ? c.db : "unroll.db";
     if (store_open(&db, dbpath, 1, &e))
         return cli_fail(&e);
-    int64_t ck = 0;
-    store_loaded l = {0};
-    store_run run = {0};
-    spec s = {0};
-    text_vocab v = {0};
+    model_ckpt m;
     char *out = NULL;
-    int rc = 0;
-    if (!ref) {
-        rc = store_checkpoint_latest(db, &ck, &e);
-    } else {
-        rc = store_checkpoint_resolve(db, ref, &ck, &e);
-    }
-    if (rc || (rc = store_checkpoint_load(db, ck, &l, &e)) ||
-        (rc = store_run_get(db, l.run, &run, &e)))
-        goto out;
-    char name[300];
-    snprintf(name, sizeof name, "run '%s' config", run.name);
-    if ((rc = spec_load_buffer(&s, name, run.config_text, strlen(run.config_text), NULL, 0, &e)))
-        goto out;
-    int32_t nknown = run.nvocab;
-    while (nknown > 0 && run.vocab[nknown - 1] < 0)
-        nknown--;
-    uint32_t *cps = malloc((size_t)(nknown ? nknown : 1) * sizeof(uint32_t));
-    if (!cps) {
-        rc = uerr_set(&e, UERR_INTERNAL, "out of memory");
-        goto out;
-    }
-    for (int32_t i = 0; i < nknown; i++)
-        cps[i] = (uint32_t)run.vocab[i];
-    rc = text_vocab_init(&v, cps, nknown, run.nvocab > nknown, &e);
-    free(cps);
+    int rc = model_ckpt_load(db, ref, &m, &e);
     if (rc)
         goto out;
-    sample_opts so = {.length = s.sample.length, .temperature = s.sample.temperature,
-                      .prime = prime ? prime : s.sample.prime, .seed = s.sample.seed};
+    sample_opts so = {.length = m.s.sample.length, .temperature = m.s.sample.temperature,
+                      .prime = prime ? prime : m.s.sample.prime, .seed = m.s.sample.seed};
     long long ll;
     if (len_s && cli_int("--length", len_s, 1, 100000000, &ll)) {
         rc = UERR_USAGE;
@@ -109,28 +80,19 @@ int cmd_sample(int argc, char **argv)
         rc = UERR_USAGE;
         goto out_quiet;
     }
-    sample_param ps[MODEL_MAX_PARAMS];
-    int np = 0;
-    for (int i = 0; i < l.n && np < MODEL_MAX_PARAMS; i++)
-        if (!strcmp(l.t[i].role, "param"))
-            ps[np++] = (sample_param){l.t[i].name, l.t[i].dt, l.t[i].data,
-                                      shape_numel(&l.t[i].shape)};
     double cps_rate = 0;
-    if ((rc = sample_text(&s, &v, ps, np, &so, &out, &cps_rate, &e)))
+    if ((rc = sample_text(&m.s, &m.vocab, m.params, m.nparams, &so, &out, &cps_rate, &e)))
         goto out;
     printf("%s\n", out);
     if (!c.quiet)
-        fprintf(stderr, "[run '%s', step %lld, %lld characters at %.0f chars/s]\n", run.name,
-                (long long)l.step, (long long)so.length, cps_rate);
+        fprintf(stderr, "[run '%s', step %lld, %lld characters at %.0f chars/s]\n", m.run.name,
+                (long long)m.ck.step, (long long)so.length, cps_rate);
 out:
     if (rc)
         cli_fail(&e);
 out_quiet:
     free(out);
-    text_vocab_free(&v);
-    spec_free(&s);
-    store_run_free(&run);
-    store_loaded_free(&l);
+    model_ckpt_free(&m);
     store_close(db);
     return rc;
 }

@@ -9,7 +9,7 @@
 #include "train/net.h"
 #include "train/rng.h"
 
-static int set_params(net *n, const sample_param *ps, int np, uerr *e)
+int sample_set_params(net *n, const sample_param *ps, int np, uerr *e)
 {
     for (int i = 0; i < n->m.nparams; i++) {
         const model_param *mp = &n->m.param[i];
@@ -72,7 +72,7 @@ int sample_text(const spec *s, const text_vocab *v, const sample_param *params, 
         rc = uerr_set(e, UERR_INTERNAL, "sample: out of memory");
         goto out;
     }
-    if ((rc = set_params(&n, params, nparams, e)) ||
+    if ((rc = sample_set_params(&n, params, nparams, e)) ||
         (rc = text_encode_prime(v, o->prime, strlen(o->prime), &prime, &nprime, e)))
         goto out;
     rng r;

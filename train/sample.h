@@ -27,6 +27,11 @@ typedef struct sample_param {
     int64_t numel;
 } sample_param;
 
+/* Copies checkpoint parameters (matched by name, converted to the net's
+ * dtype) into n; a missing or mis-sized one is an error naming it. */
+struct net;
+int sample_set_params(struct net *n, const sample_param *ps, int np, uerr *e);
+
 /* Generates into *out (malloc'd UTF-8, NUL-terminated, prime included). */
 int sample_text(const spec *s, const text_vocab *v, const sample_param *params, int nparams,
                 const sample_opts *o, char **out, double *chars_per_s, uerr *e);

@@ -1,0 +1,89 @@
+/*
+ * cmd_eval.c - unroll eval CKPT [--data FILE] [--free-running] [--db FILE]:
+ * the loss, bits per character, perplexity and next-character accuracy of
+ * a stored character model on a text.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/model_ckpt.h"
+#include "train/eval.h"
+
+static const char help[] =
+    "usage: unroll eval [RUN|CKPT] [--data FILE] [--free-running] [--db FILE]\n"
+    "\n"
+    "Scores a stored character model on a text: loss per character, bits per\n"
+    "character, perplexity, and how often the most probable next character is\n"
+    "right. FILE defaults to the run's data.path (the tail the run held out\n"
+    "for validation, when it held one out).\n"
+    "\n"
+    "  --free-running   feed the model its own previous prediction where it reads\n"
+    "                   y[t-1] (output-to-hidden models), instead of the true\n"
+    "                   previous character (teacher forcing)\n"
+    "\n"
+    "example:\n"
+    "  unroll eval jordan_char --free-running\n";
+
+int cmd_eval(int argc, char **argv)
+{
+    cli_common c = {0};
+    const char *ref = NULL, *data = NULL;
+    int free_running = 0;
+    for (int i = 1; i < argc; i++) {
+        int r = cli_common_opt(argc, argv, &i, &c);
+        if (r < 0)
+            return UERR_USAGE;
+        if (r > 0)
+            continue;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(help, stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--free-running")) {
+            free_running = 1;
+            continue;
+        }
+        if ((r = cli_value(argc, argv, &i, "--data", &data)) != 0) {
+            if (r < 0)
+                return UERR_USAGE;
+            continue;
+        }
+        if (argv[i][0] == '-')
+            return cli_usage("eval: unknown option '%s'", argv[i]);
+        ref = argv[i];
+    }
+    uerr e = {0};
+    store *db = NULL;
+    if (store_open(&db, c.db ? c.db : "unroll.db", 1, &e))
+        return cli_fail(&e);
+    model_ckpt m;
+    uint32_t *cp = NULL;
+    int64_t n = 0;
+    int rc = model_ckpt_load(db, ref, &m, &e);
+    if (!rc && m.s.data.kind != SPEC_DATA_TEXT)
+        rc = uerr_set(&e, UERR_USER, "eval: run '%s' is a classifier; its held-out accuracy is "
+                                     "logged as valid_accuracy (unroll runs metrics %s --csv)",
+                      m.run.name, m.run.name);
+    if (!rc)
+        rc = text_read_file(data ? data : m.s.data.path, &cp, &n, &e);
+    /* without --data: the tail training held out, split as training did */
+    int64_t from = !data ? n - (int64_t)(m.s.data.valid_fraction * (double)n) : 0;
+    if (from == n)
+        from = 0;
+    eval_result r;
+    if (!rc)
+        rc = eval_text(&m.s, &m.vocab, m.params, m.nparams, cp + from, n - from, free_running,
+                       &r, &e);
+    if (!rc)
+        printf("run '%s' step %lld%s: %lld characters, loss %.4f/char (%.3f bits/char), "
+               "perplexity %.2f, next-character accuracy %.1f%%\n",
+               m.run.name, (long long)m.ck.step, free_running ? ", free-running" : "",
+               (long long)r.chars, r.loss, r.loss / log(2.0), exp(r.loss), 100 * r.accuracy);
+    free(cp);
+    model_ckpt_free(&m);
+    store_close(db);
+    return rc ? cli_fail(&e) : 0;
+}

@@ -1,0 +1,97 @@
+/* eval.c - see eval.h. */
+#include "train/eval.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "train/net.h"
+
+/* ids of the text in v; unknown characters -> v->unknown or an error */
+static int encode(const text_vocab *v, const uint32_t *cp, int64_t n, int32_t **ids, uerr *e)
+{
+    int rc = 0;
+    *ids = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
+    if (!*ids)
+        return uerr_set(e, UERR_INTERNAL, "out of memory");
+    for (int64_t i = 0; i < n; i++) {
+        int32_t id = text_vocab_find(v, cp[i]);
+        if (id < 0 && v->unknown < 0) {
+            rc = uerr_set(e, UERR_USER,
+                          "evaluation text: character U+%04X at position %lld is not in the "
+                          "run's vocabulary",
+                          (unsigned)cp[i], (long long)i);
+            break;
+        }
+        (*ids)[i] = id >= 0 ? id : v->unknown;
+    }
+    if (rc) {
+        free(*ids);
+        *ids = NULL;
+    }
+    return rc;
+}
+
+static int64_t argmax_logits(const net *n)
+{
+    const void *o = exec_value(&n->x, n->m.logits[0]);
+    int64_t best = 0;
+    DT_EACH_REAL(n->dt, T, {
+        const T *r = o;
+        for (int64_t j = 1; j < n->m.out; j++)
+            if (r[j] > r[best])
+                best = j;
+    });
+    return best;
+}
+
+int eval_text(const spec *s, const text_vocab *v, const sample_param *params, int nparams,
+              const uint32_t *cp, int64_t n, int free_running, eval_result *r, uerr *e)
+{
+    memset(r, 0, sizeof *r);
+    int32_t *ids = NULL;
+    int rc = encode(v, cp, n, &ids, e);
+    if (rc)
+        return rc;
+    if (n < 2) {
+        free(ids);
+        return uerr_set(e, UERR_USER, "evaluation text: needs at least two characters");
+    }
+    net nt;
+    if ((rc = net_init(&nt, s, v->size, 1, 1, NET_FORWARD, NULL, e))) {
+        free(ids);
+        return rc;
+    }
+    rc = sample_set_params(&nt, params, nparams, e);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double sum = 0;
+    int64_t correct = 0, prev_pred = -1;
+    for (int64_t i = 0; i + 1 < n && !rc; i++) {
+        nt.xs[0] = ids[i];
+        nt.ys[0] = ids[i + 1];
+        if (free_running && i > 0)
+            nt.yprev[0] = (int32_t)prev_pred;
+        double loss;
+        if ((rc = net_run(&nt, &loss, e)))
+            break;
+        sum += loss;
+        prev_pred = argmax_logits(&nt);
+        correct += prev_pred == ids[i + 1];
+        net_carry_state(&nt);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (!rc) {
+        double dt = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        r->chars = n - 1;
+        r->loss = sum / (double)r->chars;
+        r->accuracy = (double)correct / (double)r->chars;
+        r->chars_per_s = dt > 0 ? (double)r->chars / dt : 0;
+        if (!isfinite(r->loss))
+            rc = uerr_set(e, UERR_USER, "evaluation: the loss is not finite");
+    }
+    net_free(&nt);
+    free(ids);
+    return rc;
+}

@@ -1,0 +1,28 @@
+/*
+ * eval.h - scoring a trained character model on text.
+ *
+ * The model runs one step at a time (B = 1, T = 1), its final state fed
+ * back, so that the input of y[t-1] can be either the true previous
+ * character (teacher forcing, as in training) or the model's own previous
+ * prediction (free-running: the most probable class). For models that do
+ * not read y[t-1] both give the same loss. Text is encoded with the run's
+ * vocabulary; characters it lacks map to its unknown id, or are an error
+ * naming the character when the vocabulary has none.
+ */
+#ifndef UNROLL_EVAL_H
+#define UNROLL_EVAL_H
+
+#include "train/sample.h"
+
+typedef struct eval_result {
+    double loss;            /* per character, nats */
+    int64_t chars;          /* characters scored */
+    double accuracy;        /* share of next characters predicted exactly */
+    double chars_per_s;
+} eval_result;
+
+/* Scores the n code points cp. */
+int eval_text(const spec *s, const text_vocab *v, const sample_param *params, int nparams,
+              const uint32_t *cp, int64_t n, int free_running, eval_result *r, uerr *e);
+
+#endif
