@@ -122,7 +122,7 @@ static val eval_name(evaluator *ev, const expr *x)
     if (!strcmp(x->name, "x")) {
         if (x->toff != 0)
             return fail_at(ev, x, "%s: only x[t] is supported", "x");
-        return (val){m->x[ev->t], V_INDEX, 0};
+        return (val){m->x[ev->t], m->dense ? V_BATCH : V_INDEX, 0};
     }
     if (!strcmp(x->name, "y")) {
         if (x->toff == 0)
@@ -344,7 +344,7 @@ static int setup(evaluator *ev, const spec *s, uerr *e)
 
 int model_build(model *m, const spec *s, int64_t V, int64_t B, int64_t T, uerr *e)
 {
-    model_io io = {V, V, 0};
+    model_io io = {.input = V, .output = V};
     return model_build_io(m, s, &io, B, T, e);
 }
 
@@ -384,6 +384,7 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
     if (rc)
         return rc;
     m->V = V, m->out = io->output, m->H = s->model.hidden, m->B = B, m->T = T;
+    m->dense = io->dense;
     if ((rc = graph_init(&m->g, s->train.dtype, e))) {
         cell_free(&c);
         return rc;
@@ -410,10 +411,12 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
     for (int64_t t = 0; t < T; t++) {
         g->cur_t = (int32_t)t;
         ev->t = t;
-        if (graph_leaf(g, "x", DT_I32, shape_1(B), NODE_DATA, (int32_t)t, &m->x[t], e) ||
+        if (graph_leaf(g, "x", m->dense ? g->dt : DT_I32, m->dense ? shape_2(B, V) : shape_1(B),
+                       NODE_DATA, (int32_t)t, &m->x[t], e) ||
             graph_leaf(g, "y", DT_I32, shape_1(B), NODE_DATA, (int32_t)t, &m->y[t], e))
             goto fail;
-        g->nodes[m->x[t]].ip[0] = V;
+        if (!m->dense)
+            g->nodes[m->x[t]].ip[0] = V;
         g->nodes[m->y[t]].ip[0] = io->output;
         if (m->mask &&
             graph_leaf(g, "mask", DT_I32, shape_1(B), NODE_DATA, (int32_t)t, &m->mask[t], e))

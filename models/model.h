@@ -53,6 +53,7 @@ typedef struct model {
     int nparams;
     model_param param[MODEL_MAX_PARAMS];
     int64_t out;      /* output classes (V for text) */
+    int dense;        /* x[t] leaves are float [B, V] vectors */
     int32_t *x, *y;   /* [T] data leaves, int32 [B] */
     int32_t *mask;    /* [T] int32 [B] leaves (1: a real step), or NULL */
     int32_t *logits;  /* [T] o_t nodes [B, V] */
@@ -74,6 +75,7 @@ double model_estimate_bytes(const spec *s, int64_t V, int64_t B, int64_t T);
 typedef struct model_io {
     int64_t input, output;
     int masked;
+    int dense;        /* x[t] is a real vector [B, input], not one-hot ids */
 } model_io;
 
 /* Unrolls s over T steps for batch B. */

@@ -248,42 +248,21 @@ void cls_fill(const cls_data *d, const cls_example *ex, int64_t n, int64_t B, in
 
 int cls_cursor_init(cls_cursor *c, const cls_data *d, uint64_t seed, uerr *e)
 {
-    memset(c, 0, sizeof *c);
     c->d = d;
-    c->order = malloc((size_t)d->ntrain * sizeof *c->order);
-    if (!c->order)
-        return uerr_set(e, UERR_INTERNAL, "out of memory");
-    rng_seed(&c->r, seed ^ 0x5eed5eed5eedull);
-    c->pos = d->ntrain; /* the first call shuffles */
-    c->epoch = -1;
-    return 0;
+    return shuffler_init(&c->sh, d->ntrain, seed, e);
 }
 
 void cls_cursor_free(cls_cursor *c)
 {
-    free(c->order);
-    memset(c, 0, sizeof *c);
+    shuffler_free(&c->sh);
 }
 
 void cls_next(cls_cursor *c, int64_t B, int64_t T, int32_t *inputs, int32_t *targets,
               int32_t *mask)
 {
     const cls_data *d = c->d;
-    cls_example batch[1];
     for (int64_t b = 0; b < B; b++) {
-        if (c->pos == d->ntrain) {
-            for (int64_t i = 0; i < d->ntrain; i++)
-                c->order[i] = i;
-            for (int64_t i = d->ntrain - 1; i > 0; i--) {
-                int64_t j = (int64_t)rng_below(&c->r, (uint64_t)i + 1);
-                int64_t t = c->order[i];
-                c->order[i] = c->order[j];
-                c->order[j] = t;
-            }
-            c->pos = 0;
-            c->epoch++;
-        }
-        batch[0] = d->train[c->order[c->pos++]];
-        cls_fill(d, batch, 1, 1, T, inputs + b * T, targets + b * T, mask + b * T, NULL);
+        cls_example ex = d->train[shuffler_next(&c->sh)];
+        cls_fill(d, &ex, 1, 1, T, inputs + b * T, targets + b * T, mask + b * T, NULL);
     }
 }

@@ -17,6 +17,7 @@
 #define UNROLL_CLASSIFY_H
 
 #include "train/rng.h"
+#include "train/shuffle.h"
 #include "train/text.h"
 
 typedef struct cls_example {
@@ -51,9 +52,7 @@ void cls_fill(const cls_data *d, const cls_example *ex, int64_t n, int64_t B, in
  * epoch; the state is (epoch, position) plus the RNG. */
 typedef struct cls_cursor {
     const cls_data *d;
-    int64_t *order;
-    int64_t pos, epoch;
-    rng r;
+    shuffler sh;
 } cls_cursor;
 
 int cls_cursor_init(cls_cursor *c, const cls_data *d, uint64_t seed, uerr *e);

@@ -19,7 +19,7 @@ int data_open(data_source *d, const spec *s, uerr *e)
         if (rc)
             return rc;
         d->T = d->cls.maxlen;
-        d->io = (model_io){d->cls.vocab.size, d->cls.nclasses, 1};
+        d->io = (model_io){.input = d->cls.vocab.size, .output = d->cls.nclasses, .masked = 1};
         d->mask = malloc((size_t)(d->B * d->T) * sizeof(int32_t));
         if (!d->mask || (rc = cls_cursor_init(&d->ccur, &d->cls, s->train.seed, e))) {
             data_free(d);
@@ -31,7 +31,7 @@ int data_open(data_source *d, const spec *s, uerr *e)
     rc = text_corpus_load(s->data.path, s->data.valid_fraction, &d->text, e);
     if (rc)
         return rc;
-    d->io = (model_io){d->text.vocab.size, d->text.vocab.size, 0};
+    d->io = (model_io){.input = d->text.vocab.size, .output = d->text.vocab.size};
     sha256_hex(d->text.train, (size_t)d->text.n_train * sizeof(int32_t), d->hash);
     return 0;
 }

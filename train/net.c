@@ -11,7 +11,7 @@
 int net_init(net *n, const spec *s, int64_t V, int64_t B, int64_t T, int mode,
              const plan_options *po, uerr *e)
 {
-    model_io io = {V, V, 0};
+    model_io io = {.input = V, .output = V};
     return net_init_io(n, s, &io, B, T, mode, po, e);
 }
 
@@ -65,6 +65,10 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
     n->h0 = calloc(n->state_bytes ? n->state_bytes : 1, 1);
     n->yprev = malloc((size_t)B * sizeof(int32_t));
     n->xs = calloc((size_t)(T * B), sizeof(int32_t));
+    if (m->dense && !(n->xd = calloc((size_t)(T * B * m->V), n->es))) {
+        rc = uerr_set(e, UERR_INTERNAL, "net: out of memory for inputs");
+        goto fail;
+    }
     n->ys = calloc((size_t)(T * B), sizeof(int32_t));
     if (m->mask && !(n->ms = calloc((size_t)(T * B), sizeof(int32_t)))) {
         rc = uerr_set(e, UERR_INTERNAL, "net: out of memory for masks");
@@ -82,7 +86,9 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
         exec_bind(&n->x, m->yprev, n->yprev);
     net_reset_state(n);
     for (int64_t t = 0; t < T; t++) {
-        exec_bind(&n->x, m->x[t], n->xs + t * B);
+        exec_bind(&n->x, m->x[t],
+                  m->dense ? (void *)((char *)n->xd + (size_t)(t * B * m->V) * n->es)
+                           : (void *)(n->xs + t * B));
         exec_bind(&n->x, m->y[t], n->ys + t * B);
         if (m->mask)
             exec_bind(&n->x, m->mask[t], n->ms + t * B);
@@ -106,6 +112,7 @@ void net_free(net *n)
     free(n->xs);
     free(n->ys);
     free(n->ms);
+    free(n->xd);
     memset(n, 0, sizeof *n);
 }
 
@@ -175,6 +182,16 @@ void net_set_mask(net *n, const int32_t *mask)
     for (int64_t b = 0; b < B; b++)
         for (int64_t t = 0; t < T; t++)
             n->ms[t * B + b] = mask[b * T + t];
+}
+
+void net_set_dense(net *n, const void *x)
+{
+    int64_t B = n->m.B, T = n->m.T, D = n->m.V;
+    size_t row = (size_t)D * n->es;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t t = 0; t < T; t++)
+            memcpy((char *)n->xd + (size_t)(t * B + b) * row, (const char *)x + (size_t)(b * T + t) * row,
+                   row);
 }
 
 int net_run(net *n, double *loss, uerr *e)

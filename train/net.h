@@ -38,6 +38,7 @@ typedef struct net {
     int32_t *yprev;         /* [B]: y[t-1] before the first step */
     int32_t *xs, *ys;       /* [T, B] */
     int32_t *ms;            /* [T, B] step masks, when the model has them */
+    void *xd;               /* [T, B, D] real inputs of a dense model */
 } net;
 
 int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T, int mode,
@@ -60,6 +61,9 @@ void net_set_batch(net *n, const int32_t *inputs, const int32_t *targets);
 
 /* The same for the step masks [B, T] of a masked model (1: a real step). */
 void net_set_mask(net *n, const int32_t *mask);
+
+/* The real inputs [B, T, D] (in the net's dtype) of a dense model. */
+void net_set_dense(net *n, const void *x);
 
 /* The state a chunk starts from after a reset: zeros, and no previous
  * target (y[t-1] = 0 at t = 0). */
