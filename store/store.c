@@ -14,7 +14,7 @@
  *   written (not even the journal mode) until the file is known to be a
  *   fresh or an unroll database of a version we understand.
  */
-#include "store.h"
+#include "store/store_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -22,6 +22,9 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sha256.h"
 
@@ -96,33 +99,51 @@ static const char *const store_migrations[] = {
     "  value REAL,"
     "  PRIMARY KEY (run, step, name)"
     ") WITHOUT ROWID;",
+
+    /* 1 -> 2: lineage and sessions. A checkpoint records the checkpoint it
+     * descends from (parent) and the session (process) that saved it; a
+     * run records how its parameters started (init). One session per
+     * training process on a run: its start or a resume, with the pid and
+     * host that tell whether it is still alive. Deleting a checkpoint
+     * relinks its children in the same run to its own parent, so a pruned
+     * lineage still leads back to where it started; children in other
+     * runs (started --from it) lose the link. */
+    "ALTER TABLE runs ADD COLUMN init TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE sessions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('start', 'resume', 'import')),"
+    "  from_checkpoint INTEGER REFERENCES checkpoints(id) ON DELETE SET NULL,"
+    "  from_step INTEGER,"
+    "  started TEXT NOT NULL,"
+    "  finished TEXT,"
+    "  status TEXT NOT NULL"
+    "    CHECK (status IN ('running', 'finished', 'interrupted', 'failed')),"
+    "  metrics_dropped INTEGER NOT NULL DEFAULT 0,"
+    "  command_line TEXT NOT NULL DEFAULT '',"
+    "  program_version TEXT NOT NULL DEFAULT '',"
+    "  blas TEXT NOT NULL DEFAULT '',"
+    "  threads INTEGER NOT NULL DEFAULT 0,"
+    "  host TEXT NOT NULL DEFAULT '',"
+    "  pid INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX sessions_run ON sessions(run);"
+    "CREATE INDEX sessions_from ON sessions(from_checkpoint);"
+    "ALTER TABLE checkpoints ADD COLUMN parent INTEGER"
+    "  REFERENCES checkpoints(id) ON DELETE SET NULL;"
+    "ALTER TABLE checkpoints ADD COLUMN session INTEGER"
+    "  REFERENCES sessions(id) ON DELETE SET NULL;"
+    "CREATE INDEX checkpoints_parent ON checkpoints(parent);"
+    "CREATE INDEX checkpoints_session ON checkpoints(session);"
+    "CREATE TRIGGER checkpoints_relink BEFORE DELETE ON checkpoints BEGIN"
+    "  UPDATE checkpoints SET parent = OLD.parent WHERE parent = OLD.id AND run = OLD.run;"
+    "END;",
 };
 
 _Static_assert(sizeof store_migrations / sizeof store_migrations[0] == STORE_SCHEMA_VERSION,
                "one migration step per schema version");
 
-#define STORE_NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
-#define STORE_NAME_MAX 200
-
-/* ---- the handle ------------------------------------------------------- */
-
-typedef struct store_metric_row {
-    int64_t run, step;
-    size_t name_off; /* into store.mnames */
-    double value;
-} store_metric_row;
-
-struct store {
-    sqlite3 *db;
-    char *path;
-    int readonly;
-    int in_txn;            /* inside store_begin ... store_commit */
-    store_metric_row *mrows; /* STORE_METRIC_BATCH slots, allocated on first use */
-    int nm;
-    char *mnames; /* NUL-terminated names of the buffered rows, back to back */
-    size_t mnames_len, mnames_cap;
-    int64_t metric_run_ok; /* last run store_metric found to exist; 0: none */
-};
+/* ---- the handle: struct store is in store_int.h ----------------------- */
 
 const char *store_path(const store *s) { return s->path; }
 
@@ -149,7 +170,7 @@ static int store_code(int rc)
 }
 
 /* "PATH: sqlite message (while what)" for the last failure on s->db. */
-static int store_fail(store *s, const char *what, uerr *e)
+int store_fail(store *s, const char *what, uerr *e)
 {
     int rc = sqlite3_extended_errcode(s->db);
     if (what)
@@ -158,14 +179,14 @@ static int store_fail(store *s, const char *what, uerr *e)
     return uerr_set(e, store_code(rc), "%s: %s", s->path, sqlite3_errmsg(s->db));
 }
 
-static int store_exec(store *s, const char *sql, const char *what, uerr *e)
+int store_exec(store *s, const char *sql, const char *what, uerr *e)
 {
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
         return store_fail(s, what, e);
     return 0;
 }
 
-static int store_prep(store *s, const char *sql, sqlite3_stmt **st, const char *what, uerr *e)
+int store_prep(store *s, const char *sql, sqlite3_stmt **st, const char *what, uerr *e)
 {
     *st = NULL;
     if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
@@ -175,16 +196,16 @@ static int store_prep(store *s, const char *sql, sqlite3_stmt **st, const char *
 
 /* sqlite3_finalize only repeats the error of the last step, which was
  * already reported, so its result carries no new information. */
-static void store_final(sqlite3_stmt *st) { (void)sqlite3_finalize(st); }
+void store_final(sqlite3_stmt *st) { (void)sqlite3_finalize(st); }
 
-static int store_writable(store *s, uerr *e)
+int store_writable(store *s, uerr *e)
 {
     if (s->readonly)
         return uerr_set(e, UERR_USER, "%s: opened read-only", s->path);
     return 0;
 }
 
-static int store_begin(store *s, const char *what, uerr *e)
+int store_begin(store *s, const char *what, uerr *e)
 {
     if (store_exec(s, "BEGIN IMMEDIATE", what, e))
         return UERR_USER;
@@ -192,7 +213,7 @@ static int store_begin(store *s, const char *what, uerr *e)
     return 0;
 }
 
-static int store_commit(store *s, const char *what, uerr *e)
+int store_commit(store *s, const char *what, uerr *e)
 {
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         int rc = store_fail(s, what, e);
@@ -208,7 +229,7 @@ static int store_commit(store *s, const char *what, uerr *e)
 /* Undoes the open transaction after a failure already in e. SQLite may
  * have rolled back by itself (full disk, I/O error); then there is
  * nothing left to undo and ROLLBACK would only fail. */
-static void store_rollback(store *s, uerr *e)
+void store_rollback(store *s, uerr *e)
 {
     if (s->in_txn && !sqlite3_get_autocommit(s->db) &&
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
@@ -217,7 +238,7 @@ static void store_rollback(store *s, uerr *e)
 }
 
 /* A single-row integer query; *found says whether a row came back. */
-static int store_query_int(store *s, sqlite3_stmt *st, int64_t *val, int *found, const char *what,
+int store_query_int(store *s, sqlite3_stmt *st, int64_t *val, int *found, const char *what,
                            uerr *e)
 {
     int rc = sqlite3_step(st);
@@ -232,7 +253,7 @@ static int store_query_int(store *s, sqlite3_stmt *st, int64_t *val, int *found,
     return store_fail(s, what, e);
 }
 
-static char *store_strdup(const char *p)
+char *store_strdup(const char *p)
 {
     if (!p)
         return NULL;
@@ -243,19 +264,19 @@ static char *store_strdup(const char *p)
     return q;
 }
 
-static int store_oom(store *s, const char *what, uerr *e)
+int store_oom(store *s, const char *what, uerr *e)
 {
     return uerr_set(e, UERR_INTERNAL, "%s: out of memory (while %s)", s->path, what);
 }
 
 /* A value written by the sqlite3_bind_* family must not be silently lost:
  * a text or blob too large fails here. */
-static int store_bound(store *s, int rc, const char *what, uerr *e)
+int store_bound(store *s, int rc, const char *what, uerr *e)
 {
     return rc == SQLITE_OK ? 0 : store_fail(s, what, e);
 }
 
-static int store_is_digits(const char *p)
+int store_is_digits(const char *p)
 {
     if (!*p)
         return 0;
@@ -379,11 +400,13 @@ static int store_setup(store *s, uerr *e)
     if (s->readonly) {
         if (fresh)
             return uerr_set(e, UERR_USER, "%s: empty database, nothing to read", s->path);
-        if (version < STORE_SCHEMA_VERSION)
+        if (version < STORE_SCHEMA_VERSION) {
+            s->too_old = 1;
             return uerr_set(e, UERR_USER,
                             "%s: schema version %" PRId64
                             " is older than %d; open it once read-write to upgrade it",
                             s->path, version, STORE_SCHEMA_VERSION);
+        }
     } else if ((rc = store_set_wal(s, e))) {
         return rc;
     }
@@ -396,7 +419,84 @@ static int store_setup(store *s, uerr *e)
     return 0;
 }
 
-int store_open(store **out, const char *path, int readonly, uerr *e)
+/* "file:PATH?immutable=1" with the characters a URI gives meaning to
+ * escaped; NULL when out of memory. */
+static char *store_immutable_uri(const char *path)
+{
+    size_t n = strlen(path);
+    char *u = malloc(3 * n + 32);
+    if (!u)
+        return NULL;
+    size_t k = (size_t)sprintf(u, "file:");
+    for (const char *p = path; *p; p++) {
+        if (*p == '%' || *p == '?' || *p == '#')
+            k += (size_t)sprintf(u + k, "%%%02X", (unsigned char)*p);
+        else
+            u[k++] = *p;
+    }
+    sprintf(u + k, "?immutable=1");
+    return u;
+}
+
+/* Whether PATH's directory exists but cannot take new files (SQLite's
+ * -wal, -shm). */
+static int store_dir_readonly(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat st;
+    return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && access(dir, W_OK) != 0;
+}
+
+/* Opens s->db in one mode and checks the file. *sqlite_rc gets the primary
+ * SQLite code of a failure inside SQLite (0 otherwise). */
+static int store_open_mode(store *s, int readonly, int immutable, int *sqlite_rc, uerr *e)
+{
+    s->readonly = readonly;
+    s->immutable = immutable;
+    *sqlite_rc = 0;
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    char *uri = NULL;
+    if (immutable) {
+        if (!(uri = store_immutable_uri(s->path)))
+            return store_oom(s, "opening", e);
+        flags |= SQLITE_OPEN_URI;
+    }
+    int rc = sqlite3_open_v2(uri ? uri : s->path, &s->db, flags, NULL);
+    free(uri);
+    if (rc != SQLITE_OK) {
+        *sqlite_rc = rc & 0xff;
+        if (s->db)
+            return store_fail(s, NULL, e);
+        return uerr_set(e, UERR_INTERNAL, "%s: %s", s->path, sqlite3_errstr(rc));
+    }
+    /* SQLite quietly opens a write-protected file read-only; refusing here
+     * beats failing at the first checkpoint of a long run. */
+    if (!readonly && sqlite3_db_readonly(s->db, "main") == 1)
+        return uerr_set(e, UERR_USER,
+                        "%s: the file is read-only for this user; nothing was written "
+                        "(read-only queries still work)",
+                        s->path);
+    rc = store_setup(s, e);
+    if (rc && e && e->code && sqlite3_errcode(s->db) != SQLITE_OK)
+        *sqlite_rc = sqlite3_errcode(s->db) & 0xff;
+    return rc;
+}
+
+static void store_close_db(store *s)
+{
+    (void)sqlite3_close(s->db);
+    s->db = NULL;
+}
+
+int store_open(store **out, const char *path, int mode, uerr *e)
 {
     *out = NULL;
     store *s = calloc(1, sizeof *s);
@@ -404,19 +504,45 @@ int store_open(store **out, const char *path, int readonly, uerr *e)
         free(s);
         return uerr_set(e, UERR_INTERNAL, "%s: out of memory", path);
     }
-    s->readonly = readonly;
-    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
-    if (rc != SQLITE_OK) {
-        if (s->db)
-            rc = store_fail(s, NULL, e);
-        else
-            rc = uerr_set(e, UERR_INTERNAL, "%s: %s", path, sqlite3_errstr(rc));
-    } else {
-        rc = store_setup(s, e);
+    int readonly = mode != STORE_READ_WRITE, src;
+    uerr e1 = {0};
+    int rc = store_open_mode(s, readonly, 0, &src, &e1);
+    if (rc && readonly && s->too_old && mode == STORE_READ_UPGRADE &&
+        access(path, W_OK) == 0) {
+        /* Migrate through a read-write handle, then read as asked. */
+        store_close_db(s);
+        store *w = NULL;
+        uerr_clear(&e1);
+        if (!(rc = store_open(&w, path, STORE_READ_WRITE, &e1))) {
+            store_close(w);
+            rc = store_open_mode(s, 1, 0, &src, &e1);
+        }
+    } else if (rc && readonly && (src == SQLITE_READONLY || src == SQLITE_CANTOPEN)) {
+        /* A WAL file needs its -shm even to read. When it is missing and
+         * cannot be created, no writer has the file open (a writer would
+         * have made it), and without a -wal holding unmerged commits the
+         * main file is the whole database: immutable mode reads it. */
+        char wal[4200];
+        struct stat st;
+        snprintf(wal, sizeof wal, "%s-wal", path);
+        if (stat(wal, &st) != 0 || st.st_size == 0) {
+            store_close_db(s);
+            uerr e2 = {0};
+            /* If that fails too, the first error is the one to report. */
+            if (!store_open_mode(s, 1, 1, &src, &e2))
+                rc = 0;
+        }
+    } else if (rc && !readonly && src == SQLITE_CANTOPEN && store_dir_readonly(path)) {
+        uerr_clear(&e1);
+        uerr_set(&e1, UERR_USER,
+                 "%s: cannot create its -wal and -shm files (the directory is not writable); "
+                 "nothing was written",
+                 path);
     }
     if (rc) {
-        (void)sqlite3_close(s->db);
+        if (e && !e->code)
+            *e = e1;
+        store_close_db(s);
         free(s->path);
         free(s);
         return rc;
@@ -449,27 +575,33 @@ int store_busy_timeout(store *s, int ms, uerr *e)
 
 /* ---- names ------------------------------------------------------------ */
 
-static int store_check_run_name(store *s, const char *name, uerr *e)
+int store_check_label(store *s, const char *what, const char *name, uerr *e)
 {
     size_t n = strlen(name);
+    /* A tag that read as digits would shadow a checkpoint id, a run name a
+     * run id: references try ids first. */
+    const char *idkind = strcmp(what, "tag") ? "a run id" : "a checkpoint id";
     if (n == 0)
-        return uerr_set(e, UERR_USER, "%s: a run name cannot be empty", s->path);
+        return uerr_set(e, UERR_USER, "%s: a %s cannot be empty", s->path, what);
     if (n > STORE_NAME_MAX)
-        return uerr_set(e, UERR_USER, "%s: run name '%.40s...' is longer than %d bytes", s->path,
+        return uerr_set(e, UERR_USER, "%s: %s '%.40s...' is longer than %d bytes", s->path, what,
                         name, STORE_NAME_MAX);
     if (store_is_digits(name))
-        return uerr_set(e, UERR_USER,
-                        "%s: run name '%s' is all digits and would read as a run id", s->path,
-                        name);
+        return uerr_set(e, UERR_USER, "%s: %s '%s' is all digits and would read as %s", s->path,
+                        what, name, idkind);
     for (const char *p = name; *p; p++) {
         if (*p == '@')
-            return uerr_set(e, UERR_USER,
-                            "%s: run name '%s' contains '@', which separates RUN@STEP", s->path,
-                            name);
+            return uerr_set(e, UERR_USER, "%s: %s '%s' contains '@', which separates RUN@STEP",
+                            s->path, what, name);
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            return uerr_set(e, UERR_USER, "%s: run name contains a control character", s->path);
+            return uerr_set(e, UERR_USER, "%s: %s contains a control character", s->path, what);
     }
     return 0;
+}
+
+static int store_check_run_name(store *s, const char *name, uerr *e)
+{
+    return store_check_label(s, "run name", name, e);
 }
 
 /* Whether a run called name exists. */
@@ -507,7 +639,7 @@ int store_unique_run_name(store *s, const char *base, char *out, size_t n, uerr 
 
 /* ---- runs ------------------------------------------------------------- */
 
-static int store_run_exists(store *s, int64_t run, uerr *e)
+int store_run_exists(store *s, int64_t run, uerr *e)
 {
     sqlite3_stmt *st;
     int64_t id;
@@ -527,6 +659,101 @@ static int store_bind_opt_text(sqlite3_stmt *st, int i, const char *v)
 {
     return sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC);
 }
+
+/* ---- sessions ---------------------------------------------------------- */
+
+typedef struct store_session_info {
+    int64_t run;
+    const char *kind; /* start, resume, import */
+    int64_t from;     /* checkpoint, 0: none */
+    const char *command_line, *program_version, *blas;
+    int threads;
+    int64_t dropped;
+} store_session_info;
+
+static void store_hostname(char *host, size_t n)
+{
+    if (gethostname(host, n) != 0)
+        snprintf(host, n, "?");
+    host[n - 1] = '\0';
+}
+
+/* Inserts a session row for this process, inside the caller's
+ * transaction. */
+static int store_session_insert(store *s, const store_session_info *si, int64_t *id, uerr *e)
+{
+    const char *what = "recording the session";
+    char host[256];
+    store_hostname(host, sizeof host);
+    sqlite3_stmt *st;
+    if (store_prep(s,
+                   "INSERT INTO sessions (run, kind, from_checkpoint, from_step, started, status,"
+                   " metrics_dropped, command_line, program_version, blas, threads, host, pid)"
+                   " VALUES (?1, ?2, ?3, (SELECT step FROM checkpoints WHERE id = ?3), " STORE_NOW
+                   ", 'running', ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                   &st, what, e))
+        return UERR_USER;
+    int b = sqlite3_bind_int64(st, 1, si->run);
+    if (!b)
+        b = sqlite3_bind_text(st, 2, si->kind, -1, SQLITE_STATIC);
+    if (!b)
+        b = si->from ? sqlite3_bind_int64(st, 3, si->from) : sqlite3_bind_null(st, 3);
+    if (!b)
+        b = sqlite3_bind_int64(st, 4, si->dropped);
+    if (!b)
+        b = store_bind_opt_text(st, 5, si->command_line);
+    if (!b)
+        b = store_bind_opt_text(st, 6, si->program_version);
+    if (!b)
+        b = store_bind_opt_text(st, 7, si->blas);
+    if (!b)
+        b = sqlite3_bind_int(st, 8, si->threads);
+    if (!b)
+        b = sqlite3_bind_text(st, 9, host, -1, SQLITE_STATIC);
+    if (!b)
+        b = sqlite3_bind_int64(st, 10, (int64_t)getpid());
+    int rc = store_bound(s, b, what, e);
+    if (!rc && sqlite3_step(st) != SQLITE_DONE)
+        rc = store_fail(s, what, e);
+    store_final(st);
+    if (!rc)
+        *id = sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+int store_run_alive(store *s, int64_t run, int *alive, int64_t *pid, char *host, uerr *e)
+{
+    const char *what = "looking up the run's sessions";
+    sqlite3_stmt *st;
+    *alive = 0;
+    *pid = 0;
+    host[0] = '\0';
+    if (store_prep(s,
+                   "SELECT status, host, pid FROM sessions WHERE run = ? ORDER BY id DESC LIMIT 1",
+                   &st, what, e))
+        return UERR_USER;
+    int rc = store_bound(s, sqlite3_bind_int64(st, 1, run), what, e);
+    int r = rc ? SQLITE_DONE : sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        const char *status = (const char *)sqlite3_column_text(st, 0);
+        const char *h = (const char *)sqlite3_column_text(st, 1);
+        char me[256];
+        store_hostname(me, sizeof me);
+        snprintf(host, 256, "%s", h ? h : "");
+        *pid = sqlite3_column_int64(st, 2);
+        /* kill(pid, 0) only asks whether the process exists; EPERM means
+         * it does, under another user. A reused pid reads as alive: the
+         * caller offers --force for that. */
+        if (status && !strcmp(status, "running") && h && !strcmp(h, me) && *pid > 0 &&
+            *pid != (int64_t)getpid() && (kill((pid_t)*pid, 0) == 0 || errno == EPERM))
+            *alive = 1;
+    } else if (r != SQLITE_DONE) {
+        rc = store_fail(s, what, e);
+    }
+    store_final(st);
+    return rc;
+}
+
 
 int store_run_begin(store *s, const store_run_info *info, int64_t *run_id, uerr *e)
 {
@@ -576,8 +803,8 @@ int store_run_begin(store *s, const store_run_info *info, int64_t *run_id, uerr 
         rc = store_prep(s,
                         "INSERT INTO runs (name, config_text, config_hash, parent_checkpoint,"
                         " command_line, program_version, started, status, data_hash, blas,"
-                        " threads) VALUES (?, ?, ?, ?, ?, ?, " STORE_NOW
-                        ", 'running', ?, ?, ?)",
+                        " threads, init) VALUES (?, ?, ?, ?, ?, ?, " STORE_NOW
+                        ", 'running', ?, ?, ?, ?)",
                         &st, what, e);
     if (!rc) {
         int b = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -598,6 +825,8 @@ int store_run_begin(store *s, const store_run_info *info, int64_t *run_id, uerr 
             b = store_bind_opt_text(st, 8, info->blas);
         if (!b)
             b = sqlite3_bind_int(st, 9, info->threads);
+        if (!b)
+            b = store_bind_opt_text(st, 10, info->init);
         rc = store_bound(s, b, what, e);
         if (!rc && sqlite3_step(st) != SQLITE_DONE)
             rc = store_fail(s, what, e);
@@ -622,12 +851,27 @@ int store_run_begin(store *s, const store_run_info *info, int64_t *run_id, uerr 
         }
     }
     store_final(st);
+    int64_t session = 0;
+    if (!rc) {
+        store_session_info si = {.run = id,
+                                 .kind = !strcmp(info->init ? info->init : "", "import")
+                                             ? "import"
+                                             : "start",
+                                 .from = info->parent_checkpoint,
+                                 .command_line = info->command_line,
+                                 .program_version = info->program_version,
+                                 .blas = info->blas,
+                                 .threads = info->threads};
+        rc = store_session_insert(s, &si, &session, e);
+    }
     if (rc) {
         store_rollback(s, e);
         return rc;
     }
     if ((rc = store_commit(s, what, e)))
         return rc;
+    s->session = session;
+    s->session_run = id;
     *run_id = id;
     return 0;
 }
@@ -661,6 +905,21 @@ int store_run_finish(store *s, int64_t run, const char *status, uerr *e)
             rc = store_fail(s, what, e);
     }
     store_final(st);
+    st = NULL;
+    if (!rc && s->session && s->session_run == run &&
+        !(rc = store_prep(s,
+                          "UPDATE sessions SET status = ?1,"
+                          " finished = CASE WHEN ?1 = 'running' THEN NULL ELSE " STORE_NOW
+                          " END WHERE id = ?2",
+                          &st, what, e))) {
+        int b = sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+        if (!b)
+            b = sqlite3_bind_int64(st, 2, s->session);
+        rc = store_bound(s, b, what, e);
+        if (!rc && sqlite3_step(st) != SQLITE_DONE)
+            rc = store_fail(s, what, e);
+    }
+    store_final(st);
     if (rc) {
         store_rollback(s, e);
         return rc;
@@ -669,6 +928,105 @@ int store_run_finish(store *s, int64_t run, const char *status, uerr *e)
         return rc;
     s->nm = 0;
     s->mnames_len = 0;
+    return 0;
+}
+
+int store_run_resume(store *s, int64_t run, int64_t ckpt, const store_resume_info *ri,
+                     int64_t *dropped, uerr *e)
+{
+    const char *what = "resuming the run";
+    int rc;
+    *dropped = 0;
+    if ((rc = store_writable(s, e)) || (rc = store_flush(s, e)))
+        return rc;
+    if ((rc = store_begin(s, what, e)))
+        return rc;
+    sqlite3_stmt *st = NULL;
+    int64_t step = 0, session = 0;
+    int found = 0;
+    if (!(rc = store_run_exists(s, run, e)) &&
+        !(rc = store_prep(s, "SELECT step FROM checkpoints WHERE id = ? AND run = ?", &st, what,
+                          e))) {
+        int b = sqlite3_bind_int64(st, 1, ckpt);
+        if (!b)
+            b = sqlite3_bind_int64(st, 2, run);
+        if (!(rc = store_bound(s, b, what, e)))
+            rc = store_query_int(s, st, &step, &found, what, e);
+        if (!rc && !found)
+            rc = uerr_set(e, UERR_USER, "%s: checkpoint %" PRId64 " is not one of run %" PRId64,
+                          s->path, ckpt, run);
+    }
+    store_final(st);
+    st = NULL;
+    if (!rc && !ri->force) {
+        int alive;
+        int64_t pid;
+        char host[256];
+        if (!(rc = store_run_alive(s, run, &alive, &pid, host, e)) && alive)
+            rc = uerr_set(e, UERR_USER,
+                          "%s: run %" PRId64 " is still being trained by process %" PRId64
+                          " on %s; stop it first (or pass --force if that process is not "
+                          "unroll)",
+                          s->path, run, pid, host);
+    }
+    /* The interrupted process may have logged (and flushed) steps past
+     * the checkpoint; the resumed process logs them again. */
+    if (!rc && !(rc = store_prep(s, "DELETE FROM metrics WHERE run = ? AND step > ?", &st, what,
+                                 e))) {
+        int b = sqlite3_bind_int64(st, 1, run);
+        if (!b)
+            b = sqlite3_bind_int64(st, 2, step);
+        if (!(rc = store_bound(s, b, what, e))) {
+            if (sqlite3_step(st) != SQLITE_DONE)
+                rc = store_fail(s, what, e);
+            else
+                *dropped = sqlite3_changes(s->db);
+        }
+    }
+    store_final(st);
+    st = NULL;
+    if (!rc &&
+        !(rc = store_prep(s,
+                          "UPDATE runs SET status = 'running', finished = NULL,"
+                          " config_text = coalesce(?1, config_text),"
+                          " config_hash = coalesce(?2, config_hash) WHERE id = ?3",
+                          &st, what, e))) {
+        char hash[SHA256_HEX_SIZE];
+        if (ri->config_text)
+            sha256_hex(ri->config_text, strlen(ri->config_text), hash);
+        int b = ri->config_text ? sqlite3_bind_text(st, 1, ri->config_text, -1, SQLITE_STATIC)
+                                : sqlite3_bind_null(st, 1);
+        if (!b)
+            b = ri->config_text ? sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT)
+                                : sqlite3_bind_null(st, 2);
+        if (!b)
+            b = sqlite3_bind_int64(st, 3, run);
+        if (!(rc = store_bound(s, b, what, e)) && sqlite3_step(st) != SQLITE_DONE)
+            rc = store_fail(s, what, e);
+    }
+    store_final(st);
+    if (!rc) {
+        store_session_info si = {.run = run,
+                                 .kind = "resume",
+                                 .from = ckpt,
+                                 .command_line = ri->command_line,
+                                 .program_version = ri->program_version,
+                                 .blas = ri->blas,
+                                 .threads = ri->threads,
+                                 .dropped = *dropped};
+        rc = store_session_insert(s, &si, &session, e);
+    }
+    if (rc) {
+        store_rollback(s, e);
+        *dropped = 0;
+        return rc;
+    }
+    if ((rc = store_commit(s, what, e))) {
+        *dropped = 0;
+        return rc;
+    }
+    s->session = session;
+    s->session_run = run;
     return 0;
 }
 
@@ -698,7 +1056,7 @@ int store_run_resolve(store *s, const char *name_or_id, int64_t *run, uerr *e)
 
 /* An owned copy of a text column; NULL stays NULL. *oom is set when the
  * copy of a non-NULL value failed. */
-static char *store_col_text(sqlite3_stmt *st, int i, int *oom)
+char *store_col_text(sqlite3_stmt *st, int i, int *oom)
 {
     const char *t = (const char *)sqlite3_column_text(st, i);
     if (!t)
@@ -723,6 +1081,7 @@ void store_run_free(store_run *r)
     free(r->status);
     free(r->data_hash);
     free(r->blas);
+    free(r->init);
     free(r->vocab);
     memset(r, 0, sizeof *r);
 }
@@ -735,7 +1094,7 @@ int store_run_get(store *s, int64_t id, store_run *out, uerr *e)
     if (store_prep(s,
                    "SELECT name, config_text, config_hash, command_line, program_version,"
                    " started, finished, status, data_hash, blas, threads,"
-                   " coalesce(parent_checkpoint, 0) FROM runs WHERE id = ?",
+                   " coalesce(parent_checkpoint, 0), init FROM runs WHERE id = ?",
                    &st, what, e))
         return UERR_USER;
     int rc = store_bound(s, sqlite3_bind_int64(st, 1, id), what, e);
@@ -756,6 +1115,7 @@ int store_run_get(store *s, int64_t id, store_run *out, uerr *e)
             out->blas = store_col_text(st, 9, &oom);
             out->threads = sqlite3_column_int(st, 10);
             out->parent_checkpoint = sqlite3_column_int64(st, 11);
+            out->init = store_col_text(st, 12, &oom);
         } else if (r == SQLITE_DONE) {
             rc = uerr_set(e, UERR_USER, "%s: no run with id %" PRId64, s->path, id);
         } else {
@@ -1065,6 +1425,36 @@ static int store_check_tensors(store *s, const store_tensor *t, int n, uerr *e)
 int store_checkpoint_save(store *s, int64_t run, int64_t step, const store_tensor *t, int n,
                           const char *metrics_json, int64_t *ckpt, uerr *e)
 {
+    return store_checkpoint_save_from(s, run, step, 0, t, n, metrics_json, ckpt, e);
+}
+
+void store_set_hook(store *s, store_hook_fn fn, void *ctx)
+{
+    s->hook = fn;
+    s->hook_ctx = ctx;
+}
+
+int store_max_size(store *s, int64_t bytes, uerr *e)
+{
+    sqlite3_stmt *st;
+    int64_t page = 0;
+    int found = 0;
+    if (store_prep(s, "PRAGMA page_size", &st, "reading the page size", e))
+        return UERR_USER;
+    int rc = store_query_int(s, st, &page, &found, "reading the page size", e);
+    store_final(st);
+    if (rc)
+        return rc;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %" PRId64,
+             page > 0 ? (bytes + page - 1) / page : 1);
+    return store_exec(s, sql, "limiting the file size", e);
+}
+
+int store_checkpoint_save_from(store *s, int64_t run, int64_t step, int64_t parent,
+                               const store_tensor *t, int n, const char *metrics_json,
+                               int64_t *ckpt, uerr *e)
+{
     char what[96];
     snprintf(what, sizeof what, "saving the checkpoint of run %" PRId64 " at step %" PRId64, run,
              step);
@@ -1088,15 +1478,21 @@ int store_checkpoint_save(store *s, int64_t run, int64_t step, const store_tenso
         free(hash);
         return rc;
     }
+    if (s->hook)
+        s->hook(s->hook_ctx, STORE_EV_CKPT_BEGIN, run, step);
     if (!(rc = store_run_exists(s, run, e)) && !(rc = store_flush_rows(s, e)) &&
         !(rc = store_prep(s,
                           "SELECT coalesce(max(version), 0) + 1 FROM checkpoints WHERE run = ?",
                           &ver, what, e)) &&
         !(rc = store_bound(s, sqlite3_bind_int64(ver, 1, run), what, e)) &&
         !(rc = store_query_int(s, ver, &version, &found, what, e)) &&
+        /* The subqueries turn a parent or session deleted meanwhile into
+         * NULL instead of a foreign key failure that would stop training. */
         !(rc = store_prep(s,
-                          "INSERT INTO checkpoints (run, step, version, created, metrics)"
-                          " VALUES (?, ?, ?, " STORE_NOW ", ?)",
+                          "INSERT INTO checkpoints (run, step, version, created, metrics, parent,"
+                          " session) VALUES (?1, ?2, ?3, " STORE_NOW ", ?4,"
+                          " (SELECT id FROM checkpoints WHERE id = ?5),"
+                          " (SELECT id FROM sessions WHERE id = ?6 AND run = ?1))",
                           &ins_ck, what, e))) {
         int b = sqlite3_bind_int64(ins_ck, 1, run);
         if (!b)
@@ -1106,6 +1502,10 @@ int store_checkpoint_save(store *s, int64_t run, int64_t step, const store_tenso
         if (!b)
             b = metrics_json ? sqlite3_bind_text(ins_ck, 4, metrics_json, -1, SQLITE_STATIC)
                              : sqlite3_bind_null(ins_ck, 4);
+        if (!b)
+            b = sqlite3_bind_int64(ins_ck, 5, parent);
+        if (!b)
+            b = sqlite3_bind_int64(ins_ck, 6, s->session_run == run ? s->session : 0);
         if (!(rc = store_bound(s, b, what, e))) {
             if (sqlite3_step(ins_ck) != SQLITE_DONE)
                 rc = store_fail(s, what, e);
@@ -1165,8 +1565,12 @@ int store_checkpoint_save(store *s, int64_t run, int64_t step, const store_tenso
         store_rollback(s, e);
         return rc;
     }
+    if (s->hook)
+        s->hook(s->hook_ctx, STORE_EV_CKPT_COMMIT, run, step);
     if ((rc = store_commit(s, what, e)))
         return rc;
+    if (s->hook)
+        s->hook(s->hook_ctx, STORE_EV_CKPT_DONE, run, step);
     s->nm = 0;
     s->mnames_len = 0;
     *ckpt = id;
@@ -1356,7 +1760,8 @@ int store_checkpoint_load(store *s, int64_t ckpt, store_loaded *out, uerr *e)
     sqlite3_stmt *st = NULL;
     int oom = 0;
     if (!(rc = store_prep(s,
-                          "SELECT run, step, version, created, metrics, tag, note"
+                          "SELECT run, step, version, created, metrics, tag, note,"
+                          " coalesce(parent, 0), coalesce(session, 0)"
                           " FROM checkpoints WHERE id = ?",
                           &st, what, e)) &&
         !(rc = store_bound(s, sqlite3_bind_int64(st, 1, ckpt), what, e))) {
@@ -1370,6 +1775,8 @@ int store_checkpoint_load(store *s, int64_t ckpt, store_loaded *out, uerr *e)
             out->metrics_json = store_col_text(st, 4, &oom);
             out->tag = store_col_text(st, 5, &oom);
             out->note = store_col_text(st, 6, &oom);
+            out->parent = sqlite3_column_int64(st, 7);
+            out->session = sqlite3_column_int64(st, 8);
             if (oom)
                 rc = store_oom(s, what, e);
         } else if (r == SQLITE_DONE) {

@@ -28,10 +28,11 @@
 
 #include "graph/err.h"
 #include "graph/tensor.h"
+#include "store/table.h"
 
 /* PRAGMA user_version written by this build; older files are migrated
  * forward on a read-write open, newer ones refused. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 /* PRAGMA application_id of every unroll store: "UnRl" in ASCII. */
 #define STORE_APPLICATION_ID 0x556e526c
 /* Buffered metric rows written per transaction. */
@@ -39,9 +40,20 @@
 
 typedef struct store store;
 
-/* Opens (read-write: creating and migrating if needed) the store at path.
- * readonly opens an existing, current store for queries only; it never
- * writes, so it works on files the process may not modify. */
+/* The modes of store_open. */
+enum {
+    STORE_READ_WRITE = 0, /* create if missing, migrate an older file forward */
+    STORE_READ_ONLY = 1,  /* an existing, current store; never writes */
+    STORE_READ_UPGRADE = 2, /* read-only, but an older file is first migrated
+                             * (read-write, then reopened) when it is writable */
+};
+
+/* Opens the store at path in one of the modes above. A read-write open of
+ * a file this process cannot write is refused ("PATH: the file is
+ * read-only ..."), rather than failing later halfway through a run. A
+ * read-only open of a WAL file whose -shm companion cannot be created
+ * (read-only directory) falls back to SQLite's immutable mode when no
+ * -wal file holds unmerged commits, so queries still work there. */
 int store_open(store **out, const char *path, int readonly, uerr *e);
 /* Flushes buffered metrics (an error there is lost: call store_flush
  * first to see it), then closes. NULL is allowed. */
@@ -64,6 +76,9 @@ typedef struct store_run_info {
     const int32_t *vocab;        /* vocab[i] = codepoint of token i */
     int nvocab;
     int64_t parent_checkpoint;   /* 0: none */
+    const char *init;            /* how the parameters started: "seed", "params"
+                                  * (--params DIR), "from" (--from CKPT) or
+                                  * "import"; NULL: "" (unknown) */
 } store_run_info;
 
 /* Run names are unique, non-empty, at most 200 bytes, not all digits (so
@@ -74,13 +89,33 @@ typedef struct store_run_info {
  * free one of base-2, base-3, ... NULL or "" base means "run". */
 int store_unique_run_name(store *s, const char *base, char *out, size_t n, uerr *e);
 
-/* Creates a run with status "running". A name already taken is an error
+/* Creates a run with status "running", and its first session (this
+ * process: pid, host, command line). A name already taken is an error
  * ("run 'x' already exists in PATH; choose another --name"). */
 int store_run_begin(store *s, const store_run_info *info, int64_t *run_id, uerr *e);
 
+typedef struct store_resume_info {
+    const char *command_line;
+    const char *program_version;
+    const char *blas;
+    int threads;
+    const char *config_text; /* the run's config from now on; NULL: unchanged */
+    int force;               /* even if another live process trains the run */
+} store_resume_info;
+
+/* Continues run from its checkpoint ckpt, in one transaction: the run is
+ * "running" again, a new session is recorded, and every metric the run
+ * logged after ckpt's step is deleted (*dropped gets how many), so that
+ * the log reads like one uninterrupted run. Refused, unless ri->force,
+ * while the run's newest session is still running in a live process on
+ * this host. */
+int store_run_resume(store *s, int64_t run, int64_t ckpt, const store_resume_info *ri,
+                     int64_t *dropped, uerr *e);
+
 /* Sets status to "finished", "interrupted" or "failed" and stamps the
  * finish time; "running" clears it again (a resumed run). Flushes the
- * buffered metrics first, so a finished run's log is complete. */
+ * buffered metrics first, so a finished run's log is complete. The
+ * session this handle began or resumed gets the same status. */
 int store_run_finish(store *s, int64_t run, const char *status, uerr *e);
 
 /* All digits: a run id; otherwise a run name. */
@@ -100,6 +135,7 @@ typedef struct store_run {
     char *blas;
     int threads;
     int64_t parent_checkpoint; /* 0: none */
+    char *init;                /* "" for runs recorded before schema 2 */
     int32_t *vocab;
     int nvocab;
 } store_run;
@@ -142,6 +178,15 @@ typedef struct store_tensor {
 int store_checkpoint_save(store *s, int64_t run, int64_t step, const store_tensor *t, int n,
                           const char *metrics_json, int64_t *ckpt, uerr *e);
 
+/* The same, recording parent: the checkpoint this state descends from
+ * (the previous save of the same process, the checkpoint a resume or a
+ * --from started from; 0: none). Parents make the lineage that `ckpt log`
+ * shows and `ckpt verify` replays. A parent deleted meanwhile (pruned by
+ * another process) is recorded as none rather than failing the save. */
+int store_checkpoint_save_from(store *s, int64_t run, int64_t step, int64_t parent,
+                               const store_tensor *t, int n, const char *metrics_json,
+                               int64_t *ckpt, uerr *e);
+
 /* A reference, tried in this order: a checkpoint id (all digits), a tag,
  * RUN@STEP (RUN a name or id; the latest version at that step), a run
  * name (its latest checkpoint). */
@@ -159,6 +204,8 @@ typedef struct store_loaded_tensor {
 
 typedef struct store_loaded {
     int64_t id, run, step, version;
+    int64_t parent;     /* 0: none */
+    int64_t session;    /* 0: unknown (saved before schema 2) */
     char *created;
     char *metrics_json; /* NULL if none */
     char *tag;          /* NULL if none */
@@ -187,5 +234,102 @@ int store_checkpoint_latest(store *s, int64_t *ckpt, uerr *e);
 /* One line per run (id, name, status, start, last checkpoint step, last
  * loss), as a table or as CSV with a header. */
 int store_runs_list(store *s, FILE *out, int csv, uerr *e);
+
+/* ---- test and safety hooks --------------------------------------------- */
+
+typedef enum store_event {
+    STORE_EV_CKPT_BEGIN,  /* the checkpoint's write transaction has begun */
+    STORE_EV_CKPT_COMMIT, /* everything is written; COMMIT comes next */
+    STORE_EV_CKPT_DONE,   /* committed */
+} store_event;
+
+/* Called at each event above (NULL: none). Tests use it to kill a process
+ * inside a checkpoint transaction on purpose. */
+typedef void (*store_hook_fn)(void *ctx, store_event ev, int64_t run, int64_t step);
+void store_set_hook(store *s, store_hook_fn fn, void *ctx);
+
+/* Caps the file at about bytes (PRAGMA max_page_count); a write that
+ * would grow it further fails as on a full disk. For tests, and for users
+ * who want a hard limit. */
+int store_max_size(store *s, int64_t bytes, uerr *e);
+
+/* ---- listings (store_query.c) -------------------------------------------- */
+
+typedef struct store_run_filter {
+    const char *name_glob; /* SQL GLOB on the name, or NULL */
+    const char *status;    /* or NULL */
+    const char *since;     /* started at or after this ISO 8601 prefix, or NULL */
+    const char *before;    /* started before it, or NULL */
+    /* Called with each remaining run's config text; a run is listed if it
+     * returns 1 (0: left out, < 0: error in e). NULL: all. */
+    int (*keep)(void *ctx, int64_t run, const char *config_text, uerr *e);
+    void *ctx;
+} store_run_filter;
+
+/* Columns: id, name, status, started, finished, steps (last logged step),
+ * ckpts, last_loss, best_valid_loss, parent (checkpoint). */
+int store_runs_table(store *s, const store_run_filter *f, table *out, uerr *e);
+
+/* Columns: step, name, value. name NULL: every metric. */
+int store_metrics_table(store *s, int64_t run, const char *name, table *out, uerr *e);
+
+/* The steps and values of one metric of run, ordered by step (NaN where
+ * NULL). *steps and *values are malloc'd, or NULL when *n is 0. */
+int store_metric_series(store *s, int64_t run, const char *name, int64_t **steps,
+                        double **values, int64_t *n, uerr *e);
+
+/* Columns: session, kind, from_ckpt, from_step, started, finished, status,
+ * dropped (metric rows a resume deleted), host, pid, command. */
+int store_sessions_table(store *s, int64_t run, table *out, uerr *e);
+
+/* Columns: id, run, step, version, parent, created, loss, valid_loss, tag,
+ * tensors, bytes. run 0: every run. */
+int store_checkpoints_table(store *s, int64_t run, table *out, uerr *e);
+
+/* The lineage of ckpt, newest first, following parents back to the first
+ * checkpoint (across runs for a run started --from another). Columns: id,
+ * run, step, version, created, loss, valid_loss, tag, event (how the
+ * checkpoint relates to the one below it: "start", "resumed from N",
+ * "from RUN@STEP" or ""). */
+int store_lineage_table(store *s, int64_t ckpt, table *out, uerr *e);
+
+/* The checkpoint with the lowest (maximize: highest) value of metric:
+ * its value in the checkpoint's metrics JSON, else the run's logged value
+ * at the checkpoint's step. run 0: any run. Ties go to the earlier
+ * checkpoint. An error naming the metric when no checkpoint has it. */
+int store_checkpoint_best(store *s, int64_t run, const char *metric, int maximize,
+                          int64_t *ckpt, double *value, uerr *e);
+
+/* Sets (tag NULL: removes) the tag of a checkpoint. Tags are unique,
+ * follow the run-name rules, and may not equal a run name (a reference
+ * tries tags before run names, so it would hide the run). */
+int store_checkpoint_tag(store *s, int64_t ckpt, const char *tag, uerr *e);
+
+typedef struct store_removed {
+    int64_t checkpoints, metrics, runs;
+    int64_t tensors, bytes; /* tensor rows no longer used by anything, and their bytes */
+} store_removed;
+
+/* Deletes the checkpoints of run except: the keep_last newest versions
+ * (keep_last >= 1), tagged ones, the best by metric (when any checkpoint
+ * of the run has it; NULL: "valid_loss", then "loss"), and those another
+ * run started from. Tensors no other checkpoint uses are deleted too. One
+ * transaction; dry_run rolls it back after counting. removed (if not
+ * NULL) gets the deleted checkpoints' ids and steps. */
+int store_checkpoint_prune(store *s, int64_t run, int64_t keep_last, const char *metric,
+                           int dry_run, table *removed, store_removed *st, uerr *e);
+
+/* Deletes run with its checkpoints, metrics, vocabulary and sessions, and
+ * the tensors nothing else uses (shared ones stay). Runs started from its
+ * checkpoints keep their own data; their parent becomes none. Refused
+ * while a live process trains the run, unless force. */
+int store_run_delete(store *s, int64_t run, int force, store_removed *st, uerr *e);
+
+int store_run_rename(store *s, int64_t run, const char *name, uerr *e);
+
+/* Runs one read-only SQL statement and collects its rows. Statements that
+ * could write (sqlite3_stmt_readonly), ATTACH and more than one statement
+ * are refused. BLOB values appear as "<blob N bytes>". */
+int store_query(store *s, const char *sql, table *out, uerr *e);
 
 #endif

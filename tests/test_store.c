@@ -207,11 +207,14 @@ static void test_refusals(void)
     uerr_clear(&e);
     CHECK_OK(store_open(&s, p, 0, &e), &e);
     store_close(s);
-    CHECK(raw_exec(p, "PRAGMA user_version = 2") == SQLITE_OK);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", STORE_SCHEMA_VERSION + 1);
+    CHECK(raw_exec(p, sql) == SQLITE_OK);
     CHECK(store_open(&s, p, 0, &e) == UERR_USER);
     snprintf(want, sizeof want,
-             "%s: schema version 2 is newer than this unroll understands (1); use a newer unroll",
-             p);
+             "%s: schema version %d is newer than this unroll understands (%d); use a newer "
+             "unroll",
+             p, STORE_SCHEMA_VERSION + 1, STORE_SCHEMA_VERSION);
     CHECKF(!strcmp(e.msg, want), "got '%s'", e.msg);
     rm_db(p);
 
@@ -757,7 +760,8 @@ static void test_readonly_and_concurrent(void)
     CHECK(raw_exec(p, "PRAGMA user_version = 0") == SQLITE_OK);
     CHECK(store_open(&r, p, 1, &e) == UERR_USER);
     snprintf(want, sizeof want,
-             "%s: schema version 0 is older than 1; open it once read-write to upgrade it", p);
+             "%s: schema version 0 is older than %d; open it once read-write to upgrade it", p,
+             STORE_SCHEMA_VERSION);
     CHECKF(!strcmp(e.msg, want), "got '%s'", e.msg);
     rm_db(p);
 }

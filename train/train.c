@@ -1,12 +1,14 @@
 /* train.c - the training loop; see train.h. */
 #include "train/train.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "store/json.h"
 #include "store/sha256.h"
 #include "train/batch.h"
 #include "train/data.h"
@@ -127,14 +129,29 @@ static void pack64(const int64_t *v, int n, int32_t *out)
     }
 }
 
-static int save_checkpoint(trainer *t, int64_t step, double loss, double valid,
-                           int64_t *ckpt, uerr *e)
+static void unpack64(const int32_t *in, int n, int64_t *v)
 {
-    if (!t->o->db)
-        return 0;
-    const model *m = &t->tr.m;
-    store_tensor ts[3 * MODEL_MAX_PARAMS + 4];
+    for (int i = 0; i < n; i++)
+        v[i] = (int64_t)((uint64_t)(uint32_t)in[2 * i] | (uint64_t)(uint32_t)in[2 * i + 1] << 32);
+}
+
+/* The whole training state as checkpoint tensors. Saving and resuming
+ * both go through this one list, so whatever a checkpoint holds is
+ * exactly what a resume restores: params, optimiser slots, the carried
+ * state, and the small integer state packed into the scratch arrays here
+ * (data cursor, RNG, optimiser step count). */
+typedef struct state_list {
+    store_tensor ts[3 * MODEL_MAX_PARAMS + 8];
+    int n;
     char names[2 * MODEL_MAX_PARAMS][64];
+    int32_t cur32[4], rng32[8], misc32[2];
+    int32_t *order32; /* classify: the epoch's example order */
+} state_list;
+
+static int collect_state(trainer *t, state_list *sl, uerr *e)
+{
+    const model *m = &t->tr.m;
+    store_tensor *ts = sl->ts;
     int n = 0;
     for (int i = 0; i < m->nparams; i++)
         ts[n++] = (store_tensor){m->param[i].name, "param", t->tr.dt, m->param[i].shape,
@@ -145,30 +162,298 @@ static int save_checkpoint(trainer *t, int64_t step, double loss, double valid,
             continue;
         void *base = slot == 0 ? t->opt.m : t->opt.v;
         for (int i = 0; i < m->nparams; i++) {
-            char *nm = names[slot * MODEL_MAX_PARAMS + i];
+            char *nm = sl->names[slot * MODEL_MAX_PARAMS + i];
             snprintf(nm, 64, "%s.%s", sn, m->param[i].name);
             ts[n++] = (store_tensor){nm, "optim", t->tr.dt, m->param[i].shape,
                                      (char *)base + (size_t)t->tr.off[i] * t->tr.es};
         }
     }
     int64_t cur[2] = {0, 0}, misc[1] = {t->opt.t};
-    if (t->data.kind == SPEC_DATA_TEXT)
+    const uint64_t *rs = t->rng_state;
+    if (t->data.kind == SPEC_DATA_TEXT) {
         batch_save(&t->data.cur, cur);
-    int32_t cur32[4], rng32[8], misc32[2];
-    pack64(cur, 2, cur32);
-    pack64((const int64_t *)t->rng_state, 4, rng32);
-    pack64(misc, 1, misc32);
+    } else {
+        /* Shuffled minibatches: where in which epoch's permutation, the
+         * permutation itself, and the RNG that draws the next one. */
+        const cls_cursor *c = &t->data.ccur;
+        int64_t nt = t->data.cls.ntrain;
+        cur[0] = c->sh.pos;
+        cur[1] = c->sh.epoch;
+        rs = c->sh.r.s;
+        if (!sl->order32 && !(sl->order32 = malloc((size_t)(nt ? nt : 1) * sizeof(int32_t))))
+            return uerr_set(e, UERR_INTERNAL, "out of memory");
+        for (int64_t i = 0; i < nt; i++)
+            sl->order32[i] = (int32_t)c->sh.order[i];
+    }
+    pack64(cur, 2, sl->cur32);
+    pack64((const int64_t *)rs, 4, sl->rng32);
+    pack64(misc, 1, sl->misc32);
     ts[n++] = (store_tensor){"h", "state", t->tr.dt, shape_2(m->B, m->S), t->tr.h0};
     ts[n++] = (store_tensor){"yprev", "state", DT_I32, shape_1(m->B), t->tr.yprev};
-    ts[n++] = (store_tensor){"cursor", "cursor", DT_I32, shape_1(4), cur32};
-    ts[n++] = (store_tensor){"rng", "rng", DT_I32, shape_1(8), rng32};
-    ts[n++] = (store_tensor){"optim.t", "state", DT_I32, shape_1(2), misc32};
+    ts[n++] = (store_tensor){"cursor", "cursor", DT_I32, shape_1(4), sl->cur32};
+    if (t->data.kind != SPEC_DATA_TEXT)
+        ts[n++] = (store_tensor){"order", "cursor", DT_I32, shape_1(t->data.cls.ntrain),
+                                 sl->order32};
+    ts[n++] = (store_tensor){"rng", "rng", DT_I32, shape_1(8), sl->rng32};
+    ts[n++] = (store_tensor){"optim.t", "state", DT_I32, shape_1(2), sl->misc32};
+    sl->n = n;
+    return 0;
+}
+
+/* The inverse of collect_state: every tensor of the list is copied from
+ * the checkpoint (same dtype and shape required), then the packed scratch
+ * arrays are unpacked into the cursor, the RNG and the optimiser. */
+static int restore_state(trainer *t, const store_loaded *l, uerr *e)
+{
+    state_list sl = {0};
+    int rc = collect_state(t, &sl, e);
+    for (int i = 0; !rc && i < sl.n; i++) {
+        const store_tensor *want = &sl.ts[i];
+        const store_loaded_tensor *got = store_loaded_find(l, want->name);
+        char s1[64], s2[64];
+        if (!got) {
+            /* Saved before y[t-1] was state: only a model that reads it
+             * needs it, and such models did not exist then. */
+            if (!strcmp(want->name, "yprev") && t->tr.m.yprev < 0)
+                continue;
+            rc = uerr_set(e, UERR_USER, "checkpoint %lld has no tensor '%s'; cannot resume from it",
+                          (long long)l->id, want->name);
+        } else if (got->dt != want->dt || !shape_equal(&got->shape, &want->shape)) {
+            rc = uerr_set(e, UERR_USER,
+                          "checkpoint %lld: tensor '%s' is %s %s, this run needs %s %s (was "
+                          "the config changed?)",
+                          (long long)l->id, want->name, dtype_name(got->dt),
+                          shape_str(&got->shape, s1, sizeof s1), dtype_name(want->dt),
+                          shape_str(&want->shape, s2, sizeof s2));
+        } else if (got->nbytes) {
+            memcpy((void *)want->data, got->data, got->nbytes);
+        }
+    }
+    int64_t cur[2], misc[1];
+    uint64_t rs[4];
+    if (!rc) {
+        unpack64(sl.cur32, 2, cur);
+        unpack64(sl.rng32, 4, (int64_t *)rs);
+        unpack64(sl.misc32, 1, misc);
+        if (misc[0] < 0)
+            rc = uerr_set(e, UERR_USER, "checkpoint %lld: negative optimiser step count",
+                          (long long)l->id);
+        t->opt.t = misc[0];
+    }
+    if (!rc && t->data.kind == SPEC_DATA_TEXT) {
+        rc = batch_restore(&t->data.cur, cur, e);
+        /* Unused by text data; kept as it was so the next checkpoint
+         * holds the same bytes as an uninterrupted run's. */
+        memcpy(t->rng_state, rs, sizeof rs);
+    } else if (!rc) {
+        cls_cursor *c = &t->data.ccur;
+        int64_t nt = t->data.cls.ntrain;
+        if (cur[0] < 0 || cur[0] > nt || cur[1] < -1 || (cur[1] < 0 && cur[0] != nt))
+            rc = uerr_set(e, UERR_USER, "checkpoint %lld: data cursor (%lld, %lld) out of range",
+                          (long long)l->id, (long long)cur[0], (long long)cur[1]);
+        /* The order must be a permutation, or a batch would index past
+         * the examples. */
+        char *seen = rc ? NULL : calloc((size_t)(nt ? nt : 1), 1);
+        if (!rc && !seen)
+            rc = uerr_set(e, UERR_INTERNAL, "out of memory");
+        for (int64_t i = 0; !rc && i < nt; i++) {
+            int32_t k = sl.order32[i];
+            if (k < 0 || k >= nt || seen[k])
+                rc = uerr_set(e, UERR_USER,
+                              "checkpoint %lld: the example order is not a permutation",
+                              (long long)l->id);
+            else
+                seen[k] = 1, c->sh.order[i] = k;
+        }
+        free(seen);
+        if (!rc)
+            rc = rng_restore(&c->sh.r, rs, e);
+        if (!rc)
+            c->sh.pos = cur[0], c->sh.epoch = cur[1];
+    }
+    free(sl.order32);
+    return rc;
+}
+
+static int save_checkpoint(trainer *t, int64_t step, double loss, double valid,
+                           int64_t *parent, int64_t *ckpt, uerr *e)
+{
+    if (!t->o->db)
+        return 0;
+    state_list sl = {0};
+    int rc = collect_state(t, &sl, e);
     char metrics[128];
     if (isnan(valid))
         snprintf(metrics, sizeof metrics, "{\"loss\": %.17g}", loss);
     else
         snprintf(metrics, sizeof metrics, "{\"loss\": %.17g, \"valid_loss\": %.17g}", loss, valid);
-    return store_checkpoint_save(t->o->db, t->run, step, ts, n, metrics, ckpt, e);
+    if (!rc)
+        rc = store_checkpoint_save_from(t->o->db, t->run, step, *parent, sl.ts, sl.n, metrics,
+                                        ckpt, e);
+    if (!rc)
+        *parent = *ckpt;
+    free(sl.order32);
+    return rc;
+}
+
+/* --from: the parameters of checkpoint l that fit this model (same name,
+ * same shape; float32/float64 converted) replace their initial values. */
+static int load_from(trainer *t, const store_loaded *l, train_result *r, uerr *e)
+{
+    const model *m = &t->tr.m;
+    size_t kl = 0, ks = 0;
+    int loaded = 0;
+    r->from_loaded[0] = r->from_skipped[0] = '\0';
+#define FROM_NOTE(buf, k, ...)                                                                    \
+    do {                                                                                          \
+        if ((k) < sizeof(buf))                                                                    \
+            (k) += (size_t)snprintf((buf) + (k), sizeof(buf) - (k), __VA_ARGS__);                 \
+    } while (0)
+    for (int i = 0; i < m->nparams; i++) {
+        const model_param *p = &m->param[i];
+        const store_loaded_tensor *x = store_loaded_find(l, p->name);
+        char s1[64], s2[64];
+        if (!x || strcmp(x->role, "param")) {
+            FROM_NOTE(r->from_skipped, ks, "%s%s (not in checkpoint %lld)", ks ? ", " : "",
+                      p->name, (long long)l->id);
+        } else if (!shape_equal(&x->shape, &p->shape) || x->dt == DT_I32) {
+            FROM_NOTE(r->from_skipped, ks, "%s%s (%s %s there, %s here)", ks ? ", " : "",
+                      p->name, dtype_name(x->dt), shape_str(&x->shape, s1, sizeof s1),
+                      shape_str(&p->shape, s2, sizeof s2));
+        } else {
+            int64_t k = shape_numel(&p->shape);
+            DT_EACH_REAL(t->tr.dt, T, {
+                T *v = net_param(&t->tr, i);
+                for (int64_t j = 0; j < k; j++)
+                    v[j] = x->dt == DT_F32 ? (T)((const float *)x->data)[j]
+                                           : (T)((const double *)x->data)[j];
+            });
+            FROM_NOTE(r->from_loaded, kl, "%s%s", kl ? ", " : "", p->name);
+            loaded++;
+        }
+    }
+    for (int i = 0; i < l->n; i++) {
+        if (strcmp(l->t[i].role, "param"))
+            continue;
+        int used = 0;
+        for (int j = 0; j < m->nparams && !used; j++)
+            used = !strcmp(m->param[j].name, l->t[i].name);
+        if (!used)
+            FROM_NOTE(r->from_skipped, ks, "%s%s (not in this model)", ks ? ", " : "",
+                      l->t[i].name);
+    }
+#undef FROM_NOTE
+    if (!loaded)
+        return uerr_set(e, UERR_USER,
+                        "none of checkpoint %lld's parameters fit this model (%s)",
+                        (long long)l->id, r->from_skipped);
+    return 0;
+}
+
+/* The vocabulary as the store keeps it: code point per id, -1 for the
+ * unknown symbol. */
+static int32_t *vocab_codepoints(const text_vocab *v, uerr *e)
+{
+    int32_t *cps = malloc((size_t)(v->size ? v->size : 1) * sizeof(int32_t));
+    if (!cps) {
+        uerr_set(e, UERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    for (int32_t i = 0; i < v->size; i++)
+        cps[i] = i < v->n_known ? (int32_t)v->cp[i] : -1;
+    return cps;
+}
+
+static int same_vocab(const int32_t *a, int na, const int32_t *b, int nb)
+{
+    return na == nb && (na == 0 || !memcmp(a, b, (size_t)na * sizeof *a));
+}
+
+/* What decides whether a replay is bit-exact besides the data: the BLAS
+ * build and its thread count (a different blocking sums in another order). */
+static void blas_info(char *buf, size_t n, int *threads)
+{
+    const char *cfg = openblas_get_config();
+    snprintf(buf, n, "%s", cfg ? cfg : "OpenBLAS");
+    *threads = openblas_get_num_threads();
+}
+
+/* A resume: the stored run must be this data's, then the store drops the
+ * metrics logged after the checkpoint and records the new session. */
+static int resume_run(trainer *t, train_result *r, uerr *e)
+{
+    store *db = t->o->db;
+    const store_loaded *l = t->o->resume;
+    t->run = l->run;
+    r->run = l->run;
+    r->start_step = l->step;
+    if (!db)
+        return 0;
+    store_run run;
+    int rc = store_run_get(db, l->run, &run, e);
+    if (rc)
+        return rc;
+    snprintf(r->run_name, sizeof r->run_name, "%s", run.name);
+    int32_t *cps = vocab_codepoints(data_vocab(&t->data), e);
+    if (!cps)
+        rc = UERR_INTERNAL;
+    if (!rc && !t->o->force && run.data_hash && *run.data_hash &&
+        strcmp(run.data_hash, t->data.hash))
+        rc = uerr_set(e, UERR_USER,
+                      "%s: the data changed since run '%s' was trained (data hash %.12s, now "
+                      "%.12s); resuming would not continue the same run (--force resumes anyway)",
+                      t->s->data.path, run.name, run.data_hash, t->data.hash);
+    if (!rc && !t->o->force && run.nvocab &&
+        !same_vocab(run.vocab, run.nvocab, cps, data_vocab(&t->data)->size))
+        rc = uerr_set(e, UERR_USER,
+                      "%s: the vocabulary differs from run '%s''s (%d symbols, now %d); "
+                      "--force resumes anyway",
+                      t->s->data.path, run.name, run.nvocab, data_vocab(&t->data)->size);
+    char blas[256];
+    int threads;
+    blas_info(blas, sizeof blas, &threads);
+    if (!rc && run.threads > 0 && threads != run.threads)
+        snprintf(r->warning, sizeof r->warning,
+                 "run '%s' was trained with %d BLAS threads, this process has %d: the "
+                 "resumed steps may differ in the last bits (set OPENBLAS_NUM_THREADS=%d)",
+                 run.name, run.threads, threads, run.threads);
+    /* The run's config from now on: the stored one with this resume's
+     * overrides (a new train.steps), resolved as begin_run records it. */
+    char *resolved = NULL;
+    size_t rlen = 0;
+    FILE *mf = rc ? NULL : open_memstream(&resolved, &rlen);
+    if (!rc && (!mf || spec_write_yaml(t->s, mf) || fclose(mf)))
+        rc = uerr_set(e, UERR_INTERNAL, "out of memory writing the resolved config");
+    if (!rc) {
+        store_resume_info ri = {.command_line = t->o->command_line,
+                                .program_version = UNROLL_VERSION,
+                                .blas = blas,
+                                .threads = threads,
+                                .config_text = resolved,
+                                .force = t->o->force};
+        rc = store_run_resume(db, l->run, l->id, &ri, &r->metrics_dropped, e);
+    }
+    free(resolved);
+    free(cps);
+    store_run_free(&run);
+    return rc;
+}
+
+/* --from across vocabularies: parameters of the same shape load, but an
+ * input or output row then means another symbol; say so. */
+static int from_vocab_note(trainer *t, train_result *r, const int32_t *cps, int n, uerr *e)
+{
+    store_run fr;
+    int rc = store_run_get(t->o->db, t->o->from->run, &fr, e);
+    if (rc)
+        return rc;
+    if (fr.nvocab && !same_vocab(fr.vocab, fr.nvocab, cps, n))
+        snprintf(r->warning, sizeof r->warning,
+                 "the vocabulary differs from run '%s''s (%d symbols there, %d here): rows of "
+                 "the input and output weights that loaded now stand for other symbols",
+                 fr.name, fr.nvocab, n);
+    store_run_free(&fr);
+    return 0;
 }
 
 static int begin_run(trainer *t, train_result *r, uerr *e)
@@ -189,9 +474,19 @@ static int begin_run(trainer *t, train_result *r, uerr *e)
     else
         rc = store_unique_run_name(db, t->s->name, name, sizeof name, e);
     memcpy(hash, t->data.hash, sizeof hash);
+    /* the resolved config, --set overrides and defaults included: what
+     * rebuilds this exact model later (sample, eval, resume) */
+    char *resolved = NULL;
+    size_t rlen = 0;
+    FILE *mf = open_memstream(&resolved, &rlen);
+    if (!mf || spec_write_yaml(t->s, mf) || fclose(mf)) {
+        free(cps);
+        free(resolved);
+        return uerr_set(e, UERR_INTERNAL, "out of memory writing the resolved config");
+    }
     store_run_info info = {
         .name = name,
-        .config_text = t->s->text,
+        .config_text = resolved,
         .command_line = t->o->command_line,
         .program_version = UNROLL_VERSION,
         .data_hash = hash,
@@ -199,8 +494,16 @@ static int begin_run(trainer *t, train_result *r, uerr *e)
         .vocab = cps,
         .nvocab = v->size,
     };
+    char blas[256];
+    blas_info(blas, sizeof blas, &info.threads);
+    info.blas = blas;
+    info.init = t->o->from ? "from" : t->o->params_dir ? "params" : "seed";
+    info.parent_checkpoint = t->o->from ? t->o->from->id : 0;
+    if (!rc && t->o->from)
+        rc = from_vocab_note(t, r, cps, v->size, e);
     if (!rc)
         rc = store_run_begin(db, &info, &t->run, e);
+    free(resolved);
     free(cps);
     r->run = t->run;
     snprintf(r->run_name, sizeof r->run_name, "%s", name);
@@ -229,6 +532,23 @@ static int check_finite(trainer *t, int64_t step, double loss, uerr *e)
                             op_name(m->g.nodes[t->tr.gt.param_grad[i]].op));
     }
     return 0;
+}
+
+/* The validation loss a checkpoint carries in its metrics (the last one
+ * measured before it), so that a resumed run's next checkpoint records
+ * the same value an uninterrupted run's would; NaN if none. */
+static double saved_valid_loss(const store_loaded *l)
+{
+    json_value j;
+    double v = NAN;
+    if (l->metrics_json && !json_parse("metrics", l->metrics_json, strlen(l->metrics_json), &j,
+                                       NULL)) {
+        const json_value *x = json_get(&j, "valid_loss");
+        if (x && x->type == JSON_NUMBER)
+            v = x->num;
+        json_free(&j);
+    }
+    return v;
 }
 
 int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
@@ -267,12 +587,26 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         rc = net_load_params_npy(&t.tr, o->params_dir, e);
     else
         net_init_params(&t.tr, s->train.seed, s->model.init.std);
-    if (rc || (rc = optim_init(&t.opt, s, t.tr.nparam, e)) || (rc = begin_run(&t, r, e)))
+    if (!rc && o->from && !o->resume)
+        rc = load_from(&t, o->from, r, e);
+    if (rc || (rc = optim_init(&t.opt, s, t.tr.nparam, e)))
+        goto out;
+    if (o->resume)
+        rc = restore_state(&t, o->resume, e);
+    if (rc || (rc = o->resume ? resume_run(&t, r, e) : begin_run(&t, r, e)))
         goto out;
 
     const int64_t steps = s->train.steps;
+    const int64_t start = o->resume ? o->resume->step : 0;
+    /* The lineage: each save descends from the previous one, the first
+     * from the checkpoint this process started from. */
+    int64_t parent = o->resume ? o->resume->id : o->from ? o->from->id : 0;
     double t0 = now_s(), valid = NAN, loss = NAN;
-    int64_t step = 0;
+    if (o->resume)
+        valid = saved_valid_loss(o->resume);
+    int64_t step = start;
+    r->steps_done = start;
+    r->checkpoint = o->resume ? o->resume->id : 0;
     while (step < steps) {
         if (o->stop && *o->stop) {
             r->interrupted = 1;
@@ -293,7 +627,7 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         if (s->train.clip.norm > 0)
             clip_by_norm(t.tr.dt, t.tr.grads, t.tr.nparam, s->train.clip.norm);
         optim_step(&t.opt, t.tr.params, t.tr.grads);
-        if (step == 1)
+        if (step == start + 1)
             r->first_loss = loss;
         r->last_loss = loss;
         r->steps_done = step;
@@ -315,7 +649,7 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         }
         int64_t every = s->train.checkpoint.every;
         if (every > 0 && step % every == 0 && step < steps &&
-            (rc = save_checkpoint(&t, step, loss, valid, &r->checkpoint, e)))
+            (rc = save_checkpoint(&t, step, loss, valid, &parent, &r->checkpoint, e)))
             break;
         if (o->progress) {
             double el = now_s() - t0;
@@ -327,8 +661,9 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
                 .valid_accuracy = r->valid_accuracy,
                 .valid_loss = vstep,
                 .elapsed_s = el,
-                .tokens_per_s = el > 0 ? (double)step * data_units_per_step(&t.data) / el : 0,
-                .eta_s = el / (double)step * (double)(steps - step),
+                .tokens_per_s =
+                    el > 0 ? (double)(step - start) * data_units_per_step(&t.data) / el : 0,
+                .eta_s = el / (double)(step - start) * (double)(steps - step),
             };
             o->progress(o->ctx, &p);
         }
@@ -337,8 +672,14 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
     /* A failed step leaves the state between steps (the cursor has moved
      * on), so only a clean stop writes the final checkpoint; after a
      * failure the last periodic one is the last good state. */
-    if (!rc && r->steps_done > 0)
-        rc = save_checkpoint(&t, r->steps_done, r->last_loss, valid, &r->checkpoint, e);
+    if (!rc && r->steps_done > start)
+        rc = save_checkpoint(&t, r->steps_done, r->last_loss, valid, &parent, &r->checkpoint, e);
+    if (!rc && o->on_state) {
+        state_list sl = {0};
+        if (!(rc = collect_state(&t, &sl, e)))
+            o->on_state(o->ctx, sl.ts, sl.n);
+        free(sl.order32);
+    }
     if (o->db) {
         uerr e2 = {0};
         const char *status = rc ? "failed" : r->interrupted ? "interrupted" : "finished";

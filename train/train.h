@@ -39,6 +39,25 @@ typedef struct train_opts {
     train_progress_fn progress;
     void *ctx;
     volatile sig_atomic_t *stop;/* set by a signal handler: stop, save */
+
+    /* Resume: continue resume->run from that checkpoint, in the same run.
+     * Everything a step reads is restored from it (parameters, optimiser
+     * slots and step count, carried state, data cursor and order, RNG) and
+     * steps continue after resume->step up to spec.train.steps, so the
+     * result is bit-identical to a run that was never stopped. With a db,
+     * the run must be the one stored there: its data hash and vocabulary
+     * must match the data now (unless force), and the metrics it logged
+     * after the checkpoint are dropped (store_run_resume). */
+    const store_loaded *resume;
+    int force;
+    /* A new run starting from the parameters of another checkpoint: those
+     * whose name and shape fit are loaded (dtype converted), the others
+     * keep their initialisation; r->from_* says which. */
+    const store_loaded *from;
+    /* Called once at the end with the whole training state as a checkpoint
+     * would hold it, whether or not anything is stored (replays compare
+     * it with a stored checkpoint). */
+    void (*on_state)(void *ctx, const store_tensor *t, int n);
 } train_opts;
 
 typedef struct train_result {
@@ -54,9 +73,32 @@ typedef struct train_result {
     size_t arena_bytes;
     int64_t checkpoint;                 /* last checkpoint id */
     int interrupted;
+    int64_t start_step;                 /* resume: the checkpoint's step; else 0 */
+    int64_t metrics_dropped;            /* resume: rows logged after the checkpoint */
+    char from_loaded[512];              /* --from: "U, W, b" */
+    char from_skipped[1024];            /* --from: "V ([65, 8] there, [70, 8] here), ..." */
+    char warning[512];                  /* something the user should know, or "" */
 } train_result;
 
 int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e);
+
+/* ckpt verify: replays the steps that led to checkpoint ckpt and compares
+ * the result with it bit for bit. The replay starts from ckpt's parent
+ * when that is in the same run (a resume of it), else from the start of
+ * the run (from the seed, or from the parent's parameters for a run
+ * started --from it). Nothing is written to the store. */
+typedef struct train_verify_result {
+    int64_t ckpt, from_ckpt;    /* from_ckpt 0: replayed from the start */
+    int64_t from_step, to_step;
+    int tensors, tensors_differ;
+    int64_t losses, losses_differ;      /* logged values compared */
+    char first_diff[512];               /* the first difference, or "" */
+    char warning[512];
+    double seconds;
+} train_verify_result;
+
+int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *ctx,
+                 train_verify_result *vr, uerr *e);
 
 struct net;
 struct data_source;

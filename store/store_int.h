@@ -1,0 +1,64 @@
+/*
+ * store_int.h - what store.c (open, runs, metrics, checkpoints) shares
+ * with store_query.c (listings, lineage, pruning, deletion, free SQL).
+ * Private to store/: nothing outside includes it; the API is store.h.
+ */
+#ifndef UNROLL_STORE_INT_H
+#define UNROLL_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+#define STORE_NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+#define STORE_NAME_MAX 200
+
+typedef struct store_metric_row {
+    int64_t run, step;
+    size_t name_off; /* into store.mnames */
+    double value;
+} store_metric_row;
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    int readonly;
+    int immutable;           /* read through ?immutable=1 (see store_open) */
+    int too_old;             /* setup found an older schema (read-only open) */
+    int in_txn;              /* inside store_begin ... store_commit */
+    store_metric_row *mrows; /* STORE_METRIC_BATCH slots, allocated on first use */
+    int nm;
+    char *mnames; /* NUL-terminated names of the buffered rows, back to back */
+    size_t mnames_len, mnames_cap;
+    int64_t metric_run_ok; /* last run store_metric found to exist; 0: none */
+    int64_t session;       /* the session row this handle's run_begin/resume made */
+    int64_t session_run;
+    store_hook_fn hook;
+    void *hook_ctx;
+};
+
+/* "PATH: sqlite message (while what)" for the last failure on s->db. */
+int store_fail(store *s, const char *what, uerr *e);
+int store_exec(store *s, const char *sql, const char *what, uerr *e);
+int store_prep(store *s, const char *sql, sqlite3_stmt **st, const char *what, uerr *e);
+void store_final(sqlite3_stmt *st);
+int store_writable(store *s, uerr *e);
+/* BEGIN IMMEDIATE; store_commit; store_rollback after a failure in e. */
+int store_begin(store *s, const char *what, uerr *e);
+int store_commit(store *s, const char *what, uerr *e);
+void store_rollback(store *s, uerr *e);
+int store_query_int(store *s, sqlite3_stmt *st, int64_t *val, int *found, const char *what,
+                    uerr *e);
+char *store_strdup(const char *p);
+int store_oom(store *s, const char *what, uerr *e);
+int store_bound(store *s, int rc, const char *what, uerr *e);
+int store_is_digits(const char *p);
+int store_run_exists(store *s, int64_t run, uerr *e);
+/* Run names and tags follow the same rules; what is "run name" or "tag". */
+int store_check_label(store *s, const char *what, const char *name, uerr *e);
+char *store_col_text(sqlite3_stmt *st, int i, int *oom);
+/* Whether the newest session of run is still running in a live process
+ * on this host; *pid and host (>= 256 bytes) describe it. */
+int store_run_alive(store *s, int64_t run, int *alive, int64_t *pid, char *host, uerr *e);
+
+#endif
