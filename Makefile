@@ -3,7 +3,8 @@
 #   make            bin/unroll and build/rel/libunroll.a
 #   make test       every test; ends with "N passed, N failed"
 #   make asan       the same tests under AddressSanitizer + UBSan
-#   make data       data/demo.txt (Debian's fortunes), data/words.tsv (word lists)
+#   make data       data/demo.txt (Debian's fortunes), data/words.tsv (word
+#                   lists), data/parity/ (generated)
 #   make bench      benchmarks (never part of test)
 #   make format / compdb / clean
 #
@@ -68,7 +69,13 @@ asan:
 FORTUNES := computers cookie definitions education food fortunes goedel humorists \
 	kids law linux literature love magic medicine miscellaneous people pets \
 	platitudes pratchett riddles science songs-poems sports startrek tao wisdom work zippy
-data: data/demo.txt data/words.tsv
+data: data/demo.txt data/words.tsv data/parity/targets.npy
+$(BUILD)/tools/gen_parity: tools/gen_parity.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< $(LIB) $(LDLIBS_ALL) -o $@
+data/parity/targets.npy: $(BUILD)/tools/gen_parity
+	@mkdir -p data
+	$(BUILD)/tools/gen_parity data/parity 4000 100 7
 data/words.tsv: tools/make_words.sh
 	@mkdir -p data
 	@[ -f /usr/share/dict/ngerman ] || sh tools/setup.sh

@@ -15,10 +15,11 @@
 static const char help[] =
     "usage: unroll eval [RUN|CKPT] [--data FILE] [--free-running] [--db FILE]\n"
     "\n"
-    "Scores a stored character model on a text: loss per character, bits per\n"
+    "Scores a stored model: for text, the loss per character, bits per\n"
     "character, perplexity, and how often the most probable next character is\n"
-    "right. FILE defaults to the run's data.path (the tail the run held out\n"
-    "for validation, when it held one out).\n"
+    "right; for npy data, the loss and accuracy per target. FILE (a text file,\n"
+    "or an npy directory) defaults to the run's data.path: the part the run\n"
+    "held out for validation, when it held one out.\n"
     "\n"
     "  --free-running   feed the model its own previous prediction where it reads\n"
     "                   y[t-1] (output-to-hidden models), instead of the true\n"
@@ -63,10 +64,27 @@ int cmd_eval(int argc, char **argv)
     uint32_t *cp = NULL;
     int64_t n = 0;
     int rc = model_ckpt_load(db, ref, &m, &e);
-    if (!rc && m.s.data.kind != SPEC_DATA_TEXT)
+    if (!rc && m.s.data.kind == SPEC_DATA_CLASSIFY)
         rc = uerr_set(&e, UERR_USER, "eval: run '%s' is a classifier; its held-out accuracy is "
                                      "logged as valid_accuracy (unroll runs metrics %s --csv)",
                       m.run.name, m.run.name);
+    if (!rc && m.s.data.kind == SPEC_DATA_NPY) {
+        /* the same held-out split as training: same directory, same seed */
+        npy_set set;
+        eval_result r;
+        if (!(rc = npyset_load(data ? data : m.s.data.path, data ? 0 : m.s.data.valid_fraction,
+                               m.s.train.seed, m.s.train.dtype, &set, &e))) {
+            rc = eval_npy(&m.s, m.params, m.nparams, &set, free_running, &r, &e);
+            npyset_free(&set);
+        }
+        if (!rc)
+            printf("run '%s' step %lld%s: %lld targets, loss %.4f/target, accuracy %.2f%%\n",
+                   m.run.name, (long long)m.ck.step, free_running ? ", free-running" : "",
+                   (long long)r.chars, r.loss, 100 * r.accuracy);
+        model_ckpt_free(&m);
+        store_close(db);
+        return rc ? cli_fail(&e) : 0;
+    }
     if (!rc)
         rc = text_read_file(data ? data : m.s.data.path, &cp, &n, &e);
     /* without --data: the tail training held out, split as training did */

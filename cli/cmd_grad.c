@@ -215,7 +215,7 @@ int cmd_gradcheck(int argc, char **argv)
     }
     printf("%s: %d of %d parameters within relative error %.0e (T=%d, B=%d, hidden %d)\n",
            bad ? "FAILED" : "passed", n.gt.nparams - bad, n.gt.nparams, GRADCHECK_TOL,
-           s.train.seq_len, s.train.batch, s.model.hidden);
+           (int)n.m.T, (int)n.m.B, s.model.hidden);
     if (bad)
         rc = uerr_set(&e, UERR_USER, "gradcheck: %d parameter(s) above tolerance", bad);
 out:

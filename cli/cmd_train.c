@@ -45,7 +45,8 @@ typedef struct progress_ctx {
     double last_print;
     double sum;        /* per-token losses since the last line */
     int64_t n;
-    int classify;      /* losses per sequence, accuracy */
+    int classify;      /* labelled data: losses per unit, accuracy */
+    const char *unit;
 } progress_ctx;
 
 static void fmt_time(double s, char *buf, size_t n)
@@ -79,7 +80,7 @@ static void on_progress(void *ctx, const train_progress *p)
     char eta[32], valid[96] = "", loss[96];
     fmt_time(p->eta_s, eta, sizeof eta);
     if (c->classify) {
-        snprintf(loss, sizeof loss, "loss %.4f/sequence", per_tok);
+        snprintf(loss, sizeof loss, "loss %.4f/%s", per_tok, c->unit);
         if (!isnan(p->valid_loss))
             snprintf(valid, sizeof valid, "  valid %.4f, accuracy %.1f%%", p->valid_loss,
                      100 * p->valid_accuracy);
@@ -90,9 +91,9 @@ static void on_progress(void *ctx, const train_progress *p)
             snprintf(valid, sizeof valid, "  valid %.4f (%.3f bpc)", p->valid_loss,
                      p->valid_loss / log(2.0));
     }
-    fprintf(stderr, "%sstep %lld/%lld  %s%s  %.0f %s/s  ETA %s%s", c->tty ? "\r\033[K" : "",
+    fprintf(stderr, "%sstep %lld/%lld  %s%s  %.0f %ss/s  ETA %s%s", c->tty ? "\r\033[K" : "",
             (long long)p->step, (long long)p->steps, loss, valid, p->tokens_per_s,
-            c->classify ? "seq" : "tok", eta, c->tty && !(due && !isnan(p->valid_loss)) ? "" : "\n");
+            c->classify ? c->unit : "token", eta, c->tty && !(due && !isnan(p->valid_loss)) ? "" : "\n");
     fflush(stderr);
 }
 
@@ -142,7 +143,8 @@ int cmd_train(int argc, char **argv)
         k += (size_t)snprintf(cmdline + k, sizeof cmdline - k, "%s%s", i ? " " : "unroll ", argv[i]);
 
     progress_ctx pc = {.tty = isatty(2), .quiet = c.quiet, .log_every = s.train.log_every,
-                       .classify = s.data.kind == SPEC_DATA_CLASSIFY};
+                       .classify = s.data.kind != SPEC_DATA_TEXT,
+                       .unit = s.data.kind == SPEC_DATA_CLASSIFY ? "sequence" : "target"};
     train_opts o = {
         .params_dir = params,
         .run_name = name,
@@ -164,9 +166,9 @@ int cmd_train(int argc, char **argv)
                 r.seconds, r.seconds > 0 ? (double)r.steps_done / r.seconds : 0);
         if (pc.classify) {
             if (!isnan(r.valid_loss))
-                fprintf(stderr, ": valid loss %.4f/sequence, accuracy %.1f%% (majority class "
+                fprintf(stderr, ": valid loss %.4f/%s, accuracy %.1f%% (majority class "
                                 "%.1f%%)",
-                        r.valid_loss, 100 * r.valid_accuracy, 100 * r.majority);
+                        r.valid_loss, pc.unit, 100 * r.valid_accuracy, 100 * r.majority);
         } else {
             double tok = (double)s.train.batch * (double)s.train.seq_len;
             double per = r.last_loss / tok;

@@ -358,7 +358,8 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
                         "%s: model.output/model.loss: only softmax with cross_entropy is "
                         "supported for text data",
                         s->path);
-    if ((s->model.outputs == SPEC_OUTPUTS_LAST_STEP) != (s->data.kind == SPEC_DATA_CLASSIFY))
+    if (s->data.kind != SPEC_DATA_NPY &&
+        (s->model.outputs == SPEC_OUTPUTS_LAST_STEP) != (s->data.kind == SPEC_DATA_CLASSIFY))
         return uerr_set(e, UERR_USER,
                         "%s: model.outputs: data.kind classify goes with last_step (one label "
                         "per sequence), text with every_step (a target per character)",

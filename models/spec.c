@@ -62,7 +62,7 @@ typedef struct spec_field {
     const char *doc;
 } spec_field;
 
-static const char *const spec_data_kind_names[] = {"text", "classify", NULL};
+static const char *const spec_data_kind_names[] = {"text", "classify", "npy", NULL};
 static const char *const spec_cell_names[] = {"elman", "jordan", "lstm", "gru", "custom",
                                               NULL};
 static const char *const spec_act_names[] = {"tanh", "sigmoid", "relu", NULL};
@@ -74,7 +74,7 @@ static const char *const spec_optim_names[] = {"sgd", "momentum", "adagrad", "ad
 static const char *const spec_dtype_names[] = {"float32", "float64", NULL};
 
 #define SPEC_NNAMES(a) (sizeof(a) / sizeof((a)[0]) - 1)
-_Static_assert(SPEC_NNAMES(spec_data_kind_names) == SPEC_DATA_CLASSIFY + 1, "data.kind");
+_Static_assert(SPEC_NNAMES(spec_data_kind_names) == SPEC_DATA_NPY + 1, "data.kind");
 _Static_assert(SPEC_NNAMES(spec_cell_names) == SPEC_CELL_CUSTOM + 1, "model.cell");
 _Static_assert(SPEC_NNAMES(spec_act_names) == SPEC_ACT_RELU + 1, "model.activation");
 _Static_assert(SPEC_NNAMES(spec_output_names) == SPEC_OUT_SIGMOID + 1, "model.output");
@@ -111,7 +111,8 @@ static const spec_field spec_fields[] = {
     F_STR("name", name, NULL, SPEC_NONEMPTY, "run name (default: the config's file name)"),
 
     F_ENUM("data.kind", data.kind, "text", spec_data_kind_names,
-           "text: one character stream | classify: TSV lines sequence<TAB>label"),
+           "text: one character stream | classify: TSV lines sequence<TAB>label | npy: "
+           "a directory of inputs.npy, targets.npy, lengths.npy"),
     F_STR("data.path", data.path, "", SPEC_NONEMPTY, "training data file (required)"),
     F_REAL("data.valid_fraction", data.valid_fraction, "0", 0, 0.5, 0,
            "share of the data held out for validation"),

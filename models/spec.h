@@ -36,6 +36,7 @@
 typedef enum spec_data_kind {
     SPEC_DATA_TEXT,     /* text */
     SPEC_DATA_CLASSIFY, /* classify */
+    SPEC_DATA_NPY,      /* npy */
 } spec_data_kind;
 
 typedef enum spec_cell {

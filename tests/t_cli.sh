@@ -98,6 +98,7 @@ done <"$T/table"
 for c in configs/*.yaml; do
     data=tests/golden/min_char_rnn/text.txt len=4
     if grep -q 'kind: classify' "$c"; then data=tests/data/words_small.tsv len=12; fi
+    if grep -q 'kind: npy' "$c"; then data=tests/data/parity_ids; fi
     if $UNROLL gradcheck "$c" --set model.hidden=6 --set train.seq_len=$len --set train.batch=2 \
         --set data.path=$data >"$T/gc" 2>&1; then
         ok "gradcheck $c"

@@ -104,3 +104,35 @@ if [ -f data/words.tsv ]; then
 else
     ko "word_language beats the majority class by 20 points" "data/words.tsv missing (make data)"
 fi
+
+# npy data: real-vector inputs with lengths (masked every_step targets)
+for c in elman jordan lstm gru; do
+    if $UNROLL gradcheck configs/parity_elman.yaml --set data.path=tests/data/parity_dense \
+        --set model.cell=$c --set model.hidden=4 --set train.batch=3 >"$T/out" 2>&1; then
+        ok "gradcheck npy dense inputs + lengths, $c"
+    else
+        ko "gradcheck npy dense inputs + lengths, $c" "$(cat "$T/out")"
+    fi
+done
+
+# running parity: output-to-hidden with teacher forcing is the right model
+if [ -f data/parity/targets.npy ]; then
+    for c in elman jordan; do
+        $UNROLL train configs/parity_$c.yaml --db "$T/p.db" --quiet 2>"$T/err" ||
+            ko "parity $c trains" "$(cat "$T/err")"
+    done
+    tf=$($UNROLL eval parity_jordan --db "$T/p.db" 2>&1)
+    fr=$($UNROLL eval parity_jordan --db "$T/p.db" --free-running 2>&1)
+    el=$($UNROLL eval parity_elman --db "$T/p.db" 2>&1)
+    echo "  $el"
+    echo "  $tf"
+    echo "  $fr"
+    acc() { echo "$1" | sed -n 's/.*accuracy \([0-9.]*\)%.*/\1/p'; }
+    if awk "BEGIN { exit !($(acc "$tf") >= 99 && $(acc "$fr") >= 99) }"; then
+        ok "parity: jordan with teacher forcing >= 99%, teacher-forced and free-running"
+    else
+        ko "parity: jordan with teacher forcing >= 99%, teacher-forced and free-running"
+    fi
+else
+    ko "parity: jordan with teacher forcing" "data/parity missing (make data)"
+fi

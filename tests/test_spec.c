@@ -413,8 +413,8 @@ static void test_spec_errors(void)
            "'rnn'");
     EXPECT("data: {path: x}\ntrain: {dtype: int32}\n",
            "t.yaml:2:16: train.dtype: expected float32 or float64, found 'int32'");
-    EXPECT("data: {kind: npy, path: x}\n",
-           "t.yaml:1:14: data.kind: expected text or classify, found 'npy'");
+    EXPECT("data: {kind: csv, path: x}\n",
+           "t.yaml:1:14: data.kind: expected one of text, classify, npy, found 'csv'");
     EXPECT("data: {path: ~}\n", "t.yaml:1:14: data.path: expected a non-empty string, found null");
     EXPECT("data: {path: \"a\\0b\"}\n", "t.yaml:1:14: data.path: a string cannot contain a NUL byte");
 

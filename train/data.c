@@ -1,10 +1,12 @@
 /* data.c - see data.h. */
 #include "train/data.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/sha256.h"
+#include "train/net.h"
 
 int data_open(data_source *d, const spec *s, uerr *e)
 {
@@ -26,6 +28,31 @@ int data_open(data_source *d, const spec *s, uerr *e)
             return rc ? rc : uerr_set(e, UERR_INTERNAL, "out of memory");
         }
         sha256_hex(d->cls.ids, (size_t)d->cls.nids * sizeof(int32_t), d->hash);
+        return 0;
+    }
+    if (d->kind == SPEC_DATA_NPY) {
+        npy_set *n = &d->npy;
+        rc = npyset_load(s->data.path, s->data.valid_fraction, s->train.seed, s->train.dtype, n,
+                         e);
+        if (rc)
+            return rc;
+        d->T = n->T;
+        d->io = (model_io){.input = n->D, .output = n->nclasses, .masked = n->len != NULL,
+                           .dense = n->dense};
+        d->mask = malloc((size_t)(d->B * d->T) * sizeof(int32_t));
+        d->xdense = n->dense ? malloc((size_t)(d->B * d->T * n->D) * dtype_size(n->dt)) : NULL;
+        if (!d->mask || (n->dense && !d->xdense)) {
+            data_free(d);
+            return uerr_set(e, UERR_INTERNAL, "out of memory");
+        }
+        sha256_ctx h;
+        uint8_t dg[SHA256_DIGEST_SIZE];
+        sha256_init(&h);
+        sha256_update(&h, n->x, (size_t)(n->N * n->T * (n->dense ? n->D : 1)) *
+                                    (n->dense ? dtype_size(n->dt) : sizeof(int32_t)));
+        sha256_update(&h, n->y, (size_t)(n->per_sequence ? n->N : n->N * n->T) * sizeof(int32_t));
+        sha256_final(&h, dg);
+        sha256_to_hex(dg, d->hash);
         return 0;
     }
     rc = text_corpus_load(s->data.path, s->data.valid_fraction, &d->text, e);
@@ -50,13 +77,17 @@ void data_free(data_source *d)
     text_corpus_free(&d->text);
     cls_cursor_free(&d->ccur);
     cls_free(&d->cls);
+    npyset_free(&d->npy);
     free(d->mask);
+    free(d->xdense);
     memset(d, 0, sizeof *d);
 }
 
 const text_vocab *data_vocab(const data_source *d)
 {
-    return d->kind == SPEC_DATA_CLASSIFY ? &d->cls.vocab : &d->text.vocab;
+    return d->kind == SPEC_DATA_CLASSIFY ? &d->cls.vocab
+           : d->kind == SPEC_DATA_NPY    ? &d->no_vocab
+                                         : &d->text.vocab;
 }
 
 int data_next(data_source *d, int32_t *inputs, int32_t *targets)
@@ -65,18 +96,34 @@ int data_next(data_source *d, int32_t *inputs, int32_t *targets)
         cls_next(&d->ccur, d->B, d->T, inputs, targets, d->mask);
         return 1;
     }
+    if (d->kind == SPEC_DATA_NPY) {
+        npyset_next(&d->npy, d->B, inputs, d->xdense, targets, d->mask);
+        return 1;
+    }
     return batch_next(&d->cur, inputs, targets);
+}
+
+void data_to_net(const data_source *d, net *n, const int32_t *inputs, const int32_t *targets)
+{
+    net_set_batch(n, inputs, targets);
+    if (n->ms)
+        net_set_mask(n, d->mask);
+    if (n->xd)
+        net_set_dense(n, d->xdense);
 }
 
 double data_units_per_step(const data_source *d)
 {
-    return d->kind == SPEC_DATA_CLASSIFY ? (double)d->B : (double)(d->B * d->T);
+    int per_seq = d->kind == SPEC_DATA_CLASSIFY || (d->kind == SPEC_DATA_NPY && d->npy.per_sequence);
+    return per_seq ? (double)d->B : (double)(d->B * d->T);
 }
 
 int data_has_valid(const data_source *d)
 {
     if (d->kind == SPEC_DATA_CLASSIFY)
         return d->cls.nvalid > 0;
+    if (d->kind == SPEC_DATA_NPY)
+        return d->npy.nvalid > 0;
     return d->text.n_valid > 0 && batch_valid_count(d->text.n_valid, d->B, d->T) > 0;
 }
 
@@ -106,6 +153,16 @@ int data_valid_each(data_source *d, int32_t *inputs, int32_t *targets, data_batc
         }
         return 0;
     }
+    if (d->kind == SPEC_DATA_NPY) {
+        for (int64_t i = 0; i < d->npy.nvalid; i += d->B) {
+            int64_t n = d->npy.nvalid - i < d->B ? d->npy.nvalid - i : d->B;
+            npyset_fill(&d->npy, d->npy.valid + i, n, d->B, inputs, d->xdense, targets, d->mask);
+            int rc = fn(ctx, inputs, targets, d->mask, n, 1, e);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
     text_valid_ctx c = {fn, ctx, d->B};
     return batch_valid_each(d->text.valid, d->text.n_valid, d->B, d->T, inputs, targets,
                             text_valid_chunk, &c, NULL, e);
@@ -113,5 +170,33 @@ int data_valid_each(data_source *d, int32_t *inputs, int32_t *targets, data_batc
 
 int data_start(data_source *d, uerr *e)
 {
-    return d->kind == SPEC_DATA_CLASSIFY ? 0 : text_cursor(d, e);
+    return d->kind == SPEC_DATA_TEXT ? text_cursor(d, e) : 0;
+}
+
+double data_majority(const data_source *d)
+{
+    int64_t most = 0, total = 0;
+    if (d->kind == SPEC_DATA_CLASSIFY) {
+        for (int32_t c = 0; c < d->cls.nclasses; c++)
+            most = d->cls.train_counts[c] > most ? d->cls.train_counts[c] : most;
+        total = d->cls.ntrain;
+    } else if (d->kind == SPEC_DATA_NPY) {
+        const npy_set *n = &d->npy;
+        int64_t *count = calloc((size_t)n->nclasses, sizeof *count);
+        if (!count)
+            return NAN;
+        int64_t per = n->per_sequence ? 1 : n->T;
+        for (int64_t k = 0; k < n->ntrain; k++) {
+            int64_t i = n->train[k], len = n->len ? n->len[i] : n->T;
+            for (int64_t t = 0; t < per && t < len; t++) {
+                int32_t y = n->y[i * per + t];
+                if (y >= 0)
+                    count[y]++, total++;
+            }
+        }
+        for (int64_t c = 0; c < n->nclasses; c++)
+            most = count[c] > most ? count[c] : most;
+        free(count);
+    }
+    return total ? (double)most / (double)total : NAN;
 }

@@ -9,6 +9,10 @@
  *             (T), a label at each one's own last step, the state zeroed
  *             for every batch, a step mask
  *
+ *   npy       numpy arrays (train/npyset.h): one-hot ids or real vectors
+ *             per step, a class per step or per sequence, optional
+ *             lengths; shuffled batches, the state zeroed for each
+ *
  * The trainer, `unroll grad` and `gradcheck` see only this interface.
  */
 #ifndef UNROLL_DATA_H
@@ -18,6 +22,7 @@
 #include "models/spec.h"
 #include "train/batch.h"
 #include "train/classify.h"
+#include "train/npyset.h"
 #include "train/text.h"
 
 typedef struct data_source {
@@ -28,7 +33,10 @@ typedef struct data_source {
     batch_cursor cur;
     cls_data cls;
     cls_cursor ccur;
-    int32_t *mask;         /* [B, T], classify only */
+    npy_set npy;
+    int32_t *mask;         /* [B, T]: classify, and npy with lengths */
+    void *xdense;          /* [B, T, D] real inputs (npy with vectors) */
+    text_vocab no_vocab;   /* npy inputs are ids or vectors, not characters */
     char hash[65];         /* of the training ids */
 } data_source;
 
@@ -47,6 +55,16 @@ const text_vocab *data_vocab(const data_source *d);
 /* The next training batch into inputs/targets [B, T] (and d->mask);
  * returns 1 when the state must start from zero. */
 int data_next(data_source *d, int32_t *inputs, int32_t *targets);
+
+/* Puts a batch (inputs, targets, and the source's mask and real inputs)
+ * into the net's leaves. */
+struct net;
+void data_to_net(const data_source *d, struct net *n, const int32_t *inputs,
+                 const int32_t *targets);
+
+/* The share of training targets in the most common class: the accuracy
+ * of always answering it (NaN for text). */
+double data_majority(const data_source *d);
 
 /* What one step's loss is summed over: tokens (text) or sequences. */
 double data_units_per_step(const data_source *d);

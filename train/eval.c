@@ -95,3 +95,59 @@ int eval_text(const spec *s, const text_vocab *v, const sample_param *params, in
     free(ids);
     return rc;
 }
+
+int eval_npy(const spec *s, const sample_param *params, int nparams, const npy_set *set,
+             int free_running, eval_result *r, uerr *e)
+{
+    memset(r, 0, sizeof *r);
+    model_io io = {.input = set->D, .output = set->nclasses, .masked = 0, .dense = set->dense};
+    net nt;
+    int rc = net_init_io(&nt, s, &io, 1, 1, NET_FORWARD, NULL, e);
+    if (rc)
+        return rc;
+    if ((rc = sample_set_params(&nt, params, nparams, e))) {
+        net_free(&nt);
+        return rc;
+    }
+    const int64_t *ex = set->nvalid ? set->valid : set->train;
+    int64_t nex = set->nvalid ? set->nvalid : set->ntrain, T = set->T;
+    size_t row = (size_t)set->D * (set->dense ? dtype_size(set->dt) : 0);
+    double sum = 0;
+    int64_t correct = 0, scored = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int64_t k = 0; k < nex && !rc; k++) {
+        int64_t i = ex[k], len = set->len ? set->len[i] : T;
+        net_reset_state(&nt);
+        for (int64_t t = 0; t < len && !rc; t++) {
+            int32_t y = set->per_sequence ? (t == len - 1 ? set->y[i] : -1) : set->y[i * T + t];
+            if (set->dense)
+                memcpy(nt.xd, (const char *)set->x + (size_t)(i * T + t) * row, row);
+            else
+                nt.xs[0] = ((const int32_t *)set->x)[i * T + t];
+            nt.ys[0] = y;
+            double loss;
+            if ((rc = net_run(&nt, &loss, e)))
+                break;
+            int64_t pred = argmax_logits(&nt);
+            net_carry_state(&nt);
+            if (free_running)
+                nt.yprev[0] = (int32_t)pred;
+            if (y < 0)
+                continue;
+            sum += loss;
+            scored++;
+            correct += pred == y;
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (!rc && scored) {
+        double dt = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        r->chars = scored;
+        r->loss = sum / (double)scored;
+        r->accuracy = (double)correct / (double)scored;
+        r->chars_per_s = dt > 0 ? (double)scored / dt : 0;
+    }
+    net_free(&nt);
+    return rc;
+}

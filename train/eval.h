@@ -12,17 +12,24 @@
 #ifndef UNROLL_EVAL_H
 #define UNROLL_EVAL_H
 
+#include "train/npyset.h"
 #include "train/sample.h"
 
 typedef struct eval_result {
-    double loss;            /* per character, nats */
-    int64_t chars;          /* characters scored */
-    double accuracy;        /* share of next characters predicted exactly */
+    double loss;            /* per character (target), nats */
+    int64_t chars;          /* characters (targets) scored */
+    double accuracy;        /* share of next characters (targets) predicted exactly */
     double chars_per_s;
 } eval_result;
 
 /* Scores the n code points cp. */
 int eval_text(const spec *s, const text_vocab *v, const sample_param *params, int nparams,
               const uint32_t *cp, int64_t n, int free_running, eval_result *r, uerr *e);
+
+/* Scores held-out npy examples (all of them when none were held out) one
+ * step at a time; free_running feeds the most probable class back as
+ * y[t-1]. accuracy: over every step that has a target. */
+int eval_npy(const spec *s, const sample_param *params, int nparams, const npy_set *set,
+             int free_running, eval_result *r, uerr *e);
 
 #endif

@@ -1,0 +1,185 @@
+/* npyset.c - see npyset.h. */
+#include "train/npyset.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/npy.h"
+
+void npyset_free(npy_set *s)
+{
+    free(s->x);
+    free(s->y);
+    free(s->len);
+    free(s->train);
+    shuffler_free(&s->sh);
+    memset(s, 0, sizeof *s);
+}
+
+static int load_one(const char *dir, const char *name, int optional, dtype *dt, shape *sh,
+                    void **data, uerr *e)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s.npy", dir, name);
+    if (optional) {
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            return 0;
+        fclose(f);
+    }
+    return npy_read(path, dt, sh, data, e);
+}
+
+int npyset_load(const char *dir, double valid_fraction, uint64_t seed, dtype dt, npy_set *s,
+                uerr *e)
+{
+    memset(s, 0, sizeof *s);
+    dtype xdt, ydt, ldt = DT_I32;
+    shape xs, ys, ls = {0};
+    void *x = NULL, *y = NULL, *len = NULL;
+    int rc = load_one(dir, "inputs", 0, &xdt, &xs, &x, e);
+    if (!rc)
+        rc = load_one(dir, "targets", 0, &ydt, &ys, &y, e);
+    if (!rc)
+        rc = load_one(dir, "lengths", 1, &ldt, &ls, &len, e);
+    if (rc)
+        goto fail;
+    s->dense = xdt != DT_I32;
+    if ((s->dense && xs.rank != 3) || (!s->dense && xs.rank != 2) || xs.dim[0] < 1 ||
+        xs.dim[1] < 1) {
+        rc = uerr_set(e, UERR_USER, "%s/inputs.npy: expected int32 [N, T] ids or float [N, T, D] "
+                                    "vectors",
+                      dir);
+        goto fail;
+    }
+    s->N = xs.dim[0];
+    s->T = xs.dim[1];
+    s->per_sequence = ys.rank == 1;
+    if (ydt != DT_I32 || ys.dim[0] != s->N || (ys.rank == 2 && ys.dim[1] != s->T) || ys.rank > 2) {
+        rc = uerr_set(e, UERR_USER, "%s/targets.npy: expected int32 [%lld, %lld] or [%lld]", dir,
+                      (long long)s->N, (long long)s->T, (long long)s->N);
+        goto fail;
+    }
+    if (len && (ldt != DT_I32 || ls.rank != 1 || ls.dim[0] != s->N)) {
+        rc = uerr_set(e, UERR_USER, "%s/lengths.npy: expected int32 [%lld]", dir, (long long)s->N);
+        goto fail;
+    }
+    s->y = y, y = NULL;
+    s->len = len, len = NULL;
+    int64_t ny = shape_numel(&ys);
+    for (int64_t i = 0; i < ny; i++) {
+        if (s->y[i] < -1) {
+            rc = uerr_set(e, UERR_USER, "%s/targets.npy: element %lld is %d (classes are 0.., -1 "
+                                        "is no target)",
+                          dir, (long long)i, s->y[i]);
+            goto fail;
+        }
+        s->nclasses = s->y[i] + 1 > s->nclasses ? s->y[i] + 1 : s->nclasses;
+    }
+    for (int64_t i = 0; s->len && i < s->N; i++)
+        if (s->len[i] < 1 || s->len[i] > s->T) {
+            rc = uerr_set(e, UERR_USER, "%s/lengths.npy: element %lld is %d, expected 1 to %lld",
+                          dir, (long long)i, s->len[i], (long long)s->T);
+            goto fail;
+        }
+    if (s->nclasses < 1) {
+        rc = uerr_set(e, UERR_USER, "%s/targets.npy: no targets", dir);
+        goto fail;
+    }
+    if (s->dense) {
+        s->D = xs.dim[2];
+        int64_t n = shape_numel(&xs);
+        s->dt = dt;
+        s->x = malloc((size_t)(n ? n : 1) * dtype_size(dt));
+        if (!s->x) {
+            rc = uerr_set(e, UERR_INTERNAL, "out of memory");
+            goto fail;
+        }
+        DT_EACH_REAL(dt, T, {
+            T *dst = s->x;
+            for (int64_t i = 0; i < n; i++)
+                dst[i] = xdt == DT_F32 ? (T)((float *)x)[i] : (T)((double *)x)[i];
+        });
+        free(x);
+        x = NULL;
+    } else {
+        s->x = x, x = NULL;
+        const int32_t *ids = s->x;
+        for (int64_t i = 0; i < s->N * s->T; i++) {
+            if (ids[i] < -1) {
+                rc = uerr_set(e, UERR_USER, "%s/inputs.npy: element %lld is %d", dir, (long long)i,
+                              ids[i]);
+                goto fail;
+            }
+            s->D = ids[i] + 1 > s->D ? ids[i] + 1 : s->D;
+        }
+    }
+    s->train = malloc((size_t)s->N * sizeof *s->train);
+    if (!s->train) {
+        rc = uerr_set(e, UERR_INTERNAL, "out of memory");
+        goto fail;
+    }
+    for (int64_t i = 0; i < s->N; i++)
+        s->train[i] = i;
+    rng g;
+    rng_seed(&g, seed);
+    shuffle_indices(&g, s->train, s->N);
+    s->nvalid = (int64_t)(valid_fraction * (double)s->N);
+    s->ntrain = s->N - s->nvalid;
+    s->valid = s->train + s->ntrain;
+    if (s->ntrain < 1) {
+        rc = uerr_set(e, UERR_USER, "%s: no training examples left after the validation split", dir);
+        goto fail;
+    }
+    if ((rc = shuffler_init(&s->sh, s->ntrain, seed, e)))
+        goto fail;
+    return 0;
+fail:
+    free(x);
+    free(y);
+    free(len);
+    npyset_free(s);
+    return rc;
+}
+
+void npyset_fill(const npy_set *s, const int64_t *ex, int64_t n, int64_t B, int32_t *inputs,
+                 void *xdense, int32_t *targets, int32_t *mask)
+{
+    int64_t T = s->T, D = s->D;
+    size_t es = dtype_size(s->dt), row = (size_t)D * es;
+    for (int64_t b = 0; b < B; b++) {
+        int64_t i = b < n ? ex[b] : -1;
+        int64_t len = i < 0 ? 0 : s->len ? s->len[i] : T;
+        for (int64_t t = 0; t < T; t++) {
+            int in = t < len;
+            mask[b * T + t] = in;
+            if (s->dense) {
+                char *dst = (char *)xdense + (size_t)(b * T + t) * row;
+                if (in)
+                    memcpy(dst, (const char *)s->x + (size_t)(i * T + t) * row, row);
+                else
+                    memset(dst, 0, row);
+                inputs[b * T + t] = -1;
+            } else {
+                inputs[b * T + t] = in ? ((const int32_t *)s->x)[i * T + t] : -1;
+            }
+            if (!in)
+                targets[b * T + t] = -1;
+            else if (s->per_sequence)
+                targets[b * T + t] = t == len - 1 ? s->y[i] : -1;
+            else
+                targets[b * T + t] = s->y[i * T + t];
+        }
+    }
+}
+
+void npyset_next(npy_set *s, int64_t B, int32_t *inputs, void *xdense, int32_t *targets,
+                 int32_t *mask)
+{
+    for (int64_t b = 0; b < B; b++) {
+        int64_t i = s->train[shuffler_next(&s->sh)];
+        void *xb = s->dense ? (char *)xdense + (size_t)(b * s->T * s->D) * dtype_size(s->dt) : NULL;
+        npyset_fill(s, &i, 1, 1, inputs + b * s->T, xb, targets + b * s->T, mask + b * s->T);
+    }
+}
