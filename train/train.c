@@ -56,6 +56,7 @@ static void trainer_free(trainer *t)
  * classification, the accuracy of the class at each sequence's last step. */
 typedef struct valid_ctx {
     net *n;
+    const data_source *d;
     double sum, units;
     int64_t correct, examples;
 } valid_ctx;
@@ -80,37 +81,37 @@ static int valid_batch(void *ctx, const int32_t *inputs, const int32_t *targets,
     net *n = v->n;
     if (reset)
         net_reset_state(n);
-    net_set_batch(n, inputs, targets);
-    if (mask)
-        net_set_mask(n, mask);
+    data_to_net(v->d, n, inputs, targets);
     double loss;
     int rc = net_run(n, &loss, e);
     if (rc)
         return rc;
     net_carry_state(n);
     v->sum += loss;
-    if (!mask) {
+    if (v->d->kind == SPEC_DATA_TEXT) {
         v->units += (double)(n->m.B * n->m.T);
         return 0;
     }
+    /* sequences and arrays: the loss per target (a sequence's one label, or
+     * each labelled step) and the share of targets whose most probable
+     * class is right */
     int64_t T = n->m.T;
-    for (int64_t b = 0; b < n_real; b++) {
-        int64_t last = -1;
-        for (int64_t t = 0; t < T; t++)
-            if (targets[b * T + t] >= 0)
-                last = t;
-        if (last < 0)
-            continue;
-        v->units += 1;
-        v->examples++;
-        v->correct += argmax_row(n, n->m.logits[last], b) == targets[b * T + last];
-    }
+    (void)mask;
+    for (int64_t b = 0; b < n_real; b++)
+        for (int64_t t = 0; t < T; t++) {
+            int32_t y = targets[b * T + t];
+            if (y < 0)
+                continue;
+            v->examples++;
+            v->correct += argmax_row(n, n->m.logits[t], b) == y;
+            v->units += 1;
+        }
     return 0;
 }
 
 static int validate(trainer *t, double *per_unit, double *accuracy, uerr *e)
 {
-    valid_ctx v = {.n = &t->va};
+    valid_ctx v = {.n = &t->va, .d = &t->data};
     int rc = data_valid_each(&t->data, t->inputs, t->targets, valid_batch, &v, e);
     if (rc)
         return rc;
@@ -462,7 +463,7 @@ static int begin_run(trainer *t, train_result *r, uerr *e)
     if (!db)
         return 0;
     const text_vocab *v = data_vocab(&t->data);
-    int32_t *cps = malloc((size_t)v->size * sizeof(int32_t));
+    int32_t *cps = malloc((size_t)(v->size ? v->size : 1) * sizeof(int32_t));
     if (!cps)
         return uerr_set(e, UERR_INTERNAL, "out of memory");
     for (int32_t i = 0; i < v->size; i++)
@@ -571,12 +572,7 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
             goto out;
         net_share_params(&t.va, &t.tr);
     }
-    if (s->data.kind == SPEC_DATA_CLASSIFY) {
-        int64_t most = 0;
-        for (int32_t c = 0; c < t.data.cls.nclasses; c++)
-            most = t.data.cls.train_counts[c] > most ? t.data.cls.train_counts[c] : most;
-        r->majority = (double)most / (double)t.data.cls.ntrain;
-    }
+    r->majority = data_majority(&t.data);
     t.inputs = malloc((size_t)(B * T) * sizeof(int32_t));
     t.targets = malloc((size_t)(B * T) * sizeof(int32_t));
     if (!t.inputs || !t.targets) {
@@ -616,9 +612,7 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         int reset = data_next(&t.data, t.inputs, t.targets);
         if (reset || s->train.state == SPEC_STATE_ZERO)
             net_reset_state(&t.tr);
-        net_set_batch(&t.tr, t.inputs, t.targets);
-        if (t.data.mask)
-            net_set_mask(&t.tr, t.data.mask);
+        data_to_net(&t.data, &t.tr, t.inputs, t.targets);
         if ((rc = net_run(&t.tr, &loss, e)) || (rc = check_finite(&t, step, loss, e)))
             break;
         net_carry_state(&t.tr);
@@ -706,9 +700,7 @@ int train_first_step(const spec *s, const char *params_dir, net *n, data_source 
         rc = data_start(d, e);
     if (!rc) {
         data_next(d, in, tg);
-        net_set_batch(n, in, tg);
-        if (d->mask)
-            net_set_mask(n, d->mask);
+        data_to_net(d, n, in, tg);
         if (params_dir)
             rc = net_load_params_npy(n, params_dir, e);
         else
