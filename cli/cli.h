@@ -42,6 +42,30 @@ int cli_real(const char *opt, const char *s, double *out);
 /* --db, else the config's train.checkpoint.db, else unroll.db. */
 const char *cli_db_path(const cli_common *c, const spec *s);
 
+/* ---- store commands (cli/store_cli.c) ---- */
+
+/* --csv or --json: sets *form and returns 1; 0 for another argument. */
+int cli_form_opt(const char *arg, table_form *form);
+
+/* Opens --db (else unroll.db) for a store command: write 0 reads (an
+ * older file is upgraded first if it can be), 1 reads and writes. */
+int cli_open_store(const cli_common *c, int write, store **db, uerr *e);
+
+/* Prints a table in the chosen form; an error is reported and returned. */
+int cli_print_table(const table *t, table_form form);
+
+/* A stored config as dotted keys and values ("model.hidden" = "128"),
+ * resolved through the spec so that defaults and either YAML style give
+ * the same pairs; list items get "[i]". */
+typedef struct cli_kv {
+    char *key, *value;
+} cli_kv;
+int cli_config_flat(const char *name, const char *config_text, cli_kv **kv, int *n, uerr *e);
+void cli_kv_free(cli_kv *kv, int n);
+/* Values equal as numbers when both are numbers, else as text (quotes
+ * around a YAML string ignored). */
+int cli_value_eq(const char *a, const char *b);
+
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
@@ -50,5 +74,7 @@ int cmd_gradcheck(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_ckpt(int argc, char **argv);
+int cmd_query(int argc, char **argv);
 
 #endif

@@ -1,73 +1,396 @@
 /*
- * cmd_runs.c - queries of stored runs (unroll runs list | metrics) and
- * unroll config show.
+ * cmd_runs.c - the stored runs (unroll runs list | show | metrics | rm |
+ * rename | plot) and unroll config show.
  */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "store/json.h"
+#include "store/plot.h"
 
 static const char runs_help[] =
-    "usage: unroll runs list [--db FILE] [--csv]\n"
-    "       unroll runs metrics RUN [--db FILE] [--csv]\n"
+    "usage: unroll runs list [--name GLOB] [--status S] [--since DATE] [--before DATE]\n"
+    "                        [--where KEY=VALUE]... [--csv | --json] [--db FILE]\n"
+    "       unroll runs show RUN [--json] [--db FILE]\n"
+    "       unroll runs metrics RUN [--name METRIC] [--csv | --json] [--db FILE]\n"
+    "       unroll runs rm RUN [--force] [--db FILE]\n"
+    "       unroll runs rename RUN NEW_NAME [--db FILE]\n"
+    "       unroll runs plot RUN... -o FILE.svg [--smooth N] [--db FILE]\n"
     "\n"
-    "list: every run with its status, last checkpoint and last loss.\n"
-    "metrics: every logged value of RUN (a name or id) as step,name,value rows;\n"
-    "each training step's loss is there under the name 'loss'.\n"
+    "list: every run with its status, last logged step, checkpoints, last loss\n"
+    "  and best validation loss. Filters: --name (a glob: 'elman*'), --status\n"
+    "  (running, finished, interrupted, failed), --since/--before (start time,\n"
+    "  an ISO date or time prefix such as 2026-05-01), --where KEY=VALUE (a\n"
+    "  config key's resolved value, e.g. model.hidden=128; repeatable).\n"
+    "show: everything recorded about RUN: config, data hash, BLAS, sessions\n"
+    "  (the start and every resume), checkpoints.\n"
+    "metrics: every logged value of RUN (name or id) as step,name,value rows\n"
+    "  (CSV unless --json); each step's loss is 'loss' (summed over the step's\n"
+    "  tokens), validations are 'valid_loss' (per token).\n"
+    "rm: deletes RUN, its checkpoints and metrics; tensors other checkpoints\n"
+    "  share stay. Refused while a live process trains it, unless --force.\n"
+    "rename: gives RUN a new name (unique, not all digits, no '@').\n"
+    "plot: the loss curves of one or more runs as an SVG file: the training\n"
+    "  loss per token, smoothed over N steps either side (default: 1/100 of\n"
+    "  the run), and the validation loss as markers.\n"
     "\n"
-    "example:\n"
-    "  unroll runs metrics elman_char --csv > curve.csv\n";
+    "examples:\n"
+    "  unroll runs list --where model.cell=elman --status finished\n"
+    "  unroll runs metrics elman_char --csv > curve.csv\n"
+    "  unroll runs plot elman_char elman_big -o curves.svg\n";
+
+/* --where filters, applied to each run's resolved config. */
+typedef struct where_ctx {
+    const char *const *conds;
+    int n;
+} where_ctx;
+
+static int where_keep(void *ctx, int64_t run, const char *config_text, uerr *e)
+{
+    where_ctx *w = ctx;
+    cli_kv *kv;
+    int n;
+    char label[64];
+    snprintf(label, sizeof label, "run %lld config", (long long)run);
+    /* A config this build cannot read (a newer key) cannot match. */
+    if (cli_config_flat(label, config_text, &kv, &n, NULL))
+        return 0;
+    int keep = 1;
+    for (int c = 0; c < w->n && keep; c++) {
+        const char *eq = strchr(w->conds[c], '=');
+        size_t kl = (size_t)(eq - w->conds[c]);
+        int hit = 0;
+        for (int i = 0; i < n && !hit; i++)
+            hit = strlen(kv[i].key) == kl && !strncmp(kv[i].key, w->conds[c], kl) &&
+                  cli_value_eq(kv[i].value, eq + 1);
+        keep = hit;
+    }
+    cli_kv_free(kv, n);
+    (void)e;
+    return keep;
+}
+
+static int runs_list(store *db, const store_run_filter *f, table_form form)
+{
+    uerr e = {0};
+    table t;
+    if (store_runs_table(db, f, &t, &e))
+        return cli_fail(&e);
+    int rc = cli_print_table(&t, form);
+    table_free(&t);
+    return rc;
+}
+
+static void kv_line(const char *k, const char *v) { printf("%-12s %s\n", k, v && *v ? v : "-"); }
+
+static int runs_show(store *db, int64_t id, table_form form)
+{
+    uerr e = {0};
+    store_run r;
+    table ses = {0}, ck = {0};
+    int rc = store_run_get(db, id, &r, &e);
+    if (!rc)
+        rc = store_sessions_table(db, id, &ses, &e);
+    if (!rc)
+        rc = store_checkpoints_table(db, id, &ck, &e);
+    if (rc) {
+        store_run_free(&r);
+        table_free(&ses);
+        return cli_fail(&e);
+    }
+    if (form == TABLE_JSON) {
+        printf("{\"id\": %lld, \"name\": ", (long long)r.id);
+        json_write_string(stdout, r.name);
+        const char *keys[] = {"status",      "started", "finished", "init",
+                              "config_hash", "data_hash", "blas",   "program_version",
+                              "command_line"};
+        const char *vals[] = {r.status,      r.started,   r.finished, r.init,
+                              r.config_hash, r.data_hash, r.blas,     r.program_version,
+                              r.command_line};
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+            printf(", \"%s\": ", keys[i]);
+            if (vals[i])
+                json_write_string(stdout, vals[i]);
+            else
+                fputs("null", stdout);
+        }
+        printf(", \"threads\": %d, \"parent_checkpoint\": ", r.threads);
+        if (r.parent_checkpoint)
+            printf("%lld", (long long)r.parent_checkpoint);
+        else
+            fputs("null", stdout);
+        printf(", \"vocabulary\": %d, \"config_text\": ", r.nvocab);
+        json_write_string(stdout, r.config_text);
+        fputs(", \"sessions\": ", stdout);
+        uerr e2 = {0};
+        rc = table_write(&ses, stdout, TABLE_JSON, &e2);
+        fputs(", \"checkpoints\": ", stdout);
+        if (!rc)
+            rc = table_write(&ck, stdout, TABLE_JSON, &e2);
+        fputs("}\n", stdout);
+        if (rc)
+            cli_fail(&e2);
+    } else {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%lld '%s'", (long long)r.id, r.name);
+        kv_line("run", buf);
+        snprintf(buf, sizeof buf, "%s (started %s%s%s)", r.status, r.started,
+                 r.finished ? ", ended " : "", r.finished ? r.finished : "");
+        kv_line("status", buf);
+        kv_line("init", r.init);
+        if (r.parent_checkpoint) {
+            snprintf(buf, sizeof buf, "checkpoint %lld", (long long)r.parent_checkpoint);
+            kv_line("parent", buf);
+        } else {
+            kv_line("parent", NULL);
+        }
+        kv_line("config", r.config_hash);
+        kv_line("data", r.data_hash);
+        snprintf(buf, sizeof buf, "%d symbols", r.nvocab);
+        kv_line("vocabulary", buf);
+        snprintf(buf, sizeof buf, "unroll %s, %s, %d threads", r.program_version, r.blas,
+                 r.threads);
+        kv_line("program", buf);
+        kv_line("command", r.command_line);
+        printf("\nsessions:\n");
+        uerr e2 = {0};
+        rc = table_write(&ses, stdout, TABLE_PLAIN, &e2);
+        printf("\ncheckpoints:\n");
+        if (!rc)
+            rc = table_write(&ck, stdout, TABLE_PLAIN, &e2);
+        printf("\nconfig:\n");
+        for (const char *p = r.config_text; *p;) {
+            const char *nl = strchr(p, '\n');
+            int len = nl ? (int)(nl - p) : (int)strlen(p);
+            printf("  %.*s\n", len, p);
+            p += len + (nl ? 1 : 0);
+        }
+        if (rc)
+            cli_fail(&e2);
+    }
+    store_run_free(&r);
+    table_free(&ses);
+    table_free(&ck);
+    return rc ? UERR_INTERNAL : 0;
+}
+
+/* Loss per token of a run: the logged step loss divided by the tokens (or
+ * sequences) one step sums over, from the run's config. */
+static double units_per_step(const store_run *r)
+{
+    spec s;
+    double u = 1;
+    if (!spec_load_buffer(&s, "config", r->config_text, strlen(r->config_text), NULL, 0, NULL)) {
+        u = s.data.kind == SPEC_DATA_TEXT ? (double)s.train.batch * s.train.seq_len
+                                          : (double)s.train.batch;
+        spec_free(&s);
+    }
+    return u > 0 ? u : 1;
+}
+
+static int runs_plot(store *db, const char *const *names, int n, const char *out,
+                     long long smooth)
+{
+    uerr e = {0};
+    plot_series *ps = calloc((size_t)n, sizeof *ps);
+    int64_t **xs = calloc((size_t)(2 * n), sizeof *xs);
+    double **ys = calloc((size_t)(3 * n), sizeof *ys);
+    store_run *runs = calloc((size_t)n, sizeof *runs);
+    int rc = 0;
+    if (!ps || !xs || !ys || !runs)
+        rc = uerr_set(&e, UERR_INTERNAL, "out of memory");
+    for (int k = 0; k < n && !rc; k++) {
+        int64_t id, ln, vn;
+        if ((rc = store_run_resolve(db, names[k], &id, &e)) ||
+            (rc = store_run_get(db, id, &runs[k], &e)) ||
+            (rc = store_metric_series(db, id, "loss", &xs[2 * k], &ys[3 * k], &ln, &e)) ||
+            (rc = store_metric_series(db, id, "valid_loss", &xs[2 * k + 1], &ys[3 * k + 1], &vn,
+                                      &e)))
+            break;
+        double u = units_per_step(&runs[k]);
+        for (int64_t i = 0; i < ln; i++)
+            ys[3 * k][i] /= u;
+        int64_t half = smooth >= 0 ? smooth : ln / 200;
+        if (ln && !(ys[3 * k + 2] = malloc((size_t)ln * sizeof(double)))) {
+            rc = uerr_set(&e, UERR_INTERNAL, "out of memory");
+            break;
+        }
+        if (ln)
+            plot_smooth(ys[3 * k], ln, half, ys[3 * k + 2]);
+        ps[k] = (plot_series){runs[k].name, xs[2 * k], ys[3 * k + 2], ln,
+                              xs[2 * k + 1], ys[3 * k + 1], vn};
+    }
+    FILE *f = NULL;
+    if (!rc && !(f = fopen(out, "w")))
+        rc = uerr_set(&e, UERR_USER, "%s: cannot create: %s", out, strerror(errno));
+    if (!rc) {
+        plot_opts o = {.title = n == 1 ? names[0] : "loss curves",
+                       .xlabel = "step",
+                       .ylabel = "loss per token (nats)",
+                       .line_note = "train",
+                       .marker_note = "valid"};
+        rc = plot_svg(f, ps, n, &o, &e);
+    }
+    if (f && fclose(f) && !rc)
+        rc = uerr_set(&e, UERR_USER, "%s: write failed: %s", out, strerror(errno));
+    if (rc && f)
+        remove(out);
+    if (!rc)
+        fprintf(stderr, "wrote %s (%d run%s)\n", out, n, n == 1 ? "" : "s");
+    for (int k = 0; runs && k < n; k++)
+        store_run_free(&runs[k]);
+    for (int k = 0; xs && ys && k < n; k++) {
+        free(xs[2 * k]);
+        free(xs[2 * k + 1]);
+        free(ys[3 * k]);
+        free(ys[3 * k + 1]);
+        free(ys[3 * k + 2]);
+    }
+    free(ps);
+    free(xs);
+    free(ys);
+    free(runs);
+    return rc ? cli_fail(&e) : 0;
+}
 
 int cmd_runs(int argc, char **argv)
 {
     if (argc < 2)
-        return cli_usage("runs: list or metrics?");
+        return cli_usage("runs: list, show, metrics, rm, rename or plot?");
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(runs_help, stdout);
         return 0;
     }
-    const char *sub = argv[1], *run = NULL;
+    const char *sub = argv[1], *metric = NULL, *out = NULL, *smooth_s = NULL;
+    const char *pos[64];
+    const char *wheres[32];
+    int npos = 0, nwhere = 0, force = 0;
+    store_run_filter f = {0};
     cli_common c = {0};
-    int csv = 0;
+    table_form form = TABLE_PLAIN;
+    int is_list = !strcmp(sub, "list"), is_show = !strcmp(sub, "show"),
+        is_metrics = !strcmp(sub, "metrics"), is_rm = !strcmp(sub, "rm"),
+        is_rename = !strcmp(sub, "rename"), is_plot = !strcmp(sub, "plot");
+    if (!is_list && !is_show && !is_metrics && !is_rm && !is_rename && !is_plot)
+        return cli_usage("runs: unknown subcommand '%s' (list, show, metrics, rm, rename, plot)",
+                         sub);
+    if (is_metrics)
+        form = TABLE_CSV;
     for (int i = 2; i < argc; i++) {
         int r = cli_common_opt(argc, argv, &i, &c);
         if (r < 0)
             return UERR_USAGE;
-        if (r > 0)
+        if (r > 0 || cli_form_opt(argv[i], &form))
             continue;
-        if (!strcmp(argv[i], "--csv")) {
-            csv = 1;
-            continue;
-        }
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(runs_help, stdout);
             return 0;
         }
+        const char *v;
+        if (is_list && ((r = cli_value(argc, argv, &i, "--name", &f.name_glob)) != 0 ||
+                        (r = cli_value(argc, argv, &i, "--status", &f.status)) != 0 ||
+                        (r = cli_value(argc, argv, &i, "--since", &f.since)) != 0 ||
+                        (r = cli_value(argc, argv, &i, "--before", &f.before)) != 0)) {
+            if (r < 0)
+                return UERR_USAGE;
+            continue;
+        }
+        if (is_list && (r = cli_value(argc, argv, &i, "--where", &v)) != 0) {
+            if (r < 0)
+                return UERR_USAGE;
+            if (!strchr(v, '=') || v[0] == '=')
+                return cli_usage("runs list: --where KEY=VALUE, found '%s'", v);
+            if (nwhere == 32)
+                return cli_usage("runs list: more than 32 --where options");
+            wheres[nwhere++] = v;
+            continue;
+        }
+        if (is_metrics && (r = cli_value(argc, argv, &i, "--name", &metric)) != 0) {
+            if (r < 0)
+                return UERR_USAGE;
+            continue;
+        }
+        if (is_plot && ((r = cli_value(argc, argv, &i, "-o", &out)) != 0 ||
+                        (r = cli_value(argc, argv, &i, "--out", &out)) != 0 ||
+                        (r = cli_value(argc, argv, &i, "--smooth", &smooth_s)) != 0)) {
+            if (r < 0)
+                return UERR_USAGE;
+            continue;
+        }
+        if (is_rm && !strcmp(argv[i], "--force")) {
+            force = 1;
+            continue;
+        }
         if (argv[i][0] == '-')
             return cli_usage("runs %s: unknown option '%s'", sub, argv[i]);
-        run = argv[i];
+        if (npos == 64)
+            return cli_usage("runs %s: too many arguments", sub);
+        pos[npos++] = argv[i];
     }
-    int is_list = !strcmp(sub, "list"), is_metrics = !strcmp(sub, "metrics");
-    if (!is_list && !is_metrics)
-        return cli_usage("runs: unknown subcommand '%s' (list, metrics)", sub);
-    if (is_metrics && !run)
-        return cli_usage("runs metrics: which run? (unroll runs metrics RUN)");
+    int want = is_list ? 0 : is_rename ? 2 : is_plot ? -1 : 1;
+    if (want >= 0 && npos != want)
+        return cli_usage("runs %s: expected %s", sub,
+                         want == 0   ? "no arguments"
+                         : want == 1 ? "one run (a name or id)"
+                                     : "a run and its new name");
+    if (is_plot && (npos == 0 || !out))
+        return cli_usage("runs plot: expected RUN... -o FILE.svg");
+    if (f.status && strcmp(f.status, "running") && strcmp(f.status, "finished") &&
+        strcmp(f.status, "interrupted") && strcmp(f.status, "failed"))
+        return cli_usage("runs list: --status is running, finished, interrupted or failed");
+    long long smooth = -1;
+    if (smooth_s && cli_int("--smooth", smooth_s, 0, 1000000000, &smooth))
+        return UERR_USAGE;
+    where_ctx w = {wheres, nwhere};
+    if (nwhere) {
+        f.keep = where_keep;
+        f.ctx = &w;
+    }
+
     uerr e = {0};
     store *db = NULL;
-    if (store_open(&db, c.db ? c.db : "unroll.db", 1, &e))
+    if (cli_open_store(&c, is_rm || is_rename, &db, &e))
         return cli_fail(&e);
-    int rc;
+    int rc = 0;
+    int64_t id = 0;
+    if (!is_list && !is_plot && store_run_resolve(db, pos[0], &id, &e)) {
+        store_close(db);
+        return cli_fail(&e);
+    }
     if (is_list) {
-        rc = store_runs_list(db, stdout, csv, &e);
+        rc = runs_list(db, &f, form);
+    } else if (is_show) {
+        rc = runs_show(db, id, form);
+    } else if (is_metrics) {
+        table t;
+        if (store_metrics_table(db, id, metric, &t, &e))
+            rc = cli_fail(&e);
+        else
+            rc = cli_print_table(&t, form);
+        table_free(&t);
+    } else if (is_rm) {
+        store_removed st;
+        if (store_run_delete(db, id, force, &st, &e))
+            rc = cli_fail(&e);
+        else
+            printf("removed run '%s': %lld checkpoints, %lld metric rows; %lld tensors no "
+                   "longer used (%.1f KiB)\n",
+                   pos[0], (long long)st.checkpoints, (long long)st.metrics,
+                   (long long)st.tensors, (double)st.bytes / 1024.0);
+    } else if (is_rename) {
+        if (store_run_rename(db, id, pos[1], &e))
+            rc = cli_fail(&e);
+        else
+            printf("run %lld is now '%s'\n", (long long)id, pos[1]);
     } else {
-        int64_t id;
-        rc = store_run_resolve(db, run, &id, &e);
-        /* the table form is the CSV too: one row per value is already tabular */
-        if (!rc)
-            rc = store_metrics_csv(db, id, stdout, &e);
+        rc = runs_plot(db, pos, npos, out, smooth);
     }
     store_close(db);
-    return rc ? cli_fail(&e) : 0;
+    return rc;
 }
 
 static const char config_help[] =

@@ -1,6 +1,7 @@
 /*
- * cmd_train.c - unroll train CONFIG [--set k=v]... [--params DIR]
+ * cmd_train.c - unroll train CONFIG [--set k=v]... [--params DIR | --from CKPT]
  *               [--db FILE] [--name NAME] [--quiet]
+ *               unroll train --resume RUN_OR_CKPT [--set train.steps=N] [--force]
  *
  * Progress: on a terminal one line rewritten in place; otherwise a plain
  * line every train.log_every steps. SIGINT stops after the current step
@@ -16,20 +17,90 @@
 #include "train/train.h"
 
 static const char help[] =
-    "usage: unroll train CONFIG [--set KEY=VALUE]... [--params DIR] [--db FILE]\n"
-    "                    [--name NAME] [--quiet]\n"
+    "usage: unroll train CONFIG [--set KEY=VALUE]... [--params DIR | --from CKPT]\n"
+    "                    [--db FILE] [--name NAME] [--quiet]\n"
+    "       unroll train --resume RUN_OR_CKPT [--set train.steps=N] [--db FILE] [--force]\n"
     "\n"
     "Trains the model CONFIG describes. Every step's loss, the config, the\n"
     "vocabulary and the checkpoints are stored in the database: --db FILE, else\n"
-    "the config's train.checkpoint.db, else unroll.db.\n"
+    "the config's train.checkpoint.db, else unroll.db. Ctrl-C stops after the\n"
+    "current step and writes a final checkpoint.\n"
     "\n"
     "  --set KEY=VALUE   override any config key (repeatable)\n"
     "  --params DIR      initial parameters from DIR/<name>.npy\n"
+    "  --from CKPT       a new run starting from the parameters of CKPT that fit\n"
+    "                    this model (the others are listed); CKPT is its parent\n"
     "  --name NAME       the run's name (default: the config's name, made unique)\n"
+    "  --resume REF      continue a stored run from checkpoint REF (a run name: its\n"
+    "                    latest), in the same run, bit for bit as if never stopped;\n"
+    "                    what it logged after REF is dropped. Only train.steps,\n"
+    "                    valid_every, log_every, checkpoint.every and sample.* may\n"
+    "                    be --set (default --db: unroll.db)\n"
+    "  --force           resume even if the data changed or another live process\n"
+    "                    still trains the run\n"
     "  --quiet           no progress output\n"
     "\n"
-    "example:\n"
-    "  unroll train configs/elman_char.yaml --set train.steps=300 --name quick\n";
+    "CKPT and REF: a checkpoint id, a tag, RUN@STEP, or a run name.\n"
+    "\n"
+    "examples:\n"
+    "  unroll train configs/elman_char.yaml --set train.steps=300 --name quick\n"
+    "  unroll train --resume quick --set train.steps=600\n"
+    "  unroll train configs/elman_char.yaml --set model.hidden=256 --from quick\n";
+
+/* Keys a resume may change: they decide how long and how often, never
+ * what a step computes, so the run stays one run. */
+static int resume_key_ok(const char *assignment)
+{
+    static const char *const ok[] = {"train.steps=",          "train.valid_every=",
+                                     "train.log_every=",      "train.checkpoint.every=",
+                                     "train.checkpoint.db=", "sample."};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (!strncmp(assignment, ok[i], strlen(ok[i])))
+            return 1;
+    return 0;
+}
+
+/* Resolves and loads a checkpoint reference. */
+static int load_ref(store *db, const char *ref, store_loaded *l, uerr *e)
+{
+    int64_t ck;
+    int rc = store_checkpoint_resolve(db, ref, &ck, e);
+    if (!rc)
+        rc = store_checkpoint_load(db, ck, l, e);
+    return rc;
+}
+
+/* --resume: the stored run's config with the allowed overrides. */
+static int resume_spec(store *db, const store_loaded *l, const cli_common *c, spec *s, uerr *e)
+{
+    for (int i = 0; i < c->nsets; i++)
+        if (!resume_key_ok(c->sets[i]))
+            return uerr_set(e, UERR_USER,
+                            "--set %s: a resume continues the same run, so only train.steps, "
+                            "train.valid_every, train.log_every, train.checkpoint.every and "
+                            "sample.* may change (start a new run from the checkpoint with "
+                            "'unroll train CONFIG --from %lld')",
+                            c->sets[i], (long long)l->id);
+    store_run run;
+    int rc = store_run_get(db, l->run, &run, e);
+    if (rc)
+        return rc;
+    char label[300];
+    snprintf(label, sizeof label, "run '%s' config", run.name);
+    if (!*run.config_text)
+        rc = uerr_set(e, UERR_USER, "run '%s' has no config (imported?); nothing to resume",
+                      run.name);
+    else
+        rc = spec_load_buffer(s, label, run.config_text, strlen(run.config_text), c->sets,
+                              c->nsets, e);
+    if (!rc && s->train.steps < l->step)
+        rc = uerr_set(e, UERR_USER,
+                      "checkpoint %lld is at step %lld, past train.steps = %lld; set a larger "
+                      "train.steps",
+                      (long long)l->id, (long long)l->step, (long long)s->train.steps);
+    store_run_free(&run);
+    return rc;
+}
 
 static volatile sig_atomic_t stop_flag;
 
@@ -97,10 +168,26 @@ static void on_progress(void *ctx, const train_progress *p)
     fflush(stderr);
 }
 
+/* What a resume dropped or a --from could not load, and warnings. */
+static void report_start(const train_result *r, int resumed, int from)
+{
+    if (resumed && r->metrics_dropped)
+        fprintf(stderr,
+                "dropped %lld metric rows the interrupted process had logged after step "
+                "%lld\n",
+                (long long)r->metrics_dropped, (long long)r->start_step);
+    if (from)
+        fprintf(stderr, "from the checkpoint: loaded %s%s%s\n", r->from_loaded,
+                r->from_skipped[0] ? "; not loaded (initialised): " : "", r->from_skipped);
+    if (r->warning[0])
+        fprintf(stderr, "warning: %s\n", r->warning);
+}
+
 int cmd_train(int argc, char **argv)
 {
     cli_common c = {0};
-    const char *params = NULL, *name = NULL;
+    const char *params = NULL, *name = NULL, *resume = NULL, *from = NULL;
+    int force = 0;
     for (int i = 1; i < argc; i++) {
         int r = cli_common_opt(argc, argv, &i, &c);
         if (r < 0)
@@ -112,9 +199,15 @@ int cmd_train(int argc, char **argv)
             return 0;
         }
         if ((r = cli_value(argc, argv, &i, "--params", &params)) != 0 ||
-            (r = cli_value(argc, argv, &i, "--name", &name)) != 0) {
+            (r = cli_value(argc, argv, &i, "--name", &name)) != 0 ||
+            (r = cli_value(argc, argv, &i, "--resume", &resume)) != 0 ||
+            (r = cli_value(argc, argv, &i, "--from", &from)) != 0) {
             if (r < 0)
                 return UERR_USAGE;
+            continue;
+        }
+        if (!strcmp(argv[i], "--force")) {
+            force = 1;
             continue;
         }
         if (argv[i][0] == '-')
@@ -123,18 +216,39 @@ int cmd_train(int argc, char **argv)
             return cli_usage("train: more than one config ('%s', '%s')", c.config, argv[i]);
         c.config = argv[i];
     }
-    if (!c.config)
-        return cli_usage("train: which config? (unroll train CONFIG)");
+    if (resume && (c.config || params || from || name))
+        return cli_usage("train: --resume continues a stored run: no CONFIG, --params, --from "
+                         "or --name with it");
+    if (!resume && !c.config)
+        return cli_usage("train: which config? (unroll train CONFIG, or --resume RUN)");
+    if (params && from)
+        return cli_usage("train: --params or --from, not both");
+    if (force && !resume)
+        return cli_usage("train: --force goes with --resume");
 
     uerr e = {0};
-    spec s;
-    if (spec_load(&s, c.config, c.sets, c.nsets, &e))
-        return cli_fail(&e);
-    const char *dbpath = cli_db_path(&c, &s);
+    spec s = {0};
+    store_loaded ref = {0};
     store *db = NULL;
-    if (store_open(&db, dbpath, 0, &e)) {
-        spec_free(&s);
-        return cli_fail(&e);
+    const char *dbpath = c.db ? c.db : "unroll.db";
+    if (resume) {
+        /* The store first: the config is the one stored with the run. */
+        if (store_open(&db, dbpath, 0, &e) || load_ref(db, resume, &ref, &e) ||
+            resume_spec(db, &ref, &c, &s, &e)) {
+            store_loaded_free(&ref);
+            store_close(db);
+            spec_free(&s);
+            return cli_fail(&e);
+        }
+    } else {
+        if (spec_load(&s, c.config, c.sets, c.nsets, &e))
+            return cli_fail(&e);
+        dbpath = cli_db_path(&c, &s);
+        if (store_open(&db, dbpath, 0, &e) || (from && load_ref(db, from, &ref, &e))) {
+            store_close(db);
+            spec_free(&s);
+            return cli_fail(&e);
+        }
     }
     char cmdline[4096];
     size_t k = 0;
@@ -153,17 +267,30 @@ int cmd_train(int argc, char **argv)
         .progress = on_progress,
         .ctx = &pc,
         .stop = &stop_flag,
+        .resume = resume ? &ref : NULL,
+        .force = force,
+        .from = from ? &ref : NULL,
     };
+    if (resume && !c.quiet)
+        fprintf(stderr, "resuming from checkpoint %lld (step %lld, version %lld) to step %lld\n",
+                (long long)ref.id, (long long)ref.step, (long long)ref.version,
+                (long long)s.train.steps);
     struct sigaction sa = {0};
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
     train_result r;
     int rc = train_run(&s, &o, &r, &e);
     signal(SIGINT, SIG_DFL);
+    if (!rc && !c.quiet)
+        report_start(&r, resume != NULL, from != NULL);
     if (!rc && !c.quiet) {
+        int64_t done = r.steps_done - r.start_step;
         fprintf(stderr, "%s %lld steps in %.1f s (%.1f steps/s)",
-                r.interrupted ? "interrupted after" : "trained", (long long)r.steps_done,
-                r.seconds, r.seconds > 0 ? (double)r.steps_done / r.seconds : 0);
+                r.interrupted ? "interrupted after" : "trained", (long long)done, r.seconds,
+                r.seconds > 0 ? (double)done / r.seconds : 0);
+        if (r.start_step)
+            fprintf(stderr, ", steps %lld to %lld", (long long)r.start_step + 1,
+                    (long long)r.steps_done);
         if (pc.classify) {
             if (!isnan(r.valid_loss))
                 fprintf(stderr, ": valid loss %.4f/%s, accuracy %.1f%% (majority class "
@@ -185,6 +312,7 @@ int cmd_train(int argc, char **argv)
     if (!rc)
         rc = store_flush(db, &e);
     store_close(db);
+    store_loaded_free(&ref);
     spec_free(&s);
     if (rc)
         return cli_fail(&e);

@@ -23,8 +23,10 @@ static const char usage[] =
     "  grad CONFIG        one forward/backward pass; writes .npy gradients\n"
     "  gradcheck CONFIG   build_grad against central differences (float64)\n"
     "  graph CONFIG       Graphviz DOT of the unrolled (and backward) graph\n"
-    "  runs metrics RUN   per-step metrics of a stored run (--csv)\n"
-    "  runs list          stored runs\n"
+    "  train --resume RUN continue a stored run exactly where it stopped\n"
+    "  runs list|show|metrics|rm|rename|plot   stored runs (--csv, --json)\n"
+    "  ckpt list|log|show|best|diff|tag|prune|verify|export|import   checkpoints\n"
+    "  query \"SELECT ...\"  read-only SQL on the store\n"
     "  config show CONFIG the resolved config with every default\n"
     "\n"
     "examples:\n"
@@ -51,7 +53,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"train", cmd_train},     {"sample", cmd_sample}, {"eval", cmd_eval}, {"grad", cmd_grad},
         {"gradcheck", cmd_gradcheck}, {"graph", cmd_graph}, {"runs", cmd_runs},
-        {"config", cmd_config},
+        {"config", cmd_config},   {"ckpt", cmd_ckpt},     {"query", cmd_query},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
         if (!strcmp(argv[1], cmds[i].name))

@@ -166,7 +166,17 @@ int store_metrics_table(store *s, int64_t run, const char *name, table *out, uer
         store_final(st);
         return rc;
     }
-    return store_select(s, st, out, what, e);
+    if ((rc = store_select(s, st, out, what, e)))
+        return rc;
+    /* SQLite has no NaN: the store wrote it as NULL; give it back. */
+    for (int64_t r = 0; r < out->nrows; r++) {
+        table_cell *c = (table_cell *)table_at(out, r, 2);
+        if (c && c->type == TABLE_NULL) {
+            c->type = TABLE_REAL;
+            c->r = NAN;
+        }
+    }
+    return 0;
 }
 
 int store_metric_series(store *s, int64_t run, const char *name, int64_t **steps,

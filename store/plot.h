@@ -1,0 +1,50 @@
+/*
+ * plot.h - loss curves as a standalone SVG file (`unroll runs plot`), so
+ * that variants can be compared by looking rather than reading.
+ *
+ * One chart: x is the training step, y the value; each series is a
+ * polyline (the training loss) and/or a set of circle markers (the
+ * validation loss) in one colour, named in a legend on the right. Axes get
+ * "nice" ticks (1, 2, 5 times a power of ten) and light grid lines. Hand
+ * written SVG 1.1 with no scripts or external references; text is
+ * XML-escaped. Polylines longer than PLOT_MAX_POINTS are thinned by taking
+ * evenly spaced points (after any smoothing), which a 800-pixel-wide chart
+ * cannot show anyway.
+ */
+#ifndef UNROLL_PLOT_H
+#define UNROLL_PLOT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "graph/err.h"
+
+#define PLOT_MAX_POINTS 2000
+
+typedef struct plot_series {
+    const char *label;
+    const int64_t *x;  /* the line: [n] steps, ascending */
+    const double *y;   /* [n] values; NaN points are skipped */
+    int64_t n;
+    const int64_t *mx; /* the markers: [mn] steps */
+    const double *my;
+    int64_t mn;
+} plot_series;
+
+typedef struct plot_opts {
+    const char *title;
+    const char *xlabel, *ylabel;
+    const char *line_note, *marker_note; /* legend suffixes, e.g. "train", "valid" */
+    int width, height;                   /* 0: 860 x 500 */
+} plot_opts;
+
+/* Writes the chart of n series to f. An error if there is nothing finite
+ * to draw or writing fails. */
+int plot_svg(FILE *f, const plot_series *s, int n, const plot_opts *o, uerr *e);
+
+/* out[i] = mean of the finite y[j] for |j - i| <= half (NaN if none): a
+ * centred moving average, which unlike an exponential one does not lag
+ * the curve. out may not alias y. */
+void plot_smooth(const double *y, int64_t n, int64_t half, double *out);
+
+#endif
