@@ -51,11 +51,18 @@ static int add_param(model *m, const char *name, shape s, int is_bias, uerr *e)
     return 0;
 }
 
-/* The evaluation of a cell's equations, one step at a time. */
+/* The evaluation of a cell's equations, one step at a time, for one
+ * stream: a layer and a direction of a stacked or bidirectional model, or
+ * the whole model when it has one layer and one direction. */
 typedef struct evaluator {
     model *m;
     const cell *c;
     int64_t t;
+    int first;              /* the first step of this stream: state from h0 */
+    char prefix[16];        /* parameter names: "l1.", "bw.", "l0.fw.", or "" */
+    const int32_t *input;   /* x[t] as per-step vectors (upper layers), or NULL */
+    int reverse;            /* a backward-in-time stream */
+    uint8_t use[CELL_MAX_EQS]; /* which equations this stream evaluates */
     /* per name (an equation target or a state): its node now and at t-1 */
     int nnames;
     char names[CELL_MAX_EQS + CELL_MAX_STATES][EQ_NAME_MAX];
@@ -109,7 +116,9 @@ static val eval_name(evaluator *ev, const expr *x)
     model *m = ev->m;
     graph *g = &m->g;
     if (x->toff == EQ_NO_TIME) {
-        int p = model_find_param(m, x->name);
+        char full[64];
+        snprintf(full, sizeof full, "%s%s", ev->prefix, x->name);
+        int p = model_find_param(m, full);
         if (p >= 0)
             return (val){m->param[p].node, V_PARAM, 0};
         if (name_index(ev, x->name) >= 0 || !strcmp(x->name, "x") || !strcmp(x->name, "y"))
@@ -122,9 +131,14 @@ static val eval_name(evaluator *ev, const expr *x)
     if (!strcmp(x->name, "x")) {
         if (x->toff != 0)
             return fail_at(ev, x, "%s: only x[t] is supported", "x");
+        if (ev->input)
+            return (val){ev->input[ev->t], V_BATCH, 0};
         return (val){m->x[ev->t], m->dense ? V_BATCH : V_INDEX, 0};
     }
     if (!strcmp(x->name, "y")) {
+        if (ev->reverse)
+            return fail_at(ev, x, "%s", "y[t-1] cannot be read by a backward-in-time layer "
+                                        "(model.bidirectional needs a cell without y[t-1])");
         if (x->toff == 0)
             return fail_at(ev, x, "%s", "y[t] is the target of this step: a model cannot read "
                                         "it (teacher forcing reads y[t-1])");
@@ -156,9 +170,9 @@ static val eval_name(evaluator *ev, const expr *x)
                        x->name);
     if (x->toff != -1)
         return fail_at(ev, x, "%s: a state can only be read at t-1", x->name);
-    if (at >= 0)
+    if (!ev->first)
         return (val){ev->before[k], V_BATCH, 0};
-    /* t = 0: this state's columns of the initial state */
+    /* the first step: this state's columns of the initial state */
     if (ev->state_dim[k] == m->S)
         return (val){m->h0, V_BATCH, 0};
     return located(ev, x, op_slice(g, m->h0, ev->state_off[k], ev->state_dim[k], ev->e), V_BATCH);
@@ -280,30 +294,69 @@ static val eval(evaluator *ev, const expr *x)
     return VAL_FAIL;
 }
 
-/* Declares the cell's parameters and states, checks the equations' targets. */
-static int setup(evaluator *ev, const spec *s, uerr *e)
+static int reads_param(const expr *x, const char *name)
+{
+    if (!x)
+        return 0;
+    if (x->kind == EX_NAME && x->toff == EQ_NO_TIME && !strcmp(x->name, name))
+        return 1;
+    if (reads_param(x->a, name) || reads_param(x->b, name))
+        return 1;
+    for (int i = 0; i < x->nargs; i++)
+        if (reads_param(x->args[i], name))
+            return 1;
+    return 0;
+}
+
+static int used_by(const evaluator *ev, const char *param)
+{
+    for (int i = 0; i < ev->c->neqs; i++)
+        if (ev->use[i] && reads_param(ev->c->eq[i].rhs, param))
+            return 1;
+    return 0;
+}
+
+/* Declares a stream's parameters (those its equations read, named with
+ * its prefix; dimension "input" is in_dim, "hidden" is hid_dim) and its
+ * states (their columns of h0 follow those of earlier streams), and
+ * checks the equations' targets. */
+static int setup(evaluator *ev, const spec *s, int64_t in_dim, int64_t hid_dim, uerr *e)
 {
     model *m = ev->m;
     const cell *c = ev->c;
     for (int i = 0; i < c->nparams; i++) {
         const cell_param *p = &c->param[i];
+        if (!used_by(ev, p->name))
+            continue;
         int64_t d[2];
         for (int k = 0; k < p->rank; k++)
-            if ((d[k] = cell_dim(c, p->dim[k], s->model.hidden, m->V, m->out, p->line, p->col,
-                                 e)) < 0)
+            if ((d[k] = cell_dim(c, p->dim[k], hid_dim, in_dim, m->out, p->line, p->col, e)) < 0)
                 return e->code;
-        int rc = add_param(m, p->name, p->rank == 2 ? shape_2(d[0], d[1]) : shape_1(d[0]),
+        char full[64];
+        snprintf(full, sizeof full, "%s%s", ev->prefix, p->name);
+        if (m->nparams == MODEL_MAX_PARAMS || strlen(full) >= sizeof m->param[0].name)
+            return uerr_set(e, UERR_USER, "%s: more than %d parameters, or a name over %zu "
+                                          "characters ('%s')",
+                            c->file, MODEL_MAX_PARAMS, sizeof m->param[0].name - 1, full);
+        int rc = add_param(m, full, p->rank == 2 ? shape_2(d[0], d[1]) : shape_1(d[0]),
                            p->rank == 1, e);
         if (rc)
             return rc;
     }
     for (int i = 0; i < c->nstates; i++) {
         const cell_state *st = &c->state[i];
-        if (model_find_param(m, st->name) >= 0 || !strcmp(st->name, "x") || !strcmp(st->name, "y"))
+        int used = 0;
+        for (int q = 0; q < c->neqs; q++)
+            used |= ev->use[q] && !strcmp(c->eq[q].target, st->name);
+        if (!used)
+            continue;
+        char full[64];
+        snprintf(full, sizeof full, "%s%s", ev->prefix, st->name);
+        if (model_find_param(m, full) >= 0 || !strcmp(st->name, "x") || !strcmp(st->name, "y"))
             return uerr_set(e, UERR_USER, "%s:%d:%d: state '%s' has the name of a parameter or "
                                           "an input",
                             c->file, st->line, st->col, st->name);
-        int64_t d = cell_dim(c, st->dim, s->model.hidden, m->V, m->out, st->line, st->col, e);
+        int64_t d = cell_dim(c, st->dim, hid_dim, in_dim, m->out, st->line, st->col, e);
         if (d < 0)
             return e->code;
         int k = ev->nnames++;
@@ -315,6 +368,8 @@ static int setup(evaluator *ev, const spec *s, uerr *e)
     }
     for (int i = 0; i < c->neqs; i++) {
         const equation *q = &c->eq[i];
+        if (!ev->use[i])
+            continue;
         if (model_find_param(m, q->target) >= 0 || !strcmp(q->target, "x") ||
             !strcmp(q->target, "y"))
             return uerr_set(e, UERR_USER, "%s:%d:%d: '%s' is a parameter or an input: an "
@@ -336,9 +391,53 @@ static int setup(evaluator *ev, const spec *s, uerr *e)
             return uerr_set(e, UERR_USER, "%s: state '%s' has no equation '%s[t] = ...'",
                             c->file, ev->names[k], ev->names[k]);
     }
-    if (name_index(ev, c->output) < 0)
-        return uerr_set(e, UERR_USER, "%s: no equation computes the output '%s[t]' the loss reads",
-                        c->file, c->output);
+    (void)s;
+    return 0;
+}
+
+/* One step t of a stream: its equations in order, the states of ended
+ * sequences kept (masks). */
+static int step(evaluator *ev, int64_t t, int first)
+{
+    model *m = ev->m;
+    graph *g = &m->g;
+    const cell *c = ev->c;
+    uerr *e = ev->e;
+    g->cur_t = (int32_t)t;
+    ev->t = t;
+    ev->first = first;
+    for (int k = 0; k < ev->nnames; k++) {
+        ev->before[k] = ev->now[k];
+        ev->now[k] = -1;
+    }
+    for (int i = 0; i < c->neqs; i++) {
+        if (!ev->use[i])
+            continue;
+        val v = eval(ev, c->eq[i].rhs);
+        if (v.node < 0 || v.kind != V_BATCH) {
+            if (!e->code)
+                uerr_set(e, UERR_USER, "%s:%d:%d: '%s[t]' must be a per-step vector", c->file,
+                         c->eq[i].line, c->eq[i].col, c->eq[i].target);
+            return e->code;
+        }
+        int k = name_index(ev, c->eq[i].target);
+        if (ev->is_state[k] && g->nodes[v.node].shape.dim[1] != ev->state_dim[k])
+            return uerr_set(e, UERR_USER, "%s:%d:%d: '%s[t]' has %lld columns, its state size is "
+                                          "%lld",
+                            c->file, c->eq[i].line, c->eq[i].col, c->eq[i].target,
+                            (long long)g->nodes[v.node].shape.dim[1], (long long)ev->state_dim[k]);
+        if (m->mask && ev->is_state[k]) {
+            /* an ended sequence keeps its state: padding changes nothing */
+            int32_t prev = !first ? ev->before[k]
+                           : ev->state_dim[k] == m->S
+                               ? m->h0
+                               : op_slice(g, m->h0, ev->state_off[k], ev->state_dim[k], e);
+            v.node = op_where(g, m->mask[t], v.node, prev, e);
+            if (v.node < 0)
+                return e->code;
+        }
+        ev->now[k] = v.node;
+    }
     return 0;
 }
 
@@ -364,12 +463,16 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
                         "%s: model.outputs: data.kind classify goes with last_step (one label "
                         "per sequence), text with every_step (a target per character)",
                         s->path);
-    if (s->model.layers != 1 || s->model.bidirectional)
+    int L = s->model.layers, ndir = s->model.bidirectional ? 2 : 1;
+    if (L > 10)
+        return uerr_set(e, UERR_USER, "%s: model.layers: at most 10 layers", s->path);
+    if (ndir == 2 && s->data.kind == SPEC_DATA_TEXT)
         return uerr_set(e, UERR_USER,
-                        "%s: model.layers/bidirectional: only 1 layer, unidirectional is "
-                        "supported yet",
+                        "%s: model.bidirectional: a backward layer would read the characters "
+                        "it must predict (next-step targets), and its state cannot be carried "
+                        "between chunks; use it with data.kind classify or npy",
                         s->path);
-    double need = model_estimate_bytes(s, V, B, T);
+    double need = model_estimate_bytes(s, V, B, T) * L * ndir;
     long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGE_SIZE);
     double have = pages > 0 && psize > 0 ? (double)pages * (double)psize : 16e9;
     if (need > 0.8 * have)
@@ -391,27 +494,69 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
         return rc;
     }
     m->h0 = m->hT = m->yprev = -1;
+    int simple = L == 1 && ndir == 1, nev = simple ? 1 : L * ndir + 1;
     m->x = malloc((size_t)T * sizeof(int32_t));
     m->y = malloc((size_t)T * sizeof(int32_t));
     m->logits = malloc((size_t)T * sizeof(int32_t));
     if (io->masked)
         m->mask = malloc((size_t)T * sizeof(int32_t));
-    evaluator *ev = calloc(1, sizeof *ev);
-    if (!m->x || !m->y || !m->logits || !ev || (io->masked && !m->mask)) {
+    evaluator *ev = calloc((size_t)nev, sizeof *ev);
+    int32_t *seq = simple ? NULL : malloc((size_t)(3 * T) * sizeof(int32_t));
+    if (!m->x || !m->y || !m->logits || !ev || (io->masked && !m->mask) || (!simple && !seq)) {
+        free(ev);
+        free(seq);
+        ev = NULL, seq = NULL;
         rc = uerr_set(e, UERR_INTERNAL, "model: out of memory for %lld steps", (long long)T);
         goto fail;
     }
-    ev->m = m, ev->c = &c, ev->e = e;
     graph *g = &m->g;
-    if ((rc = setup(ev, s, e)))
+    int out_eq = -1;
+    for (int i = 0; i < c.neqs; i++)
+        if (!strcmp(c.eq[i].target, c.output))
+            out_eq = i;
+    if (out_eq < 0) {
+        rc = uerr_set(e, UERR_USER, "%s: no equation computes the output '%s[t]' the loss reads",
+                      c.file, c.output);
         goto fail;
+    }
+    /* streams: every equation but the output's, per layer and direction;
+     * the head: the output equation on the top layer's h */
+    for (int k = 0; k < nev; k++) {
+        evaluator *v = &ev[k];
+        v->m = m, v->c = &c, v->e = e;
+        int head = !simple && k == nev - 1, l = k / ndir, dir = k % ndir;
+        for (int i = 0; i < c.neqs; i++)
+            v->use[i] = simple || (head ? i == out_eq : i != out_eq);
+        if (!simple && !head) {
+            char lp[8] = "";
+            if (L > 1)
+                snprintf(lp, sizeof lp, "l%d.", l);
+            snprintf(v->prefix, sizeof v->prefix, "%s%s", lp,
+                     ndir == 2 ? (dir ? "bw." : "fw.") : "");
+        }
+        v->reverse = !head && dir == 1;
+        int64_t hid = head ? s->model.hidden * ndir : s->model.hidden;
+        int64_t in = l == 0 || head ? V : s->model.hidden * ndir;
+        if ((rc = setup(v, s, in, hid, e)))
+            goto fail;
+        if (!simple && !head) {
+            int k_h = name_index(v, "h");
+            if (k_h < 0) {
+                rc = uerr_set(e, UERR_USER, "%s: model.layers/bidirectional: the cell must compute "
+                                            "h[t], the vector a layer passes on",
+                              c.file);
+                goto fail;
+            }
+        }
+        if (head && name_index(v, "h") < 0) {
+            int kh = v->nnames++;
+            snprintf(v->names[kh], EQ_NAME_MAX, "h");
+        }
+    }
     if (m->S > 0 && graph_leaf(g, "h0", g->dt, shape_2(B, m->S), NODE_DATA, -1, &m->h0, e))
         goto fail;
-    int out = name_index(ev, c.output);
-    int32_t loss = -1;
     for (int64_t t = 0; t < T; t++) {
         g->cur_t = (int32_t)t;
-        ev->t = t;
         if (graph_leaf(g, "x", m->dense ? g->dt : DT_I32, m->dense ? shape_2(B, V) : shape_1(B),
                        NODE_DATA, (int32_t)t, &m->x[t], e) ||
             graph_leaf(g, "y", DT_I32, shape_1(B), NODE_DATA, (int32_t)t, &m->y[t], e))
@@ -422,39 +567,59 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
         if (m->mask &&
             graph_leaf(g, "mask", DT_I32, shape_1(B), NODE_DATA, (int32_t)t, &m->mask[t], e))
             goto fail;
-        for (int k = 0; k < ev->nnames; k++) {
-            ev->before[k] = ev->now[k];
-            ev->now[k] = -1;
+    }
+    evaluator *top = &ev[nev - 1];
+    int out = name_index(top, c.output);
+    if (!simple) {
+        /* layer by layer; seq[0..T) holds the layer below's output, the
+         * forward and backward h of this layer go to seq[T..2T), seq[2T..3T) */
+        int32_t *below = seq, *fw = seq + T, *bw = seq + 2 * T;
+        for (int l = 0; l < L; l++) {
+            for (int dir = 0; dir < ndir; dir++) {
+                evaluator *v = &ev[l * ndir + dir];
+                v->input = l ? below : NULL;
+                int kh = name_index(v, "h");
+                for (int64_t i = 0; i < T; i++) {
+                    int64_t t = dir ? T - 1 - i : i;
+                    if ((rc = step(v, t, i == 0)))
+                        goto fail;
+                    (dir ? bw : fw)[t] = v->now[kh];
+                }
+            }
+            for (int64_t t = 0; t < T; t++) {
+                g->cur_t = (int32_t)t;
+                int32_t parts[2] = {fw[t], bw[t]};
+                below[t] = ndir == 1 ? fw[t] : op_concat(g, parts, 2, e);
+                if (below[t] < 0)
+                    goto fail;
+            }
         }
-        for (int i = 0; i < c.neqs; i++) {
-            val v = eval(ev, c.eq[i].rhs);
+        int kh = name_index(top, "h");
+        for (int64_t t = 0; t < T; t++) {
+            top->t = t;
+            for (int k = 0; k < top->nnames; k++)
+                top->now[k] = -1;
+            top->now[kh] = below[t];
+            g->cur_t = (int32_t)t;
+            val v = eval(top, c.eq[out_eq].rhs);
             if (v.node < 0 || v.kind != V_BATCH) {
                 if (!e->code)
                     uerr_set(e, UERR_USER, "%s:%d:%d: '%s[t]' must be a per-step vector", c.file,
-                             c.eq[i].line, c.eq[i].col, c.eq[i].target);
+                             c.eq[out_eq].line, c.eq[out_eq].col, c.eq[out_eq].target);
                 goto fail;
             }
-            int k = name_index(ev, c.eq[i].target);
-            if (ev->is_state[k] && g->nodes[v.node].shape.dim[1] != ev->state_dim[k]) {
-                uerr_set(e, UERR_USER, "%s:%d:%d: '%s[t]' has %lld columns, its state size is %lld",
-                         c.file, c.eq[i].line, c.eq[i].col, c.eq[i].target,
-                         (long long)g->nodes[v.node].shape.dim[1], (long long)ev->state_dim[k]);
-                goto fail;
-            }
-            if (m->mask && ev->is_state[k]) {
-                /* an ended sequence keeps its state: padding changes nothing */
-                int32_t prev = t > 0 ? ev->before[k]
-                               : ev->state_dim[k] == m->S
-                                   ? m->h0
-                                   : op_slice(g, m->h0, ev->state_off[k], ev->state_dim[k], e);
-                v.node = op_where(g, m->mask[t], v.node, prev, e);
-                if (v.node < 0)
-                    goto fail;
-            }
-            ev->now[k] = v.node;
+            m->logits[t] = v.node;
         }
-        m->logits[t] = ev->now[out];
-        int32_t lt = op_softmax_xent(g, ev->now[out], m->y[t], e);
+    }
+    int32_t loss = -1;
+    for (int64_t t = 0; t < T; t++) {
+        if (simple) {
+            if ((rc = step(top, t, t == 0)))
+                goto fail;
+            m->logits[t] = top->now[out];
+        }
+        g->cur_t = (int32_t)t;
+        int32_t lt = op_softmax_xent(g, m->logits[t], m->y[t], e);
         if (lt < 0) {
             uerr_prefix(e, "%s: the output '%s[t]'", c.file, c.output);
             goto fail;
@@ -465,12 +630,19 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
     }
     g->cur_t = -1;
     if (m->S > 0) {
-        int32_t parts[CELL_MAX_STATES];
+        int32_t parts[CELL_MAX_STATES * 2 * 10] = {0};
         int np = 0;
-        for (int k = 0; k < ev->nnames; k++)
-            if (ev->is_state[k])
-                parts[np++] = ev->now[k];
-        m->hT = np == 1 ? parts[0] : op_concat(g, parts, np, e);
+        for (int k = 0; k < nev; k++)
+            for (int n = 0; n < ev[k].nnames; n++)
+                if (ev[k].is_state[n] && np < (int)(sizeof parts / sizeof *parts))
+                    parts[np++] = ev[k].now[n];
+        /* concat takes a few inputs at a time: fold longer lists */
+        int32_t acc = np ? parts[0] : -1;
+        for (int k = 1; k < np && acc >= 0; k++) {
+            int32_t two[2] = {acc, parts[k]};
+            acc = op_concat(g, two, 2, e);
+        }
+        m->hT = acc;
         if (m->hT < 0)
             goto fail;
         graph_set_name(g, m->hT, "hT", e);
@@ -478,11 +650,13 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
     m->loss = loss;
     graph_set_name(g, m->loss, "loss", e);
     free(ev);
+    free(seq);
     cell_free(&c);
     return 0;
 fail:
     rc = e->code ? e->code : UERR_INTERNAL;
     free(ev);
+    free(seq);
     cell_free(&c);
     model_free(m);
     return rc;

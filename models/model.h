@@ -36,7 +36,7 @@
 #include "graph/graph.h"
 #include "models/spec.h"
 
-#define MODEL_MAX_PARAMS 32
+#define MODEL_MAX_PARAMS 128
 
 typedef struct model_param {
     char name[32];

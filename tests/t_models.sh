@@ -136,3 +136,39 @@ if [ -f data/parity/targets.npy ]; then
 else
     ko "parity: jordan with teacher forcing" "data/parity missing (make data)"
 fi
+
+# stacked and bidirectional models
+for combo in "model.layers=2" "model.bidirectional=true" "model.layers=2 --set model.bidirectional=true"; do
+    for c in elman lstm; do
+        if $UNROLL gradcheck configs/word_language.yaml --set $combo --set model.cell=$c \
+            --set model.hidden=4 --set train.batch=3 --set data.path=tests/data/words_small.tsv \
+            >"$T/out" 2>&1; then
+            ok "gradcheck last_step + masks, $c, $combo"
+        else
+            ko "gradcheck last_step + masks, $c, $combo" "$(cat "$T/out")"
+        fi
+    done
+done
+if $UNROLL gradcheck configs/min_char_rnn.yaml --set model.layers=3 --set model.hidden=4 --set model.init.std=0.3 \
+    --set train.seq_len=4 --set data.path=tests/golden/min_char_rnn/text.txt >"$T/out" 2>&1; then
+    ok "gradcheck text, 3 stacked layers"
+else
+    ko "gradcheck text, 3 stacked layers" "$(cat "$T/out")"
+fi
+if $UNROLL gradcheck configs/parity_elman.yaml --set model.bidirectional=true --set model.cell=gru \
+    --set data.path=tests/data/parity_dense --set model.hidden=3 --set train.batch=2 >"$T/out" 2>&1; then
+    ok "gradcheck npy every_step + lengths, bidirectional gru"
+else
+    ko "gradcheck npy every_step + lengths, bidirectional gru" "$(cat "$T/out")"
+fi
+# parameter names follow the documented scheme
+$UNROLL grad configs/word_language.yaml --set model.layers=2 --set model.bidirectional=true \
+    --set model.hidden=3 --set data.path=tests/data/words_small.tsv --out "$T/sb" --quiet 2>"$T/err"
+names=$(cd "$T/sb" 2>/dev/null && ls *.npy | tr '\n' ' ')
+want="V.npy c.npy inputs.npy l0.bw.U.npy l0.bw.W.npy l0.bw.b.npy l0.fw.U.npy l0.fw.W.npy l0.fw.b.npy l1.bw.U.npy l1.bw.W.npy l1.bw.b.npy l1.fw.U.npy l1.fw.W.npy l1.fw.b.npy loss.npy mask.npy targets.npy "
+[ "$names" = "$want" ] && ok "stacked bidirectional parameter names" ||
+    ko "stacked bidirectional parameter names" "got: $names $(cat "$T/err")"
+# bidirectional with next-character targets is a config error
+$UNROLL train configs/min_char_rnn.yaml --set model.bidirectional=true --db "$T/x.db" 2>"$T/err"
+grep -q "model.bidirectional: a backward layer would read the characters" "$T/err" &&
+    ok "bidirectional text model refused" || ko "bidirectional text model refused" "$(cat "$T/err")"
