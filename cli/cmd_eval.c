@@ -77,7 +77,11 @@ int cmd_eval(int argc, char **argv)
             rc = eval_npy(&m.s, m.params, m.nparams, &set, free_running, &r, &e);
             npyset_free(&set);
         }
-        if (!rc)
+        if (!rc && isnan(r.accuracy))
+            printf("run '%s' step %lld%s: %lld targets, loss %.6f/target\n", m.run.name,
+                   (long long)m.ck.step, free_running ? ", free-running" : "", (long long)r.chars,
+                   r.loss);
+        else if (!rc)
             printf("run '%s' step %lld%s: %lld targets, loss %.4f/target, accuracy %.2f%%\n",
                    m.run.name, (long long)m.ck.step, free_running ? ", free-running" : "",
                    (long long)r.chars, r.loss, 100 * r.accuracy);

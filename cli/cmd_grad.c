@@ -26,7 +26,8 @@ static const char grad_help[] =
     "  DIR/<name>.npy       the parameters used\n"
     "  DIR/grad/<name>.npy  d loss / d parameter\n"
     "  DIR/inputs.npy       int32 [B, T] token ids\n"
-    "  DIR/targets.npy      int32 [B, T]; [B] (one label each) for last_step models\n"
+    "  DIR/targets.npy      int32 [B, T]; [B] (one label each) for last_step models;\n"
+    "                       real targets: float [B, T, K], or [B, K] for last_step\n"
     "  DIR/mask.npy         float64 [B, T], 1 for real steps; only when some are padding\n"
     "  DIR/loss.npy         float64 scalar: the loss differentiated\n"
     "\n"
@@ -87,6 +88,29 @@ static int mkdir_p(const char *dir, uerr *e)
     return 0;
 }
 
+/* Real targets as the data gave them: [B, T, K] per step, or [B, K] the
+ * target at each sequence's last step. */
+static int write_real_targets(const net *n, const char *path, int last_step, uerr *e)
+{
+    int64_t B = n->m.B, T = n->m.T, K = n->m.out;
+    size_t row = (size_t)K * n->es;
+    char *out = calloc(B * T > 0 ? (size_t)(B * T) : 1, row);
+    if (!out)
+        return uerr_set(e, UERR_INTERNAL, "out of memory");
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t t = 0; t < T; t++) {
+            const char *src = (const char *)n->ysr + (size_t)(t * B + b) * row;
+            if (!last_step)
+                memcpy(out + (size_t)(b * T + t) * row, src, row);
+            else if (n->lms[t * B + b])
+                memcpy(out + (size_t)b * row, src, row);
+        }
+    shape s = last_step ? shape_2(B, K) : shape_make(3, (int64_t[]){B, T, K});
+    int rc = npy_write(path, n->dt, &s, out, e);
+    free(out);
+    return rc;
+}
+
 int cmd_grad(int argc, char **argv)
 {
     grad_args a = {0};
@@ -134,7 +158,9 @@ int cmd_grad(int argc, char **argv)
             for (int64_t t = 0; t < T; t++)
                 bt[b * T + t] = tm[t * B + b];
         snprintf(path, sizeof path, "%s/%s.npy", a.out, k == 0 ? "inputs" : "targets");
-        if (k == 1 && last_step) {
+        if (k == 1 && n.ysr) {
+            rc = write_real_targets(&n, path, last_step, &e);
+        } else if (k == 1 && last_step) {
             /* one label per sequence: the target at its own last step */
             for (int64_t b = 0; b < B; b++) {
                 int32_t label = -1;

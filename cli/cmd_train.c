@@ -152,7 +152,9 @@ static void on_progress(void *ctx, const train_progress *p)
     fmt_time(p->eta_s, eta, sizeof eta);
     if (c->classify) {
         snprintf(loss, sizeof loss, "loss %.4f/%s", per_tok, c->unit);
-        if (!isnan(p->valid_loss))
+        if (!isnan(p->valid_loss) && isnan(p->valid_accuracy))
+            snprintf(valid, sizeof valid, "  valid %.6f", p->valid_loss);
+        else if (!isnan(p->valid_loss))
             snprintf(valid, sizeof valid, "  valid %.4f, accuracy %.1f%%", p->valid_loss,
                      100 * p->valid_accuracy);
     } else {
@@ -292,7 +294,9 @@ int cmd_train(int argc, char **argv)
             fprintf(stderr, ", steps %lld to %lld", (long long)r.start_step + 1,
                     (long long)r.steps_done);
         if (pc.classify) {
-            if (!isnan(r.valid_loss))
+            if (!isnan(r.valid_loss) && isnan(r.valid_accuracy))
+                fprintf(stderr, ": valid loss %.6f/%s", r.valid_loss, pc.unit);
+            else if (!isnan(r.valid_loss))
                 fprintf(stderr, ": valid loss %.4f/%s, accuracy %.1f%% (majority class "
                                 "%.1f%%)",
                         r.valid_loss, pc.unit, 100 * r.valid_accuracy, 100 * r.majority);

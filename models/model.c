@@ -144,14 +144,18 @@ static val eval_name(evaluator *ev, const expr *x)
                                         "it (teacher forcing reads y[t-1])");
         if (x->toff != -1)
             return fail_at(ev, x, "%s: only y[t-1] is supported", "y");
+        int kind = m->real ? V_BATCH : V_INDEX;
         if (at >= 0)
-            return (val){m->y[at], V_INDEX, 0};
+            return (val){m->real ? m->yr[at] : m->y[at], kind, 0};
         if (m->yprev < 0) {
-            if (graph_leaf(g, "yprev", DT_I32, shape_1(m->B), NODE_DATA, -1, &m->yprev, ev->e))
+            if (graph_leaf(g, "yprev", m->real ? g->dt : DT_I32,
+                           m->real ? shape_2(m->B, m->out) : shape_1(m->B), NODE_DATA, -1,
+                           &m->yprev, ev->e))
                 return VAL_FAIL;
-            g->nodes[m->yprev].ip[0] = m->out;
+            if (!m->real)
+                g->nodes[m->yprev].ip[0] = m->out;
         }
-        return (val){m->yprev, V_INDEX, 0};
+        return (val){m->yprev, kind, 0};
     }
     int k = name_index(ev, x->name);
     if (k < 0)
@@ -452,11 +456,20 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
     int64_t V = io->input;
     memset(m, 0, sizeof *m);
     m->h0 = m->hT = m->yprev = -1;
-    if (s->model.output != SPEC_OUT_SOFTMAX || s->model.loss != SPEC_LOSS_CROSS_ENTROPY)
+    int out_ok = (s->model.output == SPEC_OUT_SOFTMAX && s->model.loss == SPEC_LOSS_CROSS_ENTROPY) ||
+                 (s->model.output == SPEC_OUT_LINEAR && s->model.loss == SPEC_LOSS_MSE) ||
+                 (s->model.output == SPEC_OUT_SIGMOID && s->model.loss == SPEC_LOSS_BCE);
+    if (!out_ok)
         return uerr_set(e, UERR_USER,
-                        "%s: model.output/model.loss: only softmax with cross_entropy is "
-                        "supported for text data",
+                        "%s: model.output/model.loss: expected softmax with cross_entropy, "
+                        "linear with mse, or sigmoid with bce",
                         s->path);
+    if ((s->model.output != SPEC_OUT_SOFTMAX) != (io->real != 0))
+        return uerr_set(e, UERR_USER,
+                        "%s: model.output: %s needs %s targets (data.kind npy with %s "
+                        "targets.npy)",
+                        s->path, spec_value_name("model.output", (int)s->model.output),
+                        io->real ? "class" : "real", io->real ? "int32" : "float");
     if (s->data.kind != SPEC_DATA_NPY &&
         (s->model.outputs == SPEC_OUTPUTS_LAST_STEP) != (s->data.kind == SPEC_DATA_CLASSIFY))
         return uerr_set(e, UERR_USER,
@@ -489,6 +502,7 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
         return rc;
     m->V = V, m->out = io->output, m->H = s->model.hidden, m->B = B, m->T = T;
     m->dense = io->dense;
+    m->real = io->real;
     if ((rc = graph_init(&m->g, s->train.dtype, e))) {
         cell_free(&c);
         return rc;
@@ -500,9 +514,14 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
     m->logits = malloc((size_t)T * sizeof(int32_t));
     if (io->masked)
         m->mask = malloc((size_t)T * sizeof(int32_t));
+    if (io->real) {
+        m->yr = malloc((size_t)T * sizeof(int32_t));
+        m->lmask = malloc((size_t)T * sizeof(int32_t));
+    }
     evaluator *ev = calloc((size_t)nev, sizeof *ev);
     int32_t *seq = simple ? NULL : malloc((size_t)(3 * T) * sizeof(int32_t));
-    if (!m->x || !m->y || !m->logits || !ev || (io->masked && !m->mask) || (!simple && !seq)) {
+    if (!m->x || !m->y || !m->logits || !ev || (io->masked && !m->mask) || (!simple && !seq) ||
+        (io->real && (!m->yr || !m->lmask))) {
         free(ev);
         free(seq);
         ev = NULL, seq = NULL;
@@ -567,6 +586,12 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
         if (m->mask &&
             graph_leaf(g, "mask", DT_I32, shape_1(B), NODE_DATA, (int32_t)t, &m->mask[t], e))
             goto fail;
+        if (m->real &&
+            (graph_leaf(g, "y", g->dt, shape_2(B, io->output), NODE_DATA, (int32_t)t, &m->yr[t],
+                        e) ||
+             graph_leaf(g, "has_target", DT_I32, shape_1(B), NODE_DATA, (int32_t)t,
+                        &m->lmask[t], e)))
+            goto fail;
     }
     evaluator *top = &ev[nev - 1];
     int out = name_index(top, c.output);
@@ -619,7 +644,9 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
             m->logits[t] = top->now[out];
         }
         g->cur_t = (int32_t)t;
-        int32_t lt = op_softmax_xent(g, m->logits[t], m->y[t], e);
+        int32_t lt = !m->real ? op_softmax_xent(g, m->logits[t], m->y[t], e)
+                     : op_real_loss(g, s->model.output == SPEC_OUT_LINEAR ? OP_MSE : OP_SIGMOID_BCE,
+                                    m->logits[t], m->yr[t], m->lmask[t], e);
         if (lt < 0) {
             uerr_prefix(e, "%s: the output '%s[t]'", c.file, c.output);
             goto fail;
@@ -669,5 +696,7 @@ void model_free(model *m)
     free(m->y);
     free(m->logits);
     free(m->mask);
+    free(m->yr);
+    free(m->lmask);
     memset(m, 0, sizeof *m);
 }

@@ -56,9 +56,13 @@ typedef struct model {
     int dense;        /* x[t] leaves are float [B, V] vectors */
     int32_t *x, *y;   /* [T] data leaves, int32 [B] */
     int32_t *mask;    /* [T] int32 [B] leaves (1: a real step), or NULL */
+    int real;         /* real targets: yr, lmask instead of y */
+    int32_t *yr;      /* [T] float [B, out] target leaves */
+    int32_t *lmask;   /* [T] int32 [B]: 1 where a row has a target at t */
     int32_t *logits;  /* [T] o_t nodes [B, V] */
     int32_t h0, hT;   /* [B, S] leaf and node; -1 when S = 0 */
-    int32_t yprev;    /* int32 [B] leaf for y[t-1] at t = 0, or -1 */
+    int32_t yprev;    /* int32 [B] (real targets: float [B, out]) leaf for
+                         y[t-1] at t = 0, or -1 */
     int32_t loss;
 } model;
 
@@ -76,6 +80,8 @@ typedef struct model_io {
     int64_t input, output;
     int masked;
     int dense;        /* x[t] is a real vector [B, input], not one-hot ids */
+    int real;         /* targets are real vectors [B, output] (linear + mse,
+                         sigmoid + bce), with a per-step row mask */
 } model_io;
 
 /* Unrolls s over T steps for batch B. */

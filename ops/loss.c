@@ -8,7 +8,8 @@
  *   computed by the fused backward-only op softmax_xent_grad, which
  *   recomputes the softmax rather than keeping R x N probabilities alive.
  *
- * mse(p, t) = 1/2 sum (p - t)^2, the squared error of seed 004.
+ * mse(p, t) = 1/2 sum (p - t)^2, the squared error of seed 004, and
+ * sigmoid_bce(z, t): binary cross-entropy of sigmoid(z) (multi-label).
  */
 #include "ops/ops.h"
 
@@ -130,41 +131,110 @@ const op_def op_def_SOFTMAX_XENT = {"softmax_xent", 2, 0, xent_infer, xent_forwa
 const op_def op_def_SOFTMAX_XENT_GRAD = {"softmax_xent_grad", 3, OPF_BACKWARD_ONLY,
                                          xent_grad_infer, xent_grad_forward, NULL, NULL};
 
-static int mse_infer(const graph *g, gnode *n, uerr *e)
+/*
+ * Losses on real targets take an optional third input: an int32 row mask
+ * [R] (R = the rows of the first input's leading axes); rows with mask 0
+ * add nothing, so steps without a target or past a sequence's end cost
+ * nothing, and their gradient is zero.
+ */
+static int real_loss_infer(const graph *g, gnode *n, uerr *e)
 {
-    if (op_infer_like_first(g, n, e))
-        return e->code;
+    const gnode *p = &g->nodes[n->in[0]], *t = &g->nodes[n->in[1]];
+    if (n->nin < 2 || n->nin > 3)
+        return op_shape_error(g, n, e, "expected prediction, target and an optional row mask");
+    if (p->dt != g->dt || t->dt != g->dt || !shape_equal(&p->shape, &t->shape) ||
+        p->shape.rank < 1)
+        return op_shape_error(g, n, e, "expected a prediction and a target of one shape");
+    if (n->nin == 3) {
+        const gnode *m = &g->nodes[n->in[2]];
+        int64_t rows = shape_numel(&p->shape) / p->shape.dim[p->shape.rank - 1];
+        if (m->dt != DT_I32 || m->shape.rank != 1 || m->shape.dim[0] != rows)
+            return op_shape_error(g, n, e, "expected an int32 row mask");
+    }
+    n->dt = p->dt;
     n->shape = shape_0();
     return 0;
 }
 
-static void mse_forward(const graph *g, const gnode *n, void *const *in, void *out)
-{
-    int64_t total = shape_numel(&g->nodes[n->in[0]].shape);
-    DT_EACH_REAL(n->dt, T, {
-        const T *p = in[0], *t = in[1];
-        double s = 0;
-        for (int64_t i = 0; i < total; i++) {
-            double d = (double)p[i] - (double)t[i];
-            s += d * d;
-        }
-        *(T *)out = (T)(0.5 * s);
-    });
-}
+/* The per-element terms of the two losses, summed over unmasked rows. */
+#define REAL_LOSS_KERNEL(fname, TERM)                                                     \
+    static void fname(const graph *g, const gnode *n, void *const *in, void *out)         \
+    {                                                                                     \
+        const gnode *pn = &g->nodes[n->in[0]];                                            \
+        int64_t N = pn->shape.dim[pn->shape.rank - 1];                                    \
+        int64_t R = shape_numel(&pn->shape) / N;                                          \
+        const int32_t *mask = n->nin == 3 ? in[2] : NULL;                                 \
+        DT_EACH_REAL(n->dt, T, {                                                          \
+            const T *ps = in[0], *ts = in[1];                                             \
+            double s = 0;                                                                 \
+            for (int64_t r = 0; r < R; r++) {                                             \
+                if (mask && !mask[r])                                                     \
+                    continue;                                                             \
+                for (int64_t j = 0; j < N; j++) {                                         \
+                    double p = (double)ps[r * N + j], t = (double)ts[r * N + j];          \
+                    s += (TERM);                                                          \
+                }                                                                         \
+            }                                                                             \
+            *(T *)out = (T)s;                                                             \
+        });                                                                               \
+    }
 
-static int32_t mse_bprop(graph *g, int32_t node, int i, int32_t gout, int *u, uerr *e)
+/* 1/2 (p - t)^2 */
+REAL_LOSS_KERNEL(mse_forward, 0.5 * (p - t) * (p - t))
+/* -t log s(z) - (1-t) log(1 - s(z)) with z = p, written so that no exp
+ * overflows: max(z, 0) - z t + log(1 + exp(-|z|)) */
+REAL_LOSS_KERNEL(bce_forward, (p > 0 ? p : 0) - p * t + log1p(exp(-fabs(p))))
+
+/* The gradient term d (shaped like the prediction) masked by rows and
+ * scaled by the incoming scalar. */
+static int32_t masked_times(graph *g, const gnode *n, int32_t d, int32_t gout, uerr *e)
 {
-    (void)u;
-    const gnode *n = &g->nodes[node];
-    int32_t p = n->in[0], t = n->in[1];
-    int32_t d = i == 0 ? op_sub(g, p, t, e) : op_sub(g, t, p, e);
+    if (n->nin == 3)
+        d = op_where(g, n->in[2], d, op_fill(g, g->nodes[n->in[0]].shape, 0.0, e), e);
     return op_mul(g, d, gout, e);
 }
 
-static int32_t mse_example(graph *g, uerr *e)
+/* d/dp = p - t, d/dt = t - p */
+static int32_t mse_bprop(graph *g, int32_t node, int i, int32_t gout, int *u, uerr *e)
 {
-    int32_t p = op_example_param(g, shape_2(3, 4), e);
-    return op_mse(g, p, op_example_param(g, shape_2(3, 4), e), e);
+    gnode n = g->nodes[node];
+    if (i == 2) {
+        *u = 1;
+        return -1;
+    }
+    int32_t p = n.in[0], t = n.in[1];
+    return masked_times(g, &n, i == 0 ? op_sub(g, p, t, e) : op_sub(g, t, p, e), gout, e);
 }
 
-const op_def op_def_MSE = {"mse", 2, 0, mse_infer, mse_forward, mse_bprop, mse_example};
+/* d/dz = sigmoid(z) - t, d/dt = -z */
+static int32_t bce_bprop(graph *g, int32_t node, int i, int32_t gout, int *u, uerr *e)
+{
+    gnode n = g->nodes[node];
+    if (i == 2) {
+        *u = 1;
+        return -1;
+    }
+    int32_t z = n.in[0], t = n.in[1];
+    int32_t d = i == 0 ? op_sub(g, op_unary(g, OP_SIGMOID, z, e), t, e) : op_scale(g, z, -1.0, e);
+    return masked_times(g, &n, d, gout, e);
+}
+
+static int32_t real_loss_example(graph *g, int op, uerr *e)
+{
+    int32_t p = op_example_param(g, shape_2(4, 3), e);
+    int32_t t = op_example_param(g, shape_2(4, 3), e);
+    int32_t m = op_example_index(g, shape_1(4), 2, e);
+    int32_t in[3] = {p, t, m};
+    gnode a = {.op = (uint16_t)op, .nin = 2, .in = {p, t}};
+    gnode b = {.op = (uint16_t)op, .nin = 3, .in = {in[0], in[1], in[2]}};
+    if (p < 0 || t < 0 || m < 0)
+        return -1;
+    return op_add(g, op_build(g, a, e), op_build(g, b, e), e);
+}
+
+static int32_t mse_example(graph *g, uerr *e) { return real_loss_example(g, OP_MSE, e); }
+static int32_t bce_example(graph *g, uerr *e) { return real_loss_example(g, OP_SIGMOID_BCE, e); }
+
+const op_def op_def_MSE = {"mse", -1, 0, real_loss_infer, mse_forward, mse_bprop, mse_example};
+const op_def op_def_SIGMOID_BCE = {"sigmoid_bce", -1, 0, real_loss_infer, bce_forward, bce_bprop,
+                                   bce_example};

@@ -206,3 +206,9 @@ int32_t op_where(graph *g, int32_t mask, int32_t a, int32_t b, uerr *e)
     int32_t in[3] = {mask, a, b};
     return op_build(g, proto_of(OP_WHERE, 3, in), e);
 }
+
+int32_t op_real_loss(graph *g, int op, int32_t pred, int32_t target, int32_t mask, uerr *e)
+{
+    int32_t in[3] = {pred, target, mask};
+    return op_build(g, proto_of(op, mask < 0 ? 2 : 3, in), e);
+}

@@ -9,7 +9,10 @@
  * in its state. usage: gen_parity DIR [N] [T] [SEED] [dense] [lengths]
  * "dense" writes the bits as float32 [N, T, 1] vectors instead of ids;
  * "lengths" adds lengths.npy with random lengths from T/2 to T (the
- * steps past them are padding).
+ * steps past them are padding). "real" writes float32 targets of two
+ * labels per step [N, T, 2]: the parity and the current bit (for linear +
+ * mse or sigmoid + bce); "lastreal" the same per sequence [N, 2]: the
+ * final parity and the share of ones.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,10 +32,12 @@ int main(int argc, char **argv)
     const char *dir = argv[1];
     long N = argc > 2 ? atol(argv[2]) : 4000, T = argc > 3 ? atol(argv[3]) : 20;
     unsigned long long seed = argc > 4 ? strtoull(argv[4], NULL, 10) : 7;
-    int dense = 0, lengths = 0;
+    int dense = 0, lengths = 0, real = 0, lastreal = 0;
     for (int i = 5; i < argc; i++) {
         dense |= !strcmp(argv[i], "dense");
         lengths |= !strcmp(argv[i], "lengths");
+        real |= !strcmp(argv[i], "real");
+        lastreal |= !strcmp(argv[i], "lastreal");
     }
     if (N < 1 || T < 1 || N * T > 100000000L) {
         fprintf(stderr, "gen_parity: N and T must be positive (N x T at most 1e8)\n");
@@ -45,7 +50,8 @@ int main(int argc, char **argv)
     int32_t *x = malloc((size_t)(N * T) * sizeof *x), *y = malloc((size_t)(N * T) * sizeof *y);
     int32_t *len = malloc((size_t)N * sizeof *len);
     float *xf = malloc((size_t)(N * T) * sizeof *xf);
-    if (!x || !y || !len || !xf) {
+    float *yf = malloc((size_t)(N * T * 2) * sizeof *yf);
+    if (!x || !y || !len || !xf || !yf) {
         fprintf(stderr, "gen_parity: out of memory\n");
         return 1;
     }
@@ -60,6 +66,16 @@ int main(int argc, char **argv)
             xf[n * T + t] = (float)x[n * T + t];
         }
         len[n] = (int32_t)(T - (long)rng_below(&r, (uint64_t)(T / 2 + 1)));
+        int32_t end = lengths ? len[n] : (int32_t)T, ones = 0;
+        for (long t = 0; t < T; t++) {
+            yf[(n * T + t) * 2] = (float)y[n * T + t];
+            yf[(n * T + t) * 2 + 1] = (float)x[n * T + t];
+            ones += t < end ? x[n * T + t] : 0;
+        }
+        if (lastreal) {
+            yf[n * 2] = (float)y[n * T + end - 1];
+            yf[n * 2 + 1] = (float)ones / (float)end;
+        }
     }
     char path[4200];
     shape s = shape_2(N, T);
@@ -67,8 +83,13 @@ int main(int argc, char **argv)
     shape s3 = shape_make(3, (int64_t[]){N, T, 1}), sn = shape_1(N);
     snprintf(path, sizeof path, "%s/inputs.npy", dir);
     int rc = dense ? npy_write(path, DT_F32, &s3, xf, &e) : npy_write(path, DT_I32, &s, x, &e);
+    shape sy3 = shape_make(3, (int64_t[]){N, T, 2}), sy2 = shape_2(N, 2);
     snprintf(path, sizeof path, "%s/targets.npy", dir);
-    if (!rc)
+    if (!rc && lastreal)
+        rc = npy_write(path, DT_F32, &sy2, yf, &e);
+    else if (!rc && real)
+        rc = npy_write(path, DT_F32, &sy3, yf, &e);
+    else if (!rc)
         rc = npy_write(path, DT_I32, &s, y, &e);
     snprintf(path, sizeof path, "%s/lengths.npy", dir);
     if (!rc && lengths)
@@ -77,6 +98,7 @@ int main(int argc, char **argv)
     free(y);
     free(len);
     free(xf);
+    free(yf);
     if (rc) {
         fprintf(stderr, "gen_parity: %s\n", e.msg);
         return 1;

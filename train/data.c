@@ -37,11 +37,22 @@ int data_open(data_source *d, const spec *s, uerr *e)
         if (rc)
             return rc;
         d->T = n->T;
+        if (n->per_sequence != (s->model.outputs == SPEC_OUTPUTS_LAST_STEP)) {
+            data_free(d);
+            return uerr_set(e, UERR_USER,
+                            "%s/targets.npy: %s targets go with model.outputs: %s",
+                            s->data.path, n->per_sequence ? "per-sequence" : "per-step",
+                            n->per_sequence ? "last_step" : "every_step");
+        }
         d->io = (model_io){.input = n->D, .output = n->nclasses, .masked = n->len != NULL,
-                           .dense = n->dense};
+                           .dense = n->dense, .real = n->real};
         d->mask = malloc((size_t)(d->B * d->T) * sizeof(int32_t));
         d->xdense = n->dense ? malloc((size_t)(d->B * d->T * n->D) * dtype_size(n->dt)) : NULL;
-        if (!d->mask || (n->dense && !d->xdense)) {
+        if (n->real) {
+            d->yreal = malloc((size_t)(d->B * d->T * n->nclasses) * dtype_size(n->dt));
+            d->has = malloc((size_t)(d->B * d->T) * sizeof(int32_t));
+        }
+        if (!d->mask || (n->dense && !d->xdense) || (n->real && (!d->yreal || !d->has))) {
             data_free(d);
             return uerr_set(e, UERR_INTERNAL, "out of memory");
         }
@@ -50,7 +61,11 @@ int data_open(data_source *d, const spec *s, uerr *e)
         sha256_init(&h);
         sha256_update(&h, n->x, (size_t)(n->N * n->T * (n->dense ? n->D : 1)) *
                                     (n->dense ? dtype_size(n->dt) : sizeof(int32_t)));
-        sha256_update(&h, n->y, (size_t)(n->per_sequence ? n->N : n->N * n->T) * sizeof(int32_t));
+        size_t ycount = (size_t)(n->per_sequence ? n->N : n->N * n->T);
+        if (n->real)
+            sha256_update(&h, n->yr, ycount * (size_t)n->nclasses * dtype_size(n->dt));
+        else
+            sha256_update(&h, n->y, ycount * sizeof(int32_t));
         sha256_final(&h, dg);
         sha256_to_hex(dg, d->hash);
         return 0;
@@ -80,6 +95,8 @@ void data_free(data_source *d)
     npyset_free(&d->npy);
     free(d->mask);
     free(d->xdense);
+    free(d->yreal);
+    free(d->has);
     memset(d, 0, sizeof *d);
 }
 
@@ -97,7 +114,8 @@ int data_next(data_source *d, int32_t *inputs, int32_t *targets)
         return 1;
     }
     if (d->kind == SPEC_DATA_NPY) {
-        npyset_next(&d->npy, d->B, inputs, d->xdense, targets, d->mask);
+        npy_batch o = {inputs, targets, d->mask, d->has, d->xdense, d->yreal};
+        npyset_next(&d->npy, d->B, &o);
         return 1;
     }
     return batch_next(&d->cur, inputs, targets);
@@ -110,6 +128,8 @@ void data_to_net(const data_source *d, net *n, const int32_t *inputs, const int3
         net_set_mask(n, d->mask);
     if (n->xd)
         net_set_dense(n, d->xdense);
+    if (n->ysr)
+        net_set_real(n, d->yreal, d->has);
 }
 
 double data_units_per_step(const data_source *d)
@@ -156,7 +176,8 @@ int data_valid_each(data_source *d, int32_t *inputs, int32_t *targets, data_batc
     if (d->kind == SPEC_DATA_NPY) {
         for (int64_t i = 0; i < d->npy.nvalid; i += d->B) {
             int64_t n = d->npy.nvalid - i < d->B ? d->npy.nvalid - i : d->B;
-            npyset_fill(&d->npy, d->npy.valid + i, n, d->B, inputs, d->xdense, targets, d->mask);
+            npy_batch o = {inputs, targets, d->mask, d->has, d->xdense, d->yreal};
+            npyset_fill(&d->npy, d->npy.valid + i, n, d->B, &o);
             int rc = fn(ctx, inputs, targets, d->mask, n, 1, e);
             if (rc)
                 return rc;
@@ -180,7 +201,7 @@ double data_majority(const data_source *d)
         for (int32_t c = 0; c < d->cls.nclasses; c++)
             most = d->cls.train_counts[c] > most ? d->cls.train_counts[c] : most;
         total = d->cls.ntrain;
-    } else if (d->kind == SPEC_DATA_NPY) {
+    } else if (d->kind == SPEC_DATA_NPY && !d->npy.real) {
         const npy_set *n = &d->npy;
         int64_t *count = calloc((size_t)n->nclasses, sizeof *count);
         if (!count)

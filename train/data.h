@@ -36,6 +36,8 @@ typedef struct data_source {
     npy_set npy;
     int32_t *mask;         /* [B, T]: classify, and npy with lengths */
     void *xdense;          /* [B, T, D] real inputs (npy with vectors) */
+    void *yreal;           /* [B, T, K] real targets (npy) */
+    int32_t *has;          /* [B, T] which rows have a real target */
     text_vocab no_vocab;   /* npy inputs are ids or vectors, not characters */
     char hash[65];         /* of the training ids */
 } data_source;

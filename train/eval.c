@@ -96,11 +96,27 @@ int eval_text(const spec *s, const text_vocab *v, const sample_param *params, in
     return rc;
 }
 
+/* Free-running with real targets: y[t-1] is the model's own output, the
+ * sigmoid of o for bce, o itself for a linear output. */
+static void own_output(net *n, const spec *s)
+{
+    const void *o = exec_value(&n->x, n->m.logits[0]);
+    int64_t K = n->m.out;
+    DT_EACH_REAL(n->dt, T, {
+        const T *src = o;
+        T *dst = n->yprevr;
+        for (int64_t j = 0; j < K; j++)
+            dst[j] = s->model.output == SPEC_OUT_SIGMOID ? (T)(1 / (1 + exp(-(double)src[j])))
+                                                        : src[j];
+    });
+}
+
 int eval_npy(const spec *s, const sample_param *params, int nparams, const npy_set *set,
              int free_running, eval_result *r, uerr *e)
 {
     memset(r, 0, sizeof *r);
-    model_io io = {.input = set->D, .output = set->nclasses, .masked = 0, .dense = set->dense};
+    model_io io = {.input = set->D, .output = set->nclasses, .dense = set->dense,
+                   .real = set->real};
     net nt;
     int rc = net_init_io(&nt, s, &io, 1, 1, NET_FORWARD, NULL, e);
     if (rc)
@@ -120,19 +136,32 @@ int eval_npy(const spec *s, const sample_param *params, int nparams, const npy_s
         int64_t i = ex[k], len = set->len ? set->len[i] : T;
         net_reset_state(&nt);
         for (int64_t t = 0; t < len && !rc; t++) {
-            int32_t y = set->per_sequence ? (t == len - 1 ? set->y[i] : -1) : set->y[i * T + t];
+            int has = !set->per_sequence || t == len - 1;
+            int32_t y = set->real || !has ? -1 : set->per_sequence ? set->y[i] : set->y[i * T + t];
             if (set->dense)
                 memcpy(nt.xd, (const char *)set->x + (size_t)(i * T + t) * row, row);
             else
                 nt.xs[0] = ((const int32_t *)set->x)[i * T + t];
             nt.ys[0] = y;
+            if (set->real) {
+                size_t yrow = (size_t)set->nclasses * nt.es;
+                int64_t from = set->per_sequence ? i : i * T + t;
+                memcpy(nt.ysr, (const char *)set->yr + (size_t)from * yrow, yrow);
+                nt.lms[0] = has;
+            }
             double loss;
             if ((rc = net_run(&nt, &loss, e)))
                 break;
             int64_t pred = argmax_logits(&nt);
             net_carry_state(&nt);
-            if (free_running)
+            if (free_running && !set->real)
                 nt.yprev[0] = (int32_t)pred;
+            if (free_running && set->real)
+                own_output(&nt, s);
+            if (set->real && has) {
+                sum += loss;
+                scored++;
+            }
             if (y < 0)
                 continue;
             sum += loss;
@@ -145,7 +174,7 @@ int eval_npy(const spec *s, const sample_param *params, int nparams, const npy_s
         double dt = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
         r->chars = scored;
         r->loss = sum / (double)scored;
-        r->accuracy = (double)correct / (double)scored;
+        r->accuracy = set->real ? NAN : (double)correct / (double)scored;
         r->chars_per_s = dt > 0 ? (double)scored / dt : 0;
     }
     net_free(&nt);

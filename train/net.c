@@ -70,6 +70,12 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
         goto fail;
     }
     n->ys = calloc((size_t)(T * B), sizeof(int32_t));
+    if (m->real && (!(n->ysr = calloc((size_t)(T * B * m->out), n->es)) ||
+                    !(n->lms = calloc((size_t)(T * B), sizeof(int32_t))) ||
+                    !(n->yprevr = calloc((size_t)(B * m->out), n->es)))) {
+        rc = uerr_set(e, UERR_INTERNAL, "net: out of memory for targets");
+        goto fail;
+    }
     if (m->mask && !(n->ms = calloc((size_t)(T * B), sizeof(int32_t)))) {
         rc = uerr_set(e, UERR_INTERNAL, "net: out of memory for masks");
         goto fail;
@@ -83,7 +89,7 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
     if (m->h0 >= 0)
         exec_bind(&n->x, m->h0, n->h0);
     if (m->yprev >= 0)
-        exec_bind(&n->x, m->yprev, n->yprev);
+        exec_bind(&n->x, m->yprev, m->real ? n->yprevr : (void *)n->yprev);
     net_reset_state(n);
     for (int64_t t = 0; t < T; t++) {
         exec_bind(&n->x, m->x[t],
@@ -92,6 +98,10 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
         exec_bind(&n->x, m->y[t], n->ys + t * B);
         if (m->mask)
             exec_bind(&n->x, m->mask[t], n->ms + t * B);
+        if (m->real) {
+            exec_bind(&n->x, m->yr[t], (char *)n->ysr + (size_t)(t * B * m->out) * n->es);
+            exec_bind(&n->x, m->lmask[t], n->lms + t * B);
+        }
     }
     return 0;
 fail:
@@ -113,6 +123,9 @@ void net_free(net *n)
     free(n->ys);
     free(n->ms);
     free(n->xd);
+    free(n->ysr);
+    free(n->lms);
+    free(n->yprevr);
     memset(n, 0, sizeof *n);
 }
 
@@ -213,6 +226,8 @@ void net_reset_state(net *n)
     memset(n->h0, 0, n->state_bytes);
     for (int64_t b = 0; b < n->m.B; b++)
         n->yprev[b] = -1;
+    if (n->yprevr)
+        memset(n->yprevr, 0, (size_t)(n->m.B * n->m.out) * n->es);
 }
 
 void net_carry_state(net *n)
@@ -220,6 +235,24 @@ void net_carry_state(net *n)
     if (n->m.hT >= 0)
         memcpy(n->h0, exec_value(&n->x, n->m.hT), n->state_bytes);
     memcpy(n->yprev, n->ys + (n->m.T - 1) * n->m.B, (size_t)n->m.B * sizeof(int32_t));
+    if (n->yprevr) {
+        size_t block = (size_t)(n->m.B * n->m.out) * n->es;
+        memcpy(n->yprevr, (char *)n->ysr + (size_t)(n->m.T - 1) * block, block);
+    }
+}
+
+void net_set_real(net *n, const void *y, const int32_t *has)
+{
+    int64_t B = n->m.B, T = n->m.T, K = n->m.out;
+    size_t row = (size_t)K * n->es;
+    if (!n->ysr)
+        return;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t t = 0; t < T; t++) {
+            memcpy((char *)n->ysr + (size_t)(t * B + b) * row,
+                   (const char *)y + (size_t)(b * T + t) * row, row);
+            n->lms[t * B + b] = has[b * T + t];
+        }
 }
 
 void net_share_params(net *n, const net *src)

@@ -39,6 +39,9 @@ typedef struct net {
     int32_t *xs, *ys;       /* [T, B] */
     int32_t *ms;            /* [T, B] step masks, when the model has them */
     void *xd;               /* [T, B, D] real inputs of a dense model */
+    void *ysr;              /* [T, B, K] real targets */
+    int32_t *lms;           /* [T, B] 1 where a row has a real target */
+    void *yprevr;           /* [B, K] y[t-1] at t = 0, real targets */
 } net;
 
 int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T, int mode,
@@ -64,6 +67,9 @@ void net_set_mask(net *n, const int32_t *mask);
 
 /* The real inputs [B, T, D] (in the net's dtype) of a dense model. */
 void net_set_dense(net *n, const void *x);
+
+/* Real targets [B, T, K] (net's dtype) and which rows have one [B, T]. */
+void net_set_real(net *n, const void *y, const int32_t *has);
 
 /* The state a chunk starts from after a reset: zeros, and no previous
  * target (y[t-1] = 0 at t = 0). */

@@ -12,6 +12,7 @@ void npyset_free(npy_set *s)
     free(s->x);
     free(s->y);
     free(s->len);
+    free(s->yr);
     free(s->train);
     shuffler_free(&s->sh);
     memset(s, 0, sizeof *s);
@@ -55,19 +56,43 @@ int npyset_load(const char *dir, double valid_fraction, uint64_t seed, dtype dt,
     }
     s->N = xs.dim[0];
     s->T = xs.dim[1];
-    s->per_sequence = ys.rank == 1;
-    if (ydt != DT_I32 || ys.dim[0] != s->N || (ys.rank == 2 && ys.dim[1] != s->T) || ys.rank > 2) {
-        rc = uerr_set(e, UERR_USER, "%s/targets.npy: expected int32 [%lld, %lld] or [%lld]", dir,
-                      (long long)s->N, (long long)s->T, (long long)s->N);
+    s->real = ydt != DT_I32;
+    s->per_sequence = ys.rank == (s->real ? 2 : 1);
+    int shape_ok = ys.rank >= 1 && ys.dim[0] == s->N &&
+                   (s->real ? (ys.rank == 3 && ys.dim[1] == s->T) || ys.rank == 2
+                            : (ys.rank == 2 && ys.dim[1] == s->T) || ys.rank == 1);
+    if (!shape_ok) {
+        rc = uerr_set(e, UERR_USER,
+                      "%s/targets.npy: expected int32 [%lld, %lld] or [%lld] classes, or float "
+                      "[%lld, %lld, K] or [%lld, K] values",
+                      dir, (long long)s->N, (long long)s->T, (long long)s->N, (long long)s->N,
+                      (long long)s->T, (long long)s->N);
         goto fail;
     }
     if (len && (ldt != DT_I32 || ls.rank != 1 || ls.dim[0] != s->N)) {
         rc = uerr_set(e, UERR_USER, "%s/lengths.npy: expected int32 [%lld]", dir, (long long)s->N);
         goto fail;
     }
-    s->y = y, y = NULL;
     s->len = len, len = NULL;
     int64_t ny = shape_numel(&ys);
+    if (s->real) {
+        s->nclasses = ys.dim[ys.rank - 1];
+        s->yr = malloc((size_t)(ny ? ny : 1) * dtype_size(dt));
+        if (!s->yr) {
+            rc = uerr_set(e, UERR_INTERNAL, "out of memory");
+            goto fail;
+        }
+        DT_EACH_REAL(dt, T, {
+            T *dst = s->yr;
+            for (int64_t i = 0; i < ny; i++)
+                dst[i] = ydt == DT_F32 ? (T)((float *)y)[i] : (T)((double *)y)[i];
+        });
+        free(y);
+        y = NULL;
+        ny = 0;
+    } else {
+        s->y = y, y = NULL;
+    }
     for (int64_t i = 0; i < ny; i++) {
         if (s->y[i] < -1) {
             rc = uerr_set(e, UERR_USER, "%s/targets.npy: element %lld is %d (classes are 0.., -1 "
@@ -83,6 +108,7 @@ int npyset_load(const char *dir, double valid_fraction, uint64_t seed, dtype dt,
                           dir, (long long)i, s->len[i], (long long)s->T);
             goto fail;
         }
+    s->dt = dt;
     if (s->nclasses < 1) {
         rc = uerr_set(e, UERR_USER, "%s/targets.npy: no targets", dir);
         goto fail;
@@ -143,43 +169,58 @@ fail:
     return rc;
 }
 
-void npyset_fill(const npy_set *s, const int64_t *ex, int64_t n, int64_t B, int32_t *inputs,
-                 void *xdense, int32_t *targets, int32_t *mask)
+void npyset_fill(const npy_set *s, const int64_t *ex, int64_t n, int64_t B, const npy_batch *o)
 {
-    int64_t T = s->T, D = s->D;
-    size_t es = dtype_size(s->dt), row = (size_t)D * es;
+    int64_t T = s->T, D = s->D, K = s->nclasses;
+    size_t es = dtype_size(s->dt), row = (size_t)D * es, yrow = (size_t)K * es;
     for (int64_t b = 0; b < B; b++) {
         int64_t i = b < n ? ex[b] : -1;
         int64_t len = i < 0 ? 0 : s->len ? s->len[i] : T;
         for (int64_t t = 0; t < T; t++) {
-            int in = t < len;
-            mask[b * T + t] = in;
+            int64_t bt = b * T + t;
+            int in = t < len, has = in && (!s->per_sequence || t == len - 1);
+            o->mask[bt] = in;
             if (s->dense) {
-                char *dst = (char *)xdense + (size_t)(b * T + t) * row;
+                char *dst = (char *)o->xdense + (size_t)bt * row;
                 if (in)
                     memcpy(dst, (const char *)s->x + (size_t)(i * T + t) * row, row);
                 else
                     memset(dst, 0, row);
-                inputs[b * T + t] = -1;
+                o->inputs[bt] = -1;
             } else {
-                inputs[b * T + t] = in ? ((const int32_t *)s->x)[i * T + t] : -1;
+                o->inputs[bt] = in ? ((const int32_t *)s->x)[i * T + t] : -1;
             }
-            if (!in)
-                targets[b * T + t] = -1;
-            else if (s->per_sequence)
-                targets[b * T + t] = t == len - 1 ? s->y[i] : -1;
-            else
-                targets[b * T + t] = s->y[i * T + t];
+            if (s->real) {
+                char *dst = (char *)o->yreal + (size_t)bt * yrow;
+                int64_t from = s->per_sequence ? i : i * T + t;
+                if (has)
+                    memcpy(dst, (const char *)s->yr + (size_t)from * yrow, yrow);
+                else
+                    memset(dst, 0, yrow);
+                o->has[bt] = has;
+                o->targets[bt] = -1;
+            } else if (!has) {
+                o->targets[bt] = -1;
+            } else {
+                o->targets[bt] = s->per_sequence ? s->y[i] : s->y[i * T + t];
+            }
         }
     }
 }
 
-void npyset_next(npy_set *s, int64_t B, int32_t *inputs, void *xdense, int32_t *targets,
-                 int32_t *mask)
+void npyset_next(npy_set *s, int64_t B, const npy_batch *o)
 {
+    size_t es = dtype_size(s->dt);
     for (int64_t b = 0; b < B; b++) {
         int64_t i = s->train[shuffler_next(&s->sh)];
-        void *xb = s->dense ? (char *)xdense + (size_t)(b * s->T * s->D) * dtype_size(s->dt) : NULL;
-        npyset_fill(s, &i, 1, 1, inputs + b * s->T, xb, targets + b * s->T, mask + b * s->T);
+        npy_batch row = {
+            .inputs = o->inputs + b * s->T,
+            .targets = o->targets + b * s->T,
+            .mask = o->mask + b * s->T,
+            .has = o->has ? o->has + b * s->T : NULL,
+            .xdense = s->dense ? (char *)o->xdense + (size_t)(b * s->T * s->D) * es : NULL,
+            .yreal = s->real ? (char *)o->yreal + (size_t)(b * s->T * s->nclasses) * es : NULL,
+        };
+        npyset_fill(s, &i, 1, 1, &row);
     }
 }

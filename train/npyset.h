@@ -4,7 +4,9 @@
  *   inputs.npy   int32 [N, T] class ids (one-hot inputs), or float32/64
  *                [N, T, D] real vectors
  *   targets.npy  int32 [N, T] a class per step (-1: none), or int32 [N]
- *                one class per sequence (model.outputs: last_step)
+ *                one class per sequence (model.outputs: last_step); or
+ *                float [N, T, K] / [N, K] real targets (linear + mse,
+ *                sigmoid + bce)
  *   lengths.npy  optional int32 [N]: steps past a sequence's length are
  *                padding (masked; no loss; the state is kept)
  *
@@ -24,7 +26,9 @@ typedef struct npy_set {
     void *x;                 /* dense: [N, T, D] in dt; else int32 [N, T] */
     dtype dt;
     int32_t *y, *len;        /* len NULL: every sequence has T steps */
-    int64_t nclasses;
+    int64_t nclasses;        /* classes, or K for real targets */
+    int real;
+    void *yr;                /* real targets in dt: [N, T, K] or [N, K] */
     int64_t *train, *valid;  /* example indices */
     int64_t ntrain, nvalid;
     shuffler sh;
@@ -35,13 +39,18 @@ int npyset_load(const char *dir, double valid_fraction, uint64_t seed, dtype dt,
                 uerr *e);
 void npyset_free(npy_set *s);
 
-/* One batch of B examples ex[0..n) (missing rows are padding): inputs
- * [B, T] ids or xdense [B, T, D], targets and mask [B, T]. */
-void npyset_fill(const npy_set *s, const int64_t *ex, int64_t n, int64_t B, int32_t *inputs,
-                 void *xdense, int32_t *targets, int32_t *mask);
+/* Where a batch goes: inputs [B, T] ids or xdense [B, T, D]; targets
+ * [B, T] class ids (-1: none), or yreal [B, T, K] with has [B, T]; the
+ * step mask [B, T]. */
+typedef struct npy_batch {
+    int32_t *inputs, *targets, *mask, *has;
+    void *xdense, *yreal;
+} npy_batch;
+
+/* One batch of B examples ex[0..n) (missing rows are padding). */
+void npyset_fill(const npy_set *s, const int64_t *ex, int64_t n, int64_t B, const npy_batch *o);
 
 /* The next training batch in the epoch order. */
-void npyset_next(npy_set *s, int64_t B, int32_t *inputs, void *xdense, int32_t *targets,
-                 int32_t *mask);
+void npyset_next(npy_set *s, int64_t B, const npy_batch *o);
 
 #endif
