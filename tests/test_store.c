@@ -8,11 +8,14 @@
  * Each test works in files under one mkdtemp directory. A second, raw
  * SQLite connection looks at (and tampers with) what the store wrote.
  */
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -804,6 +807,428 @@ static void test_locked(void)
     rm_db(p);
 }
 
+
+/* Reads a text file whole (NULL on failure). */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    if (b)
+        b[n] = '\0';
+    fclose(f);
+    return b;
+}
+
+/* A file written by the schema-1 build (tests/golden/store_v1.sql) is
+ * refused by a plain read-only open, upgraded by a read-write one (or a
+ * STORE_READ_UPGRADE one) in place, and keeps every row: its checkpoints
+ * load with their hashes, its run resolves, new columns have defaults. */
+static void test_migrate_v1(void)
+{
+    const char *p = tpath("v1.db");
+    rm_db(p);
+    char *sql = slurp("tests/golden/store_v1.sql");
+    CHECK(sql != NULL);
+    if (!sql)
+        return;
+    CHECK(raw_exec(p, sql) == SQLITE_OK);
+    free(sql);
+    CHECK(raw_int(p, "PRAGMA user_version") == 1);
+    store *s = NULL;
+    uerr e = {0};
+    CHECK(store_open(&s, p, STORE_READ_ONLY, &e) == UERR_USER && strstr(e.msg, "older than"));
+    uerr_clear(&e);
+    CHECK_OK(store_open(&s, p, STORE_READ_UPGRADE, &e), &e);
+    CHECK(raw_int(p, "PRAGMA user_version") == STORE_SCHEMA_VERSION);
+    CHECK(raw_int(p, "SELECT count(*) FROM sessions") == 0);
+    CHECK(raw_int(p, "SELECT count(*) FROM checkpoints WHERE parent IS NULL") == 2);
+    CHECK(raw_int(p, "SELECT count(*) FROM runs WHERE init = ''") == 1);
+    int64_t ck = 0;
+    store_loaded l = {0};
+    if (s) {
+        CHECK_OK(store_checkpoint_resolve(s, "legacy@2", &ck, &e), &e);
+        CHECK_OK(store_checkpoint_load(s, ck, &l, &e), &e);
+        CHECK(l.n == 14 && l.step == 2 && l.parent == 0);
+        store_loaded_free(&l);
+        table t;
+        CHECK_OK(store_runs_table(s, NULL, &t, &e), &e);
+        CHECK(t.nrows == 1 && !strcmp(table_at(&t, 0, 1)->s, "legacy"));
+        table_free(&t);
+        store_close(s);
+    }
+    /* opening again is a no-op */
+    CHECK_OK(store_open(&s, p, STORE_READ_WRITE, &e), &e);
+    store_close(s);
+    CHECK(raw_int(p, "SELECT count(*) FROM checkpoints") == 2);
+    rm_db(p);
+}
+
+/* A run with checkpoints at 10..60, helpers for the listing tests. */
+static int64_t fill_run(store *s, const char *name, int64_t *ck, int n, uerr *e)
+{
+    store_run_info info = {.name = name, .config_text = "k: v\n", .init = "seed"};
+    int64_t run = 0, parent = 0;
+    if (store_run_begin(s, &info, &run, e))
+        return 0;
+    for (int i = 0; i < n; i++) {
+        float x[3] = {(float)i, 1, 2}, shared[2] = {7, 7};
+        store_tensor t[2] = {{"x", "param", DT_F32, shape_1(3), x},
+                             {"frozen", "param", DT_F32, shape_1(2), shared}};
+        char m[64];
+        /* valid_loss smallest at the third checkpoint */
+        snprintf(m, sizeof m, "{\"loss\": %d, \"valid_loss\": %g}", 100 - i,
+                 i == 2 ? 0.5 : 1.0 + i);
+        if (store_metric(s, run, 10 * (i + 1), "loss", 100 - i, e) ||
+            store_checkpoint_save_from(s, run, 10 * (i + 1), parent, t, 2, m, &ck[i], e))
+            return 0;
+        parent = ck[i];
+    }
+    return run;
+}
+
+static void test_listings_and_lineage(void)
+{
+    const char *p = tpath("list.db");
+    rm_db(p);
+    store *s = NULL;
+    uerr e = {0};
+    CHECK_OK(store_open(&s, p, 0, &e), &e);
+    if (!s)
+        return;
+    int64_t ck[6], ck2[6];
+    int64_t run = fill_run(s, "alpha", ck, 6, &e);
+    int64_t run2 = fill_run(s, "beta", ck2, 2, &e);
+    CHECK(run && run2);
+    CHECK_OK(store_run_finish(s, run, "finished", &e), &e);
+    table t;
+    store_run_filter f = {.name_glob = "al*"};
+    CHECK_OK(store_runs_table(s, &f, &t, &e), &e);
+    CHECK(t.nrows == 1 && table_at(&t, 0, 5)->i == 60 && table_at(&t, 0, 6)->i == 6);
+    table_free(&t);
+    f = (store_run_filter){.status = "running"};
+    CHECK_OK(store_runs_table(s, &f, &t, &e), &e);
+    CHECK(t.nrows == 1 && !strcmp(table_at(&t, 0, 1)->s, "beta"));
+    table_free(&t);
+    f = (store_run_filter){.since = "2999"};
+    CHECK_OK(store_runs_table(s, &f, &t, &e), &e);
+    CHECK(t.nrows == 0);
+    table_free(&t);
+
+    /* lineage through parents, newest first */
+    CHECK_OK(store_lineage_table(s, ck[5], &t, &e), &e);
+    CHECK(t.nrows == 6 && table_at(&t, 0, 0)->i == ck[5] && table_at(&t, 5, 0)->i == ck[0]);
+    CHECK(!strcmp(table_at(&t, 5, 8)->s, "start"));
+    table_free(&t);
+
+    /* best: by the checkpoint's JSON, lowest; --max: highest */
+    int64_t best;
+    double v;
+    CHECK_OK(store_checkpoint_best(s, run, "valid_loss", 0, &best, &v, &e), &e);
+    CHECK(best == ck[2] && v == 0.5);
+    CHECK_OK(store_checkpoint_best(s, 0, "loss", 1, &best, &v, &e), &e);
+    CHECK(best == ck[0] && v == 100);
+    CHECK(store_checkpoint_best(s, run, "bleu", 0, &best, &v, &e) == UERR_USER &&
+          strstr(e.msg, "has a value of 'bleu'"));
+    uerr_clear(&e);
+    CHECK(store_checkpoint_best(s, run, "x'); DROP TABLE runs; --", 0, &best, &v, &e) ==
+          UERR_USER);
+    uerr_clear(&e);
+
+    /* tags: unique, not a run name, usable as references */
+    CHECK_OK(store_checkpoint_tag(s, ck[1], "keep", &e), &e);
+    CHECK(store_checkpoint_tag(s, ck[3], "keep", &e) == UERR_USER &&
+          strstr(e.msg, "already on checkpoint"));
+    uerr_clear(&e);
+    CHECK(store_checkpoint_tag(s, ck[3], "beta", &e) == UERR_USER && strstr(e.msg, "name of run"));
+    uerr_clear(&e);
+    CHECK(store_checkpoint_tag(s, ck[3], "42", &e) == UERR_USER && strstr(e.msg, "all digits"));
+    uerr_clear(&e);
+    int64_t got;
+    CHECK_OK(store_checkpoint_resolve(s, "keep", &got, &e), &e);
+    CHECK(got == ck[1]);
+
+    /* prune: keep the 2 newest + tagged (ck[1]) + best (ck[2]) */
+    table removed;
+    store_removed st;
+    CHECK_OK(store_checkpoint_prune(s, run, 2, NULL, 1, &removed, &st, &e), &e);
+    CHECK(st.checkpoints == 2 && removed.nrows == 2); /* dry run */
+    table_free(&removed);
+    CHECK(raw_int(p, "SELECT count(*) FROM checkpoints WHERE run = 1") == 6);
+    CHECK_OK(store_checkpoint_prune(s, run, 2, NULL, 0, &removed, &st, &e), &e);
+    /* x of step 40 goes; x of step 10 is also beta's, and frozen is shared */
+    CHECK(st.checkpoints == 2 && st.tensors == 1);
+    table_free(&removed);
+    CHECK(raw_int(p, "SELECT count(*) FROM checkpoints WHERE run = 1") == 4);
+    /* ck[4]'s parent ck[3] was pruned: relinked to ck[2] */
+    CHECK(raw_int(p, "SELECT parent FROM checkpoints WHERE id = 5") == ck[2]);
+    CHECK(store_checkpoint_prune(s, run, 0, NULL, 0, NULL, &st, &e) == UERR_USER);
+    uerr_clear(&e);
+
+    /* rename: the rules of names, and tags cannot be shadowed */
+    CHECK(store_run_rename(s, run, "beta", &e) == UERR_USER && strstr(e.msg, "already exists"));
+    uerr_clear(&e);
+    CHECK(store_run_rename(s, run, "keep", &e) == UERR_USER && strstr(e.msg, "is a checkpoint tag"));
+    uerr_clear(&e);
+    CHECK(store_run_rename(s, run, "a@b", &e) == UERR_USER);
+    uerr_clear(&e);
+    CHECK_OK(store_run_rename(s, run, "gamma", &e), &e);
+    CHECK_OK(store_checkpoint_resolve(s, "gamma@60", &got, &e), &e);
+    CHECK(got == ck[5]);
+
+    /* rm: the shared tensor stays while beta uses it */
+    CHECK_OK(store_run_delete(s, run, 0, &st, &e), &e);
+    CHECK(st.runs == 1 && st.checkpoints == 4 && st.metrics == 6 && st.tensors == 3);
+    CHECK(raw_int(p, "SELECT count(*) FROM tensors") == 3);
+    CHECK(raw_int(p, "SELECT count(*) FROM sessions") == 1);
+    store_loaded l;
+    CHECK_OK(store_checkpoint_load(s, ck2[1], &l, &e), &e);
+    store_loaded_free(&l);
+
+    /* a live process's run is protected: this process is alive */
+    CHECK_OK(store_run_delete(s, run2, 0, &st, &e), &e); /* own pid: not "another" */
+    store_close(s);
+    rm_db(p);
+}
+
+static void test_query(void)
+{
+    const char *p = tpath("query.db");
+    rm_db(p);
+    store *s = NULL, *r = NULL;
+    uerr e = {0};
+    int64_t ck[3];
+    CHECK_OK(store_open(&s, p, 0, &e), &e);
+    if (!s)
+        return;
+    CHECK(fill_run(s, "q", ck, 3, &e) > 0);
+    store_close(s);
+    CHECK_OK(store_open(&r, p, STORE_READ_ONLY, &e), &e);
+    if (!r)
+        return;
+    table t;
+    CHECK_OK(store_query(r, "SELECT name, 1.5 AS x, NULL AS n, data FROM runs, tensors LIMIT 1",
+                         &t, &e),
+             &e);
+    CHECK(t.nrows == 1 && t.ncols == 4 && table_at(&t, 0, 1)->type == TABLE_REAL &&
+          table_at(&t, 0, 2)->type == TABLE_NULL && !strncmp(table_at(&t, 0, 3)->s, "<blob ", 6));
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&buf, &n);
+    CHECK_OK(table_write(&t, m, TABLE_JSON, &e), &e);
+    fclose(m);
+    CHECKF(buf && strstr(buf, "{\"name\": \"q\", \"x\": 1.5, \"n\": null, \"data\": \"<blob 12 bytes>\"}"),
+           "got %s", buf);
+    free(buf);
+    table_free(&t);
+    CHECK_OK(store_query(r, "PRAGMA integrity_check", &t, &e), &e);
+    CHECK(t.nrows == 1 && !strcmp(table_at(&t, 0, 0)->s, "ok"));
+    table_free(&t);
+    CHECK_OK(store_query(r, "WITH x AS (SELECT step FROM checkpoints) SELECT max(step) FROM x; -- done",
+                         &t, &e),
+             &e);
+    CHECK(table_at(&t, 0, 0)->i == 30);
+    table_free(&t);
+    static const char *const refused[] = {
+        "DELETE FROM runs",
+        "UPDATE runs SET name = 'x'",
+        "DROP TABLE runs",
+        "PRAGMA user_version = 9",
+        "SELECT 1; DELETE FROM runs",
+        "ATTACH 'other.db' AS o",
+        "VACUUM INTO '/tmp/copy.db'",
+        "CREATE TEMP TABLE t(x)",
+        "",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        uerr_clear(&e);
+        CHECKF(store_query(r, refused[i], &t, &e) == UERR_USER, "'%s' was allowed", refused[i]);
+        CHECKF(!strncmp(e.msg, "query: ", 7), "'%s': %s", refused[i], e.msg);
+    }
+    uerr_clear(&e);
+    CHECK(store_query(r, "SELECT nope FROM runs", &t, &e) == UERR_USER &&
+          strstr(e.msg, "no such column: nope"));
+    store_close(r);
+    CHECK(raw_int(p, "SELECT count(*) FROM runs") == 1);
+    rm_db(p);
+}
+
+/* A file that cannot hold the next checkpoint (the size cap stands in
+ * for a full disk): a clear error, the earlier checkpoints intact, the
+ * buffered metrics kept, and the save works once there is room. */
+static void test_full(void)
+{
+    const char *p = tpath("full.db");
+    rm_db(p);
+    store *s = NULL;
+    uerr e = {0};
+    CHECK_OK(store_open(&s, p, 0, &e), &e);
+    if (!s)
+        return;
+    store_run_info info = {.name = "f", .config_text = ""};
+    int64_t run = 0, c1 = 0, c2 = 0;
+    CHECK_OK(store_run_begin(s, &info, &run, &e), &e);
+    static double big[40000];
+    for (int i = 0; i < 40000; i++)
+        big[i] = i;
+    store_tensor t = {"w", "param", DT_F64, shape_1(40000), big};
+    CHECK_OK(store_checkpoint_save(s, run, 1, &t, 1, NULL, &c1, &e), &e);
+    CHECK_OK(store_max_size(s, 400000, &e), &e);
+    CHECK_OK(store_metric(s, run, 2, "loss", 0.25, &e), &e);
+    big[0] = -1;
+    CHECK(store_checkpoint_save(s, run, 2, &t, 1, NULL, &c2, &e) == UERR_USER);
+    char want[300];
+    snprintf(want, sizeof want, "%s: database or disk is full (while saving the checkpoint of run "
+                                "%lld at step 2)",
+             p, (long long)run);
+    CHECKF(!strcmp(e.msg, want), "got '%s'", e.msg);
+    uerr_clear(&e);
+    store_loaded l;
+    CHECK_OK(store_checkpoint_load(s, c1, &l, &e), &e);
+    CHECK(l.n == 1 && ((double *)l.t[0].data)[0] == 0);
+    store_loaded_free(&l);
+    CHECK(raw_int(p, "SELECT count(*) FROM checkpoints") == 1);
+    CHECK(raw_int(p, "SELECT count(*) FROM metrics") == 0);
+    CHECK_OK(store_max_size(s, 1 << 30, &e), &e);
+    CHECK_OK(store_checkpoint_save(s, run, 2, &t, 1, NULL, &c2, &e), &e);
+    CHECK(raw_int(p, "SELECT count(*) FROM checkpoints") == 2);
+    CHECK(raw_int(p, "SELECT count(*) FROM metrics") == 1);
+    store_close(s);
+    rm_db(p);
+}
+
+/* Files this process may read but not write. Run as root, the checks run
+ * in a child that became 'nobody' (root writes anything). */
+static void test_permissions(void)
+{
+    char d[200];
+    snprintf(d, sizeof d, "%s/perm", tmpdir);
+    mkdir(d, 0755);
+    chmod(tmpdir, 0755);
+    char p[260], q[260];
+    snprintf(p, sizeof p, "%s/ro.db", d);
+    snprintf(q, sizeof q, "%s/ro.db-shm", d);
+    rm_db(p);
+    store *s = NULL;
+    uerr e = {0};
+    int64_t ck[2];
+    CHECK_OK(store_open(&s, p, 0, &e), &e);
+    if (!s)
+        return;
+    CHECK(fill_run(s, "r", ck, 2, &e) > 0);
+    store_close(s); /* the last connection: -wal and -shm are removed */
+    CHECK(access(q, F_OK) != 0);
+    chmod(p, 0444);
+    chmod(d, 0555);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int bad = 0;
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(9);
+        /* read-write: refused before anything is written */
+        uerr e1 = {0};
+        store *w = NULL;
+        if (store_open(&w, p, 0, &e1) != UERR_USER || !strstr(e1.msg, "read-only for this user")) {
+            printf("  read-write open: %d '%s'\n", e1.code, e1.msg);
+            bad = 1;
+        }
+        store_close(w);
+        /* read-only, with no -shm and no way to create one: immutable */
+        uerr e2 = {0};
+        store *r = NULL;
+        table t;
+        if (store_open(&r, p, 1, &e2) || store_runs_table(r, NULL, &t, &e2)) {
+            printf("  read-only open: '%s'\n", e2.msg);
+            bad = 1;
+        } else {
+            bad |= t.nrows != 1;
+            table_free(&t);
+            store_loaded l;
+            if (store_checkpoint_load(r, ck[1], &l, &e2)) {
+                printf("  load: '%s'\n", e2.msg);
+                bad = 1;
+            } else {
+                store_loaded_free(&l);
+            }
+        }
+        store_close(r);
+        fflush(stdout);
+        _exit(bad);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    chmod(d, 0755);
+    chmod(p, 0644);
+    CHECK(raw_int(p, "SELECT count(*) FROM checkpoints") == 2);
+    rm_db(p);
+    rmdir(d);
+}
+
+/* A run another live process is training cannot be resumed or deleted
+ * by accident; once that process is gone (killed: its session still says
+ * "running"), it can. */
+static void test_live_run(void)
+{
+    const char *p = tpath("live.db");
+    rm_db(p);
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        store *s = NULL;
+        uerr e = {0};
+        int64_t ck[1];
+        int ok = !store_open(&s, p, 0, &e) && fill_run(s, "busy", ck, 1, &e) > 0;
+        char c = ok ? 'y' : 'n';
+        if (write(fds[1], &c, 1) != 1)
+            _exit(2);
+        sleep(30);
+        _exit(0);
+    }
+    char c = 0;
+    CHECK(read(fds[0], &c, 1) == 1 && c == 'y');
+    close(fds[0]);
+    close(fds[1]);
+    store *s = NULL;
+    uerr e = {0};
+    int64_t run = 0, ck = 0, dropped;
+    CHECK_OK(store_open(&s, p, 0, &e), &e);
+    CHECK_OK(store_run_resolve(s, "busy", &run, &e), &e);
+    CHECK_OK(store_checkpoint_resolve(s, "busy", &ck, &e), &e);
+    store_resume_info ri = {.command_line = "test"};
+    CHECK(store_run_resume(s, run, ck, &ri, &dropped, &e) == UERR_USER);
+    char want[64];
+    snprintf(want, sizeof want, "still being trained by process %d", (int)pid);
+    CHECKF(strstr(e.msg, want) != NULL, "got '%s'", e.msg);
+    uerr_clear(&e);
+    store_removed st;
+    CHECK(store_run_delete(s, run, 0, &st, &e) == UERR_USER && strstr(e.msg, "stop it first"));
+    uerr_clear(&e);
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK_OK(store_run_resume(s, run, ck, &ri, &dropped, &e), &e);
+    CHECK(raw_int(p, "SELECT count(*) FROM sessions WHERE run = 1") == 2);
+    CHECK_OK(store_run_finish(s, run, "interrupted", &e), &e);
+    char buf[64];
+    CHECK(!strcmp(raw_text(p, "SELECT status FROM sessions ORDER BY id DESC LIMIT 1", buf,
+                           sizeof buf),
+                  "interrupted"));
+    store_close(s);
+    rm_db(p);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/unroll-store-XXXXXX");
@@ -819,6 +1244,12 @@ int main(void)
     RUN(test_checkpoints);
     RUN(test_readonly_and_concurrent);
     RUN(test_locked);
+    RUN(test_migrate_v1);
+    RUN(test_listings_and_lineage);
+    RUN(test_query);
+    RUN(test_full);
+    RUN(test_permissions);
+    RUN(test_live_run);
     rmdir(tmpdir);
     CHECK_EXIT();
 }
