@@ -145,6 +145,13 @@ static val eval_name(evaluator *ev, const expr *x)
         if (x->toff != -1)
             return fail_at(ev, x, "%s: only y[t-1] is supported", "y");
         int kind = m->real ? V_BATCH : V_INDEX;
+        if (at >= 0 && m->coin) {
+            /* scheduled sampling: the target, or the model's own answer */
+            if (m->logits[at] < 0)
+                return fail_at(ev, x, "%s", "scheduled sampling needs one layer, one direction");
+            return located(ev, x, op_choose(g, m->logits[at], m->y[at], m->coin[ev->t], ev->e),
+                           V_INDEX);
+        }
         if (at >= 0)
             return (val){m->real ? m->yr[at] : m->y[at], kind, 0};
         if (m->yprev < 0) {
@@ -528,6 +535,17 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
         rc = uerr_set(e, UERR_INTERNAL, "model: out of memory for %lld steps", (long long)T);
         goto fail;
     }
+    int sched = s->train.scheduled_sampling.start > 0 || s->train.scheduled_sampling.end > 0;
+    if (sched && (io->real || !simple)) {
+        rc = uerr_set(e, UERR_USER, "%s: train.scheduled_sampling: needs class targets and a "
+                                    "model of one layer and one direction",
+                      s->path);
+        goto fail;
+    }
+    if (sched && !(m->coin = malloc((size_t)T * sizeof(int32_t)))) {
+        rc = uerr_set(e, UERR_INTERNAL, "model: out of memory");
+        goto fail;
+    }
     graph *g = &m->g;
     int out_eq = -1;
     for (int i = 0; i < c.neqs; i++)
@@ -585,6 +603,10 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
         g->nodes[m->y[t]].ip[0] = io->output;
         if (m->mask &&
             graph_leaf(g, "mask", DT_I32, shape_1(B), NODE_DATA, (int32_t)t, &m->mask[t], e))
+            goto fail;
+        m->logits[t] = -1;
+        if (m->coin &&
+            graph_leaf(g, "coin", DT_I32, shape_1(B), NODE_DATA, (int32_t)t, &m->coin[t], e))
             goto fail;
         if (m->real &&
             (graph_leaf(g, "y", g->dt, shape_2(B, io->output), NODE_DATA, (int32_t)t, &m->yr[t],
@@ -698,5 +720,6 @@ void model_free(model *m)
     free(m->mask);
     free(m->yr);
     free(m->lmask);
+    free(m->coin);
     memset(m, 0, sizeof *m);
 }

@@ -59,6 +59,8 @@ typedef struct model {
     int real;         /* real targets: yr, lmask instead of y */
     int32_t *yr;      /* [T] float [B, out] target leaves */
     int32_t *lmask;   /* [T] int32 [B]: 1 where a row has a target at t */
+    int32_t *coin;    /* [T] int32 [B] scheduled-sampling coins, or NULL:
+                         1 feeds y[t-1] the model's own prediction */
     int32_t *logits;  /* [T] o_t nodes [B, V] */
     int32_t h0, hT;   /* [B, S] leaf and node; -1 when S = 0 */
     int32_t yprev;    /* int32 [B] (real targets: float [B, out]) leaf for

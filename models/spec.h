@@ -127,6 +127,10 @@ typedef struct spec {
             double value; /* >= 0, 0 = off */
             double norm;  /* >= 0, 0 = off */
         } clip;
+        struct {
+            double start; /* [0, 1] */
+            double end;   /* [0, 1] */
+        } scheduled_sampling;
         uint64_t seed;
         int64_t valid_every; /* >= 0, 0 = never */
         int64_t log_every;   /* >= 1 */

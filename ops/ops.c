@@ -212,3 +212,9 @@ int32_t op_real_loss(graph *g, int op, int32_t pred, int32_t target, int32_t mas
     int32_t in[3] = {pred, target, mask};
     return op_build(g, proto_of(op, mask < 0 ? 2 : 3, in), e);
 }
+
+int32_t op_choose(graph *g, int32_t o, int32_t y, int32_t coin, uerr *e)
+{
+    int32_t in[3] = {o, y, coin};
+    return op_build(g, proto_of(OP_CHOOSE, 3, in), e);
+}

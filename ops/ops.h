@@ -21,6 +21,7 @@ enum op_flags {
     OPF_BACKWARD_ONLY = 1u << 0, /* a fused gradient kernel: built by bprop
                                     rules, not differentiated again */
     OPF_NO_KERNEL = 1u << 1,     /* a leaf: bound by the caller */
+    OPF_INDEX = 1u << 2,         /* computes integers: nothing to differentiate */
 };
 
 /* Checks the inputs of n and sets n->shape and n->dt. */
@@ -79,6 +80,8 @@ int32_t op_scatter(graph *g, int32_t rows, int32_t idx, int64_t ncols, uerr *e);
 int32_t op_concat(graph *g, const int32_t *parts, int n, uerr *e);
 int32_t op_slice(graph *g, int32_t a, int64_t start, int64_t len, uerr *e);
 int32_t op_pad(graph *g, int32_t a, int64_t start, int64_t total, uerr *e);
+/* scheduled sampling: argmax o where coin != 0, else y (int32 [B]) */
+int32_t op_choose(graph *g, int32_t o, int32_t y, int32_t coin, uerr *e);
 /* rows of a where mask != 0, else rows of b */
 int32_t op_where(graph *g, int32_t mask, int32_t a, int32_t b, uerr *e);
 

@@ -197,3 +197,21 @@ if $UNROLL grad configs/parity_elman.yaml --set data.path=tests/data/parity_last
 else
     ko "grad: real last_step targets [B, K]" "$(cat "$T/err")"
 fi
+
+# scheduled sampling: y[t-1] is sometimes the model's own prediction
+if [ -f data/parity/targets.npy ] &&
+    $UNROLL train configs/parity_jordan.yaml --set train.scheduled_sampling.end=0.3 \
+        --set train.steps=800 --db "$T/ss.db" --name ss --quiet 2>"$T/err"; then
+    fr=$($UNROLL eval ss --db "$T/ss.db" --free-running 2>&1)
+    echo "  scheduled sampling 0 -> 0.3: $fr"
+    acc=$(echo "$fr" | sed -n 's/.*accuracy \([0-9.]*\)%.*/\1/p')
+    awk "BEGIN { exit !(${acc:-0} >= 99) }" && ok "scheduled sampling trains jordan, free-running >= 99%" ||
+        ko "scheduled sampling trains jordan, free-running >= 99%" "$fr"
+else
+    ko "scheduled sampling trains jordan, free-running >= 99%" "$(cat "$T/err")"
+fi
+$UNROLL train configs/word_language.yaml --set train.scheduled_sampling.end=0.5 \
+    --set model.layers=2 --db "$T/x.db" 2>"$T/err"
+grep -q "train.scheduled_sampling: needs class targets and a model of one layer" "$T/err" &&
+    ok "scheduled sampling on a stacked model refused" ||
+    ko "scheduled sampling on a stacked model refused" "$(cat "$T/err")"

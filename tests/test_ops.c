@@ -97,9 +97,10 @@ static void test_every_op_gradient(void)
 {
     for (int op = 0; op < OP_COUNT; op++) {
         const op_def *d = op_table[op];
-        if (d->flags & (OPF_BACKWARD_ONLY | OPF_NO_KERNEL) || op == OP_FILL) {
+        if (d->flags & (OPF_BACKWARD_ONLY | OPF_NO_KERNEL | OPF_INDEX) || op == OP_FILL) {
             printf("  %-18s skipped: %s\n", d->name,
                    d->flags & OPF_BACKWARD_ONLY ? "backward-only (checked through its op)"
+                   : d->flags & OPF_INDEX       ? "integer output: no gradient"
                                                 : "no inputs to differentiate");
             continue;
         }

@@ -76,6 +76,10 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
         rc = uerr_set(e, UERR_INTERNAL, "net: out of memory for targets");
         goto fail;
     }
+    if (m->coin && !(n->cs = calloc((size_t)(T * B), sizeof(int32_t)))) {
+        rc = uerr_set(e, UERR_INTERNAL, "net: out of memory for coins");
+        goto fail;
+    }
     if (m->mask && !(n->ms = calloc((size_t)(T * B), sizeof(int32_t)))) {
         rc = uerr_set(e, UERR_INTERNAL, "net: out of memory for masks");
         goto fail;
@@ -98,6 +102,8 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
         exec_bind(&n->x, m->y[t], n->ys + t * B);
         if (m->mask)
             exec_bind(&n->x, m->mask[t], n->ms + t * B);
+        if (m->coin)
+            exec_bind(&n->x, m->coin[t], n->cs + t * B);
         if (m->real) {
             exec_bind(&n->x, m->yr[t], (char *)n->ysr + (size_t)(t * B * m->out) * n->es);
             exec_bind(&n->x, m->lmask[t], n->lms + t * B);
@@ -123,6 +129,7 @@ void net_free(net *n)
     free(n->ys);
     free(n->ms);
     free(n->xd);
+    free(n->cs);
     free(n->ysr);
     free(n->lms);
     free(n->yprevr);
@@ -238,6 +245,25 @@ void net_carry_state(net *n)
     if (n->yprevr) {
         size_t block = (size_t)(n->m.B * n->m.out) * n->es;
         memcpy(n->yprevr, (char *)n->ysr + (size_t)(n->m.T - 1) * block, block);
+    }
+}
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void net_set_coins(net *n, double p, uint64_t seed, int64_t step)
+{
+    if (!n->cs)
+        return;
+    int64_t TB = n->m.T * n->m.B;
+    uint64_t base = mix64(seed ^ 0x5ca1ab1eull) ^ mix64((uint64_t)step * 0x9e3779b97f4a7c15ull);
+    for (int64_t k = 0; k < TB; k++) {
+        double u = (double)(mix64(base + (uint64_t)k) >> 11) / 9007199254740992.0;
+        n->cs[k] = u < p;
     }
 }
 

@@ -42,6 +42,7 @@ typedef struct net {
     void *ysr;              /* [T, B, K] real targets */
     int32_t *lms;           /* [T, B] 1 where a row has a real target */
     void *yprevr;           /* [B, K] y[t-1] at t = 0, real targets */
+    int32_t *cs;            /* [T, B] scheduled-sampling coins */
 } net;
 
 int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T, int mode,
@@ -67,6 +68,11 @@ void net_set_mask(net *n, const int32_t *mask);
 
 /* The real inputs [B, T, D] (in the net's dtype) of a dense model. */
 void net_set_dense(net *n, const void *x);
+
+/* Scheduled sampling: each coin is 1 with probability p, drawn from a
+ * hash of (seed, step, t, b) rather than a stream, so a resumed run draws
+ * the same coins without any state to save. */
+void net_set_coins(net *n, double p, uint64_t seed, int64_t step);
 
 /* Real targets [B, T, K] (net's dtype) and which rows have one [B, T]. */
 void net_set_real(net *n, const void *y, const int32_t *has);

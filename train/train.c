@@ -619,6 +619,11 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         if (reset || s->train.state == SPEC_STATE_ZERO)
             net_reset_state(&t.tr);
         data_to_net(&t.data, &t.tr, t.inputs, t.targets);
+        if (t.tr.cs) {
+            double a = s->train.scheduled_sampling.start, b = s->train.scheduled_sampling.end;
+            double f = steps > 1 ? (double)(step - 1) / (double)(steps - 1) : 0;
+            net_set_coins(&t.tr, a + (b - a) * f, s->train.seed, step);
+        }
         if ((rc = net_run(&t.tr, &loss, e)) || (rc = check_finite(&t, step, loss, e)))
             break;
         net_carry_state(&t.tr);

@@ -1,0 +1,55 @@
+/*
+ * choose.c - choose(o [B, C], y int32 [B], coin int32 [B]) -> int32 [B]:
+ * row b is argmax o[b] (the model's own prediction) where coin[b] != 0,
+ * else y[b] (the target). This is scheduled sampling's y[t-1]: the
+ * previous step's target, or, with a scheduled probability, what the model
+ * itself predicted there. An index has no gradient: autodiff does not
+ * differentiate integer nodes, as in the usual formulation where the
+ * sampled path is not back-propagated through.
+ */
+#include "ops/ops.h"
+
+static int choose_infer(const graph *g, gnode *n, uerr *e)
+{
+    const gnode *o = &g->nodes[n->in[0]], *y = &g->nodes[n->in[1]], *c = &g->nodes[n->in[2]];
+    if (o->dt != g->dt || o->shape.rank != 2)
+        return op_shape_error(g, n, e, "expected floating scores [B, C]");
+    if (y->dt != DT_I32 || c->dt != DT_I32 || y->shape.rank != 1 || c->shape.rank != 1 ||
+        y->shape.dim[0] != o->shape.dim[0] || c->shape.dim[0] != o->shape.dim[0])
+        return op_shape_error(g, n, e, "expected int32 targets and coins, one per row");
+    n->dt = DT_I32;
+    n->shape = y->shape;
+    n->ip[0] = o->shape.dim[1]; /* the bound of its values, for checks downstream */
+    return 0;
+}
+
+/* o [B, C], y [B], coin [B] -> out [B] */
+static void choose_forward(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    const gnode *o = &g->nodes[n->in[0]];
+    int64_t B = o->shape.dim[0], C = o->shape.dim[1];
+    const int32_t *y = in[1], *coin = in[2];
+    int32_t *r = out;
+    DT_EACH_REAL(o->dt, T, {
+        const T *s = in[0];
+        for (int64_t b = 0; b < B; b++) {
+            if (!coin[b]) {
+                r[b] = y[b];
+                continue;
+            }
+            int64_t best = 0;
+            for (int64_t j = 1; j < C; j++)
+                if (s[b * C + j] > s[b * C + best])
+                    best = j;
+            r[b] = (int32_t)best;
+        }
+    });
+}
+
+const op_def op_def_CHOOSE = {
+    .name = "choose",
+    .arity = 3,
+    .flags = OPF_INDEX,
+    .infer = choose_infer,
+    .forward = choose_forward,
+};
