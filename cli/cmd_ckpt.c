@@ -696,8 +696,10 @@ static int imp_from_torch(imp_set *s, uerr *e)
                 char *c = strdup(map[k][1]);
                 if (!c)
                     return uerr_set(e, UERR_INTERNAL, "out of memory");
+                /* nm points into the name freed here: stop looking */
                 free(s->t[i].name);
                 s->t[i].name = c;
+                break;
             }
     }
     return 0;
@@ -738,7 +740,7 @@ static int ckpt_import(store *db, const char *src, const char *name, const cli_c
     if (!rc && c->config) {
         /* Check against the model the config builds, on its data. */
         if (!(rc = spec_load(&s, c->config, c->sets, c->nsets, &e)))
-            rc = train_first_step(&s, NULL, &n, &d, &e);
+            rc = train_first_step(&s, NULL, NET_TRAIN, &n, &d, &e);
         have_model = !rc;
         for (int i = 0; !rc && i < n.m.nparams; i++) {
             const model_param *p = &n.m.param[i];
