@@ -231,9 +231,6 @@ int store_tensor_hash(dtype dt, const shape *s, const void *data, char out[65]);
  * file when there is none. */
 int store_checkpoint_latest(store *s, int64_t *ckpt, uerr *e);
 
-/* One line per run (id, name, status, start, last checkpoint step, last
- * loss), as a table or as CSV with a header. */
-int store_runs_list(store *s, FILE *out, int csv, uerr *e);
 
 /* ---- test and safety hooks --------------------------------------------- */
 
