@@ -19,7 +19,7 @@
 #include "train/train.h"
 
 static const char grad_help[] =
-    "usage: unroll grad CONFIG [--set KEY=VALUE]... [--params DIR] --out DIR\n"
+    "usage: unroll grad CONFIG [--set KEY=VALUE]... [--params DIR] [--per-step] --out DIR\n"
     "\n"
     "Runs forward and backward on the first training batch from the initial\n"
     "parameters (hidden state zero) and writes numpy .npy files:\n"
@@ -30,6 +30,10 @@ static const char grad_help[] =
     "                       real targets: float [B, T, K], or [B, K] for last_step\n"
     "  DIR/mask.npy         float64 [B, T], 1 for real steps; only when some are padding\n"
     "  DIR/loss.npy         float64 scalar: the loss differentiated\n"
+    "With --per-step, the gradient ledger too (and a table on standard output):\n"
+    "  DIR/per_step/dh.npy       float64 [T]: ||d loss / d h_t||\n"
+    "  DIR/per_step/<name>.npy   float64 [T]: the norm of step t's term in the\n"
+    "                            sum that makes d loss / d <name>\n"
     "\n"
     "example:\n"
     "  unroll grad configs/min_char_rnn.yaml --set train.seq_len=10 --out /tmp/g\n";
@@ -49,6 +53,7 @@ static const char gradcheck_help[] =
 typedef struct grad_args {
     cli_common c;
     const char *params, *out, *sample;
+    int per_step;
 } grad_args;
 
 static int parse(int argc, char **argv, const char *cmd, const char *help, grad_args *a)
@@ -62,6 +67,10 @@ static int parse(int argc, char **argv, const char *cmd, const char *help, grad_
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(help, stdout);
             return -1;
+        }
+        if (!strcmp(argv[i], "--per-step")) {
+            a->per_step = 1;
+            continue;
         }
         if ((r = cli_value(argc, argv, &i, "--params", &a->params)) != 0 ||
             (r = cli_value(argc, argv, &i, "--out", &a->out)) != 0 ||
@@ -111,6 +120,45 @@ static int write_real_targets(const net *n, const char *path, int last_step, uer
     return rc;
 }
 
+/* The per-step ledger as .npy files and, unless quiet, a table. */
+static int write_ledger(const net *n, const char *out, int quiet, uerr *e)
+{
+    int64_t T = n->m.T;
+    int np = n->m.nparams;
+    double *dh = malloc((size_t)T * sizeof(double));
+    double *term = malloc((size_t)(T * np) * sizeof(double));
+    char dir[4200], path[4300];
+    snprintf(dir, 4100, "%s/per_step", out);
+    int rc = !dh || !term ? uerr_set(e, UERR_INTERNAL, "out of memory") : 0;
+    if (!rc)
+        rc = net_ledger(n, dh, term, e);
+    if (!rc)
+        rc = mkdir_p(dir, e);
+    shape st = shape_1(T);
+    snprintf(path, sizeof path, "%s/dh.npy", dir);
+    if (!rc)
+        rc = npy_write(path, DT_F64, &st, dh, e);
+    for (int i = 0; i < np && !rc; i++) {
+        snprintf(path, sizeof path, "%s/%s.npy", dir, n->m.param[i].name);
+        rc = npy_write(path, DT_F64, &st, term + (size_t)i * (size_t)T, e);
+    }
+    if (!rc && !quiet) {
+        printf("%5s %12s", "t", "|dL/dh_t|");
+        for (int i = 0; i < np; i++)
+            printf(" %11s", n->m.param[i].name);
+        printf("\n");
+        for (int64_t t = 0; t < T; t++) {
+            printf("%5lld %12.4e", (long long)t, dh[t]);
+            for (int i = 0; i < np; i++)
+                printf(" %11.3e", term[(size_t)i * (size_t)T + (size_t)t]);
+            printf("\n");
+        }
+    }
+    free(dh);
+    free(term);
+    return rc;
+}
+
 int cmd_grad(int argc, char **argv)
 {
     grad_args a = {0};
@@ -128,7 +176,9 @@ int cmd_grad(int argc, char **argv)
     char path[4200], gdir[4096];
     snprintf(gdir, 4000, "%s/grad", a.out);
     double loss = 0;
-    if ((rc = train_first_step(&s, a.params, &n, &corpus, &e)) || (rc = net_run(&n, &loss, &e)) ||
+    if ((rc = train_first_step(&s, a.params, a.per_step ? NET_LEDGER : NET_TRAIN, &n, &corpus,
+                               &e)) ||
+        (rc = net_run(&n, &loss, &e)) ||
         (rc = mkdir_p(a.out, &e)) || (rc = mkdir_p(gdir, &e)))
         goto out;
     for (int i = 0; i < n.m.nparams && !rc; i++) {
@@ -186,6 +236,8 @@ int cmd_grad(int argc, char **argv)
     snprintf(path, sizeof path, "%s/loss.npy", a.out);
     if (!rc)
         rc = npy_write(path, DT_F64, &s0, &loss, &e);
+    if (!rc && a.per_step)
+        rc = write_ledger(&n, a.out, a.c.quiet, &e);
     if (!rc && !a.c.quiet)
         fprintf(stderr, "loss %.17g over %lld x %lld tokens; %d parameters and gradients in %s\n",
                 loss, (long long)B, (long long)T, n.m.nparams, a.out);
@@ -217,7 +269,7 @@ int cmd_gradcheck(int argc, char **argv)
     plan ploss = {0};
     exec xloss = {0};
     gradcheck_report rep[MODEL_MAX_PARAMS];
-    if ((rc = train_first_step(&s, a.params, &n, &corpus, &e)))
+    if ((rc = train_first_step(&s, a.params, NET_TRAIN, &n, &corpus, &e)))
         goto out;
     /* a second plan for the loss alone, reading the same leaves */
     if ((rc = plan_build(&n.m.g, &n.m.loss, 1, NULL, &ploss, &e)) ||

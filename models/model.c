@@ -519,6 +519,7 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
     m->x = malloc((size_t)T * sizeof(int32_t));
     m->y = malloc((size_t)T * sizeof(int32_t));
     m->logits = malloc((size_t)T * sizeof(int32_t));
+    m->hstate = malloc((size_t)T * sizeof(int32_t));
     if (io->masked)
         m->mask = malloc((size_t)T * sizeof(int32_t));
     if (io->real) {
@@ -527,7 +528,7 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
     }
     evaluator *ev = calloc((size_t)nev, sizeof *ev);
     int32_t *seq = simple ? NULL : malloc((size_t)(3 * T) * sizeof(int32_t));
-    if (!m->x || !m->y || !m->logits || !ev || (io->masked && !m->mask) || (!simple && !seq) ||
+    if (!m->x || !m->y || !m->logits || !m->hstate || !ev || (io->masked && !m->mask) || (!simple && !seq) ||
         (io->real && (!m->yr || !m->lmask))) {
         free(ev);
         free(seq);
@@ -605,6 +606,7 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
             graph_leaf(g, "mask", DT_I32, shape_1(B), NODE_DATA, (int32_t)t, &m->mask[t], e))
             goto fail;
         m->logits[t] = -1;
+        m->hstate[t] = -1;
         if (m->coin &&
             graph_leaf(g, "coin", DT_I32, shape_1(B), NODE_DATA, (int32_t)t, &m->coin[t], e))
             goto fail;
@@ -647,6 +649,7 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
             for (int k = 0; k < top->nnames; k++)
                 top->now[k] = -1;
             top->now[kh] = below[t];
+            m->hstate[t] = below[t];
             g->cur_t = (int32_t)t;
             val v = eval(top, c.eq[out_eq].rhs);
             if (v.node < 0 || v.kind != V_BATCH) {
@@ -664,6 +667,8 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
             if ((rc = step(top, t, t == 0)))
                 goto fail;
             m->logits[t] = top->now[out];
+            int kh = name_index(top, "h");
+            m->hstate[t] = kh >= 0 ? top->now[kh] : -1;
         }
         g->cur_t = (int32_t)t;
         int32_t lt = !m->real ? op_softmax_xent(g, m->logits[t], m->y[t], e)
@@ -717,6 +722,7 @@ void model_free(model *m)
     free(m->x);
     free(m->y);
     free(m->logits);
+    free(m->hstate);
     free(m->mask);
     free(m->yr);
     free(m->lmask);

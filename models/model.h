@@ -62,6 +62,7 @@ typedef struct model {
     int32_t *coin;    /* [T] int32 [B] scheduled-sampling coins, or NULL:
                          1 feeds y[t-1] the model's own prediction */
     int32_t *logits;  /* [T] o_t nodes [B, V] */
+    int32_t *hstate;  /* [T] the h[t] the output reads (top layer), or -1 */
     int32_t h0, hT;   /* [B, S] leaf and node; -1 when S = 0 */
     int32_t yprev;    /* int32 [B] (real targets: float [B, out]) leaf for
                          y[t-1] at t = 0, or -1 */

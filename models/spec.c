@@ -168,6 +168,8 @@ static const spec_field spec_fields[] = {
           "steps between validations (0 = never)"),
     F_INT("train.log_every", train.log_every, "100", 1, SPEC_NOMAX,
           "steps between progress lines"),
+    F_INT("train.ledger_every", train.ledger_every, "0", 0, SPEC_NOMAX,
+          "steps between per-time-step gradient ledgers in the metrics (0 = never)"),
     F_INT("train.checkpoint.every", train.checkpoint.every, "0", 0, SPEC_NOMAX,
           "steps between checkpoints (0 = only at the end)"),
     F_STR("train.checkpoint.db", train.checkpoint.db, "unroll.db", SPEC_NONEMPTY,

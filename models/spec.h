@@ -134,6 +134,7 @@ typedef struct spec {
         uint64_t seed;
         int64_t valid_every; /* >= 0, 0 = never */
         int64_t log_every;   /* >= 1 */
+        int64_t ledger_every; /* >= 0, 0 = never */
         struct {
             int64_t every; /* >= 0, 0 = only at the end */
             char *db;

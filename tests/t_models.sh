@@ -215,3 +215,22 @@ $UNROLL train configs/word_language.yaml --set train.scheduled_sampling.end=0.5 
 grep -q "train.scheduled_sampling: needs class targets and a model of one layer" "$T/err" &&
     ok "scheduled sampling on a stacked model refused" ||
     ko "scheduled sampling on a stacked model refused" "$(cat "$T/err")"
+
+# the per-time-step gradient ledger
+if $UNROLL grad configs/min_char_rnn.yaml --set train.seq_len=6 --set model.hidden=8 \
+    --set data.path=tests/golden/min_char_rnn/text.txt --per-step --out "$T/ps" >"$T/out" 2>&1 &&
+    [ -f "$T/ps/per_step/dh.npy" ] && [ -f "$T/ps/per_step/W.npy" ] &&
+    awk '$1 == "0" && $4 == "0.000e+00" { found = 1 } END { exit !found }' "$T/out"; then
+    ok "grad --per-step: ledger files, W's term at t=0 is zero (h0 = 0)"
+else
+    ko "grad --per-step: ledger files, W's term at t=0 is zero (h0 = 0)" "$(cat "$T/out")"
+fi
+if $UNROLL train configs/min_char_rnn.yaml --set train.ledger_every=5 --set train.steps=10 \
+    --set train.seq_len=6 --set model.hidden=8 --set data.path=tests/golden/min_char_rnn/text.txt \
+    --db "$T/lg.db" --name lg --quiet 2>"$T/err" &&
+    n=$($UNROLL runs metrics lg --db "$T/lg.db" --csv | grep -c '^[0-9]*,ledger\.') &&
+    [ "$n" -eq $((2 * 6 * 6)) ]; then
+    ok "train.ledger_every stores ||dL/dh_t|| and every parameter's per-step term"
+else
+    ko "train.ledger_every stores ||dL/dh_t|| and every parameter's per-step term" "$n $(cat "$T/err")"
+fi

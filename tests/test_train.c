@@ -47,7 +47,7 @@ static void test_shared_weight_is_sum_of_steps(void)
     CHECK_OK(spec_load_buffer(&s, "t.yaml", cfg_text, strlen(cfg_text), NULL, 0, &e), &e);
     net n;
     data_source c;
-    CHECK_OK(train_first_step(&s, NULL, &n, &c, &e), &e);
+    CHECK_OK(train_first_step(&s, NULL, NET_TRAIN, &n, &c, &e), &e);
     /* a non-zero initial state so that step 0's term is not zero */
     for (int64_t i = 0; i < n.m.B * n.m.S; i++)
         ((double *)n.h0)[i] = 0.1 * sin((double)i);
@@ -225,7 +225,7 @@ static void test_step_allocates_nothing(void)
     net n;
     data_source c;
     optim o;
-    CHECK_OK(train_first_step(&s, NULL, &n, &c, &e), &e);
+    CHECK_OK(train_first_step(&s, NULL, NET_TRAIN, &n, &c, &e), &e);
     CHECK_OK(optim_init(&o, &s, n.nparam, &e), &e);
     double loss;
     CHECK_OK(net_run(&n, &loss, &e), &e);

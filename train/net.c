@@ -1,6 +1,7 @@
 /* net.c - see net.h. */
 #include "train/net.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
     outs[nout++] = m->loss;
     if (m->hT >= 0)
         outs[nout++] = m->hT;
-    if (mode == NET_TRAIN) {
+    if (mode == NET_TRAIN || mode == NET_LEDGER) {
         int32_t pn[MODEL_MAX_PARAMS];
         for (int i = 0; i < m->nparams; i++)
             pn[i] = m->param[i].node;
@@ -40,7 +41,25 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
             goto fail;
         for (int i = 0; i < m->nparams; i++)
             outs[nout++] = n->gt.param_grad[i];
-        rc = plan_build(&m->g, outs, nout, po, &n->p, e);
+        if (mode == NET_TRAIN) {
+            rc = plan_build(&m->g, outs, nout, po, &n->p, e);
+        } else {
+            /* keep every term and every dL/dh_t alive to the end */
+            many = malloc((size_t)(nout + n->gt.nterms + T) * sizeof(int32_t));
+            if (!many) {
+                rc = uerr_set(e, UERR_INTERNAL, "net: out of memory");
+                goto fail;
+            }
+            int k = nout;
+            memcpy(many, outs, (size_t)nout * sizeof(int32_t));
+            for (int64_t j = 0; j < n->gt.nterms; j++)
+                many[k++] = n->gt.terms[j].node;
+            for (int64_t t = 0; t < T; t++)
+                if (m->hstate[t] >= 0 && m->hstate[t] < n->gt.n && n->gt.grad[m->hstate[t]] >= 0)
+                    many[k++] = n->gt.grad[m->hstate[t]];
+            rc = plan_build(&m->g, many, k, po, &n->p, e);
+            free(many);
+        }
     } else {
         many = malloc((size_t)(T + 2) * sizeof(int32_t));
         if (!many) {
@@ -221,7 +240,7 @@ int net_run(net *n, double *loss, uerr *e)
         return rc;
     const void *l = exec_value(&n->x, n->m.loss);
     *loss = n->dt == DT_F32 ? *(const float *)l : *(const double *)l;
-    if (n->mode == NET_TRAIN)
+    if (n->mode != NET_FORWARD)
         for (int i = 0; i < n->m.nparams; i++)
             memcpy(net_grad(n, i), exec_value(&n->x, n->gt.param_grad[i]),
                    (size_t)shape_numel(&n->m.param[i].shape) * n->es);
@@ -285,4 +304,64 @@ void net_share_params(net *n, const net *src)
 {
     for (int i = 0; i < n->m.nparams; i++)
         exec_bind(&n->x, n->m.param[i].node, net_param(src, i));
+}
+
+static double norm_of(const net *n, int32_t node)
+{
+    const void *v = exec_value(&n->x, node);
+    int64_t k = shape_numel(&n->m.g.nodes[node].shape);
+    double ss = 0;
+    DT_EACH_REAL(n->dt, T, {
+        const T *x = v;
+        for (int64_t i = 0; i < k; i++)
+            ss += (double)x[i] * (double)x[i];
+    });
+    return sqrt(ss);
+}
+
+int net_ledger(const net *n, double *dh, double *term, uerr *e)
+{
+    const model *m = &n->m;
+    int64_t T = m->T;
+    if (n->mode != NET_LEDGER)
+        return uerr_set(e, UERR_INTERNAL, "net_ledger: the net keeps no per-step terms");
+    for (int64_t t = 0; t < T; t++) {
+        int32_t h = m->hstate[t];
+        int32_t gh = h >= 0 && h < n->gt.n ? n->gt.grad[h] : -1;
+        dh[t] = gh >= 0 ? norm_of(n, gh) : 0;
+    }
+    /* several terms of one parameter at one step (a matrix used twice) are
+     * added first: the norm is of step t's whole contribution */
+    int64_t most = 1;
+    for (int i = 0; i < m->nparams; i++)
+        most = shape_numel(&m->param[i].shape) > most ? shape_numel(&m->param[i].shape) : most;
+    double *acc = malloc((size_t)most * sizeof(double));
+    if (!acc)
+        return uerr_set(e, UERR_INTERNAL, "out of memory");
+    for (int i = 0; i < m->nparams; i++) {
+        int64_t k = shape_numel(&m->param[i].shape);
+        for (int64_t t = 0; t < T; t++) {
+            int any = 0;
+            for (int64_t j = 0; j < n->gt.nterms; j++) {
+                const grad_term *gtm = &n->gt.terms[j];
+                if (gtm->param != i || gtm->t != t)
+                    continue;
+                if (!any)
+                    memset(acc, 0, (size_t)k * sizeof(double));
+                any = 1;
+                const void *v = exec_value(&n->x, gtm->node);
+                DT_EACH_REAL(n->dt, TT, {
+                    const TT *x = v;
+                    for (int64_t q = 0; q < k; q++)
+                        acc[q] += (double)x[q];
+                });
+            }
+            double ss = 0;
+            for (int64_t q = 0; any && q < k; q++)
+                ss += acc[q] * acc[q];
+            term[i * T + t] = sqrt(ss);
+        }
+    }
+    free(acc);
+    return 0;
 }

@@ -20,6 +20,7 @@
 enum net_mode {
     NET_TRAIN,      /* loss, gradients and final state */
     NET_FORWARD,    /* loss, every step's logits and the final state */
+    NET_LEDGER,     /* NET_TRAIN, and every per-step gradient term kept */
 };
 
 typedef struct net {
@@ -84,6 +85,13 @@ void net_reset_state(net *n);
 /* Carries the state of the last run into the next chunk: the final state
  * becomes the initial state, the last targets become y[t-1] at t = 0. */
 void net_carry_state(net *n);
+
+/* The per-time-step gradient ledger of the last run of a NET_LEDGER net
+ * (seed 001's view of vanishing and exploding gradients): dh[t] =
+ * ||dL/dh_t|| (0 where h is not on the loss's path), and term[i*T + t] =
+ * the norm of step t's term in the sum that makes parameter i's gradient
+ * (0 where step t does not use it). */
+int net_ledger(const net *n, double *dh, double *term, uerr *e);
 
 /* Runs the plan; in NET_TRAIN mode copies the gradients into n->grads. */
 int net_run(net *n, double *loss, uerr *e);

@@ -34,6 +34,8 @@ typedef struct trainer {
     const train_opts *o;
     data_source data;
     net tr, va;            /* training net; validation net (if any) */
+    net lg;                /* the per-step gradient ledger's net (if asked) */
+    double *ledger;        /* [T + nparams * T] its norms */
     int has_valid;
     optim opt;
     int32_t *inputs, *targets;
@@ -46,6 +48,8 @@ static void trainer_free(trainer *t)
     data_free(&t->data);
     net_free(&t->tr);
     net_free(&t->va);
+    net_free(&t->lg);
+    free(t->ledger);
     optim_free(&t->opt);
     free(t->inputs);
     free(t->targets);
@@ -558,6 +562,32 @@ static double saved_valid_loss(const store_loaded *l)
     return v;
 }
 
+/* The ledger of this step's batch from this step's starting state, before
+ * the update: ||dL/dh_t|| and each parameter's per-step term norm, stored
+ * as metrics "ledger.dh[t]" and "ledger.<name>[t]". */
+static int record_ledger(trainer *t, int64_t step, uerr *e)
+{
+    net *lg = &t->lg;
+    int64_t T = lg->m.T;
+    memcpy(lg->h0, t->tr.h0, t->tr.state_bytes);
+    memcpy(lg->yprev, t->tr.yprev, (size_t)lg->m.B * sizeof(int32_t));
+    if (lg->yprevr)
+        memcpy(lg->yprevr, t->tr.yprevr, (size_t)(lg->m.B * lg->m.out) * lg->es);
+    data_to_net(&t->data, lg, t->inputs, t->targets);
+    double loss;
+    int rc = net_run(lg, &loss, e);
+    if (!rc)
+        rc = net_ledger(lg, t->ledger, t->ledger + T, e);
+    for (int64_t k = 0; !rc && t->o->db && k < T * (1 + lg->m.nparams); k++) {
+        char name[96];
+        int64_t i = k / T - 1, tt = k % T;
+        snprintf(name, sizeof name, "ledger.%s[%lld]", i < 0 ? "dh" : lg->m.param[i].name,
+                 (long long)tt);
+        rc = store_metric(t->o->db, t->run, step, name, t->ledger[k], e);
+    }
+    return rc;
+}
+
 int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
 {
     memset(r, 0, sizeof *r);
@@ -577,6 +607,16 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         if ((rc = net_init_io(&t.va, s, &t.data.io, B, T, NET_FORWARD, NULL, e)))
             goto out;
         net_share_params(&t.va, &t.tr);
+    }
+    if (s->train.ledger_every > 0) {
+        if ((rc = net_init_io(&t.lg, s, &t.data.io, B, T, NET_LEDGER, NULL, e)))
+            goto out;
+        net_share_params(&t.lg, &t.tr);
+        t.ledger = malloc((size_t)(T * (1 + t.lg.m.nparams)) * sizeof(double));
+        if (!t.ledger) {
+            rc = uerr_set(e, UERR_INTERNAL, "out of memory");
+            goto out;
+        }
     }
     r->majority = data_majority(&t.data);
     t.inputs = malloc((size_t)(B * T) * sizeof(int32_t));
@@ -619,6 +659,9 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         if (reset || s->train.state == SPEC_STATE_ZERO)
             net_reset_state(&t.tr);
         data_to_net(&t.data, &t.tr, t.inputs, t.targets);
+        if (t.ledger && step % s->train.ledger_every == 0 &&
+            (rc = record_ledger(&t, step, e)))
+            break;
         if (t.tr.cs) {
             double a = s->train.scheduled_sampling.start, b = s->train.scheduled_sampling.end;
             double f = steps > 1 ? (double)(step - 1) / (double)(steps - 1) : 0;
@@ -695,7 +738,8 @@ out:
     return rc;
 }
 
-int train_first_step(const spec *s, const char *params_dir, net *n, data_source *d, uerr *e)
+int train_first_step(const spec *s, const char *params_dir, int mode, net *n, data_source *d,
+                     uerr *e)
 {
     int rc = data_open(d, s, e);
     if (rc)
@@ -706,7 +750,7 @@ int train_first_step(const spec *s, const char *params_dir, net *n, data_source 
     if (!in || !tg)
         rc = uerr_set(e, UERR_INTERNAL, "out of memory");
     if (!rc)
-        rc = net_init_io(n, s, &d->io, B, T, NET_TRAIN, NULL, e);
+        rc = net_init_io(n, s, &d->io, B, T, mode, NULL, e);
     if (!rc)
         rc = data_start(d, e);
     if (!rc) {

@@ -105,8 +105,9 @@ struct data_source;
 
 /* The net of a training run at its start: data loaded, parameters
  * initialised (from the seed, or DIR/<name>.npy), the first training chunk
- * bound and the initial state zero. Backs `unroll grad` and `gradcheck`. */
-int train_first_step(const spec *s, const char *params_dir, struct net *n,
+ * bound and the initial state zero; mode NET_TRAIN or NET_LEDGER. Backs
+ * `unroll grad` and `gradcheck`. */
+int train_first_step(const spec *s, const char *params_dir, int mode, struct net *n,
                      struct data_source *d, uerr *e);
 
 #endif
