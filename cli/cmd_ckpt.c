@@ -30,7 +30,7 @@ static const char help[] =
     "       unroll ckpt log RUN|CKPT [--csv | --json]\n"
     "       unroll ckpt show CKPT [--csv | --json]\n"
     "       unroll ckpt best [RUN] [--metric NAME] [--max] [--csv | --json]\n"
-    "       unroll ckpt diff A B [--csv | --json]\n"
+    "       unroll ckpt diff A B [--all] [--csv | --json]\n"
     "       unroll ckpt tag CKPT NAME | unroll ckpt tag CKPT --remove\n"
     "       unroll ckpt prune RUN --keep-last K [--metric NAME] [--dry-run]\n"
     "       unroll ckpt verify CKPT\n"
@@ -48,8 +48,9 @@ static const char help[] =
     "show    one checkpoint and its tensors (hashes verified; min, max, mean, rms)\n"
     "best    the checkpoint with the lowest (--max: highest) value of a metric\n"
     "        (default valid_loss), of RUN or of all runs\n"
-    "diff    per tensor: equal or not, L2 distance, max |a-b|, relative change\n"
-    "        |a-b|/|a|; then the config keys that differ between their runs\n"
+    "diff    per parameter (--all: every tensor): equal or not, L2 distance,\n"
+    "        max |a-b|, relative change |a-b|/|a|; then the config keys that\n"
+    "        differ between their runs\n"
     "tag     names a checkpoint (unique; usable wherever CKPT is)\n"
     "prune   deletes RUN's checkpoints except the K newest, tagged ones, the best\n"
     "        by --metric (default valid_loss, else loss) and those other runs\n"
@@ -248,7 +249,7 @@ static int ckpt_show(store *db, const char *ref, table_form form)
 
 /* ---- diff ------------------------------------------------------------------ */
 
-static int ckpt_diff(store *db, const char *ra, const char *rb, table_form form)
+static int ckpt_diff(store *db, const char *ra, const char *rb, int all, table_form form)
 {
     uerr e = {0};
     store_loaded a = {0}, b = {0};
@@ -273,8 +274,8 @@ static int ckpt_diff(store *db, const char *ra, const char *rb, table_form form)
         for (int i = 0; i < x->n; i++) {
             const store_loaded_tensor *p = &x->t[i];
             const store_loaded_tensor *q = store_loaded_find(y, p->name);
-            if (pass && q)
-                continue; /* already a row from A's side */
+            if ((pass && q) || (!all && strcmp(p->role, "param")))
+                continue; /* already a row from A's side, or not asked for */
             char shp[96];
             table_text(&t, p->name);
             table_text(&t, p->role);
@@ -943,7 +944,7 @@ int cmd_ckpt(int argc, char **argv)
     case 1: rc = ckpt_log(db, pos[0], form); break;
     case 2: rc = ckpt_show(db, pos[0], form); break;
     case 3: rc = ckpt_best(db, npos ? pos[0] : NULL, metric ? metric : "valid_loss", maximize, form); break;
-    case 4: rc = ckpt_diff(db, pos[0], pos[1], form); break;
+    case 4: rc = ckpt_diff(db, pos[0], pos[1], all, form); break;
     case 5: rc = ckpt_tag(db, pos[0], remove_tag ? NULL : pos[1]); break;
     case 6: rc = ckpt_prune(db, pos[0], keep, metric, dry); break;
     case 7: rc = ckpt_verify(db, pos[0]); break;
