@@ -31,6 +31,21 @@ int cli_value(int argc, char **argv, int *i, const char *name, const char **val)
 /* The options every config-taking command accepts: --set, --db, --quiet. */
 int cli_common_opt(int argc, char **argv, int *i, cli_common *c);
 
+/* A command's own option: one that takes a value (value != NULL) or a
+ * flag (flag != NULL, set to 1). */
+typedef struct cli_opt {
+    const char *name;
+    const char **value;
+    int *flag;
+} cli_opt;
+
+/* Parses argv[1..]: the common options, --help/-h (prints help and
+ * returns -1), the options in opts (ended by a {NULL} entry), and at most
+ * npos positional arguments into pos[0..npos). Returns 0, -1 after --help,
+ * or UERR_USAGE with a message printed. */
+int cli_parse(int argc, char **argv, const char *cmd, const char *help, cli_common *c,
+              const cli_opt *opts, const char **pos, int npos);
+
 /* Prints "unroll: MESSAGE" and returns the exit status for e. */
 int cli_fail(const uerr *e);
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -33,29 +33,11 @@ int cmd_eval(int argc, char **argv)
     cli_common c = {0};
     const char *ref = NULL, *data = NULL;
     int free_running = 0;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_opt(argc, argv, &i, &c);
-        if (r < 0)
-            return UERR_USAGE;
-        if (r > 0)
-            continue;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(help, stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--free-running")) {
-            free_running = 1;
-            continue;
-        }
-        if ((r = cli_value(argc, argv, &i, "--data", &data)) != 0) {
-            if (r < 0)
-                return UERR_USAGE;
-            continue;
-        }
-        if (argv[i][0] == '-')
-            return cli_usage("eval: unknown option '%s'", argv[i]);
-        ref = argv[i];
-    }
+    const cli_opt opts[] = {{"--data", &data, NULL}, {"--free-running", NULL, &free_running},
+                            {NULL, NULL, NULL}};
+    int pr = cli_parse(argc, argv, "eval", help, &c, opts, &ref, 1);
+    if (pr)
+        return pr < 0 ? 0 : pr;
     uerr e = {0};
     store *db = NULL;
     if (store_open(&db, c.db ? c.db : "unroll.db", 1, &e))

@@ -58,33 +58,12 @@ typedef struct grad_args {
 
 static int parse(int argc, char **argv, const char *cmd, const char *help, grad_args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_opt(argc, argv, &i, &a->c);
-        if (r < 0)
-            return UERR_USAGE;
-        if (r > 0)
-            continue;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(help, stdout);
-            return -1;
-        }
-        if (!strcmp(argv[i], "--per-step")) {
-            a->per_step = 1;
-            continue;
-        }
-        if ((r = cli_value(argc, argv, &i, "--params", &a->params)) != 0 ||
-            (r = cli_value(argc, argv, &i, "--out", &a->out)) != 0 ||
-            (r = cli_value(argc, argv, &i, "--sample", &a->sample)) != 0) {
-            if (r < 0)
-                return UERR_USAGE;
-            continue;
-        }
-        if (argv[i][0] == '-')
-            return cli_usage("%s: unknown option '%s'", cmd, argv[i]);
-        if (a->c.config)
-            return cli_usage("%s: more than one config", cmd);
-        a->c.config = argv[i];
-    }
+    const cli_opt opts[] = {{"--params", &a->params, NULL}, {"--out", &a->out, NULL},
+                            {"--sample", &a->sample, NULL}, {"--per-step", NULL, &a->per_step},
+                            {NULL, NULL, NULL}};
+    int pr = cli_parse(argc, argv, cmd, help, &a->c, opts, &a->c.config, 1);
+    if (pr)
+        return pr;
     if (!a->c.config)
         return cli_usage("%s: which config? (unroll %s CONFIG)", cmd, cmd);
     return 0;

@@ -27,30 +27,11 @@ int cmd_graph(int argc, char **argv)
     cli_common c = {0};
     const char *steps_s = NULL, *out = NULL;
     int backward = 0;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_opt(argc, argv, &i, &c);
-        if (r < 0)
-            return UERR_USAGE;
-        if (r > 0)
-            continue;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(help, stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--backward")) {
-            backward = 1;
-            continue;
-        }
-        if ((r = cli_value(argc, argv, &i, "--steps", &steps_s)) != 0 ||
-            (r = cli_value(argc, argv, &i, "-o", &out)) != 0) {
-            if (r < 0)
-                return UERR_USAGE;
-            continue;
-        }
-        if (argv[i][0] == '-')
-            return cli_usage("graph: unknown option '%s'", argv[i]);
-        c.config = argv[i];
-    }
+    const cli_opt opts[] = {{"--steps", &steps_s, NULL}, {"-o", &out, NULL},
+                            {"--backward", NULL, &backward}, {NULL, NULL, NULL}};
+    int pr = cli_parse(argc, argv, "graph", help, &c, opts, &c.config, 1);
+    if (pr)
+        return pr < 0 ? 0 : pr;
     if (!c.config)
         return cli_usage("graph: which config? (unroll graph CONFIG)");
     long long steps = 3;

@@ -27,30 +27,12 @@ int cmd_sample(int argc, char **argv)
 {
     cli_common c = {0};
     const char *ref = NULL, *len_s = NULL, *temp_s = NULL, *prime = NULL, *seed_s = NULL;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_opt(argc, argv, &i, &c);
-        if (r < 0)
-            return UERR_USAGE;
-        if (r > 0)
-            continue;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(help, stdout);
-            return 0;
-        }
-        if ((r = cli_value(argc, argv, &i, "--length", &len_s)) != 0 ||
-            (r = cli_value(argc, argv, &i, "--temperature", &temp_s)) != 0 ||
-            (r = cli_value(argc, argv, &i, "--prime", &prime)) != 0 ||
-            (r = cli_value(argc, argv, &i, "--seed", &seed_s)) != 0) {
-            if (r < 0)
-                return UERR_USAGE;
-            continue;
-        }
-        if (argv[i][0] == '-')
-            return cli_usage("sample: unknown option '%s'", argv[i]);
-        if (ref)
-            return cli_usage("sample: more than one checkpoint ('%s', '%s')", ref, argv[i]);
-        ref = argv[i];
-    }
+    const cli_opt opts[] = {{"--length", &len_s, NULL},  {"--temperature", &temp_s, NULL},
+                            {"--prime", &prime, NULL},   {"--seed", &seed_s, NULL},
+                            {NULL, NULL, NULL}};
+    int pr = cli_parse(argc, argv, "sample", help, &c, opts, &ref, 1);
+    if (pr)
+        return pr < 0 ? 0 : pr;
     uerr e = {0};
     store *db = NULL;
     const char *dbpath = c.db ? c.db : "unroll.db";

@@ -190,34 +190,12 @@ int cmd_train(int argc, char **argv)
     cli_common c = {0};
     const char *params = NULL, *name = NULL, *resume = NULL, *from = NULL;
     int force = 0;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_opt(argc, argv, &i, &c);
-        if (r < 0)
-            return UERR_USAGE;
-        if (r > 0)
-            continue;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(help, stdout);
-            return 0;
-        }
-        if ((r = cli_value(argc, argv, &i, "--params", &params)) != 0 ||
-            (r = cli_value(argc, argv, &i, "--name", &name)) != 0 ||
-            (r = cli_value(argc, argv, &i, "--resume", &resume)) != 0 ||
-            (r = cli_value(argc, argv, &i, "--from", &from)) != 0) {
-            if (r < 0)
-                return UERR_USAGE;
-            continue;
-        }
-        if (!strcmp(argv[i], "--force")) {
-            force = 1;
-            continue;
-        }
-        if (argv[i][0] == '-')
-            return cli_usage("train: unknown option '%s'", argv[i]);
-        if (c.config)
-            return cli_usage("train: more than one config ('%s', '%s')", c.config, argv[i]);
-        c.config = argv[i];
-    }
+    const cli_opt opts[] = {{"--params", &params, NULL}, {"--name", &name, NULL},
+                            {"--resume", &resume, NULL}, {"--from", &from, NULL},
+                            {"--force", NULL, &force}, {NULL, NULL, NULL}};
+    int pr = cli_parse(argc, argv, "train", help, &c, opts, &c.config, 1);
+    if (pr)
+        return pr < 0 ? 0 : pr;
     if (resume && (c.config || params || from || name))
         return cli_usage("train: --resume continues a stored run: no CONFIG, --params, --from "
                          "or --name with it");

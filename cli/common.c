@@ -53,6 +53,43 @@ int cli_common_opt(int argc, char **argv, int *i, cli_common *c)
     return 0;
 }
 
+int cli_parse(int argc, char **argv, const char *cmd, const char *help, cli_common *c,
+              const cli_opt *opts, const char **pos, int npos)
+{
+    int npos_seen = 0;
+    for (int i = 1; i < argc; i++) {
+        int r = cli_common_opt(argc, argv, &i, c);
+        if (r < 0)
+            return UERR_USAGE;
+        if (r > 0)
+            continue;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(help, stdout);
+            return -1;
+        }
+        const cli_opt *o = opts;
+        for (; o && o->name; o++) {
+            if (o->flag && !strcmp(argv[i], o->name)) {
+                *o->flag = 1;
+                break;
+            }
+            if (o->value && (r = cli_value(argc, argv, &i, o->name, o->value)) != 0) {
+                if (r < 0)
+                    return UERR_USAGE;
+                break;
+            }
+        }
+        if (o && o->name)
+            continue;
+        if (argv[i][0] == '-' && argv[i][1])
+            return cli_usage("%s: unknown option '%s'", cmd, argv[i]);
+        if (npos_seen == npos)
+            return cli_usage("%s: unexpected argument '%s'", cmd, argv[i]);
+        pos[npos_seen++] = argv[i];
+    }
+    return 0;
+}
+
 int cli_fail(const uerr *e)
 {
     fprintf(stderr, "unroll: %s\n", e->msg[0] ? e->msg : "failed");
