@@ -42,7 +42,7 @@ double model_estimate_bytes(const spec *s, int64_t V, int64_t B, int64_t T)
 static int add_param(model *m, const char *name, shape s, int is_bias, uerr *e)
 {
     model_param *p = &m->param[m->nparams];
-    snprintf(p->name, sizeof p->name, "%s", name);
+    snprintf(p->name, sizeof p->name, "%.31s", name); /* checked to fit by the caller */
     p->shape = s;
     p->is_bias = is_bias;
     if (graph_leaf(&m->g, name, m->g.dt, s, NODE_PARAM, -1, &p->node, e))
@@ -59,7 +59,7 @@ typedef struct evaluator {
     const cell *c;
     int64_t t;
     int first;              /* the first step of this stream: state from h0 */
-    char prefix[16];        /* parameter names: "l1.", "bw.", "l0.fw.", or "" */
+    char prefix[32];        /* parameter names: "l1.", "bw.", "l0.fw.", or "" */
     const int32_t *input;   /* x[t] as per-step vectors (upper layers), or NULL */
     int reverse;            /* a backward-in-time stream */
     uint8_t use[CELL_MAX_EQS]; /* which equations this stream evaluates */
@@ -566,7 +566,7 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
         for (int i = 0; i < c.neqs; i++)
             v->use[i] = simple || (head ? i == out_eq : i != out_eq);
         if (!simple && !head) {
-            char lp[8] = "";
+            char lp[16] = "";
             if (L > 1)
                 snprintf(lp, sizeof lp, "l%d.", l);
             snprintf(v->prefix, sizeof v->prefix, "%s%s", lp,
