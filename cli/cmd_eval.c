@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/model_ckpt.h"
 #include "train/eval.h"
+#include "train/train.h"
 
 static const char help[] =
     "usage: unroll eval [RUN|CKPT] [--data FILE] [--free-running] [--db FILE]\n"
@@ -46,10 +47,24 @@ int cmd_eval(int argc, char **argv)
     uint32_t *cp = NULL;
     int64_t n = 0;
     int rc = model_ckpt_load(db, ref, &m, &e);
-    if (!rc && m.s.data.kind == SPEC_DATA_CLASSIFY)
-        rc = uerr_set(&e, UERR_USER, "eval: run '%s' is a classifier; its held-out accuracy is "
-                                     "logged as valid_accuracy (unroll runs metrics %s --csv)",
-                      m.run.name, m.run.name);
+    if (!rc && m.s.data.kind == SPEC_DATA_CLASSIFY) {
+        /* the held-out split of the run's own file: the class names are
+         * the file's sorted labels, and the run stores only its code points */
+        double loss = 0, acc = 0;
+        int64_t n_ex = 0;
+        if (data)
+            rc = uerr_set(&e, UERR_USER, "eval: --data with a classifier: the run's classes are "
+                                         "the labels of its own data.path; evaluate there");
+        if (!rc)
+            rc = train_evaluate(&m.s, m.params, m.nparams, &loss, &acc, &n_ex, &e);
+        if (!rc)
+            printf("run '%s' step %lld: %lld held-out sequences, loss %.4f/sequence, accuracy "
+                   "%.2f%%\n",
+                   m.run.name, (long long)m.ck.step, (long long)n_ex, loss, 100 * acc);
+        model_ckpt_free(&m);
+        store_close(db);
+        return rc ? cli_fail(&e) : 0;
+    }
     if (!rc && m.s.data.kind == SPEC_DATA_NPY) {
         /* the same held-out split as training: same directory, same seed */
         npy_set set;

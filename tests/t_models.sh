@@ -98,6 +98,13 @@ if [ -f data/words.tsv ]; then
         else
             ko "word_language beats the majority class by 20 points" "$line"
         fi
+        ev=$($UNROLL eval word_language --db "$T/w.db" 2>&1)
+        eacc=$(echo "$ev" | sed -n 's/.*accuracy \([0-9.]*\)%.*/\1/p')
+        if [ -n "$eacc" ] && awk "BEGIN { d = $eacc - $1; exit !(d < 0.051 && d > -0.051) }"; then
+            ok "eval of a classifier reproduces its held-out accuracy"
+        else
+            ko "eval of a classifier reproduces its held-out accuracy" "$ev vs $1"
+        fi
     else
         ko "word_language beats the majority class by 20 points" "$(cat "$T/err")"
     fi

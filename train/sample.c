@@ -30,11 +30,15 @@ int sample_set_params(net *n, const sample_param *ps, int np, uerr *e)
     return 0;
 }
 
-/* one step: feed id, leave the next state in h0 and the logits in probs */
-static int step(net *n, int32_t id, double *probs, double temperature, uerr *e)
+/* one step: feed id, leave the next state in h0 and the logits in probs.
+ * For a character model the previous output y[t-1] is the character just
+ * fed (-1, a zero one-hot, before the first), which is what an
+ * output-to-hidden model reads when it generates. */
+static int step(net *n, int32_t id, int first, double *probs, double temperature, uerr *e)
 {
     n->xs[0] = id;
     n->ys[0] = 0;
+    n->yprev[0] = first ? -1 : id;
     double loss;
     int rc = net_run(n, &loss, e);
     if (rc)
@@ -80,14 +84,14 @@ int sample_text(const spec *s, const text_vocab *v, const sample_param *params, 
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int32_t first = text_vocab_find(v, '\n');
-    if (nprime == 0 && (rc = step(&n, first >= 0 ? first : 0, probs, o->temperature, e)))
+    if (nprime == 0 && (rc = step(&n, first >= 0 ? first : 0, 1, probs, o->temperature, e)))
         goto out;
     for (int64_t i = 0; i < nprime; i++) {
         const char *u = text_vocab_utf8(v, prime[i]);
         size_t k = strlen(u);
         memcpy(buf + len, u, k);
         len += k;
-        if ((rc = step(&n, prime[i], probs, o->temperature, e)))
+        if ((rc = step(&n, prime[i], i == 0, probs, o->temperature, e)))
             goto out;
     }
     for (int64_t i = 0; i < o->length; i++) {
@@ -96,7 +100,7 @@ int sample_text(const spec *s, const text_vocab *v, const sample_param *params, 
         size_t k = strlen(u);
         memcpy(buf + len, u, k);
         len += k;
-        if (i + 1 < o->length && (rc = step(&n, id, probs, o->temperature, e)))
+        if (i + 1 < o->length && (rc = step(&n, id, 0, probs, o->temperature, e)))
             goto out;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);

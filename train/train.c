@@ -15,6 +15,7 @@
 #include "train/net.h"
 #include "train/optim.h"
 #include "train/rng.h"
+#include "train/sample.h"
 #include "train/text.h"
 
 #ifndef UNROLL_VERSION
@@ -119,15 +120,52 @@ static int valid_batch(void *ctx, const int32_t *inputs, const int32_t *targets,
     return 0;
 }
 
-static int validate(trainer *t, double *per_unit, double *accuracy, uerr *e)
+static int validate_with(net *n, data_source *d, int32_t *inputs, int32_t *targets,
+                         double *per_unit, double *accuracy, uerr *e)
 {
-    valid_ctx v = {.n = &t->va, .d = &t->data};
-    int rc = data_valid_each(&t->data, t->inputs, t->targets, valid_batch, &v, e);
+    valid_ctx v = {.n = n, .d = d};
+    int rc = data_valid_each(d, inputs, targets, valid_batch, &v, e);
     if (rc)
         return rc;
     *per_unit = v.units > 0 ? v.sum / v.units : NAN;
     *accuracy = v.examples ? (double)v.correct / (double)v.examples : NAN;
     return 0;
+}
+
+static int validate(trainer *t, double *per_unit, double *accuracy, uerr *e)
+{
+    return validate_with(&t->va, &t->data, t->inputs, t->targets, per_unit, accuracy, e);
+}
+
+int train_evaluate(const spec *s, const sample_param *params, int nparams, double *loss,
+                   double *accuracy, int64_t *examples, uerr *e)
+{
+    data_source d;
+    net n = {0};
+    int32_t *in = NULL, *tg = NULL;
+    int rc = data_open(&d, s, e);
+    if (rc)
+        return rc;
+    *examples = d.kind == SPEC_DATA_CLASSIFY ? d.cls.nvalid : 0;
+    if (!data_has_valid(&d))
+        rc = uerr_set(e, UERR_USER, "%s: the run held out no data to evaluate (data.valid_fraction "
+                                    "is 0)",
+                      s->data.path);
+    if (!rc)
+        rc = net_init_io(&n, s, &d.io, d.B, d.T, NET_FORWARD, NULL, e);
+    if (!rc)
+        rc = sample_set_params(&n, params, nparams, e);
+    in = malloc((size_t)(d.B * d.T) * sizeof(int32_t));
+    tg = malloc((size_t)(d.B * d.T) * sizeof(int32_t));
+    if (!rc && (!in || !tg))
+        rc = uerr_set(e, UERR_INTERNAL, "out of memory");
+    if (!rc)
+        rc = validate_with(&n, &d, in, tg, loss, accuracy, e);
+    free(in);
+    free(tg);
+    net_free(&n);
+    data_free(&d);
+    return rc;
 }
 
 /* int64 values stored as int32 pairs (low, high): the store's int type */
@@ -159,6 +197,16 @@ typedef struct state_list {
     int32_t *order32; /* classify: the epoch's example order */
 } state_list;
 
+/* The example order of shuffled data (classify, npy), or NULL (text). */
+static shuffler *data_shuffler(trainer *t)
+{
+    if (t->data.kind == SPEC_DATA_CLASSIFY)
+        return &t->data.ccur.sh;
+    if (t->data.kind == SPEC_DATA_NPY)
+        return &t->data.npy.sh;
+    return NULL;
+}
+
 static int collect_state(trainer *t, state_list *sl, uerr *e)
 {
     const model *m = &t->tr.m;
@@ -181,20 +229,20 @@ static int collect_state(trainer *t, state_list *sl, uerr *e)
     }
     int64_t cur[2] = {0, 0}, misc[1] = {t->opt.t};
     const uint64_t *rs = t->rng_state;
-    if (t->data.kind == SPEC_DATA_TEXT) {
+    const shuffler *sh = data_shuffler(t);
+    if (!sh) {
         batch_save(&t->data.cur, cur);
     } else {
         /* Shuffled minibatches: where in which epoch's permutation, the
          * permutation itself, and the RNG that draws the next one. */
-        const cls_cursor *c = &t->data.ccur;
-        int64_t nt = t->data.cls.ntrain;
-        cur[0] = c->sh.pos;
-        cur[1] = c->sh.epoch;
-        rs = c->sh.r.s;
+        int64_t nt = sh->n;
+        cur[0] = sh->pos;
+        cur[1] = sh->epoch;
+        rs = sh->r.s;
         if (!sl->order32 && !(sl->order32 = malloc((size_t)(nt ? nt : 1) * sizeof(int32_t))))
             return uerr_set(e, UERR_INTERNAL, "out of memory");
         for (int64_t i = 0; i < nt; i++)
-            sl->order32[i] = (int32_t)c->sh.order[i];
+            sl->order32[i] = (int32_t)sh->order[i];
     }
     pack64(cur, 2, sl->cur32);
     pack64((const int64_t *)rs, 4, sl->rng32);
@@ -202,9 +250,8 @@ static int collect_state(trainer *t, state_list *sl, uerr *e)
     ts[n++] = (store_tensor){"h", "state", t->tr.dt, shape_2(m->B, m->S), t->tr.h0};
     ts[n++] = (store_tensor){"yprev", "state", DT_I32, shape_1(m->B), t->tr.yprev};
     ts[n++] = (store_tensor){"cursor", "cursor", DT_I32, shape_1(4), sl->cur32};
-    if (t->data.kind != SPEC_DATA_TEXT)
-        ts[n++] = (store_tensor){"order", "cursor", DT_I32, shape_1(t->data.cls.ntrain),
-                                 sl->order32};
+    if (sh)
+        ts[n++] = (store_tensor){"order", "cursor", DT_I32, shape_1(sh->n), sl->order32};
     ts[n++] = (store_tensor){"rng", "rng", DT_I32, shape_1(8), sl->rng32};
     ts[n++] = (store_tensor){"optim.t", "state", DT_I32, shape_1(2), sl->misc32};
     sl->n = n;
@@ -251,14 +298,14 @@ static int restore_state(trainer *t, const store_loaded *l, uerr *e)
                           (long long)l->id);
         t->opt.t = misc[0];
     }
-    if (!rc && t->data.kind == SPEC_DATA_TEXT) {
+    shuffler *sh = data_shuffler(t);
+    if (!rc && !sh) {
         rc = batch_restore(&t->data.cur, cur, e);
         /* Unused by text data; kept as it was so the next checkpoint
          * holds the same bytes as an uninterrupted run's. */
         memcpy(t->rng_state, rs, sizeof rs);
     } else if (!rc) {
-        cls_cursor *c = &t->data.ccur;
-        int64_t nt = t->data.cls.ntrain;
+        int64_t nt = sh->n;
         if (cur[0] < 0 || cur[0] > nt || cur[1] < -1 || (cur[1] < 0 && cur[0] != nt))
             rc = uerr_set(e, UERR_USER, "checkpoint %lld: data cursor (%lld, %lld) out of range",
                           (long long)l->id, (long long)cur[0], (long long)cur[1]);
@@ -274,13 +321,13 @@ static int restore_state(trainer *t, const store_loaded *l, uerr *e)
                               "checkpoint %lld: the example order is not a permutation",
                               (long long)l->id);
             else
-                seen[k] = 1, c->sh.order[i] = k;
+                seen[k] = 1, sh->order[i] = k;
         }
         free(seen);
         if (!rc)
-            rc = rng_restore(&c->sh.r, rs, e);
+            rc = rng_restore(&sh->r, rs, e);
         if (!rc)
-            c->sh.pos = cur[0], c->sh.epoch = cur[1];
+            sh->pos = cur[0], sh->epoch = cur[1];
     }
     free(sl.order32);
     return rc;

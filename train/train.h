@@ -102,6 +102,13 @@ int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *ctx,
 
 struct net;
 struct data_source;
+struct sample_param;
+
+/* Scores stored parameters on the part of the config's data its run held
+ * out, as validation during training does: the loss per unit and, for
+ * labelled data, the accuracy. */
+int train_evaluate(const spec *s, const struct sample_param *params, int nparams, double *loss,
+                   double *accuracy, int64_t *examples, uerr *e);
 
 /* The net of a training run at its start: data loaded, parameters
  * initialised (from the seed, or DIR/<name>.npy), the first training chunk
