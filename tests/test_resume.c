@@ -235,6 +235,24 @@ static void test_resume_shuffled_classify(void)
     straight_vs_resumed(cfg, NULL, 0, 10);
 }
 
+/* npy data (dense vectors with lengths, and ids): shuffled the same way,
+ * through the same state. */
+static void test_resume_shuffled_npy(void)
+{
+    static const char *const dirs[] = {"tests/data/parity_dense", "tests/data/parity_ids"};
+    for (int i = 0; i < 2; i++) {
+        char cfg[600];
+        snprintf(cfg, sizeof cfg,
+                 "name: p\n"
+                 "data: {kind: npy, path: %s, valid_fraction: 0.2}\n"
+                 "model: {cell: elman, hidden: 8}\n"
+                 "train: {dtype: float64, batch: 5, steps: 40, valid_every: 10,\n"
+                 "        optimizer: {name: adam, lr: 0.01}, seed: 9, checkpoint: {every: 7}}\n",
+                 dirs[i]);
+        straight_vs_resumed(cfg, NULL, 0, 23);
+    }
+}
+
 /* Resuming from an older checkpoint: what the interrupted process logged
  * after it is dropped and logged again, identically. */
 static void test_resume_from_older_checkpoint(void)
@@ -419,6 +437,7 @@ int main(void)
     RUN(test_resume_float32_batch1);
     RUN(test_resume_batch3_adam);
     RUN(test_resume_shuffled_classify);
+    RUN(test_resume_shuffled_npy);
     RUN(test_resume_from_older_checkpoint);
     RUN(test_resume_extends_steps);
     RUN(test_verify);
