@@ -207,8 +207,17 @@ int store_writable(store *s, uerr *e)
 
 int store_begin(store *s, const char *what, uerr *e)
 {
-    if (store_exec(s, "BEGIN IMMEDIATE", what, e))
-        return UERR_USER;
+    /* Each attempt already waits the busy timeout; a few more let a
+     * trainer outlast another process's long transaction (a prune, a
+     * large import) instead of failing a run over it. */
+    for (int attempt = 0;; attempt++) {
+        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
+            break;
+        if ((sqlite3_errcode(s->db) & 0xff) != SQLITE_BUSY || attempt + 1 >= STORE_BUSY_TRIES) {
+            store_fail(s, what, e);
+            return UERR_USER;
+        }
+    }
     s->in_txn = 1;
     return 0;
 }

@@ -59,8 +59,10 @@ int store_open(store **out, const char *path, int readonly, uerr *e);
  * first to see it), then closes. NULL is allowed. */
 void store_close(store *s);
 const char *store_path(const store *s);
-/* How long a write waits for another process's transaction before
- * failing with "PATH: database is locked"; store_open sets 5000 ms. */
+/* How long a write waits for another process's transaction, per
+ * attempt: a write tries STORE_BUSY_TRIES times before failing with
+ * "PATH: database is locked". store_open sets 5000 ms. */
+#define STORE_BUSY_TRIES 4
 int store_busy_timeout(store *s, int ms, uerr *e);
 
 /* ---- runs ------------------------------------------------------------- */

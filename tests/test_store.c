@@ -1229,6 +1229,51 @@ static void test_live_run(void)
     rm_db(p);
 }
 
+/* A writer outlasts another process's transaction that is longer than one
+ * busy timeout but shorter than STORE_BUSY_TRIES of them. */
+static void test_busy_retry(void)
+{
+    const char *p = tpath("retry.db");
+    rm_db(p);
+    store *s = NULL;
+    uerr e = {0};
+    CHECK_OK(store_open(&s, p, 0, &e), &e);
+    if (!s)
+        return;
+    store_run_info info = {.name = "r", .config_text = ""};
+    int64_t run = 0;
+    CHECK_OK(store_run_begin(s, &info, &run, &e), &e);
+    CHECK_OK(store_busy_timeout(s, 60, &e), &e);
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        sqlite3 *o = NULL;
+        char c = 'n';
+        if (sqlite3_open_v2(p, &o, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+            sqlite3_exec(o, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
+            c = 'y';
+        if (write(fds[1], &c, 1) != 1)
+            _exit(2);
+        usleep(150000); /* 2.5 busy timeouts */
+        sqlite3_exec(o, "COMMIT", NULL, NULL, NULL);
+        sqlite3_close(o);
+        _exit(0);
+    }
+    char c = 0;
+    CHECK(read(fds[0], &c, 1) == 1 && c == 'y');
+    close(fds[0]);
+    close(fds[1]);
+    CHECK_OK(store_metric(s, run, 1, "loss", 0.5, &e), &e);
+    CHECK_OK(store_flush(s, &e), &e);
+    int status;
+    waitpid(pid, &status, 0);
+    store_close(s);
+    CHECK(raw_int(p, "SELECT count(*) FROM metrics") == 1);
+    rm_db(p);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/unroll-store-XXXXXX");
@@ -1250,6 +1295,7 @@ int main(void)
     RUN(test_full);
     RUN(test_permissions);
     RUN(test_live_run);
+    RUN(test_busy_retry);
     rmdir(tmpdir);
     CHECK_EXIT();
 }
