@@ -84,9 +84,12 @@ static int load_ref(store *db, const char *ref, store_loaded *l, uerr *e)
 static double elem(const store_loaded_tensor *t, int64_t k)
 {
     switch (t->dt) {
-    case DT_F32: return ((const float *)t->data)[k];
-    case DT_F64: return ((const double *)t->data)[k];
-    default: return ((const int32_t *)t->data)[k];
+    case DT_F32:
+        return ((const float *)t->data)[k];
+    case DT_F64:
+        return ((const double *)t->data)[k];
+    default:
+        return ((const int32_t *)t->data)[k];
     }
 }
 
@@ -116,8 +119,7 @@ static int ckpt_log(store *db, const char *ref, table_form form)
     return rc;
 }
 
-static int ckpt_best(store *db, const char *run, const char *metric, int maximize,
-                     table_form form)
+static int ckpt_best(store *db, const char *run, const char *metric, int maximize, table_form form)
 {
     uerr e = {0};
     int64_t id = 0, ck;
@@ -160,8 +162,8 @@ static int ckpt_show(store *db, const char *ref, table_form form)
         store_loaded_free(&l);
         return cli_fail(&e);
     }
-    static const char *const cols[] = {"name", "role", "dtype", "shape", "bytes", "hash",
-                                       "min",  "max",  "mean",  "rms"};
+    static const char *const cols[] = {"name", "role", "dtype", "shape", "bytes",
+                                       "hash", "min",  "max",   "mean",  "rms"};
     table t;
     int rc = table_init(&t, 10, cols, &e);
     int64_t total = 0;
@@ -433,8 +435,7 @@ static int ckpt_verify(store *db, const char *ref)
     uerr e = {0};
     int64_t ck;
     train_verify_result vr;
-    if (store_checkpoint_resolve(db, ref, &ck, &e) ||
-        train_verify(db, ck, NULL, NULL, &vr, &e))
+    if (store_checkpoint_resolve(db, ref, &ck, &e) || train_verify(db, ck, NULL, NULL, &vr, &e))
         return cli_fail(&e);
     if (vr.warning[0])
         fprintf(stderr, "warning: %s\n", vr.warning);
@@ -510,7 +511,8 @@ static int ckpt_export(store *db, const char *ref, const char *npy_dir, const ch
             out[n++] = (sft_tensor){"rnn.bias_hh_l0", b->dt, b->shape, zeros};
     }
     if (!rc && n == 0)
-        rc = uerr_set(&e, UERR_USER, "checkpoint %lld has no parameters to export", (long long)l.id);
+        rc =
+            uerr_set(&e, UERR_USER, "checkpoint %lld has no parameters to export", (long long)l.id);
     if (!rc && npy_dir) {
         if (mkdir(npy_dir, 0777) != 0 && errno != EEXIST)
             rc = uerr_set(&e, UERR_USER, "%s: cannot create: %s", npy_dir, strerror(errno));
@@ -529,8 +531,8 @@ static int ckpt_export(store *db, const char *ref, const char *npy_dir, const ch
         char id[32], step[32];
         snprintf(id, sizeof id, "%lld", (long long)l.id);
         snprintf(step, sizeof step, "%lld", (long long)l.step);
-        const char *meta[] = {"format", "pt", "unroll.run", r.name, "unroll.checkpoint", id,
-                              "unroll.step", step};
+        const char *meta[] = {"format", "pt",          "unroll.run", r.name, "unroll.checkpoint",
+                              id,       "unroll.step", step};
         rc = sft_write(sft_path, out, n, meta, 4, &e);
     }
     if (!rc) {
@@ -539,7 +541,8 @@ static int ckpt_export(store *db, const char *ref, const char *npy_dir, const ch
                npy_dir ? npy_dir : sft_path);
         for (int i = 0; i < n; i++) {
             char shp[96];
-            printf("%s %s %s", i ? "," : "", out[i].name, shape_str(&out[i].shape, shp, sizeof shp));
+            printf("%s %s %s", i ? "," : "", out[i].name,
+                   shape_str(&out[i].shape, shp, sizeof shp));
         }
         printf("\n");
     }
@@ -665,8 +668,10 @@ static int imp_from_torch(imp_set *s, uerr *e)
     if (!wih)
         return 0;
     int pre = !strncmp(wih->name, "rnn.", 4);
-    static const char *const map[][2] = {{"weight_ih_l0", "U"}, {"weight_hh_l0", "W"},
-                                         {"bias_ih_l0", "b"},   {"linear.weight", "V"},
+    static const char *const map[][2] = {{"weight_ih_l0", "U"},
+                                         {"weight_hh_l0", "W"},
+                                         {"bias_ih_l0", "b"},
+                                         {"linear.weight", "V"},
                                          {"linear.bias", "c"}};
     imp_tensor *bhh = imp_find(s, pre ? "rnn.bias_hh_l0" : "bias_hh_l0");
     imp_tensor *bih = imp_find(s, pre ? "rnn.bias_ih_l0" : "bias_ih_l0");
@@ -709,8 +714,7 @@ static int imp_from_torch(imp_set *s, uerr *e)
 /* The role a tensor of an --all export had, from its name. */
 static const char *imp_role(const char *name)
 {
-    static const char *const optim[] = {"adagrad.mem.", "adam.m.", "adam.v.",
-                                        "momentum.velocity."};
+    static const char *const optim[] = {"adagrad.mem.", "adam.m.", "adam.v.", "momentum.velocity."};
     for (size_t i = 0; i < sizeof optim / sizeof optim[0]; i++)
         if (!strncmp(name, optim[i], strlen(optim[i])))
             return "optim";
@@ -751,8 +755,8 @@ static int ckpt_import(store *db, const char *src, const char *name, const cli_c
                 rc = uerr_set(&e, UERR_USER, "%s: no tensor '%s' (the model's parameter %s %s)",
                               src, p->name, p->name, shape_str(&p->shape, s1, sizeof s1));
             else if (!shape_equal(&x->shape, &p->shape) || x->dt == DT_I32)
-                rc = uerr_set(&e, UERR_USER, "%s: tensor '%s' is %s %s, the model needs %s %s",
-                              src, p->name, dtype_name(x->dt), shape_str(&x->shape, s1, sizeof s1),
+                rc = uerr_set(&e, UERR_USER, "%s: tensor '%s' is %s %s, the model needs %s %s", src,
+                              p->name, dtype_name(x->dt), shape_str(&x->shape, s1, sizeof s1),
                               dtype_name(s.train.dtype), shape_str(&p->shape, s2, sizeof s2));
             else if (x->dt != s.train.dtype) {
                 /* stored in the config's dtype, as training would */
@@ -765,8 +769,8 @@ static int ckpt_import(store *db, const char *src, const char *name, const cli_c
                 DT_EACH_REAL(s.train.dtype, T, {
                     T *o = conv;
                     for (int64_t j = 0; j < k; j++)
-                        o[j] = x->dt == DT_F32 ? (T)((float *)x->data)[j]
-                                               : (T)((double *)x->data)[j];
+                        o[j] =
+                            x->dt == DT_F32 ? (T)((float *)x->data)[j] : (T)((double *)x->data)[j];
                 });
                 free(x->data);
                 x->data = conv;
@@ -806,8 +810,8 @@ static int ckpt_import(store *db, const char *src, const char *name, const cli_c
     if (!rc && !(ts = calloc((size_t)set.n, sizeof *ts)))
         rc = uerr_set(&e, UERR_INTERNAL, "out of memory");
     for (int i = 0; !rc && i < set.n; i++)
-        ts[i] = (store_tensor){set.t[i].name, imp_role(set.t[i].name), set.t[i].dt,
-                               set.t[i].shape, set.t[i].data};
+        ts[i] = (store_tensor){set.t[i].name, imp_role(set.t[i].name), set.t[i].dt, set.t[i].shape,
+                               set.t[i].data};
     int64_t run = 0, ck = 0;
     if (!rc) {
         store_run_info info = {.name = name,
@@ -851,12 +855,13 @@ static int ckpt_import(store *db, const char *src, const char *name, const cli_c
 int cmd_ckpt(int argc, char **argv)
 {
     if (argc < 2)
-        return cli_usage("ckpt: list, log, show, best, diff, tag, prune, verify, export or import?");
+        return cli_usage(
+            "ckpt: list, log, show, best, diff, tag, prune, verify, export or import?");
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(help, stdout);
         return 0;
     }
-    static const char *const subs[] = {"list", "log",    "show",   "best",   "diff",
+    static const char *const subs[] = {"list", "log",   "show",   "best",   "diff",
                                        "tag",  "prune", "verify", "export", "import"};
     const char *sub = argv[1];
     int which = -1;
@@ -870,7 +875,7 @@ int cmd_ckpt(int argc, char **argv)
     cli_common c = {0};
     table_form form = TABLE_PLAIN;
     const char *pos[4], *metric = NULL, *keep_s = NULL, *npy = NULL, *sft = NULL, *name = NULL,
-                       *step_s = NULL, *config = NULL;
+                        *step_s = NULL, *config = NULL;
     int npos = 0, maximize = 0, remove_tag = 0, dry = 0, all = 0, torch = 0;
     for (int i = 2; i < argc; i++) {
         int r = cli_common_opt(argc, argv, &i, &c);
@@ -940,16 +945,36 @@ int cmd_ckpt(int argc, char **argv)
         return cli_fail(&e);
     int rc;
     switch (which) {
-    case 0: rc = ckpt_list(db, npos ? pos[0] : NULL, form); break;
-    case 1: rc = ckpt_log(db, pos[0], form); break;
-    case 2: rc = ckpt_show(db, pos[0], form); break;
-    case 3: rc = ckpt_best(db, npos ? pos[0] : NULL, metric ? metric : "valid_loss", maximize, form); break;
-    case 4: rc = ckpt_diff(db, pos[0], pos[1], all, form); break;
-    case 5: rc = ckpt_tag(db, pos[0], remove_tag ? NULL : pos[1]); break;
-    case 6: rc = ckpt_prune(db, pos[0], keep, metric, dry); break;
-    case 7: rc = ckpt_verify(db, pos[0]); break;
-    case 8: rc = ckpt_export(db, pos[0], npy, sft, all, torch); break;
-    default: rc = ckpt_import(db, pos[0], name, &c, step, cmdline); break;
+    case 0:
+        rc = ckpt_list(db, npos ? pos[0] : NULL, form);
+        break;
+    case 1:
+        rc = ckpt_log(db, pos[0], form);
+        break;
+    case 2:
+        rc = ckpt_show(db, pos[0], form);
+        break;
+    case 3:
+        rc = ckpt_best(db, npos ? pos[0] : NULL, metric ? metric : "valid_loss", maximize, form);
+        break;
+    case 4:
+        rc = ckpt_diff(db, pos[0], pos[1], all, form);
+        break;
+    case 5:
+        rc = ckpt_tag(db, pos[0], remove_tag ? NULL : pos[1]);
+        break;
+    case 6:
+        rc = ckpt_prune(db, pos[0], keep, metric, dry);
+        break;
+    case 7:
+        rc = ckpt_verify(db, pos[0]);
+        break;
+    case 8:
+        rc = ckpt_export(db, pos[0], npy, sft, all, torch);
+        break;
+    default:
+        rc = ckpt_import(db, pos[0], name, &c, step, cmdline);
+        break;
     }
     store_close(db);
     return rc;

@@ -85,7 +85,10 @@ static int runs_list(store *db, const store_run_filter *f, table_form form)
     return rc;
 }
 
-static void kv_line(const char *k, const char *v) { printf("%-12s %s\n", k, v && *v ? v : "-"); }
+static void kv_line(const char *k, const char *v)
+{
+    printf("%-12s %s\n", k, v && *v ? v : "-");
+}
 
 static int runs_show(store *db, int64_t id, table_form form)
 {
@@ -105,12 +108,12 @@ static int runs_show(store *db, int64_t id, table_form form)
     if (form == TABLE_JSON) {
         printf("{\"id\": %lld, \"name\": ", (long long)r.id);
         json_write_string(stdout, r.name);
-        const char *keys[] = {"status",      "started", "finished", "init",
-                              "config_hash", "data_hash", "blas",   "program_version",
-                              "command_line"};
-        const char *vals[] = {r.status,      r.started,   r.finished, r.init,
-                              r.config_hash, r.data_hash, r.blas,     r.program_version,
-                              r.command_line};
+        const char *keys[] = {"status", "started",         "finished",
+                              "init",   "config_hash",     "data_hash",
+                              "blas",   "program_version", "command_line"};
+        const char *vals[] = {r.status, r.started,         r.finished,
+                              r.init,   r.config_hash,     r.data_hash,
+                              r.blas,   r.program_version, r.command_line};
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
             printf(", \"%s\": ", keys[i]);
             if (vals[i])
@@ -192,8 +195,7 @@ static double units_per_step(const store_run *r)
     return u > 0 ? u : 1;
 }
 
-static int runs_plot(store *db, const char *const *names, int n, const char *out,
-                     long long smooth)
+static int runs_plot(store *db, const char *const *names, int n, const char *out, long long smooth)
 {
     uerr e = {0};
     plot_series *ps = calloc((size_t)n, sizeof *ps);
@@ -221,8 +223,8 @@ static int runs_plot(store *db, const char *const *names, int n, const char *out
         }
         if (ln)
             plot_smooth(ys[3 * k], ln, half, ys[3 * k + 2]);
-        ps[k] = (plot_series){runs[k].name, xs[2 * k], ys[3 * k + 2], ln,
-                              xs[2 * k + 1], ys[3 * k + 1], vn};
+        ps[k] = (plot_series){runs[k].name,  xs[2 * k], ys[3 * k + 2], ln, xs[2 * k + 1],
+                              ys[3 * k + 1], vn};
     }
     FILE *f = NULL;
     if (!rc && !(f = fopen(out, "w")))
@@ -379,8 +381,8 @@ int cmd_runs(int argc, char **argv)
         else
             printf("removed run '%s': %lld checkpoints, %lld metric rows; %lld tensors no "
                    "longer used (%.1f KiB)\n",
-                   pos[0], (long long)st.checkpoints, (long long)st.metrics,
-                   (long long)st.tensors, (double)st.bytes / 1024.0);
+                   pos[0], (long long)st.checkpoints, (long long)st.metrics, (long long)st.tensors,
+                   (double)st.bytes / 1024.0);
     } else if (is_rename) {
         if (store_run_rename(db, id, pos[1], &e))
             rc = cli_fail(&e);

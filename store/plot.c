@@ -7,9 +7,8 @@
 
 /* Matplotlib's "tab10": distinct hues that stay apart for colour-blind
  * readers better than a rainbow. */
-static const char *const plot_colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
-                                          "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                                          "#bcbd22", "#17becf"};
+static const char *const plot_colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 #define PLOT_NCOLORS (int)(sizeof plot_colors / sizeof plot_colors[0])
 
 void plot_smooth(const double *y, int64_t n, int64_t half, double *out)
@@ -38,11 +37,21 @@ static void plot_xml(FILE *f, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
         default:
             /* XML 1.0 forbids most control characters even escaped. */
             if ((unsigned char)*s >= 0x20 || *s == '\t')
@@ -107,7 +116,7 @@ int plot_svg(FILE *f, const plot_series *s, int n, const plot_opts *o, uerr *e)
     /* Axes start and end on ticks, so the frame is labelled at both ends. */
     x0 = floor(x0 / xs) * xs, x1 = ceil(x1 / xs) * xs;
     y0 = floor(y0 / ys) * ys, y1 = ceil(y1 / ys) * ys;
-#define PX(v) (L + ((v) - x0) / (x1 - x0) * pw)
+#define PX(v) (L + ((v)-x0) / (x1 - x0) * pw)
 #define PY(v) (T + (y1 - (v)) / (y1 - y0) * ph)
 
     fprintf(f,
@@ -155,7 +164,8 @@ int plot_svg(FILE *f, const plot_series *s, int n, const plot_opts *o, uerr *e)
     fprintf(f, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">", L + pw / 2, (double)H - 14);
     plot_xml(f, o->xlabel ? o->xlabel : "step");
     fputs("</text>\n", f);
-    fprintf(f, "<text x=\"18\" y=\"%.2f\" text-anchor=\"middle\" transform=\"rotate(-90 18 %.2f)\">",
+    fprintf(f,
+            "<text x=\"18\" y=\"%.2f\" text-anchor=\"middle\" transform=\"rotate(-90 18 %.2f)\">",
             T + ph / 2, T + ph / 2);
     plot_xml(f, o->ylabel ? o->ylabel : "value");
     fputs("</text>\n", f);
@@ -167,8 +177,8 @@ int plot_svg(FILE *f, const plot_series *s, int n, const plot_opts *o, uerr *e)
             L, T, pw, ph);
     for (int k = 0; k < n; k++) {
         const char *col = plot_colors[k % PLOT_NCOLORS];
-        int64_t every = s[k].n > PLOT_MAX_POINTS ? (s[k].n + PLOT_MAX_POINTS - 1) / PLOT_MAX_POINTS
-                                                 : 1;
+        int64_t every =
+            s[k].n > PLOT_MAX_POINTS ? (s[k].n + PLOT_MAX_POINTS - 1) / PLOT_MAX_POINTS : 1;
         int open = 0;
         for (int64_t i = 0; i < s[k].n; i++) {
             if (i % every && i != s[k].n - 1)
@@ -181,8 +191,10 @@ int plot_svg(FILE *f, const plot_series *s, int n, const plot_opts *o, uerr *e)
                 continue;
             }
             if (!open)
-                fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" "
-                           "stroke-linejoin=\"round\" points=\"", col);
+                fprintf(f,
+                        "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" "
+                        "stroke-linejoin=\"round\" points=\"",
+                        col);
             fprintf(f, "%s%.2f,%.2f", open ? " " : "", PX((double)s[k].x[i]), PY(s[k].y[i]));
             open = 1;
         }

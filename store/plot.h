@@ -23,8 +23,8 @@
 
 typedef struct plot_series {
     const char *label;
-    const int64_t *x;  /* the line: [n] steps, ascending */
-    const double *y;   /* [n] values; NaN points are skipped */
+    const int64_t *x; /* the line: [n] steps, ascending */
+    const double *y;  /* [n] values; NaN points are skipped */
     int64_t n;
     const int64_t *mx; /* the markers: [mn] steps */
     const double *my;

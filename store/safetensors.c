@@ -157,19 +157,18 @@ static int sft_entry(const char *name, const char *key, const json_value *v, uin
         if (!strcmp(dt->str, sft_dtypes[i].name))
             ours = sft_dtypes[i].ours;
     if (ours == -2)
-        return uerr_set(e, UERR_USER, "%s: tensor '%s': '%.20s' is not a safetensors dtype",
-                        name, key, dt->str);
+        return uerr_set(e, UERR_USER, "%s: tensor '%s': '%.20s' is not a safetensors dtype", name,
+                        key, dt->str);
     if (ours == -1)
         return uerr_set(e, UERR_USER,
-                        "%s: tensor '%s': dtype %s is not supported (F32, F64 and I32 are)",
-                        name, key, dt->str);
+                        "%s: tensor '%s': dtype %s is not supported (F32, F64 and I32 are)", name,
+                        key, dt->str);
     out->dt = (dtype)ours;
     if (!sh || sh->type != JSON_ARRAY)
-        return uerr_set(e, UERR_USER, "%s: tensor '%s': missing or non-array \"shape\"", name,
-                        key);
+        return uerr_set(e, UERR_USER, "%s: tensor '%s': missing or non-array \"shape\"", name, key);
     if (sh->n > TENSOR_MAX_RANK)
-        return uerr_set(e, UERR_USER, "%s: tensor '%s': rank %d is more than %d", name, key,
-                        sh->n, TENSOR_MAX_RANK);
+        return uerr_set(e, UERR_USER, "%s: tensor '%s': rank %d is more than %d", name, key, sh->n,
+                        TENSOR_MAX_RANK);
     uint64_t numel = 1;
     out->shape.rank = sh->n;
     for (int i = 0; i < sh->n; i++) {
@@ -184,8 +183,8 @@ static int sft_entry(const char *name, const char *key, const json_value *v, uin
         numel *= (uint64_t)d->i;
     }
     if (!off || off->type != JSON_ARRAY || off->n != 2)
-        return uerr_set(e, UERR_USER,
-                        "%s: tensor '%s': \"data_offsets\" must be [begin, end]", name, key);
+        return uerr_set(e, UERR_USER, "%s: tensor '%s': \"data_offsets\" must be [begin, end]",
+                        name, key);
     for (int i = 0; i < 2; i++)
         if (off->items[i].type != JSON_NUMBER || !off->items[i].is_int || off->items[i].i < 0)
             return uerr_set(e, UERR_USER,
@@ -201,10 +200,10 @@ static int sft_entry(const char *name, const char *key, const json_value *v, uin
                         name, key, *begin, *end, buflen);
     if (*end - *begin != want) {
         char sb[96];
-        return uerr_set(e, UERR_USER,
-                        "%s: tensor '%s': %s %s needs %" PRIu64 " bytes, data_offsets give %" PRIu64,
-                        name, key, dt->str, shape_str(&out->shape, sb, sizeof sb), want,
-                        *end - *begin);
+        return uerr_set(
+            e, UERR_USER,
+            "%s: tensor '%s': %s %s needs %" PRIu64 " bytes, data_offsets give %" PRIu64, name, key,
+            dt->str, shape_str(&out->shape, sb, sizeof sb), want, *end - *begin);
     }
     if (want > SIZE_MAX)
         return uerr_set(e, UERR_USER, "%s: tensor '%s' is too large", name, key);
@@ -228,8 +227,7 @@ int sft_parse(const void *buf, size_t n, const char *name, sft_file *out, uerr *
     memset(out, 0, sizeof *out);
     const unsigned char *b = buf;
     if (n < 8)
-        return uerr_set(e, UERR_USER, "%s: %zu bytes is too short for a safetensors file", name,
-                        n);
+        return uerr_set(e, UERR_USER, "%s: %zu bytes is too short for a safetensors file", name, n);
     uint64_t hlen = 0;
     for (int i = 0; i < 8; i++)
         hlen |= (uint64_t)b[i] << (8 * i);
@@ -320,8 +318,8 @@ int sft_parse(const void *buf, size_t n, const char *name, sft_file *out, uerr *
                               out->t[spans[i - 1].i].name, out->t[spans[i].i].name);
             else if (spans[i].b > at)
                 rc = uerr_set(e, UERR_USER,
-                              "%s: data bytes %" PRIu64 "..%" PRIu64 " belong to no tensor",
-                              name, at, spans[i].b);
+                              "%s: data bytes %" PRIu64 "..%" PRIu64 " belong to no tensor", name,
+                              at, spans[i].b);
             at = spans[i].e > at ? spans[i].e : at;
         }
         if (!rc && at != buflen)

@@ -54,9 +54,9 @@ typedef struct sft_loaded {
 
 typedef struct sft_file {
     int n;
-    sft_loaded *t;     /* in header order */
+    sft_loaded *t; /* in header order */
     int nmeta;
-    char **meta;       /* [2 * nmeta]: key, value, ... */
+    char **meta; /* [2 * nmeta]: key, value, ... */
 } sft_file;
 
 int sft_read(const char *path, sft_file *out, uerr *e);

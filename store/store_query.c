@@ -179,8 +179,8 @@ int store_metrics_table(store *s, int64_t run, const char *name, table *out, uer
     return 0;
 }
 
-int store_metric_series(store *s, int64_t run, const char *name, int64_t **steps,
-                        double **values, int64_t *n, uerr *e)
+int store_metric_series(store *s, int64_t run, const char *name, int64_t **steps, double **values,
+                        int64_t *n, uerr *e)
 {
     const char *what = "reading metrics";
     *steps = NULL;
@@ -217,8 +217,8 @@ int store_metric_series(store *s, int64_t run, const char *name, int64_t **steps
             cap = nc;
         }
         (*steps)[*n] = sqlite3_column_int64(st, 0);
-        (*values)[*n] = sqlite3_column_type(st, 1) == SQLITE_NULL ? NAN
-                                                                  : sqlite3_column_double(st, 1);
+        (*values)[*n] =
+            sqlite3_column_type(st, 1) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 1);
         (*n)++;
     }
     if (!rc && r != SQLITE_DONE)
@@ -323,9 +323,13 @@ int store_lineage_table(store *s, int64_t ckpt, table *out, uerr *e)
     int have = 0, r = SQLITE_DONE;
     char ev[160];
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
-        row cur = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 2),
-                   sqlite3_column_int64(st, 8), sqlite3_column_int64(st, 9),
-                   sqlite3_column_int64(st, 10), "", ""};
+        row cur = {sqlite3_column_int64(st, 0),
+                   sqlite3_column_int64(st, 2),
+                   sqlite3_column_int64(st, 8),
+                   sqlite3_column_int64(st, 9),
+                   sqlite3_column_int64(st, 10),
+                   "",
+                   ""};
         const char *k = (const char *)sqlite3_column_text(st, 11);
         const char *fk = (const char *)sqlite3_column_text(st, 12);
         snprintf(cur.kind, sizeof cur.kind, "%s", k ? k : "");
@@ -334,8 +338,8 @@ int store_lineage_table(store *s, int64_t ckpt, table *out, uerr *e)
             /* the previous row's event, now that its parent is known */
             const char *name = (const char *)sqlite3_column_text(st, 1);
             if (prev.run != cur.run)
-                snprintf(ev, sizeof ev, "from %s@%" PRId64 " (ckpt %" PRId64 ")",
-                         name ? name : "?", cur.step, cur.id);
+                snprintf(ev, sizeof ev, "from %s@%" PRId64 " (ckpt %" PRId64 ")", name ? name : "?",
+                         cur.step, cur.id);
             else if (prev.session && prev.session != cur.session && !strcmp(prev.kind, "resume"))
                 snprintf(ev, sizeof ev, "resumed from ckpt %" PRId64, cur.id);
             else
@@ -412,8 +416,8 @@ static int store_best(store *s, int64_t run, const char *metric, int maximize, i
     return rc;
 }
 
-int store_checkpoint_best(store *s, int64_t run, const char *metric, int maximize,
-                          int64_t *ckpt, double *value, uerr *e)
+int store_checkpoint_best(store *s, int64_t run, const char *metric, int maximize, int64_t *ckpt,
+                          double *value, uerr *e)
 {
     int found, rc;
     if ((rc = store_best(s, run, metric, maximize, ckpt, value, &found, e)))
@@ -421,8 +425,8 @@ int store_checkpoint_best(store *s, int64_t run, const char *metric, int maximiz
     if (!found) {
         if (run)
             return uerr_set(e, UERR_USER,
-                            "%s: no checkpoint of run %" PRId64 " has a value of '%s'",
-                            s->path, run, metric);
+                            "%s: no checkpoint of run %" PRId64 " has a value of '%s'", s->path,
+                            run, metric);
         return uerr_set(e, UERR_USER, "%s: no checkpoint has a value of '%s'", s->path, metric);
     }
     return 0;
@@ -476,8 +480,7 @@ int store_checkpoint_tag(store *s, int64_t ckpt, const char *tag, uerr *e)
         store_final(st);
         st = NULL;
     }
-    if (!rc && !(rc = store_prep(s, "UPDATE checkpoints SET tag = ? WHERE id = ?", &st, what,
-                                 e))) {
+    if (!rc && !(rc = store_prep(s, "UPDATE checkpoints SET tag = ? WHERE id = ?", &st, what, e))) {
         int b = tag ? sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 1);
         if (!b)
             b = sqlite3_bind_int64(st, 2, ckpt);
@@ -524,8 +527,8 @@ static int store_sweep(store *s, store_removed *st, uerr *e)
 }
 
 /* One id-bound statement that must complete; *changes gets its count. */
-static int store_exec_id(store *s, const char *sql, int64_t id, int64_t *changes,
-                         const char *what, uerr *e)
+static int store_exec_id(store *s, const char *sql, int64_t id, int64_t *changes, const char *what,
+                         uerr *e)
 {
     sqlite3_stmt *st;
     if (store_prep(s, sql, &st, what, e))

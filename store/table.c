@@ -88,7 +88,10 @@ static table_cell *table_next(table *t)
     return c;
 }
 
-void table_null(table *t) { (void)table_next(t); }
+void table_null(table *t)
+{
+    (void)table_next(t);
+}
 
 void table_int(table *t, int64_t v)
 {
@@ -181,7 +184,7 @@ static void table_show(const table *t, const table_cell *c, int col, char *buf, 
         if (isnan(c->r))
             snprintf(buf, n, "nan");
         else
-            /* the format is one the caller chose for this column */
+        /* the format is one the caller chose for this column */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
             snprintf(buf, n, t->fmt[col] ? t->fmt[col] : "%.6g", c->r);

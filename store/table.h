@@ -50,7 +50,7 @@ typedef struct table_cell {
 typedef struct table {
     int ncols;
     char **cols;
-    char **fmt;        /* [ncols] printf format for reals in TABLE_PLAIN, or NULL */
+    char **fmt; /* [ncols] printf format for reals in TABLE_PLAIN, or NULL */
     int64_t nrows;
     int64_t ncells, cap;
     table_cell *cells; /* row-major */

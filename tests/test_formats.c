@@ -54,8 +54,8 @@ static void test_json(void)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uerr_clear(&e);
-        CHECKF(json_parse("t", bad[i].doc, strlen(bad[i].doc), &v, &e) == UERR_USER,
-               "'%s' parsed", bad[i].doc);
+        CHECKF(json_parse("t", bad[i].doc, strlen(bad[i].doc), &v, &e) == UERR_USER, "'%s' parsed",
+               bad[i].doc);
         CHECKF(strstr(e.msg, bad[i].msg) != NULL, "'%s': got '%s'", bad[i].doc, e.msg);
     }
     /* nesting past the limit fails instead of recursing on */
@@ -91,9 +91,8 @@ static void test_safetensors(void)
     float w[6] = {1, 2, 3, 4, 5, 6};
     double b[2] = {-0.5, 0.25};
     int32_t k[1] = {7};
-    sft_tensor t[3] = {{"W", DT_F32, shape_2(2, 3), w},
-                       {"b", DT_F64, shape_1(2), b},
-                       {"k", DT_I32, shape_0(), k}};
+    sft_tensor t[3] = {
+        {"W", DT_F32, shape_2(2, 3), w}, {"b", DT_F64, shape_1(2), b}, {"k", DT_I32, shape_0(), k}};
     const char *meta[] = {"format", "pt", "note", "a \"quoted\" value"};
     uerr e = {0};
     CHECK_OK(sft_write(path, t, 3, meta, 2, &e), &e);
@@ -180,8 +179,8 @@ static void test_safetensors(void)
     uerr_clear(&e);
     CHECK(sft_parse(buf, 5, "x", &r, &e) == UERR_USER && strstr(e.msg, "too short"));
     /* an empty tensor (shape [0]) is fine */
-    size_t len3 = make_sft(buf, "{\"E\":{\"dtype\":\"F64\",\"shape\":[0],\"data_offsets\":[0,0]}}",
-                           zero, 0);
+    size_t len3 =
+        make_sft(buf, "{\"E\":{\"dtype\":\"F64\",\"shape\":[0],\"data_offsets\":[0,0]}}", zero, 0);
     uerr_clear(&e);
     CHECK_OK(sft_parse(buf, len3, "x", &r, &e), &e);
     CHECK(r.n == 1 && r.t[0].nbytes == 0);
@@ -219,8 +218,10 @@ static void test_table_forms(void)
                                "22,\"a, \"\"quoted\"\"\nname\",\n"),
            "csv: %s", csv);
     char *json = render(&t, TABLE_JSON);
-    CHECKF(json && !strcmp(json, "[\n{\"id\": 1, \"name\": \"plain\", \"loss\": 0.10000000000000001},\n"
-                                 "{\"id\": 22, \"name\": \"a, \\\"quoted\\\"\\nname\", \"loss\": null}\n]\n"),
+    CHECKF(json &&
+               !strcmp(json,
+                       "[\n{\"id\": 1, \"name\": \"plain\", \"loss\": 0.10000000000000001},\n"
+                       "{\"id\": 22, \"name\": \"a, \\\"quoted\\\"\\nname\", \"loss\": null}\n]\n"),
            "json: %s", json);
     char *plain = render(&t, TABLE_PLAIN);
     CHECKF(plain && !strcmp(plain, "id  name               loss\n"
@@ -261,7 +262,8 @@ static void test_plot(void)
     CHECK_OK(plot_svg(m, s, 2, &o, &e), &e);
     fclose(m);
     CHECK(buf && !strncmp(buf, "<?xml", 5) && strstr(buf, "</svg>\n"));
-    CHECK(buf && strstr(buf, "run &lt;a&amp;b&gt; (train)") && strstr(buf, "run &lt;a&amp;b&gt; (valid)"));
+    CHECK(buf && strstr(buf, "run &lt;a&amp;b&gt; (train)") &&
+          strstr(buf, "run &lt;a&amp;b&gt; (valid)"));
     int polylines = 0, circles = 0;
     for (const char *p = buf; p && (p = strstr(p, "<polyline")); p++)
         polylines++;

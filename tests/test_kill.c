@@ -46,10 +46,10 @@ static const char *cfg =
 
 /* Shared with the child: where it is in a checkpoint save. */
 typedef struct shared {
-    volatile int phase;          /* 0 outside, 1 writing, 2 about to COMMIT, 3 committed */
-    volatile int64_t committed;  /* checkpoints this child committed */
-    volatile int hold_us;        /* sleep inside the transaction (aimed kills) */
-    volatile int started;        /* the child is training */
+    volatile int phase;         /* 0 outside, 1 writing, 2 about to COMMIT, 3 committed */
+    volatile int64_t committed; /* checkpoints this child committed */
+    volatile int hold_us;       /* sleep inside the transaction (aimed kills) */
+    volatile int started;       /* the child is training */
 } shared;
 
 static shared *sh;
@@ -103,7 +103,9 @@ static void child_train(const char *db, int resume, const char *steps)
     } else if (!rc) {
         rc = spec_load_buffer(&s, "k.yaml", cfg, strlen(cfg), sets, steps ? 1 : 0, &e);
     }
-    train_opts o = {.db = st, .run_name = resume ? NULL : "k", .resume = resume ? &l : NULL,
+    train_opts o = {.db = st,
+                    .run_name = resume ? NULL : "k",
+                    .resume = resume ? &l : NULL,
                     .progress = note_started};
     train_result r;
     if (!rc)
@@ -260,7 +262,7 @@ static void test_fifty_kills(void)
     /* Resume once more to a fixed step; a straight run must match it. */
     int64_t final = latest + 23;
     char steps[64];
-    snprintf(steps, sizeof steps, "train.steps=%lld", (long long)final);
+    snprintf(steps, sizeof steps, "train.steps=%lld", (long long) final);
     memset((void *)sh, 0, sizeof *sh);
     fflush(stdout);
     pid_t pid = fork();
@@ -307,7 +309,7 @@ static void test_fifty_kills(void)
            "the logged losses differ from the straight run (%zu vs %zu bytes)", na, nb);
     printf("  resumed after the kills to step %lld: %d tensors and %lld logged losses "
            "bit-identical to a straight run\n",
-           (long long)final, la.n, (long long)final);
+           (long long) final, la.n, (long long) final);
     free(ma);
     free(mb);
     store_loaded_free(&la);

@@ -68,8 +68,8 @@ static int64_t train_into(const char *db, const char *cfg, const char *const *se
     }
     store *st = NULL;
     stopper sp = {stop, 0};
-    train_opts o = {.run_name = name, .progress = stop ? stop_at : NULL, .ctx = &sp,
-                    .stop = &sp.flag};
+    train_opts o = {
+        .run_name = name, .progress = stop ? stop_at : NULL, .ctx = &sp, .stop = &sp.flag};
     int rc = store_open(&st, db, 0, &e);
     o.db = st;
     if (!rc)
@@ -137,7 +137,8 @@ static int same_runs(const char *dba, const char *runa, const char *dbb, const c
             same = 0;
         }
     }
-    if (same && strcmp(la.metrics_json ? la.metrics_json : "", lb.metrics_json ? lb.metrics_json : "")) {
+    if (same &&
+        strcmp(la.metrics_json ? la.metrics_json : "", lb.metrics_json ? lb.metrics_json : "")) {
         printf("  checkpoint metrics %s vs %s\n", la.metrics_json, lb.metrics_json);
         same = 0;
     }
@@ -188,7 +189,10 @@ static void straight_vs_resumed(const char *cfg, const char *const *sets, int ns
     CHECK(same_runs(path_in("a.db"), "straight", path_in("b.db"), "resumed"));
 }
 
-static void test_resume_float64_batch1(void) { straight_vs_resumed(text_cfg, NULL, 0, 13); }
+static void test_resume_float64_batch1(void)
+{
+    straight_vs_resumed(text_cfg, NULL, 0, 13);
+}
 
 static void test_resume_float32_batch1(void)
 {
@@ -198,8 +202,8 @@ static void test_resume_float32_batch1(void)
 
 static void test_resume_batch3_adam(void)
 {
-    const char *sets[] = {"train.batch=3", "train.optimizer.name=adam",
-                          "train.optimizer.lr=0.01", "train.clip.value=0", "train.clip.norm=1"};
+    const char *sets[] = {"train.batch=3", "train.optimizer.name=adam", "train.optimizer.lr=0.01",
+                          "train.clip.value=0", "train.clip.norm=1"};
     straight_vs_resumed(text_cfg, sets, 5, 17);
     const char *sets32[] = {"train.batch=3", "train.dtype=float32", "train.optimizer.name=adam",
                             "train.optimizer.lr=0.01"};
@@ -215,13 +219,12 @@ static void test_resume_shuffled_classify(void)
     CHECK(f != NULL);
     if (!f)
         return;
-    static const char *const words[] = {"cat", "dog", "bird", "hund", "katze", "vogel",
+    static const char *const words[] = {"cat",  "dog",   "bird",   "hund", "katze", "vogel",
                                         "chat", "chien", "oiseau", "gato", "perro", "ave"};
     static const char *const lang[] = {"en", "de", "fr", "es"};
     for (int i = 0; i < 12; i++)
         for (int rep = 0; rep < 3; rep++)
-            fprintf(f, "%s%s\t%s\n", words[i], rep ? (rep == 1 ? "s" : "e") : "",
-                    lang[i / 3]);
+            fprintf(f, "%s%s\t%s\n", words[i], rep ? (rep == 1 ? "s" : "e") : "", lang[i / 3]);
     fclose(f);
     char cfg[600];
     snprintf(cfg, sizeof cfg,
@@ -351,9 +354,9 @@ static void test_verify(void)
         ts[n++] = (store_tensor){l.t[i].name, l.t[i].role, l.t[i].dt, l.t[i].shape, l.t[i].data};
     }
     int64_t bad;
-    CHECK_OK(store_checkpoint_save_from(st, l.run, l.step, l.parent, ts, n, l.metrics_json, &bad,
-                                        &e),
-             &e);
+    CHECK_OK(
+        store_checkpoint_save_from(st, l.run, l.step, l.parent, ts, n, l.metrics_json, &bad, &e),
+        &e);
     train_verify_result vr;
     CHECK_OK(train_verify(st, bad, NULL, NULL, &vr, &e), &e);
     CHECKF(vr.tensors_differ == 1 && strstr(vr.first_diff, "adagrad.mem.W"), "%d differ: %s",

@@ -40,7 +40,10 @@ static void verify_note(train_verify_result *vr, const char *fmt, double a, doub
 
 /* Bit equality: two NaNs with the same bits are the same log entry, and
  * -0.0 differs from 0.0, as the bytes do. */
-static int same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
+static int same_bits(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
 
 static void verify_progress(void *ctx, const train_progress *p)
 {
@@ -152,12 +155,12 @@ int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *pctx
             goto out;
         }
     } else if (!strcmp(run.init, "params") || !strcmp(run.init, "from")) {
-        rc = uerr_set(e, UERR_USER,
-                      "checkpoint %lld is the first of run '%s', whose parameters came from %s; "
-                      "that starting point is not stored, so it cannot be replayed",
-                      (long long)ckpt, run.name,
-                      !strcmp(run.init, "params") ? "--params files"
-                                                  : "a checkpoint since deleted");
+        rc =
+            uerr_set(e, UERR_USER,
+                     "checkpoint %lld is the first of run '%s', whose parameters came from %s; "
+                     "that starting point is not stored, so it cannot be replayed",
+                     (long long)ckpt, run.name,
+                     !strcmp(run.init, "params") ? "--params files" : "a checkpoint since deleted");
         goto out;
     }
     vr->from_ckpt = c.parent;
@@ -170,8 +173,8 @@ int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *pctx
         goto out;
     if (run.data_hash && *run.data_hash && strcmp(run.data_hash, d.hash))
         snprintf(vr->warning, sizeof vr->warning,
-                 "%s changed since run '%s' was trained (data hash %.12s, now %.12s)",
-                 s.data.path, run.name, run.data_hash, d.hash);
+                 "%s changed since run '%s' was trained (data hash %.12s, now %.12s)", s.data.path,
+                 run.name, run.data_hash, d.hash);
     data_free(&d);
     int threads = openblas_get_num_threads();
     if (!vr->warning[0] && run.threads > 0 && threads != run.threads)
