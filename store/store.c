@@ -311,25 +311,28 @@ static int store_parse_id(const char *p, int64_t *v)
  * header fails with SQLITE_NOTADB "file is not a database". */
 static int store_identify(store *s, int64_t *appid, int64_t *version, int64_t *ntables, uerr *e)
 {
-    static const char *const q[3] = {
-        "PRAGMA application_id",
-        "PRAGMA user_version",
-        "SELECT count(*) FROM sqlite_master",
-    };
-    int64_t *out[3] = {appid, version, ntables};
-    for (int i = 0; i < 3; i++) {
-        sqlite3_stmt *st;
-        int found;
-        if (store_prep(s, q[i], &st, NULL, e))
-            return UERR_USER;
-        int rc = store_query_int(s, st, out[i], &found, NULL, e);
-        store_final(st);
-        if (rc)
-            return rc;
-        if (!found)
-            return uerr_set(e, UERR_INTERNAL, "%s: '%s' returned no row", s->path, q[i]);
+    /* One statement, so one snapshot: read apart, another process's
+     * migration could commit in between and pair "application_id 0" with
+     * its new tables, which reads as a foreign database. */
+    static const char *const q = "SELECT a.application_id, v.user_version,"
+                                 " (SELECT count(*) FROM sqlite_master)"
+                                 " FROM pragma_application_id() a, pragma_user_version() v";
+    sqlite3_stmt *st;
+    if (store_prep(s, q, &st, NULL, e))
+        return UERR_USER;
+    int r = sqlite3_step(st), rc = 0;
+    if (r == SQLITE_ROW) {
+        *appid = sqlite3_column_int64(st, 0);
+        *version = sqlite3_column_int64(st, 1);
+        *ntables = sqlite3_column_int64(st, 2);
+    } else if (r == SQLITE_DONE) {
+        rc = uerr_set(e, UERR_INTERNAL, "%s: reading the file's identity returned no row",
+                      s->path);
+    } else {
+        rc = store_fail(s, NULL, e);
     }
-    return 0;
+    store_final(st);
+    return rc;
 }
 
 /* Brings a file at user_version `from` up to STORE_SCHEMA_VERSION. Runs in
@@ -368,7 +371,17 @@ static int store_set_wal(store *s, uerr *e)
     sqlite3_stmt *st;
     if (store_prep(s, "PRAGMA journal_mode = WAL", &st, "enabling WAL", e))
         return UERR_USER;
-    int rc = sqlite3_step(st);
+    /* Switching a new file to WAL needs an exclusive lock. When another
+     * process is creating the same file at that moment, SQLite reports
+     * SQLITE_BUSY at once instead of calling the busy handler (waiting
+     * could deadlock a reader that wants to write), so wait here, up to
+     * the busy timeout, in short sleeps. */
+    int rc, waited = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_BUSY && waited < s->busy_ms) {
+        (void)sqlite3_reset(st);
+        sqlite3_sleep(5);
+        waited += 5;
+    }
     if (rc != SQLITE_ROW) {
         rc = store_fail(s, "enabling WAL", e);
         store_final(st);
@@ -388,7 +401,7 @@ static int store_setup(store *s, uerr *e)
 {
     int64_t appid, version, ntables;
     if (sqlite3_extended_result_codes(s->db, 1) != SQLITE_OK ||
-        sqlite3_busy_timeout(s->db, 5000) != SQLITE_OK)
+        sqlite3_busy_timeout(s->db, s->busy_ms = 5000) != SQLITE_OK)
         return store_fail(s, "configuring the connection", e);
     if (store_exec(s, "PRAGMA foreign_keys = ON", "enabling foreign keys", e))
         return UERR_USER;
@@ -577,6 +590,7 @@ void store_close(store *s)
 
 int store_busy_timeout(store *s, int ms, uerr *e)
 {
+    s->busy_ms = ms;
     if (sqlite3_busy_timeout(s->db, ms) != SQLITE_OK)
         return store_fail(s, "setting the busy timeout", e);
     return 0;

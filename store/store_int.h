@@ -25,6 +25,7 @@ struct store {
     int readonly;
     int immutable;           /* read through ?immutable=1 (see store_open) */
     int too_old;             /* setup found an older schema (read-only open) */
+    int busy_ms;             /* the busy timeout */
     int in_txn;              /* inside store_begin ... store_commit */
     store_metric_row *mrows; /* STORE_METRIC_BATCH slots, allocated on first use */
     int nm;

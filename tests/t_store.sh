@@ -204,6 +204,22 @@ n=$($UNROLL query --db "$T/two.db" --csv "SELECT count(*) FROM checkpoints" | ta
     ok "two trainers write one file at once (200 checkpoints)" ||
     ko "two trainers write one file at once" "exit $r1 $r2, $n checkpoints: $(cat "$T/e1" "$T/e2")"
 
+# ---- four trainers creating one new file at once ------------------------------------------------
+# (the first open of a file switches it to WAL and creates the schema; the
+# others must wait for that, not mistake a half-seen file for a foreign one)
+bad=0
+for i in 1 2 3 4 5; do
+    rm -f "$T/fresh.db" "$T/fresh.db-wal" "$T/fresh.db-shm"
+    for k in 1 2 3 4; do
+        $UNROLL train "$cfg" --db "$T/fresh.db" --name "f$k" --set train.steps=20 --quiet 2>>"$T/fresh.err" &
+    done
+    wait
+    n=$($UNROLL query --db "$T/fresh.db" --csv "SELECT count(*) FROM runs WHERE status = 'finished'" | tail -1)
+    [ "$n" = 4 ] || bad=$((bad + 1))
+done
+[ "$bad" -eq 0 ] && ok "4 trainers creating one file at once, 5 times" ||
+    ko "4 trainers creating one file at once" "$bad of 5 rounds failed: $(sort -u "$T/fresh.err")"
+
 # ---- tampered bytes are caught on load --------------------------------------------------------
 if command -v sqlite3 >/dev/null 2>&1; then
     cp "$T/two.db" "$T/tamper.db"
