@@ -42,7 +42,13 @@ bin/unroll: $(UNROLL)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(VECFLAGS) -MMD -MP -c $< -o $@
+
+# The kernels (ops/) and the optimiser's loops are vectorised: -O3's
+# vectoriser, and sqrt without errno so that it can be (nothing reads
+# errno). The rest of the program keeps OPT.
+VEC_OBJ := $(filter $(BUILD)/obj/ops/% $(BUILD)/obj/train/optim.o,$(LIB_OBJ))
+$(VEC_OBJ): VECFLAGS := -O3 -fno-math-errno
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

@@ -12,20 +12,47 @@ int exec_init(exec *x, const graph *g, const plan *p, uerr *e)
     memset(x, 0, sizeof *x);
     x->g = g;
     x->p = p;
-    x->ptr = calloc((size_t)p->nnodes ? (size_t)p->nnodes : 1, sizeof(void *));
+    size_t nids = (size_t)p->nnodes + (size_t)p->vg.n;
+    x->ptr = calloc(nids ? nids : 1, sizeof(void *));
+    x->steps = calloc(p->ninstr ? (size_t)p->ninstr : 1, sizeof *x->steps);
     /* aligned for the widest vector loads; zeroed so an unplanned read is
      * deterministic rather than garbage */
     size_t bytes = p->arena_bytes ? p->arena_bytes : 64;
     x->arena = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (!x->ptr || !x->arena) {
+    if (!x->ptr || !x->steps || !x->arena) {
         exec_free(x);
         return uerr_set(e, UERR_USER, "exec: cannot allocate %zu bytes of activations",
                         p->arena_bytes);
     }
     memset(x->arena, 0, bytes);
-    for (int32_t s = 0; s < p->nsched; s++) {
-        int32_t v = p->sched[s];
-        x->ptr[v] = (char *)x->arena + p->offset[v];
+    for (size_t id = 0; id < nids; id++)
+        if (p->offset[id] != PLAN_NO_BUFFER)
+            x->ptr[id] = (char *)x->arena + p->offset[id];
+    for (int32_t i = 0; i < p->ninstr; i++) {
+        const plan_instr *pi = &p->instr[i];
+        exec_step *s = &x->steps[i];
+        s->out = pi->out;
+        s->copy_from = -1;
+        if (pi->kind == PLAN_COPY) {
+            const gnode *src = plan_node(p, g, pi->node);
+            s->copy_from = pi->node;
+            s->copy_bytes = (size_t)shape_numel(&src->shape) * dtype_size((dtype)src->dt);
+            continue;
+        }
+        s->g = plan_graph_of(p, g, pi->node);
+        s->node = pi->node < p->nnodes ? pi->node : pi->node - p->nnodes;
+        const gnode *nd = &s->g->nodes[s->node];
+        int32_t base = pi->node < p->nnodes ? 0 : p->nnodes;
+        s->nin = nd->nin;
+        for (int k = 0; k < nd->nin; k++)
+            s->in[k] = base + nd->in[k];
+        const op_def *d = op_table[nd->op];
+        s->fn = pi->kind == PLAN_ACCUM ? op_accumulate_fn(s->g->nodes[s->node].op) : d->forward;
+        if (!s->fn) {
+            exec_free(x);
+            return uerr_set(e, UERR_INTERNAL, "exec: op %s has no %s kernel", d->name,
+                            pi->kind == PLAN_ACCUM ? "accumulating" : "forward");
+        }
     }
     return 0;
 }
@@ -34,6 +61,7 @@ void exec_free(exec *x)
 {
     free(x->arena);
     free(x->ptr);
+    free(x->steps);
     memset(x, 0, sizeof *x);
 }
 
@@ -75,14 +103,34 @@ int exec_run(exec *x, uerr *e)
     int rc = check_leaves(x, e);
     if (rc)
         return rc;
-    const graph *g = x->g;
+    const plan *p = x->p;
+    /* a view reads the memory of its source, which may be a leaf bound
+     * (or rebound) since the last run */
+    for (int32_t k = 0; k < p->vg.n; k++)
+        if (p->vsrc[k] >= 0)
+            x->ptr[p->nnodes + k] = x->ptr[p->vsrc[k]];
+    void **ptr = x->ptr;
     void *in[GRAPH_MAX_IN];
-    for (int32_t s = 0; s < x->p->nsched; s++) {
-        int32_t v = x->p->sched[s];
-        const gnode *nd = &g->nodes[v];
-        for (int k = 0; k < nd->nin; k++)
-            in[k] = x->ptr[nd->in[k]];
-        op_table[nd->op]->forward(g, nd, in, x->ptr[v]);
+    const int32_t n = p->ninstr;
+    for (int32_t i = 0; i < n; i++) {
+        const exec_step *s = &x->steps[i];
+        /* An unrolled graph's nodes outgrow the caches, and each kernel
+         * starts by reading its node and its inputs' nodes (their shapes):
+         * fetch the next instruction's while this one runs. */
+        if (i + 1 < n && s[1].copy_from < 0) {
+            const exec_step *nx = &s[1];
+            __builtin_prefetch(&nx->g->nodes[nx->node]);
+            for (int k = 0; k < nx->nin; k++)
+                if (nx->in[k] < p->nnodes)
+                    __builtin_prefetch(&x->g->nodes[nx->in[k]]);
+        }
+        if (s->copy_from >= 0) {
+            memcpy(ptr[s->out], ptr[s->copy_from], s->copy_bytes);
+            continue;
+        }
+        for (int k = 0; k < s->nin; k++)
+            in[k] = ptr[s->in[k]];
+        s->fn(s->g, &s->g->nodes[s->node], in, ptr[s->out]);
     }
     return 0;
 }

@@ -5,6 +5,10 @@
  * Leaves (parameters, data inputs) are not in the arena: the caller binds
  * each to memory it owns with exec_bind, and may rebind between runs (a
  * new batch) without replanning.
+ *
+ * Threads: BLAS calls below a size threshold run on one thread (waking
+ * OpenBLAS's thread pool costs more than a small product); larger ones
+ * use the pool as OpenBLAS configures it.
  */
 #ifndef UNROLL_EXEC_H
 #define UNROLL_EXEC_H
@@ -12,11 +16,24 @@
 #include "graph/graph.h"
 #include "graph/plan.h"
 
+/* One instruction resolved for the loop: the kernel, its graph and node. */
+typedef struct exec_step {
+    void (*fn)(const graph *, const gnode *, void *const *, void *);
+    const graph *g;
+    int32_t node;       /* index in g (looked up each run: g may grow) */
+    int32_t out;        /* global id of the buffer written */
+    int32_t in[GRAPH_MAX_IN]; /* global ids of the inputs */
+    int32_t nin;
+    int32_t copy_from;  /* PLAN_COPY: the leaf copied; else -1 */
+    size_t copy_bytes;
+} exec_step;
+
 typedef struct exec {
     const graph *g;
     const plan *p;
     void *arena;
-    void **ptr;       /* [p->nnodes]: where each node's value lives */
+    void **ptr;       /* [p->nnodes + p->vg.n]: where each node's value lives */
+    exec_step *steps; /* [p->ninstr] */
 } exec;
 
 int exec_init(exec *x, const graph *g, const plan *p, uerr *e);
@@ -25,8 +42,8 @@ void exec_free(exec *x);
 /* Binds a leaf to caller-owned memory of its dtype and shape. */
 void exec_bind(exec *x, int32_t leaf, void *data);
 
-/* Runs the schedule. Fails (before computing anything) when a leaf the
- * schedule reads is unbound, or an int32 data leaf with a declared bound
+/* Runs the program. Fails (before computing anything) when a leaf the
+ * program reads is unbound, or an int32 data leaf with a declared bound
  * holds an index outside [-1, bound). */
 int exec_run(exec *x, uerr *e);
 

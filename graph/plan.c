@@ -1,14 +1,47 @@
-/* plan.c - schedule, liveness and buffer assignment; see plan.h. */
+/* plan.c - the planner: rewrites, schedule, liveness and buffers; see plan.h.
+ *
+ * The passes, in order:
+ *   1. which nodes are needed (ancestors of the outputs), how many readers
+ *      each has, which are outputs;
+ *   2. (PLAN_FUSE_ALL) stacking: row groups and stacked sums are chosen,
+ *      and the "next to each other in memory" constraints they need are
+ *      merged into chains of nodes (graph/rewrite.c);
+ *   3. the schedule: index order, or, when something is stacked, a
+ *      topological order of the units (a stacked group is one unit) that
+ *      otherwise keeps index order;
+ *   4. (EXACT and ALL) in place and accumulate decisions;
+ *   5. the program; every buffer's first write and last read; buffers
+ *      assigned by a sweep over the program with exact-size free lists.
+ */
 #include "graph/plan.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/rewrite.h"
+#include "ops/ops.h"
+
 #define PLAN_ALIGN 64
 
-/* Free buffers grouped by exact byte size; few distinct sizes occur in an
- * unrolled graph, so a linear scan of the buckets is enough. */
+int plan_fuse_from_name(const char *s, int *fuse)
+{
+    static const char *const names[] = {"all", "exact", "none"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(s, names[i])) {
+            *fuse = i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *plan_fuse_name(int fuse)
+{
+    return fuse == PLAN_FUSE_NONE ? "none" : fuse == PLAN_FUSE_EXACT ? "exact" : "all";
+}
+
+/* ---- free lists: buffers grouped by exact byte size ---------------------- */
+
 typedef struct bucket {
     size_t size;
     size_t *off;
@@ -20,6 +53,8 @@ typedef struct freelist {
     int nb, cap;
 } freelist;
 
+/* Few distinct sizes occur in an unrolled graph, so a linear scan of the
+ * buckets is enough. */
 static bucket *find_bucket(freelist *fl, size_t size, int create)
 {
     for (int i = 0; i < fl->nb; i++)
@@ -63,105 +98,284 @@ static void freelist_free(freelist *fl)
     free(fl->b);
 }
 
-static size_t node_bytes(const gnode *n)
+static size_t round_up(size_t bytes)
 {
-    size_t bytes = (size_t)shape_numel(&n->shape) * dtype_size((dtype)n->dt);
     if (bytes == 0)
         bytes = 1;
     return (bytes + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN;
 }
 
+/* ---- the program ---------------------------------------------------------- */
+
+static int emit(rw_ctx *c, uint8_t kind, int32_t node, int32_t out)
+{
+    plan *p = c->p;
+    if (p->ninstr == c->instr_cap) {
+        int32_t ncap = c->instr_cap ? c->instr_cap * 2 : 256;
+        plan_instr *np = realloc(p->instr, (size_t)ncap * sizeof *np);
+        if (!np)
+            return -1;
+        p->instr = np;
+        c->instr_cap = ncap;
+    }
+    p->instr[p->ninstr++] = (plan_instr){.kind = kind, .node = node, .out = out};
+    return 0;
+}
+
+/* Emits the units in schedule order: copies of leaves into stacks first
+ * (they depend on nothing), then each unit as one instruction. */
+static int emit_program(rw_ctx *c)
+{
+    for (int32_t k = 0; k < c->nslots; k++)
+        if (emit(c, PLAN_COPY, c->slot_leaf[k], c->N + c->slot_vnode[k]))
+            return -1;
+    for (int32_t i = 0; i < c->nunits; i++) {
+        int32_t u = c->order[i];
+        int32_t v = c->unit_node[u];
+        if (c->unit_kind[u] == RW_UNIT_GROUP) {
+            const rw_group *gr = &c->groups[v];
+            if (emit(c, PLAN_RUN, c->N + gr->vop, gr->out_first))
+                return -1;
+            continue;
+        }
+        if (c->unit_kind[u] == RW_UNIT_STACK) {
+            const rw_stack *st = &c->stacks[v];
+            if (emit(c, PLAN_RUN, c->N + st->vop, st->top))
+                return -1;
+            /* then the terms that could not be stacked */
+            for (int32_t k = 0; k < st->nleft; k++)
+                if (emit(c, PLAN_ACCUM, c->members[st->first + st->nadds + k], st->top))
+                    return -1;
+            continue;
+        }
+        if (c->role[v] == RW_GONE)
+            continue;
+        if (c->accum_of[v] >= 0) {
+            if (emit(c, PLAN_ACCUM, c->accum_of[v], v))
+                return -1;
+        } else if (emit(c, PLAN_RUN, v, v)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- buffers ---------------------------------------------------------------- */
+
+typedef struct storage {
+    size_t bytes;
+    size_t offset;
+    int32_t def, end;   /* first writing and last reading instruction */
+} storage;
+
+static size_t gid_bytes(const rw_ctx *c, int32_t id)
+{
+    const gnode *n = plan_node(c->p, c->g, id);
+    return (size_t)shape_numel(&n->shape) * dtype_size((dtype)n->dt);
+}
+
+/* The storage a read of id touches: a view reads its source's. */
+static int32_t storage_of(const rw_ctx *c, const int32_t *stor, int32_t id)
+{
+    if (id >= c->N && c->p->vsrc[id - c->N] >= 0)
+        id = c->p->vsrc[id - c->N];
+    return stor[id];
+}
+
+/* The nodes an instruction reads (global ids) into buf; returns how many. */
+static int instr_reads(const rw_ctx *c, const plan_instr *pi, int32_t *buf, int cap)
+{
+    int n = 0;
+    if (pi->kind == PLAN_COPY) {
+        buf[n++] = pi->node;
+        return n;
+    }
+    const gnode *nd = plan_node(c->p, c->g, pi->node);
+    int base = pi->node < c->N ? 0 : c->N;
+    for (int k = 0; k < nd->nin && n < cap; k++)
+        buf[n++] = base + nd->in[k];
+    return n;
+}
+
+static int assign_buffers(rw_ctx *c, const plan_options *opt, uerr *e)
+{
+    plan *p = c->p;
+    int32_t G = c->N + p->vg.n;
+    int32_t *stor = malloc((size_t)G * sizeof *stor);
+    size_t *spos = calloc((size_t)G, sizeof *spos);
+    storage *st = NULL;
+    int32_t nst = 0, cap = 0;
+    int32_t *bydef = NULL, *byend = NULL, *dstart = NULL, *estart = NULL;
+    freelist fl = {0};
+    int rc = 0;
+    if (!stor || !spos)
+        goto oom;
+    for (int32_t i = 0; i < G; i++)
+        stor[i] = -1;
+#define NEW_STORAGE(bytes_)                                                                    \
+    do {                                                                                       \
+        if (nst == cap) {                                                                      \
+            int32_t ncap = cap ? cap * 2 : 1024;                                               \
+            storage *ns = realloc(st, (size_t)ncap * sizeof *ns);                              \
+            if (!ns)                                                                           \
+                goto oom;                                                                      \
+            st = ns;                                                                           \
+            cap = ncap;                                                                        \
+        }                                                                                      \
+        st[nst++] = (storage){.bytes = round_up(bytes_), .def = INT32_MAX, .end = -1};        \
+    } while (0)
+
+    /* stacks: one storage per chain of linked nodes, members at fixed
+     * strides so that the chain reads as one [rows, N] matrix */
+    for (int32_t id = 0; id < G; id++) {
+        if (!c->next || c->prev[id] >= 0 || c->next[id] < 0)
+            continue;
+        size_t mb = gid_bytes(c, id), pos = 0;
+        int32_t len = 0;
+        for (int32_t m = id; m >= 0; m = c->next[m])
+            len++;
+        NEW_STORAGE(mb * (size_t)len);
+        for (int32_t m = id; m >= 0; m = c->next[m], pos += mb) {
+            stor[m] = nst - 1;
+            spos[m] = pos;
+        }
+    }
+    /* every other written node: a storage of its own, or its in-place
+     * base's (bases are written earlier in the program) */
+    for (int32_t i = 0; i < p->ninstr; i++) {
+        int32_t o = p->instr[i].out;
+        if (stor[o] >= 0)
+            continue;
+        if (o < c->N && c->alias_of[o] >= 0) {
+            stor[o] = stor[c->alias_of[o]];
+            spos[o] = spos[c->alias_of[o]];
+            continue;
+        }
+        NEW_STORAGE(gid_bytes(c, o));
+        stor[o] = nst - 1;
+    }
+#undef NEW_STORAGE
+    /* first write and last read of each storage */
+    for (int32_t i = 0; i < p->ninstr; i++) {
+        const plan_instr *pi = &p->instr[i];
+        int32_t s = stor[pi->out];
+        /* a buffer is alive where it is written, even if never read */
+        if (s >= 0 && st[s].def > i)
+            st[s].def = i;
+        if (s >= 0 && st[s].end < i)
+            st[s].end = i;
+        int32_t rd[GRAPH_MAX_IN + 1];
+        int nr = instr_reads(c, pi, rd, GRAPH_MAX_IN + 1);
+        for (int k = 0; k < nr; k++) {
+            int32_t r = storage_of(c, stor, rd[k]);
+            if (r >= 0 && st[r].end < i)
+                st[r].end = i;
+        }
+    }
+    for (int32_t i = 0; i < c->nout; i++) {
+        int32_t s = stor[c->outputs[i]];
+        if (s >= 0)
+            st[s].end = INT32_MAX;
+    }
+    for (int32_t s = 0; s < nst; s++) {
+        if (st[s].def == INT32_MAX) {
+            rc = uerr_set(e, UERR_INTERNAL, "plan: a buffer is never written");
+            goto out;
+        }
+        if (st[s].end < st[s].def)
+            st[s].end = st[s].def; /* a value nobody reads dies at once */
+    }
+    /* the sweep: at each instruction, its new buffers first (an output
+     * never shares memory with an input, in place aside), then the
+     * buffers whose last reader it is go back to the free lists */
+    int32_t n = p->ninstr;
+    bydef = malloc((size_t)(nst ? nst : 1) * sizeof *bydef);
+    byend = malloc((size_t)(nst ? nst : 1) * sizeof *byend);
+    dstart = calloc((size_t)n + 2, sizeof *dstart);
+    estart = calloc((size_t)n + 2, sizeof *estart);
+    if (!bydef || !byend || !dstart || !estart)
+        goto oom;
+    for (int32_t s = 0; s < nst; s++) {
+        dstart[st[s].def + 1]++;
+        if (st[s].end != INT32_MAX)
+            estart[st[s].end + 1]++;
+    }
+    for (int32_t i = 0; i <= n; i++) {
+        dstart[i + 1] += dstart[i];
+        estart[i + 1] += estart[i];
+    }
+    for (int32_t s = 0; s < nst; s++) {
+        bydef[dstart[st[s].def]++] = s;
+        if (st[s].end != INT32_MAX)
+            byend[estart[st[s].end]++] = s;
+    }
+    /* dstart[i] now ends group i: shift back */
+    for (int32_t i = n; i > 0; i--) {
+        dstart[i] = dstart[i - 1];
+        estart[i] = estart[i - 1];
+    }
+    dstart[0] = estart[0] = 0;
+    int reuse = !(opt && opt->no_reuse);
+    size_t top = 0;
+    for (int32_t i = 0; i < n; i++) {
+        for (int32_t k = dstart[i]; k < dstart[i + 1]; k++) {
+            storage *s = &st[bydef[k]];
+            bucket *b = reuse ? find_bucket(&fl, s->bytes, 0) : NULL;
+            if (b && b->n > 0) {
+                s->offset = b->off[--b->n];
+            } else {
+                s->offset = top;
+                top += s->bytes;
+            }
+        }
+        if (!reuse)
+            continue;
+        for (int32_t k = estart[i]; k < estart[i + 1]; k++)
+            if (give_back(&fl, st[byend[k]].bytes, st[byend[k]].offset))
+                goto oom;
+    }
+    p->arena_bytes = top;
+    for (int32_t id = 0; id < G; id++)
+        p->offset[id] = stor[id] >= 0 ? st[stor[id]].offset + spos[id] : PLAN_NO_BUFFER;
+    goto out;
+oom:
+    rc = uerr_set(e, UERR_INTERNAL, "plan: out of memory for %d nodes", c->N);
+out:
+    free(stor);
+    free(spos);
+    free(st);
+    free(bydef);
+    free(byend);
+    free(dstart);
+    free(estart);
+    freelist_free(&fl);
+    return rc;
+}
+
+/* ---- plan_build ------------------------------------------------------------- */
+
 int plan_build(const graph *g, const int32_t *outputs, int nout, const plan_options *opt,
                plan *p, uerr *e)
 {
     memset(p, 0, sizeof *p);
-    int32_t n = g->n;
-    p->nnodes = n;
-    uint8_t *need = calloc((size_t)n ? (size_t)n : 1, 1);
-    int32_t *last = malloc(((size_t)n ? (size_t)n : 1) * sizeof(int32_t));
-    p->offset = malloc(((size_t)n ? (size_t)n : 1) * sizeof(size_t));
-    freelist fl = {0};
-    int rc = 0;
-    if (!need || !last || !p->offset)
-        goto oom;
-    for (int i = 0; i < nout; i++) {
-        if (outputs[i] < 0 || outputs[i] >= n) {
-            rc = uerr_set(e, UERR_INTERNAL, "plan: output %d is not a node", outputs[i]);
-            goto out;
-        }
-        need[outputs[i]] = 1;
+    rw_ctx c;
+    int rc = rw_init(&c, g, outputs, nout, opt ? opt->fuse : PLAN_FUSE_ALL, p, e);
+    if (!rc && c.fuse == PLAN_FUSE_ALL)
+        rc = rw_stacking(&c, e);
+    if (!rc)
+        rc = rw_schedule(&c, e);
+    if (!rc && c.fuse != PLAN_FUSE_NONE)
+        rc = rw_in_place(&c, e);
+    if (!rc && emit_program(&c))
+        rc = uerr_set(e, UERR_INTERNAL, "plan: out of memory for %d nodes", g->n);
+    if (!rc) {
+        p->offset = malloc(((size_t)c.N + (size_t)p->vg.n + 1) * sizeof *p->offset);
+        if (!p->offset)
+            rc = uerr_set(e, UERR_INTERNAL, "plan: out of memory for %d nodes", g->n);
     }
-    int32_t nsched = 0, nleaves = 0;
-    for (int32_t v = n - 1; v >= 0; v--) {
-        if (!need[v])
-            continue;
-        const gnode *nd = &g->nodes[v];
-        if (nd->op == OP_INPUT) {
-            nleaves++;
-            continue;
-        }
-        nsched++;
-        for (int k = 0; k < nd->nin; k++)
-            need[nd->in[k]] = 1;
-    }
-    p->sched = malloc(((size_t)nsched + 1) * sizeof(int32_t));
-    p->leaves = malloc(((size_t)nleaves + 1) * sizeof(int32_t));
-    if (!p->sched || !p->leaves)
-        goto oom;
-    for (int32_t v = 0; v < n; v++) {
-        p->offset[v] = PLAN_NO_BUFFER;
-        last[v] = -1;
-        if (!need[v])
-            continue;
-        if (g->nodes[v].op == OP_INPUT)
-            p->leaves[p->nleaves++] = v;
-        else
-            p->sched[p->nsched++] = v;
-    }
-    for (int32_t s = 0; s < p->nsched; s++) {
-        const gnode *nd = &g->nodes[p->sched[s]];
-        for (int k = 0; k < nd->nin; k++)
-            last[nd->in[k]] = s;
-    }
-    for (int i = 0; i < nout; i++)
-        last[outputs[i]] = INT32_MAX;
-
-    size_t top = 0;
-    for (int32_t s = 0; s < p->nsched; s++) {
-        int32_t v = p->sched[s];
-        const gnode *nd = &g->nodes[v];
-        size_t bytes = node_bytes(nd);
-        p->naive_bytes += bytes;
-        bucket *b = opt && opt->no_reuse ? NULL : find_bucket(&fl, bytes, 0);
-        if (b && b->n > 0) {
-            p->offset[v] = b->off[--b->n];
-        } else {
-            p->offset[v] = top;
-            top += bytes;
-        }
-        if (opt && opt->no_reuse)
-            continue;
-        /* inputs whose last reader is this node die now; a value nobody
-         * reads dies at once */
-        for (int k = 0; k < nd->nin; k++) {
-            int32_t u = nd->in[k];
-            if (last[u] == s && p->offset[u] != PLAN_NO_BUFFER) {
-                if (give_back(&fl, node_bytes(&g->nodes[u]), p->offset[u]))
-                    goto oom;
-                last[u] = -1; /* an input read twice is returned once */
-            }
-        }
-        if (last[v] == -1 && give_back(&fl, bytes, p->offset[v]))
-            goto oom;
-    }
-    p->arena_bytes = top;
-    goto out;
-oom:
-    rc = uerr_set(e, UERR_INTERNAL, "plan: out of memory for %d nodes", n);
-out:
-    free(need);
-    free(last);
-    freelist_free(&fl);
+    if (!rc)
+        rc = assign_buffers(&c, opt, e);
+    rw_free(&c);
     if (rc)
         plan_free(p);
     return rc;
@@ -169,8 +383,11 @@ out:
 
 void plan_free(plan *p)
 {
-    free(p->sched);
+    free(p->instr);
     free(p->leaves);
     free(p->offset);
+    free(p->vsrc);
+    if (p->vg.names)
+        graph_free(&p->vg);
     memset(p, 0, sizeof *p);
 }

@@ -1,18 +1,58 @@
 /*
- * plan.h - a schedule and a memory layout for computing some outputs of
- * a graph.
+ * plan.h - a program of kernel calls and a memory layout for computing
+ * some outputs of a graph.
  *
- * The schedule is every non-leaf ancestor of the outputs, in index order
- * (a topological order). Liveness gives each node the last schedule slot
- * that reads it; a node's buffer returns to a free list after that slot
- * and is handed to the next node of exactly the same byte size, so an
- * unrolled graph whose steps repeat the same shapes reuses a handful of
- * buffers per step. Outputs are never freed. Every buffer is an offset in
- * ONE arena whose size is known before anything runs: the executor
- * allocates it once, and a step allocates nothing.
+ * The graph is never changed: it stays the honest unrolled one, T copies
+ * of the cell and build_grad's T-term sums. What the plan changes is how
+ * it is computed. Its program is a flat list of instructions, each one a
+ * kernel call over preassigned buffers:
  *
- * A node's buffer is always distinct from its inputs' (no in-place
- * kernels), so kernels may read inputs while writing their output.
+ *   PLAN_RUN    out = op(inputs) for one node (its forward kernel)
+ *   PLAN_ACCUM  out += op(inputs): the node's value is added into the
+ *               buffer of the add that reads it, never stored apart
+ *   PLAN_COPY   a leaf copied into its place in a stacked buffer
+ *
+ * With every rewrite off (PLAN_FUSE_NONE) the program is one PLAN_RUN per
+ * node in index order (a topological order), each node in a buffer of its
+ * own size. The rewrites, each switched off by that option:
+ *
+ *   in place     an elementwise node whose input has no other reader and
+ *                the same size writes over that input (add chains, bias,
+ *                activation, their gradients);
+ *   accumulate   add(s, t) where t is a scatter, gather, row sum or (in
+ *                PLAN_FUSE_ALL only) a matrix product read by nothing
+ *                else: t is added straight into s's buffer. build_grad's
+ *                sum over time of a shared parameter's terms becomes one
+ *                buffer that every step's term is added into;
+ *   stacking     (PLAN_FUSE_ALL) T products that read one shared matrix
+ *                and a per-step left operand, none depending on another
+ *                (the output projection V h_t, its gradient dO_t V), run
+ *                as ONE product over the T steps' rows stacked in one
+ *                buffer; and a sum over time of products G_t^T A_t (the
+ *                gradients of W and V) runs as ONE product [G_0; ...]^T
+ *                [A_0; ...]. Stacked nodes are placed next to each other
+ *                in memory (a leaf such as h0 is copied into its place).
+ *
+ * What is bit-identical to PLAN_FUSE_NONE: PLAN_FUSE_EXACT, always (every
+ * value is computed by the same arithmetic in the same order; only where
+ * it is stored changes). PLAN_FUSE_ALL additionally changes rounding:
+ * a stacked product sums its terms inside one BLAS call in BLAS's order,
+ * not left to right over time; a product accumulated into its sum adds
+ * the partial products of BLAS's K blocks one by one; a stacked row
+ * product may use another BLAS kernel than T one-row products. The tests
+ * bound these differences (relative 1e-12 in float64, 1e-5 in float32).
+ *
+ * Liveness: every buffer (a node's, an in-place chain's, a stack's) lives
+ * from the instruction that first writes it to the last that reads it, is
+ * then returned to a free list and handed to the next buffer of exactly
+ * that size. Outputs are never freed. All buffers are offsets in ONE arena
+ * whose size is known before anything runs: the executor allocates it
+ * once, and a step allocates nothing.
+ *
+ * Node ids in the plan are global: below nnodes, a node of the graph;
+ * from nnodes on, node (id - nnodes) of the plan's own graph vg, which
+ * holds the stacked views and the stacked operations (a kernel is always
+ * called with the graph its node belongs to).
  */
 #ifndef UNROLL_PLAN_H
 #define UNROLL_PLAN_H
@@ -23,23 +63,58 @@
 
 #define PLAN_NO_BUFFER ((size_t)-1)
 
+enum plan_fuse {
+    PLAN_FUSE_ALL = 0,     /* every rewrite (the default) */
+    PLAN_FUSE_EXACT = 1,   /* only the rewrites that keep results bit-identical */
+    PLAN_FUSE_NONE = 2,    /* one kernel call per node, in index order */
+};
+
 typedef struct plan_options {
-    int no_reuse;          /* give every node a buffer of its own (tests) */
+    int no_reuse;          /* give every buffer memory of its own (tests) */
+    int fuse;              /* enum plan_fuse */
 } plan_options;
+
+/* "all", "exact", "none"; 0 on success */
+int plan_fuse_from_name(const char *s, int *fuse);
+const char *plan_fuse_name(int fuse);
+
+enum plan_kind { PLAN_RUN, PLAN_ACCUM, PLAN_COPY };
+
+typedef struct plan_instr {
+    uint8_t kind;          /* enum plan_kind */
+    int32_t node;          /* whose op and inputs (global id) */
+    int32_t out;           /* whose buffer is written (global id) */
+} plan_instr;
 
 typedef struct plan {
     int32_t nnodes;        /* graph size when planned */
-    int32_t *sched;        /* nodes to compute, in order */
-    int32_t nsched;
-    int32_t *leaves;       /* leaves the schedule reads (to be bound) */
+    int fuse;
+    plan_instr *instr;     /* the program, in order */
+    int32_t ninstr;
+    int32_t *leaves;       /* leaves the program reads (to be bound) */
     int32_t nleaves;
-    size_t *offset;        /* [nnodes]: arena offset, or PLAN_NO_BUFFER */
+    graph vg;              /* stacked views and stacked operations */
+    int32_t *vsrc;         /* [vg.n]: a view's memory is that of this
+                              global node; -1 for an operation */
+    size_t *offset;        /* [nnodes + vg.n]: arena offset, or PLAN_NO_BUFFER */
     size_t arena_bytes;
-    size_t naive_bytes;    /* what the arena would be without reuse */
+    size_t naive_bytes;    /* one buffer per computed node, no reuse */
+    /* what the rewrites did, for diagnostics and the benchmark */
+    int32_t n_inplace, n_accum, n_stacked, n_stacked_nodes;
 } plan;
 
 int plan_build(const graph *g, const int32_t *outputs, int nout, const plan_options *opt,
                plan *p, uerr *e);
 void plan_free(plan *p);
+
+/* The graph and node of a global id. */
+static inline const graph *plan_graph_of(const plan *p, const graph *g, int32_t id)
+{
+    return id < p->nnodes ? g : &p->vg;
+}
+static inline const gnode *plan_node(const plan *p, const graph *g, int32_t id)
+{
+    return id < p->nnodes ? &g->nodes[id] : &p->vg.nodes[id - p->nnodes];
+}
 
 #endif

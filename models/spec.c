@@ -72,6 +72,7 @@ static const char *const spec_outputs_names[] = {"every_step", "last_step", NULL
 static const char *const spec_state_names[] = {"carry", "zero", NULL};
 static const char *const spec_optim_names[] = {"sgd", "momentum", "adagrad", "adam", NULL};
 static const char *const spec_dtype_names[] = {"float32", "float64", NULL};
+static const char *const spec_fuse_names[] = {"all", "exact", "none", NULL};
 
 #define SPEC_NNAMES(a) (sizeof(a) / sizeof((a)[0]) - 1)
 _Static_assert(SPEC_NNAMES(spec_data_kind_names) == SPEC_DATA_NPY + 1, "data.kind");
@@ -83,6 +84,7 @@ _Static_assert(SPEC_NNAMES(spec_outputs_names) == SPEC_OUTPUTS_LAST_STEP + 1,
                "model.outputs");
 _Static_assert(SPEC_NNAMES(spec_state_names) == SPEC_STATE_ZERO + 1, "train.state");
 _Static_assert(SPEC_NNAMES(spec_optim_names) == SPEC_OPT_ADAM + 1, "optimizer.name");
+_Static_assert(SPEC_NNAMES(spec_fuse_names) == 3, "train.fuse");
 /* Enum fields are stored through an int. */
 _Static_assert(sizeof(spec_cell) == sizeof(int) && sizeof(dtype) == sizeof(int),
                "enums are int-sized");
@@ -170,6 +172,8 @@ static const spec_field spec_fields[] = {
           "steps between progress lines"),
     F_INT("train.ledger_every", train.ledger_every, "0", 0, SPEC_NOMAX,
           "steps between per-time-step gradient ledgers in the metrics (0 = never)"),
+    F_ENUM("train.fuse", train.fuse, "all", spec_fuse_names,
+           "plan rewrites: all | exact (bit-identical to none) | none (one kernel per node)"),
     F_INT("train.checkpoint.every", train.checkpoint.every, "0", 0, SPEC_NOMAX,
           "steps between checkpoints (0 = only at the end)"),
     F_STR("train.checkpoint.db", train.checkpoint.db, "unroll.db", SPEC_NONEMPTY,

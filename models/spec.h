@@ -135,6 +135,8 @@ typedef struct spec {
         int64_t valid_every; /* >= 0, 0 = never */
         int64_t log_every;   /* >= 1 */
         int64_t ledger_every; /* >= 0, 0 = never */
+        int fuse;             /* the plan's rewrites: 0 all, 1 exact, 2 none
+                                 (graph/plan.h, enum plan_fuse) */
         struct {
             int64_t every; /* >= 0, 0 = only at the end */
             char *db;

@@ -11,6 +11,8 @@
 
 #include <math.h>
 
+#include "ops/vmath.h"
+
 #define UNARY_KERNEL(fname, EXPR)                                                         \
     static void fname(const graph *g, const gnode *n, void *const *in, void *out)         \
     {                                                                                     \
@@ -42,8 +44,28 @@
         });                                                                               \
     }
 
-UNARY_KERNEL(tanh_forward, (T)tanh(x))
-UNARY_KERNEL(sigmoid_forward, (T)(1.0 / (1.0 + exp(-(double)x))))
+/* tanh and sigmoid: the vector forms of ops/vmath.h (libm's one call per
+ * element dominated a small model's step) */
+static void tanh_forward(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    (void)g;
+    int64_t total = shape_numel(&n->shape);
+    if (n->dt == DT_F32)
+        vm_tanh_f32(in[0], out, total);
+    else
+        vm_tanh_f64(in[0], out, total);
+}
+
+static void sigmoid_forward(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    (void)g;
+    int64_t total = shape_numel(&n->shape);
+    if (n->dt == DT_F32)
+        vm_sigmoid_f32(in[0], out, total);
+    else
+        vm_sigmoid_f64(in[0], out, total);
+}
+
 UNARY_KERNEL(relu_forward, x > 0 ? x : (T)0)
 GRAD_KERNEL(tanh_grad_forward, g * (1 - y * y))
 GRAD_KERNEL(sigmoid_grad_forward, g * y * (1 - y))
@@ -129,16 +151,16 @@ static int32_t sigmoid_grad_example(graph *g, uerr *e)
 }
 static int32_t relu_grad_example(graph *g, uerr *e) { return grad_example(g, OP_RELU_GRAD, e); }
 
-const op_def op_def_TANH = {"tanh", 1, 0, op_infer_like_first, tanh_forward, tanh_bprop,
+const op_def op_def_TANH = {"tanh", 1, OPF_INPLACE, op_infer_like_first, tanh_forward, tanh_bprop,
                             tanh_example};
-const op_def op_def_SIGMOID = {"sigmoid", 1, 0, op_infer_like_first, sigmoid_forward,
+const op_def op_def_SIGMOID = {"sigmoid", 1, OPF_INPLACE, op_infer_like_first, sigmoid_forward,
                                sigmoid_bprop, sigmoid_example};
-const op_def op_def_RELU = {"relu", 1, 0, op_infer_like_first, relu_forward, relu_bprop,
+const op_def op_def_RELU = {"relu", 1, OPF_INPLACE, op_infer_like_first, relu_forward, relu_bprop,
                             relu_example};
-const op_def op_def_TANH_GRAD = {"tanh_grad", 2, 0, op_infer_like_first, tanh_grad_forward,
+const op_def op_def_TANH_GRAD = {"tanh_grad", 2, OPF_INPLACE, op_infer_like_first, tanh_grad_forward,
                                  tanh_grad_bprop, tanh_grad_example};
-const op_def op_def_SIGMOID_GRAD = {"sigmoid_grad", 2, 0, op_infer_like_first,
+const op_def op_def_SIGMOID_GRAD = {"sigmoid_grad", 2, OPF_INPLACE, op_infer_like_first,
                                     sigmoid_grad_forward, sigmoid_grad_bprop,
                                     sigmoid_grad_example};
-const op_def op_def_RELU_GRAD = {"relu_grad", 2, 0, op_infer_like_first, relu_grad_forward,
+const op_def op_def_RELU_GRAD = {"relu_grad", 2, OPF_INPLACE, op_infer_like_first, relu_grad_forward,
                                  relu_grad_bprop, relu_grad_example};

@@ -47,6 +47,24 @@ static void gather_forward(const graph *g, const gnode *n, void *const *in, void
     });
 }
 
+/* out [B, H] += U[:, idx[b]] per row: the add of a gathered row, element
+ * by element, as add(x, gather(U, idx)) computes it */
+void op_gather_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    const gnode *u = &g->nodes[n->in[0]];
+    int64_t H = u->shape.dim[0], V = u->shape.dim[1], B = n->shape.dim[0];
+    const int32_t *idx = in[1];
+    DT_EACH_REAL(n->dt, T, {
+        const T *U = in[0];
+        T *y = out;
+        for (int64_t b = 0; b < B; b++) {
+            int32_t k = idx[b];
+            for (int64_t j = 0; j < H; j++)
+                y[b * H + j] = y[b * H + j] + (k >= 0 ? U[j * V + k] : (T)0);
+        }
+    });
+}
+
 static int32_t gather_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined,
                             uerr *e)
 {
@@ -98,6 +116,59 @@ static void scatter_forward(const graph *g, const gnode *n, void *const *in, voi
                 continue;
             for (int64_t j = 0; j < H; j++)
                 y[j * V + k] += G[b * H + j];
+        }
+    });
+}
+
+/*
+ * out [H, V] += scatter(G, idx): the scatter's column k is the sum, from 0
+ * and in row order, of the rows b with idx[b] = k; that column is added to
+ * out once, so the result is bit-identical to add(out, scatter(G, idx)).
+ * Rows sharing an index are summed first in chunks of SCATTER_CHUNK
+ * columns on the stack (no allocation); a row whose index is unique is
+ * added at once.
+ */
+#define SCATTER_CHUNK 256
+
+void op_scatter_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    int64_t H = n->shape.dim[0], V = n->shape.dim[1];
+    int64_t B = g->nodes[n->in[0]].shape.dim[0];
+    const int32_t *idx = in[1];
+    DT_EACH_REAL(n->dt, T, {
+        const T *G = in[0];
+        T *y = out;
+        for (int64_t b = 0; b < B; b++) {
+            int32_t k = idx[b];
+            if (k < 0)
+                continue;
+            int seen = 0, more = 0;
+            for (int64_t r = 0; r < b && !seen; r++)
+                seen = idx[r] == k;
+            if (seen)
+                continue; /* summed with the first row of its index */
+            for (int64_t r = b + 1; r < B && !more; r++)
+                more = idx[r] == k;
+            if (!more) {
+                for (int64_t j = 0; j < H; j++) {
+                    T s = 0;
+                    s += G[b * H + j];
+                    y[j * V + k] = y[j * V + k] + s;
+                }
+                continue;
+            }
+            for (int64_t j0 = 0; j0 < H; j0 += SCATTER_CHUNK) {
+                int64_t nj = H - j0 < SCATTER_CHUNK ? H - j0 : SCATTER_CHUNK;
+                T s[SCATTER_CHUNK];
+                for (int64_t j = 0; j < nj; j++)
+                    s[j] = 0;
+                for (int64_t r = b; r < B; r++)
+                    if (idx[r] == k)
+                        for (int64_t j = 0; j < nj; j++)
+                            s[j] += G[r * H + j0 + j];
+                for (int64_t j = 0; j < nj; j++)
+                    y[(j0 + j) * V + k] = y[(j0 + j) * V + k] + s[j];
+            }
         }
     });
 }

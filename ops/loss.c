@@ -15,6 +15,8 @@
 
 #include <math.h>
 
+#include "ops/vmath.h"
+
 static int xent_check(const graph *g, gnode *n, uerr *e)
 {
     const gnode *l = &g->nodes[n->in[0]], *t = &g->nodes[n->in[1]];
@@ -37,6 +39,11 @@ static int xent_infer(const graph *g, gnode *n, uerr *e)
     return 0;
 }
 
+/* Exponentials of a row are taken XENT_CHUNK at a time on the stack
+ * (kernels allocate nothing), in the graph's dtype (x - max <= 0, so
+ * each is at most 1), and summed in double. */
+#define XENT_CHUNK 256
+
 /* logits [R, N], targets [R] -> scalar */
 static void xent_forward(const graph *g, const gnode *n, void *const *in, void *out)
 {
@@ -47,17 +54,27 @@ static void xent_forward(const graph *g, const gnode *n, void *const *in, void *
     DT_EACH_REAL(n->dt, T, {
         const T *x = in[0];
         double loss = 0;
+        T buf[XENT_CHUNK];
         for (int64_t r = 0; r < R; r++) {
             if (tg[r] < 0)
                 continue;
             const T *xr = x + r * N;
-            double mx = xr[0];
+            T mx = xr[0];
             for (int64_t j = 1; j < N; j++)
                 mx = xr[j] > mx ? xr[j] : mx;
             double s = 0;
-            for (int64_t j = 0; j < N; j++)
-                s += exp((double)xr[j] - mx);
-            loss += mx + log(s) - (double)xr[tg[r]];
+            for (int64_t j0 = 0; j0 < N; j0 += XENT_CHUNK) {
+                int64_t nj = N - j0 < XENT_CHUNK ? N - j0 : XENT_CHUNK;
+                for (int64_t j = 0; j < nj; j++)
+                    buf[j] = xr[j0 + j] - mx;
+                if (n->dt == DT_F32)
+                    vm_exp_f32((const float *)buf, (float *)buf, nj);
+                else
+                    vm_exp_f64((const double *)buf, (double *)buf, nj);
+                for (int64_t j = 0; j < nj; j++)
+                    s += buf[j];
+            }
+            loss += (double)mx + log(s) - (double)xr[tg[r]];
         }
         *(T *)out = (T)loss;
     });
@@ -97,11 +114,15 @@ static void xent_grad_forward(const graph *g, const gnode *n, void *const *in, v
             T mx = xr[0];
             for (int64_t j = 1; j < N; j++)
                 mx = xr[j] > mx ? xr[j] : mx;
+            for (int64_t j = 0; j < N; j++)
+                zr[j] = xr[j] - mx;
+            if (n->dt == DT_F32)
+                vm_exp_f32((const float *)zr, (float *)zr, N);
+            else
+                vm_exp_f64((const double *)zr, (double *)zr, N);
             double s = 0;
-            for (int64_t j = 0; j < N; j++) {
-                zr[j] = (T)exp((double)(xr[j] - mx));
+            for (int64_t j = 0; j < N; j++)
                 s += zr[j];
-            }
             for (int64_t j = 0; j < N; j++)
                 zr[j] = (T)(gs * (zr[j] / s));
             zr[tg[r]] -= gs;
@@ -128,7 +149,7 @@ static int32_t xent_example(graph *g, uerr *e)
 
 const op_def op_def_SOFTMAX_XENT = {"softmax_xent", 2, 0, xent_infer, xent_forward, xent_bprop,
                                     xent_example};
-const op_def op_def_SOFTMAX_XENT_GRAD = {"softmax_xent_grad", 3, OPF_BACKWARD_ONLY,
+const op_def op_def_SOFTMAX_XENT_GRAD = {"softmax_xent_grad", 3, OPF_BACKWARD_ONLY | OPF_INPLACE,
                                          xent_grad_infer, xent_grad_forward, NULL, NULL};
 
 /*

@@ -14,6 +14,17 @@ const op_def *const op_table[OP_COUNT] = {
 #undef X
 };
 
+op_forward_fn op_accumulate_fn(int op)
+{
+    switch (op) {
+    case OP_MATMUL: return op_matmul_accumulate;
+    case OP_GATHER: return op_gather_accumulate;
+    case OP_SCATTER: return op_scatter_accumulate;
+    case OP_SUM: return op_sum_accumulate;
+    default: return NULL;
+    }
+}
+
 int op_shape_error(const graph *g, const gnode *n, uerr *e, const char *what)
 {
     char buf[512];

@@ -22,13 +22,19 @@ enum op_flags {
                                     rules, not differentiated again */
     OPF_NO_KERNEL = 1u << 1,     /* a leaf: bound by the caller */
     OPF_INDEX = 1u << 2,         /* computes integers: nothing to differentiate */
+    OPF_INPLACE = 1u << 3,       /* elementwise: the output may be the
+                                    buffer of an input of its size (each
+                                    element is read before it is written) */
 };
 
 /* Checks the inputs of n and sets n->shape and n->dt. */
 typedef int (*op_infer_fn)(const graph *g, gnode *n, uerr *e);
 
 /* Computes n from its inputs. in[i] points to input i's data, out to n's.
- * Kernels never allocate and never fail: shapes were checked at build. */
+ * Kernels never allocate and never fail: shapes were checked at build.
+ * An accumulating kernel (the plan's "accumulate" rewrite) adds n's value
+ * into out instead, with the rounding of computing it and then adding it
+ * with add wherever it can (see each op). */
 typedef void (*op_forward_fn)(const graph *g, const gnode *n, void *const *in, void *out);
 
 /* The bprop of Goodfellow et al. 6.5.6: adds nodes computing node's
@@ -53,6 +59,15 @@ typedef struct op_def {
 } op_def;
 
 extern const op_def *const op_table[OP_COUNT];
+
+/* The accumulating kernel of an op (out += value), or NULL when it offers
+ * none. Few ops have one, so they are listed in ops.c rather than being a
+ * field every op_def must spell out. */
+op_forward_fn op_accumulate_fn(int op);
+void op_matmul_accumulate(const graph *g, const gnode *n, void *const *in, void *out);
+void op_gather_accumulate(const graph *g, const gnode *n, void *const *in, void *out);
+void op_scatter_accumulate(const graph *g, const gnode *n, void *const *in, void *out);
+void op_sum_accumulate(const graph *g, const gnode *n, void *const *in, void *out);
 
 /* Infers the shape of *proto, pushes it, returns its id or -1. */
 int32_t op_build(graph *g, gnode proto, uerr *e);

@@ -45,6 +45,44 @@ static void sum_forward(const graph *g, const gnode *n, void *const *in, void *o
     });
 }
 
+/* out += sum(x): the same sums as sum_forward (from 0, in row order),
+ * each added to out once, as add(out, sum(x)) would. Rows are summed in
+ * chunks of SUM_CHUNK columns on the stack, so x is read row by row. */
+#define SUM_CHUNK 256
+
+void op_sum_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    const gnode *a = &g->nodes[n->in[0]];
+    int64_t total = shape_numel(&a->shape);
+    DT_EACH_REAL(n->dt, T, {
+        const T *x = in[0];
+        T *y = out;
+        if (n->shape.rank == 0) {
+            double s = 0;
+            for (int64_t i = 0; i < total; i++)
+                s += x[i];
+            y[0] = y[0] + (T)s;
+        } else if (total == n->shape.dim[0]) {
+            /* one row: its sum is 0 + x */
+            for (int64_t j = 0; j < total; j++)
+                y[j] = y[j] + ((T)0 + x[j]);
+        } else {
+            int64_t N = n->shape.dim[0];
+            for (int64_t j0 = 0; j0 < N; j0 += SUM_CHUNK) {
+                int64_t nj = N - j0 < SUM_CHUNK ? N - j0 : SUM_CHUNK;
+                T s[SUM_CHUNK];
+                for (int64_t j = 0; j < nj; j++)
+                    s[j] = 0;
+                for (int64_t r = 0; r < total; r += N)
+                    for (int64_t j = 0; j < nj; j++)
+                        s[j] += x[r + j0 + j];
+                for (int64_t j = 0; j < nj; j++)
+                    y[j0 + j] = y[j0 + j] + s[j];
+            }
+        }
+    });
+}
+
 static int32_t sum_bprop(graph *g, int32_t node, int i, int32_t gout, int *u, uerr *e)
 {
     (void)i, (void)u;

@@ -9,6 +9,8 @@
 
 #include <math.h>
 
+#include "ops/vmath.h"
+
 static int softmax_infer(const graph *g, gnode *n, uerr *e)
 {
     if (g->nodes[n->in[0]].shape.rank < 1)
@@ -31,11 +33,15 @@ static void softmax_forward(const graph *g, const gnode *n, void *const *in, voi
             T mx = xr[0];
             for (int64_t j = 1; j < N; j++)
                 mx = xr[j] > mx ? xr[j] : mx;
+            for (int64_t j = 0; j < N; j++)
+                yr[j] = xr[j] - mx;
+            if (n->dt == DT_F32)
+                vm_exp_f32((const float *)yr, (float *)yr, N);
+            else
+                vm_exp_f64((const double *)yr, (double *)yr, N);
             double s = 0;
-            for (int64_t j = 0; j < N; j++) {
-                yr[j] = (T)exp((double)(xr[j] - mx));
+            for (int64_t j = 0; j < N; j++)
                 s += yr[j];
-            }
             for (int64_t j = 0; j < N; j++)
                 yr[j] = (T)(yr[j] / s);
         }
@@ -72,7 +78,7 @@ static int32_t softmax_example(graph *g, uerr *e)
     return op_unary(g, OP_SOFTMAX, op_example_param(g, shape_2(3, 5), e), e);
 }
 
-const op_def op_def_SOFTMAX = {"softmax", 1, 0, softmax_infer, softmax_forward, softmax_bprop,
+const op_def op_def_SOFTMAX = {"softmax", 1, OPF_INPLACE, softmax_infer, softmax_forward, softmax_bprop,
                                softmax_example};
-const op_def op_def_SOFTMAX_GRAD = {"softmax_grad", 2, OPF_BACKWARD_ONLY, op_infer_like_first,
+const op_def op_def_SOFTMAX_GRAD = {"softmax_grad", 2, OPF_BACKWARD_ONLY | OPF_INPLACE, op_infer_like_first,
                                     softmax_grad_forward, NULL, NULL};

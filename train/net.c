@@ -23,6 +23,13 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
     n->mode = mode;
     n->dt = s->train.dtype;
     n->es = dtype_size(n->dt);
+    /* the plan's rewrites as the config says (train.fuse), unless the
+     * caller sets them */
+    _Static_assert(PLAN_FUSE_ALL == 0 && PLAN_FUSE_EXACT == 1 && PLAN_FUSE_NONE == 2,
+                   "train.fuse spells enum plan_fuse");
+    plan_options from_spec = {.fuse = s->train.fuse};
+    if (!po)
+        po = &from_spec;
     int rc = model_build_io(&n->m, s, io, B, T, e);
     if (rc)
         return rc;

@@ -44,7 +44,21 @@ const char *optim_slot_name(const optim *o, int slot)
     return NULL;
 }
 
-void optim_step(optim *o, void *params, const void *grads)
+/*
+ * After the graph, these loops are most of a small model's step (min-char-
+ * rnn: 33k parameters, each with a square root and a division per step).
+ * The Makefile compiles this file vectorised; here each loop is compiled
+ * for the widest vector unit the CPU has, chosen when the program loads.
+ * Every operation in them is elementwise and correctly rounded, so each
+ * version gives the same bits.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define OPTIM_VECTOR __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define OPTIM_VECTOR
+#endif
+
+OPTIM_VECTOR void optim_step(optim *o, void *params, const void *grads)
 {
     o->t++;
     int64_t n = o->n;
@@ -87,7 +101,7 @@ void optim_step(optim *o, void *params, const void *grads)
     });
 }
 
-void clip_by_value(dtype dt, void *g, int64_t n, double value)
+OPTIM_VECTOR void clip_by_value(dtype dt, void *g, int64_t n, double value)
 {
     DT_EACH_REAL(dt, T, {
         T *x = g, hi = (T)value, lo = (T)-value;
@@ -113,13 +127,24 @@ double clip_by_norm(dtype dt, void *g, int64_t n, double max_norm)
     return sqrt(ss);
 }
 
-int64_t first_nonfinite(dtype dt, const void *g, int64_t n)
+/* x - x is 0 for a finite x and NaN otherwise: a test without a branch per
+ * element, so blocks of 256 are checked as vectors and only a block with a
+ * non-finite element is searched. */
+OPTIM_VECTOR int64_t first_nonfinite(dtype dt, const void *g, int64_t n)
 {
     DT_EACH_REAL(dt, T, {
         const T *x = g;
-        for (int64_t i = 0; i < n; i++)
-            if (!isfinite(x[i]))
-                return i;
+        for (int64_t i0 = 0; i0 < n; i0 += 256) {
+            int64_t end = n - i0 < 256 ? n : i0 + 256;
+            int bad = 0;
+            for (int64_t i = i0; i < end; i++)
+                bad |= (x[i] - x[i]) != 0;
+            if (!bad)
+                continue;
+            for (int64_t i = i0; i < end; i++)
+                if (!isfinite(x[i]))
+                    return i;
+        }
     });
     return -1;
 }

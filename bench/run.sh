@@ -1,0 +1,167 @@
+#!/bin/sh
+# bench/run.sh BUILD - `make bench`: unroll against PyTorch and numpy on the
+# sizes of issue 5, printed as a table with the ratios. Never part of
+# `make test`; nothing here passes or fails on time.
+#
+#   S1  V=65  H=100  T=25   B=1   float32 (and float64, against numpy too)
+#   S2  V=65  H=256  T=64   B=32  float32
+#   S3  V=128 H=1024 T=32   B=64  float32
+#   S4  V=65  H=128  T=1000 B=1   float32
+#
+# Each figure is one process (so peak RSS is its own), measured in
+# BENCH_ROUNDS interleaved rounds (default 3): unroll, then PyTorch with 1
+# and with 2 threads, per size per round; the table shows medians over the
+# rounds of per-process medians over repeated steps after warm-up.
+# PyTorch comes from Debian's python3-torch (installed when missing, if
+# apt-get can), numpy from python3-numpy; without them only unroll's
+# figures are printed. Before timing, the script waits (up to
+# BENCH_WAIT seconds, default 120) for compilers to finish: timing next to
+# a build measures the build.
+set -u
+BUILD=${1:-build/rel}
+ROUNDS=${BENCH_ROUNDS:-3}
+PY=/usr/bin/python3
+CC=${CC:-cc}
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+RES="$OUT/results.jsonl"
+: >"$RES"
+
+# ---- the tools -----------------------------------------------------------------
+PKG_CFLAGS=$(pkg-config --cflags yaml-0.1 sqlite3 openblas)
+PKG_LIBS=$(pkg-config --libs yaml-0.1 sqlite3 openblas)
+mkdir -p "$BUILD/bench"
+$CC -std=c11 -D_GNU_SOURCE -O2 -I. $PKG_CFLAGS bench/bench.c "$BUILD/libunroll.a" $PKG_LIBS \
+    -lm -lpthread -o "$BUILD/bench/bench" || exit 1
+$CC -std=c11 -D_GNU_SOURCE -O2 $PKG_CFLAGS bench/peak.c $PKG_LIBS -lpthread \
+    -o "$BUILD/bench/peak" || exit 1
+BENCH="$BUILD/bench/bench"
+UNROLL="$BUILD/unroll"
+
+have_torch=0
+if [ -x "$PY" ] && "$PY" -c 'import torch, numpy' 2>/dev/null; then
+    have_torch=1
+elif command -v apt-get >/dev/null 2>&1; then
+    echo "bench: installing Debian's python3-torch and python3-numpy for the baseline" >&2
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-numpy \
+        >"$OUT/apt.log" 2>&1 || tail -3 "$OUT/apt.log" >&2
+    [ -x "$PY" ] && "$PY" -c 'import torch, numpy' 2>/dev/null && have_torch=1
+fi
+[ "$have_torch" -eq 1 ] || echo "bench: no PyTorch here: unroll's figures only" >&2
+
+# ---- a quiet machine ------------------------------------------------------------
+waited=0
+while pgrep -x cc1 >/dev/null 2>&1 && [ "$waited" -lt "${BENCH_WAIT:-120}" ]; do
+    [ "$waited" -eq 0 ] && echo "bench: waiting for a compiler to finish" >&2
+    sleep 5
+    waited=$((waited + 5))
+done
+
+# record KIND SIZE IMPL THREADS ROUND JSON: one line of results
+record() {
+    json=$(printf '%s' "$6" | sed 's/^{//')
+    printf '{"kind": "%s", "size": "%s", "impl": "%s", "threads": %s, "round": %s, %s\n' \
+        "$1" "$2" "$3" "$4" "$5" "$json" >>"$RES"
+}
+
+torch_step() { # SIZE ROUND IMPL THREADS V H T B DTYPE REPS
+    if [ "$4" -gt 1 ]; then
+        j=$(OMP_WAIT_POLICY=PASSIVE "$PY" bench/ref.py step --impl "$3" --threads "$4" --V "$5" \
+            --H "$6" --T "$7" --B "$8" --dtype "$9" --reps "${10}" 2>/dev/null)
+    else
+        j=$("$PY" bench/ref.py step --impl "$3" --threads "$4" --V "$5" --H "$6" --T "$7" \
+            --B "$8" --dtype "$9" --reps "${10}" 2>/dev/null)
+    fi
+    [ -n "$j" ] && record step "$1" "$3" "$4" "$2" "$j"
+}
+
+# ---- the machine ------------------------------------------------------------------
+record peak all openblas 0 0 "$("$BUILD/bench/peak")"
+
+# size name, V H T B dtype, unroll reps, torch reps
+SIZES="S1:65:100:25:1:float32:800:200
+S1f64:65:100:25:1:float64:800:200
+S2:65:256:64:32:float32:40:20
+S3:128:1024:32:64:float32:8:5
+S4:65:128:1000:1:float32:40:10"
+
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+    echo "bench: round $r of $ROUNDS" >&2
+    for line in $SIZES; do
+        IFS=: read -r name V H T B dt ureps treps <<EOF
+$line
+EOF
+        j=$("$BENCH" step "$V" "$H" "$T" "$B" "$dt" "$ureps" all) && record step "$name" unroll 0 "$r" "$j"
+        if [ "$have_torch" -eq 1 ]; then
+            for th in 1 2; do
+                torch_step "$name" "$r" rnn "$th" "$V" "$H" "$T" "$B" "$dt" "$treps"
+                torch_step "$name" "$r" cell "$th" "$V" "$H" "$T" "$B" "$dt" "$treps"
+            done
+            [ "$name" = S1f64 ] && torch_step "$name" "$r" numpy 1 "$V" "$H" "$T" "$B" "$dt" "$treps"
+        fi
+    done
+    j=$("$BENCH" sample 65 100 2000 3) && record sample S1 unroll 0 "$r" "$j"
+    if [ "$have_torch" -eq 1 ]; then
+        for impl in rnn cell numpy; do
+            j=$("$PY" bench/ref.py sample --impl "$impl" --threads 1 --V 65 --H 100 --length 2000 \
+                --reps 3 2>/dev/null) && record sample S1 "$impl" 1 "$r" "$j"
+        done
+    fi
+    r=$((r + 1))
+done
+
+# the rewrites off and on, once each (S1 and S2): where the speed comes from
+for fuse in none exact all; do
+    j=$("$BENCH" step 65 100 25 1 float32 400 "$fuse") && record fuse "S1:$fuse" unroll 0 1 "$j"
+    j=$("$BENCH" step 65 256 64 32 float32 20 "$fuse") && record fuse "S2:$fuse" unroll 0 1 "$j"
+done
+
+# graph build + autodiff + plan, growing T
+for T in 1000 10000 100000; do
+    j=$("$BENCH" build 65 100 "$T") && record build "T=$T" unroll 0 1 "$j"
+done
+
+# `unroll train` itself: per-step loss logged to the store, checkpoints,
+# progress; SGD as in the step figures, and min-char-rnn as shipped
+"$BENCH" text "$OUT/t65.txt" 65 400000
+"$BENCH" text "$OUT/t128.txt" 128 400000
+train_run() { # NAME STEPS EVERY TEXT HIDDEN T B DTYPE OPTIMIZER
+    cat >"$OUT/$1.yaml" <<EOF
+name: $1
+data: {kind: text, path: $4}
+model: {cell: elman, hidden: $5, init: {std: 0.01}}
+train: {dtype: $8, seq_len: $6, batch: $7, steps: $2, optimizer: $9,
+        log_every: 100, checkpoint: {every: $3, db: $OUT/train.db}}
+EOF
+    /usr/bin/time -f '%M' -o "$OUT/rss" "$UNROLL" train "$OUT/$1.yaml" >"$OUT/train.log" 2>&1
+    line=$(grep -o 'trained [0-9]* steps in [0-9.]* s ([0-9.]* steps/s)' "$OUT/train.log" || true)
+    sps=$(printf '%s' "$line" | sed 's/.*(\([0-9.]*\) steps\/s).*/\1/')
+    rss=$(cat "$OUT/rss" 2>/dev/null || echo 0)
+    [ -n "$sps" ] && record train "$1" unroll 0 1 "{\"steps_per_s\": $sps, \"rss_kib\": $rss}"
+}
+train_run S1 3000 1000 "$OUT/t65.txt" 100 25 1 float32 '{name: sgd, lr: 0.001}'
+train_run S1f64_minchar 3000 1000 "$OUT/t65.txt" 100 25 1 float64 \
+    '{name: adagrad, lr: 0.1}, clip: {value: 5}'
+train_run S2 150 50 "$OUT/t65.txt" 256 64 32 float32 '{name: sgd, lr: 0.001}'
+train_run S3 16 8 "$OUT/t128.txt" 1024 32 64 float32 '{name: sgd, lr: 0.001}'
+train_run S4 150 50 "$OUT/t65.txt" 128 1000 1 float32 '{name: sgd, lr: 0.001}'
+if [ -f data/demo.txt ]; then
+    /usr/bin/time -f '%M' -o "$OUT/rss" "$UNROLL" train configs/min_char_rnn.yaml \
+        --set "train.checkpoint.db=$OUT/mc.db" >"$OUT/train.log" 2>&1
+    sps=$(grep -o '([0-9.]* steps/s)' "$OUT/train.log" | tr -d '()a-z/ ')
+    [ -n "$sps" ] && record train min_char_rnn unroll 0 1 \
+        "{\"steps_per_s\": $sps, \"rss_kib\": $(cat "$OUT/rss")}"
+    if [ "$have_torch" -eq 1 ]; then
+        j=$("$PY" bench/ref.py step --impl numpy --V 112 --H 100 --T 25 --B 1 --dtype float64 \
+            --reps 300) && record step min_char_rnn numpy 1 1 "$j"
+    fi
+fi
+
+if [ -x "$PY" ]; then
+    "$PY" bench/report.py "$RES"
+else
+    cat "$RES"
+fi

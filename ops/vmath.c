@@ -1,0 +1,192 @@
+/*
+ * vmath.c - vector exp, tanh and sigmoid; see vmath.h.
+ *
+ * exp(x) = 2^n e^r with n = round(x / ln 2) and r = x - n ln 2 computed in
+ * two steps (ln 2 = LN2_HI + LN2_LO, LN2_HI short enough that n LN2_HI is
+ * exact), so |r| <= ln 2 / 2 and the Taylor polynomial of e^r of degree 7
+ * (float) or 13 (double) is accurate to well under an ulp. 2^n is built in
+ * the exponent bits, in two factors so that n = 128 (or 1024) does not
+ * overflow the exponent field.
+ *
+ * tanh(x) = sign(x) m / (m + 2) with m = expm1(2|x|): expm1 = 2^n (e^r - 1)
+ * + (2^n - 1) with e^r - 1 as a polynomial without its constant term, so
+ * tanh keeps full relative accuracy near 0 (no 1 - 2/(e^2x + 1)
+ * cancellation).
+ *
+ * The bodies (ops/vmath_impl.h) work on GCC vector extensions: 16 bytes
+ * (SSE2, every x86-64) and, compiled a second time for AVX2, 32 bytes,
+ * chosen at run time. Both give the same bits: the same IEEE operations in
+ * the same order, and no fused multiply-add (C11 mode does not contract).
+ * Vectors never cross a function boundary (that would change the calling
+ * convention). A tail shorter than a vector is padded and computed the
+ * same way, so a value never depends on where it sits in an array.
+ */
+#include "ops/vmath.h"
+
+#include <string.h>
+
+/* a where m (all ones), else b */
+#define SEL(VT, VI, m, a, b) ((VT)((((VI)(a)) & (m)) | (((VI)(b)) & ~(m))))
+
+/* ---- float ---------------------------------------------------------------- */
+
+#define F_LOG2E 1.44269502162933349609375f
+#define F_LN2_HI 0.693359375f
+#define F_LN2_LO (-2.12194440e-4f)
+#define F_MAGIC 12582912.0f /* 1.5 * 2^23: adding it rounds to an integer */
+#define F_BIG 88.72283172607421875f   /* the largest float with a finite exp */
+#define F_SMALL (-87.33654022216796875f) /* exp below: not a normal float */
+
+/* e^r for |r| <= ln 2 / 2, and 2^n from the rounded n (t = x log2e + MAGIC) */
+#define F_POLY_EXP(r)                                                                      \
+    (1.0f +                                                                                \
+     (r) * (1.0f +                                                                         \
+            (r) * (0.5f +                                                                  \
+                   (r) * (0.16666667163372039795f +                                        \
+                          (r) * (0.041666667908430099487f +                                \
+                                 (r) * (0.0083333337679505348206f +                        \
+                                        (r) * (0.0013888889225199818611f +                 \
+                                               (r) * 0.00019841270113829523325f)))))))
+/* e^r - 1 */
+#define F_POLY_EXPM1(r)                                                                    \
+    ((r) * (1.0f +                                                                         \
+            (r) * (0.5f +                                                                  \
+                   (r) * (0.16666667163372039795f +                                        \
+                          (r) * (0.041666667908430099487f +                                \
+                                 (r) * (0.0083333337679505348206f +                        \
+                                        (r) * (0.0013888889225199818611f +                 \
+                                               (r) * 0.00019841270113829523325f)))))))
+
+/* ---- double --------------------------------------------------------------- */
+
+#define D_LOG2E 1.4426950408889634
+#define D_LN2_HI 6.93147180369123816490e-01
+#define D_LN2_LO 1.90821492927058770002e-10
+#define D_MAGIC 6755399441055744.0 /* 1.5 * 2^52 */
+#define D_BIG 709.782712893384
+#define D_SMALL (-708.3964185322641)
+
+#define D_TAIL(r)                                                                          \
+    (0.5 +                                                                                 \
+     (r) * (0.16666666666666666 +                                                          \
+            (r) * (0.041666666666666664 +                                                  \
+                   (r) * (0.008333333333333333 +                                           \
+                          (r) * (0.001388888888888889 +                                    \
+                                 (r) * (0.0001984126984126984 +                            \
+                                        (r) * (2.48015873015873e-05 +                      \
+                                               (r) * (2.7557319223985893e-06 +             \
+                                                      (r) * (2.755731922398589e-07 +       \
+                                                             (r) * (2.505210838544172e-08 + \
+                                                                    (r) * (2.08767569878681e-09 + \
+                                                                           (r) * 1.6059043836821613e-10)))))))))))
+#define D_POLY_EXP(r) (1.0 + (r) * (1.0 + (r) * D_TAIL(r)))
+#define D_POLY_EXPM1(r) ((r) * (1.0 + (r) * D_TAIL(r)))
+
+/* ---- 16 bytes: SSE2 ------------------------------------------------------- */
+
+typedef float v4f32 __attribute__((vector_size(16)));
+typedef int32_t v4i32 __attribute__((vector_size(16)));
+typedef uint32_t v4u32 __attribute__((vector_size(16)));
+typedef double v2f64 __attribute__((vector_size(16)));
+typedef int64_t v2i64 __attribute__((vector_size(16)));
+typedef uint64_t v2u64 __attribute__((vector_size(16)));
+
+#define VF32 v4f32
+#define VI32 v4i32
+#define VU32 v4u32
+#define VF64 v2f64
+#define VI64 v2i64
+#define VU64 v2u64
+#define W32 4
+#define W64 2
+#define VM_FN(name) name##_sse2
+#include "ops/vmath_impl.h"
+#undef VF32
+#undef VI32
+#undef VU32
+#undef VF64
+#undef VI64
+#undef VU64
+#undef W32
+#undef W64
+#undef VM_FN
+
+/* ---- 32 bytes: AVX2 ---------------------------------------------------------- */
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define VM_HAVE_AVX2 1
+#pragma GCC push_options
+#pragma GCC target("avx2")
+
+typedef float v8f32 __attribute__((vector_size(32)));
+typedef int32_t v8i32 __attribute__((vector_size(32)));
+typedef uint32_t v8u32 __attribute__((vector_size(32)));
+typedef double v4f64 __attribute__((vector_size(32)));
+typedef int64_t v4i64 __attribute__((vector_size(32)));
+typedef uint64_t v4u64 __attribute__((vector_size(32)));
+
+#define VF32 v8f32
+#define VI32 v8i32
+#define VU32 v8u32
+#define VF64 v4f64
+#define VI64 v4i64
+#define VU64 v4u64
+#define W32 8
+#define W64 4
+#define VM_FN(name) name##_avx2
+#include "ops/vmath_impl.h"
+#undef VM_FN
+
+#pragma GCC pop_options
+#endif
+
+/* ---- dispatch ---------------------------------------------------------------- */
+
+/* -1 until the first call asks the CPU */
+static int vm_avx2 = -1;
+
+static int use_avx2(void)
+{
+#ifdef VM_HAVE_AVX2
+    if (vm_avx2 < 0)
+        vm_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+    return vm_avx2;
+#else
+    return 0;
+#endif
+}
+
+int vm_set_width(int bytes)
+{
+    int was = use_avx2() ? 32 : 16;
+#ifdef VM_HAVE_AVX2
+    if (bytes == 16)
+        vm_avx2 = 0;
+    else if (bytes == 32)
+        vm_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+#else
+    (void)bytes;
+#endif
+    return was;
+}
+
+#ifdef VM_HAVE_AVX2
+#define VM_DISPATCH(name, T)                                                               \
+    void vm_##name(const T *x, T *y, int64_t n)                                            \
+    {                                                                                      \
+        if (use_avx2())                                                                    \
+            name##_avx2(x, y, n);                                                          \
+        else                                                                               \
+            name##_sse2(x, y, n);                                                          \
+    }
+#else
+#define VM_DISPATCH(name, T)                                                               \
+    void vm_##name(const T *x, T *y, int64_t n) { name##_sse2(x, y, n); }
+#endif
+
+VM_DISPATCH(exp_f32, float)
+VM_DISPATCH(exp_f64, double)
+VM_DISPATCH(tanh_f32, float)
+VM_DISPATCH(tanh_f64, double)
+VM_DISPATCH(sigmoid_f32, float)
+VM_DISPATCH(sigmoid_f64, double)

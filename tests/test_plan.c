@@ -1,0 +1,357 @@
+/*
+ * test_plan.c - the planner's rewrites change where values are stored and
+ * how BLAS is called, never what is computed:
+ *
+ * - PLAN_FUSE_EXACT gives bit-identical losses, gradients and final
+ *   states to PLAN_FUSE_NONE (one kernel per node, in index order), for
+ *   every op's gradient-check graph and for unrolled Elman, Jordan, LSTM
+ *   and GRU nets in float32 and float64, batch 1 and batch 5 with repeated
+ *   token ids (a scatter adding two rows into one column);
+ * - PLAN_FUSE_ALL agrees with them to 1e-12 (float64) and 1e-5 (float32)
+ *   relative to each tensor's largest element: it sums over time inside
+ *   one BLAS product, and adds products into their sums block by block;
+ * - buffer reuse changes nothing, bit for bit, at every level;
+ * - running a plan twice gives the same bits (accumulating buffers are
+ *   reset by the program itself);
+ * - the rewrites happen: the sums over time of W and V become stacked
+ *   products, the output projection one product over all steps.
+ */
+#include "check.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "graph/autodiff.h"
+#include "graph/exec.h"
+#include "graph/plan.h"
+#include "ops/ops.h"
+#include "train/net.h"
+#include "train/rng.h"
+
+/* max |a - b| / max |a| over n elements */
+static double rel_diff(dtype dt, const void *a, const void *b, int64_t n)
+{
+    double diff = 0, scale = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double x = dt == DT_F32 ? ((const float *)a)[i] : ((const double *)a)[i];
+        double y = dt == DT_F32 ? ((const float *)b)[i] : ((const double *)b)[i];
+        diff = fmax(diff, fabs(x - y));
+        scale = fmax(scale, fabs(x));
+        if (isnan(x) != isnan(y))
+            return INFINITY;
+    }
+    return diff / fmax(scale, 1e-300);
+}
+
+/* ---- every op's gradient-check graph -------------------------------------- */
+
+typedef struct opfix {
+    graph g;
+    grad_table gt;
+    plan p;
+    exec x;
+    void **vals;
+    int32_t loss;
+} opfix;
+
+static uint64_t lcg = 1;
+
+static double urand(void)
+{
+    lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(lcg >> 11) / 9007199254740992.0;
+}
+
+static int opfix_build(opfix *f, const op_def *d, const plan_options *po, uerr *e)
+{
+    lcg = 7;
+    graph *g = &f->g;
+    if (graph_init(g, DT_F64, e))
+        return e->code;
+    int32_t out = d->example(g, e), u;
+    if (out < 0 || graph_leaf(g, "u", DT_F64, g->nodes[out].shape, NODE_DATA, -1, &u, e))
+        return e->code ? e->code : -1;
+    f->loss = op_sum(g, op_mul(g, out, u, e), -1, e);
+    int32_t params[64], outs[65];
+    int np = 0;
+    for (int32_t v = 0; v < g->n && np < 64; v++)
+        if (g->nodes[v].flags & NODE_PARAM)
+            params[np++] = v;
+    if (f->loss < 0 || autodiff_grad(g, f->loss, params, np, &f->gt, e))
+        return e->code ? e->code : -1;
+    outs[0] = f->loss;
+    for (int i = 0; i < np; i++)
+        outs[i + 1] = f->gt.param_grad[i];
+    if (plan_build(g, outs, np + 1, po, &f->p, e) || exec_init(&f->x, g, &f->p, e))
+        return e->code;
+    f->vals = calloc((size_t)g->n, sizeof(void *));
+    for (int32_t v = 0; v < g->n; v++) {
+        const gnode *nd = &g->nodes[v];
+        if (nd->op != OP_INPUT)
+            continue;
+        int64_t n = shape_numel(&nd->shape);
+        f->vals[v] = malloc((size_t)(n ? n : 1) * 8);
+        for (int64_t k = 0; k < n; k++) {
+            if (nd->dt == DT_I32)
+                ((int32_t *)f->vals[v])[k] = (int32_t)(urand() * (double)nd->ip[0]);
+            else
+                ((double *)f->vals[v])[k] = 2 * urand() - 1;
+        }
+        exec_bind(&f->x, v, f->vals[v]);
+    }
+    return exec_run(&f->x, e);
+}
+
+static void opfix_free(opfix *f)
+{
+    if (f->vals)
+        for (int32_t v = 0; v < f->g.n; v++)
+            free(f->vals[v]);
+    free(f->vals);
+    exec_free(&f->x);
+    plan_free(&f->p);
+    grad_table_free(&f->gt);
+    graph_free(&f->g);
+}
+
+static void test_every_op_same_at_every_level(void)
+{
+    const plan_options none = {.fuse = PLAN_FUSE_NONE}, exact = {.fuse = PLAN_FUSE_EXACT},
+                       all = {.fuse = PLAN_FUSE_ALL}, all_noreuse = {.no_reuse = 1};
+    for (int op = 0; op < OP_COUNT; op++) {
+        const op_def *d = op_table[op];
+        if (!d->example)
+            continue;
+        opfix a = {0}, b = {0}, c = {0}, r = {0};
+        uerr e = {0};
+        int ok = !opfix_build(&a, d, &none, &e) && !opfix_build(&b, d, &exact, &e) &&
+                 !opfix_build(&c, d, &all, &e) && !opfix_build(&r, d, &all_noreuse, &e);
+        CHECKF(ok, "op %s: %s", d->name, e.msg);
+        for (int i = 0; ok && i <= a.gt.nparams; i++) {
+            int32_t na = i ? a.gt.param_grad[i - 1] : a.loss;
+            int32_t nb = i ? b.gt.param_grad[i - 1] : b.loss;
+            int32_t nc = i ? c.gt.param_grad[i - 1] : c.loss;
+            int64_t n = shape_numel(&a.g.nodes[na].shape);
+            const void *va = exec_value(&a.x, na), *vb = exec_value(&b.x, nb);
+            const void *vc = exec_value(&c.x, nc), *vr = exec_value(&r.x, nc);
+            CHECKF(!memcmp(va, vb, (size_t)n * 8), "op %s: exact differs from none", d->name);
+            CHECKF(!memcmp(vc, vr, (size_t)n * 8), "op %s: reuse changes all", d->name);
+            double rel = rel_diff(DT_F64, va, vc, n);
+            CHECKF(rel <= 1e-12, "op %s: all differs from none by %.3e", d->name, rel);
+        }
+        opfix_free(&a);
+        opfix_free(&b);
+        opfix_free(&c);
+        opfix_free(&r);
+    }
+}
+
+/* ---- unrolled nets ----------------------------------------------------------- */
+
+typedef struct result {
+    double loss;
+    void *grads, *hT;
+    int32_t n_stacked, n_accum, n_inplace;
+} result;
+
+static const char *cfg_fmt =
+    "name: t\n"
+    "data: {kind: text, path: tests/golden/min_char_rnn/text.txt}\n"
+    "model: {cell: %s, hidden: 6, activation: %s, init: {std: 0.4}}\n"
+    "train: {dtype: %s, seq_len: %d, batch: %d, steps: 1}\n";
+
+/* Runs one training step of the net twice (same inputs); returns the
+ * second run's loss, gradients and final state. */
+static int run_net(const char *cell, const char *act, dtype dt, int T, int B, int V,
+                   const plan_options *po, result *r, uerr *e)
+{
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, cfg_fmt, cell, act, dtype_name(dt), T, B);
+    spec s;
+    int rc = spec_load_buffer(&s, "t.yaml", cfg, strlen(cfg), NULL, 0, e);
+    if (rc)
+        return rc;
+    net n;
+    if ((rc = net_init(&n, &s, V, B, T, NET_TRAIN, po, e))) {
+        spec_free(&s);
+        return rc;
+    }
+    net_init_params(&n, 11, 0.4);
+    rng g;
+    rng_seed(&g, 5);
+    /* V small next to B: a step's ids repeat, so scatters add rows into
+     * shared columns */
+    for (int64_t i = 0; i < (int64_t)T * B; i++) {
+        n.xs[i] = (int32_t)rng_below(&g, (uint64_t)V);
+        n.ys[i] = (int32_t)rng_below(&g, (uint64_t)V);
+    }
+    for (int64_t i = 0; i < n.m.B * n.m.S; i++) {
+        double h = 0.3 * rng_normal(&g);
+        if (dt == DT_F32)
+            ((float *)n.h0)[i] = (float)h;
+        else
+            ((double *)n.h0)[i] = h;
+    }
+    for (int64_t b = 0; b < B; b++)
+        n.yprev[b] = (int32_t)rng_below(&g, (uint64_t)V);
+    size_t gb = (size_t)n.nparam * n.es;
+    r->grads = malloc(gb);
+    r->hT = malloc(n.state_bytes ? n.state_bytes : 1);
+    double first = 0;
+    void *g1 = malloc(gb);
+    rc = net_run(&n, &first, e);
+    if (!rc)
+        memcpy(g1, n.grads, gb);
+    if (!rc)
+        rc = net_run(&n, &r->loss, e);
+    if (!rc) {
+        memcpy(r->grads, n.grads, gb);
+        if (n.state_bytes)
+            memcpy(r->hT, exec_value(&n.x, n.m.hT), n.state_bytes);
+        if (first != r->loss || memcmp(g1, r->grads, gb))
+            rc = uerr_set(e, UERR_INTERNAL, "a second run differs from the first");
+    }
+    r->n_stacked = n.p.n_stacked;
+    r->n_accum = n.p.n_accum;
+    r->n_inplace = n.p.n_inplace;
+    free(g1);
+    net_free(&n);
+    spec_free(&s);
+    return rc;
+}
+
+static void result_free(result *r)
+{
+    free(r->grads);
+    free(r->hT);
+}
+
+static void compare_levels(const char *cell, const char *act, dtype dt, int T, int B)
+{
+    const int V = 4;
+    uerr e = {0};
+    result none = {0}, exact = {0}, all = {0}, noreuse = {0};
+    const plan_options pn = {.fuse = PLAN_FUSE_NONE}, pe = {.fuse = PLAN_FUSE_EXACT},
+                       pa = {.fuse = PLAN_FUSE_ALL}, pr = {.fuse = PLAN_FUSE_ALL, .no_reuse = 1};
+    int ok = !run_net(cell, act, dt, T, B, V, &pn, &none, &e) &&
+             !run_net(cell, act, dt, T, B, V, &pe, &exact, &e) &&
+             !run_net(cell, act, dt, T, B, V, &pa, &all, &e) &&
+             !run_net(cell, act, dt, T, B, V, &pr, &noreuse, &e);
+    CHECKF(ok, "%s %s T=%d B=%d: %s", cell, dtype_name(dt), T, B, e.msg);
+    if (ok) {
+        /* the same net sizes at every level */
+        char cfg[512];
+        snprintf(cfg, sizeof cfg, cfg_fmt, cell, act, dtype_name(dt), T, B);
+        spec s;
+        net n;
+        CHECK_OK(spec_load_buffer(&s, "t.yaml", cfg, strlen(cfg), NULL, 0, &e), &e);
+        CHECK_OK(net_init(&n, &s, V, B, T, NET_TRAIN, &pn, &e), &e);
+        size_t gb = (size_t)n.nparam * n.es;
+        int64_t nh = n.m.B * n.m.S;
+        double tol = dt == DT_F32 ? 1e-5 : 1e-12;
+        CHECKF(none.loss == exact.loss && !memcmp(none.grads, exact.grads, gb) &&
+                   !memcmp(none.hT, exact.hT, (size_t)nh * n.es),
+               "%s %s T=%d B=%d: exact is not bit-identical to none", cell, dtype_name(dt), T,
+               B);
+        CHECKF(all.loss == noreuse.loss && !memcmp(all.grads, noreuse.grads, gb),
+               "%s %s T=%d B=%d: buffer reuse changes the result", cell, dtype_name(dt), T, B);
+        double worst = fabs(all.loss - none.loss) / fabs(none.loss);
+        for (int i = 0; i < n.m.nparams; i++) {
+            int64_t k = shape_numel(&n.m.param[i].shape);
+            size_t off = (size_t)n.off[i] * n.es;
+            double rel = rel_diff(dt, (char *)none.grads + off, (char *)all.grads + off, k);
+            CHECKF(rel <= tol, "%s %s T=%d B=%d: gradient of %s differs by %.3e", cell,
+                   dtype_name(dt), T, B, n.m.param[i].name, rel);
+            worst = fmax(worst, rel);
+        }
+        double rh = nh ? rel_diff(dt, none.hT, all.hT, nh) : 0;
+        CHECKF(rh <= tol, "%s: final state differs by %.3e", cell, rh);
+        printf("  %-6s %s T=%d B=%d: exact == none bit for bit; all within %.1e "
+               "(%d stacked, %d accumulated, %d in place)\n",
+               cell, dtype_name(dt), T, B, fmax(worst, rh), all.n_stacked, all.n_accum,
+               all.n_inplace);
+        net_free(&n);
+        spec_free(&s);
+    }
+    result_free(&none);
+    result_free(&exact);
+    result_free(&all);
+    result_free(&noreuse);
+}
+
+static void test_nets_same_at_every_level(void)
+{
+    const char *cells[] = {"elman", "jordan", "lstm", "gru"};
+    for (int c = 0; c < 4; c++)
+        for (int f32 = 0; f32 < 2; f32++) {
+            dtype dt = f32 ? DT_F32 : DT_F64;
+            compare_levels(cells[c], "tanh", dt, 5, 5);
+            compare_levels(cells[c], "tanh", dt, 6, 1);
+            compare_levels(cells[c], "tanh", dt, 1, 3);
+        }
+    compare_levels("elman", "relu", DT_F64, 4, 2);
+    compare_levels("elman", "sigmoid", DT_F64, 4, 2);
+}
+
+/* The forward-only net (validation, sampling) plans every step's logits
+ * as outputs: the output projection still runs as one product. */
+static void test_forward_net(void)
+{
+    uerr e = {0};
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, cfg_fmt, "elman", "tanh", "float64", 7, 2);
+    spec s;
+    CHECK_OK(spec_load_buffer(&s, "t.yaml", cfg, strlen(cfg), NULL, 0, &e), &e);
+    net a, b;
+    const plan_options pn = {.fuse = PLAN_FUSE_NONE};
+    CHECK_OK(net_init(&a, &s, 5, 2, 7, NET_FORWARD, &pn, &e), &e);
+    CHECK_OK(net_init(&b, &s, 5, 2, 7, NET_FORWARD, NULL, &e), &e);
+    net_init_params(&a, 3, 0.5);
+    net_init_params(&b, 3, 0.5);
+    for (int i = 0; i < 14; i++)
+        a.xs[i] = b.xs[i] = i % 5, a.ys[i] = b.ys[i] = (i * 3) % 5;
+    double la, lb;
+    CHECK_OK(net_run(&a, &la, &e), &e);
+    CHECK_OK(net_run(&b, &lb, &e), &e);
+    CHECKF(fabs(la - lb) <= 1e-12 * fabs(la), "loss %.17g vs %.17g", la, lb);
+    for (int t = 0; t < 7; t++) {
+        double r = rel_diff(DT_F64, exec_value(&a.x, a.m.logits[t]),
+                            exec_value(&b.x, b.m.logits[t]), 10);
+        CHECKF(r <= 1e-12, "logits at t=%d differ by %.3e", t, r);
+    }
+    CHECKF(b.p.n_stacked >= 1, "the output projection is not stacked (%d)", b.p.n_stacked);
+    net_free(&a);
+    net_free(&b);
+    spec_free(&s);
+}
+
+/* What the rewrites did to an Elman net: W's and V's sums over time are
+ * stacked products, as are the output projection and its gradient; U's
+ * scatters and the biases' row sums are accumulated. */
+static void test_rewrites_happen(void)
+{
+    uerr e = {0};
+    result all = {0}, exact = {0};
+    const plan_options pa = {.fuse = PLAN_FUSE_ALL}, pe = {.fuse = PLAN_FUSE_EXACT};
+    CHECK_OK(run_net("elman", "tanh", DT_F32, 8, 4, 6, &pa, &all, &e), &e);
+    CHECK_OK(run_net("elman", "tanh", DT_F32, 8, 4, 6, &pe, &exact, &e), &e);
+    printf("  all: %d stacked, %d accumulated, %d in place; exact: %d, %d, %d\n",
+           all.n_stacked, all.n_accum, all.n_inplace, exact.n_stacked, exact.n_accum,
+           exact.n_inplace);
+    CHECK(all.n_stacked == 4);
+    CHECK(exact.n_stacked == 0);
+    /* U: 7 scatters, b: 7 sums, c: 7 sums, 8 gathers */
+    CHECK(exact.n_accum >= 29);
+    CHECK(exact.n_inplace > exact.n_accum);
+    result_free(&all);
+    result_free(&exact);
+}
+
+int main(void)
+{
+    RUN(test_every_op_same_at_every_level);
+    RUN(test_nets_same_at_every_level);
+    RUN(test_forward_net);
+    RUN(test_rewrites_happen);
+    CHECK_EXIT();
+}
