@@ -36,7 +36,7 @@ int cmd_sample(int argc, char **argv)
     uerr e = {0};
     store *db = NULL;
     const char *dbpath = c.db ? c.db : "unroll.db";
-    if (store_open(&db, dbpath, 1, &e))
+    if (store_open(&db, dbpath, STORE_READ_UPGRADE, &e))
         return cli_fail(&e);
     model_ckpt m;
     char *out = NULL;

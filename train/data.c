@@ -27,7 +27,17 @@ int data_open(data_source *d, const spec *s, uerr *e)
             data_free(d);
             return rc ? rc : uerr_set(e, UERR_INTERNAL, "out of memory");
         }
-        sha256_hex(d->cls.ids, (size_t)d->cls.nids * sizeof(int32_t), d->hash);
+        /* the characters and the labels: a resume on relabelled data is refused */
+        sha256_ctx h;
+        uint8_t dg[SHA256_DIGEST_SIZE];
+        sha256_init(&h);
+        sha256_update(&h, d->cls.ids, (size_t)d->cls.nids * sizeof(int32_t));
+        for (int64_t i = 0; i < d->cls.ntrain + d->cls.nvalid; i++)
+            sha256_update(&h, &d->cls.train[i], sizeof d->cls.train[i]);
+        for (int32_t c = 0; c < d->cls.nclasses; c++)
+            sha256_update(&h, d->cls.classes[c], strlen(d->cls.classes[c]) + 1);
+        sha256_final(&h, dg);
+        sha256_to_hex(dg, d->hash);
         return 0;
     }
     if (d->kind == SPEC_DATA_NPY) {
