@@ -20,6 +20,7 @@ static const char runs_help[] =
     "       unroll runs rm RUN [--force] [--db FILE]\n"
     "       unroll runs rename RUN NEW_NAME [--db FILE]\n"
     "       unroll runs plot RUN... -o FILE.svg [--smooth N] [--db FILE]\n"
+    "       unroll runs plot RUN --ledger NAME -o FILE.svg   (NAME: dh or a parameter)\n"
     "\n"
     "list: every run with its status, last logged step, checkpoints, last loss\n"
     "  and best validation loss. Filters: --name (a glob: 'elman*'), --status\n"
@@ -195,6 +196,75 @@ static double units_per_step(const store_run *r)
     return u > 0 ? u : 1;
 }
 
+/* The gradient ledger of one run as a heat map over (training step, t):
+ * the metrics ledger.NAME[t] that train.ledger_every stored. */
+static int ledger_heatmap(store *db, const char *const *names, int n, const char *name,
+                          const char *out)
+{
+    uerr e = {0};
+    if (n != 1)
+        return cli_usage("runs plot --ledger: one run at a time");
+    int64_t id, ncols = 0, nrows = 0, *steps = NULL;
+    double *z = NULL;
+    int rc = store_run_resolve(db, names[0], &id, &e);
+    for (int64_t t = 0; !rc; t++) {
+        char metric[96];
+        snprintf(metric, sizeof metric, "ledger.%s[%lld]", name, (long long)t);
+        int64_t *xs = NULL, len = 0;
+        double *ys = NULL;
+        if ((rc = store_metric_series(db, id, metric, &xs, &ys, &len, &e)))
+            break;
+        if (len == 0 || (t > 0 && len != nrows)) {
+            free(xs);
+            free(ys);
+            break;
+        }
+        if (t == 0) {
+            nrows = len;
+            steps = xs;
+            xs = NULL;
+        }
+        double *nz = realloc(z, (size_t)(nrows * (t + 1)) * sizeof(double));
+        if (!nz) {
+            free(xs);
+            free(ys);
+            rc = uerr_set(&e, UERR_INTERNAL, "out of memory");
+            break;
+        }
+        z = nz;
+        /* stored column by column; the map is row-major (step, t): spread it */
+        for (int64_t r = nrows - 1; r >= 0; r--)
+            for (int64_t c = t - 1; c >= 0; c--)
+                z[r * (t + 1) + c] = z[r * t + c];
+        for (int64_t r = 0; r < nrows; r++)
+            z[r * (t + 1) + t] = ys[r];
+        ncols = t + 1;
+        free(xs);
+        free(ys);
+    }
+    if (!rc && ncols == 0)
+        rc = uerr_set(&e, UERR_USER, "run '%s' has no ledger.%s[t] metrics (train with "
+                                     "train.ledger_every > 0)",
+                      names[0], name);
+    FILE *f = NULL;
+    if (!rc && !(f = fopen(out, "w")))
+        rc = uerr_set(&e, UERR_USER, "%s: cannot create: %s", out, strerror(errno));
+    if (!rc) {
+        char title[160];
+        snprintf(title, sizeof title, "%s: %s per time step (log scale)", names[0],
+                 !strcmp(name, "dh") ? "|dL/dh_t|" : name);
+        rc = plot_heatmap_svg(f, z, nrows, ncols, steps, title, &e);
+    }
+    if (f && fclose(f) && !rc)
+        rc = uerr_set(&e, UERR_USER, "%s: write failed: %s", out, strerror(errno));
+    if (!rc)
+        fprintf(stderr, "wrote %s (%lld training steps x %lld time steps)\n", out,
+                (long long)nrows, (long long)ncols);
+    free(z);
+    free(steps);
+    return rc ? cli_fail(&e) : 0;
+}
+
 static int runs_plot(store *db, const char *const *names, int n, const char *out, long long smooth)
 {
     uerr e = {0};
@@ -267,7 +337,7 @@ int cmd_runs(int argc, char **argv)
         fputs(runs_help, stdout);
         return 0;
     }
-    const char *sub = argv[1], *metric = NULL, *out = NULL, *smooth_s = NULL;
+    const char *sub = argv[1], *metric = NULL, *out = NULL, *smooth_s = NULL, *ledger = NULL;
     const char *pos[64];
     const char *wheres[32];
     int npos = 0, nwhere = 0, force = 0;
@@ -318,6 +388,7 @@ int cmd_runs(int argc, char **argv)
         }
         if (is_plot && ((r = cli_value(argc, argv, &i, "-o", &out)) != 0 ||
                         (r = cli_value(argc, argv, &i, "--out", &out)) != 0 ||
+                        (r = cli_value(argc, argv, &i, "--ledger", &ledger)) != 0 ||
                         (r = cli_value(argc, argv, &i, "--smooth", &smooth_s)) != 0)) {
             if (r < 0)
                 return UERR_USAGE;
@@ -389,7 +460,8 @@ int cmd_runs(int argc, char **argv)
         else
             printf("run %lld is now '%s'\n", (long long)id, pos[1]);
     } else {
-        rc = runs_plot(db, pos, npos, out, smooth);
+        rc = ledger ? ledger_heatmap(db, pos, npos, ledger, out)
+                    : runs_plot(db, pos, npos, out, smooth);
     }
     store_close(db);
     return rc;

@@ -251,3 +251,79 @@ int plot_svg(FILE *f, const plot_series *s, int n, const plot_opts *o, uerr *e)
         return uerr_set(e, UERR_USER, "plot: writing failed: %s", strerror(errno));
     return 0;
 }
+
+/* a dark-blue -> teal -> yellow ramp at u in [0, 1] */
+static void ramp(double u, int *r, int *g, int *b)
+{
+    static const double stop[4][3] = {{20, 24, 82}, {33, 145, 140}, {122, 209, 81}, {253, 231, 37}};
+    u = u < 0 ? 0 : u > 1 ? 1 : u;
+    double x = u * 3;
+    int i = x >= 3 ? 2 : (int)x;
+    double f = x - i;
+    *r = (int)(stop[i][0] + f * (stop[i + 1][0] - stop[i][0]));
+    *g = (int)(stop[i][1] + f * (stop[i + 1][1] - stop[i][1]));
+    *b = (int)(stop[i][2] + f * (stop[i + 1][2] - stop[i][2]));
+}
+
+int plot_heatmap_svg(FILE *f, const double *z, int64_t nrows, int64_t ncols,
+                     const int64_t *row_steps, const char *title, uerr *e)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = 0; i < nrows * ncols; i++)
+        if (z[i] > 0 && isfinite(z[i])) {
+            lo = fmin(lo, log10(z[i]));
+            hi = fmax(hi, log10(z[i]));
+        }
+    if (!(hi >= lo))
+        return uerr_set(e, UERR_USER, "plot: no positive values to draw");
+    if (hi - lo < 1e-12)
+        hi = lo + 1;
+    const double W = 860, H = 500, left = 70, right = 130, top = 40, bottom = 50;
+    double cw = (W - left - right) / (double)ncols, ch = (H - top - bottom) / (double)nrows;
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
+               "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
+               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+            W, H);
+    fprintf(f, "<text x=\"%g\" y=\"22\" font-size=\"15\">", left);
+    for (const char *p = title; p && *p; p++)
+        fputs(*p == '<' ? "&lt;" : *p == '>' ? "&gt;" : *p == '&' ? "&amp;" : (char[2]){*p, 0}, f);
+    fprintf(f, "</text>\n");
+    for (int64_t r = 0; r < nrows; r++)
+        for (int64_t c = 0; c < ncols; c++) {
+            double v = z[r * ncols + c];
+            int R = 235, G = 235, B = 235;
+            if (v > 0 && isfinite(v))
+                ramp((log10(v) - lo) / (hi - lo), &R, &G, &B);
+            fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
+                       "fill=\"rgb(%d,%d,%d)\"/>\n",
+                    left + (double)c * cw, top + (double)r * ch, cw + 0.3, ch + 0.3, R, G, B);
+        }
+    /* axes: time steps along x, training steps down y */
+    int64_t xstep = ncols > 10 ? (ncols + 9) / 10 : 1, ystep = nrows > 10 ? (nrows + 9) / 10 : 1;
+    for (int64_t c = 0; c < ncols; c += xstep)
+        fprintf(f, "<text x=\"%.1f\" y=\"%g\" text-anchor=\"middle\">%lld</text>\n",
+                left + ((double)c + 0.5) * cw, H - bottom + 16, (long long)c);
+    for (int64_t r = 0; r < nrows; r += ystep)
+        fprintf(f, "<text x=\"%g\" y=\"%.1f\" text-anchor=\"end\">%lld</text>\n", left - 6,
+                top + ((double)r + 0.5) * ch + 4, (long long)row_steps[r]);
+    fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">time step t in the chunk</text>\n",
+            left + (W - left - right) / 2, H - 12);
+    fprintf(f, "<text x=\"16\" y=\"%g\" transform=\"rotate(-90 16 %g)\" "
+               "text-anchor=\"middle\">training step</text>\n",
+            top + (H - top - bottom) / 2, top + (H - top - bottom) / 2);
+    /* colour bar */
+    double bx = W - right + 30, bh = H - top - bottom;
+    for (int k = 0; k < 50; k++) {
+        int R, G, B;
+        ramp(1 - k / 49.0, &R, &G, &B);
+        fprintf(f, "<rect x=\"%g\" y=\"%.2f\" width=\"18\" height=\"%.2f\" fill=\"rgb(%d,%d,%d)\"/>\n",
+                bx, top + k * bh / 50, bh / 50 + 0.3, R, G, B);
+    }
+    fprintf(f, "<text x=\"%g\" y=\"%g\">1e%.1f</text>\n", bx + 24, top + 10, hi);
+    fprintf(f, "<text x=\"%g\" y=\"%g\">1e%.1f</text>\n", bx + 24, top + bh, lo);
+    fprintf(f, "</svg>\n");
+    if (ferror(f))
+        return uerr_set(e, UERR_USER, "plot: write failed");
+    return 0;
+}

@@ -42,6 +42,12 @@ typedef struct plot_opts {
  * to draw or writing fails. */
 int plot_svg(FILE *f, const plot_series *s, int n, const plot_opts *o, uerr *e);
 
+/* A heat map: z[r * ncols + c] over rows (training steps, listed in
+ * row_steps) and columns (time steps t), coloured by log10 of the value,
+ * dark for small (vanishing) and bright for large (exploding). */
+int plot_heatmap_svg(FILE *f, const double *z, int64_t nrows, int64_t ncols,
+                     const int64_t *row_steps, const char *title, uerr *e);
+
 /* out[i] = mean of the finite y[j] for |j - i| <= half (NaN if none): a
  * centred moving average, which unlike an exponential one does not lag
  * the curve. out may not alias y. */

@@ -241,3 +241,9 @@ if $UNROLL train configs/min_char_rnn.yaml --set train.ledger_every=5 --set trai
 else
     ko "train.ledger_every stores ||dL/dh_t|| and every parameter's per-step term" "$n $(cat "$T/err")"
 fi
+if $UNROLL runs plot lg --db "$T/lg.db" --ledger W -o "$T/heat.svg" 2>"$T/err" &&
+    [ "$(grep -c '<rect' "$T/heat.svg")" -gt 12 ] && grep -q '</svg>' "$T/heat.svg"; then
+    ok "runs plot --ledger draws the ledger as a heat map over (step, t)"
+else
+    ko "runs plot --ledger draws the ledger as a heat map over (step, t)" "$(cat "$T/err")"
+fi
