@@ -485,6 +485,8 @@ out:
     return rc;
 }
 
+#define RW_GROUP_ROWS 64
+
 /* Row-group candidates: products X S whose S is shared, sorted so that
  * equal (S, transpose, shapes) are adjacent, then by time step. */
 typedef struct cand {
@@ -578,7 +580,10 @@ static int find_groups(rw_ctx *c, links *L, uerr *e)
         for (j = i + 1; j < nc && same_group(&cs[i], &cs[j]); j++)
             ;
         int32_t n = j - i;
-        if (n < 2)
+        /* With RW_GROUP_ROWS rows or more a product already runs near
+         * BLAS's best, and stacking would keep every step's output alive
+         * at once (the gradient dO_t V of a large model: T B H floats) */
+        if (n < 2 || cs[i].rows >= RW_GROUP_ROWS)
             continue;
         for (int32_t k = 0; k < n; k++)
             mem[k] = (int32_t)(cs[i + k].step & 0xffffffff);
@@ -929,8 +934,11 @@ int rw_in_place(rw_ctx *c, uerr *e)
         if (nd->op == OP_ADD && nd->in[0] != nd->in[1]) {
             int32_t a = nd->in[0], b = nd->in[1];
             /* add is commutative in IEEE arithmetic: either input can be
-             * the one overwritten */
-            for (int side = 0; side < 2; side++) {
+             * the one overwritten. A product is the better term: BLAS adds
+             * it into the buffer in the same pass that computes it. */
+            int first = g->nodes[a].op == OP_MATMUL ? 1 : 0;
+            for (int k = 0; k < 2; k++) {
+                int side = k ? !first : first;
                 int32_t base = side ? b : a, term = side ? a : b;
                 if (can_base(c, base, v) && can_accum(c, term, v)) {
                     c->alias_of[v] = base;

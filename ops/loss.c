@@ -39,10 +39,28 @@ static int xent_infer(const graph *g, gnode *n, uerr *e)
     return 0;
 }
 
-/* Exponentials of a row are taken XENT_CHUNK at a time on the stack
- * (kernels allocate nothing), in the graph's dtype (x - max <= 0, so
- * each is at most 1), and summed in double. */
-#define XENT_CHUNK 256
+/* Exponentials are taken XENT_CHUNK at a time on the stack (kernels
+ * allocate nothing), in the graph's dtype (x - max <= 0, so each is at
+ * most 1), and summed in double. */
+#define XENT_CHUNK 1024
+
+/* The sum of a row, in double, in four interleaved partial sums: one
+ * running sum is a chain of dependent additions, four keep the adder busy.
+ * A fixed order, so the same row always gives the same bits. */
+#define ROW_SUM(T, z, N, out)                                                              \
+    do {                                                                                   \
+        double s0_ = 0, s1_ = 0, s2_ = 0, s3_ = 0;                                         \
+        int64_t j_ = 0;                                                                    \
+        for (; j_ + 4 <= (N); j_ += 4) {                                                   \
+            s0_ += (double)(z)[j_];                                                        \
+            s1_ += (double)(z)[j_ + 1];                                                    \
+            s2_ += (double)(z)[j_ + 2];                                                    \
+            s3_ += (double)(z)[j_ + 3];                                                    \
+        }                                                                                  \
+        for (; j_ < (N); j_++)                                                             \
+            s0_ += (double)(z)[j_];                                                        \
+        (out) = (s0_ + s1_) + (s2_ + s3_);                                                 \
+    } while (0)
 
 /* logits [R, N], targets [R] -> scalar */
 static void xent_forward(const graph *g, const gnode *n, void *const *in, void *out)
@@ -54,8 +72,36 @@ static void xent_forward(const graph *g, const gnode *n, void *const *in, void *
     DT_EACH_REAL(n->dt, T, {
         const T *x = in[0];
         double loss = 0;
-        T buf[XENT_CHUNK];
-        for (int64_t r = 0; r < R; r++) {
+        T buf[XENT_CHUNK], mxs[XENT_CHUNK];
+        /* short rows: several rows' exponentials in one vector call (a row
+         * of 65 would leave most of its last vector empty); a long row in
+         * chunks of its own */
+        int64_t per = N <= XENT_CHUNK ? XENT_CHUNK / N : 0;
+        for (int64_t r0 = 0; per && r0 < R; r0 += per) {
+            int64_t nr = R - r0 < per ? R - r0 : per;
+            for (int64_t i = 0; i < nr; i++) {
+                const T *xr = x + (r0 + i) * N;
+                T mx = xr[0];
+                for (int64_t j = 1; j < N; j++)
+                    mx = xr[j] > mx ? xr[j] : mx;
+                mxs[i] = mx;
+                for (int64_t j = 0; j < N; j++)
+                    buf[i * N + j] = xr[j] - mx;
+            }
+            if (n->dt == DT_F32)
+                vm_exp_f32((const float *)buf, (float *)buf, nr * N);
+            else
+                vm_exp_f64((const double *)buf, (double *)buf, nr * N);
+            for (int64_t i = 0; i < nr; i++) {
+                int64_t r = r0 + i;
+                if (tg[r] < 0)
+                    continue;
+                double s;
+                ROW_SUM(T, buf + i * N, N, s);
+                loss += (double)mxs[i] + log(s) - (double)x[r * N + tg[r]];
+            }
+        }
+        for (int64_t r = 0; !per && r < R; r++) {
             if (tg[r] < 0)
                 continue;
             const T *xr = x + r * N;
@@ -103,26 +149,30 @@ static void xent_grad_forward(const graph *g, const gnode *n, void *const *in, v
         const T *x = in[0];
         T gs = *(const T *)in[2];
         T *z = out;
+        /* every row shifted by its max, then all exponentials in one
+         * vector call, then each row normalised */
         for (int64_t r = 0; r < R; r++) {
             const T *xr = x + r * N;
+            T *zr = z + r * N;
+            T mx = xr[0];
+            for (int64_t j = 1; j < N; j++)
+                mx = xr[j] > mx ? xr[j] : mx;
+            for (int64_t j = 0; j < N; j++)
+                zr[j] = xr[j] - mx;
+        }
+        if (n->dt == DT_F32)
+            vm_exp_f32((const float *)z, (float *)z, R * N);
+        else
+            vm_exp_f64((const double *)z, (double *)z, R * N);
+        for (int64_t r = 0; r < R; r++) {
             T *zr = z + r * N;
             if (tg[r] < 0) {
                 for (int64_t j = 0; j < N; j++)
                     zr[j] = 0;
                 continue;
             }
-            T mx = xr[0];
-            for (int64_t j = 1; j < N; j++)
-                mx = xr[j] > mx ? xr[j] : mx;
-            for (int64_t j = 0; j < N; j++)
-                zr[j] = xr[j] - mx;
-            if (n->dt == DT_F32)
-                vm_exp_f32((const float *)zr, (float *)zr, N);
-            else
-                vm_exp_f64((const double *)zr, (double *)zr, N);
-            double s = 0;
-            for (int64_t j = 0; j < N; j++)
-                s += zr[j];
+            double s;
+            ROW_SUM(T, zr, N, s);
             for (int64_t j = 0; j < N; j++)
                 zr[j] = (T)(gs * (zr[j] / s));
             zr[tg[r]] -= gs;

@@ -6,6 +6,7 @@
 #include "ops/ops.h"
 
 #include <cblas.h>
+#include <time.h>
 
 static void mm_dims(const gnode *a, const gnode *b, const gnode *n, int64_t *M, int64_t *K,
                     int64_t *K2, int64_t *N)
@@ -33,25 +34,80 @@ static int matmul_infer(const graph *g, gnode *n, uerr *e)
 }
 
 /*
- * Threads: a product under BLAS_POOL_FLOPS runs on one thread, since waking
- * OpenBLAS's pool costs more than such a product takes (a 100 x 100
- * matrix-vector product: 0.7 us alone, 6 us with the pool); larger ones get
- * the pool OpenBLAS was configured with. The setting is process-wide, as
- * OpenBLAS's is; it is only changed when it differs.
+ * Threads. A product under BLAS_ONE_FLOPS runs on one thread: waking
+ * OpenBLAS's pool costs more than it takes (a 100 x 100 matrix-vector
+ * product: 0.7 us alone, 6 us with the pool). One over BLAS_POOL_FLOPS gets
+ * the pool OpenBLAS was configured with. In between (a 32-row recurrent
+ * product of 256 units: 4 MFLOP, 50 us) it depends on the machine and on
+ * what else runs on it: with a second core free the pool wins by a third,
+ * with another process on it the pool loses. So after BLAS_TUNE_SKIP, the
+ * next BLAS_TUNE_CALLS products of that size alternate between one thread
+ * and the pool, each timed, and the faster is kept for the rest of the
+ * process. Results do not
+ * depend on it: OpenBLAS gives threads rows and columns, never parts of a
+ * sum. The setting is process-wide, as OpenBLAS's is, and only changed when
+ * it differs.
  */
+#define BLAS_ONE_FLOPS 2e6
 #define BLAS_POOL_FLOPS 16e6
+#define BLAS_TUNE_SKIP 16
+#define BLAS_TUNE_CALLS 64
 
-static void blas_threads(double flops)
+static struct {
+    int pool, current;      /* OpenBLAS's configured threads; the setting now */
+    int mid;                /* -1 while tuning, else the threads for mid sizes */
+    int calls;
+    double secs[2];         /* tuning time on one thread, on the pool */
+} blas = {-1, -1, -1, 0, {0, 0}};
+
+static double blas_now(void)
 {
-    static int pool = -1, current = -1;
-    if (pool < 0)
-        pool = current = openblas_get_num_threads();
-    int want = flops < BLAS_POOL_FLOPS ? 1 : pool;
-    if (want != current) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void blas_set(int want)
+{
+    if (want != blas.current) {
         openblas_set_num_threads(want);
-        current = want;
+        blas.current = want;
     }
 }
+
+/* Sets the threads for a product of flops; returns 0 or 1 (which tuning
+ * sample the caller is to time) or -1 (nothing to time). */
+static int blas_threads(double flops)
+{
+    if (blas.pool < 0)
+        blas.pool = blas.current = openblas_get_num_threads();
+    if (flops < BLAS_ONE_FLOPS || blas.pool == 1) {
+        blas_set(1);
+        return -1;
+    }
+    if (flops >= BLAS_POOL_FLOPS) {
+        blas_set(blas.pool);
+        return -1;
+    }
+    if (blas.mid > 0) {
+        blas_set(blas.mid);
+        return -1;
+    }
+    /* the first calls pay for first touches of memory: not timed */
+    int k = blas.calls++ - BLAS_TUNE_SKIP, which = (k < 0 ? -k : k) % 2;
+    blas_set(which ? blas.pool : 1);
+    return k < 0 ? -1 : which;
+}
+
+static void blas_timed(int which, double secs)
+{
+    blas.secs[which] += secs;
+    if (blas.calls >= BLAS_TUNE_SKIP + BLAS_TUNE_CALLS)
+        blas.mid = blas.secs[1] < blas.secs[0] ? blas.pool : 1;
+}
+
+static void matmul_blas(const gnode *n, const gnode *a, const gnode *b, void *const *in,
+                        void *out, double beta, int64_t M, int64_t N, int64_t K);
 
 /*
  * C = op(A) op(B) + beta C. A is [M,K] (or [K,M] when transposed), B is
@@ -66,7 +122,16 @@ static void matmul_run(const graph *g, const gnode *n, void *const *in, void *ou
     const gnode *a = &g->nodes[n->in[0]], *b = &g->nodes[n->in[1]];
     int64_t M, K, K2, N;
     mm_dims(a, b, n, &M, &K, &K2, &N);
-    blas_threads(2.0 * (double)M * (double)N * (double)K);
+    int tune = blas_threads(2.0 * (double)M * (double)N * (double)K);
+    double t0 = tune >= 0 ? blas_now() : 0;
+    matmul_blas(n, a, b, in, out, beta, M, N, K);
+    if (tune >= 0)
+        blas_timed(tune, blas_now() - t0);
+}
+
+static void matmul_blas(const gnode *n, const gnode *a, const gnode *b, void *const *in,
+                        void *out, double beta, int64_t M, int64_t N, int64_t K)
+{
     enum CBLAS_TRANSPOSE ta = n->ip[0] ? CblasTrans : CblasNoTrans;
     enum CBLAS_TRANSPOSE tb = n->ip[1] ? CblasTrans : CblasNoTrans;
     blasint lda = (blasint)a->shape.dim[1], ldb = (blasint)b->shape.dim[1];
