@@ -77,8 +77,6 @@ torch_step() { # SIZE ROUND IMPL THREADS V H T B DTYPE REPS
     [ -n "$j" ] && record step "$1" "$3" "$4" "$2" "$j"
 }
 
-# ---- the machine ------------------------------------------------------------------
-record peak all openblas 0 0 "$("$BUILD/bench/peak")"
 
 # size name, V H T B dtype, unroll reps, torch reps
 SIZES="S1:65:100:25:1:float32:800:200
@@ -90,6 +88,8 @@ S4:65:128:1000:1:float32:40:10"
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
     echo "bench: round $r of $ROUNDS" >&2
+    # the machine's sgemm peak, each round (the best round is its peak)
+    record peak all openblas 0 "$r" "$("$BUILD/bench/peak")"
     for line in $SIZES; do
         IFS=: read -r name V H T B dt ureps treps <<EOF
 $line
@@ -110,13 +110,12 @@ EOF
                 --reps 3 2>/dev/null) && record sample S1 "$impl" 1 "$r" "$j"
         done
     fi
+    # the rewrites off and on (train.fuse): where the speed comes from
+    for fuse in none exact all; do
+        j=$("$BENCH" step 65 100 25 1 float32 400 "$fuse") && record fuse "S1:$fuse" unroll 0 "$r" "$j"
+        j=$("$BENCH" step 65 256 64 32 float32 20 "$fuse") && record fuse "S2:$fuse" unroll 0 "$r" "$j"
+    done
     r=$((r + 1))
-done
-
-# the rewrites off and on, once each (S1 and S2): where the speed comes from
-for fuse in none exact all; do
-    j=$("$BENCH" step 65 100 25 1 float32 400 "$fuse") && record fuse "S1:$fuse" unroll 0 1 "$j"
-    j=$("$BENCH" step 65 256 64 32 float32 20 "$fuse") && record fuse "S2:$fuse" unroll 0 1 "$j"
 done
 
 # graph build + autodiff + plan, growing T

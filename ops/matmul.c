@@ -57,8 +57,10 @@ static struct {
     int pool, current;      /* OpenBLAS's configured threads; the setting now */
     int mid;                /* -1 while tuning, else the threads for mid sizes */
     int calls;
-    double secs[2];         /* tuning time on one thread, on the pool */
-} blas = {-1, -1, -1, 0, {0, 0}};
+    /* each tuning call's time per FLOP, on one thread and on the pool */
+    double rate[2][BLAS_TUNE_CALLS / 2];
+    int n[2];
+} blas = {.pool = -1, .current = -1, .mid = -1};
 
 static double blas_now(void)
 {
@@ -99,11 +101,28 @@ static int blas_threads(double flops)
     return k < 0 ? -1 : which;
 }
 
-static void blas_timed(int which, double secs)
+static double median_of(double *v, int n)
 {
-    blas.secs[which] += secs;
-    if (blas.calls >= BLAS_TUNE_SKIP + BLAS_TUNE_CALLS)
-        blas.mid = blas.secs[1] < blas.secs[0] ? blas.pool : 1;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return n ? v[n / 2] : 0;
+}
+
+/* The median time per FLOP decides: a call the scheduler interrupted
+ * does not. */
+static void blas_timed(int which, double secs, double flops)
+{
+    if (blas.n[which] < BLAS_TUNE_CALLS / 2)
+        blas.rate[which][blas.n[which]++] = secs / flops;
+    if (blas.calls >= BLAS_TUNE_SKIP + BLAS_TUNE_CALLS) {
+        double one = median_of(blas.rate[0], blas.n[0]);
+        double pool = median_of(blas.rate[1], blas.n[1]);
+        blas.mid = pool < one ? blas.pool : 1;
+    }
 }
 
 static void matmul_blas(const gnode *n, const gnode *a, const gnode *b, void *const *in,
@@ -122,11 +141,12 @@ static void matmul_run(const graph *g, const gnode *n, void *const *in, void *ou
     const gnode *a = &g->nodes[n->in[0]], *b = &g->nodes[n->in[1]];
     int64_t M, K, K2, N;
     mm_dims(a, b, n, &M, &K, &K2, &N);
-    int tune = blas_threads(2.0 * (double)M * (double)N * (double)K);
+    double flops = 2.0 * (double)M * (double)N * (double)K;
+    int tune = blas_threads(flops);
     double t0 = tune >= 0 ? blas_now() : 0;
     matmul_blas(n, a, b, in, out, beta, M, N, K);
     if (tune >= 0)
-        blas_timed(tune, blas_now() - t0);
+        blas_timed(tune, blas_now() - t0, flops);
 }
 
 static void matmul_blas(const gnode *n, const gnode *a, const gnode *b, void *const *in,
