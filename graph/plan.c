@@ -335,6 +335,10 @@ static int assign_buffers(rw_ctx *c, const plan_options *opt, uerr *e)
                 goto oom;
     }
     p->arena_bytes = top;
+    /* the arena without reuse, rewrites or stacking: one buffer per node */
+    for (int32_t v = 0; v < c->N; v++)
+        if (c->need[v] == RW_COMPUTED)
+            p->naive_bytes += round_up(gid_bytes(c, v));
     for (int32_t id = 0; id < G; id++)
         p->offset[id] = stor[id] >= 0 ? st[stor[id]].offset + spos[id] : PLAN_NO_BUFFER;
     goto out;
