@@ -6,6 +6,8 @@
 #   make data       data/demo.txt (Debian's fortunes), data/words.tsv (word
 #                   lists), data/parity/ (generated)
 #   make bench      benchmarks (never part of test)
+#   make install    PREFIX=/usr/local (and DESTDIR): the command, the static
+#                   and shared library, headers, unroll.pc and the man page
 #   make format / compdb / clean
 #
 # Dependencies come through pkg-config: libyaml (yaml-0.1), SQLite
@@ -32,7 +34,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libunroll.a
 UNROLL   := $(BUILD)/unroll
 
-.PHONY: all test asan data bench format compdb clean
+.PHONY: all test asan data bench format compdb clean install shared
 
 all: $(UNROLL) bin/unroll $(TEST_BIN)
 
@@ -53,6 +55,33 @@ $(VEC_OBJ): VECFLAGS := -O3 -fno-math-errno
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+# The shared library: the same sources compiled position-independent.
+PIC_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
+SHLIB   := $(BUILD)/libunroll.so
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(VECFLAGS) -fPIC -MMD -MP -c $< -o $@
+$(filter $(BUILD)/pic/ops/% $(BUILD)/pic/train/optim.o,$(PIC_OBJ)): VECFLAGS := -O3 -fno-math-errno
+$(SHLIB): $(PIC_OBJ)
+	$(CC) -shared -Wl,-soname,libunroll.so.0 $(PIC_OBJ) $(LDLIBS_ALL) -o $@
+shared: $(SHLIB)
+
+# make install: headers keep their folders (the library includes them as
+# "graph/graph.h"), so unroll.pc adds -I$(includedir)/unroll.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+INC_HDR := unroll.h ops/ops.def $(filter-out %_int.h,$(wildcard graph/*.h ops/*.h models/*.h train/*.h store/*.h))
+install: $(UNROLL) $(LIB) $(SHLIB)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/include/unroll $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(UNROLL) $(DESTDIR)$(PREFIX)/bin/unroll
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libunroll.a
+	install -m 755 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/libunroll.so.0
+	ln -sf libunroll.so.0 $(DESTDIR)$(PREFIX)/lib/libunroll.so
+	for h in $(INC_HDR); do install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/unroll/$$h; done
+	install -m 644 docs/unroll.1 $(DESTDIR)$(PREFIX)/share/man/man1/unroll.1
+	sed -e 's|@PREFIX@|$(PREFIX)|' tools/unroll.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/unroll.pc
 
 $(UNROLL): $(CLI_OBJ) $(LIB)
 	$(CC) $(CFLAGS_ALL) $(CLI_OBJ) $(LIB) $(LDLIBS_ALL) -o $@
@@ -104,4 +133,4 @@ compdb:
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PIC_OBJ:.o=.d)

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/model_ckpt.h"
+#include "train/model_ckpt.h"
 #include "train/eval.h"
 #include "train/train.h"
 

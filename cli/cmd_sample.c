@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/model_ckpt.h"
+#include "train/model_ckpt.h"
 
 static const char help[] =
     "usage: unroll sample [RUN|CKPT] [--db FILE] [--length N] [--temperature X]\n"

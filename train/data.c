@@ -199,7 +199,7 @@ int data_valid_each(data_source *d, int32_t *inputs, int32_t *targets, data_batc
                             text_valid_chunk, &c, NULL, e);
 }
 
-int data_start(data_source *d, uerr *e)
+int data_prepare(data_source *d, uerr *e)
 {
     return d->kind == SPEC_DATA_TEXT ? text_cursor(d, e) : 0;
 }

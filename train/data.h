@@ -48,7 +48,7 @@ int data_open(data_source *d, const spec *s, uerr *e);
  * cursor's size check ("too short for batch B x seq_len T") should come
  * after the model's memory check, whose message is the clearer one for an
  * absurd config. */
-int data_start(data_source *d, uerr *e);
+int data_prepare(data_source *d, uerr *e);
 void data_free(data_source *d);
 
 /* The vocabulary of the inputs. */

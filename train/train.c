@@ -646,7 +646,7 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
     int64_t B = t.data.B, T = t.data.T;
     r->vocab = t.data.io.input;
     if ((rc = net_init_io(&t.tr, s, &t.data.io, B, T, NET_TRAIN, NULL, e)) ||
-        (rc = data_start(&t.data, e)))
+        (rc = data_prepare(&t.data, e)))
         goto out;
     r->arena_bytes = t.tr.p.arena_bytes;
     t.has_valid = data_has_valid(&t.data);
@@ -799,7 +799,7 @@ int train_first_step(const spec *s, const char *params_dir, int mode, net *n, da
     if (!rc)
         rc = net_init_io(n, s, &d->io, B, T, mode, NULL, e);
     if (!rc)
-        rc = data_start(d, e);
+        rc = data_prepare(d, e);
     if (!rc) {
         data_next(d, in, tg);
         data_to_net(d, n, in, tg);

@@ -1,5 +1,5 @@
 /* model_ckpt.c - see model_ckpt.h. */
-#include "cli/model_ckpt.h"
+#include "train/model_ckpt.h"
 
 #include <stdio.h>
 #include <stdlib.h>

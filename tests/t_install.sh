@@ -1,0 +1,39 @@
+#!/bin/sh
+# t_install.sh - make install into a scratch prefix, then build
+# examples/embed.c against the installed copy through pkg-config and run
+# it: the library is usable through its public header alone.
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+ok() { echo "PASS $1"; }
+ko() { echo "FAIL $1"; shift; [ $# -gt 0 ] && echo "  $*"; }
+if make -s install BUILD=build/rel PREFIX="$T/prefix" >"$T/log" 2>&1; then
+    ok "make install"
+else
+    ko "make install" "$(tail -5 "$T/log")"
+    exit 0
+fi
+for f in bin/unroll lib/libunroll.a lib/libunroll.so include/unroll/unroll.h \
+    include/unroll/graph/graph.h include/unroll/ops/ops.def lib/pkgconfig/unroll.pc \
+    share/man/man1/unroll.1; do
+    [ -e "$T/prefix/$f" ] || { ko "installed files" "missing $f"; exit 0; }
+done
+ok "installed files"
+export PKG_CONFIG_PATH="$T/prefix/lib/pkgconfig"
+if cc examples/embed.c $(pkg-config --cflags --libs unroll) -o "$T/embed" 2>"$T/log"; then
+    ok "examples/embed.c builds against the installed copy (pkg-config unroll)"
+else
+    ko "examples/embed.c builds against the installed copy (pkg-config unroll)" "$(cat "$T/log")"
+    exit 0
+fi
+if LD_LIBRARY_PATH="$T/prefix/lib" "$T/embed" configs/min_char_rnn.yaml \
+    tests/golden/min_char_rnn/text.txt "$T/e.db" >"$T/out" 2>&1 &&
+    grep -q '^loss ' "$T/out" && grep -q '^trained 30 steps' "$T/out" && grep -q '^sample: ' "$T/out"; then
+    ok "embed: graph, gradient, training, checkpoint and sampling through the public header"
+else
+    ko "embed: graph, gradient, training, checkpoint and sampling through the public header" "$(cat "$T/out")"
+fi
+if MANPATH="$T/prefix/share/man" man -w unroll >/dev/null 2>&1 || [ -s "$T/prefix/share/man/man1/unroll.1" ]; then
+    ok "man page installed"
+else
+    ko "man page installed"
+fi

@@ -1,0 +1,60 @@
+/*
+ * unroll.h - the embedding API of unroll, in one include.
+ *
+ * Link with `pkg-config --cflags --libs unroll`. Every function that can
+ * fail returns 0 or a non-zero code (UERR_USER for bad input, UERR_INTERNAL
+ * for memory or I/O) and fills a caller-owned `uerr` with one line naming
+ * the place; nothing in the library prints or exits. Objects are plain
+ * structs the caller declares; each `*_init`/`*_load`/`*_build`/`*_open`
+ * has a matching `*_free`/`*_close` that releases everything it allocated
+ * and is safe on a zeroed object.
+ *
+ * The pipeline, one module per arrow (examples/embed.c walks it):
+ *
+ *   spec_load(&s, "configs/x.yaml", sets, nsets, &e)     YAML -> spec
+ *       (models/spec.h; spec_free)
+ *   model_build_io(&m, &s, &io, B, T, &e)                spec -> unrolled graph
+ *       (models/model.h; m.g is the graph, m.param[i].node its parameters,
+ *        m.x[t], m.y[t] the data leaves, m.loss the scalar loss; model_free)
+ *   autodiff_grad(&m.g, m.loss, params, n, &gt, &e)      build_grad: gradient
+ *       nodes added to the same graph; gt.param_grad[i] is dL/dparam i
+ *       (graph/autodiff.h; grad_table_free)
+ *   plan_build(&m.g, outputs, nout, NULL, &p, &e)        schedule + buffers
+ *       (graph/plan.h; plan_free)
+ *   exec_init(&x, &m.g, &p, &e); exec_bind(&x, leaf, ptr); exec_run(&x, &e)
+ *       one arena allocated at init, nothing during a run; exec_value(&x,
+ *       node) points into it (owned by x) or at the caller's bound memory
+ *       (graph/exec.h; exec_free)
+ *
+ * Or the same in fewer calls: net_init_io (train/net.h) builds, differentiates,
+ * plans and owns the parameter block; train_run (train/train.h) is the whole
+ * training loop with a store (store/store.h) for runs and checkpoints;
+ * model_ckpt_load (train/model_ckpt.h) gives a stored checkpoint's spec,
+ * vocabulary and parameters, and sample_text (train/sample.h) generates from
+ * them into a string the caller frees.
+ */
+#ifndef UNROLL_H
+#define UNROLL_H
+
+#include "graph/autodiff.h"
+#include "graph/err.h"
+#include "graph/exec.h"
+#include "graph/gradcheck.h"
+#include "graph/graph.h"
+#include "graph/plan.h"
+#include "graph/tensor.h"
+#include "models/model.h"
+#include "models/spec.h"
+#include "ops/ops.h"
+#include "store/npy.h"
+#include "store/store.h"
+#include "train/data.h"
+#include "train/model_ckpt.h"
+#include "train/net.h"
+#include "train/sample.h"
+#include "train/text.h"
+#include "train/train.h"
+
+#define UNROLL_VERSION_STRING "0.1.0"
+
+#endif
