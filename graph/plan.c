@@ -129,6 +129,9 @@ static int emit_program(rw_ctx *c)
     for (int32_t k = 0; k < c->nslots; k++)
         if (emit(c, PLAN_COPY, c->slot_leaf[k], c->N + c->slot_vnode[k]))
             return -1;
+    for (int32_t k = 0; k < c->npre; k++)
+        if (emit(c, PLAN_RUN, c->N + c->pre[k], c->N + c->pre[k]))
+            return -1;
     for (int32_t i = 0; i < c->nunits; i++) {
         int32_t u = c->order[i];
         int32_t v = c->unit_node[u];
@@ -150,10 +153,12 @@ static int emit_program(rw_ctx *c)
         }
         if (c->role[v] == RW_GONE)
             continue;
-        if (c->accum_of[v] >= 0) {
-            if (emit(c, PLAN_ACCUM, c->accum_of[v], v))
+        /* a node may run as another (a product reading W^T) */
+        int32_t y = c->accum_of[v];
+        if (y >= 0) {
+            if (emit(c, PLAN_ACCUM, c->replace[y] >= 0 ? c->replace[y] : y, v))
                 return -1;
-        } else if (emit(c, PLAN_RUN, v, v)) {
+        } else if (emit(c, PLAN_RUN, c->replace[v] >= 0 ? c->replace[v] : v, v)) {
             return -1;
         }
     }

@@ -31,7 +31,10 @@
  *                buffer; and a sum over time of products G_t^T A_t (the
  *                gradients of W and V) runs as ONE product [G_0; ...]^T
  *                [A_0; ...]. Stacked nodes are placed next to each other
- *                in memory (a leaf such as h0 is copied into its place).
+ *                in memory (a leaf such as h0 is copied into its place);
+ *   transposing  (PLAN_FUSE_ALL) products X W^T that stay one per step
+ *                (the recurrence) and share a weight W read a copy W^T
+ *                made once per run, untransposed: OpenBLAS is faster so.
  *
  * What is bit-identical to PLAN_FUSE_NONE: PLAN_FUSE_EXACT, always (every
  * value is computed by the same arithmetic in the same order; only where
@@ -39,7 +42,7 @@
  * a stacked product sums its terms inside one BLAS call in BLAS's order,
  * not left to right over time; a product accumulated into its sum adds
  * the partial products of BLAS's K blocks one by one; a stacked row
- * product may use another BLAS kernel than T one-row products. The tests
+ * product, or one reading W^T, may use another BLAS kernel. The tests
  * bound these differences (relative 1e-12 in float64, 1e-5 in float32).
  *
  * Liveness: every buffer (a node's, an in-place chain's, a stack's) lives
@@ -100,7 +103,7 @@ typedef struct plan {
     size_t arena_bytes;
     size_t naive_bytes;    /* one buffer per computed node, no reuse */
     /* what the rewrites did, for diagnostics and the benchmark */
-    int32_t n_inplace, n_accum, n_stacked, n_stacked_nodes;
+    int32_t n_inplace, n_accum, n_stacked, n_stacked_nodes, n_transposed;
 } plan;
 
 int plan_build(const graph *g, const int32_t *outputs, int nout, const plan_options *opt,

@@ -63,6 +63,9 @@ typedef struct rw_ctx {
     rw_group *groups;
     rw_stack *stacks;
     int32_t ngroups, nstacks, groups_cap, stacks_cap;
+    int32_t *replace;           /* [N] a node run as this global id instead
+                                   (a product reading a transposed copy), or -1 */
+    int32_t *pre, npre, pre_cap;/* vg operations run first (the copies W^T) */
     int32_t *members;           /* node lists of groups and stacks */
     int64_t nmembers, members_cap;
     int32_t vsrc_cap;

@@ -175,6 +175,11 @@ int32_t op_slice(graph *g, int32_t a, int64_t start, int64_t len, uerr *e)
     return op_build(g, n, e);
 }
 
+int32_t op_transpose(graph *g, int32_t a, uerr *e)
+{
+    return op_unary(g, OP_TRANSPOSE, a, e);
+}
+
 int32_t op_pad(graph *g, int32_t a, int64_t start, int64_t total, uerr *e)
 {
     gnode n = proto_of(OP_PAD, 1, &a);

@@ -14,7 +14,8 @@
  * - running a plan twice gives the same bits (accumulating buffers are
  *   reset by the program itself);
  * - the rewrites happen: the sums over time of W and V become stacked
- *   products, the output projection one product over all steps.
+ *   products, the output projection one product over all steps, and a
+ *   large recurrent weight is read as W^T.
  */
 #include "check.h"
 
@@ -151,22 +152,24 @@ static void test_every_op_same_at_every_level(void)
 typedef struct result {
     double loss;
     void *grads, *hT;
-    int32_t n_stacked, n_accum, n_inplace;
+    int32_t n_stacked, n_accum, n_inplace, n_transposed;
 } result;
 
 static const char *cfg_fmt =
     "name: t\n"
     "data: {kind: text, path: tests/golden/min_char_rnn/text.txt}\n"
-    "model: {cell: %s, hidden: 6, activation: %s, init: {std: 0.4}}\n"
+    "model: {cell: %s, hidden: %d, activation: %s, init: {std: 0.4}}\n"
     "train: {dtype: %s, seq_len: %d, batch: %d, steps: 1}\n";
 
 /* Runs one training step of the net twice (same inputs); returns the
  * second run's loss, gradients and final state. */
+static int hidden = 6;
+
 static int run_net(const char *cell, const char *act, dtype dt, int T, int B, int V,
                    const plan_options *po, result *r, uerr *e)
 {
     char cfg[512];
-    snprintf(cfg, sizeof cfg, cfg_fmt, cell, act, dtype_name(dt), T, B);
+    snprintf(cfg, sizeof cfg, cfg_fmt, cell, hidden, act, dtype_name(dt), T, B);
     spec s;
     int rc = spec_load_buffer(&s, "t.yaml", cfg, strlen(cfg), NULL, 0, e);
     if (rc)
@@ -214,6 +217,7 @@ static int run_net(const char *cell, const char *act, dtype dt, int T, int B, in
     r->n_stacked = n.p.n_stacked;
     r->n_accum = n.p.n_accum;
     r->n_inplace = n.p.n_inplace;
+    r->n_transposed = n.p.n_transposed;
     free(g1);
     net_free(&n);
     spec_free(&s);
@@ -241,7 +245,7 @@ static void compare_levels(const char *cell, const char *act, dtype dt, int T, i
     if (ok) {
         /* the same net sizes at every level */
         char cfg[512];
-        snprintf(cfg, sizeof cfg, cfg_fmt, cell, act, dtype_name(dt), T, B);
+        snprintf(cfg, sizeof cfg, cfg_fmt, cell, hidden, act, dtype_name(dt), T, B);
         spec s;
         net n;
         CHECK_OK(spec_load_buffer(&s, "t.yaml", cfg, strlen(cfg), NULL, 0, &e), &e);
@@ -266,10 +270,10 @@ static void compare_levels(const char *cell, const char *act, dtype dt, int T, i
         }
         double rh = nh ? rel_diff(dt, none.hT, all.hT, nh) : 0;
         CHECKF(rh <= tol, "%s: final state differs by %.3e", cell, rh);
-        printf("  %-6s %s T=%d B=%d: exact == none bit for bit; all within %.1e "
-               "(%d stacked, %d accumulated, %d in place)\n",
-               cell, dtype_name(dt), T, B, fmax(worst, rh), all.n_stacked, all.n_accum,
-               all.n_inplace);
+        printf("  %-6s %s H=%d T=%d B=%d: exact == none bit for bit; all within %.1e "
+               "(%d stacked, %d accumulated, %d in place, %d transposed)\n",
+               cell, dtype_name(dt), hidden, T, B, fmax(worst, rh), all.n_stacked, all.n_accum,
+               all.n_inplace, all.n_transposed);
         net_free(&n);
         spec_free(&s);
     }
@@ -291,6 +295,14 @@ static void test_nets_same_at_every_level(void)
         }
     compare_levels("elman", "relu", DT_F64, 4, 2);
     compare_levels("elman", "sigmoid", DT_F64, 4, 2);
+    /* 64 units: the recurrent weight is large enough to be read as W^T */
+    hidden = 64;
+    for (int f32 = 0; f32 < 2; f32++) {
+        compare_levels("elman", "tanh", f32 ? DT_F32 : DT_F64, 4, 3);
+        compare_levels("lstm", "tanh", f32 ? DT_F32 : DT_F64, 3, 2);
+        compare_levels("gru", "tanh", f32 ? DT_F32 : DT_F64, 3, 2);
+    }
+    hidden = 6;
 }
 
 /* The forward-only net (validation, sampling) plans every step's logits
@@ -299,7 +311,7 @@ static void test_forward_net(void)
 {
     uerr e = {0};
     char cfg[512];
-    snprintf(cfg, sizeof cfg, cfg_fmt, "elman", "tanh", "float64", 7, 2);
+    snprintf(cfg, sizeof cfg, cfg_fmt, "elman", hidden, "tanh", "float64", 7, 2);
     spec s;
     CHECK_OK(spec_load_buffer(&s, "t.yaml", cfg, strlen(cfg), NULL, 0, &e), &e);
     net a, b;
@@ -340,6 +352,13 @@ static void test_rewrites_happen(void)
            exact.n_inplace);
     CHECK(all.n_stacked == 4);
     CHECK(exact.n_stacked == 0);
+    CHECK(all.n_transposed == 0 && exact.n_transposed == 0); /* W is 6 x 6 */
+    result big = {0};
+    hidden = 64;
+    CHECK_OK(run_net("elman", "tanh", DT_F32, 8, 4, 6, &pa, &big, &e), &e);
+    hidden = 6;
+    CHECK(big.n_transposed == 1);
+    result_free(&big);
     /* U: 7 scatters, b: 7 sums, c: 7 sums, 8 gathers */
     CHECK(exact.n_accum >= 29);
     CHECK(exact.n_inplace > exact.n_accum);
