@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/rewrite.h"
+#include "graph/rewrite_int.h"
 #include "ops/ops.h"
 
 #define PLAN_ALIGN 64

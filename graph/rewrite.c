@@ -1,5 +1,5 @@
-/* rewrite.c - the planner's rewrites; see rewrite.h and plan.h. */
-#include "graph/rewrite.h"
+/* rewrite.c - the planner's rewrites; see rewrite_int.h and plan.h. */
+#include "graph/rewrite_int.h"
 
 #include <stdlib.h>
 #include <string.h>

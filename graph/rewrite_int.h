@@ -1,13 +1,13 @@
 /*
- * rewrite.h - the planner's rewrites (private to graph/plan.c and
+ * rewrite_int.h - the planner's rewrites (private to graph/plan.c and
  * graph/rewrite.c): what is stacked, in what order units run, and which
  * nodes are computed in place or accumulated into their reader. None of
  * them touches the graph; each records its decision in rw_ctx, and plan.c
  * turns the decisions into a program and buffers. See plan.h for what each
  * rewrite is and which results it changes.
  */
-#ifndef UNROLL_REWRITE_H
-#define UNROLL_REWRITE_H
+#ifndef UNROLL_REWRITE_INT_H
+#define UNROLL_REWRITE_INT_H
 
 #include "graph/plan.h"
 
