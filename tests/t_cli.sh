@@ -174,3 +174,18 @@ for c in train sample grad gradcheck graph runs config; do
     $UNROLL $c --help 2>/dev/null | grep -q 'usage: unroll' || h=1
 done
 [ $h -eq 0 ] && ok "--help on every command" || ko "--help on every command"
+
+# graph as a picture through Graphviz, or a one-line error without it
+if command -v dot >/dev/null 2>&1; then
+    if $UNROLL graph "$good" --steps 2 --backward -o "$T/g.svg" 2>"$T/err" && grep -q '<svg' "$T/g.svg"; then
+        ok "graph -o FILE.svg draws through Graphviz"
+    else
+        ko "graph -o FILE.svg draws through Graphviz" "$(cat "$T/err")"
+    fi
+fi
+PATH=/nonexistent $UNROLL graph "$good" -o "$T/g2.svg" 2>"$T/err"
+if [ $? -eq 1 ] && grep -q "needs Graphviz's dot" "$T/err" && [ "$(wc -l <"$T/err")" -eq 1 ]; then
+    ok "graph -o FILE.svg without Graphviz: a clear error"
+else
+    ko "graph -o FILE.svg without Graphviz: a clear error" "$(cat "$T/err")"
+fi
