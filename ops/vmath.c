@@ -142,8 +142,11 @@ typedef uint64_t v4u64 __attribute__((vector_size(32)));
 
 /* ---- dispatch ---------------------------------------------------------------- */
 
-/* -1 until the first call asks the CPU */
+#ifdef VM_HAVE_AVX2
+/* -1 until the first call asks the CPU; only the AVX2 build has it, so
+ * clang (which compiles the SSE2 path alone) sees no unused variable. */
 static int vm_avx2 = -1;
+#endif
 
 static int use_avx2(void)
 {
