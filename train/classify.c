@@ -130,12 +130,20 @@ int cls_load(const char *path, double valid_fraction, uint64_t seed, int32_t max
     memset(d, 0, sizeof *d);
     char *buf = NULL;
     size_t len = 0;
-    raw r = {0};
-    uint32_t *seen = NULL;
     int rc = ytree_read_file(path, &buf, &len, e);
     if (!rc)
-        rc = parse(path, buf, len, max_len, &r, e);
+        rc = cls_load_buffer(path, buf, len, valid_fraction, seed, max_len, d, e);
     free(buf);
+    return rc;
+}
+
+int cls_load_buffer(const char *path, const char *buf, size_t len, double valid_fraction,
+                    uint64_t seed, int32_t max_len, cls_data *d, uerr *e)
+{
+    memset(d, 0, sizeof *d);
+    raw r = {0};
+    uint32_t *seen = NULL;
+    int rc = parse(path, buf, len, max_len, &r, e);
     if (rc)
         goto out;
     /* classes: sorted distinct labels */

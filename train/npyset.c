@@ -36,16 +36,31 @@ int npyset_load(const char *dir, double valid_fraction, uint64_t seed, dtype dt,
                 uerr *e)
 {
     memset(s, 0, sizeof *s);
-    dtype xdt, ydt, ldt = DT_I32;
-    shape xs, ys, ls = {0};
-    void *x = NULL, *y = NULL, *len = NULL;
-    int rc = load_one(dir, "inputs", 0, &xdt, &xs, &x, e);
+    npy_array in = {0}, tg = {0}, ln = {.dt = DT_I32};
+    int rc = load_one(dir, "inputs", 0, &in.dt, &in.shape, &in.data, e);
     if (!rc)
-        rc = load_one(dir, "targets", 0, &ydt, &ys, &y, e);
+        rc = load_one(dir, "targets", 0, &tg.dt, &tg.shape, &tg.data, e);
     if (!rc)
-        rc = load_one(dir, "lengths", 1, &ldt, &ls, &len, e);
-    if (rc)
-        goto fail;
+        rc = load_one(dir, "lengths", 1, &ln.dt, &ln.shape, &ln.data, e);
+    if (rc) {
+        free(in.data);
+        free(tg.data);
+        free(ln.data);
+        return rc;
+    }
+    return npyset_from_arrays(dir, &in, &tg, &ln, valid_fraction, seed, dt, s, e);
+}
+
+int npyset_from_arrays(const char *dir, npy_array *inputs, npy_array *targets,
+                       npy_array *lengths, double valid_fraction, uint64_t seed, dtype dt,
+                       npy_set *s, uerr *e)
+{
+    memset(s, 0, sizeof *s);
+    dtype xdt = inputs->dt, ydt = targets->dt, ldt = lengths->dt;
+    shape xs = inputs->shape, ys = targets->shape, ls = lengths->shape;
+    void *x = inputs->data, *y = targets->data, *len = lengths->data;
+    inputs->data = targets->data = lengths->data = NULL;
+    int rc = 0;
     s->dense = xdt != DT_I32;
     if ((s->dense && xs.rank != 3) || (!s->dense && xs.rank != 2) || xs.dim[0] < 1 ||
         xs.dim[1] < 1) {

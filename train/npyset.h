@@ -37,6 +37,21 @@ typedef struct npy_set {
 /* dt: the graph's dtype, real inputs are converted to it. */
 int npyset_load(const char *dir, double valid_fraction, uint64_t seed, dtype dt, npy_set *s,
                 uerr *e);
+
+/* One array as npy_read or npy_parse returns it. */
+typedef struct npy_array {
+    dtype dt;
+    shape shape;
+    void *data; /* malloc'd; NULL for a lengths array that is absent */
+} npy_array;
+
+/* The checks and the split of npyset_load on arrays already in memory;
+ * npyset_load reads the three files and calls it. The arrays' data is
+ * taken over (set to NULL here), whatever the outcome. dir names the
+ * arrays in messages ("DIR/targets.npy: ..."). */
+int npyset_from_arrays(const char *dir, npy_array *inputs, npy_array *targets,
+                       npy_array *lengths, double valid_fraction, uint64_t seed, dtype dt,
+                       npy_set *s, uerr *e);
 void npyset_free(npy_set *s);
 
 /* Where a batch goes: inputs [B, T] ids or xdense [B, T, D]; targets
