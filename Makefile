@@ -15,6 +15,14 @@
 
 CC      ?= cc
 PKGS    := yaml-0.1 sqlite3 openblas
+# MPI (data-parallel training) is built in when Open MPI's development
+# files are there; MPI=0 leaves it out.
+MPI     ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+PKGS    += ompi-c
+MPI_DEF := -DUNROLL_MPI
+endif
+
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -22,7 +30,7 @@ BUILD   ?= build/rel
 OPT     ?= -O2 -g
 SAN     ?=
 WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
-CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -I. $(PKG_CFLAGS) $(CFLAGS)
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(MPI_DEF) $(OPT) $(SAN) $(WARN) -I. $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) -lm -lpthread $(LDLIBS)
 
 LIB_SRC  := $(sort $(wildcard graph/*.c ops/*.c models/*.c train/*.c store/*.c))
@@ -81,7 +89,8 @@ install: $(UNROLL) $(LIB) $(SHLIB)
 	ln -sf libunroll.so.0 $(DESTDIR)$(PREFIX)/lib/libunroll.so
 	for h in $(INC_HDR); do install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/unroll/$$h; done
 	install -m 644 docs/unroll.1 $(DESTDIR)$(PREFIX)/share/man/man1/unroll.1
-	sed -e 's|@PREFIX@|$(PREFIX)|' tools/unroll.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/unroll.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@MPI_REQ@|$(if $(filter 1,$(MPI)),ompi-c,)|' \
+	    tools/unroll.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/unroll.pc
 
 $(UNROLL): $(CLI_OBJ) $(LIB)
 	$(CC) $(CFLAGS_ALL) $(CLI_OBJ) $(LIB) $(LDLIBS_ALL) -o $@

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "train/dist.h"
 #include "train/train.h"
 
 static const char help[] =
@@ -185,7 +186,22 @@ static void report_start(const train_result *r, int resumed, int from)
         fprintf(stderr, "warning: %s\n", r->warning);
 }
 
+static int train_body(int argc, char **argv, const dist *d);
+
+/* Under mpirun every rank runs this; rank 0 alone talks to the store and
+ * the terminal. */
 int cmd_train(int argc, char **argv)
+{
+    dist d;
+    uerr e = {0};
+    if (dist_init(&d, &argc, &argv, &e))
+        return cli_fail(&e);
+    int rc = train_body(argc, argv, &d);
+    dist_finalize(&d);
+    return rc;
+}
+
+static int train_body(int argc, char **argv, const dist *d)
 {
     cli_common c = {0};
     const char *params = NULL, *name = NULL, *resume = NULL, *from = NULL;
@@ -205,6 +221,9 @@ int cmd_train(int argc, char **argv)
         return cli_usage("train: --params or --from, not both");
     if (force && !resume)
         return cli_usage("train: --force goes with --resume");
+    int lead = d->rank == 0;
+    if (!lead)
+        c.quiet = 1;
 
     uerr e = {0};
     spec s = {0};
@@ -224,7 +243,7 @@ int cmd_train(int argc, char **argv)
         if (spec_load(&s, c.config, c.sets, c.nsets, &e))
             return cli_fail(&e);
         dbpath = cli_db_path(&c, &s);
-        if (store_open(&db, dbpath, 0, &e) || (from && load_ref(db, from, &ref, &e))) {
+        if (lead && (store_open(&db, dbpath, 0, &e) || (from && load_ref(db, from, &ref, &e)))) {
             store_close(db);
             spec_free(&s);
             return cli_fail(&e);
@@ -250,6 +269,7 @@ int cmd_train(int argc, char **argv)
         .resume = resume ? &ref : NULL,
         .force = force,
         .from = from ? &ref : NULL,
+        .dist = d,
     };
     if (resume && !c.quiet)
         fprintf(stderr, "resuming from checkpoint %lld (step %lld, version %lld) to step %lld\n",
@@ -291,7 +311,7 @@ int cmd_train(int argc, char **argv)
                 r.run_name, (long long)r.vocab, (double)r.arena_bytes / 1048576.0,
                 (long long)r.checkpoint, dbpath);
     }
-    if (!rc)
+    if (!rc && db)
         rc = store_flush(db, &e);
     store_close(db);
     store_loaded_free(&ref);

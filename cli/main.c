@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "train/dist.h"
 
 #ifndef UNROLL_VERSION
 #define UNROLL_VERSION "0.1.0"
@@ -44,7 +45,8 @@ int main(int argc, char **argv)
         return argc < 2 ? UERR_USAGE : 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("unroll %s\n", UNROLL_VERSION);
+        printf("unroll %s (data-parallel MPI: %s)\n", UNROLL_VERSION,
+               dist_available() ? "built in" : "not built in");
         return 0;
     }
     static const struct {

@@ -131,15 +131,18 @@ int data_next(data_source *d, int32_t *inputs, int32_t *targets)
     return batch_next(&d->cur, inputs, targets);
 }
 
-void data_to_net(const data_source *d, net *n, const int32_t *inputs, const int32_t *targets)
+void data_to_net(const data_source *d, net *n, const int32_t *inputs, const int32_t *targets,
+                 int64_t row0)
 {
-    net_set_batch(n, inputs, targets);
+    int64_t T = d->T, at = row0 * T;
+    net_set_batch(n, inputs + at, targets + at);
     if (n->ms)
-        net_set_mask(n, d->mask);
+        net_set_mask(n, d->mask + at);
     if (n->xd)
-        net_set_dense(n, d->xdense);
+        net_set_dense(n, (const char *)d->xdense + (size_t)(at * d->io.input) * n->es);
     if (n->ysr)
-        net_set_real(n, d->yreal, d->has);
+        net_set_real(n, (const char *)d->yreal + (size_t)(at * d->io.output) * n->es,
+                     d->has + at);
 }
 
 double data_units_per_step(const data_source *d)

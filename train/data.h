@@ -58,11 +58,13 @@ const text_vocab *data_vocab(const data_source *d);
  * returns 1 when the state must start from zero. */
 int data_next(data_source *d, int32_t *inputs, int32_t *targets);
 
-/* Puts a batch (inputs, targets, and the source's mask and real inputs)
- * into the net's leaves. */
+/* Puts rows row0 .. row0 + (the net's batch) of a batch (inputs, targets
+ * [B, T], and the source's mask, real inputs and targets) into the net's
+ * leaves: all of it for a net of the whole batch, one rank's shard in
+ * data-parallel training. */
 struct net;
 void data_to_net(const data_source *d, struct net *n, const int32_t *inputs,
-                 const int32_t *targets);
+                 const int32_t *targets, int64_t row0);
 
 /* The share of training targets in the most common class: the accuracy
  * of always answering it (NaN for text). */

@@ -12,6 +12,7 @@
 #include "store/sha256.h"
 #include "train/batch.h"
 #include "train/data.h"
+#include "train/dist.h"
 #include "train/net.h"
 #include "train/optim.h"
 #include "train/rng.h"
@@ -36,6 +37,7 @@ typedef struct trainer {
     data_source data;
     net tr, va;            /* training net; validation net (if any) */
     net lg;                /* the per-step gradient ledger's net (if asked) */
+    int64_t row0;          /* data parallel: this rank's first row of a batch */
     double *ledger;        /* [T + nparams * T] its norms */
     int has_valid;
     optim opt;
@@ -86,7 +88,7 @@ static int valid_batch(void *ctx, const int32_t *inputs, const int32_t *targets,
     net *n = v->n;
     if (reset)
         net_reset_state(n);
-    data_to_net(v->d, n, inputs, targets);
+    data_to_net(v->d, n, inputs, targets, 0);
     double loss;
     int rc = net_run(n, &loss, e);
     if (rc)
@@ -609,6 +611,16 @@ static double saved_valid_loss(const store_loaded *l)
     return v;
 }
 
+/* Data parallel: the gradients and the loss, each a sum over this rank's
+ * rows, summed over the ranks: the gradient of the global batch's loss. */
+static int sum_over_ranks(trainer *t, double *loss, uerr *e)
+{
+    int rc = dist_sum(t->o->dist, t->tr.grads, t->tr.nparam, t->tr.dt, e);
+    if (!rc)
+        rc = dist_sum(t->o->dist, loss, 1, DT_F64, e);
+    return rc;
+}
+
 /* The ledger of this step's batch from this step's starting state, before
  * the update: ||dL/dh_t|| and each parameter's per-step term norm, stored
  * as metrics "ledger.dh[t]" and "ledger.<name>[t]". */
@@ -620,7 +632,7 @@ static int record_ledger(trainer *t, int64_t step, uerr *e)
     memcpy(lg->yprev, t->tr.yprev, (size_t)lg->m.B * sizeof(int32_t));
     if (lg->yprevr)
         memcpy(lg->yprevr, t->tr.yprevr, (size_t)(lg->m.B * lg->m.out) * lg->es);
-    data_to_net(&t->data, lg, t->inputs, t->targets);
+    data_to_net(&t->data, lg, t->inputs, t->targets, t->row0);
     double loss;
     int rc = net_run(lg, &loss, e);
     if (!rc)
@@ -645,18 +657,31 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         return rc;
     int64_t B = t.data.B, T = t.data.T;
     r->vocab = t.data.io.input;
-    if ((rc = net_init_io(&t.tr, s, &t.data.io, B, T, NET_TRAIN, NULL, e)) ||
+    /* data parallel: this rank's shard of every global batch */
+    int K = o->dist ? o->dist->size : 1, rank = o->dist ? o->dist->rank : 0;
+    if (K > 1 && (B % K || o->resume || o->from)) {
+        rc = uerr_set(e, UERR_USER,
+                      B % K ? "train.batch %lld: data-parallel training over %d ranks needs a "
+                              "batch divisible by the number of ranks"
+                            : "train.batch %lld over %d ranks: --resume and --from run in one "
+                              "process",
+                      (long long)B, K);
+        goto out;
+    }
+    int64_t Bl = B / K;
+    t.row0 = rank * Bl;
+    if ((rc = net_init_io(&t.tr, s, &t.data.io, Bl, T, NET_TRAIN, NULL, e)) ||
         (rc = data_prepare(&t.data, e)))
         goto out;
     r->arena_bytes = t.tr.p.arena_bytes;
-    t.has_valid = data_has_valid(&t.data);
+    t.has_valid = rank == 0 && data_has_valid(&t.data);
     if (t.has_valid) {
         if ((rc = net_init_io(&t.va, s, &t.data.io, B, T, NET_FORWARD, NULL, e)))
             goto out;
         net_share_params(&t.va, &t.tr);
     }
-    if (s->train.ledger_every > 0) {
-        if ((rc = net_init_io(&t.lg, s, &t.data.io, B, T, NET_LEDGER, NULL, e)))
+    if (s->train.ledger_every > 0 && rank == 0) {
+        if ((rc = net_init_io(&t.lg, s, &t.data.io, Bl, T, NET_LEDGER, NULL, e)))
             goto out;
         net_share_params(&t.lg, &t.tr);
         t.ledger = malloc((size_t)(T * (1 + t.lg.m.nparams)) * sizeof(double));
@@ -705,7 +730,7 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         int reset = data_next(&t.data, t.inputs, t.targets);
         if (reset || s->train.state == SPEC_STATE_ZERO)
             net_reset_state(&t.tr);
-        data_to_net(&t.data, &t.tr, t.inputs, t.targets);
+        data_to_net(&t.data, &t.tr, t.inputs, t.targets, t.row0);
         if (t.ledger && step % s->train.ledger_every == 0 &&
             (rc = record_ledger(&t, step, e)))
             break;
@@ -714,7 +739,8 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
             double f = steps > 1 ? (double)(step - 1) / (double)(steps - 1) : 0;
             net_set_coins(&t.tr, a + (b - a) * f, s->train.seed, step);
         }
-        if ((rc = net_run(&t.tr, &loss, e)) || (rc = check_finite(&t, step, loss, e)))
+        if ((rc = net_run(&t.tr, &loss, e)) || (K > 1 && (rc = sum_over_ranks(&t, &loss, e))) ||
+            (rc = check_finite(&t, step, loss, e)))
             break;
         net_carry_state(&t.tr);
         if (s->train.clip.value > 0)
@@ -802,7 +828,7 @@ int train_first_step(const spec *s, const char *params_dir, int mode, net *n, da
         rc = data_prepare(d, e);
     if (!rc) {
         data_next(d, in, tg);
-        data_to_net(d, n, in, tg);
+        data_to_net(d, n, in, tg, 0);
         if (params_dir)
             rc = net_load_params_npy(n, params_dir, e);
         else

@@ -39,6 +39,8 @@ typedef struct train_opts {
     train_progress_fn progress;
     void *ctx;
     volatile sig_atomic_t *stop;/* set by a signal handler: stop, save */
+    const struct dist *dist;    /* data parallel over MPI ranks; NULL: one
+                                   process. Only rank 0 may have a db. */
 
     /* Resume: continue resume->run from that checkpoint, in the same run.
      * Everything a step reads is restored from it (parameters, optimiser
@@ -101,6 +103,7 @@ int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *ctx,
                  train_verify_result *vr, uerr *e);
 
 struct net;
+struct dist;
 struct data_source;
 struct sample_param;
 
