@@ -21,6 +21,7 @@ typedef struct cli_common {
     int nsets;
     const char *db;
     int quiet;
+    int verbose;
 } cli_common;
 
 /* Matches argv[*i] against --name VALUE or --name=VALUE. Returns 1 and
@@ -28,7 +29,8 @@ typedef struct cli_common {
  * option, -1 (message printed) if the value is missing. */
 int cli_value(int argc, char **argv, int *i, const char *name, const char **val);
 
-/* The options every config-taking command accepts: --set, --db, --quiet. */
+/* The options every config-taking command accepts: --set, --db, --quiet,
+ * --verbose. */
 int cli_common_opt(int argc, char **argv, int *i, cli_common *c);
 
 /* A command's own option: one that takes a value (value != NULL) or a

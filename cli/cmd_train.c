@@ -40,6 +40,7 @@ static const char help[] =
     "  --force           resume even if the data changed or another live process\n"
     "                    still trains the run\n"
     "  --quiet           no progress output\n"
+    "  --verbose         also what was built: graph, plan, memory, parameters\n"
     "\n"
     "CKPT and REF: a checkpoint id, a tag, RUN@STEP, or a run name.\n"
     "\n"
@@ -188,6 +189,18 @@ static void report_start(const train_result *r, int resumed, int from)
 
 static int train_body(int argc, char **argv, const dist *d);
 
+static void on_ready(void *ctx, const train_info *i)
+{
+    (void)ctx;
+    fprintf(stderr,
+            "graph: %lld nodes (forward and backward), %lld kernel calls per step; "
+            "%.1f MiB of activations and gradients; %lld parameters; batch %lld x %lld "
+            "steps, %lld input ids%s\n",
+            (long long)i->graph_nodes, (long long)i->kernel_calls,
+            (double)i->arena_bytes / 1048576.0, (long long)i->parameters, (long long)i->B,
+            (long long)i->T, (long long)i->vocab, i->ranks > 1 ? " (split over MPI ranks)" : "");
+}
+
 /* Under mpirun every rank runs this; rank 0 alone talks to the store and
  * the terminal. */
 int cmd_train(int argc, char **argv)
@@ -270,6 +283,7 @@ static int train_body(int argc, char **argv, const dist *d)
         .force = force,
         .from = from ? &ref : NULL,
         .dist = d,
+        .ready = c.verbose && !c.quiet ? on_ready : NULL,
     };
     if (resume && !c.quiet)
         fprintf(stderr, "resuming from checkpoint %lld (step %lld, version %lld) to step %lld\n",

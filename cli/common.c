@@ -50,6 +50,10 @@ int cli_common_opt(int argc, char **argv, int *i, cli_common *c)
         c->quiet = 1;
         return 1;
     }
+    if (!strcmp(argv[*i], "--verbose") || !strcmp(argv[*i], "-v")) {
+        c->verbose = 1;
+        return 1;
+    }
     return 0;
 }
 

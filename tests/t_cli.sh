@@ -189,3 +189,12 @@ if [ $? -eq 1 ] && grep -q "needs Graphviz's dot" "$T/err" && [ "$(wc -l <"$T/er
 else
     ko "graph -o FILE.svg without Graphviz: a clear error" "$(cat "$T/err")"
 fi
+
+# --verbose says what was built; --quiet says nothing
+$UNROLL train "$good" --db "$T/v.db" --verbose 2>"$T/err" >/dev/null
+grep -q '^graph: [0-9]* nodes (forward and backward), [0-9]* kernel calls per step' "$T/err" &&
+    ok "train --verbose reports the graph and the plan" ||
+    ko "train --verbose reports the graph and the plan" "$(head -3 "$T/err")"
+$UNROLL train "$good" --db "$T/v.db" --quiet >"$T/out" 2>"$T/err"
+[ ! -s "$T/err" ] && [ ! -s "$T/out" ] && ok "train --quiet prints nothing" ||
+    ko "train --quiet prints nothing" "$(head -3 "$T/err")"

@@ -691,6 +691,17 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         }
     }
     r->majority = data_majority(&t.data);
+    if (o->ready) {
+        train_info info = {.graph_nodes = t.tr.m.g.n,
+                           .kernel_calls = t.tr.p.ninstr,
+                           .arena_bytes = t.tr.p.arena_bytes,
+                           .parameters = t.tr.nparam,
+                           .B = B,
+                           .T = T,
+                           .vocab = t.data.io.input,
+                           .ranks = K};
+        o->ready(o->ctx, &info);
+    }
     t.inputs = malloc((size_t)(B * T) * sizeof(int32_t));
     t.targets = malloc((size_t)(B * T) * sizeof(int32_t));
     if (!t.inputs || !t.targets) {

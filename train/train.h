@@ -31,6 +31,16 @@ typedef struct train_progress {
 
 typedef void (*train_progress_fn)(void *ctx, const train_progress *p);
 
+/* What was built, before the first step (for --verbose). */
+typedef struct train_info {
+    int64_t graph_nodes;        /* forward and backward */
+    int64_t kernel_calls;       /* per step, after the plan's rewrites */
+    size_t arena_bytes;         /* activations and gradients */
+    int64_t parameters;         /* floats */
+    int64_t B, T, vocab;
+    int ranks;
+} train_info;
+
 typedef struct train_opts {
     const char *params_dir;     /* initial parameters from DIR/<name>.npy */
     const char *run_name;       /* NULL: the config's name, made unique */
@@ -41,6 +51,7 @@ typedef struct train_opts {
     volatile sig_atomic_t *stop;/* set by a signal handler: stop, save */
     const struct dist *dist;    /* data parallel over MPI ranks; NULL: one
                                    process. Only rank 0 may have a db. */
+    void (*ready)(void *ctx, const train_info *info); /* NULL: not told */
 
     /* Resume: continue resume->run from that checkpoint, in the same run.
      * Everything a step reads is restored from it (parameters, optimiser
