@@ -133,6 +133,23 @@ data/demo.txt:
 bench: $(UNROLL)
 	@sh bench/run.sh $(BUILD)
 
+# make fuzz: each tests/fuzz/fuzz_NAME.c as a libFuzzer binary (clang,
+# ASan + UBSan, no recovery) in build/fuzz/, run one after another for
+# FUZZ_SECONDS each; ends with executions and coverage per target. Never
+# part of test (tests/t_fuzz.sh only replays the seeds and regressions).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 600
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+.PHONY: fuzz
+fuzz:
+	$(MAKE) BUILD=build/fuzz CC=$(FUZZ_CC) MPI=0 OPT="-O1 -g" SAN="$(FUZZ_SAN)" \
+	  $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
+	sh tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB)
+	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer $< $(LIB) $(LDLIBS_ALL) -o $@
+
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard */*.h)
 
