@@ -4,6 +4,8 @@
  * Library code never prints and never exits: it returns a non-zero status
  * and leaves one line in an uerr that names the place (file:line:column,
  * a config key, a tensor or node), what was expected and what was found.
+ * The record keeps it one printable line: ASCII control bytes that the
+ * message quotes from the input are stored escaped (\n, \t, \xHH).
  * Only cli/ turns the code into an exit status and prints the message.
  */
 #ifndef UNROLL_ERR_H

@@ -282,9 +282,41 @@ static void test_plot(void)
     free(buf);
 }
 
+/* Messages quote input; whatever bytes it holds, the message stays one
+ * printable line (graph/err.h). The safetensors case was found by
+ * tests/fuzz/fuzz_safetensors.c: a field name "\n\te" went into the
+ * message as a real newline and tab. */
+static void test_messages_one_line(void)
+{
+    uerr e = {0};
+    uerr_set(&e, UERR_USER, "x: near '%s'", "a\nb\tc\033[31m\x7f");
+    CHECK(!strcmp(e.msg, "x: near 'a\\nb\\tc\\x1B[31m\\x7F'"));
+    uerr_prefix(&e, "in\r%s", "put");
+    CHECK(!strcmp(e.msg, "in\\x0Dput: x: near 'a\\nb\\tc\\x1B[31m\\x7F'"));
+    uerr_clear(&e);
+    /* an escape that would not fit is left out whole */
+    char big[2000];
+    memset(big, 'a', sizeof big);
+    big[1022] = '\n';
+    big[1999] = '\0';
+    uerr_set(&e, UERR_USER, "%s", big);
+    CHECK(strlen(e.msg) == 1022 && e.msg[1021] == 'a');
+
+    static const char hdr[] = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],"
+                              "\"\\n\\te\":1}}";
+    unsigned char file[8 + sizeof hdr - 1 + 4] = {0};
+    file[0] = (unsigned char)(sizeof hdr - 1);
+    memcpy(file + 8, hdr, sizeof hdr - 1);
+    sft_file f;
+    uerr e2 = {0};
+    CHECK(sft_parse(file, sizeof file, "x.safetensors", &f, &e2) == UERR_USER);
+    CHECKF(!strcmp(e2.msg, "x.safetensors: tensor 'a': unexpected field '\\n\\te'"), "%s", e2.msg);
+}
+
 int main(void)
 {
     RUN(test_json);
+    RUN(test_messages_one_line);
     RUN(test_safetensors);
     RUN(test_table_forms);
     RUN(test_plot);
