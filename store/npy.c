@@ -228,10 +228,13 @@ static int npy_shape(npy_lex *x, shape *s)
             return npy_malformed(x, "an integer in 'shape'");
         uint64_t v = 0;
         while (x->p < x->end && *x->p >= '0' && *x->p <= '9') {
-            v = v * 10 + (uint64_t)(*x->p++ - '0');
-            if (v > dim_max)
+            /* checked before the step: v * 10 can wrap around 2^64 and
+             * land below the limit (2^64 + 4 would read as 4) */
+            uint64_t d = (uint64_t)(*x->p++ - '0');
+            if (v > (dim_max - d) / 10)
                 return uerr_set(x->e, UERR_USER, "%s: shape has a dimension too large",
                                 x->name);
+            v = v * 10 + d;
         }
         if (x->p < x->end && *x->p == 'L')
             x->p++;

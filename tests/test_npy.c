@@ -247,6 +247,11 @@ static void test_malformed(void)
         {"huge.npy", 1,
          "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 4), }", NULL, 0,
          8, "shape [4611686018427387904, 4] is too large"},
+        /* 2^64 + 4: read by wrapping around, this was once the shape (4,) */
+        {"wrap.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (18446744073709551620,), }",
+         NULL, 0, 16, "shape has a dimension too large"},
+        {"dimmax.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387905,), }",
+         NULL, 0, 16, "shape has a dimension too large"},
         {"i8.npy", 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", (const char *)big,
          0, 16, "int64 value 4294967296 at flat index 1 does not fit in int32"},
     };
