@@ -297,14 +297,11 @@ int sft_parse(const void *buf, size_t n, const char *name, sft_file *out, uerr *
         uint64_t bo = 0, eo = 0;
         if ((rc = sft_entry(name, key, v, buflen, t, &bo, &eo, e)))
             break;
-        if (!(t->name = strdup(key)) || !(t->data = malloc(t->nbytes ? t->nbytes : 1))) {
-            out->n++;
+        if (!(t->name = strdup(key))) {
             rc = uerr_set(e, UERR_INTERNAL, "%s: out of memory for tensor '%s'", name, key);
             break;
         }
         out->n++;
-        if (t->nbytes)
-            memcpy(t->data, data + bo, t->nbytes);
         spans[ns++] = (sft_span){bo, eo, out->n - 1};
     }
     if (!rc) {
@@ -326,6 +323,17 @@ int sft_parse(const void *buf, size_t n, const char *name, sft_file *out, uerr *
             rc = uerr_set(e, UERR_USER,
                           "%s: %" PRIu64 " bytes after the last tensor belong to no tensor", name,
                           buflen - at);
+    }
+    /* The data is copied only once the tensors are known to tile the
+     * buffer: entries that all claim the same bytes would otherwise make
+     * a file of a few megabytes allocate gigabytes before the overlap
+     * is seen. Tiled, the copies add up to the buffer's size. */
+    for (int i = 0; !rc && i < ns; i++) {
+        sft_loaded *t = &out->t[spans[i].i];
+        if (!(t->data = malloc(t->nbytes ? t->nbytes : 1)))
+            rc = uerr_set(e, UERR_INTERNAL, "%s: out of memory for tensor '%s'", name, t->name);
+        else if (t->nbytes)
+            memcpy(t->data, data + spans[i].b, t->nbytes);
     }
 done:
     free(spans);

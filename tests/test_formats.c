@@ -185,6 +185,54 @@ static void test_safetensors(void)
     CHECK_OK(sft_parse(buf, len3, "x", &r, &e), &e);
     CHECK(r.n == 1 && r.t[0].nbytes == 0);
     sft_free(&r);
+
+    /* header order is not data order: each tensor gets its own bytes */
+    int32_t two[2] = {11, 22};
+    size_t len4 = make_sft(buf,
+                           "{\"B\":{\"dtype\":\"I32\",\"shape\":[],\"data_offsets\":[4,8]},"
+                           "\"A\":{\"dtype\":\"I32\",\"shape\":[],\"data_offsets\":[0,4]}}",
+                           two, sizeof two);
+    uerr_clear(&e);
+    CHECK_OK(sft_parse(buf, len4, "x", &r, &e), &e);
+    CHECK(r.n == 2 && !strcmp(r.t[0].name, "B") && *(int32_t *)r.t[0].data == 22 &&
+          !strcmp(r.t[1].name, "A") && *(int32_t *)r.t[1].data == 11);
+    sft_free(&r);
+}
+
+/* Thousands of entries that all claim the same 64 KiB: refused as an
+ * overlap. The message was the same when the data was copied first, but
+ * then this file of 330 KiB made the reader allocate 256 MiB before
+ * saying so (a few megabytes of header could ask for far more); the
+ * reader now copies only after the tiling check, and this case keeps the
+ * path covered under make asan. */
+static void test_safetensors_claims(void)
+{
+    enum { N = 4096, DATA = 65536 };
+    size_t cap = 8 + (size_t)N * 80 + DATA;
+    unsigned char *file = calloc(1, cap);
+    char *hdr = malloc((size_t)N * 80);
+    CHECK(file && hdr);
+    if (!file || !hdr) {
+        free(file);
+        free(hdr);
+        return;
+    }
+    size_t h = 0;
+    hdr[h++] = '{';
+    for (int i = 0; i < N; i++)
+        h += (size_t)sprintf(hdr + h, "%s\"t%d\":{\"dtype\":\"F32\",\"shape\":[%d],"
+                                      "\"data_offsets\":[0,%d]}",
+                             i ? "," : "", i, DATA / 4, DATA);
+    hdr[h++] = '}';
+    put64(file, h);
+    memcpy(file + 8, hdr, h);
+    size_t n = 8 + h + DATA;
+    sft_file r;
+    uerr e = {0};
+    CHECK(sft_parse(file, n, "x", &r, &e) == UERR_USER);
+    CHECKF(strstr(e.msg, "x: tensors 't") && strstr(e.msg, "' overlap"), "got '%s'", e.msg);
+    free(hdr);
+    free(file);
 }
 
 static char *render(const table *t, table_form f)
@@ -317,6 +365,7 @@ int main(void)
 {
     RUN(test_json);
     RUN(test_messages_one_line);
+    RUN(test_safetensors_claims);
     RUN(test_safetensors);
     RUN(test_table_forms);
     RUN(test_plot);
