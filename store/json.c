@@ -328,7 +328,64 @@ static int json_grow(json_value *v, int *cap, int with_keys)
     return 0;
 }
 
+/* The keys of one object seen so far, for the duplicate check: open
+ * addressing over key indices (index + 1; 0 is an empty slot), at most
+ * half full. A pairwise scan would be quadratic, and a safetensors header
+ * may be 100 MB: a few megabytes of distinct keys would stall the reader
+ * for minutes. */
+typedef struct json_keyset {
+    size_t *slot;
+    size_t cap; /* a power of two, or 0 before the first key */
+} json_keyset;
+
+static size_t json_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ull;
+    }
+    return (size_t)h;
+}
+
+/* Adds key as index n, keys[0..n) being in the set already: 0 when
+ * added, 1 when one of them equals it, -1 when out of memory. */
+static int json_keyset_add(json_keyset *ks, char *const *keys, int n, const char *key)
+{
+    if ((size_t)n + 1 > ks->cap / 2) {
+        size_t cap = ks->cap ? 2 * ks->cap : 16;
+        size_t *slot = calloc(cap, sizeof *slot);
+        if (!slot)
+            return -1;
+        for (int i = 0; i < n; i++) {
+            size_t h = json_hash(keys[i]) & (cap - 1);
+            while (slot[h])
+                h = (h + 1) & (cap - 1);
+            slot[h] = (size_t)i + 1;
+        }
+        free(ks->slot);
+        ks->slot = slot;
+        ks->cap = cap;
+    }
+    size_t mask = ks->cap - 1, h = json_hash(key) & mask;
+    for (; ks->slot[h]; h = (h + 1) & mask)
+        if (!strcmp(keys[ks->slot[h] - 1], key))
+            return 1;
+    ks->slot[h] = (size_t)n + 1;
+    return 0;
+}
+
+static int json_members(json_parser *ps, json_value *v, int depth, json_keyset *ks);
+
 static int json_container(json_parser *ps, json_value *v, int depth)
+{
+    json_keyset ks = {0};
+    int rc = json_members(ps, v, depth, &ks);
+    free(ks.slot);
+    return rc;
+}
+
+static int json_members(json_parser *ps, json_value *v, int depth, json_keyset *ks)
 {
     int obj = *ps->p == '{';
     char close = obj ? '}' : ']';
@@ -351,12 +408,14 @@ static int json_container(json_parser *ps, json_value *v, int depth)
             const unsigned char *at = ps->p;
             if ((rc = json_string(ps, &key)))
                 return rc;
-            for (int i = 0; i < v->n; i++)
-                if (!strcmp(v->keys[i], key)) {
-                    ps->p = at;
-                    free(key);
-                    return json_err(ps, "duplicate key");
-                }
+            int dup = json_keyset_add(ks, v->keys, v->n, key);
+            if (dup) {
+                free(key);
+                if (dup < 0)
+                    return json_oom(ps);
+                ps->p = at;
+                return json_err(ps, "duplicate key");
+            }
             json_ws(ps);
             if (ps->p >= ps->end || *ps->p != ':') {
                 free(key);

@@ -64,6 +64,32 @@ static void test_json(void)
     uerr_clear(&e);
     CHECK(json_parse("t", deep, sizeof deep, &v, &e) == UERR_USER &&
           strstr(e.msg, "nested too deeply"));
+
+    /* 200,000 keys: the duplicate check is linear (pairwise, it took
+     * about a minute); one repeated key at the end is still found, at
+     * its own offset */
+    enum { NK = 200000 };
+    char *big = malloc((size_t)NK * 16 + 32);
+    CHECK(big != NULL);
+    if (!big)
+        return;
+    size_t n = 0;
+    big[n++] = '{';
+    for (int i = 0; i < NK; i++)
+        n += (size_t)sprintf(big + n, "%s\"k%d\":%d", i ? "," : "", i, i);
+    big[n++] = '}';
+    uerr_clear(&e);
+    CHECK_OK(json_parse("t", big, n, &v, &e), &e);
+    CHECK(v.n == NK && json_get(&v, "k123456") && json_get(&v, "k123456")->i == 123456);
+    json_free(&v);
+    size_t at = n - 1;
+    n = at + (size_t)sprintf(big + at, ",\"k77\":0}");
+    uerr_clear(&e);
+    char want[64];
+    snprintf(want, sizeof want, "t: byte %zu: duplicate key", at + 1);
+    CHECK(json_parse("t", big, n, &v, &e) == UERR_USER);
+    CHECKF(!strcmp(e.msg, want), "got '%s', want '%s'", e.msg, want);
+    free(big);
 }
 
 /* A little-endian u64. */
