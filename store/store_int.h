@@ -55,6 +55,10 @@ int store_oom(store *s, const char *what, uerr *e);
 int store_bound(store *s, int rc, const char *what, uerr *e);
 int store_is_digits(const char *p);
 int store_run_exists(store *s, int64_t run, uerr *e);
+/* shared by store.c and store_ckpt.c */
+int store_parse_id(const char *p, int64_t *v);
+int store_flush_rows(store *s, uerr *e);
+void store_csv_field(FILE *out, const char *v);
 /* Run names and tags follow the same rules; what is "run name" or "tag". */
 int store_check_label(store *s, const char *what, const char *name, uerr *e);
 char *store_col_text(sqlite3_stmt *st, int i, int *oom);
