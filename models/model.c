@@ -3,6 +3,7 @@
  */
 #include "models/model.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,10 +91,19 @@ static int name_index(const evaluator *ev, const char *name)
     return -1;
 }
 
-static val fail_at(evaluator *ev, const expr *x, const char *fmt, const char *arg)
+/* printf-checked: a format that names its argument more than once (as
+ * the "changes over time" message does) once read past the one argument
+ * this took, and crashed on `W @ h` written without [t-1]. */
+static val fail_at(evaluator *ev, const expr *x, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static val fail_at(evaluator *ev, const expr *x, const char *fmt, ...)
 {
     char what[256];
-    snprintf(what, sizeof what, fmt, arg);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
     uerr_set(ev->e, UERR_USER, "%s:%d:%d: %s", ev->c->file, x->line, x->col, what);
     return VAL_FAIL;
 }
@@ -124,7 +134,7 @@ static val eval_name(evaluator *ev, const expr *x)
         if (name_index(ev, x->name) >= 0 || !strcmp(x->name, "x") || !strcmp(x->name, "y"))
             return fail_at(ev, x, "'%s' changes over time: write it with a time index, as in "
                                   "%s[t] or %s[t-1]",
-                           x->name);
+                           x->name, x->name, x->name);
         return fail_at(ev, x, "unknown name '%s' (not a parameter in model.params)", x->name);
     }
     int64_t at = ev->t + x->toff;
@@ -235,7 +245,7 @@ static val eval_binary(evaluator *ev, const expr *x)
     if (a.kind == V_INDEX || b.kind == V_INDEX)
         return fail_at(ev, x, "%s", "a one-hot input can only be used as P @ x[t]");
     if (a.kind != V_BATCH && b.kind != V_BATCH)
-        return fail_at(ev, x, "'%c' needs a per-step vector on one side", (char[]){x->op, 0});
+        return fail_at(ev, x, "'%c' needs a per-step vector on one side", x->op);
     int op = x->op == '+' ? OP_ADD : x->op == '-' ? OP_SUB : OP_MUL;
     if (a.kind != V_BATCH) {
         /* number or parameter on the left: the kernels broadcast only the

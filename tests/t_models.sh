@@ -63,6 +63,8 @@ not a state|    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)\n    - o[t] = V @ h[t] 
 no output|    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)|no equation computes the output 'o[t]'
 order|    - o[t] = V @ h[t] + c\n    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)|bad.yaml:8:18: 'h[t]' is used before its equation
 shape|    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)\n    - o[t] = W @ h[t] + c|bad.yaml:9:23: op add at t=0: second input must have the first's shape
+no time index|    - h[t] = tanh(W @ h + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:23: 'h' changes over time: write it with a time index, as in h[t] or h[t-1]
+no vector|    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)\n    - o[t] = V @ h[t] + c * 2|bad.yaml:9:27: '*' needs a per-step vector on one side
 one-hot width|    - h[t] = tanh(W @ h[t-1] + W @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:34: a one-hot input over 47 classes needs a matrix of 47 columns, not 4
 EOF2
 
