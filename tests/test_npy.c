@@ -1,7 +1,9 @@
 /*
  * test_npy.c - .npy round trips for every dtype and rank, the exact bytes
  * of a header, files written the way numpy writes them (format 2.0, '<i8'),
- * and one malformed file per error message with its exact text.
+ * and one malformed file per error message with its exact text; and the
+ * npy data set built from arrays in memory (train/npyset.h) at the edge
+ * of int32 ids.
  *
  * Files live in a fresh mkdtemp directory that the test removes.
  */
@@ -14,6 +16,7 @@
 
 #include "check.h"
 #include "store/npy.h"
+#include "train/npyset.h"
 
 static char tmpdir[64];
 
@@ -365,6 +368,30 @@ static void cleanup(void)
     rmdir(tmpdir);
 }
 
+/* Ids and classes of INT32_MAX give counts of 2^31: counted in 64 bits
+ * (one more than INT32_MAX was signed overflow, found by
+ * tests/fuzz/fuzz_npyset.c; the model refuses sizes like these later). */
+static void test_npyset_extreme_ids(void)
+{
+    int32_t *x = malloc(2 * sizeof *x), *y = malloc(2 * sizeof *y);
+    CHECK(x && y);
+    if (!x || !y) {
+        free(x);
+        free(y);
+        return;
+    }
+    x[0] = INT32_MAX, x[1] = -1;
+    y[0] = -1, y[1] = INT32_MAX;
+    npy_array in = {DT_I32, shape_2(1, 2), x}, tg = {DT_I32, shape_2(1, 2), y},
+              ln = {DT_I32, {0}, NULL};
+    npy_set s;
+    uerr e = {0};
+    CHECK_OK(npyset_from_arrays("d", &in, &tg, &ln, 0.0, 1, DT_F32, &s, &e), &e);
+    CHECK(!in.data && !tg.data);
+    CHECK(s.D == (int64_t)INT32_MAX + 1 && s.nclasses == (int64_t)INT32_MAX + 1);
+    npyset_free(&s);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/unroll-npy-XXXXXX");
@@ -379,6 +406,7 @@ int main(void)
     RUN(test_malformed);
     RUN(test_file_errors);
     RUN(test_prefixes_and_flips);
+    RUN(test_npyset_extreme_ids);
     cleanup();
     CHECK_EXIT();
 }

@@ -115,7 +115,10 @@ int npyset_from_arrays(const char *dir, npy_array *inputs, npy_array *targets,
                           dir, (long long)i, s->y[i]);
             goto fail;
         }
-        s->nclasses = s->y[i] + 1 > s->nclasses ? s->y[i] + 1 : s->nclasses;
+        /* in 64 bits: a class id of INT32_MAX is legal here, and one more
+         * than it is not an int (the model refuses the size later) */
+        int64_t k = (int64_t)s->y[i] + 1;
+        s->nclasses = k > s->nclasses ? k : s->nclasses;
     }
     for (int64_t i = 0; s->len && i < s->N; i++)
         if (s->len[i] < 1 || s->len[i] > s->T) {
@@ -153,7 +156,8 @@ int npyset_from_arrays(const char *dir, npy_array *inputs, npy_array *targets,
                               ids[i]);
                 goto fail;
             }
-            s->D = ids[i] + 1 > s->D ? ids[i] + 1 : s->D;
+            int64_t k = (int64_t)ids[i] + 1; /* INT32_MAX + 1 as for the classes */
+            s->D = k > s->D ? k : s->D;
         }
     }
     s->train = malloc((size_t)s->N * sizeof *s->train);
