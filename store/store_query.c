@@ -234,18 +234,15 @@ int store_metric_series(store *s, int64_t run, const char *name, int64_t **steps
     return rc;
 }
 
-int store_sessions_table(store *s, int64_t run, table *out, uerr *e)
+/* A listing whose query takes one id as ?1. */
+static int select_with_id(store *s, const char *sql, int64_t id, table *out, const char *what,
+                          uerr *e)
 {
-    const char *what = "listing sessions";
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
-    if (store_prep(s,
-                   "SELECT id AS session, kind, from_checkpoint AS from_ckpt, from_step, started,"
-                   " finished, status, metrics_dropped AS dropped, host, pid,"
-                   " command_line AS command FROM sessions WHERE run = ? ORDER BY id",
-                   &st, what, e))
+    if (store_prep(s, sql, &st, what, e))
         return UERR_USER;
-    int rc = store_bound(s, sqlite3_bind_int64(st, 1, run), what, e);
+    int rc = store_bound(s, sqlite3_bind_int64(st, 1, id), what, e);
     if (rc) {
         store_final(st);
         return rc;
@@ -253,31 +250,31 @@ int store_sessions_table(store *s, int64_t run, table *out, uerr *e)
     return store_select(s, st, out, what, e);
 }
 
+int store_sessions_table(store *s, int64_t run, table *out, uerr *e)
+{
+    return select_with_id(s,
+                          "SELECT id AS session, kind, from_checkpoint AS from_ckpt, from_step,"
+                          " started, finished, status, metrics_dropped AS dropped, host, pid,"
+                          " command_line AS command FROM sessions WHERE run = ? ORDER BY id",
+                          run, out, "listing sessions", e);
+}
+
 /* ---- checkpoints ----------------------------------------------------------- */
 
 int store_checkpoints_table(store *s, int64_t run, table *out, uerr *e)
 {
-    const char *what = "listing checkpoints";
-    memset(out, 0, sizeof *out);
-    sqlite3_stmt *st;
-    if (store_prep(s,
-                   "SELECT c.id, r.name AS run, c.step, c.version, c.parent, c.created,"
-                   " json_extract(c.metrics, '$.loss') AS loss,"
-                   " json_extract(c.metrics, '$.valid_loss') AS valid_loss, c.tag,"
-                   " (SELECT count(*) FROM checkpoint_tensors ct WHERE ct.checkpoint = c.id)"
-                   "  AS tensors,"
-                   " (SELECT sum(t.nbytes) FROM checkpoint_tensors ct"
-                   "  JOIN tensors t ON t.hash = ct.tensor WHERE ct.checkpoint = c.id) AS bytes"
-                   " FROM checkpoints c JOIN runs r ON r.id = c.run"
-                   " WHERE ?1 = 0 OR c.run = ?1 ORDER BY c.id",
-                   &st, what, e))
-        return UERR_USER;
-    int rc = store_bound(s, sqlite3_bind_int64(st, 1, run), what, e);
-    if (rc) {
-        store_final(st);
-        return rc;
-    }
-    if ((rc = store_select(s, st, out, what, e)))
+    int rc = select_with_id(
+        s,
+        "SELECT c.id, r.name AS run, c.step, c.version, c.parent, c.created,"
+        " json_extract(c.metrics, '$.loss') AS loss,"
+        " json_extract(c.metrics, '$.valid_loss') AS valid_loss, c.tag,"
+        " (SELECT count(*) FROM checkpoint_tensors ct WHERE ct.checkpoint = c.id) AS tensors,"
+        " (SELECT sum(t.nbytes) FROM checkpoint_tensors ct"
+        "  JOIN tensors t ON t.hash = ct.tensor WHERE ct.checkpoint = c.id) AS bytes"
+        " FROM checkpoints c JOIN runs r ON r.id = c.run"
+        " WHERE ?1 = 0 OR c.run = ?1 ORDER BY c.id",
+        run, out, "listing checkpoints", e);
+    if (rc)
         return rc;
     if ((rc = table_set_format(out, 6, "%.4f", e)) || (rc = table_set_format(out, 7, "%.4f", e)))
         table_free(out);
