@@ -4,9 +4,10 @@
  * model.cell: custom with model.params/state/step equations) unrolled by
  * model_build_io over a few steps, and the gradient graph autodiff adds.
  *
- * Promises checked on success: `unroll config show` output
- * (spec_write_yaml) loads back, and writing that again gives the same
- * text. The model is built with small sizes (B = 2, T <= 3, 5 input ids,
+ * Lines "#set KEY=VALUE" in the input (comments to YAML) are passed as
+ * --set overrides. Promises checked on success: `unroll config show`
+ * output (spec_write_yaml) loads back, and writing that again gives the
+ * same text. The model is built with small sizes (B = 2, T <= 3, 5 input ids,
  * 4 classes) so that every input stays fast; the graph holds shapes, not
  * data, so large dimensions written in a config cost nothing here.
  */
@@ -82,11 +83,39 @@ static void build(const spec *s)
     model_free(&m);
 }
 
+/* Lines "#set KEY=VALUE" (YAML comments, so the document is unchanged)
+ * become --set overrides, up to four of them, so that spec_set's parser
+ * is fuzzed along with the file's. Returns how many; free each. */
+enum { MAX_SETS = 4 };
+static int find_sets(const uint8_t *data, size_t size, char *sets[MAX_SETS])
+{
+    int n = 0;
+    for (size_t i = 0; i + 5 <= size && n < MAX_SETS; i++) {
+        if ((i > 0 && data[i - 1] != '\n') || memcmp(data + i, "#set ", 5))
+            continue;
+        size_t b = i + 5, end = b;
+        while (end < size && data[end] != '\n')
+            end++;
+        sets[n] = malloc(end - b + 1);
+        FUZZ_CHECK(sets[n] != NULL);
+        memcpy(sets[n], data + b, end - b);
+        sets[n++][end - b] = '\0'; /* an embedded NUL just ends it early */
+        i = end;
+    }
+    return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     spec s;
     uerr e = {0};
-    if (spec_load_buffer(&s, "fuzz.yaml", (const char *)data, size, NULL, 0, &e)) {
+    char *sets[MAX_SETS] = {0};
+    int nsets = find_sets(data, size, sets);
+    int rc = spec_load_buffer(&s, "fuzz.yaml", (const char *)data, size,
+                              (const char *const *)sets, nsets, &e);
+    for (int i = 0; i < nsets; i++)
+        free(sets[i]);
+    if (rc) {
         FUZZ_CHECK_ERR(&e);
         return 0;
     }

@@ -65,6 +65,9 @@ spec_extra = {
     "jordan_sched.yaml": (
         "data: {path: a}\nmodel: {cell: jordan, hidden: 4}\n"
         "train: {scheduled_sampling: {start: 0.2, end: 0.9}}\nsample: {prime: \"\\u00e9\\n\"}\n"),
+    "sets.yaml": ("data: {path: a}\n#set model.hidden=7\n#set sample.prime=x\ty\n"
+                  "#set train.optimizer.lr=1e-3\n#set model.cell=lstm\n"),
+    "bad_set.yaml": "data: {path: a}\n#set model.hiden=7\n",
     "empty.yaml": "",
     "null.yaml": "~\n",
     "scalar_top.yaml": "42\n",
