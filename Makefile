@@ -6,6 +6,8 @@
 #   make data       data/demo.txt (Debian's fortunes), data/words.tsv (word
 #                   lists), data/parity/ (generated)
 #   make bench      benchmarks (never part of test)
+#   make fuzz       libFuzzer targets, FUZZ_SECONDS (600) each (never part of
+#                   test; tests/t_fuzz.sh replays their seeds)
 #   make install    PREFIX=/usr/local (and DESTDIR): the command, the static
 #                   and shared library, headers, unroll.pc and the man page
 #   make format / compdb / clean
