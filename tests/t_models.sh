@@ -249,3 +249,12 @@ if $UNROLL runs plot lg --db "$T/lg.db" --ledger W -o "$T/heat.svg" 2>"$T/err" &
 else
     ko "runs plot --ledger draws the ledger as a heat map over (step, t)" "$(cat "$T/err")"
 fi
+
+# a classify file over 1 MiB loads (data files have no config-size cap)
+awk 'BEGIN { for (i = 0; i < 120000; i++) printf "word%d\t%s\n", i, (i % 2 ? "a" : "b") }' >"$T/big.tsv"
+if $UNROLL train configs/word_language.yaml --set data.path="$T/big.tsv" --set train.steps=3 \
+    --set model.hidden=4 --db "$T/big.db" --quiet 2>"$T/err"; then
+    ok "classify data over 1 MiB loads"
+else
+    ko "classify data over 1 MiB loads" "$(cat "$T/err")"
+fi

@@ -1,6 +1,8 @@
 /* classify.c - see classify.h. */
 #include "train/classify.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,13 +126,48 @@ static int parse(const char *path, const char *buf, size_t len, int32_t max_len,
     return 0;
 }
 
+/* The whole file: data files have no size cap of their own (the config
+ * reader's 1 MiB limit is for configs), only the memory they need. */
+static int read_all(const char *path, char **buf, size_t *len, uerr *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return uerr_set(e, UERR_USER, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap);
+    while (b) {
+        n += fread(b + n, 1, cap - n, f);
+        if (n < cap)
+            break;
+        char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(b, cap * 2);
+        if (!nb) {
+            free(b);
+            b = NULL;
+            break;
+        }
+        b = nb;
+        cap *= 2;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!b)
+        return uerr_set(e, UERR_INTERNAL, "%s: out of memory reading it", path);
+    if (bad) {
+        free(b);
+        return uerr_set(e, UERR_USER, "%s: read error", path);
+    }
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
 int cls_load(const char *path, double valid_fraction, uint64_t seed, int32_t max_len,
              cls_data *d, uerr *e)
 {
     memset(d, 0, sizeof *d);
     char *buf = NULL;
     size_t len = 0;
-    int rc = ytree_read_file(path, &buf, &len, e);
+    int rc = read_all(path, &buf, &len, e);
     if (!rc)
         rc = cls_load_buffer(path, buf, len, valid_fraction, seed, max_len, d, e);
     free(buf);
