@@ -97,7 +97,7 @@ install: $(UNROLL) $(LIB) $(SHLIB)
 $(UNROLL): $(CLI_OBJ) $(LIB)
 	$(CC) $(CFLAGS_ALL) $(CLI_OBJ) $(LIB) $(LDLIBS_ALL) -o $@
 
-$(BUILD)/tests/%: tests/%.c tests/check.h $(LIB)
+$(BUILD)/tests/%: tests/%.c tests/check.h tests/leaves.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(LIB) $(LDLIBS_ALL) -o $@
 

@@ -30,8 +30,9 @@ static int gather_infer(const graph *g, gnode *n, uerr *e)
     return 0;
 }
 
-/* U [H, V], idx [B] -> out [B, H] */
-static void gather_forward(const graph *g, const gnode *n, void *const *in, void *out)
+/* U [H, V], idx [B] -> out [B, H], written (acc = 0) or added element by
+ * element as add(x, gather(U, idx)) would (acc = 1) */
+static void gather_rows(const graph *g, const gnode *n, void *const *in, void *out, int acc)
 {
     const gnode *u = &g->nodes[n->in[0]];
     int64_t H = u->shape.dim[0], V = u->shape.dim[1], B = n->shape.dim[0];
@@ -41,28 +42,23 @@ static void gather_forward(const graph *g, const gnode *n, void *const *in, void
         T *y = out;
         for (int64_t b = 0; b < B; b++) {
             int32_t k = idx[b];
-            for (int64_t j = 0; j < H; j++)
-                y[b * H + j] = k >= 0 ? U[j * V + k] : 0;
+            for (int64_t j = 0; j < H; j++) {
+                T v = k >= 0 ? U[j * V + k] : (T)0;
+                y[b * H + j] = acc ? y[b * H + j] + v : v;
+            }
         }
     });
 }
 
-/* out [B, H] += U[:, idx[b]] per row: the add of a gathered row, element
- * by element, as add(x, gather(U, idx)) computes it */
+static void gather_forward(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    gather_rows(g, n, in, out, 0);
+}
+
+/* out [B, H] += U[:, idx[b]] per row */
 void op_gather_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
 {
-    const gnode *u = &g->nodes[n->in[0]];
-    int64_t H = u->shape.dim[0], V = u->shape.dim[1], B = n->shape.dim[0];
-    const int32_t *idx = in[1];
-    DT_EACH_REAL(n->dt, T, {
-        const T *U = in[0];
-        T *y = out;
-        for (int64_t b = 0; b < B; b++) {
-            int32_t k = idx[b];
-            for (int64_t j = 0; j < H; j++)
-                y[b * H + j] = y[b * H + j] + (k >= 0 ? U[j * V + k] : (T)0);
-        }
-    });
+    gather_rows(g, n, in, out, 1);
 }
 
 static int32_t gather_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined,

@@ -8,6 +8,7 @@
  * table; any other op without an example or a gradient fails here.
  */
 #include "check.h"
+#include "leaves.h"
 
 #include <stdlib.h>
 
@@ -37,10 +38,7 @@ typedef struct fixture {
 
 static void fixture_free(fixture *f)
 {
-    if (f->vals)
-        for (int32_t v = 0; v < f->g.n; v++)
-            free(f->vals[v]);
-    free(f->vals);
+    free_leaves(f->vals, f->g.n);
     exec_free(&f->xfull);
     exec_free(&f->xloss);
     plan_free(&f->pfull);
@@ -74,22 +72,12 @@ static int fixture_finish(fixture *f, const plan_options *po, uerr *e)
         return e->code;
     if (exec_init(&f->xfull, g, &f->pfull, e) || exec_init(&f->xloss, g, &f->ploss, e))
         return e->code;
-    f->vals = calloc((size_t)g->n, sizeof(void *));
-    for (int32_t v = 0; v < g->n; v++) {
-        const gnode *nd = &g->nodes[v];
-        if (nd->op != OP_INPUT)
-            continue;
-        int64_t n = shape_numel(&nd->shape);
-        f->vals[v] = malloc((size_t)(n ? n : 1) * 8);
-        for (int64_t k = 0; k < n; k++) {
-            if (nd->dt == DT_I32)
-                ((int32_t *)f->vals[v])[k] = (int32_t)(urand() * (double)nd->ip[0]);
-            else
-                ((double *)f->vals[v])[k] = 2 * urand() - 1;
+    f->vals = random_leaves(g, urand);
+    for (int32_t v = 0; v < g->n; v++)
+        if (f->vals[v]) {
+            exec_bind(&f->xfull, v, f->vals[v]);
+            exec_bind(&f->xloss, v, f->vals[v]);
         }
-        exec_bind(&f->xfull, v, f->vals[v]);
-        exec_bind(&f->xloss, v, f->vals[v]);
-    }
     return 0;
 }
 

@@ -18,6 +18,7 @@
  *   large recurrent weight is read as W^T.
  */
 #include "check.h"
+#include "leaves.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -85,30 +86,17 @@ static int opfix_build(opfix *f, const op_def *d, const plan_options *po, uerr *
         outs[i + 1] = f->gt.param_grad[i];
     if (plan_build(g, outs, np + 1, po, &f->p, e) || exec_init(&f->x, g, &f->p, e))
         return e->code;
-    f->vals = calloc((size_t)g->n, sizeof(void *));
-    for (int32_t v = 0; v < g->n; v++) {
-        const gnode *nd = &g->nodes[v];
-        if (nd->op != OP_INPUT)
-            continue;
-        int64_t n = shape_numel(&nd->shape);
-        f->vals[v] = malloc((size_t)(n ? n : 1) * 8);
-        for (int64_t k = 0; k < n; k++) {
-            if (nd->dt == DT_I32)
-                ((int32_t *)f->vals[v])[k] = (int32_t)(urand() * (double)nd->ip[0]);
-            else
-                ((double *)f->vals[v])[k] = 2 * urand() - 1;
+    f->vals = random_leaves(g, urand);
+    for (int32_t v = 0; v < g->n; v++)
+        if (f->vals[v]) {
+            exec_bind(&f->x, v, f->vals[v]);
         }
-        exec_bind(&f->x, v, f->vals[v]);
-    }
     return exec_run(&f->x, e);
 }
 
 static void opfix_free(opfix *f)
 {
-    if (f->vals)
-        for (int32_t v = 0; v < f->g.n; v++)
-            free(f->vals[v]);
-    free(f->vals);
+    free_leaves(f->vals, f->g.n);
     exec_free(&f->x);
     plan_free(&f->p);
     grad_table_free(&f->gt);
