@@ -10,6 +10,8 @@
 #                   test; tests/t_fuzz.sh replays their seeds)
 #   make install    PREFIX=/usr/local (and DESTDIR): the command, the static
 #                   and shared library, headers, unroll.pc and the man page
+#   make docs-img   docs/img/architecture.svg from docs/architecture.dot
+#                   (Graphviz; the SVG is committed)
 #   make format / compdb / clean
 #
 # Dependencies come through pkg-config: libyaml (yaml-0.1), SQLite
@@ -151,6 +153,11 @@ fuzz:
 	sh tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
 $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB)
 	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer $< $(LIB) $(LDLIBS_ALL) -o $@
+
+# The README's data-flow picture; needs Graphviz, so never part of all.
+.PHONY: docs-img
+docs-img:
+	dot -Tsvg docs/architecture.dot -o docs/img/architecture.svg
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard */*.h)
