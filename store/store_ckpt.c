@@ -166,6 +166,26 @@ int store_max_size(store *s, int64_t bytes, uerr *e)
     return store_exec(s, sql, "limiting the file size", e);
 }
 
+/* Writes a new tensor row's bytes into its zeroblob in place. Binding the
+ * data itself would make SQLite build the whole row in one allocation (a
+ * copy of the tensor: 4 MiB for a 1024 x 1024 float32 matrix, at the
+ * checkpoint, on top of everything training holds); the blob handle
+ * writes it page by page through the page cache. */
+static int store_blob_fill(store *s, int64_t rowid, const void *data, int64_t nb)
+{
+    sqlite3_blob *b;
+    int rc = sqlite3_blob_open(s->db, "main", "tensors", "data", rowid, 1, &b);
+    if (rc != SQLITE_OK) {
+        sqlite3_blob_close(b);
+        return rc;
+    }
+    /* nb fits in an int: the zeroblob of nb bytes was accepted, and
+     * SQLite's largest blob (SQLITE_MAX_LENGTH) is below INT_MAX */
+    rc = sqlite3_blob_write(b, data, (int)nb, 0);
+    int rc2 = sqlite3_blob_close(b);
+    return rc != SQLITE_OK ? rc : rc2;
+}
+
 int store_checkpoint_save_from(store *s, int64_t run, int64_t step, int64_t parent,
                                const store_tensor *t, int n, const char *metrics_json,
                                int64_t *ckpt, uerr *e)
@@ -254,7 +274,7 @@ int store_checkpoint_save_from(store *s, int64_t run, int64_t step, int64_t pare
         if (!b)
             b = sqlite3_bind_int64(ins_t, 4, nb);
         if (!b)
-            b = sqlite3_bind_blob64(ins_t, 5, data, (sqlite3_uint64)nb, SQLITE_STATIC);
+            b = sqlite3_bind_zeroblob64(ins_t, 5, (sqlite3_uint64)nb);
         if (!b)
             b = sqlite3_bind_int64(ins_ct, 1, id);
         if (!b)
@@ -268,6 +288,8 @@ int store_checkpoint_save_from(store *s, int64_t run, int64_t step, int64_t pare
         if ((rc = store_bound(s, b, what, e)))
             break;
         if (sqlite3_step(ins_t) != SQLITE_DONE || sqlite3_reset(ins_t) != SQLITE_OK ||
+            (nb && sqlite3_changes(s->db) == 1 &&
+             store_blob_fill(s, sqlite3_last_insert_rowid(s->db), data, nb) != SQLITE_OK) ||
             sqlite3_step(ins_ct) != SQLITE_DONE || sqlite3_reset(ins_ct) != SQLITE_OK)
             rc = store_fail(s, what, e);
     }
