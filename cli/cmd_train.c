@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/color.h"
+#include "cli/progress.h"
 #include "train/dist.h"
 #include "train/train.h"
 
@@ -113,24 +115,22 @@ static void on_sigint(int sig)
 }
 
 typedef struct progress_ctx {
-    int tty, quiet;
+    int quiet;
+    cli_progress bar;  /* bar.tty: the bar; otherwise plain lines */
     int64_t log_every;
-    double last_print;
     double sum;        /* per-token losses since the last line */
     int64_t n;
+    double best_valid; /* the lowest validation loss so far (terminal only) */
     int classify;      /* labelled data: losses per unit, accuracy */
     const char *unit;
 } progress_ctx;
 
-static void fmt_time(double s, char *buf, size_t n)
-{
-    long t = (long)(s + 0.5);
-    if (t >= 3600)
-        snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else
-        snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
-}
-
+/* Plain lines (not a terminal) every log_every steps, at each validation
+ * and at the end, in a fixed form that users and tests parse:
+ *   step 200/4000  loss 2.1234/token (3.063 bpc, ppl 8.36)  30123 tokens/s  ETA 0:12
+ * with "  valid 2.2000 (3.174 bpc)" after the loss when validated. On a
+ * terminal the same figures follow a progress bar redrawn in place, and a
+ * validation leaves its line above the bar. */
 static void on_progress(void *ctx, const train_progress *p)
 {
     progress_ctx *c = ctx;
@@ -139,37 +139,53 @@ static void on_progress(void *ctx, const train_progress *p)
     /* one chunk's loss is noisy: show the mean since the last line */
     c->sum += p->loss / p->tokens;
     c->n++;
-    int due = p->step % c->log_every == 0 || p->step == p->steps || !isnan(p->valid_loss);
-    if (c->tty && !due && p->elapsed_s - c->last_print < 0.1)
+    int validated = !isnan(p->valid_loss);
+    int due = p->step % c->log_every == 0 || p->step == p->steps || validated;
+    if (!c->bar.tty && !due)
         return;
-    if (!c->tty && !due)
+    if (c->bar.tty && !due && p->elapsed_s - c->bar.last < 0.1)
         return;
-    c->last_print = p->elapsed_s;
     double per_tok = c->sum / (double)c->n;
     if (due) {
         c->sum = 0;
         c->n = 0;
     }
     char eta[32], valid[96] = "", loss[96];
-    fmt_time(p->eta_s, eta, sizeof eta);
+    cli_fmt_duration(p->eta_s, eta, sizeof eta);
     if (c->classify) {
         snprintf(loss, sizeof loss, "loss %.4f/%s", per_tok, c->unit);
-        if (!isnan(p->valid_loss) && isnan(p->valid_accuracy))
+        if (validated && isnan(p->valid_accuracy))
             snprintf(valid, sizeof valid, "  valid %.6f", p->valid_loss);
-        else if (!isnan(p->valid_loss))
+        else if (validated)
             snprintf(valid, sizeof valid, "  valid %.4f, accuracy %.1f%%", p->valid_loss,
                      100 * p->valid_accuracy);
     } else {
         snprintf(loss, sizeof loss, "loss %.4f/token (%.3f bpc, ppl %.2f)", per_tok,
                  per_tok / log(2.0), exp(per_tok));
-        if (!isnan(p->valid_loss))
+        if (validated)
             snprintf(valid, sizeof valid, "  valid %.4f (%.3f bpc)", p->valid_loss,
                      p->valid_loss / log(2.0));
     }
-    fprintf(stderr, "%sstep %lld/%lld  %s%s  %.0f %ss/s  ETA %s%s", c->tty ? "\r\033[K" : "",
-            (long long)p->step, (long long)p->steps, loss, valid, p->tokens_per_s,
-            c->classify ? c->unit : "token", eta, c->tty && !(due && !isnan(p->valid_loss)) ? "" : "\n");
-    fflush(stderr);
+    const char *unit = c->classify ? c->unit : "token";
+    if (!c->bar.tty) {
+        fprintf(stderr, "step %lld/%lld  %s%s  %.0f %ss/s  ETA %s\n", (long long)p->step,
+                (long long)p->steps, loss, valid, p->tokens_per_s, unit, eta);
+        fflush(stderr);
+        return;
+    }
+    if (validated) {
+        /* the line stays; a new best validation loss is marked */
+        int best = !(p->valid_loss >= c->best_valid);
+        if (best)
+            c->best_valid = p->valid_loss;
+        cli_progress_print(&c->bar, "step %lld/%lld  %s%s%s%s%s\n", (long long)p->step,
+                           (long long)p->steps, loss, cli_sgr(stderr, best ? CLI_GOOD : CLI_STRONG),
+                           valid, best ? "  (best)" : "", cli_sgr_end(stderr));
+    }
+    char text[256];
+    snprintf(text, sizeof text, "step %lld/%lld  %s  %.0f %ss/s  ETA %s", (long long)p->step,
+             (long long)p->steps, loss, p->tokens_per_s, unit, eta);
+    cli_progress_draw(&c->bar, p->elapsed_s, p->step, p->steps, text, 1);
 }
 
 /* What a resume dropped or a --from could not load, and warnings. */
@@ -184,7 +200,7 @@ static void report_start(const train_result *r, int resumed, int from)
         fprintf(stderr, "from the checkpoint: loaded %s%s%s\n", r->from_loaded,
                 r->from_skipped[0] ? "; not loaded (initialised): " : "", r->from_skipped);
     if (r->warning[0])
-        fprintf(stderr, "warning: %s\n", r->warning);
+        cli_warn("%s", r->warning);
 }
 
 static int train_body(int argc, char **argv, const dist *d);
@@ -199,6 +215,12 @@ static void on_ready(void *ctx, const train_info *i)
             (long long)i->graph_nodes, (long long)i->kernel_calls,
             (double)i->arena_bytes / 1048576.0, (long long)i->parameters, (long long)i->B,
             (long long)i->T, (long long)i->vocab, i->ranks > 1 ? " (split over MPI ranks)" : "");
+    if (i->recompute_seg)
+        fprintf(stderr,
+                "memory budget: forward recomputed in segments of %d steps (%d nodes twice); "
+                "%.1f MiB instead of %.1f MiB\n",
+                (int)i->recompute_seg, (int)i->recompute_nodes, (double)i->arena_bytes / 1048576.0,
+                (double)i->full_bytes / 1048576.0);
 }
 
 /* Under mpirun every rank runs this; rank 0 alone talks to the store and
@@ -268,9 +290,10 @@ static int train_body(int argc, char **argv, const dist *d)
     for (int i = 0; i < argc && k < sizeof cmdline; i++)
         k += (size_t)snprintf(cmdline + k, sizeof cmdline - k, "%s%s", i ? " " : "unroll ", argv[i]);
 
-    progress_ctx pc = {.tty = isatty(2), .quiet = c.quiet, .log_every = s.train.log_every,
-                       .classify = s.data.kind != SPEC_DATA_TEXT,
+    progress_ctx pc = {.quiet = c.quiet, .log_every = s.train.log_every,
+                       .best_valid = INFINITY, .classify = s.data.kind != SPEC_DATA_TEXT,
                        .unit = s.data.kind == SPEC_DATA_CLASSIFY ? "sequence" : "target"};
+    cli_progress_init(&pc.bar, stderr);
     train_opts o = {
         .params_dir = params,
         .run_name = name,
@@ -295,13 +318,15 @@ static int train_body(int argc, char **argv, const dist *d)
     train_result r;
     int rc = train_run(&s, &o, &r, &e);
     signal(SIGINT, SIG_DFL);
+    cli_progress_clear(&pc.bar);
     if (!rc && !c.quiet)
         report_start(&r, resume != NULL, from != NULL);
     if (!rc && !c.quiet) {
         int64_t done = r.steps_done - r.start_step;
-        fprintf(stderr, "%s %lld steps in %.1f s (%.1f steps/s)",
-                r.interrupted ? "interrupted after" : "trained", (long long)done, r.seconds,
-                r.seconds > 0 ? (double)done / r.seconds : 0);
+        fprintf(stderr, "%s%s%s %lld steps in %.1f s (%.1f steps/s)",
+                cli_sgr(stderr, r.interrupted ? CLI_WARN : CLI_STRONG),
+                r.interrupted ? "interrupted after" : "trained", cli_sgr_end(stderr),
+                (long long)done, r.seconds, r.seconds > 0 ? (double)done / r.seconds : 0);
         if (r.start_step)
             fprintf(stderr, ", steps %lld to %lld", (long long)r.start_step + 1,
                     (long long)r.steps_done);

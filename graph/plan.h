@@ -75,6 +75,8 @@ enum plan_fuse {
 typedef struct plan_options {
     int no_reuse;          /* give every buffer memory of its own (tests) */
     int fuse;              /* enum plan_fuse */
+    int32_t recompute_seg; /* recompute_plan(): use segments of this many
+                              steps instead of searching (tests); 0: search */
 } plan_options;
 
 /* "all", "exact", "none"; 0 on success */

@@ -36,6 +36,7 @@ typedef enum spec_type {
     SPEC_T_STR,
     SPEC_T_INT, /* int or int64_t, by the field's size */
     SPEC_T_U64,
+    SPEC_T_BYTES, /* a byte count: 1048576, 64MiB, 1.5GiB, 500MB */
     SPEC_T_REAL,
     SPEC_T_BOOL,
     SPEC_T_ENUM,
@@ -96,6 +97,8 @@ _Static_assert(sizeof(spec_cell) == sizeof(int) && sizeof(dtype) == sizeof(int),
     {.key = k, .type = SPEC_T_INT, SPEC_AT(m), .def = d, .imin = lo, .imax = hi,    \
      .doc = doc_}
 #define F_U64(k, m, d, doc_) {.key = k, .type = SPEC_T_U64, SPEC_AT(m), .def = d, .doc = doc_}
+#define F_BYTES(k, m, d, doc_)                                                      \
+    {.key = k, .type = SPEC_T_BYTES, SPEC_AT(m), .def = d, .doc = doc_}
 #define F_REAL(k, m, d, lo, hi, fl, doc_)                                           \
     {.key = k, .type = SPEC_T_REAL, SPEC_AT(m), .def = d, .rmin = lo, .rmax = hi,   \
      .flags = fl, .doc = doc_}
@@ -174,6 +177,9 @@ static const spec_field spec_fields[] = {
           "steps between per-time-step gradient ledgers in the metrics (0 = never)"),
     F_ENUM("train.fuse", train.fuse, "all", spec_fuse_names,
            "plan rewrites: all | exact (bit-identical to none) | none (one kernel per node)"),
+    F_BYTES("train.memory_budget", train.memory_budget, "0",
+            "most bytes for activations and gradients, e.g. 64MiB; when exceeded, forward "
+            "segments are recomputed in the backward pass (0 = no limit)"),
     F_INT("train.checkpoint.every", train.checkpoint.every, "0", 0, SPEC_NOMAX,
           "steps between checkpoints (0 = only at the end)"),
     F_STR("train.checkpoint.db", train.checkpoint.db, "unroll.db", SPEC_NONEMPTY,
@@ -381,6 +387,45 @@ static bool spec_parse_u64(const char *s, size_t len, uint64_t *out)
     return true;
 }
 
+/* A byte count: digits, an optional fraction, an optional unit (B; KiB,
+ * MiB, GiB, TiB: powers of 1024; kB, MB, GB, TB: powers of 1000), an
+ * optional space before it. A fraction needs a unit; the result is
+ * rounded down to whole bytes. */
+static bool spec_parse_bytes(const char *s, size_t len, uint64_t *out)
+{
+    static const struct { const char *name; double mult; } units[] = {
+        {"", 1}, {"B", 1},
+        {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0},
+        {"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+    };
+    size_t i = 0, digits = 0;
+    double v = 0, scale = 1;
+    bool frac = false;
+    while (i < len && s[i] >= '0' && s[i] <= '9')
+        v = v * 10 + (s[i++] - '0'), digits++;
+    if (i < len && s[i] == '.') {
+        frac = true;
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, digits++)
+            v += (s[i] - '0') * (scale /= 10);
+    }
+    if (digits == 0 || digits > 19)
+        return false;
+    if (i < len && s[i] == ' ')
+        i++;
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        if (strlen(units[u].name) != len - i || memcmp(units[u].name, s + i, len - i))
+            continue;
+        if (frac && units[u].mult == 1)
+            return false;
+        double b = v * units[u].mult;
+        if (b >= 18446744073709551616.0)
+            return false;
+        *out = (uint64_t)b;
+        return true;
+    }
+    return false;
+}
+
 /* Decimal notation only, checked before strtod so that strtod's extras
  * (hex floats, "inf", "nan", leading spaces) never get through. */
 static bool spec_parse_real(const char *s, size_t len, double *out)
@@ -437,6 +482,9 @@ static void spec_expect(const spec_field *f, char *buf, size_t n)
     case SPEC_T_U64:
         snprintf(buf, n, "an integer from 0 to %" PRIu64, UINT64_MAX);
         return;
+    case SPEC_T_BYTES:
+        snprintf(buf, n, "a size in bytes such as 1048576, 64MiB or 1.5GiB");
+        return;
     case SPEC_T_REAL:
         if (f->flags & SPEC_NO_HI)
             snprintf(buf, n, "a number %s %g", f->flags & SPEC_LO_OPEN ? ">" : ">=", f->rmin);
@@ -490,6 +538,8 @@ static int spec_parse(const spec_field *f, const char *s, size_t len, bool is_de
         return 0;
     case SPEC_T_U64:
         return spec_parse_u64(s, len, &v->u) ? 0 : -1;
+    case SPEC_T_BYTES:
+        return spec_parse_bytes(s, len, &v->u) ? 0 : -1;
     case SPEC_T_REAL: {
         double r;
         if (!spec_parse_real(s, len, &r))
@@ -572,6 +622,7 @@ static int spec_store(spec *s, const spec_field *f, const spec_value *v)
         }
         return 0;
     case SPEC_T_U64:
+    case SPEC_T_BYTES:
         memcpy(slot, &v->u, sizeof v->u);
         return 0;
     case SPEC_T_REAL:
@@ -937,6 +988,20 @@ static void spec_write_value(const spec *s, const spec_field *f, FILE *out)
     case SPEC_T_U64: {
         uint64_t x;
         memcpy(&x, slot, sizeof x);
+        fprintf(out, " %" PRIu64, x);
+        return;
+    }
+    case SPEC_T_BYTES: {
+        static const char *const unit[] = {"TiB", "GiB", "MiB", "KiB"};
+        uint64_t x;
+        memcpy(&x, slot, sizeof x);
+        for (int u = 0; u < 4 && x; u++) {
+            uint64_t m = (uint64_t)1 << (10 * (4 - u));
+            if (x % m == 0) {
+                fprintf(out, " %" PRIu64 "%s", x / m, unit[u]);
+                return;
+            }
+        }
         fprintf(out, " %" PRIu64, x);
         return;
     }

@@ -137,6 +137,8 @@ typedef struct spec {
         int64_t ledger_every; /* >= 0, 0 = never */
         int fuse;             /* the plan's rewrites: 0 all, 1 exact, 2 none
                                  (graph/plan.h, enum plan_fuse) */
+        uint64_t memory_budget; /* bytes of plan arena, 0 = no limit
+                                   (graph/recompute.h) */
         struct {
             int64_t every; /* >= 0, 0 = only at the end */
             char *db;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/recompute.h"
 #include "store/npy.h"
 #include "train/rng.h"
 
@@ -14,6 +15,34 @@ int net_init(net *n, const spec *s, int64_t V, int64_t B, int64_t T, int mode,
 {
     model_io io = {.input = V, .output = V};
     return net_init_io(n, s, &io, B, T, mode, po, e);
+}
+
+/* Plans within a memory budget (graph/recompute.h). When that takes
+ * recomputation, the rewritten graph replaces the model's: its forward
+ * nodes keep their ids, so only the gradient table needs new ones. */
+static int net_plan_within(net *n, const int32_t *outs, int nout, size_t budget,
+                           const plan_options *po, uerr *e)
+{
+    model *m = &n->m;
+    graph g2;
+    int32_t *map = malloc(((size_t)m->g.n + 1) * sizeof(int32_t));
+    if (!map)
+        return uerr_set(e, UERR_INTERNAL, "net: out of memory");
+    int32_t nforward = n->mode == NET_LOSS ? m->g.n : n->gt.n;
+    int rc = recompute_plan(&m->g, nforward, outs, nout, budget, po, &g2, &n->p, map, &n->rc, e);
+    if (!rc && n->rc.seg > 0) {
+        grad_table *gt = &n->gt;
+        for (int32_t v = 0; v < gt->n; v++)
+            gt->grad[v] = gt->grad[v] < 0 ? -1 : map[gt->grad[v]];
+        for (int i = 0; i < gt->nparams; i++)
+            gt->param_grad[i] = map[gt->param_grad[i]];
+        for (int64_t j = 0; j < gt->nterms; j++)
+            gt->terms[j].node = map[gt->terms[j].node];
+        graph_free(&m->g);
+        m->g = g2;
+    }
+    free(map);
+    return rc;
 }
 
 int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T, int mode,
@@ -30,6 +59,7 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
     plan_options from_spec = {.fuse = s->train.fuse};
     if (!po)
         po = &from_spec;
+    size_t budget = s->train.memory_budget ? (size_t)s->train.memory_budget : SIZE_MAX;
     int rc = model_build_io(&n->m, s, io, B, T, e);
     if (rc)
         return rc;
@@ -48,7 +78,9 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
             goto fail;
         for (int i = 0; i < m->nparams; i++)
             outs[nout++] = n->gt.param_grad[i];
-        if (mode == NET_TRAIN) {
+        if (mode == NET_TRAIN && (s->train.memory_budget || po->recompute_seg)) {
+            rc = net_plan_within(n, outs, nout, budget, po, e);
+        } else if (mode == NET_TRAIN) {
             rc = plan_build(&m->g, outs, nout, po, &n->p, e);
         } else {
             /* keep every term and every dL/dh_t alive to the end */
@@ -67,6 +99,10 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
             rc = plan_build(&m->g, many, k, po, &n->p, e);
             free(many);
         }
+    } else if (mode == NET_LOSS && s->train.memory_budget) {
+        rc = net_plan_within(n, outs, nout, budget, po, e);
+    } else if (mode == NET_LOSS) {
+        rc = plan_build(&m->g, outs, nout, po, &n->p, e);
     } else {
         many = malloc((size_t)(T + 2) * sizeof(int32_t));
         if (!many) {
@@ -247,7 +283,7 @@ int net_run(net *n, double *loss, uerr *e)
         return rc;
     const void *l = exec_value(&n->x, n->m.loss);
     *loss = n->dt == DT_F32 ? *(const float *)l : *(const double *)l;
-    if (n->mode != NET_FORWARD)
+    if (n->mode == NET_TRAIN || n->mode == NET_LEDGER)
         for (int i = 0; i < n->m.nparams; i++)
             memcpy(net_grad(n, i), exec_value(&n->x, n->gt.param_grad[i]),
                    (size_t)shape_numel(&n->m.param[i].shape) * n->es);

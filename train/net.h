@@ -15,18 +15,22 @@
 #include "graph/autodiff.h"
 #include "graph/exec.h"
 #include "graph/plan.h"
+#include "graph/recompute.h"
 #include "models/model.h"
 
 enum net_mode {
     NET_TRAIN,      /* loss, gradients and final state */
     NET_FORWARD,    /* loss, every step's logits and the final state */
     NET_LEDGER,     /* NET_TRAIN, and every per-step gradient term kept */
+    NET_LOSS,       /* loss and final state only: no step's activations are
+                       kept, so memory does not grow with T (text validation) */
 };
 
 typedef struct net {
     model m;
     grad_table gt;
     plan p;
+    recompute_info rc;      /* train.memory_budget: what the plan recomputes */
     exec x;
     int mode;
     dtype dt;

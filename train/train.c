@@ -122,6 +122,12 @@ static int valid_batch(void *ctx, const int32_t *inputs, const int32_t *targets,
     return 0;
 }
 
+/* Text validation needs the loss only; labels need each step's logits. */
+static int valid_mode(const data_source *d)
+{
+    return d->kind == SPEC_DATA_TEXT ? NET_LOSS : NET_FORWARD;
+}
+
 static int validate_with(net *n, data_source *d, int32_t *inputs, int32_t *targets,
                          double *per_unit, double *accuracy, uerr *e)
 {
@@ -154,7 +160,7 @@ int train_evaluate(const spec *s, const sample_param *params, int nparams, doubl
                                     "is 0)",
                       s->data.path);
     if (!rc)
-        rc = net_init_io(&n, s, &d.io, d.B, d.T, NET_FORWARD, NULL, e);
+        rc = net_init_io(&n, s, &d.io, d.B, d.T, valid_mode(&d), NULL, e);
     if (!rc)
         rc = sample_set_params(&n, params, nparams, e);
     in = malloc((size_t)(d.B * d.T) * sizeof(int32_t));
@@ -676,7 +682,7 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
     r->arena_bytes = t.tr.p.arena_bytes;
     t.has_valid = rank == 0 && data_has_valid(&t.data);
     if (t.has_valid) {
-        if ((rc = net_init_io(&t.va, s, &t.data.io, B, T, NET_FORWARD, NULL, e)))
+        if ((rc = net_init_io(&t.va, s, &t.data.io, B, T, valid_mode(&t.data), NULL, e)))
             goto out;
         net_share_params(&t.va, &t.tr);
     }
@@ -699,7 +705,10 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
                            .B = B,
                            .T = T,
                            .vocab = t.data.io.input,
-                           .ranks = K};
+                           .ranks = K,
+                           .recompute_seg = t.tr.rc.seg,
+                           .full_bytes = t.tr.rc.full_bytes,
+                           .recompute_nodes = t.tr.rc.extra_nodes};
         o->ready(o->ctx, &info);
     }
     t.inputs = malloc((size_t)(B * T) * sizeof(int32_t));

@@ -39,6 +39,11 @@ typedef struct train_info {
     int64_t parameters;         /* floats */
     int64_t B, T, vocab;
     int ranks;
+    /* train.memory_budget: segment length recomputed (0: none), the arena
+     * storing every step, forward nodes computed twice */
+    int32_t recompute_seg;
+    size_t full_bytes;
+    int32_t recompute_nodes;
 } train_info;
 
 typedef struct train_opts {
