@@ -6,6 +6,7 @@
 #   make data       data/demo.txt (Debian's fortunes), data/words.tsv (word
 #                   lists), data/parity/ (generated)
 #   make bench      benchmarks (never part of test)
+#   make bench-memory  peak memory against T, with and without train.memory_budget
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS (600) each (never part of
 #                   test; tests/t_fuzz.sh replays their seeds)
 #   make install    PREFIX=/usr/local (and DESTDIR): the command, the static
@@ -46,7 +47,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libunroll.a
 UNROLL   := $(BUILD)/unroll
 
-.PHONY: all test asan data bench format compdb clean install shared
+.PHONY: all test asan data bench bench-memory format compdb clean install shared
 
 all: $(UNROLL) bin/unroll $(TEST_BIN)
 
@@ -136,6 +137,8 @@ data/demo.txt:
 
 bench: $(UNROLL)
 	@sh bench/run.sh $(BUILD)
+bench-memory: $(UNROLL)
+	@sh bench/memory.sh $(BUILD)
 
 # make fuzz: each tests/fuzz/fuzz_NAME.c as a libFuzzer binary (clang,
 # ASan + UBSan, no recovery) in build/fuzz/, run one after another for
