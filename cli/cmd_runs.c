@@ -24,7 +24,8 @@ static const char runs_help[] =
     "\n"
     "list: every run with its status, last logged step, checkpoints, last loss\n"
     "  and best validation loss. Filters: --name (a glob: 'elman*'), --status\n"
-    "  (running, finished, interrupted, failed), --since/--before (start time,\n"
+    "  (running, finished, interrupted, failed; or lost: marked running but its\n"
+    "  process on this host is gone, killed say), --since/--before (start time,\n"
     "  an ISO date or time prefix such as 2026-05-01), --where KEY=VALUE (a\n"
     "  config key's resolved value, e.g. model.hidden=128; repeatable).\n"
     "show: everything recorded about RUN: config, data hash, BLAS, sessions\n"
@@ -142,8 +143,18 @@ static int runs_show(store *db, int64_t id, table_form form)
         char buf[512];
         snprintf(buf, sizeof buf, "%lld '%s'", (long long)r.id, r.name);
         kv_line("run", buf);
-        snprintf(buf, sizeof buf, "%s (started %s%s%s)", r.status, r.started,
-                 r.finished ? ", ended " : "", r.finished ? r.finished : "");
+        int lost = 0;
+        uerr e3 = {0};
+        if (store_run_lost(db, r.id, &lost, &e3))
+            lost = 0;
+        if (lost)
+            snprintf(buf, sizeof buf,
+                     "lost (started %s; marked running, but its process on this host is "
+                     "gone: unroll train --resume %s continues it)",
+                     r.started, r.name);
+        else
+            snprintf(buf, sizeof buf, "%s (started %s%s%s)", r.status, r.started,
+                     r.finished ? ", ended " : "", r.finished ? r.finished : "");
         kv_line("status", buf);
         kv_line("init", r.init);
         if (r.parent_checkpoint) {
@@ -413,8 +424,8 @@ int cmd_runs(int argc, char **argv)
     if (is_plot && (npos == 0 || !out))
         return cli_usage("runs plot: expected RUN... -o FILE.svg");
     if (f.status && strcmp(f.status, "running") && strcmp(f.status, "finished") &&
-        strcmp(f.status, "interrupted") && strcmp(f.status, "failed"))
-        return cli_usage("runs list: --status is running, finished, interrupted or failed");
+        strcmp(f.status, "interrupted") && strcmp(f.status, "failed") && strcmp(f.status, "lost"))
+        return cli_usage("runs list: --status is running, finished, interrupted, failed or lost");
     long long smooth = -1;
     if (smooth_s && cli_int("--smooth", smooth_s, 0, 1000000000, &smooth))
         return UERR_USAGE;

@@ -778,6 +778,32 @@ int store_run_alive(store *s, int64_t run, int *alive, int64_t *pid, char *host,
 }
 
 
+int store_run_lost(store *s, int64_t run, int *lost, uerr *e)
+{
+    int alive;
+    int64_t pid;
+    char host[256], me[256];
+    *lost = 0;
+    int rc = store_run_alive(s, run, &alive, &pid, host, e);
+    if (rc || alive || pid <= 0 || pid == (int64_t)getpid())
+        return rc;
+    store_hostname(me, sizeof me);
+    /* store_run_alive() answered "not alive" for a running session of this
+     * host only when its process is gone; other hosts cannot be asked */
+    if (!strcmp(host, me) && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+        sqlite3_stmt *st;
+        if (store_prep(s, "SELECT status FROM runs WHERE id = ?", &st, "reading a run", e))
+            return UERR_USER;
+        rc = store_bound(s, sqlite3_bind_int64(st, 1, run), "reading a run", e);
+        if (!rc && sqlite3_step(st) == SQLITE_ROW) {
+            const char *status = (const char *)sqlite3_column_text(st, 0);
+            *lost = status && !strcmp(status, "running");
+        }
+        store_final(st);
+    }
+    return rc;
+}
+
 int store_run_begin(store *s, const store_run_info *info, int64_t *run_id, uerr *e)
 {
     const char *what = "creating a run";

@@ -120,6 +120,12 @@ int store_run_resume(store *s, int64_t run, int64_t ckpt, const store_resume_inf
  * session this handle began or resumed gets the same status. */
 int store_run_finish(store *s, int64_t run, const char *status, uerr *e);
 
+/* *lost = 1 when run is marked running but the process of its newest
+ * session, on this host, is gone (killed, or the machine restarted):
+ * listings show it as "lost", and --resume continues it. A run started on
+ * another host is never called lost: its process cannot be asked. */
+int store_run_lost(store *s, int64_t run, int *lost, uerr *e);
+
 /* All digits: a run id; otherwise a run name. */
 int store_run_resolve(store *s, const char *name_or_id, int64_t *run, uerr *e);
 
@@ -266,7 +272,9 @@ typedef struct store_run_filter {
 } store_run_filter;
 
 /* Columns: id, name, status, started, finished, steps (last logged step),
- * ckpts, last_loss, best_valid_loss, parent (checkpoint). */
+ * ckpts, last_loss, best_valid_loss, parent (checkpoint). status is the
+ * stored one, or "lost" (see store_run_lost); the filter's status may be
+ * "lost" too, and "running" then lists only the runs still alive. */
 int store_runs_table(store *s, const store_run_filter *f, table *out, uerr *e);
 
 /* Columns: step, name, value. name NULL: every metric. */

@@ -106,7 +106,8 @@ int store_runs_table(store *s, const store_run_filter *f, table *out, uerr *e)
                    " AND (?4 IS NULL OR r.started < ?4) ORDER BY r.id",
                    &st, what, e))
         return UERR_USER;
-    const char *args[4] = {f->name_glob, f->status, f->since, f->before};
+    int want_lost = f->status && !strcmp(f->status, "lost");
+    const char *args[4] = {f->name_glob, want_lost ? "running" : f->status, f->since, f->before};
     int b = 0;
     for (int i = 0; i < 4 && !b; i++)
         b = args[i] ? sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC)
@@ -131,8 +132,20 @@ int store_runs_table(store *s, const store_run_filter *f, table *out, uerr *e)
             if (!k)
                 continue;
         }
-        for (int i = 0; i < ncols; i++)
-            store_cell(out, st, i);
+        int lost = 0;
+        const char *status = (const char *)sqlite3_column_text(st, 2);
+        if (status && !strcmp(status, "running") &&
+            (rc = store_run_lost(s, sqlite3_column_int64(st, 0), &lost, e)))
+            break;
+        int by_liveness = want_lost || (f->status && !strcmp(f->status, "running"));
+        if (by_liveness && lost != want_lost)
+            continue;
+        for (int i = 0; i < ncols; i++) {
+            if (i == 2 && lost)
+                table_text(out, "lost");
+            else
+                store_cell(out, st, i);
+        }
     }
     if (!rc && r != SQLITE_DONE)
         rc = store_fail(s, what, e);

@@ -74,9 +74,20 @@ while [ "$n" -lt 200 ]; do
     sleep 0.02
     n=$((n + 1))
 done
+live=$($UNROLL runs list --db "$T/k9.db" --csv | tail -n +2 | cut -d, -f2,3)
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
+[ "$live" = "r,running" ] && ok "a live run lists as running" || ko "a live run lists as running" "'$live'"
 status=$($UNROLL query --db "$T/k9.db" --csv "SELECT status FROM runs" | tail -1)
+# the listings tell the dead run from a live one
+listed=$($UNROLL runs list --db "$T/k9.db" --status lost --csv | tail -n +2 | cut -d, -f2,3)
+alive=$($UNROLL runs list --db "$T/k9.db" --status running --csv | tail -n +2)
+if [ "$listed" = "r,lost" ] && [ -z "$alive" ] &&
+    $UNROLL runs show r --db "$T/k9.db" | grep -q "^status *lost .*unroll train --resume r continues it"; then
+    ok "a kill -9'd run lists as lost, not running, and show says how to resume"
+else
+    ko "a kill -9'd run lists as lost" "lost: '$listed'; running: '$alive'"
+fi
 $UNROLL train --resume r --set train.steps=3000 --db "$T/k9.db" 2>"$T/err" >/dev/null ||
     ko "resume after kill -9" "$(cat "$T/err")"
 final_hashes "$T/k9.db" r >"$T/h.k9"
