@@ -68,6 +68,8 @@ spec_extra = {
     "sets.yaml": ("data: {path: a}\n#set model.hidden=7\n#set sample.prime=x\ty\n"
                   "#set train.optimizer.lr=1e-3\n#set model.cell=lstm\n"),
     "bad_set.yaml": "data: {path: a}\n#set model.hiden=7\n",
+    "memory_budget.yaml": ("data: {path: a}\ntrain: {memory_budget: 1.5GiB}\n"
+                           "#set train.memory_budget=64 MiB\n#set train.memory_budget=2kB\n"),
     "empty.yaml": "",
     "null.yaml": "~\n",
     "scalar_top.yaml": "42\n",
