@@ -2,8 +2,9 @@
  * bench.c - unroll's side of `make bench`: one measurement per process, one
  * line of JSON, so that the peak RSS printed belongs to that measurement.
  *
- *   bench step   V H T B DTYPE [reps] [fuse]  training steps of an Elman net
- *   bench sample V H LENGTH [fuse]             generation, batch 1
+ *   bench step   V H T B DTYPE [reps] [fuse] [cell]  training steps
+ *   bench own    CONFIG V [KEY=VALUE]...      the memory of `unroll train`'s step
+ *   bench sample V H LENGTH [reps]             generation, batch 1
  *   bench build  V H T [fuse]                  unroll + build_grad + plan time
  *   bench text   PATH V N                      a random text of V symbols
  *
@@ -11,7 +12,9 @@
  * in, forward over T steps, softmax cross-entropy summed over B x T tokens,
  * full BPTT, then a plain SGD update of every parameter. The ids are drawn
  * once, outside the timed loop. FUSE is the plan's rewrite level: all (the
- * default, as `unroll train` runs), exact or none.
+ * default, as `unroll train` runs), exact or none. CELL is a preset (elman,
+ * the default; jordan, lstm, gru) or a config file whose model is used
+ * (configs/lstm_custom.yaml: the preset written as equations).
  * Timing never decides anything here: bench/run.sh prints the figures.
  */
 #include <math.h>
@@ -54,19 +57,78 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* A spec for an Elman net of hidden size H; the data path is never read
- * (the nets here are fed ids directly) but a spec must name one. */
-static int load_spec(spec *s, int64_t H, int64_t T, int64_t B, const char *dtype, uerr *e)
+/* A spec of hidden size H for CELL: a preset's name (elman, jordan, lstm,
+ * gru) or the path of a YAML config (configs/lstm_custom.yaml), read with
+ * the same sizes, dtype and plain SGD set over it, so that a preset and
+ * its custom form do the same work. The data path is never read (the nets
+ * here are fed ids directly) but a spec must name one. */
+#define BENCH_TEXT "tests/golden/min_char_rnn/text.txt"
+static int load_spec(spec *s, const char *cell, int64_t H, int64_t T, int64_t B,
+                     const char *dt_name, uerr *e)
 {
+    if (strstr(cell, ".yaml")) {
+        char sets[9][96];
+        snprintf(sets[0], sizeof sets[0], "model.hidden=%lld", (long long)H);
+        snprintf(sets[1], sizeof sets[1], "train.seq_len=%lld", (long long)T);
+        snprintf(sets[2], sizeof sets[2], "train.batch=%lld", (long long)B);
+        snprintf(sets[3], sizeof sets[3], "train.dtype=%s", dt_name);
+        snprintf(sets[4], sizeof sets[4], "train.optimizer.name=sgd");
+        snprintf(sets[5], sizeof sets[5], "train.optimizer.lr=0.001");
+        snprintf(sets[6], sizeof sets[6], "model.init.std=0.01");
+        snprintf(sets[7], sizeof sets[7], "train.seed=1");
+        snprintf(sets[8], sizeof sets[8], "data.path=" BENCH_TEXT);
+        const char *sp[9];
+        for (int i = 0; i < 9; i++)
+            sp[i] = sets[i];
+        return spec_load(s, cell, sp, 9, e);
+    }
     char cfg[1024];
     snprintf(cfg, sizeof cfg,
              "name: bench\n"
-             "data: {kind: text, path: tests/golden/min_char_rnn/text.txt}\n"
-             "model: {cell: elman, hidden: %lld, activation: tanh, init: {std: 0.01}}\n"
+             "data: {kind: text, path: " BENCH_TEXT "}\n"
+             "model: {cell: %s, hidden: %lld, init: {std: 0.01}}\n"
              "train: {dtype: %s, seq_len: %lld, batch: %lld, steps: 1,\n"
              "        optimizer: {name: sgd, lr: 0.001}, seed: 1}\n",
-             (long long)H, dtype, (long long)T, (long long)B);
+             cell, (long long)H, dt_name, (long long)T, (long long)B);
     return spec_load_buffer(s, "bench.yaml", cfg, strlen(cfg), NULL, 0, e);
+}
+
+/* The bytes of the activations a step stores for its backward pass: each
+ * computed forward value that a gradient node reads, once. With the
+ * parameters, their gradients and the optimiser's state these are the
+ * step's own tensors, the base of issue 5's memory limit; the plan's arena
+ * (every activation and gradient buffer, temporaries and the plan's own
+ * copies included) is printed beside them. */
+static double stored_bytes(const graph *g)
+{
+    char *seen = calloc((size_t)g->n + 1, 1);
+    double sum = 0;
+    for (int32_t u = 0; seen && u < g->n; u++) {
+        const gnode *nd = &g->nodes[u];
+        if (!(nd->flags & NODE_GRAD))
+            continue;
+        for (int k = 0; k < nd->nin; k++) {
+            int32_t v = nd->in[k];
+            const gnode *in = &g->nodes[v];
+            if (seen[v] || in->nin == 0 || (in->flags & NODE_GRAD))
+                continue;
+            seen[v] = 1;
+            sum += (double)shape_numel(&in->shape) * (double)dtype_size((dtype)in->dt);
+        }
+    }
+    free(seen);
+    return sum;
+}
+
+/* The step's own tensors (see stored_bytes) and the arena, as JSON fields. */
+static void print_memory(const net *n, const optim *o)
+{
+    int slots = (optim_slot_name(o, 0) != NULL) + (optim_slot_name(o, 1) != NULL);
+    double params = (double)n->nparam * (double)n->es, stored = stored_bytes(&n->m.g);
+    printf("\"param_mib\": %.3f, \"optim_mib\": %.3f, \"stored_mib\": %.3f, "
+           "\"own_mib\": %.3f, \"arena_mib\": %.3f",
+           params / 1048576.0, slots * params / 1048576.0, stored / 1048576.0,
+           ((2 + slots) * params + stored) / 1048576.0, (double)n->p.arena_bytes / 1048576.0);
 }
 
 static int fail(const uerr *e)
@@ -75,12 +137,12 @@ static int fail(const uerr *e)
     return 1;
 }
 
-static int bench_step(int64_t V, int64_t H, int64_t T, int64_t B, const char *dtype, int reps,
-                      int fuse)
+static int bench_step(int64_t V, int64_t H, int64_t T, int64_t B, const char *dt_name, int reps,
+                      int fuse, const char *cell)
 {
     uerr e = {0};
     spec s;
-    if (load_spec(&s, H, T, B, dtype, &e))
+    if (load_spec(&s, cell, H, T, B, dt_name, &e))
         return fail(&e);
     plan_options po = {.fuse = fuse};
     net n;
@@ -109,15 +171,11 @@ static int bench_step(int64_t V, int64_t H, int64_t T, int64_t B, const char *dt
             ms[i] = 1e3 * (now_s() - t1);
     }
     double med = median(ms, reps);
-    /* the step's own tensors: parameters, gradients, optimiser state (none
-     * for SGD) and what BPTT must keep per step (h_t and the logits) */
-    double es = (double)n.es;
-    double own = (2.0 * (double)n.nparam + (double)(T * B * (H + V))) * es;
-    printf("{\"ms\": %.6f, \"tokens_per_s\": %.1f, \"rss_mib\": %.2f, \"arena_mib\": %.3f, "
-           "\"own_mib\": %.3f, \"build_s\": %.4f, \"nodes\": %d, \"instrs\": %d, "
-           "\"loss\": %.9g}\n",
-           med, (double)(T * B) / (med * 1e-3), peak_rss_mib(), (double)n.p.arena_bytes / 1048576.0,
-           own / 1048576.0, build_s, n.m.g.n, n.p.ninstr, loss);
+    printf("{\"ms\": %.6f, \"tokens_per_s\": %.1f, \"rss_mib\": %.2f, ", med,
+           (double)(T * B) / (med * 1e-3), peak_rss_mib());
+    print_memory(&n, &o);
+    printf(", \"build_s\": %.4f, \"nodes\": %d, \"instrs\": %d, \"loss\": %.9g}\n", build_s,
+           n.m.g.n, n.p.ninstr, loss);
     free(ms);
     optim_free(&o);
     net_free(&n);
@@ -129,7 +187,7 @@ static int bench_sample(int64_t V, int64_t H, int64_t length, int reps)
 {
     uerr e = {0};
     spec s;
-    if (load_spec(&s, H, 1, 1, "float32", &e))
+    if (load_spec(&s, "elman", H, 1, 1, "float32", &e))
         return fail(&e);
     /* V printable code points from '!' on */
     uint32_t cp[512];
@@ -174,7 +232,7 @@ static int bench_build(int64_t V, int64_t H, int64_t T, int fuse)
 {
     uerr e = {0};
     spec s;
-    if (load_spec(&s, H, T, 1, "float32", &e))
+    if (load_spec(&s, "elman", H, T, 1, "float32", &e))
         return fail(&e);
     plan_options po = {.fuse = fuse};
     net n;
@@ -186,6 +244,29 @@ static int bench_build(int64_t V, int64_t H, int64_t T, int fuse)
            "\"arena_mib\": %.3f, \"rss_mib\": %.2f}\n",
            dt, n.m.g.n, n.p.ninstr, 1e6 * dt / (double)T, (double)n.p.arena_bytes / 1048576.0,
            peak_rss_mib());
+    net_free(&n);
+    spec_free(&s);
+    return 0;
+}
+
+/* The step's own tensors of `unroll train CONFIG --set ...` on text of V
+ * symbols: the net train builds (the config's fuse and memory budget),
+ * without data or a store. */
+static int bench_own(const char *config, int64_t V, int nsets, char **sets)
+{
+    uerr e = {0};
+    spec s;
+    if (spec_load(&s, config, (const char *const *)sets, nsets, &e))
+        return fail(&e);
+    net n;
+    optim o;
+    if (net_init(&n, &s, V, s.train.batch, s.train.seq_len, NET_TRAIN, NULL, &e) ||
+        optim_init(&o, &s, n.nparam, &e))
+        return fail(&e);
+    printf("{");
+    print_memory(&n, &o);
+    printf(", \"nodes\": %d, \"instrs\": %d}\n", n.m.g.n, n.p.ninstr);
+    optim_free(&o);
     net_free(&n);
     spec_free(&s);
     return 0;
@@ -228,7 +309,10 @@ int main(int argc, char **argv)
 {
     if (argc >= 7 && !strcmp(argv[1], "step"))
         return bench_step(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]),
-                          argv[6], argc > 7 ? atoi(argv[7]) : 20, fuse_arg(argc, argv, 8));
+                          argv[6], argc > 7 ? atoi(argv[7]) : 20, fuse_arg(argc, argv, 8),
+                          argc > 9 ? argv[9] : "elman");
+    if (argc >= 4 && !strcmp(argv[1], "own"))
+        return bench_own(argv[2], atoll(argv[3]), argc - 4, argv + 4);
     if (argc >= 5 && !strcmp(argv[1], "sample"))
         return bench_sample(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]),
                             argc > 5 ? atoi(argv[5]) : 3);
@@ -237,7 +321,8 @@ int main(int argc, char **argv)
                            fuse_arg(argc, argv, 5));
     if (argc == 5 && !strcmp(argv[1], "text"))
         return bench_text(argv[2], atoll(argv[3]), atoll(argv[4]));
-    fprintf(stderr, "usage: bench step V H T B DTYPE [REPS] [FUSE] | sample V H LENGTH [REPS] | "
-                    "build V H T [FUSE] | text PATH V N\n");
+    fprintf(stderr, "usage: bench step V H T B DTYPE [REPS] [FUSE] [CELL|CONFIG.yaml] | "
+                    "own CONFIG V [KEY=VALUE]... | sample V H LENGTH [REPS] | build V H T [FUSE] | "
+                    "text PATH V N\n");
     return 2;
 }

@@ -4,19 +4,26 @@
 One process measures one thing and prints one line of JSON, so that peak
 RSS belongs to that measurement alone:
 
-    ref.py step   --impl rnn|cell|numpy --V 65 --H 100 --T 25 --B 1
-                  --dtype float32|float64 --threads N [--reps R]
+    ref.py step   --impl rnn|cell|numpy [--cell elman|lstm] --V 65 --H 100
+                  --T 25 --B 1 --dtype float32|float64 --threads N [--reps R]
     ref.py sample --impl rnn|cell|numpy --V 65 --H 100 --length 2000
 
 A training step is the same work unroll does in bench/bench.c: one-hot
-character inputs over T steps, an Elman cell h = tanh(W h + U x + b),
-logits o = V h + c every step, softmax cross-entropy summed over the B x T
-tokens, full backpropagation through time, and a plain SGD update.
+character inputs over T steps, a cell, logits o = V h + c every step,
+softmax cross-entropy summed over the B x T tokens, full backpropagation
+through time, and a plain SGD update. The cell is Elman's h = tanh(W h +
+U x + b), or (--cell lstm) the LSTM of unroll's `model.cell: lstm`: four
+gates i, f, g, o of H units each (4H rows of W and U), c = f c + i g,
+h = o tanh(c).
 
-    rnn    torch.nn.RNN (tanh) + torch.nn.Linear, one-hot inputs as the
-           dense [T, B, V] tensor nn.RNN expects, torch.optim.SGD
+    rnn    torch.nn.RNN (tanh) or torch.nn.LSTM, + torch.nn.Linear, one-hot
+           inputs as the dense [T, B, V] tensor they expect,
+           torch.optim.SGD. nn.LSTM adds two bias vectors (b_ih + b_hh)
+           where unroll has one per gate: 4H additions more per step
     cell   the same cell written out step by step in eager PyTorch; U x_t
-           is a column lookup (U.t()[x_t]), as unroll does it
+           is a column lookup (U.t()[x_t]), as unroll does it; the LSTM's
+           four gates come from one [B, 4H] product of the stacked weights
+           (the way such a loop is usually written), then chunk(4)
     numpy  Karpathy's min-char-rnn lossFun (float64, B = 1) with its
            Adagrad update and [-5, 5] clipping, as the original runs
 
@@ -65,12 +72,17 @@ def torch_step(a):
     xs = torch.randint(0, V, (T, B), generator=g)
     ys = torch.randint(0, V, (T, B), generator=g)
     lr = 1e-3
+    lstm = a.cell == "lstm"
     if a.impl == "rnn":
-        rnn = torch.nn.RNN(V, H, nonlinearity="tanh").to(dt)
+        if lstm:
+            rnn = torch.nn.LSTM(V, H).to(dt)
+            h0 = (torch.zeros(1, B, H, dtype=dt), torch.zeros(1, B, H, dtype=dt))
+        else:
+            rnn = torch.nn.RNN(V, H, nonlinearity="tanh").to(dt)
+            h0 = torch.zeros(1, B, H, dtype=dt)
         lin = torch.nn.Linear(H, V).to(dt)
         params = list(rnn.parameters()) + list(lin.parameters())
         opt = torch.optim.SGD(params, lr=lr)
-        h0 = torch.zeros(1, B, H, dtype=dt)
 
         def step():
             x = F.one_hot(xs, V).to(dt)              # [T, B, V]
@@ -84,9 +96,24 @@ def torch_step(a):
         def p(*shape):
             return (torch.randn(*shape, dtype=dt) * 0.01).requires_grad_()
 
-        U, W, b, Vw, c = p(H, V), p(H, H), p(H), p(V, H), p(V)
+        G = 4 * H if lstm else H                     # gate rows
+        U, W, b, Vw, c = p(G, V), p(G, H), p(G), p(V, H), p(V)
         opt = torch.optim.SGD([U, W, b, Vw, c], lr=lr)
         h0 = torch.zeros(B, H, dtype=dt)
+
+        def lstm_step():
+            h, cs = h0, h0
+            loss = 0
+            Ut = U.t()
+            for t in range(T):
+                gates = h @ W.t() + Ut[xs[t]] + b    # [B, 4H]
+                i, f, g, o = gates.chunk(4, 1)
+                cs = torch.sigmoid(f) * cs + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(cs)
+                loss = loss + F.cross_entropy(h @ Vw.t() + c, ys[t], reduction="sum")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
 
         def step():
             h = h0
@@ -100,7 +127,7 @@ def torch_step(a):
             loss.backward()
             opt.step()
 
-    return timed_steps(step, a.warmup, a.reps)
+    return timed_steps(lstm_step if lstm and a.impl == "cell" else step, a.warmup, a.reps)
 
 
 def numpy_step(a):
@@ -224,6 +251,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("what", choices=["step", "sample"])
     ap.add_argument("--impl", choices=["rnn", "cell", "numpy"], required=True)
+    ap.add_argument("--cell", choices=["elman", "lstm"], default="elman")
     ap.add_argument("--V", type=int, default=65)
     ap.add_argument("--H", type=int, default=100)
     ap.add_argument("--T", type=int, default=25)

@@ -4,9 +4,10 @@
 Reads the lines bench/run.sh recorded (one measurement each) and prints,
 per size, the median over rounds of unroll's and each baseline's time per
 training step, the ratios against the targets of issue 5, peak RSS against
-the target's limit, sampling speed, graph build time, the rewrites' effect
-and `unroll train` as a user runs it. Prints figures, never a verdict that
-fails a build.
+the target's limit, each preset against its custom form, sampling speed,
+graph build time, the rewrites' effect and `unroll train` as a user runs
+it. Prints figures and marks (ok / MISS), never a verdict that fails a
+build.
 """
 
 import json
@@ -18,8 +19,23 @@ SIZES = {  # V, H, T, B
     "S2": (65, 256, 64, 32),
     "S3": (128, 1024, 32, 64),
     "S4": (65, 128, 1000, 1),
+    "L2": (65, 256, 64, 32),
 }
-TARGET_RNN = {"S1": 10, "S2": 2, "S3": 1.2, "S4": 10}
+LSTM_SIZES = {"L2"}
+# against nn.RNN (nn.LSTM for the LSTM sizes), and against the eager cell loop
+TARGET_RNN = {"S1": 10, "S2": 2, "S3": 1.2, "S4": 10, "L2": 1}
+TARGET_CELL = {"L2": 5}
+CELLS = ("elman", "jordan", "lstm", "gru")
+CUSTOM_TOLERANCE = 0.05
+
+
+def limit_mib(own):
+    """Issue 5: peak RSS at most 1.5 x the step's own tensors + 16 MiB."""
+    return 1.5 * own + 16
+
+
+def mark(ok):
+    return "ok" if ok else "MISS"
 
 
 def median(xs):
@@ -64,18 +80,16 @@ def main():
           "1 and with 2 threads (torch.set_num_threads; OMP_WAIT_POLICY=PASSIVE for 2) and its "
           "best is used")
     print()
-    print("training step: forward over T steps, full BPTT, SGD update; ms per step")
-    hdr = ("size", "unroll", "tok/s", "RSS MiB", "limit", "nn.RNN", "thr", "ratio", "target",
-           "cell loop", "ratio", "numpy", "ratio")
-    print("%-6s %9s %9s %8s %7s %9s %3s %7s %6s %9s %7s %8s %7s" % hdr)
+    print("training step: forward over T steps, full BPTT, SGD update; ms per step; "
+          "L2 is an LSTM (model.cell: lstm) against nn.LSTM")
+    hdr = ("size", "unroll", "tok/s", "nn.RNN", "thr", "ratio", "target", "cell loop", "ratio",
+           "target", "numpy", "ratio")
+    print("%-6s %9s %9s %9s %3s %7s %9s %9s %7s %9s %8s %7s" % hdr)
     for size, (V, H, T, B) in SIZES.items():
         u = med("step", size, "unroll", "ms")
         if u is None:
             continue
         tok = med("step", size, "unroll", "tokens_per_s")
-        rss = med("step", size, "unroll", "rss_mib")
-        own = med("step", size, "unroll", "own_mib")
-        limit = 1.5 * own + 16
         best_rnn, best_thr, best_cell = None, 0, None
         for th in (1, 2):
             m = med("step", size, "rnn", "ms", th)
@@ -85,16 +99,24 @@ def main():
             if c is not None and (best_cell is None or c < best_cell):
                 best_cell = c
         npy = med("step", size, "numpy", "ms")
-        tgt = TARGET_RNN.get(size)
 
         def ratio(x):
             return "%6.2fx" % (x / u) if x is not None else "      -"
-        print("%-6s %9.3f %9.0f %8.1f %7.1f %9s %3s %7s %6s %9s %7s %8s %7s" % (
-            size, u, tok, rss, limit,
-            "%.3f" % best_rnn if best_rnn else "-", best_thr or "-", ratio(best_rnn),
-            (">=%gx" % tgt) if tgt else (">=15x np" if size == "S1f64" else ""),
-            "%.3f" % best_cell if best_cell else "-", ratio(best_cell),
-            "%.3f" % npy if npy else "-", ratio(npy)))
+
+        def target(x, tgt, what=""):
+            if not tgt:
+                return ""
+            return ">=%gx%s %s" % (tgt, what, mark(x / u >= tgt) if x is not None else "")
+        tr = target(best_rnn, TARGET_RNN.get(size))
+        tc = target(best_cell, TARGET_CELL.get(size))
+        tn = ""
+        if size == "S1f64":
+            tn = ">=15x %s" % mark(npy / u >= 15) if npy is not None else ">=15x"
+        print("%-6s %9.3f %9.0f %9s %3s %7s %9s %9s %7s %9s %8s %7s %s" % (
+            size, u, tok,
+            "%.3f" % best_rnn if best_rnn else "-", best_thr or "-", ratio(best_rnn), tr,
+            "%.3f" % best_cell if best_cell else "-", ratio(best_cell), tc,
+            "%.3f" % npy if npy else "-", ratio(npy), tn))
         if size == "S3":
             f = gemm_flops(V, H, T, B)
             g = f / (u * 1e-3) / 1e9
@@ -103,9 +125,40 @@ def main():
                 line += " = %.0f%% of the 2-thread sgemm peak (target >= 75%%)" % (
                     100 * g / p["sgemm2"])
             print(line)
-    print("       RSS: peak resident memory of the process; limit = 1.5 x the step's own tensors "
-          "(parameters, gradients, h_t and logits per step) + 16 MiB")
+    print("       L2: nn.LSTM + Linear, and a cell loop with the four gates from one [B, 4H] "
+          "product; unroll's YAML LSTM has four H-row gate matrices: the same 4H gates")
 
+    print()
+    print("memory of the step measurements (bench/bench.c: no store, no checkpoints), MiB")
+    memory_header()
+    for size in SIZES:
+        rs = pick("step", size, "unroll")
+        if rs:
+            memory_row(size, rs[0], med("step", size, "unroll", "rss_mib"))
+    memory_note()
+
+    print()
+    print("each preset against its custom form (configs/*_custom.yaml), V=65 H=128 T=32 B=32 "
+          "float32, SGD; ms per step (target: custom within %d%% of the preset)"
+          % (100 * CUSTOM_TOLERANCE))
+    print("%-7s %9s %9s %7s %9s %14s %s" % ("cell", "preset", "custom", "ratio", "target",
+                                            "nodes/instrs", "same loss"))
+    for cell in CELLS:
+        a = med("custom", cell, "preset", "ms")
+        b = med("custom", cell, "custom", "ms")
+        if a is None or b is None:
+            continue
+        ra = pick("custom", cell, "preset")[0]
+        rb = pick("custom", cell, "custom")[0]
+        same = (ra["nodes"], ra["instrs"]) == (rb["nodes"], rb["instrs"])
+        print("%-7s %9.3f %9.3f %6.3fx %9s %14s %s" % (
+            cell, a, b, b / a, "<=%.2fx %s" % (1 + CUSTOM_TOLERANCE,
+                                                mark(b / a <= 1 + CUSTOM_TOLERANCE)),
+            "%d/%d%s" % (rb["nodes"], rb["instrs"], "" if same else " (preset %d/%d)" % (
+                ra["nodes"], ra["instrs"])),
+            "yes" if ra["loss"] == rb["loss"] else "NO: %.9g vs %.9g" % (ra["loss"], rb["loss"])))
+    print("       ratio = custom / preset time, medians over the rounds (each a median over "
+          "the steps); the rounds alternate which runs first")
     print()
     print("sampling 2,000 characters, S1 model, batch 1: characters/s")
     su = med("sample", "S1", "unroll", "chars_per_s")
@@ -140,7 +193,7 @@ def main():
           "lines), ms per step")
     for name, base, impl in (("S1", "S1", "rnn"), ("S1f64_minchar", "S1f64", "numpy"),
                              ("S2", "S2", "rnn"), ("S3", "S3", "rnn"), ("S4", "S4", "rnn"),
-                             ("min_char_rnn", "min_char_rnn", "numpy")):
+                             ("L2", "L2", "rnn"), ("min_char_rnn", "min_char_rnn", "numpy")):
         rs = pick("train", name, "unroll")
         if not rs:
             continue
@@ -151,13 +204,56 @@ def main():
                       or [None]) if pick("step", base, "rnn") else None
         else:
             ref = med("step", base, "numpy", "ms")
-        what = {"rnn": "nn.RNN", "numpy": "numpy min-char-rnn"}[impl]
-        print("%-14s %8.3f ms  RSS %6.1f MiB   %s" % (
-            name, ms, rs[0]["rss_kib"] / 1024.0,
-            "%.1fx %s (%.3f ms)" % (ref / ms, what, ref) if ref else ""))
+        what = {"rnn": "nn.LSTM" if base in LSTM_SIZES else "nn.RNN",
+                "numpy": "numpy min-char-rnn"}[impl]
+        print("%-14s %8.3f ms   %s" % (
+            name, ms, "%.2fx %s (%.3f ms)" % (ref / ms, what, ref) if ref else ""))
     print("  S1f64_minchar: min-char-rnn's loop at S1 size (Adagrad 0.1, clip 5, float64); "
-          "min_char_rnn: configs/min_char_rnn.yaml as shipped (demo text, V=112)")
+          "min_char_rnn: configs/min_char_rnn.yaml as shipped (demo text); L2: the LSTM")
 
+    print()
+    print("each preset against its custom form in `unroll train` (Adam, clip 5, the same --set "
+          "over both), ms per step")
+    for cell in CELLS:
+        a, b = pick("train", cell + ":preset", "unroll"), pick("train", cell + ":custom", "unroll")
+        if not a or not b:
+            continue
+        ta, tb = 1000.0 / a[0]["steps_per_s"], 1000.0 / b[0]["steps_per_s"]
+        print("%-7s preset %8.3f   custom %8.3f   ratio %6.3fx (one run each)   last loss %s" % (
+            cell, ta, tb, tb / ta, "the same" if a[0]["last"] == b[0]["last"]
+            else "DIFFERS: %s vs %s" % (a[0]["last"], b[0]["last"])))
+
+    print()
+    print("memory of `unroll train` (the runs above), MiB")
+    memory_header()
+    for name in ("S1", "S1f64_minchar", "S2", "S3", "S4", "L2", "min_char_rnn") + tuple(
+            c + ":" + f for c in CELLS for f in ("preset", "custom")):
+        rs = pick("train", name, "unroll")
+        if rs:
+            memory_row(name, rs[0], rs[0]["rss_kib"] / 1024.0)
+    memory_note()
+
+
+def memory_header():
+    print("%-14s %8s %8s %8s %8s %8s %8s %8s   %s" % (
+        "", "params", "grads", "optim", "stored", "own", "arena", "peak RSS", "limit"))
+
+
+def memory_row(name, r, rss):
+    own = r.get("own_mib")
+    if own is None:
+        print("%-14s %71s   (own tensors unknown)" % (name, "%8.1f" % rss))
+        return
+    lim = limit_mib(own)
+    print("%-14s %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8.1f   %.1f %s" % (
+        name, r["param_mib"], r["param_mib"], r["optim_mib"], r["stored_mib"], own,
+        r["arena_mib"], rss, lim, mark(rss <= lim)))
+
+
+def memory_note():
+    print("  own = parameters + gradients + optimiser state + stored activations (every forward "
+          "value a gradient node reads); limit = 1.5 x own + 16 MiB (issue 5); arena = the "
+          "plan's buffers (gradients, activations, temporaries, W^T copies), for comparison")
 
 if __name__ == "__main__":
     main()

@@ -7,6 +7,11 @@
 #   S2  V=65  H=256  T=64   B=32  float32
 #   S3  V=128 H=1024 T=32   B=64  float32
 #   S4  V=65  H=128  T=1000 B=1   float32
+#   L2  V=65  H=256  T=64   B=32  float32, model.cell: lstm (S2's size)
+#
+# and each preset (elman, jordan, lstm, gru) against its custom form
+# (configs/*_custom.yaml) at V=65 H=128 T=32 B=32: the same sizes set over
+# both, so the only difference is the YAML that describes the cell.
 #
 # Each figure is one process (so peak RSS is its own), measured in
 # BENCH_ROUNDS interleaved rounds (default 3): unroll, then PyTorch with 1
@@ -20,6 +25,8 @@
 set -u
 BUILD=${1:-build/rel}
 ROUNDS=${BENCH_ROUNDS:-3}
+CUSTOM_REPS=${BENCH_CUSTOM_REPS:-60}
+TRAIN_CUSTOM_STEPS=${BENCH_TRAIN_CUSTOM_STEPS:-300}
 PY=/usr/bin/python3
 CC=${CC:-cc}
 OUT=$(mktemp -d)
@@ -66,24 +73,26 @@ record() {
         "$1" "$2" "$3" "$4" "$5" "$json" >>"$RES"
 }
 
-torch_step() { # SIZE ROUND IMPL THREADS V H T B DTYPE REPS
+torch_step() { # SIZE ROUND IMPL THREADS V H T B DTYPE REPS CELL
     if [ "$4" -gt 1 ]; then
         j=$(OMP_WAIT_POLICY=PASSIVE "$PY" bench/ref.py step --impl "$3" --threads "$4" --V "$5" \
-            --H "$6" --T "$7" --B "$8" --dtype "$9" --reps "${10}" 2>/dev/null)
+            --H "$6" --T "$7" --B "$8" --dtype "$9" --reps "${10}" --cell "${11}" 2>/dev/null)
     else
         j=$("$PY" bench/ref.py step --impl "$3" --threads "$4" --V "$5" --H "$6" --T "$7" \
-            --B "$8" --dtype "$9" --reps "${10}" 2>/dev/null)
+            --B "$8" --dtype "$9" --reps "${10}" --cell "${11}" 2>/dev/null)
     fi
     [ -n "$j" ] && record step "$1" "$3" "$4" "$2" "$j"
 }
 
 
-# size name, V H T B dtype, unroll reps, torch reps
-SIZES="S1:65:100:25:1:float32:800:200
-S1f64:65:100:25:1:float64:800:200
-S2:65:256:64:32:float32:40:20
-S3:128:1024:32:64:float32:8:5
-S4:65:128:1000:1:float32:40:10"
+# size name, V H T B dtype, unroll reps, torch reps, cell
+SIZES="S1:65:100:25:1:float32:800:200:elman
+S1f64:65:100:25:1:float64:800:200:elman
+S2:65:256:64:32:float32:40:20:elman
+S3:128:1024:32:64:float32:8:5:elman
+S4:65:128:1000:1:float32:40:10:elman
+L2:65:256:64:32:float32:30:10:lstm"
+CELLS="elman jordan lstm gru"
 
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
@@ -91,17 +100,31 @@ while [ "$r" -le "$ROUNDS" ]; do
     # the machine's sgemm peak, each round (the best round is its peak)
     record peak all openblas 0 "$r" "$("$BUILD/bench/peak")"
     for line in $SIZES; do
-        IFS=: read -r name V H T B dt ureps treps <<EOF
+        IFS=: read -r name V H T B dt ureps treps cell <<EOF
 $line
 EOF
-        j=$("$BENCH" step "$V" "$H" "$T" "$B" "$dt" "$ureps" all) && record step "$name" unroll 0 "$r" "$j"
+        j=$("$BENCH" step "$V" "$H" "$T" "$B" "$dt" "$ureps" all "$cell") &&
+            record step "$name" unroll 0 "$r" "$j"
         if [ "$have_torch" -eq 1 ]; then
             for th in 1 2; do
-                torch_step "$name" "$r" rnn "$th" "$V" "$H" "$T" "$B" "$dt" "$treps"
-                torch_step "$name" "$r" cell "$th" "$V" "$H" "$T" "$B" "$dt" "$treps"
+                torch_step "$name" "$r" rnn "$th" "$V" "$H" "$T" "$B" "$dt" "$treps" "$cell"
+                torch_step "$name" "$r" cell "$th" "$V" "$H" "$T" "$B" "$dt" "$treps" "$cell"
             done
-            [ "$name" = S1f64 ] && torch_step "$name" "$r" numpy 1 "$V" "$H" "$T" "$B" "$dt" "$treps"
+            [ "$name" = S1f64 ] &&
+                torch_step "$name" "$r" numpy 1 "$V" "$H" "$T" "$B" "$dt" "$treps" elman
         fi
+    done
+    # each preset and its custom form, in turn first (a drift in the
+    # machine's load then favours neither)
+    for cell in $CELLS; do
+        forms="preset custom"
+        [ $((r % 2)) -eq 0 ] && forms="custom preset"
+        for form in $forms; do
+            what=$cell
+            [ "$form" = custom ] && what="configs/${cell}_custom.yaml"
+            j=$("$BENCH" step 65 128 32 32 float32 "$CUSTOM_REPS" all "$what") &&
+                record custom "$cell" "$form" 0 "$r" "$j"
+        done
     done
     j=$("$BENCH" sample 65 100 2000 3) && record sample S1 unroll 0 "$r" "$j"
     if [ "$have_torch" -eq 1 ]; then
@@ -124,22 +147,41 @@ for T in 1000 10000 100000; do
 done
 
 # `unroll train` itself: per-step loss logged to the store, checkpoints,
-# progress; SGD as in the step figures, and min-char-rnn as shipped
+# progress; SGD as in the step figures, and min-char-rnn as shipped. Each
+# run's own tensors (`bench own`: the same config, the same net) give its
+# memory limit.
 "$BENCH" text "$OUT/t65.txt" 65 400000
 "$BENCH" text "$OUT/t128.txt" 128 400000
-train_run() { # NAME STEPS EVERY TEXT HIDDEN T B DTYPE OPTIMIZER
+# train_one NAME CONFIG [--set KEY=VALUE]...: one `unroll train`, recorded
+train_one() {
+    name=$1 cfg=$2
+    shift 2
+    /usr/bin/time -f '%M' -o "$OUT/rss" "$UNROLL" train "$cfg" "$@" >"$OUT/train.log" 2>&1
+    line=$(grep -o 'trained [0-9]* steps in [0-9.]* s ([0-9.]* steps/s)' "$OUT/train.log" || true)
+    sps=$(printf '%s' "$line" | sed 's/.*(\([0-9.]*\) steps\/s).*/\1/')
+    last=$(grep -o 'last step [0-9.]*' "$OUT/train.log" | sed 's/last step //')
+    rss=$(cat "$OUT/rss" 2>/dev/null || echo 0)
+    V=$(grep -o '(vocabulary [0-9]*' "$OUT/train.log" | tr -dc '0-9')
+    sets=""
+    while [ $# -ge 2 ]; do
+        sets="$sets $2"
+        shift 2
+    done
+    # the KEY=VALUE words are split on purpose (none holds a space)
+    # shellcheck disable=SC2086
+    own=$([ -n "$V" ] && "$BENCH" own "$cfg" "$V" $sets | sed 's/^{//; s/}$//')
+    [ -n "$sps" ] && record train "$name" unroll 0 1 \
+        "{\"steps_per_s\": $sps, \"rss_kib\": $rss, \"last\": \"${last:-?}\", ${own:-\"own_mib\": null}}"
+}
+train_run() { # NAME STEPS EVERY TEXT HIDDEN T B DTYPE OPTIMIZER [CELL]
     cat >"$OUT/$1.yaml" <<EOF
 name: $1
 data: {kind: text, path: $4}
-model: {cell: elman, hidden: $5, init: {std: 0.01}}
+model: {cell: ${10:-elman}, hidden: $5, init: {std: 0.01}}
 train: {dtype: $8, seq_len: $6, batch: $7, steps: $2, optimizer: $9,
         log_every: 100, checkpoint: {every: $3, db: $OUT/train.db}}
 EOF
-    /usr/bin/time -f '%M' -o "$OUT/rss" "$UNROLL" train "$OUT/$1.yaml" >"$OUT/train.log" 2>&1
-    line=$(grep -o 'trained [0-9]* steps in [0-9.]* s ([0-9.]* steps/s)' "$OUT/train.log" || true)
-    sps=$(printf '%s' "$line" | sed 's/.*(\([0-9.]*\) steps\/s).*/\1/')
-    rss=$(cat "$OUT/rss" 2>/dev/null || echo 0)
-    [ -n "$sps" ] && record train "$1" unroll 0 1 "{\"steps_per_s\": $sps, \"rss_kib\": $rss}"
+    train_one "$1" "$OUT/$1.yaml"
 }
 train_run S1 3000 1000 "$OUT/t65.txt" 100 25 1 float32 '{name: sgd, lr: 0.001}'
 train_run S1f64_minchar 3000 1000 "$OUT/t65.txt" 100 25 1 float64 \
@@ -147,12 +189,30 @@ train_run S1f64_minchar 3000 1000 "$OUT/t65.txt" 100 25 1 float64 \
 train_run S2 150 50 "$OUT/t65.txt" 256 64 32 float32 '{name: sgd, lr: 0.001}'
 train_run S3 16 8 "$OUT/t128.txt" 1024 32 64 float32 '{name: sgd, lr: 0.001}'
 train_run S4 150 50 "$OUT/t65.txt" 128 1000 1 float32 '{name: sgd, lr: 0.001}'
+train_run L2 60 20 "$OUT/t65.txt" 256 64 32 float32 '{name: sgd, lr: 0.001}' lstm
+# each preset and its custom form as a user trains them: the preset
+# written here, the custom form as shipped, the same --set over both (so
+# every key but the model's cell is the same, and so are the losses)
+for cell in $CELLS; do
+    cat >"$OUT/${cell}_preset.yaml" <<EOF
+name: ${cell}_preset
+data: {kind: text, path: $OUT/t65.txt}
+model: {cell: $cell, hidden: 128, init: {std: 0.05}}
+EOF
+    for form in preset custom; do
+        cfg="$OUT/${cell}_preset.yaml"
+        [ "$form" = custom ] && cfg="configs/${cell}_custom.yaml"
+        train_one "$cell:$form" "$cfg" --set "data.path=$OUT/t65.txt" \
+            --set data.valid_fraction=0 --set model.hidden=128 --set model.init.std=0.05 \
+            --set train.dtype=float32 --set train.seq_len=32 --set train.batch=32 \
+            --set "train.steps=$TRAIN_CUSTOM_STEPS" --set train.optimizer.name=adam \
+            --set train.optimizer.lr=0.003 --set train.clip.norm=5 --set train.seed=1 \
+            --set train.log_every=100 --set train.checkpoint.every=100 \
+            --set "train.checkpoint.db=$OUT/custom.db"
+    done
+done
 if [ -f data/demo.txt ]; then
-    /usr/bin/time -f '%M' -o "$OUT/rss" "$UNROLL" train configs/min_char_rnn.yaml \
-        --set "train.checkpoint.db=$OUT/mc.db" >"$OUT/train.log" 2>&1
-    sps=$(grep -o '([0-9.]* steps/s)' "$OUT/train.log" | tr -d '()a-z/ ')
-    [ -n "$sps" ] && record train min_char_rnn unroll 0 1 \
-        "{\"steps_per_s\": $sps, \"rss_kib\": $(cat "$OUT/rss")}"
+    train_one min_char_rnn configs/min_char_rnn.yaml --set "train.checkpoint.db=$OUT/mc.db"
     if [ "$have_torch" -eq 1 ]; then
         j=$("$PY" bench/ref.py step --impl numpy --V 112 --H 100 --T 25 --B 1 --dtype float64 \
             --reps 300) && record step min_char_rnn numpy 1 1 "$j"
