@@ -10,6 +10,12 @@
 int exec_init(exec *x, const graph *g, const plan *p, uerr *e)
 {
     memset(x, 0, sizeof *x);
+    if (g->limit_bytes && p->arena_bytes > g->limit_bytes)
+        return uerr_set(e, UERR_USER,
+                        "exec: the plan needs %zu bytes (%.1f MiB) of activations and "
+                        "gradients, over the memory limit of %zu bytes (UNROLL_GRAPH_LIMIT); "
+                        "lower train.seq_len, train.batch or model.hidden",
+                        p->arena_bytes, (double)p->arena_bytes / 1048576.0, g->limit_bytes);
     x->g = g;
     x->p = p;
     size_t nids = (size_t)p->nnodes + (size_t)p->vg.n;
@@ -21,8 +27,11 @@ int exec_init(exec *x, const graph *g, const plan *p, uerr *e)
     x->arena = aligned_alloc(64, (bytes + 63) / 64 * 64);
     if (!x->ptr || !x->steps || !x->arena) {
         exec_free(x);
-        return uerr_set(e, UERR_USER, "exec: cannot allocate %zu bytes of activations",
-                        p->arena_bytes);
+        return uerr_set(e, UERR_USER,
+                        "exec: cannot allocate %zu bytes (%.1f MiB) of activations and "
+                        "gradients: out of memory; lower train.seq_len, train.batch or "
+                        "model.hidden",
+                        p->arena_bytes, (double)p->arena_bytes / 1048576.0);
     }
     memset(x->arena, 0, bytes);
     for (size_t id = 0; id < nids; id++)

@@ -36,6 +36,9 @@ typedef struct exec {
     exec_step *steps; /* [p->ninstr] */
 } exec;
 
+/* Allocates the arena and resolves the program. An arena larger than
+ * g->limit_bytes (when set), or one that cannot be allocated, is a
+ * one-line UERR_USER: the sizes of the config decide it. */
 int exec_init(exec *x, const graph *g, const plan *p, uerr *e);
 void exec_free(exec *x);
 

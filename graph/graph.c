@@ -1,6 +1,7 @@
 /* graph.c - the node arena and name pool; see graph.h. */
 #include "graph/graph.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +17,44 @@ const char *op_name(int op)
     return op >= 0 && op < OP_COUNT ? op_names[op] : "?";
 }
 
+int graph_env_limit(size_t *limit, uerr *e)
+{
+    *limit = 0;
+    const char *v = getenv("UNROLL_GRAPH_LIMIT");
+    if (!v || !*v)
+        return 0;
+    char *end = (char *)v;
+    unsigned long long n = 0;
+    int shift = 0;
+    errno = 0;
+    if (*v >= '0' && *v <= '9')
+        n = strtoull(v, &end, 10);
+    /* binary units, spelled K or KiB (as train.memory_budget spells them) */
+    if (*end && strchr("kK", *end))
+        shift = 10, end++;
+    else if (*end && strchr("mM", *end))
+        shift = 20, end++;
+    else if (*end && strchr("gG", *end))
+        shift = 30, end++;
+    if (shift && !strcmp(end, "iB"))
+        end += 2;
+    if (end == v || errno || *end || n == 0 || n > (SIZE_MAX >> shift))
+        return uerr_set(e, UERR_USER,
+                        "UNROLL_GRAPH_LIMIT: expected a number of bytes above 0, with an "
+                        "optional K, M or G (KiB, MiB, GiB), found '%s'",
+                        v);
+    *limit = (size_t)n << shift;
+    return 0;
+}
+
 int graph_init(graph *g, dtype dt, uerr *e)
 {
     memset(g, 0, sizeof *g);
+    size_t limit;
+    int rc = graph_env_limit(&limit, e);
+    if (rc)
+        return rc;
+    g->limit_bytes = limit;
     g->dt = dt;
     g->cur_t = -1;
     g->names_cap = 256;
@@ -51,7 +87,8 @@ static int grow(graph *g, void **buf, size_t *cap, size_t need, size_t elem, uer
     if (g->limit_bytes && g->used_bytes + extra > g->limit_bytes)
         return uerr_set(e, UERR_USER,
                         "graph: memory limit of %zu bytes reached at %d nodes "
-                        "(the unrolled graph is too large; lower train.seq_len)",
+                        "(the unrolled graph is too large; lower train.seq_len, or raise "
+                        "UNROLL_GRAPH_LIMIT)",
                         g->limit_bytes, g->n);
     void *p = realloc(*buf, ncap * elem);
     if (!p)

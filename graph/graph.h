@@ -10,7 +10,11 @@
  *
  * This layer knows op ids (from ops/ops.def) but not what ops mean: shape
  * inference, kernels and gradients live in ops/. Memory is bounded by
- * g->limit_bytes; a push past it is an error, never an abort.
+ * g->limit_bytes; a push past it is an error, never an abort. graph_init
+ * takes the limit from the environment variable UNROLL_GRAPH_LIMIT (bytes,
+ * or with a K, M or G suffix, also spelled KiB, MiB, GiB: powers of 1024;
+ * unset or empty: no limit), and the executor
+ * holds a plan's buffer arena to the same number (exec.h).
  */
 #ifndef UNROLL_GRAPH_H
 #define UNROLL_GRAPH_H
@@ -62,7 +66,13 @@ typedef struct graph {
     int32_t cur_t;            /* time step stamped on nodes built now */
 } graph;
 
+/* Fails (UERR_USER) only on a malformed UNROLL_GRAPH_LIMIT, or when out of
+ * memory. */
 int graph_init(graph *g, dtype dt, uerr *e);
+
+/* UNROLL_GRAPH_LIMIT in bytes, 0 when unset or empty; a value that is not
+ * a positive size is a one-line UERR_USER. */
+int graph_env_limit(size_t *limit, uerr *e);
 void graph_free(graph *g);
 
 /* Appends a copy of *proto (inputs, shape, op parameters already valid),
