@@ -3,8 +3,12 @@
  * turns an error record into a message and an exit status, and opening
  * the config and the store as every command does.
  *
- * Exit statuses: 0 ok, 1 user error (bad config, data, arguments' values),
- * 2 usage (unknown command or option), 3 internal (a bug, I/O, memory).
+ * Exit statuses: 0 ok, 1 user error (bad config or data, a --set value, a
+ * run or file that does not exist, a memory limit), 2 usage (unknown
+ * command or option, a missing or malformed option value), 3 internal (a
+ * bug, I/O, memory); 130 for train stopped by SIGINT once its checkpoint
+ * is written. Colour (cli/color.h) and the progress bar (cli/progress.h)
+ * have their own modules.
  */
 #ifndef UNROLL_CLI_H
 #define UNROLL_CLI_H
@@ -29,8 +33,8 @@ typedef struct cli_common {
  * option, -1 (message printed) if the value is missing. */
 int cli_value(int argc, char **argv, int *i, const char *name, const char **val);
 
-/* The options every config-taking command accepts: --set, --db, --quiet,
- * --verbose. */
+/* The options every command accepts after its name: --set, --db, --quiet,
+ * --verbose, --color=WHEN (cli/color.h). */
 int cli_common_opt(int argc, char **argv, int *i, cli_common *c);
 
 /* A command's own option: one that takes a value (value != NULL) or a
@@ -51,6 +55,12 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *help, cli_comm
 /* Prints "unroll: MESSAGE" and returns the exit status for e. */
 int cli_fail(const uerr *e);
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "warning: MESSAGE" on stderr. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* --color=WHEN: sets the colour mode, or prints a usage error and
+ * returns -1. */
+int cli_color_opt(const char *when);
 
 /* Parses an integer/real option value, or prints a usage error. */
 int cli_int(const char *opt, const char *s, long long lo, long long hi, long long *out);

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/color.h"
+#include "cli/progress.h"
 #include "store/json.h"
 #include "store/npy.h"
 #include "store/safetensors.h"
@@ -37,7 +39,7 @@ static const char help[] =
     "       unroll ckpt export CKPT (--npy DIR | --safetensors FILE) [--all] [--torch]\n"
     "       unroll ckpt import DIR|FILE --name RUN [--config CONFIG [--set K=V]...]\n"
     "                          [--step N]\n"
-    "       (every form takes --db FILE; default unroll.db)\n"
+    "       (every form takes --db FILE, default unroll.db, and --color=WHEN)\n"
     "\n"
     "CKPT is a checkpoint id, a tag, RUN@STEP (the latest version at that step)\n"
     "or a run name (its latest checkpoint), tried in that order.\n"
@@ -57,7 +59,8 @@ static const char help[] =
     "        started from; tensors still used elsewhere stay\n"
     "verify  replays the steps from the checkpoint's parent (or the run's start)\n"
     "        and compares every tensor and logged loss bit for bit; exit 1 if\n"
-    "        anything differs\n"
+    "        anything differs. On a terminal a progress bar shows the replay\n"
+    "        (--quiet: none), and the verdict is coloured (--color=WHEN)\n"
     "export  the parameters (--all: every tensor) as DIR/<name>.npy files or one\n"
     "        safetensors file; --torch names them as a torch.nn.RNN + nn.Linear\n"
     "        state_dict (docs/store.md)\n"
@@ -430,15 +433,34 @@ static int ckpt_prune(store *db, const char *run, long long keep, const char *me
 
 /* ---- verify ----------------------------------------------------------------- */
 
-static int ckpt_verify(store *db, const char *ref)
+/* The replay's progress: a bar on a terminal, nothing otherwise (the
+ * result lines are what scripts read). */
+static void verify_progress(void *ctx, const train_progress *p)
+{
+    cli_progress *bar = ctx;
+    char text[128], eta[32];
+    cli_fmt_duration(p->eta_s, eta, sizeof eta);
+    snprintf(text, sizeof text, "replaying step %lld/%lld  ETA %s", (long long)p->step,
+             (long long)p->steps, eta);
+    cli_progress_draw(bar, p->elapsed_s, p->step, p->steps, text, p->step == p->steps);
+}
+
+static int ckpt_verify(store *db, const char *ref, int quiet)
 {
     uerr e = {0};
     int64_t ck;
     train_verify_result vr;
-    if (store_checkpoint_resolve(db, ref, &ck, &e) || train_verify(db, ck, NULL, NULL, &vr, &e))
+    cli_progress bar;
+    cli_progress_init(&bar, stderr);
+    int show = bar.tty && !quiet;
+    int rc = store_checkpoint_resolve(db, ref, &ck, &e);
+    if (!rc)
+        rc = train_verify(db, ck, show ? verify_progress : NULL, &bar, &vr, &e);
+    cli_progress_clear(&bar);
+    if (rc)
         return cli_fail(&e);
     if (vr.warning[0])
-        fprintf(stderr, "warning: %s\n", vr.warning);
+        cli_warn("%s", vr.warning);
     char from[64];
     if (vr.from_step)
         snprintf(from, sizeof from, "checkpoint %lld", (long long)vr.from_ckpt);
@@ -452,10 +474,11 @@ static int ckpt_verify(store *db, const char *ref)
     printf("%d tensors: %d differ; %lld logged losses: %lld differ\n", vr.tensors,
            vr.tensors_differ, (long long)vr.losses, (long long)vr.losses_differ);
     if (ok) {
-        printf("verified: bit-identical\n");
+        printf("%sverified: bit-identical%s\n", cli_sgr(stdout, CLI_GOOD), cli_sgr_end(stdout));
         return 0;
     }
-    printf("NOT verified: %s\n", vr.first_diff);
+    printf("%sNOT verified:%s %s\n", cli_sgr(stdout, CLI_ERROR), cli_sgr_end(stdout),
+           vr.first_diff);
     return UERR_USER;
 }
 
@@ -967,7 +990,7 @@ int cmd_ckpt(int argc, char **argv)
         rc = ckpt_prune(db, pos[0], keep, metric, dry);
         break;
     case 7:
-        rc = ckpt_verify(db, pos[0]);
+        rc = ckpt_verify(db, pos[0], c.quiet);
         break;
     case 8:
         rc = ckpt_export(db, pos[0], npy, sft, all, torch);

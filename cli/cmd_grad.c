@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/color.h"
 #include "graph/gradcheck.h"
 #include "store/npy.h"
 #include "train/net.h"
@@ -45,7 +46,8 @@ static const char gradcheck_help[] =
     "(fourth-order, step 1e-3) in float64 on the first training batch. Parameters with at most\n"
     "N elements (default 200) are checked whole, larger ones on N random\n"
     "elements. Relative error = max|numeric - analytic| / max(max|analytic|, 1e-8);\n"
-    "exits 1 if any exceeds 1e-6.\n"
+    "exits 1 if any exceeds 1e-6. On a terminal (--color=WHEN) ok is green and\n"
+    "FAIL red.\n"
     "\n"
     "example:\n"
     "  unroll gradcheck configs/elman_char.yaml --set model.hidden=8 --set train.seq_len=6\n";
@@ -265,14 +267,16 @@ int cmd_gradcheck(int argc, char **argv)
         char sb[64];
         int ok = rep[i].rel <= GRADCHECK_TOL;
         bad += !ok;
-        printf("%-10s %-12s %4lld/%-4lld %12.4e %12.4e %10.2e  %s\n", n.m.param[i].name,
+        printf("%-10s %-12s %4lld/%-4lld %12.4e %12.4e %10.2e  %s%s%s\n", n.m.param[i].name,
                shape_str(&n.m.param[i].shape, sb, sizeof sb), (long long)rep[i].checked,
                (long long)rep[i].numel, rep[i].max_abs_grad, rep[i].max_abs_err, rep[i].rel,
-               ok ? "ok" : "FAIL");
+               cli_sgr(stdout, ok ? CLI_GOOD : CLI_ERROR), ok ? "ok" : "FAIL",
+               cli_sgr_end(stdout));
     }
-    printf("%s: %d of %d parameters within relative error %.0e (T=%d, B=%d, hidden %d)\n",
-           bad ? "FAILED" : "passed", n.gt.nparams - bad, n.gt.nparams, GRADCHECK_TOL,
-           (int)n.m.T, (int)n.m.B, s.model.hidden);
+    printf("%s%s%s: %d of %d parameters within relative error %.0e (T=%d, B=%d, hidden %d)\n",
+           cli_sgr(stdout, bad ? CLI_ERROR : CLI_GOOD), bad ? "FAILED" : "passed",
+           cli_sgr_end(stdout), n.gt.nparams - bad, n.gt.nparams, GRADCHECK_TOL, (int)n.m.T,
+           (int)n.m.B, s.model.hidden);
     if (bad)
         rc = uerr_set(&e, UERR_USER, "gradcheck: %d parameter(s) above tolerance", bad);
 out:

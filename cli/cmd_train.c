@@ -3,15 +3,14 @@
  *               [--db FILE] [--name NAME] [--quiet]
  *               unroll train --resume RUN_OR_CKPT [--set train.steps=N] [--force]
  *
- * Progress: on a terminal one line rewritten in place; otherwise a plain
- * line every train.log_every steps. SIGINT stops after the current step
- * and writes a final checkpoint.
+ * Progress: on a terminal a bar redrawn in place (cli/progress.h);
+ * otherwise a plain line every train.log_every steps. SIGINT stops after
+ * the current step, writes a final checkpoint and exits with 130.
  */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/color.h"
@@ -43,6 +42,13 @@ static const char help[] =
     "                    still trains the run\n"
     "  --quiet           no progress output\n"
     "  --verbose         also what was built: graph, plan, memory, parameters\n"
+    "  --color=WHEN      auto (colour on a terminal unless NO_COLOR is set), always,\n"
+    "                    never\n"
+    "\n"
+    "Progress goes to stderr: on a terminal a bar with the loss, speed and ETA,\n"
+    "redrawn in place; otherwise a line every train.log_every steps and at each\n"
+    "validation. Exit status: 0 done, 1 bad config or data (one line), 2 usage,\n"
+    "3 internal error, 130 stopped by Ctrl-C (the checkpoint is written first).\n"
     "\n"
     "CKPT and REF: a checkpoint id, a tag, RUN@STEP, or a run name.\n"
     "\n"
@@ -182,9 +188,18 @@ static void on_progress(void *ctx, const train_progress *p)
                            (long long)p->steps, loss, cli_sgr(stderr, best ? CLI_GOOD : CLI_STRONG),
                            valid, best ? "  (best)" : "", cli_sgr_end(stderr));
     }
-    char text[256];
-    snprintf(text, sizeof text, "step %lld/%lld  %s  %.0f %ss/s  ETA %s", (long long)p->step,
-             (long long)p->steps, loss, p->tokens_per_s, unit, eta);
+    /* beside the bar, the short form: the ETA must fit an 80-column line */
+    char text[256], rate[32];
+    double tps = p->tokens_per_s;
+    if (tps >= 1e6)
+        snprintf(rate, sizeof rate, "%.2fM", tps / 1e6);
+    else if (tps >= 1e4)
+        snprintf(rate, sizeof rate, "%.0fk", tps / 1e3);
+    else
+        snprintf(rate, sizeof rate, "%.0f", tps);
+    snprintf(text, sizeof text, "step %lld/%lld  loss %.4f  %s %s/s  ETA %s",
+             (long long)p->step, (long long)p->steps, per_tok, rate,
+             c->classify ? (c->unit[0] == 's' ? "seq" : "tgt") : "tok", eta);
     cli_progress_draw(&c->bar, p->elapsed_s, p->step, p->steps, text, 1);
 }
 

@@ -1,5 +1,6 @@
 /* common.c - see cli.h. */
 #include "cli/cli.h"
+#include "cli/color.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -46,6 +47,8 @@ int cli_common_opt(int argc, char **argv, int *i, cli_common *c)
             c->db = v;
         return r;
     }
+    if ((r = cli_value(argc, argv, i, "--color", &v)) != 0)
+        return r < 0 ? -1 : cli_color_opt(v) ? -1 : 1;
     if (!strcmp(argv[*i], "--quiet") || !strcmp(argv[*i], "-q")) {
         c->quiet = 1;
         return 1;
@@ -94,9 +97,37 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *help, cli_comm
     return 0;
 }
 
+int cli_color_opt(const char *when)
+{
+    int w;
+    if (cli_color_parse(when, &w)) {
+        cli_usage("--color: expected auto, always or never, found '%s'", when);
+        return -1;
+    }
+    cli_color_set(w);
+    return 0;
+}
+
+/* "unroll: " before an error message, red where colour is on. */
+static void error_prefix(void)
+{
+    fprintf(stderr, "%sunroll:%s ", cli_sgr(stderr, CLI_ERROR), cli_sgr_end(stderr));
+}
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%swarning:%s ", cli_sgr(stderr, CLI_WARN), cli_sgr_end(stderr));
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
 int cli_fail(const uerr *e)
 {
-    fprintf(stderr, "unroll: %s\n", e->msg[0] ? e->msg : "failed");
+    error_prefix();
+    fprintf(stderr, "%s\n", e->msg[0] ? e->msg : "failed");
     return e->code ? e->code : UERR_INTERNAL;
 }
 
@@ -104,7 +135,7 @@ int cli_usage(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "unroll: ");
+    error_prefix();
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, " (see 'unroll --help')\n");
     va_end(ap);
@@ -117,8 +148,9 @@ int cli_int(const char *opt, const char *s, long long lo, long long hi, long lon
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "unroll: %s: expected an integer from %lld to %lld, found '%s'\n", opt,
-                lo, hi, s);
+        error_prefix();
+        fprintf(stderr, "%s: expected an integer from %lld to %lld, found '%s'\n", opt, lo, hi,
+                s);
         return -1;
     }
     *out = v;
@@ -131,7 +163,8 @@ int cli_real(const char *opt, const char *s, double *out)
     errno = 0;
     double v = strtod(s, &end);
     if (errno || end == s || *end || !(v > 0) || v > 1e6) {
-        fprintf(stderr, "unroll: %s: expected a positive number, found '%s'\n", opt, s);
+        error_prefix();
+        fprintf(stderr, "%s: expected a positive number, found '%s'\n", opt, s);
         return -1;
     }
     *out = v;

@@ -15,7 +15,7 @@
 static const char usage[] =
     "unroll - train recurrent networks from YAML, differentiated symbolically\n"
     "\n"
-    "usage: unroll COMMAND [ARGS]   (unroll COMMAND --help for its options)\n"
+    "usage: unroll [--color=WHEN] COMMAND [ARGS]   (unroll COMMAND --help for its options)\n"
     "\n"
     "commands:\n"
     "  train CONFIG       train a model; every run and checkpoint goes into SQLite\n"
@@ -35,10 +35,30 @@ static const char usage[] =
     "  unroll sample elman_char --length 300 --temperature 0.8 --prime 'The '\n"
     "  unroll gradcheck configs/min_char_rnn.yaml --set model.hidden=8\n"
     "\n"
-    "exit status: 0 ok, 1 bad input, 2 usage, 3 internal error\n";
+    "options (before or after COMMAND):\n"
+    "  --color=WHEN       auto (default): colour on a terminal, unless NO_COLOR is set\n"
+    "                     and not empty or TERM is dumb; always; never\n"
+    "\n"
+    "environment:\n"
+    "  NO_COLOR           any non-empty value: no colour (--color=always still colours)\n"
+    "  UNROLL_GRAPH_LIMIT most bytes for a graph's nodes and, apart, for a plan's\n"
+    "                     activations and gradients (e.g. 512M); past it a command\n"
+    "                     fails with one line and status 1\n"
+    "\n"
+    "exit status: 0 ok, 1 bad input, 2 usage, 3 internal error; train stopped by\n"
+    "Ctrl-C (SIGINT): 130, after writing a checkpoint\n";
 
 int main(int argc, char **argv)
 {
+    /* global options before the command */
+    while (argc > 1 && !strncmp(argv[1], "--color", 7) && (argv[1][7] == '=' || !argv[1][7])) {
+        int i = 1;
+        const char *v;
+        if (cli_value(argc, argv, &i, "--color", &v) < 0 || cli_color_opt(v))
+            return UERR_USAGE;
+        argc -= i; /* argv[0] now is the option: only argv[1..] is read */
+        argv += i;
+    }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {
         fputs(usage, argc < 2 ? stderr : stdout);
