@@ -171,6 +171,7 @@ typedef struct storage {
     size_t bytes;
     size_t offset;
     int32_t def, end;   /* first writing and last reading instruction */
+    int fixed;          /* placed by plan_options.nfixed, not by the sweep */
 } storage;
 
 static size_t gid_bytes(const rw_ctx *c, int32_t id)
@@ -178,6 +179,31 @@ static size_t gid_bytes(const rw_ctx *c, int32_t id)
     const gnode *n = plan_node(c->p, c->g, id);
     return (size_t)shape_numel(&n->shape) * dtype_size((dtype)n->dt);
 }
+
+/* Places the first nfixed outputs side by side from offset 0, when each
+ * has a storage of its own that begins with it and holds nothing larger
+ * (not a member of a stack, not shared with another output). Returns the
+ * bytes they take, or 0 (and places nothing) when one cannot be placed. */
+static size_t place_fixed(rw_ctx *c, int32_t nfixed, const int32_t *stor, const size_t *spos,
+                          storage *st)
+{
+    size_t at = 0;
+    int32_t i;
+    for (i = 0; i < nfixed && i < c->nout; i++) {
+        int32_t o = c->outputs[i], s = stor[o];
+        if (s < 0 || spos[o] != 0 || st[s].fixed || st[s].bytes != round_up(gid_bytes(c, o)))
+            break;
+        st[s].fixed = 1;
+        st[s].offset = at;
+        at += st[s].bytes;
+    }
+    if (i == nfixed)
+        return at;
+    while (--i >= 0)
+        st[stor[c->outputs[i]]].fixed = 0;
+    return 0;
+}
+
 
 /* The storage a read of id touches: a view reads its source's. */
 static int32_t storage_of(const rw_ctx *c, const int32_t *stor, int32_t id)
@@ -322,9 +348,15 @@ static int assign_buffers(rw_ctx *c, const plan_options *opt, uerr *e)
     dstart[0] = estart[0] = 0;
     int reuse = !(opt && opt->no_reuse);
     size_t top = 0;
+    if (opt && opt->nfixed > 0) {
+        top = place_fixed(c, opt->nfixed, stor, spos, st);
+        p->fixed = top > 0;
+    }
     for (int32_t i = 0; i < n; i++) {
         for (int32_t k = dstart[i]; k < dstart[i + 1]; k++) {
             storage *s = &st[bydef[k]];
+            if (s->fixed)
+                continue;
             bucket *b = reuse ? find_bucket(&fl, s->bytes, 0) : NULL;
             if (b && b->n > 0) {
                 s->offset = b->off[--b->n];

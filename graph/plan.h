@@ -77,6 +77,10 @@ typedef struct plan_options {
     int fuse;              /* enum plan_fuse */
     int32_t recompute_seg; /* recompute_plan(): use segments of this many
                               steps instead of searching (tests); 0: search */
+    int32_t nfixed;        /* place the first nfixed outputs side by side at
+                              the start of the arena, in order, each rounded
+                              up to 64 bytes (a net's gradients, so that they
+                              ARE its flat gradient block); see plan.fixed */
 } plan_options;
 
 /* "all", "exact", "none"; 0 on success */
@@ -104,6 +108,9 @@ typedef struct plan {
     size_t *offset;        /* [nnodes + vg.n]: arena offset, or PLAN_NO_BUFFER */
     size_t arena_bytes;
     size_t naive_bytes;    /* one buffer per computed node, no reuse */
+    int fixed;             /* the nfixed outputs were placed as asked (they
+                              are not when one shares its buffer: a member
+                              of a stack, or another output's alias) */
     /* what the rewrites did, for diagnostics and the benchmark */
     int32_t n_inplace, n_accum, n_stacked, n_stacked_nodes, n_transposed;
 } plan;

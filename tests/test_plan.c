@@ -325,6 +325,49 @@ static void test_forward_net(void)
     spec_free(&s);
 }
 
+/* A training net's gradients are placed side by side at the start of the
+ * arena, so the plan writes the flat gradient block itself, at every
+ * level and under recomputation; when an output cannot be placed so (two
+ * outputs sharing one buffer) the plan says it, and places it anywhere. */
+static void test_gradients_are_the_arena(void)
+{
+    const char *cells[] = {"elman", "jordan", "lstm", "gru"};
+    const int fuses[] = {PLAN_FUSE_ALL, PLAN_FUSE_EXACT, PLAN_FUSE_NONE};
+    uerr e = {0};
+    for (int c = 0; c < 4; c++)
+        for (int f = 0; f < 4; f++) {
+            char cfg[512];
+            snprintf(cfg, sizeof cfg, cfg_fmt, cells[c], hidden, "tanh", "float32", 6, 3);
+            spec s;
+            net n;
+            plan_options po = {.fuse = f < 3 ? fuses[f] : PLAN_FUSE_ALL, .recompute_seg = f == 3 ? 2 : 0};
+            CHECK_OK(spec_load_buffer(&s, "t.yaml", cfg, strlen(cfg), NULL, 0, &e), &e);
+            CHECK_OK(net_init(&n, &s, 5, 3, 6, NET_TRAIN, &po, &e), &e);
+            CHECKF(n.grads_in_arena && n.grads == n.x.arena,
+                   "%s, %s: the gradients are copied out of the arena", cells[c],
+                   f < 3 ? plan_fuse_name(fuses[f]) : "recomputed");
+            net_free(&n);
+            spec_free(&s);
+        }
+    /* the fallback: one node asked for twice */
+    graph g;
+    CHECK_OK(graph_init(&g, DT_F64, &e), &e);
+    int32_t x, y;
+    CHECK_OK(graph_leaf(&g, "x", DT_F64, shape_1(3), NODE_DATA, -1, &x, &e), &e);
+    y = op_unary(&g, OP_TANH, x, &e);
+    int32_t outs[2] = {y, y};
+    plan p;
+    plan_options po = {.fuse = PLAN_FUSE_ALL, .nfixed = 2};
+    CHECK_OK(plan_build(&g, outs, 2, &po, &p, &e), &e);
+    CHECKF(!p.fixed && p.offset[y] != PLAN_NO_BUFFER, "fixed %d", p.fixed);
+    plan_free(&p);
+    po.nfixed = 1;
+    CHECK_OK(plan_build(&g, outs, 1, &po, &p, &e), &e);
+    CHECKF(p.fixed && p.offset[y] == 0, "fixed %d at %zu", p.fixed, p.offset[y]);
+    plan_free(&p);
+    graph_free(&g);
+}
+
 /* What the rewrites did to an Elman net: W's and V's sums over time are
  * stacked products, as are the output projection and its gradient; U's
  * scatters and the biases' row sums are accumulated. */
@@ -359,6 +402,7 @@ int main(void)
     RUN(test_every_op_same_at_every_level);
     RUN(test_nets_same_at_every_level);
     RUN(test_forward_net);
+    RUN(test_gradients_are_the_arena);
     RUN(test_rewrites_happen);
     CHECK_EXIT();
 }

@@ -56,20 +56,21 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
      * caller sets them */
     _Static_assert(PLAN_FUSE_ALL == 0 && PLAN_FUSE_EXACT == 1 && PLAN_FUSE_NONE == 2,
                    "train.fuse spells enum plan_fuse");
-    plan_options from_spec = {.fuse = s->train.fuse};
-    if (!po)
-        po = &from_spec;
+    plan_options pl = {.fuse = s->train.fuse};
+    if (po)
+        pl = *po;
+    po = &pl;
     size_t budget = s->train.memory_budget ? (size_t)s->train.memory_budget : SIZE_MAX;
     int rc = model_build_io(&n->m, s, io, B, T, e);
     if (rc)
         return rc;
     model *m = &n->m;
+    /* the gradients, first among the outputs, become the flat gradient
+     * block itself (net_grad): nothing is copied after a run */
+    pl.nfixed = mode == NET_TRAIN || mode == NET_LEDGER ? m->nparams : 0;
     int32_t outs[2 + MODEL_MAX_PARAMS + 1];
     int nout = 0;
     int32_t *many = NULL;
-    outs[nout++] = m->loss;
-    if (m->hT >= 0)
-        outs[nout++] = m->hT;
     if (mode == NET_TRAIN || mode == NET_LEDGER) {
         int32_t pn[MODEL_MAX_PARAMS];
         for (int i = 0; i < m->nparams; i++)
@@ -78,6 +79,11 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
             goto fail;
         for (int i = 0; i < m->nparams; i++)
             outs[nout++] = n->gt.param_grad[i];
+    }
+    outs[nout++] = m->loss;
+    if (m->hT >= 0)
+        outs[nout++] = m->hT;
+    if (mode == NET_TRAIN || mode == NET_LEDGER) {
         if (mode == NET_TRAIN && (s->train.memory_budget || po->recompute_seg)) {
             rc = net_plan_within(n, outs, nout, budget, po, e);
         } else if (mode == NET_TRAIN) {
@@ -117,12 +123,21 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
     if (rc || (rc = exec_init(&n->x, &m->g, &n->p, e)))
         goto fail;
 
+    /* each parameter at a multiple of 64 bytes, as the plan places the
+     * gradients; the padding stays zero and trains to zero */
+    size_t align = 64 / n->es;
     for (int i = 0; i < m->nparams; i++) {
+        int64_t k = shape_numel(&m->param[i].shape);
         n->off[i] = n->nparam;
-        n->nparam += shape_numel(&m->param[i].shape);
+        n->nparam += (int64_t)(((size_t)k + align - 1) / align * align);
+        n->nweights += k;
     }
-    n->params = calloc((size_t)n->nparam, n->es);
-    n->grads = calloc((size_t)n->nparam, n->es);
+    n->params = calloc((size_t)n->nparam + 1, n->es);
+    n->grads_in_arena = n->p.fixed && m->nparams > 0;
+    for (int i = 0; n->grads_in_arena && i < m->nparams; i++)
+        n->grads_in_arena = exec_value(&n->x, n->gt.param_grad[i]) ==
+                            (char *)n->x.arena + (size_t)n->off[i] * n->es;
+    n->grads = n->grads_in_arena ? n->x.arena : calloc((size_t)n->nparam + 1, n->es);
     n->state_bytes = (size_t)(B * m->S) * n->es;
     n->h0 = calloc(n->state_bytes ? n->state_bytes : 1, 1);
     n->yprev = malloc((size_t)B * sizeof(int32_t));
@@ -184,7 +199,8 @@ void net_free(net *n)
     grad_table_free(&n->gt);
     model_free(&n->m);
     free(n->params);
-    free(n->grads);
+    if (!n->grads_in_arena)
+        free(n->grads);
     free(n->h0);
     free(n->yprev);
     free(n->xs);
@@ -283,7 +299,7 @@ int net_run(net *n, double *loss, uerr *e)
         return rc;
     const void *l = exec_value(&n->x, n->m.loss);
     *loss = n->dt == DT_F32 ? *(const float *)l : *(const double *)l;
-    if (n->mode == NET_TRAIN || n->mode == NET_LEDGER)
+    if ((n->mode == NET_TRAIN || n->mode == NET_LEDGER) && !n->grads_in_arena)
         for (int i = 0; i < n->m.nparams; i++)
             memcpy(net_grad(n, i), exec_value(&n->x, n->gt.param_grad[i]),
                    (size_t)shape_numel(&n->m.param[i].shape) * n->es);

@@ -35,7 +35,10 @@ typedef struct net {
     int mode;
     dtype dt;
     size_t es;              /* bytes per float */
-    int64_t nparam;         /* floats in the parameter block */
+    int64_t nparam;         /* floats in the parameter block: each
+                               parameter padded to 64 bytes (zeros) */
+    int64_t nweights;       /* the parameters' own floats */
+    int grads_in_arena;     /* grads is the plan's arena (plan.fixed) */
     int64_t off[MODEL_MAX_PARAMS]; /* each parameter's offset, in floats */
     void *params, *grads;
     void *h0;               /* [B, S]: every state vector side by side */

@@ -701,7 +701,7 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         train_info info = {.graph_nodes = t.tr.m.g.n,
                            .kernel_calls = t.tr.p.ninstr,
                            .arena_bytes = t.tr.p.arena_bytes,
-                           .parameters = t.tr.nparam,
+                           .parameters = t.tr.nweights,
                            .B = B,
                            .T = T,
                            .vocab = t.data.io.input,
