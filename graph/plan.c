@@ -168,10 +168,12 @@ static int emit_program(rw_ctx *c)
 /* ---- buffers ---------------------------------------------------------------- */
 
 typedef struct storage {
-    size_t bytes;
+    size_t bytes;       /* rounded up to PLAN_ALIGN */
+    size_t raw;         /* what is written: the padding is never touched */
     size_t offset;
     int32_t def, end;   /* first writing and last reading instruction */
     int fixed;          /* placed by plan_options.nfixed, not by the sweep */
+    int borrowed;       /* lives in a fixed storage's place before it */
 } storage;
 
 static size_t gid_bytes(const rw_ctx *c, int32_t id)
@@ -253,7 +255,8 @@ static int assign_buffers(rw_ctx *c, const plan_options *opt, uerr *e)
             st = ns;                                                                           \
             cap = ncap;                                                                        \
         }                                                                                      \
-        st[nst++] = (storage){.bytes = round_up(bytes_), .def = INT32_MAX, .end = -1};        \
+        st[nst++] = (storage){.bytes = round_up(bytes_), .raw = (bytes_), .def = INT32_MAX,    \
+                              .end = -1};                                                      \
     } while (0)
 
     /* stacks: one storage per chain of linked nodes, members at fixed
@@ -352,10 +355,40 @@ static int assign_buffers(rw_ctx *c, const plan_options *opt, uerr *e)
         top = place_fixed(c, opt->nfixed, stor, spos, st);
         p->fixed = top > 0;
     }
+    /* A fixed storage's place is free until it is first written: a buffer
+     * of its size that dies before then may live there (the copy of W^T
+     * in the place of W's gradient). The sizes must agree to the byte:
+     * the padding between gradients is part of the flat gradient block,
+     * and must stay zero. busy[f]: the end of its last tenant. */
+    int32_t nfx = 0, *fx = NULL, *busy = NULL;
+    if (p->fixed && reuse) {
+        fx = malloc((size_t)opt->nfixed * sizeof *fx);
+        busy = malloc((size_t)opt->nfixed * sizeof *busy);
+        if (!fx || !busy) {
+            free(fx);
+            free(busy);
+            goto oom;
+        }
+        for (int32_t s = 0; s < nst; s++)
+            if (st[s].fixed) {
+                fx[nfx] = s;
+                busy[nfx++] = -1;
+            }
+    }
     for (int32_t i = 0; i < n; i++) {
         for (int32_t k = dstart[i]; k < dstart[i + 1]; k++) {
             storage *s = &st[bydef[k]];
             if (s->fixed)
+                continue;
+            for (int32_t f = 0; f < nfx && !s->borrowed; f++) {
+                const storage *h = &st[fx[f]];
+                if (h->raw == s->raw && busy[f] < i && s->end < h->def) {
+                    s->offset = h->offset;
+                    s->borrowed = 1;
+                    busy[f] = s->end;
+                }
+            }
+            if (s->borrowed)
                 continue;
             bucket *b = reuse ? find_bucket(&fl, s->bytes, 0) : NULL;
             if (b && b->n > 0) {
@@ -368,9 +401,15 @@ static int assign_buffers(rw_ctx *c, const plan_options *opt, uerr *e)
         if (!reuse)
             continue;
         for (int32_t k = estart[i]; k < estart[i + 1]; k++)
-            if (give_back(&fl, st[byend[k]].bytes, st[byend[k]].offset))
+            if (!st[byend[k]].borrowed &&
+                give_back(&fl, st[byend[k]].bytes, st[byend[k]].offset)) {
+                free(fx);
+                free(busy);
                 goto oom;
+            }
     }
+    free(fx);
+    free(busy);
     p->arena_bytes = top;
     /* the arena without reuse, rewrites or stacking: one buffer per node */
     for (int32_t v = 0; v < c->N; v++)

@@ -346,9 +346,56 @@ static void test_gradients_are_the_arena(void)
             CHECKF(n.grads_in_arena && n.grads == n.x.arena,
                    "%s, %s: the gradients are copied out of the arena", cells[c],
                    f < 3 ? plan_fuse_name(fuses[f]) : "recomputed");
+            /* the padding between gradients stays zero: clipping by norm,
+             * the optimiser and MPI's sum read the whole block */
+            net_init_params(&n, 1, 0.5);
+            for (int i = 0; i < 18; i++)
+                n.xs[i] = i % 5, n.ys[i] = (i * 2) % 5;
+            double loss;
+            CHECK_OK(net_run(&n, &loss, &e), &e);
+            int64_t nonzero = 0;
+            for (int i = 0; i < n.m.nparams; i++) {
+                int64_t from = n.off[i] + shape_numel(&n.m.param[i].shape);
+                int64_t to = i + 1 < n.m.nparams ? n.off[i + 1] : n.nparam;
+                for (int64_t j = from; j < to; j++)
+                    nonzero += ((float *)n.grads)[j] != 0;
+            }
+            CHECKF(nonzero == 0, "%s: %lld padding floats of the gradient block are not zero",
+                   cells[c], (long long)nonzero);
             net_free(&n);
             spec_free(&s);
         }
+    /* the fixed places cost nothing: buffers that die before a gradient is
+     * written live in its place (64 units: W^T is copied, W's gradient is
+     * written last) */
+    int saved = hidden;
+    hidden = 64;
+    for (int c = 0; c < 4; c++) {
+        char cfg[512];
+        snprintf(cfg, sizeof cfg, cfg_fmt, cells[c], hidden, "tanh", "float32", 6, 3);
+        spec s;
+        net n;
+        CHECK_OK(spec_load_buffer(&s, "t.yaml", cfg, strlen(cfg), NULL, 0, &e), &e);
+        CHECK_OK(net_init(&n, &s, 5, 3, 6, NET_TRAIN, NULL, &e), &e);
+        int32_t outs[MODEL_MAX_PARAMS + 2];
+        int k = 0;
+        for (int i = 0; i < n.m.nparams; i++)
+            outs[k++] = n.gt.param_grad[i];
+        outs[k++] = n.m.loss;
+        if (n.m.hT >= 0)
+            outs[k++] = n.m.hT;
+        plan free_plan;
+        plan_options po = {.fuse = PLAN_FUSE_ALL};
+        CHECK_OK(plan_build(&n.m.g, outs, k, &po, &free_plan, &e), &e);
+        CHECKF(n.p.arena_bytes <= free_plan.arena_bytes + 64 * (size_t)n.m.nparams,
+               "%s: gradients side by side take the arena from %zu to %zu bytes", cells[c],
+               free_plan.arena_bytes, n.p.arena_bytes);
+        plan_free(&free_plan);
+        net_free(&n);
+        spec_free(&s);
+    }
+    hidden = saved;
+
     /* the fallback: one node asked for twice */
     graph g;
     CHECK_OK(graph_init(&g, DT_F64, &e), &e);
