@@ -311,64 +311,54 @@ int recompute_plan(const graph *g, int32_t nforward, const int32_t *outs, int no
         goto plain;
     }
     int32_t T = info->steps;
-    candidate best = {0}, least = {0}, k = {0};
+    candidate best = {0};
     if (ex.recompute_seg > 0) {
         if ((rc = cand_build(g, nforward, outs, nout, ex.recompute_seg, &ex, &best, e)))
             return rc;
         goto chosen;
     }
-    /* arena(seg) falls, then rises (T/seg checkpoints against one seg-long
-     * segment of activations): start near sqrt(T) and walk downhill, up
-     * then down, until a length fits or none does better... */
+    /* arena(seg) falls, then rises: T/seg checkpoints against one seg-long
+     * segment of activations. Start near sqrt(T) and walk downhill, up
+     * then down, to the first length that fits. Any length recomputes
+     * about one forward pass, so the first that fits is as fast as any.
+     * Only the candidate last built is kept: a long unroll's graph is
+     * large, and it would be copied once per candidate otherwise. */
     int32_t seg = 1;
     while ((int64_t)seg * seg < T)
         seg++;
-    if ((rc = cand_build(g, nforward, outs, nout, seg, &ex, &least, e)))
-        goto fail;
-    for (int dir = 1; dir >= -1 && least.p.arena_bytes > budget; dir -= 2) {
-        while (least.p.arena_bytes > budget) {
-            int32_t next = dir > 0 ? (least.seg > T / 2 ? T : least.seg * 2) : least.seg / 2;
-            if (next < 1 || next == least.seg)
+    if ((rc = cand_build(g, nforward, outs, nout, seg, &ex, &best, e)))
+        return rc;
+    size_t least = best.p.arena_bytes;
+    int32_t least_seg = seg;
+    for (int dir = 1; dir >= -1 && least > budget; dir -= 2) {
+        while (least > budget) {
+            int32_t next = dir > 0 ? (least_seg > T / 2 ? T : least_seg * 2) : least_seg / 2;
+            if (next < 1 || next == least_seg)
                 break;
-            if ((rc = cand_build(g, nforward, outs, nout, next, &ex, &k, e)))
-                goto fail;
-            if (k.p.arena_bytes >= least.p.arena_bytes) {
-                cand_free(&k);
+            cand_free(&best);
+            if ((rc = cand_build(g, nforward, outs, nout, next, &ex, &best, e)))
+                return rc;
+            if (best.p.arena_bytes >= least)
                 break;
-            }
-            cand_free(&least);
-            least = k;
-            memset(&k, 0, sizeof k);
+            least = best.p.arena_bytes;
+            least_seg = next;
         }
     }
-    if (least.p.arena_bytes > budget) {
+    if (least > budget) {
         char b1[32], b2[32], b3[32];
         rc = uerr_set(e, UERR_USER,
                       "train.memory_budget: %s is too small for this model: it needs %s "
                       "storing every step, and at least %s recomputing segments of %d steps",
                       recompute_bytes_str(budget, b1, sizeof b1),
                       recompute_bytes_str(info->full_bytes, b2, sizeof b2),
-                      recompute_bytes_str(least.p.arena_bytes, b3, sizeof b3), least.seg);
-        goto fail;
+                      recompute_bytes_str(least, b3, sizeof b3), least_seg);
+        cand_free(&best);
+        return rc;
     }
-    /* ...then, from a length that fits, search up for the longest that
-     * still fits (the arena grows with seg past the least) */
-    best = least;
-    memset(&least, 0, sizeof least);
-    int32_t lo = best.seg, hi = T + 1; /* lo fits; hi is known not to, or past T */
-    while (hi - lo > 1) {
-        int32_t mid = lo + (hi - lo) / 2;
-        if ((rc = cand_build(g, nforward, outs, nout, mid, &ex, &k, e)))
-            goto fail;
-        if (k.p.arena_bytes <= budget) {
-            cand_free(&best);
-            best = k;
-            lo = mid;
-        } else {
-            cand_free(&k);
-            hi = mid;
-        }
-        memset(&k, 0, sizeof k);
+    if (best.seg != least_seg) {
+        cand_free(&best);
+        if ((rc = cand_build(g, nforward, outs, nout, least_seg, &ex, &best, e)))
+            return rc;
     }
 chosen:
     *out = best.g;
@@ -396,9 +386,4 @@ plain:
         plan_free(p);
         return rc;
     }
-fail:
-    cand_free(&best);
-    cand_free(&least);
-    cand_free(&k);
-    return rc;
 }

@@ -62,10 +62,10 @@ typedef struct recompute_info {
  * fits (with opt as given, or else with PLAN_FUSE_EXACT, which stacks
  * nothing), *p is that plan and info->seg is 0: *out is left empty and
  * map untouched. A graph without backward nodes ends there, fitting or
- * not. Otherwise segment lengths are searched,
- * the longest whose plan fits is taken (recomputation costs about the
- * same for any length; longer segments mean fewer kernel calls), and *out,
- * map and *p are those of recompute_graph() for it; when no length fits,
+ * not. Otherwise segment lengths are tried from about sqrt(T) downhill,
+ * and the first whose plan fits is taken (recomputation costs about one
+ * forward pass at any length); *out, map and *p are those of
+ * recompute_graph() for it. When no length fits,
  * the error says the least this model needs. The caller frees *out and *p. */
 int recompute_plan(const graph *g, int32_t nforward, const int32_t *outs, int nout,
                    size_t budget, const plan_options *opt, graph *out, plan *p,
