@@ -436,7 +436,10 @@ static int same_vocab(const int32_t *a, int na, const int32_t *b, int nb)
 }
 
 /* What decides whether a replay is bit-exact besides the data: the BLAS
- * build and its thread count (a different blocking sums in another order). */
+ * build (another kernel sums in another order). Not its thread count:
+ * OpenBLAS gives threads rows and columns of a product, never parts of a
+ * sum (ops/matmul.c relies on it when it times 1 against 2 threads); the
+ * count is recorded all the same. */
 static void blas_info(char *buf, size_t n, int *threads)
 {
     const char *cfg = openblas_get_config();
@@ -478,11 +481,11 @@ static int resume_run(trainer *t, train_result *r, uerr *e)
     char blas[256];
     int threads;
     blas_info(blas, sizeof blas, &threads);
-    if (!rc && run.threads > 0 && threads != run.threads)
+    if (!rc && run.blas && *run.blas && strcmp(run.blas, blas))
         snprintf(r->warning, sizeof r->warning,
-                 "run '%s' was trained with %d BLAS threads, this process has %d: the "
-                 "resumed steps may differ in the last bits (set OPENBLAS_NUM_THREADS=%d)",
-                 run.name, run.threads, threads, run.threads);
+                 "run '%s' was trained with BLAS '%s', this process has '%s': the resumed "
+                 "steps may differ in the last bits",
+                 run.name, run.blas, blas);
     /* The run's config from now on: the stored one with this resume's
      * overrides (a new train.steps), resolved as begin_run records it. */
     char *resolved = NULL;

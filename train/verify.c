@@ -167,7 +167,8 @@ int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *pctx
     vr->from_step = resume ? p.step : 0;
     vr->to_step = c.step;
 
-    /* What else decides bit-exactness: the data and the BLAS threads. */
+    /* What else decides bit-exactness: the data and the BLAS build (not its
+     * thread count: see blas_info in train.c). */
     data_source d;
     if ((rc = data_open(&d, &s, e)))
         goto out;
@@ -176,11 +177,11 @@ int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *pctx
                  "%s changed since run '%s' was trained (data hash %.12s, now %.12s)", s.data.path,
                  run.name, run.data_hash, d.hash);
     data_free(&d);
-    int threads = openblas_get_num_threads();
-    if (!vr->warning[0] && run.threads > 0 && threads != run.threads)
+    const char *blas = openblas_get_config();
+    if (!vr->warning[0] && run.blas && *run.blas && blas && strcmp(run.blas, blas))
         snprintf(vr->warning, sizeof vr->warning,
-                 "run '%s' was trained with %d BLAS threads, this process has %d", run.name,
-                 run.threads, threads);
+                 "run '%s' was trained with BLAS '%s', this process has '%s'", run.name, run.blas,
+                 blas);
 
     if ((rc = store_metric_series(db, c.run, "loss", &v.ls, &v.lv, &v.ln, e)) ||
         (rc = store_metric_series(db, c.run, "valid_loss", &v.vs, &v.vv, &v.vn, e)))
