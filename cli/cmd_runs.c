@@ -461,10 +461,11 @@ int cmd_runs(int argc, char **argv)
         if (store_run_delete(db, id, force, &st, &e))
             rc = cli_fail(&e);
         else
-            printf("removed run '%s': %lld checkpoints, %lld metric rows; %lld tensors no "
+            printf("removed run '%s': %lld checkpoint%s, %lld metric row%s; %lld tensor%s no "
                    "longer used (%.1f KiB)\n",
-                   pos[0], (long long)st.checkpoints, (long long)st.metrics, (long long)st.tensors,
-                   (double)st.bytes / 1024.0);
+                   pos[0], (long long)st.checkpoints, st.checkpoints == 1 ? "" : "s",
+                   (long long)st.metrics, st.metrics == 1 ? "" : "s", (long long)st.tensors,
+                   st.tensors == 1 ? "" : "s", (double)st.bytes / 1024.0);
     } else if (is_rename) {
         if (store_run_rename(db, id, pos[1], &e))
             rc = cli_fail(&e);

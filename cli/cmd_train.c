@@ -20,7 +20,7 @@
 
 static const char help[] =
     "usage: unroll train CONFIG [--set KEY=VALUE]... [--params DIR | --from CKPT]\n"
-    "                    [--db FILE] [--name NAME] [--quiet]\n"
+    "                    [--db FILE] [--name NAME] [--quiet | --verbose]\n"
     "       unroll train --resume RUN_OR_CKPT [--set train.steps=N] [--db FILE] [--force]\n"
     "\n"
     "Trains the model CONFIG describes. Every step's loss, the config, the\n"

@@ -212,6 +212,21 @@ static void table_show(const table *t, const table_cell *c, int col, char *buf, 
     buf[k] = '\0';
 }
 
+
+/* One cell of an aligned row. Padding and the two-space separator are
+ * owed, and written only before text that follows them, so a row whose
+ * last columns are empty ends without trailing spaces. */
+static void put_cell(FILE *f, const char *text, int pad, int right, int sep, int *owed)
+{
+    *owed += (sep ? 2 : 0) + (right ? pad : 0);
+    if (*text) {
+        fprintf(f, "%*s%s", *owed, "", text);
+        *owed = 0;
+    }
+    if (!right)
+        *owed += pad;
+}
+
 static void table_write_plain(const table *t, FILE *f)
 {
     int *w = calloc((size_t)t->ncols, sizeof *w);
@@ -237,17 +252,9 @@ static void table_write_plain(const table *t, FILE *f)
             if (x->type == TABLE_INT || x->type == TABLE_REAL)
                 right[c] = 1;
         }
-    for (int c = 0; c < t->ncols; c++) {
-        int pad = w[c] - table_width(t->cols[c]);
-        if (c)
-            fputs("  ", f);
-        if (right[c])
-            fprintf(f, "%*s%s", pad, "", t->cols[c]);
-        else if (c + 1 < t->ncols)
-            fprintf(f, "%s%*s", t->cols[c], pad, "");
-        else
-            fputs(t->cols[c], f);
-    }
+    int owed = 0;
+    for (int c = 0; c < t->ncols; c++)
+        put_cell(f, t->cols[c], w[c] - table_width(t->cols[c]), right[c], c > 0, &owed);
     fputc('\n', f);
     for (int64_t r = 0; r < t->nrows; r++) {
         for (int c = 0; c < t->ncols; c++) {
@@ -256,16 +263,9 @@ static void table_write_plain(const table *t, FILE *f)
                 table_show(t, x, c, buf, sizeof buf);
             else
                 buf[0] = '\0';
-            int pad = w[c] - table_width(buf);
-            if (c)
-                fputs("  ", f);
-            if (right[c])
-                fprintf(f, "%*s%s", pad, "", buf);
-            else if (c + 1 < t->ncols)
-                fprintf(f, "%s%*s", buf, pad, "");
-            else
-                fputs(buf, f);
+            put_cell(f, buf, w[c] - table_width(buf), right[c], c > 0, &owed);
         }
+        owed = 0;
         fputc('\n', f);
     }
     free(w);
