@@ -808,6 +808,7 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
                 .tokens_per_s =
                     el > 0 ? (double)(step - start) * data_units_per_step(&t.data) / el : 0,
                 .eta_s = el / (double)(step - start) * (double)(steps - step),
+                .final = step == steps || (o->stop && *o->stop),
             };
             o->progress(o->ctx, &p);
         }
