@@ -31,10 +31,12 @@ static const char *cfg_text =
     "train: {dtype: float64, seq_len: 8, batch: 2, steps: 30,\n"
     "        optimizer: {name: adagrad, lr: 0.1}, clip: {value: 5}, seed: 7}\n";
 
+/* CPU time of this process: another process on the machine slows the
+ * wall clock, not this (the build being timed runs on one thread) */
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -204,7 +206,12 @@ static double build_long(int64_t T, int run, int32_t *nodes)
 static void test_100k_step_unroll(void)
 {
     int32_t n1 = 0, n2 = 0;
+    /* the short build is the noisier: the best of three */
     double t1 = build_long(10000, 0, &n1);
+    for (int k = 0; k < 2 && t1 > 0; k++) {
+        double again = build_long(10000, 0, &n1);
+        t1 = again > 0 && again < t1 ? again : t1;
+    }
     double t2 = build_long(100000, 1, &n2);
     CHECK(t1 > 0 && t2 > 0);
     printf("  build+autodiff+plan: T=10,000 %.3f s (%d nodes), T=100,000 %.3f s (%d nodes), "
