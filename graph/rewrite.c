@@ -657,9 +657,11 @@ out:
  * per step (the recurrence W h_{t-1}, which cannot be stacked) read W^T,
  * made once at the start of the program, without a transpose: OpenBLAS
  * packs an untransposed matrix faster (64 rows, 1024 units: 0.86 ms
- * instead of 0.99 on 2 threads). Only where it pays: W of at least
- * RW_TRANSPOSE_MIN elements, products of at least 2 rows (one row is a
- * matrix-vector product either way).
+ * instead of 0.99 on 2 threads), and so does ops/smallmm.c, which takes
+ * the products of a few rows (batch 1) only with B untransposed: there a
+ * row of W^T is contiguous across the outputs, so a vector spans outputs
+ * and each output's sum runs over k in order. Only where it pays: W of
+ * at least RW_TRANSPOSE_MIN elements, read by at least two products.
  */
 #define RW_TRANSPOSE_MIN 4096
 
@@ -702,7 +704,7 @@ static int find_transposed(rw_ctx *c, links *L, uerr *e)
                 continue;
             int32_t w = nd->in[1];
             const gnode *x = &g->nodes[nd->in[0]], *wn = &g->nodes[w];
-            if (!is_leaf(g, w) || x->shape.dim[0] < 2 || numel_of(wn) < RW_TRANSPOSE_MIN)
+            if (!is_leaf(g, w) || numel_of(wn) < RW_TRANSPOSE_MIN)
                 continue;
             if (pass == 0) {
                 cnt[w]++;

@@ -1,12 +1,17 @@
 /*
  * matmul.c - C = op(A) op(B) on 2-D tensors through cblas, op(X) = X or X^T
  * (ip[0] for A, ip[1] for B). The transpose flags let gradients and the
- * batched recurrence (H W^T) use stored layouts without copies.
+ * batched recurrence (H W^T) use stored layouts without copies. Products
+ * of up to SMM_MAX_M rows with B untransposed (batch 1) run in
+ * ops/smallmm.c where the CPU has the vectors for it: there a BLAS call
+ * costs more than its arithmetic.
  */
 #include "ops/ops.h"
 
 #include <cblas.h>
 #include <time.h>
+
+#include "ops/smallmm.h"
 
 static void mm_dims(const gnode *a, const gnode *b, const gnode *n, int64_t *M, int64_t *K,
                     int64_t *K2, int64_t *N)
@@ -141,6 +146,17 @@ static void matmul_run(const graph *g, const gnode *n, void *const *in, void *ou
     const gnode *a = &g->nodes[n->in[0]], *b = &g->nodes[n->in[1]];
     int64_t M, K, K2, N;
     mm_dims(a, b, n, &M, &K, &K2, &N);
+    /* A few rows by an untransposed B (the recurrence at batch 1, which
+     * the plan gives W^T): our own kernel, if it takes the product */
+    if (!n->ip[1] && M <= SMM_MAX_M) {
+        int64_t lda = a->shape.dim[1], ldb = b->shape.dim[1];
+        int done = n->dt == DT_F32 ? smm_f32((int)n->ip[0], M, N, K, in[0], lda, in[1], ldb,
+                                             out, N, beta != 0)
+                                   : smm_f64((int)n->ip[0], M, N, K, in[0], lda, in[1], ldb,
+                                             out, N, beta != 0);
+        if (done)
+            return;
+    }
     double flops = 2.0 * (double)M * (double)N * (double)K;
     int tune = blas_threads(flops);
     double t0 = tune >= 0 ? blas_now() : 0;

@@ -9,6 +9,8 @@
  */
 #include "ops/ops.h"
 
+#include <string.h>
+
 static int transpose_infer(const graph *g, gnode *n, uerr *e)
 {
     const gnode *a = &g->nodes[n->in[0]];
@@ -19,9 +21,41 @@ static int transpose_infer(const graph *g, gnode *n, uerr *e)
     return 0;
 }
 
-/* x [R, C] -> y [C, R], in TILE x TILE blocks so that both the rows read
- * and the rows written stay in cache */
+/*
+ * x [R, C] -> y [C, R], in TILE x TILE blocks so that both the rows read
+ * and the rows written stay in cache, and inside them in 4 x 4 blocks
+ * moved as four vectors of four (eight shuffles instead of sixteen
+ * scalar loads and stores): the plan transposes a recurrent weight once
+ * per step, before every product that reads it. Only data moves, so the
+ * result is the same whichever way it is done.
+ */
 #define TILE 32
+
+typedef double tr_v4d __attribute__((vector_size(32)));
+typedef float tr_v4f __attribute__((vector_size(16)));
+typedef int64_t tr_v4l __attribute__((vector_size(32)));
+typedef int32_t tr_v4i __attribute__((vector_size(16)));
+
+#define TR_4X4(VT, VI, x, y, r, c, R, C)                                                   \
+    do {                                                                                   \
+        VT a0, a1, a2, a3;                                                                 \
+        memcpy(&a0, &x[(r) * (C) + (c)], sizeof a0);                                       \
+        memcpy(&a1, &x[((r) + 1) * (C) + (c)], sizeof a1);                                 \
+        memcpy(&a2, &x[((r) + 2) * (C) + (c)], sizeof a2);                                 \
+        memcpy(&a3, &x[((r) + 3) * (C) + (c)], sizeof a3);                                 \
+        VT t0 = __builtin_shuffle(a0, a1, (VI){0, 4, 2, 6});                               \
+        VT t1 = __builtin_shuffle(a0, a1, (VI){1, 5, 3, 7});                               \
+        VT t2 = __builtin_shuffle(a2, a3, (VI){0, 4, 2, 6});                               \
+        VT t3 = __builtin_shuffle(a2, a3, (VI){1, 5, 3, 7});                               \
+        VT b0 = __builtin_shuffle(t0, t2, (VI){0, 1, 4, 5});                               \
+        VT b1 = __builtin_shuffle(t1, t3, (VI){0, 1, 4, 5});                               \
+        VT b2 = __builtin_shuffle(t0, t2, (VI){2, 3, 6, 7});                               \
+        VT b3 = __builtin_shuffle(t1, t3, (VI){2, 3, 6, 7});                               \
+        memcpy(&y[(c) * (R) + (r)], &b0, sizeof b0);                                       \
+        memcpy(&y[((c) + 1) * (R) + (r)], &b1, sizeof b1);                                 \
+        memcpy(&y[((c) + 2) * (R) + (r)], &b2, sizeof b2);                                 \
+        memcpy(&y[((c) + 3) * (R) + (r)], &b3, sizeof b3);                                 \
+    } while (0)
 
 static void transpose_forward(const graph *g, const gnode *n, void *const *in, void *out)
 {
@@ -33,8 +67,17 @@ static void transpose_forward(const graph *g, const gnode *n, void *const *in, v
         for (int64_t r0 = 0; r0 < R; r0 += TILE)
             for (int64_t c0 = 0; c0 < C; c0 += TILE) {
                 int64_t r1 = r0 + TILE < R ? r0 + TILE : R, c1 = c0 + TILE < C ? c0 + TILE : C;
+                /* whole 4 x 4 blocks, then the edges of the tile one by one */
+                int64_t r4 = r0 + (r1 - r0) / 4 * 4, c4 = c0 + (c1 - c0) / 4 * 4;
+                for (int64_t r = r0; r < r4; r += 4)
+                    for (int64_t c = c0; c < c4; c += 4) {
+                        if (sizeof(T) == 8)
+                            TR_4X4(tr_v4d, tr_v4l, ((const double *)x), ((double *)y), r, c, R, C);
+                        else
+                            TR_4X4(tr_v4f, tr_v4i, ((const float *)x), ((float *)y), r, c, R, C);
+                    }
                 for (int64_t r = r0; r < r1; r++)
-                    for (int64_t c = c0; c < c1; c++)
+                    for (int64_t c = r < r4 ? c4 : c0; c < c1; c++)
                         y[c * R + r] = x[r * C + c];
             }
     });
@@ -46,7 +89,8 @@ static int32_t transpose_bprop(graph *g, int32_t node, int i, int32_t gout, int 
     return op_transpose(g, gout, e);
 }
 
-/* larger than a tile, and not square: every edge case of the blocking */
+/* larger than a tile, not square, sides not multiples of 4: every edge
+ * case of the blocking */
 static int32_t transpose_example(graph *g, uerr *e)
 {
     return op_transpose(g, op_example_param(g, shape_2(37, 45), e), e);

@@ -1,0 +1,60 @@
+/*
+ * smallmm.h - small matrix products without BLAS, for the kernels of ops/
+ * (not an op itself).
+ *
+ *   C[M,N] = op(A)[M,K] B[K,N]        (acc = 0)
+ *   C[M,N] += op(A)[M,K] B[K,N]       (acc = 1)
+ *
+ * op(A) is A (ta = 0, A stored [M, lda >= K]) or A^T (ta = 1, A stored
+ * [K, lda >= M]); B is stored [K, ldb >= N] and never transposed (a row of
+ * B is contiguous, so a vector spans columns of C); C is [M, ldc >= N].
+ *
+ * Why: at batch 1 the recurrence is one matrix-vector product per step
+ * (100 x 100 in min-char-rnn), where a BLAS call costs more in its
+ * dispatch, its zeroing of C and its packing than in its arithmetic.
+ *
+ * Every element of C is ONE chain of fused multiply-adds over k in order:
+ *
+ *   s = 0; for k = 0 .. K-1: s = fma(op(A)[i,k], B[k,j], s);
+ *   C[i,j] = s            (acc = 0)
+ *   C[i,j] = C[i,j] + s   (acc = 1: the finished product added once)
+ *
+ * Vectors run across j, never along k, so the result does not depend on
+ * the vector width, on where an element sits in a vector, on the
+ * alignment of any operand or on the blocking: smm_ref_* (the loop above,
+ * with C's fma()) gives the same bits, and so does every CPU path.
+ *
+ * The products run where the CPU has AVX2 and FMA (AVX-512 if it has it),
+ * chosen at run time; smm_* returns 0 without touching C when it does not
+ * run the product (no such CPU, a build without the vector paths, or a
+ * size outside SMM_MAX_*: larger products belong to BLAS), and 1 when it
+ * did.
+ */
+#ifndef UNROLL_SMALLMM_H
+#define UNROLL_SMALLMM_H
+
+#include <stdint.h>
+
+/* Larger than these, BLAS's packing and cache blocking win. */
+#define SMM_MAX_M 4
+#define SMM_MAX_K 1024
+#define SMM_MAX_KN (256 * 1024) /* elements of B */
+
+int smm_f64(int ta, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
+            const double *B, int64_t ldb, double *C, int64_t ldc, int acc);
+int smm_f32(int ta, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+            const float *B, int64_t ldb, float *C, int64_t ldc, int acc);
+
+/* The reference: the loop above, for tests. */
+void smm_ref_f64(int ta, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
+                 const double *B, int64_t ldb, double *C, int64_t ldc, int acc);
+void smm_ref_f32(int ta, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                 const float *B, int64_t ldb, float *C, int64_t ldc, int acc);
+
+/* The vector path in use: 64 (AVX-512), 32 (AVX2 + FMA) or 0 (none: smm_*
+ * always return 0). Tests set a narrower one to check that every path
+ * gives the same bits; returns the previous one. A path the CPU lacks is
+ * not set. */
+int smm_set_width(int bytes);
+
+#endif

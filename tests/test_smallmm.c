@@ -1,0 +1,151 @@
+/*
+ * test_smallmm.c - the small matrix products of ops/smallmm.c against
+ * their plain reference loop (one fma chain per element, over k in
+ * order): the same bits for every size up to the limits (odd ones, a
+ * partial last vector of every length), both layouts of A, leading
+ * dimensions wider than the rows, operands at every offset from a 64-byte
+ * boundary, writing and accumulating, float64 and float32, on every vector
+ * path the CPU has; no element of C outside the product is touched, and a
+ * product beyond the limits is declined.
+ */
+#include "check.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/smallmm.h"
+
+static uint64_t seed = 7;
+
+static double uniform(void)
+{
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(seed >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+}
+
+/* Runs one product both ways on copies of the same C (guard elements
+ * around it) and compares every bit; returns 0 if the kernel declined. */
+#define CHECK_ONE(T, fn, ref)                                                              \
+    static int check_##T(int ta, int64_t M, int64_t N, int64_t K, int64_t pad, int off,    \
+                         int acc)                                                          \
+    {                                                                                      \
+        int64_t lda = (ta ? M : K) + pad, ldb = N + pad, ldc = N + pad;                    \
+        int64_t na = (ta ? K : M) * lda, nb = K * ldb, nc = M * ldc + 32;                  \
+        /* one block, each operand at off elements from a 64-byte boundary */             \
+        size_t bytes = (size_t)(na + nb + 2 * nc + 4 * 16 + 64) * sizeof(T);               \
+        char *mem = aligned_alloc(64, (bytes + 63) / 64 * 64);                             \
+        if (!mem) {                                                                        \
+            CHECK(mem);                                                                    \
+            return 1;                                                                      \
+        }                                                                                  \
+        T *A = (T *)mem + off;                                                             \
+        T *B = (T *)((char *)mem + ((na + off) * sizeof(T) + 63) / 64 * 64) + off;         \
+        T *C1 = (T *)((char *)mem + ((B - (T *)mem + nb) * sizeof(T) + 63) / 64 * 64) + off; \
+        T *C2 = (T *)((char *)mem + ((C1 - (T *)mem + nc) * sizeof(T) + 63) / 64 * 64) + off; \
+        for (int64_t i = 0; i < na; i++)                                                   \
+            A[i] = (T)uniform();                                                           \
+        for (int64_t i = 0; i < nb; i++)                                                   \
+            B[i] = (T)uniform();                                                           \
+        for (int64_t i = 0; i < nc; i++)                                                   \
+            C1[i] = C2[i] = (T)uniform();                                                  \
+        int done = fn(ta, M, N, K, A, lda, B, ldb, C1, ldc, acc);                          \
+        ref(ta, M, N, K, A, lda, B, ldb, C2, ldc, acc);                                    \
+        if (done && memcmp(C1, C2, (size_t)nc * sizeof(T))) {                              \
+            int64_t i = 0;                                                                 \
+            while (C1[i] == C2[i])                                                         \
+                i++;                                                                       \
+            CHECKF(0, "%s ta %d M %lld N %lld K %lld pad %lld off %d acc %d: element %lld " \
+                      "%.17g, reference %.17g",                                            \
+                   #T, ta, (long long)M, (long long)N, (long long)K, (long long)pad, off, acc, \
+                   (long long)i, (double)C1[i], (double)C2[i]);                            \
+        }                                                                                  \
+        free(mem);                                                                         \
+        return done;                                                                       \
+    }
+CHECK_ONE(double, smm_f64, smm_ref_f64)
+CHECK_ONE(float, smm_f32, smm_ref_f32)
+
+static const int64_t sizes[] = {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 100, 129};
+#define NSIZES (int)(sizeof sizes / sizeof sizes[0])
+
+/* every path the CPU has, then the one chosen at start */
+static void each_width(void (*body)(int width))
+{
+    int was = smm_set_width(64);
+    int widths[] = {64, 32};
+    for (int w = 0; w < 2; w++) {
+        smm_set_width(widths[w]);
+        if (smm_set_width(widths[w]) == widths[w])
+            body(widths[w]);
+    }
+    smm_set_width(was);
+}
+
+static void sizes_body(int width)
+{
+    (void)width;
+    for (int64_t M = 1; M <= SMM_MAX_M; M++)
+        for (int in = 0; in < NSIZES; in++)
+            for (int ik = 0; ik < NSIZES; ik += 2)
+                for (int ta = 0; ta < 2; ta++) {
+                    int64_t N = sizes[in], K = sizes[ik];
+                    CHECK(check_double(ta, M, N, K, 0, 0, (int)(N + K) % 2));
+                    CHECK(check_float(ta, M, N, K, 0, 0, (int)(N + K + 1) % 2));
+                }
+}
+
+/* odd sizes, each layout, writing and accumulating, float64 and float32 */
+static void test_sizes(void) { each_width(sizes_body); }
+
+static void layout_body(int width)
+{
+    (void)width;
+    for (int off = 0; off < 9; off++)
+        for (int64_t pad = 0; pad < 4; pad += 3)
+            for (int acc = 0; acc < 2; acc++)
+                for (int ta = 0; ta < 2; ta++) {
+                    CHECK(check_double(ta, 3, 37, 19, pad, off, acc));
+                    CHECK(check_float(ta, 1, 101, 23, pad, off, acc));
+                    CHECK(check_float(ta, 4, 17, 5, pad, off, acc));
+                }
+}
+
+/* alignment and leading dimensions: guard elements past each row of C
+ * (pad) must keep their values */
+static void test_alignment(void) { each_width(layout_body); }
+
+/* the recurrence of min-char-rnn and of the S4 benchmark */
+static void test_model_sizes(void)
+{
+    if (smm_set_width(64) == 0) {
+        printf("  (no vector path on this CPU: the kernels decline, BLAS runs)\n");
+        return;
+    }
+    CHECK(check_double(0, 1, 100, 100, 0, 0, 1));
+    CHECK(check_double(0, 1, 100, 100, 0, 0, 0));
+    CHECK(check_float(0, 1, 128, 128, 0, 0, 1));
+    CHECK(check_float(0, 1, 512, 512, 0, 0, 0));
+}
+
+static void test_limits(void)
+{
+    double a[4] = {1, 2, 3, 4}, c[4] = {0};
+    CHECK(smm_f64(0, SMM_MAX_M + 1, 1, 1, a, 1, a, 1, c, 1, 0) == 0);
+    CHECK(smm_f64(0, 1, 1, SMM_MAX_K + 1, a, 1, a, 1, c, 1, 0) == 0);
+    CHECK(smm_f64(0, 1, SMM_MAX_KN + 1, 1, a, 1, a, 1, c, 1, 0) == 0);
+    CHECK(smm_f64(0, 0, 1, 1, a, 1, a, 1, c, 1, 0) == 0);
+    CHECK(c[0] == 0);
+    int was = smm_set_width(0);
+    CHECK(smm_f64(0, 1, 1, 1, a, 1, a, 1, c, 1, 0) == 0);
+    smm_set_width(was);
+}
+
+int main(void)
+{
+    RUN(test_sizes);
+    RUN(test_alignment);
+    RUN(test_model_sizes);
+    RUN(test_limits);
+    CHECK_EXIT();
+}
