@@ -32,6 +32,10 @@ typedef struct optim {
 int optim_init(optim *o, const spec *s, int64_t n, uerr *e);
 void optim_free(optim *o);
 void optim_step(optim *o, void *params, const void *grads);
+/* The same with every gradient clamped to [-clip, clip] as it is read
+ * (clip > 0; none if 0): the bits of clip_by_value and then optim_step,
+ * in one pass, and grads is left as it was. */
+void optim_step_clip(optim *o, void *params, const void *grads, double clip);
 
 /* Names of the state slots a checkpoint stores ("adagrad.mem", ...); NULL
  * when the slot is unused. */

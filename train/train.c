@@ -766,11 +766,15 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
             (rc = check_finite(&t, step, loss, e)))
             break;
         net_carry_state(&t.tr);
-        if (s->train.clip.value > 0)
-            clip_by_value(t.tr.dt, t.tr.grads, t.tr.nparam, s->train.clip.value);
-        if (s->train.clip.norm > 0)
+        /* clipping by value alone happens inside the update's one pass */
+        if (s->train.clip.norm > 0) {
+            if (s->train.clip.value > 0)
+                clip_by_value(t.tr.dt, t.tr.grads, t.tr.nparam, s->train.clip.value);
             clip_by_norm(t.tr.dt, t.tr.grads, t.tr.nparam, s->train.clip.norm);
-        optim_step(&t.opt, t.tr.params, t.tr.grads);
+            optim_step(&t.opt, t.tr.params, t.tr.grads);
+        } else {
+            optim_step_clip(&t.opt, t.tr.params, t.tr.grads, s->train.clip.value);
+        }
         if (step == start + 1)
             r->first_loss = loss;
         r->last_loss = loss;
