@@ -23,39 +23,53 @@ static int transpose_infer(const graph *g, gnode *n, uerr *e)
 
 /*
  * x [R, C] -> y [C, R], in TILE x TILE blocks so that both the rows read
- * and the rows written stay in cache, and inside them in 4 x 4 blocks
- * moved as four vectors of four (eight shuffles instead of sixteen
- * scalar loads and stores): the plan transposes a recurrent weight once
- * per step, before every product that reads it. Only data moves, so the
- * result is the same whichever way it is done.
+ * and the rows written stay in cache, and inside them in blocks of 2 x 2
+ * doubles or 4 x 4 floats moved as 16-byte vectors (SSE2, every x86-64;
+ * wider vectors need shuffles across their halves that SSE2 builds
+ * through memory): the plan transposes a recurrent weight once per step,
+ * before every product that reads it. Only data moves, so the result is
+ * the same whichever way it is done.
  */
 #define TILE 32
 
-typedef double tr_v4d __attribute__((vector_size(32)));
+typedef double tr_v2d __attribute__((vector_size(16)));
+typedef int64_t tr_v2l __attribute__((vector_size(16)));
 typedef float tr_v4f __attribute__((vector_size(16)));
-typedef int64_t tr_v4l __attribute__((vector_size(32)));
 typedef int32_t tr_v4i __attribute__((vector_size(16)));
 
-#define TR_4X4(VT, VI, x, y, r, c, R, C)                                                   \
-    do {                                                                                   \
-        VT a0, a1, a2, a3;                                                                 \
-        memcpy(&a0, &x[(r) * (C) + (c)], sizeof a0);                                       \
-        memcpy(&a1, &x[((r) + 1) * (C) + (c)], sizeof a1);                                 \
-        memcpy(&a2, &x[((r) + 2) * (C) + (c)], sizeof a2);                                 \
-        memcpy(&a3, &x[((r) + 3) * (C) + (c)], sizeof a3);                                 \
-        VT t0 = __builtin_shuffle(a0, a1, (VI){0, 4, 2, 6});                               \
-        VT t1 = __builtin_shuffle(a0, a1, (VI){1, 5, 3, 7});                               \
-        VT t2 = __builtin_shuffle(a2, a3, (VI){0, 4, 2, 6});                               \
-        VT t3 = __builtin_shuffle(a2, a3, (VI){1, 5, 3, 7});                               \
-        VT b0 = __builtin_shuffle(t0, t2, (VI){0, 1, 4, 5});                               \
-        VT b1 = __builtin_shuffle(t1, t3, (VI){0, 1, 4, 5});                               \
-        VT b2 = __builtin_shuffle(t0, t2, (VI){2, 3, 6, 7});                               \
-        VT b3 = __builtin_shuffle(t1, t3, (VI){2, 3, 6, 7});                               \
-        memcpy(&y[(c) * (R) + (r)], &b0, sizeof b0);                                       \
-        memcpy(&y[((c) + 1) * (R) + (r)], &b1, sizeof b1);                                 \
-        memcpy(&y[((c) + 2) * (R) + (r)], &b2, sizeof b2);                                 \
-        memcpy(&y[((c) + 3) * (R) + (r)], &b3, sizeof b3);                                 \
-    } while (0)
+/* rows r, r+1 by columns c, c+1 */
+static inline void tr_2x2(const double *x, double *y, int64_t r, int64_t c, int64_t R, int64_t C)
+{
+    tr_v2d a0, a1;
+    memcpy(&a0, &x[r * C + c], sizeof a0);
+    memcpy(&a1, &x[(r + 1) * C + c], sizeof a1);
+    tr_v2d b0 = __builtin_shuffle(a0, a1, (tr_v2l){0, 2});
+    tr_v2d b1 = __builtin_shuffle(a0, a1, (tr_v2l){1, 3});
+    memcpy(&y[c * R + r], &b0, sizeof b0);
+    memcpy(&y[(c + 1) * R + r], &b1, sizeof b1);
+}
+
+/* rows r .. r+3 by columns c .. c+3 */
+static inline void tr_4x4(const float *x, float *y, int64_t r, int64_t c, int64_t R, int64_t C)
+{
+    tr_v4f a0, a1, a2, a3;
+    memcpy(&a0, &x[r * C + c], sizeof a0);
+    memcpy(&a1, &x[(r + 1) * C + c], sizeof a1);
+    memcpy(&a2, &x[(r + 2) * C + c], sizeof a2);
+    memcpy(&a3, &x[(r + 3) * C + c], sizeof a3);
+    tr_v4f t0 = __builtin_shuffle(a0, a1, (tr_v4i){0, 4, 1, 5});
+    tr_v4f t1 = __builtin_shuffle(a0, a1, (tr_v4i){2, 6, 3, 7});
+    tr_v4f t2 = __builtin_shuffle(a2, a3, (tr_v4i){0, 4, 1, 5});
+    tr_v4f t3 = __builtin_shuffle(a2, a3, (tr_v4i){2, 6, 3, 7});
+    tr_v4f b0 = __builtin_shuffle(t0, t2, (tr_v4i){0, 1, 4, 5});
+    tr_v4f b1 = __builtin_shuffle(t0, t2, (tr_v4i){2, 3, 6, 7});
+    tr_v4f b2 = __builtin_shuffle(t1, t3, (tr_v4i){0, 1, 4, 5});
+    tr_v4f b3 = __builtin_shuffle(t1, t3, (tr_v4i){2, 3, 6, 7});
+    memcpy(&y[c * R + r], &b0, sizeof b0);
+    memcpy(&y[(c + 1) * R + r], &b1, sizeof b1);
+    memcpy(&y[(c + 2) * R + r], &b2, sizeof b2);
+    memcpy(&y[(c + 3) * R + r], &b3, sizeof b3);
+}
 
 static void transpose_forward(const graph *g, const gnode *n, void *const *in, void *out)
 {
@@ -64,20 +78,21 @@ static void transpose_forward(const graph *g, const gnode *n, void *const *in, v
     DT_EACH_REAL(n->dt, T, {
         const T *x = in[0];
         T *y = out;
+        const int64_t B = 16 / (int64_t)sizeof(T);
         for (int64_t r0 = 0; r0 < R; r0 += TILE)
             for (int64_t c0 = 0; c0 < C; c0 += TILE) {
                 int64_t r1 = r0 + TILE < R ? r0 + TILE : R, c1 = c0 + TILE < C ? c0 + TILE : C;
-                /* whole 4 x 4 blocks, then the edges of the tile one by one */
-                int64_t r4 = r0 + (r1 - r0) / 4 * 4, c4 = c0 + (c1 - c0) / 4 * 4;
-                for (int64_t r = r0; r < r4; r += 4)
-                    for (int64_t c = c0; c < c4; c += 4) {
+                /* whole blocks, then the edges of the tile one by one */
+                int64_t rb = r0 + (r1 - r0) / B * B, cb = c0 + (c1 - c0) / B * B;
+                for (int64_t r = r0; r < rb; r += B)
+                    for (int64_t c = c0; c < cb; c += B) {
                         if (sizeof(T) == 8)
-                            TR_4X4(tr_v4d, tr_v4l, ((const double *)x), ((double *)y), r, c, R, C);
+                            tr_2x2((const double *)x, (double *)y, r, c, R, C);
                         else
-                            TR_4X4(tr_v4f, tr_v4i, ((const float *)x), ((float *)y), r, c, R, C);
+                            tr_4x4((const float *)x, (float *)y, r, c, R, C);
                     }
                 for (int64_t r = r0; r < r1; r++)
-                    for (int64_t c = r < r4 ? c4 : c0; c < c1; c++)
+                    for (int64_t c = r < rb ? cb : c0; c < c1; c++)
                         y[c * R + r] = x[r * C + c];
             }
     });
