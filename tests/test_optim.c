@@ -1,12 +1,10 @@
 /*
- * test_optim.c - optim_step_clip (clipping inside the update's one pass,
- * Adagrad's skipped blocks of zero gradients) against what it replaces:
- * clip_by_value on a copy of the gradients, then the plain element loop
- * written out here. Same bits for every optimiser, float64 and float32,
- * block lengths that do not divide the size, gradients of +0 and -0 in
- * whole and partial blocks, parameters of -0, NaN and infinite gradients,
- * eps = 0 with a zero accumulator (0 / 0: NaN, not skipped), and many
- * steps in a row.
+ * test_optim.c - optim_step_clip (clipping inside the update's one pass)
+ * against what it replaces: clip_by_value on a copy of the gradients, then
+ * the plain element loop written out here. Same bits for every optimiser,
+ * float64 and float32, sizes that are not multiples of a vector, runs of
+ * +0 gradients, -0, parameters of -0, NaN and infinite gradients, eps = 0
+ * with a zero accumulator (0 / 0: NaN), and several steps in a row.
  */
 #include "check.h"
 
@@ -134,8 +132,8 @@ static void test_same_bits(void)
                 }
 }
 
-/* eps = 0: a zero gradient over a zero accumulator is 0 / 0, NaN, in the
- * reference; the skip must not hide it */
+/* eps = 0: a zero gradient over a zero accumulator is 0 / 0, NaN, as in
+ * the reference */
 static void test_adagrad_zero_over_zero(void)
 {
     same_double(SPEC_OPT_ADAGRAD, DT_F64, 100, 5.0, 0.0, 0);
