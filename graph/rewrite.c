@@ -1014,8 +1014,10 @@ static int can_accum(const rw_ctx *c, int32_t y, int32_t v)
         c->isout[y] || stacked(c, y) || !shape_equal(&yn->shape, &g->nodes[v].shape))
         return 0;
     /* BLAS adds a product into its output one block of K at a time: not
-     * the rounding of the product added once */
-    return yn->op != OP_MATMUL || c->fuse == PLAN_FUSE_ALL;
+     * the rounding of the product added once. A pad adds only its own
+     * columns: the sum would have added +0 to the others, which turns a
+     * -0.0 into +0.0 */
+    return (yn->op != OP_MATMUL && yn->op != OP_PAD) || c->fuse == PLAN_FUSE_ALL;
 }
 
 int rw_in_place(rw_ctx *c, uerr *e)

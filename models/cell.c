@@ -236,19 +236,29 @@ void cell_free(cell *c)
 int64_t cell_dim(const cell *c, const char *dim, int64_t hidden, int64_t input, int64_t output,
                  int line, int col, uerr *e)
 {
-    if (!strcmp(dim, "hidden"))
-        return hidden;
-    if (!strcmp(dim, "input"))
-        return input;
-    if (!strcmp(dim, "output"))
-        return output;
+    /* "4*hidden": a multiple, for gates computed by one product */
+    int64_t mult = 1;
+    const char *name = dim;
     char *end;
+    if (*dim >= '1' && *dim <= '9') {
+        long long m = strtoll(dim, &end, 10);
+        if (*end == '*' && m >= 1 && m <= 64) {
+            mult = m;
+            name = end + 1;
+        }
+    }
+    int64_t base = !strcmp(name, "hidden")   ? hidden
+                   : !strcmp(name, "input")  ? input
+                   : !strcmp(name, "output") ? output
+                                             : -1;
+    if (base > 0 && base * mult <= 1 << 20)
+        return base * mult;
     long long v = strtoll(dim, &end, 10);
     if (*dim && !*end && v >= 1 && v <= 1 << 20)
         return v;
     uerr_set(e, UERR_USER,
-             "%s:%d:%d: dimension '%s': expected hidden, input, output or an integer from 1 to "
-             "1048576",
+             "%s:%d:%d: dimension '%s': expected hidden, input, output, a multiple such as "
+             "4*hidden (up to 64 times), or an integer from 1 to 1048576",
              c->file, line, col, dim);
     return -1;
 }

@@ -263,6 +263,36 @@ static val eval_binary(evaluator *ev, const expr *x)
     return located(ev, x, op_binary(g, op, a.node, bn, ev->e), V_BATCH);
 }
 
+/* chunk(v, k, n): the k-th of n equal parts of v (k from 0), as torch.chunk
+ * cuts: one product makes an LSTM's four gates, chunk takes them apart. */
+static val eval_chunk(evaluator *ev, const expr *x)
+{
+    if (x->nargs != 3)
+        return fail_at(ev, x, "%s", "chunk takes three arguments: chunk(v, k, n)");
+    val v = eval(ev, x->args[0]);
+    if (v.kind == V_BATCH && v.node < 0)
+        return v;
+    if (v.kind != V_BATCH)
+        return fail_at(ev, x->args[0], "%s", "expected a per-step vector");
+    double k = 0, n = 0;
+    for (int i = 1; i < 3; i++) {
+        val a = eval(ev, x->args[i]);
+        double num = a.kind == V_NUMBER ? a.num : -1;
+        if (a.kind != V_NUMBER || num != (double)(int64_t)num || num < (i == 1 ? 0 : 1))
+            return fail_at(ev, x->args[i], "chunk's %s must be %s", i == 1 ? "k" : "n",
+                           i == 1 ? "an integer from 0 to n - 1" : "a positive integer");
+        *(i == 1 ? &k : &n) = num;
+    }
+    graph *g = &ev->m->g;
+    const gnode *vn = &g->nodes[v.node];
+    int64_t width = vn->shape.dim[vn->shape.rank - 1];
+    if (k >= n || width % (int64_t)n)
+        return fail_at(ev, x, "chunk(v, %g, %g): v has %lld elements, not %g parts of equal size",
+                       k, n, (long long)width, n);
+    int64_t len = width / (int64_t)n;
+    return located(ev, x, op_slice(g, v.node, (int64_t)k * len, len, ev->e), V_BATCH);
+}
+
 static val eval_call(evaluator *ev, const expr *x)
 {
     graph *g = &ev->m->g;
@@ -272,6 +302,8 @@ static val eval_call(evaluator *ev, const expr *x)
     } unary[] = {{"tanh", OP_TANH}, {"sigmoid", OP_SIGMOID}, {"relu", OP_RELU},
                  {"softmax", OP_SOFTMAX}};
     val args[EQ_MAX_ARGS];
+    if (!strcmp(x->name, "chunk"))
+        return eval_chunk(ev, x);
     for (int i = 0; i < x->nargs; i++) {
         args[i] = eval(ev, x->args[i]);
         if (args[i].kind == V_BATCH && args[i].node < 0)
@@ -291,7 +323,8 @@ static val eval_call(evaluator *ev, const expr *x)
             parts[i] = args[i].node;
         return located(ev, x, op_concat(g, parts, x->nargs, ev->e), V_BATCH);
     }
-    return fail_at(ev, x, "unknown function '%s' (tanh, sigmoid, relu, softmax, concat)", x->name);
+    return fail_at(ev, x, "unknown function '%s' (tanh, sigmoid, relu, softmax, concat, chunk)",
+                   x->name);
 }
 
 static val eval(evaluator *ev, const expr *x)

@@ -21,6 +21,7 @@ op_forward_fn op_accumulate_fn(int op)
     case OP_GATHER: return op_gather_accumulate;
     case OP_SCATTER: return op_scatter_accumulate;
     case OP_SUM: return op_sum_accumulate;
+    case OP_PAD: return op_pad_accumulate;
     default: return NULL;
     }
 }

@@ -68,6 +68,7 @@ void op_matmul_accumulate(const graph *g, const gnode *n, void *const *in, void 
 void op_gather_accumulate(const graph *g, const gnode *n, void *const *in, void *out);
 void op_scatter_accumulate(const graph *g, const gnode *n, void *const *in, void *out);
 void op_sum_accumulate(const graph *g, const gnode *n, void *const *in, void *out);
+void op_pad_accumulate(const graph *g, const gnode *n, void *const *in, void *out);
 
 /* Infers the shape of *proto, pushes it, returns its id or -1. */
 int32_t op_build(graph *g, gnode proto, uerr *e);

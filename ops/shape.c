@@ -140,6 +140,22 @@ static void pad_forward(const graph *g, const gnode *n, void *const *in, void *o
         memcpy(y + (size_t)(r * N + n->ip[0]) * es, x + (size_t)(r * len) * es, (size_t)len * es);
 }
 
+/* out += pad(x), touching only the columns x fills: build_grad's sum of
+ * the pads of a vector's slices (an LSTM's four gates) becomes one buffer
+ * each slice's gradient is added into */
+void op_pad_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    int64_t len = last_dim(&g->nodes[n->in[0]].shape), N = n->ip[1], at = n->ip[0];
+    int64_t R = shape_numel(&n->shape) / N;
+    DT_EACH_REAL(n->dt, T, {
+        const T *x = in[0];
+        T *y = out;
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t j = 0; j < len; j++)
+                y[r * N + at + j] += x[r * len + j];
+    });
+}
+
 static int32_t pad_bprop(graph *g, int32_t node, int i, int32_t gout, int *u, uerr *e)
 {
     (void)i, (void)u;

@@ -65,6 +65,9 @@ order|    - o[t] = V @ h[t] + c\n    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)|ba
 shape|    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)\n    - o[t] = W @ h[t] + c|bad.yaml:9:23: op add at t=0: second input must have the first's shape
 no time index|    - h[t] = tanh(W @ h + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:23: 'h' changes over time: write it with a time index, as in h[t] or h[t-1]
 no vector|    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)\n    - o[t] = V @ h[t] + c * 2|bad.yaml:9:27: '*' needs a per-step vector on one side
+chunk parts|    - h[t] = tanh(chunk(W @ h[t-1], 1, 3) + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:19: chunk(v, 1, 3): v has 4 elements, not 3 parts of equal size
+chunk index|    - h[t] = tanh(chunk(W @ h[t-1], 2, 2) + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|chunk(v, 2, 2): v has 4 elements, not 2 parts of equal size
+chunk k|    - h[t] = tanh(chunk(W @ h[t-1], 0.5, 2) + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:37: chunk's k must be an integer from 0 to n - 1
 one-hot width|    - h[t] = tanh(W @ h[t-1] + W @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:34: a one-hot input over 47 classes needs a matrix of 47 columns, not 4
 EOF2
 

@@ -325,6 +325,58 @@ static void test_forward_net(void)
     spec_free(&s);
 }
 
+/* One product for four gates, taken apart by chunk (tests/cells/
+ * fused_gates.yaml): build_grad sums the pads of the four slices'
+ * gradients, which the plan adds into one buffer (in `all`: a pad adds
+ * only its columns, and skipping the +0 of the others keeps a -0.0). */
+static void test_fused_gates(void)
+{
+    uerr e = {0};
+    const int fuses[] = {PLAN_FUSE_NONE, PLAN_FUSE_EXACT, PLAN_FUSE_ALL};
+    void *g[3] = {0};
+    double loss[3] = {0};
+    size_t gb = 0;
+    int n_accum_all = 0, n_accum_exact = 0;
+    for (int f = 0; f < 3; f++) {
+        spec s;
+        net n;
+        plan_options po = {.fuse = fuses[f]};
+        CHECK_OK(spec_load(&s, "tests/cells/fused_gates.yaml", NULL, 0, &e), &e);
+        CHECK_OK(net_init(&n, &s, 5, 3, 6, NET_TRAIN, &po, &e), &e);
+        net_init_params(&n, 4, 0.4);
+        for (int i = 0; i < 18; i++)
+            n.xs[i] = (i * 7) % 5, n.ys[i] = (i * 3) % 5;
+        CHECK_OK(net_run(&n, &loss[f], &e), &e);
+        gb = (size_t)n.nparam * n.es;
+        g[f] = malloc(gb);
+        memcpy(g[f], n.grads, gb);
+        int pads = 0;
+        for (int32_t k = 0; k < n.p.ninstr; k++)
+            pads += n.p.instr[k].kind == PLAN_ACCUM &&
+                    plan_node(&n.p, &n.m.g, n.p.instr[k].node)->op == OP_PAD;
+        if (fuses[f] == PLAN_FUSE_ALL)
+            n_accum_all = pads;
+        if (fuses[f] == PLAN_FUSE_EXACT)
+            n_accum_exact = pads;
+        net_free(&n);
+        spec_free(&s);
+    }
+    CHECKF(loss[0] == loss[1] && !memcmp(g[0], g[1], gb), "exact differs from none");
+    double r = rel_diff(DT_F64, g[0], g[2], (int64_t)(gb / sizeof(double)));
+    CHECKF(r <= 1e-12 && fabs(loss[0] - loss[2]) <= 1e-12 * fabs(loss[0]),
+           "all differs from none by %.3e", r);
+    /* three of the four pads of each step's gate gradient are added in */
+    /* of each step's four pads, one starts the sum, two are added in, and
+     * the last add writes the sum into its place in the stack that makes
+     * dW one product (a stacked node is never computed in place) */
+    CHECKF(n_accum_all == 2 * 6 && n_accum_exact == 0, "pads added in: %d in all, %d in exact",
+           n_accum_all, n_accum_exact);
+    printf("  fused gates: all within %.1e of none; %d pads added in (exact: %d)\n", r,
+           n_accum_all, n_accum_exact);
+    for (int f = 0; f < 3; f++)
+        free(g[f]);
+}
+
 /* A training net's gradients are placed side by side at the start of the
  * arena, so the plan writes the flat gradient block itself, at every
  * level and under recomputation; when an output cannot be placed so (two
@@ -450,6 +502,7 @@ int main(void)
     RUN(test_nets_same_at_every_level);
     RUN(test_forward_net);
     RUN(test_gradients_are_the_arena);
+    RUN(test_fused_gates);
     RUN(test_rewrites_happen);
     CHECK_EXIT();
 }
