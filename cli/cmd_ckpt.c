@@ -465,7 +465,7 @@ static int ckpt_verify(store *db, const char *ref, int quiet)
     if (vr.from_step)
         snprintf(from, sizeof from, "checkpoint %lld", (long long)vr.from_ckpt);
     else if (vr.from_ckpt)
-        snprintf(from, sizeof from, "the start (--from checkpoint %lld)", (long long)vr.from_ckpt);
+        snprintf(from, sizeof from, "the start (checkpoint %lld)", (long long)vr.from_ckpt);
     else
         snprintf(from, sizeof from, "the start");
     printf("checkpoint %lld: replayed steps %lld to %lld from %s in %.2f s\n", (long long)ck,

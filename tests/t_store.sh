@@ -149,6 +149,25 @@ grep -q '^from the checkpoint: loaded c; not loaded (initialised): U (float32 \[
     ok "train --from: parent recorded, loaded and skipped parameters reported" ||
     ko "train --from" "$(cat "$T/err")"
 
+# the starting point of a --from or --params run is a checkpoint at step 0: the
+# run's first checkpoints replay from it, bit for bit
+first=$($UNROLL query --db "$T/int.db" --csv "SELECT c.step FROM checkpoints c JOIN runs r ON r.id = c.run WHERE r.name = 'ft' ORDER BY c.step LIMIT 1" | tail -1)
+step1=$($UNROLL query --db "$T/int.db" --csv "SELECT min(c.step) FROM checkpoints c JOIN runs r ON r.id = c.run WHERE r.name = 'ft' AND c.step > 0" | tail -1)
+if [ "$first" = 0 ] && $UNROLL ckpt verify "ft@$step1" --db "$T/int.db" >"$T/out" 2>&1 &&
+    grep -q "verified: bit-identical" "$T/out"; then
+    ok "train --from: a step-0 checkpoint, and the first checkpoint after it verifies"
+else
+    ko "train --from: step-0 checkpoint and verify" "first '$first', next '$step1': $(cat "$T/out")"
+fi
+$UNROLL ckpt export ft@0 --npy "$T/start" --db "$T/int.db" >/dev/null &&
+    $UNROLL train "$cfg" --db "$T/int.db" --params "$T/start" --name fp --set model.hidden=12 \
+        --set train.steps=20 --set train.checkpoint.every=10 --quiet 2>"$T/err" &&
+    $UNROLL ckpt verify fp@10 --db "$T/int.db" >"$T/out" 2>&1 &&
+    grep -q "verified: bit-identical" "$T/out" &&
+    ! $UNROLL ckpt verify fp@0 --db "$T/int.db" 2>"$T/err0" && grep -q "at step 0, where run 'fp' started" "$T/err0" &&
+    ok "train --params: step 0 stored; ckpt verify replays the first checkpoint from it" ||
+    ko "train --params: verify" "$(cat "$T/err" "$T/out" "$T/err0" 2>/dev/null)"
+
 # ---- export / import ------------------------------------------------------------------------
 $UNROLL ckpt export r --npy "$T/npy" --db "$T/int.db" >/dev/null &&
     $UNROLL ckpt export r --safetensors "$T/r.safetensors" --db "$T/int.db" >/dev/null &&

@@ -349,7 +349,9 @@ static int save_checkpoint(trainer *t, int64_t step, double loss, double valid,
     state_list sl = {0};
     int rc = collect_state(t, &sl, e);
     char metrics[128];
-    if (isnan(valid))
+    if (isnan(loss))
+        snprintf(metrics, sizeof metrics, "{}");
+    else if (isnan(valid))
         snprintf(metrics, sizeof metrics, "{\"loss\": %.17g}", loss);
     else
         snprintf(metrics, sizeof metrics, "{\"loss\": %.17g, \"valid_loss\": %.17g}", loss, valid);
@@ -744,6 +746,12 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
     int64_t step = start;
     r->steps_done = start;
     r->checkpoint = o->resume ? o->resume->id : 0;
+    /* Parameters from files or from another run: the starting point is
+     * stored as a checkpoint at step 0, so that the run can be replayed
+     * (ckpt verify) and resumed from its very start without them. */
+    if (!o->resume && (o->params_dir || o->from) &&
+        (rc = save_checkpoint(&t, 0, NAN, NAN, &parent, &r->checkpoint, e)))
+        goto out;
     while (step < steps) {
         if (o->stop && *o->stop) {
             r->interrupted = 1;

@@ -140,6 +140,12 @@ int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *pctx
                       (long long)ckpt, run.name);
         goto out;
     }
+    if (c.step == 0) {
+        rc = uerr_set(e, UERR_USER,
+                      "checkpoint %lld is at step 0, where run '%s' started: nothing to replay",
+                      (long long)ckpt, run.name);
+        goto out;
+    }
     char label[300];
     snprintf(label, sizeof label, "run '%s' config", run.name);
     if ((rc = spec_load_buffer(&s, label, run.config_text, strlen(run.config_text), NULL, 0, e)))
