@@ -54,20 +54,6 @@ SMM_REF(smm_ref_f32, float, fmaf)
 #define ADD(a, b) _mm512_add_pd(a, b)
 #define SMM_FN(name) smm_##name##_f64_512
 #include "ops/smallmm_int.h"
-#undef W
-#undef ST
-#undef VT
-#undef MT
-#undef MASK
-#undef ZERO
-#undef LOAD
-#undef LOADM
-#undef STORE
-#undef STOREM
-#undef SET1
-#undef FMA
-#undef ADD
-#undef SMM_FN
 
 #define W 16
 #define ST float
@@ -85,20 +71,6 @@ SMM_REF(smm_ref_f32, float, fmaf)
 #define SMM_FN(name) smm_##name##_f32_512
 #include "ops/smallmm_int.h"
 #undef NVMAX
-#undef W
-#undef ST
-#undef VT
-#undef MT
-#undef MASK
-#undef ZERO
-#undef LOAD
-#undef LOADM
-#undef STORE
-#undef STOREM
-#undef SET1
-#undef FMA
-#undef ADD
-#undef SMM_FN
 
 #pragma GCC pop_options
 
@@ -123,20 +95,6 @@ SMM_REF(smm_ref_f32, float, fmaf)
 #define ADD(a, b) _mm256_add_pd(a, b)
 #define SMM_FN(name) smm_##name##_f64_256
 #include "ops/smallmm_int.h"
-#undef W
-#undef ST
-#undef VT
-#undef MT
-#undef MASK
-#undef ZERO
-#undef LOAD
-#undef LOADM
-#undef STORE
-#undef STOREM
-#undef SET1
-#undef FMA
-#undef ADD
-#undef SMM_FN
 
 #define W 8
 #define ST float
@@ -154,20 +112,6 @@ SMM_REF(smm_ref_f32, float, fmaf)
 #define SMM_FN(name) smm_##name##_f32_256
 #include "ops/smallmm_int.h"
 #undef NVMAX
-#undef W
-#undef ST
-#undef VT
-#undef MT
-#undef MASK
-#undef ZERO
-#undef LOAD
-#undef LOADM
-#undef STORE
-#undef STOREM
-#undef SET1
-#undef FMA
-#undef ADD
-#undef SMM_FN
 
 #pragma GCC pop_options
 #endif

@@ -12,7 +12,8 @@
  *   SET1(x)      FMA(a, b, c) = a * b + c rounded once   ADD(a, b)
  *   SMM_FN(name) the function names of this variant
  *
- * Not a header of its own: smallmm.c only.
+ * Not a header of its own: smallmm.c only. It undefines all of these but
+ * NVMAX at its end, so the next variant starts clean.
  */
 
 /*
@@ -96,3 +97,18 @@ static void SMM_FN(run)(int ta, int64_t M, int64_t N, int64_t K, const ST *A, in
 
 #undef SMM_TILE_CASE
 #undef SMM_TILE_ROW
+
+#undef W
+#undef ST
+#undef VT
+#undef MT
+#undef MASK
+#undef ZERO
+#undef LOAD
+#undef LOADM
+#undef STORE
+#undef STOREM
+#undef SET1
+#undef FMA
+#undef ADD
+#undef SMM_FN
