@@ -11,8 +11,7 @@
 UNROLL=${UNROLL:-build/rel/unroll}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-ok() { echo "PASS $1"; }
-ko() { echo "FAIL $1"; shift; [ $# -gt 0 ] && echo "  $*"; }
+. tests/lib.sh
 esc=$(printf '\033')
 has_esc() { grep -q "$esc" "$1"; }
 unset NO_COLOR
@@ -150,13 +149,7 @@ rc=$?
 # ---- SIGINT during train: a checkpoint, status 130, then --resume ---------------
 $UNROLL train "$cfg" --db "$T/int.db" --name int --set train.steps=2000000 2>"$T/err" >/dev/null &
 pid=$!
-n=0
-while [ "$n" -lt 300 ]; do
-    c=$($UNROLL query --db "$T/int.db" --csv "SELECT count(*) FROM checkpoints" 2>/dev/null | tail -1)
-    [ "${c:-0}" -ge 1 ] && break
-    sleep 0.02
-    n=$((n + 1))
-done
+wait_ckpts "$UNROLL" "$T/int.db" 1
 kill -INT "$pid"
 wait "$pid"
 rc=$?

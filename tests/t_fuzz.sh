@@ -15,8 +15,7 @@ LIB="$BUILD/libunroll.a"
 CC=${CC:-cc}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-ok() { echo "PASS $1"; }
-ko() { echo "FAIL $1"; shift; [ $# -gt 0 ] && echo "  $*"; }
+. tests/lib.sh
 
 [ -f "$LIB" ] || { ko "fuzz replay" "no $LIB (build first)"; exit 0; }
 # the library's own flags: MPI when it was built with it

@@ -4,8 +4,7 @@
 # it: the library is usable through its public header alone.
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-ok() { echo "PASS $1"; }
-ko() { echo "FAIL $1"; shift; [ $# -gt 0 ] && echo "  $*"; }
+. tests/lib.sh
 # a clean release build: not the sanitizer flags of an enclosing make asan
 if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s install BUILD=build/rel SAN= OPT="-O2 -g" \
     PREFIX="$T/prefix" >"$T/log" 2>&1; then

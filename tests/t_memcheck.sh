@@ -12,8 +12,7 @@
 UNROLL=${UNROLL:-build/rel/unroll}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-ok() { echo "PASS $1"; }
-ko() { echo "FAIL $1"; shift; [ $# -gt 0 ] && echo "$*" | head -30 | sed 's/^/  /'; }
+. tests/lib.sh
 
 # valgrind cannot run a sanitized binary; under make asan the other tests
 # run these paths with the sanitizers watching instead

@@ -6,8 +6,7 @@
 UNROLL=${UNROLL:-build/rel/unroll}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-ok() { echo "PASS $1"; }
-ko() { echo "FAIL $1"; shift; [ $# -gt 0 ] && echo "  $*"; }
+. tests/lib.sh
 G=tests/golden/min_char_rnn/text.txt
 long="--set data.path=$G --set model.hidden=16 --set train.seq_len=300 --set train.batch=2
       --set train.dtype=float64 --set train.checkpoint.db=$T/db"

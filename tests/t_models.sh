@@ -5,8 +5,7 @@
 UNROLL=${UNROLL:-build/rel/unroll}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-ok() { echo "PASS $1"; }
-ko() { echo "FAIL $1"; shift; [ $# -gt 0 ] && echo "  $*"; }
+. tests/lib.sh
 G=tests/golden/min_char_rnn/text.txt
 small="--set data.path=$G --set model.hidden=5 --set train.seq_len=4 --set train.batch=2"
 

@@ -5,8 +5,7 @@
 UNROLL=${UNROLL:-build/rel/unroll}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-ok() { echo "PASS $1"; }
-ko() { echo "FAIL $1"; shift; [ $# -gt 0 ] && echo "  $*"; }
+. tests/lib.sh
 if ! $UNROLL --version | grep -q "MPI: built in"; then
     ko "data-parallel training" "unroll was built without MPI (tools/setup.sh installs libopenmpi-dev)"
     exit 0

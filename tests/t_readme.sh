@@ -13,8 +13,7 @@ UNROLL=${UNROLL:-build/rel/unroll}
 README=${README:-README.md}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-ok() { echo "PASS $1"; }
-ko() { echo "FAIL $1"; shift; [ $# -gt 0 ] && echo "  $*"; }
+. tests/lib.sh
 
 # "path<TAB>value" for every key line of a YAML block in config show's
 # layout (two spaces per level). Comments are dropped; the children of

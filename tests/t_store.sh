@@ -7,8 +7,7 @@
 UNROLL=${UNROLL:-build/rel/unroll}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-ok() { echo "PASS $1"; }
-ko() { echo "FAIL $1"; shift; [ $# -gt 0 ] && echo "  $*"; }
+. tests/lib.sh
 check() { name=$1; shift; if "$@" >"$T/out" 2>&1; then ok "$name"; else ko "$name" "$(head -5 "$T/out")"; fi; }
 
 cfg="$T/c.yaml"
@@ -36,13 +35,7 @@ $UNROLL runs metrics r --db "$T/straight.db" --csv >"$T/m.straight"
 # ---- SIGINT, then --resume: the same bytes and the same log -----------------
 $UNROLL train "$cfg" --db "$T/int.db" --name r --set train.steps=100000 --quiet 2>"$T/err" &
 pid=$!
-n=0
-while [ "$n" -lt 200 ]; do
-    c=$($UNROLL query --db "$T/int.db" --csv "SELECT count(*) FROM checkpoints" 2>/dev/null | tail -1)
-    [ "${c:-0}" -ge 2 ] && break
-    sleep 0.02
-    n=$((n + 1))
-done
+wait_ckpts "$UNROLL" "$T/int.db" 2
 kill -INT "$pid"
 wait "$pid"
 rc=$?
@@ -67,13 +60,7 @@ fi
 # ---- kill -9 after a checkpoint, then --resume --------------------------------
 $UNROLL train "$cfg" --db "$T/k9.db" --name r --set train.steps=100000 --quiet 2>/dev/null &
 pid=$!
-n=0
-while [ "$n" -lt 200 ]; do
-    c=$($UNROLL query --db "$T/k9.db" --csv "SELECT count(*) FROM checkpoints" 2>/dev/null | tail -1)
-    [ "${c:-0}" -ge 3 ] && break
-    sleep 0.02
-    n=$((n + 1))
-done
+wait_ckpts "$UNROLL" "$T/k9.db" 3
 live=$($UNROLL runs list --db "$T/k9.db" --csv | tail -n +2 | cut -d, -f2,3)
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
