@@ -483,7 +483,10 @@ static const char config_help[] =
     "usage: unroll config show CONFIG [--set KEY=VALUE]...\n"
     "\n"
     "Prints the resolved config: every key with its value or default, as YAML\n"
-    "that unroll reads back.\n";
+    "that unroll reads back, each with a one-line comment.\n"
+    "\n"
+    "example:\n"
+    "  unroll config show configs/elman_char.yaml --set model.cell=lstm > lstm.yaml\n";
 
 int cmd_config(int argc, char **argv)
 {
