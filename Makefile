@@ -51,9 +51,10 @@ UNROLL   := $(BUILD)/unroll
 
 all: $(UNROLL) bin/unroll $(TEST_BIN)
 
+# copied then renamed: cp over a binary that is running fails (text file busy)
 bin/unroll: $(UNROLL)
 	@mkdir -p bin
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
