@@ -162,6 +162,9 @@ int smm_f64(int ta, int64_t M, int64_t N, int64_t K, const double *A, int64_t ld
 #ifdef SMM_HAVE_VECTOR
     case 64: smm_run_f64_512(ta, M, N, K, A, lda, B, ldb, C, ldc, acc); return 1;
     case 32: smm_run_f64_256(ta, M, N, K, A, lda, B, ldb, C, ldc, acc); return 1;
+#else
+    /* no vector paths in this build: the caller uses BLAS */
+    (void)ta, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc, (void)acc;
 #endif
     default: return 0;
     }
@@ -176,6 +179,9 @@ int smm_f32(int ta, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda
 #ifdef SMM_HAVE_VECTOR
     case 64: smm_run_f32_512(ta, M, N, K, A, lda, B, ldb, C, ldc, acc); return 1;
     case 32: smm_run_f32_256(ta, M, N, K, A, lda, B, ldb, C, ldc, acc); return 1;
+#else
+    /* no vector paths in this build: the caller uses BLAS */
+    (void)ta, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc, (void)acc;
 #endif
     default: return 0;
     }

@@ -37,14 +37,24 @@ typedef int64_t tr_v2l __attribute__((vector_size(16)));
 typedef float tr_v4f __attribute__((vector_size(16)));
 typedef int32_t tr_v4i __attribute__((vector_size(16)));
 
+/* the same lane selection in GCC's and clang's spelling (make fuzz builds
+ * with clang) */
+#ifdef __clang__
+#define TR_SHUF2(a, b, i, j) __builtin_shufflevector(a, b, i, j)
+#define TR_SHUF4(a, b, i, j, k, l) __builtin_shufflevector(a, b, i, j, k, l)
+#else
+#define TR_SHUF2(a, b, i, j) __builtin_shuffle(a, b, (tr_v2l){i, j})
+#define TR_SHUF4(a, b, i, j, k, l) __builtin_shuffle(a, b, (tr_v4i){i, j, k, l})
+#endif
+
 /* rows r, r+1 by columns c, c+1 */
 static inline void tr_2x2(const double *x, double *y, int64_t r, int64_t c, int64_t R, int64_t C)
 {
     tr_v2d a0, a1;
     memcpy(&a0, &x[r * C + c], sizeof a0);
     memcpy(&a1, &x[(r + 1) * C + c], sizeof a1);
-    tr_v2d b0 = __builtin_shuffle(a0, a1, (tr_v2l){0, 2});
-    tr_v2d b1 = __builtin_shuffle(a0, a1, (tr_v2l){1, 3});
+    tr_v2d b0 = TR_SHUF2(a0, a1, 0, 2);
+    tr_v2d b1 = TR_SHUF2(a0, a1, 1, 3);
     memcpy(&y[c * R + r], &b0, sizeof b0);
     memcpy(&y[(c + 1) * R + r], &b1, sizeof b1);
 }
@@ -57,14 +67,14 @@ static inline void tr_4x4(const float *x, float *y, int64_t r, int64_t c, int64_
     memcpy(&a1, &x[(r + 1) * C + c], sizeof a1);
     memcpy(&a2, &x[(r + 2) * C + c], sizeof a2);
     memcpy(&a3, &x[(r + 3) * C + c], sizeof a3);
-    tr_v4f t0 = __builtin_shuffle(a0, a1, (tr_v4i){0, 4, 1, 5});
-    tr_v4f t1 = __builtin_shuffle(a0, a1, (tr_v4i){2, 6, 3, 7});
-    tr_v4f t2 = __builtin_shuffle(a2, a3, (tr_v4i){0, 4, 1, 5});
-    tr_v4f t3 = __builtin_shuffle(a2, a3, (tr_v4i){2, 6, 3, 7});
-    tr_v4f b0 = __builtin_shuffle(t0, t2, (tr_v4i){0, 1, 4, 5});
-    tr_v4f b1 = __builtin_shuffle(t0, t2, (tr_v4i){2, 3, 6, 7});
-    tr_v4f b2 = __builtin_shuffle(t1, t3, (tr_v4i){0, 1, 4, 5});
-    tr_v4f b3 = __builtin_shuffle(t1, t3, (tr_v4i){2, 3, 6, 7});
+    tr_v4f t0 = TR_SHUF4(a0, a1, 0, 4, 1, 5);
+    tr_v4f t1 = TR_SHUF4(a0, a1, 2, 6, 3, 7);
+    tr_v4f t2 = TR_SHUF4(a2, a3, 0, 4, 1, 5);
+    tr_v4f t3 = TR_SHUF4(a2, a3, 2, 6, 3, 7);
+    tr_v4f b0 = TR_SHUF4(t0, t2, 0, 1, 4, 5);
+    tr_v4f b1 = TR_SHUF4(t0, t2, 2, 3, 6, 7);
+    tr_v4f b2 = TR_SHUF4(t1, t3, 0, 1, 4, 5);
+    tr_v4f b3 = TR_SHUF4(t1, t3, 2, 3, 6, 7);
     memcpy(&y[c * R + r], &b0, sizeof b0);
     memcpy(&y[(c + 1) * R + r], &b1, sizeof b1);
     memcpy(&y[(c + 2) * R + r], &b2, sizeof b2);

@@ -56,5 +56,15 @@ if command -v clang >/dev/null 2>&1; then
             ko "fuzz target $name compiles for libFuzzer (clang)" "$(head -5 "$T/log")"
         fi
     done
+    # make fuzz builds the library with clang too: every source must pass
+    # clang's warnings, not only GCC's
+    bad=""
+    for src in graph/*.c ops/*.c models/*.c train/*.c store/*.c; do
+        clang -std=c11 -D_GNU_SOURCE -O1 $WARN -I. \
+            $(pkg-config --cflags yaml-0.1 sqlite3 openblas 2>/dev/null) -fsyntax-only "$src" \
+            2>>"$T/clang.log" || bad="$bad $src"
+    done
+    [ -z "$bad" ] && ok "the library compiles with clang and -Werror (make fuzz)" ||
+        ko "the library compiles with clang and -Werror (make fuzz):$bad" "$(grep error: "$T/clang.log" | head -5)"
 fi
 exit 0
