@@ -21,11 +21,13 @@
 CC      ?= cc
 PKGS    := yaml-0.1 sqlite3 openblas
 # MPI (data-parallel training) is built in when Open MPI's development
-# files are there; MPI=0 leaves it out.
+# files are there; MPI=0 leaves it out. Its headers only: the library is
+# opened at run time, under mpirun (train/dist.c), so a plain run maps none
+# of it.
 MPI     ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
 ifeq ($(MPI),1)
-PKGS    += ompi-c
-MPI_DEF := -DUNROLL_MPI
+MPI_DEF := -DUNROLL_MPI -DUNROLL_MPI_LIB='"$(shell pkg-config --variable=libdir ompi-c)/libmpi.so"' \
+           $(shell pkg-config --cflags ompi-c)
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -95,7 +97,7 @@ install: $(UNROLL) $(LIB) $(SHLIB)
 	ln -sf libunroll.so.0 $(DESTDIR)$(PREFIX)/lib/libunroll.so
 	for h in $(INC_HDR); do install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/unroll/$$h; done
 	install -m 644 docs/unroll.1 $(DESTDIR)$(PREFIX)/share/man/man1/unroll.1
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@MPI_REQ@|$(if $(filter 1,$(MPI)),ompi-c,)|' \
+	sed -e 's|@PREFIX@|$(PREFIX)|' \
 	    tools/unroll.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/unroll.pc
 
 $(UNROLL): $(CLI_OBJ) $(LIB)
