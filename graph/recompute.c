@@ -106,6 +106,33 @@ static void assign_ranks(rc_ctx *c)
     }
 }
 
+/* The nodes v in [lo, hi) with sel[v - lo] set, sorted by rank (stable:
+ * index order within a rank): (*order)[(*start)[r] .. (*start)[r+1]). */
+static int by_rank(const rc_ctx *c, int32_t lo, int32_t hi, const uint8_t *sel, int32_t **order,
+                   int32_t **start, uerr *e)
+{
+    *start = calloc((size_t)c->nseg + 2, sizeof **start);
+    *order = malloc(((size_t)(hi - lo) + 1) * sizeof **order);
+    if (!*start || !*order)
+        return uerr_set(e, UERR_INTERNAL, "recompute: out of memory for %d nodes", hi - lo);
+    int32_t *at = *start + 1;
+    for (int32_t v = lo; v < hi; v++)
+        if (sel[v - lo])
+            at[c->rank[v]]++;
+    for (int32_t r = 0; r < c->nseg; r++)
+        at[r] += (*start)[r];
+    /* at[r] is now where rank r ends; fill from the rank's start */
+    int32_t *fill = calloc((size_t)c->nseg + 1, sizeof *fill);
+    if (!fill)
+        return uerr_set(e, UERR_INTERNAL, "recompute: out of memory");
+    memcpy(fill, *start, (size_t)c->nseg * sizeof *fill);
+    for (int32_t v = lo; v < hi; v++)
+        if (sel[v - lo])
+            (*order)[fill[c->rank[v]]++] = v;
+    free(fill);
+    return 0;
+}
+
 /* The graph's first nf nodes and its whole name pool, as a new graph with
  * room for cap nodes. Names of later nodes keep their offsets. */
 static int copy_prefix(const graph *g, int32_t nf, int32_t cap, graph *out, uerr *e)
@@ -153,6 +180,7 @@ int recompute_graph(const graph *g, int32_t nforward, const int32_t *outs, int n
     if (seg < 1 || T < 1 || nforward < 0 || nforward > g->n)
         return uerr_set(e, UERR_INTERNAL, "recompute: segment %d of %d steps", seg, T);
     rc_ctx c = {.g = g, .nf = nforward, .seg = seg, .nseg = (T + seg - 1) / seg};
+    int32_t *fwd = NULL, *fstart = NULL, *bwd = NULL, *bstart = NULL;
     int32_t *copy = malloc((size_t)(nforward ? nforward : 1) * sizeof(int32_t));
     c.needed = calloc((size_t)g->n + 1, 1);
     c.rank = malloc(((size_t)g->n + 1) * sizeof(int32_t));
@@ -180,13 +208,16 @@ int recompute_graph(const graph *g, int32_t nforward, const int32_t *outs, int n
     for (int32_t v = 0; v < g->n; v++)
         map[v] = v < nforward ? v : -1;
 
-    /* Per rank: the segment's copies, then its backward nodes. Each pass
-     * scans the whole graph: ranks are few (nseg), and a scan is a loop
-     * over a flat array. */
+    /* Per rank: the segment's copies, then its backward nodes, each in
+     * index order. The nodes are sorted by rank once (a counting sort):
+     * there are about sqrt(T) ranks, too many for a pass over the graph
+     * each when T is large. */
+    if ((rc = by_rank(&c, 0, nforward, c.clone, &fwd, &fstart, e)) ||
+        (rc = by_rank(&c, nforward, g->n, c.needed + nforward, &bwd, &bstart, e)))
+        goto out;
     for (int32_t r = 0; r < c.nseg; r++) {
-        for (int32_t u = 0; u < nforward; u++) {
-            if (!c.clone[u] || c.rank[u] != r)
-                continue;
+        for (int32_t k = fstart[r]; k < fstart[r + 1]; k++) {
+            int32_t u = fwd[k];
             const gnode *nd = &g->nodes[u];
             int32_t in[GRAPH_MAX_IN];
             for (int i = 0; i < nd->nin; i++) {
@@ -196,9 +227,8 @@ int recompute_graph(const graph *g, int32_t nforward, const int32_t *outs, int n
             copy[u] = out->n;
             emit(out, nd, in);
         }
-        for (int32_t v = nforward; v < g->n; v++) {
-            if (!c.needed[v] || c.rank[v] != r)
-                continue;
+        for (int32_t k = bstart[r]; k < bstart[r + 1]; k++) {
+            int32_t v = bwd[k];
             const gnode *nd = &g->nodes[v];
             int32_t in[GRAPH_MAX_IN];
             for (int i = 0; i < nd->nin; i++) {
@@ -220,6 +250,10 @@ int recompute_graph(const graph *g, int32_t nforward, const int32_t *outs, int n
 out:
     if (rc && out->nodes)
         graph_free(out);
+    free(fwd);
+    free(fstart);
+    free(bwd);
+    free(bstart);
     free(copy);
     free(c.needed);
     free(c.rank);
