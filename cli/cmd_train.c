@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "cli/color.h"
 #include "cli/progress.h"
+#include "graph/recompute.h"
 #include "train/dist.h"
 #include "train/train.h"
 
@@ -230,12 +231,14 @@ static void on_ready(void *ctx, const train_info *i)
             (long long)i->graph_nodes, (long long)i->kernel_calls,
             (double)i->arena_bytes / 1048576.0, (long long)i->parameters, (long long)i->B,
             (long long)i->T, (long long)i->vocab, i->ranks > 1 ? " (split over MPI ranks)" : "");
+    char now[32], full[32];
     if (i->recompute_seg)
         fprintf(stderr,
                 "memory budget: forward recomputed in segments of %d steps (%d nodes twice); "
-                "%.1f MiB instead of %.1f MiB\n",
-                (int)i->recompute_seg, (int)i->recompute_nodes, (double)i->arena_bytes / 1048576.0,
-                (double)i->full_bytes / 1048576.0);
+                "%s instead of %s\n",
+                (int)i->recompute_seg, (int)i->recompute_nodes,
+                recompute_bytes_str(i->arena_bytes, now, sizeof now),
+                recompute_bytes_str(i->full_bytes, full, sizeof full));
 }
 
 /* Under mpirun every rank runs this; rank 0 alone talks to the store and
