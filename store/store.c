@@ -246,6 +246,15 @@ void store_rollback(store *s, uerr *e)
     s->in_txn = 0;
 }
 
+int store_end(store *s, int rc, const char *what, uerr *e)
+{
+    if (rc) {
+        store_rollback(s, e);
+        return rc;
+    }
+    return store_commit(s, what, e);
+}
+
 /* A single-row integer query; *found says whether a row came back. */
 int store_query_int(store *s, sqlite3_stmt *st, int64_t *val, int *found, const char *what,
                            uerr *e)
@@ -359,11 +368,7 @@ static int store_migrate(store *s, uerr *e)
                  STORE_SCHEMA_VERSION, STORE_APPLICATION_ID);
         rc = store_exec(s, sql, "writing the schema version", e);
     }
-    if (rc) {
-        store_rollback(s, e);
-        return rc;
-    }
-    return store_commit(s, "upgrading the schema", e);
+    return store_end(s, rc, "upgrading the schema", e);
 }
 
 static int store_set_wal(store *s, uerr *e)

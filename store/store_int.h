@@ -48,6 +48,9 @@ int store_writable(store *s, uerr *e);
 int store_begin(store *s, const char *what, uerr *e);
 int store_commit(store *s, const char *what, uerr *e);
 void store_rollback(store *s, uerr *e);
+/* Ends a transaction: rolled back when rc (the error already in e) is
+ * not 0, else committed. Returns rc, or the commit's error. */
+int store_end(store *s, int rc, const char *what, uerr *e);
 int store_query_int(store *s, sqlite3_stmt *st, int64_t *val, int *found, const char *what,
                     uerr *e);
 char *store_strdup(const char *p);

@@ -498,11 +498,7 @@ int store_checkpoint_tag(store *s, int64_t ckpt, const char *tag, uerr *e)
             rc = store_fail(s, what, e);
     }
     store_final(st);
-    if (rc) {
-        store_rollback(s, e);
-        return rc;
-    }
-    return store_commit(s, what, e);
+    return store_end(s, rc, what, e);
 }
 
 /* ---- deleting ------------------------------------------------------------ */
@@ -732,11 +728,7 @@ int store_run_rename(store *s, int64_t run, const char *name, uerr *e)
             rc = store_fail(s, what, e);
     }
     store_final(st);
-    if (rc) {
-        store_rollback(s, e);
-        return rc;
-    }
-    return store_commit(s, what, e);
+    return store_end(s, rc, what, e);
 }
 
 /* ---- free SQL ----------------------------------------------------------- */
