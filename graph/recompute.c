@@ -324,11 +324,13 @@ int recompute_plan(const graph *g, int32_t nforward, const int32_t *outs, int no
     int forced = opt && opt->recompute_seg > 0 && nforward < g->n;
     if (p->arena_bytes <= budget && !forced)
         return 0;
+    plan_options ex = opt ? *opt : (plan_options){0};
+    if (ex.fuse != PLAN_FUSE_ALL && nforward == g->n)
+        goto plain; /* a forward-only graph stacks nothing: no other plan */
     plan_free(p);
 
     /* stacking makes every step's rows live at once: without it, a plan
      * may fit with no recomputation at all */
-    plan_options ex = opt ? *opt : (plan_options){0};
     if (ex.fuse == PLAN_FUSE_ALL) {
         ex.fuse = PLAN_FUSE_EXACT;
         if ((rc = plan_build(g, outs, nout, &ex, p, e)))
@@ -337,12 +339,6 @@ int recompute_plan(const graph *g, int32_t nforward, const int32_t *outs, int no
         if ((p->arena_bytes <= budget && !forced) || nforward == g->n)
             goto plain;
         plan_free(p);
-    }
-    if (nforward == g->n) {
-        if ((rc = plan_build(g, outs, nout, &ex, p, e)))
-            return rc;
-        info->arena_bytes = p->arena_bytes;
-        goto plain;
     }
     int32_t T = info->steps;
     candidate best = {0};
