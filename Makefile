@@ -40,7 +40,7 @@ WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-proto
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(MPI_DEF) $(OPT) $(SAN) $(WARN) -I. $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) -lm -lpthread $(LDLIBS)
 
-LIB_SRC  := $(sort $(wildcard graph/*.c ops/*.c models/*.c train/*.c store/*.c))
+LIB_SRC  := $(sort $(wildcard base/*.c kernels/*.c graph/*.c ops/*.c engine/*.c models/*.c train/*.c store/*.c))
 CLI_SRC  := $(sort $(wildcard cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -65,7 +65,7 @@ $(BUILD)/obj/%.o: %.c
 # The kernels (ops/) and the optimiser's loops are vectorised: -O3's
 # vectoriser, and sqrt without errno so that it can be (nothing reads
 # errno). The rest of the program keeps OPT.
-VEC_OBJ := $(filter $(BUILD)/obj/ops/% $(BUILD)/obj/train/optim.o,$(LIB_OBJ))
+VEC_OBJ := $(filter $(BUILD)/obj/ops/% $(BUILD)/obj/kernels/% $(BUILD)/obj/train/optim.o,$(LIB_OBJ))
 $(VEC_OBJ): VECFLAGS := -O3 -fno-math-errno
 
 $(LIB): $(LIB_OBJ)
@@ -78,7 +78,7 @@ SHLIB   := $(BUILD)/libunroll.so
 $(BUILD)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(VECFLAGS) -fPIC -MMD -MP -c $< -o $@
-$(filter $(BUILD)/pic/ops/% $(BUILD)/pic/train/optim.o,$(PIC_OBJ)): VECFLAGS := -O3 -fno-math-errno
+$(filter $(BUILD)/pic/ops/% $(BUILD)/pic/kernels/% $(BUILD)/pic/train/optim.o,$(PIC_OBJ)): VECFLAGS := -O3 -fno-math-errno
 $(SHLIB): $(PIC_OBJ)
 	$(CC) -shared -Wl,-soname,libunroll.so.0 $(PIC_OBJ) $(LDLIBS_ALL) -o $@
 shared: $(SHLIB)
@@ -87,7 +87,7 @@ shared: $(SHLIB)
 # "graph/graph.h"), so unroll.pc adds -I$(includedir)/unroll.
 PREFIX  ?= /usr/local
 DESTDIR ?=
-INC_HDR := unroll.h ops/ops.def $(filter-out %_int.h,$(wildcard graph/*.h ops/*.h models/*.h train/*.h store/*.h))
+INC_HDR := unroll.h graph/ops.def $(filter-out %_int.h,$(wildcard base/*.h kernels/*.h graph/*.h ops/*.h engine/*.h models/*.h train/*.h store/*.h))
 install: $(UNROLL) $(LIB) $(SHLIB)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	    $(DESTDIR)$(PREFIX)/include/unroll $(DESTDIR)$(PREFIX)/share/man/man1

@@ -18,13 +18,13 @@
  *        m.x[t], m.y[t] the data leaves, m.loss the scalar loss; model_free)
  *   autodiff_grad(&m.g, m.loss, params, n, &gt, &e)      build_grad: gradient
  *       nodes added to the same graph; gt.param_grad[i] is dL/dparam i
- *       (graph/autodiff.h; grad_table_free)
+ *       (engine/autodiff.h; grad_table_free)
  *   plan_build(&m.g, outputs, nout, NULL, &p, &e)        schedule + buffers
- *       (graph/plan.h; plan_free)
+ *       (engine/plan.h; plan_free)
  *   exec_init(&x, &m.g, &p, &e); exec_bind(&x, leaf, ptr); exec_run(&x, &e)
  *       one arena allocated at init, nothing during a run; exec_value(&x,
  *       node) points into it (owned by x) or at the caller's bound memory
- *       (graph/exec.h; exec_free)
+ *       (engine/exec.h; exec_free)
  *
  * Or the same in fewer calls: net_init_io (train/net.h) builds, differentiates,
  * plans and owns the parameter block; train_run (train/train.h) is the whole
@@ -36,13 +36,13 @@
 #ifndef UNROLL_H
 #define UNROLL_H
 
-#include "graph/autodiff.h"
-#include "graph/err.h"
-#include "graph/exec.h"
-#include "graph/gradcheck.h"
+#include "engine/autodiff.h"
+#include "base/err.h"
+#include "engine/exec.h"
+#include "engine/gradcheck.h"
 #include "graph/graph.h"
-#include "graph/plan.h"
-#include "graph/tensor.h"
+#include "engine/plan.h"
+#include "base/tensor.h"
 #include "models/model.h"
 #include "models/spec.h"
 #include "ops/ops.h"

@@ -24,7 +24,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "graph/plan.h"
+#include "engine/plan.h"
 #include "train/net.h"
 #include "train/optim.h"
 #include "train/rng.h"

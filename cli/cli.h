@@ -13,7 +13,7 @@
 #ifndef UNROLL_CLI_H
 #define UNROLL_CLI_H
 
-#include "graph/err.h"
+#include "base/err.h"
 #include "models/spec.h"
 #include "store/store.h"
 

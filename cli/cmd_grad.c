@@ -12,7 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/color.h"
-#include "graph/gradcheck.h"
+#include "engine/gradcheck.h"
 #include "store/npy.h"
 #include "train/net.h"
 #include "train/data.h"

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "graph/dot.h"
+#include "engine/dot.h"
 #include "train/net.h"
 #include "train/data.h"
 

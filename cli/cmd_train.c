@@ -15,7 +15,7 @@
 #include "cli/cli.h"
 #include "cli/color.h"
 #include "cli/progress.h"
-#include "graph/recompute.h"
+#include "engine/recompute.h"
 #include "train/dist.h"
 #include "train/train.h"
 

@@ -8,7 +8,7 @@
 
 static const char *const op_names[OP_COUNT] = {
 #define X(id, name) name,
-#include "ops/ops.def"
+#include "graph/ops.def"
 #undef X
 };
 

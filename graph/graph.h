@@ -8,7 +8,7 @@
  * every pass over the graph (autodiff, planning, execution) is a loop, not
  * a recursion, whatever the unroll length.
  *
- * This layer knows op ids (from ops/ops.def) but not what ops mean: shape
+ * This layer knows op ids (from graph/ops.def) but not what ops mean: shape
  * inference, kernels and gradients live in ops/. Memory is bounded by
  * g->limit_bytes; a push past it is an error, never an abort. graph_init
  * takes the limit from the environment variable UNROLL_GRAPH_LIMIT (bytes,
@@ -21,12 +21,12 @@
 
 #include <stdint.h>
 
-#include "graph/err.h"
-#include "graph/tensor.h"
+#include "base/err.h"
+#include "base/tensor.h"
 
 typedef enum op_id {
 #define X(id, name) OP_##id,
-#include "ops/ops.def"
+#include "graph/ops.def"
 #undef X
     OP_COUNT
 } op_id;

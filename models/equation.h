@@ -22,7 +22,7 @@
 #ifndef UNROLL_EQUATION_H
 #define UNROLL_EQUATION_H
 
-#include "graph/err.h"
+#include "base/err.h"
 
 #define EQ_NAME_MAX 32
 #define EQ_MAX_ARGS 4

@@ -28,8 +28,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "graph/err.h"
-#include "graph/tensor.h"
+#include "base/err.h"
+#include "base/tensor.h"
 #include "models/yamltree.h"
 
 /* Each enum's values are spelled in YAML as in the comment, in order. */
@@ -136,9 +136,9 @@ typedef struct spec {
         int64_t log_every;   /* >= 1 */
         int64_t ledger_every; /* >= 0, 0 = never */
         int fuse;             /* the plan's rewrites: 0 all, 1 exact, 2 none
-                                 (graph/plan.h, enum plan_fuse) */
+                                 (engine/plan.h, enum plan_fuse) */
         uint64_t memory_budget; /* bytes of plan arena, 0 = no limit
-                                   (graph/recompute.h) */
+                                   (engine/recompute.h) */
         struct {
             int64_t every; /* >= 0, 0 = only at the end */
             char *db;

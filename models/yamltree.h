@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "graph/err.h"
+#include "base/err.h"
 
 #define YTREE_MAX_BYTES (1024 * 1024)
 #define YTREE_MAX_DEPTH 32

@@ -11,7 +11,7 @@
 
 #include <math.h>
 
-#include "ops/vmath.h"
+#include "kernels/vmath.h"
 
 #define UNARY_KERNEL(fname, EXPR)                                                         \
     static void fname(const graph *g, const gnode *n, void *const *in, void *out)         \
@@ -44,7 +44,7 @@
         });                                                                               \
     }
 
-/* tanh and sigmoid: the vector forms of ops/vmath.h (libm's one call per
+/* tanh and sigmoid: the vector forms of kernels/vmath.h (libm's one call per
  * element dominated a small model's step) */
 static void tanh_forward(const graph *g, const gnode *n, void *const *in, void *out)
 {

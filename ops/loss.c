@@ -15,7 +15,7 @@
 
 #include <math.h>
 
-#include "ops/vmath.h"
+#include "kernels/vmath.h"
 
 static int xent_check(const graph *g, gnode *n, uerr *e)
 {

@@ -3,7 +3,7 @@
  * (ip[0] for A, ip[1] for B). The transpose flags let gradients and the
  * batched recurrence (H W^T) use stored layouts without copies. Products
  * of up to SMM_MAX_M rows with B untransposed (batch 1) run in
- * ops/smallmm.c where the CPU has the vectors for it: there a BLAS call
+ * kernels/smallmm.c where the CPU has the vectors for it: there a BLAS call
  * costs more than its arithmetic.
  */
 #include "ops/ops.h"
@@ -11,7 +11,7 @@
 #include <cblas.h>
 #include <time.h>
 
-#include "ops/smallmm.h"
+#include "kernels/smallmm.h"
 
 static void mm_dims(const gnode *a, const gnode *b, const gnode *n, int64_t *M, int64_t *K,
                     int64_t *K2, int64_t *N)

@@ -5,12 +5,12 @@
 #include <string.h>
 
 #define X(id, name) extern const op_def op_def_##id;
-#include "ops/ops.def"
+#include "graph/ops.def"
 #undef X
 
 const op_def *const op_table[OP_COUNT] = {
 #define X(id, name) &op_def_##id,
-#include "ops/ops.def"
+#include "graph/ops.def"
 #undef X
 };
 

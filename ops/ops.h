@@ -3,7 +3,7 @@
  *
  * Every op is one file in ops/ that defines `const op_def op_def_<ID>`
  * (name, arity, shape inference, forward kernel, gradient builder and a
- * gradient-check example) and one line in ops/ops.def. Nothing else lists
+ * gradient-check example) and one line in graph/ops.def. Nothing else lists
  * ops: the table below is generated, and tests/test_ops.c checks the
  * gradient of every entry, so no op can skip it.
  *

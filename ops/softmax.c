@@ -9,7 +9,7 @@
 
 #include <math.h>
 
-#include "ops/vmath.h"
+#include "kernels/vmath.h"
 
 static int softmax_infer(const graph *g, gnode *n, uerr *e)
 {

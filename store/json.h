@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "graph/err.h"
+#include "base/err.h"
 
 #define JSON_MAX_DEPTH 64
 

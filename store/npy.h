@@ -22,8 +22,8 @@
 
 #include <stddef.h>
 
-#include "graph/err.h"
-#include "graph/tensor.h"
+#include "base/err.h"
+#include "base/tensor.h"
 
 /* Writes data (shape_numel(s) elements of dt, C order) to path as .npy
  * format 1.0. On failure the partial file is removed. */

@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "graph/err.h"
+#include "base/err.h"
 
 #define PLOT_MAX_POINTS 2000
 

@@ -26,8 +26,8 @@
 
 #include <stddef.h>
 
-#include "graph/err.h"
-#include "graph/tensor.h"
+#include "base/err.h"
+#include "base/tensor.h"
 
 /* Largest header read (the reference implementation's limit). */
 #define SFT_MAX_HEADER 100000000

@@ -26,8 +26,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "graph/err.h"
-#include "graph/tensor.h"
+#include "base/err.h"
+#include "base/tensor.h"
 #include "store/table.h"
 
 /* PRAGMA user_version written by this build; older files are migrated

@@ -25,7 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "graph/err.h"
+#include "base/err.h"
 
 typedef enum table_type {
     TABLE_NULL,

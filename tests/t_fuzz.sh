@@ -59,7 +59,7 @@ if command -v clang >/dev/null 2>&1; then
     # make fuzz builds the library with clang too: every source must pass
     # clang's warnings, not only GCC's
     bad=""
-    for src in graph/*.c ops/*.c models/*.c train/*.c store/*.c; do
+    for src in base/*.c kernels/*.c graph/*.c ops/*.c engine/*.c models/*.c train/*.c store/*.c; do
         clang -std=c11 -D_GNU_SOURCE -O1 $WARN -I. \
             $(pkg-config --cflags yaml-0.1 sqlite3 openblas 2>/dev/null) -fsyntax-only "$src" \
             2>>"$T/clang.log" || bad="$bad $src"

@@ -14,7 +14,7 @@ else
     exit 0
 fi
 for f in bin/unroll lib/libunroll.a lib/libunroll.so include/unroll/unroll.h \
-    include/unroll/graph/graph.h include/unroll/ops/ops.def lib/pkgconfig/unroll.pc \
+    include/unroll/graph/graph.h include/unroll/graph/ops.def lib/pkgconfig/unroll.pc \
     share/man/man1/unroll.1; do
     [ -e "$T/prefix/$f" ] || { ko "installed files" "missing $f"; exit 0; }
 done

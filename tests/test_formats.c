@@ -357,7 +357,7 @@ static void test_plot(void)
 }
 
 /* Messages quote input; whatever bytes it holds, the message stays one
- * printable line (graph/err.h). The safetensors case was found by
+ * printable line (base/err.h). The safetensors case was found by
  * tests/fuzz/fuzz_safetensors.c: a field name "\n\te" went into the
  * message as a real newline and tab. */
 static void test_messages_one_line(void)

@@ -27,9 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/exec.h"
+#include "engine/exec.h"
 #include "graph/graph.h"
-#include "graph/plan.h"
+#include "engine/plan.h"
 #include "store/store.h"
 #include "train/net.h"
 #include "train/train.h"

@@ -1,7 +1,7 @@
 /*
  * test_ops.c - every op in the table, gradient-checked in float64.
  *
- * The loop walks op_table, so an op added to ops/ops.def is checked
+ * The loop walks op_table, so an op added to graph/ops.def is checked
  * without touching this file: each op's example output is projected on a
  * random tensor u (loss = sum(u * f)), differentiated by build_grad and
  * compared with central differences. Backward-only ops must say so in the
@@ -12,10 +12,10 @@
 
 #include <stdlib.h>
 
-#include "graph/autodiff.h"
-#include "graph/exec.h"
-#include "graph/gradcheck.h"
-#include "graph/plan.h"
+#include "engine/autodiff.h"
+#include "engine/exec.h"
+#include "engine/gradcheck.h"
+#include "engine/plan.h"
 #include "ops/ops.h"
 
 static uint64_t rng_state = 12345;

@@ -23,9 +23,9 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "graph/autodiff.h"
-#include "graph/exec.h"
-#include "graph/plan.h"
+#include "engine/autodiff.h"
+#include "engine/exec.h"
+#include "engine/plan.h"
 #include "ops/ops.h"
 #include "train/net.h"
 #include "train/rng.h"

@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "graph/recompute.h"
+#include "engine/recompute.h"
 #include "train/net.h"
 #include "train/rng.h"
 

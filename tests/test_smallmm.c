@@ -1,5 +1,5 @@
 /*
- * test_smallmm.c - the small matrix products of ops/smallmm.c against
+ * test_smallmm.c - the small matrix products of kernels/smallmm.c against
  * their plain reference loop (one fma chain per element, over k in
  * order): the same bits for every size up to the limits (odd ones, a
  * partial last vector of every length), both layouts of A, leading
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/smallmm.h"
+#include "kernels/smallmm.h"
 
 static uint64_t seed = 7;
 

@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "graph/autodiff.h"
-#include "graph/exec.h"
-#include "graph/plan.h"
+#include "engine/autodiff.h"
+#include "engine/exec.h"
+#include "engine/plan.h"
 #include "models/model.h"
 #include "store/store.h"
 #include "train/net.h"

@@ -1,5 +1,5 @@
 /*
- * test_vmath.c - the vector exp, tanh and sigmoid of ops/vmath.c against
+ * test_vmath.c - the vector exp, tanh and sigmoid of kernels/vmath.c against
  * libm: the largest error in units in the last place over a million
  * arguments spread over each function's whole range, the special values
  * (NaN, infinities, signed zeros, overflow and underflow), and the same
@@ -11,7 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "ops/vmath.h"
+#include "kernels/vmath.h"
 
 static uint64_t seed = 42;
 

@@ -27,7 +27,7 @@
 
 #include <stdint.h>
 
-#include "graph/err.h"
+#include "base/err.h"
 
 typedef struct batch_cursor {
     const int32_t *ids; /* borrowed, [n] */

@@ -17,8 +17,8 @@
 
 #include <stdint.h>
 
-#include "graph/err.h"
-#include "graph/tensor.h"
+#include "base/err.h"
+#include "base/tensor.h"
 
 typedef struct dist {
     int rank, size;

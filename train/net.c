@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/recompute.h"
+#include "engine/recompute.h"
 #include "store/npy.h"
 #include "train/rng.h"
 
@@ -17,7 +17,7 @@ int net_init(net *n, const spec *s, int64_t V, int64_t B, int64_t T, int mode,
     return net_init_io(n, s, &io, B, T, mode, po, e);
 }
 
-/* Plans within a memory budget (graph/recompute.h). When that takes
+/* Plans within a memory budget (engine/recompute.h). When that takes
  * recomputation, the rewritten graph replaces the model's: its forward
  * nodes keep their ids, so only the gradient table needs new ones. */
 static int net_plan_within(net *n, const int32_t *outs, int nout, size_t budget,

@@ -12,10 +12,10 @@
 #ifndef UNROLL_NET_H
 #define UNROLL_NET_H
 
-#include "graph/autodiff.h"
-#include "graph/exec.h"
-#include "graph/plan.h"
-#include "graph/recompute.h"
+#include "engine/autodiff.h"
+#include "engine/exec.h"
+#include "engine/plan.h"
+#include "engine/recompute.h"
 #include "models/model.h"
 
 enum net_mode {

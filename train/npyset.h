@@ -16,7 +16,7 @@
 #ifndef UNROLL_NPYSET_H
 #define UNROLL_NPYSET_H
 
-#include "graph/tensor.h"
+#include "base/tensor.h"
 #include "train/shuffle.h"
 
 typedef struct npy_set {

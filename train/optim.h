@@ -16,8 +16,8 @@
 
 #include <stdint.h>
 
-#include "graph/err.h"
-#include "graph/tensor.h"
+#include "base/err.h"
+#include "base/tensor.h"
 #include "models/spec.h"
 
 typedef struct optim {

@@ -21,7 +21,7 @@
 
 #include <stdint.h>
 
-#include "graph/err.h"
+#include "base/err.h"
 
 typedef struct rng {
     uint64_t s[4];

@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "graph/err.h"
+#include "base/err.h"
 
 /* Bytes of the longest UTF-8 sequence plus its NUL. */
 #define TEXT_UTF8_MAX 5

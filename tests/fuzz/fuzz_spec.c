@@ -11,7 +11,7 @@
  * 4 classes) so that every input stays fast; the graph holds shapes, not
  * data, so large dimensions written in a config cost nothing here.
  */
-#include "graph/autodiff.h"
+#include "engine/autodiff.h"
 #include "models/cell.h"
 #include "models/model.h"
 #include "models/spec.h"

@@ -5,7 +5,7 @@
  *      each has, which are outputs;
  *   2. (PLAN_FUSE_ALL) stacking: row groups and stacked sums are chosen,
  *      and the "next to each other in memory" constraints they need are
- *      merged into chains of nodes (graph/rewrite.c);
+ *      merged into chains of nodes (engine/rewrite.c);
  *   3. the schedule: index order, or, when something is stacked, a
  *      topological order of the units (a stacked group is one unit) that
  *      otherwise keeps index order;
@@ -13,13 +13,13 @@
  *   5. the program; every buffer's first write and last read; buffers
  *      assigned by a sweep over the program with exact-size free lists.
  */
-#include "graph/plan.h"
+#include "engine/plan.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/rewrite_int.h"
+#include "engine/rewrite_int.h"
 #include "ops/ops.h"
 
 #define PLAN_ALIGN 64

@@ -1,5 +1,5 @@
 /* rewrite.c - the planner's rewrites; see rewrite_int.h and plan.h. */
-#include "graph/rewrite_int.h"
+#include "engine/rewrite_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -657,7 +657,7 @@ out:
  * per step (the recurrence W h_{t-1}, which cannot be stacked) read W^T,
  * made once at the start of the program, without a transpose: OpenBLAS
  * packs an untransposed matrix faster (64 rows, 1024 units: 0.86 ms
- * instead of 0.99 on 2 threads), and so does ops/smallmm.c, which takes
+ * instead of 0.99 on 2 threads), and so does kernels/smallmm.c, which takes
  * the products of a few rows (batch 1) only with B untransposed: there a
  * row of W^T is contiguous across the outputs, so a vector spans outputs
  * and each output's sum runs over k in order. Only where it pays: W of

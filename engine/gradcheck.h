@@ -15,8 +15,8 @@
 #ifndef UNROLL_GRADCHECK_H
 #define UNROLL_GRADCHECK_H
 
-#include "graph/autodiff.h"
-#include "graph/exec.h"
+#include "engine/autodiff.h"
+#include "engine/exec.h"
 
 #define GRADCHECK_EPS 1e-3
 #define GRADCHECK_TOL 1e-6

@@ -1,5 +1,5 @@
 /* tensor.c - see tensor.h. */
-#include "tensor.h"
+#include "base/tensor.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /*
  * smallmm.c - small matrix products without BLAS; see smallmm.h.
  *
- * The tiles (ops/smallmm_int.h) are compiled four times: float64 and
+ * The tiles (kernels/smallmm_int.h) are compiled four times: float64 and
  * float32, each for AVX-512 (8 or 16 lanes, 32 registers: a one-row tile
  * holds up to 16 vectors) and for AVX2 with FMA (4 or 8 lanes, 16
  * registers: 12 vectors, the fused adds reading B from memory). The last vector of a row is loaded and stored through a lane
@@ -10,7 +10,7 @@
  * builds the vector paths (as in vmath.c); elsewhere smm_* return 0 and
  * the caller uses BLAS.
  */
-#include "ops/smallmm.h"
+#include "kernels/smallmm.h"
 
 #include <math.h>
 
@@ -53,7 +53,7 @@ SMM_REF(smm_ref_f32, float, fmaf)
 #define FMA(a, b, c) _mm512_fmadd_pd(a, b, c)
 #define ADD(a, b) _mm512_add_pd(a, b)
 #define SMM_FN(name) smm_##name##_f64_512
-#include "ops/smallmm_int.h"
+#include "kernels/smallmm_int.h"
 
 #define W 16
 #define ST float
@@ -69,7 +69,7 @@ SMM_REF(smm_ref_f32, float, fmaf)
 #define FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define ADD(a, b) _mm512_add_ps(a, b)
 #define SMM_FN(name) smm_##name##_f32_512
-#include "ops/smallmm_int.h"
+#include "kernels/smallmm_int.h"
 #undef NVMAX
 
 #pragma GCC pop_options
@@ -94,7 +94,7 @@ SMM_REF(smm_ref_f32, float, fmaf)
 #define FMA(a, b, c) _mm256_fmadd_pd(a, b, c)
 #define ADD(a, b) _mm256_add_pd(a, b)
 #define SMM_FN(name) smm_##name##_f64_256
-#include "ops/smallmm_int.h"
+#include "kernels/smallmm_int.h"
 
 #define W 8
 #define ST float
@@ -110,7 +110,7 @@ SMM_REF(smm_ref_f32, float, fmaf)
 #define FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define ADD(a, b) _mm256_add_ps(a, b)
 #define SMM_FN(name) smm_##name##_f32_256
-#include "ops/smallmm_int.h"
+#include "kernels/smallmm_int.h"
 #undef NVMAX
 
 #pragma GCC pop_options

@@ -1,5 +1,5 @@
 /*
- * smallmm_int.h - the vector body of ops/smallmm.c, included once per
+ * smallmm_int.h - the vector body of kernels/smallmm.c, included once per
  * element type and vector unit. The includer defines:
  *
  *   ST           the element type (double, float)

@@ -1,5 +1,5 @@
 /*
- * vmath_int.h - the vector bodies of ops/vmath.c, included once per
+ * vmath_int.h - the vector bodies of kernels/vmath.c, included once per
  * vector width. The includer defines VF32/VI32/VU32 and VF64/VI64/VU64
  * (vector types of one width), W32 and W64 (lanes), and VM_FN(name) (the
  * width's function names). Not a header of its own: vmath.c only.

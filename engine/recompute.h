@@ -39,7 +39,7 @@
 
 #include <stddef.h>
 
-#include "graph/plan.h"
+#include "engine/plan.h"
 
 /* Rewrites g, whose nodes below nforward are the forward graph and the
  * rest build_grad's, for segments of seg time steps. out receives the new

@@ -5,7 +5,7 @@
  * largest of its own step's rank and its backward inputs' ranks, which
  * makes the emission order (rank, then old index) topological.
  */
-#include "graph/recompute.h"
+#include "engine/recompute.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* exec.c - the executor; see exec.h. */
-#include "graph/exec.h"
+#include "engine/exec.h"
 
 #include <stdio.h>
 #include <stdlib.h>

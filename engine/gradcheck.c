@@ -1,5 +1,5 @@
 /* gradcheck.c - see gradcheck.h. */
-#include "graph/gradcheck.h"
+#include "engine/gradcheck.h"
 
 #include <math.h>
 #include <stdlib.h>

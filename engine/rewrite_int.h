@@ -1,6 +1,6 @@
 /*
- * rewrite_int.h - the planner's rewrites (private to graph/plan.c and
- * graph/rewrite.c): what is stacked, in what order units run, and which
+ * rewrite_int.h - the planner's rewrites (private to engine/plan.c and
+ * engine/rewrite.c): what is stacked, in what order units run, and which
  * nodes are computed in place or accumulated into their reader. None of
  * them touches the graph; each records its decision in rw_ctx, and plan.c
  * turns the decisions into a program and buffers. See plan.h for what each
@@ -9,7 +9,7 @@
 #ifndef UNROLL_REWRITE_INT_H
 #define UNROLL_REWRITE_INT_H
 
-#include "graph/plan.h"
+#include "engine/plan.h"
 
 enum rw_role {
     RW_NODE,       /* computed by its own instruction */

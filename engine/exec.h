@@ -14,7 +14,7 @@
 #define UNROLL_EXEC_H
 
 #include "graph/graph.h"
-#include "graph/plan.h"
+#include "engine/plan.h"
 
 /* One instruction resolved for the loop: the kernel, its graph and node. */
 typedef struct exec_step {

@@ -1,5 +1,5 @@
 /* autodiff.c - build_grad over G'; see autodiff.h for the algorithm. */
-#include "graph/autodiff.h"
+#include "engine/autodiff.h"
 
 #include <stdio.h>
 #include <stdlib.h>

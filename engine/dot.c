@@ -1,5 +1,5 @@
 /* dot.c - see dot.h. */
-#include "graph/dot.h"
+#include "engine/dot.h"
 
 #include <stdlib.h>
 

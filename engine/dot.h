@@ -9,7 +9,7 @@
 
 #include <stdio.h>
 
-#include "graph/autodiff.h"
+#include "engine/autodiff.h"
 
 /* gt may be NULL (forward graph only); with gt, backward adds the
  * gradient nodes. Returns 0, or -1 when f reports a write error. */

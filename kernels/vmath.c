@@ -13,7 +13,7 @@
  * tanh keeps full relative accuracy near 0 (no 1 - 2/(e^2x + 1)
  * cancellation).
  *
- * The bodies (ops/vmath_int.h) work on GCC vector extensions: 16 bytes
+ * The bodies (kernels/vmath_int.h) work on GCC vector extensions: 16 bytes
  * (SSE2, every x86-64) and, compiled a second time for AVX2, 32 bytes,
  * chosen at run time. Both give the same bits: the same IEEE operations in
  * the same order, and no fused multiply-add (C11 mode does not contract).
@@ -21,7 +21,7 @@
  * convention). A tail shorter than a vector is padded and computed the
  * same way, so a value never depends on where it sits in an array.
  */
-#include "ops/vmath.h"
+#include "kernels/vmath.h"
 
 #include <string.h>
 
@@ -100,7 +100,7 @@ typedef uint64_t v2u64 __attribute__((vector_size(16)));
 #define W32 4
 #define W64 2
 #define VM_FN(name) name##_sse2
-#include "ops/vmath_int.h"
+#include "kernels/vmath_int.h"
 #undef VF32
 #undef VI32
 #undef VU32
@@ -134,7 +134,7 @@ typedef uint64_t v4u64 __attribute__((vector_size(32)));
 #define W32 8
 #define W64 4
 #define VM_FN(name) name##_avx2
-#include "ops/vmath_int.h"
+#include "kernels/vmath_int.h"
 #undef VM_FN
 
 #pragma GCC pop_options
