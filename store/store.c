@@ -214,8 +214,7 @@ int store_begin(store *s, const char *what, uerr *e)
         if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
             break;
         if ((sqlite3_errcode(s->db) & 0xff) != SQLITE_BUSY || attempt + 1 >= STORE_BUSY_TRIES) {
-            store_fail(s, what, e);
-            return UERR_USER;
+            return store_fail(s, what, e);
         }
     }
     s->in_txn = 1;
@@ -327,9 +326,10 @@ static int store_identify(store *s, int64_t *appid, int64_t *version, int64_t *n
                                  " (SELECT count(*) FROM sqlite_master)"
                                  " FROM pragma_application_id() a, pragma_user_version() v";
     sqlite3_stmt *st;
-    if (store_prep(s, q, &st, NULL, e))
-        return UERR_USER;
-    int r = sqlite3_step(st), rc = 0;
+    int rc = store_prep(s, q, &st, NULL, e);
+    if (rc)
+        return rc;
+    int r = sqlite3_step(st);
     if (r == SQLITE_ROW) {
         *appid = sqlite3_column_int64(st, 0);
         *version = sqlite3_column_int64(st, 1);
@@ -349,10 +349,11 @@ static int store_identify(store *s, int64_t *appid, int64_t *version, int64_t *n
  * have migrated (or created) the file while this one waited for the lock. */
 static int store_migrate(store *s, uerr *e)
 {
-    if (store_begin(s, "upgrading the schema", e))
-        return UERR_USER;
+    int rc = store_begin(s, "upgrading the schema", e);
+    if (rc)
+        return rc;
     int64_t appid, version, ntables;
-    int rc = store_identify(s, &appid, &version, &ntables, e);
+    rc = store_identify(s, &appid, &version, &ntables, e);
     if (!rc && appid != STORE_APPLICATION_ID && (appid != 0 || ntables != 0 || version != 0))
         rc = uerr_set(e, UERR_USER, "%s: not an unroll database (changed while opening)",
                       s->path);
@@ -374,14 +375,15 @@ static int store_migrate(store *s, uerr *e)
 static int store_set_wal(store *s, uerr *e)
 {
     sqlite3_stmt *st;
-    if (store_prep(s, "PRAGMA journal_mode = WAL", &st, "enabling WAL", e))
-        return UERR_USER;
+    int rc = store_prep(s, "PRAGMA journal_mode = WAL", &st, "enabling WAL", e);
+    if (rc)
+        return rc;
     /* Switching a new file to WAL needs an exclusive lock. When another
      * process is creating the same file at that moment, SQLite reports
      * SQLITE_BUSY at once instead of calling the busy handler (waiting
      * could deadlock a reader that wants to write), so wait here, up to
      * the busy timeout, in short sleeps. */
-    int rc, waited = 0;
+    int waited = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_BUSY && waited < s->busy_ms) {
         (void)sqlite3_reset(st);
         sqlite3_sleep(5);
@@ -408,9 +410,9 @@ static int store_setup(store *s, uerr *e)
     if (sqlite3_extended_result_codes(s->db, 1) != SQLITE_OK ||
         sqlite3_busy_timeout(s->db, s->busy_ms = 5000) != SQLITE_OK)
         return store_fail(s, "configuring the connection", e);
-    if (store_exec(s, "PRAGMA foreign_keys = ON", "enabling foreign keys", e))
-        return UERR_USER;
-    int rc = store_identify(s, &appid, &version, &ntables, e);
+    int rc = store_exec(s, "PRAGMA foreign_keys = ON", "enabling foreign keys", e);
+    if (!rc)
+        rc = store_identify(s, &appid, &version, &ntables, e);
     if (rc)
         return rc;
     int fresh = appid == 0 && ntables == 0 && version == 0;
@@ -439,14 +441,14 @@ static int store_setup(store *s, uerr *e)
     }
     /* NORMAL is durable in WAL mode except for the last commits before a
      * power loss; a crash of the process itself loses nothing. */
-    if (store_exec(s, "PRAGMA synchronous = NORMAL", "setting synchronous", e))
-        return UERR_USER;
+    if ((rc = store_exec(s, "PRAGMA synchronous = NORMAL", "setting synchronous", e)))
+        return rc;
     /* 512 KiB of page cache instead of SQLite's 2 MB: a training process
      * writes each page once (metrics, a checkpoint's tensors) and reads
      * back little, and its memory is for the model; the OS caches the
      * file for the listings */
-    if (store_exec(s, "PRAGMA cache_size = -512", "setting the cache size", e))
-        return UERR_USER;
+    if ((rc = store_exec(s, "PRAGMA cache_size = -512", "setting the cache size", e)))
+        return rc;
     if (!s->readonly && version < STORE_SCHEMA_VERSION)
         return store_migrate(s, e);
     return 0;
@@ -641,15 +643,9 @@ static int store_check_run_name(store *s, const char *name, uerr *e)
 /* Whether a run called name exists. */
 static int store_name_taken(store *s, const char *name, int *taken, uerr *e)
 {
-    sqlite3_stmt *st;
     int64_t id;
-    if (store_prep(s, "SELECT id FROM runs WHERE name = ?", &st, "looking up a run name", e))
-        return UERR_USER;
-    int rc = store_bound(s, sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC), "binding", e);
-    if (!rc)
-        rc = store_query_int(s, st, &id, taken, "looking up a run name", e);
-    store_final(st);
-    return rc;
+    return store_lookup(s, &id, taken, "looking up a run name", e,
+                        "SELECT id FROM runs WHERE name = ?", "t", name);
 }
 
 int store_unique_run_name(store *s, const char *base, char *out, size_t n, uerr *e)
@@ -675,23 +671,13 @@ int store_unique_run_name(store *s, const char *base, char *out, size_t n, uerr 
 
 int store_run_exists(store *s, int64_t run, uerr *e)
 {
-    sqlite3_stmt *st;
     int64_t id;
     int found;
-    if (store_prep(s, "SELECT id FROM runs WHERE id = ?", &st, "looking up a run", e))
-        return UERR_USER;
-    int rc = store_bound(s, sqlite3_bind_int64(st, 1, run), "binding", e);
-    if (!rc)
-        rc = store_query_int(s, st, &id, &found, "looking up a run", e);
-    store_final(st);
+    int rc = store_lookup(s, &id, &found, "looking up a run", e,
+                          "SELECT id FROM runs WHERE id = ?", "I", run);
     if (!rc && !found)
         rc = uerr_set(e, UERR_USER, "%s: no run with id %" PRId64, s->path, run);
     return rc;
-}
-
-static int store_bind_opt_text(sqlite3_stmt *st, int i, const char *v)
-{
-    return sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC);
 }
 
 /* ---- sessions ---------------------------------------------------------- */
@@ -719,37 +705,13 @@ static int store_session_insert(store *s, const store_session_info *si, int64_t 
     const char *what = "recording the session";
     char host[256];
     store_hostname(host, sizeof host);
-    sqlite3_stmt *st;
-    if (store_prep(s,
-                   "INSERT INTO sessions (run, kind, from_checkpoint, from_step, started, status,"
-                   " metrics_dropped, command_line, program_version, blas, threads, host, pid)"
-                   " VALUES (?1, ?2, ?3, (SELECT step FROM checkpoints WHERE id = ?3), " STORE_NOW
-                   ", 'running', ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                   &st, what, e))
-        return UERR_USER;
-    int b = sqlite3_bind_int64(st, 1, si->run);
-    if (!b)
-        b = sqlite3_bind_text(st, 2, si->kind, -1, SQLITE_STATIC);
-    if (!b)
-        b = si->from ? sqlite3_bind_int64(st, 3, si->from) : sqlite3_bind_null(st, 3);
-    if (!b)
-        b = sqlite3_bind_int64(st, 4, si->dropped);
-    if (!b)
-        b = store_bind_opt_text(st, 5, si->command_line);
-    if (!b)
-        b = store_bind_opt_text(st, 6, si->program_version);
-    if (!b)
-        b = store_bind_opt_text(st, 7, si->blas);
-    if (!b)
-        b = sqlite3_bind_int(st, 8, si->threads);
-    if (!b)
-        b = sqlite3_bind_text(st, 9, host, -1, SQLITE_STATIC);
-    if (!b)
-        b = sqlite3_bind_int64(st, 10, (int64_t)getpid());
-    int rc = store_bound(s, b, what, e);
-    if (!rc && sqlite3_step(st) != SQLITE_DONE)
-        rc = store_fail(s, what, e);
-    store_final(st);
+    int rc = store_do(s, what, e,
+                      "INSERT INTO sessions (run, kind, from_checkpoint, from_step, started,"
+                      " status, metrics_dropped, command_line, program_version, blas, threads,"
+                      " host, pid) VALUES (?1, ?2, ?3, (SELECT step FROM checkpoints WHERE"
+                      " id = ?3), " STORE_NOW ", 'running', ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                      "ItRIoooitI", si->run, si->kind, si->from, si->dropped, si->command_line,
+                      si->program_version, si->blas, si->threads, host, (int64_t)getpid());
     if (!rc)
         *id = sqlite3_last_insert_rowid(s->db);
     return rc;
@@ -762,12 +724,12 @@ int store_run_alive(store *s, int64_t run, int *alive, int64_t *pid, char *host,
     *alive = 0;
     *pid = 0;
     host[0] = '\0';
-    if (store_prep(s,
-                   "SELECT status, host, pid FROM sessions WHERE run = ? ORDER BY id DESC LIMIT 1",
-                   &st, what, e))
-        return UERR_USER;
-    int rc = store_bound(s, sqlite3_bind_int64(st, 1, run), what, e);
-    int r = rc ? SQLITE_DONE : sqlite3_step(st);
+    int rc = store_prepare(
+        s, &st, what, e,
+        "SELECT status, host, pid FROM sessions WHERE run = ? ORDER BY id DESC LIMIT 1", "I", run);
+    if (rc)
+        return rc;
+    int r = sqlite3_step(st);
     if (r == SQLITE_ROW) {
         const char *status = (const char *)sqlite3_column_text(st, 0);
         const char *h = (const char *)sqlite3_column_text(st, 1);
@@ -803,9 +765,8 @@ int store_run_lost(store *s, int64_t run, int *lost, uerr *e)
      * host only when its process is gone; other hosts cannot be asked */
     if (!strcmp(host, me) && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
         sqlite3_stmt *st;
-        if (store_prep(s, "SELECT status FROM runs WHERE id = ?", &st, "reading a run", e))
-            return UERR_USER;
-        rc = store_bound(s, sqlite3_bind_int64(st, 1, run), "reading a run", e);
+        rc = store_prepare(s, &st, "reading a run", e, "SELECT status FROM runs WHERE id = ?", "I",
+                           run);
         if (!rc && sqlite3_step(st) == SQLITE_ROW) {
             const char *status = (const char *)sqlite3_column_text(st, 0);
             *lost = status && !strcmp(status, "running");
@@ -845,67 +806,32 @@ int store_run_begin(store *s, const store_run_info *info, int64_t *run_id, uerr 
         rc = store_unique_run_name(s, "run", name, sizeof name, e);
     }
     if (!rc && info->parent_checkpoint) {
-        sqlite3_stmt *st;
         int64_t id;
         int found = 0;
-        if (!(rc = store_prep(s, "SELECT id FROM checkpoints WHERE id = ?", &st, what, e))) {
-            rc = store_bound(s, sqlite3_bind_int64(st, 1, info->parent_checkpoint), what, e);
-            if (!rc)
-                rc = store_query_int(s, st, &id, &found, what, e);
-            store_final(st);
-        }
+        rc = store_lookup(s, &id, &found, what, e, "SELECT id FROM checkpoints WHERE id = ?", "I",
+                          info->parent_checkpoint);
         if (!rc && !found)
             rc = uerr_set(e, UERR_USER, "%s: parent checkpoint %" PRId64 " does not exist",
                           s->path, info->parent_checkpoint);
     }
-    sqlite3_stmt *st = NULL;
     if (!rc)
-        rc = store_prep(s,
-                        "INSERT INTO runs (name, config_text, config_hash, parent_checkpoint,"
-                        " command_line, program_version, started, status, data_hash, blas,"
-                        " threads, init) VALUES (?, ?, ?, ?, ?, ?, " STORE_NOW
-                        ", 'running', ?, ?, ?, ?)",
-                        &st, what, e);
-    if (!rc) {
-        int b = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        if (!b)
-            b = sqlite3_bind_text(st, 2, config, -1, SQLITE_STATIC);
-        if (!b)
-            b = sqlite3_bind_text(st, 3, config_hash, -1, SQLITE_STATIC);
-        if (!b)
-            b = info->parent_checkpoint ? sqlite3_bind_int64(st, 4, info->parent_checkpoint)
-                                        : sqlite3_bind_null(st, 4);
-        if (!b)
-            b = store_bind_opt_text(st, 5, info->command_line);
-        if (!b)
-            b = store_bind_opt_text(st, 6, info->program_version);
-        if (!b)
-            b = store_bind_opt_text(st, 7, info->data_hash);
-        if (!b)
-            b = store_bind_opt_text(st, 8, info->blas);
-        if (!b)
-            b = sqlite3_bind_int(st, 9, info->threads);
-        if (!b)
-            b = store_bind_opt_text(st, 10, info->init);
-        rc = store_bound(s, b, what, e);
-        if (!rc && sqlite3_step(st) != SQLITE_DONE)
-            rc = store_fail(s, what, e);
-    }
-    store_final(st);
+        rc = store_do(s, what, e,
+                      "INSERT INTO runs (name, config_text, config_hash, parent_checkpoint,"
+                      " command_line, program_version, started, status, data_hash, blas,"
+                      " threads, init) VALUES (?, ?, ?, ?, ?, ?, " STORE_NOW
+                      ", 'running', ?, ?, ?, ?)",
+                      "tttRooooio", name, config, config_hash, info->parent_checkpoint,
+                      info->command_line, info->program_version, info->data_hash, info->blas,
+                      info->threads, info->init);
     int64_t id = sqlite3_last_insert_rowid(s->db);
-    st = NULL;
+    sqlite3_stmt *st = NULL;
     if (!rc && info->nvocab > 0 &&
         !(rc = store_prep(s, "INSERT INTO run_vocab (run, id, codepoint) VALUES (?, ?, ?)", &st,
                           "storing the vocabulary", e))) {
         for (int i = 0; !rc && i < info->nvocab; i++) {
-            int b = sqlite3_bind_int64(st, 1, id);
-            if (!b)
-                b = sqlite3_bind_int(st, 2, i);
-            if (!b)
-                b = sqlite3_bind_int(st, 3, info->vocab[i]);
-            rc = store_bound(s, b, "storing the vocabulary", e);
-            if (!rc && sqlite3_step(st) != SQLITE_DONE)
-                rc = store_fail(s, "storing the vocabulary", e);
+            rc = store_bind(s, st, "storing the vocabulary", e, "Iii", id, i, (int)info->vocab[i]);
+            if (!rc)
+                rc = store_step_done(s, st, "storing the vocabulary", e);
             if (!rc && sqlite3_reset(st) != SQLITE_OK)
                 rc = store_fail(s, "storing the vocabulary", e);
         }
@@ -949,36 +875,18 @@ int store_run_finish(store *s, int64_t run, const char *status, uerr *e)
                         status ? status : "(null)");
     if ((rc = store_begin(s, what, e)))
         return rc;
-    sqlite3_stmt *st = NULL;
-    if (!(rc = store_run_exists(s, run, e)) && !(rc = store_flush_rows(s, e)) &&
-        !(rc = store_prep(s,
-                          "UPDATE runs SET status = ?1,"
-                          " finished = CASE WHEN ?1 = 'running' THEN NULL ELSE " STORE_NOW
-                          " END WHERE id = ?2",
-                          &st, what, e))) {
-        int b = sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-        if (!b)
-            b = sqlite3_bind_int64(st, 2, run);
-        rc = store_bound(s, b, what, e);
-        if (!rc && sqlite3_step(st) != SQLITE_DONE)
-            rc = store_fail(s, what, e);
-    }
-    store_final(st);
-    st = NULL;
-    if (!rc && s->session && s->session_run == run &&
-        !(rc = store_prep(s,
-                          "UPDATE sessions SET status = ?1,"
-                          " finished = CASE WHEN ?1 = 'running' THEN NULL ELSE " STORE_NOW
-                          " END WHERE id = ?2",
-                          &st, what, e))) {
-        int b = sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-        if (!b)
-            b = sqlite3_bind_int64(st, 2, s->session);
-        rc = store_bound(s, b, what, e);
-        if (!rc && sqlite3_step(st) != SQLITE_DONE)
-            rc = store_fail(s, what, e);
-    }
-    store_final(st);
+    if (!(rc = store_run_exists(s, run, e)) && !(rc = store_flush_rows(s, e)))
+        rc = store_do(s, what, e,
+                      "UPDATE runs SET status = ?1,"
+                      " finished = CASE WHEN ?1 = 'running' THEN NULL ELSE " STORE_NOW
+                      " END WHERE id = ?2",
+                      "tI", status, run);
+    if (!rc && s->session && s->session_run == run)
+        rc = store_do(s, what, e,
+                      "UPDATE sessions SET status = ?1,"
+                      " finished = CASE WHEN ?1 = 'running' THEN NULL ELSE " STORE_NOW
+                      " END WHERE id = ?2",
+                      "tI", status, s->session);
     if (rc) {
         store_rollback(s, e);
         return rc;
@@ -1000,23 +908,15 @@ int store_run_resume(store *s, int64_t run, int64_t ckpt, const store_resume_inf
         return rc;
     if ((rc = store_begin(s, what, e)))
         return rc;
-    sqlite3_stmt *st = NULL;
     int64_t step = 0, session = 0;
     int found = 0;
     if (!(rc = store_run_exists(s, run, e)) &&
-        !(rc = store_prep(s, "SELECT step FROM checkpoints WHERE id = ? AND run = ?", &st, what,
-                          e))) {
-        int b = sqlite3_bind_int64(st, 1, ckpt);
-        if (!b)
-            b = sqlite3_bind_int64(st, 2, run);
-        if (!(rc = store_bound(s, b, what, e)))
-            rc = store_query_int(s, st, &step, &found, what, e);
-        if (!rc && !found)
-            rc = uerr_set(e, UERR_USER, "%s: checkpoint %" PRId64 " is not one of run %" PRId64,
-                          s->path, ckpt, run);
-    }
-    store_final(st);
-    st = NULL;
+        !(rc = store_lookup(s, &step, &found, what, e,
+                            "SELECT step FROM checkpoints WHERE id = ? AND run = ?", "II", ckpt,
+                            run)) &&
+        !found)
+        rc = uerr_set(e, UERR_USER, "%s: checkpoint %" PRId64 " is not one of run %" PRId64,
+                      s->path, ckpt, run);
     if (!rc && !ri->force) {
         int alive;
         int64_t pid;
@@ -1030,40 +930,19 @@ int store_run_resume(store *s, int64_t run, int64_t ckpt, const store_resume_inf
     }
     /* The interrupted process may have logged (and flushed) steps past
      * the checkpoint; the resumed process logs them again. */
-    if (!rc && !(rc = store_prep(s, "DELETE FROM metrics WHERE run = ? AND step > ?", &st, what,
-                                 e))) {
-        int b = sqlite3_bind_int64(st, 1, run);
-        if (!b)
-            b = sqlite3_bind_int64(st, 2, step);
-        if (!(rc = store_bound(s, b, what, e))) {
-            if (sqlite3_step(st) != SQLITE_DONE)
-                rc = store_fail(s, what, e);
-            else
-                *dropped = sqlite3_changes(s->db);
-        }
-    }
-    store_final(st);
-    st = NULL;
-    if (!rc &&
-        !(rc = store_prep(s,
-                          "UPDATE runs SET status = 'running', finished = NULL,"
-                          " config_text = coalesce(?1, config_text),"
-                          " config_hash = coalesce(?2, config_hash) WHERE id = ?3",
-                          &st, what, e))) {
+    if (!rc && !(rc = store_do(s, what, e, "DELETE FROM metrics WHERE run = ? AND step > ?",
+                               "II", run, step)))
+        *dropped = sqlite3_changes(s->db);
+    if (!rc) {
         char hash[SHA256_HEX_SIZE];
         if (ri->config_text)
             sha256_hex(ri->config_text, strlen(ri->config_text), hash);
-        int b = ri->config_text ? sqlite3_bind_text(st, 1, ri->config_text, -1, SQLITE_STATIC)
-                                : sqlite3_bind_null(st, 1);
-        if (!b)
-            b = ri->config_text ? sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT)
-                                : sqlite3_bind_null(st, 2);
-        if (!b)
-            b = sqlite3_bind_int64(st, 3, run);
-        if (!(rc = store_bound(s, b, what, e)) && sqlite3_step(st) != SQLITE_DONE)
-            rc = store_fail(s, what, e);
+        rc = store_do(s, what, e,
+                      "UPDATE runs SET status = 'running', finished = NULL,"
+                      " config_text = coalesce(?1, config_text),"
+                      " config_hash = coalesce(?2, config_hash) WHERE id = ?3",
+                      "ttI", ri->config_text, ri->config_text ? hash : NULL, run);
     }
-    store_final(st);
     if (!rc) {
         store_session_info si = {.run = run,
                                  .kind = "resume",
@@ -1098,14 +977,9 @@ int store_run_resolve(store *s, const char *name_or_id, int64_t *run, uerr *e)
             *run = id;
         return rc;
     }
-    sqlite3_stmt *st;
     int found;
-    if (store_prep(s, "SELECT id FROM runs WHERE name = ?", &st, "looking up a run", e))
-        return UERR_USER;
-    int rc = store_bound(s, sqlite3_bind_text(st, 1, name_or_id, -1, SQLITE_STATIC), "binding", e);
-    if (!rc)
-        rc = store_query_int(s, st, &id, &found, "looking up a run", e);
-    store_final(st);
+    int rc = store_lookup(s, &id, &found, "looking up a run", e,
+                          "SELECT id FROM runs WHERE name = ?", "t", name_or_id);
     if (!rc && !found)
         rc = uerr_set(e, UERR_USER, "%s: no run named '%s'", s->path, name_or_id);
     if (!rc)
@@ -1150,13 +1024,13 @@ int store_run_get(store *s, int64_t id, store_run *out, uerr *e)
     const char *what = "reading a run";
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
-    if (store_prep(s,
-                   "SELECT name, config_text, config_hash, command_line, program_version,"
-                   " started, finished, status, data_hash, blas, threads,"
-                   " coalesce(parent_checkpoint, 0), init FROM runs WHERE id = ?",
-                   &st, what, e))
-        return UERR_USER;
-    int rc = store_bound(s, sqlite3_bind_int64(st, 1, id), what, e);
+    int rc = store_prepare(s, &st, what, e,
+                           "SELECT name, config_text, config_hash, command_line, program_version,"
+                           " started, finished, status, data_hash, blas, threads,"
+                           " coalesce(parent_checkpoint, 0), init FROM runs WHERE id = ?",
+                           "I", id);
+    if (rc)
+        return rc;
     int oom = 0;
     if (!rc) {
         int r = sqlite3_step(st);
@@ -1184,12 +1058,10 @@ int store_run_get(store *s, int64_t id, store_run *out, uerr *e)
     store_final(st);
     if (!rc && oom)
         rc = store_oom(s, what, e);
-    if (!rc &&
-        !(rc = store_prep(s, "SELECT id, codepoint FROM run_vocab WHERE run = ? ORDER BY id", &st,
-                          what, e))) {
-        int cap = 0;
-        rc = store_bound(s, sqlite3_bind_int64(st, 1, id), what, e);
-        int r;
+    if (!rc && !(rc = store_prepare(s, &st, what, e,
+                                    "SELECT id, codepoint FROM run_vocab WHERE run = ? ORDER BY id",
+                                    "I", id))) {
+        int cap = 0, r = SQLITE_DONE;
         while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
             if (sqlite3_column_int64(st, 0) != out->nvocab) {
                 rc = uerr_set(e, UERR_USER, "%s: run %" PRId64 ": vocabulary ids are not 0..N-1",
@@ -1229,24 +1101,16 @@ int store_flush_rows(store *s, uerr *e)
     sqlite3_stmt *st;
     /* A step logged twice (a resumed run re-running a step) keeps the
      * newest value rather than failing the whole batch. */
-    if (store_prep(s,
-                   "INSERT INTO metrics (run, step, name, value) VALUES (?, ?, ?, ?)"
-                   " ON CONFLICT (run, step, name) DO UPDATE SET value = excluded.value",
-                   &st, what, e))
-        return UERR_USER;
-    int rc = 0;
+    int rc = store_prep(s,
+                        "INSERT INTO metrics (run, step, name, value) VALUES (?, ?, ?, ?)"
+                        " ON CONFLICT (run, step, name) DO UPDATE SET value = excluded.value",
+                        &st, what, e);
     for (int i = 0; !rc && i < s->nm; i++) {
         const store_metric_row *m = &s->mrows[i];
-        int b = sqlite3_bind_int64(st, 1, m->run);
-        if (!b)
-            b = sqlite3_bind_int64(st, 2, m->step);
-        if (!b)
-            b = sqlite3_bind_text(st, 3, s->mnames + m->name_off, -1, SQLITE_STATIC);
-        if (!b)
-            b = isnan(m->value) ? sqlite3_bind_null(st, 4) : sqlite3_bind_double(st, 4, m->value);
-        rc = store_bound(s, b, what, e);
-        if (!rc && sqlite3_step(st) != SQLITE_DONE)
-            rc = store_fail(s, what, e);
+        rc = store_bind(s, st, what, e, "IItf", m->run, m->step, s->mnames + m->name_off,
+                        m->value);
+        if (!rc)
+            rc = store_step_done(s, st, what, e);
         if (!rc && sqlite3_reset(st) != SQLITE_OK)
             rc = store_fail(s, what, e);
     }
@@ -1335,10 +1199,10 @@ int store_metrics_csv(store *s, int64_t run, FILE *out, uerr *e)
     if ((rc = store_run_exists(s, run, e)))
         return rc;
     sqlite3_stmt *st;
-    if (store_prep(s, "SELECT step, name, value FROM metrics WHERE run = ? ORDER BY step, name",
-                   &st, what, e))
-        return UERR_USER;
-    rc = store_bound(s, sqlite3_bind_int64(st, 1, run), what, e);
+    if ((rc = store_prepare(s, &st, what, e,
+                            "SELECT step, name, value FROM metrics WHERE run = ? ORDER BY step, name",
+                            "I", run)))
+        return rc;
     fputs("step,name,value\n", out);
     int r = SQLITE_DONE;
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {

@@ -154,9 +154,9 @@ int store_max_size(store *s, int64_t bytes, uerr *e)
     sqlite3_stmt *st;
     int64_t page = 0;
     int found = 0;
-    if (store_prep(s, "PRAGMA page_size", &st, "reading the page size", e))
-        return UERR_USER;
-    int rc = store_query_int(s, st, &page, &found, "reading the page size", e);
+    int rc = store_prep(s, "PRAGMA page_size", &st, "reading the page size", e);
+    if (!rc)
+        rc = store_query_int(s, st, &page, &found, "reading the page size", e);
     store_final(st);
     if (rc)
         return rc;
@@ -206,7 +206,7 @@ int store_checkpoint_save_from(store *s, int64_t run, int64_t step, int64_t pare
     for (int i = 0; i < n; i++)
         (void)store_tensor_hash(t[i].dt, &t[i].shape, t[i].data, hash[i]);
 
-    sqlite3_stmt *ins_ck = NULL, *ins_t = NULL, *ins_ct = NULL, *ver = NULL;
+    sqlite3_stmt *ins_t = NULL, *ins_ct = NULL;
     int64_t id = 0, version = 0;
     int found;
     if ((rc = store_begin(s, what, e))) {
@@ -216,38 +216,19 @@ int store_checkpoint_save_from(store *s, int64_t run, int64_t step, int64_t pare
     if (s->hook)
         s->hook(s->hook_ctx, STORE_EV_CKPT_BEGIN, run, step);
     if (!(rc = store_run_exists(s, run, e)) && !(rc = store_flush_rows(s, e)) &&
-        !(rc = store_prep(s,
-                          "SELECT coalesce(max(version), 0) + 1 FROM checkpoints WHERE run = ?",
-                          &ver, what, e)) &&
-        !(rc = store_bound(s, sqlite3_bind_int64(ver, 1, run), what, e)) &&
-        !(rc = store_query_int(s, ver, &version, &found, what, e)) &&
+        !(rc = store_lookup(s, &version, &found, what, e,
+                            "SELECT coalesce(max(version), 0) + 1 FROM checkpoints WHERE run = ?",
+                            "I", run)) &&
         /* The subqueries turn a parent or session deleted meanwhile into
          * NULL instead of a foreign key failure that would stop training. */
-        !(rc = store_prep(s,
-                          "INSERT INTO checkpoints (run, step, version, created, metrics, parent,"
-                          " session) VALUES (?1, ?2, ?3, " STORE_NOW ", ?4,"
-                          " (SELECT id FROM checkpoints WHERE id = ?5),"
-                          " (SELECT id FROM sessions WHERE id = ?6 AND run = ?1))",
-                          &ins_ck, what, e))) {
-        int b = sqlite3_bind_int64(ins_ck, 1, run);
-        if (!b)
-            b = sqlite3_bind_int64(ins_ck, 2, step);
-        if (!b)
-            b = sqlite3_bind_int64(ins_ck, 3, version);
-        if (!b)
-            b = metrics_json ? sqlite3_bind_text(ins_ck, 4, metrics_json, -1, SQLITE_STATIC)
-                             : sqlite3_bind_null(ins_ck, 4);
-        if (!b)
-            b = sqlite3_bind_int64(ins_ck, 5, parent);
-        if (!b)
-            b = sqlite3_bind_int64(ins_ck, 6, s->session_run == run ? s->session : 0);
-        if (!(rc = store_bound(s, b, what, e))) {
-            if (sqlite3_step(ins_ck) != SQLITE_DONE)
-                rc = store_fail(s, what, e);
-            else
-                id = sqlite3_last_insert_rowid(s->db);
-        }
-    }
+        !(rc = store_do(s, what, e,
+                        "INSERT INTO checkpoints (run, step, version, created, metrics, parent,"
+                        " session) VALUES (?1, ?2, ?3, " STORE_NOW ", ?4,"
+                        " (SELECT id FROM checkpoints WHERE id = ?5),"
+                        " (SELECT id FROM sessions WHERE id = ?6 AND run = ?1))",
+                        "IIItII", run, step, version, metrics_json, parent,
+                        s->session_run == run ? s->session : (int64_t)0)))
+        id = sqlite3_last_insert_rowid(s->db);
     /* INSERT OR IGNORE on the content hash: identical bytes (a frozen
      * embedding, an unchanged optimiser slot) are stored once. */
     if (!rc)
@@ -266,26 +247,9 @@ int store_checkpoint_save_from(store *s, int64_t run, int64_t step, int64_t pare
         int64_t nb = store_nbytes(t[i].dt, &t[i].shape);
         /* A NULL pointer would bind SQL NULL, not an empty blob. */
         const void *data = nb ? t[i].data : "";
-        int b = sqlite3_bind_text(ins_t, 1, hash[i], -1, SQLITE_STATIC);
-        if (!b)
-            b = sqlite3_bind_text(ins_t, 2, dtype_name(t[i].dt), -1, SQLITE_STATIC);
-        if (!b)
-            b = sqlite3_bind_text(ins_t, 3, shp, -1, SQLITE_TRANSIENT);
-        if (!b)
-            b = sqlite3_bind_int64(ins_t, 4, nb);
-        if (!b)
-            b = sqlite3_bind_zeroblob64(ins_t, 5, (sqlite3_uint64)nb);
-        if (!b)
-            b = sqlite3_bind_int64(ins_ct, 1, id);
-        if (!b)
-            b = sqlite3_bind_text(ins_ct, 2, t[i].name, -1, SQLITE_STATIC);
-        if (!b)
-            b = sqlite3_bind_int(ins_ct, 3, i);
-        if (!b)
-            b = sqlite3_bind_text(ins_ct, 4, t[i].role, -1, SQLITE_STATIC);
-        if (!b)
-            b = sqlite3_bind_text(ins_ct, 5, hash[i], -1, SQLITE_STATIC);
-        if ((rc = store_bound(s, b, what, e)))
+        if ((rc = store_bind(s, ins_t, what, e, "tttIz", hash[i], dtype_name(t[i].dt), shp, nb,
+                             nb)) ||
+            (rc = store_bind(s, ins_ct, what, e, "Ititt", id, t[i].name, i, t[i].role, hash[i])))
             break;
         if (sqlite3_step(ins_t) != SQLITE_DONE || sqlite3_reset(ins_t) != SQLITE_OK ||
             (nb && sqlite3_changes(s->db) == 1 &&
@@ -293,8 +257,6 @@ int store_checkpoint_save_from(store *s, int64_t run, int64_t step, int64_t pare
             sqlite3_step(ins_ct) != SQLITE_DONE || sqlite3_reset(ins_ct) != SQLITE_OK)
             rc = store_fail(s, what, e);
     }
-    store_final(ver);
-    store_final(ins_ck);
     store_final(ins_t);
     store_final(ins_ct);
     free(hash);
@@ -317,38 +279,10 @@ int store_checkpoint_save_from(store *s, int64_t run, int64_t step, int64_t pare
 /* The newest version of run (at step, if step >= 0). */
 static int store_latest(store *s, int64_t run, int64_t step, int64_t *ckpt, int *found, uerr *e)
 {
-    const char *what = "looking up a checkpoint";
-    sqlite3_stmt *st;
-    if (store_prep(s,
-                   "SELECT id FROM checkpoints WHERE run = ?1 AND (?2 < 0 OR step = ?2)"
-                   " ORDER BY version DESC LIMIT 1",
-                   &st, what, e))
-        return UERR_USER;
-    int b = sqlite3_bind_int64(st, 1, run);
-    if (!b)
-        b = sqlite3_bind_int64(st, 2, step);
-    int rc = store_bound(s, b, what, e);
-    if (!rc)
-        rc = store_query_int(s, st, ckpt, found, what, e);
-    store_final(st);
-    return rc;
-}
-
-/* Runs a one-parameter id lookup (text or integer key). */
-static int store_lookup(store *s, const char *sql, const char *text, int64_t num, int64_t *id,
-                        int *found, uerr *e)
-{
-    const char *what = "looking up a checkpoint";
-    sqlite3_stmt *st;
-    if (store_prep(s, sql, &st, what, e))
-        return UERR_USER;
-    int b = text ? sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC)
-                 : sqlite3_bind_int64(st, 1, num);
-    int rc = store_bound(s, b, what, e);
-    if (!rc)
-        rc = store_query_int(s, st, id, found, what, e);
-    store_final(st);
-    return rc;
+    return store_lookup(s, ckpt, found, "looking up a checkpoint", e,
+                        "SELECT id FROM checkpoints WHERE run = ?1 AND (?2 < 0 OR step = ?2)"
+                        " ORDER BY version DESC LIMIT 1",
+                        "II", run, step);
 }
 
 int store_checkpoint_resolve(store *s, const char *ref, int64_t *ckpt, uerr *e)
@@ -361,15 +295,15 @@ int store_checkpoint_resolve(store *s, const char *ref, int64_t *ckpt, uerr *e)
      * schema's CHECKs), so this order can only resolve one way. */
     if (store_is_digits(ref)) {
         if (store_parse_id(ref, &id) &&
-            (rc = store_lookup(s, "SELECT id FROM checkpoints WHERE id = ?", NULL, id, ckpt,
-                               &found, e)))
+            (rc = store_lookup(s, ckpt, &found, "looking up a checkpoint", e,
+                               "SELECT id FROM checkpoints WHERE id = ?", "I", id)))
             return rc;
         if (!found)
             return uerr_set(e, UERR_USER, "%s: no checkpoint with id %s", s->path, ref);
         return 0;
     }
-    if ((rc = store_lookup(s, "SELECT id FROM checkpoints WHERE tag = ?", ref, 0, ckpt, &found,
-                           e)))
+    if ((rc = store_lookup(s, ckpt, &found, "looking up a checkpoint", e,
+                           "SELECT id FROM checkpoints WHERE tag = ?", "t", ref)))
         return rc;
     if (found)
         return 0;
@@ -396,7 +330,8 @@ int store_checkpoint_resolve(store *s, const char *ref, int64_t *ckpt, uerr *e)
                             s->path, runpart, step);
         return 0;
     }
-    if ((rc = store_lookup(s, "SELECT id FROM runs WHERE name = ?", ref, 0, &run, &found, e)))
+    if ((rc = store_lookup(s, &run, &found, "looking up a checkpoint", e,
+                           "SELECT id FROM runs WHERE name = ?", "t", ref)))
         return rc;
     if (!found)
         return uerr_set(e, UERR_USER, "%s: no checkpoint, tag or run named '%s'", s->path, ref);
@@ -491,17 +426,16 @@ int store_checkpoint_load(store *s, int64_t ckpt, store_loaded *out, uerr *e)
      * writer prunes or saves in between. */
     if (s->in_txn)
         return uerr_set(e, UERR_INTERNAL, "%s: nested transaction", s->path);
-    if (store_exec(s, "BEGIN", what, e))
-        return UERR_USER;
+    if ((rc = store_exec(s, "BEGIN", what, e)))
+        return rc;
     s->in_txn = 1;
     sqlite3_stmt *st = NULL;
     int oom = 0;
-    if (!(rc = store_prep(s,
-                          "SELECT run, step, version, created, metrics, tag, note,"
-                          " coalesce(parent, 0), coalesce(session, 0)"
-                          " FROM checkpoints WHERE id = ?",
-                          &st, what, e)) &&
-        !(rc = store_bound(s, sqlite3_bind_int64(st, 1, ckpt), what, e))) {
+    if (!(rc = store_prepare(s, &st, what, e,
+                             "SELECT run, step, version, created, metrics, tag, note,"
+                             " coalesce(parent, 0), coalesce(session, 0)"
+                             " FROM checkpoints WHERE id = ?",
+                             "I", ckpt))) {
         int r = sqlite3_step(st);
         if (r == SQLITE_ROW) {
             out->id = ckpt;
@@ -525,12 +459,11 @@ int store_checkpoint_load(store *s, int64_t ckpt, store_loaded *out, uerr *e)
     store_final(st);
     st = NULL;
     if (!rc &&
-        !(rc = store_prep(s,
-                          "SELECT ct.name, ct.role, ct.tensor, t.dtype, t.shape, t.nbytes, t.data"
-                          " FROM checkpoint_tensors ct LEFT JOIN tensors t ON t.hash = ct.tensor"
-                          " WHERE ct.checkpoint = ? ORDER BY ct.seq",
-                          &st, what, e)) &&
-        !(rc = store_bound(s, sqlite3_bind_int64(st, 1, ckpt), what, e))) {
+        !(rc = store_prepare(s, &st, what, e,
+                             "SELECT ct.name, ct.role, ct.tensor, t.dtype, t.shape, t.nbytes,"
+                             " t.data FROM checkpoint_tensors ct LEFT JOIN tensors t"
+                             " ON t.hash = ct.tensor WHERE ct.checkpoint = ? ORDER BY ct.seq",
+                             "I", ckpt))) {
         int cap = 0, r;
         while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
             if (out->n == cap) {
@@ -567,10 +500,11 @@ int store_checkpoint_latest(store *s, int64_t *ckpt, uerr *e)
 {
     const char *what = "looking up the latest checkpoint";
     sqlite3_stmt *st;
-    if (store_prep(s, "SELECT id FROM checkpoints ORDER BY id DESC LIMIT 1", &st, what, e))
-        return UERR_USER;
+    int rc = store_prep(s, "SELECT id FROM checkpoints ORDER BY id DESC LIMIT 1", &st, what, e);
+    if (rc)
+        return rc;
     int found = 0;
-    int rc = store_query_int(s, st, ckpt, &found, what, e);
+    rc = store_query_int(s, st, ckpt, &found, what, e);
     store_final(st);
     if (!rc && !found)
         rc = uerr_set(e, UERR_USER, "%s: no checkpoints yet (train a model first)", s->path);

@@ -7,6 +7,7 @@
 #define UNROLL_STORE_INT_H
 
 #include <sqlite3.h>
+#include <stdarg.h>
 
 #include "store/store.h"
 
@@ -68,5 +69,26 @@ char *store_col_text(sqlite3_stmt *st, int i, int *oom);
 /* Whether the newest session of run is still running in a live process
  * on this host; *pid and host (>= 256 bytes) describe it. */
 int store_run_alive(store *s, int64_t run, int *alive, int64_t *pid, char *host, uerr *e);
+
+/* ---- one call per statement (store_stmt.c) ----------------------------
+ * fmt has one letter per parameter ?1, ?2, ... and the values follow:
+ *   i int      I int64_t   R int64_t, 0 binds NULL (an optional row id)
+ *   t text, NULL binds NULL   o text, NULL binds '' (an optional field)
+ *   f double, NaN binds NULL  z int64_t: a zero-filled blob of that size
+ * Text is bound without a copy: it must outlive the statement's steps. */
+int store_vbind(store *s, sqlite3_stmt *st, const char *what, uerr *e, const char *fmt,
+                va_list ap);
+int store_bind(store *s, sqlite3_stmt *st, const char *what, uerr *e, const char *fmt, ...);
+/* store_prep then store_bind; on failure *st is NULL. */
+int store_prepare(store *s, sqlite3_stmt **st, const char *what, uerr *e, const char *sql,
+                  const char *fmt, ...);
+/* One step that must finish the statement (an INSERT, UPDATE, DELETE). */
+int store_step_done(store *s, sqlite3_stmt *st, const char *what, uerr *e);
+/* Prepares, binds, steps to the end, finalizes: sqlite3_changes() and
+ * sqlite3_last_insert_rowid() on s->db tell the result. */
+int store_do(store *s, const char *what, uerr *e, const char *sql, const char *fmt, ...);
+/* The first column of the first row as an integer; *found = 0: no row. */
+int store_lookup(store *s, int64_t *val, int *found, const char *what, uerr *e, const char *sql,
+                 const char *fmt, ...);
 
 #endif

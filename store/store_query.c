@@ -91,7 +91,7 @@ int store_runs_table(store *s, const store_run_filter *f, table *out, uerr *e)
     sqlite3_stmt *st;
     /* The ORDER BY ... LIMIT 1 forms walk the (run, step, name) key
      * backwards from the end instead of scanning a long run's log. */
-    if (store_prep(s,
+    int rc = store_prep(s,
                    "SELECT r.id, r.name, r.status, r.started, r.finished,"
                    " (SELECT step FROM metrics m WHERE m.run = r.id AND m.name = 'loss'"
                    "  ORDER BY step DESC LIMIT 1) AS steps,"
@@ -104,15 +104,12 @@ int store_runs_table(store *s, const store_run_filter *f, table *out, uerr *e)
                    " FROM runs r WHERE (?1 IS NULL OR r.name GLOB ?1)"
                    " AND (?2 IS NULL OR r.status = ?2) AND (?3 IS NULL OR r.started >= ?3)"
                    " AND (?4 IS NULL OR r.started < ?4) ORDER BY r.id",
-                   &st, what, e))
-        return UERR_USER;
+                   &st, what, e);
+    if (rc)
+        return rc;
     int want_lost = f->status && !strcmp(f->status, "lost");
-    const char *args[4] = {f->name_glob, want_lost ? "running" : f->status, f->since, f->before};
-    int b = 0;
-    for (int i = 0; i < 4 && !b; i++)
-        b = args[i] ? sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC)
-                    : sqlite3_bind_null(st, i + 1);
-    int rc = store_bound(s, b, what, e);
+    rc = store_bind(s, st, what, e, "tttt", f->name_glob, want_lost ? "running" : f->status,
+                        f->since, f->before);
     const int ncols = 10; /* config_text is for f->keep, not shown */
     if (!rc)
         rc = store_table_for(st, ncols, out, e);
@@ -167,18 +164,11 @@ int store_metrics_table(store *s, int64_t run, const char *name, table *out, uer
     if ((rc = store_run_exists(s, run, e)))
         return rc;
     sqlite3_stmt *st;
-    if (store_prep(s,
-                   "SELECT step, name, value FROM metrics WHERE run = ?1"
-                   " AND (?2 IS NULL OR name = ?2) ORDER BY step, name",
-                   &st, what, e))
-        return UERR_USER;
-    int b = sqlite3_bind_int64(st, 1, run);
-    if (!b)
-        b = name ? sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 2);
-    if ((rc = store_bound(s, b, what, e))) {
-        store_final(st);
+    if ((rc = store_prepare(s, &st, what, e,
+                            "SELECT step, name, value FROM metrics WHERE run = ?1"
+                            " AND (?2 IS NULL OR name = ?2) ORDER BY step, name",
+                            "It", run, name)))
         return rc;
-    }
     if ((rc = store_select(s, st, out, what, e)))
         return rc;
     /* SQLite has no NaN: the store wrote it as NULL; give it back. */
@@ -205,13 +195,10 @@ int store_metric_series(store *s, int64_t run, const char *name, int64_t **steps
     if ((rc = store_run_exists(s, run, e)))
         return rc;
     sqlite3_stmt *st;
-    if (store_prep(s, "SELECT step, value FROM metrics WHERE run = ? AND name = ? ORDER BY step",
-                   &st, what, e))
-        return UERR_USER;
-    int b = sqlite3_bind_int64(st, 1, run);
-    if (!b)
-        b = sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    rc = store_bound(s, b, what, e);
+    if ((rc = store_prepare(s, &st, what, e,
+                            "SELECT step, value FROM metrics WHERE run = ? AND name = ? ORDER BY step",
+                            "It", run, name)))
+        return rc;
     int64_t cap = 0;
     int r = SQLITE_DONE;
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -253,13 +240,9 @@ static int select_with_id(store *s, const char *sql, int64_t id, table *out, con
 {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
-    if (store_prep(s, sql, &st, what, e))
-        return UERR_USER;
-    int rc = store_bound(s, sqlite3_bind_int64(st, 1, id), what, e);
-    if (rc) {
-        store_final(st);
+    int rc = store_prepare(s, &st, what, e, sql, "I", id);
+    if (rc)
         return rc;
-    }
     return store_select(s, st, out, what, e);
 }
 
@@ -302,7 +285,7 @@ int store_lineage_table(store *s, int64_t ckpt, table *out, uerr *e)
     /* Parents are always older rows (a parent exists before its child is
      * inserted), so the walk cannot cycle; the depth cap is a guard
      * against a hand-edited file. */
-    if (store_prep(s,
+    int rc = store_prep(s,
                    "WITH RECURSIVE lin(id, depth) AS (SELECT ?1, 0 UNION ALL"
                    " SELECT c.parent, lin.depth + 1 FROM checkpoints c JOIN lin ON c.id = lin.id"
                    " WHERE c.parent IS NOT NULL AND lin.depth < 10000000)"
@@ -312,11 +295,12 @@ int store_lineage_table(store *s, int64_t ckpt, table *out, uerr *e)
                    " (SELECT kind FROM sessions WHERE run = r.id ORDER BY id LIMIT 1)"
                    " FROM lin JOIN checkpoints c ON c.id = lin.id JOIN runs r ON r.id = c.run"
                    " LEFT JOIN sessions ss ON ss.id = c.session ORDER BY lin.depth",
-                   &st, what, e))
-        return UERR_USER;
+                   &st, what, e);
+    if (rc)
+        return rc;
     static const char *const cols[] = {"id",   "run",        "step", "version", "created",
                                        "loss", "valid_loss", "tag",  "event"};
-    int rc = store_bound(s, sqlite3_bind_int64(st, 1, ckpt), what, e);
+    rc = store_bind(s, st, what, e, "I", ckpt);
     if (!rc)
         rc = table_init(out, 9, cols, e);
     if (!rc)
@@ -406,12 +390,7 @@ static int store_best(store *s, int64_t run, const char *metric, int maximize, i
              " WHERE v IS NOT NULL ORDER BY v %s, id LIMIT 1",
              maximize ? "DESC" : "ASC");
     sqlite3_stmt *st;
-    if (store_prep(s, sql, &st, what, e))
-        return UERR_USER;
-    int b = sqlite3_bind_int64(st, 1, run);
-    if (!b)
-        b = sqlite3_bind_text(st, 2, metric, -1, SQLITE_STATIC);
-    int rc = store_bound(s, b, what, e);
+    int rc = store_prepare(s, &st, what, e, sql, "It", run, metric);
     if (!rc) {
         int r = sqlite3_step(st);
         if (r == SQLITE_ROW) {
@@ -452,52 +431,31 @@ int store_checkpoint_tag(store *s, int64_t ckpt, const char *tag, uerr *e)
         return rc;
     if ((rc = store_begin(s, what, e)))
         return rc;
-    sqlite3_stmt *st = NULL;
     int64_t other = 0;
     int found = 0;
-    if (!(rc = store_prep(s, "SELECT id FROM checkpoints WHERE id = ?", &st, what, e))) {
-        if (!(rc = store_bound(s, sqlite3_bind_int64(st, 1, ckpt), what, e)))
-            rc = store_query_int(s, st, &other, &found, what, e);
-        if (!rc && !found)
-            rc = uerr_set(e, UERR_USER, "%s: no checkpoint with id %" PRId64, s->path, ckpt);
-    }
-    store_final(st);
-    st = NULL;
-    if (!rc && tag && !(rc = store_prep(s, "SELECT id FROM runs WHERE name = ?", &st, what, e))) {
-        if (!(rc = store_bound(s, sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC), what, e)))
-            rc = store_query_int(s, st, &other, &found, what, e);
-        if (!rc && found)
-            rc = uerr_set(e, UERR_USER,
-                          "%s: '%s' is the name of run %" PRId64
-                          "; a tag with that name would hide the run in checkpoint references",
-                          s->path, tag, other);
-        store_final(st);
-        st = NULL;
-    }
+    if (!(rc = store_lookup(s, &other, &found, what, e, "SELECT id FROM checkpoints WHERE id = ?",
+                            "I", ckpt)) &&
+        !found)
+        rc = uerr_set(e, UERR_USER, "%s: no checkpoint with id %" PRId64, s->path, ckpt);
     if (!rc && tag &&
-        !(rc = store_prep(s, "SELECT id FROM checkpoints WHERE tag = ? AND id <> ?", &st, what,
-                          e))) {
-        int b = sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC);
-        if (!b)
-            b = sqlite3_bind_int64(st, 2, ckpt);
-        if (!(rc = store_bound(s, b, what, e)))
-            rc = store_query_int(s, st, &other, &found, what, e);
-        if (!rc && found)
-            rc = uerr_set(e, UERR_USER,
-                          "%s: tag '%s' is already on checkpoint %" PRId64
-                          " (remove it there first: ckpt tag %" PRId64 " --remove)",
-                          s->path, tag, other, other);
-        store_final(st);
-        st = NULL;
-    }
-    if (!rc && !(rc = store_prep(s, "UPDATE checkpoints SET tag = ? WHERE id = ?", &st, what, e))) {
-        int b = tag ? sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 1);
-        if (!b)
-            b = sqlite3_bind_int64(st, 2, ckpt);
-        if (!(rc = store_bound(s, b, what, e)) && sqlite3_step(st) != SQLITE_DONE)
-            rc = store_fail(s, what, e);
-    }
-    store_final(st);
+        !(rc = store_lookup(s, &other, &found, what, e, "SELECT id FROM runs WHERE name = ?", "t",
+                            tag)) &&
+        found)
+        rc = uerr_set(e, UERR_USER,
+                      "%s: '%s' is the name of run %" PRId64
+                      "; a tag with that name would hide the run in checkpoint references",
+                      s->path, tag, other);
+    if (!rc && tag &&
+        !(rc = store_lookup(s, &other, &found, what, e,
+                            "SELECT id FROM checkpoints WHERE tag = ? AND id <> ?", "tI", tag,
+                            ckpt)) &&
+        found)
+        rc = uerr_set(e, UERR_USER,
+                      "%s: tag '%s' is already on checkpoint %" PRId64
+                      " (remove it there first: ckpt tag %" PRId64 " --remove)",
+                      s->path, tag, other, other);
+    if (!rc)
+        rc = store_do(s, what, e, "UPDATE checkpoints SET tag = ? WHERE id = ?", "tI", tag, ckpt);
     return store_end(s, rc, what, e);
 }
 
@@ -511,12 +469,12 @@ static int store_sweep(store *s, store_removed *st, uerr *e)
     sqlite3_stmt *q;
     /* NOT EXISTS walks the checkpoint_tensors(tensor) index once per
      * tensor instead of building the whole list. */
-    if (store_prep(s,
+    int rc = store_prep(s,
                    "SELECT count(*), coalesce(sum(nbytes), 0) FROM tensors t WHERE NOT EXISTS"
                    " (SELECT 1 FROM checkpoint_tensors ct WHERE ct.tensor = t.hash)",
-                   &q, what, e))
-        return UERR_USER;
-    int rc = 0;
+                   &q, what, e);
+    if (rc)
+        return rc;
     if (sqlite3_step(q) == SQLITE_ROW) {
         st->tensors += sqlite3_column_int64(q, 0);
         st->bytes += sqlite3_column_int64(q, 1);
@@ -536,15 +494,9 @@ static int store_sweep(store *s, store_removed *st, uerr *e)
 static int store_exec_id(store *s, const char *sql, int64_t id, int64_t *changes, const char *what,
                          uerr *e)
 {
-    sqlite3_stmt *st;
-    if (store_prep(s, sql, &st, what, e))
-        return UERR_USER;
-    int rc = store_bound(s, sqlite3_bind_int64(st, 1, id), what, e);
-    if (!rc && sqlite3_step(st) != SQLITE_DONE)
-        rc = store_fail(s, what, e);
+    int rc = store_do(s, what, e, sql, "I", id);
     if (!rc && changes)
         *changes = sqlite3_changes(s->db);
-    store_final(st);
     return rc;
 }
 
@@ -609,14 +561,8 @@ int store_checkpoint_prune(store *s, int64_t run, int64_t keep_last, const char 
                           " AND NOT EXISTS (SELECT 1 FROM checkpoints k WHERE k.parent = c.id"
                           "  AND k.run <> ?1)"
                           " ORDER BY version DESC",
-                          &st, what, e))) {
-        int b = sqlite3_bind_int64(st, 1, run);
-        if (!b)
-            b = sqlite3_bind_int64(st, 2, keep_last);
-        if (!b)
-            b = sqlite3_bind_int64(st, 3, best);
-        rc = store_bound(s, b, what, e);
-    }
+                          &st, what, e)))
+        rc = store_bind(s, st, what, e, "III", run, keep_last, best);
     int64_t *ids = NULL, n = 0, cap = 0;
     int r = SQLITE_DONE;
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -698,36 +644,21 @@ int store_run_rename(store *s, int64_t run, const char *name, uerr *e)
         return rc;
     if ((rc = store_begin(s, what, e)))
         return rc;
-    sqlite3_stmt *st = NULL;
     int64_t other;
     int found = 0;
     if (!(rc = store_run_exists(s, run, e)) &&
-        !(rc = store_prep(s,
-                          "SELECT 1 FROM runs WHERE name = ?1 AND id <> ?2 UNION ALL"
-                          " SELECT 2 FROM checkpoints WHERE tag = ?1",
-                          &st, what, e))) {
-        int b = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        if (!b)
-            b = sqlite3_bind_int64(st, 2, run);
-        if (!(rc = store_bound(s, b, what, e)))
-            rc = store_query_int(s, st, &other, &found, what, e);
-        if (!rc && found)
-            rc = uerr_set(e, UERR_USER,
-                          other == 1 ? "%s: run '%s' already exists; choose another name"
-                                     : "%s: '%s' is a checkpoint tag; a run with that name "
-                                       "would be hidden by it in checkpoint references",
-                          s->path, name);
-    }
-    store_final(st);
-    st = NULL;
-    if (!rc && !(rc = store_prep(s, "UPDATE runs SET name = ? WHERE id = ?", &st, what, e))) {
-        int b = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        if (!b)
-            b = sqlite3_bind_int64(st, 2, run);
-        if (!(rc = store_bound(s, b, what, e)) && sqlite3_step(st) != SQLITE_DONE)
-            rc = store_fail(s, what, e);
-    }
-    store_final(st);
+        !(rc = store_lookup(s, &other, &found, what, e,
+                            "SELECT 1 FROM runs WHERE name = ?1 AND id <> ?2 UNION ALL"
+                            " SELECT 2 FROM checkpoints WHERE tag = ?1",
+                            "tI", name, run)) &&
+        found)
+        rc = uerr_set(e, UERR_USER,
+                      other == 1 ? "%s: run '%s' already exists; choose another name"
+                                 : "%s: '%s' is a checkpoint tag; a run with that name "
+                                   "would be hidden by it in checkpoint references",
+                      s->path, name);
+    if (!rc)
+        rc = store_do(s, what, e, "UPDATE runs SET name = ? WHERE id = ?", "tI", name, run);
     return store_end(s, rc, what, e);
 }
 

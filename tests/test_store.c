@@ -1274,6 +1274,39 @@ static void test_busy_retry(void)
     rm_db(p);
 }
 
+/* A failure returns the code it reported: a broken file (a table dropped
+ * behind the store's back) is an internal error, not the user's. */
+static void test_error_codes(void)
+{
+    const char *p = tpath("codes.db");
+    rm_db(p);
+    store *s = NULL;
+    uerr e = {0};
+    CHECK_OK(store_open(&s, p, 0, &e), &e);
+    if (!s)
+        return;
+    store_run_info info = {.name = "r", .config_text = ""};
+    int64_t run = 0, *steps = NULL, n = 0;
+    double *values = NULL;
+    CHECK_OK(store_run_begin(s, &info, &run, &e), &e);
+    CHECK(raw_exec(p, "DROP TABLE metrics") == SQLITE_OK);
+    table t;
+    uerr_clear(&e);
+    int rc = store_metrics_table(s, run, NULL, &t, &e);
+    CHECK(rc == UERR_INTERNAL && rc == e.code && strstr(e.msg, "no such table"));
+    uerr_clear(&e);
+    rc = store_metric_series(s, run, "loss", &steps, &values, &n, &e);
+    CHECK(rc == UERR_INTERNAL && rc == e.code);
+    uerr_clear(&e);
+    FILE *devnull = fopen("/dev/null", "w");
+    rc = devnull ? store_metrics_csv(s, run, devnull, &e) : -1;
+    CHECK(rc == UERR_INTERNAL && rc == e.code);
+    if (devnull)
+        fclose(devnull);
+    store_close(s);
+    rm_db(p);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/unroll-store-XXXXXX");
@@ -1296,6 +1329,7 @@ int main(void)
     RUN(test_permissions);
     RUN(test_live_run);
     RUN(test_busy_retry);
+    RUN(test_error_codes);
     rmdir(tmpdir);
     CHECK_EXIT();
 }
