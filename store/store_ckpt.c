@@ -2,7 +2,8 @@
  * store_ckpt.c - tensors and checkpoints in the store (see store.h):
  * content-hashed tensor rows, the one-transaction checkpoint save with its
  * lineage, reference resolution (id, tag, RUN@STEP, run name) and loading
- * with hash verification. The handle, runs and metrics are in store.c.
+ * with hash verification. The handle, runs and metrics are in
+ * store_open.c, store_runs.c and store_metrics.c.
  */
 #include "store/store_int.h"
 

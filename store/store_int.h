@@ -1,6 +1,9 @@
 /*
- * store_int.h - what store.c (open, runs, metrics, checkpoints) shares
- * with store_query.c (listings, lineage, pruning, deletion, free SQL).
+ * store_int.h - what the files of the store share: the handle, errors,
+ * transactions and statements (store_stmt.c), the schema
+ * (store_schema.c), open (store_open.c), runs and sessions
+ * (store_runs.c), metrics (store_metrics.c), checkpoints (store_ckpt.c),
+ * listings and deletion (store_query.c).
  * Private to store/: nothing outside includes it; the API is store.h.
  */
 #ifndef UNROLL_STORE_INT_H
@@ -59,7 +62,11 @@ int store_oom(store *s, const char *what, uerr *e);
 int store_bound(store *s, int rc, const char *what, uerr *e);
 int store_is_digits(const char *p);
 int store_run_exists(store *s, int64_t run, uerr *e);
-/* shared by store.c and store_ckpt.c */
+/* The file's application_id, user_version and number of schema objects,
+ * read in one snapshot before anything writes (store_schema.c). */
+int store_identify(store *s, int64_t *appid, int64_t *version, int64_t *ntables, uerr *e);
+/* Brings the file up to STORE_SCHEMA_VERSION in one transaction. */
+int store_migrate(store *s, uerr *e);
 int store_parse_id(const char *p, int64_t *v);
 int store_flush_rows(store *s, uerr *e);
 void store_csv_field(FILE *out, const char *v);

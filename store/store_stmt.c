@@ -1,10 +1,18 @@
 /*
- * store_stmt.c - one call per SQL statement: prepare, bind by a format
- * string, step, finalize (the idea of Fossil's db_prepare/db_int; our own
- * code). The parameters are bound as values, never spliced into the SQL
- * text, so a name or a tag can hold any character.
+ * store_stmt.c - errors, transactions and statements: what every part of
+ * the store does around SQLite. One call per SQL statement: prepare, bind
+ * by a format string, step, finalize (the idea of Fossil's
+ * db_prepare/db_int; our own code). The parameters are bound as values,
+ * never spliced into the SQL text, so a name or a tag can hold any
+ * character.
  *
  * Invariants:
+ * - Every write happens inside BEGIN IMMEDIATE ... COMMIT. IMMEDIATE takes
+ *   the write lock up front, so the busy timeout applies to it; a deferred
+ *   transaction that later upgrades to a writer can fail with SQLITE_BUSY
+ *   at once, without waiting, when another process is writing.
+ * - On any failure inside a transaction it is rolled back (unless SQLite
+ *   already did so), so the file only ever holds whole operations.
  * - A statement is finalized on every path out of a one-shot call; a
  *   failed store_prepare leaves *st NULL, so store_final(*st) is harmless.
  * - Every failure is reported through store_fail or store_oom and its code
@@ -14,7 +22,173 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* ---- error helpers ---------------------------------------------------- */
+
+/* The user can act on these (free space, wait, pick another file), so
+ * they are not reported as internal errors. */
+static int store_code(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_READONLY:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOTADB:
+    case SQLITE_PERM:
+    case SQLITE_CORRUPT:
+    case SQLITE_TOOBIG:
+        return UERR_USER;
+    default:
+        return UERR_INTERNAL;
+    }
+}
+
+/* "PATH: sqlite message (while what)" for the last failure on s->db. */
+int store_fail(store *s, const char *what, uerr *e)
+{
+    int rc = sqlite3_extended_errcode(s->db);
+    if (what)
+        return uerr_set(e, store_code(rc), "%s: %s (while %s)", s->path, sqlite3_errmsg(s->db),
+                        what);
+    return uerr_set(e, store_code(rc), "%s: %s", s->path, sqlite3_errmsg(s->db));
+}
+
+int store_exec(store *s, const char *sql, const char *what, uerr *e)
+{
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return store_fail(s, what, e);
+    return 0;
+}
+
+int store_prep(store *s, const char *sql, sqlite3_stmt **st, const char *what, uerr *e)
+{
+    *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+        return store_fail(s, what, e);
+    return 0;
+}
+
+/* sqlite3_finalize only repeats the error of the last step, which was
+ * already reported, so its result carries no new information. */
+void store_final(sqlite3_stmt *st) { (void)sqlite3_finalize(st); }
+
+int store_writable(store *s, uerr *e)
+{
+    if (s->readonly)
+        return uerr_set(e, UERR_USER, "%s: opened read-only", s->path);
+    return 0;
+}
+
+int store_begin(store *s, const char *what, uerr *e)
+{
+    /* Each attempt already waits the busy timeout; a few more let a
+     * trainer outlast another process's long transaction (a prune, a
+     * large import) instead of failing a run over it. */
+    for (int attempt = 0;; attempt++) {
+        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
+            break;
+        if ((sqlite3_errcode(s->db) & 0xff) != SQLITE_BUSY || attempt + 1 >= STORE_BUSY_TRIES) {
+            return store_fail(s, what, e);
+        }
+    }
+    s->in_txn = 1;
+    return 0;
+}
+
+int store_commit(store *s, const char *what, uerr *e)
+{
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        int rc = store_fail(s, what, e);
+        if (!sqlite3_get_autocommit(s->db))
+            (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        s->in_txn = 0;
+        return rc;
+    }
+    s->in_txn = 0;
+    return 0;
+}
+
+/* Undoes the open transaction after a failure already in e. SQLite may
+ * have rolled back by itself (full disk, I/O error); then there is
+ * nothing left to undo and ROLLBACK would only fail. */
+void store_rollback(store *s, uerr *e)
+{
+    if (s->in_txn && !sqlite3_get_autocommit(s->db) &&
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+        store_fail(s, "rolling back", e);
+    s->in_txn = 0;
+}
+
+int store_end(store *s, int rc, const char *what, uerr *e)
+{
+    if (rc) {
+        store_rollback(s, e);
+        return rc;
+    }
+    return store_commit(s, what, e);
+}
+
+/* A single-row integer query; *found says whether a row came back. */
+int store_query_int(store *s, sqlite3_stmt *st, int64_t *val, int *found, const char *what,
+                           uerr *e)
+{
+    int rc = sqlite3_step(st);
+    *found = 0;
+    if (rc == SQLITE_ROW) {
+        *val = sqlite3_column_int64(st, 0);
+        *found = 1;
+        return 0;
+    }
+    if (rc == SQLITE_DONE)
+        return 0;
+    return store_fail(s, what, e);
+}
+
+char *store_strdup(const char *p)
+{
+    if (!p)
+        return NULL;
+    size_t n = strlen(p) + 1;
+    char *q = malloc(n);
+    if (q)
+        memcpy(q, p, n);
+    return q;
+}
+
+int store_oom(store *s, const char *what, uerr *e)
+{
+    return uerr_set(e, UERR_INTERNAL, "%s: out of memory (while %s)", s->path, what);
+}
+
+/* A value written by the sqlite3_bind_* family must not be silently lost:
+ * a text or blob too large fails here. */
+int store_bound(store *s, int rc, const char *what, uerr *e)
+{
+    return rc == SQLITE_OK ? 0 : store_fail(s, what, e);
+}
+
+int store_is_digits(const char *p)
+{
+    if (!*p)
+        return 0;
+    for (; *p; p++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    return 1;
+}
+
+/* All digits and small enough for int64; *v gets the value. */
+int store_parse_id(const char *p, int64_t *v)
+{
+    if (!store_is_digits(p) || strlen(p) > 18)
+        return 0;
+    *v = strtoll(p, NULL, 10);
+    return 1;
+}
 
 int store_vbind(store *s, sqlite3_stmt *st, const char *what, uerr *e, const char *fmt,
                 va_list ap)

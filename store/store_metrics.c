@@ -1,0 +1,150 @@
+/*
+ * store_metrics.c - the metric log: rows buffered in the handle, written
+ * in batches, read back as CSV.
+ *
+ * Invariants:
+ * - The metric buffer is cleared only after the transaction that wrote it
+ *   committed; a failed write keeps the rows for the next attempt.
+ * - A value is written as NULL for NaN (SQLite has none) and read back as
+ *   NaN; CSV values use %.17g so they read back bit-exact.
+ */
+#include "store/store_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- metrics ---------------------------------------------------------- */
+
+/* Writes the buffered rows inside the caller's transaction; the caller
+ * clears the buffer once that transaction commits. */
+int store_flush_rows(store *s, uerr *e)
+{
+    const char *what = "writing metrics";
+    if (s->nm == 0)
+        return 0;
+    sqlite3_stmt *st;
+    /* A step logged twice (a resumed run re-running a step) keeps the
+     * newest value rather than failing the whole batch. */
+    int rc = store_prep(s,
+                        "INSERT INTO metrics (run, step, name, value) VALUES (?, ?, ?, ?)"
+                        " ON CONFLICT (run, step, name) DO UPDATE SET value = excluded.value",
+                        &st, what, e);
+    for (int i = 0; !rc && i < s->nm; i++) {
+        const store_metric_row *m = &s->mrows[i];
+        rc = store_bind(s, st, what, e, "IItf", m->run, m->step, s->mnames + m->name_off,
+                        m->value);
+        if (!rc)
+            rc = store_step_done(s, st, what, e);
+        if (!rc && sqlite3_reset(st) != SQLITE_OK)
+            rc = store_fail(s, what, e);
+    }
+    store_final(st);
+    return rc;
+}
+
+int store_flush(store *s, uerr *e)
+{
+    int rc;
+    if (s->nm == 0)
+        return 0;
+    if ((rc = store_writable(s, e)) || (rc = store_begin(s, "writing metrics", e)))
+        return rc;
+    if ((rc = store_flush_rows(s, e))) {
+        store_rollback(s, e);
+        return rc;
+    }
+    if ((rc = store_commit(s, "writing metrics", e)))
+        return rc;
+    s->nm = 0;
+    s->mnames_len = 0;
+    return 0;
+}
+
+int store_metric(store *s, int64_t run, int64_t step, const char *name, double value, uerr *e)
+{
+    int rc;
+    if ((rc = store_writable(s, e)))
+        return rc;
+    if (!name || !*name || step < 0)
+        return uerr_set(e, UERR_INTERNAL, "%s: invalid metric (name '%s', step %" PRId64 ")",
+                        s->path, name ? name : "(null)", step);
+    /* Checked here, once per run, so a bad run id fails at the call that
+     * made it instead of poisoning a whole batch later. */
+    if (run != s->metric_run_ok) {
+        if ((rc = store_run_exists(s, run, e)))
+            return rc;
+        s->metric_run_ok = run;
+    }
+    if (s->nm == STORE_METRIC_BATCH && (rc = store_flush(s, e)))
+        return rc;
+    if (!s->mrows && !(s->mrows = malloc(STORE_METRIC_BATCH * sizeof *s->mrows)))
+        return store_oom(s, "buffering metrics", e);
+    size_t len = strlen(name) + 1;
+    if (s->mnames_len + len > s->mnames_cap) {
+        size_t cap = s->mnames_cap ? s->mnames_cap : 16384;
+        while (cap < s->mnames_len + len)
+            cap *= 2;
+        char *p = realloc(s->mnames, cap);
+        if (!p)
+            return store_oom(s, "buffering metrics", e);
+        s->mnames = p;
+        s->mnames_cap = cap;
+    }
+    memcpy(s->mnames + s->mnames_len, name, len);
+    s->mrows[s->nm++] = (store_metric_row){run, step, s->mnames_len, value};
+    s->mnames_len += len;
+    if (s->nm == STORE_METRIC_BATCH)
+        return store_flush(s, e);
+    return 0;
+}
+
+/* Quotes a CSV field only when it needs it (RFC 4180). */
+void store_csv_field(FILE *out, const char *v)
+{
+    if (!strpbrk(v, ",\"\r\n")) {
+        fputs(v, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *v; v++) {
+        if (*v == '"')
+            fputc('"', out);
+        fputc(*v, out);
+    }
+    fputc('"', out);
+}
+
+int store_metrics_csv(store *s, int64_t run, FILE *out, uerr *e)
+{
+    const char *what = "reading metrics";
+    int rc;
+    if (!s->readonly && (rc = store_flush(s, e)))
+        return rc;
+    if ((rc = store_run_exists(s, run, e)))
+        return rc;
+    sqlite3_stmt *st;
+    if ((rc = store_prepare(s, &st, what, e,
+                            "SELECT step, name, value FROM metrics WHERE run = ? ORDER BY step, name",
+                            "I", run)))
+        return rc;
+    fputs("step,name,value\n", out);
+    int r = SQLITE_DONE;
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 1);
+        fprintf(out, "%" PRId64 ",", (int64_t)sqlite3_column_int64(st, 0));
+        store_csv_field(out, name ? name : "");
+        if (sqlite3_column_type(st, 2) == SQLITE_NULL)
+            fputs(",nan\n", out);
+        else
+            fprintf(out, ",%.17g\n", sqlite3_column_double(st, 2));
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = store_fail(s, what, e);
+    store_final(st);
+    if (!rc && (fflush(out) != 0 || ferror(out)))
+        rc = uerr_set(e, UERR_USER, "writing metrics of run %" PRId64 ": %s", run,
+                      strerror(errno));
+    return rc;
+}
