@@ -11,6 +11,7 @@
 #include "store/json.h"
 #include "store/sha256.h"
 #include "train/batch.h"
+#include "train/ckpt_state.h"
 #include "train/data.h"
 #include "train/dist.h"
 #include "train/net.h"
@@ -176,178 +177,21 @@ int train_evaluate(const spec *s, const sample_param *params, int nparams, doubl
     return rc;
 }
 
-/* int64 values stored as int32 pairs (low, high): the store's int type */
-static void pack64(const int64_t *v, int n, int32_t *out)
+/* The parts of the trainer a checkpoint holds (train/ckpt_state.h). */
+static ckpt_parts trainer_parts(trainer *t)
 {
-    for (int i = 0; i < n; i++) {
-        uint64_t u = (uint64_t)v[i];
-        out[2 * i] = (int32_t)(uint32_t)(u & 0xffffffffu);
-        out[2 * i + 1] = (int32_t)(uint32_t)(u >> 32);
-    }
+    return (ckpt_parts){&t->tr, &t->opt, &t->data, t->rng_state};
 }
 
-static void unpack64(const int32_t *in, int n, int64_t *v)
-{
-    for (int i = 0; i < n; i++)
-        v[i] = (int64_t)((uint64_t)(uint32_t)in[2 * i] | (uint64_t)(uint32_t)in[2 * i + 1] << 32);
-}
-
-/* The whole training state as checkpoint tensors. Saving and resuming
- * both go through this one list, so whatever a checkpoint holds is
- * exactly what a resume restores: params, optimiser slots, the carried
- * state, and the small integer state packed into the scratch arrays here
- * (data cursor, RNG, optimiser step count). */
-typedef struct state_list {
-    store_tensor ts[3 * MODEL_MAX_PARAMS + 8];
-    int n;
-    char names[2 * MODEL_MAX_PARAMS][64];
-    int32_t cur32[4], rng32[8], misc32[2];
-    int32_t *order32; /* classify: the epoch's example order */
-} state_list;
-
-/* The example order of shuffled data (classify, npy), or NULL (text). */
-static shuffler *data_shuffler(trainer *t)
-{
-    if (t->data.kind == SPEC_DATA_CLASSIFY)
-        return &t->data.ccur.sh;
-    if (t->data.kind == SPEC_DATA_NPY)
-        return &t->data.npy.sh;
-    return NULL;
-}
-
-static int collect_state(trainer *t, state_list *sl, uerr *e)
-{
-    const model *m = &t->tr.m;
-    store_tensor *ts = sl->ts;
-    int n = 0;
-    for (int i = 0; i < m->nparams; i++)
-        ts[n++] = (store_tensor){m->param[i].name, "param", t->tr.dt, m->param[i].shape,
-                                 net_param(&t->tr, i)};
-    for (int slot = 0; slot < 2; slot++) {
-        const char *sn = optim_slot_name(&t->opt, slot);
-        if (!sn)
-            continue;
-        void *base = slot == 0 ? t->opt.m : t->opt.v;
-        for (int i = 0; i < m->nparams; i++) {
-            char *nm = sl->names[slot * MODEL_MAX_PARAMS + i];
-            snprintf(nm, 64, "%s.%s", sn, m->param[i].name);
-            ts[n++] = (store_tensor){nm, "optim", t->tr.dt, m->param[i].shape,
-                                     (char *)base + (size_t)t->tr.off[i] * t->tr.es};
-        }
-    }
-    int64_t cur[2] = {0, 0}, misc[1] = {t->opt.t};
-    const uint64_t *rs = t->rng_state;
-    const shuffler *sh = data_shuffler(t);
-    if (!sh) {
-        batch_save(&t->data.cur, cur);
-    } else {
-        /* Shuffled minibatches: where in which epoch's permutation, the
-         * permutation itself, and the RNG that draws the next one. */
-        int64_t nt = sh->n;
-        cur[0] = sh->pos;
-        cur[1] = sh->epoch;
-        rs = sh->r.s;
-        if (!sl->order32 && !(sl->order32 = malloc((size_t)(nt ? nt : 1) * sizeof(int32_t))))
-            return uerr_set(e, UERR_INTERNAL, "out of memory");
-        for (int64_t i = 0; i < nt; i++)
-            sl->order32[i] = (int32_t)sh->order[i];
-    }
-    pack64(cur, 2, sl->cur32);
-    pack64((const int64_t *)rs, 4, sl->rng32);
-    pack64(misc, 1, sl->misc32);
-    ts[n++] = (store_tensor){"h", "state", t->tr.dt, shape_2(m->B, m->S), t->tr.h0};
-    ts[n++] = (store_tensor){"yprev", "state", DT_I32, shape_1(m->B), t->tr.yprev};
-    ts[n++] = (store_tensor){"cursor", "cursor", DT_I32, shape_1(4), sl->cur32};
-    if (sh)
-        ts[n++] = (store_tensor){"order", "cursor", DT_I32, shape_1(sh->n), sl->order32};
-    ts[n++] = (store_tensor){"rng", "rng", DT_I32, shape_1(8), sl->rng32};
-    ts[n++] = (store_tensor){"optim.t", "state", DT_I32, shape_1(2), sl->misc32};
-    sl->n = n;
-    return 0;
-}
-
-/* The inverse of collect_state: every tensor of the list is copied from
- * the checkpoint (same dtype and shape required), then the packed scratch
- * arrays are unpacked into the cursor, the RNG and the optimiser. */
-static int restore_state(trainer *t, const store_loaded *l, uerr *e)
-{
-    state_list sl = {0};
-    int rc = collect_state(t, &sl, e);
-    for (int i = 0; !rc && i < sl.n; i++) {
-        const store_tensor *want = &sl.ts[i];
-        const store_loaded_tensor *got = store_loaded_find(l, want->name);
-        char s1[64], s2[64];
-        if (!got) {
-            /* Saved before y[t-1] was state: only a model that reads it
-             * needs it, and such models did not exist then. */
-            if (!strcmp(want->name, "yprev") && t->tr.m.yprev < 0)
-                continue;
-            rc = uerr_set(e, UERR_USER, "checkpoint %lld has no tensor '%s'; cannot resume from it",
-                          (long long)l->id, want->name);
-        } else if (got->dt != want->dt || !shape_equal(&got->shape, &want->shape)) {
-            rc = uerr_set(e, UERR_USER,
-                          "checkpoint %lld: tensor '%s' is %s %s, this run needs %s %s (was "
-                          "the config changed?)",
-                          (long long)l->id, want->name, dtype_name(got->dt),
-                          shape_str(&got->shape, s1, sizeof s1), dtype_name(want->dt),
-                          shape_str(&want->shape, s2, sizeof s2));
-        } else if (got->nbytes) {
-            memcpy((void *)want->data, got->data, got->nbytes);
-        }
-    }
-    int64_t cur[2], misc[1];
-    uint64_t rs[4];
-    if (!rc) {
-        unpack64(sl.cur32, 2, cur);
-        unpack64(sl.rng32, 4, (int64_t *)rs);
-        unpack64(sl.misc32, 1, misc);
-        if (misc[0] < 0)
-            rc = uerr_set(e, UERR_USER, "checkpoint %lld: negative optimiser step count",
-                          (long long)l->id);
-        t->opt.t = misc[0];
-    }
-    shuffler *sh = data_shuffler(t);
-    if (!rc && !sh) {
-        rc = batch_restore(&t->data.cur, cur, e);
-        /* Unused by text data; kept as it was so the next checkpoint
-         * holds the same bytes as an uninterrupted run's. */
-        memcpy(t->rng_state, rs, sizeof rs);
-    } else if (!rc) {
-        int64_t nt = sh->n;
-        if (cur[0] < 0 || cur[0] > nt || cur[1] < -1 || (cur[1] < 0 && cur[0] != nt))
-            rc = uerr_set(e, UERR_USER, "checkpoint %lld: data cursor (%lld, %lld) out of range",
-                          (long long)l->id, (long long)cur[0], (long long)cur[1]);
-        /* The order must be a permutation, or a batch would index past
-         * the examples. */
-        char *seen = rc ? NULL : calloc((size_t)(nt ? nt : 1), 1);
-        if (!rc && !seen)
-            rc = uerr_set(e, UERR_INTERNAL, "out of memory");
-        for (int64_t i = 0; !rc && i < nt; i++) {
-            int32_t k = sl.order32[i];
-            if (k < 0 || k >= nt || seen[k])
-                rc = uerr_set(e, UERR_USER,
-                              "checkpoint %lld: the example order is not a permutation",
-                              (long long)l->id);
-            else
-                seen[k] = 1, sh->order[i] = k;
-        }
-        free(seen);
-        if (!rc)
-            rc = rng_restore(&sh->r, rs, e);
-        if (!rc)
-            sh->pos = cur[0], sh->epoch = cur[1];
-    }
-    free(sl.order32);
-    return rc;
-}
 
 static int save_checkpoint(trainer *t, int64_t step, double loss, double valid,
                            int64_t *parent, int64_t *ckpt, uerr *e)
 {
     if (!t->o->db)
         return 0;
-    state_list sl = {0};
-    int rc = collect_state(t, &sl, e);
+    ckpt_parts parts = trainer_parts(t);
+    ckpt_state sl = {0};
+    int rc = ckpt_state_collect(&parts, &sl, e);
     char metrics[128];
     if (isnan(loss))
         snprintf(metrics, sizeof metrics, "{}");
@@ -360,7 +204,7 @@ static int save_checkpoint(trainer *t, int64_t step, double loss, double valid,
                                         ckpt, e);
     if (!rc)
         *parent = *ckpt;
-    free(sl.order32);
+    ckpt_state_free(&sl);
     return rc;
 }
 
@@ -730,8 +574,9 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         rc = load_from(&t, o->from, r, e);
     if (rc || (rc = optim_init(&t.opt, s, t.tr.nparam, e)))
         goto out;
+    ckpt_parts parts = trainer_parts(&t);
     if (o->resume)
-        rc = restore_state(&t, o->resume, e);
+        rc = ckpt_state_restore(&parts, o->resume, e);
     if (rc || (rc = o->resume ? resume_run(&t, r, e) : begin_run(&t, r, e)))
         goto out;
 
@@ -832,10 +677,10 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
     if (!rc && r->steps_done > start)
         rc = save_checkpoint(&t, r->steps_done, r->last_loss, valid, &parent, &r->checkpoint, e);
     if (!rc && o->on_state) {
-        state_list sl = {0};
-        if (!(rc = collect_state(&t, &sl, e)))
+        ckpt_state sl = {0};
+        if (!(rc = ckpt_state_collect(&parts, &sl, e)))
             o->on_state(o->ctx, sl.ts, sl.n);
-        free(sl.order32);
+        ckpt_state_free(&sl);
     }
     if (o->db) {
         uerr e2 = {0};
