@@ -9,6 +9,8 @@
 
 #include <malloc.h>
 #include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -149,6 +151,56 @@ static void test_same_seed_bit_identical(void)
     CHECK(system(cmd) == 0);
 }
 
+/* on_state runs after the final checkpoint, before the run's status is
+ * written: a write lock taken here by another connection makes that
+ * write fail. */
+typedef struct locker {
+    const char *path;
+    sqlite3 *db;
+} locker;
+
+static void lock_store(void *ctx, const store_tensor *t, int n)
+{
+    locker *k = ctx;
+    (void)t;
+    (void)n;
+    if (sqlite3_open_v2(k->path, &k->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+        sqlite3_exec(k->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        printf("  could not lock %s\n", k->path);
+}
+
+/* A run whose final status cannot be recorded fails: the store would
+ * still say "running" while the caller heard success. */
+static void test_unrecorded_finish_fails(void)
+{
+    char dir[] = "/tmp/unroll-train-XXXXXX", db[300];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(db, sizeof db, "%s/f.db", dir);
+    uerr e = {0};
+    spec s;
+    store *st = NULL;
+    locker k = {db, NULL};
+    train_result r;
+    CHECK_OK(spec_load_buffer(&s, "t.yaml", cfg_text, strlen(cfg_text), NULL, 0, &e), &e);
+    CHECK_OK(store_open(&st, db, 0, &e), &e);
+    CHECK_OK(store_busy_timeout(st, 10, &e), &e);
+    train_opts o = {.db = st, .on_state = lock_store, .ctx = &k};
+    int rc = train_run(&s, &o, &r, &e);
+    CHECKF(rc == UERR_USER && strstr(e.msg, "locked") && strstr(e.msg, "run's status"),
+           "train_run returned %d: %s", rc, e.msg);
+    sqlite3_exec(k.db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(k.db);
+    store_run sr;
+    CHECK_OK(store_run_get(st, 1, &sr, &e), &e);
+    CHECK(sr.status && !strcmp(sr.status, "running"));
+    store_run_free(&sr);
+    store_close(st);
+    spec_free(&s);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 /* A learning rate that blows up: stopped with the step and the tensor named. */
 static void test_nan_stops_training(void)
 {
@@ -258,6 +310,7 @@ int main(void)
     RUN(test_step_allocates_nothing);
     RUN(test_shared_weight_is_sum_of_steps);
     RUN(test_same_seed_bit_identical);
+    RUN(test_unrecorded_finish_fails);
     RUN(test_nan_stops_training);
     RUN(test_100k_step_unroll);
     CHECK_EXIT();

@@ -683,9 +683,14 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         ckpt_state_free(&sl);
     }
     if (o->db) {
+        /* After a failure its error is the one to report; otherwise a
+         * status that could not be written fails the run, or the store
+         * would say "running" for a run the caller was told finished. */
         uerr e2 = {0};
         const char *status = rc ? "failed" : r->interrupted ? "interrupted" : "finished";
-        store_run_finish(o->db, t.run, status, rc ? &e2 : e);
+        int frc = store_run_finish(o->db, t.run, status, rc ? &e2 : e);
+        if (!rc)
+            rc = frc;
     }
 out:
     trainer_free(&t);
