@@ -5,22 +5,16 @@
  * interchange formats (store/npy.h, store/safetensors.h) or the trainer
  * (train_verify); the arithmetic here is only what a listing shows.
  */
-#include <dirent.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "cli/color.h"
 #include "cli/progress.h"
 #include "store/json.h"
-#include "store/npy.h"
-#include "store/safetensors.h"
-#include "train/data.h"
-#include "train/net.h"
+#include "train/ckpt_io.h"
 #include "train/train.h"
 
 #ifndef UNROLL_VERSION
@@ -482,395 +476,49 @@ static int ckpt_verify(store *db, const char *ref, int quiet)
     return UERR_USER;
 }
 
-/* ---- export ------------------------------------------------------------------ */
-
-/* torch.nn.RNN (tanh, one layer) + nn.Linear: the state_dict names of the
- * Elman parameters. PyTorch has two hidden biases; b goes to bias_ih_l0
- * and bias_hh_l0 gets zeros (their sum is what the cell adds). */
-static const char *const torch_names[][2] = {
-    {"U", "rnn.weight_ih_l0"}, {"W", "rnn.weight_hh_l0"}, {"b", "rnn.bias_ih_l0"},
-    {"V", "linear.weight"},    {"c", "linear.bias"},
-};
+/* ---- export, import (train/ckpt_io.c) ----------------------------------------- */
 
 static int ckpt_export(store *db, const char *ref, const char *npy_dir, const char *sft_path,
                        int all, int torch)
 {
     uerr e = {0};
-    store_loaded l = {0};
-    store_run r = {0};
-    if (load_ref(db, ref, &l, &e) || store_run_get(db, l.run, &r, &e)) {
-        store_loaded_free(&l);
-        return cli_fail(&e);
-    }
-    sft_tensor *out = calloc((size_t)l.n + 1, sizeof *out);
-    void *zeros = NULL;
-    int n = 0, rc = 0;
-    if (!out)
-        rc = uerr_set(&e, UERR_INTERNAL, "out of memory");
-    for (int i = 0; !rc && i < l.n; i++)
-        if (all || !strcmp(l.t[i].role, "param"))
-            out[n++] = (sft_tensor){l.t[i].name, l.t[i].dt, l.t[i].shape, l.t[i].data};
-    if (!rc && torch) {
-        int np = 0;
-        const store_loaded_tensor *b = NULL;
-        for (int i = 0; i < n; i++) {
-            const char *tn = NULL;
-            for (size_t k = 0; k < sizeof torch_names / sizeof torch_names[0]; k++)
-                if (!strcmp(out[i].name, torch_names[k][0]))
-                    tn = torch_names[k][1];
-            if (tn)
-                out[i].name = tn, np++;
-            if (!strcmp(l.t[i].name, "b"))
-                b = &l.t[i];
-        }
-        if (all || np != 5 || n != 5 || !b)
-            rc = uerr_set(&e, UERR_USER,
-                          "--torch maps the parameters U, W, b, V, c of an Elman cell (and "
-                          "goes without --all); checkpoint %lld has %d parameters",
-                          (long long)l.id, n);
-        else if (!(zeros = calloc(b->nbytes ? b->nbytes : 1, 1)))
-            rc = uerr_set(&e, UERR_INTERNAL, "out of memory");
-        else
-            out[n++] = (sft_tensor){"rnn.bias_hh_l0", b->dt, b->shape, zeros};
-    }
-    if (!rc && n == 0)
-        rc =
-            uerr_set(&e, UERR_USER, "checkpoint %lld has no parameters to export", (long long)l.id);
-    if (!rc && npy_dir) {
-        if (mkdir(npy_dir, 0777) != 0 && errno != EEXIST)
-            rc = uerr_set(&e, UERR_USER, "%s: cannot create: %s", npy_dir, strerror(errno));
-        for (int i = 0; !rc && i < n; i++) {
-            /* a name must stay one file inside DIR */
-            if (strchr(out[i].name, '/') || out[i].name[0] == '.') {
-                rc = uerr_set(&e, UERR_USER, "tensor '%s' cannot be a file name", out[i].name);
-                break;
-            }
-            char path[4200];
-            snprintf(path, sizeof path, "%s/%s.npy", npy_dir, out[i].name);
-            rc = npy_write(path, out[i].dt, &out[i].shape, out[i].data, &e);
-        }
-    }
-    if (!rc && sft_path) {
-        char id[32], step[32];
-        snprintf(id, sizeof id, "%lld", (long long)l.id);
-        snprintf(step, sizeof step, "%lld", (long long)l.step);
-        const char *meta[] = {"format", "pt",          "unroll.run", r.name, "unroll.checkpoint",
-                              id,       "unroll.step", step};
-        rc = sft_write(sft_path, out, n, meta, 4, &e);
-    }
+    ckpt_exported x;
+    ckpt_export_opts o = {npy_dir, sft_path, all, torch};
+    int rc = ckpt_io_export(db, ref, &o, &x, &e);
     if (!rc) {
-        printf("exported %d tensor%s of checkpoint %lld (run '%s', step %lld) to %s:", n,
-               n == 1 ? "" : "s", (long long)l.id, r.name, (long long)l.step,
+        printf("exported %d tensor%s of checkpoint %lld (run '%s', step %lld) to %s:", x.n,
+               x.n == 1 ? "" : "s", (long long)x.l.id, x.r.name, (long long)x.l.step,
                npy_dir ? npy_dir : sft_path);
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < x.n; i++) {
             char shp[96];
-            printf("%s %s %s", i ? "," : "", out[i].name,
-                   shape_str(&out[i].shape, shp, sizeof shp));
+            printf("%s %s %s", i ? "," : "", x.t[i].name,
+                   shape_str(&x.t[i].shape, shp, sizeof shp));
         }
         printf("\n");
     }
-    free(zeros);
-    free(out);
-    store_run_free(&r);
-    store_loaded_free(&l);
+    ckpt_exported_free(&x);
     return rc ? cli_fail(&e) : 0;
-}
-
-/* ---- import ------------------------------------------------------------------ */
-
-typedef struct imp_tensor {
-    char *name;
-    dtype dt;
-    shape shape;
-    void *data;
-} imp_tensor;
-
-typedef struct imp_set {
-    imp_tensor *t;
-    int n, cap;
-} imp_set;
-
-static void imp_free(imp_set *s)
-{
-    for (int i = 0; i < s->n; i++) {
-        free(s->t[i].name);
-        free(s->t[i].data);
-    }
-    free(s->t);
-    memset(s, 0, sizeof *s);
-}
-
-/* Takes ownership of name and data. */
-static int imp_add(imp_set *s, char *name, dtype dt, shape sh, void *data, uerr *e)
-{
-    if (s->n == s->cap) {
-        int nc = s->cap ? 2 * s->cap : 16;
-        imp_tensor *t = realloc(s->t, (size_t)nc * sizeof *t);
-        if (!t) {
-            free(name);
-            free(data);
-            return uerr_set(e, UERR_INTERNAL, "out of memory");
-        }
-        s->t = t;
-        s->cap = nc;
-    }
-    s->t[s->n++] = (imp_tensor){name, dt, sh, data};
-    return 0;
-}
-
-static int imp_name_cmp(const void *a, const void *b)
-{
-    return strcmp(((const imp_tensor *)a)->name, ((const imp_tensor *)b)->name);
-}
-
-static int imp_read(const char *src, imp_set *set, uerr *e)
-{
-    struct stat st;
-    if (stat(src, &st) != 0)
-        return uerr_set(e, UERR_USER, "%s: %s", src, strerror(errno));
-    if (!S_ISDIR(st.st_mode)) {
-        sft_file f;
-        int rc = sft_read(src, &f, e);
-        for (int i = 0; !rc && i < f.n; i++) {
-            rc = imp_add(set, f.t[i].name, f.t[i].dt, f.t[i].shape, f.t[i].data, e);
-            f.t[i].name = NULL;
-            f.t[i].data = NULL;
-        }
-        if (!rc && set->n == 0)
-            rc = uerr_set(e, UERR_USER, "%s: no tensors", src);
-        sft_free(&f);
-        return rc;
-    }
-    DIR *d = opendir(src);
-    if (!d)
-        return uerr_set(e, UERR_USER, "%s: %s", src, strerror(errno));
-    struct dirent *de;
-    int rc = 0;
-    while (!rc && (de = readdir(d))) {
-        size_t len = strlen(de->d_name);
-        if (len <= 4 || strcmp(de->d_name + len - 4, ".npy") || de->d_name[0] == '.')
-            continue;
-        char path[4200];
-        snprintf(path, sizeof path, "%s/%s", src, de->d_name);
-        dtype dt;
-        shape sh;
-        void *data = NULL;
-        if ((rc = npy_read(path, &dt, &sh, &data, e)))
-            break;
-        char *name = strndup(de->d_name, len - 4);
-        if (!name) {
-            free(data);
-            rc = uerr_set(e, UERR_INTERNAL, "out of memory");
-            break;
-        }
-        rc = imp_add(set, name, dt, sh, data, e);
-    }
-    closedir(d);
-    if (!rc && set->n == 0)
-        rc = uerr_set(e, UERR_USER, "%s: no .npy files", src);
-    if (!rc)
-        qsort(set->t, (size_t)set->n, sizeof *set->t, imp_name_cmp);
-    return rc;
-}
-
-static imp_tensor *imp_find(imp_set *s, const char *name)
-{
-    for (int i = 0; i < s->n; i++)
-        if (!strcmp(s->t[i].name, name))
-            return &s->t[i];
-    return NULL;
-}
-
-/* torch state_dict names (with or without the "rnn." prefix) back to U,
- * W, b = bias_ih + bias_hh, V, c. */
-static int imp_from_torch(imp_set *s, uerr *e)
-{
-    imp_tensor *wih = imp_find(s, "rnn.weight_ih_l0");
-    if (!wih)
-        wih = imp_find(s, "weight_ih_l0");
-    if (!wih)
-        return 0;
-    int pre = !strncmp(wih->name, "rnn.", 4);
-    static const char *const map[][2] = {{"weight_ih_l0", "U"},
-                                         {"weight_hh_l0", "W"},
-                                         {"bias_ih_l0", "b"},
-                                         {"linear.weight", "V"},
-                                         {"linear.bias", "c"}};
-    imp_tensor *bhh = imp_find(s, pre ? "rnn.bias_hh_l0" : "bias_hh_l0");
-    imp_tensor *bih = imp_find(s, pre ? "rnn.bias_ih_l0" : "bias_ih_l0");
-    if (bhh && bih) {
-        if (bhh->dt != bih->dt || !shape_equal(&bhh->shape, &bih->shape) || bhh->dt == DT_I32)
-            return uerr_set(e, UERR_USER, "bias_ih_l0 and bias_hh_l0 differ in dtype or shape");
-        int64_t n = shape_numel(&bih->shape);
-        DT_EACH_REAL(bih->dt, T, {
-            T *x = bih->data;
-            const T *y = bhh->data;
-            for (int64_t k = 0; k < n; k++)
-                x[k] += y[k];
-        });
-    }
-    for (int i = 0; i < s->n; i++) {
-        const char *nm = s->t[i].name;
-        if (pre && !strncmp(nm, "rnn.", 4))
-            nm += 4;
-        if (!strcmp(nm, "bias_hh_l0")) {
-            /* summed into b above; dropped */
-            free(s->t[i].name);
-            free(s->t[i].data);
-            s->t[i--] = s->t[--s->n];
-            continue;
-        }
-        for (size_t k = 0; k < sizeof map / sizeof map[0]; k++)
-            if (!strcmp(nm, map[k][0])) {
-                char *c = strdup(map[k][1]);
-                if (!c)
-                    return uerr_set(e, UERR_INTERNAL, "out of memory");
-                /* nm points into the name freed here: stop looking */
-                free(s->t[i].name);
-                s->t[i].name = c;
-                break;
-            }
-    }
-    return 0;
-}
-
-/* The role a tensor of an --all export had, from its name. */
-static const char *imp_role(const char *name)
-{
-    static const char *const optim[] = {"adagrad.mem.", "adam.m.", "adam.v.", "momentum.velocity."};
-    for (size_t i = 0; i < sizeof optim / sizeof optim[0]; i++)
-        if (!strncmp(name, optim[i], strlen(optim[i])))
-            return "optim";
-    if (!strcmp(name, "h") || !strcmp(name, "yprev") || !strcmp(name, "optim.t"))
-        return "state";
-    if (!strcmp(name, "cursor") || !strcmp(name, "order"))
-        return "cursor";
-    if (!strcmp(name, "rng"))
-        return "rng";
-    return "param";
 }
 
 static int ckpt_import(store *db, const char *src, const char *name, const cli_common *c,
                        long long step, const char *cmdline)
 {
     uerr e = {0};
-    imp_set set = {0};
-    spec s = {0};
-    net n = {0};
-    data_source d = {0};
-    int have_model = 0;
-    char *resolved = NULL;
-    int32_t *cps = NULL;
-    store_tensor *ts = NULL;
-    int rc = imp_read(src, &set, &e);
-    if (!rc)
-        rc = imp_from_torch(&set, &e);
-    if (!rc && c->config) {
-        /* Check against the model the config builds, on its data. */
-        if (!(rc = spec_load(&s, c->config, c->sets, c->nsets, &e)))
-            rc = train_first_step(&s, NULL, NET_TRAIN, &n, &d, &e);
-        have_model = !rc;
-        for (int i = 0; !rc && i < n.m.nparams; i++) {
-            const model_param *p = &n.m.param[i];
-            imp_tensor *x = imp_find(&set, p->name);
-            char s1[96], s2[96];
-            if (!x)
-                rc = uerr_set(&e, UERR_USER, "%s: no tensor '%s' (the model's parameter %s %s)",
-                              src, p->name, p->name, shape_str(&p->shape, s1, sizeof s1));
-            else if (!shape_equal(&x->shape, &p->shape) || x->dt == DT_I32)
-                rc = uerr_set(&e, UERR_USER, "%s: tensor '%s' is %s %s, the model needs %s %s", src,
-                              p->name, dtype_name(x->dt), shape_str(&x->shape, s1, sizeof s1),
-                              dtype_name(s.train.dtype), shape_str(&p->shape, s2, sizeof s2));
-            else if (x->dt != s.train.dtype) {
-                /* stored in the config's dtype, as training would */
-                int64_t k = shape_numel(&x->shape);
-                void *conv = malloc((size_t)(k ? k : 1) * dtype_size(s.train.dtype));
-                if (!conv) {
-                    rc = uerr_set(&e, UERR_INTERNAL, "out of memory");
-                    break;
-                }
-                DT_EACH_REAL(s.train.dtype, T, {
-                    T *o = conv;
-                    for (int64_t j = 0; j < k; j++)
-                        o[j] =
-                            x->dt == DT_F32 ? (T)((float *)x->data)[j] : (T)((double *)x->data)[j];
-                });
-                free(x->data);
-                x->data = conv;
-                x->dt = s.train.dtype;
-            }
-        }
-        for (int i = 0; !rc && i < set.n; i++) {
-            int known = 0;
-            for (int j = 0; j < n.m.nparams && !known; j++)
-                known = !strcmp(n.m.param[j].name, set.t[i].name);
-            if (!known && !strcmp(imp_role(set.t[i].name), "param"))
-                rc = uerr_set(&e, UERR_USER, "%s: tensor '%s' is not a parameter of this model",
-                              src, set.t[i].name);
-        }
-        size_t rl;
-        FILE *m = rc ? NULL : open_memstream(&resolved, &rl);
-        if (!rc && (!m || spec_write_yaml(&s, m) || fclose(m)))
-            rc = uerr_set(&e, UERR_INTERNAL, "out of memory");
-    }
-    for (int i = 0; !rc && i < set.n; i++) {
-        const char *nm = set.t[i].name;
-        if (!*nm || strlen(nm) > 200)
-            rc = uerr_set(&e, UERR_USER, "%s: tensor name '%.40s' is empty or too long", src, nm);
-        for (const char *p = nm; !rc && *p; p++)
-            if ((unsigned char)*p < 0x20)
-                rc = uerr_set(&e, UERR_USER, "%s: a tensor name has a control character", src);
-    }
-    int nv = 0;
-    if (!rc && have_model) {
-        const text_vocab *v = data_vocab(&d);
-        nv = v->size;
-        if (!(cps = malloc((size_t)(nv ? nv : 1) * sizeof *cps)))
-            rc = uerr_set(&e, UERR_INTERNAL, "out of memory");
-        for (int i = 0; !rc && i < nv; i++)
-            cps[i] = i < v->n_known ? (int32_t)v->cp[i] : -1;
-    }
-    if (!rc && !(ts = calloc((size_t)set.n, sizeof *ts)))
-        rc = uerr_set(&e, UERR_INTERNAL, "out of memory");
-    for (int i = 0; !rc && i < set.n; i++)
-        ts[i] = (store_tensor){set.t[i].name, imp_role(set.t[i].name), set.t[i].dt, set.t[i].shape,
-                               set.t[i].data};
-    int64_t run = 0, ck = 0;
-    if (!rc) {
-        store_run_info info = {.name = name,
-                               .config_text = resolved ? resolved : "",
-                               .command_line = cmdline,
-                               .program_version = UNROLL_VERSION,
-                               .data_hash = have_model ? d.hash : "",
-                               .vocab = cps,
-                               .nvocab = nv,
-                               .init = "import"};
-        rc = store_run_begin(db, &info, &run, &e);
-    }
-    if (!rc) {
-        rc = store_checkpoint_save(db, run, step, ts, set.n, NULL, &ck, &e);
-        if (!rc)
-            rc = store_run_finish(db, run, "finished", &e);
-        if (rc) {
-            /* no half-imported run left behind */
-            store_removed st;
-            uerr e2 = {0};
-            (void)store_run_delete(db, run, 1, &st, &e2);
-        }
-    }
-    if (!rc)
-        printf("imported %d tensor%s from %s as run '%s', checkpoint %lld (step %lld)%s\n", set.n,
-               set.n == 1 ? "" : "s", src, name, (long long)ck, step,
-               have_model ? ", checked against the config's model" : "");
-    free(ts);
-    free(cps);
-    free(resolved);
-    if (n.params)
-        net_free(&n);
-    data_free(&d);
-    spec_free(&s);
-    imp_free(&set);
-    return rc ? cli_fail(&e) : 0;
+    ckpt_imported r;
+    ckpt_import_opts o = {.src = src,
+                          .name = name,
+                          .config = c->config,
+                          .sets = c->sets,
+                          .nsets = c->nsets,
+                          .step = step,
+                          .command_line = cmdline,
+                          .program_version = UNROLL_VERSION};
+    if (ckpt_io_import(db, &o, &r, &e))
+        return cli_fail(&e);
+    printf("imported %d tensor%s from %s as run '%s', checkpoint %lld (step %lld)%s\n", r.n,
+           r.n == 1 ? "" : "s", src, name, (long long)r.ckpt, step,
+           r.checked ? ", checked against the config's model" : "");
+    return 0;
 }
 
 /* ---- dispatch ----------------------------------------------------------------- */

@@ -126,7 +126,8 @@ int store_metrics_csv(store *s, int64_t run, FILE *out, uerr *e)
         return rc;
     sqlite3_stmt *st;
     if ((rc = store_prepare(s, &st, what, e,
-                            "SELECT step, name, value FROM metrics WHERE run = ? ORDER BY step, name",
+                            "SELECT step, name, value FROM metrics WHERE run = ?"
+                            " ORDER BY step, name",
                             "I", run)))
         return rc;
     fputs("step,name,value\n", out);

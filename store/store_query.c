@@ -196,7 +196,8 @@ int store_metric_series(store *s, int64_t run, const char *name, int64_t **steps
         return rc;
     sqlite3_stmt *st;
     if ((rc = store_prepare(s, &st, what, e,
-                            "SELECT step, value FROM metrics WHERE run = ? AND name = ? ORDER BY step",
+                            "SELECT step, value FROM metrics WHERE run = ? AND name = ?"
+                            " ORDER BY step",
                             "It", run, name)))
         return rc;
     int64_t cap = 0;

@@ -11,6 +11,7 @@
 #include "store/json.h"
 #include "store/sha256.h"
 #include "train/batch.h"
+#include "train/ckpt_io.h"
 #include "train/ckpt_state.h"
 #include "train/data.h"
 #include "train/dist.h"
@@ -233,13 +234,8 @@ static int load_from(trainer *t, const store_loaded *l, train_result *r, uerr *e
                       p->name, dtype_name(x->dt), shape_str(&x->shape, s1, sizeof s1),
                       shape_str(&p->shape, s2, sizeof s2));
         } else {
-            int64_t k = shape_numel(&p->shape);
-            DT_EACH_REAL(t->tr.dt, T, {
-                T *v = net_param(&t->tr, i);
-                for (int64_t j = 0; j < k; j++)
-                    v[j] = x->dt == DT_F32 ? (T)((const float *)x->data)[j]
-                                           : (T)((const double *)x->data)[j];
-            });
+            ckpt_io_convert(net_param(&t->tr, i), t->tr.dt, x->data, x->dt,
+                            shape_numel(&p->shape));
             FROM_NOTE(r->from_loaded, kl, "%s%s", kl ? ", " : "", p->name);
             loaded++;
         }

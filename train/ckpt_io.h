@@ -1,0 +1,67 @@
+/*
+ * ckpt_io.h - checkpoints to and from files other programs read: .npy
+ * directories and safetensors files, with PyTorch's state_dict names for
+ * an Elman cell (torch.nn.RNN + nn.Linear) in both directions.
+ *
+ * Invariants:
+ * - An export with torch names imports back to the same parameters
+ *   (bias_hh_l0, zeros on export, is summed into b on import).
+ * - An import stores each tensor under the role ckpt_role gives its name
+ *   (train/ckpt_state.h), so an --all export comes back as it was.
+ * - An import that fails leaves no run behind.
+ * Nothing here prints: the caller reports from the results.
+ */
+#ifndef UNROLL_CKPT_IO_H
+#define UNROLL_CKPT_IO_H
+
+#include "store/safetensors.h"
+#include "store/store.h"
+
+/* n real elements of dtype sdt at src into dtype ddt at dst (float32 and
+ * float64 only; the same dtype copies). */
+void ckpt_io_convert(void *dst, dtype ddt, const void *src, dtype sdt, int64_t n);
+
+typedef struct ckpt_export_opts {
+    const char *npy_dir;  /* DIR/<name>.npy files, or */
+    const char *sft_path; /* one safetensors file */
+    int all;              /* every tensor, not only the parameters */
+    int torch;            /* PyTorch state_dict names (Elman only) */
+} ckpt_export_opts;
+
+/* What was written: the checkpoint, its run, and the tensors as named in
+ * the files. */
+typedef struct ckpt_exported {
+    store_loaded l;
+    store_run r;
+    sft_tensor *t;
+    int n;
+    void *zeros; /* bias_hh_l0 of a torch export */
+} ckpt_exported;
+
+/* Writes checkpoint ref (a reference as store_checkpoint_resolve takes). */
+int ckpt_io_export(store *db, const char *ref, const ckpt_export_opts *o, ckpt_exported *x,
+                   uerr *e);
+void ckpt_exported_free(ckpt_exported *x);
+
+typedef struct ckpt_import_opts {
+    const char *src;  /* a directory of .npy files or a safetensors file */
+    const char *name; /* the new run's name */
+    /* With a config, the tensors are checked against (and converted to
+     * the dtype of) the model it builds, and the run gets its config and
+     * vocabulary; NULL: stored as they are. */
+    const char *config;
+    const char *const *sets;
+    int nsets;
+    int64_t step;
+    const char *command_line, *program_version;
+} ckpt_import_opts;
+
+typedef struct ckpt_imported {
+    int n;             /* tensors */
+    int64_t run, ckpt; /* the new run and its checkpoint */
+    int checked;       /* checked against the config's model */
+} ckpt_imported;
+
+int ckpt_io_import(store *db, const ckpt_import_opts *o, ckpt_imported *out, uerr *e);
+
+#endif
