@@ -6,7 +6,8 @@
  * - The metric buffer is cleared only after the transaction that wrote it
  *   committed; a failed write keeps the rows for the next attempt.
  * - A value is written as NULL for NaN (SQLite has none) and read back as
- *   NaN; CSV values use %.17g so they read back bit-exact.
+ *   NaN; CSV values use %.17g so they read back bit-exact, and names are
+ *   quoted as every CSV of the store is (table_csv_field).
  */
 #include "store/store_int.h"
 
@@ -100,22 +101,6 @@ int store_metric(store *s, int64_t run, int64_t step, const char *name, double v
     return 0;
 }
 
-/* Quotes a CSV field only when it needs it (RFC 4180). */
-void store_csv_field(FILE *out, const char *v)
-{
-    if (!strpbrk(v, ",\"\r\n")) {
-        fputs(v, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *v; v++) {
-        if (*v == '"')
-            fputc('"', out);
-        fputc(*v, out);
-    }
-    fputc('"', out);
-}
-
 int store_metrics_csv(store *s, int64_t run, FILE *out, uerr *e)
 {
     const char *what = "reading metrics";
@@ -135,7 +120,7 @@ int store_metrics_csv(store *s, int64_t run, FILE *out, uerr *e)
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 1);
         fprintf(out, "%" PRId64 ",", (int64_t)sqlite3_column_int64(st, 0));
-        store_csv_field(out, name ? name : "");
+        table_csv_field(out, name ? name : "");
         if (sqlite3_column_type(st, 2) == SQLITE_NULL)
             fputs(",nan\n", out);
         else

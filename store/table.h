@@ -82,8 +82,8 @@ int table_col(const table *t, const char *name);
 /* Prints t in the given form; an error if writing fails. */
 int table_write(const table *t, FILE *f, table_form form, uerr *e);
 
-/* Writes one CSV field (quoted only when needed), for callers that write
- * CSV by hand. */
+/* Writes one CSV field, quoted only when it needs it (RFC 4180), for
+ * callers that write CSV by hand: the one CSV quoter of unroll. */
 void table_csv_field(FILE *f, const char *s);
 
 #endif
