@@ -45,10 +45,41 @@ typedef struct cli_opt {
     int *flag;
 } cli_opt;
 
-/* Parses argv[1..]: the common options, --help/-h (prints help and
- * returns -1), the options in opts (ended by a {NULL} entry), and at most
- * npos positional arguments into pos[0..npos). Returns 0, -1 after --help,
- * or UERR_USAGE with a message printed. */
+/* What reads as an option rather than a positional argument. */
+enum {
+    CLI_DASH_ONE,  /* "-x" and "--x"; "-" alone is an argument (stdin, a name) */
+    CLI_DASH_ALL,  /* anything starting with '-' */
+    CLI_DASH_TWO,  /* only "--x": "-x" is an argument (SQL may start with '-') */
+};
+
+/* How one command reads its arguments. Every command parses through
+ * cli_parse_args, so the common options, --help, --csv/--json and the
+ * messages are the same everywhere. */
+typedef struct cli_args {
+    const char *cmd;     /* names the command in messages: "ckpt list" */
+    const char *help;    /* printed for --help/-h; NULL: no --help here */
+    cli_common *c;
+    const cli_opt *opts; /* ended by a {NULL} entry; NULL: none */
+    /* An option of opts with neither value nor flag is handed here with its
+     * value; non-zero (a usage message printed) stops parsing. */
+    int (*take)(void *ctx, const char *name, const char *value);
+    void *ctx;
+    table_form *form; /* --csv and --json are accepted when not NULL */
+    int first;        /* argv index of the first argument (2 after a subcommand) */
+    int dash;         /* CLI_DASH_* */
+    const char **pos; /* positional arguments go here, at most npos of them */
+    int npos;
+    int *npos_seen;       /* how many came (may be NULL) */
+    int last_wins;        /* a further argument replaces pos[0] instead */
+    const char *too_many; /* format of the message for one more (%s: cmd);
+                           * NULL: "%s: unexpected argument '%s'" */
+} cli_args;
+
+/* Returns 0, -1 after --help, or UERR_USAGE with a message printed. */
+int cli_parse_args(int argc, char **argv, const cli_args *a);
+
+/* cli_parse_args for a command with no subcommand, options starting with
+ * '-', at most npos positional arguments. */
 int cli_parse(int argc, char **argv, const char *cmd, const char *help, cli_common *c,
               const cli_opt *opts, const char **pos, int npos);
 
@@ -66,7 +97,11 @@ int cli_color_opt(const char *when);
 int cli_int(const char *opt, const char *s, long long lo, long long hi, long long *out);
 int cli_real(const char *opt, const char *s, double *out);
 
-/* --db, else the config's train.checkpoint.db, else unroll.db. */
+/* The store every command uses when neither --db nor the config names one. */
+#define CLI_DEFAULT_DB "unroll.db"
+
+/* --db, else the config's train.checkpoint.db (s may be NULL), else
+ * CLI_DEFAULT_DB. */
 const char *cli_db_path(const cli_common *c, const spec *s);
 
 /* ---- store commands (cli/store_cli.c) ---- */

@@ -523,6 +523,113 @@ static int ckpt_import(store *db, const char *src, const char *name, const cli_c
 
 /* ---- dispatch ----------------------------------------------------------------- */
 
+/* Everything the options of any form can set (every form accepts every
+ * option; a form reads the ones it needs). */
+typedef struct ckpt_args {
+    cli_common c;
+    table_form form;
+    const char *pos[4];
+    int npos;
+    const char *metric, *keep_s, *npy, *sft, *name, *step_s, *config;
+    int maximize, remove_tag, dry, all, torch;
+    long long keep, step;
+    char cmdline[4096];
+} ckpt_args;
+
+static int run_list(store *db, const ckpt_args *a)
+{
+    return ckpt_list(db, a->npos ? a->pos[0] : NULL, a->form);
+}
+
+static int run_log(store *db, const ckpt_args *a) { return ckpt_log(db, a->pos[0], a->form); }
+
+static int run_show(store *db, const ckpt_args *a) { return ckpt_show(db, a->pos[0], a->form); }
+
+static int run_best(store *db, const ckpt_args *a)
+{
+    return ckpt_best(db, a->npos ? a->pos[0] : NULL, a->metric ? a->metric : "valid_loss",
+                     a->maximize, a->form);
+}
+
+static int run_diff(store *db, const ckpt_args *a)
+{
+    return ckpt_diff(db, a->pos[0], a->pos[1], a->all, a->form);
+}
+
+static int check_tag(ckpt_args *a)
+{
+    if ((a->npos == 2) == a->remove_tag)
+        return cli_usage("ckpt tag: CKPT NAME, or CKPT --remove");
+    return 0;
+}
+
+static int run_tag(store *db, const ckpt_args *a)
+{
+    return ckpt_tag(db, a->pos[0], a->remove_tag ? NULL : a->pos[1]);
+}
+
+static int check_prune(ckpt_args *a)
+{
+    if (!a->keep_s || cli_int("--keep-last", a->keep_s, 1, 1000000000, &a->keep))
+        return a->keep_s ? UERR_USAGE : cli_usage("ckpt prune: --keep-last K is required");
+    return 0;
+}
+
+static int run_prune(store *db, const ckpt_args *a)
+{
+    return ckpt_prune(db, a->pos[0], a->keep, a->metric, a->dry);
+}
+
+static int run_verify(store *db, const ckpt_args *a)
+{
+    return ckpt_verify(db, a->pos[0], a->c.quiet);
+}
+
+static int check_export(ckpt_args *a)
+{
+    if (!a->npy == !a->sft)
+        return cli_usage("ckpt export: --npy DIR or --safetensors FILE");
+    return 0;
+}
+
+static int run_export(store *db, const ckpt_args *a)
+{
+    return ckpt_export(db, a->pos[0], a->npy, a->sft, a->all, a->torch);
+}
+
+static int check_import(ckpt_args *a)
+{
+    if (!a->name)
+        return cli_usage("ckpt import: --name RUN is required");
+    return 0;
+}
+
+static int run_import(store *db, const ckpt_args *a)
+{
+    return ckpt_import(db, a->pos[0], a->name, &a->c, a->step, a->cmdline);
+}
+
+/* The forms of `unroll ckpt`: positional arguments (min, max), whether
+ * the store is opened for writing, a check of the options before the
+ * store is opened, and the form itself. */
+static const struct ckpt_cmd {
+    const char *name;
+    int min, max, write;
+    int (*check)(ckpt_args *a);
+    int (*run)(store *db, const ckpt_args *a);
+} ckpt_cmds[] = {
+    {"list", 0, 1, 0, NULL, run_list},
+    {"log", 1, 1, 0, NULL, run_log},
+    {"show", 1, 1, 0, NULL, run_show},
+    {"best", 0, 1, 0, NULL, run_best},
+    {"diff", 2, 2, 0, NULL, run_diff},
+    {"tag", 1, 2, 1, check_tag, run_tag},
+    {"prune", 1, 1, 1, check_prune, run_prune},
+    {"verify", 1, 1, 0, NULL, run_verify},
+    {"export", 1, 1, 0, check_export, run_export},
+    {"import", 1, 1, 1, check_import, run_import},
+};
+
 int cmd_ckpt(int argc, char **argv)
 {
     if (argc < 2)
@@ -532,121 +639,63 @@ int cmd_ckpt(int argc, char **argv)
         fputs(help, stdout);
         return 0;
     }
-    static const char *const subs[] = {"list", "log",   "show",   "best",   "diff",
-                                       "tag",  "prune", "verify", "export", "import"};
     const char *sub = argv[1];
-    int which = -1;
-    for (int i = 0; i < 10; i++)
-        if (!strcmp(sub, subs[i]))
-            which = i;
-    if (which < 0)
+    const struct ckpt_cmd *cmd = NULL;
+    for (size_t i = 0; i < sizeof ckpt_cmds / sizeof ckpt_cmds[0]; i++)
+        if (!strcmp(sub, ckpt_cmds[i].name))
+            cmd = &ckpt_cmds[i];
+    if (!cmd)
         return cli_usage("ckpt: unknown subcommand '%s' (list, log, show, best, diff, tag, prune, "
                          "verify, export, import)",
                          sub);
-    cli_common c = {0};
-    table_form form = TABLE_PLAIN;
-    const char *pos[4], *metric = NULL, *keep_s = NULL, *npy = NULL, *sft = NULL, *name = NULL,
-                        *step_s = NULL, *config = NULL;
-    int npos = 0, maximize = 0, remove_tag = 0, dry = 0, all = 0, torch = 0;
-    for (int i = 2; i < argc; i++) {
-        int r = cli_common_opt(argc, argv, &i, &c);
-        if (r < 0)
-            return UERR_USAGE;
-        if (r > 0 || cli_form_opt(argv[i], &form))
-            continue;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(help, stdout);
-            return 0;
-        }
-        if ((r = cli_value(argc, argv, &i, "--metric", &metric)) != 0 ||
-            (r = cli_value(argc, argv, &i, "--keep-last", &keep_s)) != 0 ||
-            (r = cli_value(argc, argv, &i, "--npy", &npy)) != 0 ||
-            (r = cli_value(argc, argv, &i, "--safetensors", &sft)) != 0 ||
-            (r = cli_value(argc, argv, &i, "--name", &name)) != 0 ||
-            (r = cli_value(argc, argv, &i, "--step", &step_s)) != 0 ||
-            (r = cli_value(argc, argv, &i, "--config", &config)) != 0) {
-            if (r < 0)
-                return UERR_USAGE;
-            continue;
-        }
-        int *flag = !strcmp(argv[i], "--max")       ? &maximize
-                    : !strcmp(argv[i], "--remove")  ? &remove_tag
-                    : !strcmp(argv[i], "--dry-run") ? &dry
-                    : !strcmp(argv[i], "--all")     ? &all
-                    : !strcmp(argv[i], "--torch")   ? &torch
-                                                    : NULL;
-        if (flag) {
-            *flag = 1;
-            continue;
-        }
-        if (argv[i][0] == '-' && argv[i][1])
-            return cli_usage("ckpt %s: unknown option '%s'", sub, argv[i]);
-        if (npos == 4)
-            return cli_usage("ckpt %s: too many arguments", sub);
-        pos[npos++] = argv[i];
-    }
-    /* arguments each form takes: min, max */
-    static const int nargs[10][2] = {{0, 1}, {1, 1}, {1, 1}, {0, 1}, {2, 2},
-                                     {1, 2}, {1, 1}, {1, 1}, {1, 1}, {1, 1}};
-    if (npos < nargs[which][0] || npos > nargs[which][1])
+    ckpt_args a = {0};
+    const cli_opt opts[] = {{"--metric", &a.metric, NULL},
+                            {"--keep-last", &a.keep_s, NULL},
+                            {"--npy", &a.npy, NULL},
+                            {"--safetensors", &a.sft, NULL},
+                            {"--name", &a.name, NULL},
+                            {"--step", &a.step_s, NULL},
+                            {"--config", &a.config, NULL},
+                            {"--max", NULL, &a.maximize},
+                            {"--remove", NULL, &a.remove_tag},
+                            {"--dry-run", NULL, &a.dry},
+                            {"--all", NULL, &a.all},
+                            {"--torch", NULL, &a.torch},
+                            {NULL, NULL, NULL}};
+    char what[32];
+    snprintf(what, sizeof what, "ckpt %s", sub);
+    cli_args pa = {.cmd = what,
+                   .help = help,
+                   .c = &a.c,
+                   .opts = opts,
+                   .form = &a.form,
+                   .first = 2,
+                   .pos = a.pos,
+                   .npos = 4,
+                   .npos_seen = &a.npos,
+                   .too_many = "%s: too many arguments"};
+    int pr = cli_parse_args(argc, argv, &pa);
+    if (pr)
+        return pr < 0 ? 0 : pr;
+    if (a.npos < cmd->min || a.npos > cmd->max)
         return cli_usage("ckpt %s: wrong number of arguments (see 'unroll ckpt --help')", sub);
-    if (which == 5 && (npos == 2) == remove_tag)
-        return cli_usage("ckpt tag: CKPT NAME, or CKPT --remove");
-    long long keep = 0, step = 0;
-    if (which == 6 && (!keep_s || cli_int("--keep-last", keep_s, 1, 1000000000, &keep)))
-        return keep_s ? UERR_USAGE : cli_usage("ckpt prune: --keep-last K is required");
-    if (which == 8 && !npy == !sft)
-        return cli_usage("ckpt export: --npy DIR or --safetensors FILE");
-    if (which == 9 && !name)
-        return cli_usage("ckpt import: --name RUN is required");
-    if (step_s && cli_int("--step", step_s, 0, INT64_MAX, &step))
+    int rc;
+    if (cmd->check && (rc = cmd->check(&a)))
+        return rc;
+    if (a.step_s && cli_int("--step", a.step_s, 0, INT64_MAX, &a.step))
         return UERR_USAGE;
-    if (c.nsets && !config)
+    if (a.c.nsets && !a.config)
         return cli_usage("ckpt import: --set goes with --config");
-    c.config = config;
+    a.c.config = a.config;
 
-    char cmdline[4096];
-    size_t k = (size_t)snprintf(cmdline, sizeof cmdline, "unroll ckpt");
-    for (int i = 1; i < argc && k < sizeof cmdline; i++)
-        k += (size_t)snprintf(cmdline + k, sizeof cmdline - k, " %s", argv[i]);
+    size_t k = (size_t)snprintf(a.cmdline, sizeof a.cmdline, "unroll ckpt");
+    for (int i = 1; i < argc && k < sizeof a.cmdline; i++)
+        k += (size_t)snprintf(a.cmdline + k, sizeof a.cmdline - k, " %s", argv[i]);
     uerr e = {0};
     store *db = NULL;
-    int write = which == 5 || which == 6 || which == 9;
-    if (cli_open_store(&c, write, &db, &e))
+    if (cli_open_store(&a.c, cmd->write, &db, &e))
         return cli_fail(&e);
-    int rc;
-    switch (which) {
-    case 0:
-        rc = ckpt_list(db, npos ? pos[0] : NULL, form);
-        break;
-    case 1:
-        rc = ckpt_log(db, pos[0], form);
-        break;
-    case 2:
-        rc = ckpt_show(db, pos[0], form);
-        break;
-    case 3:
-        rc = ckpt_best(db, npos ? pos[0] : NULL, metric ? metric : "valid_loss", maximize, form);
-        break;
-    case 4:
-        rc = ckpt_diff(db, pos[0], pos[1], all, form);
-        break;
-    case 5:
-        rc = ckpt_tag(db, pos[0], remove_tag ? NULL : pos[1]);
-        break;
-    case 6:
-        rc = ckpt_prune(db, pos[0], keep, metric, dry);
-        break;
-    case 7:
-        rc = ckpt_verify(db, pos[0], c.quiet);
-        break;
-    case 8:
-        rc = ckpt_export(db, pos[0], npy, sft, all, torch);
-        break;
-    default:
-        rc = ckpt_import(db, pos[0], name, &c, step, cmdline);
-        break;
-    }
+    rc = cmd->run(db, &a);
     store_close(db);
     return rc;
 }

@@ -41,7 +41,7 @@ int cmd_eval(int argc, char **argv)
         return pr < 0 ? 0 : pr;
     uerr e = {0};
     store *db = NULL;
-    if (store_open(&db, c.db ? c.db : "unroll.db", STORE_READ_UPGRADE, &e))
+    if (store_open(&db, cli_db_path(&c, NULL), STORE_READ_UPGRADE, &e))
         return cli_fail(&e);
     model_ckpt m;
     uint32_t *cp = NULL;

@@ -340,6 +340,109 @@ static int runs_plot(store *db, const char *const *names, int n, const char *out
     return rc ? cli_fail(&e) : 0;
 }
 
+/* Everything the options of `runs` can set. */
+typedef struct runs_args {
+    cli_common c;
+    table_form form;
+    const char *pos[64];
+    int npos;
+    const char *metric, *out, *smooth_s, *ledger;
+    const char *wheres[32];
+    int nwhere, force;
+    long long smooth;
+    store_run_filter f;
+    int64_t id; /* the run named by pos[0], for the forms about one run */
+} runs_args;
+
+/* --where KEY=VALUE, checked as it comes. */
+static int take_where(void *ctx, const char *name, const char *v)
+{
+    runs_args *a = ctx;
+    (void)name;
+    if (!strchr(v, '=') || v[0] == '=')
+        return cli_usage("runs list: --where KEY=VALUE, found '%s'", v);
+    if (a->nwhere == 32)
+        return cli_usage("runs list: more than 32 --where options");
+    a->wheres[a->nwhere++] = v;
+    return 0;
+}
+
+static int run_list(store *db, runs_args *a)
+{
+    where_ctx w = {a->wheres, a->nwhere};
+    if (a->nwhere) {
+        a->f.keep = where_keep;
+        a->f.ctx = &w;
+    }
+    return runs_list(db, &a->f, a->form);
+}
+
+static int run_show(store *db, runs_args *a) { return runs_show(db, a->id, a->form); }
+
+static int run_metrics(store *db, runs_args *a)
+{
+    uerr e = {0};
+    table t;
+    int rc;
+    if (store_metrics_table(db, a->id, a->metric, &t, &e))
+        rc = cli_fail(&e);
+    else
+        rc = cli_print_table(&t, a->form);
+    table_free(&t);
+    return rc;
+}
+
+static int run_rm(store *db, runs_args *a)
+{
+    uerr e = {0};
+    store_removed st;
+    if (store_run_delete(db, a->id, a->force, &st, &e))
+        return cli_fail(&e);
+    printf("removed run '%s': %lld checkpoint%s, %lld metric row%s; %lld tensor%s no "
+           "longer used (%.1f KiB)\n",
+           a->pos[0], (long long)st.checkpoints, st.checkpoints == 1 ? "" : "s",
+           (long long)st.metrics, st.metrics == 1 ? "" : "s", (long long)st.tensors,
+           st.tensors == 1 ? "" : "s", (double)st.bytes / 1024.0);
+    return 0;
+}
+
+static int run_rename(store *db, runs_args *a)
+{
+    uerr e = {0};
+    if (store_run_rename(db, a->id, a->pos[1], &e))
+        return cli_fail(&e);
+    printf("run %lld is now '%s'\n", (long long)a->id, a->pos[1]);
+    return 0;
+}
+
+static int run_plot(store *db, runs_args *a)
+{
+    return a->ledger ? ledger_heatmap(db, a->pos, a->npos, a->ledger, a->out)
+                     : runs_plot(db, a->pos, a->npos, a->out, a->smooth);
+}
+
+/* The option sets of the forms (cmd_runs builds them). */
+enum { OPTS_NONE, OPTS_LIST, OPTS_METRICS, OPTS_PLOT, OPTS_RM, OPTS_N };
+
+/* The forms of `unroll runs`: positional arguments (-1: one or more runs,
+ * checked by the form), whether the first names one run to resolve,
+ * whether the store is opened for writing, the default output form, the
+ * options. */
+static const struct runs_cmd {
+    const char *name;
+    int want, one_run, write;
+    table_form form;
+    int opts;
+    int (*run)(store *db, runs_args *a);
+} runs_cmds[] = {
+    {"list", 0, 0, 0, TABLE_PLAIN, OPTS_LIST, run_list},
+    {"show", 1, 1, 0, TABLE_PLAIN, OPTS_NONE, run_show},
+    {"metrics", 1, 1, 0, TABLE_CSV, OPTS_METRICS, run_metrics},
+    {"rm", 1, 1, 1, TABLE_PLAIN, OPTS_RM, run_rm},
+    {"rename", 2, 1, 1, TABLE_PLAIN, OPTS_NONE, run_rename},
+    {"plot", -1, 0, 0, TABLE_PLAIN, OPTS_PLOT, run_plot},
+};
+
 int cmd_runs(int argc, char **argv)
 {
     if (argc < 2)
@@ -348,133 +451,75 @@ int cmd_runs(int argc, char **argv)
         fputs(runs_help, stdout);
         return 0;
     }
-    const char *sub = argv[1], *metric = NULL, *out = NULL, *smooth_s = NULL, *ledger = NULL;
-    const char *pos[64];
-    const char *wheres[32];
-    int npos = 0, nwhere = 0, force = 0;
-    store_run_filter f = {0};
-    cli_common c = {0};
-    table_form form = TABLE_PLAIN;
-    int is_list = !strcmp(sub, "list"), is_show = !strcmp(sub, "show"),
-        is_metrics = !strcmp(sub, "metrics"), is_rm = !strcmp(sub, "rm"),
-        is_rename = !strcmp(sub, "rename"), is_plot = !strcmp(sub, "plot");
-    if (!is_list && !is_show && !is_metrics && !is_rm && !is_rename && !is_plot)
+    const char *sub = argv[1];
+    const struct runs_cmd *cmd = NULL;
+    for (size_t i = 0; i < sizeof runs_cmds / sizeof runs_cmds[0]; i++)
+        if (!strcmp(sub, runs_cmds[i].name))
+            cmd = &runs_cmds[i];
+    if (!cmd)
         return cli_usage("runs: unknown subcommand '%s' (list, show, metrics, rm, rename, plot)",
                          sub);
-    if (is_metrics)
-        form = TABLE_CSV;
-    for (int i = 2; i < argc; i++) {
-        int r = cli_common_opt(argc, argv, &i, &c);
-        if (r < 0)
-            return UERR_USAGE;
-        if (r > 0 || cli_form_opt(argv[i], &form))
-            continue;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(runs_help, stdout);
-            return 0;
-        }
-        const char *v;
-        if (is_list && ((r = cli_value(argc, argv, &i, "--name", &f.name_glob)) != 0 ||
-                        (r = cli_value(argc, argv, &i, "--status", &f.status)) != 0 ||
-                        (r = cli_value(argc, argv, &i, "--since", &f.since)) != 0 ||
-                        (r = cli_value(argc, argv, &i, "--before", &f.before)) != 0)) {
-            if (r < 0)
-                return UERR_USAGE;
-            continue;
-        }
-        if (is_list && (r = cli_value(argc, argv, &i, "--where", &v)) != 0) {
-            if (r < 0)
-                return UERR_USAGE;
-            if (!strchr(v, '=') || v[0] == '=')
-                return cli_usage("runs list: --where KEY=VALUE, found '%s'", v);
-            if (nwhere == 32)
-                return cli_usage("runs list: more than 32 --where options");
-            wheres[nwhere++] = v;
-            continue;
-        }
-        if (is_metrics && (r = cli_value(argc, argv, &i, "--name", &metric)) != 0) {
-            if (r < 0)
-                return UERR_USAGE;
-            continue;
-        }
-        if (is_plot && ((r = cli_value(argc, argv, &i, "-o", &out)) != 0 ||
-                        (r = cli_value(argc, argv, &i, "--out", &out)) != 0 ||
-                        (r = cli_value(argc, argv, &i, "--ledger", &ledger)) != 0 ||
-                        (r = cli_value(argc, argv, &i, "--smooth", &smooth_s)) != 0)) {
-            if (r < 0)
-                return UERR_USAGE;
-            continue;
-        }
-        if (is_rm && !strcmp(argv[i], "--force")) {
-            force = 1;
-            continue;
-        }
-        if (argv[i][0] == '-')
-            return cli_usage("runs %s: unknown option '%s'", sub, argv[i]);
-        if (npos == 64)
-            return cli_usage("runs %s: too many arguments", sub);
-        pos[npos++] = argv[i];
-    }
-    int want = is_list ? 0 : is_rename ? 2 : is_plot ? -1 : 1;
-    if (want >= 0 && npos != want)
+    runs_args a = {0};
+    a.form = cmd->form;
+    a.smooth = -1;
+    /* Each form takes its own options. */
+    const cli_opt opts[OPTS_N][6] = {
+        [OPTS_NONE] = {{NULL, NULL, NULL}},
+        [OPTS_LIST] = {{"--name", &a.f.name_glob, NULL},
+                       {"--status", &a.f.status, NULL},
+                       {"--since", &a.f.since, NULL},
+                       {"--before", &a.f.before, NULL},
+                       {"--where", NULL, NULL}, /* take_where */
+                       {NULL, NULL, NULL}},
+        [OPTS_METRICS] = {{"--name", &a.metric, NULL}, {NULL, NULL, NULL}},
+        [OPTS_PLOT] = {{"-o", &a.out, NULL},
+                       {"--out", &a.out, NULL},
+                       {"--ledger", &a.ledger, NULL},
+                       {"--smooth", &a.smooth_s, NULL},
+                       {NULL, NULL, NULL}},
+        [OPTS_RM] = {{"--force", NULL, &a.force}, {NULL, NULL, NULL}},
+    };
+    char what[32];
+    snprintf(what, sizeof what, "runs %s", sub);
+    cli_args pa = {.cmd = what,
+                   .help = runs_help,
+                   .c = &a.c,
+                   .opts = opts[cmd->opts],
+                   .take = take_where,
+                   .ctx = &a,
+                   .form = &a.form,
+                   .first = 2,
+                   .dash = CLI_DASH_ALL,
+                   .pos = a.pos,
+                   .npos = 64,
+                   .npos_seen = &a.npos,
+                   .too_many = "%s: too many arguments"};
+    int pr = cli_parse_args(argc, argv, &pa);
+    if (pr)
+        return pr < 0 ? 0 : pr;
+    if (cmd->want >= 0 && a.npos != cmd->want)
         return cli_usage("runs %s: expected %s", sub,
-                         want == 0   ? "no arguments"
-                         : want == 1 ? "one run (a name or id)"
-                                     : "a run and its new name");
-    if (is_plot && (npos == 0 || !out))
+                         cmd->want == 0   ? "no arguments"
+                         : cmd->want == 1 ? "one run (a name or id)"
+                                          : "a run and its new name");
+    if (cmd->opts == OPTS_PLOT && (a.npos == 0 || !a.out))
         return cli_usage("runs plot: expected RUN... -o FILE.svg");
-    if (f.status && strcmp(f.status, "running") && strcmp(f.status, "finished") &&
-        strcmp(f.status, "interrupted") && strcmp(f.status, "failed") && strcmp(f.status, "lost"))
+    const char *status = a.f.status;
+    if (status && strcmp(status, "running") && strcmp(status, "finished") &&
+        strcmp(status, "interrupted") && strcmp(status, "failed") && strcmp(status, "lost"))
         return cli_usage("runs list: --status is running, finished, interrupted, failed or lost");
-    long long smooth = -1;
-    if (smooth_s && cli_int("--smooth", smooth_s, 0, 1000000000, &smooth))
+    if (a.smooth_s && cli_int("--smooth", a.smooth_s, 0, 1000000000, &a.smooth))
         return UERR_USAGE;
-    where_ctx w = {wheres, nwhere};
-    if (nwhere) {
-        f.keep = where_keep;
-        f.ctx = &w;
-    }
 
     uerr e = {0};
     store *db = NULL;
-    if (cli_open_store(&c, is_rm || is_rename, &db, &e))
+    if (cli_open_store(&a.c, cmd->write, &db, &e))
         return cli_fail(&e);
-    int rc = 0;
-    int64_t id = 0;
-    if (!is_list && !is_plot && store_run_resolve(db, pos[0], &id, &e)) {
-        store_close(db);
-        return cli_fail(&e);
-    }
-    if (is_list) {
-        rc = runs_list(db, &f, form);
-    } else if (is_show) {
-        rc = runs_show(db, id, form);
-    } else if (is_metrics) {
-        table t;
-        if (store_metrics_table(db, id, metric, &t, &e))
-            rc = cli_fail(&e);
-        else
-            rc = cli_print_table(&t, form);
-        table_free(&t);
-    } else if (is_rm) {
-        store_removed st;
-        if (store_run_delete(db, id, force, &st, &e))
-            rc = cli_fail(&e);
-        else
-            printf("removed run '%s': %lld checkpoint%s, %lld metric row%s; %lld tensor%s no "
-                   "longer used (%.1f KiB)\n",
-                   pos[0], (long long)st.checkpoints, st.checkpoints == 1 ? "" : "s",
-                   (long long)st.metrics, st.metrics == 1 ? "" : "s", (long long)st.tensors,
-                   st.tensors == 1 ? "" : "s", (double)st.bytes / 1024.0);
-    } else if (is_rename) {
-        if (store_run_rename(db, id, pos[1], &e))
-            rc = cli_fail(&e);
-        else
-            printf("run %lld is now '%s'\n", (long long)id, pos[1]);
-    } else {
-        rc = ledger ? ledger_heatmap(db, pos, npos, ledger, out)
-                    : runs_plot(db, pos, npos, out, smooth);
-    }
+    int rc;
+    if (cmd->one_run && store_run_resolve(db, a.pos[0], &a.id, &e))
+        rc = cli_fail(&e);
+    else
+        rc = cmd->run(db, &a);
     store_close(db);
     return rc;
 }
@@ -497,16 +542,15 @@ int cmd_config(int argc, char **argv)
     if (strcmp(argv[1], "show"))
         return cli_usage("config: unknown subcommand '%s' (show)", argv[1]);
     cli_common c = {0};
-    for (int i = 2; i < argc; i++) {
-        int r = cli_common_opt(argc, argv, &i, &c);
-        if (r < 0)
-            return UERR_USAGE;
-        if (r > 0)
-            continue;
-        if (argv[i][0] == '-')
-            return cli_usage("config show: unknown option '%s'", argv[i]);
-        c.config = argv[i];
-    }
+    cli_args pa = {.cmd = "config show",
+                   .c = &c,
+                   .first = 2,
+                   .dash = CLI_DASH_ALL,
+                   .pos = &c.config,
+                   .last_wins = 1};
+    int pr = cli_parse_args(argc, argv, &pa);
+    if (pr)
+        return pr;
     if (!c.config)
         return cli_usage("config show: which config?");
     uerr e = {0};

@@ -35,7 +35,7 @@ int cmd_sample(int argc, char **argv)
         return pr < 0 ? 0 : pr;
     uerr e = {0};
     store *db = NULL;
-    const char *dbpath = c.db ? c.db : "unroll.db";
+    const char *dbpath = cli_db_path(&c, NULL);
     if (store_open(&db, dbpath, STORE_READ_UPGRADE, &e))
         return cli_fail(&e);
     model_ckpt m;

@@ -282,7 +282,7 @@ static int train_body(int argc, char **argv, const dist *d)
     spec s = {0};
     store_loaded ref = {0};
     store *db = NULL;
-    const char *dbpath = c.db ? c.db : "unroll.db";
+    const char *dbpath = cli_db_path(&c, NULL);
     if (resume) {
         /* The store first: the config is the one stored with the run. */
         if (store_open(&db, dbpath, 0, &e) || load_ref(db, resume, &ref, &e) ||

@@ -60,41 +60,82 @@ int cli_common_opt(int argc, char **argv, int *i, cli_common *c)
     return 0;
 }
 
-int cli_parse(int argc, char **argv, const char *cmd, const char *help, cli_common *c,
-              const cli_opt *opts, const char **pos, int npos)
+/* Whether arg reads as an option. */
+static int cli_is_option(const char *arg, int dash)
+{
+    switch (dash) {
+    case CLI_DASH_ALL:
+        return arg[0] == '-';
+    case CLI_DASH_TWO:
+        return arg[0] == '-' && arg[1] == '-';
+    default:
+        return arg[0] == '-' && arg[1];
+    }
+}
+
+/* argv[*i] against the options of a: 1 taken, 0 not one of them, -1 a
+ * usage error (printed). */
+static int cli_own_opt(int argc, char **argv, int *i, const cli_args *a)
+{
+    for (const cli_opt *o = a->opts; o && o->name; o++) {
+        if (o->flag) {
+            if (!strcmp(argv[*i], o->name)) {
+                *o->flag = 1;
+                return 1;
+            }
+            continue;
+        }
+        const char *v;
+        int r = cli_value(argc, argv, i, o->name, o->value ? o->value : &v);
+        if (r < 0)
+            return -1;
+        if (r > 0)
+            return o->value ? 1 : a->take(a->ctx, o->name, v) ? -1 : 1;
+    }
+    return 0;
+}
+
+int cli_parse_args(int argc, char **argv, const cli_args *a)
 {
     int npos_seen = 0;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_opt(argc, argv, &i, c);
+    for (int i = a->first ? a->first : 1; i < argc; i++) {
+        int r = cli_common_opt(argc, argv, &i, a->c);
         if (r < 0)
+            return UERR_USAGE;
+        if (r > 0 || (a->form && cli_form_opt(argv[i], a->form)))
+            continue;
+        if (a->help && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))) {
+            fputs(a->help, stdout);
+            return -1;
+        }
+        if ((r = cli_own_opt(argc, argv, &i, a)) < 0)
             return UERR_USAGE;
         if (r > 0)
             continue;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(help, stdout);
-            return -1;
-        }
-        const cli_opt *o = opts;
-        for (; o && o->name; o++) {
-            if (o->flag && !strcmp(argv[i], o->name)) {
-                *o->flag = 1;
-                break;
-            }
-            if (o->value && (r = cli_value(argc, argv, &i, o->name, o->value)) != 0) {
-                if (r < 0)
-                    return UERR_USAGE;
-                break;
-            }
-        }
-        if (o && o->name)
+        if (cli_is_option(argv[i], a->dash))
+            return cli_usage("%s: unknown option '%s'", a->cmd, argv[i]);
+        if (a->last_wins) {
+            a->pos[0] = argv[i];
+            npos_seen = 1;
             continue;
-        if (argv[i][0] == '-' && argv[i][1])
-            return cli_usage("%s: unknown option '%s'", cmd, argv[i]);
-        if (npos_seen == npos)
-            return cli_usage("%s: unexpected argument '%s'", cmd, argv[i]);
-        pos[npos_seen++] = argv[i];
+        }
+        if (npos_seen == a->npos) {
+            if (a->too_many)
+                return cli_usage(a->too_many, a->cmd);
+            return cli_usage("%s: unexpected argument '%s'", a->cmd, argv[i]);
+        }
+        a->pos[npos_seen++] = argv[i];
     }
+    if (a->npos_seen)
+        *a->npos_seen = npos_seen;
     return 0;
+}
+
+int cli_parse(int argc, char **argv, const char *cmd, const char *help, cli_common *c,
+              const cli_opt *opts, const char **pos, int npos)
+{
+    cli_args a = {.cmd = cmd, .help = help, .c = c, .opts = opts, .pos = pos, .npos = npos};
+    return cli_parse_args(argc, argv, &a);
 }
 
 int cli_color_opt(const char *when)
@@ -177,5 +218,5 @@ const char *cli_db_path(const cli_common *c, const spec *s)
         return c->db;
     if (s && s->train.checkpoint.db && *s->train.checkpoint.db)
         return s->train.checkpoint.db;
-    return "unroll.db";
+    return CLI_DEFAULT_DB;
 }

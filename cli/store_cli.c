@@ -23,7 +23,7 @@ int cli_form_opt(const char *arg, table_form *form)
 
 int cli_open_store(const cli_common *c, int write, store **db, uerr *e)
 {
-    return store_open(db, c->db ? c->db : "unroll.db",
+    return store_open(db, cli_db_path(c, NULL),
                       write ? STORE_READ_WRITE : STORE_READ_UPGRADE, e);
 }
 
@@ -53,28 +53,23 @@ int cmd_query(int argc, char **argv)
     cli_common c = {0};
     const char *sql = NULL;
     table_form form = TABLE_PLAIN;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_opt(argc, argv, &i, &c);
-        if (r < 0)
-            return UERR_USAGE;
-        if (r > 0 || cli_form_opt(argv[i], &form))
-            continue;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(query_help, stdout);
-            return 0;
-        }
-        if (argv[i][0] == '-' && argv[i][1] == '-')
-            return cli_usage("query: unknown option '%s'", argv[i]);
-        if (sql)
-            return cli_usage("query: one SQL statement, quoted as one argument");
-        sql = argv[i];
-    }
+    cli_args pa = {.cmd = "query",
+                   .help = query_help,
+                   .c = &c,
+                   .form = &form,
+                   .dash = CLI_DASH_TWO,
+                   .pos = &sql,
+                   .npos = 1,
+                   .too_many = "%s: one SQL statement, quoted as one argument"};
+    int pr = cli_parse_args(argc, argv, &pa);
+    if (pr)
+        return pr < 0 ? 0 : pr;
     if (!sql)
         return cli_usage("query: which SQL? (unroll query \"SELECT ...\")");
     uerr e = {0};
     store *db = NULL;
     table t;
-    if (store_open(&db, c.db ? c.db : "unroll.db", STORE_READ_ONLY, &e) ||
+    if (store_open(&db, cli_db_path(&c, NULL), STORE_READ_ONLY, &e) ||
         store_query(db, sql, &t, &e)) {
         store_close(db);
         return cli_fail(&e);
