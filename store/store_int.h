@@ -69,6 +69,9 @@ int store_identify(store *s, int64_t *appid, int64_t *version, int64_t *ntables,
 int store_migrate(store *s, uerr *e);
 int store_parse_id(const char *p, int64_t *v);
 int store_flush_rows(store *s, uerr *e);
+/* Before reading the metrics of run: this handle's buffered rows are
+ * written (a read-only handle has none), and the run must exist. */
+int store_metrics_ready(store *s, int64_t run, uerr *e);
 /* Run names and tags follow the same rules; what is "run name" or "tag". */
 int store_check_label(store *s, const char *what, const char *name, uerr *e);
 char *store_col_text(sqlite3_stmt *st, int i, int *oom);

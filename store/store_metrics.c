@@ -101,13 +101,19 @@ int store_metric(store *s, int64_t run, int64_t step, const char *name, double v
     return 0;
 }
 
-int store_metrics_csv(store *s, int64_t run, FILE *out, uerr *e)
+int store_metrics_ready(store *s, int64_t run, uerr *e)
 {
-    const char *what = "reading metrics";
     int rc;
     if (!s->readonly && (rc = store_flush(s, e)))
         return rc;
-    if ((rc = store_run_exists(s, run, e)))
+    return store_run_exists(s, run, e);
+}
+
+int store_metrics_csv(store *s, int64_t run, FILE *out, uerr *e)
+{
+    const char *what = "reading metrics";
+    int rc = store_metrics_ready(s, run, e);
+    if (rc)
         return rc;
     sqlite3_stmt *st;
     if ((rc = store_prepare(s, &st, what, e,

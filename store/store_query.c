@@ -158,10 +158,8 @@ int store_metrics_table(store *s, int64_t run, const char *name, table *out, uer
 {
     const char *what = "reading metrics";
     memset(out, 0, sizeof *out);
-    int rc;
-    if (!s->readonly && (rc = store_flush(s, e)))
-        return rc;
-    if ((rc = store_run_exists(s, run, e)))
+    int rc = store_metrics_ready(s, run, e);
+    if (rc)
         return rc;
     sqlite3_stmt *st;
     if ((rc = store_prepare(s, &st, what, e,
@@ -189,10 +187,8 @@ int store_metric_series(store *s, int64_t run, const char *name, int64_t **steps
     *steps = NULL;
     *values = NULL;
     *n = 0;
-    int rc;
-    if (!s->readonly && (rc = store_flush(s, e)))
-        return rc;
-    if ((rc = store_run_exists(s, run, e)))
+    int rc = store_metrics_ready(s, run, e);
+    if (rc)
         return rc;
     sqlite3_stmt *st;
     if ((rc = store_prepare(s, &st, what, e,
