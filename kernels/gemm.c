@@ -6,8 +6,8 @@
  * float64, each for AVX-512 (8 rows by 2 zmm: 16 independent chains,
  * enough to hide the fused adds' latency, and 32 or 16 columns per packed
  * panel), for AVX2 with FMA (6 rows by 2 ymm: 12 chains in 16 registers)
- * and as portable C (4 rows by 8 scalars, C's fma()). Only GCC or clang
- * on x86-64 builds the vector paths; elsewhere the generic one runs.
+ * and as portable C (4 rows by 8 scalars, C's fma()). Only GCC on x86-64
+ * builds the vector paths; elsewhere the generic one runs.
  *
  * A product is split into parts (pool_for), each a range of C's rows by a
  * range of B's panels. Each part packs its panels of op(B) into its
@@ -79,7 +79,9 @@ GEMM_REF(gemm_ref_f32, float, fmaf)
 static const gemm_variant gen_f64 = {4, 8, gemm_block_f64_gen, gemm_pack_f64_gen};
 static const gemm_variant gen_f32 = {4, 8, gemm_block_f32_gen, gemm_pack_f32_gen};
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+/* GCC's target pragmas (as in smallmm.c and vmath.c); clang builds (make
+ * fuzz) run the generic path */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define GEMM_HAVE_VECTOR 1
 #include <immintrin.h>
 
