@@ -1,15 +1,17 @@
 /*
  * pool.c - persistent worker threads and per-thread scratch; see pool.h.
  *
- * Dispatch: the caller publishes the job (fn, ctx, nparts, nthreads), sets
- * `pending` to the workers that take part and increments `gen`. An idle
- * worker spins on `gen` for POOL_SPIN rounds, then sleeps on it in a
- * futex. The caller wakes sleepers only when `sleepers` says one may be
- * asleep: it increments gen before it reads sleepers, a worker increments
- * sleepers before the futex compares gen (both sequentially consistent),
- * so either the caller sees the sleeper or the sleeper sees the new gen.
- * Completion is the same pattern the other way: the last worker to finish
- * brings `pending` to 0 and wakes the caller if it sleeps.
+ * Dispatch: the caller publishes the job (fn, ctx, a ticket holding its
+ * generation and part count) and increments `gen`. An idle worker spins
+ * on `gen` for POOL_SPIN rounds, then sleeps on it in a futex. The caller
+ * wakes sleepers only when `sleepers` says one may be asleep: it
+ * increments gen before it reads sleepers, a worker increments sleepers
+ * before the futex compares gen (both sequentially consistent), so either
+ * the caller sees the sleeper or the sleeper sees the new gen. Every
+ * thread then claims parts from the ticket until none is left; the caller
+ * waits (the same spin, then futex) until all are done. Nobody waits for a
+ * worker that has not started: on a loaded machine the caller simply runs
+ * more of the parts itself.
  */
 #include "kernels/pool.h"
 
@@ -27,7 +29,7 @@
 
 /* rounds of a pause before sleeping: some tens of microseconds, about the
  * elementwise work between two products of a step */
-#define POOL_SPIN 20000
+#define POOL_SPIN 4000
 #define POOL_MAX_THREADS 256
 
 static struct {
@@ -35,16 +37,17 @@ static struct {
     pthread_t tid[POOL_MAX_THREADS];
     int nworkers;               /* threads 1 .. nworkers exist */
     int born[POOL_MAX_THREADS]; /* gen when each was created: its first job is the next */
+    _Atomic uint64_t ticket;    /* see ticket_of */
+    atomic_int done;            /* parts of the job finished */
     int exit_hook;              /* atexit registered */
     atomic_int gen;             /* job generation */
-    atomic_int pending;         /* workers of the job still running */
     atomic_int sleepers;        /* workers in (or entering) the futex */
     atomic_int caller_sleeps;
     atomic_int stop;
     atomic_int used;            /* threads that ran a part of this job */
     pool_fn fn;
     void *ctx;
-    int nparts, nth;
+    int nth;
 } P = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static struct {
@@ -137,13 +140,39 @@ void *pool_scratch(size_t bytes)
 
 /* ---- workers ------------------------------------------------------------------ */
 
+/* The ticket: job generation (high 16 bits), parts (middle 24), the next
+ * unclaimed part (low 24). A claim is one compare-and-swap on it, so a
+ * thread that looked at an old job can never claim a part of a newer one
+ * by mistake, and the job's fields (fn, ctx) are stable while any of its
+ * parts is claimed and not done: the caller changes them only after all
+ * are. */
+#define TK_PART_BITS 24
+#define TK_MASK ((1ull << TK_PART_BITS) - 1)
+
+static uint64_t ticket_of(unsigned gen, int nparts)
+{
+    return ((uint64_t)(gen & 0xffff) << (2 * TK_PART_BITS)) |
+           ((uint64_t)nparts << TK_PART_BITS);
+}
+
+/* Claims and runs parts of the current job until none is left. */
 static void run_parts(int self)
 {
     int ran = 0;
-    for (int p = self; p < P.nparts; p += P.nth, ran = 1)
-        P.fn(P.ctx, p, self);
-    if (ran)
-        atomic_fetch_add(&P.used, 1);
+    uint64_t t = atomic_load(&P.ticket);
+    for (;;) {
+        uint64_t next = t & TK_MASK, n = (t >> TK_PART_BITS) & TK_MASK;
+        if (next >= n)
+            break;
+        if (!atomic_compare_exchange_weak(&P.ticket, &t, t + 1))
+            continue;
+        if (!ran++)
+            atomic_fetch_add(&P.used, 1);
+        P.fn(P.ctx, (int)next, self);
+        if (atomic_fetch_add(&P.done, 1) + 1 == (int)n && atomic_load(&P.caller_sleeps))
+            futex_wake(&P.done);
+        t = atomic_load(&P.ticket);
+    }
 }
 
 static void *worker(void *arg)
@@ -152,15 +181,12 @@ static void *worker(void *arg)
     int seen = P.born[self];
     for (;;) {
         wait_change(&P.gen, seen, &P.sleepers);
-        /* the caller waits for every worker before it changes the job, so
-         * gen moved by exactly one */
-        seen++;
+        seen = atomic_load(&P.gen);
         if (atomic_load(&P.stop))
             break;
+        /* a stale nth only decides whether to try: the ticket decides */
         if (self < P.nth)
             run_parts(self);
-        if (atomic_fetch_sub(&P.pending, 1) == 1 && atomic_load(&P.caller_sleeps))
-            futex_wake(&P.pending);
     }
     scratch_free(&tls_scratch);
     return NULL;
@@ -215,7 +241,7 @@ void pool_for(int cls, int nparts, pool_fn fn, void *ctx)
         nth = nparts;
     if (nth > POOL_MAX_THREADS)
         nth = POOL_MAX_THREADS;
-    if (nth <= 1 || pthread_mutex_trylock(&P.lock)) {
+    if (nth <= 1 || nparts >= (int)TK_MASK || pthread_mutex_trylock(&P.lock)) {
         /* one thread, or the workers are busy with another caller's job */
         for (int p = 0; p < nparts; p++)
             fn(ctx, p, 0);
@@ -227,19 +253,18 @@ void pool_for(int cls, int nparts, pool_fn fn, void *ctx)
         nth = P.nworkers + 1;
     P.fn = fn;
     P.ctx = ctx;
-    P.nparts = nparts;
     P.nth = nth;
     atomic_store(&P.used, 0);
-    /* every worker acknowledges every job, so none reads the next job's
-     * fields while it still looks at this one's */
-    atomic_store(&P.pending, P.nworkers);
-    atomic_fetch_add(&P.gen, 1);
+    atomic_store(&P.done, 0);
+    unsigned g = (unsigned)atomic_load(&P.gen) + 1;
+    atomic_store(&P.ticket, ticket_of(g, nparts));
+    atomic_store(&P.gen, (int)g);
     if (atomic_load(&P.sleepers))
         futex_wake(&P.gen);
     run_parts(0);
-    int left;
-    while ((left = atomic_load(&P.pending)) != 0)
-        wait_change(&P.pending, left, &P.caller_sleeps);
+    int d;
+    while ((d = atomic_load(&P.done)) != nparts)
+        wait_change(&P.done, d, &P.caller_sleeps);
     int used = atomic_load(&P.used);
     pthread_mutex_unlock(&P.lock);
     count(cls, used);

@@ -2,18 +2,21 @@
  * pool.h - the kernels' persistent worker threads and per-thread scratch.
  *
  * pool_for(cls, nparts, fn, ctx) runs fn(ctx, part, thread) for every
- * part 0 .. nparts-1 on min(nparts, cpu_threads()) threads, the calling
- * thread among them (thread 0), and returns when all have run. Part p
- * always runs on thread p % nthreads: the partition is fixed by the call,
- * never by which thread is free first. A kernel whose parts write
- * disjoint outputs with arithmetic that does not depend on the partition
- * (kernels/gemm.c) gives the same bits on any number of threads.
+ * part 0 .. nparts-1 on up to min(nparts, cpu_threads()) threads, the
+ * calling thread among them (thread 0), and returns when all have run.
+ * The parts are the caller's fixed partition; which thread runs which part
+ * is decided at run time (each claims the next part left), so a part's
+ * arithmetic must not depend on its thread: then a kernel whose parts
+ * write disjoint outputs (kernels/gemm.c) gives the same bits on any
+ * number of threads and under any load.
  *
  * The workers are created on the first call that needs them and live for
  * the process (joined at exit). A call costs one atomic increment of a
  * generation counter that the idle workers spin on for a short while
  * before they sleep on a futex (so three threads on two cores do not
- * burn a core between products), and a wake-up only if one sleeps.
+ * burn a core between products), and a wake-up only if one sleeps. The
+ * caller never waits for a worker that has not started: on a loaded
+ * machine it runs the parts left itself.
  * pool_for is safe to call from several threads: one call owns the
  * workers at a time; a concurrent call runs all its parts on its own
  * thread (same bits).
