@@ -1,17 +1,18 @@
 /*
  * pool.c - persistent worker threads and per-thread scratch; see pool.h.
  *
- * Dispatch: the caller publishes the job (fn, ctx, a ticket holding its
- * generation and part count) and increments `gen`. An idle worker spins
- * on `gen` for POOL_SPIN rounds, then sleeps on it in a futex. The caller
- * wakes sleepers only when `sleepers` says one may be asleep: it
- * increments gen before it reads sleepers, a worker increments sleepers
- * before the futex compares gen (both sequentially consistent), so either
- * the caller sees the sleeper or the sleeper sees the new gen. Every
- * thread then claims parts from the ticket until none is left; the caller
- * waits (the same spin, then futex) until all are done. Nobody waits for a
- * worker that has not started: on a loaded machine the caller simply runs
- * more of the parts itself.
+ * Dispatch: the caller publishes the job (fn, ctx, a job word holding its
+ * number and part count) and increments `gen`. An idle worker spins on
+ * `gen` for POOL_SPIN_NS, then sleeps on it in a futex. The caller wakes
+ * sleepers only when `sleepers` says one may be asleep: it increments gen
+ * before it reads sleepers, a worker increments sleepers before the futex
+ * compares gen (both sequentially consistent), so either the caller sees
+ * the sleeper or the sleeper sees the new gen. Each thread claims its own
+ * parts (p = thread, thread + nthreads, ...) and then any left; the
+ * caller leaves the workers' parts to them for POOL_GRACE_NS before it
+ * takes them too, then waits (spin, then futex) until all are done. So on
+ * a quiet machine every thread runs its share, and on a loaded one a
+ * worker the scheduler has not run yet does not hold up the product.
  */
 #include "kernels/pool.h"
 
@@ -23,21 +24,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kernels/cpu.h"
 
-/* rounds of a pause before sleeping: some tens of microseconds, about the
- * elementwise work between two products of a step */
-#define POOL_SPIN 4000
+/* how long an idle thread spins before it sleeps: longer than the
+ * elementwise work between two products of a step, so workers stay awake
+ * through a step, short enough that an idle process stops burning cores
+ * at once. By the clock, as a pause takes 10 to 150 cycles by CPU. */
+#define POOL_SPIN_NS 60000
 #define POOL_MAX_THREADS 256
+#define POOL_MAX_PARTS 1024
+/* how long the caller leaves a worker's own parts to it before it runs
+ * them itself: about a wake-up from the futex */
+#define POOL_GRACE_NS 100000
 
 static struct {
     pthread_mutex_t lock;       /* held by the call that owns the workers */
     pthread_t tid[POOL_MAX_THREADS];
     int nworkers;               /* threads 1 .. nworkers exist */
     int born[POOL_MAX_THREADS]; /* gen when each was created: its first job is the next */
-    _Atomic uint64_t ticket;    /* see ticket_of */
+    _Atomic uint64_t jobword;   /* job number << 16 | parts; see claim() */
+    _Atomic uint64_t claimed[POOL_MAX_PARTS];
+    uint64_t ran_mark[POOL_MAX_THREADS]; /* the last job each thread ran a part of */
+    uint64_t njobs;
     atomic_int done;            /* parts of the job finished */
     int exit_hook;              /* atexit registered */
     atomic_int gen;             /* job generation */
@@ -76,11 +87,26 @@ static inline void cpu_relax(void)
 }
 
 /* Waits until *a != v: spins, then sleeps; *sleeping counts the sleep. */
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static void wait_change(atomic_int *a, int v, atomic_int *sleeping)
 {
-    for (int i = 0; i < POOL_SPIN; i++) {
+    int64_t until = 0;
+    for (int i = 0;; i++) {
         if (atomic_load_explicit(a, memory_order_acquire) != v)
             return;
+        if (i % 64 == 0) {
+            int64_t t = now_ns();
+            if (!until)
+                until = t + POOL_SPIN_NS;
+            else if (t > until)
+                break;
+        }
         cpu_relax();
     }
     while (atomic_load(a) == v) {
@@ -140,39 +166,39 @@ void *pool_scratch(size_t bytes)
 
 /* ---- workers ------------------------------------------------------------------ */
 
-/* The ticket: job generation (high 16 bits), parts (middle 24), the next
- * unclaimed part (low 24). A claim is one compare-and-swap on it, so a
- * thread that looked at an old job can never claim a part of a newer one
- * by mistake, and the job's fields (fn, ctx) are stable while any of its
- * parts is claimed and not done: the caller changes them only after all
- * are. */
-#define TK_PART_BITS 24
-#define TK_MASK ((1ull << TK_PART_BITS) - 1)
-
-static uint64_t ticket_of(unsigned gen, int nparts)
+/*
+ * Claims. The job word holds the job's number (from 1 up) and its part
+ * count; claimed[p] holds the number of the last job whose part p was
+ * claimed. A thread claims part p of the job it read by raising claimed[p]
+ * to that job's number (compare-and-swap), so a thread that read an older
+ * job finds its parts claimed and can never run a part of a newer one,
+ * and the job's fields (fn, ctx) are stable while any of its parts is
+ * claimed and not done: the caller changes them only after all are.
+ */
+static int claim(int p, uint64_t job)
 {
-    return ((uint64_t)(gen & 0xffff) << (2 * TK_PART_BITS)) |
-           ((uint64_t)nparts << TK_PART_BITS);
+    uint64_t v = atomic_load(&P.claimed[p]);
+    return v < job && atomic_compare_exchange_strong(&P.claimed[p], &v, job);
 }
 
-/* Claims and runs parts of the current job until none is left. */
-static void run_parts(int self)
+/* Runs the parts of job word jw this thread claims: its own ones (p =
+ * self, self + nth, ...) first, then (steal) any left. */
+static void run_parts(int self, uint64_t jw, int nth, int steal)
 {
-    int ran = 0;
-    uint64_t t = atomic_load(&P.ticket);
-    for (;;) {
-        uint64_t next = t & TK_MASK, n = (t >> TK_PART_BITS) & TK_MASK;
-        if (next >= n)
-            break;
-        if (!atomic_compare_exchange_weak(&P.ticket, &t, t + 1))
-            continue;
-        if (!ran++)
-            atomic_fetch_add(&P.used, 1);
-        P.fn(P.ctx, (int)next, self);
-        if (atomic_fetch_add(&P.done, 1) + 1 == (int)n && atomic_load(&P.caller_sleeps))
-            futex_wake(&P.done);
-        t = atomic_load(&P.ticket);
-    }
+    uint64_t job = jw >> 16;
+    int n = (int)(jw & 0xffff);
+    for (int pass = 0; pass < 1 + steal; pass++)
+        for (int p = pass ? 0 : self; p < n; p += pass ? 1 : nth) {
+            if (!claim(p, job))
+                continue;
+            if (P.ran_mark[self] != job) {
+                P.ran_mark[self] = job;
+                atomic_fetch_add(&P.used, 1);
+            }
+            P.fn(P.ctx, p, self);
+            if (atomic_fetch_add(&P.done, 1) + 1 == n && atomic_load(&P.caller_sleeps))
+                futex_wake(&P.done);
+        }
 }
 
 static void *worker(void *arg)
@@ -184,9 +210,11 @@ static void *worker(void *arg)
         seen = atomic_load(&P.gen);
         if (atomic_load(&P.stop))
             break;
-        /* a stale nth only decides whether to try: the ticket decides */
-        if (self < P.nth)
-            run_parts(self);
+        /* a stale nth only changes which parts are tried first: the
+         * claims decide */
+        int nth = P.nth;
+        if (self < nth)
+            run_parts(self, atomic_load(&P.jobword), nth, 1);
     }
     scratch_free(&tls_scratch);
     return NULL;
@@ -241,7 +269,7 @@ void pool_for(int cls, int nparts, pool_fn fn, void *ctx)
         nth = nparts;
     if (nth > POOL_MAX_THREADS)
         nth = POOL_MAX_THREADS;
-    if (nth <= 1 || nparts >= (int)TK_MASK || pthread_mutex_trylock(&P.lock)) {
+    if (nth <= 1 || nparts > POOL_MAX_PARTS || pthread_mutex_trylock(&P.lock)) {
         /* one thread, or the workers are busy with another caller's job */
         for (int p = 0; p < nparts; p++)
             fn(ctx, p, 0);
@@ -256,12 +284,22 @@ void pool_for(int cls, int nparts, pool_fn fn, void *ctx)
     P.nth = nth;
     atomic_store(&P.used, 0);
     atomic_store(&P.done, 0);
-    unsigned g = (unsigned)atomic_load(&P.gen) + 1;
-    atomic_store(&P.ticket, ticket_of(g, nparts));
-    atomic_store(&P.gen, (int)g);
+    uint64_t jw = ++P.njobs << 16 | (uint64_t)nparts;
+    atomic_store(&P.jobword, jw);
+    atomic_fetch_add(&P.gen, 1);
     if (atomic_load(&P.sleepers))
         futex_wake(&P.gen);
-    run_parts(0);
+    run_parts(0, jw, nth, 0);
+    /* the workers' own parts: theirs while they come within the grace,
+     * then the caller's (a worker the scheduler has not run yet must not
+     * hold up the product) */
+    int64_t until = now_ns() + POOL_GRACE_NS;
+    for (int i = 1; atomic_load(&P.done) != nparts; i++) {
+        cpu_relax();
+        if (i % 64 == 0 && now_ns() > until)
+            break;
+    }
+    run_parts(0, jw, nth, 1);
     int d;
     while ((d = atomic_load(&P.done)) != nparts)
         wait_change(&P.done, d, &P.caller_sleeps);
