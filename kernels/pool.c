@@ -10,7 +10,7 @@
  * the sleeper or the sleeper sees the new gen. Each thread claims its own
  * parts (p = thread, thread + nthreads, ...) and then any left; the
  * caller leaves the workers' parts to them for POOL_GRACE_NS before it
- * takes them too, then waits (spin, then futex) until all are done. So on
+ * takes them too (15 us), then waits (spin, then futex) until all are done. So on
  * a quiet machine every thread runs its share, and on a loaded one a
  * worker the scheduler has not run yet does not hold up the product.
  */
@@ -37,8 +37,9 @@
 #define POOL_MAX_THREADS 256
 #define POOL_MAX_PARTS 1024
 /* how long the caller leaves a worker's own parts to it before it runs
- * them itself: about a wake-up from the futex */
-#define POOL_GRACE_NS 100000
+ * them itself: a spinning worker claims within a microsecond; one asleep
+ * or not running is not waited for long */
+#define POOL_GRACE_NS 15000
 
 static struct {
     pthread_mutex_t lock;       /* held by the call that owns the workers */
