@@ -7,6 +7,7 @@
 #                   lists), data/parity/ (generated)
 #   make bench      benchmarks (never part of test)
 #   make bench-memory  peak memory against T, with and without train.memory_budget
+#   make bench-gemm    the product kernel's GFLOP/s against OpenBLAS
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS (600) each (never part of
 #                   test; tests/t_fuzz.sh replays their seeds)
 #   make install    PREFIX=/usr/local (and DESTDIR): the command, the static
@@ -49,7 +50,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libunroll.a
 UNROLL   := $(BUILD)/unroll
 
-.PHONY: all test asan data bench bench-memory format compdb clean install shared
+.PHONY: all test asan data bench bench-memory bench-gemm format compdb clean install shared
 
 all: $(UNROLL) bin/unroll $(TEST_BIN)
 
@@ -142,6 +143,12 @@ bench: $(UNROLL)
 	@sh bench/run.sh $(BUILD)
 bench-memory: $(UNROLL)
 	@sh bench/memory.sh $(BUILD)
+# kernels/gemm.c alone against OpenBLAS, GFLOP/s (bench/gemm.c)
+$(BUILD)/bench/gemm: bench/gemm.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< $(LIB) $(LDLIBS_ALL) -o $@
+bench-gemm: $(BUILD)/bench/gemm
+	$(BUILD)/bench/gemm
 
 # make fuzz: each tests/fuzz/fuzz_NAME.c as a libFuzzer binary (clang,
 # ASan + UBSan, no recovery) in build/fuzz/, run one after another for

@@ -16,6 +16,8 @@
 #include "cli/color.h"
 #include "cli/progress.h"
 #include "engine/recompute.h"
+#include "kernels/cpu.h"
+#include "kernels/pool.h"
 #include "train/dist.h"
 #include "train/train.h"
 
@@ -221,9 +223,20 @@ static void report_start(const train_result *r, int resumed, int from)
 
 static int train_body(int argc, char **argv, const dist *d);
 
+/* --verbose: how many threads each kind of product actually ran on */
+static void report_threads(void)
+{
+    pool_stat st;
+    for (int i = 0; pool_stats(i, &st); i++)
+        fprintf(stderr, "threads: %s: %ld calls, %ld on more than one thread, at most %d\n",
+                st.name, st.calls, st.multi, st.max_threads);
+}
+
 static void on_ready(void *ctx, const train_info *i)
 {
     (void)ctx;
+    char kd[200];
+    fprintf(stderr, "%s\n", cpu_describe(kd, sizeof kd));
     fprintf(stderr,
             "graph: %lld nodes (forward and backward), %lld kernel calls per step; "
             "%.1f MiB of activations and gradients; %lld parameters; batch %lld x %lld "
@@ -368,6 +381,8 @@ static int train_body(int argc, char **argv, const dist *d)
                 r.run_name, (long long)r.vocab, (double)r.arena_bytes / 1048576.0,
                 (long long)r.checkpoint, dbpath);
     }
+    if (!rc && c.verbose && !c.quiet)
+        report_threads();
     if (!rc && db)
         rc = store_flush(db, &e);
     store_close(db);

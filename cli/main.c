@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "kernels/cpu.h"
 #include "train/dist.h"
 
 #ifndef UNROLL_VERSION
@@ -78,7 +79,12 @@ int main(int argc, char **argv)
         {"config", cmd_config},   {"ckpt", cmd_ckpt},     {"query", cmd_query},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
-        if (!strcmp(argv[1], cmds[i].name))
+        if (!strcmp(argv[1], cmds[i].name)) {
+            /* a bad UNROLL_ISA or UNROLL_THREADS is the user's to fix */
+            uerr e = {0};
+            if (cpu_init(&e))
+                return cli_fail(&e);
             return cmds[i].fn(argc - 1, argv + 1);
+        }
     return cli_usage("unknown command '%s'", argv[1]);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kernels/cpu.h"
 #include "store/json.h"
 #include "store/sha256.h"
 #include "train/batch.h"
@@ -277,16 +278,15 @@ static int same_vocab(const int32_t *a, int na, const int32_t *b, int nb)
     return na == nb && (na == 0 || !memcmp(a, b, (size_t)na * sizeof *a));
 }
 
-/* What decides whether a replay is bit-exact besides the data: the BLAS
- * build (another kernel sums in another order). Not its thread count:
- * OpenBLAS gives threads rows and columns of a product, never parts of a
- * sum (ops/matmul.c relies on it when it times 1 against 2 threads); the
- * count is recorded all the same. */
+/* The program's arithmetic, recorded with the run: the kernels' vector
+ * path (kernels/cpu.h) and the BLAS build linked in (the step's products
+ * no longer call it). Not the thread count, which changes no bit
+ * (kernels/gemm.h); it is recorded all the same. */
 static void blas_info(char *buf, size_t n, int *threads)
 {
     const char *cfg = openblas_get_config();
-    snprintf(buf, n, "%s", cfg ? cfg : "OpenBLAS");
-    *threads = openblas_get_num_threads();
+    snprintf(buf, n, "kernels %s; %s", cpu_path_name(cpu_path()), cfg ? cfg : "OpenBLAS");
+    *threads = cpu_threads();
 }
 
 /* A resume: the stored run must be this data's, then the store drops the

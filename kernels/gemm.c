@@ -1,0 +1,282 @@
+/*
+ * gemm.c - deterministic products on every vector path and thread count;
+ * see gemm.h.
+ *
+ * The tiles (kernels/gemm_int.h) are compiled six times: float32 and
+ * float64, each for AVX-512 (8 rows by 2 zmm: 16 independent chains,
+ * enough to hide the fused adds' latency, and 32 or 16 columns per packed
+ * panel), for AVX2 with FMA (6 rows by 2 ymm: 12 chains in 16 registers)
+ * and as portable C (4 rows by 8 scalars, C's fma()). Only GCC on x86-64
+ * builds the vector paths; elsewhere the generic one runs.
+ *
+ * A product is split into parts (pool_for), each a range of C's rows by a
+ * range of B's panels. Each part packs its panels of op(B) into its
+ * thread's scratch in blocks that fill half the L2 (K x block panels), so
+ * a block is read from L2 by every tile of MR rows, whose A stays in L1.
+ */
+#include "kernels/gemm.h"
+
+#include <math.h>
+
+#include "kernels/cpu.h"
+#include "kernels/pool.h"
+
+typedef struct gemm_variant {
+    int mr, nr;
+    void (*block)(int ta, int64_t K, const void *A, int64_t lda, int64_t i0, int64_t i1,
+                  const void *pb, int64_t p0, int64_t p1, int64_t N, void *C, int64_t ldc,
+                  int acc);
+    void (*pack)(int tb, int64_t K, const void *B, int64_t ldb, int64_t N, int64_t p0,
+                 int64_t p1, void *dst);
+} gemm_variant;
+
+#define GEMM_REF(name, T, FMAF)                                                            \
+    void name(int ta, int tb, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda,    \
+              const T *B, int64_t ldb, T *C, int64_t ldc, int acc)                         \
+    {                                                                                      \
+        for (int64_t i = 0; i < M; i++)                                                    \
+            for (int64_t j = 0; j < N; j++) {                                              \
+                T s = 0;                                                                   \
+                for (int64_t k = 0; k < K; k++)                                            \
+                    s = FMAF(ta ? A[k * lda + i] : A[i * lda + k],                         \
+                             tb ? B[j * ldb + k] : B[k * ldb + j], s);                     \
+                C[i * ldc + j] = acc ? C[i * ldc + j] + s : s;                             \
+            }                                                                              \
+    }
+GEMM_REF(gemm_ref_f64, double, fma)
+GEMM_REF(gemm_ref_f32, float, fmaf)
+
+/* ---- generic: scalars, C's fma() --------------------------------------------- */
+
+#define W 1
+#define MR 4
+#define NV 8
+#define ST double
+#define VT double
+#define ZERO() 0.0
+#define LOAD(p) (*(p))
+#define STORE(p, v) (*(p) = (v))
+#define SET1(x) (x)
+#define FMA(a, b, c) fma(a, b, c)
+#define ADD(a, b) ((a) + (b))
+#define GFN(name) gemm_##name##_f64_gen
+#include "kernels/gemm_int.h"
+
+#define W 1
+#define MR 4
+#define NV 8
+#define ST float
+#define VT float
+#define ZERO() 0.0f
+#define LOAD(p) (*(p))
+#define STORE(p, v) (*(p) = (v))
+#define SET1(x) (x)
+#define FMA(a, b, c) fmaf(a, b, c)
+#define ADD(a, b) ((a) + (b))
+#define GFN(name) gemm_##name##_f32_gen
+#include "kernels/gemm_int.h"
+
+static const gemm_variant gen_f64 = {4, 8, gemm_block_f64_gen, gemm_pack_f64_gen};
+static const gemm_variant gen_f32 = {4, 8, gemm_block_f32_gen, gemm_pack_f32_gen};
+
+/* GCC's target pragmas (as in smallmm.c and vmath.c); clang builds (make
+ * fuzz) run the generic path */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define GEMM_HAVE_VECTOR 1
+#include <immintrin.h>
+
+/* ---- AVX-512 ----------------------------------------------------------------- */
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,fma")
+
+#define W 8
+#define MR 8
+#define NV 2
+#define ST double
+#define VT __m512d
+#define ZERO() _mm512_setzero_pd()
+#define LOAD(p) _mm512_loadu_pd(p)
+#define STORE(p, v) _mm512_storeu_pd(p, v)
+#define SET1(x) _mm512_set1_pd(x)
+#define FMA(a, b, c) _mm512_fmadd_pd(a, b, c)
+#define ADD(a, b) _mm512_add_pd(a, b)
+#define GFN(name) gemm_##name##_f64_512
+#include "kernels/gemm_int.h"
+
+#define W 16
+#define MR 8
+#define NV 2
+#define ST float
+#define VT __m512
+#define ZERO() _mm512_setzero_ps()
+#define LOAD(p) _mm512_loadu_ps(p)
+#define STORE(p, v) _mm512_storeu_ps(p, v)
+#define SET1(x) _mm512_set1_ps(x)
+#define FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define ADD(a, b) _mm512_add_ps(a, b)
+#define GFN(name) gemm_##name##_f32_512
+#include "kernels/gemm_int.h"
+
+#pragma GCC pop_options
+
+/* ---- AVX2 + FMA -------------------------------------------------------------- */
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+
+#define W 4
+#define MR 6
+#define NV 2
+#define ST double
+#define VT __m256d
+#define ZERO() _mm256_setzero_pd()
+#define LOAD(p) _mm256_loadu_pd(p)
+#define STORE(p, v) _mm256_storeu_pd(p, v)
+#define SET1(x) _mm256_set1_pd(x)
+#define FMA(a, b, c) _mm256_fmadd_pd(a, b, c)
+#define ADD(a, b) _mm256_add_pd(a, b)
+#define GFN(name) gemm_##name##_f64_256
+#include "kernels/gemm_int.h"
+
+#define W 8
+#define MR 6
+#define NV 2
+#define ST float
+#define VT __m256
+#define ZERO() _mm256_setzero_ps()
+#define LOAD(p) _mm256_loadu_ps(p)
+#define STORE(p, v) _mm256_storeu_ps(p, v)
+#define SET1(x) _mm256_set1_ps(x)
+#define FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define ADD(a, b) _mm256_add_ps(a, b)
+#define GFN(name) gemm_##name##_f32_256
+#include "kernels/gemm_int.h"
+
+#pragma GCC pop_options
+
+static const gemm_variant v512_f64 = {8, 16, gemm_block_f64_512, gemm_pack_f64_512};
+static const gemm_variant v512_f32 = {8, 32, gemm_block_f32_512, gemm_pack_f32_512};
+static const gemm_variant v256_f64 = {6, 8, gemm_block_f64_256, gemm_pack_f64_256};
+static const gemm_variant v256_f32 = {6, 16, gemm_block_f32_256, gemm_pack_f32_256};
+#endif
+
+static const gemm_variant *variant(size_t es)
+{
+    switch (cpu_path()) {
+#ifdef GEMM_HAVE_VECTOR
+    case CPU_AVX512: return es == 4 ? &v512_f32 : &v512_f64;
+    case CPU_AVX2: return es == 4 ? &v256_f32 : &v256_f64;
+#endif
+    default: return es == 4 ? &gen_f32 : &gen_f64;
+    }
+}
+
+/* ---- the driver ---------------------------------------------------------------- */
+
+typedef struct gemm_job {
+    const gemm_variant *v;
+    size_t es;
+    int ta, tb, acc;
+    int64_t M, N, K, lda, ldb, ldc;
+    const char *A, *B;
+    char *C;
+    int64_t mpan, npan; /* tiles of MR rows, panels of NR columns */
+    int64_t tm, tn;     /* parts: tm row ranges by tn panel ranges */
+    int64_t blk;        /* panels packed at a time */
+} gemm_job;
+
+/* rows r0 .. r1-1 by columns j0 .. j1-1 through the reference loop */
+static void gemm_ref_part(const gemm_job *j, int64_t r0, int64_t r1, int64_t j0, int64_t j1)
+{
+    const char *a = j->A + (size_t)(j->ta ? r0 : r0 * j->lda) * j->es;
+    const char *b = j->B + (size_t)(j->tb ? j0 * j->ldb : j0) * j->es;
+    char *c = j->C + (size_t)(r0 * j->ldc + j0) * j->es;
+    if (j->es == 4)
+        gemm_ref_f32(j->ta, j->tb, r1 - r0, j1 - j0, j->K, (const float *)a, j->lda,
+                     (const float *)b, j->ldb, (float *)c, j->ldc, j->acc);
+    else
+        gemm_ref_f64(j->ta, j->tb, r1 - r0, j1 - j0, j->K, (const double *)a, j->lda,
+                     (const double *)b, j->ldb, (double *)c, j->ldc, j->acc);
+}
+
+static void gemm_part(void *ctx, int part, int thread)
+{
+    (void)thread;
+    const gemm_job *j = ctx;
+    const gemm_variant *v = j->v;
+    int64_t pi = part / j->tn, pj = part % j->tn;
+    int64_t r0 = pi * j->mpan / j->tm * v->mr, r1 = (pi + 1) * j->mpan / j->tm * v->mr;
+    int64_t q0 = pj * j->npan / j->tn, q1 = (pj + 1) * j->npan / j->tn;
+    if (r1 > j->M)
+        r1 = j->M;
+    size_t panel = (size_t)j->K * (size_t)v->nr * j->es;
+    for (int64_t p = q0; p < q1; p += j->blk) {
+        int64_t pe = p + j->blk < q1 ? p + j->blk : q1;
+        void *buf = pool_scratch(panel * (size_t)(pe - p));
+        if (!buf) {
+            int64_t c1 = pe * v->nr < j->N ? pe * v->nr : j->N;
+            gemm_ref_part(j, r0, r1, p * v->nr, c1);
+            continue;
+        }
+        v->pack(j->tb, j->K, j->B, j->ldb, j->N, p, pe, buf);
+        v->block(j->ta, j->K, j->A, j->lda, r0, r1, buf, p, pe, j->N, j->C, j->ldc, j->acc);
+    }
+}
+
+static int64_t cdiv(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+/* Splits C among the threads: by panels or by rows, whichever leaves the
+ * largest part smallest (panels on a tie: rows would pack B twice). */
+static void gemm_split(gemm_job *j)
+{
+    int64_t T = cpu_threads();
+    if (2.0 * (double)j->M * (double)j->N * (double)j->K < GEMM_PAR_FLOPS)
+        T = 1;
+    int64_t tn = T < j->npan ? T : j->npan, tm = T < j->mpan ? T : j->mpan;
+    int64_t by_cols = cdiv(j->npan, tn) * j->mpan, by_rows = cdiv(j->mpan, tm) * j->npan;
+    j->tm = by_rows < by_cols ? tm : 1;
+    j->tn = by_rows < by_cols ? 1 : tn;
+    /* half the L2 for a block of panels: every tile of rows reads it all */
+    size_t l2 = cpu_get()->l2 ? cpu_get()->l2 : 256 * 1024;
+    size_t panel = (size_t)j->K * (size_t)j->v->nr * j->es;
+    int64_t blk = (int64_t)(l2 / 2 / panel);
+    j->blk = blk < 1 ? 1 : blk;
+}
+
+static void gemm_run(size_t es, int ta, int tb, int64_t M, int64_t N, int64_t K, const void *A,
+                     int64_t lda, const void *B, int64_t ldb, void *C, int64_t ldc, int acc,
+                     int cls)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0) {
+        /* an empty sum is +0; added to C it leaves C as it is (x + 0 = x,
+         * -0 + +0 = +0 as in the reference) */
+        gemm_job j = {.es = es, .ta = ta, .tb = tb, .acc = acc, .M = M, .N = N, .K = 0,
+                      .lda = lda, .ldb = ldb, .ldc = ldc, .A = A, .B = B, .C = C};
+        gemm_ref_part(&j, 0, M, 0, N);
+        return;
+    }
+    gemm_job j = {.v = variant(es), .es = es, .ta = ta, .tb = tb, .acc = acc, .M = M, .N = N,
+                  .K = K, .lda = lda, .ldb = ldb, .ldc = ldc, .A = A, .B = B, .C = C};
+    j.mpan = cdiv(M, j.v->mr);
+    j.npan = cdiv(N, j.v->nr);
+    gemm_split(&j);
+    pool_for(cls, (int)(j.tm * j.tn), gemm_part, &j);
+}
+
+void gemm_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+              const float *B, int64_t ldb, float *C, int64_t ldc, int acc, int cls)
+{
+    gemm_run(4, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, cls);
+}
+
+void gemm_f64(int ta, int tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
+              const double *B, int64_t ldb, double *C, int64_t ldc, int acc, int cls)
+{
+    gemm_run(8, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, cls);
+}

@@ -1,0 +1,53 @@
+/*
+ * gemm.h - the products of unroll's steps, deterministic on any number of
+ * threads and any vector path.
+ *
+ *   C[M,N] = op(A)[M,K] op(B)[K,N]        (acc = 0)
+ *   C[M,N] += op(A)[M,K] op(B)[K,N]       (acc = 1)
+ *
+ * Row-major. op(A) is A (ta = 0, A stored [M, lda >= K]) or A^T (ta = 1,
+ * stored [K, lda >= M]); op(B) is B (tb = 0, stored [K, ldb >= N]) or B^T
+ * (tb = 1, stored [N, ldb >= K]); C is [M, ldc >= N], not overlapping A or B.
+ *
+ * THE CONTRACT (the same as smallmm.h): every element of C is ONE chain of
+ * fused multiply-adds over k in order,
+ *
+ *   s = 0; for k = 0 .. K-1: s = fma(op(A)[i,k], op(B)[k,j], s);
+ *   C[i,j] = s            (acc = 0)
+ *   C[i,j] = C[i,j] + s   (acc = 1: the finished product added once)
+ *
+ * Vectors run across j, never along k, and K is never split (not between
+ * threads, not into blocks), so the bits do not depend on the vector width,
+ * the tile shape, the alignment, the blocking or the threads: the AVX-512,
+ * AVX2 and generic paths (kernels/cpu.h) and gemm_ref_* give the same bits.
+ *
+ * Threads (kernels/pool.h) split C into row ranges or column panels,
+ * never K. A product under GEMM_PAR_FLOPS runs on the calling thread
+ * alone (a wake-up costs more); the choice depends on the sizes only.
+ * Packed operands live in each thread's pool_scratch: nothing is
+ * allocated per product once those have grown. If memory for them runs
+ * out the product is computed by the reference loop (same bits, slower).
+ *
+ * cls is a pool_class id for --verbose's count of threads per product
+ * class, or -1.
+ */
+#ifndef UNROLL_GEMM_H
+#define UNROLL_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GEMM_PAR_FLOPS (1 << 21)
+
+void gemm_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+              const float *B, int64_t ldb, float *C, int64_t ldc, int acc, int cls);
+void gemm_f64(int ta, int tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
+              const double *B, int64_t ldb, double *C, int64_t ldc, int acc, int cls);
+
+/* The reference: the loop above with C's fma(), for tests. */
+void gemm_ref_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A,
+                  int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc, int acc);
+void gemm_ref_f64(int ta, int tb, int64_t M, int64_t N, int64_t K, const double *A,
+                  int64_t lda, const double *B, int64_t ldb, double *C, int64_t ldc, int acc);
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * gemm_int.h - the vector body of kernels/gemm.c, included once per
+ * element type and vector unit. The includer defines:
+ *
+ *   ST, VT       the element type and a vector of W of them
+ *   W            lanes per vector
+ *   MR, NV       a tile: MR rows of C by NV vectors (NR = NV * W columns)
+ *   ZERO() LOAD(p) STORE(p, v) SET1(x) ADD(a, b)
+ *   FMA(a, b, c) a * b + c rounded once
+ *   GFN(name)    the function names of this variant
+ *
+ * Not a header of its own: gemm.c only. It undefines all of these at its
+ * end, so the next variant starts clean.
+ *
+ * Packed B (op(B), K x N): panels of NR columns, panel p holding columns
+ * p*NR .. p*NR+NR-1 as K rows of NR elements (zero past N). A is read in
+ * place: row i, column k of op(A) is A[i*lda + k], or A[k*lda + i] when
+ * transposed; a tile's MR rows of A are read once per tile from L1 or L2.
+ */
+
+#define NR (NV * W)
+
+/*
+ * One tile: rows i .. i+mr-1 of C (mr <= MR) by one panel of NR columns,
+ * of which the first nc are stored. Each lane of c[r][v] is one element's
+ * chain over k = 0 .. K-1, started from zero; accumulating adds the
+ * finished sum to C once. A partial tile computes in full (zeros in the
+ * padding) and stores through a buffer: the same arithmetic per element.
+ */
+static inline __attribute__((always_inline)) void
+GFN(tile)(const int mr, const int ta, int64_t K, const ST *a, int64_t lda, const ST *pb,
+          ST *C, int64_t ldc, int nc, int acc)
+{
+    VT c[MR][NV];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < NV; v++)
+            c[r][v] = ZERO();
+    for (int64_t k = 0; k < K; k++) {
+        VT b[NV];
+        for (int v = 0; v < NV; v++)
+            b[v] = LOAD(pb + k * NR + v * W);
+        for (int r = 0; r < mr; r++) {
+            VT x = SET1(ta ? a[k * lda + r] : a[r * lda + k]);
+            for (int v = 0; v < NV; v++)
+                c[r][v] = FMA(x, b[v], c[r][v]);
+        }
+    }
+    if (nc == NR) {
+        for (int r = 0; r < mr; r++)
+            for (int v = 0; v < NV; v++) {
+                ST *p = C + r * ldc + v * W;
+                STORE(p, acc ? ADD(LOAD(p), c[r][v]) : c[r][v]);
+            }
+        return;
+    }
+    ST tmp[NR];
+    for (int r = 0; r < mr; r++) {
+        for (int v = 0; v < NV; v++)
+            STORE(tmp + v * W, c[r][v]);
+        ST *p = C + r * ldc;
+        for (int j = 0; j < nc; j++)
+            p[j] = acc ? p[j] + tmp[j] : tmp[j];
+    }
+}
+
+#define GEMM_TILE_CASE(mr)                                                                 \
+    case mr:                                                                               \
+        if (ta)                                                                            \
+            GFN(tile)(mr, 1, K, A + i, lda, b, c, ldc, nc, acc);                           \
+        else                                                                               \
+            GFN(tile)(mr, 0, K, A + i * lda, lda, b, c, ldc, nc, acc);                     \
+        break;
+
+/*
+ * Rows i0 .. i1-1 of C by panels p0 .. p1-1 of packed B (pb points at
+ * panel p0). Rows outside, panels inside: a tile's rows of A stay in L1
+ * while every panel of the block streams past them from L2.
+ */
+static void GFN(block)(int ta, int64_t K, const void *Av, int64_t lda, int64_t i0, int64_t i1,
+                       const void *pbv, int64_t p0, int64_t p1, int64_t N, void *Cv,
+                       int64_t ldc, int acc)
+{
+    const ST *A = Av, *pb = pbv;
+    ST *C = Cv;
+    for (int64_t i = i0; i < i1; i += MR) {
+        int mr = i1 - i < MR ? (int)(i1 - i) : MR;
+        for (int64_t p = p0; p < p1; p++) {
+            int64_t j = p * NR;
+            int nc = N - j < NR ? (int)(N - j) : NR;
+            const ST *b = pb + (p - p0) * K * NR;
+            ST *c = C + i * ldc + j;
+            switch (mr) {
+#if MR > 6
+                GEMM_TILE_CASE(8) GEMM_TILE_CASE(7)
+#endif
+#if MR > 4
+                GEMM_TILE_CASE(6) GEMM_TILE_CASE(5)
+#endif
+                GEMM_TILE_CASE(4) GEMM_TILE_CASE(3)
+                GEMM_TILE_CASE(2) GEMM_TILE_CASE(1)
+            default:
+                break;
+            }
+        }
+    }
+}
+
+/* Panels p0 .. p1-1 of op(B) into dst (K * NR elements each). */
+static void GFN(pack)(int tb, int64_t K, const void *Bv, int64_t ldb, int64_t N, int64_t p0,
+                      int64_t p1, void *dstv)
+{
+    const ST *B = Bv;
+    ST *dst = dstv;
+    for (int64_t p = p0; p < p1; p++, dst += K * NR) {
+        int64_t j0 = p * NR;
+        int nc = N - j0 < NR ? (int)(N - j0) : NR;
+        if (!tb && nc == NR) {
+            for (int64_t k = 0; k < K; k++)
+                for (int v = 0; v < NV; v++)
+                    STORE(dst + k * NR + v * W, LOAD(B + k * ldb + j0 + v * W));
+            continue;
+        }
+        for (int64_t k = 0; k < K; k++)
+            for (int c = nc; c < NR; c++)
+                dst[k * NR + c] = 0;
+        if (!tb)
+            for (int64_t k = 0; k < K; k++)
+                for (int c = 0; c < nc; c++)
+                    dst[k * NR + c] = B[k * ldb + j0 + c];
+        else
+            for (int c = 0; c < nc; c++) {
+                const ST *col = B + (j0 + c) * ldb;
+                for (int64_t k = 0; k < K; k++)
+                    dst[k * NR + c] = col[k];
+            }
+    }
+}
+
+#undef GEMM_TILE_CASE
+#undef NR
+#undef W
+#undef MR
+#undef NV
+#undef ST
+#undef VT
+#undef ZERO
+#undef LOAD
+#undef STORE
+#undef SET1
+#undef FMA
+#undef ADD
+#undef GFN

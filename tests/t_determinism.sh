@@ -1,0 +1,109 @@
+#!/bin/sh
+# t_determinism.sh - the determinism contract of kernels/gemm.h end to end:
+# Elman, Jordan, LSTM and GRU trained a few steps on a text of 600
+# distinct symbols (CJK code points, generated here), float32 and float64,
+# at sizes where every kind of product (per-step recurrence, stacked output
+# projection, stacked weight sums) is large enough to be split among
+# threads, give byte-identical checkpoints (every tensor the checkpoint
+# stores: parameters and optimiser state) on 1, 2 and 3 threads
+# (UNROLL_THREADS, 3 on 2 cores too), on the AVX-512 and the AVX2 path
+# (UNROLL_ISA; a path the CPU lacks is skipped), and straight against
+# stopped and resumed. --verbose must say that each kind of product ran on
+# more than one thread somewhere in these runs (which thread claims a part
+# depends on the load, so it is counted over all of them).
+UNROLL=${UNROLL:-build/rel/unroll}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+. tests/lib.sh
+
+# 20,000 characters drawn from 600 code points from U+4E00 on, as UTF-8,
+# by a fixed linear congruential generator (the same text every time)
+LC_ALL=C awk 'BEGIN {
+    s = 12345
+    for (i = 0; i < 20000; i++) {
+        s = (s * 1103515245 + 12345) % 2147483648
+        cp = 19968 + int(s / 65536) % 600
+        printf "%c%c%c", 224 + int(cp / 4096), 128 + int(cp / 64) % 64, 128 + cp % 64
+        if (i % 60 == 59) printf "\n"
+    }
+}' >"$T/text.txt"
+
+cat >"$T/c.yaml" <<EOF
+name: det
+data: {kind: text, path: $T/text.txt, valid_fraction: 0.05}
+model: {cell: elman, hidden: 160, init: {std: 0.05}}
+train: {dtype: float32, seq_len: 8, batch: 48, steps: 4, valid_every: 0, log_every: 1000,
+        optimizer: {name: adam, lr: 0.003}, clip: {norm: 5}, seed: 7,
+        checkpoint: {every: 2}}
+EOF
+
+final_hashes() {
+    $UNROLL query --db "$1" --csv "SELECT ct.name, ct.tensor FROM checkpoint_tensors ct
+        WHERE ct.checkpoint = (SELECT id FROM checkpoints ORDER BY step DESC, version DESC
+        LIMIT 1) ORDER BY ct.name"
+}
+
+# run NAME ENV... -- SETS...: trains into $T/NAME.db, keeps --verbose's lines
+run() {
+    name=$1
+    shift
+    env "$@" "$UNROLL" train "$T/c.yaml" --db "$T/$name.db" --name r $sets --verbose \
+        >/dev/null 2>"$T/$name.err" || { cat "$T/$name.err"; return 1; }
+    cat "$T/$name.err" >>"$T/verbose.log"
+    final_hashes "$T/$name.db" >"$T/$name.h"
+}
+
+# the widest path here: unroll refuses a UNROLL_ISA the CPU lacks
+isa_ok() { UNROLL_ISA=$1 "$UNROLL" config show "$T/c.yaml" >/dev/null 2>&1; }
+isa_best=generic
+isa_ok avx2 && isa_best=avx2
+isa_ok avx512 && isa_best=avx512
+UNROLL_ISA=avx1024 "$UNROLL" config show "$T/c.yaml" >/dev/null 2>"$T/isa.err"
+[ $? -eq 1 ] && grep -q "UNROLL_ISA=avx1024" "$T/isa.err" &&
+    ok "an unknown UNROLL_ISA is a one-line error" || ko "an unknown UNROLL_ISA is a one-line error" "$(cat "$T/isa.err")"
+: >"$T/verbose.log"
+for cell in elman jordan lstm gru; do
+    for dt in float32 float64; do
+        sets="--set model.cell=$cell --set train.dtype=$dt"
+        what="$cell $dt"
+        if ! run t1 UNROLL_THREADS=1 || ! run t2 UNROLL_THREADS=2 || ! run t3 UNROLL_THREADS=3; then
+            ko "$what: training ran" "$(tail -3 "$T"/t*.err)"
+            continue
+        fi
+        [ -s "$T/t1.h" ] && cmp -s "$T/t1.h" "$T/t2.h" && cmp -s "$T/t1.h" "$T/t3.h" &&
+            ok "$what: 1, 2 and 3 threads give the same checkpoint bytes" ||
+            ko "$what: 1, 2 and 3 threads give the same checkpoint bytes" \
+                "$(diff "$T/t1.h" "$T/t3.h" | head -6)"
+        if [ "$isa_best" = avx512 ]; then
+            run avx2 UNROLL_ISA=avx2 UNROLL_THREADS=2 && cmp -s "$T/t1.h" "$T/avx2.h" &&
+                ok "$what: the AVX-512 and AVX2 paths give the same checkpoint bytes" ||
+                ko "$what: the AVX-512 and AVX2 paths give the same checkpoint bytes" \
+                    "$(diff "$T/t1.h" "$T/avx2.h" | head -6)"
+        else
+            echo "SKIP $what: AVX-512 against AVX2 (this CPU's best path is $isa_best)"
+        fi
+        # stopped at step 2 (its checkpoint), resumed to 4 on other threads
+        if UNROLL_THREADS=1 $UNROLL train "$T/c.yaml" --db "$T/res.db" --name r $sets \
+            --set train.steps=2 --quiet 2>"$T/res.err" &&
+            UNROLL_THREADS=3 $UNROLL train --resume r --set train.steps=4 --db "$T/res.db" \
+                --quiet 2>>"$T/res.err"; then
+            final_hashes "$T/res.db" >"$T/res.h"
+            cmp -s "$T/t1.h" "$T/res.h" &&
+                ok "$what: straight and resumed runs give the same checkpoint bytes" ||
+                ko "$what: straight and resumed runs give the same checkpoint bytes" \
+                    "$(diff "$T/t1.h" "$T/res.h" | head -6)"
+        else
+            ko "$what: stopped and resumed" "$(tail -3 "$T/res.err")"
+        fi
+        rm -f "$T"/*.db
+    done
+done
+
+# every kind of product ran on more than one thread somewhere
+for kind in "per-step products" "stacked rows" "stacked weight sums"; do
+    n=$(grep "^threads: $kind:" "$T/verbose.log" |
+        sed 's/.* calls, \([0-9]*\) on more than one thread.*/\1/' | awk '{s += $1} END {print s + 0}')
+    [ "$n" -gt 0 ] && ok "--verbose: $kind ran on more than one thread ($n calls)" ||
+        ko "--verbose: $kind ran on more than one thread" "$(grep "^threads:" "$T/verbose.log" | head -6)"
+done
+exit 0

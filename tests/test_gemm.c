@@ -1,0 +1,198 @@
+/*
+ * test_gemm.c - kernels/gemm.c against its plain reference loop (one fma
+ * chain per element over k in order): the same bits on every vector path
+ * the CPU has, for odd sizes in every dimension and a few large ones, all
+ * four transpose combinations, leading dimensions wider than the rows,
+ * operands off 64-byte boundaries, writing and accumulating, float32 and
+ * float64, on 1, 2 and 3 threads; no element of C outside the product is
+ * touched. Also: the AVX-512 and AVX2 paths agree with smallmm.h's kernel
+ * on the products matmul may send to either.
+ */
+#include "check.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu.h"
+#include "kernels/gemm.h"
+#include "kernels/pool.h"
+#include "kernels/smallmm.h"
+
+static uint64_t seed = 11;
+
+static double uniform(void)
+{
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(seed >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+}
+
+/* One product by the reference, then by gemm on every path the CPU has
+ * and (when it is large enough to be split) on 1, 2 and 3 threads, each
+ * on a copy of the same C with guard elements around it; 1 if every bit
+ * of every run agrees. */
+#define CHECK_ONE(T, fn, ref)                                                              \
+    static int check_##T(int ta, int tb, int64_t M, int64_t N, int64_t K, int64_t pad,    \
+                         int off, int acc)                                                 \
+    {                                                                                      \
+        int64_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;         \
+        int64_t na = (ta ? K : M) * lda + off, nb = (tb ? N : K) * ldb + off;              \
+        int64_t nc = M * ldc + 2 * 16 + off;                                               \
+        size_t cb = (size_t)nc * sizeof(T);                                                \
+        T *A = malloc((size_t)na * sizeof(T)), *B = malloc((size_t)nb * sizeof(T));        \
+        T *C0 = malloc(cb), *C1 = malloc(cb), *C2 = malloc(cb);                            \
+        int same = 1, was = cpu_path();                                                    \
+        int nth = 2.0 * (double)M * (double)N * (double)K >= GEMM_PAR_FLOPS ? 3 : 1;       \
+        if (!A || !B || !C0 || !C1 || !C2)                                                 \
+            same = 0;                                                                      \
+        for (int64_t i = 0; same && i < na; i++)                                           \
+            A[i] = (T)uniform();                                                           \
+        for (int64_t i = 0; same && i < nb; i++)                                           \
+            B[i] = (T)uniform();                                                           \
+        for (int64_t i = 0; same && i < nc; i++)                                           \
+            C0[i] = C2[i] = (T)uniform();                                                  \
+        if (same)                                                                          \
+            ref(ta, tb, M, N, K, A + off, lda, B + off, ldb, C2 + 16 + off, ldc, acc);     \
+        for (int p = 0; p < CPU_NPATHS && same; p++)                                       \
+            for (int th = 1; th <= nth && same && cpu_set_path(p) >= 0; th++) {            \
+                cpu_set_threads(th);                                                       \
+                memcpy(C1, C0, cb);                                                        \
+                fn(ta, tb, M, N, K, A + off, lda, B + off, ldb, C1 + 16 + off, ldc, acc,   \
+                   -1);                                                                    \
+                same = !memcmp(C1, C2, cb);                                                \
+                int64_t i = 0;                                                             \
+                while (!same && C1[i] == C2[i])                                            \
+                    i++;                                                                   \
+                CHECKF(same, "%s %s %d threads ta %d tb %d M %lld N %lld K %lld pad %lld " \
+                             "off %d acc %d: element %lld %.17g, reference %.17g",         \
+                       #T, cpu_path_name(p), th, ta, tb, (long long)M, (long long)N,       \
+                       (long long)K, (long long)pad, off, acc, (long long)i,               \
+                       (double)C1[i], (double)C2[i]);                                      \
+            }                                                                              \
+        cpu_set_path(was);                                                                 \
+        free(A);                                                                           \
+        free(B);                                                                           \
+        free(C0);                                                                          \
+        free(C1);                                                                          \
+        free(C2);                                                                          \
+        return same;                                                                       \
+    }
+CHECK_ONE(float, gemm_f32, gemm_ref_f32)
+CHECK_ONE(double, gemm_f64, gemm_ref_f64)
+
+static int check_both(int ta, int tb, int64_t M, int64_t N, int64_t K, int64_t pad, int off,
+                      int acc)
+{
+    return check_float(ta, tb, M, N, K, pad, off, acc) &&
+           check_double(ta, tb, M, N, K, pad, off, acc);
+}
+
+/* Every size from 1 to 70 in each dimension in turn (the others odd and
+ * small), every transpose, both modes; stops at the first difference. */
+static void test_small(void)
+{
+    int was = cpu_threads(), ok = 1;
+    for (int t = 0; t < 4 && ok; t++)
+        for (int64_t s = 1; s <= 70 && ok; s++) {
+            int ta = t & 1, tb = t >> 1, acc = (int)(s & 1), off = (int)(s % 5);
+            int64_t pad = s % 3 ? 0 : 3;
+            ok = check_both(ta, tb, s, 37, 19, pad, off, acc) &&
+                 check_both(ta, tb, 13, s, 23, pad, off, !acc) &&
+                 check_both(ta, tb, 9, 41, s, pad, off, acc);
+        }
+    /* K = 0: C = 0, or C unchanged */
+    ok = ok && check_both(0, 0, 5, 7, 0, 0, 0, 0) && check_both(1, 1, 5, 7, 0, 0, 0, 1);
+    CHECK(ok);
+    cpu_set_threads(was);
+}
+
+/* Large enough for several threads, blocks of panels and every edge. */
+static void test_large(void)
+{
+    int was = cpu_threads(), ok = 1;
+    for (int t = 0; t < 4 && ok; t++)
+        ok = check_both(t & 1, t >> 1, 129, 257, 1031, 1, 3, t & 1) &&
+             check_both(t & 1, t >> 1, 67, 1031, 65, 0, 1, !(t & 1)) &&
+             check_both(t & 1, t >> 1, 2053, 7, 129, 2, 2, t & 1);
+    CHECK(ok);
+    cpu_set_threads(was);
+}
+
+static void test_paths(void)
+{
+    for (int p = 0; p < CPU_NPATHS; p++)
+        if (p > cpu_get()->best)
+            printf("SKIP path %s: not on this CPU\n", cpu_path_name(p));
+    CHECK(cpu_set_path(cpu_get()->best) >= 0);
+}
+
+/* The pool ran products on more than one thread, and said so. Which
+ * thread claims a part depends on the load (a worker the scheduler has
+ * not run yet claims none), so products are repeated until one was
+ * shared; on a machine this loaded the first one is. */
+static void test_pool_counts(void)
+{
+    int was = cpu_set_threads(3);
+    int cls = pool_class("test product");
+    CHECK(cls >= 0);
+    CHECK(pool_class("test product") == cls);
+    enum { M = 192, N = 192, K = 256 };
+    static float A[M * K], B[K * N], C[M * N];
+    for (int i = 0; i < M * K; i++)
+        A[i] = (float)uniform();
+    for (int i = 0; i < K * N; i++)
+        B[i] = (float)uniform();
+    pool_stat s = {0};
+    int calls = 0, found = 0;
+    do {
+        gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, cls);
+        calls++;
+        found = 0;
+        for (int i = 0; !found && pool_stats(i, &s); i++)
+            found = !strcmp(s.name, "test product");
+    } while (found && s.multi == 0 && calls < 200);
+    CHECKF(found && s.calls == calls && s.multi >= 1 && s.max_threads >= 2 &&
+               s.max_threads <= 3,
+           "%d calls: counted %ld, %ld shared, at most %d threads", calls, s.calls, s.multi,
+           s.max_threads);
+    cpu_set_threads(was);
+}
+
+/* smallmm.h keeps the same contract: its products agree with gemm's. */
+static void test_smallmm_agrees(void)
+{
+    enum { K = 100, N = 100 };
+    static double A[4 * K], B[K * N], C1[4 * N], C2[4 * N];
+    for (int i = 0; i < 4 * K; i++)
+        A[i] = uniform();
+    for (int i = 0; i < K * N; i++)
+        B[i] = uniform();
+    for (int64_t M = 1; M <= 4; M++) {
+        if (!smm_f64(0, M, N, K, A, K, B, N, C1, N, 0))
+            continue;
+        gemm_f64(0, 0, M, N, K, A, K, B, N, C2, N, 0, -1);
+        CHECK(!memcmp(C1, C2, (size_t)(M * N) * sizeof(double)));
+    }
+}
+
+static void test_env(void)
+{
+    uerr e = {0};
+    CHECK(cpu_init(&e) == 0 || getenv("UNROLL_ISA") || getenv("UNROLL_THREADS"));
+    const cpu_info *ci = cpu_get();
+    CHECK(ci->cores >= 1 && ci->best >= CPU_GENERIC && ci->best < CPU_NPATHS);
+    CHECK(cpu_set_path(CPU_NPATHS) == -1);
+    char buf[160];
+    CHECK(strstr(cpu_describe(buf, sizeof buf), cpu_path_name(cpu_path())) != NULL);
+}
+
+int main(void)
+{
+    RUN(test_env);
+    RUN(test_paths);
+    RUN(test_small);
+    RUN(test_large);
+    RUN(test_pool_counts);
+    RUN(test_smallmm_agrees);
+    CHECK_EXIT();
+}
