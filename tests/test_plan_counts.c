@@ -142,20 +142,19 @@ static void test_shipped_plans_unchanged(void)
         if (rc)
             continue;
         const plan *p = &n.p;
-        expect got = {x->config,      x->fuse,       x->mode,        p->ninstr,
-                      p->n_inplace,   p->n_accum,    p->n_stacked,   p->n_stacked_nodes,
+        expect got = {x->config,       x->fuse,        x->mode,      p->ninstr,
+                      p->n_inplace,    p->n_accum,     p->n_stacked, p->n_stacked_nodes,
                       p->n_transposed, p->arena_bytes, plan_hash(p)};
-        int same = got.ninstr == x->ninstr && got.n_inplace == x->n_inplace &&
-                   got.n_accum == x->n_accum && got.n_stacked == x->n_stacked &&
-                   got.n_stacked_nodes == x->n_stacked_nodes &&
-                   got.n_transposed == x->n_transposed && got.arena == x->arena &&
-                   got.hash == x->hash;
-        CHECKF(same, "%s %s mode %d: the plan changed; now:\n"
-                     "{\"%s\", \"%s\", %d, %d, %d, %d, %d, %d, %d, %lluu, 0x%016llxu},",
+        int same =
+            got.ninstr == x->ninstr && got.n_inplace == x->n_inplace && got.n_accum == x->n_accum &&
+            got.n_stacked == x->n_stacked && got.n_stacked_nodes == x->n_stacked_nodes &&
+            got.n_transposed == x->n_transposed && got.arena == x->arena && got.hash == x->hash;
+        CHECKF(same,
+               "%s %s mode %d: the plan changed; now:\n"
+               "{\"%s\", \"%s\", %d, %d, %d, %d, %d, %d, %d, %lluu, 0x%016llxu},",
                x->config, x->fuse, x->mode, got.config, got.fuse, got.mode, got.ninstr,
-               got.n_inplace, got.n_accum, got.n_stacked, got.n_stacked_nodes,
-               got.n_transposed, (unsigned long long)got.arena,
-               (unsigned long long)got.hash);
+               got.n_inplace, got.n_accum, got.n_stacked, got.n_stacked_nodes, got.n_transposed,
+               (unsigned long long)got.arena, (unsigned long long)got.hash);
         net_free(&n);
     }
 }
