@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/grad_sum.h"
 #include "ops/ops.h"
 
 /* G' and its consumer lists, in compressed rows: the consumers of node v
@@ -166,7 +167,7 @@ static int build_grad(graph *g, int32_t v, const gprime *gp, grad_table *gt,
             }
             if (param_index >= 0 && add_term(gt, param_index, cn.t, term, term_cap, e))
                 return e->code;
-            sum = sum < 0 ? term : op_add(g, sum, term, e);
+            sum = grad_sum_append(g, sum, term, e);
             if (sum < 0)
                 return e->code;
         }

@@ -1,17 +1,19 @@
-/* plan.c - the planner: rewrites, schedule, liveness and buffers; see plan.h.
+/* plan.c - the planner's driver, its program and its buffers; see plan.h.
  *
  * The passes, in order:
  *   1. which nodes are needed (ancestors of the outputs), how many readers
- *      each has, which are outputs;
+ *      each has, which are outputs (plan_needs, here);
  *   2. (PLAN_FUSE_ALL) stacking: row groups and stacked sums are chosen,
  *      and the "next to each other in memory" constraints they need are
- *      merged into chains of nodes (engine/rewrite.c);
+ *      merged into chains of nodes (plan_stack.c); then the products that
+ *      read a copy W^T (plan_transpose.c);
  *   3. the schedule: index order, or, when something is stacked, a
  *      topological order of the units (a stacked group is one unit) that
- *      otherwise keeps index order;
- *   4. (EXACT and ALL) in place and accumulate decisions;
+ *      otherwise keeps index order (plan_schedule.c);
+ *   4. (EXACT and ALL) in place and accumulate decisions (plan_inplace.c);
  *   5. the program; every buffer's first write and last read; buffers
- *      assigned by a sweep over the program with exact-size free lists.
+ *      assigned by a sweep over the program with exact-size free lists
+ *      (here). This stage reads the rewrites' plan_decisions only.
  */
 #include "engine/plan.h"
 
@@ -19,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/rewrite_int.h"
+#include "engine/plan_int.h"
 #include "ops/ops.h"
 
 #define PLAN_ALIGN 64
@@ -105,9 +107,145 @@ static size_t round_up(size_t bytes)
     return (bytes + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN;
 }
 
+/* ---- what is needed, and the decisions' storage ------------------------------ */
+
+/* A node reading w in two slots (mul(x, x)) is one reader. */
+static int first_slot(const gnode *nd, int k)
+{
+    for (int j = 0; j < k; j++)
+        if (nd->in[j] == nd->in[k])
+            return 0;
+    return 1;
+}
+
+int plan_oom(const plan_needs *n, uerr *e)
+{
+    return uerr_set(e, UERR_INTERNAL, "plan: out of memory for %d nodes", n->N);
+}
+
+static int needs_init(plan_needs *n, plan_decisions *d, const graph *g, const int32_t *outputs,
+                      int nout, int fuse, plan *p, uerr *e)
+{
+    memset(n, 0, sizeof *n);
+    memset(d, 0, sizeof *d);
+    int32_t N = g->n;
+    size_t sz = N ? (size_t)N : 1;
+    n->g = g;
+    n->fuse = fuse;
+    n->N = N;
+    n->outputs = outputs;
+    n->nout = nout;
+    p->nnodes = N;
+    p->fuse = fuse;
+    n->need = calloc(sz, 1);
+    n->isout = calloc(sz, 1);
+    n->nread = calloc(sz, sizeof(int32_t));
+    d->role = calloc(sz, 1);
+    d->alias_of = malloc(sz * sizeof(int32_t));
+    d->accum_of = malloc(sz * sizeof(int32_t));
+    d->replace = malloc(sz * sizeof(int32_t));
+    if (!n->need || !n->isout || !d->role || !n->nread || !d->alias_of || !d->accum_of ||
+        !d->replace)
+        return plan_oom(n, e);
+    for (int i = 0; i < nout; i++) {
+        if (outputs[i] < 0 || outputs[i] >= N)
+            return uerr_set(e, UERR_INTERNAL, "plan: output %d is not a node", outputs[i]);
+        n->need[outputs[i]] = n->isout[outputs[i]] = 1;
+    }
+    int32_t nleaves = 0;
+    for (int32_t v = N - 1; v >= 0; v--) {
+        if (!n->need[v])
+            continue;
+        const gnode *nd = &g->nodes[v];
+        if (nd->op == OP_INPUT) {
+            nleaves++;
+            continue;
+        }
+        for (int k = 0; k < nd->nin; k++) {
+            n->need[nd->in[k]] = 1;
+            if (first_slot(nd, k))
+                n->nread[nd->in[k]]++;
+        }
+    }
+    p->leaves = malloc(((size_t)nleaves + 1) * sizeof(int32_t));
+    if (!p->leaves)
+        return plan_oom(n, e);
+    for (int32_t v = 0; v < N; v++) {
+        d->alias_of[v] = d->accum_of[v] = d->replace[v] = -1;
+        if (n->need[v] && g->nodes[v].op == OP_INPUT) {
+            p->leaves[p->nleaves++] = v;
+            n->need[v] = RW_LEAF;
+        }
+    }
+    return graph_init(&p->vg, g->dt, e);
+}
+
+static void needs_free(plan_needs *n, plan_decisions *d)
+{
+    free(n->need);
+    free(n->isout);
+    free(n->nread);
+    free(d->role);
+    free(d->alias_of);
+    free(d->accum_of);
+    free(d->replace);
+    free(d->pre);
+    free(d->next);
+    free(d->prev);
+    free(d->slot_leaf);
+    free(d->slot_vnode);
+    free(d->groups);
+    free(d->stacks);
+    free(d->members);
+    free(d->unit_kind);
+    free(d->unit_node);
+    free(d->order);
+    memset(n, 0, sizeof *n);
+    memset(d, 0, sizeof *d);
+}
+
+/* ---- the plan's own graph: stacked views and operations ---------------------- */
+
+int plan_vnode(plan *p, int32_t id, int32_t src, const plan_needs *n, uerr *e)
+{
+    /* vg grows one node at a time: vsrc doubles from 64 as ids reach each
+     * power of two */
+    if (id == 0 || (id >= 64 && (id & (id - 1)) == 0)) {
+        size_t cap = id < 64 ? 64 : 2 * (size_t)id;
+        int32_t *nv = realloc(p->vsrc, cap * sizeof *nv);
+        if (!nv)
+            return plan_oom(n, e);
+        p->vsrc = nv;
+    }
+    p->vsrc[id] = src;
+    return 0;
+}
+
+int32_t plan_vleaf(plan *p, shape s, dtype dt, int32_t src, const plan_needs *n, uerr *e)
+{
+    int32_t id;
+    if (graph_leaf(&p->vg, NULL, dt, s, 0, -1, &id, e) || plan_vnode(p, id, src, n, e))
+        return -1;
+    return id;
+}
+
+int32_t plan_vmatmul(plan *p, int32_t a, int32_t b, int ta, int tb, const plan_needs *n, uerr *e)
+{
+    int32_t id = op_matmul(&p->vg, a, b, ta, tb, e);
+    return id < 0 || plan_vnode(p, id, -1, n, e) ? -1 : id;
+}
+
 /* ---- the program ---------------------------------------------------------- */
 
-static int emit(rw_ctx *c, uint8_t kind, int32_t node, int32_t out)
+/* What the last stage reads: the needs and the rewrites' decisions. */
+typedef struct prog {
+    const plan_needs *n;
+    const plan_decisions *d;
+    plan *p;
+    int32_t instr_cap;
+} prog;
+
+static int emit(prog *c, uint8_t kind, int32_t node, int32_t out)
 {
     plan *p = c->p;
     if (p->ninstr == c->instr_cap) {
@@ -124,41 +262,41 @@ static int emit(rw_ctx *c, uint8_t kind, int32_t node, int32_t out)
 
 /* Emits the units in schedule order: copies of leaves into stacks first
  * (they depend on nothing), then each unit as one instruction. */
-static int emit_program(rw_ctx *c)
+static int emit_program(prog *c)
 {
-    for (int32_t k = 0; k < c->nslots; k++)
-        if (emit(c, PLAN_COPY, c->slot_leaf[k], c->N + c->slot_vnode[k]))
+    for (int32_t k = 0; k < c->d->nslots; k++)
+        if (emit(c, PLAN_COPY, c->d->slot_leaf[k], c->n->N + c->d->slot_vnode[k]))
             return -1;
-    for (int32_t k = 0; k < c->npre; k++)
-        if (emit(c, PLAN_RUN, c->N + c->pre[k], c->N + c->pre[k]))
+    for (int32_t k = 0; k < c->d->npre; k++)
+        if (emit(c, PLAN_RUN, c->n->N + c->d->pre[k], c->n->N + c->d->pre[k]))
             return -1;
-    for (int32_t i = 0; i < c->nunits; i++) {
-        int32_t u = c->order[i];
-        int32_t v = c->unit_node[u];
-        if (c->unit_kind[u] == RW_UNIT_GROUP) {
-            const rw_group *gr = &c->groups[v];
-            if (emit(c, PLAN_RUN, c->N + gr->vop, gr->out_first))
+    for (int32_t i = 0; i < c->d->nunits; i++) {
+        int32_t u = c->d->order[i];
+        int32_t v = c->d->unit_node[u];
+        if (c->d->unit_kind[u] == RW_UNIT_GROUP) {
+            const rw_group *gr = &c->d->groups[v];
+            if (emit(c, PLAN_RUN, c->n->N + gr->vop, gr->out_first))
                 return -1;
             continue;
         }
-        if (c->unit_kind[u] == RW_UNIT_STACK) {
-            const rw_stack *st = &c->stacks[v];
-            if (emit(c, PLAN_RUN, c->N + st->vop, st->top))
+        if (c->d->unit_kind[u] == RW_UNIT_STACK) {
+            const rw_stack *st = &c->d->stacks[v];
+            if (emit(c, PLAN_RUN, c->n->N + st->vop, st->top))
                 return -1;
             /* then the terms that could not be stacked */
             for (int32_t k = 0; k < st->nleft; k++)
-                if (emit(c, PLAN_ACCUM, c->members[st->first + st->nadds + k], st->top))
+                if (emit(c, PLAN_ACCUM, c->d->members[st->first + st->nadds + k], st->top))
                     return -1;
             continue;
         }
-        if (c->role[v] == RW_GONE)
+        if (c->d->role[v] == RW_GONE)
             continue;
         /* a node may run as another (a product reading W^T) */
-        int32_t y = c->accum_of[v];
+        int32_t y = c->d->accum_of[v];
         if (y >= 0) {
-            if (emit(c, PLAN_ACCUM, c->replace[y] >= 0 ? c->replace[y] : y, v))
+            if (emit(c, PLAN_ACCUM, c->d->replace[y] >= 0 ? c->d->replace[y] : y, v))
                 return -1;
-        } else if (emit(c, PLAN_RUN, c->replace[v] >= 0 ? c->replace[v] : v, v)) {
+        } else if (emit(c, PLAN_RUN, c->d->replace[v] >= 0 ? c->d->replace[v] : v, v)) {
             return -1;
         }
     }
@@ -168,17 +306,17 @@ static int emit_program(rw_ctx *c)
 /* ---- buffers ---------------------------------------------------------------- */
 
 typedef struct storage {
-    size_t bytes;       /* rounded up to PLAN_ALIGN */
-    size_t raw;         /* what is written: the padding is never touched */
+    size_t bytes; /* rounded up to PLAN_ALIGN */
+    size_t raw;   /* what is written: the padding is never touched */
     size_t offset;
-    int32_t def, end;   /* first writing and last reading instruction */
-    int fixed;          /* placed by plan_options.nfixed, not by the sweep */
-    int borrowed;       /* lives in a fixed storage's place before it */
+    int32_t def, end; /* first writing and last reading instruction */
+    int fixed;        /* placed by plan_options.nfixed, not by the sweep */
+    int borrowed;     /* lives in a fixed storage's place before it */
 } storage;
 
-static size_t gid_bytes(const rw_ctx *c, int32_t id)
+static size_t gid_bytes(const prog *c, int32_t id)
 {
-    const gnode *n = plan_node(c->p, c->g, id);
+    const gnode *n = plan_node(c->p, c->n->g, id);
     return (size_t)shape_numel(&n->shape) * dtype_size((dtype)n->dt);
 }
 
@@ -186,13 +324,13 @@ static size_t gid_bytes(const rw_ctx *c, int32_t id)
  * has a storage of its own that begins with it and holds nothing larger
  * (not a member of a stack, not shared with another output). Returns the
  * bytes they take, or 0 (and places nothing) when one cannot be placed. */
-static size_t place_fixed(rw_ctx *c, int32_t nfixed, const int32_t *stor, const size_t *spos,
+static size_t place_fixed(prog *c, int32_t nfixed, const int32_t *stor, const size_t *spos,
                           storage *st)
 {
     size_t at = 0;
     int32_t i;
-    for (i = 0; i < nfixed && i < c->nout; i++) {
-        int32_t o = c->outputs[i], s = stor[o];
+    for (i = 0; i < nfixed && i < c->n->nout; i++) {
+        int32_t o = c->n->outputs[i], s = stor[o];
         if (s < 0 || spos[o] != 0 || st[s].fixed || st[s].bytes != round_up(gid_bytes(c, o)))
             break;
         st[s].fixed = 1;
@@ -202,38 +340,37 @@ static size_t place_fixed(rw_ctx *c, int32_t nfixed, const int32_t *stor, const 
     if (i == nfixed)
         return at;
     while (--i >= 0)
-        st[stor[c->outputs[i]]].fixed = 0;
+        st[stor[c->n->outputs[i]]].fixed = 0;
     return 0;
 }
 
-
 /* The storage a read of id touches: a view reads its source's. */
-static int32_t storage_of(const rw_ctx *c, const int32_t *stor, int32_t id)
+static int32_t storage_of(const prog *c, const int32_t *stor, int32_t id)
 {
-    if (id >= c->N && c->p->vsrc[id - c->N] >= 0)
-        id = c->p->vsrc[id - c->N];
+    if (id >= c->n->N && c->p->vsrc[id - c->n->N] >= 0)
+        id = c->p->vsrc[id - c->n->N];
     return stor[id];
 }
 
 /* The nodes an instruction reads (global ids) into buf; returns how many. */
-static int instr_reads(const rw_ctx *c, const plan_instr *pi, int32_t *buf, int cap)
+static int instr_reads(const prog *c, const plan_instr *pi, int32_t *buf, int cap)
 {
     int n = 0;
     if (pi->kind == PLAN_COPY) {
         buf[n++] = pi->node;
         return n;
     }
-    const gnode *nd = plan_node(c->p, c->g, pi->node);
-    int base = pi->node < c->N ? 0 : c->N;
+    const gnode *nd = plan_node(c->p, c->n->g, pi->node);
+    int base = pi->node < c->n->N ? 0 : c->n->N;
     for (int k = 0; k < nd->nin && n < cap; k++)
         buf[n++] = base + nd->in[k];
     return n;
 }
 
-static int assign_buffers(rw_ctx *c, const plan_options *opt, uerr *e)
+static int assign_buffers(prog *c, const plan_options *opt, uerr *e)
 {
     plan *p = c->p;
-    int32_t G = c->N + p->vg.n;
+    int32_t G = c->n->N + p->vg.n;
     int32_t *stor = malloc((size_t)G * sizeof *stor);
     size_t *spos = calloc((size_t)G, sizeof *spos);
     storage *st = NULL;
@@ -245,31 +382,31 @@ static int assign_buffers(rw_ctx *c, const plan_options *opt, uerr *e)
         goto oom;
     for (int32_t i = 0; i < G; i++)
         stor[i] = -1;
-#define NEW_STORAGE(bytes_)                                                                    \
-    do {                                                                                       \
-        if (nst == cap) {                                                                      \
-            int32_t ncap = cap ? cap * 2 : 1024;                                               \
-            storage *ns = realloc(st, (size_t)ncap * sizeof *ns);                              \
-            if (!ns)                                                                           \
-                goto oom;                                                                      \
-            st = ns;                                                                           \
-            cap = ncap;                                                                        \
-        }                                                                                      \
-        st[nst++] = (storage){.bytes = round_up(bytes_), .raw = (bytes_), .def = INT32_MAX,    \
-                              .end = -1};                                                      \
+#define NEW_STORAGE(bytes_)                                                                        \
+    do {                                                                                           \
+        if (nst == cap) {                                                                          \
+            int32_t ncap = cap ? cap * 2 : 1024;                                                   \
+            storage *ns = realloc(st, (size_t)ncap * sizeof *ns);                                  \
+            if (!ns)                                                                               \
+                goto oom;                                                                          \
+            st = ns;                                                                               \
+            cap = ncap;                                                                            \
+        }                                                                                          \
+        st[nst++] =                                                                                \
+            (storage){.bytes = round_up(bytes_), .raw = (bytes_), .def = INT32_MAX, .end = -1};    \
     } while (0)
 
     /* stacks: one storage per chain of linked nodes, members at fixed
      * strides so that the chain reads as one [rows, N] matrix */
     for (int32_t id = 0; id < G; id++) {
-        if (!c->next || c->prev[id] >= 0 || c->next[id] < 0)
+        if (id >= c->d->nlinks || c->d->prev[id] >= 0 || c->d->next[id] < 0)
             continue;
         size_t mb = gid_bytes(c, id), pos = 0;
         int32_t len = 0;
-        for (int32_t m = id; m >= 0; m = c->next[m])
+        for (int32_t m = id; m >= 0; m = c->d->next[m])
             len++;
         NEW_STORAGE(mb * (size_t)len);
-        for (int32_t m = id; m >= 0; m = c->next[m], pos += mb) {
+        for (int32_t m = id; m >= 0; m = c->d->next[m], pos += mb) {
             stor[m] = nst - 1;
             spos[m] = pos;
         }
@@ -280,9 +417,9 @@ static int assign_buffers(rw_ctx *c, const plan_options *opt, uerr *e)
         int32_t o = p->instr[i].out;
         if (stor[o] >= 0)
             continue;
-        if (o < c->N && c->alias_of[o] >= 0) {
-            stor[o] = stor[c->alias_of[o]];
-            spos[o] = spos[c->alias_of[o]];
+        if (o < c->n->N && c->d->alias_of[o] >= 0) {
+            stor[o] = stor[c->d->alias_of[o]];
+            spos[o] = spos[c->d->alias_of[o]];
             continue;
         }
         NEW_STORAGE(gid_bytes(c, o));
@@ -306,8 +443,8 @@ static int assign_buffers(rw_ctx *c, const plan_options *opt, uerr *e)
                 st[r].end = i;
         }
     }
-    for (int32_t i = 0; i < c->nout; i++) {
-        int32_t s = stor[c->outputs[i]];
+    for (int32_t i = 0; i < c->n->nout; i++) {
+        int32_t s = stor[c->n->outputs[i]];
         if (s >= 0)
             st[s].end = INT32_MAX;
     }
@@ -401,8 +538,7 @@ static int assign_buffers(rw_ctx *c, const plan_options *opt, uerr *e)
         if (!reuse)
             continue;
         for (int32_t k = estart[i]; k < estart[i + 1]; k++)
-            if (!st[byend[k]].borrowed &&
-                give_back(&fl, st[byend[k]].bytes, st[byend[k]].offset)) {
+            if (!st[byend[k]].borrowed && give_back(&fl, st[byend[k]].bytes, st[byend[k]].offset)) {
                 free(fx);
                 free(busy);
                 goto oom;
@@ -412,14 +548,14 @@ static int assign_buffers(rw_ctx *c, const plan_options *opt, uerr *e)
     free(busy);
     p->arena_bytes = top;
     /* the arena without reuse, rewrites or stacking: one buffer per node */
-    for (int32_t v = 0; v < c->N; v++)
-        if (c->need[v] == RW_COMPUTED)
+    for (int32_t v = 0; v < c->n->N; v++)
+        if (c->n->need[v] == RW_COMPUTED)
             p->naive_bytes += round_up(gid_bytes(c, v));
     for (int32_t id = 0; id < G; id++)
         p->offset[id] = stor[id] >= 0 ? st[stor[id]].offset + spos[id] : PLAN_NO_BUFFER;
     goto out;
 oom:
-    rc = uerr_set(e, UERR_INTERNAL, "plan: out of memory for %d nodes", c->N);
+    rc = plan_oom(c->n, e);
 out:
     free(stor);
     free(spos);
@@ -434,28 +570,33 @@ out:
 
 /* ---- plan_build ------------------------------------------------------------- */
 
-int plan_build(const graph *g, const int32_t *outputs, int nout, const plan_options *opt,
-               plan *p, uerr *e)
+int plan_build(const graph *g, const int32_t *outputs, int nout, const plan_options *opt, plan *p,
+               uerr *e)
 {
     memset(p, 0, sizeof *p);
-    rw_ctx c;
-    int rc = rw_init(&c, g, outputs, nout, opt ? opt->fuse : PLAN_FUSE_ALL, p, e);
-    if (!rc && c.fuse == PLAN_FUSE_ALL)
-        rc = rw_stacking(&c, e);
+    plan_needs n;
+    plan_decisions d;
+    int fuse = opt ? opt->fuse : PLAN_FUSE_ALL;
+    int rc = needs_init(&n, &d, g, outputs, nout, fuse, p, e);
+    if (!rc && fuse == PLAN_FUSE_ALL)
+        rc = plan_stacking(&n, &d, p, e);
+    if (!rc && fuse == PLAN_FUSE_ALL)
+        rc = plan_transposing(&n, &d, p, e);
     if (!rc)
-        rc = rw_schedule(&c, e);
-    if (!rc && c.fuse != PLAN_FUSE_NONE)
-        rc = rw_in_place(&c, e);
+        rc = plan_schedule(&n, &d, p, e);
+    if (!rc && fuse != PLAN_FUSE_NONE)
+        plan_in_place(&n, &d, p);
+    prog c = {.n = &n, .d = &d, .p = p};
     if (!rc && emit_program(&c))
-        rc = uerr_set(e, UERR_INTERNAL, "plan: out of memory for %d nodes", g->n);
+        rc = plan_oom(&n, e);
     if (!rc) {
-        p->offset = malloc(((size_t)c.N + (size_t)p->vg.n + 1) * sizeof *p->offset);
+        p->offset = malloc(((size_t)n.N + (size_t)p->vg.n + 1) * sizeof *p->offset);
         if (!p->offset)
-            rc = uerr_set(e, UERR_INTERNAL, "plan: out of memory for %d nodes", g->n);
+            rc = plan_oom(&n, e);
     }
     if (!rc)
         rc = assign_buffers(&c, opt, e);
-    rw_free(&c);
+    needs_free(&n, &d);
     if (rc)
         plan_free(p);
     return rc;

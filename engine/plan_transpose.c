@@ -1,0 +1,108 @@
+/*
+ * plan_transpose.c - the transposing rewrite (PLAN_FUSE_ALL): products
+ * X_t W^T that stay one per step read a copy W^T made once per run; see
+ * plan.h. Decides d->replace (the product each such node runs as) and
+ * d->pre (the copies, run before everything else).
+ */
+#include <stdlib.h>
+
+#include "engine/plan_int.h"
+#include "ops/ops.h"
+
+typedef struct trc {
+    const plan_needs *n;
+    plan_decisions *d;
+    plan *p;
+    int32_t pre_cap;
+} trc;
+
+static int is_leaf(const graph *g, int32_t v)
+{
+    return g->nodes[v].op == OP_INPUT;
+}
+
+/*
+ * Transposed weights. Products X_t W^T with the same leaf W that stay one
+ * per step (the recurrence W h_{t-1}, which cannot be stacked) read W^T,
+ * made once at the start of the program, without a transpose: OpenBLAS
+ * packs an untransposed matrix faster (64 rows, 1024 units: 0.86 ms
+ * instead of 0.99 on 2 threads), and so does kernels/smallmm.c, which takes
+ * the products of a few rows (batch 1) only with B untransposed: there a
+ * row of W^T is contiguous across the outputs, so a vector spans outputs
+ * and each output's sum runs over k in order. Only where it pays: W of
+ * at least RW_TRANSPOSE_MIN elements, read by at least two products.
+ */
+#define RW_TRANSPOSE_MIN 4096
+
+static int32_t vtranspose(trc *c, int32_t w, uerr *e)
+{
+    const gnode *wn = &c->n->g->nodes[w];
+    int32_t wv = plan_vleaf(c->p, wn->shape, (dtype)wn->dt, w, c->n, e);
+    int32_t id = wv < 0 ? -1 : op_transpose(&c->p->vg, wv, e);
+    return id < 0 || plan_vnode(c->p, id, -1, c->n, e) ? -1 : id;
+}
+
+static int find_transposed(trc *c, uerr *e)
+{
+    const graph *g = c->n->g;
+    int32_t N = c->n->N;
+    int32_t *cnt = calloc((size_t)N + 1, sizeof *cnt), *wt = malloc(((size_t)N + 1) * sizeof *wt);
+    int rc = 0;
+    if (!cnt || !wt) {
+        rc = plan_oom(c->n, e);
+        goto out;
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (int32_t v = 0; v < N; v++) {
+            const gnode *nd = &g->nodes[v];
+            if (c->n->need[v] != RW_COMPUTED || nd->op != OP_MATMUL || nd->ip[0] != 0 ||
+                nd->ip[1] != 1 || c->d->role[v] != RW_NODE)
+                continue;
+            int32_t w = nd->in[1];
+            const gnode *x = &g->nodes[nd->in[0]], *wn = &g->nodes[w];
+            if (!is_leaf(g, w) || shape_numel(&wn->shape) < RW_TRANSPOSE_MIN)
+                continue;
+            if (pass == 0) {
+                cnt[w]++;
+                wt[w] = -1;
+                continue;
+            }
+            if (cnt[w] < 2)
+                continue;
+            if (wt[w] < 0) {
+                if ((wt[w] = vtranspose(c, w, e)) < 0) {
+                    rc = e->code ? e->code : plan_oom(c->n, e);
+                    goto out;
+                }
+                if (c->d->npre == c->pre_cap) {
+                    int32_t ncap = c->pre_cap ? c->pre_cap * 2 : 8;
+                    int32_t *np = realloc(c->d->pre, (size_t)ncap * sizeof *np);
+                    if (!np) {
+                        rc = plan_oom(c->n, e);
+                        goto out;
+                    }
+                    c->d->pre = np;
+                    c->pre_cap = ncap;
+                }
+                c->d->pre[c->d->npre++] = wt[w];
+                c->p->n_transposed++;
+            }
+            int32_t xv = plan_vleaf(c->p, x->shape, (dtype)x->dt, nd->in[0], c->n, e);
+            int32_t mm = xv < 0 ? -1 : plan_vmatmul(c->p, xv, wt[w], 0, 0, c->n, e);
+            if (mm < 0) {
+                rc = e->code ? e->code : plan_oom(c->n, e);
+                goto out;
+            }
+            c->d->replace[v] = N + mm;
+        }
+out:
+    free(cnt);
+    free(wt);
+    return rc;
+}
+
+int plan_transposing(const plan_needs *n, plan_decisions *d, plan *p, uerr *e)
+{
+    trc c = {.n = n, .d = d, .p = p};
+    return find_transposed(&c, e);
+}
