@@ -31,8 +31,8 @@ static double run(int which, int M, int N, int K, const void *a, const void *b, 
     for (int r = 0; r < 6; r++) {
         double t = now_s();
         switch (which) {
-        case 0: gemm_f32(0, 0, M, N, K, a, K, b, N, c, N, 0, -1); break;
-        case 1: gemm_f64(0, 0, M, N, K, a, K, b, N, c, N, 0, -1); break;
+        case 0: gemm_f32(0, 0, M, N, K, a, K, b, N, c, N, 0, NULL); break;
+        case 1: gemm_f64(0, 0, M, N, K, a, K, b, N, c, N, 0, NULL); break;
         case 2:
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a, K, b, N, 0,
                         c, N);

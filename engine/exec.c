@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/gemm.h"
 #include "ops/ops.h"
 
 int exec_init(exec *x, const graph *g, const plan *p, uerr *e)
@@ -121,6 +122,9 @@ int exec_run(exec *x, uerr *e)
     void **ptr = x->ptr;
     void *in[GRAPH_MAX_IN];
     const int32_t n = p->ninstr;
+    /* every node is computed once in a run and not changed after: a
+     * product may keep its packing of a weight for the whole run */
+    gemm_keep_begin();
     for (int32_t i = 0; i < n; i++) {
         const exec_step *s = &x->steps[i];
         /* An unrolled graph's nodes outgrow the caches, and each kernel
@@ -141,5 +145,6 @@ int exec_run(exec *x, uerr *e)
             in[k] = ptr[s->in[k]];
         s->fn(s->g, &s->g->nodes[s->node], in, ptr[s->out]);
     }
+    gemm_keep_end();
     return 0;
 }

@@ -17,6 +17,9 @@
 #include "kernels/gemm.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "kernels/cpu.h"
 #include "kernels/pool.h"
@@ -184,6 +187,7 @@ typedef struct gemm_job {
     int64_t mpan, npan; /* tiles of MR rows, panels of NR columns */
     int64_t tm, tn;     /* parts: tm row ranges by tn panel ranges */
     int64_t blk;        /* panels packed at a time */
+    const char *kept;   /* all panels of op(B), packed before the call, or NULL */
 } gemm_job;
 
 /* rows r0 .. r1-1 by columns j0 .. j1-1 through the reference loop */
@@ -211,6 +215,11 @@ static void gemm_part(void *ctx, int part, int thread)
     if (r1 > j->M)
         r1 = j->M;
     size_t panel = (size_t)j->K * (size_t)v->nr * j->es;
+    if (j->kept) {
+        v->block(j->ta, j->K, j->A, j->lda, r0, r1, j->kept + (size_t)q0 * panel, q0, q1, j->N,
+                 j->C, j->ldc, j->acc);
+        return;
+    }
     for (int64_t p = q0; p < q1; p += j->blk) {
         int64_t pe = p + j->blk < q1 ? p + j->blk : q1;
         void *buf = pool_scratch(panel * (size_t)(pe - p));
@@ -247,9 +256,124 @@ static void gemm_split(gemm_job *j)
     j->blk = blk < 1 ? 1 : blk;
 }
 
+/* ---- kept packings ------------------------------------------------------------ */
+
+/*
+ * Between gemm_keep_begin() and gemm_keep_end() a product with a key
+ * packs op(B) whole, once, and later products with that key (and the same
+ * B, shape, layout and path) read the packing instead of packing again.
+ * The table is the calling thread's own: no locks, and one thread's run
+ * never frees what another's products read. Its memory stays for the
+ * thread's life (freed at its end; the main thread's at exit), at most
+ * GEMM_KEEP_BYTES; a product that would pass that packs as usual.
+ */
+#define GEMM_KEEP_SLOTS 16
+#define GEMM_KEEP_BYTES ((size_t)32 << 20)
+
+typedef struct keep_slot {
+    const void *key, *B;
+    int64_t K, N, ldb;
+    int tb;
+    const gemm_variant *v;
+    uint64_t epoch;
+    char *panels;
+    size_t bytes;
+} keep_slot;
+
+typedef struct keep_table {
+    keep_slot s[GEMM_KEEP_SLOTS];
+    size_t total;
+    uint64_t epoch; /* of the current run; 0 outside one */
+    uint64_t runs;
+    int registered;
+} keep_table;
+
+static _Thread_local keep_table keep;
+static pthread_key_t keep_key;
+static pthread_once_t keep_once = PTHREAD_ONCE_INIT;
+
+static void keep_free(void *arg)
+{
+    keep_table *t = arg;
+    for (int i = 0; i < GEMM_KEEP_SLOTS; i++)
+        free(t->s[i].panels);
+    memset(t, 0, sizeof *t);
+}
+
+static void keep_free_main(void)
+{
+    keep_free(&keep);
+}
+
+static void keep_init(void)
+{
+    pthread_key_create(&keep_key, keep_free);
+    atexit(keep_free_main);
+}
+
+void gemm_keep_begin(void)
+{
+    keep.epoch = ++keep.runs;
+}
+
+void gemm_keep_end(void)
+{
+    keep.epoch = 0;
+}
+
+static int keep_same(const keep_slot *s, const gemm_job *j)
+{
+    return s->B == j->B && s->K == j->K && s->N == j->N && s->ldb == j->ldb &&
+           s->tb == j->tb && s->v == j->v;
+}
+
+/* The packing of j's op(B) under key: kept, packed now, or NULL. */
+static const char *keep_lookup(const gemm_job *j, const void *key)
+{
+    if (!key || !keep.epoch)
+        return NULL;
+    keep_slot *s = NULL;
+    for (int i = 0; i < GEMM_KEEP_SLOTS && !s; i++)
+        if (keep.s[i].key == key)
+            s = &keep.s[i];
+    if (s && s->epoch == keep.epoch && keep_same(s, j))
+        return s->panels;
+    /* a free slot, else one no product of this run has used */
+    for (int i = 0; i < GEMM_KEEP_SLOTS && !s; i++)
+        if (!keep.s[i].key || keep.s[i].epoch != keep.epoch)
+            s = &keep.s[i];
+    size_t need = (size_t)j->npan * (size_t)j->K * (size_t)j->v->nr * j->es;
+    if (!s || keep.total - s->bytes + need > GEMM_KEEP_BYTES)
+        return NULL;
+    if (s->bytes < need) {
+        pthread_once(&keep_once, keep_init);
+        if (!keep.registered) {
+            keep.registered = 1;
+            pthread_setspecific(keep_key, &keep);
+        }
+        void *p = aligned_alloc(64, (need + 63) / 64 * 64);
+        if (!p)
+            return NULL;
+        keep.total += (need + 63) / 64 * 64 - s->bytes;
+        free(s->panels);
+        s->panels = p;
+        s->bytes = (need + 63) / 64 * 64;
+    }
+    j->v->pack(j->tb, j->K, j->B, j->ldb, j->N, 0, j->npan, s->panels);
+    s->key = key;
+    s->B = j->B;
+    s->K = j->K;
+    s->N = j->N;
+    s->ldb = j->ldb;
+    s->tb = j->tb;
+    s->v = j->v;
+    s->epoch = keep.epoch;
+    return s->panels;
+}
+
 static void gemm_run(size_t es, int ta, int tb, int64_t M, int64_t N, int64_t K, const void *A,
                      int64_t lda, const void *B, int64_t ldb, void *C, int64_t ldc, int acc,
-                     int cls)
+                     const gemm_opts *o)
 {
     if (M <= 0 || N <= 0)
         return;
@@ -266,17 +390,18 @@ static void gemm_run(size_t es, int ta, int tb, int64_t M, int64_t N, int64_t K,
     j.mpan = cdiv(M, j.v->mr);
     j.npan = cdiv(N, j.v->nr);
     gemm_split(&j);
-    pool_for(cls, (int)(j.tm * j.tn), gemm_part, &j);
+    j.kept = keep_lookup(&j, o ? o->bkey : NULL);
+    pool_for(o ? o->cls : -1, (int)(j.tm * j.tn), gemm_part, &j);
 }
 
 void gemm_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-              const float *B, int64_t ldb, float *C, int64_t ldc, int acc, int cls)
+              const float *B, int64_t ldb, float *C, int64_t ldc, int acc, const gemm_opts *o)
 {
-    gemm_run(4, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, cls);
+    gemm_run(4, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, o);
 }
 
 void gemm_f64(int ta, int tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
-              const double *B, int64_t ldb, double *C, int64_t ldc, int acc, int cls)
+              const double *B, int64_t ldb, double *C, int64_t ldc, int acc, const gemm_opts *o)
 {
-    gemm_run(8, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, cls);
+    gemm_run(8, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, o);
 }

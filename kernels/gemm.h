@@ -28,8 +28,14 @@
  * allocated per product once those have grown. If memory for them runs
  * out the product is computed by the reference loop (same bits, slower).
  *
- * cls is a pool_class id for --verbose's count of threads per product
- * class, or -1.
+ * Options (o may be NULL): cls is a pool_class id for --verbose's count
+ * of threads per product kind, or -1. bkey, between gemm_keep_begin()
+ * and gemm_keep_end() (on the calling thread), says that op(B) stays the
+ * same until gemm_keep_end(): B is packed whole once, under that key, and
+ * every later product with the same key, B, shape and layout reads that
+ * packing (exec_run brackets a run of the plan so; matmul keys a per-step
+ * product's weight by its node). Outside the bracket it is ignored. Kept
+ * or not, the arithmetic is the same: the bits do not change.
  */
 #ifndef UNROLL_GEMM_H
 #define UNROLL_GEMM_H
@@ -39,10 +45,20 @@
 
 #define GEMM_PAR_FLOPS (1 << 21)
 
+typedef struct gemm_opts {
+    int cls;
+    const void *bkey;
+} gemm_opts;
+
 void gemm_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-              const float *B, int64_t ldb, float *C, int64_t ldc, int acc, int cls);
+              const float *B, int64_t ldb, float *C, int64_t ldc, int acc, const gemm_opts *o);
 void gemm_f64(int ta, int tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
-              const double *B, int64_t ldb, double *C, int64_t ldc, int acc, int cls);
+              const double *B, int64_t ldb, double *C, int64_t ldc, int acc,
+              const gemm_opts *o);
+
+/* The bracket of a run in which keyed operands stay the same. */
+void gemm_keep_begin(void);
+void gemm_keep_end(void);
 
 /* The reference: the loop above with C's fma(), for tests. */
 void gemm_ref_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A,

@@ -75,10 +75,14 @@ static void matmul_run(const graph *g, const gnode *n, void *const *in, void *ou
         if (done)
             return;
     }
+    /* a per-step product reading a weight (or the plan's W^T, made once a
+     * run): every step reads it, so it is packed once per run, kept under
+     * its node (exec_run brackets the run) */
+    gemm_opts o = {matmul_class(n), n->t >= 0 && b->t < 0 ? (const void *)b : NULL};
     if (n->dt == DT_F32)
-        gemm_f32(ta, tb, M, N, K, in[0], lda, in[1], ldb, out, N, acc, matmul_class(n));
+        gemm_f32(ta, tb, M, N, K, in[0], lda, in[1], ldb, out, N, acc, &o);
     else
-        gemm_f64(ta, tb, M, N, K, in[0], lda, in[1], ldb, out, N, acc, matmul_class(n));
+        gemm_f64(ta, tb, M, N, K, in[0], lda, in[1], ldb, out, N, acc, &o);
 }
 
 static void matmul_forward(const graph *g, const gnode *n, void *const *in, void *out)

@@ -4,7 +4,8 @@
  * the CPU has, for odd sizes in every dimension and a few large ones, all
  * four transpose combinations, leading dimensions wider than the rows,
  * operands off 64-byte boundaries, writing and accumulating, float32 and
- * float64, on 1, 2 and 3 threads; no element of C outside the product is
+ * float64, on 1, 2 and 3 threads, with B packed per product and kept
+ * across products; no element of C outside the product is
  * touched. Also: the AVX-512 and AVX2 paths agree with smallmm.h's kernel
  * on the products matmul may send to either.
  */
@@ -54,11 +55,17 @@ static double uniform(void)
         if (same)                                                                          \
             ref(ta, tb, M, N, K, A + off, lda, B + off, ldb, C2 + 16 + off, ldc, acc);     \
         for (int p = 0; p < CPU_NPATHS && same; p++)                                       \
-            for (int th = 1; th <= nth && same && cpu_set_path(p) >= 0; th++) {            \
-                cpu_set_threads(th);                                                       \
+            for (int th = 1; th <= nth + 2 && same && cpu_set_path(p) >= 0; th++) {        \
+                /* after the thread counts: B kept, packed (nth + 1), then reused */       \
+                cpu_set_threads(th <= nth ? th : nth);                                     \
+                gemm_opts o = {-1, th > nth ? (const void *)B : NULL};                     \
+                if (th == nth + 1)                                                         \
+                    gemm_keep_begin();                                                     \
                 memcpy(C1, C0, cb);                                                        \
                 fn(ta, tb, M, N, K, A + off, lda, B + off, ldb, C1 + 16 + off, ldc, acc,   \
-                   -1);                                                                    \
+                   &o);                                                                    \
+                if (th == nth + 2)                                                         \
+                    gemm_keep_end();                                                       \
                 same = !memcmp(C1, C2, cb);                                                \
                 int64_t i = 0;                                                             \
                 while (!same && C1[i] == C2[i])                                            \
@@ -145,7 +152,8 @@ static void test_pool_counts(void)
     pool_stat s = {0};
     int calls = 0, found = 0;
     do {
-        gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, cls);
+        gemm_opts o = {cls, NULL};
+        gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, &o);
         calls++;
         found = 0;
         for (int i = 0; !found && pool_stats(i, &s); i++)
@@ -170,7 +178,7 @@ static void test_smallmm_agrees(void)
     for (int64_t M = 1; M <= 4; M++) {
         if (!smm_f64(0, M, N, K, A, K, B, N, C1, N, 0))
             continue;
-        gemm_f64(0, 0, M, N, K, A, K, B, N, C2, N, 0, -1);
+        gemm_f64(0, 0, M, N, K, A, K, B, N, C2, N, 0, NULL);
         CHECK(!memcmp(C1, C2, (size_t)(M * N) * sizeof(double)));
     }
 }
