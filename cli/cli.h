@@ -47,17 +47,17 @@ typedef struct cli_opt {
 
 /* What reads as an option rather than a positional argument. */
 enum {
-    CLI_DASH_ONE,  /* "-x" and "--x"; "-" alone is an argument (stdin, a name) */
-    CLI_DASH_ALL,  /* anything starting with '-' */
-    CLI_DASH_TWO,  /* only "--x": "-x" is an argument (SQL may start with '-') */
+    CLI_DASH_ONE, /* "-x" and "--x"; "-" alone is an argument (stdin, a name) */
+    CLI_DASH_ALL, /* anything starting with '-' */
+    CLI_DASH_TWO, /* only "--x": "-x" is an argument (SQL may start with '-') */
 };
 
 /* How one command reads its arguments. Every command parses through
  * cli_parse_args, so the common options, --help, --csv/--json and the
  * messages are the same everywhere. */
 typedef struct cli_args {
-    const char *cmd;     /* names the command in messages: "ckpt list" */
-    const char *help;    /* printed for --help/-h; NULL: no --help here */
+    const char *cmd;  /* names the command in messages: "ckpt list" */
+    const char *help; /* printed for --help/-h; NULL: no --help here */
     cli_common *c;
     const cli_opt *opts; /* ended by a {NULL} entry; NULL: none */
     /* An option of opts with neither value nor flag is handed here with its

@@ -541,9 +541,15 @@ static int run_list(store *db, const ckpt_args *a)
     return ckpt_list(db, a->npos ? a->pos[0] : NULL, a->form);
 }
 
-static int run_log(store *db, const ckpt_args *a) { return ckpt_log(db, a->pos[0], a->form); }
+static int run_log(store *db, const ckpt_args *a)
+{
+    return ckpt_log(db, a->pos[0], a->form);
+}
 
-static int run_show(store *db, const ckpt_args *a) { return ckpt_show(db, a->pos[0], a->form); }
+static int run_show(store *db, const ckpt_args *a)
+{
+    return ckpt_show(db, a->pos[0], a->form);
+}
 
 static int run_best(store *db, const ckpt_args *a)
 {

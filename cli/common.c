@@ -190,8 +190,7 @@ int cli_int(const char *opt, const char *s, long long lo, long long hi, long lon
     long long v = strtoll(s, &end, 10);
     if (errno || end == s || *end || v < lo || v > hi) {
         error_prefix();
-        fprintf(stderr, "%s: expected an integer from %lld to %lld, found '%s'\n", opt, lo, hi,
-                s);
+        fprintf(stderr, "%s: expected an integer from %lld to %lld, found '%s'\n", opt, lo, hi, s);
         return -1;
     }
     *out = v;
