@@ -97,6 +97,10 @@ int cli_color_opt(const char *when);
 int cli_int(const char *opt, const char *s, long long lo, long long hi, long long *out);
 int cli_real(const char *opt, const char *s, double *out);
 
+/* "unroll COMMAND ARGS..." as the store records it (argv[0] is the
+ * command), cut to fit n bytes. */
+void cli_command_line(int argc, char **argv, char *buf, size_t n);
+
 /* The store every command uses when neither --db nor the config names one. */
 #define CLI_DEFAULT_DB "unroll.db"
 

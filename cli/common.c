@@ -211,6 +211,14 @@ int cli_real(const char *opt, const char *s, double *out)
     return 0;
 }
 
+void cli_command_line(int argc, char **argv, char *buf, size_t n)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < argc && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%s", i ? " " : "unroll ", argv[i]);
+}
+
 const char *cli_db_path(const cli_common *c, const spec *s)
 {
     if (c->db)
