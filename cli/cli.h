@@ -47,17 +47,17 @@ typedef struct cli_opt {
 
 /* What reads as an option rather than a positional argument. */
 enum {
-    CLI_DASH_ONE,  /* "-x" and "--x"; "-" alone is an argument (stdin, a name) */
-    CLI_DASH_ALL,  /* anything starting with '-' */
-    CLI_DASH_TWO,  /* only "--x": "-x" is an argument (SQL may start with '-') */
+    CLI_DASH_ONE, /* "-x" and "--x"; "-" alone is an argument (stdin, a name) */
+    CLI_DASH_ALL, /* anything starting with '-' */
+    CLI_DASH_TWO, /* only "--x": "-x" is an argument (SQL may start with '-') */
 };
 
 /* How one command reads its arguments. Every command parses through
  * cli_parse_args, so the common options, --help, --csv/--json and the
  * messages are the same everywhere. */
 typedef struct cli_args {
-    const char *cmd;     /* names the command in messages: "ckpt list" */
-    const char *help;    /* printed for --help/-h; NULL: no --help here */
+    const char *cmd;  /* names the command in messages: "ckpt list" */
+    const char *help; /* printed for --help/-h; NULL: no --help here */
     cli_common *c;
     const cli_opt *opts; /* ended by a {NULL} entry; NULL: none */
     /* An option of opts with neither value nor flag is handed here with its
@@ -96,6 +96,10 @@ int cli_color_opt(const char *when);
 /* Parses an integer/real option value, or prints a usage error. */
 int cli_int(const char *opt, const char *s, long long lo, long long hi, long long *out);
 int cli_real(const char *opt, const char *s, double *out);
+
+/* "unroll COMMAND ARGS..." as the store records it (argv[0] is the
+ * command), cut to fit n bytes. */
+void cli_command_line(int argc, char **argv, char *buf, size_t n);
 
 /* The store every command uses when neither --db nor the config names one. */
 #define CLI_DEFAULT_DB "unroll.db"

@@ -541,9 +541,15 @@ static int run_list(store *db, const ckpt_args *a)
     return ckpt_list(db, a->npos ? a->pos[0] : NULL, a->form);
 }
 
-static int run_log(store *db, const ckpt_args *a) { return ckpt_log(db, a->pos[0], a->form); }
+static int run_log(store *db, const ckpt_args *a)
+{
+    return ckpt_log(db, a->pos[0], a->form);
+}
 
-static int run_show(store *db, const ckpt_args *a) { return ckpt_show(db, a->pos[0], a->form); }
+static int run_show(store *db, const ckpt_args *a)
+{
+    return ckpt_show(db, a->pos[0], a->form);
+}
 
 static int run_best(store *db, const ckpt_args *a)
 {
@@ -688,9 +694,7 @@ int cmd_ckpt(int argc, char **argv)
         return cli_usage("ckpt import: --set goes with --config");
     a.c.config = a.config;
 
-    size_t k = (size_t)snprintf(a.cmdline, sizeof a.cmdline, "unroll ckpt");
-    for (int i = 1; i < argc && k < sizeof a.cmdline; i++)
-        k += (size_t)snprintf(a.cmdline + k, sizeof a.cmdline - k, " %s", argv[i]);
+    cli_command_line(argc, argv, a.cmdline, sizeof a.cmdline);
     uerr e = {0};
     store *db = NULL;
     if (cli_open_store(&a.c, cmd->write, &db, &e))

@@ -377,7 +377,10 @@ static int run_list(store *db, runs_args *a)
     return runs_list(db, &a->f, a->form);
 }
 
-static int run_show(store *db, runs_args *a) { return runs_show(db, a->id, a->form); }
+static int run_show(store *db, runs_args *a)
+{
+    return runs_show(db, a->id, a->form);
+}
 
 static int run_metrics(store *db, runs_args *a)
 {

@@ -316,10 +316,7 @@ static int train_body(int argc, char **argv, const dist *d)
         }
     }
     char cmdline[4096];
-    size_t k = 0;
-    cmdline[0] = '\0';
-    for (int i = 0; i < argc && k < sizeof cmdline; i++)
-        k += (size_t)snprintf(cmdline + k, sizeof cmdline - k, "%s%s", i ? " " : "unroll ", argv[i]);
+    cli_command_line(argc, argv, cmdline, sizeof cmdline);
 
     progress_ctx pc = {.quiet = c.quiet, .log_every = s.train.log_every,
                        .best_valid = INFINITY, .classify = s.data.kind != SPEC_DATA_TEXT,

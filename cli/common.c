@@ -190,8 +190,7 @@ int cli_int(const char *opt, const char *s, long long lo, long long hi, long lon
     long long v = strtoll(s, &end, 10);
     if (errno || end == s || *end || v < lo || v > hi) {
         error_prefix();
-        fprintf(stderr, "%s: expected an integer from %lld to %lld, found '%s'\n", opt, lo, hi,
-                s);
+        fprintf(stderr, "%s: expected an integer from %lld to %lld, found '%s'\n", opt, lo, hi, s);
         return -1;
     }
     *out = v;
@@ -210,6 +209,14 @@ int cli_real(const char *opt, const char *s, double *out)
     }
     *out = v;
     return 0;
+}
+
+void cli_command_line(int argc, char **argv, char *buf, size_t n)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < argc && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%s", i ? " " : "unroll ", argv[i]);
 }
 
 const char *cli_db_path(const cli_common *c, const spec *s)

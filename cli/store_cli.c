@@ -23,8 +23,7 @@ int cli_form_opt(const char *arg, table_form *form)
 
 int cli_open_store(const cli_common *c, int write, store **db, uerr *e)
 {
-    return store_open(db, cli_db_path(c, NULL),
-                      write ? STORE_READ_WRITE : STORE_READ_UPGRADE, e);
+    return store_open(db, cli_db_path(c, NULL), write ? STORE_READ_WRITE : STORE_READ_UPGRADE, e);
 }
 
 int cli_print_table(const table *t, table_form form)

@@ -317,7 +317,9 @@ int plot_heatmap_svg(FILE *f, const double *z, int64_t nrows, int64_t ncols,
     for (int k = 0; k < 50; k++) {
         int R, G, B;
         ramp(1 - k / 49.0, &R, &G, &B);
-        fprintf(f, "<rect x=\"%g\" y=\"%.2f\" width=\"18\" height=\"%.2f\" fill=\"rgb(%d,%d,%d)\"/>\n",
+        fprintf(f,
+                "<rect x=\"%g\" y=\"%.2f\" width=\"18\" height=\"%.2f\""
+                " fill=\"rgb(%d,%d,%d)\"/>\n",
                 bx, top + k * bh / 50, bh / 50 + 0.3, R, G, B);
     }
     fprintf(f, "<text x=\"%g\" y=\"%g\">1e%.1f</text>\n", bx + 24, top + 10, hi);

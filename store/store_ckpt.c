@@ -201,7 +201,7 @@ int store_checkpoint_save_from(store *s, int64_t run, int64_t step, int64_t pare
         return uerr_set(e, UERR_INTERNAL, "%s: negative step %" PRId64, s->path, step);
     /* Hash before taking the write lock: hashing large tensors is the
      * slow part, and other writers should not wait for it. */
-    char (*hash)[SHA256_HEX_SIZE] = malloc((size_t)(n ? n : 1) * sizeof *hash);
+    char(*hash)[SHA256_HEX_SIZE] = malloc((size_t)(n ? n : 1) * sizeof *hash);
     if (!hash)
         return store_oom(s, what, e);
     for (int i = 0; i < n; i++)

@@ -85,8 +85,7 @@ int store_run_alive(store *s, int64_t run, int *alive, int64_t *pid, char *host,
  *   t text, NULL binds NULL   o text, NULL binds '' (an optional field)
  *   f double, NaN binds NULL  z int64_t: a zero-filled blob of that size
  * Text is bound without a copy: it must outlive the statement's steps. */
-int store_vbind(store *s, sqlite3_stmt *st, const char *what, uerr *e, const char *fmt,
-                va_list ap);
+int store_vbind(store *s, sqlite3_stmt *st, const char *what, uerr *e, const char *fmt, va_list ap);
 int store_bind(store *s, sqlite3_stmt *st, const char *what, uerr *e, const char *fmt, ...);
 /* store_prep then store_bind; on failure *st is NULL. */
 int store_prepare(store *s, sqlite3_stmt **st, const char *what, uerr *e, const char *sql,

@@ -34,8 +34,7 @@ int store_flush_rows(store *s, uerr *e)
                         &st, what, e);
     for (int i = 0; !rc && i < s->nm; i++) {
         const store_metric_row *m = &s->mrows[i];
-        rc = store_bind(s, st, what, e, "IItf", m->run, m->step, s->mnames + m->name_off,
-                        m->value);
+        rc = store_bind(s, st, what, e, "IItf", m->run, m->step, s->mnames + m->name_off, m->value);
         if (!rc)
             rc = store_step_done(s, st, what, e);
         if (!rc && sqlite3_reset(st) != SQLITE_OK)
@@ -136,7 +135,6 @@ int store_metrics_csv(store *s, int64_t run, FILE *out, uerr *e)
         rc = store_fail(s, what, e);
     store_final(st);
     if (!rc && (fflush(out) != 0 || ferror(out)))
-        rc = uerr_set(e, UERR_USER, "writing metrics of run %" PRId64 ": %s", run,
-                      strerror(errno));
+        rc = uerr_set(e, UERR_USER, "writing metrics of run %" PRId64 ": %s", run, strerror(errno));
     return rc;
 }

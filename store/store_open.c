@@ -23,8 +23,10 @@
 
 /* ---- the handle: struct store is in store_int.h ----------------------- */
 
-const char *store_path(const store *s) { return s->path; }
-
+const char *store_path(const store *s)
+{
+    return s->path;
+}
 
 static int store_set_wal(store *s, uerr *e)
 {
@@ -52,8 +54,8 @@ static int store_set_wal(store *s, uerr *e)
     /* An in-memory database reports "memory" and cannot use WAL. */
     int ok = mode && (!strcmp(mode, "wal") || !strcmp(mode, "memory"));
     rc = ok ? 0
-            : uerr_set(e, UERR_USER, "%s: cannot use WAL mode (journal mode stays '%s')",
-                       s->path, mode ? mode : "?");
+            : uerr_set(e, UERR_USER, "%s: cannot use WAL mode (journal mode stays '%s')", s->path,
+                       mode ? mode : "?");
     store_final(st);
     return rc;
 }
@@ -72,8 +74,8 @@ static int store_setup(store *s, uerr *e)
     int fresh = appid == 0 && ntables == 0 && version == 0;
     if (appid != STORE_APPLICATION_ID && !fresh)
         return uerr_set(e, UERR_USER,
-                        "%s: not an unroll database (application_id %" PRId64
-                        ", %" PRId64 " schema objects); refusing to use it",
+                        "%s: not an unroll database (application_id %" PRId64 ", %" PRId64
+                        " schema objects); refusing to use it",
                         s->path, appid, ntables);
     if (version > STORE_SCHEMA_VERSION)
         return uerr_set(e, UERR_USER,
@@ -196,8 +198,7 @@ int store_open(store **out, const char *path, int mode, uerr *e)
     int readonly = mode != STORE_READ_WRITE, src;
     uerr e1 = {0};
     int rc = store_open_mode(s, readonly, 0, &src, &e1);
-    if (rc && readonly && s->too_old && mode == STORE_READ_UPGRADE &&
-        access(path, W_OK) == 0) {
+    if (rc && readonly && s->too_old && mode == STORE_READ_UPGRADE && access(path, W_OK) == 0) {
         /* Migrate through a read-write handle, then read as asked. */
         store_close_db(s);
         store *w = NULL;
@@ -262,4 +263,3 @@ int store_busy_timeout(store *s, int ms, uerr *e)
         return store_fail(s, "setting the busy timeout", e);
     return 0;
 }
-

@@ -92,24 +92,24 @@ int store_runs_table(store *s, const store_run_filter *f, table *out, uerr *e)
     /* The ORDER BY ... LIMIT 1 forms walk the (run, step, name) key
      * backwards from the end instead of scanning a long run's log. */
     int rc = store_prep(s,
-                   "SELECT r.id, r.name, r.status, r.started, r.finished,"
-                   " (SELECT step FROM metrics m WHERE m.run = r.id AND m.name = 'loss'"
-                   "  ORDER BY step DESC LIMIT 1) AS steps,"
-                   " (SELECT count(*) FROM checkpoints c WHERE c.run = r.id) AS ckpts,"
-                   " (SELECT value FROM metrics m WHERE m.run = r.id AND m.name = 'loss'"
-                   "  ORDER BY step DESC LIMIT 1) AS last_loss,"
-                   " (SELECT min(value) FROM metrics m WHERE m.run = r.id"
-                   "  AND m.name = 'valid_loss') AS best_valid_loss,"
-                   " r.parent_checkpoint AS parent, r.config_text"
-                   " FROM runs r WHERE (?1 IS NULL OR r.name GLOB ?1)"
-                   " AND (?2 IS NULL OR r.status = ?2) AND (?3 IS NULL OR r.started >= ?3)"
-                   " AND (?4 IS NULL OR r.started < ?4) ORDER BY r.id",
-                   &st, what, e);
+                        "SELECT r.id, r.name, r.status, r.started, r.finished,"
+                        " (SELECT step FROM metrics m WHERE m.run = r.id AND m.name = 'loss'"
+                        "  ORDER BY step DESC LIMIT 1) AS steps,"
+                        " (SELECT count(*) FROM checkpoints c WHERE c.run = r.id) AS ckpts,"
+                        " (SELECT value FROM metrics m WHERE m.run = r.id AND m.name = 'loss'"
+                        "  ORDER BY step DESC LIMIT 1) AS last_loss,"
+                        " (SELECT min(value) FROM metrics m WHERE m.run = r.id"
+                        "  AND m.name = 'valid_loss') AS best_valid_loss,"
+                        " r.parent_checkpoint AS parent, r.config_text"
+                        " FROM runs r WHERE (?1 IS NULL OR r.name GLOB ?1)"
+                        " AND (?2 IS NULL OR r.status = ?2) AND (?3 IS NULL OR r.started >= ?3)"
+                        " AND (?4 IS NULL OR r.started < ?4) ORDER BY r.id",
+                        &st, what, e);
     if (rc)
         return rc;
     int want_lost = f->status && !strcmp(f->status, "lost");
     rc = store_bind(s, st, what, e, "tttt", f->name_glob, want_lost ? "running" : f->status,
-                        f->since, f->before);
+                    f->since, f->before);
     const int ncols = 10; /* config_text is for f->keep, not shown */
     if (!rc)
         rc = store_table_for(st, ncols, out, e);
@@ -282,7 +282,8 @@ int store_lineage_table(store *s, int64_t ckpt, table *out, uerr *e)
     /* Parents are always older rows (a parent exists before its child is
      * inserted), so the walk cannot cycle; the depth cap is a guard
      * against a hand-edited file. */
-    int rc = store_prep(s,
+    int rc =
+        store_prep(s,
                    "WITH RECURSIVE lin(id, depth) AS (SELECT ?1, 0 UNION ALL"
                    " SELECT c.parent, lin.depth + 1 FROM checkpoints c JOIN lin ON c.id = lin.id"
                    " WHERE c.parent IS NOT NULL AND lin.depth < 10000000)"
@@ -467,9 +468,9 @@ static int store_sweep(store *s, store_removed *st, uerr *e)
     /* NOT EXISTS walks the checkpoint_tensors(tensor) index once per
      * tensor instead of building the whole list. */
     int rc = store_prep(s,
-                   "SELECT count(*), coalesce(sum(nbytes), 0) FROM tensors t WHERE NOT EXISTS"
-                   " (SELECT 1 FROM checkpoint_tensors ct WHERE ct.tensor = t.hash)",
-                   &q, what, e);
+                        "SELECT count(*), coalesce(sum(nbytes), 0) FROM tensors t WHERE NOT EXISTS"
+                        " (SELECT 1 FROM checkpoint_tensors ct WHERE ct.tensor = t.hash)",
+                        &q, what, e);
     if (rc)
         return rc;
     if (sqlite3_step(q) == SQLITE_ROW) {

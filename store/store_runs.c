@@ -83,8 +83,8 @@ int store_run_exists(store *s, int64_t run, uerr *e)
 {
     int64_t id;
     int found;
-    int rc = store_lookup(s, &id, &found, "looking up a run", e,
-                          "SELECT id FROM runs WHERE id = ?", "I", run);
+    int rc = store_lookup(s, &id, &found, "looking up a run", e, "SELECT id FROM runs WHERE id = ?",
+                          "I", run);
     if (!rc && !found)
         rc = uerr_set(e, UERR_USER, "%s: no run with id %" PRId64, s->path, run);
     return rc;
@@ -160,7 +160,6 @@ int store_run_alive(store *s, int64_t run, int *alive, int64_t *pid, char *host,
     return rc;
 }
 
-
 int store_run_lost(store *s, int64_t run, int *lost, uerr *e)
 {
     int alive;
@@ -221,18 +220,17 @@ int store_run_begin(store *s, const store_run_info *info, int64_t *run_id, uerr 
         rc = store_lookup(s, &id, &found, what, e, "SELECT id FROM checkpoints WHERE id = ?", "I",
                           info->parent_checkpoint);
         if (!rc && !found)
-            rc = uerr_set(e, UERR_USER, "%s: parent checkpoint %" PRId64 " does not exist",
-                          s->path, info->parent_checkpoint);
+            rc = uerr_set(e, UERR_USER, "%s: parent checkpoint %" PRId64 " does not exist", s->path,
+                          info->parent_checkpoint);
     }
     if (!rc)
-        rc = store_do(s, what, e,
-                      "INSERT INTO runs (name, config_text, config_hash, parent_checkpoint,"
-                      " command_line, program_version, started, status, data_hash, blas,"
-                      " threads, init) VALUES (?, ?, ?, ?, ?, ?, " STORE_NOW
-                      ", 'running', ?, ?, ?, ?)",
-                      "tttRooooio", name, config, config_hash, info->parent_checkpoint,
-                      info->command_line, info->program_version, info->data_hash, info->blas,
-                      info->threads, info->init);
+        rc = store_do(
+            s, what, e,
+            "INSERT INTO runs (name, config_text, config_hash, parent_checkpoint,"
+            " command_line, program_version, started, status, data_hash, blas,"
+            " threads, init) VALUES (?, ?, ?, ?, ?, ?, " STORE_NOW ", 'running', ?, ?, ?, ?)",
+            "tttRooooio", name, config, config_hash, info->parent_checkpoint, info->command_line,
+            info->program_version, info->data_hash, info->blas, info->threads, info->init);
     int64_t id = sqlite3_last_insert_rowid(s->db);
     sqlite3_stmt *st = NULL;
     if (!rc && info->nvocab > 0 &&
@@ -250,9 +248,8 @@ int store_run_begin(store *s, const store_run_info *info, int64_t *run_id, uerr 
     int64_t session = 0;
     if (!rc) {
         store_session_info si = {.run = id,
-                                 .kind = !strcmp(info->init ? info->init : "", "import")
-                                             ? "import"
-                                             : "start",
+                                 .kind = !strcmp(info->init ? info->init : "", "import") ? "import"
+                                                                                         : "start",
                                  .from = info->parent_checkpoint,
                                  .command_line = info->command_line,
                                  .program_version = info->program_version,
@@ -271,7 +268,6 @@ int store_run_begin(store *s, const store_run_info *info, int64_t *run_id, uerr 
     *run_id = id;
     return 0;
 }
-
 
 int store_run_finish(store *s, int64_t run, const char *status, uerr *e)
 {
@@ -340,8 +336,8 @@ int store_run_resume(store *s, int64_t run, int64_t ckpt, const store_resume_inf
     }
     /* The interrupted process may have logged (and flushed) steps past
      * the checkpoint; the resumed process logs them again. */
-    if (!rc && !(rc = store_do(s, what, e, "DELETE FROM metrics WHERE run = ? AND step > ?",
-                               "II", run, step)))
+    if (!rc && !(rc = store_do(s, what, e, "DELETE FROM metrics WHERE run = ? AND step > ?", "II",
+                               run, step)))
         *dropped = sqlite3_changes(s->db);
     if (!rc) {
         char hash[SHA256_HEX_SIZE];
@@ -498,4 +494,3 @@ int store_run_get(store *s, int64_t id, store_run *out, uerr *e)
         store_run_free(out);
     return rc;
 }
-

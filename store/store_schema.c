@@ -124,8 +124,6 @@ static const char *const store_migrations[] = {
 _Static_assert(sizeof store_migrations / sizeof store_migrations[0] == STORE_SCHEMA_VERSION,
                "one migration step per schema version");
 
-
-
 /* Reads what the file says about itself before anything writes to it.
  * This is also where a non-SQLite file shows: the first read of the
  * header fails with SQLITE_NOTADB "file is not a database". */
@@ -147,8 +145,7 @@ int store_identify(store *s, int64_t *appid, int64_t *version, int64_t *ntables,
         *version = sqlite3_column_int64(st, 1);
         *ntables = sqlite3_column_int64(st, 2);
     } else if (r == SQLITE_DONE) {
-        rc = uerr_set(e, UERR_INTERNAL, "%s: reading the file's identity returned no row",
-                      s->path);
+        rc = uerr_set(e, UERR_INTERNAL, "%s: reading the file's identity returned no row", s->path);
     } else {
         rc = store_fail(s, NULL, e);
     }
@@ -167,8 +164,7 @@ int store_migrate(store *s, uerr *e)
     int64_t appid, version, ntables;
     rc = store_identify(s, &appid, &version, &ntables, e);
     if (!rc && appid != STORE_APPLICATION_ID && (appid != 0 || ntables != 0 || version != 0))
-        rc = uerr_set(e, UERR_USER, "%s: not an unroll database (changed while opening)",
-                      s->path);
+        rc = uerr_set(e, UERR_USER, "%s: not an unroll database (changed while opening)", s->path);
     for (int64_t v = version; !rc && v < STORE_SCHEMA_VERSION; v++) {
         char what[64];
         snprintf(what, sizeof what, "upgrading the schema from version %d to %d", (int)v,

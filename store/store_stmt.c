@@ -74,7 +74,10 @@ int store_prep(store *s, const char *sql, sqlite3_stmt **st, const char *what, u
 
 /* sqlite3_finalize only repeats the error of the last step, which was
  * already reported, so its result carries no new information. */
-void store_final(sqlite3_stmt *st) { (void)sqlite3_finalize(st); }
+void store_final(sqlite3_stmt *st)
+{
+    (void)sqlite3_finalize(st);
+}
 
 int store_writable(store *s, uerr *e)
 {
@@ -133,8 +136,7 @@ int store_end(store *s, int rc, const char *what, uerr *e)
 }
 
 /* A single-row integer query; *found says whether a row came back. */
-int store_query_int(store *s, sqlite3_stmt *st, int64_t *val, int *found, const char *what,
-                           uerr *e)
+int store_query_int(store *s, sqlite3_stmt *st, int64_t *val, int *found, const char *what, uerr *e)
 {
     int rc = sqlite3_step(st);
     *found = 0;
@@ -190,8 +192,7 @@ int store_parse_id(const char *p, int64_t *v)
     return 1;
 }
 
-int store_vbind(store *s, sqlite3_stmt *st, const char *what, uerr *e, const char *fmt,
-                va_list ap)
+int store_vbind(store *s, sqlite3_stmt *st, const char *what, uerr *e, const char *fmt, va_list ap)
 {
     int b = SQLITE_OK;
     for (int i = 1; b == SQLITE_OK && fmt[i - 1]; i++) {
@@ -227,8 +228,8 @@ int store_vbind(store *s, sqlite3_stmt *st, const char *what, uerr *e, const cha
             b = sqlite3_bind_zeroblob64(st, i, (sqlite3_uint64)va_arg(ap, int64_t));
             break;
         default:
-            return uerr_set(e, UERR_INTERNAL, "%s: bad bind format '%s' (while %s)", s->path,
-                            fmt, what);
+            return uerr_set(e, UERR_INTERNAL, "%s: bad bind format '%s' (while %s)", s->path, fmt,
+                            what);
         }
     }
     return store_bound(s, b, what, e);
@@ -243,8 +244,8 @@ int store_bind(store *s, sqlite3_stmt *st, const char *what, uerr *e, const char
     return rc;
 }
 
-static int store_vprepare(store *s, sqlite3_stmt **st, const char *what, uerr *e,
-                          const char *sql, const char *fmt, va_list ap)
+static int store_vprepare(store *s, sqlite3_stmt **st, const char *what, uerr *e, const char *sql,
+                          const char *fmt, va_list ap)
 {
     int rc = store_prep(s, sql, st, what, e);
     if (!rc && (rc = store_vbind(s, *st, what, e, fmt, ap))) {

@@ -22,6 +22,7 @@
 #include "store/store.h"
 #include "train/net.h"
 #include "train/optim.h"
+#include "train/ckpt_state.h"
 #include "train/data.h"
 #include "train/text.h"
 #include "train/train.h"
@@ -201,6 +202,41 @@ static void test_unrecorded_finish_fails(void)
     CHECK(system(cmd) == 0);
 }
 
+/* Every tensor of a training state, under each optimiser, has the role
+ * ckpt_role reads from its name: what an --all export and an import
+ * rely on to give a checkpoint back as it was. */
+static void check_roles(void *ctx, const store_tensor *t, int n)
+{
+    int *bad = ctx;
+    for (int i = 0; i < n; i++)
+        if (strcmp(ckpt_role(t[i].name), t[i].role)) {
+            printf("  %s: role %s, ckpt_role says %s\n", t[i].name, t[i].role,
+                   ckpt_role(t[i].name));
+            (*bad)++;
+        }
+    *bad += n == 0;
+}
+
+static void test_roles_from_names(void)
+{
+    static const char *const opts[] = {"train.optimizer.name=sgd", "train.optimizer.name=momentum",
+                                       "train.optimizer.name=adagrad", "train.optimizer.name=adam"};
+    for (int k = 0; k < 4; k++) {
+        uerr e = {0};
+        spec s;
+        const char *sets[2] = {"train.steps=2", opts[k]};
+        int bad = 0;
+        train_result r;
+        CHECK_OK(spec_load_buffer(&s, "t.yaml", cfg_text, strlen(cfg_text), sets, 2, &e), &e);
+        train_opts o = {.on_state = check_roles, .ctx = &bad};
+        CHECK_OK(train_run(&s, &o, &r, &e), &e);
+        CHECKF(bad == 0, "%s: %d tensors with another role", opts[k], bad);
+        spec_free(&s);
+    }
+    CHECK(!strcmp(ckpt_role("adam.m.W"), "optim") && !strcmp(ckpt_role("adam.W"), "param") &&
+          !strcmp(ckpt_role("momentum.velocityW"), "param"));
+}
+
 /* A learning rate that blows up: stopped with the step and the tensor named. */
 static void test_nan_stops_training(void)
 {
@@ -311,6 +347,7 @@ int main(void)
     RUN(test_shared_weight_is_sum_of_steps);
     RUN(test_same_seed_bit_identical);
     RUN(test_unrecorded_finish_fails);
+    RUN(test_roles_from_names);
     RUN(test_nan_stops_training);
     RUN(test_100k_step_unroll);
     CHECK_EXIT();

@@ -98,8 +98,7 @@ static int export_npy(const ckpt_exported *x, const char *dir, uerr *e)
     return rc;
 }
 
-int ckpt_io_export(store *db, const char *ref, const ckpt_export_opts *o, ckpt_exported *x,
-                   uerr *e)
+int ckpt_io_export(store *db, const char *ref, const ckpt_export_opts *o, ckpt_exported *x, uerr *e)
 {
     memset(x, 0, sizeof *x);
     int64_t ck;
@@ -111,8 +110,8 @@ int ckpt_io_export(store *db, const char *ref, const ckpt_export_opts *o, ckpt_e
         return uerr_set(e, UERR_INTERNAL, "out of memory");
     for (int i = 0; i < x->l.n; i++)
         if (o->all || !strcmp(x->l.t[i].role, "param"))
-            x->t[x->n++] = (sft_tensor){x->l.t[i].name, x->l.t[i].dt, x->l.t[i].shape,
-                                        x->l.t[i].data};
+            x->t[x->n++] =
+                (sft_tensor){x->l.t[i].name, x->l.t[i].dt, x->l.t[i].shape, x->l.t[i].data};
     if (o->torch && (rc = export_torch(x, o->all, e)))
         return rc;
     if (x->n == 0)
@@ -409,4 +408,3 @@ int ckpt_io_import(store *db, const ckpt_import_opts *o, ckpt_imported *out, uer
     imp_free(&set);
     return rc;
 }
-

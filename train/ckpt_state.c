@@ -51,8 +51,8 @@ int ckpt_state_collect(const ckpt_parts *p, ckpt_state *sl, uerr *e)
     store_tensor *ts = sl->ts;
     int n = 0;
     for (int i = 0; i < m->nparams; i++)
-        ts[n++] = (store_tensor){m->param[i].name, "param", tr->dt, m->param[i].shape,
-                                 net_param(tr, i)};
+        ts[n++] =
+            (store_tensor){m->param[i].name, "param", tr->dt, m->param[i].shape, net_param(tr, i)};
     for (int slot = 0; slot < 2; slot++) {
         const char *sn = optim_slot_name(p->opt, slot);
         if (!sn)
