@@ -146,7 +146,7 @@ static int build_grad(graph *g, int32_t v, const gprime *gp, grad_table *gt,
             char lb[96];
             if (!d->bprop)
                 return uerr_set(e, UERR_USER, "no gradient for op %s input %d (node %s)",
-                                d->name, i, graph_label(g, c, lb, sizeof lb));
+                                op_name(cn.op), i, graph_label(g, c, lb, sizeof lb));
             g->cur_t = cn.t;
             int undefined = 0;
             int32_t term = d->bprop(g, c, i, gt->grad[c], &undefined, e);
@@ -154,15 +154,15 @@ static int build_grad(graph *g, int32_t v, const gprime *gp, grad_table *gt,
                 return uerr_set(e, UERR_USER,
                                 "gradient undefined for op %s input %d (node %s): "
                                 "it is an index, yet depends on a parameter",
-                                d->name, i, graph_label(g, c, lb, sizeof lb));
+                                op_name(cn.op), i, graph_label(g, c, lb, sizeof lb));
             if (term < 0)
                 return e->code ? e->code : uerr_set(e, UERR_INTERNAL, "bprop failed");
             const gnode *tn = &g->nodes[term], *vn = &g->nodes[v];
             if (!shape_equal(&tn->shape, &vn->shape) || tn->dt != vn->dt) {
                 char s1[64], s2[64];
                 return uerr_set(e, UERR_INTERNAL,
-                                "op %s input %d: gradient has shape %s, input has %s", d->name,
-                                i, shape_str(&tn->shape, s1, sizeof s1),
+                                "op %s input %d: gradient has shape %s, input has %s",
+                                op_name(cn.op), i, shape_str(&tn->shape, s1, sizeof s1),
                                 shape_str(&vn->shape, s2, sizeof s2));
             }
             if (param_index >= 0 && add_term(gt, param_index, cn.t, term, term_cap, e))

@@ -60,7 +60,7 @@ int exec_init(exec *x, const graph *g, const plan *p, uerr *e)
         s->fn = pi->kind == PLAN_ACCUM ? op_accumulate_fn(s->g->nodes[s->node].op) : d->forward;
         if (!s->fn) {
             exec_free(x);
-            return uerr_set(e, UERR_INTERNAL, "exec: op %s has no %s kernel", d->name,
+            return uerr_set(e, UERR_INTERNAL, "exec: op %s has no %s kernel", op_name(nd->op),
                             pi->kind == PLAN_ACCUM ? "accumulating" : "forward");
         }
     }

@@ -263,68 +263,68 @@ static val eval_binary(evaluator *ev, const expr *x)
     return located(ev, x, op_binary(g, op, a.node, bn, ev->e), V_BATCH);
 }
 
-/* chunk(v, k, n): the k-th of n equal parts of v (k from 0), as torch.chunk
- * cuts: one product makes an LSTM's four gates, chunk takes them apart. */
-static val eval_chunk(evaluator *ev, const expr *x)
+/* An equation's call, as an op's call builder sees it (ops/ops.h): the
+ * arguments evaluated on demand, every error placed at the equation. */
+typedef struct call_ctx {
+    evaluator *ev;
+    const expr *x;
+} call_ctx;
+
+static int32_t call_vector(op_args *a, int i)
 {
-    if (x->nargs != 3)
-        return fail_at(ev, x, "%s", "chunk takes three arguments: chunk(v, k, n)");
-    val v = eval(ev, x->args[0]);
-    if (v.kind == V_BATCH && v.node < 0)
-        return v;
-    if (v.kind != V_BATCH)
-        return fail_at(ev, x->args[0], "%s", "expected a per-step vector");
-    double k = 0, n = 0;
-    for (int i = 1; i < 3; i++) {
-        val a = eval(ev, x->args[i]);
-        double num = a.kind == V_NUMBER ? a.num : -1;
-        if (a.kind != V_NUMBER || num != (double)(int64_t)num || num < (i == 1 ? 0 : 1))
-            return fail_at(ev, x->args[i], "chunk's %s must be %s", i == 1 ? "k" : "n",
-                           i == 1 ? "an integer from 0 to n - 1" : "a positive integer");
-        *(i == 1 ? &k : &n) = num;
+    call_ctx *cc = a->ctx;
+    val v = eval(cc->ev, cc->x->args[i]);
+    if (v.kind == V_BATCH && v.node < 0) {
+        a->placed = 1;
+        return -1;
     }
-    graph *g = &ev->m->g;
-    const gnode *vn = &g->nodes[v.node];
-    int64_t width = vn->shape.dim[vn->shape.rank - 1];
-    if (k >= n || width % (int64_t)n)
-        return fail_at(ev, x, "chunk(v, %g, %g): v has %lld elements, not %g parts of equal size",
-                       k, n, (long long)width, n);
-    int64_t len = width / (int64_t)n;
-    return located(ev, x, op_slice(g, v.node, (int64_t)k * len, len, ev->e), V_BATCH);
+    if (v.kind != V_BATCH) {
+        fail_at(cc->ev, cc->x->args[i], "%s", "expected a per-step vector");
+        a->placed = 1;
+        return -1;
+    }
+    return v.node;
 }
 
+static int call_number(op_args *a, int i, double *num)
+{
+    call_ctx *cc = a->ctx;
+    val v = eval(cc->ev, cc->x->args[i]);
+    if (v.kind != V_NUMBER)
+        return 0;
+    *num = v.num;
+    return 1;
+}
+
+static int32_t call_fail(op_args *a, int i, const char *msg)
+{
+    call_ctx *cc = a->ctx;
+    fail_at(cc->ev, i < 0 ? cc->x : cc->x->args[i], "%s", msg);
+    a->placed = 1;
+    return -1;
+}
+
+/* name(args): the op equations call by that name (OPF_CALL in ops/). */
 static val eval_call(evaluator *ev, const expr *x)
 {
-    graph *g = &ev->m->g;
-    static const struct {
-        const char *name;
-        int op;
-    } unary[] = {{"tanh", OP_TANH}, {"sigmoid", OP_SIGMOID}, {"relu", OP_RELU},
-                 {"softmax", OP_SOFTMAX}};
-    val args[EQ_MAX_ARGS];
-    if (!strcmp(x->name, "chunk"))
-        return eval_chunk(ev, x);
-    for (int i = 0; i < x->nargs; i++) {
-        args[i] = eval(ev, x->args[i]);
-        if (args[i].kind == V_BATCH && args[i].node < 0)
-            return args[i];
-        if (args[i].kind != V_BATCH)
-            return fail_at(ev, x->args[i], "%s", "expected a per-step vector");
-    }
-    for (size_t k = 0; k < sizeof unary / sizeof *unary; k++)
-        if (!strcmp(x->name, unary[k].name)) {
-            if (x->nargs != 1)
-                return fail_at(ev, x, "%s takes one argument", x->name);
-            return located(ev, x, op_unary(g, unary[k].op, args[0].node, ev->e), V_BATCH);
-        }
-    if (!strcmp(x->name, "concat")) {
-        int32_t parts[EQ_MAX_ARGS];
+    call_ctx cc = {ev, x};
+    op_args a = {.g = &ev->m->g, .n = x->nargs, .ctx = &cc, .e = ev->e, .vector = call_vector,
+                 .number = call_number, .fail = call_fail};
+    int op = op_find_call(x->name);
+    if (op < 0) {
+        /* the arguments' own errors first, as for a known function */
         for (int i = 0; i < x->nargs; i++)
-            parts[i] = args[i].node;
-        return located(ev, x, op_concat(g, parts, x->nargs, ev->e), V_BATCH);
+            if (call_vector(&a, i) < 0)
+                return VAL_FAIL;
+        char list[256];
+        op_call_list(list, sizeof list);
+        return fail_at(ev, x, "unknown function '%s' (%s)", x->name, list);
     }
-    return fail_at(ev, x, "unknown function '%s' (tanh, sigmoid, relu, softmax, concat, chunk)",
-                   x->name);
+    op_call_fn call = op_table[op]->call ? op_table[op]->call : op_call_vectors;
+    int32_t node = call(op, &a);
+    if (node < 0 && a.placed)
+        return VAL_FAIL;
+    return located(ev, x, node, V_BATCH);
 }
 
 static val eval(evaluator *ev, const expr *x)

@@ -15,7 +15,8 @@
  *                 one-hot input (x[t], y[t-1]), gather(P, ids): a lookup
  *   a + b, a - b, a * b -> elementwise, a parameter vector broadcast as a
  *                 bias, a number as a scalar
- *   f(a)       -> tanh, sigmoid, relu, softmax; concat(a, b, ...)
+ *   f(a, ...)  -> an op equations can call (OPF_CALL in its ops/ file; the
+ *                 "unknown function" message lists them)
  * State vectors read at t-1 come from the previous step, or at t = 0 from
  * the initial state: one data leaf h0 [B, S] holding every state vector
  * side by side (S = their total width), so that carrying the state between

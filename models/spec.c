@@ -32,6 +32,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ops/ops.h"
+
 typedef enum spec_type {
     SPEC_T_STR,
     SPEC_T_INT, /* int or int64_t, by the field's size */
@@ -60,13 +62,13 @@ typedef struct spec_field {
     double rmin, rmax;
     unsigned flags;
     const char *const *names; /* enum: value i is spelled names[i]; NULL-ended */
-    const char *doc;
+    const char *const *(*names_fn)(void); /* or the names from the op table */
+    const char *doc;          /* NULL: the names, "a | b | c" */
 } spec_field;
 
 static const char *const spec_data_kind_names[] = {"text", "classify", "npy", NULL};
 static const char *const spec_cell_names[] = {"elman", "jordan", "lstm", "gru", "custom",
                                               NULL};
-static const char *const spec_act_names[] = {"tanh", "sigmoid", "relu", NULL};
 static const char *const spec_output_names[] = {"softmax", "linear", "sigmoid", NULL};
 static const char *const spec_loss_names[] = {"cross_entropy", "mse", "bce", NULL};
 static const char *const spec_outputs_names[] = {"every_step", "last_step", NULL};
@@ -78,7 +80,6 @@ static const char *const spec_fuse_names[] = {"all", "exact", "none", NULL};
 #define SPEC_NNAMES(a) (sizeof(a) / sizeof((a)[0]) - 1)
 _Static_assert(SPEC_NNAMES(spec_data_kind_names) == SPEC_DATA_NPY + 1, "data.kind");
 _Static_assert(SPEC_NNAMES(spec_cell_names) == SPEC_CELL_CUSTOM + 1, "model.cell");
-_Static_assert(SPEC_NNAMES(spec_act_names) == SPEC_ACT_RELU + 1, "model.activation");
 _Static_assert(SPEC_NNAMES(spec_output_names) == SPEC_OUT_SIGMOID + 1, "model.output");
 _Static_assert(SPEC_NNAMES(spec_loss_names) == SPEC_LOSS_BCE + 1, "model.loss");
 _Static_assert(SPEC_NNAMES(spec_outputs_names) == SPEC_OUTPUTS_LAST_STEP + 1,
@@ -108,6 +109,8 @@ _Static_assert(sizeof(spec_cell) == sizeof(int) && sizeof(dtype) == sizeof(int),
 #define F_DTYPE(k, m, d, doc_)                                                      \
     {.key = k, .type = SPEC_T_DTYPE, SPEC_AT(m), .def = d, .names = spec_dtype_names, \
      .doc = doc_}
+/* an enum over the op table's names: the ops flagged OPF_ACTIVATION */
+#define F_OPS(k, m, d, fn) {.key = k, .type = SPEC_T_ENUM, SPEC_AT(m), .def = d, .names_fn = fn}
 #define F_NODE(k, m, doc_) {.key = k, .type = SPEC_T_NODE, SPEC_AT(m), .doc = doc_}
 
 #define SPEC_NOMAX INT64_MAX
@@ -125,8 +128,7 @@ static const spec_field spec_fields[] = {
     F_ENUM("model.cell", model.cell, "elman", spec_cell_names,
            "elman | jordan | lstm | gru | custom"),
     F_INT("model.hidden", model.hidden, "100", 1, 65536, "hidden units per layer"),
-    F_ENUM("model.activation", model.activation, "tanh", spec_act_names,
-           "tanh | sigmoid | relu"),
+    F_OPS("model.activation", model.activation, "tanh", op_activation_names),
     F_ENUM("model.output", model.output, "softmax", spec_output_names,
            "softmax | linear | sigmoid"),
     F_ENUM("model.loss", model.loss, "cross_entropy", spec_loss_names,
@@ -226,6 +228,24 @@ static bool spec_is_section(const char *key, size_t len)
             return true;
     }
     return false;
+}
+
+static const char *const *spec_names(const spec_field *f)
+{
+    return f->names_fn ? f->names_fn() : f->names;
+}
+
+/* The comment config show writes after a key. */
+static const char *spec_doc(const spec_field *f, char *buf, size_t n)
+{
+    if (f->doc)
+        return f->doc;
+    const char *const *nm = spec_names(f);
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; nm[i] && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%s", i ? " | " : "", nm[i]);
+    return buf;
 }
 
 static size_t spec_nnames(const char *const *names)
@@ -499,13 +519,14 @@ static void spec_expect(const spec_field *f, char *buf, size_t n)
         return;
     case SPEC_T_ENUM:
     case SPEC_T_DTYPE: {
-        size_t k = spec_nnames(f->names), o = 0;
+        const char *const *nm = spec_names(f);
+        size_t k = spec_nnames(nm), o = 0;
         buf[0] = '\0';
         if (k > 2)
             o += (size_t)snprintf(buf, n, "one of ");
         for (size_t i = 0; i < k && o < n; i++) {
             const char *sep = i == 0 ? "" : k == 2 ? " or " : ", ";
-            o += (size_t)snprintf(buf + o, n - o, "%s%s", sep, f->names[i]);
+            o += (size_t)snprintf(buf + o, n - o, "%s%s", sep, nm[i]);
         }
         return;
     }
@@ -563,12 +584,13 @@ static int spec_parse(const spec_field *f, const char *s, size_t len, bool is_de
         return 0;
     case SPEC_T_ENUM:
     case SPEC_T_DTYPE: {
-        size_t k = spec_nnames(f->names);
+        const char *const *nm = spec_names(f);
+        size_t k = spec_nnames(nm);
         for (size_t i = 0; i < k; i++) {
-            if (strlen(f->names[i]) == len && !memcmp(f->names[i], s, len)) {
+            if (strlen(nm[i]) == len && !memcmp(nm[i], s, len)) {
                 if (f->type == SPEC_T_DTYPE) {
                     dtype dt;
-                    if (dtype_from_name(f->names[i], &dt))
+                    if (dtype_from_name(nm[i], &dt))
                         return -1;
                     v->en = (int)dt;
                 } else {
@@ -577,7 +599,7 @@ static int spec_parse(const spec_field *f, const char *s, size_t len, bool is_de
                 return 0;
             }
         }
-        const char *best = spec_closest(s, len, f->names, k);
+        const char *best = spec_closest(s, len, nm, k);
         if (best)
             snprintf(hint, nhint, " (did you mean '%s'?)", best);
         return -1;
@@ -934,7 +956,8 @@ const char *spec_value_name(const char *key, int value)
         return NULL;
     if (f->type == SPEC_T_DTYPE)
         return value == DT_F32 || value == DT_F64 ? dtype_name((dtype)value) : NULL;
-    return (size_t)value < spec_nnames(f->names) ? f->names[value] : NULL;
+    const char *const *nm = spec_names(f);
+    return (size_t)value < spec_nnames(nm) ? nm[value] : NULL;
 }
 
 /* ---- writing -------------------------------------------------------- */
@@ -1078,8 +1101,10 @@ int spec_write_yaml(const spec *s, FILE *f)
         cur = fd->key;
         curlen = seclen;
         int indent = (int)(2 * part);
+        char doc[128];
         if (node) {
-            fprintf(f, "%*s# %s\n%*s%s:", indent, "", fd->doc, indent, "", leaf);
+            fprintf(f, "%*s# %s\n%*s%s:", indent, "", spec_doc(fd, doc, sizeof doc), indent,
+                    "", leaf);
             ytree_write_value(f, node, indent + 2);
             continue;
         }
@@ -1096,7 +1121,7 @@ int spec_write_yaml(const spec *s, FILE *f)
             return -1;
         }
         int pad = linelen < 34 ? 34 - (int)linelen : 1;
-        fprintf(f, "%s%*s# %s\n", line, pad, "", fd->doc);
+        fprintf(f, "%s%*s# %s\n", line, pad, "", spec_doc(fd, doc, sizeof doc));
         free(line);
     }
     return ferror(f) ? -1 : 0;

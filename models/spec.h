@@ -47,12 +47,6 @@ typedef enum spec_cell {
     SPEC_CELL_CUSTOM, /* custom: model.params / state / step equations */
 } spec_cell;
 
-typedef enum spec_act {
-    SPEC_ACT_TANH,    /* tanh */
-    SPEC_ACT_SIGMOID, /* sigmoid */
-    SPEC_ACT_RELU,    /* relu */
-} spec_act;
-
 typedef enum spec_output {
     SPEC_OUT_SOFTMAX, /* softmax */
     SPEC_OUT_LINEAR,  /* linear */
@@ -94,7 +88,8 @@ typedef struct spec {
     struct {
         spec_cell cell;
         int hidden; /* 1..65536 */
-        spec_act activation;
+        int activation; /* index into op_activation_names() (ops/ops.h):
+                           spec_value_name("model.activation", i) */
         spec_output output;
         spec_loss loss;
         spec_outputs outputs;

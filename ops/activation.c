@@ -151,16 +151,21 @@ static int32_t sigmoid_grad_example(graph *g, uerr *e)
 }
 static int32_t relu_grad_example(graph *g, uerr *e) { return grad_example(g, OP_RELU_GRAD, e); }
 
-const op_def op_def_TANH = {"tanh", 1, OPF_INPLACE, op_infer_like_first, tanh_forward, tanh_bprop,
-                            tanh_example};
-const op_def op_def_SIGMOID = {"sigmoid", 1, OPF_INPLACE, op_infer_like_first, sigmoid_forward,
-                               sigmoid_bprop, sigmoid_example};
-const op_def op_def_RELU = {"relu", 1, OPF_INPLACE, op_infer_like_first, relu_forward, relu_bprop,
-                            relu_example};
-const op_def op_def_TANH_GRAD = {"tanh_grad", 2, OPF_INPLACE, op_infer_like_first, tanh_grad_forward,
-                                 tanh_grad_bprop, tanh_grad_example};
-const op_def op_def_SIGMOID_GRAD = {"sigmoid_grad", 2, OPF_INPLACE, op_infer_like_first,
-                                    sigmoid_grad_forward, sigmoid_grad_bprop,
-                                    sigmoid_grad_example};
-const op_def op_def_RELU_GRAD = {"relu_grad", 2, OPF_INPLACE, op_infer_like_first, relu_grad_forward,
-                                 relu_grad_bprop, relu_grad_example};
+const op_def op_def_TANH = {.arity = 1, .flags = OPF_INPLACE | OPF_CALL | OPF_ACTIVATION,
+                            .infer = op_infer_like_first, .forward = tanh_forward,
+                            .bprop = tanh_bprop, .example = tanh_example};
+const op_def op_def_SIGMOID = {.arity = 1, .flags = OPF_INPLACE | OPF_CALL | OPF_ACTIVATION,
+                               .infer = op_infer_like_first, .forward = sigmoid_forward,
+                               .bprop = sigmoid_bprop, .example = sigmoid_example};
+const op_def op_def_RELU = {.arity = 1, .flags = OPF_INPLACE | OPF_CALL | OPF_ACTIVATION,
+                            .infer = op_infer_like_first, .forward = relu_forward,
+                            .bprop = relu_bprop, .example = relu_example};
+const op_def op_def_TANH_GRAD = {.arity = 2, .flags = OPF_INPLACE, .infer = op_infer_like_first,
+                                 .forward = tanh_grad_forward, .bprop = tanh_grad_bprop,
+                                 .example = tanh_grad_example};
+const op_def op_def_SIGMOID_GRAD = {.arity = 2, .flags = OPF_INPLACE, .infer = op_infer_like_first,
+                                    .forward = sigmoid_grad_forward, .bprop = sigmoid_grad_bprop,
+                                    .example = sigmoid_grad_example};
+const op_def op_def_RELU_GRAD = {.arity = 2, .flags = OPF_INPLACE, .infer = op_infer_like_first,
+                                 .forward = relu_grad_forward, .bprop = relu_grad_bprop,
+                                 .example = relu_grad_example};

@@ -46,10 +46,41 @@ static void choose_forward(const graph *g, const gnode *n, void *const *in, void
     });
 }
 
+/* Two rows, three classes. Row 0 flips its coin: the model's own argmax,
+ * class 1 (0.9 beats 0.3 and 0.1). Row 1 keeps its target, class 0, though
+ * its argmax is class 2. A tie goes to the first class: row 2's scores are
+ * equal and its coin is up, so it picks class 0, not its target 2. */
+static int choose_worked(uerr *e)
+{
+    static const double o[3][3] = {{0.1, 0.9, 0.3}, {0.2, 0.1, 0.7}, {0.5, 0.5, 0.5}};
+    static const int32_t y[3] = {2, 0, 2}, coin[3] = {1, 0, 1}, want[3] = {1, 0, 0};
+    graph g;
+    int32_t io, iy, ic;
+    if (graph_init(&g, DT_F64, e))
+        return e->code;
+    int rc = graph_leaf(&g, "o", DT_F64, shape_2(3, 3), NODE_DATA, -1, &io, e) ||
+             graph_leaf(&g, "y", DT_I32, shape_1(3), NODE_DATA, -1, &iy, e) ||
+             graph_leaf(&g, "coin", DT_I32, shape_1(3), NODE_DATA, -1, &ic, e);
+    int32_t v = rc ? -1 : op_choose(&g, io, iy, ic, e);
+    if (v >= 0) {
+        int32_t got[3] = {-1, -1, -1};
+        void *const in[3] = {(void *)o, (void *)y, (void *)coin};
+        choose_forward(&g, &g.nodes[v], in, got);
+        for (int b = 0; b < 3 && !e->code; b++)
+            if (got[b] != want[b])
+                uerr_set(e, UERR_INTERNAL, "choose: row %d is %d, expected %d", b, got[b],
+                         want[b]);
+    }
+    graph_free(&g);
+    if (v < 0 && !e->code)
+        uerr_set(e, UERR_INTERNAL, "choose: the worked example did not build");
+    return e->code;
+}
+
 const op_def op_def_CHOOSE = {
-    .name = "choose",
     .arity = 3,
     .flags = OPF_INDEX,
     .infer = choose_infer,
     .forward = choose_forward,
+    .worked = choose_worked,
 };

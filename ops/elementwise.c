@@ -96,9 +96,12 @@ static int32_t add_example(graph *g, uerr *e) { return binary_example(g, OP_ADD,
 static int32_t sub_example(graph *g, uerr *e) { return binary_example(g, OP_SUB, e); }
 static int32_t mul_example(graph *g, uerr *e) { return binary_example(g, OP_MUL, e); }
 
-const op_def op_def_ADD = {"add", 2, OPF_INPLACE, binary_infer, add_forward, add_bprop, add_example};
-const op_def op_def_SUB = {"sub", 2, OPF_INPLACE, binary_infer, sub_forward, sub_bprop, sub_example};
-const op_def op_def_MUL = {"mul", 2, OPF_INPLACE, binary_infer, mul_forward, mul_bprop, mul_example};
+const op_def op_def_ADD = {.arity = 2, .flags = OPF_INPLACE, .infer = binary_infer,
+                           .forward = add_forward, .bprop = add_bprop, .example = add_example};
+const op_def op_def_SUB = {.arity = 2, .flags = OPF_INPLACE, .infer = binary_infer,
+                           .forward = sub_forward, .bprop = sub_bprop, .example = sub_example};
+const op_def op_def_MUL = {.arity = 2, .flags = OPF_INPLACE, .infer = binary_infer,
+                           .forward = mul_forward, .bprop = mul_bprop, .example = mul_example};
 
 static void scale_forward(const graph *g, const gnode *n, void *const *in, void *out)
 {
@@ -126,5 +129,6 @@ static int32_t scale_example(graph *g, uerr *e)
     return op_scale(g, op_example_param(g, shape_2(2, 3), e), -2.5, e);
 }
 
-const op_def op_def_SCALE = {"scale", 1, OPF_INPLACE, op_infer_like_first, scale_forward, scale_bprop,
-                             scale_example};
+const op_def op_def_SCALE = {.arity = 1, .flags = OPF_INPLACE, .infer = op_infer_like_first,
+                             .forward = scale_forward, .bprop = scale_bprop,
+                             .example = scale_example};

@@ -56,7 +56,7 @@ static void gather_forward(const graph *g, const gnode *n, void *const *in, void
 }
 
 /* out [B, H] += U[:, idx[b]] per row */
-void op_gather_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
+static void op_gather_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
 {
     gather_rows(g, n, in, out, 1);
 }
@@ -78,8 +78,9 @@ static int32_t gather_example(graph *g, uerr *e)
     return op_gather(g, u, op_example_index(g, shape_1(5), 6, e), e);
 }
 
-const op_def op_def_GATHER = {"gather", 2, 0, gather_infer, gather_forward, gather_bprop,
-                              gather_example};
+const op_def op_def_GATHER = {.arity = 2, .infer = gather_infer, .forward = gather_forward,
+                              .bprop = gather_bprop, .example = gather_example,
+                              .accumulate = op_gather_accumulate};
 
 static int scatter_infer(const graph *g, gnode *n, uerr *e)
 {
@@ -126,7 +127,7 @@ static void scatter_forward(const graph *g, const gnode *n, void *const *in, voi
  */
 #define SCATTER_CHUNK 256
 
-void op_scatter_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
+static void op_scatter_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
 {
     int64_t H = n->shape.dim[0], V = n->shape.dim[1];
     int64_t B = g->nodes[n->in[0]].shape.dim[0];
@@ -186,5 +187,6 @@ static int32_t scatter_example(graph *g, uerr *e)
     return op_scatter(g, rows, op_example_index(g, shape_1(7), 4, e), 4, e);
 }
 
-const op_def op_def_SCATTER = {"scatter", 2, 0, scatter_infer, scatter_forward, scatter_bprop,
-                               scatter_example};
+const op_def op_def_SCATTER = {.arity = 2, .infer = scatter_infer, .forward = scatter_forward,
+                               .bprop = scatter_bprop, .example = scatter_example,
+                               .accumulate = op_scatter_accumulate};

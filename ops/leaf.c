@@ -16,7 +16,6 @@ static int leaf_infer(const graph *g, gnode *n, uerr *e)
 }
 
 const op_def op_def_INPUT = {
-    .name = "input",
     .arity = 0,
     .flags = OPF_NO_KERNEL,
     .infer = leaf_infer,
@@ -45,7 +44,6 @@ static void fill_forward(const graph *g, const gnode *n, void *const *in, void *
 /* A constant has no inputs, so nothing to differentiate; the gradient
  * check has nothing to check either, hence no example. */
 const op_def op_def_FILL = {
-    .name = "fill",
     .arity = 0,
     .infer = fill_infer,
     .forward = fill_forward,

@@ -197,10 +197,10 @@ static int32_t xent_example(graph *g, uerr *e)
     return op_softmax_xent(g, l, op_example_index(g, shape_1(4), 6, e), e);
 }
 
-const op_def op_def_SOFTMAX_XENT = {"softmax_xent", 2, 0, xent_infer, xent_forward, xent_bprop,
-                                    xent_example};
-const op_def op_def_SOFTMAX_XENT_GRAD = {"softmax_xent_grad", 3, OPF_BACKWARD_ONLY | OPF_INPLACE,
-                                         xent_grad_infer, xent_grad_forward, NULL, NULL};
+const op_def op_def_SOFTMAX_XENT = {.arity = 2, .infer = xent_infer, .forward = xent_forward,
+                                    .bprop = xent_bprop, .example = xent_example};
+const op_def op_def_SOFTMAX_XENT_GRAD = {.arity = 3, .flags = OPF_BACKWARD_ONLY | OPF_INPLACE,
+                                         .infer = xent_grad_infer, .forward = xent_grad_forward};
 
 /*
  * Losses on real targets take an optional third input: an int32 row mask
@@ -306,6 +306,7 @@ static int32_t real_loss_example(graph *g, int op, uerr *e)
 static int32_t mse_example(graph *g, uerr *e) { return real_loss_example(g, OP_MSE, e); }
 static int32_t bce_example(graph *g, uerr *e) { return real_loss_example(g, OP_SIGMOID_BCE, e); }
 
-const op_def op_def_MSE = {"mse", -1, 0, real_loss_infer, mse_forward, mse_bprop, mse_example};
-const op_def op_def_SIGMOID_BCE = {"sigmoid_bce", -1, 0, real_loss_infer, bce_forward, bce_bprop,
-                                   bce_example};
+const op_def op_def_MSE = {.arity = -1, .infer = real_loss_infer, .forward = mse_forward,
+                           .bprop = mse_bprop, .example = mse_example};
+const op_def op_def_SIGMOID_BCE = {.arity = -1, .infer = real_loss_infer, .forward = bce_forward,
+                                   .bprop = bce_bprop, .example = bce_example};

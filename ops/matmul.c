@@ -92,7 +92,7 @@ static void matmul_forward(const graph *g, const gnode *n, void *const *in, void
 
 /* out += op(A) op(B): the finished product added once, as a separate
  * add node would (kernels/gemm.h) */
-void op_matmul_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
+static void op_matmul_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
 {
     matmul_run(g, n, in, out, 1);
 }
@@ -137,10 +137,10 @@ static int32_t matmul_example(graph *g, uerr *e)
 }
 
 const op_def op_def_MATMUL = {
-    .name = "matmul",
     .arity = 2,
     .infer = matmul_infer,
     .forward = matmul_forward,
     .bprop = matmul_bprop,
     .example = matmul_example,
+    .accumulate = op_matmul_accumulate,
 };

@@ -1,6 +1,7 @@
 /* ops.c - the generated op table and the generic builders; see ops.h. */
 #include "ops/ops.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,16 +15,83 @@ const op_def *const op_table[OP_COUNT] = {
 #undef X
 };
 
-op_forward_fn op_accumulate_fn(int op)
+static gnode proto_of(int op, int nin, const int32_t *in)
 {
-    switch (op) {
-    case OP_MATMUL: return op_matmul_accumulate;
-    case OP_GATHER: return op_gather_accumulate;
-    case OP_SCATTER: return op_scatter_accumulate;
-    case OP_SUM: return op_sum_accumulate;
-    case OP_PAD: return op_pad_accumulate;
-    default: return NULL;
+    gnode n = {.op = (uint16_t)op, .nin = (uint8_t)nin};
+    for (int i = 0; i < nin; i++)
+        n.in[i] = in[i];
+    return n;
+}
+
+op_forward_fn op_accumulate_fn(int op) { return op_table[op]->accumulate; }
+
+const char *op_call_name(int op)
+{
+    return op_table[op]->call_name ? op_table[op]->call_name : op_name(op);
+}
+
+int op_find_call(const char *name)
+{
+    for (int op = 0; op < OP_COUNT; op++)
+        if ((op_table[op]->flags & OPF_CALL) && !strcmp(op_call_name(op), name))
+            return op;
+    return -1;
+}
+
+void op_call_list(char *buf, size_t n)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int op = 0; op < OP_COUNT && k < n; op++)
+        if (op_table[op]->flags & OPF_CALL)
+            k += (size_t)snprintf(buf + k, n - k, "%s%s", k ? ", " : "", op_call_name(op));
+}
+
+int32_t op_call_vectors(int op, op_args *a)
+{
+    const op_def *d = op_table[op];
+    int32_t in[GRAPH_MAX_IN];
+    for (int i = 0; i < a->n; i++) {
+        int32_t v = a->vector(a, i);
+        if (v < 0)
+            return -1;
+        if (i < GRAPH_MAX_IN)
+            in[i] = v;
     }
+    char msg[96];
+    if (d->arity >= 0 && a->n != d->arity) {
+        if (d->arity == 1)
+            snprintf(msg, sizeof msg, "%s takes one argument", op_call_name(op));
+        else
+            snprintf(msg, sizeof msg, "%s takes %d arguments", op_call_name(op), d->arity);
+        return a->fail(a, -1, msg);
+    }
+    if (a->n < 1 || a->n > GRAPH_MAX_IN) {
+        uerr_set(a->e, UERR_INTERNAL, "op %s takes 1 to %d inputs, given %d", op_name(op),
+                 GRAPH_MAX_IN, a->n);
+        return -1;
+    }
+    return op_build(a->g, proto_of(op, a->n, in), a->e);
+}
+
+/* Filled once: which ops are activations is known only when the op
+ * files' tables are linked in. */
+static const char *op_act_names[OP_COUNT + 1];
+static pthread_once_t op_act_once = PTHREAD_ONCE_INIT;
+
+static void op_act_fill(void)
+{
+    int k = 0;
+    for (int op = 0; op < OP_COUNT; op++)
+        if (op_table[op]->flags & OPF_ACTIVATION)
+            op_act_names[k++] = op_call_name(op);
+    op_act_names[k] = NULL;
+}
+
+const char *const *op_activation_names(void)
+{
+    pthread_once(&op_act_once, op_act_fill);
+    return op_act_names;
 }
 
 int op_shape_error(const graph *g, const gnode *n, uerr *e, const char *what)
@@ -64,7 +132,7 @@ int32_t op_build(graph *g, gnode proto, uerr *e)
         if (proto.in[i] < 0)
             return -1;
     if (d->arity >= 0 && proto.nin != d->arity) {
-        uerr_set(e, UERR_INTERNAL, "op %s takes %d inputs, given %d", d->name, d->arity,
+        uerr_set(e, UERR_INTERNAL, "op %s takes %d inputs, given %d", op_name(proto.op), d->arity,
                  proto.nin);
         return -1;
     }
@@ -77,13 +145,6 @@ int32_t op_build(graph *g, gnode proto, uerr *e)
     return id;
 }
 
-static gnode proto_of(int op, int nin, const int32_t *in)
-{
-    gnode n = {.op = (uint16_t)op, .nin = (uint8_t)nin};
-    for (int i = 0; i < nin; i++)
-        n.in[i] = in[i];
-    return n;
-}
 
 int32_t op_unary(graph *g, int op, int32_t a, uerr *e)
 {

@@ -2,10 +2,15 @@
  * ops.h - the op table and the typed builders that add op nodes to a graph.
  *
  * Every op is one file in ops/ that defines `const op_def op_def_<ID>`
- * (name, arity, shape inference, forward kernel, gradient builder and a
- * gradient-check example) and one line in graph/ops.def. Nothing else lists
- * ops: the table below is generated, and tests/test_ops.c checks the
- * gradient of every entry, so no op can skip it.
+ * (arity, flags, shape inference, forward kernel, gradient builder, a
+ * gradient-check example; where it has them, its accumulating kernel, how
+ * equations call it and a worked example) and one line in graph/ops.def,
+ * which gives its id and its name (the spelling in equations, DOT output
+ * and messages: op_name). Nothing else lists ops: the table below is
+ * generated; the equation evaluator (models/), the preset activations
+ * (model.activation) and the function list in messages read it; and
+ * tests/test_ops.c checks every entry (the gradient, or for an integer op
+ * its worked example), so no op can skip it.
  *
  * Builders return the new node's index, or -1 with *e set. Any input of -1
  * makes a builder return -1 at once, so a chain of builders can be written
@@ -25,6 +30,9 @@ enum op_flags {
     OPF_INPLACE = 1u << 3,       /* elementwise: the output may be the
                                     buffer of an input of its size (each
                                     element is read before it is written) */
+    OPF_CALL = 1u << 4,          /* equations can call it: name(args) */
+    OPF_ACTIVATION = 1u << 5,    /* a preset cell's model.activation may be
+                                    it (OPF_CALL, one argument) */
 };
 
 /* Checks the inputs of n and sets n->shape and n->dt. */
@@ -48,27 +56,64 @@ typedef int32_t (*op_bprop_fn)(graph *g, int32_t node, int i, int32_t gout, int 
  * flagged NODE_PARAM are checked; int leaves get values in [0, ip[0]). */
 typedef int32_t (*op_example_fn)(graph *g, uerr *e);
 
+/* An integer op's forward test: builds a small instance with fixed
+ * inputs, runs its kernel and compares with the values worked out by
+ * hand. 0 when they agree, else an error saying what differs. */
+typedef int (*op_worked_fn)(uerr *e);
+
+/* What an equation's call name(a, b, ...) gives the op's call builder:
+ * its arguments on demand, evaluated by the equation evaluator (models/),
+ * which also places every error at the equation's line and column. */
+typedef struct op_args {
+    graph *g;
+    int n;          /* arguments written */
+    void *ctx;      /* the evaluator's */
+    uerr *e;
+    int placed;     /* the error set already names its place */
+    /* argument i as a per-step vector: its node, or -1 (error placed) */
+    int32_t (*vector)(struct op_args *a, int i);
+    /* argument i as a number: 1 and *num, or 0 when it is not one */
+    int (*number)(struct op_args *a, int i, double *num);
+    /* a user error about argument i (-1: the whole call); returns -1 */
+    int32_t (*fail)(struct op_args *a, int i, const char *msg);
+} op_args;
+
+/* Builds op from an equation's call: the node, or -1 with the error set
+ * (a builder's own error, such as a shape's, is placed by the caller). */
+typedef int32_t (*op_call_fn)(int op, op_args *a);
+
 typedef struct op_def {
-    const char *name;
     int arity;                 /* number of inputs; -1: 1..GRAPH_MAX_IN */
     unsigned flags;
     op_infer_fn infer;
     op_forward_fn forward;
     op_bprop_fn bprop;         /* NULL: "no gradient for op X" */
     op_example_fn example;
+    op_forward_fn accumulate;  /* out += value (the plan's accumulate
+                                  rewrite), or NULL */
+    op_worked_fn worked;       /* OPF_INDEX ops: the forward test */
+    /* OPF_CALL: how equations spell and call it */
+    const char *call_name;     /* NULL: the op's name */
+    const char *call_args;     /* its arguments for messages and docs;
+                                  NULL: "v" (one input) or "v, ..." */
+    op_call_fn call;           /* NULL: op_call_vectors */
 } op_def;
 
 extern const op_def *const op_table[OP_COUNT];
 
-/* The accumulating kernel of an op (out += value), or NULL when it offers
- * none. Few ops have one, so they are listed in ops.c rather than being a
- * field every op_def must spell out. */
+/* The accumulating kernel of an op (out += value), or NULL. */
 op_forward_fn op_accumulate_fn(int op);
-void op_matmul_accumulate(const graph *g, const gnode *n, void *const *in, void *out);
-void op_gather_accumulate(const graph *g, const gnode *n, void *const *in, void *out);
-void op_scatter_accumulate(const graph *g, const gnode *n, void *const *in, void *out);
-void op_sum_accumulate(const graph *g, const gnode *n, void *const *in, void *out);
-void op_pad_accumulate(const graph *g, const gnode *n, void *const *in, void *out);
+
+/* The op equations call by this name, or -1. */
+int op_find_call(const char *name);
+const char *op_call_name(int op);
+/* "tanh, sigmoid, ...": every name equations can call, in table order. */
+void op_call_list(char *buf, size_t n);
+/* The call of an op whose arguments are all per-step vectors: every
+ * argument is evaluated, then their number checked against the arity. */
+int32_t op_call_vectors(int op, op_args *a);
+/* The names of the OPF_ACTIVATION ops in table order, NULL-ended. */
+const char *const *op_activation_names(void);
 
 /* Infers the shape of *proto, pushes it, returns its id or -1. */
 int32_t op_build(graph *g, gnode proto, uerr *e);

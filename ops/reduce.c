@@ -50,7 +50,7 @@ static void sum_forward(const graph *g, const gnode *n, void *const *in, void *o
  * chunks of SUM_CHUNK columns on the stack, so x is read row by row. */
 #define SUM_CHUNK 256
 
-void op_sum_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
+static void op_sum_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
 {
     const gnode *a = &g->nodes[n->in[0]];
     int64_t total = shape_numel(&a->shape);
@@ -96,7 +96,9 @@ static int32_t sum_example(graph *g, uerr *e)
     return op_mul(g, rows, all, e);
 }
 
-const op_def op_def_SUM = {"sum", 1, 0, sum_infer, sum_forward, sum_bprop, sum_example};
+const op_def op_def_SUM = {.arity = 1, .infer = sum_infer, .forward = sum_forward,
+                           .bprop = sum_bprop, .example = sum_example,
+                           .accumulate = op_sum_accumulate};
 
 static int broadcast_infer(const graph *g, gnode *n, uerr *e)
 {
@@ -140,5 +142,5 @@ static int32_t broadcast_example(graph *g, uerr *e)
     return op_mul(g, row, all, e);
 }
 
-const op_def op_def_BROADCAST = {"broadcast", 1, 0, broadcast_infer, broadcast_forward,
-                                 broadcast_bprop, broadcast_example};
+const op_def op_def_BROADCAST = {.arity = 1, .infer = broadcast_infer, .forward = broadcast_forward,
+                                 .bprop = broadcast_bprop, .example = broadcast_example};

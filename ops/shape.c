@@ -5,6 +5,7 @@
  */
 #include "ops/ops.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static int64_t last_dim(const shape *s) { return s->dim[s->rank - 1]; }
@@ -70,8 +71,9 @@ static int32_t concat_example(graph *g, uerr *e)
     return op_concat(g, p, 3, e);
 }
 
-const op_def op_def_CONCAT = {"concat", -1, 0, concat_infer, concat_forward, concat_bprop,
-                              concat_example};
+const op_def op_def_CONCAT = {.arity = -1, .flags = OPF_CALL, .infer = concat_infer,
+                              .forward = concat_forward, .bprop = concat_bprop,
+                              .example = concat_example};
 
 static int slice_infer(const graph *g, gnode *n, uerr *e)
 {
@@ -111,8 +113,44 @@ static int32_t slice_example(graph *g, uerr *e)
     return op_slice(g, op_example_param(g, shape_2(3, 6), e), 2, 3, e);
 }
 
-const op_def op_def_SLICE = {"slice", 1, 0, slice_infer, slice_forward, slice_bprop,
-                             slice_example};
+/* chunk(v, k, n): the k-th of n equal parts of v (k from 0), as torch.chunk
+ * cuts: one product makes an LSTM's four gates, chunk takes them apart. */
+static int32_t slice_call(int op, op_args *a)
+{
+    (void)op;
+    char msg[160];
+    if (a->n != 3)
+        return a->fail(a, -1, "chunk takes three arguments: chunk(v, k, n)");
+    int32_t v = a->vector(a, 0);
+    if (v < 0)
+        return -1;
+    double k = 0, n = 0;
+    for (int i = 1; i < 3; i++) {
+        double num = -1;
+        int isnum = a->number(a, i, &num);
+        if (!isnum || num != (double)(int64_t)num || num < (i == 1 ? 0 : 1)) {
+            snprintf(msg, sizeof msg, "chunk's %s must be %s", i == 1 ? "k" : "n",
+                     i == 1 ? "an integer from 0 to n - 1" : "a positive integer");
+            return a->fail(a, i, msg);
+        }
+        *(i == 1 ? &k : &n) = num;
+    }
+    const gnode *vn = &a->g->nodes[v];
+    int64_t width = vn->shape.dim[vn->shape.rank - 1];
+    if (k >= n || width % (int64_t)n) {
+        snprintf(msg, sizeof msg,
+                 "chunk(v, %g, %g): v has %lld elements, not %g parts of equal size", k, n,
+                 (long long)width, n);
+        return a->fail(a, -1, msg);
+    }
+    int64_t len = width / (int64_t)n;
+    return op_slice(a->g, v, (int64_t)k * len, len, a->e);
+}
+
+const op_def op_def_SLICE = {.arity = 1, .flags = OPF_CALL, .infer = slice_infer,
+                             .forward = slice_forward, .bprop = slice_bprop,
+                             .example = slice_example, .call_name = "chunk", .call_args = "v, k, n",
+                             .call = slice_call};
 
 static int pad_infer(const graph *g, gnode *n, uerr *e)
 {
@@ -143,7 +181,7 @@ static void pad_forward(const graph *g, const gnode *n, void *const *in, void *o
 /* out += pad(x), touching only the columns x fills: build_grad's sum of
  * the pads of a vector's slices (an LSTM's four gates) becomes one buffer
  * each slice's gradient is added into */
-void op_pad_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
+static void op_pad_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
 {
     int64_t len = last_dim(&g->nodes[n->in[0]].shape), N = n->ip[1], at = n->ip[0];
     int64_t R = shape_numel(&n->shape) / N;
@@ -168,4 +206,6 @@ static int32_t pad_example(graph *g, uerr *e)
     return op_pad(g, op_example_param(g, shape_2(3, 2), e), 1, 5, e);
 }
 
-const op_def op_def_PAD = {"pad", 1, 0, pad_infer, pad_forward, pad_bprop, pad_example};
+const op_def op_def_PAD = {.arity = 1, .infer = pad_infer, .forward = pad_forward,
+                           .bprop = pad_bprop, .example = pad_example,
+                           .accumulate = op_pad_accumulate};

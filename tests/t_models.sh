@@ -57,7 +57,10 @@ syntax|    - h[t] = tanh(W @ h[t-1] + )\n    - o[t] = V @ h[t] + c|bad.yaml:8:32
 unknown name|    - h[t] = tanh(Q @ h[t-1] + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:19: unknown name 'Q' (not a parameter in model.params)
 reads the answer|    - h[t] = tanh(W @ h[t-1] + U @ y[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:36: y[t] is the target of this step
 future|    - h[t] = tanh(W @ h[t+1] + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:26: near '+1]': a step cannot read the future (t+k)
-unknown function|    - h[t] = tahn(W @ h[t-1] + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:14: unknown function 'tahn'
+unknown function|    - h[t] = tahn(W @ h[t-1] + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:14: unknown function 'tahn' (tanh, sigmoid, relu, softmax, concat, chunk)
+function arity|    - h[t] = tanh(W @ h[t-1], U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:14: tanh takes one argument
+chunk arity|    - h[t] = tanh(chunk(W @ h[t-1], 1) + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:19: chunk takes three arguments: chunk(v, k, n)
+function of a one-hot|    - h[t] = tanh(x[t]) + b\n    - o[t] = V @ h[t] + c|bad.yaml:8:19: expected a per-step vector
 not a state|    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)\n    - o[t] = V @ h[t] + c + o[t-1]|bad.yaml:9:29: only state vectors can be read at an earlier step
 no output|    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)|no equation computes the output 'o[t]'
 order|    - o[t] = V @ h[t] + c\n    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)|bad.yaml:8:18: 'h[t]' is used before its equation

@@ -5,7 +5,9 @@
  * without touching this file: each op's example output is projected on a
  * random tensor u (loss = sum(u * f)), differentiated by build_grad and
  * compared with central differences. Backward-only ops must say so in the
- * table; any other op without an example or a gradient fails here.
+ * table; an op computing integers (OPF_INDEX) has no gradient and is
+ * checked by its worked example instead; any other op without an example
+ * or a gradient, or an integer op without a worked example, fails here.
  */
 #include "check.h"
 #include "leaves.h"
@@ -85,14 +87,23 @@ static void test_every_op_gradient(void)
 {
     for (int op = 0; op < OP_COUNT; op++) {
         const op_def *d = op_table[op];
-        if (d->flags & (OPF_BACKWARD_ONLY | OPF_NO_KERNEL | OPF_INDEX) || op == OP_FILL) {
-            printf("  %-18s skipped: %s\n", d->name,
+        if (d->flags & OPF_INDEX) {
+            /* no gradient to check: its kernel against a worked example */
+            uerr e = {0};
+            CHECKF(d->worked, "op %s computes integers and has no worked example", op_name(op));
+            if (d->worked) {
+                CHECKF(!d->worked(&e), "op %s: %s", op_name(op), e.msg);
+                printf("  %-18s integer output: its worked example holds\n", op_name(op));
+            }
+            continue;
+        }
+        if (d->flags & (OPF_BACKWARD_ONLY | OPF_NO_KERNEL) || op == OP_FILL) {
+            printf("  %-18s skipped: %s\n", op_name(op),
                    d->flags & OPF_BACKWARD_ONLY ? "backward-only (checked through its op)"
-                   : d->flags & OPF_INDEX       ? "integer output: no gradient"
                                                 : "no inputs to differentiate");
             continue;
         }
-        CHECKF(d->example && d->bprop, "op %s has no example or no gradient", d->name);
+        CHECKF(d->example && d->bprop, "op %s has no example or no gradient", op_name(op));
         if (!d->example)
             continue;
         fixture f = {0};
@@ -100,15 +111,16 @@ static void test_every_op_gradient(void)
         graph_init(&f.g, DT_F64, &e);
         f.out = d->example(&f.g, &e);
         int ok = f.out >= 0 && !fixture_finish(&f, NULL, &e);
-        CHECKF(ok, "op %s: %s", d->name, e.msg);
+        CHECKF(ok, "op %s: %s", op_name(op), e.msg);
         if (ok) {
             gradcheck_report rep[64];
             CHECK_OK(gradcheck_run(&f.xfull, &f.xloss, f.loss, &f.gt, 1000, 1, rep, &e), &e);
             double worst = 0;
             for (int i = 0; i < f.gt.nparams; i++)
                 worst = rep[i].rel > worst ? rep[i].rel : worst;
-            printf("  %-18s %d params, max relative error %.2e\n", d->name, f.gt.nparams, worst);
-            CHECKF(worst <= GRADCHECK_TOL, "op %s: relative error %.3e", d->name, worst);
+            printf("  %-18s %d params, max relative error %.2e\n", op_name(op), f.gt.nparams,
+                   worst);
+            CHECKF(worst <= GRADCHECK_TOL, "op %s: relative error %.3e", op_name(op), worst);
         }
         fixture_free(&f);
     }

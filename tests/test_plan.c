@@ -115,7 +115,7 @@ static void test_every_op_same_at_every_level(void)
         uerr e = {0};
         int ok = !opfix_build(&a, d, &none, &e) && !opfix_build(&b, d, &exact, &e) &&
                  !opfix_build(&c, d, &all, &e) && !opfix_build(&r, d, &all_noreuse, &e);
-        CHECKF(ok, "op %s: %s", d->name, e.msg);
+        CHECKF(ok, "op %s: %s", op_name(op), e.msg);
         for (int i = 0; ok && i <= a.gt.nparams; i++) {
             int32_t na = i ? a.gt.param_grad[i - 1] : a.loss;
             int32_t nb = i ? b.gt.param_grad[i - 1] : b.loss;
@@ -123,10 +123,10 @@ static void test_every_op_same_at_every_level(void)
             int64_t n = shape_numel(&a.g.nodes[na].shape);
             const void *va = exec_value(&a.x, na), *vb = exec_value(&b.x, nb);
             const void *vc = exec_value(&c.x, nc), *vr = exec_value(&r.x, nc);
-            CHECKF(!memcmp(va, vb, (size_t)n * 8), "op %s: exact differs from none", d->name);
-            CHECKF(!memcmp(vc, vr, (size_t)n * 8), "op %s: reuse changes all", d->name);
+            CHECKF(!memcmp(va, vb, (size_t)n * 8), "op %s: exact differs from none", op_name(op));
+            CHECKF(!memcmp(vc, vr, (size_t)n * 8), "op %s: reuse changes all", op_name(op));
             double rel = rel_diff(DT_F64, va, vc, n);
-            CHECKF(rel <= 1e-12, "op %s: all differs from none by %.3e", d->name, rel);
+            CHECKF(rel <= 1e-12, "op %s: all differs from none by %.3e", op_name(op), rel);
         }
         opfix_free(&a);
         opfix_free(&b);
