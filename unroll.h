@@ -32,6 +32,28 @@
  * model_ckpt_load (train/model_ckpt.h) gives a stored checkpoint's spec,
  * vocabulary and parameters, and sample_text (train/sample.h) generates from
  * them into a string the caller frees.
+ *
+ * Using a trained model (train/session.h; examples/stream.c walks it):
+ *
+ *   store_open(&db, "unroll.db", STORE_READ_ONLY, &e)
+ *   session_open(&s, db, "RUN@best", 1, &e)      a checkpoint by reference:
+ *       id, tag, RUN@STEP, RUN@best, run name; 1: for streaming
+ *       (a bidirectional model is refused); the store may be closed now
+ *   session_reset(&s, B, &e)                       a zero state for B rows
+ *   session_step_ids(&s, ids, out, &e)             one step: ids [B] in (or
+ *       session_step_real with x [B, D]), out [B, session_outputs(&s)]
+ *       doubles: probabilities (softmax, sigmoid) or the linear output;
+ *       the state is carried to the next step; nothing is allocated
+ *   session_state_save / session_state_restore     the carried state, in
+ *       session_state_bytes(&s) bytes of the caller's
+ *   session_sample(&s, &opts, &text, &e)           `unroll sample`
+ *   session_close(&s)
+ *
+ * Each session owns its net: several may step on several threads at once
+ * and give the same bits as one at a time. train/predict.h scores whole
+ * files as `unroll predict` does; train/api.h is the same surface as flat
+ * functions over opaque pointers, for foreign-function callers (the
+ * Python package python/unroll).
  */
 #ifndef UNROLL_H
 #define UNROLL_H
@@ -49,9 +71,12 @@
 #include "store/npy.h"
 #include "store/store.h"
 #include "train/data.h"
+#include "train/api.h"
 #include "train/model_ckpt.h"
 #include "train/net.h"
+#include "train/predict.h"
 #include "train/sample.h"
+#include "train/session.h"
 #include "train/text.h"
 #include "train/train.h"
 

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "train/model_ckpt.h"
 #include "train/eval.h"
+#include "train/predict.h"
 #include "train/train.h"
 
 static const char help[] =
@@ -28,6 +29,49 @@ static const char help[] =
     "\n"
     "example:\n"
     "  unroll eval jordan_char --free-running\n";
+
+typedef struct cls_sum {
+    const char *path, *run;
+    double loss;
+    int64_t n, right;
+} cls_sum;
+
+/* Each line of a new classify file needs a label that is one of the run's
+ * classes: that is what is scored. */
+static int add_line(void *ctx, const predict_item *it, uerr *e)
+{
+    cls_sum *c = ctx;
+    if (!it->label)
+        return uerr_set(e, UERR_USER, "%s:%lld: expected 'sequence<TAB>label'", c->path,
+                        (long long)it->line);
+    if (it->label_id < 0)
+        return uerr_set(e, UERR_USER, "%s:%lld: label '%s' is not a class of run '%s'", c->path,
+                        (long long)it->line, it->label, c->run);
+    c->loss += it->loss;
+    c->n++;
+    c->right += it->best == it->label_id;
+    return 0;
+}
+
+static int eval_cls_file(store *db, const char *ref, const char *path, double *loss, double *acc,
+                         int64_t *n, uerr *e)
+{
+    session s;
+    int rc = session_open(&s, db, ref, 0, e);
+    if (rc)
+        return rc;
+    cls_sum c = {.path = path, .run = s.mc.run.name};
+    rc = predict_lines(&s, path, add_line, &c, e);
+    if (!rc && !c.n)
+        rc = uerr_set(e, UERR_USER, "%s: no sequences", path);
+    if (!rc) {
+        *loss = c.loss / (double)c.n;
+        *acc = (double)c.right / (double)c.n;
+        *n = c.n;
+    }
+    session_close(&s);
+    return rc;
+}
 
 int cmd_eval(int argc, char **argv)
 {
@@ -53,14 +97,14 @@ int cmd_eval(int argc, char **argv)
         double loss = 0, acc = 0;
         int64_t n_ex = 0;
         if (data)
-            rc = uerr_set(&e, UERR_USER, "eval: --data with a classifier: the run's classes are "
-                                         "the labels of its own data.path; evaluate there");
-        if (!rc)
+            rc = eval_cls_file(db, ref, data, &loss, &acc, &n_ex, &e);
+        else
             rc = train_evaluate(&m.s, m.params, m.nparams, &loss, &acc, &n_ex, &e);
         if (!rc)
-            printf("run '%s' step %lld: %lld held-out sequences, loss %.4f/sequence, accuracy "
+            printf("run '%s' step %lld: %lld %s sequences, loss %.4f/sequence, accuracy "
                    "%.2f%%\n",
-                   m.run.name, (long long)m.ck.step, (long long)n_ex, loss, 100 * acc);
+                   m.run.name, (long long)m.ck.step, (long long)n_ex,
+                   data ? "labelled" : "held-out", loss, 100 * acc);
         model_ckpt_free(&m);
         store_close(db);
         return rc ? cli_fail(&e) : 0;

@@ -17,8 +17,9 @@ static const char help[] =
     "                     [--prime TEXT] [--seed S]\n"
     "\n"
     "Generates text from a stored checkpoint. CKPT is a checkpoint id, a tag,\n"
-    "RUN@STEP, or a run name (its latest checkpoint); without one, the latest\n"
-    "checkpoint in the database. Defaults come from the run's config (sample.*).\n"
+    "RUN@STEP, RUN@best (lowest valid_loss, else loss), or a run name (its latest\n"
+    "checkpoint); without one, the latest checkpoint in the database. Defaults\n"
+    "come from the run's config (sample.*).\n"
     "\n"
     "example:\n"
     "  unroll sample elman_char --length 300 --temperature 0.7 --prime 'Why '\n";

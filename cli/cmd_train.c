@@ -53,7 +53,7 @@ static const char help[] =
     "validation. Exit status: 0 done, 1 bad config or data (one line), 2 usage,\n"
     "3 internal error, 130 stopped by Ctrl-C (the checkpoint is written first).\n"
     "\n"
-    "CKPT and REF: a checkpoint id, a tag, RUN@STEP, or a run name.\n"
+    "CKPT and REF: a checkpoint id, a tag, RUN@STEP, RUN@best, or a run name.\n"
     "\n"
     "examples:\n"
     "  unroll train configs/elman_char.yaml --set train.steps=300 --name quick\n"

@@ -22,6 +22,8 @@ static const char usage[] =
     "  train CONFIG       train a model; every run and checkpoint goes into SQLite\n"
     "  sample [RUN|CKPT]  generate text from a stored checkpoint\n"
     "  eval [RUN|CKPT]    loss, bits/char, accuracy of a stored model on a text\n"
+    "  predict [RUN|CKPT] --data FILE   a stored model on new data: classes,\n"
+    "                     next characters, or outputs.npy\n"
     "  grad CONFIG        one forward/backward pass; writes .npy gradients\n"
     "  gradcheck CONFIG   build_grad against central differences (float64)\n"
     "  graph CONFIG       Graphviz DOT of the unrolled (and backward) graph\n"
@@ -74,7 +76,7 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {
-        {"train", cmd_train},     {"sample", cmd_sample}, {"eval", cmd_eval}, {"grad", cmd_grad},
+        {"train", cmd_train},     {"sample", cmd_sample}, {"eval", cmd_eval}, {"predict", cmd_predict}, {"grad", cmd_grad},
         {"gradcheck", cmd_gradcheck}, {"graph", cmd_graph}, {"runs", cmd_runs},
         {"config", cmd_config},   {"ckpt", cmd_ckpt},     {"query", cmd_query},
     };

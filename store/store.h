@@ -196,8 +196,9 @@ int store_checkpoint_save_from(store *s, int64_t run, int64_t step, int64_t pare
                                int64_t *ckpt, uerr *e);
 
 /* A reference, tried in this order: a checkpoint id (all digits), a tag,
- * RUN@STEP (RUN a name or id; the latest version at that step), a run
- * name (its latest checkpoint). */
+ * RUN@STEP (RUN a name or id; the latest version at that step), RUN@best
+ * (the lowest valid_loss, else the lowest loss), a run name (its latest
+ * checkpoint). */
 int store_checkpoint_resolve(store *s, const char *ref, int64_t *ckpt, uerr *e);
 
 typedef struct store_loaded_tensor {

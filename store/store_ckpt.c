@@ -310,19 +310,28 @@ int store_checkpoint_resolve(store *s, const char *ref, int64_t *ckpt, uerr *e)
         return 0;
     const char *at = strchr(ref, '@');
     if (at) {
-        int64_t step;
+        int64_t step = -1;
         char runpart[STORE_NAME_MAX + 1];
         size_t rl = (size_t)(at - ref);
-        if (!store_parse_id(at + 1, &step) || rl == 0 || rl > STORE_NAME_MAX)
+        int best = !strcmp(at + 1, "best");
+        if ((!best && !store_parse_id(at + 1, &step)) || rl == 0 || rl > STORE_NAME_MAX)
             return uerr_set(e, UERR_USER,
                             "%s: bad checkpoint reference '%s' (expected RUN@STEP with a "
-                            "numeric STEP)",
+                            "numeric STEP, or RUN@best)",
                             s->path, ref);
         memcpy(runpart, ref, rl);
         runpart[rl] = '\0';
         if ((rc = store_run_resolve(s, runpart, &run, e))) {
             uerr_prefix(e, "checkpoint '%s'", ref);
             return rc;
+        }
+        if (best) {
+            if ((rc = store_best_loss(s, run, ckpt, &found, e)))
+                return rc;
+            if (!found)
+                return uerr_set(e, UERR_USER, "%s: run '%s' has no checkpoint with a loss",
+                                s->path, runpart);
+            return 0;
         }
         if ((rc = store_latest(s, run, step, ckpt, &found, e)))
             return rc;

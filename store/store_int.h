@@ -62,6 +62,9 @@ int store_oom(store *s, const char *what, uerr *e);
 int store_bound(store *s, int rc, const char *what, uerr *e);
 int store_is_digits(const char *p);
 int store_run_exists(store *s, int64_t run, uerr *e);
+/* The checkpoint of run with the lowest valid_loss, else the lowest loss
+ * (RUN@best, and what prune keeps); *found 0 when none has either. */
+int store_best_loss(store *s, int64_t run, int64_t *ckpt, int *found, uerr *e);
 /* The file's application_id, user_version and number of schema objects,
  * read in one snapshot before anything writes (store_schema.c). */
 int store_identify(store *s, int64_t *appid, int64_t *version, int64_t *ntables, uerr *e);

@@ -403,6 +403,18 @@ static int store_best(store *s, int64_t run, const char *metric, int maximize, i
     return rc;
 }
 
+int store_best_loss(store *s, int64_t run, int64_t *ckpt, int *found, uerr *e)
+{
+    static const char *const tries[2] = {"valid_loss", "loss"};
+    int rc = 0;
+    *found = 0;
+    for (int i = 0; i < 2 && !rc && !*found; i++) {
+        double v;
+        rc = store_best(s, run, tries[i], 0, ckpt, &v, found, e);
+    }
+    return rc;
+}
+
 int store_checkpoint_best(store *s, int64_t run, const char *metric, int maximize, int64_t *ckpt,
                           double *value, uerr *e)
 {
@@ -534,15 +546,13 @@ int store_checkpoint_prune(store *s, int64_t run, int64_t keep_last, const char 
     int64_t best = 0;
     if (!(rc = store_run_exists(s, run, e))) {
         /* The best by the asked metric; by default valid_loss, else loss. */
-        const char *tries[2] = {metric ? metric : "valid_loss", metric ? NULL : "loss"};
-        for (int i = 0; i < 2 && !rc && tries[i] && !best; i++) {
-            double v;
-            int found;
-            int64_t id;
-            rc = store_best(s, run, tries[i], 0, &id, &v, &found, e);
-            if (!rc && found)
-                best = id;
-        }
+        double v;
+        int found;
+        int64_t id;
+        rc = metric ? store_best(s, run, metric, 0, &id, &v, &found, e)
+                    : store_best_loss(s, run, &id, &found, e);
+        if (!rc && found)
+            best = id;
     }
     sqlite3_stmt *st = NULL;
     /* Everything not kept, newest first; kept: the keep_last newest

@@ -314,15 +314,15 @@ static void test_prime(void)
     free(ids);
 
     EXPECT_ERR(text_encode_prime(&c.vocab, "hez", 3, &ids, &n, &e), &e,
-               UERR_USER, "prime text: 'z' (U+007A) is not in the vocabulary");
+               UERR_USER, "prime text: 'z' (U+007A) at position 2 is not in the vocabulary");
     CHECK(ids == NULL && n == 0);
     uerr_clear(&e);
     EXPECT_ERR(text_encode_prime(&c.vocab, "\xE5\xAD\xA6", 3, &ids, &n, &e),
                &e, UERR_USER,
-               "prime text: '\xE5\xAD\xA6' (U+5B66) is not in the vocabulary");
+               "prime text: '\xE5\xAD\xA6' (U+5B66) at position 0 is not in the vocabulary");
     uerr_clear(&e);
     EXPECT_ERR(text_encode_prime(&c.vocab, "he\n", 3, &ids, &n, &e), &e,
-               UERR_USER, "prime text: U+000A is not in the vocabulary");
+               UERR_USER, "prime text: U+000A at position 2 is not in the vocabulary");
     uerr_clear(&e);
     EXPECT_ERR(text_encode_prime(&c.vocab, "h\xE4\xB8", 3, &ids, &n, &e), &e,
                UERR_USER, "prime text: invalid UTF-8 at byte 1");

@@ -3,14 +3,15 @@
 # Debian machine, when it is missing: a C compiler, make, pkg-config,
 # libyaml, SQLite, OpenBLAS, fortunes (the demo text) and the word lists
 # of seven languages (configs/word_language.yaml), Open MPI for
-# data-parallel training (mpirun -np K bin/unroll train), and valgrind
-# (make test runs the end-to-end paths under memcheck). Installs
+# data-parallel training (mpirun -np K bin/unroll train), valgrind
+# (make test runs the end-to-end paths under memcheck), and python3 with
+# numpy (tests/t_python.sh tests the Python package with them). Installs
 # nothing when everything is present, so it is cheap to run every time.
 set -e
 need=""
 for p in gcc make pkg-config libyaml-dev libsqlite3-dev libopenblas-dev fortunes \
     wamerican wngerman wfrench witalian wspanish wportuguese wdutch libopenmpi-dev openmpi-bin \
-    valgrind; do
+    valgrind python3 python3-numpy; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need="$need $p"
 done
 [ -z "$need" ] && exit 0

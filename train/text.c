@@ -422,6 +422,29 @@ static int text_printable(uint32_t c)
     return c >= 0x20 && c != 0x7F && !(c >= 0x80 && c < 0xA0);
 }
 
+int text_encode(const text_vocab *v, const char *name, const uint32_t *cp, int64_t n,
+                int32_t *ids, uerr *e)
+{
+    for (int64_t i = 0; i < n; i++) {
+        ids[i] = text_vocab_find(v, cp[i]);
+        if (ids[i] >= 0)
+            continue;
+        if (v->unknown >= 0) {
+            ids[i] = v->unknown;
+            continue;
+        }
+        char s[TEXT_UTF8_MAX];
+        text_utf8_encode(cp[i], s);
+        if (text_printable(cp[i]))
+            return uerr_set(e, UERR_USER,
+                            "%s: '%s' (U+%04lX) at position %lld is not in the vocabulary", name,
+                            s, (unsigned long)cp[i], (long long)i);
+        return uerr_set(e, UERR_USER, "%s: U+%04lX at position %lld is not in the vocabulary",
+                        name, (unsigned long)cp[i], (long long)i);
+    }
+    return 0;
+}
+
 int text_encode_prime(const text_vocab *v, const char *utf8, size_t len,
                       int32_t **ids, int64_t *n, uerr *e)
 {
@@ -438,26 +461,12 @@ int text_encode_prime(const text_vocab *v, const char *utf8, size_t len,
         free(cp);
         return uerr_set(e, UERR_INTERNAL, "prime text: out of memory");
     }
-    for (int64_t i = 0; i < count; i++) {
-        out[i] = text_vocab_find(v, cp[i]);
-        if (out[i] < 0) {
-            char s[TEXT_UTF8_MAX];
-            text_utf8_encode(cp[i], s);
-            if (text_printable(cp[i]))
-                rc = uerr_set(e, UERR_USER,
-                              "prime text: '%s' (U+%04lX) is not in the "
-                              "vocabulary",
-                              s, (unsigned long)cp[i]);
-            else
-                rc = uerr_set(e, UERR_USER,
-                              "prime text: U+%04lX is not in the vocabulary",
-                              (unsigned long)cp[i]);
-            free(cp);
-            free(out);
-            return rc;
-        }
-    }
+    rc = text_encode(v, "prime text", cp, count, out, e);
     free(cp);
+    if (rc) {
+        free(out);
+        return rc;
+    }
     *ids = out;
     *n = count;
     return 0;

@@ -86,9 +86,15 @@ int32_t text_vocab_find(const text_vocab *v, uint32_t c);
  * is out of range. The string lives as long as the vocabulary. */
 const char *text_vocab_utf8(const text_vocab *v, int32_t id);
 
-/* Encodes a prime (seed) text for sampling. Every code point must be in the
- * vocabulary: otherwise "prime text: 'x' (U+0078) is not in the
- * vocabulary". *ids ([*n], caller frees with free()) is never NULL on
+/* Encodes n code points into ids: one the vocabulary lacks maps to its
+ * unknown id, or, where it has none, is the error "NAME: 'x' (U+0078) at
+ * position K is not in the vocabulary" (K from 0; a control character
+ * by its number alone). */
+int text_encode(const text_vocab *v, const char *name, const uint32_t *cp, int64_t n,
+                int32_t *ids, uerr *e);
+
+/* Encodes a prime (seed) text for sampling with text_encode (name "prime
+ * text"). *ids ([*n], caller frees with free()) is never NULL on
  * success, even for an empty prime. */
 int text_encode_prime(const text_vocab *v, const char *utf8, size_t len,
                       int32_t **ids, int64_t *n, uerr *e);
