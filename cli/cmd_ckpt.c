@@ -10,16 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/version.h"
 #include "cli/cli.h"
 #include "cli/color.h"
 #include "cli/progress.h"
 #include "store/json.h"
 #include "train/ckpt_io.h"
 #include "train/train.h"
-
-#ifndef UNROLL_VERSION
-#define UNROLL_VERSION "0.1.0"
-#endif
 
 static const char help[] =
     "usage: unroll ckpt list [RUN] [--csv | --json]\n"

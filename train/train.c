@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/version.h"
 #include "kernels/cpu.h"
 #include "store/json.h"
 #include "store/sha256.h"
@@ -21,10 +22,6 @@
 #include "train/rng.h"
 #include "train/sample.h"
 #include "train/text.h"
-
-#ifndef UNROLL_VERSION
-#define UNROLL_VERSION "0.1.0"
-#endif
 
 static double now_s(void)
 {
