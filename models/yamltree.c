@@ -22,6 +22,8 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "base/vec.h"
+
 typedef struct ytree_frame {
     ytree_node *node;
     size_t used;   /* kids in use (a mapping: keys and values interleaved) */
@@ -280,15 +282,10 @@ static int ytree_key_insert(ytree_frame *f, size_t idx, const ytree_node *key,
 
 static int ytree_append(ytree_builder *b, ytree_frame *f, ytree_node *kid)
 {
-    if (f->used == f->cap) {
-        size_t nc = f->cap ? f->cap * 2 : 8;
-        ytree_node **k = realloc(f->node->kids, nc * sizeof *k);
-        if (!k)
-            return ytree_oom(b);
-        memset(k + f->cap, 0, (nc - f->cap) * sizeof *k);
-        f->node->kids = k;
-        f->cap = nc;
-    }
+    size_t old = f->cap;
+    if (VEC_GROW(f->node->kids, f->cap, f->used + 1))
+        return ytree_oom(b);
+    memset(f->node->kids + old, 0, (f->cap - old) * sizeof *f->node->kids);
     f->node->kids[f->used++] = kid;
     f->node->n = f->node->kind == YTREE_MAP ? (f->used + 1) / 2 : f->used;
     return 0;

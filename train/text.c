@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/vec.h"
+
 #define TEXT_CP_LIMIT 0x110000u /* one past U+10FFFF */
 
 static int text_is_scalar(uint32_t c)
@@ -155,15 +157,10 @@ static int text_slurp(const char *path, uint8_t **buf, size_t *len, uerr *e)
         return uerr_set(e, UERR_INTERNAL, "%s: out of memory", path);
     }
     for (;;) {
-        if (n == cap) {
-            uint8_t *nb = cap <= SIZE_MAX / 2 ? realloc(b, cap * 2) : NULL;
-            if (!nb) {
-                free(b);
-                fclose(f);
-                return uerr_set(e, UERR_INTERNAL, "%s: out of memory", path);
-            }
-            b = nb;
-            cap *= 2;
+        if (VEC_GROW(b, cap, n + 1)) {
+            free(b);
+            fclose(f);
+            return uerr_set(e, UERR_INTERNAL, "%s: out of memory", path);
         }
         size_t got = fread(b + n, 1, cap - n, f);
         n += got;
