@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/vec.h"
+
 typedef struct json_parser {
     const char *name;
     const unsigned char *p, *start, *end;
@@ -52,16 +54,8 @@ typedef struct json_buf {
 
 static int json_put(json_buf *b, const char *s, size_t n)
 {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 32;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *q = realloc(b->b, cap);
-        if (!q)
-            return -1;
-        b->b = q;
-        b->cap = cap;
-    }
+    if (VEC_GROW(b->b, b->cap, b->n + n + 1))
+        return -1;
     memcpy(b->b + b->n, s, n);
     b->n += n;
     b->b[b->n] = '\0';
@@ -311,21 +305,10 @@ static int json_value_at(json_parser *ps, json_value *v, int depth);
 
 static int json_grow(json_value *v, int *cap, int with_keys)
 {
-    if (v->n < *cap)
-        return 0;
-    int ncap = *cap ? 2 * *cap : 4;
-    json_value *it = realloc(v->items, (size_t)ncap * sizeof *it);
-    if (!it)
+    int kcap = *cap; /* keys grow with the items */
+    if (with_keys && VEC_GROW(v->keys, kcap, v->n + 1))
         return -1;
-    v->items = it;
-    if (with_keys) {
-        char **k = realloc(v->keys, (size_t)ncap * sizeof *k);
-        if (!k)
-            return -1;
-        v->keys = k;
-    }
-    *cap = ncap;
-    return 0;
+    return VEC_GROW(v->items, *cap, v->n + 1);
 }
 
 /* The keys of one object seen so far, for the duplicate check: open

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/vec.h"
 #include "store/npy.h"
 #include "train/ckpt_state.h"
 #include "train/data.h"
@@ -158,16 +159,10 @@ static void imp_free(imp_set *s)
 /* Takes ownership of name and data. */
 static int imp_add(imp_set *s, char *name, dtype dt, shape sh, void *data, uerr *e)
 {
-    if (s->n == s->cap) {
-        int nc = s->cap ? 2 * s->cap : 16;
-        imp_tensor *t = realloc(s->t, (size_t)nc * sizeof *t);
-        if (!t) {
-            free(name);
-            free(data);
-            return uerr_set(e, UERR_INTERNAL, "out of memory");
-        }
-        s->t = t;
-        s->cap = nc;
+    if (VEC_GROW(s->t, s->cap, s->n + 1)) {
+        free(name);
+        free(data);
+        return uerr_set(e, UERR_INTERNAL, "out of memory");
     }
     s->t[s->n++] = (imp_tensor){name, dt, sh, data};
     return 0;
