@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "base/vec.h"
 
 typedef struct json_parser {
@@ -62,36 +63,6 @@ static int json_put(json_buf *b, const char *s, size_t n)
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if it is not one
- * (overlong forms, surrogates and values above U+10FFFF included). */
-static int json_utf8_len(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0];
-    int n;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, min = 0x10000;
-    else
-        return 0;
-    if (end - p < n)
-        return 0;
-    unsigned v = c & (0x7fu >> n);
-    for (int i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        v = v << 6 | (p[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    return n;
-}
-
 static int json_hex4(json_parser *ps, unsigned *out)
 {
     if (ps->end - ps->p < 4)
@@ -133,7 +104,8 @@ static int json_string(json_parser *ps, char **out)
             break;
         }
         if (c != '\\') {
-            int n = json_utf8_len(ps->p, ps->end);
+            uint32_t cp;
+            int n = utf8_decode(ps->p, (size_t)(ps->end - ps->p), &cp);
             if (!n) {
                 rc = json_err(ps, "invalid UTF-8 in a string");
                 break;
@@ -218,20 +190,8 @@ static int json_string(json_parser *ps, char **out)
             rc = json_err(ps, "\\u0000 is not allowed here");
             break;
         }
-        char enc[4];
-        size_t k;
-        if (u < 0x80) {
-            enc[0] = (char)u, k = 1;
-        } else if (u < 0x800) {
-            enc[0] = (char)(0xc0 | u >> 6), enc[1] = (char)(0x80 | (u & 0x3f)), k = 2;
-        } else if (u < 0x10000) {
-            enc[0] = (char)(0xe0 | u >> 12), enc[1] = (char)(0x80 | (u >> 6 & 0x3f));
-            enc[2] = (char)(0x80 | (u & 0x3f)), k = 3;
-        } else {
-            enc[0] = (char)(0xf0 | u >> 18), enc[1] = (char)(0x80 | (u >> 12 & 0x3f));
-            enc[2] = (char)(0x80 | (u >> 6 & 0x3f)), enc[3] = (char)(0x80 | (u & 0x3f)), k = 4;
-        }
-        if (json_put(&b, enc, k)) {
+        char enc[UTF8_MAX];
+        if (json_put(&b, enc, (size_t)utf8_encode(u, enc))) {
             rc = json_oom(ps);
             break;
         }
