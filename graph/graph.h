@@ -11,9 +11,9 @@
  * This layer knows op ids (from graph/ops.def) but not what ops mean: shape
  * inference, kernels and gradients live in ops/. Memory is bounded by
  * g->limit_bytes; a push past it is an error, never an abort. graph_init
- * takes the limit from the environment variable UNROLL_GRAPH_LIMIT (bytes,
- * or with a K, M or G suffix, also spelled KiB, MiB, GiB: powers of 1024;
- * unset or empty: no limit), and the executor
+ * takes the limit from the environment variable UNROLL_GRAPH_LIMIT (a size
+ * in base/bytes.h's grammar, the one train.memory_budget takes; unset or
+ * empty: no limit), and the executor
  * holds a plan's buffer arena to the same number (exec.h).
  */
 #ifndef UNROLL_GRAPH_H

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "base/bytes.h"
 #include "base/utf8.h"
 #include "base/vec.h"
 #include "check.h"
@@ -89,10 +90,88 @@ static void test_utf8(void)
     CHECK(utf8_decode((const unsigned char *)"", 0, &cp) == 0);
 }
 
+/* one grammar for every size a user writes */
+static void test_bytes_parse(void)
+{
+    static const struct {
+        const char *s;
+        uint64_t want;
+        int ok;
+    } cases[] = {
+        {"0", 0, 1},
+        {"4096", 4096, 1},
+        {"12B", 12, 1},
+        {"64K", 64 << 10, 1},
+        {"64k", 64 << 10, 1},
+        {"3M", 3 << 20, 1},
+        {"2g", 2ull << 30, 1},
+        {"1T", 1ull << 40, 1},
+        {"5MiB", 5 << 20, 1},
+        {"5miB", 5 << 20, 1},
+        {"1.5GiB", 3ull << 29, 1},
+        {"1.5G", 3ull << 29, 1},
+        {"3 GiB", 3ull << 30, 1},
+        {".5KiB", 512, 1},
+        {"0.1KiB", 102, 1},
+        {"2KB", 2000, 1},
+        {"2kB", 2000, 1},
+        {"7MB", 7000000, 1},
+        {"1.5GB", 1500000000, 1},
+        {"9007199254740993", 9007199254740993ull, 1}, /* exact past 2^53 */
+        {"16777215TiB", 16777215ull << 40, 1},
+        {"", 0, 0},
+        {"MiB", 0, 0},
+        {"iB", 0, 0},
+        {"1.5", 0, 0},
+        {"1.5B", 0, 0},
+        {"-1", 0, 0},
+        {"+1", 0, 0},
+        {"1e6", 0, 0},
+        {"12x", 0, 0},
+        {"12 XB", 0, 0},
+        {"3Ki", 0, 0},
+        {"7mb", 0, 0},
+        {"1  MiB", 0, 0},
+        {" 1MiB", 0, 0},
+        {"1MiB ", 0, 0},
+        {"16777216TiB", 0, 0},
+        {"17179869184G", 0, 0},
+        {"99999999999999999999", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t got = 77;
+        int rc = bytes_parse(cases[i].s, strlen(cases[i].s), &got);
+        if (cases[i].ok)
+            CHECKF(rc == 0 && got == cases[i].want, "'%s': rc %d, %llu", cases[i].s, rc,
+                   (unsigned long long)got);
+        else
+            CHECKF(rc == -1 && got == 77, "'%s' accepted as %llu", cases[i].s,
+                   (unsigned long long)got);
+    }
+}
+
+/* messages never read "0.0 MiB"; the exact form reads back */
+static void test_bytes_str(void)
+{
+    char b[BYTES_STR_MAX];
+    static const uint64_t exact[] = {0, 1, 2000, 1024, 3ull << 29, 5ull << 40, 1ull << 62,
+                                     UINT64_MAX};
+    static const char *const want[] = {"0",       "1",      "2000",       "1KiB",
+                                       "1536MiB", "5TiB",   "4194304TiB", "18446744073709551615"};
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++) {
+        uint64_t back = 0;
+        bytes_exact_str(exact[i], b);
+        CHECKF(!strcmp(b, want[i]) && bytes_parse(b, strlen(b), &back) == 0 && back == exact[i],
+               "%s", b);
+    }
+}
+
 int main(void)
 {
     RUN(test_vec_push);
     RUN(test_vec_caps);
     RUN(test_utf8);
+    RUN(test_bytes_parse);
+    RUN(test_bytes_str);
     CHECK_EXIT();
 }
