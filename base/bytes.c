@@ -58,6 +58,20 @@ int bytes_parse(const char *s, size_t len, uint64_t *out)
     return 0;
 }
 
+const char *bytes_str(uint64_t n, char buf[BYTES_STR_MAX])
+{
+    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double v = (double)n;
+    int u = 0;
+    while (v >= 1024 && u < 6)
+        v /= 1024, u++;
+    if (u == 0)
+        snprintf(buf, BYTES_STR_MAX, "%" PRIu64 " B", n);
+    else
+        snprintf(buf, BYTES_STR_MAX, "%.1f %s", v, unit[u]);
+    return buf;
+}
+
 const char *bytes_exact_str(uint64_t n, char buf[BYTES_STR_MAX])
 {
     static const char *const unit[] = {"TiB", "GiB", "MiB", "KiB"};

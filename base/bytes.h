@@ -29,6 +29,11 @@
  * not one (or it does not fit in 64 bits); *out is left alone then. */
 int bytes_parse(const char *s, size_t len, uint64_t *out);
 
+/* For messages: "512 B" below 1 KiB, else one decimal in the largest
+ * binary unit that keeps the number at 1 or more ("1.5 KiB", "64.0 MiB",
+ * "3.2 GiB"), never "0.0 MiB". Returns buf. */
+const char *bytes_str(uint64_t n, char buf[BYTES_STR_MAX]);
+
 /* Exact, for configs written back: the largest binary unit that
  * divides n ("1536MiB", "3GiB"), else the plain number ("2000", "0").
  * bytes_parse reads it back to n. Returns buf. */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/bytes.h"
 #include "models/cell.h"
 #include "ops/ops.h"
 
@@ -538,13 +539,14 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
     double need = model_estimate_bytes(s, V, B, T) * L * ndir;
     long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGE_SIZE);
     double have = pages > 0 && psize > 0 ? (double)pages * (double)psize : 16e9;
+    char b1[BYTES_STR_MAX], b2[BYTES_STR_MAX];
     if (need > 0.8 * have)
         return uerr_set(e, UERR_USER,
-                        "%s: the unrolled model needs about %.1f GiB (train.seq_len %lld x "
+                        "%s: the unrolled model needs about %s (train.seq_len %lld x "
                         "train.batch %lld x model.hidden %d, vocabulary %lld), more than the "
-                        "%.1f GiB of this machine",
-                        s->path, need / 1073741824.0, (long long)T, (long long)B,
-                        s->model.hidden, (long long)V, have / 1073741824.0);
+                        "%s of this machine",
+                        s->path, bytes_str((uint64_t)need, b1), (long long)T, (long long)B,
+                        s->model.hidden, (long long)V, bytes_str((uint64_t)have, b2));
 
     cell c;
     int rc = cell_from_spec(s, &c, e);

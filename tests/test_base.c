@@ -154,6 +154,13 @@ static void test_bytes_parse(void)
 static void test_bytes_str(void)
 {
     char b[BYTES_STR_MAX];
+    CHECK(!strcmp(bytes_str(0, b), "0 B"));
+    CHECK(!strcmp(bytes_str(1023, b), "1023 B"));
+    CHECK(!strcmp(bytes_str(1024, b), "1.0 KiB"));
+    CHECK(!strcmp(bytes_str(45000, b), "43.9 KiB"));
+    CHECK(!strcmp(bytes_str(64u << 20, b), "64.0 MiB"));
+    CHECK(!strcmp(bytes_str(3ull << 29, b), "1.5 GiB"));
+    CHECK(!strcmp(bytes_str(UINT64_MAX, b), "16.0 EiB"));
     static const uint64_t exact[] = {0, 1, 2000, 1024, 3ull << 29, 5ull << 40, 1ull << 62,
                                      UINT64_MAX};
     static const char *const want[] = {"0",       "1",      "2000",       "1KiB",
