@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "base/bytes.h"
+#include "base/tensor.h"
 #include "base/utf8.h"
 #include "base/vec.h"
 #include "check.h"
@@ -173,6 +174,23 @@ static void test_bytes_str(void)
     }
 }
 
+/* float32 <-> float64 as C's casts; the same dtype copies the bits */
+static void test_dtype_convert(void)
+{
+    const double d[4] = {1.0 / 3.0, -2.5, 1e-50, 0x1.000001p0};
+    float f[4];
+    dtype_convert(f, DT_F32, d, DT_F64, 4);
+    CHECK(f[0] == (float)(1.0 / 3.0) && f[1] == -2.5f && f[2] == 0.0f && f[3] == 1.0f);
+    double back[4];
+    dtype_convert(back, DT_F64, f, DT_F32, 4);
+    CHECK(back[0] == (double)f[0] && back[1] == -2.5 && back[2] == 0.0);
+    double same[4];
+    dtype_convert(same, DT_F64, d, DT_F64, 4);
+    CHECK(!memcmp(same, d, sizeof d));
+    dtype_convert(same, DT_F64, f, DT_F32, 0); /* nothing */
+    CHECK(!memcmp(same, d, sizeof d));
+}
+
 int main(void)
 {
     RUN(test_vec_push);
@@ -180,5 +198,6 @@ int main(void)
     RUN(test_utf8);
     RUN(test_bytes_parse);
     RUN(test_bytes_str);
+    RUN(test_dtype_convert);
     CHECK_EXIT();
 }

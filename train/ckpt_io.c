@@ -18,15 +18,6 @@
 #include "train/net.h"
 #include "train/train.h"
 
-void ckpt_io_convert(void *dst, dtype ddt, const void *src, dtype sdt, int64_t n)
-{
-    DT_EACH_REAL(ddt, T, {
-        T *o = dst;
-        for (int64_t j = 0; j < n; j++)
-            o[j] = sdt == DT_F32 ? (T)((const float *)src)[j] : (T)((const double *)src)[j];
-    });
-}
-
 /* ---- PyTorch names ----------------------------------------------------- */
 
 /* torch.nn.RNN (tanh, one layer) + nn.Linear: the state_dict names of the
@@ -307,7 +298,7 @@ static int imp_check(const ckpt_import_opts *o, imp_set *set, spec *s, net *n, d
             void *conv = malloc((size_t)(k ? k : 1) * dtype_size(s->train.dtype));
             if (!conv)
                 return uerr_set(e, UERR_INTERNAL, "out of memory");
-            ckpt_io_convert(conv, s->train.dtype, x->data, x->dt, k);
+            dtype_convert(conv, s->train.dtype, x->data, x->dt, k);
             free(x->data);
             x->data = conv;
             x->dt = s->train.dtype;
