@@ -742,12 +742,12 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
             acc = op_concat(g, two, 2, e);
         }
         m->hT = acc;
-        if (m->hT < 0)
+        if (m->hT < 0 || graph_set_name(g, m->hT, "hT", e))
             goto fail;
-        graph_set_name(g, m->hT, "hT", e);
     }
     m->loss = loss;
-    graph_set_name(g, m->loss, "loss", e);
+    if (graph_set_name(g, m->loss, "loss", e))
+        goto fail;
     free(ev);
     free(seq);
     cell_free(&c);
