@@ -528,8 +528,9 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
                         "per sequence), text with every_step (a target per character)",
                         s->path);
     int L = s->model.layers, ndir = s->model.bidirectional ? 2 : 1;
-    if (L > 10)
-        return uerr_set(e, UERR_USER, "%s: model.layers: at most 10 layers", s->path);
+    if (L < 1 || L > SPEC_MAX_LAYERS) /* a spec filled in by hand: the same limit */
+        return uerr_set(e, UERR_USER, "%s: model.layers: expected an integer from 1 to %d",
+                        s->path, SPEC_MAX_LAYERS);
     if (ndir == 2 && s->data.kind == SPEC_DATA_TEXT)
         return uerr_set(e, UERR_USER,
                         "%s: model.bidirectional: a backward layer would read the characters "
@@ -729,7 +730,7 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
     }
     g->cur_t = -1;
     if (m->S > 0) {
-        int32_t parts[CELL_MAX_STATES * 2 * 10] = {0};
+        int32_t parts[CELL_MAX_STATES * 2 * SPEC_MAX_LAYERS] = {0};
         int np = 0;
         for (int k = 0; k < nev; k++)
             for (int n = 0; n < ev[k].nnames; n++)

@@ -135,7 +135,7 @@ static const spec_field spec_fields[] = {
            "cross_entropy | mse | bce"),
     F_ENUM("model.outputs", model.outputs, "every_step", spec_outputs_names,
            "every_step | last_step"),
-    F_INT("model.layers", model.layers, "1", 1, 64, "stacked recurrent layers"),
+    F_INT("model.layers", model.layers, "1", 1, SPEC_MAX_LAYERS, "stacked recurrent layers"),
     F_BOOL("model.bidirectional", model.bidirectional, "false",
            "add a layer running backwards in time"),
     F_REAL("model.init.std", model.init.std, "0.01", 0, 0, SPEC_LO_OPEN | SPEC_NO_HI,
