@@ -496,12 +496,6 @@ static int step(evaluator *ev, int64_t t, int first)
     return 0;
 }
 
-int model_build(model *m, const spec *s, int64_t V, int64_t B, int64_t T, uerr *e)
-{
-    model_io io = {.input = V, .output = V};
-    return model_build_io(m, s, &io, B, T, e);
-}
-
 int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64_t T, uerr *e)
 {
     int64_t V = io->input;

@@ -132,14 +132,6 @@ const table_cell *table_at(const table *t, int64_t r, int c)
     return &t->cells[k];
 }
 
-int table_col(const table *t, const char *name)
-{
-    for (int i = 0; i < t->ncols; i++)
-        if (!strcmp(t->cols[i], name))
-            return i;
-    return -1;
-}
-
 void table_csv_field(FILE *f, const char *v)
 {
     if (!strpbrk(v, ",\"\r\n")) {

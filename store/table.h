@@ -76,8 +76,6 @@ int table_check(const table *t, uerr *e);
 
 /* The cell at row r, column c (NULL if out of range). */
 const table_cell *table_at(const table *t, int64_t r, int c);
-/* The index of the column called name, or -1. */
-int table_col(const table *t, const char *name);
 
 /* Prints t in the given form; an error if writing fails. */
 int table_write(const table *t, FILE *f, table_form form, uerr *e);
