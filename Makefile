@@ -87,6 +87,7 @@ shared: $(SHLIB)
 # make install: headers keep their folders (the library includes them as
 # "graph/graph.h"), so unroll.pc adds -I$(includedir)/unroll.
 PREFIX  ?= /usr/local
+VERSION := $(shell sed -n 's/^\#define UNROLL_VERSION "\(.*\)"/\1/p' base/version.h)
 DESTDIR ?=
 INC_HDR := unroll.h graph/ops.def $(filter-out %_int.h,$(wildcard base/*.h kernels/*.h graph/*.h ops/*.h engine/*.h models/*.h train/*.h store/*.h))
 install: $(UNROLL) $(LIB) $(SHLIB)
@@ -98,7 +99,7 @@ install: $(UNROLL) $(LIB) $(SHLIB)
 	ln -sf libunroll.so.0 $(DESTDIR)$(PREFIX)/lib/libunroll.so
 	for h in $(INC_HDR); do install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/unroll/$$h; done
 	install -m 644 docs/unroll.1 $(DESTDIR)$(PREFIX)/share/man/man1/unroll.1
-	sed -e 's|@PREFIX@|$(PREFIX)|' \
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
 	    tools/unroll.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/unroll.pc
 
 $(UNROLL): $(CLI_OBJ) $(LIB)

@@ -65,6 +65,7 @@
 #include "graph/graph.h"
 #include "engine/plan.h"
 #include "base/tensor.h"
+#include "base/version.h"
 #include "models/model.h"
 #include "models/spec.h"
 #include "ops/ops.h"
@@ -80,6 +81,6 @@
 #include "train/text.h"
 #include "train/train.h"
 
-#define UNROLL_VERSION_STRING "0.1.0"
+#define UNROLL_VERSION_STRING UNROLL_VERSION
 
 #endif

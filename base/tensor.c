@@ -33,6 +33,23 @@ int dtype_from_name(const char *s, dtype *out)
     return 0;
 }
 
+void dtype_convert(void *dst, dtype to, const void *src, dtype from, int64_t n)
+{
+    if (to == from) {
+        memcpy(dst, src, (size_t)n * dtype_size(to));
+        return;
+    }
+    DT_EACH_REAL(to, T, {
+        T *d = dst;
+        if (from == DT_F32)
+            for (int64_t i = 0; i < n; i++)
+                d[i] = (T)((const float *)src)[i];
+        else
+            for (int64_t i = 0; i < n; i++)
+                d[i] = (T)((const double *)src)[i];
+    });
+}
+
 int64_t shape_numel(const shape *s)
 {
     int64_t n = 1;

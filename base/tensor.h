@@ -38,6 +38,11 @@ shape shape_2(int64_t a, int64_t b);
 /* "[3, 4]" into buf; returns buf. */
 char *shape_str(const shape *s, char *buf, size_t n);
 
+/* Copies n reals from src (dtype from) to dst (dtype to), converting
+ * between float32 and float64 as C's casts do (float64 to float32 rounds
+ * to nearest). Both dtypes must be real: callers refuse int32 first. */
+void dtype_convert(void *dst, dtype to, const void *src, dtype from, int64_t n);
+
 /* Runs body with T typedef'd to the C type of a floating dtype, so one
  * kernel loop serves float32 and float64 without a copy per type. The body
  * is variadic so that commas inside it need no extra parentheses. */

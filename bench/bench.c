@@ -24,6 +24,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "base/utf8.h"
 #include "engine/plan.h"
 #include "train/net.h"
 #include "train/optim.h"
@@ -288,10 +289,8 @@ static int bench_text(const char *path, int64_t V, int64_t N)
         uint32_t cp = 33 + (uint32_t)rng_below(&r, (uint64_t)V);
         if (cp > 126)
             cp += 161 - 127; /* skip DEL and the C1 controls */
-        if (cp < 0x80)
-            fputc((int)cp, f);
-        else
-            fputc((int)(0xc0 | (cp >> 6)), f), fputc((int)(0x80 | (cp & 0x3f)), f);
+        char u[UTF8_MAX];
+        fwrite(u, 1, (size_t)utf8_encode(cp, u), f);
     }
     return fclose(f) ? 1 : 0;
 }

@@ -10,16 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bytes.h"
+#include "base/version.h"
 #include "cli/cli.h"
 #include "cli/color.h"
 #include "cli/progress.h"
 #include "store/json.h"
 #include "train/ckpt_io.h"
 #include "train/train.h"
-
-#ifndef UNROLL_VERSION
-#define UNROLL_VERSION "0.1.0"
-#endif
 
 static const char help[] =
     "usage: unroll ckpt list [RUN] [--csv | --json]\n"
@@ -417,8 +415,9 @@ static int ckpt_prune(store *db, const char *run, long long keep, const char *me
            (long long)st.checkpoints, st.checkpoints == 1 ? "" : "s", run);
     for (int64_t r = 0; r < removed.nrows; r++)
         printf("%s%lld", r ? ", " : " (steps ", (long long)table_at(&removed, r, 1)->i);
-    printf("%s; %lld tensor%s no longer used (%.1f KiB)\n", removed.nrows ? ")" : "",
-           (long long)st.tensors, st.tensors == 1 ? "" : "s", (double)st.bytes / 1024.0);
+    char freed[BYTES_STR_MAX];
+    printf("%s; %lld tensor%s no longer used (%s)\n", removed.nrows ? ")" : "",
+           (long long)st.tensors, st.tensors == 1 ? "" : "s", bytes_str((uint64_t)st.bytes, freed));
     printf("kept: the %lld newest, tagged ones, the best by %s, and any other run started "
            "from\n",
            keep, metric ? metric : "valid_loss (else loss)");

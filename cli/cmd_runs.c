@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bytes.h"
 #include "cli/cli.h"
 #include "store/json.h"
 #include "store/plot.h"
@@ -399,13 +400,14 @@ static int run_rm(store *db, runs_args *a)
 {
     uerr e = {0};
     store_removed st;
+    char freed[BYTES_STR_MAX];
     if (store_run_delete(db, a->id, a->force, &st, &e))
         return cli_fail(&e);
     printf("removed run '%s': %lld checkpoint%s, %lld metric row%s; %lld tensor%s no "
-           "longer used (%.1f KiB)\n",
+           "longer used (%s)\n",
            a->pos[0], (long long)st.checkpoints, st.checkpoints == 1 ? "" : "s",
            (long long)st.metrics, st.metrics == 1 ? "" : "s", (long long)st.tensors,
-           st.tensors == 1 ? "" : "s", (double)st.bytes / 1024.0);
+           st.tensors == 1 ? "" : "s", bytes_str((uint64_t)st.bytes, freed));
     return 0;
 }
 

@@ -12,10 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/bytes.h"
 #include "cli/cli.h"
 #include "cli/color.h"
 #include "cli/progress.h"
-#include "engine/recompute.h"
 #include "kernels/cpu.h"
 #include "kernels/pool.h"
 #include "train/dist.h"
@@ -235,23 +235,21 @@ static void report_threads(void)
 static void on_ready(void *ctx, const train_info *i)
 {
     (void)ctx;
-    char kd[200];
+    char kd[200], now[BYTES_STR_MAX], full[BYTES_STR_MAX];
     fprintf(stderr, "%s\n", cpu_describe(kd, sizeof kd));
     fprintf(stderr,
             "graph: %lld nodes (forward and backward), %lld kernel calls per step; "
-            "%.1f MiB of activations and gradients; %lld parameters; batch %lld x %lld "
+            "%s of activations and gradients; %lld parameters; batch %lld x %lld "
             "steps, %lld input ids%s\n",
             (long long)i->graph_nodes, (long long)i->kernel_calls,
-            (double)i->arena_bytes / 1048576.0, (long long)i->parameters, (long long)i->B,
+            bytes_str(i->arena_bytes, now), (long long)i->parameters, (long long)i->B,
             (long long)i->T, (long long)i->vocab, i->ranks > 1 ? " (split over MPI ranks)" : "");
-    char now[32], full[32];
     if (i->recompute_seg)
         fprintf(stderr,
                 "memory budget: forward recomputed in segments of %d steps (%d nodes twice); "
                 "%s instead of %s\n",
                 (int)i->recompute_seg, (int)i->recompute_nodes,
-                recompute_bytes_str(i->arena_bytes, now, sizeof now),
-                recompute_bytes_str(i->full_bytes, full, sizeof full));
+                bytes_str(i->arena_bytes, now), bytes_str(i->full_bytes, full));
 }
 
 /* Under mpirun every rank runs this; rank 0 alone talks to the store and
@@ -374,8 +372,9 @@ static int train_body(int argc, char **argv, const dist *d)
                 fprintf(stderr, "; valid %.4f/token (%.3f bpc)", r.valid_loss,
                         r.valid_loss / log(2.0));
         }
-        fprintf(stderr, "\nrun '%s' (vocabulary %lld, activations %.1f MiB), checkpoint %lld in %s\n",
-                r.run_name, (long long)r.vocab, (double)r.arena_bytes / 1048576.0,
+        char act[BYTES_STR_MAX];
+        fprintf(stderr, "\nrun '%s' (vocabulary %lld, activations %s), checkpoint %lld in %s\n",
+                r.run_name, (long long)r.vocab, bytes_str(r.arena_bytes, act),
                 (long long)r.checkpoint, dbpath);
     }
     if (!rc && c.verbose && !c.quiet)

@@ -5,13 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/version.h"
 #include "cli/cli.h"
 #include "kernels/cpu.h"
 #include "train/dist.h"
-
-#ifndef UNROLL_VERSION
-#define UNROLL_VERSION "0.1.0"
-#endif
 
 static const char usage[] =
     "unroll - train recurrent networks from YAML, differentiated symbolically\n"

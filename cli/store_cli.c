@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/vec.h"
 #include "cli/cli.h"
 
 int cli_form_opt(const char *arg, table_form *form)
@@ -106,14 +107,8 @@ static void cli_strip_comment(char *v)
 
 static int cli_kv_add(cli_kv **kv, int *n, int *cap, const char *key, const char *value)
 {
-    if (*n == *cap) {
-        int nc = *cap ? 2 * *cap : 64;
-        cli_kv *k = realloc(*kv, (size_t)nc * sizeof *k);
-        if (!k)
-            return -1;
-        *kv = k;
-        *cap = nc;
-    }
+    if (VEC_GROW(*kv, *cap, *n + 1))
+        return -1;
     char *a = strdup(key), *b = strdup(value);
     if (!a || !b) {
         free(a);

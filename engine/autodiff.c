@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/vec.h"
 #include "engine/grad_sum.h"
 #include "ops/ops.h"
 
@@ -112,14 +113,8 @@ static int gprime_build(const graph *g, int32_t loss, const int32_t *params, int
 static int add_term(grad_table *gt, int32_t param, int32_t t, int32_t node, int64_t *cap,
                     uerr *e)
 {
-    if (gt->nterms == *cap) {
-        int64_t ncap = *cap ? *cap * 2 : 64;
-        grad_term *p = realloc(gt->terms, (size_t)ncap * sizeof *p);
-        if (!p)
-            return uerr_set(e, UERR_INTERNAL, "autodiff: out of memory");
-        gt->terms = p;
-        *cap = ncap;
-    }
+    if (VEC_GROW(gt->terms, *cap, gt->nterms + 1))
+        return uerr_set(e, UERR_INTERNAL, "autodiff: out of memory");
     gt->terms[gt->nterms++] = (grad_term){param, t, node};
     return 0;
 }

@@ -5,18 +5,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bytes.h"
 #include "kernels/gemm.h"
 #include "ops/ops.h"
 
 int exec_init(exec *x, const graph *g, const plan *p, uerr *e)
 {
     memset(x, 0, sizeof *x);
+    char b[BYTES_STR_MAX];
     if (g->limit_bytes && p->arena_bytes > g->limit_bytes)
         return uerr_set(e, UERR_USER,
-                        "exec: the plan needs %zu bytes (%.1f MiB) of activations and "
+                        "exec: the plan needs %zu bytes (%s) of activations and "
                         "gradients, over the memory limit of %zu bytes (UNROLL_GRAPH_LIMIT); "
                         "lower train.seq_len, train.batch or model.hidden",
-                        p->arena_bytes, (double)p->arena_bytes / 1048576.0, g->limit_bytes);
+                        p->arena_bytes, bytes_str(p->arena_bytes, b), g->limit_bytes);
     x->g = g;
     x->p = p;
     size_t nids = (size_t)p->nnodes + (size_t)p->vg.n;
@@ -29,10 +31,10 @@ int exec_init(exec *x, const graph *g, const plan *p, uerr *e)
     if (!x->ptr || !x->steps || !x->arena) {
         exec_free(x);
         return uerr_set(e, UERR_USER,
-                        "exec: cannot allocate %zu bytes (%.1f MiB) of activations and "
+                        "exec: cannot allocate %zu bytes (%s) of activations and "
                         "gradients: out of memory; lower train.seq_len, train.batch or "
                         "model.hidden",
-                        p->arena_bytes, (double)p->arena_bytes / 1048576.0);
+                        p->arena_bytes, bytes_str(p->arena_bytes, b));
     }
     memset(x->arena, 0, bytes);
     for (size_t id = 0; id < nids; id++)

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/vec.h"
 #include "engine/plan_int.h"
 #include "ops/ops.h"
 
@@ -64,14 +65,8 @@ static bucket *find_bucket(freelist *fl, size_t size, int create)
             return &fl->b[i];
     if (!create)
         return NULL;
-    if (fl->nb == fl->cap) {
-        int ncap = fl->cap ? fl->cap * 2 : 16;
-        bucket *nb = realloc(fl->b, (size_t)ncap * sizeof *nb);
-        if (!nb)
-            return NULL;
-        fl->b = nb;
-        fl->cap = ncap;
-    }
+    if (VEC_GROW(fl->b, fl->cap, fl->nb + 1))
+        return NULL;
     fl->b[fl->nb] = (bucket){.size = size};
     return &fl->b[fl->nb++];
 }
@@ -81,14 +76,8 @@ static int give_back(freelist *fl, size_t size, size_t off)
     bucket *b = find_bucket(fl, size, 1);
     if (!b)
         return -1;
-    if (b->n == b->cap) {
-        int32_t ncap = b->cap ? b->cap * 2 : 8;
-        size_t *p = realloc(b->off, (size_t)ncap * sizeof *p);
-        if (!p)
-            return -1;
-        b->off = p;
-        b->cap = ncap;
-    }
+    if (VEC_GROW(b->off, b->cap, b->n + 1))
+        return -1;
     b->off[b->n++] = off;
     return 0;
 }
@@ -248,14 +237,8 @@ typedef struct prog {
 static int emit(prog *c, uint8_t kind, int32_t node, int32_t out)
 {
     plan *p = c->p;
-    if (p->ninstr == c->instr_cap) {
-        int32_t ncap = c->instr_cap ? c->instr_cap * 2 : 256;
-        plan_instr *np = realloc(p->instr, (size_t)ncap * sizeof *np);
-        if (!np)
-            return -1;
-        p->instr = np;
-        c->instr_cap = ncap;
-    }
+    if (VEC_GROW(p->instr, c->instr_cap, p->ninstr + 1))
+        return -1;
     p->instr[p->ninstr++] = (plan_instr){.kind = kind, .node = node, .out = out};
     return 0;
 }
@@ -384,14 +367,8 @@ static int assign_buffers(prog *c, const plan_options *opt, uerr *e)
         stor[i] = -1;
 #define NEW_STORAGE(bytes_)                                                                        \
     do {                                                                                           \
-        if (nst == cap) {                                                                          \
-            int32_t ncap = cap ? cap * 2 : 1024;                                                   \
-            storage *ns = realloc(st, (size_t)ncap * sizeof *ns);                                  \
-            if (!ns)                                                                               \
-                goto oom;                                                                          \
-            st = ns;                                                                               \
-            cap = ncap;                                                                            \
-        }                                                                                          \
+        if (VEC_GROW(st, cap, nst + 1))                                                            \
+            goto oom;                                                                              \
         st[nst++] =                                                                                \
             (storage){.bytes = round_up(bytes_), .raw = (bytes_), .def = INT32_MAX, .end = -1};    \
     } while (0)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/vec.h"
 #include "engine/grad_sum.h"
 #include "engine/plan_int.h"
 #include "ops/ops.h"
@@ -42,19 +43,6 @@ static int64_t numel_of(const gnode *n)
     return shape_numel(&n->shape);
 }
 
-/* arr with room for element n: *cap doubles from 16; NULL when out of
- * memory (arr is then still valid) */
-static void *grow(void *arr, int32_t n, int32_t *cap, size_t elem)
-{
-    if (n < *cap)
-        return arr;
-    int32_t ncap = *cap ? *cap * 2 : 16;
-    void *na = realloc(arr, (size_t)ncap * elem);
-    if (na)
-        *cap = ncap;
-    return na;
-}
-
 /* ---- links between nodes that must be adjacent ---------------------------- */
 
 /* Union-find over global ids (no path compression, so that a tentative
@@ -73,22 +61,14 @@ static int links_grow(stk *c, links *L, uerr *e)
     int32_t need = c->n->N + c->p->vg.n;
     if (need <= c->d->nlinks)
         return 0;
-    int32_t ncap = c->d->nlinks ? c->d->nlinks : c->n->N + 64;
-    while (ncap < need)
-        ncap *= 2;
-    int32_t *nx = realloc(c->d->next, (size_t)ncap * sizeof *nx);
-    if (nx)
-        c->d->next = nx;
-    int32_t *pv = realloc(c->d->prev, (size_t)ncap * sizeof *pv);
-    if (pv)
-        c->d->prev = pv;
-    int32_t *pa = realloc(L->parent, (size_t)ncap * sizeof *pa);
-    if (pa)
-        L->parent = pa;
-    int32_t *sz = realloc(L->size, (size_t)ncap * sizeof *sz);
-    if (sz)
-        L->size = sz;
-    if (!nx || !pv || !pa || !sz)
+    /* four arrays of one capacity; the first sizing leaves room for 64
+     * new nodes, as stacking adds a few */
+    int32_t ncap = (int32_t)vec_next_cap((size_t)c->d->nlinks,
+                                         (size_t)need + (c->d->nlinks ? 0 : 64));
+    if (vec_realloc(&c->d->next, (size_t)ncap, sizeof *c->d->next) ||
+        vec_realloc(&c->d->prev, (size_t)ncap, sizeof *c->d->prev) ||
+        vec_realloc(&L->parent, (size_t)ncap, sizeof *L->parent) ||
+        vec_realloc(&L->size, (size_t)ncap, sizeof *L->size))
         return oom(c, e);
     for (int32_t i = c->d->nlinks; i < ncap; i++) {
         c->d->next[i] = c->d->prev[i] = -1;
@@ -108,14 +88,8 @@ static int32_t uf_find(const links *L, int32_t x)
 
 static int logged_set(links *L, int32_t *arr, int32_t idx, int32_t v)
 {
-    if (L->nlog == L->logcap) {
-        int64_t ncap = L->logcap ? L->logcap * 2 : 1024;
-        struct undo *nl = realloc(L->log, (size_t)ncap * sizeof *nl);
-        if (!nl)
-            return -1;
-        L->log = nl;
-        L->logcap = ncap;
-    }
+    if (VEC_GROW(L->log, L->logcap, L->nlog + 1))
+        return -1;
     L->log[L->nlog++] = (struct undo){arr, idx, arr[idx]};
     arr[idx] = v;
     return 0;
@@ -205,18 +179,10 @@ static int32_t stackable(stk *c, links *L, int32_t x, uerr *e)
     int32_t v = vleaf(c, L, nd->shape, (dtype)nd->dt, -1, e);
     if (v < 0)
         return -1;
-    if (c->d->nslots == c->slot_cap) {
-        int32_t ncap = c->slot_cap ? c->slot_cap * 2 : 16;
-        int32_t *a = realloc(c->d->slot_leaf, (size_t)ncap * sizeof *a);
-        if (a)
-            c->d->slot_leaf = a;
-        int32_t *b = realloc(c->d->slot_vnode, (size_t)ncap * sizeof *b);
-        if (b)
-            c->d->slot_vnode = b;
-        if (!a || !b)
-            return oom(c, e), -1;
-        c->slot_cap = ncap;
-    }
+    int32_t cap = c->slot_cap; /* the two arrays grow alike */
+    if (VEC_GROW(c->d->slot_leaf, cap, c->d->nslots + 1) ||
+        VEC_GROW(c->d->slot_vnode, c->slot_cap, c->d->nslots + 1))
+        return oom(c, e), -1;
     c->d->slot_leaf[c->d->nslots] = x;
     c->d->slot_vnode[c->d->nslots] = v;
     c->leaf_slot[x] = c->d->nslots++;
@@ -243,16 +209,8 @@ static int stack_inputs(stk *c, links *L, const int32_t *nodes, int32_t n, int n
 
 static int push_members(stk *c, const int32_t *ids, int32_t n, uerr *e)
 {
-    if (c->nmembers + n > c->members_cap) {
-        int64_t ncap = c->members_cap ? c->members_cap : 1024;
-        while (ncap < c->nmembers + n)
-            ncap *= 2;
-        int32_t *m = realloc(c->d->members, (size_t)ncap * sizeof *m);
-        if (!m)
-            return oom(c, e);
-        c->d->members = m;
-        c->members_cap = ncap;
-    }
+    if (VEC_GROW(c->d->members, c->members_cap, c->nmembers + n))
+        return oom(c, e);
     memcpy(c->d->members + c->nmembers, ids, (size_t)n * sizeof *ids);
     c->nmembers += n;
     return 0;
@@ -375,13 +333,10 @@ static int find_stacks(stk *c, links *L, uerr *e)
         int32_t qv =
             pv < 0 ? -1 : vleaf(c, L, shape_2(K, Q->shape.dim[1]), (dtype)Q->dt, qseq[lo], e);
         int32_t vop = qv < 0 ? -1 : vmatmul(c, L, pv, qv, 1, 0, e);
-        rw_stack *nst =
-            vop < 0 ? NULL : grow(c->d->stacks, c->d->nstacks, &c->stacks_cap, sizeof *nst);
-        if (!nst) {
+        if (vop < 0 || VEC_GROW(c->d->stacks, c->stacks_cap, c->d->nstacks + 1)) {
             rc = e->code ? e->code : oom(c, e);
             goto out;
         }
-        c->d->stacks = nst;
         /* members: the adds, then the terms left out (in time order) */
         int32_t nleft = 0;
         for (int32_t i = 0; i < nt; i++)
@@ -540,13 +495,10 @@ static int find_groups(stk *c, links *L, uerr *e)
             vleaf(c, L, shape_2(x0->shape.dim[0] * n, x0->shape.dim[1]), (dtype)x0->dt, xseq[0], e);
         int32_t sv = xv < 0 ? -1 : vleaf(c, L, s->shape, (dtype)s->dt, m0->in[1], e);
         int32_t vop = sv < 0 ? -1 : vmatmul(c, L, xv, sv, 0, (int)m0->ip[1], e);
-        rw_group *ng =
-            vop < 0 ? NULL : grow(c->d->groups, c->d->ngroups, &c->groups_cap, sizeof *ng);
-        if (!ng) {
+        if (vop < 0 || VEC_GROW(c->d->groups, c->groups_cap, c->d->ngroups + 1)) {
             rc = e->code ? e->code : oom(c, e);
             goto out;
         }
-        c->d->groups = ng;
         c->d->groups[c->d->ngroups++] =
             (rw_group){.vop = vop, .out_first = mem[0], .first = (int32_t)c->nmembers, .n = n};
         if ((rc = push_members(c, mem, n, e)))

@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 
+#include "base/vec.h"
 #include "engine/plan_int.h"
 #include "ops/ops.h"
 
@@ -74,15 +75,9 @@ static int find_transposed(trc *c, uerr *e)
                     rc = e->code ? e->code : plan_oom(c->n, e);
                     goto out;
                 }
-                if (c->d->npre == c->pre_cap) {
-                    int32_t ncap = c->pre_cap ? c->pre_cap * 2 : 8;
-                    int32_t *np = realloc(c->d->pre, (size_t)ncap * sizeof *np);
-                    if (!np) {
-                        rc = plan_oom(c->n, e);
-                        goto out;
-                    }
-                    c->d->pre = np;
-                    c->pre_cap = ncap;
+                if (VEC_GROW(c->d->pre, c->pre_cap, c->d->npre + 1)) {
+                    rc = plan_oom(c->n, e);
+                    goto out;
                 }
                 c->d->pre[c->d->npre++] = wt[w];
                 c->p->n_transposed++;

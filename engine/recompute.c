@@ -11,19 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *recompute_bytes_str(size_t bytes, char *buf, size_t n)
-{
-    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)bytes;
-    int u = 0;
-    while (v >= 1024 && u < 4)
-        v /= 1024, u++;
-    if (u == 0)
-        snprintf(buf, n, "%zu B", bytes);
-    else
-        snprintf(buf, n, "%.1f %s", v, unit[u]);
-    return buf;
-}
+#include "base/bytes.h"
 
 /* Time steps spanned by the graph's nodes: 1 + the largest t. */
 static int32_t graph_steps(const graph *g)
@@ -375,13 +363,13 @@ int recompute_plan(const graph *g, int32_t nforward, const int32_t *outs, int no
         }
     }
     if (least > budget) {
-        char b1[32], b2[32], b3[32];
+        char b1[BYTES_STR_MAX], b2[BYTES_STR_MAX], b3[BYTES_STR_MAX];
         rc = uerr_set(e, UERR_USER,
                       "train.memory_budget: %s is too small for this model: it needs %s "
                       "storing every step, and at least %s recomputing segments of %d steps",
-                      recompute_bytes_str(budget, b1, sizeof b1),
-                      recompute_bytes_str(info->full_bytes, b2, sizeof b2),
-                      recompute_bytes_str(least, b3, sizeof b3), least_seg);
+                      bytes_str(budget, b1),
+                      bytes_str(info->full_bytes, b2),
+                      bytes_str(least, b3), least_seg);
         cand_free(&best);
         return rc;
     }
@@ -407,12 +395,12 @@ plain:
     if (p->arena_bytes <= budget)
         return 0;
     {
-        char b1[32], b2[32];
+        char b1[BYTES_STR_MAX], b2[BYTES_STR_MAX];
         rc = uerr_set(e, UERR_USER,
                       "train.memory_budget: %s is too small for this model: its forward "
                       "pass alone needs %s",
-                      recompute_bytes_str(budget, b1, sizeof b1),
-                      recompute_bytes_str(p->arena_bytes, b2, sizeof b2));
+                      bytes_str(budget, b1),
+                      bytes_str(p->arena_bytes, b2));
         plan_free(p);
         return rc;
     }

@@ -71,7 +71,4 @@ int recompute_plan(const graph *g, int32_t nforward, const int32_t *outs, int no
                    size_t budget, const plan_options *opt, graph *out, plan *p,
                    int32_t *map, recompute_info *info, uerr *e);
 
-/* "64 MiB", "1.5 GiB", "512 B": for messages. */
-const char *recompute_bytes_str(size_t bytes, char *buf, size_t n);
-
 #endif

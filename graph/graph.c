@@ -1,10 +1,11 @@
 /* graph.c - the node arena and name pool; see graph.h. */
 #include "graph/graph.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/bytes.h"
 
 static const char *const op_names[OP_COUNT] = {
 #define X(id, name) name,
@@ -23,27 +24,10 @@ int graph_env_limit(size_t *limit, uerr *e)
     const char *v = getenv("UNROLL_GRAPH_LIMIT");
     if (!v || !*v)
         return 0;
-    char *end = (char *)v;
-    unsigned long long n = 0;
-    int shift = 0;
-    errno = 0;
-    if (*v >= '0' && *v <= '9')
-        n = strtoull(v, &end, 10);
-    /* binary units, spelled K or KiB (as train.memory_budget spells them) */
-    if (*end && strchr("kK", *end))
-        shift = 10, end++;
-    else if (*end && strchr("mM", *end))
-        shift = 20, end++;
-    else if (*end && strchr("gG", *end))
-        shift = 30, end++;
-    if (shift && !strcmp(end, "iB"))
-        end += 2;
-    if (end == v || errno || *end || n == 0 || n > (SIZE_MAX >> shift))
-        return uerr_set(e, UERR_USER,
-                        "UNROLL_GRAPH_LIMIT: expected a number of bytes above 0, with an "
-                        "optional K, M or G (KiB, MiB, GiB), found '%s'",
-                        v);
-    *limit = (size_t)n << shift;
+    uint64_t n;
+    if (bytes_parse(v, strlen(v), &n) || n == 0 || n > SIZE_MAX)
+        return uerr_set(e, UERR_USER, "UNROLL_GRAPH_LIMIT: expected " BYTES_FORMS ", above 0, found '%s'", v);
+    *limit = (size_t)n;
     return 0;
 }
 

@@ -11,9 +11,9 @@
  * This layer knows op ids (from graph/ops.def) but not what ops mean: shape
  * inference, kernels and gradients live in ops/. Memory is bounded by
  * g->limit_bytes; a push past it is an error, never an abort. graph_init
- * takes the limit from the environment variable UNROLL_GRAPH_LIMIT (bytes,
- * or with a K, M or G suffix, also spelled KiB, MiB, GiB: powers of 1024;
- * unset or empty: no limit), and the executor
+ * takes the limit from the environment variable UNROLL_GRAPH_LIMIT (a size
+ * in base/bytes.h's grammar, the one train.memory_budget takes; unset or
+ * empty: no limit), and the executor
  * holds a plan's buffer arena to the same number (exec.h).
  */
 #ifndef UNROLL_GRAPH_H
@@ -35,7 +35,6 @@ enum node_flags {
     NODE_PARAM = 1u << 0,   /* a trainable parameter (a leaf) */
     NODE_DATA = 1u << 1,    /* a data input bound per batch (a leaf) */
     NODE_GRAD = 1u << 2,    /* created by build_grad */
-    NODE_TERM = 1u << 3,    /* one consumer's term of a gradient sum */
 };
 
 #define GRAPH_MAX_IN 4
@@ -90,7 +89,5 @@ const char *graph_name(const graph *g, int32_t id);
 const char *graph_label(const graph *g, int32_t id, char *buf, size_t n);
 
 const char *op_name(int op);
-
-static inline const gnode *graph_node(const graph *g, int32_t id) { return &g->nodes[id]; }
 
 #endif

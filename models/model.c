@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/bytes.h"
 #include "models/cell.h"
 #include "ops/ops.h"
 
@@ -495,12 +496,6 @@ static int step(evaluator *ev, int64_t t, int first)
     return 0;
 }
 
-int model_build(model *m, const spec *s, int64_t V, int64_t B, int64_t T, uerr *e)
-{
-    model_io io = {.input = V, .output = V};
-    return model_build_io(m, s, &io, B, T, e);
-}
-
 int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64_t T, uerr *e)
 {
     int64_t V = io->input;
@@ -527,8 +522,9 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
                         "per sequence), text with every_step (a target per character)",
                         s->path);
     int L = s->model.layers, ndir = s->model.bidirectional ? 2 : 1;
-    if (L > 10)
-        return uerr_set(e, UERR_USER, "%s: model.layers: at most 10 layers", s->path);
+    if (L < 1 || L > SPEC_MAX_LAYERS) /* a spec filled in by hand: the same limit */
+        return uerr_set(e, UERR_USER, "%s: model.layers: expected an integer from 1 to %d",
+                        s->path, SPEC_MAX_LAYERS);
     if (ndir == 2 && s->data.kind == SPEC_DATA_TEXT)
         return uerr_set(e, UERR_USER,
                         "%s: model.bidirectional: a backward layer would read the characters "
@@ -538,13 +534,14 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
     double need = model_estimate_bytes(s, V, B, T) * L * ndir;
     long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGE_SIZE);
     double have = pages > 0 && psize > 0 ? (double)pages * (double)psize : 16e9;
+    char b1[BYTES_STR_MAX], b2[BYTES_STR_MAX];
     if (need > 0.8 * have)
         return uerr_set(e, UERR_USER,
-                        "%s: the unrolled model needs about %.1f GiB (train.seq_len %lld x "
+                        "%s: the unrolled model needs about %s (train.seq_len %lld x "
                         "train.batch %lld x model.hidden %d, vocabulary %lld), more than the "
-                        "%.1f GiB of this machine",
-                        s->path, need / 1073741824.0, (long long)T, (long long)B,
-                        s->model.hidden, (long long)V, have / 1073741824.0);
+                        "%s of this machine",
+                        s->path, bytes_str((uint64_t)need, b1), (long long)T, (long long)B,
+                        s->model.hidden, (long long)V, bytes_str((uint64_t)have, b2));
 
     cell c;
     int rc = cell_from_spec(s, &c, e);
@@ -727,7 +724,7 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
     }
     g->cur_t = -1;
     if (m->S > 0) {
-        int32_t parts[CELL_MAX_STATES * 2 * 10] = {0};
+        int32_t parts[CELL_MAX_STATES * 2 * SPEC_MAX_LAYERS] = {0};
         int np = 0;
         for (int k = 0; k < nev; k++)
             for (int n = 0; n < ev[k].nnames; n++)
@@ -740,12 +737,12 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
             acc = op_concat(g, two, 2, e);
         }
         m->hT = acc;
-        if (m->hT < 0)
+        if (m->hT < 0 || graph_set_name(g, m->hT, "hT", e))
             goto fail;
-        graph_set_name(g, m->hT, "hT", e);
     }
     m->loss = loss;
-    graph_set_name(g, m->loss, "loss", e);
+    if (graph_set_name(g, m->loss, "loss", e))
+        goto fail;
     free(ev);
     free(seq);
     cell_free(&c);

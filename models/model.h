@@ -90,9 +90,6 @@ typedef struct model_io {
 
 /* Unrolls s over T steps for batch B. */
 int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64_t T, uerr *e);
-
-/* The same for text: input and output are the vocabulary V, no masks. */
-int model_build(model *m, const spec *s, int64_t V, int64_t B, int64_t T, uerr *e);
 void model_free(model *m);
 
 int model_find_param(const model *m, const char *name);

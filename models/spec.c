@@ -32,6 +32,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/bytes.h"
 #include "ops/ops.h"
 
 typedef enum spec_type {
@@ -135,7 +136,7 @@ static const spec_field spec_fields[] = {
            "cross_entropy | mse | bce"),
     F_ENUM("model.outputs", model.outputs, "every_step", spec_outputs_names,
            "every_step | last_step"),
-    F_INT("model.layers", model.layers, "1", 1, 64, "stacked recurrent layers"),
+    F_INT("model.layers", model.layers, "1", 1, SPEC_MAX_LAYERS, "stacked recurrent layers"),
     F_BOOL("model.bidirectional", model.bidirectional, "false",
            "add a layer running backwards in time"),
     F_REAL("model.init.std", model.init.std, "0.01", 0, 0, SPEC_LO_OPEN | SPEC_NO_HI,
@@ -407,45 +408,6 @@ static bool spec_parse_u64(const char *s, size_t len, uint64_t *out)
     return true;
 }
 
-/* A byte count: digits, an optional fraction, an optional unit (B; KiB,
- * MiB, GiB, TiB: powers of 1024; kB, MB, GB, TB: powers of 1000), an
- * optional space before it. A fraction needs a unit; the result is
- * rounded down to whole bytes. */
-static bool spec_parse_bytes(const char *s, size_t len, uint64_t *out)
-{
-    static const struct { const char *name; double mult; } units[] = {
-        {"", 1}, {"B", 1},
-        {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0},
-        {"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
-    };
-    size_t i = 0, digits = 0;
-    double v = 0, scale = 1;
-    bool frac = false;
-    while (i < len && s[i] >= '0' && s[i] <= '9')
-        v = v * 10 + (s[i++] - '0'), digits++;
-    if (i < len && s[i] == '.') {
-        frac = true;
-        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, digits++)
-            v += (s[i] - '0') * (scale /= 10);
-    }
-    if (digits == 0 || digits > 19)
-        return false;
-    if (i < len && s[i] == ' ')
-        i++;
-    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
-        if (strlen(units[u].name) != len - i || memcmp(units[u].name, s + i, len - i))
-            continue;
-        if (frac && units[u].mult == 1)
-            return false;
-        double b = v * units[u].mult;
-        if (b >= 18446744073709551616.0)
-            return false;
-        *out = (uint64_t)b;
-        return true;
-    }
-    return false;
-}
-
 /* Decimal notation only, checked before strtod so that strtod's extras
  * (hex floats, "inf", "nan", leading spaces) never get through. */
 static bool spec_parse_real(const char *s, size_t len, double *out)
@@ -503,7 +465,7 @@ static void spec_expect(const spec_field *f, char *buf, size_t n)
         snprintf(buf, n, "an integer from 0 to %" PRIu64, UINT64_MAX);
         return;
     case SPEC_T_BYTES:
-        snprintf(buf, n, "a size in bytes such as 1048576, 64MiB or 1.5GiB");
+        snprintf(buf, n, "%s", BYTES_FORMS);
         return;
     case SPEC_T_REAL:
         if (f->flags & SPEC_NO_HI)
@@ -560,7 +522,7 @@ static int spec_parse(const spec_field *f, const char *s, size_t len, bool is_de
     case SPEC_T_U64:
         return spec_parse_u64(s, len, &v->u) ? 0 : -1;
     case SPEC_T_BYTES:
-        return spec_parse_bytes(s, len, &v->u) ? 0 : -1;
+        return bytes_parse(s, len, &v->u);
     case SPEC_T_REAL: {
         double r;
         if (!spec_parse_real(s, len, &r))
@@ -1015,17 +977,10 @@ static void spec_write_value(const spec *s, const spec_field *f, FILE *out)
         return;
     }
     case SPEC_T_BYTES: {
-        static const char *const unit[] = {"TiB", "GiB", "MiB", "KiB"};
         uint64_t x;
+        char b[BYTES_STR_MAX];
         memcpy(&x, slot, sizeof x);
-        for (int u = 0; u < 4 && x; u++) {
-            uint64_t m = (uint64_t)1 << (10 * (4 - u));
-            if (x % m == 0) {
-                fprintf(out, " %" PRIu64 "%s", x / m, unit[u]);
-                return;
-            }
-        }
-        fprintf(out, " %" PRIu64, x);
+        fprintf(out, " %s", bytes_exact_str(x, b));
         return;
     }
     case SPEC_T_REAL: {

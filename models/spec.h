@@ -32,6 +32,11 @@
 #include "base/tensor.h"
 #include "models/yamltree.h"
 
+/* Stacked layers: model.layers is refused above this where it is read
+ * (the spec), and the model keeps every layer's state for hT in an array
+ * of this size. */
+#define SPEC_MAX_LAYERS 10
+
 /* Each enum's values are spelled in YAML as in the comment, in order. */
 typedef enum spec_data_kind {
     SPEC_DATA_TEXT,     /* text */

@@ -22,6 +22,9 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "base/utf8.h"
+#include "base/vec.h"
+
 typedef struct ytree_frame {
     ytree_node *node;
     size_t used;   /* kids in use (a mapping: keys and values interleaved) */
@@ -43,48 +46,13 @@ typedef struct ytree_builder {
 
 /* ---- UTF-8 ---------------------------------------------------------- */
 
-/* Length of the well-formed UTF-8 sequence at s (1..4) with its code
- * point in *cp, or 0 if the bytes there are not one. */
-static size_t ytree_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-    if (len == 0)
-        return 0;
-    unsigned c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    size_t k;
-    uint32_t v, min;
-    if ((c & 0xE0) == 0xC0) {
-        k = 2, v = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-        k = 3, v = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-        k = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len < k)
-        return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return k;
-}
-
 bool ytree_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
         uint32_t cp;
-        size_t k = ytree_utf8_decode(u + i, len - i, &cp);
+        size_t k = (size_t)utf8_decode(u + i, len - i, &cp);
         if (k == 0)
             return false;
         i += k;
@@ -134,7 +102,7 @@ char *ytree_show(char *buf, size_t n, const char *s, size_t len)
             tn = (size_t)snprintf(tmp, sizeof tmp, "\\x%02X", u[i]);
         } else if (u[i] < 0x80) {
             tmp[0] = (char)u[i], tn = 1;
-        } else if ((k = ytree_utf8_decode(u + i, len - i, &cp)) != 0 &&
+        } else if ((k = (size_t)utf8_decode(u + i, len - i, &cp)) != 0 &&
                    cp >= 0xA0) {
             memcpy(tmp, u + i, k), tn = k;
         } else {
@@ -280,15 +248,10 @@ static int ytree_key_insert(ytree_frame *f, size_t idx, const ytree_node *key,
 
 static int ytree_append(ytree_builder *b, ytree_frame *f, ytree_node *kid)
 {
-    if (f->used == f->cap) {
-        size_t nc = f->cap ? f->cap * 2 : 8;
-        ytree_node **k = realloc(f->node->kids, nc * sizeof *k);
-        if (!k)
-            return ytree_oom(b);
-        memset(k + f->cap, 0, (nc - f->cap) * sizeof *k);
-        f->node->kids = k;
-        f->cap = nc;
-    }
+    size_t old = f->cap;
+    if (VEC_GROW(f->node->kids, f->cap, f->used + 1))
+        return ytree_oom(b);
+    memset(f->node->kids + old, 0, (f->cap - old) * sizeof *f->node->kids);
     f->node->kids[f->used++] = kid;
     f->node->n = f->node->kind == YTREE_MAP ? (f->used + 1) / 2 : f->used;
     return 0;
@@ -630,7 +593,7 @@ static bool ytree_plain_ok(const char *s, size_t len)
         unsigned c = u[i];
         if (c >= 0x80) {
             uint32_t cp;
-            size_t k = ytree_utf8_decode(u + i, len - i, &cp);
+            size_t k = (size_t)utf8_decode(u + i, len - i, &cp);
             if (k == 0 || ytree_cp_needs_escape(cp))
                 return false;
             i += k;
@@ -672,7 +635,7 @@ static void ytree_write_quoted(FILE *f, const char *s, size_t len)
         unsigned c = u[i];
         uint32_t cp = c;
         size_t k = 1;
-        if (c >= 0x80 && (k = ytree_utf8_decode(u + i, len - i, &cp)) == 0) {
+        if (c >= 0x80 && (k = (size_t)utf8_decode(u + i, len - i, &cp)) == 0) {
             /* Not UTF-8: YAML cannot carry the byte; keep it visible. */
             fprintf(f, "\\x%02X", c);
             i++;

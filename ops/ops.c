@@ -188,11 +188,6 @@ int32_t op_softmax_xent(graph *g, int32_t logits, int32_t targets, uerr *e)
     return op_binary(g, OP_SOFTMAX_XENT, logits, targets, e);
 }
 
-int32_t op_mse(graph *g, int32_t pred, int32_t target, uerr *e)
-{
-    return op_binary(g, OP_MSE, pred, target, e);
-}
-
 int32_t op_sum(graph *g, int32_t a, int axis, uerr *e)
 {
     gnode n = proto_of(OP_SUM, 1, &a);

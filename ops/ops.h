@@ -127,7 +127,6 @@ int32_t op_scale(graph *g, int32_t a, double s, uerr *e);
 int32_t op_unary(graph *g, int op, int32_t a, uerr *e);
 int32_t op_binary(graph *g, int op, int32_t a, int32_t b, uerr *e);
 int32_t op_softmax_xent(graph *g, int32_t logits, int32_t targets, uerr *e);
-int32_t op_mse(graph *g, int32_t pred, int32_t target, uerr *e);
 /* a real-target loss (OP_MSE or OP_SIGMOID_BCE) over the rows where
  * mask != 0 (mask < 0: every row) */
 int32_t op_real_loss(graph *g, int op, int32_t pred, int32_t target, int32_t mask, uerr *e);

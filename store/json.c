@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
+#include "base/vec.h"
+
 typedef struct json_parser {
     const char *name;
     const unsigned char *p, *start, *end;
@@ -52,50 +55,12 @@ typedef struct json_buf {
 
 static int json_put(json_buf *b, const char *s, size_t n)
 {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 32;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *q = realloc(b->b, cap);
-        if (!q)
-            return -1;
-        b->b = q;
-        b->cap = cap;
-    }
+    if (VEC_GROW(b->b, b->cap, b->n + n + 1))
+        return -1;
     memcpy(b->b + b->n, s, n);
     b->n += n;
     b->b[b->n] = '\0';
     return 0;
-}
-
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if it is not one
- * (overlong forms, surrogates and values above U+10FFFF included). */
-static int json_utf8_len(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0];
-    int n;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, min = 0x10000;
-    else
-        return 0;
-    if (end - p < n)
-        return 0;
-    unsigned v = c & (0x7fu >> n);
-    for (int i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        v = v << 6 | (p[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    return n;
 }
 
 static int json_hex4(json_parser *ps, unsigned *out)
@@ -139,7 +104,8 @@ static int json_string(json_parser *ps, char **out)
             break;
         }
         if (c != '\\') {
-            int n = json_utf8_len(ps->p, ps->end);
+            uint32_t cp;
+            int n = utf8_decode(ps->p, (size_t)(ps->end - ps->p), &cp);
             if (!n) {
                 rc = json_err(ps, "invalid UTF-8 in a string");
                 break;
@@ -224,20 +190,8 @@ static int json_string(json_parser *ps, char **out)
             rc = json_err(ps, "\\u0000 is not allowed here");
             break;
         }
-        char enc[4];
-        size_t k;
-        if (u < 0x80) {
-            enc[0] = (char)u, k = 1;
-        } else if (u < 0x800) {
-            enc[0] = (char)(0xc0 | u >> 6), enc[1] = (char)(0x80 | (u & 0x3f)), k = 2;
-        } else if (u < 0x10000) {
-            enc[0] = (char)(0xe0 | u >> 12), enc[1] = (char)(0x80 | (u >> 6 & 0x3f));
-            enc[2] = (char)(0x80 | (u & 0x3f)), k = 3;
-        } else {
-            enc[0] = (char)(0xf0 | u >> 18), enc[1] = (char)(0x80 | (u >> 12 & 0x3f));
-            enc[2] = (char)(0x80 | (u >> 6 & 0x3f)), enc[3] = (char)(0x80 | (u & 0x3f)), k = 4;
-        }
-        if (json_put(&b, enc, k)) {
+        char enc[UTF8_MAX];
+        if (json_put(&b, enc, (size_t)utf8_encode(u, enc))) {
             rc = json_oom(ps);
             break;
         }
@@ -311,21 +265,10 @@ static int json_value_at(json_parser *ps, json_value *v, int depth);
 
 static int json_grow(json_value *v, int *cap, int with_keys)
 {
-    if (v->n < *cap)
-        return 0;
-    int ncap = *cap ? 2 * *cap : 4;
-    json_value *it = realloc(v->items, (size_t)ncap * sizeof *it);
-    if (!it)
+    int kcap = *cap; /* keys grow with the items */
+    if (with_keys && VEC_GROW(v->keys, kcap, v->n + 1))
         return -1;
-    v->items = it;
-    if (with_keys) {
-        char **k = realloc(v->keys, (size_t)ncap * sizeof *k);
-        if (!k)
-            return -1;
-        v->keys = k;
-    }
-    *cap = ncap;
-    return 0;
+    return VEC_GROW(v->items, *cap, v->n + 1);
 }
 
 /* The keys of one object seen so far, for the duplicate check: open

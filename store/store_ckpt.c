@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/vec.h"
 #include "sha256.h"
 
 /* ---- tensors ---------------------------------------------------------- */
@@ -476,15 +477,9 @@ int store_checkpoint_load(store *s, int64_t ckpt, store_loaded *out, uerr *e)
                              "I", ckpt))) {
         int cap = 0, r;
         while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
-            if (out->n == cap) {
-                int ncap = cap ? 2 * cap : 16;
-                store_loaded_tensor *t = realloc(out->t, (size_t)ncap * sizeof *t);
-                if (!t) {
-                    rc = store_oom(s, what, e);
-                    break;
-                }
-                out->t = t;
-                cap = ncap;
+            if (VEC_GROW(out->t, cap, out->n + 1)) {
+                rc = store_oom(s, what, e);
+                break;
             }
             store_loaded_tensor *x = &out->t[out->n++];
             memset(x, 0, sizeof *x);

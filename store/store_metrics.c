@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/vec.h"
+
 /* ---- metrics ---------------------------------------------------------- */
 
 /* Writes the buffered rows inside the caller's transaction; the caller
@@ -82,16 +84,8 @@ int store_metric(store *s, int64_t run, int64_t step, const char *name, double v
     if (!s->mrows && !(s->mrows = malloc(STORE_METRIC_BATCH * sizeof *s->mrows)))
         return store_oom(s, "buffering metrics", e);
     size_t len = strlen(name) + 1;
-    if (s->mnames_len + len > s->mnames_cap) {
-        size_t cap = s->mnames_cap ? s->mnames_cap : 16384;
-        while (cap < s->mnames_len + len)
-            cap *= 2;
-        char *p = realloc(s->mnames, cap);
-        if (!p)
-            return store_oom(s, "buffering metrics", e);
-        s->mnames = p;
-        s->mnames_cap = cap;
-    }
+    if (VEC_GROW(s->mnames, s->mnames_cap, s->mnames_len + len))
+        return store_oom(s, "buffering metrics", e);
     memcpy(s->mnames + s->mnames_len, name, len);
     s->mrows[s->nm++] = (store_metric_row){run, step, s->mnames_len, value};
     s->mnames_len += len;

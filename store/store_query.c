@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/vec.h"
 #include "store/store_int.h"
 
 /* ---- rows into tables ---------------------------------------------------- */
@@ -199,19 +200,10 @@ int store_metric_series(store *s, int64_t run, const char *name, int64_t **steps
     int64_t cap = 0;
     int r = SQLITE_DONE;
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            int64_t nc = cap ? 2 * cap : 1024;
-            int64_t *ns = realloc(*steps, (size_t)nc * sizeof **steps);
-            if (ns)
-                *steps = ns;
-            double *nv = realloc(*values, (size_t)nc * sizeof **values);
-            if (nv)
-                *values = nv;
-            if (!ns || !nv) {
-                rc = store_oom(s, what, e);
-                break;
-            }
-            cap = nc;
+        int64_t vcap = cap; /* values grow with the steps */
+        if (VEC_GROW(*values, vcap, *n + 1) || VEC_GROW(*steps, cap, *n + 1)) {
+            rc = store_oom(s, what, e);
+            break;
         }
         (*steps)[*n] = sqlite3_column_int64(st, 0);
         (*values)[*n] =
@@ -574,15 +566,9 @@ int store_checkpoint_prune(store *s, int64_t run, int64_t keep_last, const char 
     int64_t *ids = NULL, n = 0, cap = 0;
     int r = SQLITE_DONE;
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            int64_t nc = cap ? 2 * cap : 64;
-            int64_t *ni = realloc(ids, (size_t)nc * sizeof *ids);
-            if (!ni) {
-                rc = store_oom(s, what, e);
-                break;
-            }
-            ids = ni;
-            cap = nc;
+        if (VEC_GROW(ids, cap, n + 1)) {
+            rc = store_oom(s, what, e);
+            break;
         }
         ids[n++] = sqlite3_column_int64(st, 0);
         if (removed)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/vec.h"
 #include "store/sha256.h"
 
 /* ---- names ------------------------------------------------------------ */
@@ -474,15 +475,9 @@ int store_run_get(store *s, int64_t id, store_run *out, uerr *e)
                               s->path, id);
                 break;
             }
-            if (out->nvocab == cap) {
-                int ncap = cap ? 2 * cap : 256;
-                int32_t *v = realloc(out->vocab, (size_t)ncap * sizeof *v);
-                if (!v) {
-                    rc = store_oom(s, what, e);
-                    break;
-                }
-                out->vocab = v;
-                cap = ncap;
+            if (VEC_GROW(out->vocab, cap, out->nvocab + 1)) {
+                rc = store_oom(s, what, e);
+                break;
             }
             out->vocab[out->nvocab++] = (int32_t)sqlite3_column_int64(st, 1);
         }

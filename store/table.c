@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/vec.h"
 #include "store/json.h"
 
 #define TABLE_PLAIN_MAX 60 /* characters of a text cell shown in the plain form */
@@ -72,15 +73,9 @@ static table_cell *table_next(table *t)
 {
     if (t->oom || t->ncols == 0)
         return NULL;
-    if (t->ncells == t->cap) {
-        int64_t cap = t->cap ? 2 * t->cap : 64;
-        table_cell *c = realloc(t->cells, (size_t)cap * sizeof *c);
-        if (!c) {
-            t->oom = 1;
-            return NULL;
-        }
-        t->cells = c;
-        t->cap = cap;
+    if (VEC_GROW(t->cells, t->cap, t->ncells + 1)) {
+        t->oom = 1;
+        return NULL;
     }
     table_cell *c = &t->cells[t->ncells++];
     memset(c, 0, sizeof *c);

@@ -192,7 +192,7 @@ one_line_fail "UNROLL_GRAPH_LIMIT below the plan's arena" 1 \
     env UNROLL_GRAPH_LIMIT=2M $UNROLL train "$cfg" --set model.hidden=1500 --set train.batch=64 \
     --set train.seq_len=3 --db "$T/m.db"
 one_line_fail "UNROLL_GRAPH_LIMIT that is not a size" 1 \
-    "UNROLL_GRAPH_LIMIT: expected a number of bytes above 0, with an optional K, M or G (KiB, MiB, GiB), found 'lots'" \
+    "UNROLL_GRAPH_LIMIT: expected a size in bytes such as 1048576, 64MiB or 1.5GiB, above 0, found 'lots'" \
     env UNROLL_GRAPH_LIMIT=lots $UNROLL gradcheck "$cfg"
 # Address space capped at 1 GB, a 3.3 GiB arena: malloc returns NULL. Not
 # under AddressSanitizer (its shadow memory needs terabytes of address

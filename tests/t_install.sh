@@ -20,6 +20,14 @@ for f in bin/unroll lib/libunroll.a lib/libunroll.so include/unroll/unroll.h \
 done
 ok "installed files"
 export PKG_CONFIG_PATH="$T/prefix/lib/pkgconfig"
+# one version (base/version.h) for the command, the header and unroll.pc
+v=$("$T/prefix/bin/unroll" --version | sed -n 's/^unroll \([^ ]*\).*/\1/p')
+if [ -n "$v" ] && [ "$(pkg-config --modversion unroll)" = "$v" ] &&
+    grep -q "UNROLL_VERSION \"$v\"" "$T/prefix/include/unroll/base/version.h"; then
+    ok "unroll --version, unroll.pc and base/version.h agree ($v)"
+else
+    ko "unroll --version, unroll.pc and base/version.h agree" "'$v' '$(pkg-config --modversion unroll)'"
+fi
 if cc examples/embed.c $(pkg-config --cflags --libs unroll) -o "$T/embed" 2>"$T/log"; then
     ok "examples/embed.c builds against the installed copy (pkg-config unroll)"
 else

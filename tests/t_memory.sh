@@ -65,3 +65,17 @@ for bad in "-1" "1.5" "12 XB" "MiB" "1e6"; do
         ko "memory_budget '$bad' refused with the expected form" "$(cat "$T/out")"
     fi
 done
+
+# one grammar (base/bytes.h): UNROLL_GRAPH_LIMIT takes and refuses the same
+# spellings as train.memory_budget (1.5GiB and 500MB were refused there)
+for sz in 1.5GiB 512M 2g 500MB "3 GiB" 1073741824 1.5 "12 XB" -1 1e6 3Ki MiB; do
+    $UNROLL config show configs/min_char_rnn.yaml --set "train.memory_budget=$sz" >/dev/null 2>&1
+    a=$?
+    UNROLL_GRAPH_LIMIT=$sz $UNROLL graph configs/min_char_rnn.yaml >/dev/null 2>"$T/err"
+    b=$?
+    if [ $a -eq $b ] && { [ $a -eq 0 ] || grep -q "UNROLL_GRAPH_LIMIT: expected a size in bytes" "$T/err"; }; then
+        ok "'$sz' is $([ $a -eq 0 ] && echo taken || echo refused) by memory_budget and UNROLL_GRAPH_LIMIT alike"
+    else
+        ko "'$sz' read alike by memory_budget and UNROLL_GRAPH_LIMIT" "config $a, graph $b: $(cat "$T/err")"
+    fi
+done

@@ -169,6 +169,21 @@ if $UNROLL gradcheck configs/min_char_rnn.yaml --set model.layers=3 --set model.
 else
     ko "gradcheck text, 3 stacked layers" "$(cat "$T/out")"
 fi
+# one limit on model.layers (the spec took 64, the model refused above 10):
+# the config is refused where it says so, and the largest allowed builds
+printf 'data: {path: tests/golden/min_char_rnn/text.txt}\nmodel: {layers: 11}\n' >"$T/l11.yaml"
+$UNROLL graph "$T/l11.yaml" >/dev/null 2>"$T/err"
+rc=$?
+if [ $rc -eq 1 ] && [ "$(cat "$T/err")" = "unroll: $T/l11.yaml:2:17: model.layers: expected an integer from 1 to 10, found '11'" ]; then
+    ok "model.layers 11 refused at its line:col"
+else
+    ko "model.layers 11 refused at its line:col" "rc $rc: $(cat "$T/err")"
+fi
+if $UNROLL graph configs/min_char_rnn.yaml --set model.layers=10 --set train.seq_len=3 >/dev/null 2>"$T/err"; then
+    ok "model.layers 10 builds"
+else
+    ko "model.layers 10 builds" "$(cat "$T/err")"
+fi
 if $UNROLL gradcheck configs/parity_elman.yaml --set model.bidirectional=true --set model.cell=gru \
     --set data.path=tests/data/parity_dense --set model.hidden=3 --set train.batch=2 >"$T/out" 2>&1; then
     ok "gradcheck npy every_step + lengths, bidirectional gru"

@@ -249,7 +249,8 @@ static void test_limit_from_environment(void)
     } cases[] = {
         {"4096", 4096}, {"64K", 65536}, {"3M", 3u << 20}, {"2g", 2ull << 30},
         {"5MiB", 5u << 20}, {"0", 0}, {"12x", 0}, {"-5", 0}, {"M", 0}, {"iB", 0},
-        {"7MB", 0}, {"3Ki", 0}, {"99999999999999999999", 0}, {"17179869184G", 0},
+        {"7MB", 7000000}, {"1.5GiB", 3ull << 29}, {"64 MiB", 64u << 20}, {"3Ki", 0},
+        {"1.5", 0}, {"99999999999999999999", 0}, {"17179869184G", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         setenv("UNROLL_GRAPH_LIMIT", cases[i].v, 1);
@@ -277,6 +278,57 @@ static void test_limit_from_environment(void)
     CHECK(g.limit_bytes == 0);
     graph_free(&g);
     unsetenv("UNROLL_GRAPH_LIMIT");
+}
+
+/* A graph that needs U bytes builds under a limit of U and fails under
+ * U - 1, whatever step count puts the last growth of the name pool on the
+ * names the model gives its outputs ("hT", "loss"): that failure was once
+ * dropped, and the model returned success with an error recorded. */
+static void test_limit_is_exact(void)
+{
+    static const char *const cells[] = {"elman", "lstm"};
+    int checked = 0;
+    for (int c = 0; c < 2; c++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "name: exact\ndata: {kind: text, path: tests/golden/min_char_rnn/text.txt}\n"
+                 "model: {cell: %s, hidden: 3}\ntrain: {seq_len: 4, batch: 1, state: carry}\n",
+                 cells[c]);
+        uerr e = {0};
+        spec s;
+        CHECK_OK(spec_load_buffer(&s, "exact.yaml", text, strlen(text), NULL, 0, &e), &e);
+        model_io io = {.input = 7, .output = 7};
+        for (int64_t T = 1; T <= 120; T++) {
+            model m;
+            uerr e1 = {0}, e2 = {0}, e3 = {0};
+            unsetenv("UNROLL_GRAPH_LIMIT");
+            if (model_build_io(&m, &s, &io, 1, T, &e1)) {
+                CHECKF(0, "%s T=%lld: %s", cells[c], (long long)T, e1.msg);
+                break;
+            }
+            size_t need = m.g.used_bytes;
+            model_free(&m);
+            char v[32];
+            snprintf(v, sizeof v, "%zu", need);
+            setenv("UNROLL_GRAPH_LIMIT", v, 1);
+            int rc = model_build_io(&m, &s, &io, 1, T, &e2);
+            CHECKF(rc == 0 && e2.code == 0, "%s T=%lld under %zu: %d '%s'", cells[c],
+                   (long long)T, need, rc, e2.msg);
+            if (!rc)
+                model_free(&m);
+            snprintf(v, sizeof v, "%zu", need - 1);
+            setenv("UNROLL_GRAPH_LIMIT", v, 1);
+            rc = model_build_io(&m, &s, &io, 1, T, &e3);
+            CHECKF(rc != 0 && one_line(e3.msg), "%s T=%lld: built under %zu bytes, needs %zu (%s)",
+                   cells[c], (long long)T, need - 1, need, e3.msg);
+            if (!rc)
+                model_free(&m);
+            unsetenv("UNROLL_GRAPH_LIMIT");
+            checked++;
+        }
+        spec_free(&s);
+    }
+    CHECK(checked == 240);
 }
 
 /* ---- every allocation failing in turn -------------------------------------- */
@@ -383,6 +435,7 @@ int main(void)
     RUN(test_graph_limit_while_building);
     RUN(test_arena_limit);
     RUN(test_limit_from_environment);
+    RUN(test_limit_is_exact);
 #if OOM_INJECT
     RUN(test_every_allocation_fails_in_turn);
 #else

@@ -123,7 +123,7 @@ static const char every_key[] =
     "  output: linear\n"
     "  loss: mse\n"
     "  outputs: last_step\n"
-    "  layers: 64\n"
+    "  layers: 10\n"
     "  bidirectional: true\n"
     "  init: {std: 2.5e-2}\n"
     "train:\n"
@@ -155,7 +155,7 @@ static void check_every_key(const spec *s)
     CHECK(s->model.output == SPEC_OUT_LINEAR);
     CHECK(s->model.loss == SPEC_LOSS_MSE);
     CHECK(s->model.outputs == SPEC_OUTPUTS_LAST_STEP);
-    CHECK(s->model.layers == 64);
+    CHECK(s->model.layers == 10);
     CHECK(s->model.bidirectional == true);
     CHECK(s->model.init.std == 0.025);
     CHECK(s->train.dtype == DT_F64);

@@ -11,20 +11,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/vec.h"
 #include "store/npy.h"
 #include "train/ckpt_state.h"
 #include "train/data.h"
 #include "train/net.h"
 #include "train/train.h"
-
-void ckpt_io_convert(void *dst, dtype ddt, const void *src, dtype sdt, int64_t n)
-{
-    DT_EACH_REAL(ddt, T, {
-        T *o = dst;
-        for (int64_t j = 0; j < n; j++)
-            o[j] = sdt == DT_F32 ? (T)((const float *)src)[j] : (T)((const double *)src)[j];
-    });
-}
 
 /* ---- PyTorch names ----------------------------------------------------- */
 
@@ -157,16 +149,10 @@ static void imp_free(imp_set *s)
 /* Takes ownership of name and data. */
 static int imp_add(imp_set *s, char *name, dtype dt, shape sh, void *data, uerr *e)
 {
-    if (s->n == s->cap) {
-        int nc = s->cap ? 2 * s->cap : 16;
-        imp_tensor *t = realloc(s->t, (size_t)nc * sizeof *t);
-        if (!t) {
-            free(name);
-            free(data);
-            return uerr_set(e, UERR_INTERNAL, "out of memory");
-        }
-        s->t = t;
-        s->cap = nc;
+    if (VEC_GROW(s->t, s->cap, s->n + 1)) {
+        free(name);
+        free(data);
+        return uerr_set(e, UERR_INTERNAL, "out of memory");
     }
     s->t[s->n++] = (imp_tensor){name, dt, sh, data};
     return 0;
@@ -311,7 +297,7 @@ static int imp_check(const ckpt_import_opts *o, imp_set *set, spec *s, net *n, d
             void *conv = malloc((size_t)(k ? k : 1) * dtype_size(s->train.dtype));
             if (!conv)
                 return uerr_set(e, UERR_INTERNAL, "out of memory");
-            ckpt_io_convert(conv, s->train.dtype, x->data, x->dt, k);
+            dtype_convert(conv, s->train.dtype, x->data, x->dt, k);
             free(x->data);
             x->data = conv;
             x->dt = s->train.dtype;

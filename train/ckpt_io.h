@@ -17,10 +17,6 @@
 #include "store/safetensors.h"
 #include "store/store.h"
 
-/* n real elements of dtype sdt at src into dtype ddt at dst (float32 and
- * float64 only; the same dtype copies). */
-void ckpt_io_convert(void *dst, dtype ddt, const void *src, dtype sdt, int64_t n);
-
 typedef struct ckpt_export_opts {
     const char *npy_dir;  /* DIR/<name>.npy files, or */
     const char *sft_path; /* one safetensors file */

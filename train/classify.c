@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/vec.h"
 #include "models/yamltree.h"
 
 static int cmp_str(const void *a, const void *b)
@@ -88,28 +89,11 @@ static int parse(const char *path, const char *buf, size_t len, int32_t max_len,
                             "%s: sequence of %lld characters is longer than train.seq_len %d",
                             name, (long long)ncp, max_len);
         }
-        if (r->n == r->cap) {
-            int64_t nc = r->cap ? 2 * r->cap : 1024;
-            cls_example *ex = realloc(r->ex, (size_t)nc * sizeof *ex);
-            char **lb = ex ? realloc(r->label, (size_t)nc * sizeof *lb) : NULL;
-            if (ex)
-                r->ex = ex;
-            if (!ex || !lb) {
-                free(cp);
-                return uerr_set(e, UERR_INTERNAL, "%s: out of memory", path);
-            }
-            r->label = lb;
-            r->cap = nc;
-        }
-        while (r->ncp + ncp > r->capcp) {
-            int64_t nc = r->capcp ? 2 * r->capcp : 4096;
-            uint32_t *p = realloc(r->cp, (size_t)nc * sizeof *p);
-            if (!p) {
-                free(cp);
-                return uerr_set(e, UERR_INTERNAL, "%s: out of memory", path);
-            }
-            r->cp = p;
-            r->capcp = nc;
+        int64_t cap = r->cap; /* ex and label grow alike */
+        if (VEC_GROW(r->ex, cap, r->n + 1) || VEC_GROW(r->label, r->cap, r->n + 1) ||
+            VEC_GROW(r->cp, r->capcp, r->ncp + ncp)) {
+            free(cp);
+            return uerr_set(e, UERR_INTERNAL, "%s: out of memory", path);
         }
         memcpy(r->cp + r->ncp, cp, (size_t)ncp * sizeof *cp);
         free(cp);
@@ -139,14 +123,11 @@ static int read_all(const char *path, char **buf, size_t *len, uerr *e)
         n += fread(b + n, 1, cap - n, f);
         if (n < cap)
             break;
-        char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(b, cap * 2);
-        if (!nb) {
+        if (VEC_GROW(b, cap, cap + 1)) {
             free(b);
             b = NULL;
             break;
         }
-        b = nb;
-        cap *= 2;
     }
     int bad = ferror(f);
     fclose(f);

@@ -252,11 +252,7 @@ int net_load_params_npy(net *n, const char *dir, uerr *e)
                             shape_str(&s, s2, sizeof s2));
         }
         int64_t k = shape_numel(&s);
-        DT_EACH_REAL(n->dt, T, {
-            T *v = net_param(n, i);
-            for (int64_t j = 0; j < k; j++)
-                v[j] = dt == DT_F32 ? (T)((float *)data)[j] : (T)((double *)data)[j];
-        });
+        dtype_convert(net_param(n, i), n->dt, data, dt, k);
         free(data);
     }
     return 0;

@@ -97,11 +97,7 @@ int npyset_from_arrays(const char *dir, npy_array *inputs, npy_array *targets,
             rc = uerr_set(e, UERR_INTERNAL, "out of memory");
             goto fail;
         }
-        DT_EACH_REAL(dt, T, {
-            T *dst = s->yr;
-            for (int64_t i = 0; i < ny; i++)
-                dst[i] = ydt == DT_F32 ? (T)((float *)y)[i] : (T)((double *)y)[i];
-        });
+        dtype_convert(s->yr, dt, y, ydt, ny);
         free(y);
         y = NULL;
         ny = 0;
@@ -140,11 +136,7 @@ int npyset_from_arrays(const char *dir, npy_array *inputs, npy_array *targets,
             rc = uerr_set(e, UERR_INTERNAL, "out of memory");
             goto fail;
         }
-        DT_EACH_REAL(dt, T, {
-            T *dst = s->x;
-            for (int64_t i = 0; i < n; i++)
-                dst[i] = xdt == DT_F32 ? (T)((float *)x)[i] : (T)((double *)x)[i];
-        });
+        dtype_convert(s->x, dt, x, xdt, n);
         free(x);
         x = NULL;
     } else {

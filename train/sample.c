@@ -20,12 +20,7 @@ int sample_set_params(net *n, const sample_param *ps, int np, uerr *e)
         if (!p || p->numel != shape_numel(&mp->shape) || p->dt == DT_I32)
             return uerr_set(e, UERR_USER, "checkpoint: parameter '%s' is missing or mis-shaped",
                             mp->name);
-        DT_EACH_REAL(n->dt, T, {
-            T *dst = net_param(n, i);
-            for (int64_t j = 0; j < p->numel; j++)
-                dst[j] = p->dt == DT_F32 ? (T)((const float *)p->data)[j]
-                                         : (T)((const double *)p->data)[j];
-        });
+        dtype_convert(net_param(n, i), n->dt, p->data, p->dt, p->numel);
     }
     return 0;
 }

@@ -13,84 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
+#include "base/vec.h"
+
 #define TEXT_CP_LIMIT 0x110000u /* one past U+10FFFF */
 
-static int text_is_scalar(uint32_t c)
-{
-    return c < TEXT_CP_LIMIT && !(c >= 0xD800u && c <= 0xDFFFu);
-}
-
-/* Decodes the sequence at s (avail bytes left) into *out and returns its
- * length, or 0 if it is not well formed. */
-static int text_utf8_next(const uint8_t *s, size_t avail, uint32_t *out)
-{
-    uint8_t b0 = s[0];
-    if (b0 < 0x80) {
-        *out = b0;
-        return 1;
-    }
-    int len;
-    uint32_t c;
-    uint8_t lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (b0 >= 0xC2 && b0 <= 0xDF) {
-        len = 2;
-        c = b0 & 0x1Fu;
-    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-        len = 3;
-        c = b0 & 0x0Fu;
-        if (b0 == 0xE0)
-            lo = 0xA0; /* below: overlong (< U+0800) */
-        else if (b0 == 0xED)
-            hi = 0x9F; /* above: surrogates */
-    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-        len = 4;
-        c = b0 & 0x07u;
-        if (b0 == 0xF0)
-            lo = 0x90; /* below: overlong (< U+10000) */
-        else if (b0 == 0xF4)
-            hi = 0x8F; /* above: > U+10FFFF */
-    } else {
-        /* 0x80..0xBF continuation, 0xC0/0xC1 always overlong, 0xF5.. */
-        return 0;
-    }
-    if ((size_t)len > avail)
-        return 0;
-    for (int i = 1; i < len; i++) {
-        uint8_t b = s[i];
-        if (b < (i == 1 ? lo : 0x80) || b > (i == 1 ? hi : 0xBF))
-            return 0;
-        c = (c << 6) | (b & 0x3Fu);
-    }
-    *out = c;
-    return len;
-}
-
+/* the NUL-terminated form the vocabulary keeps */
 int text_utf8_encode(uint32_t c, char out[TEXT_UTF8_MAX])
 {
-    int n;
-    if (!text_is_scalar(c)) {
-        out[0] = '\0';
-        return 0;
-    }
-    if (c < 0x80) {
-        out[0] = (char)c;
-        n = 1;
-    } else if (c < 0x800) {
-        out[0] = (char)(0xC0 | (c >> 6));
-        out[1] = (char)(0x80 | (c & 0x3F));
-        n = 2;
-    } else if (c < 0x10000) {
-        out[0] = (char)(0xE0 | (c >> 12));
-        out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (c & 0x3F));
-        n = 3;
-    } else {
-        out[0] = (char)(0xF0 | (c >> 18));
-        out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-        out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-        out[3] = (char)(0x80 | (c & 0x3F));
-        n = 4;
-    }
+    int n = utf8_encode(c, out);
     out[n] = '\0';
     return n;
 }
@@ -106,7 +37,7 @@ static int text_decode_any(const char *name, const uint8_t *s, size_t len,
     int64_t count = 0;
     uint32_t c;
     for (size_t i = 0; i < len;) {
-        int k = text_utf8_next(s + i, len - i, &c);
+        int k = utf8_decode(s + i, len - i, &c);
         if (k == 0)
             return uerr_set(e, UERR_USER, "%s: invalid UTF-8 at byte %zu",
                             name, i);
@@ -120,7 +51,7 @@ static int text_decode_any(const char *name, const uint8_t *s, size_t len,
                         (long long)count);
     int64_t j = 0;
     for (size_t i = 0; i < len; j++)
-        i += (size_t)text_utf8_next(s + i, len - i, &out[j]);
+        i += (size_t)utf8_decode(s + i, len - i, &out[j]);
     *cp = out;
     *n = count;
     return 0;
@@ -155,15 +86,10 @@ static int text_slurp(const char *path, uint8_t **buf, size_t *len, uerr *e)
         return uerr_set(e, UERR_INTERNAL, "%s: out of memory", path);
     }
     for (;;) {
-        if (n == cap) {
-            uint8_t *nb = cap <= SIZE_MAX / 2 ? realloc(b, cap * 2) : NULL;
-            if (!nb) {
-                free(b);
-                fclose(f);
-                return uerr_set(e, UERR_INTERNAL, "%s: out of memory", path);
-            }
-            b = nb;
-            cap *= 2;
+        if (VEC_GROW(b, cap, n + 1)) {
+            free(b);
+            fclose(f);
+            return uerr_set(e, UERR_INTERNAL, "%s: out of memory", path);
         }
         size_t got = fread(b + n, 1, cap - n, f);
         n += got;
@@ -215,7 +141,7 @@ int text_vocab_init(text_vocab *v, const uint32_t *cp, int32_t n_known,
         return uerr_set(e, UERR_INTERNAL, "vocabulary: bad size %ld",
                         (long)n_known);
     for (int32_t i = 0; i < n_known; i++) {
-        if (!text_is_scalar(cp[i]))
+        if (!utf8_scalar(cp[i]))
             return uerr_set(e, UERR_USER,
                             "vocabulary: U+%04lX is not a Unicode scalar value",
                             (unsigned long)cp[i]);
@@ -311,7 +237,7 @@ static int corpus_build(const char *name, const uint32_t *cp, int64_t n, double 
     if (!seen)
         return uerr_set(e, UERR_INTERNAL, "%s: out of memory", name);
     for (int64_t i = 0; i < n; i++) {
-        if (!text_is_scalar(cp[i])) {
+        if (!utf8_scalar(cp[i])) {
             free(seen);
             return uerr_set(e, UERR_USER,
                             "%s: code point %lld (U+%04lX) is not a Unicode "

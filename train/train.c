@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/version.h"
 #include "kernels/cpu.h"
 #include "store/json.h"
 #include "store/sha256.h"
@@ -21,10 +22,6 @@
 #include "train/rng.h"
 #include "train/sample.h"
 #include "train/text.h"
-
-#ifndef UNROLL_VERSION
-#define UNROLL_VERSION "0.1.0"
-#endif
 
 static double now_s(void)
 {
@@ -235,7 +232,7 @@ static int load_from(trainer *t, const store_loaded *l, train_result *r, uerr *e
                       p->name, dtype_name(x->dt), shape_str(&x->shape, s1, sizeof s1),
                       shape_str(&p->shape, s2, sizeof s2));
         } else {
-            ckpt_io_convert(net_param(&t->tr, i), t->tr.dt, x->data, x->dt,
+            dtype_convert(net_param(&t->tr, i), t->tr.dt, x->data, x->dt,
                             shape_numel(&p->shape));
             FROM_NOTE(r->from_loaded, kl, "%s%s", kl ? ", " : "", p->name);
             loaded++;
