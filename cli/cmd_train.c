@@ -18,6 +18,7 @@
 #include "engine/recompute.h"
 #include "kernels/cpu.h"
 #include "kernels/pool.h"
+#include "train/blascheck.h"
 #include "train/dist.h"
 #include "train/train.h"
 
@@ -252,6 +253,9 @@ static void on_ready(void *ctx, const train_info *i)
                 (int)i->recompute_seg, (int)i->recompute_nodes,
                 recompute_bytes_str(i->arena_bytes, now, sizeof now),
                 recompute_bytes_str(i->full_bytes, full, sizeof full));
+    char w[256];
+    if (blascheck_here(w, sizeof w))
+        cli_warn("%s", w);
 }
 
 /* Under mpirun every rank runs this; rank 0 alone talks to the store and

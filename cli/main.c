@@ -30,6 +30,7 @@ static const char usage[] =
     "  ckpt list|log|show|best|diff|tag|prune|verify|export|import   checkpoints\n"
     "  query \"SELECT ...\"  read-only SQL on the store\n"
     "  config show CONFIG the resolved config with every default\n"
+    "  doctor             the CPU's features, caches, threads and OpenBLAS's kernels\n"
     "\n"
     "examples:\n"
     "  unroll train configs/elman_char.yaml --set train.steps=500\n"
@@ -77,6 +78,7 @@ int main(int argc, char **argv)
         {"train", cmd_train},     {"sample", cmd_sample}, {"eval", cmd_eval}, {"grad", cmd_grad},
         {"gradcheck", cmd_gradcheck}, {"graph", cmd_graph}, {"runs", cmd_runs},
         {"config", cmd_config},   {"ckpt", cmd_ckpt},     {"query", cmd_query},
+        {"doctor", cmd_doctor},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
         if (!strcmp(argv[1], cmds[i].name)) {
