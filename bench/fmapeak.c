@@ -20,15 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include "bench/timing.h"
 
 #define NACC 16
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static volatile double sink;
 

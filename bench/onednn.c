@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include <dnnl.h>
+#include "bench/timing.h"
 
 typedef struct size_def {
     const char *name;
@@ -60,25 +61,6 @@ static char failed[160];
             goto fail;                                                                          \
         }                                                                                       \
     } while (0)
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static unsigned long long lcg = 12345;
 
@@ -178,6 +160,28 @@ static dnnl_memory_t keep(mems *k, dnnl_memory_t m)
     return m;
 }
 
+/* Every execute argument but the weights: which primitive describes it,
+ * the scale of its random fill (0: none) and whether the step zeroes it
+ * (the gradients the primitive accumulates into) */
+static const struct data_arg {
+    int arg, bwd, lstm, zero;
+    float fill;
+} data_args[] = {
+    {DNNL_ARG_SRC_LAYER, 0, 0, 0, 1.0f},
+    {DNNL_ARG_SRC_ITER, 0, 0, 0, 0.5f},
+    {DNNL_ARG_SRC_ITER_C, 0, 1, 0, 0.5f},
+    {DNNL_ARG_BIAS, 0, 0, 0, 0.1f},
+    {DNNL_ARG_DST_LAYER, 0, 0, 0, 0},
+    {DNNL_ARG_WORKSPACE, 0, 0, 0, 0},
+    {DNNL_ARG_DIFF_SRC_LAYER, 1, 0, 0, 0},
+    {DNNL_ARG_DIFF_SRC_ITER, 1, 0, 0, 0},
+    {DNNL_ARG_DIFF_SRC_ITER_C, 1, 1, 0, 0},
+    {DNNL_ARG_DIFF_WEIGHTS_LAYER, 1, 0, 1, 0},
+    {DNNL_ARG_DIFF_WEIGHTS_ITER, 1, 0, 1, 0},
+    {DNNL_ARG_DIFF_BIAS, 1, 0, 1, 0},
+    {DNNL_ARG_DIFF_DST_LAYER, 1, 0, 0, 0.01f},
+};
+
 static int run_size(const size_def *z, int reps, dnnl_engine_t eng, dnnl_stream_t s)
 {
     const int lstm = z->cell == 1, gru = z->cell == 2;
@@ -230,75 +234,39 @@ static int run_size(const size_def *z, int reps, dnnl_engine_t eng, dnnl_stream_
     DN(dnnl_primitive_create(&fwd, fpd));
     DN(dnnl_primitive_create(&bwd, bpd));
 
-    /* the data, the parameters in the user's layout, and their copies in
-     * each primitive's own */
-    dnnl_memory_t src = keep(&k, arg_mem(fpd, DNNL_ARG_SRC_LAYER, eng));
-    dnnl_memory_t h0 = keep(&k, arg_mem(fpd, DNNL_ARG_SRC_ITER, eng));
-    dnnl_memory_t c0 = lstm ? keep(&k, arg_mem(fpd, DNNL_ARG_SRC_ITER_C, eng)) : NULL;
-    dnnl_memory_t bias = keep(&k, arg_mem(fpd, DNNL_ARG_BIAS, eng));
-    dnnl_memory_t dst = keep(&k, arg_mem(fpd, DNNL_ARG_DST_LAYER, eng));
-    dnnl_memory_t ws = keep(&k, arg_mem(fpd, DNNL_ARG_WORKSPACE, eng));
-    dnnl_memory_t wl_user = NULL, wi_user = NULL;
-    DN(dnnl_memory_create(&wl_user, &md_w_user, eng, DNNL_MEMORY_ALLOCATE));
-    keep(&k, wl_user);
-    DN(dnnl_memory_create(&wi_user, &md_w_user, eng, DNNL_MEMORY_ALLOCATE));
-    keep(&k, wi_user);
-    if (!src || !h0 || (lstm && !c0) || !bias || !dst || !ws)
-        goto fail;
-    fill(src, &md_layer, 1.0f);
-    fill(h0, &md_iter, 0.5f);
-    if (c0)
-        fill(c0, &md_iter, 0.5f);
-    fill(bias, &md_bias, 0.1f);
-    fill(wl_user, &md_w_user, 0.05f);
-    fill(wi_user, &md_w_user, 0.05f);
-    dnnl_memory_t wl_f = keep(&k, reorder_into(wl_user, &md_w_user, fpd, DNNL_ARG_WEIGHTS_LAYER,
-                                               eng, s));
-    dnnl_memory_t wi_f = keep(&k, reorder_into(wi_user, &md_w_user, fpd, DNNL_ARG_WEIGHTS_ITER,
-                                               eng, s));
-    dnnl_memory_t wl_b = keep(&k, reorder_into(wl_user, &md_w_user, bpd, DNNL_ARG_WEIGHTS_LAYER,
-                                               eng, s));
-    dnnl_memory_t wi_b = keep(&k, reorder_into(wi_user, &md_w_user, bpd, DNNL_ARG_WEIGHTS_ITER,
-                                               eng, s));
-    dnnl_memory_t dsrc = keep(&k, arg_mem(bpd, DNNL_ARG_DIFF_SRC_LAYER, eng));
-    dnnl_memory_t dh0 = keep(&k, arg_mem(bpd, DNNL_ARG_DIFF_SRC_ITER, eng));
-    dnnl_memory_t dc0 = lstm ? keep(&k, arg_mem(bpd, DNNL_ARG_DIFF_SRC_ITER_C, eng)) : NULL;
-    dnnl_memory_t dwl = keep(&k, arg_mem(bpd, DNNL_ARG_DIFF_WEIGHTS_LAYER, eng));
-    dnnl_memory_t dwi = keep(&k, arg_mem(bpd, DNNL_ARG_DIFF_WEIGHTS_ITER, eng));
-    dnnl_memory_t dbias = keep(&k, arg_mem(bpd, DNNL_ARG_DIFF_BIAS, eng));
-    dnnl_memory_t ddst = keep(&k, arg_mem(bpd, DNNL_ARG_DIFF_DST_LAYER, eng));
-    if (!wl_f || !wi_f || !wl_b || !wi_b || !dsrc || !dh0 || (lstm && !dc0) || !dwl || !dwi ||
-        !dbias || !ddst)
-        goto fail;
-    fill(ddst, &md_layer, 0.01f);
-    const dnnl_memory_desc_t *md_dwl =
-        dnnl_primitive_desc_query_md(bpd, dnnl_query_exec_arg_md, DNNL_ARG_DIFF_WEIGHTS_LAYER);
-    const dnnl_memory_desc_t *md_dwi =
-        dnnl_primitive_desc_query_md(bpd, dnnl_query_exec_arg_md, DNNL_ARG_DIFF_WEIGHTS_ITER);
-    const dnnl_memory_desc_t *md_db =
-        dnnl_primitive_desc_query_md(bpd, dnnl_query_exec_arg_md, DNNL_ARG_DIFF_BIAS);
-
-    args fa = {.n = 0}, ba = {.n = 0};
-    add(&fa, DNNL_ARG_SRC_LAYER, src);
-    add(&fa, DNNL_ARG_SRC_ITER, h0);
-    add(&fa, DNNL_ARG_SRC_ITER_C, c0);
-    add(&fa, DNNL_ARG_WEIGHTS_LAYER, wl_f);
-    add(&fa, DNNL_ARG_WEIGHTS_ITER, wi_f);
-    add(&fa, DNNL_ARG_BIAS, bias);
-    add(&fa, DNNL_ARG_DST_LAYER, dst);
-    add(&fa, DNNL_ARG_WORKSPACE, ws);
-    for (int i = 0; i < fa.n; i++) /* the backward reads the same, weights aside */
-        if (fa.a[i].arg != DNNL_ARG_WEIGHTS_LAYER && fa.a[i].arg != DNNL_ARG_WEIGHTS_ITER)
-            add(&ba, fa.a[i].arg, fa.a[i].memory);
-    add(&ba, DNNL_ARG_WEIGHTS_LAYER, wl_b);
-    add(&ba, DNNL_ARG_WEIGHTS_ITER, wi_b);
-    add(&ba, DNNL_ARG_DIFF_SRC_LAYER, dsrc);
-    add(&ba, DNNL_ARG_DIFF_SRC_ITER, dh0);
-    add(&ba, DNNL_ARG_DIFF_SRC_ITER_C, dc0);
-    add(&ba, DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl);
-    add(&ba, DNNL_ARG_DIFF_WEIGHTS_ITER, dwi);
-    add(&ba, DNNL_ARG_DIFF_BIAS, dbias);
-    add(&ba, DNNL_ARG_DIFF_DST_LAYER, ddst);
+    /* the data, then the weights in the user's layout and their copies in
+     * each primitive's own; the backward reads all the forward's
+     * arguments but the weights */
+    args fa = {.n = 0}, ba = {.n = 0}, dw = {.n = 0};
+    for (size_t i = 0; i < sizeof data_args / sizeof *data_args; i++) {
+        const struct data_arg *d = &data_args[i];
+        if (d->lstm && !lstm)
+            continue;
+        const_dnnl_primitive_desc_t pd = d->bwd ? bpd : fpd;
+        dnnl_memory_t m = keep(&k, arg_mem(pd, d->arg, eng));
+        if (!m)
+            goto fail;
+        if (d->fill > 0)
+            fill(m, dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, d->arg), d->fill);
+        if (!d->bwd)
+            add(&fa, d->arg, m);
+        add(&ba, d->arg, m);
+        if (d->zero)
+            add(&dw, d->arg, m);
+    }
+    dnnl_memory_t wu[2] = {NULL, NULL};
+    const int warg[2] = {DNNL_ARG_WEIGHTS_LAYER, DNNL_ARG_WEIGHTS_ITER};
+    for (int w = 0; w < 2; w++) {
+        DN(dnnl_memory_create(&wu[w], &md_w_user, eng, DNNL_MEMORY_ALLOCATE));
+        keep(&k, wu[w]);
+        fill(wu[w], &md_w_user, 0.05f);
+        dnnl_memory_t f = keep(&k, reorder_into(wu[w], &md_w_user, fpd, warg[w], eng, s));
+        dnnl_memory_t b = keep(&k, reorder_into(wu[w], &md_w_user, bpd, warg[w], eng, s));
+        if (!f || !b)
+            goto fail;
+        add(&fa, warg[w], f);
+        add(&ba, warg[w], b);
+    }
 
     int warm = reps / 4 > 2 ? reps / 4 : 2;
     ms = malloc((size_t)reps * sizeof *ms);
@@ -309,9 +277,9 @@ static int run_size(const size_def *z, int reps, dnnl_engine_t eng, dnnl_stream_
     }
     for (int i = -warm; i < reps; i++) {
         double t0 = now_s();
-        zero(dwl, md_dwl);
-        zero(dwi, md_dwi);
-        zero(dbias, md_db);
+        for (int j = 0; j < dw.n; j++)
+            zero(dw.a[j].memory, dnnl_primitive_desc_query_md(bpd, dnnl_query_exec_arg_md,
+                                                              dw.a[j].arg));
         DN(dnnl_primitive_execute(fwd, s, fa.n, fa.a));
         DN(dnnl_stream_wait(s));
         double t1 = now_s();

@@ -62,9 +62,9 @@ PKG_LIBS=$(pkg-config --libs yaml-0.1 sqlite3 openblas)
 mkdir -p "$BUILD/bench"
 $CC -std=c11 -D_GNU_SOURCE -O2 -I. $PKG_CFLAGS bench/bench.c "$BUILD/libunroll.a" $PKG_LIBS \
     -lm -lpthread -o "$BUILD/bench/bench" || exit 1
-$CC -std=c11 -D_GNU_SOURCE -O2 $PKG_CFLAGS bench/peak.c $PKG_LIBS -lpthread \
+$CC -std=c11 -D_GNU_SOURCE -O2 -I. $PKG_CFLAGS bench/peak.c $PKG_LIBS -lpthread \
     -o "$BUILD/bench/peak" || exit 1
-$CC -std=c11 -D_GNU_SOURCE -O2 bench/fmapeak.c -lpthread -o "$BUILD/bench/fmapeak" || exit 1
+$CC -std=c11 -D_GNU_SOURCE -O2 -I. bench/fmapeak.c -lpthread -o "$BUILD/bench/fmapeak" || exit 1
 BENCH="$BUILD/bench/bench"
 UNROLL="$BUILD/unroll"
 
@@ -82,7 +82,7 @@ apt_get() {
 # oneDNN: a program of its own, so that a machine without it still benches
 have_dnnl=0
 dnnl_build() {
-    $CC -std=c11 -D_GNU_SOURCE -O2 bench/onednn.c -ldnnl -o "$BUILD/bench/onednn" \
+    $CC -std=c11 -D_GNU_SOURCE -O2 -I. bench/onednn.c -ldnnl -o "$BUILD/bench/onednn" \
         2>"$OUT/dnnl.log"
 }
 if dnnl_build || { apt_get libdnnl-dev && dnnl_build; }; then
