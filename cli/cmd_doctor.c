@@ -86,9 +86,10 @@ int cmd_doctor(int argc, char **argv)
              isa && *isa ? "; UNROLL_ISA=" : " (the CPU's best)", isa && *isa ? isa : "");
     line("kernels", buf);
     const char *ut = getenv("UNROLL_THREADS");
+    int used = ut && *ut && atoi(ut) == cpu_threads();
     snprintf(buf, sizeof buf, "%d available; the kernels run %d threads (%s%s)", cpu.cores,
-             cpu_threads(), ut && *ut ? "UNROLL_THREADS=" : "the default: one per core",
-             ut && *ut ? ut : "");
+             cpu_threads(), used ? "UNROLL_THREADS=" : "the default: one per core",
+             used ? ut : "");
     line("cores", buf);
     snprintf(buf, sizeof buf, "L1d %s, L2 %s per core; L3 %s", bytes_str(cpu.l1d, a, sizeof a),
              bytes_str(cpu.l2, b, sizeof b), bytes_str(cpu.l3, d, sizeof d));
