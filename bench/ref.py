@@ -4,7 +4,7 @@
 One process measures one thing and prints one line of JSON, so that peak
 RSS belongs to that measurement alone:
 
-    ref.py step   --impl rnn|cell|numpy [--cell elman|lstm] --V 65 --H 100
+    ref.py step   --impl rnn|cell|numpy [--cell elman|lstm|gru] --V 65 --H 100
                   --T 25 --B 1 --dtype float32|float64 --threads N [--reps R]
     ref.py sample --impl rnn|cell|numpy --V 65 --H 100 --length 2000
 
@@ -16,7 +16,8 @@ U x + b), or (--cell lstm) the LSTM of unroll's `model.cell: lstm`: four
 gates i, f, g, o of H units each (4H rows of W and U), c = f c + i g,
 h = o tanh(c).
 
-    rnn    torch.nn.RNN (tanh) or torch.nn.LSTM, + torch.nn.Linear, one-hot
+    rnn    torch.nn.RNN (tanh), torch.nn.LSTM or torch.nn.GRU (--cell
+           gru: PyTorch's formula, as bench/gru_torch.yaml), + torch.nn.Linear, one-hot
            inputs as the dense [T, B, V] tensor they expect,
            torch.optim.SGD. nn.LSTM adds two bias vectors (b_ih + b_hh)
            where unroll has one per gate: 4H additions more per step
@@ -28,6 +29,8 @@ h = o tanh(c).
            Adagrad update and [-5, 5] clipping, as the original runs
 
 Warm-up steps are excluded; the figure is the median over --reps steps.
+"core" in the output is the OpenBLAS core the process ran: the environment's
+OPENBLAS_CORETYPE decides it, or OpenBLAS's guess from the CPU's model.
 The random token ids are drawn once, outside the timed loop.
 """
 
@@ -77,6 +80,9 @@ def torch_step(a):
         if lstm:
             rnn = torch.nn.LSTM(V, H).to(dt)
             h0 = (torch.zeros(1, B, H, dtype=dt), torch.zeros(1, B, H, dtype=dt))
+        elif a.cell == "gru":
+            rnn = torch.nn.GRU(V, H).to(dt)
+            h0 = torch.zeros(1, B, H, dtype=dt)
         else:
             rnn = torch.nn.RNN(V, H, nonlinearity="tanh").to(dt)
             h0 = torch.zeros(1, B, H, dtype=dt)
@@ -128,6 +134,30 @@ def torch_step(a):
             opt.step()
 
     return timed_steps(lstm_step if lstm and a.impl == "cell" else step, a.warmup, a.reps)
+
+
+def blas_core():
+    """The OpenBLAS core this process runs (OPENBLAS_CORETYPE or
+    OpenBLAS's own guess): threadpoolctl's report where it is installed,
+    else openblas_get_corename() of the OpenBLAS mapped into the process."""
+    try:
+        from threadpoolctl import threadpool_info
+        for lib in threadpool_info():
+            if lib.get("internal_api") == "openblas":
+                return lib.get("architecture") or "?"
+    except Exception:
+        pass
+    try:
+        import ctypes
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line and "/" in line}
+        for path in sorted(paths):
+            lib = ctypes.CDLL(path)
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            return lib.openblas_get_corename().decode()
+    except Exception:
+        pass
+    return "?"
 
 
 def numpy_step(a):
@@ -251,7 +281,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("what", choices=["step", "sample"])
     ap.add_argument("--impl", choices=["rnn", "cell", "numpy"], required=True)
-    ap.add_argument("--cell", choices=["elman", "lstm"], default="elman")
+    ap.add_argument("--cell", choices=["elman", "lstm", "gru"], default="elman")
     ap.add_argument("--V", type=int, default=65)
     ap.add_argument("--H", type=int, default=100)
     ap.add_argument("--T", type=int, default=25)
@@ -262,12 +292,15 @@ def main():
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--length", type=int, default=2000)
     a = ap.parse_args()
+    if a.what == "step" and a.cell == "gru" and a.impl != "rnn":
+        ap.error("--cell gru: nn.GRU only (--impl rnn)")
     if a.what == "step":
         sec = numpy_step(a) if a.impl == "numpy" else torch_step(a)
         out = {"ms": sec * 1e3, "tokens_per_s": a.T * a.B / sec}
     else:
         out = {"chars_per_s": sample(a)}
     out["rss_mib"] = peak_rss_mib()
+    out["core"] = blas_core()
     print(json.dumps(out))
 
 

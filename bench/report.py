@@ -1,13 +1,16 @@
 #!/usr/bin/python3
-"""bench/report.py RESULTS.jsonl - the table `make bench` prints.
+"""bench/report.py RESULTS.jsonl - the tables `make bench` prints.
 
 Reads the lines bench/run.sh recorded (one measurement each) and prints,
 per size, the median over rounds of unroll's and each baseline's time per
-training step, the ratios against the targets of issue 5, peak RSS against
-the target's limit, each preset against its custom form, sampling speed,
-graph build time, the rewrites' effect and `unroll train` as a user runs
-it. Prints figures and marks (ok / MISS), never a verdict that fails a
-build.
+training step: oneDNN's RNN primitive (the layer alone), PyTorch with
+OpenBLAS as Debian ships it and with the core the CPU supports, the
+ratios against the targets of issue 10, each step's FLOPs and the
+fraction of the machine's FMA peak it reaches; then PyTorch's cell loop
+and numpy, peak RSS against the memory limit, each preset against its
+custom form, sampling speed, graph build time, the rewrites' effect and
+`unroll train` as a user runs it. Prints figures and marks (ok / MISS),
+never a verdict that fails a build.
 """
 
 import json
@@ -20,13 +23,33 @@ SIZES = {  # V, H, T, B
     "S3": (128, 1024, 32, 64),
     "S4": (65, 128, 1000, 1),
     "L2": (65, 256, 64, 32),
+    "G2": (65, 256, 64, 32),
 }
 LSTM_SIZES = {"L2"}
-# against nn.RNN (nn.LSTM for the LSTM sizes), and against the eager cell loop
+# H x H recurrent products per step of each size's cell: Elman 1, LSTM 4
+# gates, GRU 3 (PyTorch's formula and unroll's alike)
+GATES = {"L2": 4, "G2": 3}
+# issue 10: unroll's whole step against oneDNN's layer alone
+TARGET_DNNL = {"S1": 3, "S2": 1.5, "S3": 1.5, "S4": 3, "L2": 1.5, "G2": 1.5}
+# against nn.RNN / nn.LSTM with OpenBLAS on the core the CPU supports
 TARGET_RNN = {"S1": 10, "S2": 2, "S3": 1.2, "S4": 10, "L2": 1}
 TARGET_CELL = {"L2": 5}
+S3_PEAK_TARGET = 0.60
 CELLS = ("elman", "jordan", "lstm", "gru")
 CUSTOM_TOLERANCE = 0.05
+
+
+def step_flops(size):
+    """FLOPs of the products unroll's whole training step needs (2 M N K
+    each), nothing else: per time step the G recurrent products W h
+    [B,H]x[H,H], the output projection V h [B,H]x[H,V]; backward the
+    output's gradients dV and dh (two more [B,H,V] products), the G weight
+    gradients dW, and but at t = 0 the G products W^T da carrying the
+    gradient back. The input is one-hot: U x is a column gather, dU a
+    scatter, no product."""
+    V, H, T, B = SIZES[size]
+    G = GATES.get(size, 1)
+    return T * (6 * G * B * H * H + 6 * B * H * V) - 2 * G * B * H * H
 
 
 def limit_mib(own):
@@ -46,12 +69,6 @@ def median(xs):
     return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
 
 
-def gemm_flops(V, H, T, B):
-    """The step's matrix-product FLOPs: per step W h and V h forward; V^T,
-    the two weight gradients and (but at t = 0) W^T backward."""
-    return T * (6 * B * H * H + 6 * B * H * V) - 2 * B * H * H
-
-
 def main():
     rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 
@@ -62,69 +79,132 @@ def main():
     def med(kind, size, impl, key, threads=None):
         return median([r[key] for r in pick(kind, size, impl, threads) if key in r])
 
-    peak = pick("peak", "all", "openblas")
-    # another process on the second core lowers a round's peak: the best
-    # round is the machine's
-    p = dict(peak[0]) if peak else {}
-    if peak:
-        p["sgemm1"] = max(r["sgemm1"] for r in peak)
-        p["sgemm2"] = max(r["sgemm2"] for r in peak)
+    def best(kind, size, impl, key="ms"):
+        """the faster thread setting: (median ms, threads, core) or Nones"""
+        out = (None, None, None)
+        for th in sorted({r["threads"] for r in pick(kind, size, impl)}):
+            m = med(kind, size, impl, key, th)
+            if m is not None and (out[0] is None or m < out[0]):
+                cores = [r.get("core") for r in pick(kind, size, impl, th) if r.get("core")]
+                out = (m, th, cores[0] if cores else "?")
+        return out
+
+    def best_peak(impl):
+        # another process on the second core lowers a round's peak: the
+        # best round is the machine's
+        rs = pick("peak", "all", impl)
+        if not rs:
+            return {}
+        p = dict(rs[0])
+        p["sgemm1"] = max(r["sgemm1"] for r in rs)
+        p["sgemm2"] = max(r["sgemm2"] for r in rs)
+        return p
+
+    p, pc = best_peak("openblas"), best_peak("openblas_core")
+    fma = {}
+    for r in pick("fma", "all", "unroll"):
+        for k, v in r.items():
+            if isinstance(v, float):
+                fma[k] = max(v, fma.get(k, 0.0))
+            elif k not in fma:
+                fma[k] = v
     rounds = max([r["round"] for r in rows] or [0])
     print("unroll benchmark (bench/run.sh), medians over %d interleaved rounds" % rounds)
-    if p:
-        print("machine: sgemm 2048^3 %.1f GFLOP/s on 1 thread, %.1f on 2, best of the rounds "
-              "(OpenBLAS %s kernels, pool of %d threads)" % (p["sgemm1"], p["sgemm2"], p["core"],
-                                                            p["pool"]))
-    print("threads: unroll runs products under 2 MFLOP on 1 thread, over 16 MFLOP on OpenBLAS's "
-          "pool, and in between whichever its first calls timed faster; PyTorch is measured with "
-          "1 and with 2 threads (torch.set_num_threads; OMP_WAIT_POLICY=PASSIVE for 2) and its "
-          "best is used")
+    if fma.get("f32_all"):
+        print("machine: FMA peak (bench/fmapeak.c, %s, best round) float32 %.1f GFLOP/s on 1 "
+              "core, %.1f on all %d; float64 %.1f / %.1f" % (
+                  fma.get("isa"), fma["f32_1"], fma["f32_all"], fma.get("cores", 0),
+                  fma["f64_1"], fma["f64_all"]))
+    for q, what in ((p, "as shipped"), (pc, "forced")):
+        if q:
+            print("machine: sgemm 2048^3 with OpenBLAS's %s core (%s): %.1f GFLOP/s on 1 thread, "
+                  "%.1f on 2" % (q["core"], what, q["sgemm1"], q["sgemm2"]))
+    info = pick("info", "onednn", "onednn")
+    if info:
+        print("oneDNN %s, ISA %s, OMP_NUM_THREADS %s" % (
+            info[0].get("version"), info[0].get("isa"), info[0].get("omp_num_threads")))
+    print("PyTorch: with 1 and with all cores (torch.set_num_threads; OMP_WAIT_POLICY=PASSIVE "
+          "above 1), the faster kept; 'core' is the OpenBLAS core it ran")
     print()
-    print("training step: forward over T steps, full BPTT, SGD update; ms per step; "
-          "L2 is an LSTM (model.cell: lstm) against nn.LSTM")
-    hdr = ("size", "unroll", "tok/s", "nn.RNN", "thr", "ratio", "target", "cell loop", "ratio",
-           "target", "numpy", "ratio")
-    print("%-6s %9s %9s %9s %3s %7s %9s %9s %7s %9s %8s %7s" % hdr)
-    for size, (V, H, T, B) in SIZES.items():
+    print("training step (issue 10): forward over T, full BPTT, SGD update; ms per step. "
+          "oneDNN: the recurrent layer alone (forward training + backward, no output "
+          "projection); x = baseline / unroll; targets on the last column of each pair")
+    hdr = ("size", "unroll", "oneDNN", "x", "target", "torch", "thr", "core", "x",
+           "torch", "thr", "core", "x", "target", "GFLOP", "GFLOP/s", "peak")
+    fmt = "%-6s %9s %9s %7s %10s %9s %3s %-10s %7s %9s %3s %-10s %7s %10s %6s %7s %5s"
+    print(fmt % hdr)
+    for size in SIZES:
         u = med("step", size, "unroll", "ms")
         if u is None:
             continue
-        tok = med("step", size, "unroll", "tokens_per_s")
-        best_rnn, best_thr, best_cell = None, 0, None
-        for th in (1, 2):
-            m = med("step", size, "rnn", "ms", th)
-            if m is not None and (best_rnn is None or m < best_rnn):
-                best_rnn, best_thr = m, th
-            c = med("step", size, "cell", "ms", th)
-            if c is not None and (best_cell is None or c < best_cell):
-                best_cell = c
-        npy = med("step", size, "numpy", "ms")
+        d = med("onednn", size, "onednn", "ms")
+        t0, th0, c0 = best("step", size, "rnn")
+        t1, th1, c1 = best("step", size, "rnn_core")
 
         def ratio(x):
-            return "%6.2fx" % (x / u) if x is not None else "      -"
+            return "%6.2fx" % (x / u) if x is not None else "-"
 
-        def target(x, tgt, what=""):
+        def target(x, tgt):
             if not tgt:
                 return ""
-            return ">=%gx%s %s" % (tgt, what, mark(x / u >= tgt) if x is not None else "")
-        tr = target(best_rnn, TARGET_RNN.get(size))
-        tc = target(best_cell, TARGET_CELL.get(size))
+            return ">=%gx %s" % (tgt, mark(x / u >= tgt) if x is not None else "")
+        f = step_flops(size)
+        g = f / (u * 1e-3) / 1e9
+        pk = fma.get("f64_all" if size.endswith("f64") else "f32_all")
+        print(fmt % (
+            size, "%.3f" % u, "%.3f" % d if d else "-", ratio(d), target(d, TARGET_DNNL.get(size)),
+            "%.3f" % t0 if t0 else "-", th0 or "-", c0 or "-", ratio(t0),
+            "%.3f" % t1 if t1 else "-", th1 or "-", c1 or "-", ratio(t1),
+            target(t1, TARGET_RNN.get(size)), "%.4f" % (f / 1e9), "%.1f" % g,
+            "%.0f%%" % (100 * g / pk) if pk else "-"))
+        if size == "S3" and pk:
+            print("       S3: %.1f%% of the all-core float32 FMA peak (target >= %.0f%%): %s" % (
+                100 * g / pk, 100 * S3_PEAK_TARGET, mark(g / pk >= S3_PEAK_TARGET)))
+    print("  PyTorch: nn.RNN (nn.LSTM at L2, nn.GRU at G2) + Linear; first pair: OpenBLAS as "
+          "Debian ships it, second: OPENBLAS_CORETYPE set to the CPU's strongest core")
+    print("  G2: unroll runs bench/gru_torch.yaml (PyTorch's GRU formula as equations) against "
+          "oneDNN's lbr_gru and nn.GRU")
+    print("  GFLOP: the products unroll's whole step needs (report.py step_flops; one-hot "
+          "inputs are gathers, not products); peak: of the all-core FMA peak, float64 for "
+          "S1f64")
+    dn = [r for r in rows if r["kind"] == "onednn"]
+    for size in SIZES:
+        rs = [r for r in dn if r["size"] == size]
+        if rs:
+            r = rs[0]
+            m = med("onednn", size, "onednn", "ms")
+            one = med("onednn", size, "onednn1", "ms")
+            print("  oneDNN %-3s %-8s %.4f GFLOP (layer), %.1f GFLOP/s, forward %.3f ms%s; "
+                  "implementation: forward %s, backward %s" % (
+                      size, r.get("cell"), r["layer_flops"] / 1e9,
+                      r["layer_flops"] / (m * 1e-3) / 1e9,
+                      med("onednn", size, "onednn", "fwd_ms"),
+                      "; on 1 thread %.3f ms" % one if one else "", r.get("impl_fwd"),
+                      r.get("impl_bwd")))
+        errs = [r["error"] for r in dn if r["size"] == size and "error" in r]
+        if errs:
+            print("  oneDNN %s failed: %s" % (size, errs[0]))
+
+    print()
+    print("against PyTorch's cell loop and numpy, ms per step (OpenBLAS as shipped)")
+    hdr = ("size", "unroll", "cell loop", "ratio", "target", "numpy", "ratio", "target")
+    print("%-6s %9s %9s %7s %9s %8s %7s %s" % hdr)
+    for size in SIZES:
+        u = med("step", size, "unroll", "ms")
+        if u is None:
+            continue
+        c = best("step", size, "cell")[0]
+        npy = med("step", size, "numpy", "ms")
+        if c is None and npy is None:
+            continue
+        tc = TARGET_CELL.get(size)
+        tcs = ">=%gx %s" % (tc, mark(c / u >= tc) if c else "") if tc else ""
         tn = ""
         if size == "S1f64":
             tn = ">=15x %s" % mark(npy / u >= 15) if npy is not None else ">=15x"
-        print("%-6s %9.3f %9.0f %9s %3s %7s %9s %9s %7s %9s %8s %7s %s" % (
-            size, u, tok,
-            "%.3f" % best_rnn if best_rnn else "-", best_thr or "-", ratio(best_rnn), tr,
-            "%.3f" % best_cell if best_cell else "-", ratio(best_cell), tc,
-            "%.3f" % npy if npy else "-", ratio(npy), tn))
-        if size == "S3":
-            f = gemm_flops(V, H, T, B)
-            g = f / (u * 1e-3) / 1e9
-            line = "       S3: %.2f GFLOP of products per step: %.1f GFLOP/s" % (f / 1e9, g)
-            if p:
-                line += " = %.0f%% of the 2-thread sgemm peak (target >= 75%%)" % (
-                    100 * g / p["sgemm2"])
-            print(line)
+        print("%-6s %9.3f %9s %7s %9s %8s %7s %s" % (
+            size, u, "%.3f" % c if c else "-", "%6.2fx" % (c / u) if c else "-", tcs,
+            "%.3f" % npy if npy else "-", "%6.2fx" % (npy / u) if npy else "-", tn))
     print("       L2: nn.LSTM + Linear, and a cell loop with the four gates from one [B, 4H] "
           "product; unroll's YAML LSTM has four H-row gate matrices: the same 4H gates")
 
@@ -137,6 +217,8 @@ def main():
             memory_row(size, rs[0], med("step", size, "unroll", "rss_mib"))
     memory_note()
 
+    if not any(r["kind"] in ("custom", "sample", "fuse", "build", "train") for r in rows):
+        return  # a quick run (BENCH_QUICK=1): the step tables only
     print()
     print("each preset against its custom form (configs/*_custom.yaml), V=65 H=128 T=32 B=32 "
           "float32, SGD; ms per step (target: custom within %d%% of the preset)"
@@ -198,16 +280,18 @@ def main():
         if not rs:
             continue
         ms = 1000.0 / rs[0]["steps_per_s"]
-        ref = None
+        ref, d = None, None
         if impl == "rnn":
-            ref = min([m for m in (med("step", base, "rnn", "ms", th) for th in (1, 2)) if m]
-                      or [None]) if pick("step", base, "rnn") else None
+            # PyTorch on the core the CPU supports where measured
+            ref = best("step", base, "rnn_core")[0] or best("step", base, "rnn")[0]
+            d = med("onednn", base, "onednn", "ms")
         else:
             ref = med("step", base, "numpy", "ms")
         what = {"rnn": "nn.LSTM" if base in LSTM_SIZES else "nn.RNN",
                 "numpy": "numpy min-char-rnn"}[impl]
-        print("%-14s %8.3f ms   %s" % (
-            name, ms, "%.2fx %s (%.3f ms)" % (ref / ms, what, ref) if ref else ""))
+        print("%-14s %8.3f ms   %s%s" % (
+            name, ms, "%.2fx %s (%.3f ms)" % (ref / ms, what, ref) if ref else "",
+            "   %.2fx oneDNN (%.3f ms)" % (d / ms, d) if d else ""))
     print("  S1f64_minchar: min-char-rnn's loop at S1 size (Adagrad 0.1, clip 5, float64); "
           "min_char_rnn: configs/min_char_rnn.yaml as shipped (demo text); L2: the LSTM")
 

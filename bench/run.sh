@@ -1,30 +1,52 @@
 #!/bin/sh
-# bench/run.sh BUILD - `make bench`: unroll against PyTorch and numpy on the
-# sizes of issue 5, printed as a table with the ratios. Never part of
-# `make test`; nothing here passes or fails on time.
+# bench/run.sh BUILD - `make bench`: unroll against oneDNN's RNN primitives,
+# PyTorch and numpy on the sizes of issue 10, printed as a table with the
+# ratios, each size's FLOPs and the fraction of the machine's FMA peak.
+# Never part of `make test`; nothing here passes or fails on time.
 #
 #   S1  V=65  H=100  T=25   B=1   float32 (and float64, against numpy too)
 #   S2  V=65  H=256  T=64   B=32  float32
 #   S3  V=128 H=1024 T=32   B=64  float32
 #   S4  V=65  H=128  T=1000 B=1   float32
 #   L2  V=65  H=256  T=64   B=32  float32, model.cell: lstm (S2's size)
+#   G2  V=65  H=256  T=64   B=32  float32, a GRU in PyTorch's formula
+#                                 (bench/gru_torch.yaml; oneDNN's lbr_gru)
 #
 # and each preset (elman, jordan, lstm, gru) against its custom form
 # (configs/*_custom.yaml) at V=65 H=128 T=32 B=32: the same sizes set over
 # both, so the only difference is the YAML that describes the cell.
 #
+# The baselines, in the same run:
+#   oneDNN   bench/onednn.c: the recurrent layer alone (no output
+#            projection), forward training + backward, Debian's libdnnl,
+#            OMP_NUM_THREADS = the cores. Without libdnnl-dev (installed
+#            when missing, if apt-get can) its column stays empty.
+#   PyTorch  bench/ref.py, twice: OpenBLAS as Debian ships it (its core
+#            guessed from the CPU's model name) and with OPENBLAS_CORETYPE
+#            set to the strongest core the CPU's features allow (SkylakeX
+#            for AVX-512, Haswell for AVX2+FMA: `unroll doctor` says
+#            which); each with 1 thread and with every core, the faster kept.
+#   peak     bench/fmapeak.c: independent FMA chains on every core.
+#
 # Each figure is one process (so peak RSS is its own), measured in
-# BENCH_ROUNDS interleaved rounds (default 3): unroll, then PyTorch with 1
-# and with 2 threads, per size per round; the table shows medians over the
-# rounds of per-process medians over repeated steps after warm-up.
+# BENCH_ROUNDS interleaved rounds (default 3): unroll, oneDNN, then
+# PyTorch, per size per round; the table shows medians over the rounds of
+# per-process medians over repeated steps after warm-up.
 # PyTorch comes from Debian's python3-torch (installed when missing, if
-# apt-get can), numpy from python3-numpy; without them only unroll's
-# figures are printed. Before timing, the script waits (up to
+# apt-get can), numpy from python3-numpy; without them only unroll's and
+# oneDNN's figures are printed. Before timing, the script waits (up to
 # BENCH_WAIT seconds, default 120) for compilers to finish: timing next to
 # a build measures the build.
+#
+# A quick run (a few minutes): BENCH_ROUNDS=1 BENCH_SIZES="S1 S2 L2"
+# BENCH_QUICK=1 (the step table only: no custom forms, sampling, fuse
+# levels, graph builds or `unroll train` runs).
 set -u
 BUILD=${1:-build/rel}
 ROUNDS=${BENCH_ROUNDS:-3}
+ONLY=${BENCH_SIZES:-}
+QUICK=${BENCH_QUICK:-0}
+NCORES=$(nproc 2>/dev/null || echo 1)
 CUSTOM_REPS=${BENCH_CUSTOM_REPS:-60}
 TRAIN_CUSTOM_STEPS=${BENCH_TRAIN_CUSTOM_STEPS:-300}
 PY=/usr/bin/python3
@@ -40,23 +62,59 @@ PKG_LIBS=$(pkg-config --libs yaml-0.1 sqlite3 openblas)
 mkdir -p "$BUILD/bench"
 $CC -std=c11 -D_GNU_SOURCE -O2 -I. $PKG_CFLAGS bench/bench.c "$BUILD/libunroll.a" $PKG_LIBS \
     -lm -lpthread -o "$BUILD/bench/bench" || exit 1
-$CC -std=c11 -D_GNU_SOURCE -O2 $PKG_CFLAGS bench/peak.c $PKG_LIBS -lpthread \
+$CC -std=c11 -D_GNU_SOURCE -O2 -I. $PKG_CFLAGS bench/peak.c $PKG_LIBS -lpthread \
     -o "$BUILD/bench/peak" || exit 1
+$CC -std=c11 -D_GNU_SOURCE -O2 -I. bench/fmapeak.c -lpthread -o "$BUILD/bench/fmapeak" || exit 1
 BENCH="$BUILD/bench/bench"
 UNROLL="$BUILD/unroll"
+
+# apt_get PACKAGE...: Debian packages for the baselines (never for the
+# tests), when apt-get is there and may install
+apt_get() {
+    command -v apt-get >/dev/null 2>&1 || return 1
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    echo "bench: installing Debian's $* for the baselines" >&2
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >"$OUT/apt.log" 2>&1 ||
+        { tail -3 "$OUT/apt.log" >&2; return 1; }
+}
+
+# oneDNN: a program of its own, so that a machine without it still benches
+have_dnnl=0
+dnnl_build() {
+    $CC -std=c11 -D_GNU_SOURCE -O2 -I. bench/onednn.c -ldnnl -o "$BUILD/bench/onednn" \
+        2>"$OUT/dnnl.log"
+}
+if dnnl_build || { apt_get libdnnl-dev && dnnl_build; }; then
+    have_dnnl=1
+else
+    echo "bench: skipped oneDNN: libdnnl-dev (oneDNN 2.6) is not installed and could not be;" \
+        "no oneDNN column" >&2
+fi
 
 have_torch=0
 if [ -x "$PY" ] && "$PY" -c 'import torch, numpy' 2>/dev/null; then
     have_torch=1
-elif command -v apt-get >/dev/null 2>&1; then
-    echo "bench: installing Debian's python3-torch and python3-numpy for the baseline" >&2
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && SUDO=sudo
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-numpy \
-        >"$OUT/apt.log" 2>&1 || tail -3 "$OUT/apt.log" >&2
+elif apt_get python3-torch python3-numpy; then
     [ -x "$PY" ] && "$PY" -c 'import torch, numpy' 2>/dev/null && have_torch=1
 fi
-[ "$have_torch" -eq 1 ] || echo "bench: no PyTorch here: unroll's figures only" >&2
+# threadpoolctl reports the OpenBLAS core PyTorch ran (ref.py asks
+# OpenBLAS itself without it)
+if [ "$have_torch" -eq 1 ] && ! "$PY" -c 'import threadpoolctl' 2>/dev/null; then
+    apt_get python3-threadpoolctl || true
+fi
+[ "$have_torch" -eq 1 ] || echo "bench: no PyTorch here: no PyTorch or numpy columns" >&2
+
+# the strongest OpenBLAS core this CPU's features allow, from unroll doctor
+STRONG=$("$UNROLL" doctor 2>/dev/null | sed -n 's/^vector  *\([^,]*\),.*/\1/p')
+case "$STRONG" in
+AVX-512) STRONG=SkylakeX ;;
+AVX2+FMA) STRONG=Haswell ;;
+*) STRONG="" ;;
+esac
+echo "bench: OpenBLAS's own core: $(env -u OPENBLAS_CORETYPE "$UNROLL" doctor |
+    sed -n 's/^blas core  *//p'); PyTorch also runs with" \
+    "OPENBLAS_CORETYPE=${STRONG:-(none: no AVX2 here)}" >&2
 
 # ---- a quiet machine ------------------------------------------------------------
 waited=0
@@ -73,16 +131,27 @@ record() {
         "$1" "$2" "$3" "$4" "$5" "$json" >>"$RES"
 }
 
-torch_step() { # SIZE ROUND IMPL THREADS V H T B DTYPE REPS CELL
-    if [ "$4" -gt 1 ]; then
-        j=$(OMP_WAIT_POLICY=PASSIVE "$PY" bench/ref.py step --impl "$3" --threads "$4" --V "$5" \
-            --H "$6" --T "$7" --B "$8" --dtype "$9" --reps "${10}" --cell "${11}" 2>/dev/null)
-    else
-        j=$("$PY" bench/ref.py step --impl "$3" --threads "$4" --V "$5" --H "$6" --T "$7" \
-            --B "$8" --dtype "$9" --reps "${10}" --cell "${11}" 2>/dev/null)
+# torch_step SIZE ROUND IMPL THREADS V H T B DTYPE REPS CELL [CORETYPE]: one
+# PyTorch (or numpy) measurement. OpenBLAS runs its own guess of the core,
+# or CORETYPE (then the record's impl is IMPL_core).
+torch_step() {
+    wait_env="-u OMP_WAIT_POLICY"
+    [ "$4" -gt 1 ] && wait_env=OMP_WAIT_POLICY=PASSIVE
+    impl=$3
+    core_env="-u OPENBLAS_CORETYPE"
+    if [ -n "${12:-}" ]; then
+        impl="${3}_core"
+        core_env="OPENBLAS_CORETYPE=${12}"
     fi
-    [ -n "$j" ] && record step "$1" "$3" "$4" "$2" "$j"
+    # the two settings are split into words on purpose (none holds a space)
+    # shellcheck disable=SC2086
+    j=$(env $wait_env $core_env "$PY" bench/ref.py step --impl "$3" --threads "$4" \
+        --V "$5" --H "$6" --T "$7" --B "$8" --dtype "$9" --reps "${10}" --cell "${11}" \
+        2>/dev/null)
+    [ -n "$j" ] && record step "$1" "$impl" "$4" "$2" "$j"
 }
+THREADS=1
+[ "$NCORES" -gt 1 ] && THREADS="1 $NCORES"
 
 
 # size name, V H T B dtype, unroll reps, torch reps, cell
@@ -91,29 +160,62 @@ S1f64:65:100:25:1:float64:800:200:elman
 S2:65:256:64:32:float32:40:20:elman
 S3:128:1024:32:64:float32:8:5:elman
 S4:65:128:1000:1:float32:40:10:elman
-L2:65:256:64:32:float32:30:10:lstm"
+L2:65:256:64:32:float32:30:10:lstm
+G2:65:256:64:32:float32:30:10:bench/gru_torch.yaml"
 CELLS="elman jordan lstm gru"
+# wanted NAME: NAME is in BENCH_SIZES, or BENCH_SIZES is empty
+wanted() {
+    [ -z "$ONLY" ] && return 0
+    for w in $ONLY; do
+        [ "$w" = "$1" ] && return 0
+    done
+    return 1
+}
 
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
     echo "bench: round $r of $ROUNDS" >&2
     # the machine's sgemm peak, each round (the best round is its peak)
-    record peak all openblas 0 "$r" "$("$BUILD/bench/peak")"
+    record peak all openblas 0 "$r" "$(env -u OPENBLAS_CORETYPE "$BUILD/bench/peak")"
+    [ -n "$STRONG" ] &&
+        record peak all openblas_core 0 "$r" "$(OPENBLAS_CORETYPE=$STRONG "$BUILD/bench/peak")"
+    record fma all unroll 0 "$r" "$("$BUILD/bench/fmapeak")"
     for line in $SIZES; do
         IFS=: read -r name V H T B dt ureps treps cell <<EOF
 $line
 EOF
+        base=${name%f64}
+        wanted "$name" || wanted "$base" || continue
+        tcell=$cell
+        case "$cell" in *.yaml) tcell=gru ;; esac
         j=$("$BENCH" step "$V" "$H" "$T" "$B" "$dt" "$ureps" all "$cell") &&
             record step "$name" unroll 0 "$r" "$j"
+        # oneDNN on every core (the table's figure), and on one for comparison
+        if [ "$have_dnnl" -eq 1 ] && [ "$name" = "$base" ]; then
+            for th in $THREADS; do
+                j=$(OMP_NUM_THREADS=$th "$BUILD/bench/onednn" "$ureps" "$name" 2>/dev/null |
+                    grep "\"size\": \"$name\"" | sed 's/"size": "[^"]*", //')
+                impl=onednn
+                [ "$th" -ne "$NCORES" ] && impl=onednn1
+                [ -n "$j" ] && record onednn "$name" "$impl" "$th" "$r" "$j"
+            done
+        fi
         if [ "$have_torch" -eq 1 ]; then
-            for th in 1 2; do
-                torch_step "$name" "$r" rnn "$th" "$V" "$H" "$T" "$B" "$dt" "$treps" "$cell"
-                torch_step "$name" "$r" cell "$th" "$V" "$H" "$T" "$B" "$dt" "$treps" "$cell"
+            for th in $THREADS; do
+                torch_step "$name" "$r" rnn "$th" "$V" "$H" "$T" "$B" "$dt" "$treps" "$tcell"
+                [ -n "$STRONG" ] && torch_step "$name" "$r" rnn "$th" "$V" "$H" "$T" "$B" \
+                    "$dt" "$treps" "$tcell" "$STRONG"
+                [ "$tcell" = gru ] ||
+                    torch_step "$name" "$r" cell "$th" "$V" "$H" "$T" "$B" "$dt" "$treps" "$tcell"
             done
             [ "$name" = S1f64 ] &&
                 torch_step "$name" "$r" numpy 1 "$V" "$H" "$T" "$B" "$dt" "$treps" elman
         fi
     done
+    if [ "$QUICK" = 1 ]; then
+        r=$((r + 1))
+        continue
+    fi
     # each preset and its custom form, in turn first (a drift in the
     # machine's load then favours neither)
     for cell in $CELLS; do
@@ -140,6 +242,17 @@ EOF
     done
     r=$((r + 1))
 done
+
+# oneDNN's version and ISA, once
+if [ "$have_dnnl" -eq 1 ]; then
+    j=$(OMP_NUM_THREADS=$NCORES "$BUILD/bench/onednn" 1 none 2>/dev/null |
+        grep '"size": "info"' | sed 's/"size": "info", //')
+    [ -n "$j" ] && record info onednn onednn "$NCORES" 1 "$j"
+fi
+if [ "$QUICK" = 1 ]; then
+    "$PY" bench/report.py "$RES"
+    exit 0
+fi
 
 # graph build + autodiff + plan, growing T
 for T in 1000 10000 100000; do

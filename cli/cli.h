@@ -143,5 +143,6 @@ int cmd_runs(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_ckpt(int argc, char **argv);
 int cmd_query(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 #endif

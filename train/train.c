@@ -1,7 +1,6 @@
 /* train.c - the training loop; see train.h. */
 #include "train/train.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include "store/json.h"
 #include "store/sha256.h"
 #include "train/batch.h"
+#include "train/blascheck.h"
 #include "train/ckpt_io.h"
 #include "train/ckpt_state.h"
 #include "train/data.h"
@@ -277,12 +277,12 @@ static int same_vocab(const int32_t *a, int na, const int32_t *b, int nb)
 
 /* The program's arithmetic, recorded with the run: the kernels' vector
  * path (kernels/cpu.h) and the BLAS build linked in (the step's products
- * no longer call it). Not the thread count, which changes no bit
+ * no longer call it), with a warning when its core is weaker than the CPU
+ * (train/blascheck.h). Not the thread count, which changes no bit
  * (kernels/gemm.h); it is recorded all the same. */
 static void blas_info(char *buf, size_t n, int *threads)
 {
-    const char *cfg = openblas_get_config();
-    snprintf(buf, n, "kernels %s; %s", cpu_path_name(cpu_path()), cfg ? cfg : "OpenBLAS");
+    blascheck_describe(buf, n);
     *threads = cpu_threads();
 }
 

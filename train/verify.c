@@ -9,12 +9,12 @@
  * (equal hashes are equal bytes), and each step's loss with the value the
  * run logged, bit for bit.
  */
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "train/blascheck.h"
 #include "train/data.h"
 #include "train/train.h"
 
@@ -183,8 +183,9 @@ int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *pctx
                  "%s changed since run '%s' was trained (data hash %.12s, now %.12s)", s.data.path,
                  run.name, run.data_hash, d.hash);
     data_free(&d);
-    const char *blas = openblas_get_config();
-    if (!vr->warning[0] && run.blas && *run.blas && blas && strcmp(run.blas, blas))
+    char blas[256];
+    blascheck_describe(blas, sizeof blas);
+    if (!vr->warning[0] && run.blas && *run.blas && strcmp(run.blas, blas))
         snprintf(vr->warning, sizeof vr->warning,
                  "run '%s' was trained with BLAS '%s', this process has '%s'", run.name, run.blas,
                  blas);
