@@ -7,12 +7,14 @@
  * best of each ("f32_1", "f32_all", "f64_1", "f64_all"), which the report
  * divides a step's FLOPs per second by.
  *
- *   fmapeak [MILLISECONDS]      time per measurement (default 200)
+ *   fmapeak [MILLISECONDS]      time per measurement (default 30)
  *
- * 16 accumulators per thread: enough to hide an FMA latency of 4 cycles
- * on 2 FMA ports (8 in flight) with room to spare. An FMA counts 2 FLOPs
- * per lane. Best of 3 runs of each measurement. A busy machine lowers the
- * all-core figure first; the report says which figure it used.
+ * 12 accumulators per thread: enough to hide an FMA latency of 4 cycles
+ * on 2 FMA ports (8 in flight), few enough that they and the two operands
+ * stay in AVX2's 16 registers (16 chains spilled: a third slower). An FMA counts 2 FLOPs
+ * per lane. Best of 9 short runs of each measurement: on a busy machine
+ * some short run still finds its cores free, where a long one would
+ * average the other processes in.
  */
 #include <immintrin.h>
 #include <pthread.h>
@@ -22,11 +24,18 @@
 #include <time.h>
 #include "bench/timing.h"
 
-#define NACC 16
+#define NACC 12
 
 static volatile double sink;
 
-/* One kernel per vector path and dtype: iters x NACC FMAs of VEC lanes.
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* One kernel per vector path and dtype: iters x NACC FMAs of LANES lanes.
  * a is just under 1 and b tiny, so the chains neither overflow nor go
  * subnormal. Returns FLOPs done. */
 #define CHAINS(NAME, TARGET, VT, SET1, FMA, ADD, STORE, ELT, LANES)                             \
@@ -38,7 +47,7 @@ static volatile double sink;
             acc[j] = SET1((ELT)j);                                                               \
         for (long i = 0; i < iters; i++) {                                                       \
             /* unrolled, so that the chains live in registers */                                 \
-            _Pragma("GCC unroll 16") for (int j = 0; j < NACC; j++)                              \
+            _Pragma("GCC unroll 12") for (int j = 0; j < NACC; j++)                              \
                 acc[j] = FMA(acc[j], a, b);                                                      \
         }                                                                                        \
         for (int j = 1; j < NACC; j++)                                                           \
@@ -66,6 +75,8 @@ typedef struct worker {
     kernel k;
     long iters;
     pthread_barrier_t *bar;
+    double t0, t1; /* this thread's CPU time before and after its chains */
+    double flops;
 } worker;
 
 static void *work(void *p)
@@ -77,18 +88,24 @@ static void *work(void *p)
     pthread_setaffinity_np(pthread_self(), sizeof set, &set);
     w->k(w->iters / 64); /* warm the core up (clocks, vector unit) */
     pthread_barrier_wait(w->bar);
-    w->k(w->iters);
+    w->t0 = cpu_s();
+    w->flops = w->k(w->iters);
+    w->t1 = cpu_s();
     return NULL;
 }
 
-/* GFLOP/s per vector lane of kernel k on the first n CPUs of the affinity mask, one
- * thread each, over the wall time from the start barrier to the last
- * join: a core that finishes late counts. */
+/* GFLOP/s of kernel k on the first n CPUs of the affinity
+ * mask, one thread each, started together: the sum of each thread's
+ * FLOPs over its own CPU time. CPU time, not the wall clock: on a shared
+ * machine a thread that is preempted does not count the other process's
+ * slice as its own, so the figure is what the cores do while they run
+ * (a clock that drops with every core busy shows when they do run
+ * together, as they do on a quiet machine). */
 static double run(kernel k, const int *cpus, int n, long iters)
 {
     worker *w = calloc((size_t)n, sizeof *w);
     pthread_barrier_t bar;
-    if (!w || pthread_barrier_init(&bar, NULL, (unsigned)n + 1)) {
+    if (!w || pthread_barrier_init(&bar, NULL, (unsigned)n)) {
         free(w);
         return 0;
     }
@@ -99,18 +116,16 @@ static double run(kernel k, const int *cpus, int n, long iters)
             break;
         started++;
     }
-    double t0 = 0;
-    if (started == n) {
-        pthread_barrier_wait(&bar);
-        t0 = now_s();
-    }
+    /* a thread that could not start leaves the others at the barrier:
+     * nothing is measured then (n = 1 cannot fail that way) */
     for (int i = 0; i < started; i++)
         pthread_join(w[i].th, NULL);
-    double t = now_s() - t0;
+    double sum = 0;
+    for (int i = 0; i < started; i++)
+        sum += w[i].t1 > w[i].t0 ? w[i].flops / (w[i].t1 - w[i].t0) / 1e9 : 0;
     pthread_barrier_destroy(&bar);
     free(w);
-    /* FLOPs per lane: the caller multiplies by the lanes of the path */
-    return started == n ? (double)n * 2.0 * NACC * (double)iters / t / 1e9 : 0;
+    return started == n ? sum : 0;
 }
 
 /* iterations of k that take about ms milliseconds on one core, so every
@@ -128,11 +143,11 @@ static long calibrate(kernel k, double ms)
     }
 }
 
-static double best_of(kernel k, const int *cpus, int n, long iters, int lanes)
+static double best_of(kernel k, const int *cpus, int n, long iters)
 {
     double best = 0;
-    for (int r = 0; r < 3; r++) {
-        double g = run(k, cpus, n, iters) * (double)lanes;
+    for (int r = 0; r < 9; r++) {
+        double g = run(k, cpus, n, iters);
         best = g > best ? g : best;
     }
     return best;
@@ -140,7 +155,7 @@ static double best_of(kernel k, const int *cpus, int n, long iters, int lanes)
 
 int main(int argc, char **argv)
 {
-    double ms = argc > 1 ? atof(argv[1]) : 200;
+    double ms = argc > 1 ? atof(argv[1]) : 30;
     cpu_set_t set;
     int cpus[CPU_SETSIZE], n = 0;
     if (sched_getaffinity(0, sizeof set, &set) == 0)
@@ -159,12 +174,12 @@ int main(int argc, char **argv)
     struct {
         const char *name;
         kernel k;
-        int lanes, on;
+        int on;
     } paths[] = {
-        {"f32_avx512", f32_avx512, 16, has512},
-        {"f64_avx512", f64_avx512, 8, has512},
-        {"f32_avx2", f32_avx2, 8, 1},
-        {"f64_avx2", f64_avx2, 4, 1},
+        {"f32_avx512", f32_avx512, has512},
+        {"f64_avx512", f64_avx512, has512},
+        {"f32_avx2", f32_avx2, 1},
+        {"f64_avx2", f64_avx2, 1},
     };
     double best[2][2] = {{0, 0}, {0, 0}}; /* [f64][all] */
     printf("{\"cores\": %d, \"isa\": \"%s\"", n, has512 ? "avx512" : "avx2");
@@ -172,8 +187,8 @@ int main(int argc, char **argv)
         if (!paths[p].on)
             continue;
         long iters = calibrate(paths[p].k, ms);
-        double one = best_of(paths[p].k, cpus, 1, iters, paths[p].lanes);
-        double all = best_of(paths[p].k, cpus, n, iters, paths[p].lanes);
+        double one = best_of(paths[p].k, cpus, 1, iters);
+        double all = best_of(paths[p].k, cpus, n, iters);
         int f64 = paths[p].name[1] == '6';
         best[f64][0] = one > best[f64][0] ? one : best[f64][0];
         best[f64][1] = all > best[f64][1] ? all : best[f64][1];

@@ -108,7 +108,7 @@ def main():
                 fma[k] = max(v, fma.get(k, 0.0))
             elif k not in fma:
                 fma[k] = v
-    rounds = max([r["round"] for r in rows] or [0])
+    rounds = max([r["round"] for r in rows if r["kind"] != "info"] or [0])
     print("unroll benchmark (bench/run.sh), medians over %d interleaved rounds" % rounds)
     if fma.get("f32_all"):
         print("machine: FMA peak (bench/fmapeak.c, %s, best round) float32 %.1f GFLOP/s on 1 "
@@ -119,6 +119,9 @@ def main():
         if q:
             print("machine: sgemm 2048^3 with OpenBLAS's %s core (%s): %.1f GFLOP/s on 1 thread, "
                   "%.1f on 2" % (q["core"], what, q["sgemm1"], q["sgemm2"]))
+    uinfo = pick("info", "unroll", "unroll")
+    if uinfo:
+        print("unroll: kernels %s; cores %s" % (uinfo[0].get("kernels"), uinfo[0].get("cores")))
     info = pick("info", "onednn", "onednn")
     if info:
         print("oneDNN %s, ISA %s, OMP_NUM_THREADS %s" % (
@@ -179,7 +182,9 @@ def main():
                       size, r.get("cell"), r["layer_flops"] / 1e9,
                       r["layer_flops"] / (m * 1e-3) / 1e9,
                       med("onednn", size, "onednn", "fwd_ms"),
-                      "; on 1 thread %.3f ms" % one if one else "", r.get("impl_fwd"),
+                      "; on 1 thread %.3f ms%s" % (one, " (faster: a loaded machine?)"
+                                                   if one < m else "") if one else "",
+                      r.get("impl_fwd"),
                       r.get("impl_bwd")))
         errs = [r["error"] for r in dn if r["size"] == size and "error" in r]
         if errs:

@@ -131,6 +131,11 @@ record() {
         "$1" "$2" "$3" "$4" "$5" "$json" >>"$RES"
 }
 
+# what unroll's kernels run here, for the report's header
+doc=$("$UNROLL" doctor 2>/dev/null)
+record info unroll unroll 0 0 "{\"kernels\": \"$(printf '%s\n' "$doc" |
+    sed -n 's/^kernels  *//p')\", \"cores\": \"$(printf '%s\n' "$doc" | sed -n 's/^cores  *//p')\"}"
+
 # torch_step SIZE ROUND IMPL THREADS V H T B DTYPE REPS CELL [CORETYPE]: one
 # PyTorch (or numpy) measurement. OpenBLAS runs its own guess of the core,
 # or CORETYPE (then the record's impl is IMPL_core).
