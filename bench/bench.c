@@ -145,21 +145,25 @@ static int bench_step(int64_t V, int64_t H, int64_t T, int64_t B, const char *dt
         return fail(&e);
     int warm = reps / 4 > 2 ? reps / 4 : 2;
     double *ms = malloc((size_t)reps * sizeof(double)), loss = 0;
+    double *cms = malloc((size_t)reps * sizeof(double));
     for (int i = -warm; i < reps; i++) {
-        double t1 = now_s();
+        double t1 = now_s(), c1 = cpu_now_s();
         if (net_run(&n, &loss, &e))
             return fail(&e);
         optim_step(&o, n.params, n.grads);
-        if (i >= 0)
+        if (i >= 0) {
             ms[i] = 1e3 * (now_s() - t1);
+            cms[i] = 1e3 * (cpu_now_s() - c1);
+        }
     }
     double med = median(ms, reps);
-    printf("{\"ms\": %.6f, \"tokens_per_s\": %.1f, \"rss_mib\": %.2f, ", med,
-           (double)(T * B) / (med * 1e-3), peak_rss_mib());
+    printf("{\"ms\": %.6f, \"cpu_ms\": %.6f, \"tokens_per_s\": %.1f, \"rss_mib\": %.2f, ",
+           med, median(cms, reps), (double)(T * B) / (med * 1e-3), peak_rss_mib());
     print_memory(&n, &o);
     printf(", \"build_s\": %.4f, \"nodes\": %d, \"instrs\": %d, \"loss\": %.9g}\n", build_s,
            n.m.g.n, n.p.ninstr, loss);
     free(ms);
+    free(cms);
     optim_free(&o);
     net_free(&n);
     spec_free(&s);

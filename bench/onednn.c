@@ -18,7 +18,8 @@
  * outside the timing (forward and backward may choose different ones).
  * Threads: oneDNN's OpenMP runtime, OMP_NUM_THREADS or else every core;
  * bench/run.sh sets it to the cores. Printed per size: the median ms per
- * step over REPS steps after warm-up, the forward part alone, the layer's
+ * step over REPS steps after warm-up (and its process CPU time, which a
+ * loaded machine does not inflate on one thread), the forward part alone, the layer's
  * FLOPs (2 M N K for each product: forward gates of the input and the
  * state, and in backward the two data gradients and the two weight
  * gradients) and both primitives' implementation strings.
@@ -193,7 +194,7 @@ static int run_size(const size_def *z, int reps, dnnl_engine_t eng, dnnl_stream_
     dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
     dnnl_primitive_t fwd = NULL, bwd = NULL;
     mems k = {.n = 0};
-    double *ms = NULL, *fms = NULL;
+    double *ms = NULL, *fms = NULL, *cms = NULL;
     failed[0] = 0;
 
     DN(dnnl_memory_desc_init_by_tag(&md_layer, 3, d_layer, dnnl_f32, dnnl_tnc));
@@ -271,12 +272,13 @@ static int run_size(const size_def *z, int reps, dnnl_engine_t eng, dnnl_stream_
     int warm = reps / 4 > 2 ? reps / 4 : 2;
     ms = malloc((size_t)reps * sizeof *ms);
     fms = malloc((size_t)reps * sizeof *fms);
-    if (!ms || !fms) {
+    cms = malloc((size_t)reps * sizeof *cms);
+    if (!ms || !fms || !cms) {
         snprintf(failed, sizeof failed, "out of memory");
         goto fail;
     }
     for (int i = -warm; i < reps; i++) {
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_now_s();
         for (int j = 0; j < dw.n; j++)
             zero(dw.a[j].memory, dnnl_primitive_desc_query_md(bpd, dnnl_query_exec_arg_md,
                                                               dw.a[j].arg));
@@ -287,6 +289,7 @@ static int run_size(const size_def *z, int reps, dnnl_engine_t eng, dnnl_stream_
         DN(dnnl_stream_wait(s));
         if (i >= 0) {
             ms[i] = 1e3 * (now_s() - t0);
+            cms[i] = 1e3 * (cpu_now_s() - c0);
             fms[i] = 1e3 * (t1 - t0);
         }
     }
@@ -295,10 +298,10 @@ static int run_size(const size_def *z, int reps, dnnl_engine_t eng, dnnl_stream_
     DN(dnnl_primitive_desc_query(bpd, dnnl_query_impl_info_str, 0, &bimpl));
     double m = median(ms, reps), fl = layer_flops(z);
     printf("{\"size\": \"%s\", \"cell\": \"%s\", \"H\": %ld, \"T\": %ld, \"B\": %ld, "
-           "\"ms\": %.6f, \"fwd_ms\": %.6f, \"layer_flops\": %.0f, \"gflops\": %.2f, "
-           "\"reps\": %d, \"impl_fwd\": \"%s\", \"impl_bwd\": \"%s\"}\n",
-           z->name, cell_names[z->cell], z->H, z->T, z->B, m, median(fms, reps), fl,
-           fl / (m * 1e-3) / 1e9, reps, fimpl, bimpl);
+           "\"ms\": %.6f, \"fwd_ms\": %.6f, \"cpu_ms\": %.6f, \"layer_flops\": %.0f, "
+           "\"gflops\": %.2f, \"reps\": %d, \"impl_fwd\": \"%s\", \"impl_bwd\": \"%s\"}\n",
+           z->name, cell_names[z->cell], z->H, z->T, z->B, m, median(fms, reps),
+           median(cms, reps), fl, fl / (m * 1e-3) / 1e9, reps, fimpl, bimpl);
     fflush(stdout);
     failed[0] = 0;
 fail:
@@ -309,6 +312,7 @@ fail:
     }
     free(ms);
     free(fms);
+    free(cms);
     for (int i = 0; i < k.n; i++)
         dnnl_memory_destroy(k.m[i]);
     if (fwd)

@@ -1,6 +1,6 @@
 /*
- * timing.h - what the bench programs share: a monotonic clock and the
- * median of a sample (sorted in place). Header-only, so each program
+ * timing.h - what the bench programs share: a monotonic clock, the
+ * process's CPU clock and the median of a sample (sorted in place). Header-only, so each program
  * stays one file plus this; nothing of the library is needed.
  */
 #ifndef UNROLL_BENCH_TIMING_H
@@ -13,6 +13,16 @@ static inline double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU seconds of the whole process (every thread): on a loaded machine
+ * the time the step's work took, where the wall clock also counts the
+ * other processes' slices */
+static inline double cpu_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
