@@ -130,16 +130,21 @@ def main():
           "above 1), the faster kept; 'core' is the OpenBLAS core it ran")
     print()
     print("training step (issue 10): forward over T, full BPTT, SGD update; ms per step. "
+          "step: the library's step (bench/bench.c); train: `unroll train` per step (the "
+          "difference of two runs, start-up cancels), which the ratios use where measured. "
           "oneDNN: the recurrent layer alone (forward training + backward, no output "
           "projection); x = baseline / unroll; targets on the last column of each pair")
-    hdr = ("size", "unroll", "oneDNN", "x", "target", "torch", "thr", "core", "x",
+    hdr = ("size", "step", "train", "oneDNN", "x", "target", "torch", "thr", "core", "x",
            "torch", "thr", "core", "x", "target", "GFLOP", "GFLOP/s", "peak")
-    fmt = "%-6s %9s %9s %7s %10s %9s %3s %-10s %7s %9s %3s %-10s %7s %10s %6s %7s %5s"
+    fmt = ("%-6s %9s %9s %9s %7s %10s %9s %3s %-10s %7s %9s %3s %-10s %7s %10s %6s %7s "
+           "%5s")
     print(fmt % hdr)
     for size in SIZES:
-        u = med("step", size, "unroll", "ms")
-        if u is None:
+        st = med("step", size, "unroll", "ms")
+        if st is None:
             continue
+        tr = med("train_step", size, "unroll", "ms")
+        u = tr if tr and tr > 0 else st
         d = med("onednn", size, "onednn", "ms")
         t0, th0, c0 = best("step", size, "rnn")
         t1, th1, c1 = best("step", size, "rnn_core")
@@ -152,10 +157,11 @@ def main():
                 return ""
             return ">=%gx %s" % (tgt, mark(x / u >= tgt) if x is not None else "")
         f = step_flops(size)
-        g = f / (u * 1e-3) / 1e9
+        g = f / (st * 1e-3) / 1e9
         pk = fma.get("f64_all" if size.endswith("f64") else "f32_all")
         print(fmt % (
-            size, "%.3f" % u, "%.3f" % d if d else "-", ratio(d), target(d, TARGET_DNNL.get(size)),
+            size, "%.3f" % st, "%.3f" % tr if tr else "-", "%.3f" % d if d else "-", ratio(d),
+            target(d, TARGET_DNNL.get(size)),
             "%.3f" % t0 if t0 else "-", th0 or "-", c0 or "-", ratio(t0),
             "%.3f" % t1 if t1 else "-", th1 or "-", c1 or "-", ratio(t1),
             target(t1, TARGET_RNN.get(size)), "%.4f" % (f / 1e9), "%.1f" % g,
@@ -168,8 +174,8 @@ def main():
     print("  G2: unroll runs bench/gru_torch.yaml (PyTorch's GRU formula as equations) against "
           "oneDNN's lbr_gru and nn.GRU")
     print("  GFLOP: the products unroll's whole step needs (report.py step_flops; one-hot "
-          "inputs are gathers, not products); peak: of the all-core FMA peak, float64 for "
-          "S1f64")
+          "inputs are gathers, not products); GFLOP/s over the step column; peak: of the "
+          "all-core FMA peak, float64 for S1f64")
     dn = [r for r in rows if r["kind"] == "onednn"]
     for size in SIZES:
         rs = [r for r in dn if r["size"] == size]

@@ -177,6 +177,42 @@ wanted() {
     return 1
 }
 
+# random texts of 65 and 128 symbols, for `unroll train`
+"$BENCH" text "$OUT/t65.txt" 65 400000
+"$BENCH" text "$OUT/t128.txt" 128 400000
+
+# train_diff NAME ROUND V H T B DTYPE CELL N1 N2: `unroll train`'s time per
+# step, the difference of two runs of N1 and N2 steps over (N2 - N1), so
+# start-up, data loading, graph build and the final checkpoint cancel:
+# what issue 10's targets compare. SGD, every step's loss stored, no
+# validation, a progress line every 100 steps. CELL is a preset or a
+# config file (its model is used).
+train_diff() {
+    td_cfg="$OUT/td_$8.yaml"
+    case "$8" in
+    *.yaml) td_cfg=$8 ;;
+    *) printf 'name: td\ndata: {kind: text, path: x}\nmodel: {cell: %s}\n' "$8" >"$td_cfg" ;;
+    esac
+    td_t=""
+    for td_n in "$9" "${10}"; do
+        rm -f "$OUT/td.db" "$OUT/td.db-wal" "$OUT/td.db-shm"
+        td_t0=$(date +%s.%N)
+        "$UNROLL" train "$td_cfg" --set "data.path=$OUT/t$3.txt" --set data.valid_fraction=0 \
+            --set "model.hidden=$4" --set model.init.std=0.01 --set "train.seq_len=$5" \
+            --set "train.batch=$6" --set "train.dtype=$7" --set "train.steps=$td_n" \
+            --set train.optimizer.name=sgd --set train.optimizer.lr=0.001 \
+            --set train.valid_every=0 --set train.log_every=100 \
+            --set train.checkpoint.every=0 --set "train.checkpoint.db=$OUT/td.db" \
+            >/dev/null 2>&1 || return 1
+        td_t="$td_t $td_t0 $(date +%s.%N)"
+    done
+    # shellcheck disable=SC2086
+    set -- "$1" "$2" "$9" "${10}" $td_t
+    td_ms=$(awk -v a="$5" -v b="$6" -v c="$7" -v d="$8" -v n1="$3" -v n2="$4" \
+        'BEGIN { printf "%.6f", 1000 * ((d - c) - (b - a)) / (n2 - n1) }')
+    record train_step "$1" unroll 0 "$2" "{\"ms\": $td_ms, \"n1\": $3, \"n2\": $4}"
+}
+
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
     echo "bench: round $r of $ROUNDS" >&2
@@ -195,6 +231,7 @@ EOF
         case "$cell" in *.yaml) tcell=gru ;; esac
         j=$("$BENCH" step "$V" "$H" "$T" "$B" "$dt" "$ureps" all "$cell") &&
             record step "$name" unroll 0 "$r" "$j"
+        train_diff "$name" "$r" "$V" "$H" "$T" "$B" "$dt" "$cell" "$treps" $((ureps + treps))
         # oneDNN on every core (the table's figure), and on one for comparison
         if [ "$have_dnnl" -eq 1 ] && [ "$name" = "$base" ]; then
             for th in $THREADS; do
@@ -268,8 +305,6 @@ done
 # progress; SGD as in the step figures, and min-char-rnn as shipped. Each
 # run's own tensors (`bench own`: the same config, the same net) give its
 # memory limit.
-"$BENCH" text "$OUT/t65.txt" 65 400000
-"$BENCH" text "$OUT/t128.txt" 128 400000
 # train_one NAME CONFIG [--set KEY=VALUE]...: one `unroll train`, recorded
 train_one() {
     name=$1 cfg=$2
