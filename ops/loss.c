@@ -23,7 +23,8 @@ static int xent_check(const graph *g, gnode *n, uerr *e)
     if (l->dt != g->dt || l->shape.rank < 1)
         return op_shape_error(g, n, e, "expected floating logits with at least one axis");
     if (t->dt != DT_I32 || t->shape.rank != l->shape.rank - 1)
-        return op_shape_error(g, n, e, "expected int32 targets with one axis fewer than the logits");
+        return op_shape_error(g, n, e,
+                              "expected int32 targets with one axis fewer than the logits");
     for (int i = 0; i < t->shape.rank; i++)
         if (t->shape.dim[i] != l->shape.dim[i])
             return op_shape_error(g, n, e, "targets do not match the logits' leading axes");

@@ -281,7 +281,8 @@ static double build_long(int64_t T, int run, int32_t *nodes)
         double t1 = now_s();
         if (net_run(&n, &loss, &e))
             printf("  %s\n", e.msg);
-        printf("  T=%lld forward+backward %.3f s, loss/token %.4f, arena %.1f MiB (no reuse: %.1f MiB)\n",
+        printf("  T=%lld forward+backward %.3f s, loss/token %.4f, "
+               "arena %.1f MiB (no reuse: %.1f MiB)\n",
                (long long)T, now_s() - t1, loss / (double)T, (double)n.p.arena_bytes / 1048576.0,
                (double)n.p.naive_bytes / 1048576.0);
         if (!isfinite(loss))
