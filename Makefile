@@ -1,7 +1,8 @@
 # unroll - build, test and sanitizer targets.
 #
 #   make            bin/unroll and build/rel/libunroll.a
-#   make test       every test; ends with "N passed, N failed"
+#   make test       every test; ends with "N passed, N failed" (", N skipped"
+#                   when a check could not run here)
 #   make asan       the same tests under AddressSanitizer + UBSan
 #   make data       data/demo.txt (Debian's fortunes), data/words.tsv (word
 #                   lists), data/parity/ (generated)

@@ -10,17 +10,20 @@
  * took before it shared this grammar. */
 static uint64_t bytes_unit(const char *s, size_t len)
 {
+    /* a row per unit family */
+    /* clang-format off */
     static const struct {
         const char *name;
         uint64_t mult;
     } units[] = {
-        {"", 1},         {"B", 1},          {"KiB", 1ull << 10}, {"MiB", 1ull << 20},
-        {"GiB", 1ull << 30}, {"TiB", 1ull << 40}, {"K", 1ull << 10}, {"M", 1ull << 20},
-        {"G", 1ull << 30},   {"T", 1ull << 40},   {"k", 1ull << 10}, {"m", 1ull << 20},
-        {"g", 1ull << 30},   {"t", 1ull << 40},   {"kiB", 1ull << 10}, {"miB", 1ull << 20},
-        {"giB", 1ull << 30}, {"tiB", 1ull << 40}, {"kB", 1000},       {"KB", 1000},
-        {"MB", 1000000},     {"GB", 1000000000},  {"TB", 1000000000000},
+        {"", 1}, {"B", 1},
+        {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}, {"TiB", 1ull << 40},
+        {"K", 1ull << 10},   {"M", 1ull << 20},   {"G", 1ull << 30},   {"T", 1ull << 40},
+        {"k", 1ull << 10},   {"m", 1ull << 20},   {"g", 1ull << 30},   {"t", 1ull << 40},
+        {"kiB", 1ull << 10}, {"miB", 1ull << 20}, {"giB", 1ull << 30}, {"tiB", 1ull << 40},
+        {"kB", 1000}, {"KB", 1000}, {"MB", 1000000}, {"GB", 1000000000}, {"TB", 1000000000000},
     };
+    /* clang-format on */
     for (size_t u = 0; u < sizeof units / sizeof units[0]; u++)
         if (strlen(units[u].name) == len && !memcmp(units[u].name, s, len))
             return units[u].mult;

@@ -28,8 +28,7 @@ typedef struct uerr {
 /* Sets e (if non-NULL) and returns code, so callers can write
  * `return uerr_set(e, UERR_USER, "%s: ...", path);`. Never overwrites an
  * error already recorded: the first failure is the one worth reporting. */
-int uerr_set(uerr *e, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int uerr_set(uerr *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int uerr_vset(uerr *e, int code, const char *fmt, va_list ap);
 
 /* Prefixes an already-set message with context ("loading run 3: ..."). */

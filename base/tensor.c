@@ -7,9 +7,12 @@
 size_t dtype_size(dtype dt)
 {
     switch (dt) {
-    case DT_F32: return 4;
-    case DT_F64: return 8;
-    case DT_I32: return 4;
+    case DT_F32:
+        return 4;
+    case DT_F64:
+        return 8;
+    case DT_I32:
+        return 4;
     }
     return 0;
 }
@@ -17,19 +20,26 @@ size_t dtype_size(dtype dt)
 const char *dtype_name(dtype dt)
 {
     switch (dt) {
-    case DT_F32: return "float32";
-    case DT_F64: return "float64";
-    case DT_I32: return "int32";
+    case DT_F32:
+        return "float32";
+    case DT_F64:
+        return "float64";
+    case DT_I32:
+        return "int32";
     }
     return "?";
 }
 
 int dtype_from_name(const char *s, dtype *out)
 {
-    if (!strcmp(s, "float32")) *out = DT_F32;
-    else if (!strcmp(s, "float64")) *out = DT_F64;
-    else if (!strcmp(s, "int32")) *out = DT_I32;
-    else return -1;
+    if (!strcmp(s, "float32"))
+        *out = DT_F32;
+    else if (!strcmp(s, "float64"))
+        *out = DT_F64;
+    else if (!strcmp(s, "int32"))
+        *out = DT_I32;
+    else
+        return -1;
     return 0;
 }
 
@@ -76,9 +86,18 @@ shape shape_make(int rank, const int64_t *dim)
     return s;
 }
 
-shape shape_0(void) { return (shape){.rank = 0}; }
-shape shape_1(int64_t a) { return (shape){.rank = 1, .dim = {a}}; }
-shape shape_2(int64_t a, int64_t b) { return (shape){.rank = 2, .dim = {a, b}}; }
+shape shape_0(void)
+{
+    return (shape){.rank = 0};
+}
+shape shape_1(int64_t a)
+{
+    return (shape){.rank = 1, .dim = {a}};
+}
+shape shape_2(int64_t a, int64_t b)
+{
+    return (shape){.rank = 2, .dim = {a, b}};
+}
 
 char *shape_str(const shape *s, char *buf, size_t n)
 {

@@ -26,7 +26,7 @@ typedef struct shape {
 } shape;
 
 size_t dtype_size(dtype dt);
-const char *dtype_name(dtype dt);      /* "float32", "float64", "int32" */
+const char *dtype_name(dtype dt);               /* "float32", "float64", "int32" */
 int dtype_from_name(const char *s, dtype *out); /* 0 on success */
 
 int64_t shape_numel(const shape *s);
@@ -46,15 +46,15 @@ void dtype_convert(void *dst, dtype to, const void *src, dtype from, int64_t n);
 /* Runs body with T typedef'd to the C type of a floating dtype, so one
  * kernel loop serves float32 and float64 without a copy per type. The body
  * is variadic so that commas inside it need no extra parentheses. */
-#define DT_EACH_REAL(dt, T, ...)                                               \
-    do {                                                                       \
-        if ((dt) == DT_F32) {                                                  \
-            typedef float T;                                                   \
-            __VA_ARGS__                                                        \
-        } else {                                                               \
-            typedef double T;                                                  \
-            __VA_ARGS__                                                        \
-        }                                                                      \
+#define DT_EACH_REAL(dt, T, ...)                                                                   \
+    do {                                                                                           \
+        if ((dt) == DT_F32) {                                                                      \
+            typedef float T;                                                                       \
+            __VA_ARGS__                                                                            \
+        } else {                                                                                   \
+            typedef double T;                                                                      \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
     } while (0)
 
 #endif

@@ -30,42 +30,40 @@ int vec_realloc(void *pbuf, size_t n, size_t elem)
     return 0;
 }
 
-/* The signed capacities refuse a size past their own type's range. */
-int vec_grow_size(void *pbuf, size_t elem, size_t *cap, size_t need)
+/* The growth itself, on a size_t capacity capped at max: the signed
+ * capacities refuse a size past their own type's range. */
+static int vec_grow_capped(void *pbuf, size_t elem, size_t *cap, size_t need, size_t max)
 {
     if (need <= *cap)
         return 0;
+    if (need > max)
+        return -1;
     size_t n = vec_next_cap(*cap, need);
+    if (n > max)
+        n = max;
     if (vec_realloc(pbuf, n, elem))
         return -1;
     *cap = n;
     return 0;
 }
 
+int vec_grow_size(void *pbuf, size_t elem, size_t *cap, size_t need)
+{
+    return vec_grow_capped(pbuf, elem, cap, need, SIZE_MAX);
+}
+
 int vec_grow_i64(void *pbuf, size_t elem, int64_t *cap, int64_t need)
 {
-    if (need <= *cap)
-        return 0;
-    size_t n = vec_next_cap((size_t)*cap, (size_t)need);
-    if (n > INT64_MAX)
-        n = INT64_MAX;
-    if (vec_realloc(pbuf, n, elem))
-        return -1;
-    *cap = (int64_t)n;
-    return 0;
+    size_t c = (size_t)*cap;
+    int rc = need <= *cap ? 0 : vec_grow_capped(pbuf, elem, &c, (size_t)need, INT64_MAX);
+    *cap = (int64_t)c;
+    return rc;
 }
 
 int vec_grow_i32(void *pbuf, size_t elem, int32_t *cap, int64_t need)
 {
-    if (need <= *cap)
-        return 0;
-    if (need > INT32_MAX)
-        return -1;
-    size_t n = vec_next_cap((size_t)*cap, (size_t)need);
-    if (n > INT32_MAX)
-        n = INT32_MAX;
-    if (vec_realloc(pbuf, n, elem))
-        return -1;
-    *cap = (int32_t)n;
-    return 0;
+    size_t c = (size_t)*cap;
+    int rc = need <= *cap ? 0 : vec_grow_capped(pbuf, elem, &c, (size_t)need, INT32_MAX);
+    *cap = (int32_t)c;
+    return rc;
 }

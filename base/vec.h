@@ -32,8 +32,11 @@ int vec_grow_size(void *pbuf, size_t elem, size_t *cap, size_t need);
 
 /* 0 when buf has room for need elements (grown if it had not), -1 when
  * out of memory. buf and cap are lvalues, each evaluated once. */
+/* (clang-format does not know _Generic) */
+/* clang-format off */
 #define VEC_GROW(buf, cap, need)                                                                   \
     _Generic((cap), int32_t: vec_grow_i32, int64_t: vec_grow_i64, size_t: vec_grow_size)(          \
         (void *)&(buf), sizeof *(buf), &(cap), (need))
+/* clang-format on */
 
 #endif

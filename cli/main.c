@@ -74,10 +74,10 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {
-        {"train", cmd_train},     {"sample", cmd_sample}, {"eval", cmd_eval}, {"predict", cmd_predict}, {"grad", cmd_grad},
-        {"gradcheck", cmd_gradcheck}, {"graph", cmd_graph}, {"runs", cmd_runs},
-        {"config", cmd_config},   {"ckpt", cmd_ckpt},     {"query", cmd_query},
-        {"doctor", cmd_doctor},
+        {"train", cmd_train},     {"sample", cmd_sample}, {"eval", cmd_eval},
+        {"predict", cmd_predict}, {"grad", cmd_grad},     {"gradcheck", cmd_gradcheck},
+        {"graph", cmd_graph},     {"runs", cmd_runs},     {"config", cmd_config},
+        {"ckpt", cmd_ckpt},       {"query", cmd_query},   {"doctor", cmd_doctor},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
         if (!strcmp(argv[1], cmds[i].name)) {

@@ -67,7 +67,8 @@ static int gprime_build(const graph *g, int32_t loss, const int32_t *params, int
      * scheduled sampling's choices) carry no gradient, whatever they were
      * computed from. */
     for (int32_t v = 0; v < n; v++)
-        dep[v] = g->nodes[v].dt != DT_I32 && (is_param(v, params, nparams) || any_input_in(g, v, dep));
+        dep[v] =
+            g->nodes[v].dt != DT_I32 && (is_param(v, params, nparams) || any_input_in(g, v, dep));
     /* an ancestor of the loss: a backward sweep */
     anc[loss] = 1;
     for (int32_t v = loss; v >= 0; v--)

@@ -9,9 +9,10 @@
  * C.op.bprop(inputs, V, grad(C)); grad(V) is the sum of the contributions,
  * added in decreasing consumer index (the order backpropagation through
  * time meets them: step T-1 first, as min-char-rnn and PyTorch
- * accumulate), so the result never depends on memory addresses. A parameter consumed at every time step therefore
- * receives the sum over time of its per-step terms; those terms are kept
- * in the table (parameter, t, node) for diagnostics.
+ * accumulate), so the result never depends on memory addresses. A
+ * parameter consumed at every time step therefore receives the sum over
+ * time of its per-step terms; those terms are kept in the table
+ * (parameter, t, node) for diagnostics.
  *
  * The book's build_grad recurses into consumers; here the graph's index
  * order is a topological order, so visiting nodes from the loss down to

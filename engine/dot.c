@@ -41,7 +41,10 @@ int graph_write_dot(const graph *g, const grad_table *gt, int backward, FILE *f)
         if (g->nodes[v].t < 0)
             node_line(g, gt, v, f);
     for (int32_t t = 0; t <= tmax; t++) {
-        fprintf(f, "  subgraph cluster_t%d {\n    label=\"t = %d\"; style=rounded; color=\"#999999\";\n", t, t);
+        fprintf(
+            f,
+            "  subgraph cluster_t%d {\n    label=\"t = %d\"; style=rounded; color=\"#999999\";\n",
+            t, t);
         for (int32_t v = 0; v < n; v++)
             if (g->nodes[v].t == t) {
                 fprintf(f, "  ");

@@ -7,7 +7,8 @@
  * is compared with the analytic gradient. Its O(eps^4) truncation error
  * allows a step of 1e-3, where the rounding error of a loss summed over
  * many tokens (|L| / eps times machine epsilon) stays near 1e-12; the plain
- * two-point difference would need eps near 1e-5 and lose four digits. The relative error of a tensor is
+ * two-point difference would need eps near 1e-5 and lose four digits. The
+ * relative error of a tensor is
  *   max |numeric - analytic| / max(max |analytic|, 1e-8)
  * over its checked elements. Float64 graphs only: in float32 the
  * differences would measure rounding, not the gradient.

@@ -26,7 +26,8 @@ int graph_env_limit(size_t *limit, uerr *e)
         return 0;
     uint64_t n;
     if (bytes_parse(v, strlen(v), &n) || n == 0 || n > SIZE_MAX)
-        return uerr_set(e, UERR_USER, "UNROLL_GRAPH_LIMIT: expected " BYTES_FORMS ", above 0, found '%s'", v);
+        return uerr_set(e, UERR_USER,
+                        "UNROLL_GRAPH_LIMIT: expected " BYTES_FORMS ", above 0, found '%s'", v);
     *limit = (size_t)n;
     return 0;
 }

@@ -114,7 +114,8 @@ static int from_preset(cell *c, const preset *p, const char *act, uerr *e)
         char text[256];
         const char *at = strstr(p->step[i], "ACT");
         if (at)
-            snprintf(text, sizeof text, "%.*s%s%s", (int)(at - p->step[i]), p->step[i], act, at + 3);
+            snprintf(text, sizeof text, "%.*s%s%s", (int)(at - p->step[i]), p->step[i], act,
+                     at + 3);
         else
             snprintf(text, sizeof text, "%s", p->step[i]);
         int rc = add_eq(c, text, i + 1, 1, e);

@@ -501,9 +501,10 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
     int64_t V = io->input;
     memset(m, 0, sizeof *m);
     m->h0 = m->hT = m->yprev = -1;
-    int out_ok = (s->model.output == SPEC_OUT_SOFTMAX && s->model.loss == SPEC_LOSS_CROSS_ENTROPY) ||
-                 (s->model.output == SPEC_OUT_LINEAR && s->model.loss == SPEC_LOSS_MSE) ||
-                 (s->model.output == SPEC_OUT_SIGMOID && s->model.loss == SPEC_LOSS_BCE);
+    int out_ok =
+        (s->model.output == SPEC_OUT_SOFTMAX && s->model.loss == SPEC_LOSS_CROSS_ENTROPY) ||
+        (s->model.output == SPEC_OUT_LINEAR && s->model.loss == SPEC_LOSS_MSE) ||
+        (s->model.output == SPEC_OUT_SIGMOID && s->model.loss == SPEC_LOSS_BCE);
     if (!out_ok)
         return uerr_set(e, UERR_USER,
                         "%s: model.output/model.loss: expected softmax with cross_entropy, "
@@ -568,8 +569,8 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
     }
     evaluator *ev = calloc((size_t)nev, sizeof *ev);
     int32_t *seq = simple ? NULL : malloc((size_t)(3 * T) * sizeof(int32_t));
-    if (!m->x || !m->y || !m->logits || !m->hstate || !ev || (io->masked && !m->mask) || (!simple && !seq) ||
-        (io->real && (!m->yr || !m->lmask))) {
+    if (!m->x || !m->y || !m->logits || !m->hstate || !ev || (io->masked && !m->mask) ||
+        (!simple && !seq) || (io->real && (!m->yr || !m->lmask))) {
         free(ev);
         free(seq);
         ev = NULL, seq = NULL;

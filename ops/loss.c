@@ -23,7 +23,8 @@ static int xent_check(const graph *g, gnode *n, uerr *e)
     if (l->dt != g->dt || l->shape.rank < 1)
         return op_shape_error(g, n, e, "expected floating logits with at least one axis");
     if (t->dt != DT_I32 || t->shape.rank != l->shape.rank - 1)
-        return op_shape_error(g, n, e, "expected int32 targets with one axis fewer than the logits");
+        return op_shape_error(g, n, e,
+                              "expected int32 targets with one axis fewer than the logits");
     for (int i = 0; i < t->shape.rank; i++)
         if (t->shape.dim[i] != l->shape.dim[i])
             return op_shape_error(g, n, e, "targets do not match the logits' leading axes");
@@ -145,21 +146,12 @@ static void xent_grad_forward(const graph *g, const gnode *n, void *const *in, v
     int64_t R = shape_numel(&n->shape) / N;
     (void)g;
     const int32_t *tg = in[1];
+    /* every row shifted by its max, then all exponentials in one vector
+     * call, then each row normalised */
+    op_rows_minus_max((dtype)n->dt, in[0], out, R, N);
     DT_EACH_REAL(n->dt, T, {
-        const T *x = in[0];
         T gs = *(const T *)in[2];
         T *z = out;
-        /* every row shifted by its max, then all exponentials in one
-         * vector call, then each row normalised */
-        for (int64_t r = 0; r < R; r++) {
-            const T *xr = x + r * N;
-            T *zr = z + r * N;
-            T mx = xr[0];
-            for (int64_t j = 1; j < N; j++)
-                mx = xr[j] > mx ? xr[j] : mx;
-            for (int64_t j = 0; j < N; j++)
-                zr[j] = xr[j] - mx;
-        }
         if (n->dt == DT_F32)
             vm_exp_f32((const float *)z, (float *)z, R * N);
         else

@@ -154,6 +154,11 @@ int32_t op_unbroadcast(graph *g, int32_t grad, const shape *to, uerr *e);
  * all float inputs of the graph's dtype and the same shape. */
 int op_infer_like_first(const graph *g, gnode *n, uerr *e);
 
+/* z = x minus the max of its row, for x and z [R, N] of the real dtype dt
+ * (z may be x): the first step of a stable softmax, shared by softmax and
+ * softmax_xent's gradient. */
+void op_rows_minus_max(dtype dt, const void *x, void *z, int64_t R, int64_t N);
+
 /* Shared by the op files: one-line shape errors naming the op and inputs. */
 int op_shape_error(const graph *g, const gnode *n, uerr *e, const char *what);
 

@@ -18,23 +18,32 @@ static int softmax_infer(const graph *g, gnode *n, uerr *e)
     return op_infer_like_first(g, n, e);
 }
 
+void op_rows_minus_max(dtype dt, const void *x, void *z, int64_t R, int64_t N)
+{
+    DT_EACH_REAL(dt, T, {
+        for (int64_t r = 0; r < R; r++) {
+            const T *xr = (const T *)x + r * N;
+            T *zr = (T *)z + r * N;
+            T mx = xr[0];
+            for (int64_t j = 1; j < N; j++)
+                mx = xr[j] > mx ? xr[j] : mx;
+            for (int64_t j = 0; j < N; j++)
+                zr[j] = xr[j] - mx;
+        }
+    });
+}
+
 /* x, y: [R, N] with N the last axis */
 static void softmax_forward(const graph *g, const gnode *n, void *const *in, void *out)
 {
     (void)g;
     int64_t N = n->shape.dim[n->shape.rank - 1];
     int64_t R = shape_numel(&n->shape) / N;
+    op_rows_minus_max((dtype)n->dt, in[0], out, R, N);
     DT_EACH_REAL(n->dt, T, {
-        const T *x = in[0];
         T *y = out;
         for (int64_t r = 0; r < R; r++) {
-            const T *xr = x + r * N;
             T *yr = y + r * N;
-            T mx = xr[0];
-            for (int64_t j = 1; j < N; j++)
-                mx = xr[j] > mx ? xr[j] : mx;
-            for (int64_t j = 0; j < N; j++)
-                yr[j] = xr[j] - mx;
             if (n->dt == DT_F32)
                 vm_exp_f32((const float *)yr, (float *)yr, N);
             else

@@ -12,7 +12,8 @@
 static int where_infer(const graph *g, gnode *n, uerr *e)
 {
     const gnode *m = &g->nodes[n->in[0]], *a = &g->nodes[n->in[1]], *b = &g->nodes[n->in[2]];
-    if (a->dt != g->dt || b->dt != g->dt || a->shape.rank != 2 || !shape_equal(&a->shape, &b->shape))
+    if (a->dt != g->dt || b->dt != g->dt || a->shape.rank != 2 ||
+        !shape_equal(&a->shape, &b->shape))
         return op_shape_error(g, n, e, "expected two floating matrices of one shape");
     if (m->dt != DT_I32 || m->shape.rank != 1 || m->shape.dim[0] != a->shape.dim[0])
         return op_shape_error(g, n, e, "expected an int32 mask with one entry per row");
@@ -29,8 +30,8 @@ static void where_forward(const graph *g, const gnode *n, void *const *in, void 
     size_t row = (size_t)n->shape.dim[1] * dtype_size((dtype)n->dt);
     const int32_t *m = in[0];
     for (int64_t r = 0; r < B; r++)
-        memcpy((char *)out + (size_t)r * row, (const char *)(m[r] ? in[1] : in[2]) + (size_t)r * row,
-               row);
+        memcpy((char *)out + (size_t)r * row,
+               (const char *)(m[r] ? in[1] : in[2]) + (size_t)r * row, row);
 }
 
 static int32_t where_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined, uerr *e)

@@ -63,6 +63,14 @@ static int check_npass_;
         fflush(stdout);                                                        \
     } while (0)
 
+/* A test that cannot run here: "SKIP name (why)", which tests/run.sh
+ * counts apart from PASS and FAIL. */
+#define SKIP(fn, why)                                                          \
+    do {                                                                       \
+        printf("SKIP %s (%s)\n", #fn, why);                                    \
+        fflush(stdout);                                                        \
+    } while (0)
+
 #define CHECK_EXIT() return check_nfail_ ? 1 : 0
 
 #endif

@@ -109,7 +109,7 @@ NO_COLOR=1|TERM=xterm NO_COLOR=1|0
 TERM=dumb|TERM=dumb|0
 EOF
 else
-    echo "  (script(1) is missing: the terminal cases are not run)"
+    skip "colour on a terminal" "script(1) is missing"
 fi
 
 # ---- exit statuses ---------------------------------------------------------------
@@ -198,7 +198,7 @@ one_line_fail "UNROLL_GRAPH_LIMIT that is not a size" 1 \
 # under AddressSanitizer (its shadow memory needs terabytes of address
 # space), and only where ulimit -v takes effect.
 case "$UNROLL" in
-*asan*) echo "  (ulimit -v case skipped under AddressSanitizer)" ;;
+*asan*) skip "an arena larger than ulimit -v" "AddressSanitizer's shadow memory needs more address space" ;;
 *)
     if [ "$(sh -c 'ulimit -v 1000000 2>/dev/null && ulimit -v')" = 1000000 ]; then
         one_line_fail "an arena larger than ulimit -v: a one-line error, not a crash" 1 \
@@ -206,7 +206,7 @@ case "$UNROLL" in
             sh -c "ulimit -v 1000000; exec timeout 120 $UNROLL train $cfg --set model.hidden=1024 \
                 --set train.batch=256 --set train.seq_len=1600 --set train.steps=1 --db $T/m.db"
     else
-        echo "  (ulimit -v does not work here: that case is not run)"
+        skip "an arena larger than ulimit -v" "ulimit -v does not take effect here"
     fi
     ;;
 esac

@@ -66,5 +66,7 @@ if command -v clang >/dev/null 2>&1; then
     done
     [ -z "$bad" ] && ok "the library compiles with clang and -Werror (make fuzz)" ||
         ko "the library compiles with clang and -Werror (make fuzz):$bad" "$(grep error: "$T/clang.log" | head -5)"
+else
+    skip "fuzz targets and the library compile with clang" "clang is not installed"
 fi
 exit 0

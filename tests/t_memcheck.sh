@@ -17,7 +17,7 @@ trap 'rm -rf "$T"' EXIT
 # valgrind cannot run a sanitized binary; under make asan the other tests
 # run these paths with the sanitizers watching instead
 if grep -q __asan_init "$UNROLL" 2>/dev/null; then
-    echo "  (an AddressSanitizer build: memcheck left to the sanitizers)"
+    skip "valgrind memcheck" "an AddressSanitizer build: the sanitizers watch these paths"
     exit 0
 fi
 if ! command -v valgrind >/dev/null 2>&1; then

@@ -162,10 +162,10 @@ static void test_bytes_str(void)
     CHECK(!strcmp(bytes_str(64u << 20, b), "64.0 MiB"));
     CHECK(!strcmp(bytes_str(3ull << 29, b), "1.5 GiB"));
     CHECK(!strcmp(bytes_str(UINT64_MAX, b), "16.0 EiB"));
-    static const uint64_t exact[] = {0, 1, 2000, 1024, 3ull << 29, 5ull << 40, 1ull << 62,
-                                     UINT64_MAX};
-    static const char *const want[] = {"0",       "1",      "2000",       "1KiB",
-                                       "1536MiB", "5TiB",   "4194304TiB", "18446744073709551615"};
+    static const uint64_t exact[] = {0,          1,          2000,       1024,
+                                     3ull << 29, 5ull << 40, 1ull << 62, UINT64_MAX};
+    static const char *const want[] = {"0",       "1",    "2000",       "1KiB",
+                                       "1536MiB", "5TiB", "4194304TiB", "18446744073709551615"};
     for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++) {
         uint64_t back = 0;
         bytes_exact_str(exact[i], b);

@@ -165,8 +165,9 @@ static void test_numpy_variants(void)
 {
     unsigned char img[256];
     int64_t v[3] = {-2147483648LL, 0, 2147483647LL};
-    size_t n = make_npy(img, 2, 0, "{\"shape\": (3L,), \"fortran_order\": False, \"descr\": \"<i8\"}",
-                        1, v, sizeof v);
+    size_t n =
+        make_npy(img, 2, 0, "{\"shape\": (3L,), \"fortran_order\": False, \"descr\": \"<i8\"}", 1,
+                 v, sizeof v);
     const char *p = tpath("v2.npy");
     put_file(p, img, n);
     uerr e = {0};
@@ -219,18 +220,18 @@ static void test_malformed(void)
          "unsupported .npy format version 4.0 (expected 1.0, 2.0 or 3.0)"},
         {"list.npy", 1, "[('descr', '<f4')]", NULL, 0, 0,
          "header is not a dict (it starts with \"[('descr', '<f4')]\")"},
-        {"dtype.npy", 1, "{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", NULL, 0,
-         16, "unsupported dtype '<c8' (expected '<f4', '<f8', '<i4' or '<i8')"},
-        {"bigend.npy", 1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", NULL, 0,
-         8, "unsupported dtype '>f4' (expected '<f4', '<f8', '<i4' or '<i8')"},
+        {"dtype.npy", 1, "{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", NULL, 0, 16,
+         "unsupported dtype '<c8' (expected '<f4', '<f8', '<i4' or '<i8')"},
+        {"bigend.npy", 1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", NULL, 0, 8,
+         "unsupported dtype '>f4' (expected '<f4', '<f8', '<i4' or '<i8')"},
         {"struct.npy", 1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }",
          NULL, 0, 8, "unsupported dtype: structured arrays are not supported"},
         {"fortran.npy", 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", NULL, 0,
          24, "fortran_order is True: only C-order arrays are supported"},
         {"few.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", NULL, 0, 20,
          "expected 24 bytes of data, found 20"},
-        {"many.npy", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", NULL, 0,
-         52, "expected 48 bytes of data, found 52"},
+        {"many.npy", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", NULL, 0, 52,
+         "expected 48 bytes of data, found 52"},
         {"noshape.npy", 1, "{'descr': '<f4', 'fortran_order': False, }", NULL, 0, 4,
          "header has no 'shape' key"},
         {"extra.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (), 'x': 1}", NULL, 0,
@@ -251,12 +252,14 @@ static void test_malformed(void)
          "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 4), }", NULL, 0,
          8, "shape [4611686018427387904, 4] is too large"},
         /* 2^64 + 4: read by wrapping around, this was once the shape (4,) */
-        {"wrap.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (18446744073709551620,), }",
-         NULL, 0, 16, "shape has a dimension too large"},
-        {"dimmax.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387905,), }",
-         NULL, 0, 16, "shape has a dimension too large"},
-        {"i8.npy", 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", (const char *)big,
-         0, 16, "int64 value 4294967296 at flat index 1 does not fit in int32"},
+        {"wrap.npy", 1,
+         "{'descr': '<f4', 'fortran_order': False, 'shape': (18446744073709551620,), }", NULL, 0,
+         16, "shape has a dimension too large"},
+        {"dimmax.npy", 1,
+         "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387905,), }", NULL, 0, 16,
+         "shape has a dimension too large"},
+        {"i8.npy", 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }",
+         (const char *)big, 0, 16, "int64 value 4294967296 at flat index 1 does not fit in int32"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const bad_case *c = &cases[i];

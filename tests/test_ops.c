@@ -183,7 +183,8 @@ static void test_shape_error(void)
     int32_t a = op_example_param(&g, shape_2(2, 3), &e);
     int32_t b = op_example_param(&g, shape_2(2, 3), &e);
     CHECK(op_matmul(&g, a, b, 0, 0, &e) < 0);
-    CHECKF(!strcmp(e.msg, "op matmul: inner dimensions differ (inputs: float64 [2, 3], float64 [2, 3])"),
+    CHECKF(!strcmp(e.msg,
+                   "op matmul: inner dimensions differ (inputs: float64 [2, 3], float64 [2, 3])"),
            "got: %s", e.msg);
     graph_free(&g);
 }

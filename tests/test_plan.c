@@ -392,7 +392,8 @@ static void test_gradients_are_the_arena(void)
             snprintf(cfg, sizeof cfg, cfg_fmt, cells[c], hidden, "tanh", "float32", 6, 3);
             spec s;
             net n;
-            plan_options po = {.fuse = f < 3 ? fuses[f] : PLAN_FUSE_ALL, .recompute_seg = f == 3 ? 2 : 0};
+            plan_options po = {.fuse = f < 3 ? fuses[f] : PLAN_FUSE_ALL,
+                               .recompute_seg = f == 3 ? 2 : 0};
             CHECK_OK(spec_load_buffer(&s, "t.yaml", cfg, strlen(cfg), NULL, 0, &e), &e);
             CHECK_OK(net_init(&n, &s, 5, 3, 6, NET_TRAIN, &po, &e), &e);
             CHECKF(n.grads_in_arena && n.grads == n.x.arena,

@@ -416,7 +416,8 @@ static void test_spec_errors(void)
     EXPECT("data: {kind: csv, path: x}\n",
            "t.yaml:1:14: data.kind: expected one of text, classify, npy, found 'csv'");
     EXPECT("data: {path: ~}\n", "t.yaml:1:14: data.path: expected a non-empty string, found null");
-    EXPECT("data: {path: \"a\\0b\"}\n", "t.yaml:1:14: data.path: a string cannot contain a NUL byte");
+    EXPECT("data: {path: \"a\\0b\"}\n",
+           "t.yaml:1:14: data.path: a string cannot contain a NUL byte");
 
     /* custom-cell keys */
     EXPECT("data: {path: x}\nmodel:\n  hidden: 5\n  step:\n    - h[t] = x[t]\n",

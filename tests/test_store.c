@@ -273,7 +273,8 @@ static void test_runs(void)
     char h[SHA256_HEX_SIZE];
     sha256_hex(info.config_text, strlen(info.config_text), h);
     CHECK(!strcmp(r.config_hash, h));
-    CHECK(!strcmp(r.status, "running") && r.finished == NULL && r.started && strlen(r.started) == 24);
+    CHECK(!strcmp(r.status, "running") && r.finished == NULL && r.started &&
+          strlen(r.started) == 24);
     CHECK(!strcmp(r.command_line, info.command_line) && !strcmp(r.program_version, "0.1"));
     CHECK(!strcmp(r.data_hash, "ab12") && !strcmp(r.blas, "OpenBLAS") && r.threads == 2);
     CHECK(r.parent_checkpoint == 0);
@@ -410,7 +411,8 @@ static void test_metrics(void)
     CHECK_OK(store_metric(s, other, 2, "valid_loss", 0.25, &e), &e); /* the last value wins */
     CHECK_OK(store_metrics_csv(s, other, mf, &e), &e);
     fclose(mf);
-    CHECKF(buf && !strcmp(buf, "step,name,value\n1,\"loss,odd \"\"name\"\"\",nan\n2,valid_loss,0.25\n"),
+    CHECKF(buf && !strcmp(buf,
+                          "step,name,value\n1,\"loss,odd \"\"name\"\"\",nan\n2,valid_loss,0.25\n"),
            "csv: '%s'", buf ? buf : "");
     free(buf);
 
@@ -977,7 +979,8 @@ static void test_listings_and_lineage(void)
     /* rename: the rules of names, and tags cannot be shadowed */
     CHECK(store_run_rename(s, run, "beta", &e) == UERR_USER && strstr(e.msg, "already exists"));
     uerr_clear(&e);
-    CHECK(store_run_rename(s, run, "keep", &e) == UERR_USER && strstr(e.msg, "is a checkpoint tag"));
+    CHECK(store_run_rename(s, run, "keep", &e) == UERR_USER &&
+          strstr(e.msg, "is a checkpoint tag"));
     uerr_clear(&e);
     CHECK(store_run_rename(s, run, "a@b", &e) == UERR_USER);
     uerr_clear(&e);
@@ -1026,16 +1029,19 @@ static void test_query(void)
     FILE *m = open_memstream(&buf, &n);
     CHECK_OK(table_write(&t, m, TABLE_JSON, &e), &e);
     fclose(m);
-    CHECKF(buf && strstr(buf, "{\"name\": \"q\", \"x\": 1.5, \"n\": null, \"data\": \"<blob 12 bytes>\"}"),
+    CHECKF(buf &&
+               strstr(buf,
+                      "{\"name\": \"q\", \"x\": 1.5, \"n\": null, \"data\": \"<blob 12 bytes>\"}"),
            "got %s", buf);
     free(buf);
     table_free(&t);
     CHECK_OK(store_query(r, "PRAGMA integrity_check", &t, &e), &e);
     CHECK(t.nrows == 1 && !strcmp(table_at(&t, 0, 0)->s, "ok"));
     table_free(&t);
-    CHECK_OK(store_query(r, "WITH x AS (SELECT step FROM checkpoints) SELECT max(step) FROM x; -- done",
-                         &t, &e),
-             &e);
+    CHECK_OK(
+        store_query(r, "WITH x AS (SELECT step FROM checkpoints) SELECT max(step) FROM x; -- done",
+                    &t, &e),
+        &e);
     CHECK(table_at(&t, 0, 0)->i == 30);
     table_free(&t);
     static const char *const refused[] = {

@@ -24,7 +24,8 @@ static void test_every_shape(void)
                 int32_t t = op_transpose(&g, a, &e);
                 CHECK(a >= 0 && t >= 0);
                 size_t es = dt ? 8 : 4, off = (size_t)(R % 3) * es;
-                char *xm = malloc((size_t)(R * C) * es + 64), *ym = malloc((size_t)(R * C) * es + 64);
+                char *xm = malloc((size_t)(R * C) * es + 64),
+                     *ym = malloc((size_t)(R * C) * es + 64);
                 void *x = xm + off, *y = ym + es;
                 for (int64_t i = 0; i < R * C; i++) {
                     if (dt)

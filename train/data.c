@@ -147,7 +147,8 @@ void data_to_net(const data_source *d, net *n, const int32_t *inputs, const int3
 
 double data_units_per_step(const data_source *d)
 {
-    int per_seq = d->kind == SPEC_DATA_CLASSIFY || (d->kind == SPEC_DATA_NPY && d->npy.per_sequence);
+    int per_seq =
+        d->kind == SPEC_DATA_CLASSIFY || (d->kind == SPEC_DATA_NPY && d->npy.per_sequence);
     return per_seq ? (double)d->B : (double)(d->B * d->T);
 }
 

@@ -284,8 +284,8 @@ void net_set_dense(net *n, const void *x)
     size_t row = (size_t)D * n->es;
     for (int64_t b = 0; b < B; b++)
         for (int64_t t = 0; t < T; t++)
-            memcpy((char *)n->xd + (size_t)(t * B + b) * row, (const char *)x + (size_t)(b * T + t) * row,
-                   row);
+            memcpy((char *)n->xd + (size_t)(t * B + b) * row,
+                   (const char *)x + (size_t)(b * T + t) * row, row);
 }
 
 int net_run(net *n, double *loss, uerr *e)

@@ -166,7 +166,8 @@ int npyset_from_arrays(const char *dir, npy_array *inputs, npy_array *targets,
     s->ntrain = s->N - s->nvalid;
     s->valid = s->train + s->ntrain;
     if (s->ntrain < 1) {
-        rc = uerr_set(e, UERR_USER, "%s: no training examples left after the validation split", dir);
+        rc =
+            uerr_set(e, UERR_USER, "%s: no training examples left after the validation split", dir);
         goto fail;
     }
     if ((rc = shuffler_init(&s->sh, s->ntrain, seed, e)))
