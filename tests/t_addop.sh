@@ -30,7 +30,10 @@ else
 fi
 cat "$T/line" >>"$T/graph/ops.def"
 
-if make -C "$T" -j2 MPI=0 OPT=-O0 VECFLAGS= build/rel/unroll >"$T/build.log" 2>&1; then
+# A make of its own: under `make asan` the caller's variables (BUILD,
+# SAN, ...) would reach this one through MAKEFLAGS.
+if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$T" -j2 MPI=0 BUILD=build/rel OPT=-O0 \
+    SAN= VECFLAGS= build/rel/unroll >"$T/build.log" 2>&1; then
     ok "addop: the tree builds with one file and one line more"
 else
     ko "addop: the tree builds with one file and one line more" "$(tail -20 "$T/build.log")"
