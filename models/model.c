@@ -711,6 +711,17 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
             m->hstate[t] = kh >= 0 ? top->now[kh] : -1;
         }
         g->cur_t = (int32_t)t;
+        /* the loss kernels index the output by class: a width that is not
+         * the data's is the user's equation, named here, not a shape error
+         * deep in an op (or a read past the row, were it wider) */
+        const shape *os = &g->nodes[m->logits[t]].shape;
+        if (os->rank == 2 && os->dim[1] != io->output) {
+            rc = uerr_set(e, UERR_USER, "%s:%d:%d: '%s[t]' has %lld elements, but the loss needs "
+                          "%lld (%s)", c.file, c.eq[out_eq].line, c.eq[out_eq].col, c.output,
+                          (long long)os->dim[1], (long long)io->output,
+                          m->real ? "the width of the targets" : "one per class of the data");
+            goto fail;
+        }
         int32_t lt = !m->real ? op_softmax_xent(g, m->logits[t], m->y[t], e)
                      : op_real_loss(g, s->model.output == SPEC_OUT_LINEAR ? OP_MSE : OP_SIGMOID_BCE,
                                     m->logits[t], m->yr[t], m->lmask[t], e);
