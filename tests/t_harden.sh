@@ -1,0 +1,43 @@
+#!/bin/sh
+# t_harden.sh - hostile inputs, signals and faults (issue 14): each ends
+# with one line naming the place and exit 1 (2 for misuse), or works;
+# nothing committed is lost, nothing non-finite is stored as good.
+UNROLL=${UNROLL:-build/rel/unroll}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+. tests/lib.sh
+G=tests/golden/min_char_rnn/text.txt
+printf 'data: {kind: text, path: %s}\nmodel: {hidden: 8}\ntrain: {seq_len: 5, steps: 4}\n' "$G" >"$T/g.yaml"
+
+# one_line NAME WANT_RC WANT_TEXT CMD...: the command fails with WANT_RC
+# and exactly one line on stderr holding WANT_TEXT
+one_line() {
+    name=$1 want_rc=$2 want=$3
+    shift 3
+    "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+    if [ "$rc" -eq "$want_rc" ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -qF -- "$want" "$T/err"; then
+        ok "$name"
+    else
+        ko "$name" "exit $rc (wanted $want_rc): $(cat "$T/err") (wanted: $want)"
+    fi
+}
+
+# ---- 2: a checkpoint with NaN weights: sample refuses it, no crash ----------
+$UNROLL train "$T/g.yaml" --db "$T/s.db" --name good --quiet 2>/dev/null
+$UNROLL ckpt export good --db "$T/s.db" --npy "$T/ex" >/dev/null
+sz=$(wc -c <"$T/ex/U.npy")
+printf '\000\000\300\177' | dd of="$T/ex/U.npy" bs=1 seek=$((sz - 4)) conv=notrunc 2>/dev/null
+$UNROLL ckpt import "$T/ex" --name nan --config "$T/g.yaml" --db "$T/s.db" >/dev/null 2>&1
+one_line "sample refuses a checkpoint with NaN weights" 1 "parameter 'U' holds a non-finite value" \
+    $UNROLL sample nan --db "$T/s.db" --length 5
+
+# ---- 9: divergence stores no non-finite checkpoint and names what stands ----
+printf 'data: {kind: text, path: %s}\nmodel: {hidden: 8}\ntrain: {seq_len: 5, steps: 20, optimizer: {name: sgd, lr: 1.0e300}, checkpoint: {every: 1}}\n' "$G" >"$T/div.yaml"
+one_line "divergence: no checkpoint of inf weights, and says none was saved" 1 \
+    "after the update; training stopped, no checkpoint was saved" \
+    $UNROLL train "$T/div.yaml" --db "$T/d.db" --name div
+n=$($UNROLL query --db "$T/d.db" --csv "SELECT count(*) FROM checkpoints" 2>/dev/null | tail -1)
+[ "$n" = 0 ] && ok "divergence: the store holds no checkpoint" || ko "divergence: the store holds no checkpoint" "$n checkpoints"
+one_line "divergence after --from names the checkpoint kept" 1 "the checkpoint of step 0 is kept" \
+    $UNROLL train "$T/div.yaml" --from good --db "$T/s.db" --name div2
