@@ -47,7 +47,7 @@ static const char usage[] =
     "                     fails with one line and status 1\n"
     "\n"
     "exit status: 0 ok, 1 bad input, 2 usage, 3 internal error; train stopped by\n"
-    "Ctrl-C (SIGINT): 130, after writing a checkpoint\n";
+    "Ctrl-C (SIGINT): 130, SIGTERM: 143, SIGHUP: 129, after writing a checkpoint\n";
 
 int main(int argc, char **argv)
 {

@@ -41,3 +41,33 @@ n=$($UNROLL query --db "$T/d.db" --csv "SELECT count(*) FROM checkpoints" 2>/dev
 [ "$n" = 0 ] && ok "divergence: the store holds no checkpoint" || ko "divergence: the store holds no checkpoint" "$n checkpoints"
 one_line "divergence after --from names the checkpoint kept" 1 "the checkpoint of step 0 is kept" \
     $UNROLL train "$T/div.yaml" --from good --db "$T/s.db" --name div2
+
+# ---- 4: SIGTERM and SIGHUP act as SIGINT: a checkpoint, then 128 + signal ----
+for sig in TERM:143 HUP:129; do
+    name=${sig%:*} want=${sig#*:}
+    $UNROLL train "$T/g.yaml" --db "$T/sig$name.db" --name s --set train.steps=2000000 \
+        --set train.checkpoint.every=50 >/dev/null 2>"$T/err" &
+    pid=$!
+    wait_ckpts "$UNROLL" "$T/sig$name.db" 1
+    kill -"$name" "$pid"
+    wait "$pid"
+    rc=$?
+    stopped=$(sed -n 's/^interrupted after \([0-9]*\) steps in .*/\1/p' "$T/err")
+    last=$($UNROLL query --db "$T/sig$name.db" --csv "SELECT max(step) FROM checkpoints" | tail -1)
+    if [ "$rc" -eq "$want" ] && [ -n "$stopped" ] && [ "$last" = "$stopped" ]; then
+        ok "SIG$name: checkpoint at step $stopped, exit $want"
+    else
+        ko "SIG$name: checkpoint, exit $want" "exit $rc, stopped '$stopped', last checkpoint '$last': $(tail -3 "$T/err")"
+    fi
+done
+
+# ---- 5: a closed progress pipe ends the progress lines, not the run ---------
+( $UNROLL train "$T/g.yaml" --db "$T/pipe.db" --name p --set train.steps=3000 \
+    --set train.log_every=1 2>&1; echo "rc=$?" >"$T/pipe.rc" ) | head -1 >/dev/null
+last=$($UNROLL query --db "$T/pipe.db" --csv "SELECT max(step) FROM checkpoints" | tail -1)
+status=$($UNROLL query --db "$T/pipe.db" --csv "SELECT status FROM runs" | tail -1)
+if [ "$(cat "$T/pipe.rc")" = "rc=0" ] && [ "$last" = 3000 ] && [ "$status" = finished ]; then
+    ok "a closed progress pipe: training goes on to its last step"
+else
+    ko "a closed progress pipe: training goes on" "$(cat "$T/pipe.rc"), last checkpoint '$last', status '$status'"
+fi
