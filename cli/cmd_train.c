@@ -150,6 +150,13 @@ typedef struct progress_ctx {
     const char *unit;
 } progress_ctx;
 
+static void on_note(void *ctx, const char *msg)
+{
+    progress_ctx *c = ctx;
+    if (!c->quiet && !ferror(stderr))
+        cli_progress_print(&c->bar, "%s\n", msg);
+}
+
 /* Plain lines (not a terminal) every log_every steps, at each validation
  * and at the end, in a fixed form that users and tests parse:
  *   step 200/4000  loss 2.1234/token (3.063 bpc, ppl 8.36)  30123 tokens/s  ETA 0:12
@@ -353,6 +360,7 @@ static int train_body(int argc, char **argv, const dist *d)
         .from = from ? &ref : NULL,
         .dist = d,
         .ready = c.verbose && !c.quiet ? on_ready : NULL,
+        .note = on_note,
     };
     if (resume && !c.quiet)
         fprintf(stderr, "resuming from checkpoint %lld (step %lld, version %lld) to step %lld\n",

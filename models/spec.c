@@ -187,6 +187,8 @@ static const spec_field spec_fields[] = {
           "steps between checkpoints (0 = only at the end)"),
     F_STR("train.checkpoint.db", train.checkpoint.db, "unroll.db", SPEC_NONEMPTY,
           "SQLite checkpoint store"),
+    F_INT("train.checkpoint.wait", train.checkpoint.wait, "600", 0, SPEC_NOMAX,
+          "seconds a checkpoint waits for a lock held elsewhere"),
 
     F_INT("sample.length", sample.length, "200", 1, 1000000000, "characters to generate"),
     F_REAL("sample.temperature", sample.temperature, "1.0", 0, 0,

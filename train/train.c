@@ -225,9 +225,26 @@ static int save_checkpoint(trainer *t, int64_t step, double loss, double valid,
         snprintf(metrics, sizeof metrics, "{\"loss\": %.17g}", loss);
     else
         snprintf(metrics, sizeof metrics, "{\"loss\": %.17g, \"valid_loss\": %.17g}", loss, valid);
-    if (!rc)
+    /* Another process holding the store's lock (a long query, a backup):
+     * each attempt waits the busy timeout; the run stops only after
+     * train.checkpoint.wait seconds, its last checkpoint intact. */
+    double w0 = now_s();
+    for (int said = 0; !rc; said = 1) {
         rc = store_checkpoint_save_from(t->o->db, t->run, step, *parent, sl.ts, sl.n, metrics,
                                         ckpt, e);
+        if (!rc || !store_busy(t->o->db) || now_s() - w0 >= (double)t->s->train.checkpoint.wait)
+            break;
+        if (!said && t->o->note) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "step %lld: the store is locked by another process; the "
+                     "checkpoint waits (up to %llds)", (long long)step,
+                     (long long)t->s->train.checkpoint.wait);
+            t->o->note(t->o->ctx, msg);
+        }
+        uerr_clear(e);
+        rc = 0;
+        nanosleep(&(struct timespec){0, 100000000}, NULL);
+    }
     if (!rc)
         *parent = *ckpt, t->saved_step = step;
     ckpt_state_free(&sl);
