@@ -25,6 +25,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/outfile.h"
+
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "npy.c copies little-endian data as is: a big-endian host needs byte swapping"
 #endif
@@ -522,18 +524,16 @@ int npy_write(const char *path, dtype dt, const shape *s, const void *data, uerr
     if (nbytes && !data)
         return uerr_set(e, UERR_INTERNAL, "%s: no data to write", path);
 
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return uerr_set(e, UERR_USER, "%s: cannot create: %s", path, strerror(errno));
-    int ok = fwrite(hdr, 1, total, f) == total && (!nbytes || fwrite(data, 1, nbytes, f) == nbytes);
-    int err = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-        err = errno;
-    }
+    outfile of;
+    int rc = outfile_open(&of, path, e);
+    if (rc)
+        return rc;
+    int ok = fwrite(hdr, 1, total, of.f) == total &&
+             (!nbytes || fwrite(data, 1, nbytes, of.f) == nbytes);
     if (!ok) {
-        remove(path);
+        int err = errno;
+        outfile_abort(&of);
         return uerr_set(e, UERR_USER, "%s: write failed: %s", path, strerror(err));
     }
-    return 0;
+    return outfile_commit(&of, path, e);
 }

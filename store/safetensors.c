@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/outfile.h"
 #include "store/json.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -96,11 +97,12 @@ int sft_write(const char *path, const sft_tensor *t, int n, const char *const *m
         free(hdr);
         return rc;
     }
-    FILE *f = fopen(path, "wb");
-    if (!f) {
+    outfile of;
+    if ((rc = outfile_open(&of, path, e))) {
         free(hdr);
-        return uerr_set(e, UERR_USER, "%s: cannot create: %s", path, strerror(errno));
+        return rc;
     }
+    FILE *f = of.f;
     unsigned char len8[8];
     for (int i = 0; i < 8; i++)
         len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
@@ -110,16 +112,12 @@ int sft_write(const char *path, const sft_tensor *t, int n, const char *const *m
         ok = !nb || fwrite(t[i].data, 1, nb, f) == nb;
     }
     int err = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-        err = errno;
-    }
     free(hdr);
     if (!ok) {
-        remove(path);
+        outfile_abort(&of);
         return uerr_set(e, UERR_USER, "%s: write failed: %s", path, strerror(err));
     }
-    return 0;
+    return outfile_commit(&of, path, e);
 }
 
 /* ---- reading ------------------------------------------------------------ */

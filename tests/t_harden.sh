@@ -71,3 +71,27 @@ if [ "$(cat "$T/pipe.rc")" = "rc=0" ] && [ "$last" = 3000 ] && [ "$status" = fin
 else
     ko "a closed progress pipe: training goes on" "$(cat "$T/pipe.rc"), last checkpoint '$last', status '$status'"
 fi
+
+# ---- 6: a failed write removes nothing that stood at the output path --------
+ln -s /dev/full "$T/full.st"
+one_line "export --safetensors through a link to /dev/full fails" 1 "full.st: write failed" \
+    $UNROLL ckpt export good --db "$T/s.db" --safetensors "$T/full.st"
+[ -L "$T/full.st" ] && ok "export: the link is still there" || ko "export: the link is still there"
+ln -s /dev/full "$T/full.svg"
+one_line "runs plot -o a link to /dev/full fails" 1 "full.svg: plot: writing failed" \
+    $UNROLL runs plot good --db "$T/s.db" -o "$T/full.svg"
+[ -L "$T/full.svg" ] && ok "runs plot: the link is still there" || ko "runs plot: the link is still there"
+mkdir "$T/gout"
+ln -s /dev/full "$T/gout/loss.npy"
+$UNROLL grad "$T/g.yaml" --out "$T/gout" --quiet >/dev/null 2>"$T/err"
+rc=$?
+[ $rc -eq 1 ] && [ -L "$T/gout/loss.npy" ] && ok "grad --out: a failed npy write leaves the link" ||
+    ko "grad --out: a failed npy write leaves the link" "exit $rc: $(cat "$T/err")"
+printf 'old' >"$T/real.st"
+ln -s real.st "$T/link.st"
+$UNROLL ckpt export good --db "$T/s.db" --safetensors "$T/link.st" >/dev/null 2>&1
+if [ -L "$T/link.st" ] && [ "$(wc -c <"$T/real.st")" -gt 3 ] && [ "$(ls -A "$T" | grep -c '^\.')" -eq 0 ]; then
+    ok "export through a link replaces its target, keeps the link, leaves no temporary file"
+else
+    ko "export through a link" "$(ls -la "$T")"
+fi
