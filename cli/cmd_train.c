@@ -23,6 +23,7 @@
 #include "kernels/pool.h"
 #include "train/blascheck.h"
 #include "train/dist.h"
+#include "train/model_ckpt.h"
 #include "train/train.h"
 
 static const char help[] =
@@ -108,7 +109,7 @@ static int resume_spec(store *db, const store_loaded *l, const cli_common *c, sp
     if (!*run.config_text)
         rc = uerr_set(e, UERR_USER, "run '%s' has no config (imported?); nothing to resume",
                       run.name);
-    else
+    else if (!(rc = model_ckpt_check_config(&run, e)))
         rc = spec_load_buffer(s, label, run.config_text, strlen(run.config_text), c->sets,
                               c->nsets, e);
     if (!rc && s->train.steps < l->step)

@@ -95,3 +95,11 @@ if [ -L "$T/link.st" ] && [ "$(wc -c <"$T/real.st")" -gt 3 ] && [ "$(ls -A "$T" 
 else
     ko "export through a link" "$(ls -la "$T")"
 fi
+
+# ---- 7: a config edited inside the store is refused, not trained ----------
+$UNROLL train "$T/g.yaml" --db "$T/h.db" --name h --quiet --set train.checkpoint.every=2 2>/dev/null
+sqlite3 "$T/h.db" "UPDATE runs SET config_text = replace(config_text, 'lr: 0.1', 'lr: 0.3')"
+for c in "train --resume h --set train.steps=8" "ckpt verify h" "sample h --length 3" "eval h"; do
+    one_line "stored config edited: $c refuses it" 1 "run 'h': the stored config does not match its stored hash" \
+        $UNROLL $c --db "$T/h.db"
+done
