@@ -103,3 +103,15 @@ for c in "train --resume h --set train.steps=8" "ckpt verify h" "sample h --leng
     one_line "stored config edited: $c refuses it" 1 "run 'h': the stored config does not match its stored hash" \
         $UNROLL $c --db "$T/h.db"
 done
+
+# ---- 8: eval of a classifier whose TSV changed is refused -------------------
+cp tests/data/words_small.tsv "$T/w.tsv"
+$UNROLL train configs/word_language.yaml --set data.path="$T/w.tsv" --set model.hidden=4 \
+    --set train.batch=3 --set train.steps=5 --db "$T/w.db" --name w --quiet 2>/dev/null
+if $UNROLL eval w --db "$T/w.db" >/dev/null 2>"$T/err"; then ok "eval: the unchanged TSV scores"; else ko "eval: the unchanged TSV scores" "$(cat "$T/err")"; fi
+sed 's/german$/deutsch/' tests/data/words_small.tsv >"$T/w.tsv"
+one_line "eval: a renamed label is refused" 1 "w.tsv: the data changed since run 'w' was trained" \
+    $UNROLL eval w --db "$T/w.db"
+grep -v german tests/data/words_small.tsv >"$T/w.tsv"
+one_line "eval: a removed class is refused" 1 "w.tsv: the data changed since run 'w' was trained" \
+    $UNROLL eval w --db "$T/w.db"

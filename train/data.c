@@ -202,6 +202,23 @@ int data_valid_each(data_source *d, int32_t *inputs, int32_t *targets, data_batc
                             text_valid_chunk, &c, NULL, e);
 }
 
+int data_check_hash(const spec *s, const char *run, const char *want, uerr *e)
+{
+    data_source d;
+    if (!want || !*want)
+        return 0;
+    int rc = data_open(&d, s, e);
+    if (rc)
+        return rc;
+    if (strcmp(want, d.hash))
+        rc = uerr_set(e, UERR_USER,
+                      "%s: the data changed since run '%s' was trained (data hash %.12s, now "
+                      "%.12s): its held-out part and classes are no longer the run's",
+                      s->data.path, run, want, d.hash);
+    data_free(&d);
+    return rc;
+}
+
 int data_prepare(data_source *d, uerr *e)
 {
     return d->kind == SPEC_DATA_TEXT ? text_cursor(d, e) : 0;

@@ -44,6 +44,11 @@ typedef struct data_source {
 
 int data_open(data_source *d, const spec *s, uerr *e);
 
+/* The data at s's data.path against run's stored hash (want; "" or NULL:
+ * none stored): scoring changed data as the run's held-out part (its
+ * classes relabelled or removed) would compare against the wrong answers. */
+int data_check_hash(const spec *s, const char *run, const char *want, uerr *e);
+
 /* Readies the training order. Apart from data_open because the text
  * cursor's size check ("too short for batch B x seq_len T") should come
  * after the model's memory check, whose message is the clearer one for an
