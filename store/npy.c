@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/infile.h"
 #include "base/outfile.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -407,9 +408,11 @@ static int npy_read_exact(FILE *f, void *buf, size_t n, const char *path, uerr *
 int npy_read(const char *path, dtype *dt, shape *s, void **data, uerr *e)
 {
     *data = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return uerr_set(e, UERR_USER, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    int oc = infile_open(path, INFILE_REGULAR, &f);
+    if (oc)
+        return oc > 0 ? uerr_set(e, UERR_USER, "%s: not a regular file", path)
+                      : uerr_set(e, UERR_USER, "%s: cannot open: %s", path, strerror(errno));
     char *h = NULL;
     unsigned char *out = NULL;
     int rc = 0;

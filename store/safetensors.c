@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/infile.h"
 #include "base/outfile.h"
 #include "store/json.h"
 
@@ -344,9 +345,11 @@ done:
 int sft_read(const char *path, sft_file *out, uerr *e)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return uerr_set(e, UERR_USER, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    int oc = infile_open(path, INFILE_REGULAR, &f);
+    if (oc)
+        return oc > 0 ? uerr_set(e, UERR_USER, "%s: not a regular file", path)
+                      : uerr_set(e, UERR_USER, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     int rc = 0;
     unsigned char *buf = NULL;

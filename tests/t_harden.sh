@@ -115,3 +115,45 @@ one_line "eval: a renamed label is refused" 1 "w.tsv: the data changed since run
 grep -v german tests/data/words_small.tsv >"$T/w.tsv"
 one_line "eval: a removed class is refused" 1 "w.tsv: the data changed since run 'w' was trained" \
     $UNROLL eval w --db "$T/w.db"
+
+# ---- 11: a FIFO never hangs a reader ----------------------------------------
+mkfifo "$T/fifo"
+printf 'data: {kind: text, path: %s}\nmodel: {hidden: 8}\ntrain: {seq_len: 5, steps: 2}\n' "$T/fifo" >"$T/fifodata.yaml"
+mkdir "$T/npyfifo"
+mkfifo "$T/npyfifo/inputs.npy"
+cp tests/data/parity_ids/targets.npy "$T/npyfifo/"
+while IFS='|' read -r name want cmd; do
+    one_line "FIFO: $name" 1 "$want" timeout 20 $UNROLL $cmd
+done <<EOF2
+config|fifo|train $T/fifo --db $T/f.db
+text data|fifo: empty text|train $T/fifodata.yaml --db $T/f.db
+npy member|inputs.npy: not a regular file|train configs/parity_elman.yaml --set data.path=$T/npyfifo --db $T/f.db
+--db|fifo: not a regular file|runs list --db $T/fifo
+safetensors import|fifo: not a regular file|ckpt import $T/fifo --name x --db $T/f.db
+EOF2
+if cat "$T/g.yaml" | $UNROLL train /dev/stdin --db "$T/pipe2.db" --name piped --quiet 2>"$T/err"; then
+    ok "a config from a pipe trains"
+else
+    ko "a config from a pipe trains" "$(cat "$T/err")"
+fi
+
+# ---- 13: odd --db targets are refused, naming them ---------------------------
+mkdir "$T/dbdir"
+sqlite3 "$T/marked.db" "PRAGMA application_id = 1433293420"
+while IFS='|' read -r name want db; do
+    one_line "--db $name" 1 "$want" $UNROLL train "$T/g.yaml" --db "$db"
+done <<EOF2
+a directory|dbdir: not a regular file|$T/dbdir
+/dev/null|/dev/null: not a regular file|/dev/null
+:memory:|':memory:': not a database file|:memory:
+unroll's mark, no tables|marked.db: damaged unroll store|$T/marked.db
+EOF2
+one_line "--db ''" 1 "'': not a database file" $UNROLL train "$T/g.yaml" --db ""
+
+# ---- 12: standard output that cannot be written is status 1 -----------------
+for c in "sample good --length 5 --db $T/s.db" "config show $T/g.yaml" "graph $T/g.yaml"; do
+    $UNROLL $c >/dev/full 2>"$T/err"
+    rc=$?
+    [ $rc -eq 1 ] && grep -q "write failed" "$T/err" && ok "stdout on /dev/full: $c exits 1" ||
+        ko "stdout on /dev/full: $c exits 1" "exit $rc: $(cat "$T/err")"
+done
