@@ -28,7 +28,9 @@ $UNROLL train "$T/g.yaml" --db "$T/s.db" --name good --quiet 2>/dev/null
 $UNROLL ckpt export good --db "$T/s.db" --npy "$T/ex" >/dev/null
 sz=$(wc -c <"$T/ex/U.npy")
 printf '\000\000\300\177' | dd of="$T/ex/U.npy" bs=1 seek=$((sz - 4)) conv=notrunc 2>/dev/null
-$UNROLL ckpt import "$T/ex" --name nan --config "$T/g.yaml" --db "$T/s.db" >/dev/null 2>&1
+one_line "import refuses a tensor holding NaN" 1 "ex: tensor 'U' holds a non-finite value" \
+    $UNROLL ckpt import "$T/ex" --name nan --config "$T/g.yaml" --db "$T/s.db"
+$UNROLL ckpt import "$T/ex" --name nan --config "$T/g.yaml" --db "$T/s.db" --allow-nonfinite >/dev/null 2>&1
 one_line "sample refuses a checkpoint with NaN weights" 1 "parameter 'U' holds a non-finite value" \
     $UNROLL sample nan --db "$T/s.db" --length 5
 
@@ -157,3 +159,9 @@ for c in "sample good --length 5 --db $T/s.db" "config show $T/g.yaml" "graph $T
     [ $rc -eq 1 ] && grep -q "write failed" "$T/err" && ok "stdout on /dev/full: $c exits 1" ||
         ko "stdout on /dev/full: $c exits 1" "exit $rc: $(cat "$T/err")"
 done
+
+# ---- 14: a tensor and its PyTorch alias in one import: the file is named ----
+$UNROLL ckpt export good --db "$T/s.db" --npy "$T/ex2" >/dev/null
+cp "$T/ex2/U.npy" "$T/ex2/weight_ih_l0.npy"
+one_line "import: U and weight_ih_l0 both present" 1 "ex2: holds both 'U' and 'weight_ih_l0'" \
+    $UNROLL ckpt import "$T/ex2" --name dup --db "$T/s.db"
