@@ -313,6 +313,15 @@ static int train_body(int argc, char **argv, const dist *d)
         return cli_usage("train: --params or --from, not both");
     if (force && !resume)
         return cli_usage("train: --force goes with --resume");
+    if (name && !*name)
+        return cli_usage("train: --name: a run name cannot be empty");
+    if (name) {
+        uerr ne = {0};
+        if (store_name_check("run name", name, &ne)) {
+            uerr_prefix(&ne, "--name");
+            return cli_fail(&ne);
+        }
+    }
     int lead = d->rank == 0;
     if (!lead)
         c.quiet = 1;

@@ -645,6 +645,16 @@ static char *spec_default_name(const char *path)
     }
     if (len == 0)
         return spec_dup("run", 3);
+    /* 123.yaml: a run name of digits would read as a run id */
+    size_t digits = 0;
+    while (digits < len && base[digits] >= '0' && base[digits] <= '9')
+        digits++;
+    if (digits == len) {
+        char *p = malloc(len + 5);
+        if (p)
+            snprintf(p, len + 5, "run-%.*s", (int)len, base);
+        return p;
+    }
     return spec_dup(base, len);
 }
 

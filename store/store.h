@@ -169,6 +169,11 @@ int store_flush(store *s, uerr *e);
  * (past the busy timeout): waiting and trying again may succeed. */
 int store_busy(const store *s);
 
+/* Whether name can be a run name or tag (what: "run name", "tag"): not
+ * empty, not all digits (ids are tried first), no '@' (RUN@STEP), no
+ * control character, at most STORE_NAME_MAX bytes. */
+int store_name_check(const char *what, const char *name, uerr *e);
+
 /* "step,name,value" then one row per metric ordered by step, name; values
  * with %.17g (so they read back bit-exact), NULL as "nan". */
 int store_metrics_csv(store *s, int64_t run, FILE *out, uerr *e);

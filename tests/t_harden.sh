@@ -165,3 +165,26 @@ $UNROLL ckpt export good --db "$T/s.db" --npy "$T/ex2" >/dev/null
 cp "$T/ex2/U.npy" "$T/ex2/weight_ih_l0.npy"
 one_line "import: U and weight_ih_l0 both present" 1 "ex2: holds both 'U' and 'weight_ih_l0'" \
     $UNROLL ckpt import "$T/ex2" --name dup --db "$T/s.db"
+
+# ---- 15, 16: messages name the place; names and options -----------------------
+printf 'abcdef' >"$T/six.txt"
+printf 'data: {kind: text, path: %s}\nmodel: {hidden: 8}\ntrain: {seq_len: 5, steps: 2}\n' "$T/six.txt" >"$T/six.yaml"
+one_line "a text too short names its file" 1 "six.txt: text of" $UNROLL train "$T/six.yaml" --db "$T/n.db"
+printf 'name: "12345"\n' | cat - "$T/g.yaml" >"$T/digits.yaml"
+one_line "an all-digit name: key is blamed on the config" 1 "digits.yaml: name: run name '12345' is all digits" \
+    $UNROLL train "$T/digits.yaml" --db "$T/n.db"
+one_line "--name a@b is blamed on --name" 1 "--name: run name 'a@b' contains '@'" \
+    $UNROLL train "$T/g.yaml" --db "$T/n.db" --name a@b
+one_line "--name '' is misuse" 2 "--name: a run name cannot be empty" \
+    $UNROLL train "$T/g.yaml" --db "$T/n.db" --name ""
+one_line "--set KEY without = is misuse" 2 "--set 'train.steps': expected KEY=VALUE" \
+    $UNROLL train "$T/g.yaml" --db "$T/n.db" --set train.steps
+one_line "--temperature 1e300 says the bound" 2 "at most 1e6, found '1e300'" \
+    $UNROLL sample good --db "$T/s.db" --temperature 1e300
+cp "$T/g.yaml" "$T/123.yaml"
+if $UNROLL train "$T/123.yaml" --db "$T/n.db" --quiet 2>"$T/err" &&
+    [ "$($UNROLL query --db "$T/n.db" --csv "SELECT name FROM runs" | tail -1)" = run-123 ]; then
+    ok "123.yaml trains as run 'run-123'"
+else
+    ko "123.yaml trains as run 'run-123'" "$(cat "$T/err")"
+fi

@@ -12,6 +12,7 @@ int data_open(data_source *d, const spec *s, uerr *e)
 {
     memset(d, 0, sizeof *d);
     d->kind = s->data.kind;
+    d->path = s->data.path;
     d->B = s->train.batch;
     d->T = s->train.seq_len;
     int rc;
@@ -94,7 +95,10 @@ static int text_cursor(data_source *d, uerr *e)
 {
     if (d->cur.ids)
         return 0;
-    return batch_init(&d->cur, d->text.train, d->text.n_train, d->B, d->T, e);
+    int rc = batch_init(&d->cur, d->text.train, d->text.n_train, d->B, d->T, e);
+    if (rc && d->path)
+        uerr_prefix(e, "%s", d->path);
+    return rc;
 }
 
 void data_free(data_source *d)

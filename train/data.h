@@ -27,6 +27,7 @@
 
 typedef struct data_source {
     spec_data_kind kind;
+    const char *path;      /* data.path of the spec it was opened from */
     int64_t B, T;          /* T: the unroll length the data needs */
     model_io io;
     text_corpus text;

@@ -423,6 +423,8 @@ static int begin_run(trainer *t, train_result *r, uerr *e)
     int rc = 0;
     if (t->o->run_name && *t->o->run_name)
         snprintf(name, sizeof name, "%s", t->o->run_name);
+    else if ((rc = store_name_check("run name", t->s->name, e)))
+        uerr_prefix(e, "%s: name", t->s->path); /* the config's key, not the store, is at fault */
     else
         rc = store_unique_run_name(db, t->s->name, name, sizeof name, e);
     memcpy(hash, t->data.hash, sizeof hash);
