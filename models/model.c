@@ -381,12 +381,14 @@ static int setup(evaluator *ev, const spec *s, int64_t in_dim, int64_t hid_dim, 
     const cell *c = ev->c;
     for (int i = 0; i < c->nparams; i++) {
         const cell_param *p = &c->param[i];
-        if (!used_by(ev, p->name))
-            continue;
+        /* every declared shape is checked, used or not: a typo in an
+         * unused parameter is still a typo */
         int64_t d[2];
         for (int k = 0; k < p->rank; k++)
             if ((d[k] = cell_dim(c, p->dim[k], hid_dim, in_dim, m->out, p->line, p->col, e)) < 0)
                 return e->code;
+        if (!used_by(ev, p->name))
+            continue;
         char full[64];
         snprintf(full, sizeof full, "%s%s", ev->prefix, p->name);
         if (m->nparams == MODEL_MAX_PARAMS || strlen(full) >= sizeof m->param[0].name)
@@ -403,10 +405,12 @@ static int setup(evaluator *ev, const spec *s, int64_t in_dim, int64_t hid_dim, 
         int used = 0;
         for (int q = 0; q < c->neqs; q++)
             used |= ev->use[q] && !strcmp(c->eq[q].target, st->name);
-        if (!used)
-            continue;
         char full[64];
         snprintf(full, sizeof full, "%s%s", ev->prefix, st->name);
+        /* checked before the unused ones are passed over: a state named x
+         * is never computed (x[t] is the input), so it would vanish */
+        if (!used && strcmp(st->name, "x") && strcmp(st->name, "y"))
+            continue;
         if (model_find_param(m, full) >= 0 || !strcmp(st->name, "x") || !strcmp(st->name, "y"))
             return uerr_set(e, UERR_USER, "%s:%d:%d: state '%s' has the name of a parameter or "
                                           "an input",

@@ -188,3 +188,19 @@ if $UNROLL train "$T/123.yaml" --db "$T/n.db" --quiet 2>"$T/err" &&
 else
     ko "123.yaml trains as run 'run-123'" "$(cat "$T/err")"
 fi
+one_line "a held-out part too short for one validation batch is refused" 1 \
+    "g.yaml: data.valid_fraction 0.001 holds out too little for one validation batch" \
+    $UNROLL train "$T/g.yaml" --set data.valid_fraction=0.001 --set train.valid_every=1 \
+    --set train.batch=4 --db "$T/n.db"
+cell() {
+    printf 'data: {kind: text, path: %s}\nmodel:\n  cell: custom\n  hidden: 4\n' "$G"
+    printf '  params: {W: [hidden, hidden], U: [hidden, input], b: [hidden], V: [output, hidden], c: [output]%s}\n' "$1"
+    printf '  state: {h: hidden%s}\n  step:\n' "$2"
+    printf '    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)\n    - o[t] = V @ h[t] + c\n'
+}
+cell ", Z: [0, 4294967297]" "" >"$T/unused.yaml"
+one_line "an impossible shape of an unused parameter is refused" 1 "unused.yaml:5:100: dimension '0'" \
+    $UNROLL grad "$T/unused.yaml" --out "$T/gu"
+cell "" ", x: hidden" >"$T/statex.yaml"
+one_line "a state named x is refused" 1 "statex.yaml:6:22: state 'x' has the name of a parameter or an input" \
+    $UNROLL grad "$T/statex.yaml" --out "$T/gx"

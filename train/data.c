@@ -206,6 +206,17 @@ int data_valid_each(data_source *d, int32_t *inputs, int32_t *targets, data_batc
                             text_valid_chunk, &c, NULL, e);
 }
 
+int data_check_valid(const data_source *d, const spec *s, uerr *e)
+{
+    if (s->train.valid_every <= 0 || s->data.valid_fraction <= 0 || data_has_valid(d))
+        return 0;
+    return uerr_set(e, UERR_USER,
+                    "%s: data.valid_fraction %g holds out too little for one validation batch "
+                    "(train.batch %lld x train.seq_len %lld), so train.valid_every would never "
+                    "validate; raise data.valid_fraction or set train.valid_every: 0",
+                    s->path, s->data.valid_fraction, (long long)d->B, (long long)d->T);
+}
+
 int data_check_hash(const spec *s, const char *run, const char *want, uerr *e)
 {
     data_source d;

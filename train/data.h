@@ -45,6 +45,10 @@ typedef struct data_source {
 
 int data_open(data_source *d, const spec *s, uerr *e);
 
+/* Validation asked for (train.valid_every and data.valid_fraction above 0)
+ * on a held-out part too short for one batch would silently never run. */
+int data_check_valid(const data_source *d, const spec *s, uerr *e);
+
 /* The data at s's data.path against run's stored hash (want; "" or NULL:
  * none stored): scoring changed data as the run's held-out part (its
  * classes relabelled or removed) would compare against the wrong answers. */

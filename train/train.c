@@ -565,6 +565,8 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         goto out;
     r->arena_bytes = t.tr.p.arena_bytes;
     t.has_valid = rank == 0 && data_has_valid(&t.data);
+    if (rank == 0 && (rc = data_check_valid(&t.data, s, e)))
+        goto out;
     if (t.has_valid) {
         if ((rc = net_init_io(&t.va, s, &t.data.io, B, T, valid_mode(&t.data), NULL, e)))
             goto out;
