@@ -30,7 +30,7 @@ static const char help[] =
     "       unroll ckpt verify CKPT\n"
     "       unroll ckpt export CKPT (--npy DIR | --safetensors FILE) [--all] [--torch]\n"
     "       unroll ckpt import DIR|FILE --name RUN [--config CONFIG [--set K=V]...]\n"
-    "                          [--step N]\n"
+    "                          [--step N] [--allow-nonfinite]\n"
     "       (every form takes --db FILE, default unroll.db, and --color=WHEN)\n"
     "\n"
     "CKPT is a checkpoint id, a tag, RUN@STEP (the latest version at that step),\n"
@@ -60,7 +60,8 @@ static const char help[] =
     "import  makes a checkpoint of run RUN from .npy files or a safetensors file\n"
     "        (torch names are mapped back); with --config the tensors are checked\n"
     "        against that model and the run gets its config and vocabulary, so\n"
-    "        sample, eval and --from work on it\n"
+    "        sample, eval and --from work on it; a tensor holding NaN or inf is\n"
+    "        refused unless --allow-nonfinite\n"
     "\n"
     "examples:\n"
     "  unroll ckpt best --metric valid_loss\n"
@@ -501,7 +502,7 @@ static int ckpt_export(store *db, const char *ref, const char *npy_dir, const ch
 }
 
 static int ckpt_import(store *db, const char *src, const char *name, const cli_common *c,
-                       long long step, const char *cmdline)
+                       long long step, int nonfinite, const char *cmdline)
 {
     uerr e = {0};
     ckpt_imported r;
@@ -512,7 +513,8 @@ static int ckpt_import(store *db, const char *src, const char *name, const cli_c
                           .nsets = c->nsets,
                           .step = step,
                           .command_line = cmdline,
-                          .program_version = UNROLL_VERSION};
+                          .program_version = UNROLL_VERSION,
+                          .allow_nonfinite = nonfinite};
     if (ckpt_io_import(db, &o, &r, &e))
         return cli_fail(&e);
     printf("imported %d tensor%s from %s as run '%s', checkpoint %lld (step %lld)%s\n", r.n,
@@ -531,7 +533,7 @@ typedef struct ckpt_args {
     const char *pos[4];
     int npos;
     const char *metric, *keep_s, *npy, *sft, *name, *step_s, *config;
-    int maximize, remove_tag, dry, all, torch;
+    int maximize, remove_tag, dry, all, torch, nonfinite;
     long long keep, step;
     char cmdline[4096];
 } ckpt_args;
@@ -612,7 +614,7 @@ static int check_import(ckpt_args *a)
 
 static int run_import(store *db, const ckpt_args *a)
 {
-    return ckpt_import(db, a->pos[0], a->name, &a->c, a->step, a->cmdline);
+    return ckpt_import(db, a->pos[0], a->name, &a->c, a->step, a->nonfinite, a->cmdline);
 }
 
 /* The forms of `unroll ckpt`: positional arguments (min, max), whether
@@ -667,6 +669,7 @@ int cmd_ckpt(int argc, char **argv)
                             {"--dry-run", NULL, &a.dry},
                             {"--all", NULL, &a.all},
                             {"--torch", NULL, &a.torch},
+                            {"--allow-nonfinite", NULL, &a.nonfinite},
                             {NULL, NULL, NULL}};
     char what[32];
     snprintf(what, sizeof what, "ckpt %s", sub);

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "train/model_ckpt.h"
+#include "train/data.h"
 #include "train/eval.h"
 #include "train/predict.h"
 #include "train/train.h"
@@ -91,6 +92,9 @@ int cmd_eval(int argc, char **argv)
     uint32_t *cp = NULL;
     int64_t n = 0;
     int rc = model_ckpt_load(db, ref, &m, &e);
+    /* without --data the run's own file is scored as its held-out part */
+    if (!rc && !data)
+        rc = data_check_hash(&m.s, m.run.name, m.run.data_hash, &e);
     if (!rc && m.s.data.kind == SPEC_DATA_CLASSIFY) {
         /* the held-out split of the run's own file: the class names are
          * the file's sorted labels, and the run stores only its code points */

@@ -3,6 +3,7 @@
  *               [-o FILE]: the unrolled graph as Graphviz DOT.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -71,6 +72,9 @@ static int write_image(const net *n, int backward, const char *fmt, const char *
         _exit(127); /* the parent reports it */
     }
     close(fd[0]);
+    /* a dot that is missing (or dies) closes the pipe: that is reported
+     * from its exit status below, not by SIGPIPE killing this process */
+    signal(SIGPIPE, SIG_IGN);
     FILE *f = fdopen(fd[1], "w");
     int wrc = f ? graph_write_dot(&n->m.g, &n->gt, backward, f) : -1;
     if (f)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/bytes.h"
+#include "base/outfile.h"
 #include "cli/cli.h"
 #include "store/json.h"
 #include "store/plot.h"
@@ -258,17 +259,22 @@ static int ledger_heatmap(store *db, const char *const *names, int n, const char
         rc = uerr_set(&e, UERR_USER, "run '%s' has no ledger.%s[t] metrics (train with "
                                      "train.ledger_every > 0)",
                       names[0], name);
+    outfile of = {0};
     FILE *f = NULL;
-    if (!rc && !(f = fopen(out, "w")))
-        rc = uerr_set(&e, UERR_USER, "%s: cannot create: %s", out, strerror(errno));
+    if (!rc && !(rc = outfile_open(&of, out, &e)))
+        f = of.f;
     if (!rc) {
         char title[160];
         snprintf(title, sizeof title, "%s: %s per time step (log scale)", names[0],
                  !strcmp(name, "dh") ? "|dL/dh_t|" : name);
         rc = plot_heatmap_svg(f, z, nrows, ncols, steps, title, &e);
+        if (rc)
+            uerr_prefix(&e, "%s", out);
     }
-    if (f && fclose(f) && !rc)
-        rc = uerr_set(&e, UERR_USER, "%s: write failed: %s", out, strerror(errno));
+    if (f && !rc)
+        rc = outfile_commit(&of, out, &e);
+    else
+        outfile_abort(&of);
     if (!rc)
         fprintf(stderr, "wrote %s (%lld training steps x %lld time steps)\n", out,
                 (long long)nrows, (long long)ncols);
@@ -308,9 +314,10 @@ static int runs_plot(store *db, const char *const *names, int n, const char *out
         ps[k] = (plot_series){runs[k].name,  xs[2 * k], ys[3 * k + 2], ln, xs[2 * k + 1],
                               ys[3 * k + 1], vn};
     }
+    outfile of = {0};
     FILE *f = NULL;
-    if (!rc && !(f = fopen(out, "w")))
-        rc = uerr_set(&e, UERR_USER, "%s: cannot create: %s", out, strerror(errno));
+    if (!rc && !(rc = outfile_open(&of, out, &e)))
+        f = of.f;
     if (!rc) {
         plot_opts o = {.title = n == 1 ? names[0] : "loss curves",
                        .xlabel = "step",
@@ -318,11 +325,13 @@ static int runs_plot(store *db, const char *const *names, int n, const char *out
                        .line_note = "train",
                        .marker_note = "valid"};
         rc = plot_svg(f, ps, n, &o, &e);
+        if (rc)
+            uerr_prefix(&e, "%s", out);
     }
-    if (f && fclose(f) && !rc)
-        rc = uerr_set(&e, UERR_USER, "%s: write failed: %s", out, strerror(errno));
-    if (rc && f)
-        remove(out);
+    if (f && !rc)
+        rc = outfile_commit(&of, out, &e);
+    else
+        outfile_abort(&of);
     if (!rc)
         fprintf(stderr, "wrote %s (%d run%s)\n", out, n, n == 1 ? "" : "s");
     for (int k = 0; runs && k < n; k++)

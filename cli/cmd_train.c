@@ -4,8 +4,11 @@
  *               unroll train --resume RUN_OR_CKPT [--set train.steps=N] [--force]
  *
  * Progress: on a terminal a bar redrawn in place (cli/progress.h);
- * otherwise a plain line every train.log_every steps. SIGINT stops after
- * the current step, writes a final checkpoint and exits with 130.
+ * otherwise a plain line every train.log_every steps. SIGINT, SIGTERM and
+ * SIGHUP (timeout, systemd, docker stop, a closed terminal) stop after the
+ * current step, write a final checkpoint and exit with 128 + the signal.
+ * A closed progress pipe (SIGPIPE ignored, EPIPE on stderr) only ends the
+ * progress lines: the run goes on.
  */
 #include <math.h>
 #include <signal.h>
@@ -20,6 +23,7 @@
 #include "kernels/pool.h"
 #include "train/blascheck.h"
 #include "train/dist.h"
+#include "train/model_ckpt.h"
 #include "train/train.h"
 
 static const char help[] =
@@ -52,7 +56,8 @@ static const char help[] =
     "Progress goes to stderr: on a terminal a bar with the loss, speed and ETA,\n"
     "redrawn in place; otherwise a line every train.log_every steps and at each\n"
     "validation. Exit status: 0 done, 1 bad config or data (one line), 2 usage,\n"
-    "3 internal error, 130 stopped by Ctrl-C (the checkpoint is written first).\n"
+    "3 internal error, 130 stopped by Ctrl-C (the checkpoint is written first);\n"
+    "SIGTERM and SIGHUP stop it the same way, with 143 and 129.\n"
     "\n"
     "CKPT and REF: a checkpoint id, a tag, RUN@STEP, RUN@best, or a run name.\n"
     "\n"
@@ -104,7 +109,7 @@ static int resume_spec(store *db, const store_loaded *l, const cli_common *c, sp
     if (!*run.config_text)
         rc = uerr_set(e, UERR_USER, "run '%s' has no config (imported?); nothing to resume",
                       run.name);
-    else
+    else if (!(rc = model_ckpt_check_config(&run, e)))
         rc = spec_load_buffer(s, label, run.config_text, strlen(run.config_text), c->sets,
                               c->nsets, e);
     if (!rc && s->train.steps < l->step)
@@ -116,12 +121,23 @@ static int resume_spec(store *db, const store_loaded *l, const cli_common *c, sp
     return rc;
 }
 
+/* the signal that asked training to stop, 0 while none has */
 static volatile sig_atomic_t stop_flag;
 
-static void on_sigint(int sig)
+static void on_stop_signal(int sig) { stop_flag = sig; }
+
+/* Handlers for the stopping signals (act 0 puts the defaults back).
+ * SIGPIPE stays ignored to the end: the closing summary on a closed pipe
+ * must not turn a finished run's status into 141. */
+static void train_signals(int act)
 {
-    (void)sig;
-    stop_flag = 1;
+    static const int stops[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa = {0};
+    sa.sa_handler = act ? on_stop_signal : SIG_DFL;
+    for (size_t i = 0; i < sizeof stops / sizeof *stops; i++)
+        sigaction(stops[i], &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
 }
 
 typedef struct progress_ctx {
@@ -135,6 +151,13 @@ typedef struct progress_ctx {
     const char *unit;
 } progress_ctx;
 
+static void on_note(void *ctx, const char *msg)
+{
+    progress_ctx *c = ctx;
+    if (!c->quiet && !ferror(stderr))
+        cli_progress_print(&c->bar, "%s\n", msg);
+}
+
 /* Plain lines (not a terminal) every log_every steps, at each validation
  * and at the end, in a fixed form that users and tests parse:
  *   step 200/4000  loss 2.1234/token (3.063 bpc, ppl 8.36)  30123 tokens/s  ETA 0:12
@@ -144,7 +167,8 @@ typedef struct progress_ctx {
 static void on_progress(void *ctx, const train_progress *p)
 {
     progress_ctx *c = ctx;
-    if (c->quiet)
+    /* a reader that went away (head -1) ends the progress, not the run */
+    if (c->quiet || ferror(stderr))
         return;
     /* one chunk's loss is noisy: show the mean since the last line */
     c->sum += p->loss / p->tokens;
@@ -289,6 +313,15 @@ static int train_body(int argc, char **argv, const dist *d)
         return cli_usage("train: --params or --from, not both");
     if (force && !resume)
         return cli_usage("train: --force goes with --resume");
+    if (name && !*name)
+        return cli_usage("train: --name: a run name cannot be empty");
+    if (name) {
+        uerr ne = {0};
+        if (store_name_check("run name", name, &ne)) {
+            uerr_prefix(&ne, "--name");
+            return cli_fail(&ne);
+        }
+    }
     int lead = d->rank == 0;
     if (!lead)
         c.quiet = 1;
@@ -337,17 +370,16 @@ static int train_body(int argc, char **argv, const dist *d)
         .from = from ? &ref : NULL,
         .dist = d,
         .ready = c.verbose && !c.quiet ? on_ready : NULL,
+        .note = on_note,
     };
     if (resume && !c.quiet)
         fprintf(stderr, "resuming from checkpoint %lld (step %lld, version %lld) to step %lld\n",
                 (long long)ref.id, (long long)ref.step, (long long)ref.version,
                 (long long)s.train.steps);
-    struct sigaction sa = {0};
-    sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, NULL);
+    train_signals(1);
     train_result r;
     int rc = train_run(&s, &o, &r, &e);
-    signal(SIGINT, SIG_DFL);
+    train_signals(0);
     cli_progress_clear(&pc.bar);
     if (!rc && !c.quiet)
         report_start(&r, resume != NULL, from != NULL);
@@ -390,5 +422,5 @@ static int train_body(int argc, char **argv, const dist *d)
     spec_free(&s);
     if (rc)
         return cli_fail(&e);
-    return r.interrupted ? 130 : 0;
+    return r.interrupted ? 128 + (int)stop_flag : 0;
 }

@@ -39,6 +39,10 @@ int cli_common_opt(int argc, char **argv, int *i, cli_common *c)
             cli_usage("more than %d --set options", CLI_MAX_SETS);
             return -1;
         }
+        if (!strchr(v, '=') || *v == '=') {
+            cli_usage("--set '%s': expected KEY=VALUE", v);
+            return -1;
+        }
         c->sets[c->nsets++] = v;
         return 1;
     }
@@ -204,7 +208,7 @@ int cli_real(const char *opt, const char *s, double *out)
     double v = strtod(s, &end);
     if (errno || end == s || *end || !(v > 0) || v > 1e6) {
         error_prefix();
-        fprintf(stderr, "%s: expected a positive number, found '%s'\n", opt, s);
+        fprintf(stderr, "%s: expected a number above 0 and at most 1e6, found '%s'\n", opt, s);
         return -1;
     }
     *out = v;

@@ -2,6 +2,7 @@
  * main.c - the unroll command: dispatch to a subcommand. Each subcommand
  * parses its own flags and calls the library; nothing here computes.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,7 +48,7 @@ static const char usage[] =
     "                     fails with one line and status 1\n"
     "\n"
     "exit status: 0 ok, 1 bad input, 2 usage, 3 internal error; train stopped by\n"
-    "Ctrl-C (SIGINT): 130, after writing a checkpoint\n";
+    "Ctrl-C (SIGINT): 130, SIGTERM: 143, SIGHUP: 129, after writing a checkpoint\n";
 
 int main(int argc, char **argv)
 {
@@ -79,14 +80,25 @@ int main(int argc, char **argv)
         {"graph", cmd_graph},     {"runs", cmd_runs},     {"config", cmd_config},
         {"ckpt", cmd_ckpt},       {"query", cmd_query},   {"doctor", cmd_doctor},
     };
-    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
-        if (!strcmp(argv[1], cmds[i].name)) {
-            /* a bad UNROLL_ISA or UNROLL_THREADS is the user's to fix;
-             * doctor reports it among what it finds */
-            uerr e = {0};
-            if (strcmp(argv[1], "doctor") && cpu_init(&e))
-                return cli_fail(&e);
-            return cmds[i].fn(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        if (strcmp(argv[1], cmds[i].name))
+            continue;
+        /* a bad UNROLL_ISA or UNROLL_THREADS is the user's to fix;
+         * doctor reports it among what it finds */
+        uerr e = {0};
+        if (strcmp(argv[1], "doctor") && cpu_init(&e))
+            return cli_fail(&e);
+        int rc = cmds[i].fn(argc - 1, argv + 1);
+        /* output that never arrived (a full disk, /dev/full) is a failure
+         * for every command, whether or not it checked its own writes */
+        int bad = ferror(stdout), err = bad ? EIO : 0;
+        if (fflush(stdout) != 0 && !bad)
+            bad = 1, err = errno;
+        if (rc == 0 && bad) {
+            fprintf(stderr, "unroll: standard output: write failed: %s\n", strerror(err));
+            return UERR_USER;
         }
+        return rc;
+    }
     return cli_usage("unknown command '%s'", argv[1]);
 }

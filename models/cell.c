@@ -127,7 +127,7 @@ static int from_preset(cell *c, const preset *p, const char *act, uerr *e)
 
 static int not_scalar(const cell *c, const ytree_node *n, const char *what, uerr *e)
 {
-    return uerr_set(e, UERR_USER, "%s:%d:%d: %s: expected %s, found a %s", c->file, n->line,
+    return uerr_set(e, UERR_USER, "%s:%d:%d: %s: expected %s, found %s", c->file, n->line,
                     n->col, what, "a name or a number", ytree_kind_name(n->kind));
 }
 
@@ -190,7 +190,7 @@ static int from_custom(cell *c, const spec *s, uerr *e)
     for (size_t i = 0; i < step->n; i++) {
         const ytree_node *q = step->kids[i];
         if (q->kind != YTREE_SCALAR)
-            return uerr_set(e, UERR_USER, "%s:%d:%d: model.step: expected an equation, found a %s",
+            return uerr_set(e, UERR_USER, "%s:%d:%d: model.step: expected an equation, found %s",
                             c->file, q->line, q->col, ytree_kind_name(q->kind));
         /* a quoted scalar starts one column after its quote */
         int rc = add_eq(c, q->text, q->line, q->col + (q->quoted ? 1 : 0), e);

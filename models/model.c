@@ -381,12 +381,14 @@ static int setup(evaluator *ev, const spec *s, int64_t in_dim, int64_t hid_dim, 
     const cell *c = ev->c;
     for (int i = 0; i < c->nparams; i++) {
         const cell_param *p = &c->param[i];
-        if (!used_by(ev, p->name))
-            continue;
+        /* every declared shape is checked, used or not: a typo in an
+         * unused parameter is still a typo */
         int64_t d[2];
         for (int k = 0; k < p->rank; k++)
             if ((d[k] = cell_dim(c, p->dim[k], hid_dim, in_dim, m->out, p->line, p->col, e)) < 0)
                 return e->code;
+        if (!used_by(ev, p->name))
+            continue;
         char full[64];
         snprintf(full, sizeof full, "%s%s", ev->prefix, p->name);
         if (m->nparams == MODEL_MAX_PARAMS || strlen(full) >= sizeof m->param[0].name)
@@ -403,10 +405,12 @@ static int setup(evaluator *ev, const spec *s, int64_t in_dim, int64_t hid_dim, 
         int used = 0;
         for (int q = 0; q < c->neqs; q++)
             used |= ev->use[q] && !strcmp(c->eq[q].target, st->name);
-        if (!used)
-            continue;
         char full[64];
         snprintf(full, sizeof full, "%s%s", ev->prefix, st->name);
+        /* checked before the unused ones are passed over: a state named x
+         * is never computed (x[t] is the input), so it would vanish */
+        if (!used && strcmp(st->name, "x") && strcmp(st->name, "y"))
+            continue;
         if (model_find_param(m, full) >= 0 || !strcmp(st->name, "x") || !strcmp(st->name, "y"))
             return uerr_set(e, UERR_USER, "%s:%d:%d: state '%s' has the name of a parameter or "
                                           "an input",
@@ -712,6 +716,17 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
             m->hstate[t] = kh >= 0 ? top->now[kh] : -1;
         }
         g->cur_t = (int32_t)t;
+        /* the loss kernels index the output by class: a width that is not
+         * the data's is the user's equation, named here, not a shape error
+         * deep in an op (or a read past the row, were it wider) */
+        const shape *os = &g->nodes[m->logits[t]].shape;
+        if (os->rank == 2 && os->dim[1] != io->output) {
+            rc = uerr_set(e, UERR_USER, "%s:%d:%d: '%s[t]' has %lld elements, but the loss needs "
+                          "%lld (%s)", c.file, c.eq[out_eq].line, c.eq[out_eq].col, c.output,
+                          (long long)os->dim[1], (long long)io->output,
+                          m->real ? "the width of the targets" : "one per class of the data");
+            goto fail;
+        }
         int32_t lt = !m->real ? op_softmax_xent(g, m->logits[t], m->y[t], e)
                      : op_real_loss(g, s->model.output == SPEC_OUT_LINEAR ? OP_MSE : OP_SIGMOID_BCE,
                                     m->logits[t], m->yr[t], m->lmask[t], e);

@@ -187,6 +187,8 @@ static const spec_field spec_fields[] = {
           "steps between checkpoints (0 = only at the end)"),
     F_STR("train.checkpoint.db", train.checkpoint.db, "unroll.db", SPEC_NONEMPTY,
           "SQLite checkpoint store"),
+    F_INT("train.checkpoint.wait", train.checkpoint.wait, "600", 0, SPEC_NOMAX,
+          "seconds a checkpoint waits for a lock held elsewhere"),
 
     F_INT("sample.length", sample.length, "200", 1, 1000000000, "characters to generate"),
     F_REAL("sample.temperature", sample.temperature, "1.0", 0, 0,
@@ -643,6 +645,16 @@ static char *spec_default_name(const char *path)
     }
     if (len == 0)
         return spec_dup("run", 3);
+    /* 123.yaml: a run name of digits would read as a run id */
+    size_t digits = 0;
+    while (digits < len && base[digits] >= '0' && base[digits] <= '9')
+        digits++;
+    if (digits == len) {
+        char *p = malloc(len + 5);
+        if (p)
+            snprintf(p, len + 5, "run-%.*s", (int)len, base);
+        return p;
+    }
     return spec_dup(base, len);
 }
 

@@ -142,6 +142,7 @@ typedef struct spec {
         struct {
             int64_t every; /* >= 0, 0 = only at the end */
             char *db;
+            int64_t wait;  /* seconds a checkpoint waits for a lock held elsewhere */
         } checkpoint;
     } train;
 

@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "base/infile.h"
 #include "base/utf8.h"
 #include "base/vec.h"
 
@@ -503,8 +504,8 @@ int ytree_read_file(const char *path, char **text, size_t *len, uerr *e)
 {
     *text = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    FILE *f;
+    if (infile_open(path, INFILE_ANY, &f))
         return uerr_set(e, UERR_USER, "%s: cannot open: %s", path, strerror(errno));
     /* Read one byte past the limit so "exactly 1 MiB" and "more" differ. */
     size_t cap = 4096, n = 0;

@@ -28,6 +28,12 @@ static int xent_check(const graph *g, gnode *n, uerr *e)
     for (int i = 0; i < t->shape.rank; i++)
         if (t->shape.dim[i] != l->shape.dim[i])
             return op_shape_error(g, n, e, "targets do not match the logits' leading axes");
+    /* the kernels index a row by its target: a bound of the targets' values
+     * (data inputs and choose carry one) wider than a row would read and
+     * write past it */
+    int bounded = (t->flags & NODE_DATA) || t->op == OP_CHOOSE;
+    if (bounded && t->ip[0] > l->shape.dim[l->shape.rank - 1])
+        return op_shape_error(g, n, e, "targets range over more classes than the logits have");
     return 0;
 }
 

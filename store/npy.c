@@ -25,6 +25,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/infile.h"
+#include "base/outfile.h"
+
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "npy.c copies little-endian data as is: a big-endian host needs byte swapping"
 #endif
@@ -405,9 +408,11 @@ static int npy_read_exact(FILE *f, void *buf, size_t n, const char *path, uerr *
 int npy_read(const char *path, dtype *dt, shape *s, void **data, uerr *e)
 {
     *data = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return uerr_set(e, UERR_USER, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    int oc = infile_open(path, INFILE_REGULAR, &f);
+    if (oc)
+        return oc > 0 ? uerr_set(e, UERR_USER, "%s: not a regular file", path)
+                      : uerr_set(e, UERR_USER, "%s: cannot open: %s", path, strerror(errno));
     char *h = NULL;
     unsigned char *out = NULL;
     int rc = 0;
@@ -522,18 +527,16 @@ int npy_write(const char *path, dtype dt, const shape *s, const void *data, uerr
     if (nbytes && !data)
         return uerr_set(e, UERR_INTERNAL, "%s: no data to write", path);
 
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return uerr_set(e, UERR_USER, "%s: cannot create: %s", path, strerror(errno));
-    int ok = fwrite(hdr, 1, total, f) == total && (!nbytes || fwrite(data, 1, nbytes, f) == nbytes);
-    int err = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-        err = errno;
-    }
+    outfile of;
+    int rc = outfile_open(&of, path, e);
+    if (rc)
+        return rc;
+    int ok = fwrite(hdr, 1, total, of.f) == total &&
+             (!nbytes || fwrite(data, 1, nbytes, of.f) == nbytes);
     if (!ok) {
-        remove(path);
+        int err = errno;
+        outfile_abort(&of);
         return uerr_set(e, UERR_USER, "%s: write failed: %s", path, strerror(err));
     }
-    return 0;
+    return outfile_commit(&of, path, e);
 }

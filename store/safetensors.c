@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/infile.h"
+#include "base/outfile.h"
 #include "store/json.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -96,11 +98,12 @@ int sft_write(const char *path, const sft_tensor *t, int n, const char *const *m
         free(hdr);
         return rc;
     }
-    FILE *f = fopen(path, "wb");
-    if (!f) {
+    outfile of;
+    if ((rc = outfile_open(&of, path, e))) {
         free(hdr);
-        return uerr_set(e, UERR_USER, "%s: cannot create: %s", path, strerror(errno));
+        return rc;
     }
+    FILE *f = of.f;
     unsigned char len8[8];
     for (int i = 0; i < 8; i++)
         len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
@@ -110,16 +113,12 @@ int sft_write(const char *path, const sft_tensor *t, int n, const char *const *m
         ok = !nb || fwrite(t[i].data, 1, nb, f) == nb;
     }
     int err = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-        err = errno;
-    }
     free(hdr);
     if (!ok) {
-        remove(path);
+        outfile_abort(&of);
         return uerr_set(e, UERR_USER, "%s: write failed: %s", path, strerror(err));
     }
-    return 0;
+    return outfile_commit(&of, path, e);
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -346,9 +345,11 @@ done:
 int sft_read(const char *path, sft_file *out, uerr *e)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return uerr_set(e, UERR_USER, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    int oc = infile_open(path, INFILE_REGULAR, &f);
+    if (oc)
+        return oc > 0 ? uerr_set(e, UERR_USER, "%s: not a regular file", path)
+                      : uerr_set(e, UERR_USER, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     int rc = 0;
     unsigned char *buf = NULL;

@@ -37,6 +37,8 @@
 #define STORE_APPLICATION_ID 0x556e526c
 /* Buffered metric rows written per transaction. */
 #define STORE_METRIC_BATCH 1024
+/* the most metric rows buffered while another process holds the lock */
+#define STORE_METRIC_MAX (1 << 24)
 
 typedef struct store store;
 
@@ -158,9 +160,19 @@ void store_run_free(store_run *r);
  * transaction when it holds STORE_METRIC_BATCH rows, on store_flush, on
  * every checkpoint save, run finish and close. Logging a row twice keeps
  * the last value. NaN is stored as SQL NULL (SQLite has no NaN). On a
- * failed write the rows stay buffered for the next attempt. */
+ * failed write the rows stay buffered for the next attempt; a batch that
+ * finds the lock held elsewhere past the busy timeout is no error: its
+ * rows wait for the next batch (up to STORE_METRIC_MAX rows). */
 int store_metric(store *s, int64_t run, int64_t step, const char *name, double value, uerr *e);
 int store_flush(store *s, uerr *e);
+/* 1 when the last failure on s was another connection holding the lock
+ * (past the busy timeout): waiting and trying again may succeed. */
+int store_busy(const store *s);
+
+/* Whether name can be a run name or tag (what: "run name", "tag"): not
+ * empty, not all digits (ids are tried first), no '@' (RUN@STEP), no
+ * control character, at most STORE_NAME_MAX bytes. */
+int store_name_check(const char *what, const char *name, uerr *e);
 
 /* "step,name,value" then one row per metric ordered by step, name; values
  * with %.17g (so they read back bit-exact), NULL as "nan". */

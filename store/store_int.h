@@ -31,8 +31,9 @@ struct store {
     int too_old;             /* setup found an older schema (read-only open) */
     int busy_ms;             /* the busy timeout */
     int in_txn;              /* inside store_begin ... store_commit */
-    store_metric_row *mrows; /* STORE_METRIC_BATCH slots, allocated on first use */
-    int nm;
+    store_metric_row *mrows; /* mcap slots, allocated on first use */
+    int nm, mcap;            /* more than a batch only while the lock is held elsewhere */
+    int last_busy;           /* the last failure: another connection held the lock */
     char *mnames; /* NUL-terminated names of the buffered rows, back to back */
     size_t mnames_len, mnames_cap;
     int64_t metric_run_ok; /* last run store_metric found to exist; 0: none */

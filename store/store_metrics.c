@@ -79,9 +79,9 @@ int store_metric(store *s, int64_t run, int64_t step, const char *name, double v
             return rc;
         s->metric_run_ok = run;
     }
-    if (s->nm == STORE_METRIC_BATCH && (rc = store_flush(s, e)))
-        return rc;
-    if (!s->mrows && !(s->mrows = malloc(STORE_METRIC_BATCH * sizeof *s->mrows)))
+    /* a batch at first; more only while another process holds the lock */
+    if (s->nm >= STORE_METRIC_MAX ||
+        VEC_GROW(s->mrows, s->mcap, s->nm < STORE_METRIC_BATCH ? STORE_METRIC_BATCH : s->nm + 1))
         return store_oom(s, "buffering metrics", e);
     size_t len = strlen(name) + 1;
     if (VEC_GROW(s->mnames, s->mnames_cap, s->mnames_len + len))
@@ -89,9 +89,16 @@ int store_metric(store *s, int64_t run, int64_t step, const char *name, double v
     memcpy(s->mnames + s->mnames_len, name, len);
     s->mrows[s->nm++] = (store_metric_row){run, step, s->mnames_len, value};
     s->mnames_len += len;
-    if (s->nm == STORE_METRIC_BATCH)
-        return store_flush(s, e);
-    return 0;
+    if (s->nm % STORE_METRIC_BATCH)
+        return 0;
+    /* Another process holding the lock past the busy timeout must not end
+     * a run over its metrics: the rows stay buffered and the next batch,
+     * checkpoint or close tries again. */
+    if ((rc = store_flush(s, e)) && s->last_busy) {
+        uerr_clear(e);
+        return 0;
+    }
+    return rc;
 }
 
 int store_metrics_ready(store *s, int64_t run, uerr *e)

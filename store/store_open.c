@@ -77,6 +77,12 @@ static int store_setup(store *s, uerr *e)
                         "%s: not an unroll database (application_id %" PRId64 ", %" PRId64
                         " schema objects); refusing to use it",
                         s->path, appid, ntables);
+    /* unroll's mark with no tables: a file cut short, or tables dropped */
+    if (appid == STORE_APPLICATION_ID && ntables == 0)
+        return uerr_set(e, UERR_USER,
+                        "%s: damaged unroll store (its mark is there, its tables are not); "
+                        "refusing to use it",
+                        s->path);
     if (version > STORE_SCHEMA_VERSION)
         return uerr_set(e, UERR_USER,
                         "%s: schema version %" PRId64
@@ -190,6 +196,15 @@ static void store_close_db(store *s)
 int store_open(store **out, const char *path, int mode, uerr *e)
 {
     *out = NULL;
+    /* SQLite would make "" and ":memory:" a database that vanishes on
+     * close, block on a FIFO, and report a directory or a device as an
+     * I/O error: none is a store */
+    struct stat st0;
+    if (!*path || !strcmp(path, ":memory:"))
+        return uerr_set(e, UERR_USER, "'%s': not a database file (a store is kept in a file)",
+                        path);
+    if (stat(path, &st0) == 0 && !S_ISREG(st0.st_mode))
+        return uerr_set(e, UERR_USER, "%s: not a regular file (a store is kept in a file)", path);
     store *s = calloc(1, sizeof *s);
     if (!s || !(s->path = store_strdup(path))) {
         free(s);
@@ -255,6 +270,8 @@ void store_close(store *s)
     free(s->path);
     free(s);
 }
+
+int store_busy(const store *s) { return s->last_busy; }
 
 int store_busy_timeout(store *s, int ms, uerr *e)
 {

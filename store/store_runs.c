@@ -22,28 +22,36 @@
 
 /* ---- names ------------------------------------------------------------ */
 
-int store_check_label(store *s, const char *what, const char *name, uerr *e)
+int store_name_check(const char *what, const char *name, uerr *e)
 {
     size_t n = strlen(name);
     /* A tag that read as digits would shadow a checkpoint id, a run name a
      * run id: references try ids first. */
     const char *idkind = strcmp(what, "tag") ? "a run id" : "a checkpoint id";
     if (n == 0)
-        return uerr_set(e, UERR_USER, "%s: a %s cannot be empty", s->path, what);
+        return uerr_set(e, UERR_USER, "a %s cannot be empty", what);
     if (n > STORE_NAME_MAX)
-        return uerr_set(e, UERR_USER, "%s: %s '%.40s...' is longer than %d bytes", s->path, what,
-                        name, STORE_NAME_MAX);
+        return uerr_set(e, UERR_USER, "%s '%.40s...' is longer than %d bytes", what, name,
+                        STORE_NAME_MAX);
     if (store_is_digits(name))
-        return uerr_set(e, UERR_USER, "%s: %s '%s' is all digits and would read as %s", s->path,
-                        what, name, idkind);
+        return uerr_set(e, UERR_USER, "%s '%s' is all digits and would read as %s", what, name,
+                        idkind);
     for (const char *p = name; *p; p++) {
         if (*p == '@')
-            return uerr_set(e, UERR_USER, "%s: %s '%s' contains '@', which separates RUN@STEP",
-                            s->path, what, name);
+            return uerr_set(e, UERR_USER, "%s '%s' contains '@', which separates RUN@STEP", what,
+                            name);
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            return uerr_set(e, UERR_USER, "%s: %s contains a control character", s->path, what);
+            return uerr_set(e, UERR_USER, "%s contains a control character", what);
     }
     return 0;
+}
+
+int store_check_label(store *s, const char *what, const char *name, uerr *e)
+{
+    int rc = store_name_check(what, name, e);
+    if (rc)
+        uerr_prefix(e, "%s", s->path);
+    return rc;
 }
 
 static int store_check_run_name(store *s, const char *name, uerr *e)

@@ -51,6 +51,7 @@ static int store_code(int rc)
 int store_fail(store *s, const char *what, uerr *e)
 {
     int rc = sqlite3_extended_errcode(s->db);
+    s->last_busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
     if (what)
         return uerr_set(e, store_code(rc), "%s: %s (while %s)", s->path, sqlite3_errmsg(s->db),
                         what);

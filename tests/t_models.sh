@@ -71,6 +71,7 @@ chunk parts|    - h[t] = tanh(chunk(W @ h[t-1], 1, 3) + U @ x[t] + b)\n    - o[t
 chunk index|    - h[t] = tanh(chunk(W @ h[t-1], 2, 2) + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|chunk(v, 2, 2): v has 4 elements, not 2 parts of equal size
 chunk k|    - h[t] = tanh(chunk(W @ h[t-1], 0.5, 2) + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:37: chunk's k must be an integer from 0 to n - 1
 one-hot width|    - h[t] = tanh(W @ h[t-1] + W @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:34: a one-hot input over 47 classes needs a matrix of 47 columns, not 4
+output width|    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)\n    - o[t] = h[t]|bad.yaml:9:7: 'o[t]' has 4 elements, but the loss needs 47 (one per class of the data)
 EOF2
 
 # many-to-one with padded, masked batches: every cell passes gradcheck

@@ -189,6 +189,21 @@ static void test_shape_error(void)
     graph_free(&g);
 }
 
+/* Targets that range over more classes than the logits' rows hold would
+ * be read and written past each row: refused when the loss is built. */
+static void test_xent_class_bound(void)
+{
+    graph g;
+    uerr e = {0};
+    graph_init(&g, DT_F64, &e);
+    int32_t l = op_example_param(&g, shape_2(3, 4), &e);
+    CHECK(op_softmax_xent(&g, l, op_example_index(&g, shape_1(3), 47, &e), &e) < 0);
+    CHECKF(strstr(e.msg, "more classes than the logits have") != NULL, "got: %s", e.msg);
+    e = (uerr){0};
+    CHECK(op_softmax_xent(&g, l, op_example_index(&g, shape_1(3), 4, &e), &e) >= 0);
+    graph_free(&g);
+}
+
 /* The arena's limit is an error, never an abort. */
 static void test_graph_limit(void)
 {
@@ -225,6 +240,7 @@ int main(void)
     RUN(test_reuse_changes_nothing);
     RUN(test_missing_gradient_is_an_error);
     RUN(test_shape_error);
+    RUN(test_xent_class_bound);
     RUN(test_graph_limit);
     RUN(test_repeated_input);
     CHECK_EXIT();

@@ -16,6 +16,7 @@
 #include "train/ckpt_state.h"
 #include "train/data.h"
 #include "train/net.h"
+#include "train/optim.h"
 #include "train/train.h"
 
 /* ---- PyTorch names ----------------------------------------------------- */
@@ -223,7 +224,7 @@ static imp_tensor *imp_find(imp_set *s, const char *name)
 
 /* torch state_dict names (with or without the "rnn." prefix) back to U,
  * W, b = bias_ih + bias_hh, V, c. */
-static int imp_from_torch(imp_set *s, uerr *e)
+static int imp_from_torch(imp_set *s, const char *src, uerr *e)
 {
     imp_tensor *wih = imp_find(s, "rnn.weight_ih_l0");
     if (!wih)
@@ -257,6 +258,10 @@ static int imp_from_torch(imp_set *s, uerr *e)
         }
         for (size_t k = 0; k < NTORCH; k++)
             if (!strcmp(nm, torch_bare(torch_names[k][1]))) {
+                if (imp_find(s, torch_names[k][0]))
+                    return uerr_set(e, UERR_USER,
+                                    "%s: holds both '%s' and '%s', its PyTorch name; keep one",
+                                    src, torch_names[k][0], s->t[i].name);
                 char *c = strdup(torch_names[k][0]);
                 if (!c)
                     return uerr_set(e, UERR_INTERNAL, "out of memory");
@@ -332,7 +337,18 @@ int ckpt_io_import(store *db, const ckpt_import_opts *o, ckpt_imported *out, uer
     store_tensor *ts = NULL;
     int rc = imp_read(src, &set, e);
     if (!rc)
-        rc = imp_from_torch(&set, e);
+        rc = imp_from_torch(&set, src, e);
+    /* a diverged model stored as good would make sample and eval fail later */
+    for (int i = 0; !rc && !o->allow_nonfinite && i < set.n; i++) {
+        int64_t k = set.t[i].dt == DT_I32 ? -1
+                                          : first_nonfinite(set.t[i].dt, set.t[i].data,
+                                                            shape_numel(&set.t[i].shape));
+        if (k >= 0)
+            rc = uerr_set(e, UERR_USER,
+                          "%s: tensor '%s' holds a non-finite value (element %lld); "
+                          "--allow-nonfinite imports it anyway",
+                          src, set.t[i].name, (long long)k);
+    }
     if (!rc && o->config) {
         rc = imp_check(o, &set, &s, &n, &d, &resolved, e);
         have_model = !rc;

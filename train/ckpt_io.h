@@ -50,6 +50,7 @@ typedef struct ckpt_import_opts {
     int nsets;
     int64_t step;
     const char *command_line, *program_version;
+    int allow_nonfinite; /* store NaN and inf as they are (else refused) */
 } ckpt_import_opts;
 
 typedef struct ckpt_imported {

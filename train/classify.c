@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/infile.h"
 #include "base/vec.h"
 #include "models/yamltree.h"
 
@@ -114,8 +115,8 @@ static int parse(const char *path, const char *buf, size_t len, int32_t max_len,
  * reader's 1 MiB limit is for configs), only the memory they need. */
 static int read_all(const char *path, char **buf, size_t *len, uerr *e)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    FILE *f;
+    if (infile_open(path, INFILE_ANY, &f))
         return uerr_set(e, UERR_USER, "%s: cannot open: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
     char *b = malloc(cap);

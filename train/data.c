@@ -12,6 +12,7 @@ int data_open(data_source *d, const spec *s, uerr *e)
 {
     memset(d, 0, sizeof *d);
     d->kind = s->data.kind;
+    d->path = s->data.path;
     d->B = s->train.batch;
     d->T = s->train.seq_len;
     int rc;
@@ -94,7 +95,10 @@ static int text_cursor(data_source *d, uerr *e)
 {
     if (d->cur.ids)
         return 0;
-    return batch_init(&d->cur, d->text.train, d->text.n_train, d->B, d->T, e);
+    int rc = batch_init(&d->cur, d->text.train, d->text.n_train, d->B, d->T, e);
+    if (rc && d->path)
+        uerr_prefix(e, "%s", d->path);
+    return rc;
 }
 
 void data_free(data_source *d)
@@ -201,6 +205,34 @@ int data_valid_each(data_source *d, int32_t *inputs, int32_t *targets, data_batc
     text_valid_ctx c = {fn, ctx, d->B};
     return batch_valid_each(d->text.valid, d->text.n_valid, d->B, d->T, inputs, targets,
                             text_valid_chunk, &c, NULL, e);
+}
+
+int data_check_valid(const data_source *d, const spec *s, uerr *e)
+{
+    if (s->train.valid_every <= 0 || s->data.valid_fraction <= 0 || data_has_valid(d))
+        return 0;
+    return uerr_set(e, UERR_USER,
+                    "%s: data.valid_fraction %g holds out too little for one validation batch "
+                    "(train.batch %lld x train.seq_len %lld), so train.valid_every would never "
+                    "validate; raise data.valid_fraction or set train.valid_every: 0",
+                    s->path, s->data.valid_fraction, (long long)d->B, (long long)d->T);
+}
+
+int data_check_hash(const spec *s, const char *run, const char *want, uerr *e)
+{
+    data_source d;
+    if (!want || !*want)
+        return 0;
+    int rc = data_open(&d, s, e);
+    if (rc)
+        return rc;
+    if (strcmp(want, d.hash))
+        rc = uerr_set(e, UERR_USER,
+                      "%s: the data changed since run '%s' was trained (data hash %.12s, now "
+                      "%.12s): its held-out part and classes are no longer the run's",
+                      s->data.path, run, want, d.hash);
+    data_free(&d);
+    return rc;
 }
 
 int data_prepare(data_source *d, uerr *e)

@@ -27,6 +27,7 @@
 
 typedef struct data_source {
     spec_data_kind kind;
+    const char *path;      /* data.path of the spec it was opened from */
     int64_t B, T;          /* T: the unroll length the data needs */
     model_io io;
     text_corpus text;
@@ -43,6 +44,15 @@ typedef struct data_source {
 } data_source;
 
 int data_open(data_source *d, const spec *s, uerr *e);
+
+/* Validation asked for (train.valid_every and data.valid_fraction above 0)
+ * on a held-out part too short for one batch would silently never run. */
+int data_check_valid(const data_source *d, const spec *s, uerr *e);
+
+/* The data at s's data.path against run's stored hash (want; "" or NULL:
+ * none stored): scoring changed data as the run's held-out part (its
+ * classes relabelled or removed) would compare against the wrong answers. */
+int data_check_hash(const spec *s, const char *run, const char *want, uerr *e);
 
 /* Readies the training order. Apart from data_open because the text
  * cursor's size check ("too short for batch B x seq_len T") should come

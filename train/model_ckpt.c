@@ -5,13 +5,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/sha256.h"
+
+int model_ckpt_check_config(const store_run *run, uerr *e)
+{
+    char h[SHA256_HEX_SIZE];
+    const char *text = run->config_text ? run->config_text : "";
+    sha256_hex(text, strlen(text), h);
+    if (run->config_hash && strcmp(h, run->config_hash))
+        return uerr_set(e, UERR_USER,
+                        "run '%s': the stored config does not match its stored hash (%.12s, the "
+                        "text hashes to %.12s): it was changed outside unroll; refusing to use it",
+                        run->name, run->config_hash, h);
+    return 0;
+}
+
 int model_ckpt_load(store *db, const char *ref, model_ckpt *m, uerr *e)
 {
     memset(m, 0, sizeof *m);
     int64_t id = 0;
     int rc = ref ? store_checkpoint_resolve(db, ref, &id, e) : store_checkpoint_latest(db, &id, e);
     if (rc || (rc = store_checkpoint_load(db, id, &m->ck, e)) ||
-        (rc = store_run_get(db, m->ck.run, &m->run, e)))
+        (rc = store_run_get(db, m->ck.run, &m->run, e)) ||
+        (rc = model_ckpt_check_config(&m->run, e)))
         return rc;
     char name[300];
     snprintf(name, sizeof name, "run '%s' config", m->run.name);

@@ -23,4 +23,9 @@ typedef struct model_ckpt {
 int model_ckpt_load(store *db, const char *ref, model_ckpt *m, uerr *e);
 void model_ckpt_free(model_ckpt *m);
 
+/* The run's stored config against its stored hash: a text edited inside
+ * the database (by hand, by another tool) is refused, naming the run,
+ * rather than trained, replayed or scored as if it were the run's. */
+int model_ckpt_check_config(const store_run *run, uerr *e);
+
 #endif

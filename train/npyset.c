@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "store/npy.h"
+#include "train/optim.h"
 
 void npyset_free(npy_set *s)
 {
@@ -18,17 +20,32 @@ void npyset_free(npy_set *s)
     memset(s, 0, sizeof *s);
 }
 
+/* Ids and classes beyond the largest dimension a cell takes (cell_dim:
+ * 2^20) are refused here, naming the file, not later as a model size. */
+#define NPYSET_MAX_IDS (1 << 20)
+
+/* NaN or inf in the data would surface as a diverging loss ("try a lower
+ * lr"): refused here, naming the file and element. */
+static int npyset_finite(const char *dir, const char *file, dtype dt, const void *p, int64_t n,
+                         uerr *e)
+{
+    int64_t k = first_nonfinite(dt, p, n);
+    if (k >= 0)
+        return uerr_set(e, UERR_USER, "%s/%s.npy: element %lld is not a finite number", dir, file,
+                        (long long)k);
+    return 0;
+}
+
 static int load_one(const char *dir, const char *name, int optional, dtype *dt, shape *sh,
                     void **data, uerr *e)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s.npy", dir, name);
-    if (optional) {
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            return 0;
-        fclose(f);
-    }
+    /* an optional member that is absent; anything else at its name is
+     * read (and refused by npy_read unless a regular file) */
+    struct stat st;
+    if (optional && lstat(path, &st) != 0)
+        return 0;
     return npy_read(path, dt, sh, data, e);
 }
 
@@ -100,6 +117,8 @@ int npyset_from_arrays(const char *dir, npy_array *inputs, npy_array *targets,
         dtype_convert(s->yr, dt, y, ydt, ny);
         free(y);
         y = NULL;
+        if ((rc = npyset_finite(dir, "targets", dt, s->yr, ny, e)))
+            goto fail;
         ny = 0;
     } else {
         s->y = y, y = NULL;
@@ -111,8 +130,12 @@ int npyset_from_arrays(const char *dir, npy_array *inputs, npy_array *targets,
                           dir, (long long)i, s->y[i]);
             goto fail;
         }
-        /* in 64 bits: a class id of INT32_MAX is legal here, and one more
-         * than it is not an int (the model refuses the size later) */
+        if (s->y[i] >= NPYSET_MAX_IDS) {
+            rc = uerr_set(e, UERR_USER, "%s/targets.npy: element %lld is class %d; at most %d "
+                                        "classes",
+                          dir, (long long)i, s->y[i], NPYSET_MAX_IDS);
+            goto fail;
+        }
         int64_t k = (int64_t)s->y[i] + 1;
         s->nclasses = k > s->nclasses ? k : s->nclasses;
     }
@@ -139,16 +162,18 @@ int npyset_from_arrays(const char *dir, npy_array *inputs, npy_array *targets,
         dtype_convert(s->x, dt, x, xdt, n);
         free(x);
         x = NULL;
+        if ((rc = npyset_finite(dir, "inputs", dt, s->x, n, e)))
+            goto fail;
     } else {
         s->x = x, x = NULL;
         const int32_t *ids = s->x;
         for (int64_t i = 0; i < s->N * s->T; i++) {
-            if (ids[i] < -1) {
-                rc = uerr_set(e, UERR_USER, "%s/inputs.npy: element %lld is %d", dir, (long long)i,
-                              ids[i]);
+            if (ids[i] < -1 || ids[i] >= NPYSET_MAX_IDS) {
+                rc = uerr_set(e, UERR_USER, "%s/inputs.npy: element %lld is %d (ids are -1 to %d)",
+                              dir, (long long)i, ids[i], NPYSET_MAX_IDS - 1);
                 goto fail;
             }
-            int64_t k = (int64_t)ids[i] + 1; /* INT32_MAX + 1 as for the classes */
+            int64_t k = (int64_t)ids[i] + 1;
             s->D = k > s->D ? k : s->D;
         }
     }

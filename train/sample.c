@@ -20,6 +20,17 @@ int sample_set_params(net *n, const sample_param *ps, int np, uerr *e)
         if (!p || p->numel != shape_numel(&mp->shape) || p->dt == DT_I32)
             return uerr_set(e, UERR_USER, "checkpoint: parameter '%s' is missing or mis-shaped",
                             mp->name);
+        /* a diverged or hand-made checkpoint: its outputs would be NaN and
+         * no character could be drawn from them */
+        for (int64_t j = 0; j < p->numel; j++) {
+            double x = p->dt == DT_F32 ? (double)((const float *)p->data)[j]
+                                       : ((const double *)p->data)[j];
+            if (!isfinite(x))
+                return uerr_set(e, UERR_USER,
+                                "checkpoint: parameter '%s' holds a non-finite value (element "
+                                "%lld is %g): the model diverged; use an earlier checkpoint",
+                                mp->name, (long long)j, x);
+        }
         dtype_convert(net_param(n, i), n->dt, p->data, p->dt, p->numel);
     }
     return 0;
@@ -91,6 +102,13 @@ int sample_text(const spec *s, const text_vocab *v, const sample_param *params, 
     }
     for (int64_t i = 0; i < o->length; i++) {
         int32_t id = (int32_t)rng_categorical(&r, probs, v->size);
+        if (id < 0) {
+            rc = uerr_set(e, UERR_USER,
+                          "sample: the model's output after %lld characters is not a "
+                          "distribution (non-finite at temperature %g)",
+                          (long long)(nprime + i), o->temperature);
+            goto out;
+        }
         const char *u = text_vocab_utf8(v, id);
         size_t k = strlen(u);
         memcpy(buf + len, u, k);

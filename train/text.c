@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/infile.h"
 #include "base/utf8.h"
 #include "base/vec.h"
 
@@ -73,8 +74,8 @@ static int text_slurp(const char *path, uint8_t **buf, size_t *len, uerr *e)
 {
     *buf = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    FILE *f;
+    if (infile_open(path, INFILE_ANY, &f)) {
         if (errno == ENOENT)
             return uerr_set(e, UERR_USER, "%s: no such file", path);
         return uerr_set(e, UERR_USER, "%s: %s", path, strerror(errno));

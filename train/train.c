@@ -2,6 +2,7 @@
 #include "train/train.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@ typedef struct trainer {
     optim opt;
     int32_t *inputs, *targets;
     int64_t run;
+    int64_t saved_step;    /* of the last checkpoint stored, -1 if none */
     uint64_t rng_state[4];
 } trainer;
 
@@ -182,12 +184,37 @@ static ckpt_parts trainer_parts(trainer *t)
     return (ckpt_parts){&t->tr, &t->opt, &t->data, t->rng_state};
 }
 
+/* Divergence: what went wrong, then which checkpoint stands (a state
+ * after it is never stored). */
+static int diverged(const trainer *t, uerr *e, const char *fmt, ...)
+{
+    char what[256], kept[64] = "no checkpoint was saved";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (t->saved_step >= 0)
+        snprintf(kept, sizeof kept, "the checkpoint of step %lld is kept",
+                 (long long)t->saved_step);
+    return uerr_set(e, UERR_USER,
+                    "%s; training stopped, %s (try a lower train.optimizer.lr or train.clip)",
+                    what, kept);
+}
 
 static int save_checkpoint(trainer *t, int64_t step, double loss, double valid,
                            int64_t *parent, int64_t *ckpt, uerr *e)
 {
     if (!t->o->db)
         return 0;
+    /* an update can overflow the weights while the loss that led to it was
+     * finite: such a state is never stored as a checkpoint */
+    for (int i = 0; i < t->tr.m.nparams; i++) {
+        int64_t k = first_nonfinite(t->tr.dt, net_param(&t->tr, i),
+                                    shape_numel(&t->tr.m.param[i].shape));
+        if (k >= 0)
+            return diverged(t, e, "step %lld: parameter '%s' has a non-finite element %lld after "
+                            "the update", (long long)step, t->tr.m.param[i].name, (long long)k);
+    }
     ckpt_parts parts = trainer_parts(t);
     ckpt_state sl = {0};
     int rc = ckpt_state_collect(&parts, &sl, e);
@@ -198,11 +225,28 @@ static int save_checkpoint(trainer *t, int64_t step, double loss, double valid,
         snprintf(metrics, sizeof metrics, "{\"loss\": %.17g}", loss);
     else
         snprintf(metrics, sizeof metrics, "{\"loss\": %.17g, \"valid_loss\": %.17g}", loss, valid);
-    if (!rc)
+    /* Another process holding the store's lock (a long query, a backup):
+     * each attempt waits the busy timeout; the run stops only after
+     * train.checkpoint.wait seconds, its last checkpoint intact. */
+    double w0 = now_s();
+    for (int said = 0; !rc; said = 1) {
         rc = store_checkpoint_save_from(t->o->db, t->run, step, *parent, sl.ts, sl.n, metrics,
                                         ckpt, e);
+        if (!rc || !store_busy(t->o->db) || now_s() - w0 >= (double)t->s->train.checkpoint.wait)
+            break;
+        if (!said && t->o->note) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "step %lld: the store is locked by another process; the "
+                     "checkpoint waits (up to %llds)", (long long)step,
+                     (long long)t->s->train.checkpoint.wait);
+            t->o->note(t->o->ctx, msg);
+        }
+        uerr_clear(e);
+        rc = 0;
+        nanosleep(&(struct timespec){0, 100000000}, NULL);
+    }
     if (!rc)
-        *parent = *ckpt;
+        *parent = *ckpt, t->saved_step = step;
     ckpt_state_free(&sl);
     return rc;
 }
@@ -379,6 +423,8 @@ static int begin_run(trainer *t, train_result *r, uerr *e)
     int rc = 0;
     if (t->o->run_name && *t->o->run_name)
         snprintf(name, sizeof name, "%s", t->o->run_name);
+    else if ((rc = store_name_check("run name", t->s->name, e)))
+        uerr_prefix(e, "%s: name", t->s->path); /* the config's key, not the store, is at fault */
     else
         rc = store_unique_run_name(db, t->s->name, name, sizeof name, e);
     memcpy(hash, t->data.hash, sizeof hash);
@@ -424,18 +470,14 @@ static int check_finite(trainer *t, int64_t step, double loss, uerr *e)
 {
     const model *m = &t->tr.m;
     if (!isfinite(loss))
-        return uerr_set(e, UERR_USER,
-                        "step %lld: the loss is %s (node 'loss', op %s); training stopped, "
-                        "the last checkpoint is kept (try a lower train.optimizer.lr or "
-                        "train.clip)",
-                        (long long)step, isnan(loss) ? "NaN" : "infinite",
-                        op_name(m->g.nodes[m->loss].op));
+        return diverged(t, e, "step %lld: the loss is %s (node 'loss', op %s)", (long long)step,
+                        isnan(loss) ? "NaN" : "infinite", op_name(m->g.nodes[m->loss].op));
     for (int i = 0; i < m->nparams; i++) {
         int64_t k = first_nonfinite(t->tr.dt, net_grad(&t->tr, i), shape_numel(&m->param[i].shape));
         if (k >= 0)
-            return uerr_set(e, UERR_USER,
+            return diverged(t, e,
                             "step %lld: gradient of '%s' has a non-finite element %lld (node "
-                            "grad:%s, op %s); training stopped, the last checkpoint is kept",
+                            "grad:%s, op %s)",
                             (long long)step, m->param[i].name, (long long)k, m->param[i].name,
                             op_name(m->g.nodes[t->tr.gt.param_grad[i]].op));
     }
@@ -499,7 +541,7 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
 {
     memset(r, 0, sizeof *r);
     r->valid_loss = r->valid_accuracy = r->majority = NAN;
-    trainer t = {.s = s, .o = o};
+    trainer t = {.s = s, .o = o, .saved_step = o->resume ? o->resume->step : -1};
     int rc = data_open(&t.data, s, e);
     if (rc)
         return rc;
@@ -523,6 +565,8 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         goto out;
     r->arena_bytes = t.tr.p.arena_bytes;
     t.has_valid = rank == 0 && data_has_valid(&t.data);
+    if (rank == 0 && (rc = data_check_valid(&t.data, s, e)))
+        goto out;
     if (t.has_valid) {
         if ((rc = net_init_io(&t.va, s, &t.data.io, B, T, valid_mode(&t.data), NULL, e)))
             goto out;

@@ -57,6 +57,9 @@ typedef struct train_opts {
     const struct dist *dist;    /* data parallel over MPI ranks; NULL: one
                                    process. Only rank 0 may have a db. */
     void (*ready)(void *ctx, const train_info *info); /* NULL: not told */
+    /* Something worth a line while the run goes on (a checkpoint waiting
+     * for the store's lock), said once per occasion; NULL: not told. */
+    void (*note)(void *ctx, const char *msg);
 
     /* Resume: continue resume->run from that checkpoint, in the same run.
      * Everything a step reads is restored from it (parameters, optimiser

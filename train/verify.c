@@ -16,6 +16,7 @@
 
 #include "train/blascheck.h"
 #include "train/data.h"
+#include "train/model_ckpt.h"
 #include "train/train.h"
 
 typedef struct verify_ctx {
@@ -148,7 +149,8 @@ int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *pctx
     }
     char label[300];
     snprintf(label, sizeof label, "run '%s' config", run.name);
-    if ((rc = spec_load_buffer(&s, label, run.config_text, strlen(run.config_text), NULL, 0, e)))
+    if ((rc = model_ckpt_check_config(&run, e)) ||
+        (rc = spec_load_buffer(&s, label, run.config_text, strlen(run.config_text), NULL, 0, e)))
         goto out;
     int resume = 0;
     if (c.parent) {

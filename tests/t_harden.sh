@@ -1,0 +1,206 @@
+#!/bin/sh
+# t_harden.sh - hostile inputs, signals and faults (issue 14): each ends
+# with one line naming the place and exit 1 (2 for misuse), or works;
+# nothing committed is lost, nothing non-finite is stored as good.
+UNROLL=${UNROLL:-build/rel/unroll}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+. tests/lib.sh
+G=tests/golden/min_char_rnn/text.txt
+printf 'data: {kind: text, path: %s}\nmodel: {hidden: 8}\ntrain: {seq_len: 5, steps: 4}\n' "$G" >"$T/g.yaml"
+
+# one_line NAME WANT_RC WANT_TEXT CMD...: the command fails with WANT_RC
+# and exactly one line on stderr holding WANT_TEXT
+one_line() {
+    name=$1 want_rc=$2 want=$3
+    shift 3
+    "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+    if [ "$rc" -eq "$want_rc" ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -qF -- "$want" "$T/err"; then
+        ok "$name"
+    else
+        ko "$name" "exit $rc (wanted $want_rc): $(cat "$T/err") (wanted: $want)"
+    fi
+}
+
+# ---- 2: a checkpoint with NaN weights: sample refuses it, no crash ----------
+$UNROLL train "$T/g.yaml" --db "$T/s.db" --name good --quiet 2>/dev/null
+$UNROLL ckpt export good --db "$T/s.db" --npy "$T/ex" >/dev/null
+sz=$(wc -c <"$T/ex/U.npy")
+printf '\000\000\300\177' | dd of="$T/ex/U.npy" bs=1 seek=$((sz - 4)) conv=notrunc 2>/dev/null
+one_line "import refuses a tensor holding NaN" 1 "ex: tensor 'U' holds a non-finite value" \
+    $UNROLL ckpt import "$T/ex" --name nan --config "$T/g.yaml" --db "$T/s.db"
+$UNROLL ckpt import "$T/ex" --name nan --config "$T/g.yaml" --db "$T/s.db" --allow-nonfinite >/dev/null 2>&1
+one_line "sample refuses a checkpoint with NaN weights" 1 "parameter 'U' holds a non-finite value" \
+    $UNROLL sample nan --db "$T/s.db" --length 5
+
+# ---- 9: divergence stores no non-finite checkpoint and names what stands ----
+printf 'data: {kind: text, path: %s}\nmodel: {hidden: 8}\ntrain: {seq_len: 5, steps: 20, optimizer: {name: sgd, lr: 1.0e300}, checkpoint: {every: 1}}\n' "$G" >"$T/div.yaml"
+one_line "divergence: no checkpoint of inf weights, and says none was saved" 1 \
+    "after the update; training stopped, no checkpoint was saved" \
+    $UNROLL train "$T/div.yaml" --db "$T/d.db" --name div
+n=$($UNROLL query --db "$T/d.db" --csv "SELECT count(*) FROM checkpoints" 2>/dev/null | tail -1)
+[ "$n" = 0 ] && ok "divergence: the store holds no checkpoint" || ko "divergence: the store holds no checkpoint" "$n checkpoints"
+one_line "divergence after --from names the checkpoint kept" 1 "the checkpoint of step 0 is kept" \
+    $UNROLL train "$T/div.yaml" --from good --db "$T/s.db" --name div2
+
+# ---- 4: SIGTERM and SIGHUP act as SIGINT: a checkpoint, then 128 + signal ----
+for sig in TERM:143 HUP:129; do
+    name=${sig%:*} want=${sig#*:}
+    $UNROLL train "$T/g.yaml" --db "$T/sig$name.db" --name s --set train.steps=2000000 \
+        --set train.checkpoint.every=50 >/dev/null 2>"$T/err" &
+    pid=$!
+    wait_ckpts "$UNROLL" "$T/sig$name.db" 1
+    kill -"$name" "$pid"
+    wait "$pid"
+    rc=$?
+    stopped=$(sed -n 's/^interrupted after \([0-9]*\) steps in .*/\1/p' "$T/err")
+    last=$($UNROLL query --db "$T/sig$name.db" --csv "SELECT max(step) FROM checkpoints" | tail -1)
+    if [ "$rc" -eq "$want" ] && [ -n "$stopped" ] && [ "$last" = "$stopped" ]; then
+        ok "SIG$name: checkpoint at step $stopped, exit $want"
+    else
+        ko "SIG$name: checkpoint, exit $want" "exit $rc, stopped '$stopped', last checkpoint '$last': $(tail -3 "$T/err")"
+    fi
+done
+
+# ---- 5: a closed progress pipe ends the progress lines, not the run ---------
+( $UNROLL train "$T/g.yaml" --db "$T/pipe.db" --name p --set train.steps=3000 \
+    --set train.log_every=1 2>&1; echo "rc=$?" >"$T/pipe.rc" ) | head -1 >/dev/null
+last=$($UNROLL query --db "$T/pipe.db" --csv "SELECT max(step) FROM checkpoints" | tail -1)
+status=$($UNROLL query --db "$T/pipe.db" --csv "SELECT status FROM runs" | tail -1)
+if [ "$(cat "$T/pipe.rc")" = "rc=0" ] && [ "$last" = 3000 ] && [ "$status" = finished ]; then
+    ok "a closed progress pipe: training goes on to its last step"
+else
+    ko "a closed progress pipe: training goes on" "$(cat "$T/pipe.rc"), last checkpoint '$last', status '$status'"
+fi
+
+# ---- 6: a failed write removes nothing that stood at the output path --------
+ln -s /dev/full "$T/full.st"
+one_line "export --safetensors through a link to /dev/full fails" 1 "full.st: write failed" \
+    $UNROLL ckpt export good --db "$T/s.db" --safetensors "$T/full.st"
+[ -L "$T/full.st" ] && ok "export: the link is still there" || ko "export: the link is still there"
+ln -s /dev/full "$T/full.svg"
+one_line "runs plot -o a link to /dev/full fails" 1 "full.svg: plot: writing failed" \
+    $UNROLL runs plot good --db "$T/s.db" -o "$T/full.svg"
+[ -L "$T/full.svg" ] && ok "runs plot: the link is still there" || ko "runs plot: the link is still there"
+mkdir "$T/gout"
+ln -s /dev/full "$T/gout/loss.npy"
+$UNROLL grad "$T/g.yaml" --out "$T/gout" --quiet >/dev/null 2>"$T/err"
+rc=$?
+[ $rc -eq 1 ] && [ -L "$T/gout/loss.npy" ] && ok "grad --out: a failed npy write leaves the link" ||
+    ko "grad --out: a failed npy write leaves the link" "exit $rc: $(cat "$T/err")"
+printf 'old' >"$T/real.st"
+ln -s real.st "$T/link.st"
+$UNROLL ckpt export good --db "$T/s.db" --safetensors "$T/link.st" >/dev/null 2>&1
+if [ -L "$T/link.st" ] && [ "$(wc -c <"$T/real.st")" -gt 3 ] && [ "$(ls -A "$T" | grep -c '^\.')" -eq 0 ]; then
+    ok "export through a link replaces its target, keeps the link, leaves no temporary file"
+else
+    ko "export through a link" "$(ls -la "$T")"
+fi
+
+# ---- 7: a config edited inside the store is refused, not trained ----------
+$UNROLL train "$T/g.yaml" --db "$T/h.db" --name h --quiet --set train.checkpoint.every=2 2>/dev/null
+sqlite3 "$T/h.db" "UPDATE runs SET config_text = replace(config_text, 'lr: 0.1', 'lr: 0.3')"
+for c in "train --resume h --set train.steps=8" "ckpt verify h" "sample h --length 3" "eval h"; do
+    one_line "stored config edited: $c refuses it" 1 "run 'h': the stored config does not match its stored hash" \
+        $UNROLL $c --db "$T/h.db"
+done
+
+# ---- 8: eval of a classifier whose TSV changed is refused -------------------
+cp tests/data/words_small.tsv "$T/w.tsv"
+$UNROLL train configs/word_language.yaml --set data.path="$T/w.tsv" --set model.hidden=4 \
+    --set train.batch=3 --set train.steps=5 --db "$T/w.db" --name w --quiet 2>/dev/null
+if $UNROLL eval w --db "$T/w.db" >/dev/null 2>"$T/err"; then ok "eval: the unchanged TSV scores"; else ko "eval: the unchanged TSV scores" "$(cat "$T/err")"; fi
+sed 's/german$/deutsch/' tests/data/words_small.tsv >"$T/w.tsv"
+one_line "eval: a renamed label is refused" 1 "w.tsv: the data changed since run 'w' was trained" \
+    $UNROLL eval w --db "$T/w.db"
+grep -v german tests/data/words_small.tsv >"$T/w.tsv"
+one_line "eval: a removed class is refused" 1 "w.tsv: the data changed since run 'w' was trained" \
+    $UNROLL eval w --db "$T/w.db"
+
+# ---- 11: a FIFO never hangs a reader ----------------------------------------
+mkfifo "$T/fifo"
+printf 'data: {kind: text, path: %s}\nmodel: {hidden: 8}\ntrain: {seq_len: 5, steps: 2}\n' "$T/fifo" >"$T/fifodata.yaml"
+mkdir "$T/npyfifo"
+mkfifo "$T/npyfifo/inputs.npy"
+cp tests/data/parity_ids/targets.npy "$T/npyfifo/"
+while IFS='|' read -r name want cmd; do
+    one_line "FIFO: $name" 1 "$want" timeout 20 $UNROLL $cmd
+done <<EOF2
+config|fifo|train $T/fifo --db $T/f.db
+text data|fifo: empty text|train $T/fifodata.yaml --db $T/f.db
+npy member|inputs.npy: not a regular file|train configs/parity_elman.yaml --set data.path=$T/npyfifo --db $T/f.db
+--db|fifo: not a regular file|runs list --db $T/fifo
+safetensors import|fifo: not a regular file|ckpt import $T/fifo --name x --db $T/f.db
+EOF2
+if cat "$T/g.yaml" | $UNROLL train /dev/stdin --db "$T/pipe2.db" --name piped --quiet 2>"$T/err"; then
+    ok "a config from a pipe trains"
+else
+    ko "a config from a pipe trains" "$(cat "$T/err")"
+fi
+
+# ---- 13: odd --db targets are refused, naming them ---------------------------
+mkdir "$T/dbdir"
+sqlite3 "$T/marked.db" "PRAGMA application_id = 1433293420"
+while IFS='|' read -r name want db; do
+    one_line "--db $name" 1 "$want" $UNROLL train "$T/g.yaml" --db "$db"
+done <<EOF2
+a directory|dbdir: not a regular file|$T/dbdir
+/dev/null|/dev/null: not a regular file|/dev/null
+:memory:|':memory:': not a database file|:memory:
+unroll's mark, no tables|marked.db: damaged unroll store|$T/marked.db
+EOF2
+one_line "--db ''" 1 "'': not a database file" $UNROLL train "$T/g.yaml" --db ""
+
+# ---- 12: standard output that cannot be written is status 1 -----------------
+for c in "sample good --length 5 --db $T/s.db" "config show $T/g.yaml" "graph $T/g.yaml"; do
+    $UNROLL $c >/dev/full 2>"$T/err"
+    rc=$?
+    [ $rc -eq 1 ] && grep -q "write failed" "$T/err" && ok "stdout on /dev/full: $c exits 1" ||
+        ko "stdout on /dev/full: $c exits 1" "exit $rc: $(cat "$T/err")"
+done
+
+# ---- 14: a tensor and its PyTorch alias in one import: the file is named ----
+$UNROLL ckpt export good --db "$T/s.db" --npy "$T/ex2" >/dev/null
+cp "$T/ex2/U.npy" "$T/ex2/weight_ih_l0.npy"
+one_line "import: U and weight_ih_l0 both present" 1 "ex2: holds both 'U' and 'weight_ih_l0'" \
+    $UNROLL ckpt import "$T/ex2" --name dup --db "$T/s.db"
+
+# ---- 15, 16: messages name the place; names and options -----------------------
+printf 'abcdef' >"$T/six.txt"
+printf 'data: {kind: text, path: %s}\nmodel: {hidden: 8}\ntrain: {seq_len: 5, steps: 2}\n' "$T/six.txt" >"$T/six.yaml"
+one_line "a text too short names its file" 1 "six.txt: text of" $UNROLL train "$T/six.yaml" --db "$T/n.db"
+printf 'name: "12345"\n' | cat - "$T/g.yaml" >"$T/digits.yaml"
+one_line "an all-digit name: key is blamed on the config" 1 "digits.yaml: name: run name '12345' is all digits" \
+    $UNROLL train "$T/digits.yaml" --db "$T/n.db"
+one_line "--name a@b is blamed on --name" 1 "--name: run name 'a@b' contains '@'" \
+    $UNROLL train "$T/g.yaml" --db "$T/n.db" --name a@b
+one_line "--name '' is misuse" 2 "--name: a run name cannot be empty" \
+    $UNROLL train "$T/g.yaml" --db "$T/n.db" --name ""
+one_line "--set KEY without = is misuse" 2 "--set 'train.steps': expected KEY=VALUE" \
+    $UNROLL train "$T/g.yaml" --db "$T/n.db" --set train.steps
+one_line "--temperature 1e300 says the bound" 2 "at most 1e6, found '1e300'" \
+    $UNROLL sample good --db "$T/s.db" --temperature 1e300
+cp "$T/g.yaml" "$T/123.yaml"
+if $UNROLL train "$T/123.yaml" --db "$T/n.db" --quiet 2>"$T/err" &&
+    [ "$($UNROLL query --db "$T/n.db" --csv "SELECT name FROM runs" | tail -1)" = run-123 ]; then
+    ok "123.yaml trains as run 'run-123'"
+else
+    ko "123.yaml trains as run 'run-123'" "$(cat "$T/err")"
+fi
+one_line "a held-out part too short for one validation batch is refused" 1 \
+    "g.yaml: data.valid_fraction 0.001 holds out too little for one validation batch" \
+    $UNROLL train "$T/g.yaml" --set data.valid_fraction=0.001 --set train.valid_every=1 \
+    --set train.batch=4 --db "$T/n.db"
+cell() {
+    printf 'data: {kind: text, path: %s}\nmodel:\n  cell: custom\n  hidden: 4\n' "$G"
+    printf '  params: {W: [hidden, hidden], U: [hidden, input], b: [hidden], V: [output, hidden], c: [output]%s}\n' "$1"
+    printf '  state: {h: hidden%s}\n  step:\n' "$2"
+    printf '    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)\n    - o[t] = V @ h[t] + c\n'
+}
+cell ", Z: [0, 4294967297]" "" >"$T/unused.yaml"
+one_line "an impossible shape of an unused parameter is refused" 1 "unused.yaml:5:100: dimension '0'" \
+    $UNROLL grad "$T/unused.yaml" --out "$T/gu"
+cell "" ", x: hidden" >"$T/statex.yaml"
+one_line "a state named x is refused" 1 "statex.yaml:6:22: state 'x' has the name of a parameter or an input" \
+    $UNROLL grad "$T/statex.yaml" --out "$T/gx"
