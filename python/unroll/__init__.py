@@ -129,15 +129,16 @@ def _take_text(p):
 _DTYPES = {"float32": np.float32, "float64": np.float64, "int32": np.int32}
 
 
-class Model:
-    """A stored model one time step at a time (train/session.h)."""
+class _Handle:
+    """A library object released by close(), at exit of a with block, or
+    when collected."""
 
-    def __init__(self, handle):
-        self._h = handle
+    _h = None
+    _release = None
 
     def close(self):
         if self._h:
-            _m_close(self._h)
+            type(self)._release(self._h)
             self._h = None
 
     def __del__(self):
@@ -148,6 +149,15 @@ class Model:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Model(_Handle):
+    """A stored model one time step at a time (train/session.h)."""
+
+    _release = _m_close
+
+    def __init__(self, handle):
+        self._h = handle
 
     @property
     def outputs(self):
@@ -197,26 +207,14 @@ class Model:
         return _take_text(p)
 
 
-class Store:
+class Store(_Handle):
     """A checkpoint store opened read-only."""
+
+    _release = _store_close
 
     def __init__(self, path):
         self._h = _P()
         _call(_store_open, ctypes.byref(self._h), _bytes(path))
-
-    def close(self):
-        if self._h:
-            _store_close(self._h)
-            self._h = None
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def runs(self):
         """Every run as `unroll runs list --json` lists them: dicts with
