@@ -12,7 +12,8 @@
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS (600) each (never part of
 #                   test; tests/t_fuzz.sh replays their seeds)
 #   make install    PREFIX=/usr/local (and DESTDIR): the command, the static
-#                   and shared library, headers, unroll.pc and the man page
+#                   and shared library, headers, unroll.pc, the man page and
+#                   the Python package (PYDIR)
 #   make docs-img   docs/img/architecture.svg from docs/architecture.dot
 #                   (Graphviz; the SVG is committed)
 #   make format / compdb / clean
@@ -82,14 +83,18 @@ $(BUILD)/pic/%.o: %.c
 	$(CC) $(CFLAGS_ALL) $(VECFLAGS) -fPIC -MMD -MP -c $< -o $@
 $(filter $(BUILD)/pic/ops/% $(BUILD)/pic/kernels/% $(BUILD)/pic/train/optim.o,$(PIC_OBJ)): VECFLAGS := -O3 -fno-math-errno
 $(SHLIB): $(PIC_OBJ)
-	$(CC) -shared -Wl,-soname,libunroll.so.0 $(PIC_OBJ) $(LDLIBS_ALL) -o $@
+	$(CC) -shared $(SAN) -Wl,-soname,libunroll.so.0 $(PIC_OBJ) $(LDLIBS_ALL) -o $@
 shared: $(SHLIB)
 
 # make install: headers keep their folders (the library includes them as
-# "graph/graph.h"), so unroll.pc adds -I$(includedir)/unroll.
+# "graph/graph.h"), so unroll.pc adds -I$(includedir)/unroll. The Python
+# package goes where Debian's python3 looks under PREFIX (PYDIR), told
+# where the installed library is (_libpath.py).
 PREFIX  ?= /usr/local
 VERSION := $(shell sed -n 's/^\#define UNROLL_VERSION "\(.*\)"/\1/p' base/version.h)
 DESTDIR ?=
+PYTHON  ?= python3
+PYDIR   ?= $(PREFIX)/lib/python$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3)/dist-packages
 INC_HDR := unroll.h graph/ops.def $(filter-out %_int.h,$(wildcard base/*.h kernels/*.h graph/*.h ops/*.h engine/*.h models/*.h train/*.h store/*.h))
 install: $(UNROLL) $(LIB) $(SHLIB)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
@@ -100,6 +105,9 @@ install: $(UNROLL) $(LIB) $(SHLIB)
 	ln -sf libunroll.so.0 $(DESTDIR)$(PREFIX)/lib/libunroll.so
 	for h in $(INC_HDR); do install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/unroll/$$h; done
 	install -m 644 docs/unroll.1 $(DESTDIR)$(PREFIX)/share/man/man1/unroll.1
+	install -d $(DESTDIR)$(PYDIR)/unroll
+	install -m 644 python/unroll/__init__.py $(DESTDIR)$(PYDIR)/unroll/__init__.py
+	echo 'LIBRARY = "$(PREFIX)/lib/libunroll.so.0"' > $(DESTDIR)$(PYDIR)/unroll/_libpath.py
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
 	    tools/unroll.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/unroll.pc
 
@@ -110,7 +118,7 @@ $(BUILD)/tests/%: tests/%.c tests/check.h tests/leaves.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(LIB) $(LDLIBS_ALL) -o $@
 
-test: $(UNROLL) $(TEST_BIN) data
+test: $(UNROLL) $(TEST_BIN) $(SHLIB) data
 	@sh tests/run.sh $(BUILD)
 
 asan:

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "train/model_ckpt.h"
+#include "train/session.h"
 
 static const char help[] =
     "usage: unroll sample [RUN|CKPT] [--db FILE] [--length N] [--temperature X]\n"
@@ -42,6 +42,8 @@ int cmd_sample(int argc, char **argv)
     model_ckpt m;
     char *out = NULL;
     int rc = model_ckpt_load(db, ref, &m, &e);
+    if (!rc)
+        rc = session_text_only(&m, &e);
     if (rc)
         goto out;
     sample_opts so = {.length = m.s.sample.length, .temperature = m.s.sample.temperature,

@@ -1,7 +1,8 @@
 #!/bin/sh
 # t_install.sh - make install into a scratch prefix, then build
 # examples/embed.c against the installed copy through pkg-config and run
-# it: the library is usable through its public header alone.
+# it, and examples/stream.c on the run it stored: the library is usable
+# through its public header alone.
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 . tests/lib.sh
@@ -40,6 +41,28 @@ if LD_LIBRARY_PATH="$T/prefix/lib" "$T/embed" configs/min_char_rnn.yaml \
     ok "embed: graph, gradient, training, checkpoint and sampling through the public header"
 else
     ko "embed: graph, gradient, training, checkpoint and sampling through the public header" "$(cat "$T/out")"
+fi
+if cc examples/stream.c $(pkg-config --cflags --libs unroll) -lm -o "$T/stream" 2>"$T/log" &&
+    LD_LIBRARY_PATH="$T/prefix/lib" "$T/stream" "$T/e.db" embedded@best "the ca" >"$T/out" 2>&1 &&
+    grep -q '^loss .* nats/char over 5 characters' "$T/out" && grep -q "^after +'e'" "$T/out"; then
+    ok "examples/stream.c: a stored model one step at a time through the public header"
+else
+    ko "examples/stream.c: a stored model one step at a time through the public header" \
+        "$(cat "$T/log" "$T/out" 2>/dev/null)"
+fi
+pydir=$(find "$T/prefix/lib" -path '*dist-packages/unroll/__init__.py' 2>/dev/null | head -1)
+py=""
+for p in python3 /usr/bin/python3; do
+    command -v "$p" >/dev/null 2>&1 && "$p" -c 'import numpy' >/dev/null 2>&1 && { py=$p; break; }
+done
+if [ -z "$py" ]; then
+    echo "SKIP installed Python package: no python3 with numpy here"
+elif [ -n "$pydir" ] && (cd "$T" && PYTHONPATH=$(dirname "$(dirname "$pydir")") "$py" -c \
+    'import unroll; print(unroll.open("e.db").runs()[0]["name"])') >"$T/out" 2>&1 &&
+    grep -qx embedded "$T/out"; then
+    ok "the installed Python package finds the installed library"
+else
+    ko "the installed Python package finds the installed library" "$pydir $(cat "$T/out")"
 fi
 if MANPATH="$T/prefix/share/man" man -w unroll >/dev/null 2>&1 || [ -s "$T/prefix/share/man/man1/unroll.1" ]; then
     ok "man page installed"

@@ -326,6 +326,15 @@ static void test_prime(void)
     uerr_clear(&e);
     EXPECT_ERR(text_encode_prime(&c.vocab, "h\xE4\xB8", 3, &ids, &n, &e), &e,
                UERR_USER, "prime text: invalid UTF-8 at byte 1");
+    uerr_clear(&e);
+    /* a vocabulary with an unknown id takes what it lacks there */
+    text_vocab u;
+    const uint32_t known[] = {'e', 'h'};
+    CHECK_OK(text_vocab_init(&u, known, 2, 1, &e), &e);
+    CHECK_OK(text_encode_prime(&u, "hez", 3, &ids, &n, &e), &e);
+    CHECK(n == 3 && ids && ids[0] == 1 && ids[2] == u.unknown && u.unknown == 2);
+    free(ids);
+    text_vocab_free(&u);
     text_corpus_free(&c);
 }
 

@@ -258,15 +258,22 @@ sample_opts session_sample_defaults(const session *s)
                          .prime = sp->sample.prime, .seed = sp->sample.seed};
 }
 
+int session_text_only(const model_ckpt *mc, uerr *e)
+{
+    if (mc->s.data.kind == SPEC_DATA_TEXT)
+        return 0;
+    return uerr_set(e, UERR_USER,
+                    "sample: run '%s' is a %s model; sampling generates text from a text model "
+                    "(use predict)",
+                    mc->run.name, mc->s.data.kind == SPEC_DATA_CLASSIFY ? "classify" : "npy");
+}
+
 int session_sample(const session *s, const sample_opts *o, char **out, uerr *e)
 {
     *out = NULL;
-    if (s->mc.s.data.kind != SPEC_DATA_TEXT)
-        return uerr_set(e, UERR_USER,
-                        "sample: run '%s' is a %s model; sampling generates text from a text "
-                        "model (use predict)",
-                        s->mc.run.name,
-                        s->mc.s.data.kind == SPEC_DATA_CLASSIFY ? "classify" : "npy");
+    int rc = session_text_only(&s->mc, e);
+    if (rc)
+        return rc;
     sample_opts d = session_sample_defaults(s);
     return sample_text(&s->mc.s, &s->mc.vocab, s->mc.params, s->mc.nparams, o ? o : &d, out,
                        NULL, e);

@@ -69,6 +69,10 @@ void session_state_restore(session *s, const void *buf);
  * streaming state. o NULL: the run's sample.* defaults. */
 int session_sample(const session *s, const sample_opts *o, char **out, uerr *e);
 
+/* 0 for a text run; else the error that sampling one is (classify and
+ * npy runs have no characters to generate: predict serves them). */
+int session_text_only(const model_ckpt *mc, uerr *e);
+
 /* The run's sample.* defaults. */
 sample_opts session_sample_defaults(const session *s);
 
