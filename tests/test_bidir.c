@@ -66,7 +66,7 @@ static double reference(const net *n, int L, int last)
     double loss = 0;
     for (int l = 0; l < L; l++)
         for (int dir = 0; dir < 2; dir++) {
-            char pre[16], nu[24], nw[24], nb[24];
+            char pre[32], nu[40], nw[40], nb[40];
             if (L > 1)
                 snprintf(pre, sizeof pre, "l%d.%s", l, dir ? "bw." : "fw.");
             else
