@@ -23,14 +23,19 @@ static const char grad_help[] =
     "usage: unroll grad CONFIG [--set KEY=VALUE]... [--params DIR] [--per-step] --out DIR\n"
     "\n"
     "Runs forward and backward on the first training batch from the initial\n"
-    "parameters (hidden state zero) and writes numpy .npy files:\n"
-    "  DIR/<name>.npy       the parameters used\n"
-    "  DIR/grad/<name>.npy  d loss / d parameter\n"
+    "parameters (hidden state zero) and writes numpy .npy files. At the top of DIR\n"
+    "(created with its parents) only the parameters and the reserved names:\n"
+    "  DIR/<name>.npy       the parameters used, under their own names (U, W, b, V, c;\n"
+    "                       l0.fw.U, l1.bw.W, ... for stacked or bidirectional models)\n"
     "  DIR/inputs.npy       int32 [B, T] token ids\n"
     "  DIR/targets.npy      int32 [B, T]; [B] (one label each) for last_step models;\n"
     "                       real targets: float [B, T, K], or [B, K] for last_step\n"
-    "  DIR/mask.npy         float64 [B, T], 1 for real steps; only when some are padding\n"
+    "  DIR/mask.npy         float64 [B, T], 1 for real steps (classify and masked data)\n"
+    "  DIR/lengths.npy      int32 [B]: each sequence's real steps (the same models)\n"
+    "  DIR/h0.npy           [B, S] the initial state, every state vector side by side\n"
     "  DIR/loss.npy         float64 scalar: the loss differentiated\n"
+    "Everything else in a folder:\n"
+    "  DIR/grad/<name>.npy  d loss / d parameter\n"
     "With --per-step, the gradient ledger too (and a table on standard output):\n"
     "  DIR/per_step/dh.npy       float64 [T]: ||d loss / d h_t||\n"
     "  DIR/per_step/<name>.npy   float64 [T]: the norm of step t's term in the\n"
@@ -74,11 +79,24 @@ static int parse(int argc, char **argv, const char *cmd, const char *help, grad_
     return 0;
 }
 
+/* dir and any missing parents, as mkdir -p */
 static int mkdir_p(const char *dir, uerr *e)
 {
-    if (mkdir(dir, 0777) && errno != EEXIST)
-        return uerr_set(e, UERR_USER, "%s: cannot create directory: %s", dir, strerror(errno));
-    return 0;
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return uerr_set(e, UERR_USER, "%.64s...: path too long", dir);
+    for (char *p = path + 1;; p++) {
+        char c = *p;
+        if (c != '/' && c != 0)
+            continue;
+        *p = 0;
+        struct stat st;
+        if (mkdir(path, 0777) && (errno != EEXIST || stat(path, &st) || !S_ISDIR(st.st_mode)))
+            return uerr_set(e, UERR_USER, "%s: cannot create directory: %s", path,
+                            errno == EEXIST ? "a file is in the way" : strerror(errno));
+        if (!(*p = c))
+            return 0;
+    }
 }
 
 /* Real targets as the data gave them: [B, T, K] per step, or [B, K] the
@@ -185,7 +203,7 @@ int cmd_grad(int argc, char **argv)
         goto out;
     }
     shape sbt = shape_2(B, T), sb = shape_1(B), s0 = shape_0();
-    int last_step = s.model.outputs == SPEC_OUTPUTS_LAST_STEP, padded = 0;
+    int last_step = s.model.outputs == SPEC_OUTPUTS_LAST_STEP;
     for (int k = 0; k < 2 && !rc; k++) {
         const int32_t *tm = k == 0 ? n.xs : n.ys;
         for (int64_t b = 0; b < B; b++)
@@ -208,15 +226,25 @@ int cmd_grad(int argc, char **argv)
         }
     }
     if (n.ms) {
-        for (int64_t b = 0; b < B; b++)
+        /* sequences start at step 0: a row's length is its count of real steps */
+        for (int64_t b = 0; b < B; b++) {
+            bt[b] = 0;
             for (int64_t t = 0; t < T; t++)
-                padded |= !(mk[b * T + t] = n.ms[t * B + b]);
+                bt[b] += (int32_t)(mk[b * T + t] = n.ms[t * B + b]);
+        }
         snprintf(path, sizeof path, "%s/mask.npy", a.out);
-        if (!rc && padded)
+        if (!rc)
             rc = npy_write(path, DT_F64, &sbt, mk, &e);
+        snprintf(path, sizeof path, "%s/lengths.npy", a.out);
+        if (!rc)
+            rc = npy_write(path, DT_I32, &sb, bt, &e);
     }
     free(bt);
     free(mk);
+    shape sh0 = shape_2(B, n.m.S);
+    snprintf(path, sizeof path, "%s/h0.npy", a.out);
+    if (!rc && n.m.S > 0)
+        rc = npy_write(path, n.dt, &sh0, n.h0, &e);
     snprintf(path, sizeof path, "%s/loss.npy", a.out);
     if (!rc)
         rc = npy_write(path, DT_F64, &s0, &loss, &e);

@@ -15,7 +15,9 @@
 
 int model_reserved_name(const char *name)
 {
-    static const char *const reserved[] = {"inputs", "targets", "mask", "loss", "grad"};
+    static const char *const reserved[] = {"inputs", "targets", "mask",     "lengths", "h0",
+                                           "loss",   "grad",    "per_step", "hvp",     "hvp_v",
+                                           "jacobian"};
     for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
         if (!strcmp(name, reserved[i]))
             return 1;
