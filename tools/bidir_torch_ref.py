@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""bidir_torch_ref.py - PyTorch's bidirectional nn.RNN over
+"""bidir_torch_ref.py - PyTorch's bidirectional nn.RNN and nn.LSTM over
 pack_padded_sequence, run once to make tests/golden/bidir_torch.txt. The
 test (tests/test_bidir.c) builds the same model in unroll and compares;
 it never runs Python.
@@ -14,7 +14,12 @@ fc.weight = V, fc.bias = c. Element k (row-major) of unroll's i-th
 parameter, in its order (per layer: fw U W b, bw U W b; then V, c), is
 0.5 sin(1.3 k + 0.7 i + 0.1), as weight() in the test.
 
-Writes, per L in 1 2 3, the loss and every parameter's gradient.
+nn.LSTM the same with its gate blocks i, f, g, o of weight_ih / weight_hh /
+bias_ih as unroll's Ui Uf Ug Uo / Wi ... / bi ... (parameter order per
+layer and direction: Ui Wi bi Uf Wf bf Ug Wg bg Uo Wo bo).
+
+Writes, for Elman at L = 1 2 3 and LSTM at L = 1 2, the loss and every
+parameter's gradient: "loss CELL L X", "grad CELL L NAME g0 g1 ...".
 usage: python3 tools/bidir_torch_ref.py > tests/golden/bidir_torch.txt
 """
 import math
@@ -33,25 +38,36 @@ def weight(i, shape):
     return torch.tensor(v, dtype=torch.float64).reshape(shape)
 
 
-def run(L):
-    rnn = torch.nn.RNN(NIN, H, num_layers=L, nonlinearity="tanh", bias=True,
-                       batch_first=True, bidirectional=True).double()
+GATES = "ifgo"  # PyTorch's row blocks of weight_ih / weight_hh, unroll's Ui Uf Ug Uo
+
+
+def run(cell, L):
+    kind = torch.nn.RNN if cell == "elman" else torch.nn.LSTM
+    extra = {"nonlinearity": "tanh"} if cell == "elman" else {}
+    rnn = kind(NIN, H, num_layers=L, bias=True, batch_first=True, bidirectional=True,
+               **extra).double()
     fc = torch.nn.Linear(2 * H, K).double()
-    names = []
+    names = []  # (unroll name, torch tensor, row block or None)
     i = 0
     with torch.no_grad():
         for l in range(L):
             for d, suffix in ((0, ""), (1, "_reverse")):
                 pre = (f"l{l}." if L > 1 else "") + ("bw." if d else "fw.")
-                for unr, tor in (("U", "weight_ih"), ("W", "weight_hh"), ("b", "bias_ih")):
-                    p = getattr(rnn, f"{tor}_l{l}{suffix}")
-                    p.copy_(weight(i, tuple(p.shape)))
-                    names.append((pre + unr, p))
-                    i += 1
+                wih = getattr(rnn, f"weight_ih_l{l}{suffix}")
+                whh = getattr(rnn, f"weight_hh_l{l}{suffix}")
+                bih = getattr(rnn, f"bias_ih_l{l}{suffix}")
                 getattr(rnn, f"bias_hh_l{l}{suffix}").zero_()
+                gates = [""] if cell == "elman" else list(GATES)
+                for k, gate in enumerate(gates):
+                    rows = slice(k * H, (k + 1) * H)
+                    for unr, p in (("U", wih), ("W", whh), ("b", bih)):
+                        block = p[rows]
+                        block.copy_(weight(i, tuple(block.shape)))
+                        names.append((pre + unr + gate, p, rows))
+                        i += 1
         fc.weight.copy_(weight(i, (K, 2 * H)))
         fc.bias.copy_(weight(i + 1, (K,)))
-    names += [("V", fc.weight), ("c", fc.bias)]
+    names += [("V", fc.weight, None), ("c", fc.bias, None)]
     x = torch.zeros(len(LENS), 4, NIN, dtype=torch.float64)
     for b, ids in enumerate(IDS):
         for t in range(LENS[b]):
@@ -59,15 +75,20 @@ def run(L):
     packed = torch.nn.utils.rnn.pack_padded_sequence(
         x, torch.tensor(LENS), batch_first=True, enforce_sorted=False)
     _, hn = rnn(packed)
+    if cell == "lstm":
+        hn = hn[0]
     z = torch.cat([hn[-2], hn[-1]], dim=1)
     loss = torch.nn.functional.cross_entropy(fc(z), torch.tensor(LABELS), reduction="sum")
     loss.backward()
-    print(f"layers {L} loss {loss.item():.17g}")
-    for name, p in names:
-        vals = " ".join(f"{v:.17g}" for v in p.grad.reshape(-1).tolist())
-        print(f"grad {L} {name} {vals}")
+    print(f"loss {cell} {L} {loss.item():.17g}")
+    for name, p, rows in names:
+        g = p.grad if rows is None else p.grad[rows]
+        vals = " ".join(f"{v:.17g}" for v in g.reshape(-1).tolist())
+        print(f"grad {cell} {L} {name} {vals}")
 
 
 print("# made by tools/bidir_torch_ref.py with torch", torch.__version__)
 for L in (1, 2, 3):
-    run(L)
+    run("elman", L)
+for L in (1, 2):
+    run("lstm", L)
