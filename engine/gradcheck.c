@@ -32,7 +32,7 @@ typedef struct watch {
     exec x;
     int32_t *nodes;
     int n;
-    int64_t total;  /* output elements of all watched nodes */
+    int64_t total;   /* output elements of all watched nodes */
     int *base, *now; /* [total] regions: unperturbed, and at the last run */
 } watch;
 
@@ -208,9 +208,8 @@ static void judge(gradcheck_report *r, exec *loss_only, watch *w, int32_t loss, 
     record(r, j, a, n[best], hs[best], tol[best]);
 }
 
-static int check_param(exec *full, exec *loss_only, watch *w, int32_t loss, int32_t p,
-                       int32_t grad, int64_t sample, uint64_t *seed, gradcheck_report *r,
-                       uerr *e)
+static int check_param(exec *full, exec *loss_only, watch *w, int32_t loss, int32_t p, int32_t grad,
+                       int64_t sample, uint64_t *seed, gradcheck_report *r, uerr *e)
 {
     double *val = exec_value(full, p);
     const double *ana = exec_value(full, grad);
@@ -226,8 +225,8 @@ static int check_param(exec *full, exec *loss_only, watch *w, int32_t loss, int3
     return rc;
 }
 
-int gradcheck_run(exec *full, exec *loss_only, int32_t loss, const grad_table *gt,
-                  int64_t sample, uint64_t seed, gradcheck_report *out, uerr *e)
+int gradcheck_run(exec *full, exec *loss_only, int32_t loss, const grad_table *gt, int64_t sample,
+                  uint64_t seed, gradcheck_report *out, uerr *e)
 {
     const graph *g = full->g;
     if (g->dt != DT_F64)
@@ -247,8 +246,8 @@ int gradcheck_run(exec *full, exec *loss_only, int32_t loss, const grad_table *g
                                     .rtol = GRADCHECK_RTOL,
                                     .loss = L,
                                     .min_step = GRADCHECK_EPS};
-        rc = check_param(full, loss_only, &w, loss, p, gt->param_grad[i], sample, &seed, &out[i],
-                         e);
+        rc =
+            check_param(full, loss_only, &w, loss, p, gt->param_grad[i], sample, &seed, &out[i], e);
     }
     watch_free(&w);
     return rc;
@@ -265,7 +264,8 @@ int gradcheck_summary(const gradcheck_report *r, int n, char *buf, size_t len)
     char kinks[64] = "";
     if (skipped)
         snprintf(kinks, sizeof kinks, "; %lld skipped at kinks", (long long)skipped);
-    snprintf(buf, len, "%s: %d of %d parameters %s (|a - n| <= atol %.1e + rtol %.0e max(|a|, |n|))%s",
+    snprintf(buf, len,
+             "%s: %d of %d parameters %s (|a - n| <= atol %.1e + rtol %.0e max(|a|, |n|))%s",
              bad ? "FAILED" : "passed", bad ? bad : n, n, bad ? "disagree" : "agree",
              n ? r[0].atol : 0.0, GRADCHECK_RTOL, kinks);
     return bad;

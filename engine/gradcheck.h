@@ -36,18 +36,18 @@
 #define GRADCHECK_RTOL 1e-6
 
 typedef struct gradcheck_report {
-    int32_t param;        /* the parameter node */
+    int32_t param; /* the parameter node */
     int64_t numel;
-    int64_t checked;      /* elements compared (skipped ones not included) */
-    int64_t skipped;      /* elements whose perturbation crossed a kink */
-    int64_t failed;       /* elements outside atol + rtol max(|a|, |n|) */
-    int64_t worst;        /* element index of the largest err/tol */
-    double max_abs_err;   /* max |a - n| over the checked elements */
-    double max_abs_grad;  /* max |a| over the checked elements */
-    double ratio;         /* max |a - n| / (atol + rtol max(|a|, |n|)): <= 1 passes */
-    double atol, rtol;    /* the tolerances at the step 1e-3 */
-    double min_step;      /* the smallest step an element needed */
-    double loss;          /* L at the unperturbed parameters */
+    int64_t checked;     /* elements compared (skipped ones not included) */
+    int64_t skipped;     /* elements whose perturbation crossed a kink */
+    int64_t failed;      /* elements outside atol + rtol max(|a|, |n|) */
+    int64_t worst;       /* element index of the largest err/tol */
+    double max_abs_err;  /* max |a - n| over the checked elements */
+    double max_abs_grad; /* max |a| over the checked elements */
+    double ratio;        /* max |a - n| / (atol + rtol max(|a|, |n|)): <= 1 passes */
+    double atol, rtol;   /* the tolerances at the step 1e-3 */
+    double min_step;     /* the smallest step an element needed */
+    double loss;         /* L at the unperturbed parameters */
 } gradcheck_report;
 
 /* full computes the loss and every gt->param_grad; loss_only computes the
@@ -55,8 +55,8 @@ typedef struct gradcheck_report {
  * and restored. Checks every element of a parameter with at most sample
  * elements, else sample elements drawn with the seed. out has
  * gt->nparams entries. */
-int gradcheck_run(exec *full, exec *loss_only, int32_t loss, const grad_table *gt,
-                  int64_t sample, uint64_t seed, gradcheck_report *out, uerr *e);
+int gradcheck_run(exec *full, exec *loss_only, int32_t loss, const grad_table *gt, int64_t sample,
+                  uint64_t seed, gradcheck_report *out, uerr *e);
 
 /* The verdict line of n reports: "passed: 5 of 5 parameters (rtol 1e-06,
  * atol 7.9e-11); 3 skipped at kinks" or "FAILED: 2 of 5 parameters (...)",

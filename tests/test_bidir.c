@@ -236,8 +236,10 @@ static void test_many_to_one_matches_torch(void)
             for (double v = strtod(p, &end); end != p; p = end, v = strtod(p, &end), k++) {
                 if (k < numel)
                     worst = fmax(worst, fabs(g[k] - v));
-                CHECKF(k < numel && fabs(g[k] - v) <= 1e-12, "%s %d layers: %s[%lld] %.17g != "
-                       "torch %.17g", cell, L, name, (long long)k, k < numel ? g[k] : NAN, v);
+                CHECKF(k < numel && fabs(g[k] - v) <= 1e-12,
+                       "%s %d layers: %s[%lld] %.17g != "
+                       "torch %.17g",
+                       cell, L, name, (long long)k, k < numel ? g[k] : NAN, v);
             }
             CHECKF(k == numel, "%s %d layers: %s has %lld values, torch %lld", cell, L, name,
                    (long long)numel, (long long)k);
