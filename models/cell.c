@@ -15,8 +15,10 @@ static int add_param(cell *c, const char *name, const char *d0, const char *d1, 
         return uerr_set(e, UERR_USER, "%s:%d:%d: more than %d parameters", c->file, line, col,
                         CELL_MAX_PARAMS);
     if (model_reserved_name(name))
-        return uerr_set(e, UERR_USER, "%s:%d:%d: '%s' is a reserved name (inputs, targets, "
-                                      "mask, loss and grad name files of `unroll grad`)",
+        return uerr_set(e, UERR_USER, "%s:%d:%d: '%s' is a reserved name (`unroll grad` writes "
+                                      "inputs, targets, mask, lengths, h0 and loss beside the "
+                                      "parameters, and the folders grad, per_step, hvp, hvp_v "
+                                      "and jacobian)",
                         c->file, line, col, name);
     for (int i = 0; i < c->nparams; i++)
         if (!strcmp(c->param[i].name, name))

@@ -15,7 +15,9 @@
 
 int model_reserved_name(const char *name)
 {
-    static const char *const reserved[] = {"inputs", "targets", "mask", "loss", "grad"};
+    static const char *const reserved[] = {"inputs", "targets", "mask",     "lengths", "h0",
+                                           "loss",   "grad",    "per_step", "hvp",     "hvp_v",
+                                           "jacobian"};
     for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
         if (!strcmp(name, reserved[i]))
             return 1;
@@ -666,8 +668,15 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
     int out = name_index(top, c.output);
     if (!simple) {
         /* layer by layer; seq[0..T) holds the layer below's output, the
-         * forward and backward h of this layer go to seq[T..2T), seq[2T..3T) */
+         * forward and backward h of this layer go to seq[T..2T), seq[2T..3T).
+         * A layer passes on [fw_t; bw_t] (PyTorch's layout). A many-to-one
+         * head reads each direction where it has seen the whole sequence,
+         * as PyTorch's h_n: fw at the sequence's last real step (masks
+         * hold it there, and the target is there) and bw at t = 0, the
+         * first real step of every sequence (they start at 0; bw's padding
+         * steps keep h0, so it starts at each one's own last step). */
         int32_t *below = seq, *fw = seq + T, *bw = seq + 2 * T;
+        int whole = ndir == 2 && s->model.outputs == SPEC_OUTPUTS_LAST_STEP;
         for (int l = 0; l < L; l++) {
             for (int dir = 0; dir < ndir; dir++) {
                 evaluator *v = &ev[l * ndir + dir];
@@ -682,7 +691,7 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
             }
             for (int64_t t = 0; t < T; t++) {
                 g->cur_t = (int32_t)t;
-                int32_t parts[2] = {fw[t], bw[t]};
+                int32_t parts[2] = {fw[t], bw[whole && l == L - 1 ? 0 : t]};
                 below[t] = ndir == 1 ? fw[t] : op_concat(g, parts, 2, e);
                 if (below[t] < 0)
                     goto fail;

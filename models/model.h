@@ -70,7 +70,7 @@ typedef struct model {
     int32_t loss;
 } model;
 
-/* Names a spec may not give a parameter: they are files of `unroll grad`. */
+/* Names a spec may not give a parameter: files and folders of `unroll grad`. */
 int model_reserved_name(const char *name);
 
 /* Bytes the unrolled graph and its training plan will need, roughly:

@@ -157,9 +157,20 @@ const op_def op_def_TANH = {.arity = 1, .flags = OPF_INPLACE | OPF_CALL | OPF_AC
 const op_def op_def_SIGMOID = {.arity = 1, .flags = OPF_INPLACE | OPF_CALL | OPF_ACTIVATION,
                                .infer = op_infer_like_first, .forward = sigmoid_forward,
                                .bprop = sigmoid_bprop, .example = sigmoid_example};
+/* relu is not differentiable at 0: y > 0 exactly where x > 0 */
+static int relu_kink(const graph *g, const gnode *n, const void *const *in, const void *out,
+                     int64_t k)
+{
+    (void)g;
+    (void)in;
+    if (n->dt == DT_F32)
+        return ((const float *)out)[k] > 0;
+    return ((const double *)out)[k] > 0;
+}
+
 const op_def op_def_RELU = {.arity = 1, .flags = OPF_INPLACE | OPF_CALL | OPF_ACTIVATION,
                             .infer = op_infer_like_first, .forward = relu_forward,
-                            .bprop = relu_bprop, .example = relu_example};
+                            .bprop = relu_bprop, .example = relu_example, .kink = relu_kink};
 const op_def op_def_TANH_GRAD = {.arity = 2, .flags = OPF_INPLACE, .infer = op_infer_like_first,
                                  .forward = tanh_grad_forward, .bprop = tanh_grad_bprop,
                                  .example = tanh_grad_example};

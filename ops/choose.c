@@ -77,10 +77,21 @@ static int choose_worked(uerr *e)
     return e->code;
 }
 
+/* The loss jumps where an argmax changes: each chosen index is a region. */
+static int choose_kink(const graph *g, const gnode *n, const void *const *in, const void *out,
+                       int64_t k)
+{
+    (void)g;
+    (void)n;
+    (void)in;
+    return ((const int32_t *)out)[k];
+}
+
 const op_def op_def_CHOOSE = {
     .arity = 3,
     .flags = OPF_INDEX,
     .infer = choose_infer,
     .forward = choose_forward,
     .worked = choose_worked,
+    .kink = choose_kink,
 };

@@ -82,6 +82,15 @@ typedef struct op_args {
  * (a builder's own error, such as a shape's, is placed by the caller). */
 typedef int32_t (*op_call_fn)(int op, op_args *a);
 
+/* Where the op is not differentiable (relu at 0, an argmax between two
+ * scores): the region, a small integer, that element k of node n's output
+ * lies in, read from its inputs and its output; the derivative is
+ * continuous within a region. gradcheck skips (and counts) an element
+ * whose perturbation moves any node's element to another region: central
+ * differences across a kink measure no derivative. */
+typedef int (*op_kink_fn)(const graph *g, const gnode *n, const void *const *in, const void *out,
+                          int64_t k);
+
 typedef struct op_def {
     int arity;                 /* number of inputs; -1: 1..GRAPH_MAX_IN */
     unsigned flags;
@@ -97,6 +106,7 @@ typedef struct op_def {
     const char *call_args;     /* its arguments for messages and docs;
                                   NULL: "v" (one input) or "v, ..." */
     op_call_fn call;           /* NULL: op_call_vectors */
+    op_kink_fn kink;           /* NULL: differentiable everywhere */
 } op_def;
 
 extern const op_def *const op_table[OP_COUNT];

@@ -195,7 +195,7 @@ fi
 $UNROLL grad configs/word_language.yaml --set model.layers=2 --set model.bidirectional=true \
     --set model.hidden=3 --set data.path=tests/data/words_small.tsv --out "$T/sb" --quiet 2>"$T/err"
 names=$(cd "$T/sb" 2>/dev/null && ls *.npy | tr '\n' ' ')
-want="V.npy c.npy inputs.npy l0.bw.U.npy l0.bw.W.npy l0.bw.b.npy l0.fw.U.npy l0.fw.W.npy l0.fw.b.npy l1.bw.U.npy l1.bw.W.npy l1.bw.b.npy l1.fw.U.npy l1.fw.W.npy l1.fw.b.npy loss.npy mask.npy targets.npy "
+want="V.npy c.npy h0.npy inputs.npy l0.bw.U.npy l0.bw.W.npy l0.bw.b.npy l0.fw.U.npy l0.fw.W.npy l0.fw.b.npy l1.bw.U.npy l1.bw.W.npy l1.bw.b.npy l1.fw.U.npy l1.fw.W.npy l1.fw.b.npy lengths.npy loss.npy mask.npy targets.npy "
 [ "$names" = "$want" ] && ok "stacked bidirectional parameter names" ||
     ko "stacked bidirectional parameter names" "got: $names $(cat "$T/err")"
 # bidirectional with next-character targets is a config error
