@@ -623,7 +623,8 @@ static void test_checkpoints(void)
         {"999", "no checkpoint with id 999"},
         {"nothing", "no checkpoint, tag or run named 'nothing'"},
         {"elman@7", "run 'elman' has no checkpoint at step 7"},
-        {"elman@x", "bad checkpoint reference 'elman@x' (expected RUN@STEP with a numeric STEP)"},
+        {"elman@x", "bad checkpoint reference 'elman@x' (expected RUN@STEP with a numeric STEP, "
+                    "or RUN@best)"},
         {"", "empty checkpoint reference"},
     };
     for (size_t i = 0; i < sizeof bad_refs / sizeof bad_refs[0]; i++) {
