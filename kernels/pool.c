@@ -59,7 +59,7 @@ static struct {
     atomic_int used;            /* threads that ran a part of this job */
     pool_fn fn;
     void *ctx;
-    int nth;
+    atomic_int nth;             /* threads of the job: which parts a worker tries first */
 } P = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static struct {
@@ -213,7 +213,7 @@ static void *worker(void *arg)
             break;
         /* a stale nth only changes which parts are tried first: the
          * claims decide */
-        int nth = P.nth;
+        int nth = atomic_load(&P.nth);
         if (self < nth)
             run_parts(self, atomic_load(&P.jobword), nth, 1);
     }
@@ -282,7 +282,7 @@ void pool_for(int cls, int nparts, pool_fn fn, void *ctx)
         nth = P.nworkers + 1;
     P.fn = fn;
     P.ctx = ctx;
-    P.nth = nth;
+    atomic_store(&P.nth, nth);
     atomic_store(&P.used, 0);
     atomic_store(&P.done, 0);
     uint64_t jw = ++P.njobs << 16 | (uint64_t)nparts;
