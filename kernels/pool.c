@@ -10,8 +10,8 @@
  * the sleeper or the sleeper sees the new gen. Each thread claims its own
  * parts (p = thread, thread + nthreads, ...) and then any left; the
  * caller leaves the workers' parts to them for POOL_GRACE_NS before it
- * takes them too (15 us), then waits (spin, then futex) until all are done. So on
- * a quiet machine every thread runs its share, and on a loaded one a
+ * takes them too, then waits (spin, then futex) until all are done. So
+ * on a quiet machine every thread runs its share, and on a loaded one a
  * worker the scheduler has not run yet does not hold up the product.
  */
 #include "kernels/pool.h"

@@ -158,7 +158,7 @@ static void test_pool_counts(void)
         found = 0;
         for (int i = 0; !found && pool_stats(i, &s); i++)
             found = !strcmp(s.name, "test product");
-    } while (found && s.multi == 0 && calls < 200);
+    } while (found && s.multi == 0 && calls < 2000);
     CHECKF(found && s.calls == calls && s.multi >= 1 && s.max_threads >= 2 &&
                s.max_threads <= 3,
            "%d calls: counted %ld, %ld shared, at most %d threads", calls, s.calls, s.multi,
