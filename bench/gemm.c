@@ -8,6 +8,7 @@
  * make test.
  *
  *   bench/gemm [M N K ...]     default: 1024 1024 1024  64 1024 1024
+ *   BENCH_TA=1 bench/gemm ...  A transposed (unroll's kernels only)
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -24,6 +25,9 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* BENCH_TA=1: A stored transposed ([K, M]), as in the weight gradients */
+static int ta;
+
 /* which: 0 unroll float32, 1 unroll float64, 2 OpenBLAS sgemm, 3 dgemm */
 static double run(int which, int M, int N, int K, const void *a, const void *b, void *c)
 {
@@ -31,8 +35,8 @@ static double run(int which, int M, int N, int K, const void *a, const void *b, 
     for (int r = 0; r < 6; r++) {
         double t = now_s();
         switch (which) {
-        case 0: gemm_f32(0, 0, M, N, K, a, K, b, N, c, N, 0, NULL); break;
-        case 1: gemm_f64(0, 0, M, N, K, a, K, b, N, c, N, 0, NULL); break;
+        case 0: gemm_f32(ta, 0, M, N, K, a, ta ? M : K, b, N, c, N, 0, NULL); break;
+        case 1: gemm_f64(ta, 0, M, N, K, a, ta ? M : K, b, N, c, N, 0, NULL); break;
         case 2:
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a, K, b, N, 0,
                         c, N);
@@ -52,6 +56,7 @@ int main(int argc, char **argv)
 {
     int dflt[] = {1024, 1024, 1024, 64, 1024, 1024};
     int n = argc > 1 ? (argc - 1) / 3 : 2;
+    ta = getenv("BENCH_TA") && atoi(getenv("BENCH_TA"));
     char desc[160];
     printf("%s; OpenBLAS core %s\n", cpu_describe(desc, sizeof desc), openblas_get_corename());
     for (int s = 0; s < n; s++) {

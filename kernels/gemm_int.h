@@ -66,24 +66,31 @@ GFN(tile)(const int mr, const int ta, int64_t K, const ST *a, int64_t lda, const
 #define GEMM_TILE_CASE(mr)                                                                 \
     case mr:                                                                               \
         if (ta)                                                                            \
-            GFN(tile)(mr, 1, K, A + i, lda, b, c, ldc, nc, acc);                           \
+            GFN(tile)(mr, 1, K, a, alda, b, c, ldc, nc, acc);                              \
         else                                                                               \
-            GFN(tile)(mr, 0, K, A + i * lda, lda, b, c, ldc, nc, acc);                     \
+            GFN(tile)(mr, 0, K, a, alda, b, c, ldc, nc, acc);                              \
         break;
 
 /*
  * Rows i0 .. i1-1 of C by panels p0 .. p1-1 of packed B (pb points at
  * panel p0). Rows outside, panels inside: a tile's rows of A stay in L1
- * while every panel of the block streams past them from L2.
+ * while every panel of the block streams past them from L2. With apk, A
+ * was packed by GFN(pack_at) for exactly these rows.
  */
 static void GFN(block)(int ta, int64_t K, const void *Av, int64_t lda, int64_t i0, int64_t i1,
                        const void *pbv, int64_t p0, int64_t p1, int64_t N, void *Cv,
-                       int64_t ldc, int acc)
+                       int64_t ldc, int acc, const void *apk)
 {
     const ST *A = Av, *pb = pbv;
     ST *C = Cv;
     for (int64_t i = i0; i < i1; i += MR) {
         int mr = i1 - i < MR ? (int)(i1 - i) : MR;
+        const ST *a = ta ? A + i : A + i * lda;
+        int64_t alda = lda;
+        if (apk) {
+            a = (const ST *)apk + (i - i0) * K;
+            alda = MR;
+        }
         for (int64_t p = p0; p < p1; p++) {
             int64_t j = p * NR;
             int nc = N - j < NR ? (int)(N - j) : NR;
@@ -102,6 +109,28 @@ static void GFN(block)(int ta, int64_t K, const void *Av, int64_t lda, int64_t i
                 break;
             }
         }
+    }
+}
+
+/*
+ * Rows i0 .. i1-1 of a transposed A (stored [K, lda]) into dst as tiles of
+ * MR rows, each K x MR contiguous (the tile reads it with ta = 1, lda =
+ * MR). Read in place, a tile's MR elements of each k lie a row of A apart:
+ * with rows of a power of two (1024 floats: the weight gradients) all of
+ * them fall into a few cache sets and, in float64, onto more pages than
+ * the TLB holds, so the tile's A left the caches before the next panel
+ * read it (measured: half the speed in float32, a third in float64).
+ * Copied here row by row of A, whole lines at a time, for many tiles.
+ */
+static void GFN(pack_at)(int64_t K, const void *Av, int64_t lda, int64_t i0, int64_t i1,
+                         void *dstv)
+{
+    const ST *A = Av;
+    ST *dst = dstv;
+    for (int64_t k = 0; k < K; k++) {
+        const ST *row = A + k * lda;
+        for (int64_t i = i0; i < i1; i++)
+            dst[(i - i0) / MR * K * MR + k * MR + (i - i0) % MR] = row[i];
     }
 }
 

@@ -10,8 +10,8 @@
  * the sleeper or the sleeper sees the new gen. Each thread claims its own
  * parts (p = thread, thread + nthreads, ...) and then any left; the
  * caller leaves the workers' parts to them for POOL_GRACE_NS before it
- * takes them too (15 us), then waits (spin, then futex) until all are done. So on
- * a quiet machine every thread runs its share, and on a loaded one a
+ * takes them too, then waits (spin, then futex) until all are done. So
+ * on a quiet machine every thread runs its share, and on a loaded one a
  * worker the scheduler has not run yet does not hold up the product.
  */
 #include "kernels/pool.h"
@@ -59,7 +59,7 @@ static struct {
     atomic_int used;            /* threads that ran a part of this job */
     pool_fn fn;
     void *ctx;
-    int nth;
+    atomic_int nth;             /* threads of the job: which parts a worker tries first */
 } P = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static struct {
@@ -213,7 +213,7 @@ static void *worker(void *arg)
             break;
         /* a stale nth only changes which parts are tried first: the
          * claims decide */
-        int nth = P.nth;
+        int nth = atomic_load(&P.nth);
         if (self < nth)
             run_parts(self, atomic_load(&P.jobword), nth, 1);
     }
@@ -282,7 +282,7 @@ void pool_for(int cls, int nparts, pool_fn fn, void *ctx)
         nth = P.nworkers + 1;
     P.fn = fn;
     P.ctx = ctx;
-    P.nth = nth;
+    atomic_store(&P.nth, nth);
     atomic_store(&P.used, 0);
     atomic_store(&P.done, 0);
     uint64_t jw = ++P.njobs << 16 | (uint64_t)nparts;
