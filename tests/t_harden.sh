@@ -204,3 +204,9 @@ one_line "an impossible shape of an unused parameter is refused" 1 "unused.yaml:
 cell "" ", x: hidden" >"$T/statex.yaml"
 one_line "a state named x is refused" 1 "statex.yaml:6:22: state 'x' has the name of a parameter or an input" \
     $UNROLL grad "$T/statex.yaml" --out "$T/gx"
+
+# ---- 12: a query that never ends stops at --limit with one line -------------
+endless="WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c"
+one_line "query: an endless result stops at the default limit" 1 "query: more than 100000 rows" \
+    timeout 60 $UNROLL query --db "$T/s.db" "$endless"
+one_line "query --limit 5" 1 "query: more than 5 rows" $UNROLL query --db "$T/s.db" --limit 5 "$endless"
