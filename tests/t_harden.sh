@@ -210,3 +210,16 @@ endless="WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT 
 one_line "query: an endless result stops at the default limit" 1 "query: more than 100000 rows" \
     timeout 60 $UNROLL query --db "$T/s.db" "$endless"
 one_line "query --limit 5" 1 "query: more than 5 rows" $UNROLL query --db "$T/s.db" --limit 5 "$endless"
+
+# ---- 10: out of memory is status 1 (release build only: ASan cannot run
+# under ulimit -v) ---------------------------------------------------------
+case $UNROLL in
+*asan*) echo "  (ulimit -v cases skipped under AddressSanitizer)" ;;
+*)
+    if [ "$(sh -c 'ulimit -v 1000000 2>/dev/null && ulimit -v')" = 1000000 ]; then
+        one_line "parameters larger than ulimit -v: status 1" 1 "out of memory" \
+            sh -c "ulimit -v 330000; exec timeout 60 $UNROLL train $T/g.yaml --set model.hidden=6000 \
+                --set train.seq_len=2 --db $T/oom.db --quiet"
+    fi
+    ;;
+esac
