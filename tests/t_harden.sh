@@ -220,6 +220,9 @@ case $UNROLL in
         one_line "parameters larger than ulimit -v: status 1" 1 "out of memory" \
             sh -c "ulimit -v 330000; exec timeout 60 $UNROLL train $T/g.yaml --set model.hidden=6000 \
                 --set train.seq_len=2 --db $T/oom.db --quiet"
+        printf 'data: {kind: text, path: /dev/zero}\nmodel: {hidden: 8}\n' >"$T/zero.yaml"
+        one_line "/dev/zero as text under ulimit -v: status 1" 1 "/dev/zero: out of memory" \
+            sh -c "ulimit -v 300000; exec timeout 60 $UNROLL train $T/zero.yaml --db $T/oom.db"
     fi
     ;;
 esac
