@@ -117,6 +117,9 @@ one_line "eval: a renamed label is refused" 1 "w.tsv: the data changed since run
 grep -v german tests/data/words_small.tsv >"$T/w.tsv"
 one_line "eval: a removed class is refused" 1 "w.tsv: the data changed since run 'w' was trained" \
     $UNROLL eval w --db "$T/w.db"
+printf 'haus\n' >"$T/words.txt"
+one_line "predict: classes from a changed TSV are refused" 1 "w.tsv: the data changed since run 'w' was trained" \
+    $UNROLL predict w --data "$T/words.txt" --db "$T/w.db"
 
 # ---- 11: a FIFO never hangs a reader ----------------------------------------
 mkfifo "$T/fifo"
