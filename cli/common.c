@@ -173,6 +173,10 @@ int cli_fail(const uerr *e)
 {
     error_prefix();
     fprintf(stderr, "%s\n", e->msg[0] ? e->msg : "failed");
+    /* running out of memory is a limit the user sets and can change (ulimit,
+     * a smaller model or batch): status 1 wherever the library reports it */
+    if (e->code == UERR_INTERNAL && strstr(e->msg, "out of memory"))
+        return UERR_USER;
     return e->code ? e->code : UERR_INTERNAL;
 }
 

@@ -36,12 +36,13 @@ int cli_print_table(const table *t, table_form form)
 }
 
 static const char query_help[] =
-    "usage: unroll query \"SQL\" [--csv | --json] [--db FILE]\n"
+    "usage: unroll query \"SQL\" [--csv | --json] [--limit N] [--db FILE]\n"
     "\n"
     "Runs one read-only SQL statement on the store and prints its rows: for\n"
     "anything the other commands do not ask. The database is opened read-only\n"
     "and statements that could write are refused. docs/store.md describes the\n"
     "tables; BLOB columns print as <blob N bytes> (use hex(data) to see them).\n"
+    "More than --limit rows (default 100000) is an error: add a LIMIT.\n"
     "\n"
     "examples:\n"
     "  unroll query \"SELECT name, status FROM runs\"\n"
@@ -51,11 +52,13 @@ static const char query_help[] =
 int cmd_query(int argc, char **argv)
 {
     cli_common c = {0};
-    const char *sql = NULL;
+    const char *sql = NULL, *limit_s = NULL;
     table_form form = TABLE_PLAIN;
+    const cli_opt opts[] = {{"--limit", &limit_s, NULL}, {NULL, NULL, NULL}};
     cli_args pa = {.cmd = "query",
                    .help = query_help,
                    .c = &c,
+                   .opts = opts,
                    .form = &form,
                    .dash = CLI_DASH_TWO,
                    .pos = &sql,
@@ -66,11 +69,14 @@ int cmd_query(int argc, char **argv)
         return pr < 0 ? 0 : pr;
     if (!sql)
         return cli_usage("query: which SQL? (unroll query \"SELECT ...\")");
+    long long limit = STORE_QUERY_LIMIT;
+    if (limit_s && cli_int("--limit", limit_s, 1, INT64_MAX, &limit))
+        return UERR_USAGE;
     uerr e = {0};
     store *db = NULL;
     table t;
     if (store_open(&db, cli_db_path(&c, NULL), STORE_READ_ONLY, &e) ||
-        store_query(db, sql, &t, &e)) {
+        store_query_limit(db, sql, limit, &t, &e)) {
         store_close(db);
         return cli_fail(&e);
     }

@@ -351,5 +351,9 @@ int store_run_rename(store *s, int64_t run, const char *name, uerr *e);
  * could write (sqlite3_stmt_readonly), ATTACH and more than one statement
  * are refused. BLOB values appear as "<blob N bytes>". */
 int store_query(store *s, const char *sql, table *out, uerr *e);
+/* The same, stopping with an error at more than limit rows (a recursive
+ * query may never end) or when memory for the rows runs out. */
+#define STORE_QUERY_LIMIT 100000
+int store_query_limit(store *s, const char *sql, int64_t limit, table *out, uerr *e);
 
 #endif

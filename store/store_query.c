@@ -692,6 +692,11 @@ static int store_only_trailer(const char *p)
 
 int store_query(store *s, const char *sql, table *out, uerr *e)
 {
+    return store_query_limit(s, sql, STORE_QUERY_LIMIT, out, e);
+}
+
+int store_query_limit(store *s, const char *sql, int64_t limit, table *out, uerr *e)
+{
     memset(out, 0, sizeof *out);
     const char *tail = NULL;
     sqlite3_stmt *st = NULL;
@@ -720,11 +725,20 @@ int store_query(store *s, const char *sql, table *out, uerr *e)
     }
     int rc = store_table_for(st, n, out, e);
     if (!rc) {
-        int k;
-        while ((k = sqlite3_step(st)) == SQLITE_ROW)
+        int k = SQLITE_DONE;
+        while (!out->oom && (k = sqlite3_step(st)) == SQLITE_ROW) {
+            if (out->nrows >= limit) {
+                rc = uerr_set(e, UERR_USER,
+                              "query: more than %lld rows; add a LIMIT to the SQL or raise --limit",
+                              (long long)limit);
+                break;
+            }
             for (int i = 0; i < n; i++)
                 store_cell(out, st, i);
-        if (k != SQLITE_DONE)
+        }
+        if (rc || out->oom)
+            rc = rc ? rc : table_check(out, e);
+        else if (k != SQLITE_DONE)
             rc = uerr_set(e, UERR_USER, "query: %s", sqlite3_errmsg(s->db));
         else
             rc = table_check(out, e);

@@ -117,6 +117,9 @@ one_line "eval: a renamed label is refused" 1 "w.tsv: the data changed since run
 grep -v german tests/data/words_small.tsv >"$T/w.tsv"
 one_line "eval: a removed class is refused" 1 "w.tsv: the data changed since run 'w' was trained" \
     $UNROLL eval w --db "$T/w.db"
+printf 'haus\n' >"$T/words.txt"
+one_line "predict: classes from a changed TSV are refused" 1 "w.tsv: the data changed since run 'w' was trained" \
+    $UNROLL predict w --data "$T/words.txt" --db "$T/w.db"
 
 # ---- 11: a FIFO never hangs a reader ----------------------------------------
 mkfifo "$T/fifo"
@@ -204,3 +207,25 @@ one_line "an impossible shape of an unused parameter is refused" 1 "unused.yaml:
 cell "" ", x: hidden" >"$T/statex.yaml"
 one_line "a state named x is refused" 1 "statex.yaml:6:22: state 'x' has the name of a parameter or an input" \
     $UNROLL grad "$T/statex.yaml" --out "$T/gx"
+
+# ---- 12: a query that never ends stops at --limit with one line -------------
+endless="WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c"
+one_line "query: an endless result stops at the default limit" 1 "query: more than 100000 rows" \
+    timeout 60 $UNROLL query --db "$T/s.db" "$endless"
+one_line "query --limit 5" 1 "query: more than 5 rows" $UNROLL query --db "$T/s.db" --limit 5 "$endless"
+
+# ---- 10: out of memory is status 1 (release build only: ASan cannot run
+# under ulimit -v) ---------------------------------------------------------
+case $UNROLL in
+*asan*) echo "  (ulimit -v cases skipped under AddressSanitizer)" ;;
+*)
+    if [ "$(sh -c 'ulimit -v 1000000 2>/dev/null && ulimit -v')" = 1000000 ]; then
+        one_line "parameters larger than ulimit -v: status 1" 1 "out of memory" \
+            sh -c "ulimit -v 330000; exec timeout 60 $UNROLL train $T/g.yaml --set model.hidden=6000 \
+                --set train.seq_len=2 --db $T/oom.db --quiet"
+        printf 'data: {kind: text, path: /dev/zero}\nmodel: {hidden: 8}\n' >"$T/zero.yaml"
+        one_line "/dev/zero as text under ulimit -v: status 1" 1 "/dev/zero: out of memory" \
+            sh -c "ulimit -v 300000; exec timeout 60 $UNROLL train $T/zero.yaml --db $T/oom.db"
+    fi
+    ;;
+esac

@@ -218,6 +218,16 @@ int data_check_valid(const data_source *d, const spec *s, uerr *e)
                     s->path, s->data.valid_fraction, (long long)d->B, (long long)d->T);
 }
 
+int data_same_hash(const data_source *d, const char *run, const char *want, uerr *e)
+{
+    if (!want || !*want || !strcmp(want, d->hash))
+        return 0;
+    return uerr_set(e, UERR_USER,
+                    "%s: the data changed since run '%s' was trained (data hash %.12s, now "
+                    "%.12s): its held-out part and classes are no longer the run's",
+                    d->path, run, want, d->hash);
+}
+
 int data_check_hash(const spec *s, const char *run, const char *want, uerr *e)
 {
     data_source d;
@@ -226,11 +236,7 @@ int data_check_hash(const spec *s, const char *run, const char *want, uerr *e)
     int rc = data_open(&d, s, e);
     if (rc)
         return rc;
-    if (strcmp(want, d.hash))
-        rc = uerr_set(e, UERR_USER,
-                      "%s: the data changed since run '%s' was trained (data hash %.12s, now "
-                      "%.12s): its held-out part and classes are no longer the run's",
-                      s->data.path, run, want, d.hash);
+    rc = data_same_hash(&d, run, want, e);
     data_free(&d);
     return rc;
 }

@@ -53,6 +53,8 @@ int data_check_valid(const data_source *d, const spec *s, uerr *e);
  * none stored): scoring changed data as the run's held-out part (its
  * classes relabelled or removed) would compare against the wrong answers. */
 int data_check_hash(const spec *s, const char *run, const char *want, uerr *e);
+/* The same for data already open. */
+int data_same_hash(const data_source *d, const char *run, const char *want, uerr *e);
 
 /* Readies the training order. Apart from data_open because the text
  * cursor's size check ("too short for batch B x seq_len T") should come

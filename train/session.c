@@ -22,6 +22,12 @@ static int session_io(session *s, uerr *e)
         uerr_prefix(e, "run '%s' (its data gives the model's shape)", s->mc.run.name);
         return rc;
     }
+    /* class names come from the data: relabelled, they would name the
+     * wrong classes */
+    if ((rc = data_same_hash(&d, s->mc.run.name, s->mc.run.data_hash, e))) {
+        data_free(&d);
+        return rc;
+    }
     s->io = d.io;
     s->io.masked = 0; /* a step at a time: every step is real */
     if (d.kind == SPEC_DATA_CLASSIFY) {

@@ -69,7 +69,8 @@ int text_decode(const char *name, const void *bytes, size_t len, uint32_t **cp,
 }
 
 /* Reads with a growing buffer rather than fstat so pipes and /dev/stdin
- * work too. */
+ * work too; a source that never ends (/dev/zero) stops at TEXT_MAX_BYTES. */
+#define TEXT_MAX_BYTES ((size_t)4 << 30)
 static int text_slurp(const char *path, uint8_t **buf, size_t *len, uerr *e)
 {
     *buf = NULL;
@@ -96,6 +97,11 @@ static int text_slurp(const char *path, uint8_t **buf, size_t *len, uerr *e)
         n += got;
         if (got == 0)
             break;
+        if (n > TEXT_MAX_BYTES) {
+            free(b);
+            fclose(f);
+            return uerr_set(e, UERR_USER, "%s: more than 4 GiB of text; refusing to read on", path);
+        }
     }
     if (ferror(f)) {
         int err = errno;
