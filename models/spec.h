@@ -1,7 +1,7 @@
 /*
  * spec.h - the typed experiment config, loaded from YAML.
  *
- * One static table in spec.c lists every key (dotted path, type, field,
+ * One static table in spec_table.c lists every key (dotted path, type, field,
  * default, range, allowed values, one-line doc); loading, --set overrides,
  * defaults and `unroll config show` all walk that table, so a key exists in
  * exactly one place. Adding a key = one field here + one table row.
