@@ -1,6 +1,8 @@
 /* vec.c - growable arrays; see vec.h. */
 #include "base/vec.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +21,9 @@ size_t vec_next_cap(size_t cap, size_t need)
  * representation on the platforms unroll builds on. */
 int vec_realloc(void *pbuf, size_t n, size_t elem)
 {
-    if (elem && n > SIZE_MAX / elem)
+    /* no object is larger than PTRDIFF_MAX: such a size is refused here,
+     * not handed to realloc (AddressSanitizer's aborts on it) */
+    if (elem && n > PTRDIFF_MAX / elem)
         return -1;
     void *old;
     memcpy(&old, pbuf, sizeof old);

@@ -307,10 +307,10 @@ int cmd_gradcheck(int argc, char **argv)
     }
     char verdict[256];
     int bad = gradcheck_summary(rep, n.gt.nparams, verdict, sizeof verdict);
-    printf("%s%.6s%s%s\n  (L = %.6g, h = %.0e, atol = 10 eps max(1, |L|) / h; T=%d, B=%d, hidden %d)\n",
+    printf("%s%.6s%s%s\n"
+           "  (L = %.6g, h = %.0e, atol = 10 eps max(1, |L|) / h; T=%d, B=%d, hidden %d)\n",
            cli_sgr(stdout, bad ? CLI_ERROR : CLI_GOOD), verdict, cli_sgr_end(stdout), verdict + 6,
-           n.gt.nparams ? rep[0].loss : 0.0, GRADCHECK_EPS, (int)n.m.T, (int)n.m.B,
-           s.model.hidden);
+           n.gt.nparams ? rep[0].loss : 0.0, GRADCHECK_EPS, (int)n.m.T, (int)n.m.B, s.model.hidden);
     if (bad)
         rc = uerr_set(&e, UERR_USER, "gradcheck: %d of %d parameters disagree with central "
                                      "differences", bad, n.gt.nparams);

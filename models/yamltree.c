@@ -22,7 +22,7 @@
 #include <strings.h>
 #include <yaml.h>
 
-#include "base/infile.h"
+#include "base/file.h"
 #include "base/utf8.h"
 #include "base/vec.h"
 
@@ -502,51 +502,15 @@ int ytree_parse_buffer(ytree **out, const char *name, const char *buf, size_t le
 
 int ytree_read_file(const char *path, char **text, size_t *len, uerr *e)
 {
-    *text = NULL;
-    *len = 0;
-    FILE *f;
-    if (infile_open(path, INFILE_ANY, &f))
+    int rc = file_read_all(path, YTREE_MAX_BYTES, text, len);
+    if (rc == FILE_NOT_OPENED)
         return uerr_set(e, UERR_USER, "%s: cannot open: %s", path, strerror(errno));
-    /* Read one byte past the limit so "exactly 1 MiB" and "more" differ. */
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf) {
-        fclose(f);
+    if (rc == FILE_NO_MEMORY)
         return uerr_set(e, UERR_INTERNAL, "%s: out of memory", path);
-    }
-    for (;;) {
-        if (n == cap) {
-            if (cap > YTREE_MAX_BYTES)
-                break;
-            size_t nc = cap * 2 > YTREE_MAX_BYTES + 1 ? YTREE_MAX_BYTES + 1 : cap * 2;
-            char *nb = realloc(buf, nc + 1);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return uerr_set(e, UERR_INTERNAL, "%s: out of memory", path);
-            }
-            buf = nb;
-            cap = nc;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    int err = errno;
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return uerr_set(e, UERR_USER, "%s: cannot read: %s", path, strerror(err));
-    }
-    if (n > YTREE_MAX_BYTES) {
-        free(buf);
+    if (rc == FILE_READ_ERROR)
+        return uerr_set(e, UERR_USER, "%s: cannot read: %s", path, strerror(errno));
+    if (rc == FILE_TOO_LARGE)
         return uerr_set(e, UERR_USER, "%s: config is larger than 1 MiB", path);
-    }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
     return 0;
 }
 

@@ -3,10 +3,13 @@
  * vectors, and (as they come) UTF-8, byte sizes and conversions. Each is
  * the one copy in the library, so its edge cases are pinned here once.
  */
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "base/bytes.h"
+#include "base/file.h"
 #include "base/tensor.h"
 #include "base/utf8.h"
 #include "base/vec.h"
@@ -191,6 +194,37 @@ static void test_dtype_convert(void)
     CHECK(!memcmp(same, d, sizeof d));
 }
 
+/* whole files: contents and NUL, the size cap's edge, a missing file */
+static void test_file_read_all(void)
+{
+    char path[] = "/tmp/unroll_base_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    FILE *f = fdopen(fd, "wb");
+    for (int i = 0; i < 200000; i++)
+        fputc('a' + i % 26, f);
+    fclose(f);
+    char *b = NULL;
+    size_t n = 0;
+    CHECK(file_read_all(path, 0, &b, &n) == FILE_OK && n == 200000 && b[n] == '\0');
+    int same = b != NULL;
+    for (size_t i = 0; same && i < n; i++)
+        same = b[i] == 'a' + (int)(i % 26);
+    CHECK(same);
+    free(b);
+    CHECK(file_read_all(path, 200000, &b, &n) == FILE_OK && n == 200000);
+    free(b);
+    CHECK(file_read_all(path, 199999, &b, &n) == FILE_TOO_LARGE && !b && n == 0);
+    f = fopen(path, "wb");
+    fclose(f);
+    CHECK(file_read_all(path, 10, &b, &n) == FILE_OK && n == 0 && b && b[0] == '\0');
+    free(b);
+    remove(path);
+    CHECK(file_read_all(path, 0, &b, &n) == FILE_NOT_OPENED && errno == ENOENT && !b);
+}
+
 int main(void)
 {
     RUN(test_vec_push);
@@ -199,5 +233,6 @@ int main(void)
     RUN(test_bytes_parse);
     RUN(test_bytes_str);
     RUN(test_dtype_convert);
+    RUN(test_file_read_all);
     CHECK_EXIT();
 }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/infile.h"
+#include "base/file.h"
 #include "base/vec.h"
 #include "models/yamltree.h"
 
@@ -115,31 +115,13 @@ static int parse(const char *path, const char *buf, size_t len, int32_t max_len,
  * reader's 1 MiB limit is for configs), only the memory they need. */
 static int read_all(const char *path, char **buf, size_t *len, uerr *e)
 {
-    FILE *f;
-    if (infile_open(path, INFILE_ANY, &f))
+    int rc = file_read_all(path, 0, buf, len);
+    if (rc == FILE_NOT_OPENED)
         return uerr_set(e, UERR_USER, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap);
-    while (b) {
-        n += fread(b + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        if (VEC_GROW(b, cap, cap + 1)) {
-            free(b);
-            b = NULL;
-            break;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!b)
+    if (rc == FILE_NO_MEMORY)
         return uerr_set(e, UERR_INTERNAL, "%s: out of memory reading it", path);
-    if (bad) {
-        free(b);
+    if (rc)
         return uerr_set(e, UERR_USER, "%s: read error", path);
-    }
-    *buf = b;
-    *len = n;
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/file.h"
 #include "store/npy.h"
 #include "train/npyset.h"
 
@@ -16,32 +17,13 @@ typedef struct span {
 
 static int read_all(const char *path, char **buf, size_t *len, uerr *e)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int rc = file_read_all(path, 0, buf, len);
+    if (rc == FILE_NOT_OPENED)
         return uerr_set(e, UERR_USER, "%s: cannot open (no such file, or not readable)", path);
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap + 1);
-    while (b) {
-        n += fread(b + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        char *nb = realloc(b, 2 * cap + 1);
-        if (!nb)
-            free(b);
-        b = nb;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!b)
+    if (rc == FILE_NO_MEMORY)
         return uerr_set(e, UERR_INTERNAL, "%s: out of memory", path);
-    if (bad) {
-        free(b);
+    if (rc)
         return uerr_set(e, UERR_USER, "%s: read error", path);
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
     return 0;
 }
 

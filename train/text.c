@@ -13,9 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/infile.h"
+#include "base/file.h"
 #include "base/utf8.h"
-#include "base/vec.h"
 
 #define TEXT_CP_LIMIT 0x110000u /* one past U+10FFFF */
 
@@ -73,46 +72,19 @@ int text_decode(const char *name, const void *bytes, size_t len, uint32_t **cp,
 #define TEXT_MAX_BYTES ((size_t)4 << 30)
 static int text_slurp(const char *path, uint8_t **buf, size_t *len, uerr *e)
 {
-    *buf = NULL;
-    *len = 0;
-    FILE *f;
-    if (infile_open(path, INFILE_ANY, &f)) {
-        if (errno == ENOENT)
-            return uerr_set(e, UERR_USER, "%s: no such file", path);
+    char *b;
+    int rc = file_read_all(path, TEXT_MAX_BYTES, &b, len);
+    *buf = (uint8_t *)b; /* NULL on failure */
+    if (rc == FILE_NOT_OPENED && errno == ENOENT)
+        return uerr_set(e, UERR_USER, "%s: no such file", path);
+    if (rc == FILE_NOT_OPENED)
         return uerr_set(e, UERR_USER, "%s: %s", path, strerror(errno));
-    }
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *b = malloc(cap);
-    if (!b) {
-        fclose(f);
+    if (rc == FILE_NO_MEMORY)
         return uerr_set(e, UERR_INTERNAL, "%s: out of memory", path);
-    }
-    for (;;) {
-        if (VEC_GROW(b, cap, n + 1)) {
-            free(b);
-            fclose(f);
-            return uerr_set(e, UERR_INTERNAL, "%s: out of memory", path);
-        }
-        size_t got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-        if (n > TEXT_MAX_BYTES) {
-            free(b);
-            fclose(f);
-            return uerr_set(e, UERR_USER, "%s: more than 4 GiB of text; refusing to read on", path);
-        }
-    }
-    if (ferror(f)) {
-        int err = errno;
-        free(b);
-        fclose(f);
-        return uerr_set(e, UERR_USER, "%s: %s", path,
-                        err ? strerror(err) : "read error");
-    }
-    fclose(f);
-    *buf = b;
-    *len = n;
+    if (rc == FILE_TOO_LARGE)
+        return uerr_set(e, UERR_USER, "%s: more than 4 GiB of text; refusing to read on", path);
+    if (rc)
+        return uerr_set(e, UERR_USER, "%s: %s", path, errno ? strerror(errno) : "read error");
     return 0;
 }
 
