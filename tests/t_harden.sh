@@ -231,3 +231,6 @@ case $UNROLL in
     fi
     ;;
 esac
+cell "" ", g: [hidden]" >"$T/seqstate.yaml"
+one_line "a state size that is a list: 'found a sequence'" 1 "expected a name or a number, found a sequence" \
+    $UNROLL grad "$T/seqstate.yaml" --out "$T/gs"
