@@ -13,7 +13,8 @@
  * tanh keeps full relative accuracy near 0 (no 1 - 2/(e^2x + 1)
  * cancellation).
  *
- * The bodies (kernels/vmath_int.h) work on GCC vector extensions: 16 bytes
+ * The bodies (kernels/vmath_body.h, once per element type, inside
+ * kernels/vmath_int.h, once per width) work on GCC vector extensions: 16 bytes
  * (SSE2, every x86-64) and, compiled a second time for AVX2, 32 bytes,
  * chosen at run time. Both give the same bits: the same IEEE operations in
  * the same order, and no fused multiply-add (C11 mode does not contract).
@@ -84,32 +85,9 @@
 
 /* ---- 16 bytes: SSE2 ------------------------------------------------------- */
 
-typedef float v4f32 __attribute__((vector_size(16)));
-typedef int32_t v4i32 __attribute__((vector_size(16)));
-typedef uint32_t v4u32 __attribute__((vector_size(16)));
-typedef double v2f64 __attribute__((vector_size(16)));
-typedef int64_t v2i64 __attribute__((vector_size(16)));
-typedef uint64_t v2u64 __attribute__((vector_size(16)));
-
-#define VF32 v4f32
-#define VI32 v4i32
-#define VU32 v4u32
-#define VF64 v2f64
-#define VI64 v2i64
-#define VU64 v2u64
-#define W32 4
-#define W64 2
+#define VM_BYTES 16
 #define VM_FN(name) name##_sse2
 #include "kernels/vmath_int.h"
-#undef VF32
-#undef VI32
-#undef VU32
-#undef VF64
-#undef VI64
-#undef VU64
-#undef W32
-#undef W64
-#undef VM_FN
 
 /* ---- 32 bytes: AVX2 ---------------------------------------------------------- */
 
@@ -118,24 +96,9 @@ typedef uint64_t v2u64 __attribute__((vector_size(16)));
 #pragma GCC push_options
 #pragma GCC target("avx2")
 
-typedef float v8f32 __attribute__((vector_size(32)));
-typedef int32_t v8i32 __attribute__((vector_size(32)));
-typedef uint32_t v8u32 __attribute__((vector_size(32)));
-typedef double v4f64 __attribute__((vector_size(32)));
-typedef int64_t v4i64 __attribute__((vector_size(32)));
-typedef uint64_t v4u64 __attribute__((vector_size(32)));
-
-#define VF32 v8f32
-#define VI32 v8i32
-#define VU32 v8u32
-#define VF64 v4f64
-#define VI64 v4i64
-#define VU64 v4u64
-#define W32 8
-#define W64 4
+#define VM_BYTES 32
 #define VM_FN(name) name##_avx2
 #include "kernels/vmath_int.h"
-#undef VM_FN
 
 #pragma GCC pop_options
 #endif
