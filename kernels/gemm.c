@@ -18,6 +18,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,6 +212,13 @@ static void gemm_ref_part(const gemm_job *j, int64_t r0, int64_t r1, int64_t j0,
                      (const double *)b, j->ldb, (double *)c, j->ldc, j->acc);
 }
 
+static _Atomic int64_t ref_fallbacks;
+
+int64_t gemm_ref_fallbacks(void)
+{
+    return atomic_load_explicit(&ref_fallbacks, memory_order_relaxed);
+}
+
 /* rows of a transposed A packed at a time: MC x K elements */
 #define GEMM_MC 128
 
@@ -229,8 +237,13 @@ static void gemm_part(void *ctx, int part, int thread)
     int64_t mc = GEMM_MC / v->mr * v->mr;
     size_t bbytes = j->kept ? 0 : panel * (size_t)j->blk;
     size_t abytes = j->ta ? (size_t)j->K * (size_t)mc * j->es : 0;
-    char *buf = pool_scratch(bbytes + abytes);
-    if (!buf) {
+    /* a kept B and an untransposed A need no scratch: pool_scratch(0) may
+     * be NULL then, which is no failure */
+    /* a kept B and an untransposed A need no scratch: pool_scratch(0) may
+     * be NULL then (a thread that never had any), which is no failure */
+    char *buf = bbytes + abytes ? pool_scratch(bbytes + abytes) : NULL;
+    if (bbytes + abytes && !buf) {
+        atomic_fetch_add_explicit(&ref_fallbacks, 1, memory_order_relaxed);
         gemm_ref_part(j, r0, r1, q0 * v->nr, q1 * v->nr < j->N ? q1 * v->nr : j->N);
         return;
     }

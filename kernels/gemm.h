@@ -60,6 +60,12 @@ void gemm_f64(int ta, int tb, int64_t M, int64_t N, int64_t K, const double *A, 
 void gemm_keep_begin(void);
 void gemm_keep_end(void);
 
+/* How many parts of products ran the reference loop because packing
+ * memory could not be had (the same bits, many times slower), since the
+ * process started: tests check that a product meant for the vector
+ * kernels ran there. */
+int64_t gemm_ref_fallbacks(void);
+
 /* The reference: the loop above with C's fma(), for tests. */
 void gemm_ref_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A,
                   int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc, int acc);

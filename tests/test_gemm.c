@@ -11,6 +11,7 @@
  */
 #include "check.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +215,40 @@ static void test_keep_scope(void)
     gemm_keep_end();
 }
 
+/* A kept B with an untransposed A needs no scratch at all, and a thread
+ * that never had any (a fresh one: sampling's, a worker's) must still
+ * run the vector kernels, not the reference loop kept for when packing
+ * memory cannot be had (it once did: sampling ran 6x slower). */
+static void *kept_in_fresh_thread(void *arg)
+{
+    enum { M = 16, N = 40, K = 24 };
+    static float A[M * K], B[K * N], C[M * N], R[M * N];
+    for (int i = 0; i < M * K; i++)
+        A[i] = (float)uniform();
+    for (int i = 0; i < K * N; i++)
+        B[i] = (float)uniform();
+    static const char key = 0;
+    gemm_opts o = {-1, &key};
+    int64_t fell = gemm_ref_fallbacks();
+    gemm_keep_begin();
+    gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, &o);
+    gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, &o);
+    gemm_keep_end();
+    gemm_ref_f32(0, 0, M, N, K, A, K, B, N, R, N, 0);
+    *(int64_t *)arg = gemm_ref_fallbacks() - fell + (memcmp(C, R, sizeof C) ? 1000 : 0);
+    return NULL;
+}
+
+static void test_keep_fresh_thread(void)
+{
+    pthread_t t;
+    int64_t bad = -1;
+    CHECK(pthread_create(&t, NULL, kept_in_fresh_thread, &bad) == 0);
+    pthread_join(t, NULL);
+    CHECKF(bad == 0, "%lld parts fell back to the reference loop (1000: wrong bits)",
+           (long long)bad);
+}
+
 static void test_env(void)
 {
     uerr e = {0};
@@ -232,6 +267,7 @@ int main(void)
     RUN(test_small);
     RUN(test_large);
     RUN(test_keep_scope);
+    RUN(test_keep_fresh_thread);
     RUN(test_pool_counts);
     RUN(test_smallmm_agrees);
     CHECK_EXIT();
