@@ -148,7 +148,7 @@ typedef struct spec {
 
     struct {
         int64_t length;     /* 1..1000000000 */
-        double temperature; /* > 0 */
+        double temperature; /* >= 0; 0 = greedy */
         char *prime;        /* may be "" */
         uint64_t seed;
     } sample;

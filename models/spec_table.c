@@ -139,8 +139,8 @@ const spec_field spec_fields[] = {
           "seconds a checkpoint waits for a lock held elsewhere"),
 
     F_INT("sample.length", sample.length, "200", 1, 1000000000, "characters to generate"),
-    F_REAL("sample.temperature", sample.temperature, "1.0", 0, 0,
-           SPEC_LO_OPEN | SPEC_NO_HI, "softmax temperature"),
+    F_REAL("sample.temperature", sample.temperature, "1.0", 0, 0, SPEC_NO_HI,
+           "softmax temperature (0 = greedy)"),
     F_STR("sample.prime", sample.prime, "", 0, "text fed in before sampling"),
     F_U64("sample.seed", sample.seed, "1", "sampling RNG seed"),
 };
