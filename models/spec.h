@@ -143,6 +143,7 @@ typedef struct spec {
             int64_t every; /* >= 0, 0 = only at the end */
             char *db;
             int64_t wait;  /* seconds a checkpoint waits for a lock held elsewhere */
+            double minutes; /* >= 0: wall-clock minutes between checkpoints; 0 = off */
         } checkpoint;
     } train;
 

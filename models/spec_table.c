@@ -133,6 +133,8 @@ const spec_field spec_fields[] = {
             "segments are recomputed in the backward pass (0 = no limit)"),
     F_INT("train.checkpoint.every", train.checkpoint.every, "0", 0, SPEC_NOMAX,
           "steps between checkpoints (0 = only at the end)"),
+    F_REAL("train.checkpoint.minutes", train.checkpoint.minutes, "10", 0, 0, SPEC_NO_HI,
+           "minutes of training between checkpoints (0 = off)"),
     F_STR("train.checkpoint.db", train.checkpoint.db, "unroll.db", SPEC_NONEMPTY,
           "SQLite checkpoint store"),
     F_INT("train.checkpoint.wait", train.checkpoint.wait, "600", 0, SPEC_NOMAX,

