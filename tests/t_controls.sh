@@ -33,3 +33,19 @@ a=$($UNROLL query --db "$T/m.db" --csv "SELECT value FROM metrics WHERE name='lo
 b=$($UNROLL query --db "$T/z.db" --csv "SELECT value FROM metrics WHERE name='loss' ORDER BY step DESC LIMIT 1" | tail -1)
 [ -n "$a" ] && [ "$a" = "$b" ] && ok "checkpoint.minutes: the same losses with and without" ||
     ko "checkpoint.minutes: the same losses with and without" "'$a' vs '$b'"
+
+# ---- --resume on a finished run ---------------------------------------------
+$UNROLL train --resume c --db "$T/z.db" >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc -eq 1 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "run 'c' finished" "$T/err" &&
+    grep -q -- "--set train.steps=" "$T/err"; then
+    ok "--resume on a finished run: says so and how to extend it, exit 1"
+else
+    ko "--resume on a finished run: says so and how to extend it, exit 1" "exit $rc: $(cat "$T/err")"
+fi
+if $UNROLL train --resume c --db "$T/z.db" --set train.steps=8 --quiet 2>"$T/err" &&
+    [ "$(nckpt "$T/z.db")" = 2 ]; then
+    ok "--resume with a larger train.steps extends it"
+else
+    ko "--resume with a larger train.steps extends it" "$(cat "$T/err")"
+fi
