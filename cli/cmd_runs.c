@@ -557,6 +557,7 @@ int cmd_config(int argc, char **argv)
         return cli_usage("config: unknown subcommand '%s' (show)", argv[1]);
     cli_common c = {0};
     cli_args pa = {.cmd = "config show",
+                   .help = config_help,
                    .c = &c,
                    .first = 2,
                    .dash = CLI_DASH_ALL,
@@ -564,7 +565,7 @@ int cmd_config(int argc, char **argv)
                    .last_wins = 1};
     int pr = cli_parse_args(argc, argv, &pa);
     if (pr)
-        return pr;
+        return pr < 0 ? 0 : pr;
     if (!c.config)
         return cli_usage("config show: which config?");
     uerr e = {0};

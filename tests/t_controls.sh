@@ -49,3 +49,10 @@ if $UNROLL train --resume c --db "$T/z.db" --set train.steps=8 --quiet 2>"$T/err
 else
     ko "--resume with a larger train.steps extends it" "$(cat "$T/err")"
 fi
+
+# ---- --help everywhere, config show included --------------------------------
+if $UNROLL config show --help >"$T/out" 2>"$T/err" && grep -q "^usage: unroll config show" "$T/out"; then
+    ok "config show --help: the usage, exit 0"
+else
+    ko "config show --help: the usage, exit 0" "$(cat "$T/err")"
+fi
