@@ -56,3 +56,16 @@ if $UNROLL config show --help >"$T/out" 2>"$T/err" && grep -q "^usage: unroll co
 else
     ko "config show --help: the usage, exit 0" "$(cat "$T/err")"
 fi
+
+# ---- folders that do not exist yet are made, as grad --out does ------------
+if $UNROLL ckpt export c --db "$T/z.db" --npy "$T/a/b/c" >/dev/null 2>"$T/err" && [ -f "$T/a/b/c/W.npy" ]; then
+    ok "ckpt export --npy a/b/c creates the parents"
+else
+    ko "ckpt export --npy a/b/c creates the parents" "$(cat "$T/err")"
+fi
+: >"$T/afile"
+$UNROLL ckpt export c --db "$T/z.db" --npy "$T/afile/x" 2>"$T/err"
+rc=$?
+[ $rc -eq 1 ] && grep -q "afile: cannot create directory: a file is in the way" "$T/err" &&
+    ok "ckpt export --npy under a file: one line, exit 1" ||
+    ko "ckpt export --npy under a file: one line, exit 1" "exit $rc: $(cat "$T/err")"
