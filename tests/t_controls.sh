@@ -69,3 +69,31 @@ rc=$?
 [ $rc -eq 1 ] && grep -q "afile: cannot create directory: a file is in the way" "$T/err" &&
     ok "ckpt export --npy under a file: one line, exit 1" ||
     ko "ckpt export --npy under a file: one line, exit 1" "exit $rc: $(cat "$T/err")"
+
+# ---- --params takes numpy's column-vector biases ----------------------------
+# the export of c's step-8 checkpoint, with b.npy rewritten as shape (8, 1)
+col() {
+    python3 - "$1" <<'PY'
+import sys
+p = sys.argv[1]
+d = open(p, 'rb').read()
+n = int.from_bytes(d[8:10], 'little')
+h = d[10:10 + n].decode('latin1')
+new = h.replace("(8,)", "(8, 1)").rstrip()
+new = new + ' ' * (n - len(new) - 1) + '\n'
+assert len(new) == n and '(8, 1)' in new
+open(p, 'wb').write(d[:10] + new.encode('latin1') + d[10 + n:])
+PY
+}
+if command -v python3 >/dev/null 2>&1; then
+    mkdir -p "$T/p1" "$T/p2"
+    cp "$T/a/b/c/"*.npy "$T/p1/" && cp "$T/a/b/c/"*.npy "$T/p2/" && col "$T/p2/b.npy"
+    $UNROLL train "$cfg" --db "$T/p.db" --name flat --params "$T/p1" --quiet 2>"$T/err"
+    $UNROLL train "$cfg" --db "$T/p.db" --name column --params "$T/p2" --quiet 2>>"$T/err"
+    a=$($UNROLL query --db "$T/p.db" --csv "SELECT value FROM metrics m JOIN runs r ON r.id = m.run WHERE r.name = 'flat' AND m.name = 'loss' ORDER BY step DESC LIMIT 1" | tail -1)
+    b=$($UNROLL query --db "$T/p.db" --csv "SELECT value FROM metrics m JOIN runs r ON r.id = m.run WHERE r.name = 'column' AND m.name = 'loss' ORDER BY step DESC LIMIT 1" | tail -1)
+    [ -n "$a" ] && [ "$a" = "$b" ] && ok "--params: a bias of shape [n, 1] loads as [n]" ||
+        ko "--params: a bias of shape [n, 1] loads as [n]" "'$a' vs '$b': $(cat "$T/err")"
+else
+    skip "--params: a bias of shape [n, 1] loads as [n]" "no python3 to write the file"
+fi
