@@ -99,7 +99,7 @@ static int ckpt_list(store *db, const char *run, table_form form)
     table t;
     if ((run && store_run_resolve(db, run, &id, &e)) || store_checkpoints_table(db, id, &t, &e))
         return cli_fail(&e);
-    int rc = cli_print_table(&t, form);
+    int rc = cli_print_loss_table(&t, form);
     table_free(&t);
     return rc;
 }
@@ -111,7 +111,7 @@ static int ckpt_log(store *db, const char *ref, table_form form)
     table t;
     if (store_checkpoint_resolve(db, ref, &ck, &e) || store_lineage_table(db, ck, &t, &e))
         return cli_fail(&e);
-    int rc = cli_print_table(&t, form);
+    int rc = cli_print_loss_table(&t, form);
     table_free(&t);
     return rc;
 }

@@ -97,3 +97,16 @@ if command -v python3 >/dev/null 2>&1; then
 else
     skip "--params: a bias of shape [n, 1] loads as [n]" "no python3 to write the file"
 fi
+
+# ---- the words of the listings ----------------------------------------------
+$UNROLL train "$cfg" --db "$T/z.db" --from c --name kid --quiet 2>"$T/err"
+$UNROLL runs list --db "$T/z.db" >"$T/plain"
+$UNROLL runs list --db "$T/z.db" --csv >"$T/csv"
+if head -1 "$T/plain" | grep -q "last_loss_sum" && head -1 "$T/csv" | grep -q ",last_loss," &&
+    grep -q "^ *2  kid .* c@8$" "$T/plain" && grep -q ",c@8$" "$T/csv"; then
+    ok "runs list: a summed loss headed as a sum; parent as RUN@STEP"
+else
+    ko "runs list: a summed loss headed as a sum; parent as RUN@STEP" "$(cat "$T/plain" "$T/csv" "$T/err")"
+fi
+$UNROLL ckpt list c --db "$T/z.db" | head -1 | grep -q " loss_sum " &&
+    ok "ckpt list: loss_sum" || ko "ckpt list: loss_sum" "$($UNROLL ckpt list c --db "$T/z.db")"
