@@ -110,3 +110,21 @@ else
 fi
 $UNROLL ckpt list c --db "$T/z.db" | head -1 | grep -q " loss_sum " &&
     ok "ckpt list: loss_sum" || ko "ckpt list: loss_sum" "$($UNROLL ckpt list c --db "$T/z.db")"
+
+# ---- ckpt verify says what changed ------------------------------------------
+cp tests/golden/min_char_rnn/text.txt "$T/v.txt"
+printf 'data: {kind: text, path: %s/v.txt}\nmodel: {hidden: 8}\ntrain: {seq_len: 5, steps: 4}\n' "$T" >"$T/v.yaml"
+$UNROLL train "$T/v.yaml" --db "$T/v.db" --quiet 2>"$T/err"
+if $UNROLL ckpt verify v --db "$T/v.db" >"$T/out" 2>"$T/err" && grep -q "verified: bit-identical" "$T/out"; then
+    ok "ckpt verify: unchanged verifies"
+else
+    ko "ckpt verify: unchanged verifies" "$(cat "$T/out" "$T/err")"
+fi
+rev <tests/golden/min_char_rnn/text.txt >"$T/v.txt"
+$UNROLL ckpt verify v --db "$T/v.db" >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "NOT verified: .*; changed since it was trained: data (" "$T/out"; then
+    ok "ckpt verify: NOT verified names what changed (the data)"
+else
+    ko "ckpt verify: NOT verified names what changed (the data)" "exit $rc: $(cat "$T/out" "$T/err")"
+fi
