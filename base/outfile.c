@@ -87,3 +87,22 @@ void outfile_abort(outfile *o)
         remove(o->tmp);
     outfile_free(o);
 }
+
+int outfile_mkdir_p(const char *dir, uerr *e)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return uerr_set(e, UERR_USER, "%.64s...: path too long", dir);
+    for (char *p = path + 1;; p++) {
+        char c = *p;
+        if (c != '/' && c != 0)
+            continue;
+        *p = 0;
+        struct stat st;
+        if (mkdir(path, 0777) && (errno != EEXIST || stat(path, &st) || !S_ISDIR(st.st_mode)))
+            return uerr_set(e, UERR_USER, "%s: cannot create directory: %s", path,
+                            errno == EEXIST ? "a file is in the way" : strerror(errno));
+        if (!(*p = c))
+            return 0;
+    }
+}

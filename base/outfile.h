@@ -30,4 +30,9 @@ int outfile_commit(outfile *o, const char *shown, uerr *e);
 /* Closes and removes the temporary file only; o may be unopened (zeroed). */
 void outfile_abort(outfile *o);
 
+/* dir and any missing parents, as mkdir -p, so that every command that
+ * writes into a folder (grad --out, ckpt export --npy, predict --out)
+ * accepts a new nested one alike. */
+int outfile_mkdir_p(const char *dir, uerr *e);
+
 #endif

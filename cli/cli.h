@@ -119,6 +119,10 @@ int cli_open_store(const cli_common *c, int write, store **db, uerr *e);
 
 /* Prints a table in the chosen form; an error is reported and returned. */
 int cli_print_table(const table *t, table_form form);
+/* The same for tables of runs and checkpoints: in the plain form a
+ * stored loss (the step's sum over batch and time) is headed as a sum,
+ * "loss_sum", "last_loss_sum"; --csv and --json keep the stored names. */
+int cli_print_loss_table(table *t, table_form form);
 
 /* A stored config as dotted keys and values ("model.hidden" = "128"),
  * resolved through the spec so that defaults and either YAML style give

@@ -99,7 +99,7 @@ static int ckpt_list(store *db, const char *run, table_form form)
     table t;
     if ((run && store_run_resolve(db, run, &id, &e)) || store_checkpoints_table(db, id, &t, &e))
         return cli_fail(&e);
-    int rc = cli_print_table(&t, form);
+    int rc = cli_print_loss_table(&t, form);
     table_free(&t);
     return rc;
 }
@@ -111,7 +111,7 @@ static int ckpt_log(store *db, const char *ref, table_form form)
     table t;
     if (store_checkpoint_resolve(db, ref, &ck, &e) || store_lineage_table(db, ck, &t, &e))
         return cli_fail(&e);
-    int rc = cli_print_table(&t, form);
+    int rc = cli_print_loss_table(&t, form);
     table_free(&t);
     return rc;
 }
@@ -472,8 +472,14 @@ static int ckpt_verify(store *db, const char *ref, int quiet)
         printf("%sverified: bit-identical%s\n", cli_sgr(stdout, CLI_GOOD), cli_sgr_end(stdout));
         return 0;
     }
-    printf("%sNOT verified:%s %s\n", cli_sgr(stdout, CLI_ERROR), cli_sgr_end(stdout),
-           vr.first_diff);
+    /* what differs says why: the data, the config or the program changed,
+     * or none did and the replay itself is at fault */
+    printf("%sNOT verified:%s %s; %s%s\n", cli_sgr(stdout, CLI_ERROR), cli_sgr_end(stdout),
+           vr.first_diff,
+           vr.changed[0] ? "changed since it was trained: "
+                         : "the data, config and program are the ones it was trained with, so "
+                           "the replay itself differs",
+           vr.changed);
     return UERR_USER;
 }
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "base/outfile.h"
 #include "cli/color.h"
 #include "engine/gradcheck.h"
 #include "store/npy.h"
@@ -81,26 +82,6 @@ static int parse(int argc, char **argv, const char *cmd, const char *help, grad_
     return 0;
 }
 
-/* dir and any missing parents, as mkdir -p */
-static int mkdir_p(const char *dir, uerr *e)
-{
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return uerr_set(e, UERR_USER, "%.64s...: path too long", dir);
-    for (char *p = path + 1;; p++) {
-        char c = *p;
-        if (c != '/' && c != 0)
-            continue;
-        *p = 0;
-        struct stat st;
-        if (mkdir(path, 0777) && (errno != EEXIST || stat(path, &st) || !S_ISDIR(st.st_mode)))
-            return uerr_set(e, UERR_USER, "%s: cannot create directory: %s", path,
-                            errno == EEXIST ? "a file is in the way" : strerror(errno));
-        if (!(*p = c))
-            return 0;
-    }
-}
-
 /* Real targets as the data gave them: [B, T, K] per step, or [B, K] the
  * target at each sequence's last step. */
 static int write_real_targets(const net *n, const char *path, int last_step, uerr *e)
@@ -137,7 +118,7 @@ static int write_ledger(const net *n, const char *out, int quiet, uerr *e)
     if (!rc)
         rc = net_ledger(n, dh, term, e);
     if (!rc)
-        rc = mkdir_p(dir, e);
+        rc = outfile_mkdir_p(dir, e);
     shape st = shape_1(T);
     snprintf(path, sizeof path, "%s/dh.npy", dir);
     if (!rc)
@@ -183,7 +164,7 @@ int cmd_grad(int argc, char **argv)
     if ((rc = train_first_step(&s, a.params, a.per_step ? NET_LEDGER : NET_TRAIN, &n, &corpus,
                                &e)) ||
         (rc = net_run(&n, &loss, &e)) ||
-        (rc = mkdir_p(a.out, &e)) || (rc = mkdir_p(gdir, &e)))
+        (rc = outfile_mkdir_p(a.out, &e)) || (rc = outfile_mkdir_p(gdir, &e)))
         goto out;
     for (int i = 0; i < n.m.nparams && !rc; i++) {
         const model_param *p = &n.m.param[i];

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/outfile.h"
 #include "cli/cli.h"
 #include "store/json.h"
 #include "store/npy.h"
@@ -113,8 +114,8 @@ static int write_outputs(session *s, const char *data, const char *out, uerr *e)
     int rc = predict_npy(s, data, &y, &dt, &sh, e);
     char path[4200];
     snprintf(path, sizeof path, "%s/outputs.npy", out);
-    if (!rc && mkdir(out, 0777) && access(out, W_OK))
-        rc = uerr_set(e, UERR_USER, "%s: cannot create the directory", out);
+    if (!rc)
+        rc = outfile_mkdir_p(out, e);
     if (!rc)
         rc = npy_write(path, dt, &sh, y, e);
     free(y);

@@ -84,7 +84,7 @@ static int runs_list(store *db, const store_run_filter *f, table_form form)
     table t;
     if (store_runs_table(db, f, &t, &e))
         return cli_fail(&e);
-    int rc = cli_print_table(&t, form);
+    int rc = cli_print_loss_table(&t, form);
     table_free(&t);
     return rc;
 }
@@ -178,7 +178,7 @@ static int runs_show(store *db, int64_t id, table_form form)
         rc = table_write(&ses, stdout, TABLE_PLAIN, &e2);
         printf("\ncheckpoints:\n");
         if (!rc)
-            rc = table_write(&ck, stdout, TABLE_PLAIN, &e2);
+            rc = cli_print_loss_table(&ck, TABLE_PLAIN);
         printf("\nconfig:\n");
         for (const char *p = r.config_text; *p;) {
             const char *nl = strchr(p, '\n');
@@ -557,6 +557,7 @@ int cmd_config(int argc, char **argv)
         return cli_usage("config: unknown subcommand '%s' (show)", argv[1]);
     cli_common c = {0};
     cli_args pa = {.cmd = "config show",
+                   .help = config_help,
                    .c = &c,
                    .first = 2,
                    .dash = CLI_DASH_ALL,
@@ -564,7 +565,7 @@ int cmd_config(int argc, char **argv)
                    .last_wins = 1};
     int pr = cli_parse_args(argc, argv, &pa);
     if (pr)
-        return pr;
+        return pr < 0 ? 0 : pr;
     if (!c.config)
         return cli_usage("config show: which config?");
     uerr e = {0};

@@ -1,10 +1,12 @@
 /*
  * cmd_sample.c - unroll sample [RUN|CKPT] [--db FILE] [--length N]
- *                [--temperature X] [--prime TEXT] [--seed S]
+ *                [--temperature X] [--top-k K] [--top-p P] [--prime TEXT]
+ *                [--seed S]
  *
  * The model is rebuilt from the config text stored with the run, the
  * vocabulary from the run's code points, the weights from the checkpoint.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,22 +16,45 @@
 
 static const char help[] =
     "usage: unroll sample [RUN|CKPT] [--db FILE] [--length N] [--temperature X]\n"
-    "                     [--prime TEXT] [--seed S]\n"
+    "                     [--top-k K] [--top-p P] [--prime TEXT] [--seed S]\n"
     "\n"
     "Generates text from a stored checkpoint. CKPT is a checkpoint id, a tag,\n"
     "RUN@STEP, RUN@best (lowest valid_loss, else loss), or a run name (its latest\n"
     "checkpoint); without one, the latest checkpoint in the database. Defaults\n"
     "come from the run's config (sample.*).\n"
     "\n"
+    "Each character is drawn from softmax(logits / X). --temperature 0 is greedy:\n"
+    "always the most likely character (the first of ties), no random draw.\n"
+    "--top-k K draws from the K most likely only; --top-p P (0 < P <= 1) from\n"
+    "the fewest most likely whose probabilities sum to at least P (the nucleus),\n"
+    "within the top K when both are given. The same seed gives the same text.\n"
+    "\n"
     "example:\n"
-    "  unroll sample elman_char --length 300 --temperature 0.7 --prime 'Why '\n";
+    "  unroll sample elman_char --length 300 --temperature 0.7 --prime 'Why '\n"
+    "  unroll sample elman_char --top-p 0.9 --seed 7\n";
+
+/* A number in [lo, hi], or (lo, hi] with lo_open; else a one-line usage
+ * error naming the option. */
+static int real_in(const char *opt, const char *s, double lo, int lo_open, double hi,
+                   const char *want, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(lo_open ? v > lo : v >= lo) || !(v <= hi))
+        return cli_usage("%s: expected %s, found '%s'", opt, want, s);
+    *out = v;
+    return 0;
+}
 
 int cmd_sample(int argc, char **argv)
 {
     cli_common c = {0};
     const char *ref = NULL, *len_s = NULL, *temp_s = NULL, *prime = NULL, *seed_s = NULL;
+    const char *topk_s = NULL, *topp_s = NULL;
     const cli_opt opts[] = {{"--length", &len_s, NULL},  {"--temperature", &temp_s, NULL},
                             {"--prime", &prime, NULL},   {"--seed", &seed_s, NULL},
+                            {"--top-k", &topk_s, NULL},  {"--top-p", &topp_s, NULL},
                             {NULL, NULL, NULL}};
     int pr = cli_parse(argc, argv, "sample", help, &c, opts, &ref, 1);
     if (pr)
@@ -61,10 +86,19 @@ int cmd_sample(int argc, char **argv)
     }
     if (seed_s)
         so.seed = (uint64_t)ll;
-    if (temp_s && cli_real("--temperature", temp_s, &so.temperature)) {
+    if ((temp_s && real_in("--temperature", temp_s, 0, 0, 1e6,
+                           "0 (greedy) or a number above 0 and at most 1e6", &so.temperature)) ||
+        (topp_s && real_in("--top-p", topp_s, 0, 1, 1, "a number above 0 and at most 1",
+                           &so.top_p))) {
         rc = UERR_USAGE;
         goto out_quiet;
     }
+    if (topk_s && cli_int("--top-k", topk_s, 1, INT32_MAX, &ll)) {
+        rc = UERR_USAGE;
+        goto out_quiet;
+    }
+    if (topk_s)
+        so.top_k = ll;
     double cps_rate = 0;
     if ((rc = sample_text(&m.s, &m.vocab, m.params, m.nparams, &so, &out, &cps_rate, &e)))
         goto out;

@@ -37,7 +37,8 @@ static const char help[] =
     "current step and writes a final checkpoint.\n"
     "\n"
     "  --set KEY=VALUE   override any config key (repeatable)\n"
-    "  --params DIR      initial parameters from DIR/<name>.npy\n"
+    "  --params DIR      initial parameters from DIR/<name>.npy (a bias [n] may be\n"
+    "                    numpy's column vector [n, 1])\n"
     "  --from CKPT       a new run starting from the parameters of CKPT that fit\n"
     "                    this model (the others are listed); CKPT is its parent\n"
     "  --name NAME       the run's name (default: the config's name, made unique)\n"
@@ -72,7 +73,8 @@ static int resume_key_ok(const char *assignment)
 {
     static const char *const ok[] = {"train.steps=",          "train.valid_every=",
                                      "train.log_every=",      "train.checkpoint.every=",
-                                     "train.checkpoint.db=", "sample."};
+                                     "train.checkpoint.db=", "train.checkpoint.minutes=",
+                                     "sample."};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         if (!strncmp(assignment, ok[i], strlen(ok[i])))
             return 1;
@@ -96,7 +98,7 @@ static int resume_spec(store *db, const store_loaded *l, const cli_common *c, sp
         if (!resume_key_ok(c->sets[i]))
             return uerr_set(e, UERR_USER,
                             "--set %s: a resume continues the same run, so only train.steps, "
-                            "train.valid_every, train.log_every, train.checkpoint.every and "
+                            "train.valid_every, train.log_every, train.checkpoint.* and "
                             "sample.* may change (start a new run from the checkpoint with "
                             "'unroll train CONFIG --from %lld')",
                             c->sets[i], (long long)l->id);
@@ -112,6 +114,15 @@ static int resume_spec(store *db, const store_loaded *l, const cli_common *c, sp
     else if (!(rc = model_ckpt_check_config(&run, e)))
         rc = spec_load_buffer(s, label, run.config_text, strlen(run.config_text), c->sets,
                               c->nsets, e);
+    /* a finished run: resuming would train no step and say so in a
+     * summary that looks like success */
+    if (!rc && s->train.steps == l->step)
+        rc = uerr_set(e, UERR_USER,
+                      "run '%s' finished: checkpoint %lld is at step %lld = train.steps; to "
+                      "train it further, give a larger one: unroll train --resume %s --set "
+                      "train.steps=%lld",
+                      run.name, (long long)l->id, (long long)l->step, run.name,
+                      (long long)l->step * 2);
     if (!rc && s->train.steps < l->step)
         rc = uerr_set(e, UERR_USER,
                       "checkpoint %lld is at step %lld, past train.steps = %lld; set a larger "

@@ -35,6 +35,21 @@ int cli_print_table(const table *t, table_form form)
     return 0;
 }
 
+int cli_print_loss_table(table *t, table_form form)
+{
+    static const char *const sums[][2] = {{"loss", "loss_sum"},
+                                           {"last_loss", "last_loss_sum"}};
+    for (int c = 0; form == TABLE_PLAIN && c < t->ncols; c++)
+        for (size_t k = 0; k < sizeof sums / sizeof sums[0]; k++) {
+            char *nm;
+            if (strcmp(t->cols[c], sums[k][0]) || !(nm = strdup(sums[k][1])))
+                continue;
+            free(t->cols[c]);
+            t->cols[c] = nm;
+        }
+    return cli_print_table(t, form);
+}
+
 static const char query_help[] =
     "usage: unroll query \"SQL\" [--csv | --json] [--limit N] [--db FILE]\n"
     "\n"

@@ -143,12 +143,13 @@ typedef struct spec {
             int64_t every; /* >= 0, 0 = only at the end */
             char *db;
             int64_t wait;  /* seconds a checkpoint waits for a lock held elsewhere */
+            double minutes; /* >= 0: wall-clock minutes between checkpoints; 0 = off */
         } checkpoint;
     } train;
 
     struct {
         int64_t length;     /* 1..1000000000 */
-        double temperature; /* > 0 */
+        double temperature; /* >= 0; 0 = greedy */
         char *prime;        /* may be "" */
         uint64_t seed;
     } sample;

@@ -133,14 +133,16 @@ const spec_field spec_fields[] = {
             "segments are recomputed in the backward pass (0 = no limit)"),
     F_INT("train.checkpoint.every", train.checkpoint.every, "0", 0, SPEC_NOMAX,
           "steps between checkpoints (0 = only at the end)"),
+    F_REAL("train.checkpoint.minutes", train.checkpoint.minutes, "10", 0, 0, SPEC_NO_HI,
+           "minutes of training between checkpoints (0 = off)"),
     F_STR("train.checkpoint.db", train.checkpoint.db, "unroll.db", SPEC_NONEMPTY,
           "SQLite checkpoint store"),
     F_INT("train.checkpoint.wait", train.checkpoint.wait, "600", 0, SPEC_NOMAX,
           "seconds a checkpoint waits for a lock held elsewhere"),
 
     F_INT("sample.length", sample.length, "200", 1, 1000000000, "characters to generate"),
-    F_REAL("sample.temperature", sample.temperature, "1.0", 0, 0,
-           SPEC_LO_OPEN | SPEC_NO_HI, "softmax temperature"),
+    F_REAL("sample.temperature", sample.temperature, "1.0", 0, 0, SPEC_NO_HI,
+           "softmax temperature (0 = greedy)"),
     F_STR("sample.prime", sample.prime, "", 0, "text fed in before sampling"),
     F_U64("sample.seed", sample.seed, "1", "sampling RNG seed"),
 };

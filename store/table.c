@@ -242,6 +242,7 @@ static void table_write_plain(const table *t, FILE *f)
     int owed = 0;
     for (int c = 0; c < t->ncols; c++)
         put_cell(f, t->cols[c], w[c] - table_width(t->cols[c]), right[c], c > 0, &owed);
+    owed = 0; /* trailing padding is owed only within a line */
     fputc('\n', f);
     for (int64_t r = 0; r < t->nrows; r++) {
         for (int c = 0; c < t->ncols; c++) {

@@ -136,6 +136,32 @@ if [ -n "$out" ] && [ "$out" = "$again" ] && [ "${out#The }" != "$out" ]; then
 else
     ko "sample: primed, seeded, repeatable" "'$out' vs '$again'"
 fi
+# greedy draws nothing: any seed gives the same text, and top-k 1 is greedy
+g1=$($UNROLL sample mcr --db "$T/m.db" --length 40 --temperature 0 --seed 1 2>/dev/null)
+g2=$($UNROLL sample mcr --db "$T/m.db" --length 40 --temperature 0 --seed 2 2>/dev/null)
+k1=$($UNROLL sample mcr --db "$T/m.db" --length 40 --top-k 1 --seed 5 2>/dev/null)
+if [ -n "$g1" ] && [ "$g1" = "$g2" ] && [ "$g1" = "$k1" ]; then
+    ok "sample: --temperature 0 is greedy, --top-k 1 the same"
+else
+    ko "sample: --temperature 0 is greedy, --top-k 1 the same" "'$g1' '$g2' '$k1'"
+fi
+p1=$($UNROLL sample mcr --db "$T/m.db" --length 40 --top-p 0.8 --top-k 5 --seed 4 2>/dev/null)
+p2=$($UNROLL sample mcr --db "$T/m.db" --length 40 --top-p 0.8 --top-k 5 --seed 4 2>/dev/null)
+if [ -n "$p1" ] && [ "$p1" = "$p2" ]; then
+    ok "sample: --top-p and --top-k repeat given the seed"
+else
+    ko "sample: --top-p and --top-k repeat given the seed" "'$p1' vs '$p2'"
+fi
+for bad in "--top-p 0" "--top-p 1.5" "--top-p x" "--top-k 0" "--top-k 2.5" "--temperature -1"; do
+    # shellcheck disable=SC2086
+    $UNROLL sample mcr --db "$T/m.db" --length 5 $bad >/dev/null 2>"$T/err"
+    rc=$?
+    if [ $rc -eq 2 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q -- "${bad%% *}" "$T/err"; then
+        ok "sample $bad: one line, exit 2"
+    else
+        ko "sample $bad: one line, exit 2" "exit $rc: $(cat "$T/err")"
+    fi
+done
 
 # ---- grad writes the contract's files ---------------------------------------
 if $UNROLL grad "$good" --out "$T/g" --quiet 2>"$T/err"; then

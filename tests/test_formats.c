@@ -316,6 +316,27 @@ static void test_table_forms(void)
     table_free(&t);
 }
 
+/* A last column of text wider than its header: the header's padding is
+ * owed to nothing and must not shift the first row (it did). */
+static void test_table_first_row_aligned(void)
+{
+    table t;
+    uerr e = {0};
+    const char *cols[] = {"n", "cmd"};
+    CHECK_OK(table_init(&t, 2, cols, &e), &e);
+    table_int(&t, 3);
+    table_text(&t, "unroll train");
+    table_int(&t, 12);
+    table_text(&t, "x");
+    char *plain = render(&t, TABLE_PLAIN);
+    CHECKF(plain && !strcmp(plain, " n  cmd\n"
+                                   " 3  unroll train\n"
+                                   "12  x\n"),
+           "plain:\n%s", plain);
+    free(plain);
+    table_free(&t);
+}
+
 static void test_plot(void)
 {
     int64_t x[300], mx[3] = {100, 200, 300};
@@ -394,6 +415,7 @@ int main(void)
     RUN(test_safetensors_claims);
     RUN(test_safetensors);
     RUN(test_table_forms);
+    RUN(test_table_first_row_aligned);
     RUN(test_plot);
     CHECK_EXIT();
 }

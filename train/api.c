@@ -117,7 +117,7 @@ int unroll_model_sample(const session *s, int64_t length, double temperature, co
     sample_opts o = session_sample_defaults(s);
     if (length >= 0)
         o.length = length;
-    if (temperature > 0)
+    if (temperature >= 0)
         o.temperature = temperature;
     if (prime)
         o.prime = prime;

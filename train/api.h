@@ -40,9 +40,9 @@ const void *unroll_tensor_data(const store_loaded *l, int i);
 int unroll_model_open(store *db, const char *ref, session **out, uerr *e);
 void unroll_model_close(session *s);
 
-/* `unroll sample`: length < 0, temperature <= 0 (a NaN), prime NULL or
+/* `unroll sample`: length < 0, temperature < 0 (or NaN), prime NULL or
  * seed < 0 take the run's sample.* default, as the CLI's missing options
- * do. */
+ * do; temperature 0 is greedy. */
 int unroll_model_sample(const session *s, int64_t length, double temperature, const char *prime,
                         int64_t seed, char **out, uerr *e);
 

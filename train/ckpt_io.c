@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/outfile.h"
 #include "base/vec.h"
 #include "store/npy.h"
 #include "train/ckpt_state.h"
@@ -77,9 +78,7 @@ static int export_torch(ckpt_exported *x, int all, uerr *e)
 
 static int export_npy(const ckpt_exported *x, const char *dir, uerr *e)
 {
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return uerr_set(e, UERR_USER, "%s: cannot create: %s", dir, strerror(errno));
-    int rc = 0;
+    int rc = outfile_mkdir_p(dir, e);
     for (int i = 0; !rc && i < x->n; i++) {
         /* a name must stay one file inside DIR */
         if (strchr(x->t[i].name, '/') || x->t[i].name[0] == '.')

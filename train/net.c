@@ -245,7 +245,11 @@ int net_load_params_npy(net *n, const char *dir, uerr *e)
         if (rc)
             return rc;
         char s1[64], s2[64];
-        if (!shape_equal(&s, &p->shape) || dt == DT_I32) {
+        /* numpy code keeps biases as column vectors, (n, 1) (min-char-rnn
+         * does): the same n numbers in the same order */
+        bool column = p->shape.rank == 1 && s.rank == 2 && s.dim[1] == 1 &&
+                      s.dim[0] == p->shape.dim[0];
+        if ((!shape_equal(&s, &p->shape) && !column) || dt == DT_I32) {
             free(data);
             return uerr_set(e, UERR_USER, "%s: expected float32 or float64 %s, found %s %s",
                             path, shape_str(&p->shape, s1, sizeof s1), dtype_name(dt),

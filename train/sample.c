@@ -36,11 +36,11 @@ int sample_set_params(net *n, const sample_param *ps, int np, uerr *e)
     return 0;
 }
 
-/* one step: feed id, leave the next state in h0 and the logits in probs.
+/* one step: feed id, leave the next state in h0 and the logits in logits.
  * For a character model the previous output y[t-1] is the character just
  * fed (-1, a zero one-hot, before the first), which is what an
  * output-to-hidden model reads when it generates. */
-static int step(net *n, int32_t id, int first, double *probs, double temperature, uerr *e)
+static int step(net *n, int32_t id, int first, double *logits, uerr *e)
 {
     n->xs[0] = id;
     n->ys[0] = 0;
@@ -50,19 +50,64 @@ static int step(net *n, int32_t id, int first, double *probs, double temperature
     if (rc)
         return rc;
     net_carry_state(n);
-    const void *o = exec_value(&n->x, n->m.logits[0]);
-    int64_t V = n->m.V;
+    dtype_convert(logits, DT_F64, exec_value(&n->x, n->m.logits[0]), n->dt, n->m.V);
+    return 0;
+}
+
+/* Most likely first; equal ones by id, so the order is a total one. */
+static int cand_cmp(const void *a, const void *b)
+{
+    const sample_cand *x = a, *y = b;
+    if (x->p != y->p)
+        return x->p > y->p ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+int32_t sample_pick(double *logits, int64_t V, const sample_opts *o, rng *r,
+                    sample_cand *work)
+{
+    double *p = logits;
+    if (o->temperature == 0) {
+        int32_t best = -1;
+        for (int64_t j = 0; j < V; j++) {
+            if (!isfinite(p[j]))
+                return -1;
+            if (best < 0 || p[j] > p[best])
+                best = (int32_t)j;
+        }
+        return best;
+    }
     double mx = -INFINITY;
     for (int64_t j = 0; j < V; j++) {
-        probs[j] = (n->dt == DT_F32 ? ((const float *)o)[j] : ((const double *)o)[j]) / temperature;
-        mx = probs[j] > mx ? probs[j] : mx;
+        p[j] /= o->temperature;
+        mx = p[j] > mx ? p[j] : mx;
     }
     double s = 0;
     for (int64_t j = 0; j < V; j++)
-        s += probs[j] = exp(probs[j] - mx);
+        s += p[j] = exp(p[j] - mx);
     for (int64_t j = 0; j < V; j++)
-        probs[j] /= s;
-    return 0;
+        p[j] /= s;
+    bool nucleus = o->top_p > 0 && o->top_p < 1;
+    if (!(o->top_k > 0 && o->top_k < V) && !nucleus)
+        return (int32_t)rng_categorical(r, p, V);
+    for (int64_t j = 0; j < V; j++) {
+        if (!isfinite(p[j]))
+            return -1; /* an order over NaN would not be one */
+        work[j] = (sample_cand){p[j], (int32_t)j};
+    }
+    qsort(work, (size_t)V, sizeof *work, cand_cmp);
+    int64_t keep = o->top_k > 0 && o->top_k < V ? o->top_k : V;
+    /* the nucleus is measured on the whole distribution, after top_k's cut */
+    double cum = 0;
+    for (int64_t j = 0; nucleus && j < keep; j++) {
+        cum += work[j].p;
+        if (cum >= o->top_p)
+            keep = j + 1;
+    }
+    for (int64_t j = 0; j < keep; j++)
+        p[j] = work[j].p;
+    int64_t k = rng_categorical(r, p, keep);
+    return k < 0 ? -1 : work[k].id;
 }
 
 int sample_text(const spec *s, const text_vocab *v, const sample_param *params, int nparams,
@@ -76,9 +121,10 @@ int sample_text(const spec *s, const text_vocab *v, const sample_param *params, 
     int32_t *prime = NULL;
     int64_t nprime = 0;
     double *probs = malloc((size_t)v->size * sizeof(double));
+    sample_cand *work = malloc((size_t)v->size * sizeof *work);
     size_t cap = (size_t)(o->length + 1) * TEXT_UTF8_MAX + strlen(o->prime) + 1, len = 0;
     char *buf = malloc(cap);
-    if (!probs || !buf) {
+    if (!probs || !work || !buf) {
         rc = uerr_set(e, UERR_INTERNAL, "sample: out of memory");
         goto out;
     }
@@ -90,18 +136,18 @@ int sample_text(const spec *s, const text_vocab *v, const sample_param *params, 
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int32_t first = text_vocab_find(v, '\n');
-    if (nprime == 0 && (rc = step(&n, first >= 0 ? first : 0, 1, probs, o->temperature, e)))
+    if (nprime == 0 && (rc = step(&n, first >= 0 ? first : 0, 1, probs, e)))
         goto out;
     for (int64_t i = 0; i < nprime; i++) {
         const char *u = text_vocab_utf8(v, prime[i]);
         size_t k = strlen(u);
         memcpy(buf + len, u, k);
         len += k;
-        if ((rc = step(&n, prime[i], i == 0, probs, o->temperature, e)))
+        if ((rc = step(&n, prime[i], i == 0, probs, e)))
             goto out;
     }
     for (int64_t i = 0; i < o->length; i++) {
-        int32_t id = (int32_t)rng_categorical(&r, probs, v->size);
+        int32_t id = sample_pick(probs, v->size, o, &r, work);
         if (id < 0) {
             rc = uerr_set(e, UERR_USER,
                           "sample: the model's output after %lld characters is not a "
@@ -113,7 +159,7 @@ int sample_text(const spec *s, const text_vocab *v, const sample_param *params, 
         size_t k = strlen(u);
         memcpy(buf + len, u, k);
         len += k;
-        if (i + 1 < o->length && (rc = step(&n, id, 0, probs, o->temperature, e)))
+        if (i + 1 < o->length && (rc = step(&n, id, 0, probs, e)))
             goto out;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -127,6 +173,7 @@ out:
     free(buf);
     free(prime);
     free(probs);
+    free(work);
     net_free(&n);
     return rc;
 }

@@ -4,8 +4,14 @@
  * The model is unrolled for one step (B = 1, T = 1) and run repeatedly,
  * its final state fed back as the next initial state. The prime text is
  * fed first; then each next character is drawn from
- * softmax(o_t / temperature) with the given seed. Without a prime text
- * the first input is the vocabulary's newline (or id 0), not printed.
+ * softmax(o_t / temperature) with the given seed, cut to the top_k most
+ * likely and then to the nucleus of mass top_p when those are set.
+ * Temperature 0 is greedy: the most likely id, the lowest of ties, with
+ * no random draw. Without a prime text the first input is the
+ * vocabulary's newline (or id 0), not printed.
+ *
+ * Determinism: the candidates are ordered by probability, then by id, so
+ * the cut and the draw depend on the logits and the seed only.
  */
 #ifndef UNROLL_SAMPLE_H
 #define UNROLL_SAMPLE_H
@@ -15,10 +21,26 @@
 
 typedef struct sample_opts {
     int64_t length;        /* characters to generate (after the prime) */
-    double temperature;
+    double temperature;    /* >= 0; 0 = greedy */
     const char *prime;     /* UTF-8, may be "" */
     uint64_t seed;
+    int64_t top_k;         /* keep the K most likely; 0 = all */
+    double top_p;          /* keep the fewest whose mass reaches P; 0 or 1 = all */
 } sample_opts;
+
+/* One candidate of a draw: sample_pick's work space holds V of them. */
+typedef struct sample_cand {
+    double p;
+    int32_t id;
+} sample_cand;
+
+/* The next id from logits[0..V) under o's temperature, top_k and top_p,
+ * drawing from r unless greedy; logits is overwritten (it is the work
+ * space of the draw) and work holds V candidates. Returns -1 when the
+ * logits do not give a distribution (a non-finite value). */
+struct rng;
+int32_t sample_pick(double *logits, int64_t V, const sample_opts *o, struct rng *r,
+                    sample_cand *work);
 
 typedef struct sample_param {
     const char *name;

@@ -622,7 +622,7 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
     /* The lineage: each save descends from the previous one, the first
      * from the checkpoint this process started from. */
     int64_t parent = o->resume ? o->resume->id : o->from ? o->from->id : 0;
-    double t0 = now_s(), valid = NAN, loss = NAN;
+    double t0 = now_s(), last_save = t0, valid = NAN, loss = NAN;
     if (o->resume)
         valid = saved_valid_loss(o->resume);
     int64_t step = start;
@@ -685,10 +685,18 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
                 (rc = store_metric(o->db, t.run, step, "valid_accuracy", acc, e)))
                 break;
         }
+        /* timed checkpoints: a killed run loses at most `minutes` of work;
+         * saving reads the state, never changes it, so the run's bits do
+         * not depend on when they fall */
         int64_t every = s->train.checkpoint.every;
-        if (every > 0 && step % every == 0 && step < steps &&
-            (rc = save_checkpoint(&t, step, loss, valid, &parent, &r->checkpoint, e)))
-            break;
+        double mins = s->train.checkpoint.minutes;
+        bool due = (every > 0 && step % every == 0) ||
+                   (mins > 0 && now_s() - last_save >= mins * 60);
+        if (due && step < steps) {
+            if ((rc = save_checkpoint(&t, step, loss, valid, &parent, &r->checkpoint, e)))
+                break;
+            last_save = now_s();
+        }
         if (o->progress) {
             double el = now_s() - t0;
             train_progress p = {

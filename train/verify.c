@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/version.h"
+#include "store/sha256.h"
 #include "train/blascheck.h"
 #include "train/data.h"
 #include "train/model_ckpt.h"
@@ -120,6 +122,36 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Appends "; what (was, now now)" to vr->changed, each value cut to
+ * width (12 hex digits tell hashes apart). */
+static void changed(train_verify_result *vr, const char *what, const char *was, const char *now,
+                    int width)
+{
+    size_t o = strlen(vr->changed);
+    snprintf(vr->changed + o, sizeof vr->changed - o, "%s%s (%.*s, now %.*s)", o ? "; " : "",
+             what, width, was, width, now);
+}
+
+/* What a failed replay is told apart by: the run's record against what
+ * this replay used. The config is the stored text: it changed only if the
+ * row no longer matches its hash. */
+static void verify_changes(const store_run *run, const char *data_hash, const char *blas,
+                           train_verify_result *vr)
+{
+    char hash[SHA256_HEX_SIZE];
+    if (run->data_hash && *run->data_hash && strcmp(run->data_hash, data_hash))
+        changed(vr, "data", run->data_hash, data_hash, 12);
+    sha256_hex(run->config_text, strlen(run->config_text), hash);
+    if (run->config_hash && *run->config_hash && strcmp(run->config_hash, hash))
+        changed(vr, "config: its stored text no longer matches its hash", run->config_hash,
+                hash, 12);
+    if (run->program_version && *run->program_version &&
+        strcmp(run->program_version, UNROLL_VERSION))
+        changed(vr, "program: unroll", run->program_version, UNROLL_VERSION, 64);
+    if (run->blas && *run->blas && strcmp(run->blas, blas))
+        changed(vr, "program: BLAS", run->blas, blas, 64);
+}
+
 int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *pctx,
                  train_verify_result *vr, uerr *e)
 {
@@ -184,9 +216,10 @@ int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *pctx
         snprintf(vr->warning, sizeof vr->warning,
                  "%s changed since run '%s' was trained (data hash %.12s, now %.12s)", s.data.path,
                  run.name, run.data_hash, d.hash);
-    data_free(&d);
     char blas[256];
     blascheck_describe(blas, sizeof blas);
+    verify_changes(&run, d.hash, blas, vr);
+    data_free(&d);
     if (!vr->warning[0] && run.blas && *run.blas && strcmp(run.blas, blas))
         snprintf(vr->warning, sizeof vr->warning,
                  "run '%s' was trained with BLAS '%s', this process has '%s'", run.name, run.blas,
