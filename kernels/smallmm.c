@@ -4,8 +4,8 @@
  * The tiles (kernels/smallmm_int.h) are compiled four times: float64 and
  * float32, each for AVX-512 (8 or 16 lanes, 32 registers: a one-row tile
  * holds up to 16 vectors) and for AVX2 with FMA (4 or 8 lanes, 16
- * registers: 12 vectors, the fused adds reading B from memory). The last vector of a row is loaded and stored through a lane
- * mask, so no element outside C or B is touched, and a partial vector
+ * registers: 12 vectors, the fused adds reading B from memory). The last vector of a row is loaded
+ * and stored through a lane mask, so no element outside C or B is touched, and a partial vector
  * computes its lanes exactly as a full one would. Only GCC on x86-64
  * builds the vector paths (as in vmath.c); elsewhere smm_* return 0 and
  * the caller uses BLAS.
@@ -14,17 +14,17 @@
 
 #include <math.h>
 
-#define SMM_REF(name, T, FMAF)                                                             \
-    void name(int ta, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda, const T *B, \
-              int64_t ldb, T *C, int64_t ldc, int acc)                                     \
-    {                                                                                      \
-        for (int64_t i = 0; i < M; i++)                                                    \
-            for (int64_t j = 0; j < N; j++) {                                              \
-                T s = 0;                                                                   \
-                for (int64_t k = 0; k < K; k++)                                            \
-                    s = FMAF(ta ? A[k * lda + i] : A[i * lda + k], B[k * ldb + j], s);     \
-                C[i * ldc + j] = acc ? C[i * ldc + j] + s : s;                             \
-            }                                                                              \
+#define SMM_REF(name, T, FMAF)                                                                     \
+    void name(int ta, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda, const T *B,        \
+              int64_t ldb, T *C, int64_t ldc, int acc)                                             \
+    {                                                                                              \
+        for (int64_t i = 0; i < M; i++)                                                            \
+            for (int64_t j = 0; j < N; j++) {                                                      \
+                T s = 0;                                                                           \
+                for (int64_t k = 0; k < K; k++)                                                    \
+                    s = FMAF(ta ? A[k * lda + i] : A[i * lda + k], B[k * ldb + j], s);             \
+                C[i * ldc + j] = acc ? C[i * ldc + j] + s : s;                                     \
+            }                                                                                      \
     }
 SMM_REF(smm_ref_f64, double, fma)
 SMM_REF(smm_ref_f32, float, fmaf)
@@ -149,40 +149,35 @@ int smm_set_width(int bytes)
 
 static int smm_fits(int64_t M, int64_t N, int64_t K)
 {
-    return M >= 1 && N >= 1 && K >= 1 && M <= SMM_MAX_M && K <= SMM_MAX_K &&
-           K * N <= SMM_MAX_KN;
+    return M >= 1 && N >= 1 && K >= 1 && M <= SMM_MAX_M && K <= SMM_MAX_K && K * N <= SMM_MAX_KN;
 }
 
-int smm_f64(int ta, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
-            const double *B, int64_t ldb, double *C, int64_t ldc, int acc)
-{
-    if (!smm_fits(M, N, K))
-        return 0;
-    switch (width()) {
+/* The entry points of one element type: the widest vector path the CPU
+ * has, or 0 (the caller uses gemm) */
 #ifdef SMM_HAVE_VECTOR
-    case 64: smm_run_f64_512(ta, M, N, K, A, lda, B, ldb, C, ldc, acc); return 1;
-    case 32: smm_run_f64_256(ta, M, N, K, A, lda, B, ldb, C, ldc, acc); return 1;
+#define SMM_RUN(SFX, ...)                                                                          \
+    case 64:                                                                                       \
+        smm_run_##SFX##_512(__VA_ARGS__);                                                          \
+        return 1;                                                                                  \
+    case 32:                                                                                       \
+        smm_run_##SFX##_256(__VA_ARGS__);                                                          \
+        return 1;
 #else
-    /* no vector paths in this build: the caller uses BLAS */
-    (void)ta, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc, (void)acc;
+/* no vector paths in this build */
+#define SMM_RUN(SFX, ...)
 #endif
-    default: return 0;
+#define SMM_ENTRY(SFX, T)                                                                          \
+    int smm_##SFX(int ta, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda, const T *B,    \
+                  int64_t ldb, T *C, int64_t ldc, int acc)                                         \
+    {                                                                                              \
+        if (!smm_fits(M, N, K))                                                                    \
+            return 0;                                                                              \
+        (void)ta, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc, (void)acc;           \
+        switch (width()) {                                                                         \
+            SMM_RUN(SFX, ta, M, N, K, A, lda, B, ldb, C, ldc, acc)                                 \
+        default:                                                                                   \
+            return 0;                                                                              \
+        }                                                                                          \
     }
-}
-
-int smm_f32(int ta, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-            const float *B, int64_t ldb, float *C, int64_t ldc, int acc)
-{
-    if (!smm_fits(M, N, K))
-        return 0;
-    switch (width()) {
-#ifdef SMM_HAVE_VECTOR
-    case 64: smm_run_f32_512(ta, M, N, K, A, lda, B, ldb, C, ldc, acc); return 1;
-    case 32: smm_run_f32_256(ta, M, N, K, A, lda, B, ldb, C, ldc, acc); return 1;
-#else
-    /* no vector paths in this build: the caller uses BLAS */
-    (void)ta, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc, (void)acc;
-#endif
-    default: return 0;
-    }
-}
+SMM_ENTRY(f64, double)
+SMM_ENTRY(f32, float)
