@@ -17,9 +17,9 @@
 #include "base/err.h"
 
 typedef struct outfile {
-    FILE *f;       /* write here */
-    char *path;    /* the file the result goes to (a link resolved) */
-    char *tmp;     /* the temporary file, NULL when written in place */
+    FILE *f;    /* write here */
+    char *path; /* the file the result goes to (a link resolved) */
+    char *tmp;  /* the temporary file, NULL when written in place */
 } outfile;
 
 /* Opens o for writing the file at path; the error names path. */

@@ -88,8 +88,7 @@ int cmd_doctor(int argc, char **argv)
     const char *ut = getenv("UNROLL_THREADS");
     int used = ut && *ut && atoi(ut) == cpu_threads();
     snprintf(buf, sizeof buf, "%d available; the kernels run %d threads (%s%s)", cpu.cores,
-             cpu_threads(), used ? "UNROLL_THREADS=" : "the default: one per core",
-             used ? ut : "");
+             cpu_threads(), used ? "UNROLL_THREADS=" : "the default: one per core", used ? ut : "");
     line("cores", buf);
     snprintf(buf, sizeof buf, "L1d %s, L2 %s per core; L3 %s", bytes_str(cpu.l1d, a, sizeof a),
              bytes_str(cpu.l2, b, sizeof b), bytes_str(cpu.l3, d, sizeof d));
@@ -100,16 +99,16 @@ int cmd_doctor(int argc, char **argv)
     const char *ct = getenv("OPENBLAS_CORETYPE");
     int cl = blascheck_core_level(core);
     snprintf(buf, sizeof buf, "%s (%s kernels%s%s), %d threads", core ? core : "?",
-             blascheck_level_name(cl), ct && *ct ? "; OPENBLAS_CORETYPE=" : "",
-             ct && *ct ? ct : "", openblas_get_num_threads());
+             blascheck_level_name(cl), ct && *ct ? "; OPENBLAS_CORETYPE=" : "", ct && *ct ? ct : "",
+             openblas_get_num_threads());
     line("blas core", buf);
     char w[256];
     if (blascheck_warning(core, &cpu, w, sizeof w))
         snprintf(buf, sizeof buf, "warning: %s", w);
     else
-        snprintf(buf, sizeof buf, "%s", cl == BLAS_LEVEL_UNKNOWN
-                                            ? "unknown core: not checked"
-                                            : "ok: the core uses the CPU's widest vectors");
+        snprintf(buf, sizeof buf, "%s",
+                 cl == BLAS_LEVEL_UNKNOWN ? "unknown core: not checked"
+                                          : "ok: the core uses the CPU's widest vectors");
     line("blas check", buf);
     return 0;
 }

@@ -79,8 +79,8 @@ int cmd_eval(int argc, char **argv)
     cli_common c = {0};
     const char *ref = NULL, *data = NULL;
     int free_running = 0;
-    const cli_opt opts[] = {{"--data", &data, NULL}, {"--free-running", NULL, &free_running},
-                            {NULL, NULL, NULL}};
+    const cli_opt opts[] = {
+        {"--data", &data, NULL}, {"--free-running", NULL, &free_running}, {NULL, NULL, NULL}};
     int pr = cli_parse(argc, argv, "eval", help, &c, opts, &ref, 1);
     if (pr)
         return pr < 0 ? 0 : pr;
@@ -142,8 +142,8 @@ int cmd_eval(int argc, char **argv)
         from = 0;
     eval_result r;
     if (!rc)
-        rc = eval_text(&m.s, &m.vocab, m.params, m.nparams, cp + from, n - from, free_running,
-                       &r, &e);
+        rc = eval_text(&m.s, &m.vocab, m.params, m.nparams, cp + from, n - from, free_running, &r,
+                       &e);
     if (!rc)
         printf("run '%s' step %lld%s: %lld characters, loss %.4f/char (%.3f bits/char), "
                "perplexity %.2f, next-character accuracy %.1f%%\n",

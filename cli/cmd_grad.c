@@ -71,8 +71,10 @@ typedef struct grad_args {
 
 static int parse(int argc, char **argv, const char *cmd, const char *help, grad_args *a)
 {
-    const cli_opt opts[] = {{"--params", &a->params, NULL}, {"--out", &a->out, NULL},
-                            {"--sample", &a->sample, NULL}, {"--per-step", NULL, &a->per_step},
+    const cli_opt opts[] = {{"--params", &a->params, NULL},
+                            {"--out", &a->out, NULL},
+                            {"--sample", &a->sample, NULL},
+                            {"--per-step", NULL, &a->per_step},
                             {NULL, NULL, NULL}};
     int pr = cli_parse(argc, argv, cmd, help, &a->c, opts, &a->c.config, 1);
     if (pr)
@@ -163,8 +165,8 @@ int cmd_grad(int argc, char **argv)
     double loss = 0;
     if ((rc = train_first_step(&s, a.params, a.per_step ? NET_LEDGER : NET_TRAIN, &n, &corpus,
                                &e)) ||
-        (rc = net_run(&n, &loss, &e)) ||
-        (rc = outfile_mkdir_p(a.out, &e)) || (rc = outfile_mkdir_p(gdir, &e)))
+        (rc = net_run(&n, &loss, &e)) || (rc = outfile_mkdir_p(a.out, &e)) ||
+        (rc = outfile_mkdir_p(gdir, &e)))
         goto out;
     for (int i = 0; i < n.m.nparams && !rc; i++) {
         const model_param *p = &n.m.param[i];
@@ -283,8 +285,7 @@ int cmd_gradcheck(int argc, char **argv)
                n.m.param[i].name, shape_str(&n.m.param[i].shape, sb, sizeof sb),
                (long long)rep[i].checked, (long long)rep[i].numel, (long long)rep[i].skipped,
                rep[i].max_abs_grad, rep[i].max_abs_err, rep[i].ratio, rep[i].min_step,
-               cli_sgr(stdout, ok ? CLI_GOOD : CLI_ERROR),
-               ok ? "ok" : "FAIL", cli_sgr_end(stdout));
+               cli_sgr(stdout, ok ? CLI_GOOD : CLI_ERROR), ok ? "ok" : "FAIL", cli_sgr_end(stdout));
     }
     char verdict[256];
     int bad = gradcheck_summary(rep, n.gt.nparams, verdict, sizeof verdict);
@@ -293,8 +294,10 @@ int cmd_gradcheck(int argc, char **argv)
            cli_sgr(stdout, bad ? CLI_ERROR : CLI_GOOD), verdict, cli_sgr_end(stdout), verdict + 6,
            n.gt.nparams ? rep[0].loss : 0.0, GRADCHECK_EPS, (int)n.m.T, (int)n.m.B, s.model.hidden);
     if (bad)
-        rc = uerr_set(&e, UERR_USER, "gradcheck: %d of %d parameters disagree with central "
-                                     "differences", bad, n.gt.nparams);
+        rc = uerr_set(&e, UERR_USER,
+                      "gradcheck: %d of %d parameters disagree with central "
+                      "differences",
+                      bad, n.gt.nparams);
 out:
     exec_free(&xloss);
     plan_free(&ploss);

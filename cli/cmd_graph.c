@@ -98,8 +98,10 @@ int cmd_graph(int argc, char **argv)
     cli_common c = {0};
     const char *steps_s = NULL, *out = NULL;
     int backward = 0;
-    const cli_opt opts[] = {{"--steps", &steps_s, NULL}, {"-o", &out, NULL},
-                            {"--backward", NULL, &backward}, {NULL, NULL, NULL}};
+    const cli_opt opts[] = {{"--steps", &steps_s, NULL},
+                            {"-o", &out, NULL},
+                            {"--backward", NULL, &backward},
+                            {NULL, NULL, NULL}};
     int pr = cli_parse(argc, argv, "graph", help, &c, opts, &c.config, 1);
     if (pr)
         return pr < 0 ? 0 : pr;

@@ -126,8 +126,10 @@ int cmd_predict(int argc, char **argv)
 {
     cli_common c = {0};
     const char *ref = NULL, *data = NULL, *top_s = NULL, *format = NULL, *out = NULL;
-    const cli_opt opts[] = {{"--data", &data, NULL},     {"--top", &top_s, NULL},
-                            {"--format", &format, NULL}, {"--out", &out, NULL},
+    const cli_opt opts[] = {{"--data", &data, NULL},
+                            {"--top", &top_s, NULL},
+                            {"--format", &format, NULL},
+                            {"--out", &out, NULL},
                             {NULL, NULL, NULL}};
     int pr = cli_parse(argc, argv, "predict", help, &c, opts, &ref, 1);
     if (pr)
@@ -160,7 +162,8 @@ int cmd_predict(int argc, char **argv)
     if (!rc && !npy) {
         pctx pc = {.json = format && !strcmp(format, "json"),
                    .text = s.mc.s.data.kind == SPEC_DATA_TEXT,
-                   .names = (const char *const *)s.classes, .v = &s.mc.vocab,
+                   .names = (const char *const *)s.classes,
+                   .v = &s.mc.vocab,
                    .O = session_outputs(&s)};
         pc.top = top ? top : pc.text ? 3 : 1;
         pc.top = pc.top < pc.O ? pc.top : pc.O;

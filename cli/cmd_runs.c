@@ -256,8 +256,9 @@ static int ledger_heatmap(store *db, const char *const *names, int n, const char
         free(ys);
     }
     if (!rc && ncols == 0)
-        rc = uerr_set(&e, UERR_USER, "run '%s' has no ledger.%s[t] metrics (train with "
-                                     "train.ledger_every > 0)",
+        rc = uerr_set(&e, UERR_USER,
+                      "run '%s' has no ledger.%s[t] metrics (train with "
+                      "train.ledger_every > 0)",
                       names[0], name);
     outfile of = {0};
     FILE *f = NULL;
@@ -276,8 +277,8 @@ static int ledger_heatmap(store *db, const char *const *names, int n, const char
     else
         outfile_abort(&of);
     if (!rc)
-        fprintf(stderr, "wrote %s (%lld training steps x %lld time steps)\n", out,
-                (long long)nrows, (long long)ncols);
+        fprintf(stderr, "wrote %s (%lld training steps x %lld time steps)\n", out, (long long)nrows,
+                (long long)ncols);
     free(z);
     free(steps);
     return rc ? cli_fail(&e) : 0;

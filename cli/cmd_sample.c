@@ -52,9 +52,9 @@ int cmd_sample(int argc, char **argv)
     cli_common c = {0};
     const char *ref = NULL, *len_s = NULL, *temp_s = NULL, *prime = NULL, *seed_s = NULL;
     const char *topk_s = NULL, *topp_s = NULL;
-    const cli_opt opts[] = {{"--length", &len_s, NULL},  {"--temperature", &temp_s, NULL},
-                            {"--prime", &prime, NULL},   {"--seed", &seed_s, NULL},
-                            {"--top-k", &topk_s, NULL},  {"--top-p", &topp_s, NULL},
+    const cli_opt opts[] = {{"--length", &len_s, NULL}, {"--temperature", &temp_s, NULL},
+                            {"--prime", &prime, NULL},  {"--seed", &seed_s, NULL},
+                            {"--top-k", &topk_s, NULL}, {"--top-p", &topp_s, NULL},
                             {NULL, NULL, NULL}};
     int pr = cli_parse(argc, argv, "sample", help, &c, opts, &ref, 1);
     if (pr)
@@ -71,8 +71,10 @@ int cmd_sample(int argc, char **argv)
         rc = session_text_only(&m, &e);
     if (rc)
         goto out;
-    sample_opts so = {.length = m.s.sample.length, .temperature = m.s.sample.temperature,
-                      .prime = prime ? prime : m.s.sample.prime, .seed = m.s.sample.seed};
+    sample_opts so = {.length = m.s.sample.length,
+                      .temperature = m.s.sample.temperature,
+                      .prime = prime ? prime : m.s.sample.prime,
+                      .seed = m.s.sample.seed};
     long long ll;
     if (len_s && cli_int("--length", len_s, 1, 100000000, &ll)) {
         rc = UERR_USAGE;
@@ -88,8 +90,8 @@ int cmd_sample(int argc, char **argv)
         so.seed = (uint64_t)ll;
     if ((temp_s && real_in("--temperature", temp_s, 0, 0, 1e6,
                            "0 (greedy) or a number above 0 and at most 1e6", &so.temperature)) ||
-        (topp_s && real_in("--top-p", topp_s, 0, 1, 1, "a number above 0 and at most 1",
-                           &so.top_p))) {
+        (topp_s &&
+         real_in("--top-p", topp_s, 0, 1, 1, "a number above 0 and at most 1", &so.top_p))) {
         rc = UERR_USAGE;
         goto out_quiet;
     }

@@ -71,9 +71,12 @@ static const char help[] =
  * what a step computes, so the run stays one run. */
 static int resume_key_ok(const char *assignment)
 {
-    static const char *const ok[] = {"train.steps=",          "train.valid_every=",
-                                     "train.log_every=",      "train.checkpoint.every=",
-                                     "train.checkpoint.db=", "train.checkpoint.minutes=",
+    static const char *const ok[] = {"train.steps=",
+                                     "train.valid_every=",
+                                     "train.log_every=",
+                                     "train.checkpoint.every=",
+                                     "train.checkpoint.db=",
+                                     "train.checkpoint.minutes=",
                                      "sample."};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         if (!strncmp(assignment, ok[i], strlen(ok[i])))
@@ -112,8 +115,8 @@ static int resume_spec(store *db, const store_loaded *l, const cli_common *c, sp
         rc = uerr_set(e, UERR_USER, "run '%s' has no config (imported?); nothing to resume",
                       run.name);
     else if (!(rc = model_ckpt_check_config(&run, e)))
-        rc = spec_load_buffer(s, label, run.config_text, strlen(run.config_text), c->sets,
-                              c->nsets, e);
+        rc = spec_load_buffer(s, label, run.config_text, strlen(run.config_text), c->sets, c->nsets,
+                              e);
     /* a finished run: resuming would train no step and say so in a
      * summary that looks like success */
     if (!rc && s->train.steps == l->step)
@@ -135,7 +138,10 @@ static int resume_spec(store *db, const store_loaded *l, const cli_common *c, sp
 /* the signal that asked training to stop, 0 while none has */
 static volatile sig_atomic_t stop_flag;
 
-static void on_stop_signal(int sig) { stop_flag = sig; }
+static void on_stop_signal(int sig)
+{
+    stop_flag = sig;
+}
 
 /* Handlers for the stopping signals (act 0 puts the defaults back).
  * SIGPIPE stays ignored to the end: the closing summary on a closed pipe
@@ -153,9 +159,9 @@ static void train_signals(int act)
 
 typedef struct progress_ctx {
     int quiet;
-    cli_progress bar;  /* bar.tty: the bar; otherwise plain lines */
+    cli_progress bar; /* bar.tty: the bar; otherwise plain lines */
     int64_t log_every;
-    double sum;        /* per-token losses since the last line */
+    double sum; /* per-token losses since the last line */
     int64_t n;
     double best_valid; /* the lowest validation loss so far (terminal only) */
     int classify;      /* labelled data: losses per unit, accuracy */
@@ -236,8 +242,8 @@ static void on_progress(void *ctx, const train_progress *p)
         snprintf(rate, sizeof rate, "%.0fk", tps / 1e3);
     else
         snprintf(rate, sizeof rate, "%.0f", tps);
-    snprintf(text, sizeof text, "step %lld/%lld  loss %.4f  %s %s/s  ETA %s",
-             (long long)p->step, (long long)p->steps, per_tok, rate,
+    snprintf(text, sizeof text, "step %lld/%lld  loss %.4f  %s %s/s  ETA %s", (long long)p->step,
+             (long long)p->steps, per_tok, rate,
              c->classify ? (c->unit[0] == 's' ? "seq" : "tgt") : "tok", eta);
     cli_progress_draw(&c->bar, p->elapsed_s, p->step, p->steps, text, 1);
 }
@@ -277,15 +283,15 @@ static void on_ready(void *ctx, const train_info *i)
             "graph: %lld nodes (forward and backward), %lld kernel calls per step; "
             "%s of activations and gradients; %lld parameters; batch %lld x %lld "
             "steps, %lld input ids%s\n",
-            (long long)i->graph_nodes, (long long)i->kernel_calls,
-            bytes_str(i->arena_bytes, now), (long long)i->parameters, (long long)i->B,
-            (long long)i->T, (long long)i->vocab, i->ranks > 1 ? " (split over MPI ranks)" : "");
+            (long long)i->graph_nodes, (long long)i->kernel_calls, bytes_str(i->arena_bytes, now),
+            (long long)i->parameters, (long long)i->B, (long long)i->T, (long long)i->vocab,
+            i->ranks > 1 ? " (split over MPI ranks)" : "");
     if (i->recompute_seg)
         fprintf(stderr,
                 "memory budget: forward recomputed in segments of %d steps (%d nodes twice); "
                 "%s instead of %s\n",
-                (int)i->recompute_seg, (int)i->recompute_nodes,
-                bytes_str(i->arena_bytes, now), bytes_str(i->full_bytes, full));
+                (int)i->recompute_seg, (int)i->recompute_nodes, bytes_str(i->arena_bytes, now),
+                bytes_str(i->full_bytes, full));
     char w[256];
     if (blascheck_here(w, sizeof w))
         cli_warn("%s", w);
@@ -311,7 +317,7 @@ static int train_body(int argc, char **argv, const dist *d)
     int force = 0;
     const cli_opt opts[] = {{"--params", &params, NULL}, {"--name", &name, NULL},
                             {"--resume", &resume, NULL}, {"--from", &from, NULL},
-                            {"--force", NULL, &force}, {NULL, NULL, NULL}};
+                            {"--force", NULL, &force},   {NULL, NULL, NULL}};
     int pr = cli_parse(argc, argv, "train", help, &c, opts, &c.config, 1);
     if (pr)
         return pr < 0 ? 0 : pr;
@@ -364,8 +370,10 @@ static int train_body(int argc, char **argv, const dist *d)
     char cmdline[4096];
     cli_command_line(argc, argv, cmdline, sizeof cmdline);
 
-    progress_ctx pc = {.quiet = c.quiet, .log_every = s.train.log_every,
-                       .best_valid = INFINITY, .classify = s.data.kind != SPEC_DATA_TEXT,
+    progress_ctx pc = {.quiet = c.quiet,
+                       .log_every = s.train.log_every,
+                       .best_valid = INFINITY,
+                       .classify = s.data.kind != SPEC_DATA_TEXT,
                        .unit = s.data.kind == SPEC_DATA_CLASSIFY ? "sequence" : "target"};
     cli_progress_init(&pc.bar, stderr);
     train_opts o = {
@@ -407,8 +415,9 @@ static int train_body(int argc, char **argv, const dist *d)
             if (!isnan(r.valid_loss) && isnan(r.valid_accuracy))
                 fprintf(stderr, ": valid loss %.6f/%s", r.valid_loss, pc.unit);
             else if (!isnan(r.valid_loss))
-                fprintf(stderr, ": valid loss %.4f/%s, accuracy %.1f%% (majority class "
-                                "%.1f%%)",
+                fprintf(stderr,
+                        ": valid loss %.4f/%s, accuracy %.1f%% (majority class "
+                        "%.1f%%)",
                         r.valid_loss, pc.unit, 100 * r.valid_accuracy, 100 * r.majority);
         } else {
             double tok = (double)s.train.batch * (double)s.train.seq_len;

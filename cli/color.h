@@ -28,11 +28,11 @@ void cli_color_set(int when);
 int cli_color_on(FILE *f);
 
 enum cli_style {
-    CLI_ERROR,   /* bold red: "unroll:" before an error, a failed check */
-    CLI_WARN,    /* yellow: "warning:", an interrupted run */
-    CLI_GOOD,    /* green: a passed check, a new best validation loss */
-    CLI_STRONG,  /* bold: a summary */
-    CLI_FAINT,   /* dim: the empty part of a progress bar */
+    CLI_ERROR,  /* bold red: "unroll:" before an error, a failed check */
+    CLI_WARN,   /* yellow: "warning:", an interrupted run */
+    CLI_GOOD,   /* green: a passed check, a new best validation loss */
+    CLI_STRONG, /* bold: a summary */
+    CLI_FAINT,  /* dim: the empty part of a progress bar */
 };
 
 /* The escape that starts style st on f, and the one that ends it: both ""

@@ -8,8 +8,8 @@
 
 #include "cli/color.h"
 
-#define BAR_MIN 10    /* cells of the bar itself, at the least */
-#define BAR_MAX 40    /* and at the most: the numbers matter more */
+#define BAR_MIN 10 /* cells of the bar itself, at the least */
+#define BAR_MAX 40 /* and at the most: the numbers matter more */
 #define TEXT_MAX 512
 
 int cli_term_width(FILE *f)
@@ -50,8 +50,8 @@ void cli_progress_clear(cli_progress *p)
     p->shown = 0;
 }
 
-void cli_progress_draw(cli_progress *p, double now, int64_t done, int64_t total,
-                       const char *text, int force)
+void cli_progress_draw(cli_progress *p, double now, int64_t done, int64_t total, const char *text,
+                       int force)
 {
     if (!p->tty || (!force && p->shown && now - p->last < 0.1))
         return;

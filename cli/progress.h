@@ -21,10 +21,10 @@
 
 typedef struct cli_progress {
     FILE *f;
-    int tty;      /* f is a terminal: the bar is drawn */
-    int width;    /* columns */
-    int shown;    /* a bar is on the screen now */
-    double last;  /* when it was last drawn (the caller's clock, seconds) */
+    int tty;     /* f is a terminal: the bar is drawn */
+    int width;   /* columns */
+    int shown;   /* a bar is on the screen now */
+    double last; /* when it was last drawn (the caller's clock, seconds) */
 } cli_progress;
 
 /* Looks at f once: a terminal or not, and how wide. */
@@ -32,8 +32,8 @@ void cli_progress_init(cli_progress *p, FILE *f);
 
 /* Draws the bar for done of total followed by text (one line, no
  * newline), at most every 0.1 s of the caller's clock now unless force. */
-void cli_progress_draw(cli_progress *p, double now, int64_t done, int64_t total,
-                       const char *text, int force);
+void cli_progress_draw(cli_progress *p, double now, int64_t done, int64_t total, const char *text,
+                       int force);
 
 /* Prints a line that stays, above where the bar is redrawn. */
 void cli_progress_print(cli_progress *p, const char *fmt, ...)

@@ -37,8 +37,7 @@ int cli_print_table(const table *t, table_form form)
 
 int cli_print_loss_table(table *t, table_form form)
 {
-    static const char *const sums[][2] = {{"loss", "loss_sum"},
-                                           {"last_loss", "last_loss_sum"}};
+    static const char *const sums[][2] = {{"loss", "loss_sum"}, {"last_loss", "last_loss_sum"}};
     for (int c = 0; form == TABLE_PLAIN && c < t->ncols; c++)
         for (size_t k = 0; k < sizeof sums / sizeof sums[0]; k++) {
             char *nm;

@@ -111,8 +111,7 @@ static int gprime_build(const graph *g, int32_t loss, const int32_t *params, int
     return 0;
 }
 
-static int add_term(grad_table *gt, int32_t param, int32_t t, int32_t node, int64_t *cap,
-                    uerr *e)
+static int add_term(grad_table *gt, int32_t param, int32_t t, int32_t node, int64_t *cap, uerr *e)
 {
     if (VEC_GROW(gt->terms, *cap, gt->nterms + 1))
         return uerr_set(e, UERR_INTERNAL, "autodiff: out of memory");
@@ -126,8 +125,8 @@ static int add_term(grad_table *gt, int32_t param, int32_t t, int32_t node, int6
  * consumer has a larger index than V and was visited first, so grad(C) is
  * already in the table.
  */
-static int build_grad(graph *g, int32_t v, const gprime *gp, grad_table *gt,
-                      int32_t param_index, int64_t *term_cap, uerr *e)
+static int build_grad(graph *g, int32_t v, const gprime *gp, grad_table *gt, int32_t param_index,
+                      int64_t *term_cap, uerr *e)
 {
     int32_t sum = -1;
     for (int32_t k = gp->start[v + 1] - 1; k >= gp->start[v]; k--) {
@@ -172,8 +171,8 @@ static int build_grad(graph *g, int32_t v, const gprime *gp, grad_table *gt,
     return 0;
 }
 
-int autodiff_grad(graph *g, int32_t loss, const int32_t *params, int nparams,
-                  grad_table *gt, uerr *e)
+int autodiff_grad(graph *g, int32_t loss, const int32_t *params, int nparams, grad_table *gt,
+                  uerr *e)
 {
     memset(gt, 0, sizeof *gt);
     if (loss < 0 || loss >= g->n || g->nodes[loss].shape.rank != 0)

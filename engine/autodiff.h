@@ -26,26 +26,26 @@
 #include "graph/graph.h"
 
 typedef struct grad_term {
-    int32_t param;  /* index into the requested parameters */
-    int32_t t;      /* time step of the consumer that contributed it */
-    int32_t node;   /* the contribution */
+    int32_t param; /* index into the requested parameters */
+    int32_t t;     /* time step of the consumer that contributed it */
+    int32_t node;  /* the contribution */
 } grad_term;
 
 typedef struct grad_table {
-    int32_t n;          /* nodes of the graph before differentiation */
-    int32_t *grad;      /* [n]: node -> its gradient node, or -1 */
+    int32_t n;     /* nodes of the graph before differentiation */
+    int32_t *grad; /* [n]: node -> its gradient node, or -1 */
     int32_t nparams;
-    int32_t *param;     /* [nparams]: the requested parameter nodes */
-    int32_t *param_grad;/* [nparams]: d loss / d param nodes */
-    grad_term *terms;   /* the per-consumer terms of every parameter's sum */
+    int32_t *param;      /* [nparams]: the requested parameter nodes */
+    int32_t *param_grad; /* [nparams]: d loss / d param nodes */
+    grad_term *terms;    /* the per-consumer terms of every parameter's sum */
     int64_t nterms;
 } grad_table;
 
 /* Differentiates loss (a scalar node) with respect to params. Fails with
  * "no gradient for op X input i" when a rule is missing. A parameter the
  * loss does not depend on gets a gradient of zeros. */
-int autodiff_grad(graph *g, int32_t loss, const int32_t *params, int nparams,
-                  grad_table *gt, uerr *e);
+int autodiff_grad(graph *g, int32_t loss, const int32_t *params, int nparams, grad_table *gt,
+                  uerr *e);
 
 void grad_table_free(grad_table *gt);
 

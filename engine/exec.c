@@ -104,8 +104,7 @@ static int check_leaves(const exec *x, uerr *e)
         for (int64_t k = 0; k < n; k++)
             if (idx[k] < -1 || idx[k] >= nd->ip[0])
                 return uerr_set(e, UERR_USER, "input %s holds index %d, expected 0 to %lld",
-                                graph_label(g, v, lb, sizeof lb), idx[k],
-                                (long long)nd->ip[0] - 1);
+                                graph_label(g, v, lb, sizeof lb), idx[k], (long long)nd->ip[0] - 1);
     }
     return 0;
 }

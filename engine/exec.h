@@ -20,11 +20,11 @@
 typedef struct exec_step {
     void (*fn)(const graph *, const gnode *, void *const *, void *);
     const graph *g;
-    int32_t node;       /* index in g (looked up each run: g may grow) */
-    int32_t out;        /* global id of the buffer written */
+    int32_t node;             /* index in g (looked up each run: g may grow) */
+    int32_t out;              /* global id of the buffer written */
     int32_t in[GRAPH_MAX_IN]; /* global ids of the inputs */
     int32_t nin;
-    int32_t copy_from;  /* PLAN_COPY: the leaf copied; else -1 */
+    int32_t copy_from; /* PLAN_COPY: the leaf copied; else -1 */
     size_t copy_bytes;
 } exec_step;
 

@@ -67,9 +67,9 @@
 #define PLAN_NO_BUFFER ((size_t)-1)
 
 enum plan_fuse {
-    PLAN_FUSE_ALL = 0,     /* every rewrite (the default) */
-    PLAN_FUSE_EXACT = 1,   /* only the rewrites that keep results bit-identical */
-    PLAN_FUSE_NONE = 2,    /* one kernel call per node, in index order */
+    PLAN_FUSE_ALL = 0,   /* every rewrite (the default) */
+    PLAN_FUSE_EXACT = 1, /* only the rewrites that keep results bit-identical */
+    PLAN_FUSE_NONE = 2,  /* one kernel call per node, in index order */
 };
 
 typedef struct plan_options {
@@ -90,33 +90,33 @@ const char *plan_fuse_name(int fuse);
 enum plan_kind { PLAN_RUN, PLAN_ACCUM, PLAN_COPY };
 
 typedef struct plan_instr {
-    uint8_t kind;          /* enum plan_kind */
-    int32_t node;          /* whose op and inputs (global id) */
-    int32_t out;           /* whose buffer is written (global id) */
+    uint8_t kind; /* enum plan_kind */
+    int32_t node; /* whose op and inputs (global id) */
+    int32_t out;  /* whose buffer is written (global id) */
 } plan_instr;
 
 typedef struct plan {
-    int32_t nnodes;        /* graph size when planned */
+    int32_t nnodes; /* graph size when planned */
     int fuse;
-    plan_instr *instr;     /* the program, in order */
+    plan_instr *instr; /* the program, in order */
     int32_t ninstr;
-    int32_t *leaves;       /* leaves the program reads (to be bound) */
+    int32_t *leaves; /* leaves the program reads (to be bound) */
     int32_t nleaves;
-    graph vg;              /* stacked views and stacked operations */
-    int32_t *vsrc;         /* [vg.n]: a view's memory is that of this
-                              global node; -1 for an operation */
-    size_t *offset;        /* [nnodes + vg.n]: arena offset, or PLAN_NO_BUFFER */
+    graph vg;       /* stacked views and stacked operations */
+    int32_t *vsrc;  /* [vg.n]: a view's memory is that of this
+                       global node; -1 for an operation */
+    size_t *offset; /* [nnodes + vg.n]: arena offset, or PLAN_NO_BUFFER */
     size_t arena_bytes;
-    size_t naive_bytes;    /* one buffer per computed node, no reuse */
-    int fixed;             /* the nfixed outputs were placed as asked (they
-                              are not when one shares its buffer: a member
-                              of a stack, or another output's alias) */
+    size_t naive_bytes; /* one buffer per computed node, no reuse */
+    int fixed;          /* the nfixed outputs were placed as asked (they
+                           are not when one shares its buffer: a member
+                           of a stack, or another output's alias) */
     /* what the rewrites did, for diagnostics and the benchmark */
     int32_t n_inplace, n_accum, n_stacked, n_stacked_nodes, n_transposed;
 } plan;
 
-int plan_build(const graph *g, const int32_t *outputs, int nout, const plan_options *opt,
-               plan *p, uerr *e);
+int plan_build(const graph *g, const int32_t *outputs, int nout, const plan_options *opt, plan *p,
+               uerr *e);
 void plan_free(plan *p);
 
 /* The graph and node of a global id. */

@@ -63,8 +63,8 @@ static int links_grow(stk *c, links *L, uerr *e)
         return 0;
     /* four arrays of one capacity; the first sizing leaves room for 64
      * new nodes, as stacking adds a few */
-    int32_t ncap = (int32_t)vec_next_cap((size_t)c->d->nlinks,
-                                         (size_t)need + (c->d->nlinks ? 0 : 64));
+    int32_t ncap =
+        (int32_t)vec_next_cap((size_t)c->d->nlinks, (size_t)need + (c->d->nlinks ? 0 : 64));
     if (vec_realloc(&c->d->next, (size_t)ncap, sizeof *c->d->next) ||
         vec_realloc(&c->d->prev, (size_t)ncap, sizeof *c->d->prev) ||
         vec_realloc(&L->parent, (size_t)ncap, sizeof *L->parent) ||

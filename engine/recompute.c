@@ -26,9 +26,9 @@ static int32_t graph_steps(const graph *g)
 typedef struct rc_ctx {
     const graph *g;
     int32_t nf, seg, nseg;
-    uint8_t *needed;  /* [n] an ancestor of an output */
-    int32_t *rank;    /* [n] backward: its rank; forward: its step's rank or -1 */
-    uint8_t *clone;   /* [nf] a copy of it is made for its segment */
+    uint8_t *needed; /* [n] an ancestor of an output */
+    int32_t *rank;   /* [n] backward: its rank; forward: its step's rank or -1 */
+    uint8_t *clone;  /* [nf] a copy of it is made for its segment */
 } rc_ctx;
 
 static int32_t step_rank(const rc_ctx *c, int32_t t)
@@ -160,8 +160,8 @@ static void emit(graph *out, const gnode *proto, const int32_t *in)
     out->n++;
 }
 
-int recompute_graph(const graph *g, int32_t nforward, const int32_t *outs, int nout,
-                    int32_t seg, graph *out, int32_t *map, uerr *e)
+int recompute_graph(const graph *g, int32_t nforward, const int32_t *outs, int nout, int32_t seg,
+                    graph *out, int32_t *map, uerr *e)
 {
     memset(out, 0, sizeof *out);
     int32_t T = graph_steps(g);
@@ -187,8 +187,7 @@ int recompute_graph(const graph *g, int32_t nforward, const int32_t *outs, int n
     for (int32_t v = nforward; v < g->n; v++)
         total += c.needed[v];
     if (total >= INT32_MAX) {
-        rc = uerr_set(e, UERR_USER, "graph: more than %d nodes after recomputation",
-                      INT32_MAX - 1);
+        rc = uerr_set(e, UERR_USER, "graph: more than %d nodes after recomputation", INT32_MAX - 1);
         goto out;
     }
     if ((rc = copy_prefix(g, nforward, (int32_t)total, out, e)))
@@ -298,9 +297,9 @@ static int cand_build(const graph *g, int32_t nf, const int32_t *outs, int nout,
     return 0;
 }
 
-int recompute_plan(const graph *g, int32_t nforward, const int32_t *outs, int nout,
-                   size_t budget, const plan_options *opt, graph *out, plan *p,
-                   int32_t *map, recompute_info *info, uerr *e)
+int recompute_plan(const graph *g, int32_t nforward, const int32_t *outs, int nout, size_t budget,
+                   const plan_options *opt, graph *out, plan *p, int32_t *map, recompute_info *info,
+                   uerr *e)
 {
     memset(out, 0, sizeof *out);
     memset(info, 0, sizeof *info);
@@ -367,9 +366,8 @@ int recompute_plan(const graph *g, int32_t nforward, const int32_t *outs, int no
         rc = uerr_set(e, UERR_USER,
                       "train.memory_budget: %s is too small for this model: it needs %s "
                       "storing every step, and at least %s recomputing segments of %d steps",
-                      bytes_str(budget, b1),
-                      bytes_str(info->full_bytes, b2),
-                      bytes_str(least, b3), least_seg);
+                      bytes_str(budget, b1), bytes_str(info->full_bytes, b2), bytes_str(least, b3),
+                      least_seg);
         cand_free(&best);
         return rc;
     }
@@ -399,8 +397,7 @@ plain:
         rc = uerr_set(e, UERR_USER,
                       "train.memory_budget: %s is too small for this model: its forward "
                       "pass alone needs %s",
-                      bytes_str(budget, b1),
-                      bytes_str(p->arena_bytes, b2));
+                      bytes_str(budget, b1), bytes_str(p->arena_bytes, b2));
         plan_free(p);
         return rc;
     }

@@ -47,15 +47,15 @@
  * are g's, same ids. map[g->n] receives each old node's new id (-1 for a
  * backward node no output needs). outs are the ids the caller will ask
  * of the plan; they must all be needed, and map[] translates them. */
-int recompute_graph(const graph *g, int32_t nforward, const int32_t *outs, int nout,
-                    int32_t seg, graph *out, int32_t *map, uerr *e);
+int recompute_graph(const graph *g, int32_t nforward, const int32_t *outs, int nout, int32_t seg,
+                    graph *out, int32_t *map, uerr *e);
 
 typedef struct recompute_info {
-    int32_t seg;          /* segment length chosen; 0: no recomputation */
-    int32_t steps;        /* time steps T of the graph */
-    size_t full_bytes;    /* the plain plan's arena */
-    size_t arena_bytes;   /* the chosen plan's arena */
-    int32_t extra_nodes;  /* forward nodes computed a second time */
+    int32_t seg;         /* segment length chosen; 0: no recomputation */
+    int32_t steps;       /* time steps T of the graph */
+    size_t full_bytes;   /* the plain plan's arena */
+    size_t arena_bytes;  /* the chosen plan's arena */
+    int32_t extra_nodes; /* forward nodes computed a second time */
 } recompute_info;
 
 /* Plans g for outs within budget bytes of plan arena. When the plain plan
@@ -67,8 +67,8 @@ typedef struct recompute_info {
  * forward pass at any length); *out, map and *p are those of
  * recompute_graph() for it. When no length fits,
  * the error says the least this model needs. The caller frees *out and *p. */
-int recompute_plan(const graph *g, int32_t nforward, const int32_t *outs, int nout,
-                   size_t budget, const plan_options *opt, graph *out, plan *p,
-                   int32_t *map, recompute_info *info, uerr *e);
+int recompute_plan(const graph *g, int32_t nforward, const int32_t *outs, int nout, size_t budget,
+                   const plan_options *opt, graph *out, plan *p, int32_t *map, recompute_info *info,
+                   uerr *e);
 
 #endif

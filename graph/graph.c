@@ -128,8 +128,8 @@ int graph_push(graph *g, const gnode *proto, const char *name, int32_t *id, uerr
     return 0;
 }
 
-int graph_leaf(graph *g, const char *name, dtype dt, shape s, uint32_t flags,
-               int32_t t, int32_t *id, uerr *e)
+int graph_leaf(graph *g, const char *name, dtype dt, shape s, uint32_t flags, int32_t t,
+               int32_t *id, uerr *e)
 {
     gnode n = {.op = OP_INPUT, .dt = (uint8_t)dt, .shape = s, .flags = flags, .t = t};
     return graph_push(g, &n, name, id, e);

@@ -32,9 +32,9 @@ typedef enum op_id {
 } op_id;
 
 enum node_flags {
-    NODE_PARAM = 1u << 0,   /* a trainable parameter (a leaf) */
-    NODE_DATA = 1u << 1,    /* a data input bound per batch (a leaf) */
-    NODE_GRAD = 1u << 2,    /* created by build_grad */
+    NODE_PARAM = 1u << 0, /* a trainable parameter (a leaf) */
+    NODE_DATA = 1u << 1,  /* a data input bound per batch (a leaf) */
+    NODE_GRAD = 1u << 2,  /* created by build_grad */
 };
 
 #define GRAPH_MAX_IN 4
@@ -50,19 +50,19 @@ typedef struct gnode {
     uint8_t dt;
     uint8_t nin;
     uint32_t flags;
-    int32_t t;                /* time step, -1 when the node has none */
-    uint32_t name;            /* offset into the name pool, 0 = unnamed */
+    int32_t t;     /* time step, -1 when the node has none */
+    uint32_t name; /* offset into the name pool, 0 = unnamed */
 } gnode;
 
 typedef struct graph {
     gnode *nodes;
     int32_t n, cap;
-    char *names;              /* pool of NUL-terminated names; [0] = "" */
+    char *names; /* pool of NUL-terminated names; [0] = "" */
     size_t names_len, names_cap;
-    size_t limit_bytes;       /* 0 = unlimited */
+    size_t limit_bytes; /* 0 = unlimited */
     size_t used_bytes;
-    dtype dt;                 /* the floating dtype of this graph */
-    int32_t cur_t;            /* time step stamped on nodes built now */
+    dtype dt;      /* the floating dtype of this graph */
+    int32_t cur_t; /* time step stamped on nodes built now */
 } graph;
 
 /* Fails (UERR_USER) only on a malformed UNROLL_GRAPH_LIMIT, or when out of
@@ -79,8 +79,8 @@ void graph_free(graph *g);
 int graph_push(graph *g, const gnode *proto, const char *name, int32_t *id, uerr *e);
 
 /* A leaf: a parameter, a data input or a constant slot. */
-int graph_leaf(graph *g, const char *name, dtype dt, shape s, uint32_t flags,
-               int32_t t, int32_t *id, uerr *e);
+int graph_leaf(graph *g, const char *name, dtype dt, shape s, uint32_t flags, int32_t t,
+               int32_t *id, uerr *e);
 
 int graph_set_name(graph *g, int32_t id, const char *name, uerr *e);
 const char *graph_name(const graph *g, int32_t id);

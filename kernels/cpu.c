@@ -49,8 +49,8 @@ static void cache_leaf(unsigned leaf)
             break;
         if (type == 2) /* instruction cache */
             continue;
-        size_t bytes = (size_t)((b >> 22) + 1) * (((b >> 12) & 1023) + 1) * ((b & 4095) + 1) *
-                       ((size_t)c + 1);
+        size_t bytes =
+            (size_t)((b >> 22) + 1) * (((b >> 12) & 1023) + 1) * ((b & 4095) + 1) * ((size_t)c + 1);
         if (level == 1)
             info.l1d = bytes;
         else if (level == 2)

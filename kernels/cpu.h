@@ -32,11 +32,11 @@
 enum cpu_path { CPU_GENERIC = 0, CPU_AVX2 = 1, CPU_AVX512 = 2, CPU_NPATHS = 3 };
 
 typedef struct cpu_info {
-    int avx2, fma, avx512f;  /* instruction sets, by cpuid */
-    int os_ymm, os_zmm;      /* the OS saves YMM / ZMM + opmask state */
-    int best;                /* enum cpu_path: the widest path that runs here */
-    size_t l1d, l2, l3;      /* data cache sizes in bytes (per core for L1/L2); 0 unknown */
-    int cores;               /* CPUs this process may run on */
+    int avx2, fma, avx512f; /* instruction sets, by cpuid */
+    int os_ymm, os_zmm;     /* the OS saves YMM / ZMM + opmask state */
+    int best;               /* enum cpu_path: the widest path that runs here */
+    size_t l1d, l2, l3;     /* data cache sizes in bytes (per core for L1/L2); 0 unknown */
+    int cores;              /* CPUs this process may run on */
 } cpu_info;
 
 /* Reads UNROLL_ISA and UNROLL_THREADS; 0, or UERR_USER naming the bad

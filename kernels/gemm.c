@@ -28,25 +28,25 @@
 typedef struct gemm_variant {
     int mr, nr;
     void (*block)(int ta, int64_t K, const void *A, int64_t lda, int64_t i0, int64_t i1,
-                  const void *pb, int64_t p0, int64_t p1, int64_t N, void *C, int64_t ldc,
-                  int acc, const void *apk);
-    void (*pack)(int tb, int64_t K, const void *B, int64_t ldb, int64_t N, int64_t p0,
-                 int64_t p1, void *dst);
+                  const void *pb, int64_t p0, int64_t p1, int64_t N, void *C, int64_t ldc, int acc,
+                  const void *apk);
+    void (*pack)(int tb, int64_t K, const void *B, int64_t ldb, int64_t N, int64_t p0, int64_t p1,
+                 void *dst);
     void (*pack_at)(int64_t K, const void *A, int64_t lda, int64_t i0, int64_t i1, void *dst);
 } gemm_variant;
 
-#define GEMM_REF(name, T, FMAF)                                                            \
-    void name(int ta, int tb, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda,    \
-              const T *B, int64_t ldb, T *C, int64_t ldc, int acc)                         \
-    {                                                                                      \
-        for (int64_t i = 0; i < M; i++)                                                    \
-            for (int64_t j = 0; j < N; j++) {                                              \
-                T s = 0;                                                                   \
-                for (int64_t k = 0; k < K; k++)                                            \
-                    s = FMAF(ta ? A[k * lda + i] : A[i * lda + k],                         \
-                             tb ? B[j * ldb + k] : B[k * ldb + j], s);                     \
-                C[i * ldc + j] = acc ? C[i * ldc + j] + s : s;                             \
-            }                                                                              \
+#define GEMM_REF(name, T, FMAF)                                                                    \
+    void name(int ta, int tb, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda,            \
+              const T *B, int64_t ldb, T *C, int64_t ldc, int acc)                                 \
+    {                                                                                              \
+        for (int64_t i = 0; i < M; i++)                                                            \
+            for (int64_t j = 0; j < N; j++) {                                                      \
+                T s = 0;                                                                           \
+                for (int64_t k = 0; k < K; k++)                                                    \
+                    s = FMAF(ta ? A[k * lda + i] : A[i * lda + k],                                 \
+                             tb ? B[j * ldb + k] : B[k * ldb + j], s);                             \
+                C[i * ldc + j] = acc ? C[i * ldc + j] + s : s;                                     \
+            }                                                                                      \
     }
 GEMM_REF(gemm_ref_f64, double, fma)
 GEMM_REF(gemm_ref_f32, float, fmaf)
@@ -82,9 +82,9 @@ GEMM_REF(gemm_ref_f32, float, fmaf)
 #include "kernels/gemm_int.h"
 
 static const gemm_variant gen_f64 = {4, 8, gemm_block_f64_gen, gemm_pack_f64_gen,
-    gemm_pack_at_f64_gen};
+                                     gemm_pack_at_f64_gen};
 static const gemm_variant gen_f32 = {4, 8, gemm_block_f32_gen, gemm_pack_f32_gen,
-    gemm_pack_at_f32_gen};
+                                     gemm_pack_at_f32_gen};
 
 /* GCC's target pragmas (as in smallmm.c and vmath.c); clang builds (make
  * fuzz) run the generic path */
@@ -163,23 +163,26 @@ static const gemm_variant gen_f32 = {4, 8, gemm_block_f32_gen, gemm_pack_f32_gen
 #pragma GCC pop_options
 
 static const gemm_variant v512_f64 = {8, 16, gemm_block_f64_512, gemm_pack_f64_512,
-    gemm_pack_at_f64_512};
+                                      gemm_pack_at_f64_512};
 static const gemm_variant v512_f32 = {8, 32, gemm_block_f32_512, gemm_pack_f32_512,
-    gemm_pack_at_f32_512};
+                                      gemm_pack_at_f32_512};
 static const gemm_variant v256_f64 = {6, 8, gemm_block_f64_256, gemm_pack_f64_256,
-    gemm_pack_at_f64_256};
+                                      gemm_pack_at_f64_256};
 static const gemm_variant v256_f32 = {6, 16, gemm_block_f32_256, gemm_pack_f32_256,
-    gemm_pack_at_f32_256};
+                                      gemm_pack_at_f32_256};
 #endif
 
 static const gemm_variant *variant(size_t es)
 {
     switch (cpu_path()) {
 #ifdef GEMM_HAVE_VECTOR
-    case CPU_AVX512: return es == 4 ? &v512_f32 : &v512_f64;
-    case CPU_AVX2: return es == 4 ? &v256_f32 : &v256_f64;
+    case CPU_AVX512:
+        return es == 4 ? &v512_f32 : &v512_f64;
+    case CPU_AVX2:
+        return es == 4 ? &v256_f32 : &v256_f64;
 #endif
-    default: return es == 4 ? &gen_f32 : &gen_f64;
+    default:
+        return es == 4 ? &gen_f32 : &gen_f64;
     }
 }
 
@@ -257,8 +260,7 @@ static void gemm_part(void *ctx, int part, int thread)
             int64_t ie = i + mc < r1 ? i + mc : r1;
             if (abuf)
                 v->pack_at(j->K, j->A, j->lda, i, ie, abuf);
-            v->block(j->ta, j->K, j->A, j->lda, i, ie, pb, p, pe, j->N, j->C, j->ldc, j->acc,
-                     abuf);
+            v->block(j->ta, j->K, j->A, j->lda, i, ie, pb, p, pe, j->N, j->C, j->ldc, j->acc, abuf);
         }
     }
 }
@@ -358,8 +360,8 @@ void gemm_keep_end(void)
 
 static int keep_same(const keep_slot *s, const gemm_job *j)
 {
-    return s->B == j->B && s->K == j->K && s->N == j->N && s->ldb == j->ldb &&
-           s->tb == j->tb && s->v == j->v;
+    return s->B == j->B && s->K == j->K && s->N == j->N && s->ldb == j->ldb && s->tb == j->tb &&
+           s->v == j->v;
 }
 
 /* The packing of j's op(B) under key: kept, packed now, or NULL. */
@@ -415,13 +417,36 @@ static void gemm_run(size_t es, int ta, int tb, int64_t M, int64_t N, int64_t K,
     if (K <= 0) {
         /* an empty sum is +0; added to C it leaves C as it is (x + 0 = x,
          * -0 + +0 = +0 as in the reference) */
-        gemm_job j = {.es = es, .ta = ta, .tb = tb, .acc = acc, .M = M, .N = N, .K = 0,
-                      .lda = lda, .ldb = ldb, .ldc = ldc, .A = A, .B = B, .C = C};
+        gemm_job j = {.es = es,
+                      .ta = ta,
+                      .tb = tb,
+                      .acc = acc,
+                      .M = M,
+                      .N = N,
+                      .K = 0,
+                      .lda = lda,
+                      .ldb = ldb,
+                      .ldc = ldc,
+                      .A = A,
+                      .B = B,
+                      .C = C};
         gemm_ref_part(&j, 0, M, 0, N);
         return;
     }
-    gemm_job j = {.v = variant(es), .es = es, .ta = ta, .tb = tb, .acc = acc, .M = M, .N = N,
-                  .K = K, .lda = lda, .ldb = ldb, .ldc = ldc, .A = A, .B = B, .C = C};
+    gemm_job j = {.v = variant(es),
+                  .es = es,
+                  .ta = ta,
+                  .tb = tb,
+                  .acc = acc,
+                  .M = M,
+                  .N = N,
+                  .K = K,
+                  .lda = lda,
+                  .ldb = ldb,
+                  .ldc = ldc,
+                  .A = A,
+                  .B = B,
+                  .C = C};
     j.mpan = cdiv(M, j.v->mr);
     j.npan = cdiv(N, j.v->nr);
     gemm_split(&j);

@@ -53,8 +53,7 @@ typedef struct gemm_opts {
 void gemm_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
               const float *B, int64_t ldb, float *C, int64_t ldc, int acc, const gemm_opts *o);
 void gemm_f64(int ta, int tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
-              const double *B, int64_t ldb, double *C, int64_t ldc, int acc,
-              const gemm_opts *o);
+              const double *B, int64_t ldb, double *C, int64_t ldc, int acc, const gemm_opts *o);
 
 /* The bracket of a run in which keyed operands stay the same. */
 void gemm_keep_begin(void);
@@ -67,9 +66,9 @@ void gemm_keep_end(void);
 int64_t gemm_ref_fallbacks(void);
 
 /* The reference: the loop above with C's fma(), for tests. */
-void gemm_ref_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A,
-                  int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc, int acc);
-void gemm_ref_f64(int ta, int tb, int64_t M, int64_t N, int64_t K, const double *A,
-                  int64_t lda, const double *B, int64_t ldb, double *C, int64_t ldc, int acc);
+void gemm_ref_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                  const float *B, int64_t ldb, float *C, int64_t ldc, int acc);
+void gemm_ref_f64(int ta, int tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
+                  const double *B, int64_t ldb, double *C, int64_t ldc, int acc);
 
 #endif

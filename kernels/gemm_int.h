@@ -27,9 +27,9 @@
  * finished sum to C once. A partial tile computes in full (zeros in the
  * padding) and stores through a buffer: the same arithmetic per element.
  */
-static inline __attribute__((always_inline)) void
-GFN(tile)(const int mr, const int ta, int64_t K, const ST *a, int64_t lda, const ST *pb,
-          ST *C, int64_t ldc, int nc, int acc)
+static inline __attribute__((always_inline)) void GFN(tile)(const int mr, const int ta, int64_t K,
+                                                            const ST *a, int64_t lda, const ST *pb,
+                                                            ST *C, int64_t ldc, int nc, int acc)
 {
     VT c[MR][NV];
     for (int r = 0; r < mr; r++)
@@ -63,12 +63,12 @@ GFN(tile)(const int mr, const int ta, int64_t K, const ST *a, int64_t lda, const
     }
 }
 
-#define GEMM_TILE_CASE(mr)                                                                 \
-    case mr:                                                                               \
-        if (ta)                                                                            \
-            GFN(tile)(mr, 1, K, a, alda, b, c, ldc, nc, acc);                              \
-        else                                                                               \
-            GFN(tile)(mr, 0, K, a, alda, b, c, ldc, nc, acc);                              \
+#define GEMM_TILE_CASE(mr)                                                                         \
+    case mr:                                                                                       \
+        if (ta)                                                                                    \
+            GFN(tile)(mr, 1, K, a, alda, b, c, ldc, nc, acc);                                      \
+        else                                                                                       \
+            GFN(tile)(mr, 0, K, a, alda, b, c, ldc, nc, acc);                                      \
         break;
 
 /*
@@ -78,8 +78,8 @@ GFN(tile)(const int mr, const int ta, int64_t K, const ST *a, int64_t lda, const
  * was packed by GFN(pack_at) for exactly these rows.
  */
 static void GFN(block)(int ta, int64_t K, const void *Av, int64_t lda, int64_t i0, int64_t i1,
-                       const void *pbv, int64_t p0, int64_t p1, int64_t N, void *Cv,
-                       int64_t ldc, int acc, const void *apk)
+                       const void *pbv, int64_t p0, int64_t p1, int64_t N, void *Cv, int64_t ldc,
+                       int acc, const void *apk)
 {
     const ST *A = Av, *pb = pbv;
     ST *C = Cv;
@@ -98,15 +98,15 @@ static void GFN(block)(int ta, int64_t K, const void *Av, int64_t lda, int64_t i
             ST *c = C + i * ldc + j;
             switch (mr) {
 #if MR > 6
-                GEMM_TILE_CASE(8) GEMM_TILE_CASE(7)
+                GEMM_TILE_CASE(8)
+                GEMM_TILE_CASE(7)
 #endif
 #if MR > 4
-                GEMM_TILE_CASE(6) GEMM_TILE_CASE(5)
+                GEMM_TILE_CASE(6)
+                GEMM_TILE_CASE(5)
 #endif
-                GEMM_TILE_CASE(4) GEMM_TILE_CASE(3)
-                GEMM_TILE_CASE(2) GEMM_TILE_CASE(1)
-            default:
-                break;
+                    GEMM_TILE_CASE(4) GEMM_TILE_CASE(3) GEMM_TILE_CASE(2) GEMM_TILE_CASE(1) default
+                    : break;
             }
         }
     }
@@ -122,8 +122,7 @@ static void GFN(block)(int ta, int64_t K, const void *Av, int64_t lda, int64_t i
  * read it (measured: half the speed in float32, a third in float64).
  * Copied here row by row of A, whole lines at a time, for many tiles.
  */
-static void GFN(pack_at)(int64_t K, const void *Av, int64_t lda, int64_t i0, int64_t i1,
-                         void *dstv)
+static void GFN(pack_at)(int64_t K, const void *Av, int64_t lda, int64_t i0, int64_t i1, void *dstv)
 {
     const ST *A = Av;
     ST *dst = dstv;

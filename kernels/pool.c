@@ -42,7 +42,7 @@
 #define POOL_GRACE_NS 15000
 
 static struct {
-    pthread_mutex_t lock;       /* held by the call that owns the workers */
+    pthread_mutex_t lock; /* held by the call that owns the workers */
     pthread_t tid[POOL_MAX_THREADS];
     int nworkers;               /* threads 1 .. nworkers exist */
     int born[POOL_MAX_THREADS]; /* gen when each was created: its first job is the next */
@@ -50,16 +50,16 @@ static struct {
     _Atomic uint64_t claimed[POOL_MAX_PARTS];
     uint64_t ran_mark[POOL_MAX_THREADS]; /* the last job each thread ran a part of */
     uint64_t njobs;
-    atomic_int done;            /* parts of the job finished */
-    int exit_hook;              /* atexit registered */
-    atomic_int gen;             /* job generation */
-    atomic_int sleepers;        /* workers in (or entering) the futex */
+    atomic_int done;     /* parts of the job finished */
+    int exit_hook;       /* atexit registered */
+    atomic_int gen;      /* job generation */
+    atomic_int sleepers; /* workers in (or entering) the futex */
     atomic_int caller_sleeps;
     atomic_int stop;
-    atomic_int used;            /* threads that ran a part of this job */
+    atomic_int used; /* threads that ran a part of this job */
     pool_fn fn;
     void *ctx;
-    atomic_int nth;             /* threads of the job: which parts a worker tries first */
+    atomic_int nth; /* threads of the job: which parts a worker tries first */
 } P = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static struct {

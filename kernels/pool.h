@@ -49,9 +49,9 @@ int pool_class(const char *name);
 
 typedef struct pool_stat {
     const char *name;
-    long calls;          /* pool_for calls of this class */
-    long multi;          /* of them, how many ran on more than one thread */
-    int max_threads;     /* the most threads that ran parts of one call */
+    long calls;      /* pool_for calls of this class */
+    long multi;      /* of them, how many ran on more than one thread */
+    int max_threads; /* the most threads that ran parts of one call */
 } pool_stat;
 
 /* Class i (0 ..): 1 and *s filled, or 0 past the last class. */

@@ -40,10 +40,10 @@
 #define SMM_MAX_K 1024
 #define SMM_MAX_KN (256 * 1024) /* elements of B */
 
-int smm_f64(int ta, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
-            const double *B, int64_t ldb, double *C, int64_t ldc, int acc);
-int smm_f32(int ta, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-            const float *B, int64_t ldb, float *C, int64_t ldc, int acc);
+int smm_f64(int ta, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda, const double *B,
+            int64_t ldb, double *C, int64_t ldc, int acc);
+int smm_f32(int ta, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+            int64_t ldb, float *C, int64_t ldc, int acc);
 
 /* The reference: the loop above, for tests. */
 void smm_ref_f64(int ta, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,

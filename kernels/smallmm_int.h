@@ -55,12 +55,11 @@ SMM_FN(tile)(const int MR, const int NV, int64_t K, const ST *A, int64_t sai, in
  * up to NVMAX vectors as it can, of equal widths: enough independent
  * chains to hide the latency of the fused adds, and each row of B read
  * once, whole, from the cache. */
-#define SMM_TILE_CASE(mr, nv)                                                              \
-    case (mr) * 32 + (nv):                                                                 \
-        SMM_FN(tile)(mr, nv, K, a, sai, sak, B + j0, ldb, C + i0 * ldc + j0, ldc, m, acc); \
+#define SMM_TILE_CASE(mr, nv)                                                                      \
+    case (mr)*32 + (nv):                                                                           \
+        SMM_FN(tile)(mr, nv, K, a, sai, sak, B + j0, ldb, C + i0 * ldc + j0, ldc, m, acc);         \
         break;
-#define SMM_TILE_ROW(mr)                                                                   \
-    SMM_TILE_CASE(mr, 1) SMM_TILE_CASE(mr, 2) SMM_TILE_CASE(mr, 3)
+#define SMM_TILE_ROW(mr) SMM_TILE_CASE(mr, 1) SMM_TILE_CASE(mr, 2) SMM_TILE_CASE(mr, 3)
 
 static void SMM_FN(run)(int ta, int64_t M, int64_t N, int64_t K, const ST *A, int64_t lda,
                         const ST *B, int64_t ldb, ST *C, int64_t ldc, int acc)
@@ -78,18 +77,15 @@ static void SMM_FN(run)(int ta, int64_t M, int64_t N, int64_t K, const ST *A, in
             MT m = MASK((int)(cols - (int64_t)(nv - 1) * W));
             switch (mr * 32 + nv) {
                 SMM_TILE_ROW(1)
-                SMM_TILE_CASE(1, 4) SMM_TILE_CASE(1, 5) SMM_TILE_CASE(1, 6)
-                SMM_TILE_CASE(1, 7) SMM_TILE_CASE(1, 8) SMM_TILE_CASE(1, 9)
-                SMM_TILE_CASE(1, 10) SMM_TILE_CASE(1, 11) SMM_TILE_CASE(1, 12)
+                SMM_TILE_CASE(1, 4)
+                SMM_TILE_CASE(1, 5)
+                SMM_TILE_CASE(1, 6) SMM_TILE_CASE(1, 7) SMM_TILE_CASE(1, 8) SMM_TILE_CASE(1, 9)
+                    SMM_TILE_CASE(1, 10) SMM_TILE_CASE(1, 11) SMM_TILE_CASE(1, 12)
 #if NVMAX > 12
-                SMM_TILE_CASE(1, 13) SMM_TILE_CASE(1, 14) SMM_TILE_CASE(1, 15)
-                SMM_TILE_CASE(1, 16)
+                        SMM_TILE_CASE(1, 13) SMM_TILE_CASE(1, 14) SMM_TILE_CASE(1, 15)
+                            SMM_TILE_CASE(1, 16)
 #endif
-                SMM_TILE_ROW(2)
-                SMM_TILE_ROW(3)
-                SMM_TILE_ROW(4)
-            default:
-                break;
+                                SMM_TILE_ROW(2) SMM_TILE_ROW(3) SMM_TILE_ROW(4) default : break;
             }
         }
     }

@@ -38,18 +38,18 @@ typedef uint64_t VM_FN(vu64) __attribute__((vector_size(VM_BYTES)));
 #define VB_FN(name) VM_FN(name##_d)
 #include "kernels/vmath_body.h"
 
-#define VM_ARRAY_LOOP(name, T, W, block)                                                   \
-    static void VM_FN(name)(const T *x, T *y, int64_t n)                                   \
-    {                                                                                      \
-        int64_t i = 0;                                                                     \
-        for (; i + W <= n; i += W)                                                         \
-            block(x + i, y + i);                                                           \
-        if (i < n) {                                                                       \
-            T buf[W] = {0};                                                                \
-            memcpy(buf, x + i, (size_t)(n - i) * sizeof(T));                               \
-            block(buf, buf);                                                               \
-            memcpy(y + i, buf, (size_t)(n - i) * sizeof(T));                               \
-        }                                                                                  \
+#define VM_ARRAY_LOOP(name, T, W, block)                                                           \
+    static void VM_FN(name)(const T *x, T *y, int64_t n)                                           \
+    {                                                                                              \
+        int64_t i = 0;                                                                             \
+        for (; i + W <= n; i += W)                                                                 \
+            block(x + i, y + i);                                                                   \
+        if (i < n) {                                                                               \
+            T buf[W] = {0};                                                                        \
+            memcpy(buf, x + i, (size_t)(n - i) * sizeof(T));                                       \
+            block(buf, buf);                                                                       \
+            memcpy(y + i, buf, (size_t)(n - i) * sizeof(T));                                       \
+        }                                                                                          \
     }
 
 VM_ARRAY_LOOP(exp_f32, float, VM_BYTES / 4, VM_FN(exp_f))

@@ -8,22 +8,23 @@
 
 #include "models/model.h"
 
-static int add_param(cell *c, const char *name, const char *d0, const char *d1, int line,
-                     int col, uerr *e)
+static int add_param(cell *c, const char *name, const char *d0, const char *d1, int line, int col,
+                     uerr *e)
 {
     if (c->nparams == CELL_MAX_PARAMS)
         return uerr_set(e, UERR_USER, "%s:%d:%d: more than %d parameters", c->file, line, col,
                         CELL_MAX_PARAMS);
     if (model_reserved_name(name))
-        return uerr_set(e, UERR_USER, "%s:%d:%d: '%s' is a reserved name (`unroll grad` writes "
-                                      "inputs, targets, mask, lengths, h0 and loss beside the "
-                                      "parameters, and the folders grad, per_step, hvp, hvp_v "
-                                      "and jacobian)",
+        return uerr_set(e, UERR_USER,
+                        "%s:%d:%d: '%s' is a reserved name (`unroll grad` writes "
+                        "inputs, targets, mask, lengths, h0 and loss beside the "
+                        "parameters, and the folders grad, per_step, hvp, hvp_v "
+                        "and jacobian)",
                         c->file, line, col, name);
     for (int i = 0; i < c->nparams; i++)
         if (!strcmp(c->param[i].name, name))
-            return uerr_set(e, UERR_USER, "%s:%d:%d: parameter '%s' declared twice", c->file,
-                            line, col, name);
+            return uerr_set(e, UERR_USER, "%s:%d:%d: parameter '%s' declared twice", c->file, line,
+                            col, name);
     cell_param *p = &c->param[c->nparams++];
     snprintf(p->name, sizeof p->name, "%s", name);
     p->rank = d1 ? 2 : 1;
@@ -129,8 +130,8 @@ static int from_preset(cell *c, const preset *p, const char *act, uerr *e)
 
 static int not_scalar(const cell *c, const ytree_node *n, const char *what, uerr *e)
 {
-    return uerr_set(e, UERR_USER, "%s:%d:%d: %s: expected %s, found %s", c->file, n->line,
-                    n->col, what, "a name or a number", ytree_kind_name(n->kind));
+    return uerr_set(e, UERR_USER, "%s:%d:%d: %s: expected %s, found %s", c->file, n->line, n->col,
+                    what, "a name or a number", ytree_kind_name(n->kind));
 }
 
 static int is_name(const char *s)
@@ -147,8 +148,9 @@ static int from_custom(cell *c, const spec *s, uerr *e)
 {
     const ytree_node *ps = s->model.params, *st = s->model.state, *step = s->model.step;
     if (!ps || ps->kind != YTREE_MAP)
-        return uerr_set(e, UERR_USER, "%s: model.params: expected a mapping of parameter names to "
-                                      "shapes, e.g. {W: [hidden, hidden], b: [hidden]}",
+        return uerr_set(e, UERR_USER,
+                        "%s: model.params: expected a mapping of parameter names to "
+                        "shapes, e.g. {W: [hidden, hidden], b: [hidden]}",
                         c->file);
     for (size_t i = 0; i < ps->n; i++) {
         const ytree_node *k = ps->kids[2 * i], *v = ps->kids[2 * i + 1];
@@ -170,8 +172,9 @@ static int from_custom(cell *c, const spec *s, uerr *e)
     }
     if (st && !ytree_is_null(st)) {
         if (st->kind != YTREE_MAP)
-            return uerr_set(e, UERR_USER, "%s:%d:%d: model.state: expected a mapping of state "
-                                          "names to sizes, e.g. {h: hidden}",
+            return uerr_set(e, UERR_USER,
+                            "%s:%d:%d: model.state: expected a mapping of state "
+                            "names to sizes, e.g. {h: hidden}",
                             c->file, st->line, st->col);
         for (size_t i = 0; i < st->n; i++) {
             const ytree_node *k = st->kids[2 * i], *v = st->kids[2 * i + 1];
@@ -186,8 +189,9 @@ static int from_custom(cell *c, const spec *s, uerr *e)
         }
     }
     if (!step || step->kind != YTREE_SEQ || step->n == 0)
-        return uerr_set(e, UERR_USER, "%s: model.step: expected a list of equations, e.g. "
-                                      "- h[t] = tanh(W @ h[t-1] + U @ x[t] + b)",
+        return uerr_set(e, UERR_USER,
+                        "%s: model.step: expected a list of equations, e.g. "
+                        "- h[t] = tanh(W @ h[t-1] + U @ x[t] + b)",
                         c->file);
     for (size_t i = 0; i < step->n; i++) {
         const ytree_node *q = step->kids[i];
@@ -209,11 +213,20 @@ int cell_from_spec(const spec *s, cell *c, uerr *e)
     const char *act = spec_value_name("model.activation", (int)s->model.activation);
     const preset *p = NULL;
     switch (s->model.cell) {
-    case SPEC_CELL_ELMAN: p = &elman; break;
-    case SPEC_CELL_JORDAN: p = &jordan; break;
-    case SPEC_CELL_LSTM: p = &lstm; break;
-    case SPEC_CELL_GRU: p = &gru; break;
-    case SPEC_CELL_CUSTOM: break;
+    case SPEC_CELL_ELMAN:
+        p = &elman;
+        break;
+    case SPEC_CELL_JORDAN:
+        p = &jordan;
+        break;
+    case SPEC_CELL_LSTM:
+        p = &lstm;
+        break;
+    case SPEC_CELL_GRU:
+        p = &gru;
+        break;
+    case SPEC_CELL_CUSTOM:
+        break;
     }
     int rc;
     if (p) {

@@ -30,7 +30,7 @@
 
 typedef struct cell_param {
     char name[EQ_NAME_MAX];
-    int rank;                       /* 1 or 2 */
+    int rank; /* 1 or 2 */
     char dim[2][EQ_NAME_MAX];
     int line, col;
 } cell_param;
@@ -42,12 +42,12 @@ typedef struct cell_state {
 } cell_state;
 
 typedef struct cell {
-    char file[256];                 /* where the equations came from */
+    char file[256]; /* where the equations came from */
     int nparams, nstates, neqs;
     cell_param param[CELL_MAX_PARAMS];
     cell_state state[CELL_MAX_STATES];
     equation eq[CELL_MAX_EQS];
-    char output[EQ_NAME_MAX];       /* the symbol the loss reads: "o" */
+    char output[EQ_NAME_MAX]; /* the symbol the loss reads: "o" */
 } cell;
 
 /* The cell of a spec: its preset expanded, or its custom equations. */

@@ -20,7 +20,10 @@ typedef struct parser {
     uerr *e;
 } parser;
 
-static int col_of(const parser *ps, const char *at) { return ps->col + (int)(at - ps->src); }
+static int col_of(const parser *ps, const char *at)
+{
+    return ps->col + (int)(at - ps->src);
+}
 
 static void skip_space(parser *ps)
 {
@@ -41,8 +44,8 @@ static int fail(parser *ps, const char *at, const char *what)
             n = 1;
         snprintf(near, sizeof near, "'%.*s'", (int)n, at);
     }
-    return uerr_set(ps->e, UERR_USER, "%s:%d:%d: near %s: %s", ps->file, ps->line,
-                    col_of(ps, at), near, what);
+    return uerr_set(ps->e, UERR_USER, "%s:%d:%d: near %s: %s", ps->file, ps->line, col_of(ps, at),
+                    near, what);
 }
 
 static expr *new_expr(parser *ps, ex_kind k, const char *at)
@@ -249,7 +252,10 @@ static expr *parse_level(parser *ps, const char *ops, expr *(*next)(parser *))
     return x;
 }
 
-static expr *parse_term(parser *ps) { return parse_level(ps, "@*", parse_unary); }
+static expr *parse_term(parser *ps)
+{
+    return parse_level(ps, "@*", parse_unary);
+}
 
 static expr *parse_expr(parser *ps)
 {

@@ -29,11 +29,11 @@
 #define EQ_NO_TIME 1 /* toff of a name written without [t] */
 
 typedef enum ex_kind {
-    EX_NUM,   /* num */
-    EX_NAME,  /* name, toff: 0 for [t], -k for [t-k], EQ_NO_TIME */
-    EX_BIN,   /* op in "+-*@", a and b */
-    EX_NEG,   /* -a */
-    EX_CALL,  /* name(args) */
+    EX_NUM,  /* num */
+    EX_NAME, /* name, toff: 0 for [t], -k for [t-k], EQ_NO_TIME */
+    EX_BIN,  /* op in "+-*@", a and b */
+    EX_NEG,  /* -a */
+    EX_CALL, /* name(args) */
 } ex_kind;
 
 typedef struct expr expr;

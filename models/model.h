@@ -43,30 +43,30 @@ typedef struct model_param {
     char name[32];
     int32_t node;
     shape shape;
-    int is_bias;      /* initialised to zero, not N(0, std^2) */
+    int is_bias; /* initialised to zero, not N(0, std^2) */
 } model_param;
 
 typedef struct model {
     graph g;
-    int64_t V;        /* input and output vocabulary */
+    int64_t V; /* input and output vocabulary */
     int64_t H, B, T;
-    int64_t S;        /* width of all state vectors side by side (0: none) */
+    int64_t S; /* width of all state vectors side by side (0: none) */
     int nparams;
     model_param param[MODEL_MAX_PARAMS];
-    int64_t out;      /* output classes (V for text) */
-    int dense;        /* x[t] leaves are float [B, V] vectors */
-    int32_t *x, *y;   /* [T] data leaves, int32 [B] */
-    int32_t *mask;    /* [T] int32 [B] leaves (1: a real step), or NULL */
-    int real;         /* real targets: yr, lmask instead of y */
-    int32_t *yr;      /* [T] float [B, out] target leaves */
-    int32_t *lmask;   /* [T] int32 [B]: 1 where a row has a target at t */
-    int32_t *coin;    /* [T] int32 [B] scheduled-sampling coins, or NULL:
-                         1 feeds y[t-1] the model's own prediction */
-    int32_t *logits;  /* [T] o_t nodes [B, V] */
-    int32_t *hstate;  /* [T] the h[t] the output reads (top layer), or -1 */
-    int32_t h0, hT;   /* [B, S] leaf and node; -1 when S = 0 */
-    int32_t yprev;    /* int32 [B] (real targets: float [B, out]) leaf for
-                         y[t-1] at t = 0, or -1 */
+    int64_t out;     /* output classes (V for text) */
+    int dense;       /* x[t] leaves are float [B, V] vectors */
+    int32_t *x, *y;  /* [T] data leaves, int32 [B] */
+    int32_t *mask;   /* [T] int32 [B] leaves (1: a real step), or NULL */
+    int real;        /* real targets: yr, lmask instead of y */
+    int32_t *yr;     /* [T] float [B, out] target leaves */
+    int32_t *lmask;  /* [T] int32 [B]: 1 where a row has a target at t */
+    int32_t *coin;   /* [T] int32 [B] scheduled-sampling coins, or NULL:
+                        1 feeds y[t-1] the model's own prediction */
+    int32_t *logits; /* [T] o_t nodes [B, V] */
+    int32_t *hstate; /* [T] the h[t] the output reads (top layer), or -1 */
+    int32_t h0, hT;  /* [B, S] leaf and node; -1 when S = 0 */
+    int32_t yprev;   /* int32 [B] (real targets: float [B, out]) leaf for
+                        y[t-1] at t = 0, or -1 */
     int32_t loss;
 } model;
 
@@ -83,9 +83,9 @@ double model_estimate_bytes(const spec *s, int64_t V, int64_t B, int64_t T);
 typedef struct model_io {
     int64_t input, output;
     int masked;
-    int dense;        /* x[t] is a real vector [B, input], not one-hot ids */
-    int real;         /* targets are real vectors [B, output] (linear + mse,
-                         sigmoid + bce), with a per-step row mask */
+    int dense; /* x[t] is a real vector [B, input], not one-hot ids */
+    int real;  /* targets are real vectors [B, output] (linear + mse,
+                  sigmoid + bce), with a per-step row mask */
 } model_io;
 
 /* Unrolls s over T steps for batch B. */

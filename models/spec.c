@@ -140,8 +140,8 @@ static void spec_expect(const spec_field *f, char *buf, size_t n)
         else if (!(f->flags & (SPEC_LO_OPEN | SPEC_HI_OPEN)))
             snprintf(buf, n, "a number from %g to %g", f->rmin, f->rmax);
         else
-            snprintf(buf, n, "a number in %c%g, %g%c", f->flags & SPEC_LO_OPEN ? '(' : '[',
-                     f->rmin, f->rmax, f->flags & SPEC_HI_OPEN ? ')' : ']');
+            snprintf(buf, n, "a number in %c%g, %g%c", f->flags & SPEC_LO_OPEN ? '(' : '[', f->rmin,
+                     f->rmax, f->flags & SPEC_HI_OPEN ? ')' : ']');
         return;
     case SPEC_T_BOOL:
         snprintf(buf, n, "true or false");
@@ -195,7 +195,7 @@ static int spec_parse(const spec_field *f, const char *s, size_t len, bool is_de
         if (!spec_parse_real(s, len, &r))
             return -1;
         bool lo_ok = f->flags & SPEC_LO_OPEN ? r > f->rmin : r >= f->rmin;
-        bool hi_ok = f->flags & SPEC_NO_HI      ? true
+        bool hi_ok = f->flags & SPEC_NO_HI     ? true
                      : f->flags & SPEC_HI_OPEN ? r < f->rmax
                                                : r <= f->rmax;
         if (!lo_ok || !hi_ok)
@@ -387,8 +387,8 @@ static int spec_take(spec_loader *L, const spec_field *f, const ytree_node *val)
         memcpy((char *)L->s + f->off, &val, sizeof val);
         return 0;
     }
-    bool typed = f->type == SPEC_T_INT || f->type == SPEC_T_U64 ||
-                 f->type == SPEC_T_REAL || f->type == SPEC_T_BOOL;
+    bool typed = f->type == SPEC_T_INT || f->type == SPEC_T_U64 || f->type == SPEC_T_REAL ||
+                 f->type == SPEC_T_BOOL;
     spec_expect(f, expect, sizeof expect);
     if (val->kind != YTREE_SCALAR || ytree_is_null(val) || (typed && val->quoted))
         return spec_at(L, val, "%s: expected %s, found %s", f->key, expect,
@@ -445,8 +445,7 @@ static int spec_walk(spec_loader *L, const ytree_node *map, const char *prefix)
             hint[0] = '\0';
             if (fits)
                 spec_suggest_key(path, len, hint, sizeof hint);
-            return spec_at(L, key, "unknown key '%s%s%s'%s", prefix, pl ? "." : "", shown,
-                           hint);
+            return spec_at(L, key, "unknown key '%s%s%s'%s", prefix, pl ? "." : "", shown, hint);
         }
     }
     return 0;
@@ -468,15 +467,15 @@ int spec_set(spec *s, const char *assignment, uerr *e)
         char key[256];
         ytree_show(key, sizeof key, assignment, klen);
         if (spec_is_section(assignment, klen))
-            return uerr_set(e, UERR_USER, "--set %s: '%s' is a section; set one of its keys",
-                            shown, key);
+            return uerr_set(e, UERR_USER, "--set %s: '%s' is a section; set one of its keys", shown,
+                            key);
         hint[0] = '\0';
         spec_suggest_key(assignment, klen, hint, sizeof hint);
         return uerr_set(e, UERR_USER, "--set %s: unknown key '%s'%s", shown, key, hint);
     }
     if (f->type == SPEC_T_NODE)
-        return uerr_set(e, UERR_USER, "--set %s: %s can only be written in the config file",
-                        shown, f->key);
+        return uerr_set(e, UERR_USER, "--set %s: %s can only be written in the config file", shown,
+                        f->key);
     spec_value v;
     if (spec_parse(f, val, strlen(val), false, &v, hint, sizeof hint)) {
         spec_expect(f, expect, sizeof expect);
@@ -499,8 +498,7 @@ int spec_check(const spec *s, uerr *e)
             if (!custom[i])
                 continue;
             const ytree_node *key = NULL;
-            const ytree_node *model =
-                s->tree ? ytree_map_get(s->tree->root, "model", NULL) : NULL;
+            const ytree_node *model = s->tree ? ytree_map_get(s->tree->root, "model", NULL) : NULL;
             ytree_map_get(model, custom_keys[i], &key);
             const ytree_node *at = key ? key : custom[i];
             return uerr_set(e, UERR_USER,
@@ -508,8 +506,7 @@ int spec_check(const spec *s, uerr *e)
                             at->line, at->col, custom_keys[i]);
         }
     } else if (!s->model.step) {
-        return uerr_set(e, UERR_USER, "%s: model.step: required with model.cell: custom",
-                        path);
+        return uerr_set(e, UERR_USER, "%s: model.step: required with model.cell: custom", path);
     }
     if (!s->data.path || !s->data.path[0])
         return uerr_set(e, UERR_USER, "%s: data.path: required", path);

@@ -92,7 +92,7 @@ typedef struct spec {
 
     struct {
         spec_cell cell;
-        int hidden; /* 1..65536 */
+        int hidden;     /* 1..65536 */
         int activation; /* index into op_activation_names() (ops/ops.h):
                            spec_value_name("model.activation", i) */
         spec_output output;
@@ -110,9 +110,9 @@ typedef struct spec {
     } model;
 
     struct {
-        dtype dtype;  /* DT_F32 or DT_F64 */
-        int seq_len;  /* 1..1000000 */
-        int batch;    /* 1..65536 */
+        dtype dtype; /* DT_F32 or DT_F64 */
+        int seq_len; /* 1..1000000 */
+        int batch;   /* 1..65536 */
         spec_state state;
         int64_t steps; /* >= 1 */
         struct {
@@ -132,17 +132,17 @@ typedef struct spec {
             double end;   /* [0, 1] */
         } scheduled_sampling;
         uint64_t seed;
-        int64_t valid_every; /* >= 0, 0 = never */
-        int64_t log_every;   /* >= 1 */
-        int64_t ledger_every; /* >= 0, 0 = never */
-        int fuse;             /* the plan's rewrites: 0 all, 1 exact, 2 none
-                                 (engine/plan.h, enum plan_fuse) */
+        int64_t valid_every;    /* >= 0, 0 = never */
+        int64_t log_every;      /* >= 1 */
+        int64_t ledger_every;   /* >= 0, 0 = never */
+        int fuse;               /* the plan's rewrites: 0 all, 1 exact, 2 none
+                                   (engine/plan.h, enum plan_fuse) */
         uint64_t memory_budget; /* bytes of plan arena, 0 = no limit
                                    (engine/recompute.h) */
         struct {
             int64_t every; /* >= 0, 0 = only at the end */
             char *db;
-            int64_t wait;  /* seconds a checkpoint waits for a lock held elsewhere */
+            int64_t wait;   /* seconds a checkpoint waits for a lock held elsewhere */
             double minutes; /* >= 0: wall-clock minutes between checkpoints; 0 = off */
         } checkpoint;
     } train;
@@ -163,8 +163,7 @@ typedef struct spec {
 /* Loads PATH, applies the nsets `KEY=VALUE` overrides in order, then runs
  * the cross-field checks. On failure *out is left empty (spec_free on it
  * is harmless) and e holds one line. */
-int spec_load(spec *out, const char *path, const char *const *sets, int nsets,
-              uerr *e);
+int spec_load(spec *out, const char *path, const char *const *sets, int nsets, uerr *e);
 
 /* The same from memory: name is what messages and `path` show, and what
  * the default run name derives from. buf need not be NUL-terminated. */

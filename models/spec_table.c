@@ -18,8 +18,7 @@
 #include "ops/ops.h"
 
 static const char *const spec_data_kind_names[] = {"text", "classify", "npy", NULL};
-static const char *const spec_cell_names[] = {"elman", "jordan", "lstm", "gru", "custom",
-                                              NULL};
+static const char *const spec_cell_names[] = {"elman", "jordan", "lstm", "gru", "custom", NULL};
 static const char *const spec_output_names[] = {"softmax", "linear", "sigmoid", NULL};
 static const char *const spec_loss_names[] = {"cross_entropy", "mse", "bce", NULL};
 static const char *const spec_outputs_names[] = {"every_step", "last_step", NULL};
@@ -33,8 +32,7 @@ _Static_assert(SPEC_NNAMES(spec_data_kind_names) == SPEC_DATA_NPY + 1, "data.kin
 _Static_assert(SPEC_NNAMES(spec_cell_names) == SPEC_CELL_CUSTOM + 1, "model.cell");
 _Static_assert(SPEC_NNAMES(spec_output_names) == SPEC_OUT_SIGMOID + 1, "model.output");
 _Static_assert(SPEC_NNAMES(spec_loss_names) == SPEC_LOSS_BCE + 1, "model.loss");
-_Static_assert(SPEC_NNAMES(spec_outputs_names) == SPEC_OUTPUTS_LAST_STEP + 1,
-               "model.outputs");
+_Static_assert(SPEC_NNAMES(spec_outputs_names) == SPEC_OUTPUTS_LAST_STEP + 1, "model.outputs");
 _Static_assert(SPEC_NNAMES(spec_state_names) == SPEC_STATE_ZERO + 1, "train.state");
 _Static_assert(SPEC_NNAMES(spec_optim_names) == SPEC_OPT_ADAM + 1, "optimizer.name");
 _Static_assert(SPEC_NNAMES(spec_fuse_names) == 3, "train.fuse");
@@ -43,26 +41,49 @@ _Static_assert(sizeof(spec_cell) == sizeof(int) && sizeof(dtype) == sizeof(int),
                "enums are int-sized");
 
 #define SPEC_AT(m) .off = offsetof(spec, m), .size = sizeof(((spec *)0)->m)
-#define F_STR(k, m, d, fl, doc_)                                                    \
-    {.key = k, .type = SPEC_T_STR, SPEC_AT(m), .def = d, .flags = fl, .doc = doc_}
-#define F_INT(k, m, d, lo, hi, doc_)                                                \
-    {.key = k, .type = SPEC_T_INT, SPEC_AT(m), .def = d, .imin = lo, .imax = hi,    \
-     .doc = doc_}
-#define F_U64(k, m, d, doc_) {.key = k, .type = SPEC_T_U64, SPEC_AT(m), .def = d, .doc = doc_}
-#define F_BYTES(k, m, d, doc_)                                                      \
-    {.key = k, .type = SPEC_T_BYTES, SPEC_AT(m), .def = d, .doc = doc_}
-#define F_REAL(k, m, d, lo, hi, fl, doc_)                                           \
-    {.key = k, .type = SPEC_T_REAL, SPEC_AT(m), .def = d, .rmin = lo, .rmax = hi,   \
-     .flags = fl, .doc = doc_}
-#define F_BOOL(k, m, d, doc_) {.key = k, .type = SPEC_T_BOOL, SPEC_AT(m), .def = d, .doc = doc_}
-#define F_ENUM(k, m, d, nm, doc_)                                                   \
-    {.key = k, .type = SPEC_T_ENUM, SPEC_AT(m), .def = d, .names = nm, .doc = doc_}
-#define F_DTYPE(k, m, d, doc_)                                                      \
-    {.key = k, .type = SPEC_T_DTYPE, SPEC_AT(m), .def = d, .names = spec_dtype_names, \
-     .doc = doc_}
+#define F_STR(k, m, d, fl, doc_)                                                                   \
+    {                                                                                              \
+        .key = k, .type = SPEC_T_STR, SPEC_AT(m), .def = d, .flags = fl, .doc = doc_               \
+    }
+#define F_INT(k, m, d, lo, hi, doc_)                                                               \
+    {                                                                                              \
+        .key = k, .type = SPEC_T_INT, SPEC_AT(m), .def = d, .imin = lo, .imax = hi, .doc = doc_    \
+    }
+#define F_U64(k, m, d, doc_)                                                                       \
+    {                                                                                              \
+        .key = k, .type = SPEC_T_U64, SPEC_AT(m), .def = d, .doc = doc_                            \
+    }
+#define F_BYTES(k, m, d, doc_)                                                                     \
+    {                                                                                              \
+        .key = k, .type = SPEC_T_BYTES, SPEC_AT(m), .def = d, .doc = doc_                          \
+    }
+#define F_REAL(k, m, d, lo, hi, fl, doc_)                                                          \
+    {                                                                                              \
+        .key = k, .type = SPEC_T_REAL, SPEC_AT(m), .def = d, .rmin = lo, .rmax = hi, .flags = fl,  \
+        .doc = doc_                                                                                \
+    }
+#define F_BOOL(k, m, d, doc_)                                                                      \
+    {                                                                                              \
+        .key = k, .type = SPEC_T_BOOL, SPEC_AT(m), .def = d, .doc = doc_                           \
+    }
+#define F_ENUM(k, m, d, nm, doc_)                                                                  \
+    {                                                                                              \
+        .key = k, .type = SPEC_T_ENUM, SPEC_AT(m), .def = d, .names = nm, .doc = doc_              \
+    }
+#define F_DTYPE(k, m, d, doc_)                                                                     \
+    {                                                                                              \
+        .key = k, .type = SPEC_T_DTYPE, SPEC_AT(m), .def = d, .names = spec_dtype_names,           \
+        .doc = doc_                                                                                \
+    }
 /* an enum over the op table's names: the ops flagged OPF_ACTIVATION */
-#define F_OPS(k, m, d, fn) {.key = k, .type = SPEC_T_ENUM, SPEC_AT(m), .def = d, .names_fn = fn}
-#define F_NODE(k, m, doc_) {.key = k, .type = SPEC_T_NODE, SPEC_AT(m), .doc = doc_}
+#define F_OPS(k, m, d, fn)                                                                         \
+    {                                                                                              \
+        .key = k, .type = SPEC_T_ENUM, SPEC_AT(m), .def = d, .names_fn = fn                        \
+    }
+#define F_NODE(k, m, doc_)                                                                         \
+    {                                                                                              \
+        .key = k, .type = SPEC_T_NODE, SPEC_AT(m), .doc = doc_                                     \
+    }
 
 const spec_field spec_fields[] = {
     F_STR("name", name, NULL, SPEC_NONEMPTY, "run name (default: the config's file name)"),
@@ -80,8 +101,7 @@ const spec_field spec_fields[] = {
     F_OPS("model.activation", model.activation, "tanh", op_activation_names),
     F_ENUM("model.output", model.output, "softmax", spec_output_names,
            "softmax | linear | sigmoid"),
-    F_ENUM("model.loss", model.loss, "cross_entropy", spec_loss_names,
-           "cross_entropy | mse | bce"),
+    F_ENUM("model.loss", model.loss, "cross_entropy", spec_loss_names, "cross_entropy | mse | bce"),
     F_ENUM("model.outputs", model.outputs, "every_step", spec_outputs_names,
            "every_step | last_step"),
     F_INT("model.layers", model.layers, "1", 1, SPEC_MAX_LAYERS, "stacked recurrent layers"),
@@ -96,15 +116,14 @@ const spec_field spec_fields[] = {
     F_DTYPE("train.dtype", train.dtype, "float32", "float32 | float64"),
     F_INT("train.seq_len", train.seq_len, "25", 1, 1000000, "time steps per unrolled chunk"),
     F_INT("train.batch", train.batch, "1", 1, 65536, "sequences per batch"),
-    F_ENUM("train.state", train.state, "carry", spec_state_names,
-           "carry (truncated BPTT) | zero"),
+    F_ENUM("train.state", train.state, "carry", spec_state_names, "carry (truncated BPTT) | zero"),
     F_INT("train.steps", train.steps, "1000", 1, SPEC_NOMAX, "optimiser steps"),
     F_ENUM("train.optimizer.name", train.optimizer.name, "adagrad", spec_optim_names,
            "sgd | momentum | adagrad | adam"),
-    F_REAL("train.optimizer.lr", train.optimizer.lr, "0.1", 0, 0,
-           SPEC_LO_OPEN | SPEC_NO_HI, "learning rate"),
-    F_REAL("train.optimizer.eps", train.optimizer.eps, "1e-8", 0, 0,
-           SPEC_LO_OPEN | SPEC_NO_HI, "adagrad, adam: added to the denominator"),
+    F_REAL("train.optimizer.lr", train.optimizer.lr, "0.1", 0, 0, SPEC_LO_OPEN | SPEC_NO_HI,
+           "learning rate"),
+    F_REAL("train.optimizer.eps", train.optimizer.eps, "1e-8", 0, 0, SPEC_LO_OPEN | SPEC_NO_HI,
+           "adagrad, adam: added to the denominator"),
     F_REAL("train.optimizer.momentum", train.optimizer.momentum, "0.9", 0, 1, SPEC_HI_OPEN,
            "momentum: velocity decay"),
     F_REAL("train.optimizer.beta1", train.optimizer.beta1, "0.9", 0, 1, SPEC_HI_OPEN,
@@ -122,8 +141,7 @@ const spec_field spec_fields[] = {
     F_U64("train.seed", train.seed, "42", "initialisation and data order"),
     F_INT("train.valid_every", train.valid_every, "0", 0, SPEC_NOMAX,
           "steps between validations (0 = never)"),
-    F_INT("train.log_every", train.log_every, "100", 1, SPEC_NOMAX,
-          "steps between progress lines"),
+    F_INT("train.log_every", train.log_every, "100", 1, SPEC_NOMAX, "steps between progress lines"),
     F_INT("train.ledger_every", train.ledger_every, "0", 0, SPEC_NOMAX,
           "steps between per-time-step gradient ledgers in the metrics (0 = never)"),
     F_ENUM("train.fuse", train.fuse, "all", spec_fuse_names,
@@ -234,8 +252,7 @@ static int spec_distance(const char *a, size_t la, const char *b, size_t lb)
                 v = c[j - 1] + 1;
             if (p[j - 1] + cost < v)
                 v = p[j - 1] + cost;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                pp[j - 2] + 1 < v)
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < v)
                 v = pp[j - 2] + 1;
             c[j] = v;
         }

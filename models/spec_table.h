@@ -39,9 +39,9 @@ typedef struct spec_field {
     int64_t imin, imax;
     double rmin, rmax;
     unsigned flags;
-    const char *const *names; /* enum: value i is spelled names[i]; NULL-ended */
+    const char *const *names;             /* enum: value i is spelled names[i]; NULL-ended */
     const char *const *(*names_fn)(void); /* or the names from the op table */
-    const char *doc;          /* NULL: the names, "a | b | c" */
+    const char *doc;                      /* NULL: the names, "a | b | c" */
 } spec_field;
 
 #define SPEC_NOMAX INT64_MAX

@@ -148,8 +148,8 @@ int spec_write_yaml(const spec *s, FILE *f)
         int indent = (int)(2 * part);
         char doc[128];
         if (node) {
-            fprintf(f, "%*s# %s\n%*s%s:", indent, "", spec_doc(fd, doc, sizeof doc), indent,
-                    "", leaf);
+            fprintf(f, "%*s# %s\n%*s%s:", indent, "", spec_doc(fd, doc, sizeof doc), indent, "",
+                    leaf);
             ytree_write_value(f, node, indent + 2);
             continue;
         }

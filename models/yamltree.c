@@ -66,9 +66,12 @@ bool ytree_utf8_valid(const char *s, size_t len)
 const char *ytree_kind_name(ytree_kind k)
 {
     switch (k) {
-    case YTREE_SCALAR: return "a scalar";
-    case YTREE_SEQ: return "a sequence";
-    case YTREE_MAP: return "a mapping";
+    case YTREE_SCALAR:
+        return "a scalar";
+    case YTREE_SEQ:
+        return "a sequence";
+    case YTREE_MAP:
+        return "a mapping";
     }
     return "a node";
 }
@@ -103,8 +106,7 @@ char *ytree_show(char *buf, size_t n, const char *s, size_t len)
             tn = (size_t)snprintf(tmp, sizeof tmp, "\\x%02X", u[i]);
         } else if (u[i] < 0x80) {
             tmp[0] = (char)u[i], tn = 1;
-        } else if ((k = (size_t)utf8_decode(u + i, len - i, &cp)) != 0 &&
-                   cp >= 0xA0) {
+        } else if ((k = (size_t)utf8_decode(u + i, len - i, &cp)) != 0 && cp >= 0xA0) {
             memcpy(tmp, u + i, k), tn = k;
         } else {
             tn = (size_t)snprintf(tmp, sizeof tmp, "\\x%02X", u[i]);
@@ -131,8 +133,7 @@ bool ytree_is_null(const ytree_node *n)
     return false;
 }
 
-const ytree_node *ytree_map_get(const ytree_node *map, const char *key,
-                                const ytree_node **key_node)
+const ytree_node *ytree_map_get(const ytree_node *map, const char *key, const ytree_node **key_node)
 {
     if (key_node)
         *key_node = NULL;
@@ -187,14 +188,12 @@ static int ytree_at(ytree_builder *b, yaml_mark_t m, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return uerr_set(b->e, UERR_USER, "%s:%zu:%zu: %s", b->name, m.line + 1,
-                    m.column + 1, msg);
+    return uerr_set(b->e, UERR_USER, "%s:%zu:%zu: %s", b->name, m.line + 1, m.column + 1, msg);
 }
 
 static int ytree_oom(ytree_builder *b)
 {
-    return uerr_set(b->e, UERR_INTERNAL, "%s: out of memory while reading YAML",
-                    b->name);
+    return uerr_set(b->e, UERR_INTERNAL, "%s: out of memory while reading YAML", b->name);
 }
 
 static uint64_t ytree_hash(const char *s, size_t len)
@@ -214,8 +213,7 @@ static bool ytree_same_key(const ytree_node *a, const ytree_node *b)
 
 /* Inserts key number idx of f's mapping into its table; the keys before
  * it are already in kids[0, 2, ..]. */
-static int ytree_key_insert(ytree_frame *f, size_t idx, const ytree_node *key,
-                            size_t *dup)
+static int ytree_key_insert(ytree_frame *f, size_t idx, const ytree_node *key, size_t *dup)
 {
     if ((idx + 1) * 2 > f->nslots) {
         size_t ns = f->nslots ? f->nslots * 2 : 16;
@@ -320,8 +318,8 @@ static const char *ytree_tag_shown(const unsigned char *tag, char *buf, size_t n
     return ytree_show(buf, n, t, strlen(t));
 }
 
-static int ytree_check_props(ytree_builder *b, yaml_mark_t m,
-                             const unsigned char *anchor, const unsigned char *tag)
+static int ytree_check_props(ytree_builder *b, yaml_mark_t m, const unsigned char *anchor,
+                             const unsigned char *tag)
 {
     if (anchor)
         return ytree_at(b, m, "anchors and aliases are not supported");
@@ -333,8 +331,8 @@ static int ytree_check_props(ytree_builder *b, yaml_mark_t m,
     return 0;
 }
 
-static int ytree_open(ytree_builder *b, ytree_kind kind, yaml_mark_t m,
-                      const unsigned char *anchor, const unsigned char *tag)
+static int ytree_open(ytree_builder *b, ytree_kind kind, yaml_mark_t m, const unsigned char *anchor,
+                      const unsigned char *tag)
 {
     if (ytree_check_props(b, m, anchor, tag))
         return -1;
@@ -362,8 +360,7 @@ static void ytree_close(ytree_builder *b)
 
 static int ytree_scalar(ytree_builder *b, const yaml_event_t *ev)
 {
-    if (ytree_check_props(b, ev->start_mark, ev->data.scalar.anchor,
-                          ev->data.scalar.tag))
+    if (ytree_check_props(b, ev->start_mark, ev->data.scalar.anchor, ev->data.scalar.tag))
         return -1;
     ytree_node *node = ytree_new(YTREE_SCALAR, ev->start_mark);
     if (!node)
@@ -386,8 +383,7 @@ static int ytree_event(ytree_builder *b, const yaml_event_t *ev)
     switch (ev->type) {
     case YAML_DOCUMENT_START_EVENT:
         if (b->ndocs++ > 0)
-            return ytree_at(b, ev->start_mark,
-                            "more than one document (a config is one document)");
+            return ytree_at(b, ev->start_mark, "more than one document (a config is one document)");
         if (ev->data.document_start.tag_directives.start !=
             ev->data.document_start.tag_directives.end)
             return ytree_at(b, ev->start_mark, "tags are not supported (found %%TAG)");
@@ -438,21 +434,18 @@ static int ytree_parser_error(ytree_builder *b, const yaml_parser_t *p)
     case YAML_READER_ERROR: {
         yaml_mark_t m = ytree_mark_of(b->buf, b->len, p->problem_offset);
         if (p->problem_value != -1)
-            return ytree_at(b, m, "%s (byte 0x%02X)", problem,
-                            (unsigned)p->problem_value & 0xFFu);
+            return ytree_at(b, m, "%s (byte 0x%02X)", problem, (unsigned)p->problem_value & 0xFFu);
         return ytree_at(b, m, "%s", problem);
     }
     default:
         if (p->context)
-            return ytree_at(b, p->problem_mark, "%s (%s at %zu:%zu)", problem,
-                            p->context, p->context_mark.line + 1,
-                            p->context_mark.column + 1);
+            return ytree_at(b, p->problem_mark, "%s (%s at %zu:%zu)", problem, p->context,
+                            p->context_mark.line + 1, p->context_mark.column + 1);
         return ytree_at(b, p->problem_mark, "%s", problem);
     }
 }
 
-int ytree_parse_buffer(ytree **out, const char *name, const char *buf, size_t len,
-                       uerr *e)
+int ytree_parse_buffer(ytree **out, const char *name, const char *buf, size_t len, uerr *e)
 {
     *out = NULL;
     if (len > YTREE_MAX_BYTES)
@@ -532,8 +525,8 @@ int ytree_parse_file(ytree **out, const char *path, uerr *e)
 /* Code points libyaml would fold, break on or strip if written raw. */
 static bool ytree_cp_needs_escape(uint32_t cp)
 {
-    return cp < 0x20 || (cp >= 0x7F && cp < 0xA0) || cp == 0x2028 || cp == 0x2029 ||
-           cp == 0xFEFF || cp == 0xFFFE || cp == 0xFFFF;
+    return cp < 0x20 || (cp >= 0x7F && cp < 0xA0) || cp == 0x2028 || cp == 0x2029 || cp == 0xFEFF ||
+           cp == 0xFFFE || cp == 0xFFFF;
 }
 
 /* Conservative: a plain scalar after "key: " or "- " in block context
@@ -578,9 +571,8 @@ static bool ytree_plain_ok(const char *s, size_t len)
 /* Would a YAML reader resolve this plain text to something not a string? */
 static bool ytree_looks_typed(const char *s, size_t len)
 {
-    static const char *const words[] = {"~",  "null", "true", "false", "yes", "no",
-                                        "on", "off",  "y",    "n",     ".inf",
-                                        ".nan"};
+    static const char *const words[] = {"~",  "null", "true", "false", "yes",  "no",
+                                        "on", "off",  "y",    "n",     ".inf", ".nan"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (len == strlen(words[i]) && !strncasecmp(s, words[i], len))
             return true;
@@ -607,14 +599,30 @@ static void ytree_write_quoted(FILE *f, const char *s, size_t len)
             continue;
         }
         switch (cp) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\t': fputs("\\t", f); break;
-        case '\r': fputs("\\r", f); break;
-        case 0: fputs("\\0", f); break;
-        case 0x2028: fputs("\\L", f); break;
-        case 0x2029: fputs("\\P", f); break;
+        case '"':
+            fputs("\\\"", f);
+            break;
+        case '\\':
+            fputs("\\\\", f);
+            break;
+        case '\n':
+            fputs("\\n", f);
+            break;
+        case '\t':
+            fputs("\\t", f);
+            break;
+        case '\r':
+            fputs("\\r", f);
+            break;
+        case 0:
+            fputs("\\0", f);
+            break;
+        case 0x2028:
+            fputs("\\L", f);
+            break;
+        case 0x2029:
+            fputs("\\P", f);
+            break;
         default:
             if (ytree_cp_needs_escape(cp)) {
                 if (cp < 0x100)
@@ -657,8 +665,8 @@ static bool ytree_flow_ok(const ytree_node *seq)
         const ytree_node *k = seq->kids[i];
         if (k->kind != YTREE_SCALAR)
             return false;
-        if (!k->quoted && (k->len == 0 || (ytree_plain_ok(k->text, k->len) &&
-                                           strpbrk(k->text, ",[]{}:"))))
+        if (!k->quoted &&
+            (k->len == 0 || (ytree_plain_ok(k->text, k->len) && strpbrk(k->text, ",[]{}:"))))
             return false; /* plain in a block, but not in flow: stay a block */
         width += k->len + 2;
     }

@@ -56,8 +56,7 @@ typedef struct ytree {
 
 /* Parses len bytes of buf (need not be NUL-terminated). On success *out
  * owns a new tree; on failure *out is NULL, e holds the message. */
-int ytree_parse_buffer(ytree **out, const char *name, const char *buf, size_t len,
-                       uerr *e);
+int ytree_parse_buffer(ytree **out, const char *name, const char *buf, size_t len, uerr *e);
 int ytree_parse_file(ytree **out, const char *path, uerr *e);
 
 /* Reads a whole file of at most YTREE_MAX_BYTES into a new NUL-terminated

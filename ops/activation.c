@@ -13,35 +13,35 @@
 
 #include "kernels/vmath.h"
 
-#define UNARY_KERNEL(fname, EXPR)                                                         \
-    static void fname(const graph *g, const gnode *n, void *const *in, void *out)         \
-    {                                                                                     \
-        (void)g;                                                                          \
-        int64_t total = shape_numel(&n->shape);                                           \
-        DT_EACH_REAL(n->dt, T, {                                                          \
-            const T *xs = in[0];                                                          \
-            T *ys = out;                                                                  \
-            for (int64_t i = 0; i < total; i++) {                                         \
-                T x = xs[i];                                                              \
-                ys[i] = (EXPR);                                                           \
-            }                                                                             \
-        });                                                                               \
+#define UNARY_KERNEL(fname, EXPR)                                                                  \
+    static void fname(const graph *g, const gnode *n, void *const *in, void *out)                  \
+    {                                                                                              \
+        (void)g;                                                                                   \
+        int64_t total = shape_numel(&n->shape);                                                    \
+        DT_EACH_REAL(n->dt, T, {                                                                   \
+            const T *xs = in[0];                                                                   \
+            T *ys = out;                                                                           \
+            for (int64_t i = 0; i < total; i++) {                                                  \
+                T x = xs[i];                                                                       \
+                ys[i] = (EXPR);                                                                    \
+            }                                                                                      \
+        });                                                                                        \
     }
 
 /* z = g * f'(y) elementwise; in[0] = y, in[1] = g */
-#define GRAD_KERNEL(fname, EXPR)                                                          \
-    static void fname(const graph *g_, const gnode *n, void *const *in, void *out)        \
-    {                                                                                     \
-        (void)g_;                                                                         \
-        int64_t total = shape_numel(&n->shape);                                           \
-        DT_EACH_REAL(n->dt, T, {                                                          \
-            const T *ys = in[0], *gs = in[1];                                             \
-            T *zs = out;                                                                  \
-            for (int64_t i = 0; i < total; i++) {                                         \
-                T y = ys[i], g = gs[i];                                                   \
-                zs[i] = (EXPR);                                                           \
-            }                                                                             \
-        });                                                                               \
+#define GRAD_KERNEL(fname, EXPR)                                                                   \
+    static void fname(const graph *g_, const gnode *n, void *const *in, void *out)                 \
+    {                                                                                              \
+        (void)g_;                                                                                  \
+        int64_t total = shape_numel(&n->shape);                                                    \
+        DT_EACH_REAL(n->dt, T, {                                                                   \
+            const T *ys = in[0], *gs = in[1];                                                      \
+            T *zs = out;                                                                           \
+            for (int64_t i = 0; i < total; i++) {                                                  \
+                T y = ys[i], g = gs[i];                                                            \
+                zs[i] = (EXPR);                                                                    \
+            }                                                                                      \
+        });                                                                                        \
     }
 
 /* tanh and sigmoid: the vector forms of kernels/vmath.h (libm's one call per
@@ -67,8 +67,8 @@ static void sigmoid_forward(const graph *g, const gnode *n, void *const *in, voi
 }
 
 UNARY_KERNEL(relu_forward, x > 0 ? x : (T)0)
-GRAD_KERNEL(tanh_grad_forward, g * (1 - y * y))
-GRAD_KERNEL(sigmoid_grad_forward, g * y * (1 - y))
+GRAD_KERNEL(tanh_grad_forward, g *(1 - y * y))
+GRAD_KERNEL(sigmoid_grad_forward, g *y *(1 - y))
 GRAD_KERNEL(relu_grad_forward, y > 0 ? g : (T)0)
 
 static int32_t act_bprop(graph *g, int op_grad, int32_t node, int32_t gout, uerr *e)
@@ -110,8 +110,7 @@ static int32_t tanh_grad_bprop(graph *g, int32_t node, int i, int32_t gout, int 
     return op_scale(g, op_mul(g, op_mul(g, y, gg, e), gout, e), -2.0, e);
 }
 
-static int32_t sigmoid_grad_bprop(graph *g, int32_t node, int i, int32_t gout, int *u,
-                                  uerr *e)
+static int32_t sigmoid_grad_bprop(graph *g, int32_t node, int i, int32_t gout, int *u, uerr *e)
 {
     (void)u;
     int32_t y = g->nodes[node].in[0], gg = g->nodes[node].in[1];
@@ -141,22 +140,43 @@ static int32_t grad_example(graph *g, int op, uerr *e)
     return op_binary(g, op, y, op_example_param(g, shape_2(3, 5), e), e);
 }
 
-static int32_t tanh_example(graph *g, uerr *e) { return unary_example(g, OP_TANH, e); }
-static int32_t sigmoid_example(graph *g, uerr *e) { return unary_example(g, OP_SIGMOID, e); }
-static int32_t relu_example(graph *g, uerr *e) { return unary_example(g, OP_RELU, e); }
-static int32_t tanh_grad_example(graph *g, uerr *e) { return grad_example(g, OP_TANH_GRAD, e); }
+static int32_t tanh_example(graph *g, uerr *e)
+{
+    return unary_example(g, OP_TANH, e);
+}
+static int32_t sigmoid_example(graph *g, uerr *e)
+{
+    return unary_example(g, OP_SIGMOID, e);
+}
+static int32_t relu_example(graph *g, uerr *e)
+{
+    return unary_example(g, OP_RELU, e);
+}
+static int32_t tanh_grad_example(graph *g, uerr *e)
+{
+    return grad_example(g, OP_TANH_GRAD, e);
+}
 static int32_t sigmoid_grad_example(graph *g, uerr *e)
 {
     return grad_example(g, OP_SIGMOID_GRAD, e);
 }
-static int32_t relu_grad_example(graph *g, uerr *e) { return grad_example(g, OP_RELU_GRAD, e); }
+static int32_t relu_grad_example(graph *g, uerr *e)
+{
+    return grad_example(g, OP_RELU_GRAD, e);
+}
 
-const op_def op_def_TANH = {.arity = 1, .flags = OPF_INPLACE | OPF_CALL | OPF_ACTIVATION,
-                            .infer = op_infer_like_first, .forward = tanh_forward,
-                            .bprop = tanh_bprop, .example = tanh_example};
-const op_def op_def_SIGMOID = {.arity = 1, .flags = OPF_INPLACE | OPF_CALL | OPF_ACTIVATION,
-                               .infer = op_infer_like_first, .forward = sigmoid_forward,
-                               .bprop = sigmoid_bprop, .example = sigmoid_example};
+const op_def op_def_TANH = {.arity = 1,
+                            .flags = OPF_INPLACE | OPF_CALL | OPF_ACTIVATION,
+                            .infer = op_infer_like_first,
+                            .forward = tanh_forward,
+                            .bprop = tanh_bprop,
+                            .example = tanh_example};
+const op_def op_def_SIGMOID = {.arity = 1,
+                               .flags = OPF_INPLACE | OPF_CALL | OPF_ACTIVATION,
+                               .infer = op_infer_like_first,
+                               .forward = sigmoid_forward,
+                               .bprop = sigmoid_bprop,
+                               .example = sigmoid_example};
 /* relu is not differentiable at 0: y > 0 exactly where x > 0 */
 static int relu_kink(const graph *g, const gnode *n, const void *const *in, const void *out,
                      int64_t k)
@@ -168,15 +188,28 @@ static int relu_kink(const graph *g, const gnode *n, const void *const *in, cons
     return ((const double *)out)[k] > 0;
 }
 
-const op_def op_def_RELU = {.arity = 1, .flags = OPF_INPLACE | OPF_CALL | OPF_ACTIVATION,
-                            .infer = op_infer_like_first, .forward = relu_forward,
-                            .bprop = relu_bprop, .example = relu_example, .kink = relu_kink};
-const op_def op_def_TANH_GRAD = {.arity = 2, .flags = OPF_INPLACE, .infer = op_infer_like_first,
-                                 .forward = tanh_grad_forward, .bprop = tanh_grad_bprop,
+const op_def op_def_RELU = {.arity = 1,
+                            .flags = OPF_INPLACE | OPF_CALL | OPF_ACTIVATION,
+                            .infer = op_infer_like_first,
+                            .forward = relu_forward,
+                            .bprop = relu_bprop,
+                            .example = relu_example,
+                            .kink = relu_kink};
+const op_def op_def_TANH_GRAD = {.arity = 2,
+                                 .flags = OPF_INPLACE,
+                                 .infer = op_infer_like_first,
+                                 .forward = tanh_grad_forward,
+                                 .bprop = tanh_grad_bprop,
                                  .example = tanh_grad_example};
-const op_def op_def_SIGMOID_GRAD = {.arity = 2, .flags = OPF_INPLACE, .infer = op_infer_like_first,
-                                    .forward = sigmoid_grad_forward, .bprop = sigmoid_grad_bprop,
+const op_def op_def_SIGMOID_GRAD = {.arity = 2,
+                                    .flags = OPF_INPLACE,
+                                    .infer = op_infer_like_first,
+                                    .forward = sigmoid_grad_forward,
+                                    .bprop = sigmoid_grad_bprop,
                                     .example = sigmoid_grad_example};
-const op_def op_def_RELU_GRAD = {.arity = 2, .flags = OPF_INPLACE, .infer = op_infer_like_first,
-                                 .forward = relu_grad_forward, .bprop = relu_grad_bprop,
+const op_def op_def_RELU_GRAD = {.arity = 2,
+                                 .flags = OPF_INPLACE,
+                                 .infer = op_infer_like_first,
+                                 .forward = relu_grad_forward,
+                                 .bprop = relu_grad_bprop,
                                  .example = relu_grad_example};

@@ -68,8 +68,7 @@ static int choose_worked(uerr *e)
         choose_forward(&g, &g.nodes[v], in, got);
         for (int b = 0; b < 3 && !e->code; b++)
             if (got[b] != want[b])
-                uerr_set(e, UERR_INTERNAL, "choose: row %d is %d, expected %d", b, got[b],
-                         want[b]);
+                uerr_set(e, UERR_INTERNAL, "choose: row %d is %d, expected %d", b, got[b], want[b]);
     }
     graph_free(&g);
     if (v < 0 && !e->code)

@@ -27,27 +27,27 @@ static int binary_infer(const graph *g, gnode *n, uerr *e)
 }
 
 /* z[i] = x[i] OP y[j], j = i, i mod nb (row vector) or 0 (scalar) */
-#define BINARY_KERNEL(fname, OPER)                                                        \
-    static void fname(const graph *g, const gnode *n, void *const *in, void *out)         \
-    {                                                                                     \
-        int64_t total = shape_numel(&n->shape);                                           \
-        int64_t nb = shape_numel(&g->nodes[n->in[1]].shape);                              \
-        DT_EACH_REAL(n->dt, T, {                                                          \
-            const T *x = in[0], *y = in[1];                                               \
-            T *z = out;                                                                   \
-            if (nb == total) {                                                            \
-                for (int64_t i = 0; i < total; i++)                                       \
-                    z[i] = x[i] OPER y[i];                                                \
-            } else if (nb == 1) {                                                         \
-                T s = y[0];                                                               \
-                for (int64_t i = 0; i < total; i++)                                       \
-                    z[i] = x[i] OPER s;                                                   \
-            } else {                                                                      \
-                for (int64_t r = 0; r < total; r += nb)                                   \
-                    for (int64_t j = 0; j < nb; j++)                                      \
-                        z[r + j] = x[r + j] OPER y[j];                                    \
-            }                                                                             \
-        });                                                                               \
+#define BINARY_KERNEL(fname, OPER)                                                                 \
+    static void fname(const graph *g, const gnode *n, void *const *in, void *out)                  \
+    {                                                                                              \
+        int64_t total = shape_numel(&n->shape);                                                    \
+        int64_t nb = shape_numel(&g->nodes[n->in[1]].shape);                                       \
+        DT_EACH_REAL(n->dt, T, {                                                                   \
+            const T *x = in[0], *y = in[1];                                                        \
+            T *z = out;                                                                            \
+            if (nb == total) {                                                                     \
+                for (int64_t i = 0; i < total; i++)                                                \
+                    z[i] = x[i] OPER y[i];                                                         \
+            } else if (nb == 1) {                                                                  \
+                T s = y[0];                                                                        \
+                for (int64_t i = 0; i < total; i++)                                                \
+                    z[i] = x[i] OPER s;                                                            \
+            } else {                                                                               \
+                for (int64_t r = 0; r < total; r += nb)                                            \
+                    for (int64_t j = 0; j < nb; j++)                                               \
+                        z[r + j] = x[r + j] OPER y[j];                                             \
+            }                                                                                      \
+        });                                                                                        \
     }
 
 BINARY_KERNEL(add_forward, +)
@@ -92,16 +92,37 @@ static int32_t binary_example(graph *g, int op, uerr *e)
     return op_binary(g, op, x, s, e);
 }
 
-static int32_t add_example(graph *g, uerr *e) { return binary_example(g, OP_ADD, e); }
-static int32_t sub_example(graph *g, uerr *e) { return binary_example(g, OP_SUB, e); }
-static int32_t mul_example(graph *g, uerr *e) { return binary_example(g, OP_MUL, e); }
+static int32_t add_example(graph *g, uerr *e)
+{
+    return binary_example(g, OP_ADD, e);
+}
+static int32_t sub_example(graph *g, uerr *e)
+{
+    return binary_example(g, OP_SUB, e);
+}
+static int32_t mul_example(graph *g, uerr *e)
+{
+    return binary_example(g, OP_MUL, e);
+}
 
-const op_def op_def_ADD = {.arity = 2, .flags = OPF_INPLACE, .infer = binary_infer,
-                           .forward = add_forward, .bprop = add_bprop, .example = add_example};
-const op_def op_def_SUB = {.arity = 2, .flags = OPF_INPLACE, .infer = binary_infer,
-                           .forward = sub_forward, .bprop = sub_bprop, .example = sub_example};
-const op_def op_def_MUL = {.arity = 2, .flags = OPF_INPLACE, .infer = binary_infer,
-                           .forward = mul_forward, .bprop = mul_bprop, .example = mul_example};
+const op_def op_def_ADD = {.arity = 2,
+                           .flags = OPF_INPLACE,
+                           .infer = binary_infer,
+                           .forward = add_forward,
+                           .bprop = add_bprop,
+                           .example = add_example};
+const op_def op_def_SUB = {.arity = 2,
+                           .flags = OPF_INPLACE,
+                           .infer = binary_infer,
+                           .forward = sub_forward,
+                           .bprop = sub_bprop,
+                           .example = sub_example};
+const op_def op_def_MUL = {.arity = 2,
+                           .flags = OPF_INPLACE,
+                           .infer = binary_infer,
+                           .forward = mul_forward,
+                           .bprop = mul_bprop,
+                           .example = mul_example};
 
 static void scale_forward(const graph *g, const gnode *n, void *const *in, void *out)
 {
@@ -116,8 +137,7 @@ static void scale_forward(const graph *g, const gnode *n, void *const *in, void 
     });
 }
 
-static int32_t scale_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined,
-                           uerr *e)
+static int32_t scale_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined, uerr *e)
 {
     (void)i;
     (void)undefined;
@@ -129,6 +149,9 @@ static int32_t scale_example(graph *g, uerr *e)
     return op_scale(g, op_example_param(g, shape_2(2, 3), e), -2.5, e);
 }
 
-const op_def op_def_SCALE = {.arity = 1, .flags = OPF_INPLACE, .infer = op_infer_like_first,
-                             .forward = scale_forward, .bprop = scale_bprop,
+const op_def op_def_SCALE = {.arity = 1,
+                             .flags = OPF_INPLACE,
+                             .infer = op_infer_like_first,
+                             .forward = scale_forward,
+                             .bprop = scale_bprop,
                              .example = scale_example};

@@ -61,8 +61,7 @@ static void op_gather_accumulate(const graph *g, const gnode *n, void *const *in
     gather_rows(g, n, in, out, 1);
 }
 
-static int32_t gather_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined,
-                            uerr *e)
+static int32_t gather_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined, uerr *e)
 {
     const gnode *n = &g->nodes[node];
     if (i == 1) {
@@ -78,8 +77,11 @@ static int32_t gather_example(graph *g, uerr *e)
     return op_gather(g, u, op_example_index(g, shape_1(5), 6, e), e);
 }
 
-const op_def op_def_GATHER = {.arity = 2, .infer = gather_infer, .forward = gather_forward,
-                              .bprop = gather_bprop, .example = gather_example,
+const op_def op_def_GATHER = {.arity = 2,
+                              .infer = gather_infer,
+                              .forward = gather_forward,
+                              .bprop = gather_bprop,
+                              .example = gather_example,
                               .accumulate = op_gather_accumulate};
 
 static int scatter_infer(const graph *g, gnode *n, uerr *e)
@@ -170,8 +172,7 @@ static void op_scatter_accumulate(const graph *g, const gnode *n, void *const *i
     });
 }
 
-static int32_t scatter_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined,
-                             uerr *e)
+static int32_t scatter_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined, uerr *e)
 {
     if (i == 1) {
         *undefined = 1;
@@ -187,6 +188,9 @@ static int32_t scatter_example(graph *g, uerr *e)
     return op_scatter(g, rows, op_example_index(g, shape_1(7), 4, e), 4, e);
 }
 
-const op_def op_def_SCATTER = {.arity = 2, .infer = scatter_infer, .forward = scatter_forward,
-                               .bprop = scatter_bprop, .example = scatter_example,
+const op_def op_def_SCATTER = {.arity = 2,
+                               .infer = scatter_infer,
+                               .forward = scatter_forward,
+                               .bprop = scatter_bprop,
+                               .example = scatter_example,
                                .accumulate = op_scatter_accumulate};

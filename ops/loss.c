@@ -54,19 +54,19 @@ static int xent_infer(const graph *g, gnode *n, uerr *e)
 /* The sum of a row, in double, in four interleaved partial sums: one
  * running sum is a chain of dependent additions, four keep the adder busy.
  * A fixed order, so the same row always gives the same bits. */
-#define ROW_SUM(T, z, N, out)                                                              \
-    do {                                                                                   \
-        double s0_ = 0, s1_ = 0, s2_ = 0, s3_ = 0;                                         \
-        int64_t j_ = 0;                                                                    \
-        for (; j_ + 4 <= (N); j_ += 4) {                                                   \
-            s0_ += (double)(z)[j_];                                                        \
-            s1_ += (double)(z)[j_ + 1];                                                    \
-            s2_ += (double)(z)[j_ + 2];                                                    \
-            s3_ += (double)(z)[j_ + 3];                                                    \
-        }                                                                                  \
-        for (; j_ < (N); j_++)                                                             \
-            s0_ += (double)(z)[j_];                                                        \
-        (out) = (s0_ + s1_) + (s2_ + s3_);                                                 \
+#define ROW_SUM(T, z, N, out)                                                                      \
+    do {                                                                                           \
+        double s0_ = 0, s1_ = 0, s2_ = 0, s3_ = 0;                                                 \
+        int64_t j_ = 0;                                                                            \
+        for (; j_ + 4 <= (N); j_ += 4) {                                                           \
+            s0_ += (double)(z)[j_];                                                                \
+            s1_ += (double)(z)[j_ + 1];                                                            \
+            s2_ += (double)(z)[j_ + 2];                                                            \
+            s3_ += (double)(z)[j_ + 3];                                                            \
+        }                                                                                          \
+        for (; j_ < (N); j_++)                                                                     \
+            s0_ += (double)(z)[j_];                                                                \
+        (out) = (s0_ + s1_) + (s2_ + s3_);                                                         \
     } while (0)
 
 /* logits [R, N], targets [R] -> scalar */
@@ -195,10 +195,15 @@ static int32_t xent_example(graph *g, uerr *e)
     return op_softmax_xent(g, l, op_example_index(g, shape_1(4), 6, e), e);
 }
 
-const op_def op_def_SOFTMAX_XENT = {.arity = 2, .infer = xent_infer, .forward = xent_forward,
-                                    .bprop = xent_bprop, .example = xent_example};
-const op_def op_def_SOFTMAX_XENT_GRAD = {.arity = 3, .flags = OPF_BACKWARD_ONLY | OPF_INPLACE,
-                                         .infer = xent_grad_infer, .forward = xent_grad_forward};
+const op_def op_def_SOFTMAX_XENT = {.arity = 2,
+                                    .infer = xent_infer,
+                                    .forward = xent_forward,
+                                    .bprop = xent_bprop,
+                                    .example = xent_example};
+const op_def op_def_SOFTMAX_XENT_GRAD = {.arity = 3,
+                                         .flags = OPF_BACKWARD_ONLY | OPF_INPLACE,
+                                         .infer = xent_grad_infer,
+                                         .forward = xent_grad_forward};
 
 /*
  * Losses on real targets take an optional third input: an int32 row mask
@@ -211,8 +216,7 @@ static int real_loss_infer(const graph *g, gnode *n, uerr *e)
     const gnode *p = &g->nodes[n->in[0]], *t = &g->nodes[n->in[1]];
     if (n->nin < 2 || n->nin > 3)
         return op_shape_error(g, n, e, "expected prediction, target and an optional row mask");
-    if (p->dt != g->dt || t->dt != g->dt || !shape_equal(&p->shape, &t->shape) ||
-        p->shape.rank < 1)
+    if (p->dt != g->dt || t->dt != g->dt || !shape_equal(&p->shape, &t->shape) || p->shape.rank < 1)
         return op_shape_error(g, n, e, "expected a prediction and a target of one shape");
     if (n->nin == 3) {
         const gnode *m = &g->nodes[n->in[2]];
@@ -226,26 +230,26 @@ static int real_loss_infer(const graph *g, gnode *n, uerr *e)
 }
 
 /* The per-element terms of the two losses, summed over unmasked rows. */
-#define REAL_LOSS_KERNEL(fname, TERM)                                                     \
-    static void fname(const graph *g, const gnode *n, void *const *in, void *out)         \
-    {                                                                                     \
-        const gnode *pn = &g->nodes[n->in[0]];                                            \
-        int64_t N = pn->shape.dim[pn->shape.rank - 1];                                    \
-        int64_t R = shape_numel(&pn->shape) / N;                                          \
-        const int32_t *mask = n->nin == 3 ? in[2] : NULL;                                 \
-        DT_EACH_REAL(n->dt, T, {                                                          \
-            const T *ps = in[0], *ts = in[1];                                             \
-            double s = 0;                                                                 \
-            for (int64_t r = 0; r < R; r++) {                                             \
-                if (mask && !mask[r])                                                     \
-                    continue;                                                             \
-                for (int64_t j = 0; j < N; j++) {                                         \
-                    double p = (double)ps[r * N + j], t = (double)ts[r * N + j];          \
-                    s += (TERM);                                                          \
-                }                                                                         \
-            }                                                                             \
-            *(T *)out = (T)s;                                                             \
-        });                                                                               \
+#define REAL_LOSS_KERNEL(fname, TERM)                                                              \
+    static void fname(const graph *g, const gnode *n, void *const *in, void *out)                  \
+    {                                                                                              \
+        const gnode *pn = &g->nodes[n->in[0]];                                                     \
+        int64_t N = pn->shape.dim[pn->shape.rank - 1];                                             \
+        int64_t R = shape_numel(&pn->shape) / N;                                                   \
+        const int32_t *mask = n->nin == 3 ? in[2] : NULL;                                          \
+        DT_EACH_REAL(n->dt, T, {                                                                   \
+            const T *ps = in[0], *ts = in[1];                                                      \
+            double s = 0;                                                                          \
+            for (int64_t r = 0; r < R; r++) {                                                      \
+                if (mask && !mask[r])                                                              \
+                    continue;                                                                      \
+                for (int64_t j = 0; j < N; j++) {                                                  \
+                    double p = (double)ps[r * N + j], t = (double)ts[r * N + j];                   \
+                    s += (TERM);                                                                   \
+                }                                                                                  \
+            }                                                                                      \
+            *(T *)out = (T)s;                                                                      \
+        });                                                                                        \
     }
 
 /* 1/2 (p - t)^2 */
@@ -301,10 +305,22 @@ static int32_t real_loss_example(graph *g, int op, uerr *e)
     return op_add(g, op_build(g, a, e), op_build(g, b, e), e);
 }
 
-static int32_t mse_example(graph *g, uerr *e) { return real_loss_example(g, OP_MSE, e); }
-static int32_t bce_example(graph *g, uerr *e) { return real_loss_example(g, OP_SIGMOID_BCE, e); }
+static int32_t mse_example(graph *g, uerr *e)
+{
+    return real_loss_example(g, OP_MSE, e);
+}
+static int32_t bce_example(graph *g, uerr *e)
+{
+    return real_loss_example(g, OP_SIGMOID_BCE, e);
+}
 
-const op_def op_def_MSE = {.arity = -1, .infer = real_loss_infer, .forward = mse_forward,
-                           .bprop = mse_bprop, .example = mse_example};
-const op_def op_def_SIGMOID_BCE = {.arity = -1, .infer = real_loss_infer, .forward = bce_forward,
-                                   .bprop = bce_bprop, .example = bce_example};
+const op_def op_def_MSE = {.arity = -1,
+                           .infer = real_loss_infer,
+                           .forward = mse_forward,
+                           .bprop = mse_bprop,
+                           .example = mse_example};
+const op_def op_def_SIGMOID_BCE = {.arity = -1,
+                                   .infer = real_loss_infer,
+                                   .forward = bce_forward,
+                                   .bprop = bce_bprop,
+                                   .example = bce_example};

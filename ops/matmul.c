@@ -69,9 +69,8 @@ static void matmul_run(const graph *g, const gnode *n, void *const *in, void *ou
     int64_t lda = a->shape.dim[1], ldb = b->shape.dim[1];
     int ta = (int)n->ip[0], tb = (int)n->ip[1];
     if (!tb && M <= SMM_MAX_M) {
-        int done = n->dt == DT_F32
-                       ? smm_f32(ta, M, N, K, in[0], lda, in[1], ldb, out, N, acc)
-                       : smm_f64(ta, M, N, K, in[0], lda, in[1], ldb, out, N, acc);
+        int done = n->dt == DT_F32 ? smm_f32(ta, M, N, K, in[0], lda, in[1], ldb, out, N, acc)
+                                   : smm_f64(ta, M, N, K, in[0], lda, in[1], ldb, out, N, acc);
         if (done)
             return;
     }
@@ -105,8 +104,7 @@ static void op_matmul_accumulate(const graph *g, const gnode *n, void *const *in
  *   1  0  | B G^T         | A G
  *   1  1  | B^T G^T       | G^T A^T
  */
-static int32_t matmul_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined,
-                            uerr *e)
+static int32_t matmul_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined, uerr *e)
 {
     (void)undefined;
     const gnode *n = &g->nodes[node];

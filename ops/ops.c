@@ -23,7 +23,10 @@ static gnode proto_of(int op, int nin, const int32_t *in)
     return n;
 }
 
-op_forward_fn op_accumulate_fn(int op) { return op_table[op]->accumulate; }
+op_forward_fn op_accumulate_fn(int op)
+{
+    return op_table[op]->accumulate;
+}
 
 const char *op_call_name(int op)
 {
@@ -145,7 +148,6 @@ int32_t op_build(graph *g, gnode proto, uerr *e)
     return id;
 }
 
-
 int32_t op_unary(graph *g, int op, int32_t a, uerr *e)
 {
     return op_build(g, proto_of(op, 1, &a), e);
@@ -172,9 +174,18 @@ int32_t op_matmul(graph *g, int32_t a, int32_t b, int ta, int tb, uerr *e)
     return op_build(g, n, e);
 }
 
-int32_t op_add(graph *g, int32_t a, int32_t b, uerr *e) { return op_binary(g, OP_ADD, a, b, e); }
-int32_t op_sub(graph *g, int32_t a, int32_t b, uerr *e) { return op_binary(g, OP_SUB, a, b, e); }
-int32_t op_mul(graph *g, int32_t a, int32_t b, uerr *e) { return op_binary(g, OP_MUL, a, b, e); }
+int32_t op_add(graph *g, int32_t a, int32_t b, uerr *e)
+{
+    return op_binary(g, OP_ADD, a, b, e);
+}
+int32_t op_sub(graph *g, int32_t a, int32_t b, uerr *e)
+{
+    return op_binary(g, OP_SUB, a, b, e);
+}
+int32_t op_mul(graph *g, int32_t a, int32_t b, uerr *e)
+{
+    return op_binary(g, OP_MUL, a, b, e);
+}
 
 int32_t op_scale(graph *g, int32_t a, double s, uerr *e)
 {

@@ -66,10 +66,10 @@ typedef int (*op_worked_fn)(uerr *e);
  * which also places every error at the equation's line and column. */
 typedef struct op_args {
     graph *g;
-    int n;          /* arguments written */
-    void *ctx;      /* the evaluator's */
+    int n;     /* arguments written */
+    void *ctx; /* the evaluator's */
     uerr *e;
-    int placed;     /* the error set already names its place */
+    int placed; /* the error set already names its place */
     /* argument i as a per-step vector: its node, or -1 (error placed) */
     int32_t (*vector)(struct op_args *a, int i);
     /* argument i as a number: 1 and *num, or 0 when it is not one */
@@ -92,21 +92,21 @@ typedef int (*op_kink_fn)(const graph *g, const gnode *n, const void *const *in,
                           int64_t k);
 
 typedef struct op_def {
-    int arity;                 /* number of inputs; -1: 1..GRAPH_MAX_IN */
+    int arity; /* number of inputs; -1: 1..GRAPH_MAX_IN */
     unsigned flags;
     op_infer_fn infer;
     op_forward_fn forward;
-    op_bprop_fn bprop;         /* NULL: "no gradient for op X" */
+    op_bprop_fn bprop; /* NULL: "no gradient for op X" */
     op_example_fn example;
-    op_forward_fn accumulate;  /* out += value (the plan's accumulate
-                                  rewrite), or NULL */
-    op_worked_fn worked;       /* OPF_INDEX ops: the forward test */
+    op_forward_fn accumulate; /* out += value (the plan's accumulate
+                                 rewrite), or NULL */
+    op_worked_fn worked;      /* OPF_INDEX ops: the forward test */
     /* OPF_CALL: how equations spell and call it */
-    const char *call_name;     /* NULL: the op's name */
-    const char *call_args;     /* its arguments for messages and docs;
-                                  NULL: "v" (one input) or "v, ..." */
-    op_call_fn call;           /* NULL: op_call_vectors */
-    op_kink_fn kink;           /* NULL: differentiable everywhere */
+    const char *call_name; /* NULL: the op's name */
+    const char *call_args; /* its arguments for messages and docs;
+                              NULL: "v" (one input) or "v, ..." */
+    op_call_fn call;       /* NULL: op_call_vectors */
+    op_kink_fn kink;       /* NULL: differentiable everywhere */
 } op_def;
 
 extern const op_def *const op_table[OP_COUNT];

@@ -96,8 +96,11 @@ static int32_t sum_example(graph *g, uerr *e)
     return op_mul(g, rows, all, e);
 }
 
-const op_def op_def_SUM = {.arity = 1, .infer = sum_infer, .forward = sum_forward,
-                           .bprop = sum_bprop, .example = sum_example,
+const op_def op_def_SUM = {.arity = 1,
+                           .infer = sum_infer,
+                           .forward = sum_forward,
+                           .bprop = sum_bprop,
+                           .example = sum_example,
                            .accumulate = op_sum_accumulate};
 
 static int broadcast_infer(const graph *g, gnode *n, uerr *e)
@@ -105,9 +108,8 @@ static int broadcast_infer(const graph *g, gnode *n, uerr *e)
     const gnode *a = &g->nodes[n->in[0]];
     if (a->dt != g->dt)
         return op_shape_error(g, n, e, "expected a floating input of the graph's dtype");
-    int ok = a->shape.rank == 0 ||
-             (a->shape.rank == 1 && n->shape.rank >= 1 &&
-              n->shape.dim[n->shape.rank - 1] == a->shape.dim[0]);
+    int ok = a->shape.rank == 0 || (a->shape.rank == 1 && n->shape.rank >= 1 &&
+                                    n->shape.dim[n->shape.rank - 1] == a->shape.dim[0]);
     if (!ok)
         return op_shape_error(g, n, e, "can only repeat a scalar, or a row vector along rows");
     n->dt = a->dt;
@@ -142,5 +144,8 @@ static int32_t broadcast_example(graph *g, uerr *e)
     return op_mul(g, row, all, e);
 }
 
-const op_def op_def_BROADCAST = {.arity = 1, .infer = broadcast_infer, .forward = broadcast_forward,
-                                 .bprop = broadcast_bprop, .example = broadcast_example};
+const op_def op_def_BROADCAST = {.arity = 1,
+                                 .infer = broadcast_infer,
+                                 .forward = broadcast_forward,
+                                 .bprop = broadcast_bprop,
+                                 .example = broadcast_example};

@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static int64_t last_dim(const shape *s) { return s->dim[s->rank - 1]; }
+static int64_t last_dim(const shape *s)
+{
+    return s->dim[s->rank - 1];
+}
 
 static int same_leading(const shape *a, const shape *b)
 {
@@ -71,8 +74,11 @@ static int32_t concat_example(graph *g, uerr *e)
     return op_concat(g, p, 3, e);
 }
 
-const op_def op_def_CONCAT = {.arity = -1, .flags = OPF_CALL, .infer = concat_infer,
-                              .forward = concat_forward, .bprop = concat_bprop,
+const op_def op_def_CONCAT = {.arity = -1,
+                              .flags = OPF_CALL,
+                              .infer = concat_infer,
+                              .forward = concat_forward,
+                              .bprop = concat_bprop,
                               .example = concat_example};
 
 static int slice_infer(const graph *g, gnode *n, uerr *e)
@@ -147,9 +153,14 @@ static int32_t slice_call(int op, op_args *a)
     return op_slice(a->g, v, (int64_t)k * len, len, a->e);
 }
 
-const op_def op_def_SLICE = {.arity = 1, .flags = OPF_CALL, .infer = slice_infer,
-                             .forward = slice_forward, .bprop = slice_bprop,
-                             .example = slice_example, .call_name = "chunk", .call_args = "v, k, n",
+const op_def op_def_SLICE = {.arity = 1,
+                             .flags = OPF_CALL,
+                             .infer = slice_infer,
+                             .forward = slice_forward,
+                             .bprop = slice_bprop,
+                             .example = slice_example,
+                             .call_name = "chunk",
+                             .call_args = "v, k, n",
                              .call = slice_call};
 
 static int pad_infer(const graph *g, gnode *n, uerr *e)
@@ -206,6 +217,9 @@ static int32_t pad_example(graph *g, uerr *e)
     return op_pad(g, op_example_param(g, shape_2(3, 2), e), 1, 5, e);
 }
 
-const op_def op_def_PAD = {.arity = 1, .infer = pad_infer, .forward = pad_forward,
-                           .bprop = pad_bprop, .example = pad_example,
+const op_def op_def_PAD = {.arity = 1,
+                           .infer = pad_infer,
+                           .forward = pad_forward,
+                           .bprop = pad_bprop,
+                           .example = pad_example,
                            .accumulate = op_pad_accumulate};

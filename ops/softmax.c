@@ -87,8 +87,13 @@ static int32_t softmax_example(graph *g, uerr *e)
     return op_unary(g, OP_SOFTMAX, op_example_param(g, shape_2(3, 5), e), e);
 }
 
-const op_def op_def_SOFTMAX = {.arity = 1, .flags = OPF_INPLACE | OPF_CALL, .infer = softmax_infer,
-                               .forward = softmax_forward, .bprop = softmax_bprop,
+const op_def op_def_SOFTMAX = {.arity = 1,
+                               .flags = OPF_INPLACE | OPF_CALL,
+                               .infer = softmax_infer,
+                               .forward = softmax_forward,
+                               .bprop = softmax_bprop,
                                .example = softmax_example};
-const op_def op_def_SOFTMAX_GRAD = {.arity = 2, .flags = OPF_BACKWARD_ONLY | OPF_INPLACE,
-                                    .infer = op_infer_like_first, .forward = softmax_grad_forward};
+const op_def op_def_SOFTMAX_GRAD = {.arity = 2,
+                                    .flags = OPF_BACKWARD_ONLY | OPF_INPLACE,
+                                    .infer = op_infer_like_first,
+                                    .forward = softmax_grad_forward};

@@ -121,5 +121,8 @@ static int32_t transpose_example(graph *g, uerr *e)
     return op_transpose(g, op_example_param(g, shape_2(37, 45), e), e);
 }
 
-const op_def op_def_TRANSPOSE = {.arity = 1, .infer = transpose_infer, .forward = transpose_forward,
-                                 .bprop = transpose_bprop, .example = transpose_example};
+const op_def op_def_TRANSPOSE = {.arity = 1,
+                                 .infer = transpose_infer,
+                                 .forward = transpose_forward,
+                                 .bprop = transpose_bprop,
+                                 .example = transpose_example};

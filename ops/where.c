@@ -52,5 +52,8 @@ static int32_t where_example(graph *g, uerr *e)
     return op_where(g, op_example_index(g, shape_1(5), 2, e), a, b, e);
 }
 
-const op_def op_def_WHERE = {.arity = 3, .infer = where_infer, .forward = where_forward,
-                             .bprop = where_bprop, .example = where_example};
+const op_def op_def_WHERE = {.arity = 3,
+                             .infer = where_infer,
+                             .forward = where_forward,
+                             .bprop = where_bprop,
+                             .example = where_example};

@@ -70,8 +70,8 @@ static int npy_preamble(const unsigned char *p, size_t avail, uint64_t total, co
                         name, major, minor);
     if (total < 8 + lenbytes)
         return uerr_set(e, UERR_USER,
-                        "%s: truncated header (file has %" PRIu64 " bytes, no header length)",
-                        name, total);
+                        "%s: truncated header (file has %" PRIu64 " bytes, no header length)", name,
+                        total);
     uint64_t len = (uint64_t)p[8] | (uint64_t)p[9] << 8;
     if (lenbytes == 4)
         len |= (uint64_t)p[10] << 16 | (uint64_t)p[11] << 24;
@@ -86,7 +86,6 @@ static int npy_preamble(const unsigned char *p, size_t avail, uint64_t total, co
 }
 
 /* ---- header dict ------------------------------------------------------ */
-
 
 /* A cursor over the header text; errors name the input. */
 typedef struct npy_lex {
@@ -235,15 +234,14 @@ static int npy_shape(npy_lex *x, shape *s)
              * land below the limit (2^64 + 4 would read as 4) */
             uint64_t d = (uint64_t)(*x->p++ - '0');
             if (v > (dim_max - d) / 10)
-                return uerr_set(x->e, UERR_USER, "%s: shape has a dimension too large",
-                                x->name);
+                return uerr_set(x->e, UERR_USER, "%s: shape has a dimension too large", x->name);
             v = v * 10 + d;
         }
         if (x->p < x->end && *x->p == 'L')
             x->p++;
         if (s->rank == TENSOR_MAX_RANK)
-            return uerr_set(x->e, UERR_USER, "%s: shape has more than %d dimensions",
-                            x->name, TENSOR_MAX_RANK);
+            return uerr_set(x->e, UERR_USER, "%s: shape has more than %d dimensions", x->name,
+                            TENSOR_MAX_RANK);
         s->dim[s->rank++] = (int64_t)v;
         npy_skip_ws(x);
         if (x->p < x->end && *x->p == ',') {
@@ -317,7 +315,9 @@ static int npy_header(const char *h, size_t hlen, const char *name, npy_info *in
         return npy_malformed(&x, "only padding after the dict");
     if (!have_descr || !have_fortran || !have_shape)
         return uerr_set(e, UERR_USER, "%s: header has no '%s' key", name,
-                        !have_descr ? "descr" : !have_fortran ? "fortran_order" : "shape");
+                        !have_descr     ? "descr"
+                        : !have_fortran ? "fortran_order"
+                                        : "shape");
     uint64_t n = in->file_itemsize;
     for (int i = 0; i < in->s.rank; i++) {
         uint64_t d = (uint64_t)in->s.dim[i];
@@ -364,8 +364,8 @@ static int npy_i64_to_i32(const unsigned char *src, unsigned char *dst, uint64_t
 
 /* ---- entry points ----------------------------------------------------- */
 
-int npy_parse(const void *buf, size_t n, const char *display_name, dtype *dt, shape *s,
-              void **data, uerr *e)
+int npy_parse(const void *buf, size_t n, const char *display_name, dtype *dt, shape *s, void **data,
+              uerr *e)
 {
     const unsigned char *b = buf;
     const char *name = display_name ? display_name : "<buffer>";
@@ -443,8 +443,7 @@ int npy_read(const char *path, dtype *dt, shape *s, void **data, uerr *e)
         rc = uerr_set(e, UERR_INTERNAL, "%s: seek failed: %s", path, strerror(errno));
         goto done;
     }
-    if ((rc = npy_read_exact(f, h, hlen, path, e)) ||
-        (rc = npy_header(h, hlen, path, &in, e)) ||
+    if ((rc = npy_read_exact(f, h, hlen, path, e)) || (rc = npy_header(h, hlen, path, &in, e)) ||
         (rc = npy_data_size(&in, total - start - hlen, path, e)))
         goto done;
     size_t nbytes = (size_t)in.nbytes;
@@ -477,9 +476,12 @@ done:
 static const char *npy_descr_of(dtype dt)
 {
     switch (dt) {
-    case DT_F32: return "<f4";
-    case DT_F64: return "<f8";
-    case DT_I32: return "<i4";
+    case DT_F32:
+        return "<f4";
+    case DT_F64:
+        return "<f8";
+    case DT_I32:
+        return "<i4";
     }
     return NULL;
 }
@@ -502,8 +504,7 @@ int npy_write(const char *path, dtype dt, const shape *s, const void *data, uerr
         if (s->dim[i] < 0)
             return uerr_set(e, UERR_INTERNAL, "%s: cannot write a negative dimension", path);
         numel *= (uint64_t)s->dim[i];
-        k += snprintf(hdr + k, sizeof hdr - (size_t)k, i ? ", %" PRId64 : "%" PRId64,
-                      s->dim[i]);
+        k += snprintf(hdr + k, sizeof hdr - (size_t)k, i ? ", %" PRId64 : "%" PRId64, s->dim[i]);
     }
     k += snprintf(hdr + k, sizeof hdr - (size_t)k, "%s", s->rank == 1 ? ",), }" : "), }");
     /* Like numpy (>= 1.22), reserve room for dim 0 to grow to 21 digits,

@@ -36,7 +36,7 @@ int npy_read(const char *path, dtype *dt, shape *s, void **data, uerr *e);
 
 /* Same as npy_read on the n bytes at buf; display_name names the input in
  * error messages. buf is not modified and need not be aligned. */
-int npy_parse(const void *buf, size_t n, const char *display_name, dtype *dt, shape *s,
-              void **data, uerr *e);
+int npy_parse(const void *buf, size_t n, const char *display_name, dtype *dt, shape *s, void **data,
+              uerr *e);
 
 #endif

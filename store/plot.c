@@ -280,10 +280,11 @@ int plot_heatmap_svg(FILE *f, const double *z, int64_t nrows, int64_t ncols,
         hi = lo + 1;
     const double W = 860, H = 500, left = 70, right = 130, top = 40, bottom = 50;
     double cw = (W - left - right) / (double)ncols, ch = (H - top - bottom) / (double)nrows;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
-               "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
-               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
+            "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
+            "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
             W, H);
     fprintf(f, "<text x=\"%g\" y=\"22\" font-size=\"15\">", left);
     for (const char *p = title; p && *p; p++)
@@ -295,8 +296,9 @@ int plot_heatmap_svg(FILE *f, const double *z, int64_t nrows, int64_t ncols,
             int R = 235, G = 235, B = 235;
             if (v > 0 && isfinite(v))
                 ramp((log10(v) - lo) / (hi - lo), &R, &G, &B);
-            fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
-                       "fill=\"rgb(%d,%d,%d)\"/>\n",
+            fprintf(f,
+                    "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
+                    "fill=\"rgb(%d,%d,%d)\"/>\n",
                     left + (double)c * cw, top + (double)r * ch, cw + 0.3, ch + 0.3, R, G, B);
         }
     /* axes: time steps along x, training steps down y */
@@ -309,8 +311,9 @@ int plot_heatmap_svg(FILE *f, const double *z, int64_t nrows, int64_t ncols,
                 top + ((double)r + 0.5) * ch + 4, (long long)row_steps[r]);
     fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">time step t in the chunk</text>\n",
             left + (W - left - right) / 2, H - 12);
-    fprintf(f, "<text x=\"16\" y=\"%g\" transform=\"rotate(-90 16 %g)\" "
-               "text-anchor=\"middle\">training step</text>\n",
+    fprintf(f,
+            "<text x=\"16\" y=\"%g\" transform=\"rotate(-90 16 %g)\" "
+            "text-anchor=\"middle\">training step</text>\n",
             top + (H - top - bottom) / 2, top + (H - top - bottom) / 2);
     /* colour bar */
     double bx = W - right + 30, bh = H - top - bottom;

@@ -44,8 +44,8 @@ typedef struct store store;
 
 /* The modes of store_open. */
 enum {
-    STORE_READ_WRITE = 0, /* create if missing, migrate an older file forward */
-    STORE_READ_ONLY = 1,  /* an existing, current store; never writes */
+    STORE_READ_WRITE = 0,   /* create if missing, migrate an older file forward */
+    STORE_READ_ONLY = 1,    /* an existing, current store; never writes */
     STORE_READ_UPGRADE = 2, /* read-only, but an older file is first migrated
                              * (read-write, then reopened) when it is writable */
 };
@@ -70,19 +70,19 @@ int store_busy_timeout(store *s, int ms, uerr *e);
 /* ---- runs ------------------------------------------------------------- */
 
 typedef struct store_run_info {
-    const char *name;            /* NULL or "": "run", else run-2, run-3... */
-    const char *config_text;     /* the YAML as read; hashed into config_hash */
+    const char *name;        /* NULL or "": "run", else run-2, run-3... */
+    const char *config_text; /* the YAML as read; hashed into config_hash */
     const char *command_line;
     const char *program_version;
-    const char *data_hash;       /* sha256 hex of the training data, or NULL */
-    const char *blas;            /* e.g. "OpenBLAS 0.3.21", or NULL */
-    int threads;                 /* 0: unknown */
-    const int32_t *vocab;        /* vocab[i] = codepoint of token i */
+    const char *data_hash; /* sha256 hex of the training data, or NULL */
+    const char *blas;      /* e.g. "OpenBLAS 0.3.21", or NULL */
+    int threads;           /* 0: unknown */
+    const int32_t *vocab;  /* vocab[i] = codepoint of token i */
     int nvocab;
-    int64_t parent_checkpoint;   /* 0: none */
-    const char *init;            /* how the parameters started: "seed", "params"
-                                  * (--params DIR), "from" (--from CKPT) or
-                                  * "import"; NULL: "" (unknown) */
+    int64_t parent_checkpoint; /* 0: none */
+    const char *init;          /* how the parameters started: "seed", "params"
+                                * (--params DIR), "from" (--from CKPT) or
+                                * "import"; NULL: "" (unknown) */
 } store_run_info;
 
 /* Run names are unique, non-empty, at most 200 bytes, not all digits (so
@@ -225,8 +225,8 @@ typedef struct store_loaded_tensor {
 
 typedef struct store_loaded {
     int64_t id, run, step, version;
-    int64_t parent;     /* 0: none */
-    int64_t session;    /* 0: unknown (saved before schema 2) */
+    int64_t parent;  /* 0: none */
+    int64_t session; /* 0: unknown (saved before schema 2) */
     char *created;
     char *metrics_json; /* NULL if none */
     char *tag;          /* NULL if none */
@@ -251,7 +251,6 @@ int store_tensor_hash(dtype dt, const shape *s, const void *data, char out[65]);
 /* The most recently saved checkpoint of the database; an error naming the
  * file when there is none. */
 int store_checkpoint_latest(store *s, int64_t *ckpt, uerr *e);
-
 
 /* ---- test and safety hooks --------------------------------------------- */
 
@@ -295,8 +294,8 @@ int store_metrics_table(store *s, int64_t run, const char *name, table *out, uer
 
 /* The steps and values of one metric of run, ordered by step (NaN where
  * NULL). *steps and *values are malloc'd, or NULL when *n is 0. */
-int store_metric_series(store *s, int64_t run, const char *name, int64_t **steps,
-                        double **values, int64_t *n, uerr *e);
+int store_metric_series(store *s, int64_t run, const char *name, int64_t **steps, double **values,
+                        int64_t *n, uerr *e);
 
 /* Columns: session, kind, from_ckpt, from_step, started, finished, status,
  * dropped (metric rows a resume deleted), host, pid, command. */
@@ -317,8 +316,8 @@ int store_lineage_table(store *s, int64_t ckpt, table *out, uerr *e);
  * its value in the checkpoint's metrics JSON, else the run's logged value
  * at the checkpoint's step. run 0: any run. Ties go to the earlier
  * checkpoint. An error naming the metric when no checkpoint has it. */
-int store_checkpoint_best(store *s, int64_t run, const char *metric, int maximize,
-                          int64_t *ckpt, double *value, uerr *e);
+int store_checkpoint_best(store *s, int64_t run, const char *metric, int maximize, int64_t *ckpt,
+                          double *value, uerr *e);
 
 /* Sets (tag NULL: removes) the tag of a checkpoint. Tags are unique,
  * follow the run-name rules, and may not equal a run name (a reference

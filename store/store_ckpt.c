@@ -330,8 +330,8 @@ int store_checkpoint_resolve(store *s, const char *ref, int64_t *ckpt, uerr *e)
             if ((rc = store_best_loss(s, run, ckpt, &found, e)))
                 return rc;
             if (!found)
-                return uerr_set(e, UERR_USER, "%s: run '%s' has no checkpoint with a loss",
-                                s->path, runpart);
+                return uerr_set(e, UERR_USER, "%s: run '%s' has no checkpoint with a loss", s->path,
+                                runpart);
             return 0;
         }
         if ((rc = store_latest(s, run, step, ckpt, &found, e)))

@@ -34,7 +34,7 @@ struct store {
     store_metric_row *mrows; /* mcap slots, allocated on first use */
     int nm, mcap;            /* more than a batch only while the lock is held elsewhere */
     int last_busy;           /* the last failure: another connection held the lock */
-    char *mnames; /* NUL-terminated names of the buffered rows, back to back */
+    char *mnames;            /* NUL-terminated names of the buffered rows, back to back */
     size_t mnames_len, mnames_cap;
     int64_t metric_run_ok; /* last run store_metric found to exist; 0: none */
     int64_t session;       /* the session row this handle's run_begin/resume made */

@@ -271,7 +271,10 @@ void store_close(store *s)
     free(s);
 }
 
-int store_busy(const store *s) { return s->last_busy; }
+int store_busy(const store *s)
+{
+    return s->last_busy;
+}
 
 int store_busy_timeout(store *s, int ms, uerr *e)
 {

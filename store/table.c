@@ -199,7 +199,6 @@ static void table_show(const table *t, const table_cell *c, int col, char *buf, 
     buf[k] = '\0';
 }
 
-
 /* One cell of an aligned row. Padding and the two-space separator are
  * owed, and written only before text that follows them, so a row whose
  * last columns are empty ends without trailing spaces. */

@@ -15,60 +15,59 @@
 #include <stdio.h>
 #include <string.h>
 
-static int check_failed_;   /* failures in the current test */
-static int check_nfail_;    /* failed tests in this binary */
+static int check_failed_; /* failures in the current test */
+static int check_nfail_;  /* failed tests in this binary */
 static int check_npass_;
 
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            if (!check_failed_)                                                \
-                printf("  %s:%d: CHECK(%s)\n", __FILE__, __LINE__, #cond);     \
-            check_failed_++;                                                   \
-        }                                                                      \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            if (!check_failed_)                                                                    \
+                printf("  %s:%d: CHECK(%s)\n", __FILE__, __LINE__, #cond);                         \
+            check_failed_++;                                                                       \
+        }                                                                                          \
     } while (0)
 
-#define CHECKF(cond, ...)                                                      \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            printf("  %s:%d: ", __FILE__, __LINE__);                           \
-            printf(__VA_ARGS__);                                               \
-            printf("\n");                                                      \
-            check_failed_++;                                                   \
-        }                                                                      \
+#define CHECKF(cond, ...)                                                                          \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            printf("  %s:%d: ", __FILE__, __LINE__);                                               \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+            check_failed_++;                                                                       \
+        }                                                                                          \
     } while (0)
 
 /* An uerr-returning call that must succeed. */
-#define CHECK_OK(call, e)                                                      \
-    do {                                                                       \
-        int rc_ = (call);                                                      \
-        if (rc_ != 0) {                                                        \
-            printf("  %s:%d: %s failed: %s\n", __FILE__, __LINE__, #call,      \
-                   (e)->msg);                                                  \
-            check_failed_++;                                                   \
-        }                                                                      \
+#define CHECK_OK(call, e)                                                                          \
+    do {                                                                                           \
+        int rc_ = (call);                                                                          \
+        if (rc_ != 0) {                                                                            \
+            printf("  %s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, (e)->msg);               \
+            check_failed_++;                                                                       \
+        }                                                                                          \
     } while (0)
 
-#define RUN(fn)                                                                \
-    do {                                                                       \
-        check_failed_ = 0;                                                     \
-        fn();                                                                  \
-        if (check_failed_) {                                                   \
-            printf("FAIL %s\n", #fn);                                          \
-            check_nfail_++;                                                    \
-        } else {                                                               \
-            printf("PASS %s\n", #fn);                                          \
-            check_npass_++;                                                    \
-        }                                                                      \
-        fflush(stdout);                                                        \
+#define RUN(fn)                                                                                    \
+    do {                                                                                           \
+        check_failed_ = 0;                                                                         \
+        fn();                                                                                      \
+        if (check_failed_) {                                                                       \
+            printf("FAIL %s\n", #fn);                                                              \
+            check_nfail_++;                                                                        \
+        } else {                                                                                   \
+            printf("PASS %s\n", #fn);                                                              \
+            check_npass_++;                                                                        \
+        }                                                                                          \
+        fflush(stdout);                                                                            \
     } while (0)
 
 /* A test that cannot run here: "SKIP name (why)", which tests/run.sh
  * counts apart from PASS and FAIL. */
-#define SKIP(fn, why)                                                          \
-    do {                                                                       \
-        printf("SKIP %s (%s)\n", #fn, why);                                    \
-        fflush(stdout);                                                        \
+#define SKIP(fn, why)                                                                              \
+    do {                                                                                           \
+        printf("SKIP %s (%s)\n", #fn, why);                                                        \
+        fflush(stdout);                                                                            \
     } while (0)
 
 #define CHECK_EXIT() return check_nfail_ ? 1 : 0

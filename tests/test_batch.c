@@ -15,8 +15,7 @@
 static void expect_err(int rc, const uerr *e, const char *want, int line)
 {
     CHECKF(rc != 0, "line %d: expected failure \"%s\"", line, want);
-    CHECKF(strcmp(e->msg, want) == 0, "line %d: got \"%s\", want \"%s\"", line,
-           e->msg, want);
+    CHECKF(strcmp(e->msg, want) == 0, "line %d: got \"%s\", want \"%s\"", line, e->msg, want);
 }
 #define EXPECT_ERR(rc, e, want) expect_err((rc), (e), (want), __LINE__)
 
@@ -28,8 +27,7 @@ static void fill_ids(int32_t *ids, int64_t n)
 }
 
 /* min-char-rnn's loop transcribed literally (B = 1), as the oracle. */
-static void min_char_rnn_positions(int64_t len, int64_t T, int64_t steps,
-                                   int64_t *pos, int *reset)
+static void min_char_rnn_positions(int64_t len, int64_t T, int64_t steps, int64_t *pos, int *reset)
 {
     int64_t p = 0;
     for (int64_t n = 0; n < steps; n++) {
@@ -56,8 +54,8 @@ static void test_b1_matches_min_char_rnn(void)
     for (int n = 0; n < 7; n++) {
         int r = batch_next(&c, in, tg);
         int64_t p = c.p - 3;
-        CHECKF(r == want_reset[n] && p == want_pos[n],
-               "chunk %d: p=%lld reset=%d", n, (long long)p, r);
+        CHECKF(r == want_reset[n] && p == want_pos[n], "chunk %d: p=%lld reset=%d", n, (long long)p,
+               r);
         for (int t = 0; t < 3; t++) {
             CHECK(in[t] == 100 + p + t);
             CHECK(tg[t] == 100 + p + t + 1);
@@ -76,8 +74,7 @@ static void test_b1_matches_min_char_rnn(void)
     enum { STEPS = 200 };
     int64_t pos[STEPS];
     int reset[STEPS];
-    static const int64_t sizes[][2] = {{27, 25}, {100, 25}, {101, 25},
-                                       {102, 25}, {53, 7}, {5, 3}};
+    static const int64_t sizes[][2] = {{27, 25}, {100, 25}, {101, 25}, {102, 25}, {53, 7}, {5, 3}};
     int32_t big[102];
     fill_ids(big, 102);
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
@@ -86,8 +83,8 @@ static void test_b1_matches_min_char_rnn(void)
         CHECK_OK(batch_init(&c, big, len, 1, T, &e), &e);
         for (int n = 0; n < STEPS; n++) {
             int r = batch_next(&c, NULL, NULL);
-            CHECKF(r == reset[n] && c.p - T == pos[n],
-                   "len %lld T %lld chunk %d", (long long)len, (long long)T, n);
+            CHECKF(r == reset[n] && c.p - T == pos[n], "len %lld T %lld chunk %d", (long long)len,
+                   (long long)T, n);
         }
     }
 }
@@ -155,8 +152,7 @@ static void test_too_short(void)
     CHECK_OK(batch_init(&c, ids, 12, 2, 4, &e), &e); /* S = 6: just fits */
     for (int n = 0; n < 3; n++)
         CHECK(batch_next(&c, NULL, NULL) == 1); /* every chunk resets */
-    EXPECT_ERR(batch_init(&c, ids, 12, 0, 4, &e), &e,
-               "batch must be in [1, 1073741824], got 0");
+    EXPECT_ERR(batch_init(&c, ids, 12, 0, 4, &e), &e, "batch must be in [1, 1073741824], got 0");
     uerr_clear(&e);
     EXPECT_ERR(batch_init(&c, ids, 12, 1, -1, &e), &e,
                "seq_len must be in [1, 1073741824], got -1");
@@ -216,8 +212,8 @@ typedef struct valid_log {
     int64_t stop_at; /* fail on this call, or -1 */
 } valid_log;
 
-static int valid_record(void *ctx, const int32_t *inputs,
-                        const int32_t *targets, int reset, uerr *e)
+static int valid_record(void *ctx, const int32_t *inputs, const int32_t *targets, int reset,
+                        uerr *e)
 {
     valid_log *L = ctx;
     if (L->calls == L->stop_at)
@@ -235,17 +231,15 @@ static void test_valid_walk(void)
     int32_t ids[23], in[6], tg[6];
     fill_ids(ids, 23);
     CHECK(batch_valid_count(23, 3, 2) == 3);
-    CHECK(batch_valid_count(22, 3, 2) == 3);   /* S = 7 */
-    CHECK(batch_valid_count(20, 3, 2) == 2);   /* S = 6: tail dropped */
-    CHECK(batch_valid_count(6, 3, 2) == 0);    /* S = 2 < T + 1 */
-    CHECK(batch_valid_count(9, 3, 2) == 1);    /* S = 3 = T + 1 */
-    CHECK(batch_valid_count(2, 3, 2) == 0);    /* S = 0 */
+    CHECK(batch_valid_count(22, 3, 2) == 3); /* S = 7 */
+    CHECK(batch_valid_count(20, 3, 2) == 2); /* S = 6: tail dropped */
+    CHECK(batch_valid_count(6, 3, 2) == 0);  /* S = 2 < T + 1 */
+    CHECK(batch_valid_count(9, 3, 2) == 1);  /* S = 3 = T + 1 */
+    CHECK(batch_valid_count(2, 3, 2) == 0);  /* S = 0 */
     uerr e = {0};
     valid_log L = {.stop_at = -1};
     int64_t count = -1;
-    CHECK_OK(batch_valid_each(ids, 23, 3, 2, in, tg, valid_record, &L, &count,
-                              &e),
-             &e);
+    CHECK_OK(batch_valid_each(ids, 23, 3, 2, in, tg, valid_record, &L, &count, &e), &e);
     CHECK(count == 3 && L.calls == 3);
     for (int k = 0; k < 3 && L.calls == 3; k++) {
         CHECK(L.reset[k] == (k == 0));
@@ -259,16 +253,13 @@ static void test_valid_walk(void)
     CHECK(L.tg[2][1] == 106 && L.tg[2][5] == 120);
 
     valid_log S = {.stop_at = 1};
-    EXPECT_ERR(batch_valid_each(ids, 23, 3, 2, in, tg, valid_record, &S,
-                                &count, &e),
-               &e, "stop at 1");
+    EXPECT_ERR(batch_valid_each(ids, 23, 3, 2, in, tg, valid_record, &S, &count, &e), &e,
+               "stop at 1");
     CHECK(count == 1);
 
     valid_log Z = {.stop_at = -1};
     uerr_clear(&e);
-    CHECK_OK(batch_valid_each(ids, 6, 3, 2, in, tg, valid_record, &Z, &count,
-                              &e),
-             &e);
+    CHECK_OK(batch_valid_each(ids, 6, 3, 2, in, tg, valid_record, &Z, &count, &e), &e);
     CHECK(count == 0 && Z.calls == 0);
 }
 
@@ -344,8 +335,7 @@ static void test_rng_distributions(void)
         sum2 += z * z;
     }
     double mean = sum / M, var = sum2 / M - mean * mean;
-    CHECKF(fabs(mean) < 0.01 && fabs(var - 1.0) < 0.02, "mean %g var %g", mean,
-           var);
+    CHECKF(fabs(mean) < 0.01 && fabs(var - 1.0) < 0.02, "mean %g var %g", mean, var);
 
     int hist[7] = {0};
     for (int i = 0; i < 70000; i++) {
@@ -387,8 +377,8 @@ static void test_rng_categorical(void)
     CHECK(same);
 
     /* invalid vectors return -1 and consume nothing */
-    const double neg[] = {0.5, -0.1}, zero[] = {0.0, 0.0},
-                 bad[] = {0.5, NAN}, inf[] = {1.0, INFINITY};
+    const double neg[] = {0.5, -0.1}, zero[] = {0.0, 0.0}, bad[] = {0.5, NAN},
+                 inf[] = {1.0, INFINITY};
     rng_seed(&a, 5);
     rng_seed(&b, 5);
     CHECK(rng_categorical(&a, neg, 2) == -1);

@@ -16,8 +16,16 @@
 
 static blascheck_cpu cpu_avx512(void)
 {
-    blascheck_cpu c = {.sse3 = 1, .avx = 1, .fma = 1, .avx2 = 1, .avx512f = 1, .avx512dq = 1,
-                       .avx512bw = 1, .avx512vl = 1, .os_avx = 1, .os_avx512 = 1};
+    blascheck_cpu c = {.sse3 = 1,
+                       .avx = 1,
+                       .fma = 1,
+                       .avx2 = 1,
+                       .avx512f = 1,
+                       .avx512dq = 1,
+                       .avx512bw = 1,
+                       .avx512vl = 1,
+                       .os_avx = 1,
+                       .os_avx512 = 1};
     return c;
 }
 

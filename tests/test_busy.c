@@ -22,9 +22,9 @@ static const char *cfg_text = "name: busy\n"
                               "train: {seq_len: 5, steps: 2500, seed: 3}\n";
 
 typedef struct locker {
-    sqlite3 *other;        /* the other process's connection */
-    int64_t take, give;    /* steps at which it takes and releases the lock */
-    double hold_s;         /* or: released this long after taking it, by a thread */
+    sqlite3 *other;     /* the other process's connection */
+    int64_t take, give; /* steps at which it takes and releases the lock */
+    double hold_s;      /* or: released this long after taking it, by a thread */
     int taken, notes;
     pthread_t th;
 } locker;
@@ -72,8 +72,7 @@ static int64_t count(const char *path, const char *sql)
 }
 
 /* Trains with l's lock schedule; returns train_run's status, e filled. */
-static int train_locked(const char *path, const char *every, const char *wait, locker *l,
-                        uerr *e)
+static int train_locked(const char *path, const char *every, const char *wait, locker *l, uerr *e)
 {
     spec s;
     const char *sets[2] = {every, wait};
@@ -125,8 +124,7 @@ static void test_checkpoint_waits_for_the_lock(void)
     snprintf(path, sizeof path, "%s/b.db", dir);
     locker l = {.take = 450, .hold_s = 1.0};
     uerr e = {0};
-    CHECK_OK(train_locked(path, "train.checkpoint.every=500", "train.checkpoint.wait=600", &l,
-                          &e),
+    CHECK_OK(train_locked(path, "train.checkpoint.every=500", "train.checkpoint.wait=600", &l, &e),
              &e);
     CHECK(l.taken && l.notes == 1);
     CHECK(count(path, "SELECT count(*) FROM checkpoints") == 5);

@@ -246,8 +246,9 @@ static void test_safetensors_claims(void)
     size_t h = 0;
     hdr[h++] = '{';
     for (int i = 0; i < N; i++)
-        h += (size_t)sprintf(hdr + h, "%s\"t%d\":{\"dtype\":\"F32\",\"shape\":[%d],"
-                                      "\"data_offsets\":[0,%d]}",
+        h += (size_t)sprintf(hdr + h,
+                             "%s\"t%d\":{\"dtype\":\"F32\",\"shape\":[%d],"
+                             "\"data_offsets\":[0,%d]}",
                              i ? "," : "", i, DATA / 4, DATA);
     hdr[h++] = '}';
     put64(file, h);

@@ -33,57 +33,56 @@ static double uniform(void)
  * and (when it is large enough to be split) on 1, 2 and 3 threads, each
  * on a copy of the same C with guard elements around it; 1 if every bit
  * of every run agrees. */
-#define CHECK_ONE(T, fn, ref)                                                              \
-    static int check_##T(int ta, int tb, int64_t M, int64_t N, int64_t K, int64_t pad,    \
-                         int off, int acc)                                                 \
-    {                                                                                      \
-        int64_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;         \
-        int64_t na = (ta ? K : M) * lda + off, nb = (tb ? N : K) * ldb + off;              \
-        int64_t nc = M * ldc + 2 * 16 + off;                                               \
-        size_t cb = (size_t)nc * sizeof(T);                                                \
-        T *A = malloc((size_t)na * sizeof(T)), *B = malloc((size_t)nb * sizeof(T));        \
-        T *C0 = malloc(cb), *C1 = malloc(cb), *C2 = malloc(cb);                            \
-        int same = 1, was = cpu_path();                                                    \
-        int nth = 2.0 * (double)M * (double)N * (double)K >= GEMM_PAR_FLOPS ? 3 : 1;       \
-        if (!A || !B || !C0 || !C1 || !C2)                                                 \
-            same = 0;                                                                      \
-        for (int64_t i = 0; same && i < na; i++)                                           \
-            A[i] = (T)uniform();                                                           \
-        for (int64_t i = 0; same && i < nb; i++)                                           \
-            B[i] = (T)uniform();                                                           \
-        for (int64_t i = 0; same && i < nc; i++)                                           \
-            C0[i] = C2[i] = (T)uniform();                                                  \
-        if (same)                                                                          \
-            ref(ta, tb, M, N, K, A + off, lda, B + off, ldb, C2 + 16 + off, ldc, acc);     \
-        for (int p = 0; p < CPU_NPATHS && same; p++)                                       \
-            for (int th = 1; th <= nth + 2 && same && cpu_set_path(p) >= 0; th++) {        \
-                /* after the thread counts: B kept, packed (nth + 1), then reused */       \
-                cpu_set_threads(th <= nth ? th : nth);                                     \
-                gemm_opts o = {-1, th > nth ? (const void *)B : NULL};                     \
-                if (th == nth + 1)                                                         \
-                    gemm_keep_begin();                                                     \
-                memcpy(C1, C0, cb);                                                        \
-                fn(ta, tb, M, N, K, A + off, lda, B + off, ldb, C1 + 16 + off, ldc, acc,   \
-                   &o);                                                                    \
-                if (th == nth + 2)                                                         \
-                    gemm_keep_end();                                                       \
-                same = !memcmp(C1, C2, cb);                                                \
-                int64_t i = 0;                                                             \
-                while (!same && C1[i] == C2[i])                                            \
-                    i++;                                                                   \
-                CHECKF(same, "%s %s %d threads ta %d tb %d M %lld N %lld K %lld pad %lld " \
-                             "off %d acc %d: element %lld %.17g, reference %.17g",         \
-                       #T, cpu_path_name(p), th, ta, tb, (long long)M, (long long)N,       \
-                       (long long)K, (long long)pad, off, acc, (long long)i,               \
-                       (double)C1[i], (double)C2[i]);                                      \
-            }                                                                              \
-        cpu_set_path(was);                                                                 \
-        free(A);                                                                           \
-        free(B);                                                                           \
-        free(C0);                                                                          \
-        free(C1);                                                                          \
-        free(C2);                                                                          \
-        return same;                                                                       \
+#define CHECK_ONE(T, fn, ref)                                                                      \
+    static int check_##T(int ta, int tb, int64_t M, int64_t N, int64_t K, int64_t pad, int off,    \
+                         int acc)                                                                  \
+    {                                                                                              \
+        int64_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;                 \
+        int64_t na = (ta ? K : M) * lda + off, nb = (tb ? N : K) * ldb + off;                      \
+        int64_t nc = M * ldc + 2 * 16 + off;                                                       \
+        size_t cb = (size_t)nc * sizeof(T);                                                        \
+        T *A = malloc((size_t)na * sizeof(T)), *B = malloc((size_t)nb * sizeof(T));                \
+        T *C0 = malloc(cb), *C1 = malloc(cb), *C2 = malloc(cb);                                    \
+        int same = 1, was = cpu_path();                                                            \
+        int nth = 2.0 * (double)M * (double)N * (double)K >= GEMM_PAR_FLOPS ? 3 : 1;               \
+        if (!A || !B || !C0 || !C1 || !C2)                                                         \
+            same = 0;                                                                              \
+        for (int64_t i = 0; same && i < na; i++)                                                   \
+            A[i] = (T)uniform();                                                                   \
+        for (int64_t i = 0; same && i < nb; i++)                                                   \
+            B[i] = (T)uniform();                                                                   \
+        for (int64_t i = 0; same && i < nc; i++)                                                   \
+            C0[i] = C2[i] = (T)uniform();                                                          \
+        if (same)                                                                                  \
+            ref(ta, tb, M, N, K, A + off, lda, B + off, ldb, C2 + 16 + off, ldc, acc);             \
+        for (int p = 0; p < CPU_NPATHS && same; p++)                                               \
+            for (int th = 1; th <= nth + 2 && same && cpu_set_path(p) >= 0; th++) {                \
+                /* after the thread counts: B kept, packed (nth + 1), then reused */               \
+                cpu_set_threads(th <= nth ? th : nth);                                             \
+                gemm_opts o = {-1, th > nth ? (const void *)B : NULL};                             \
+                if (th == nth + 1)                                                                 \
+                    gemm_keep_begin();                                                             \
+                memcpy(C1, C0, cb);                                                                \
+                fn(ta, tb, M, N, K, A + off, lda, B + off, ldb, C1 + 16 + off, ldc, acc, &o);      \
+                if (th == nth + 2)                                                                 \
+                    gemm_keep_end();                                                               \
+                same = !memcmp(C1, C2, cb);                                                        \
+                int64_t i = 0;                                                                     \
+                while (!same && C1[i] == C2[i])                                                    \
+                    i++;                                                                           \
+                CHECKF(same,                                                                       \
+                       "%s %s %d threads ta %d tb %d M %lld N %lld K %lld pad %lld "               \
+                       "off %d acc %d: element %lld %.17g, reference %.17g",                       \
+                       #T, cpu_path_name(p), th, ta, tb, (long long)M, (long long)N, (long long)K, \
+                       (long long)pad, off, acc, (long long)i, (double)C1[i], (double)C2[i]);      \
+            }                                                                                      \
+        cpu_set_path(was);                                                                         \
+        free(A);                                                                                   \
+        free(B);                                                                                   \
+        free(C0);                                                                                  \
+        free(C1);                                                                                  \
+        free(C2);                                                                                  \
+        return same;                                                                               \
     }
 CHECK_ONE(float, gemm_f32, gemm_ref_f32)
 CHECK_ONE(double, gemm_f64, gemm_ref_f64)
@@ -160,8 +159,7 @@ static void test_pool_counts(void)
         for (int i = 0; !found && pool_stats(i, &s); i++)
             found = !strcmp(s.name, "test product");
     } while (found && s.multi == 0 && calls < 2000);
-    CHECKF(found && s.calls == calls && s.multi >= 1 && s.max_threads >= 2 &&
-               s.max_threads <= 3,
+    CHECKF(found && s.calls == calls && s.multi >= 1 && s.max_threads >= 2 && s.max_threads <= 3,
            "%d calls: counted %ld, %ld shared, at most %d threads", calls, s.calls, s.multi,
            s.max_threads);
     cpu_set_threads(was);

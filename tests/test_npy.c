@@ -324,8 +324,8 @@ static void test_prefixes_and_flips(void)
 {
     unsigned char img[256];
     float v[6] = {1, 2, 3, 4, 5, 6};
-    size_t n = make_npy(img, 1, 0, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
-                        1, v, sizeof v);
+    size_t n = make_npy(img, 1, 0, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 1,
+                        v, sizeof v);
     int errors = 0;
     for (size_t k = 0; k < n; k++) {
         unsigned char *cut = malloc(k ? k : 1);
@@ -361,10 +361,10 @@ static void test_prefixes_and_flips(void)
 static void cleanup(void)
 {
     static const char *const names[] = {
-        "rt.npy",     "empty.npy",   "hdr.npy",     "v2.npy",      "magic.npy",  "short.npy",
-        "nolen.npy",  "trunc.npy",   "ver.npy",     "list.npy",    "dtype.npy",  "bigend.npy",
-        "struct.npy", "fortran.npy", "few.npy",     "many.npy",    "noshape.npy", "extra.npy",
-        "twice.npy",  "rank5.npy",   "neg.npy",     "notuple.npy", "comma.npy",  "open.npy",
+        "rt.npy",     "empty.npy",   "hdr.npy", "v2.npy",      "magic.npy",   "short.npy",
+        "nolen.npy",  "trunc.npy",   "ver.npy", "list.npy",    "dtype.npy",   "bigend.npy",
+        "struct.npy", "fortran.npy", "few.npy", "many.npy",    "noshape.npy", "extra.npy",
+        "twice.npy",  "rank5.npy",   "neg.npy", "notuple.npy", "comma.npy",   "open.npy",
         "huge.npy",   "i8.npy"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unlink(tpath(names[i]));
@@ -389,8 +389,8 @@ static int npyset_try(int dense, int32_t xi, int32_t yi, float xf, char *msg, si
     else
         ((int32_t *)x)[0] = xi, ((int32_t *)x)[1] = -1;
     y[0] = -1, y[1] = yi;
-    npy_array in = {dense ? DT_F32 : DT_I32, shape_2(1, 2), x},
-              tg = {DT_I32, shape_2(1, 2), y}, ln = {DT_I32, {0}, NULL};
+    npy_array in = {dense ? DT_F32 : DT_I32, shape_2(1, 2), x}, tg = {DT_I32, shape_2(1, 2), y},
+              ln = {DT_I32, {0}, NULL};
     if (dense)
         in.shape = (shape){.rank = 3, .dim = {1, 2, 1}};
     npy_set s;

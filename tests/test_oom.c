@@ -247,10 +247,23 @@ static void test_limit_from_environment(void)
         const char *v;
         size_t want; /* 0: refused */
     } cases[] = {
-        {"4096", 4096}, {"64K", 65536}, {"3M", 3u << 20}, {"2g", 2ull << 30},
-        {"5MiB", 5u << 20}, {"0", 0}, {"12x", 0}, {"-5", 0}, {"M", 0}, {"iB", 0},
-        {"7MB", 7000000}, {"1.5GiB", 3ull << 29}, {"64 MiB", 64u << 20}, {"3Ki", 0},
-        {"1.5", 0}, {"99999999999999999999", 0}, {"17179869184G", 0},
+        {"4096", 4096},
+        {"64K", 65536},
+        {"3M", 3u << 20},
+        {"2g", 2ull << 30},
+        {"5MiB", 5u << 20},
+        {"0", 0},
+        {"12x", 0},
+        {"-5", 0},
+        {"M", 0},
+        {"iB", 0},
+        {"7MB", 7000000},
+        {"1.5GiB", 3ull << 29},
+        {"64 MiB", 64u << 20},
+        {"3Ki", 0},
+        {"1.5", 0},
+        {"99999999999999999999", 0},
+        {"17179869184G", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         setenv("UNROLL_GRAPH_LIMIT", cases[i].v, 1);
@@ -258,8 +271,8 @@ static void test_limit_from_environment(void)
         uerr e = {0};
         int rc = graph_init(&g, DT_F32, &e);
         if (cases[i].want) {
-            CHECKF(rc == 0 && g.limit_bytes == cases[i].want, "'%s': %d, %zu (%s)", cases[i].v,
-                   rc, rc ? 0 : g.limit_bytes, e.msg);
+            CHECKF(rc == 0 && g.limit_bytes == cases[i].want, "'%s': %d, %zu (%s)", cases[i].v, rc,
+                   rc ? 0 : g.limit_bytes, e.msg);
         } else {
             CHECKF(rc == UERR_USER && one_line(e.msg) && strstr(e.msg, "UNROLL_GRAPH_LIMIT"),
                    "'%s': %d (%s)", cases[i].v, rc, e.msg);
@@ -312,8 +325,8 @@ static void test_limit_is_exact(void)
             snprintf(v, sizeof v, "%zu", need);
             setenv("UNROLL_GRAPH_LIMIT", v, 1);
             int rc = model_build_io(&m, &s, &io, 1, T, &e2);
-            CHECKF(rc == 0 && e2.code == 0, "%s T=%lld under %zu: %d '%s'", cells[c],
-                   (long long)T, need, rc, e2.msg);
+            CHECKF(rc == 0 && e2.code == 0, "%s T=%lld under %zu: %d '%s'", cells[c], (long long)T,
+                   need, rc, e2.msg);
             if (!rc)
                 model_free(&m);
             snprintf(v, sizeof v, "%zu", need - 1);

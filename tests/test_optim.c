@@ -24,36 +24,38 @@ static double uniform(void)
 }
 
 /* the reference: clip_by_value, then the textbook loop of each optimiser */
-#define REF_STEP(T)                                                                        \
-    static void ref_step_##T(optim *o, T *p, const T *g0, int64_t n, double clip)          \
-    {                                                                                      \
-        T *g = malloc((size_t)n * sizeof(T));                                              \
-        memcpy(g, g0, (size_t)n * sizeof(T));                                              \
-        if (clip > 0)                                                                      \
-            clip_by_value(o->dt, g, n, clip);                                              \
-        o->t++;                                                                            \
-        T *m = o->m, *v = o->v, lr = (T)o->lr, eps = (T)o->eps;                            \
-        for (int64_t i = 0; i < n; i++)                                                    \
-            switch (o->kind) {                                                             \
-            case SPEC_OPT_SGD: p[i] -= lr * g[i]; break;                                   \
-            case SPEC_OPT_MOMENTUM:                                                        \
-                m[i] = (T)o->mu * m[i] + g[i];                                             \
-                p[i] -= lr * m[i];                                                         \
-                break;                                                                     \
-            case SPEC_OPT_ADAGRAD:                                                         \
-                m[i] += g[i] * g[i];                                                       \
-                p[i] -= lr * g[i] / (T)sqrt(m[i] + eps);                                   \
-                break;                                                                     \
-            case SPEC_OPT_ADAM: {                                                          \
-                T b1 = (T)o->b1, b2 = (T)o->b2;                                            \
-                T c1 = (T)(1 - pow(o->b1, (double)o->t)), c2 = (T)(1 - pow(o->b2, (double)o->t)); \
-                m[i] = b1 * m[i] + (1 - b1) * g[i];                                        \
-                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];                                 \
-                p[i] -= lr * (m[i] / c1) / ((T)sqrt(v[i] / c2) + eps);                     \
-                break;                                                                     \
-            }                                                                              \
-            }                                                                              \
-        free(g);                                                                           \
+#define REF_STEP(T)                                                                                \
+    static void ref_step_##T(optim *o, T *p, const T *g0, int64_t n, double clip)                  \
+    {                                                                                              \
+        T *g = malloc((size_t)n * sizeof(T));                                                      \
+        memcpy(g, g0, (size_t)n * sizeof(T));                                                      \
+        if (clip > 0)                                                                              \
+            clip_by_value(o->dt, g, n, clip);                                                      \
+        o->t++;                                                                                    \
+        T *m = o->m, *v = o->v, lr = (T)o->lr, eps = (T)o->eps;                                    \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            switch (o->kind) {                                                                     \
+            case SPEC_OPT_SGD:                                                                     \
+                p[i] -= lr * g[i];                                                                 \
+                break;                                                                             \
+            case SPEC_OPT_MOMENTUM:                                                                \
+                m[i] = (T)o->mu * m[i] + g[i];                                                     \
+                p[i] -= lr * m[i];                                                                 \
+                break;                                                                             \
+            case SPEC_OPT_ADAGRAD:                                                                 \
+                m[i] += g[i] * g[i];                                                               \
+                p[i] -= lr * g[i] / (T)sqrt(m[i] + eps);                                           \
+                break;                                                                             \
+            case SPEC_OPT_ADAM: {                                                                  \
+                T b1 = (T)o->b1, b2 = (T)o->b2;                                                    \
+                T c1 = (T)(1 - pow(o->b1, (double)o->t)), c2 = (T)(1 - pow(o->b2, (double)o->t));  \
+                m[i] = b1 * m[i] + (1 - b1) * g[i];                                                \
+                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];                                         \
+                p[i] -= lr * (m[i] / c1) / ((T)sqrt(v[i] / c2) + eps);                             \
+                break;                                                                             \
+            }                                                                                      \
+            }                                                                                      \
+        free(g);                                                                                   \
     }
 REF_STEP(double)
 REF_STEP(float)
@@ -89,31 +91,30 @@ static double grad_value(int64_t i, int step, int bad)
     return 8.0 * uniform();
 }
 
-#define CHECK_SAME(T)                                                                      \
-    static void same_##T(spec_optim kind, dtype dt, int64_t n, double clip, double eps,   \
-                         int bad)                                                          \
-    {                                                                                      \
-        optim a, b;                                                                        \
-        init(&a, kind, dt, n, eps);                                                        \
-        init(&b, kind, dt, n, eps);                                                        \
-        T *pa = malloc((size_t)n * sizeof(T)), *pb = malloc((size_t)n * sizeof(T));        \
-        T *g = malloc((size_t)n * sizeof(T)), *g2 = malloc((size_t)n * sizeof(T));         \
-        for (int64_t i = 0; i < n; i++)                                                    \
-            pa[i] = pb[i] = i % 11 == 3 ? (T)-0.0 : (T)uniform();                          \
-        for (int step = 0; step < 6; step++) {                                             \
-            for (int64_t i = 0; i < n; i++)                                                \
-                g[i] = g2[i] = (T)grad_value(i, step, bad);                                \
-            optim_step_clip(&a, pa, g, clip);                                              \
-            ref_step_##T(&b, pb, g, n, clip);                                              \
-            CHECKF(!memcmp(g, g2, (size_t)n * sizeof(T)), "the gradients were changed");   \
-        }                                                                                  \
-        int same = !memcmp(pa, pb, (size_t)n * sizeof(T)) &&                               \
-                   !memcmp(a.m, b.m, (size_t)n * sizeof(T)) &&                             \
-                   !memcmp(a.v, b.v, (size_t)n * sizeof(T));                               \
-        CHECKF(same, "%s kind %d n %lld clip %g eps %g bad %d: differs from the reference", \
-               #T, (int)kind, (long long)n, clip, eps, bad);                               \
-        free(pa), free(pb), free(g), free(g2);                                             \
-        free(a.m), free(a.v), free(b.m), free(b.v);                                        \
+#define CHECK_SAME(T)                                                                              \
+    static void same_##T(spec_optim kind, dtype dt, int64_t n, double clip, double eps, int bad)   \
+    {                                                                                              \
+        optim a, b;                                                                                \
+        init(&a, kind, dt, n, eps);                                                                \
+        init(&b, kind, dt, n, eps);                                                                \
+        T *pa = malloc((size_t)n * sizeof(T)), *pb = malloc((size_t)n * sizeof(T));                \
+        T *g = malloc((size_t)n * sizeof(T)), *g2 = malloc((size_t)n * sizeof(T));                 \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            pa[i] = pb[i] = i % 11 == 3 ? (T)-0.0 : (T)uniform();                                  \
+        for (int step = 0; step < 6; step++) {                                                     \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                g[i] = g2[i] = (T)grad_value(i, step, bad);                                        \
+            optim_step_clip(&a, pa, g, clip);                                                      \
+            ref_step_##T(&b, pb, g, n, clip);                                                      \
+            CHECKF(!memcmp(g, g2, (size_t)n * sizeof(T)), "the gradients were changed");           \
+        }                                                                                          \
+        int same = !memcmp(pa, pb, (size_t)n * sizeof(T)) &&                                       \
+                   !memcmp(a.m, b.m, (size_t)n * sizeof(T)) &&                                     \
+                   !memcmp(a.v, b.v, (size_t)n * sizeof(T));                                       \
+        CHECKF(same, "%s kind %d n %lld clip %g eps %g bad %d: differs from the reference", #T,    \
+               (int)kind, (long long)n, clip, eps, bad);                                           \
+        free(pa), free(pb), free(g), free(g2);                                                     \
+        free(a.m), free(a.v), free(b.m), free(b.v);                                                \
     }
 CHECK_SAME(double)
 CHECK_SAME(float)

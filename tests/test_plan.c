@@ -143,11 +143,10 @@ typedef struct result {
     int32_t n_stacked, n_accum, n_inplace, n_transposed;
 } result;
 
-static const char *cfg_fmt =
-    "name: t\n"
-    "data: {kind: text, path: tests/golden/min_char_rnn/text.txt}\n"
-    "model: {cell: %s, hidden: %d, activation: %s, init: {std: 0.4}}\n"
-    "train: {dtype: %s, seq_len: %d, batch: %d, steps: 1}\n";
+static const char *cfg_fmt = "name: t\n"
+                             "data: {kind: text, path: tests/golden/min_char_rnn/text.txt}\n"
+                             "model: {cell: %s, hidden: %d, activation: %s, init: {std: 0.4}}\n"
+                             "train: {dtype: %s, seq_len: %d, batch: %d, steps: 1}\n";
 
 /* Runs one training step of the net twice (same inputs); returns the
  * second run's loss, gradients and final state. */
@@ -243,8 +242,7 @@ static void compare_levels(const char *cell, const char *act, dtype dt, int T, i
         double tol = dt == DT_F32 ? 1e-5 : 1e-12;
         CHECKF(none.loss == exact.loss && !memcmp(none.grads, exact.grads, gb) &&
                    !memcmp(none.hT, exact.hT, (size_t)nh * n.es),
-               "%s %s T=%d B=%d: exact is not bit-identical to none", cell, dtype_name(dt), T,
-               B);
+               "%s %s T=%d B=%d: exact is not bit-identical to none", cell, dtype_name(dt), T, B);
         CHECKF(all.loss == noreuse.loss && !memcmp(all.grads, noreuse.grads, gb),
                "%s %s T=%d B=%d: buffer reuse changes the result", cell, dtype_name(dt), T, B);
         double worst = fabs(all.loss - none.loss) / fabs(none.loss);
@@ -315,8 +313,8 @@ static void test_forward_net(void)
     CHECK_OK(net_run(&b, &lb, &e), &e);
     CHECKF(fabs(la - lb) <= 1e-12 * fabs(la), "loss %.17g vs %.17g", la, lb);
     for (int t = 0; t < 7; t++) {
-        double r = rel_diff(DT_F64, exec_value(&a.x, a.m.logits[t]),
-                            exec_value(&b.x, b.m.logits[t]), 10);
+        double r =
+            rel_diff(DT_F64, exec_value(&a.x, a.m.logits[t]), exec_value(&b.x, b.m.logits[t]), 10);
         CHECKF(r <= 1e-12, "logits at t=%d differ by %.3e", t, r);
     }
     CHECKF(b.p.n_stacked >= 1, "the output projection is not stacked (%d)", b.p.n_stacked);
@@ -371,8 +369,8 @@ static void test_fused_gates(void)
      * dW one product (a stacked node is never computed in place) */
     CHECKF(n_accum_all == 2 * 6 && n_accum_exact == 0, "pads added in: %d in all, %d in exact",
            n_accum_all, n_accum_exact);
-    printf("  fused gates: all within %.1e of none; %d pads added in (exact: %d)\n", r,
-           n_accum_all, n_accum_exact);
+    printf("  fused gates: all within %.1e of none; %d pads added in (exact: %d)\n", r, n_accum_all,
+           n_accum_exact);
     for (int f = 0; f < 3; f++)
         free(g[f]);
 }
@@ -478,9 +476,8 @@ static void test_rewrites_happen(void)
     const plan_options pa = {.fuse = PLAN_FUSE_ALL}, pe = {.fuse = PLAN_FUSE_EXACT};
     CHECK_OK(run_net("elman", "tanh", DT_F32, 8, 4, 6, &pa, &all, &e), &e);
     CHECK_OK(run_net("elman", "tanh", DT_F32, 8, 4, 6, &pe, &exact, &e), &e);
-    printf("  all: %d stacked, %d accumulated, %d in place; exact: %d, %d, %d\n",
-           all.n_stacked, all.n_accum, all.n_inplace, exact.n_stacked, exact.n_accum,
-           exact.n_inplace);
+    printf("  all: %d stacked, %d accumulated, %d in place; exact: %d, %d, %d\n", all.n_stacked,
+           all.n_accum, all.n_inplace, exact.n_stacked, exact.n_accum, exact.n_inplace);
     CHECK(all.n_stacked == 4);
     CHECK(exact.n_stacked == 0);
     CHECK(all.n_transposed == 0 && exact.n_transposed == 0); /* W is 6 x 6 */

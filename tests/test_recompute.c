@@ -118,12 +118,15 @@ static const model_case cases[] = {
     {"jordan", TEXT_DATA "model: {cell: jordan, hidden: 5}\ntrain: {dtype: %s}\n", {6, 6, 0, 0, 0}},
     {"lstm", TEXT_DATA "model: {cell: lstm, hidden: 4}\ntrain: {dtype: %s}\n", {6, 6, 0, 0, 0}},
     {"gru", TEXT_DATA "model: {cell: gru, hidden: 4}\ntrain: {dtype: %s}\n", {6, 6, 0, 0, 0}},
-    {"2 layers", TEXT_DATA "model: {cell: elman, hidden: 4, layers: 2}\ntrain: {dtype: %s}\n",
+    {"2 layers",
+     TEXT_DATA "model: {cell: elman, hidden: 4, layers: 2}\ntrain: {dtype: %s}\n",
      {6, 6, 0, 0, 0}},
-    {"masked lstm", NPY_DATA "model: {cell: lstm, hidden: 4}\ntrain: {dtype: %s}\n",
+    {"masked lstm",
+     NPY_DATA "model: {cell: lstm, hidden: 4}\ntrain: {dtype: %s}\n",
      {6, 3, 1, 0, 0}},
-    {"bidirectional", CLS_DATA "model: {cell: gru, hidden: 3, bidirectional: true, outputs: "
-                               "last_step}\ntrain: {dtype: %s}\n",
+    {"bidirectional",
+     CLS_DATA "model: {cell: gru, hidden: 3, bidirectional: true, outputs: "
+              "last_step}\ntrain: {dtype: %s}\n",
      {6, 3, 1, 0, 0}},
 };
 

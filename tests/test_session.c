@@ -314,8 +314,7 @@ static void test_classify_predict(void)
         CHECK_OK(session_step_ids(&s, &id, out, &e), &e);
     }
     for (int64_t j = 0; j < g.O; j++)
-        CHECKF(fabs(out[j] - g.p[j]) < 1e-12, "class %lld: %g vs %g", (long long)j, out[j],
-               g.p[j]);
+        CHECKF(fabs(out[j] - g.p[j]) < 1e-12, "class %lld: %g vs %g", (long long)j, out[j], g.p[j]);
     /* 'Q' is in no vocabulary here: the unknown id where the run has one */
     write_file(path_in("bad.tsv"), "house\nhauQ\n");
     g.n = 0;

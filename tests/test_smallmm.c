@@ -26,42 +26,42 @@ static double uniform(void)
 
 /* Runs one product both ways on copies of the same C (guard elements
  * around it) and compares every bit; returns 0 if the kernel declined. */
-#define CHECK_ONE(T, fn, ref)                                                              \
-    static int check_##T(int ta, int64_t M, int64_t N, int64_t K, int64_t pad, int off,    \
-                         int acc)                                                          \
-    {                                                                                      \
-        int64_t lda = (ta ? M : K) + pad, ldb = N + pad, ldc = N + pad;                    \
-        int64_t na = (ta ? K : M) * lda, nb = K * ldb, nc = M * ldc + 32;                  \
-        /* one block, each operand at off elements from a 64-byte boundary */             \
-        size_t bytes = (size_t)(na + nb + 2 * nc + 4 * 16 + 64) * sizeof(T);               \
-        char *mem = aligned_alloc(64, (bytes + 63) / 64 * 64);                             \
-        if (!mem) {                                                                        \
-            CHECK(mem);                                                                    \
-            return 1;                                                                      \
-        }                                                                                  \
-        T *A = (T *)mem + off;                                                             \
-        T *B = (T *)((char *)mem + ((na + off) * sizeof(T) + 63) / 64 * 64) + off;         \
-        T *C1 = (T *)((char *)mem + ((B - (T *)mem + nb) * sizeof(T) + 63) / 64 * 64) + off; \
-        T *C2 = (T *)((char *)mem + ((C1 - (T *)mem + nc) * sizeof(T) + 63) / 64 * 64) + off; \
-        for (int64_t i = 0; i < na; i++)                                                   \
-            A[i] = (T)uniform();                                                           \
-        for (int64_t i = 0; i < nb; i++)                                                   \
-            B[i] = (T)uniform();                                                           \
-        for (int64_t i = 0; i < nc; i++)                                                   \
-            C1[i] = C2[i] = (T)uniform();                                                  \
-        int done = fn(ta, M, N, K, A, lda, B, ldb, C1, ldc, acc);                          \
-        ref(ta, M, N, K, A, lda, B, ldb, C2, ldc, acc);                                    \
-        if (done && memcmp(C1, C2, (size_t)nc * sizeof(T))) {                              \
-            int64_t i = 0;                                                                 \
-            while (C1[i] == C2[i])                                                         \
-                i++;                                                                       \
-            CHECKF(0, "%s ta %d M %lld N %lld K %lld pad %lld off %d acc %d: element %lld " \
-                      "%.17g, reference %.17g",                                            \
-                   #T, ta, (long long)M, (long long)N, (long long)K, (long long)pad, off, acc, \
-                   (long long)i, (double)C1[i], (double)C2[i]);                            \
-        }                                                                                  \
-        free(mem);                                                                         \
-        return done;                                                                       \
+#define CHECK_ONE(T, fn, ref)                                                                      \
+    static int check_##T(int ta, int64_t M, int64_t N, int64_t K, int64_t pad, int off, int acc)   \
+    {                                                                                              \
+        int64_t lda = (ta ? M : K) + pad, ldb = N + pad, ldc = N + pad;                            \
+        int64_t na = (ta ? K : M) * lda, nb = K * ldb, nc = M * ldc + 32;                          \
+        /* one block, each operand at off elements from a 64-byte boundary */                      \
+        size_t bytes = (size_t)(na + nb + 2 * nc + 4 * 16 + 64) * sizeof(T);                       \
+        char *mem = aligned_alloc(64, (bytes + 63) / 64 * 64);                                     \
+        if (!mem) {                                                                                \
+            CHECK(mem);                                                                            \
+            return 1;                                                                              \
+        }                                                                                          \
+        T *A = (T *)mem + off;                                                                     \
+        T *B = (T *)((char *)mem + ((na + off) * sizeof(T) + 63) / 64 * 64) + off;                 \
+        T *C1 = (T *)((char *)mem + ((B - (T *)mem + nb) * sizeof(T) + 63) / 64 * 64) + off;       \
+        T *C2 = (T *)((char *)mem + ((C1 - (T *)mem + nc) * sizeof(T) + 63) / 64 * 64) + off;      \
+        for (int64_t i = 0; i < na; i++)                                                           \
+            A[i] = (T)uniform();                                                                   \
+        for (int64_t i = 0; i < nb; i++)                                                           \
+            B[i] = (T)uniform();                                                                   \
+        for (int64_t i = 0; i < nc; i++)                                                           \
+            C1[i] = C2[i] = (T)uniform();                                                          \
+        int done = fn(ta, M, N, K, A, lda, B, ldb, C1, ldc, acc);                                  \
+        ref(ta, M, N, K, A, lda, B, ldb, C2, ldc, acc);                                            \
+        if (done && memcmp(C1, C2, (size_t)nc * sizeof(T))) {                                      \
+            int64_t i = 0;                                                                         \
+            while (C1[i] == C2[i])                                                                 \
+                i++;                                                                               \
+            CHECKF(0,                                                                              \
+                   "%s ta %d M %lld N %lld K %lld pad %lld off %d acc %d: element %lld "           \
+                   "%.17g, reference %.17g",                                                       \
+                   #T, ta, (long long)M, (long long)N, (long long)K, (long long)pad, off, acc,     \
+                   (long long)i, (double)C1[i], (double)C2[i]);                                    \
+        }                                                                                          \
+        free(mem);                                                                                 \
+        return done;                                                                               \
     }
 CHECK_ONE(double, smm_f64, smm_ref_f64)
 CHECK_ONE(float, smm_f32, smm_ref_f32)
@@ -96,7 +96,10 @@ static void sizes_body(int width)
 }
 
 /* odd sizes, each layout, writing and accumulating, float64 and float32 */
-static void test_sizes(void) { each_width(sizes_body); }
+static void test_sizes(void)
+{
+    each_width(sizes_body);
+}
 
 static void layout_body(int width)
 {
@@ -113,7 +116,10 @@ static void layout_body(int width)
 
 /* alignment and leading dimensions: guard elements past each row of C
  * (pad) must keep their values */
-static void test_alignment(void) { each_width(layout_body); }
+static void test_alignment(void)
+{
+    each_width(layout_body);
+}
 
 /* the recurrence of min-char-rnn and of the S4 benchmark */
 static void test_model_sizes(void)

@@ -41,8 +41,8 @@ static void expect_msg(const char *yaml, const char *want, int line)
         return;
     }
     CHECKF(rc != 0, "line %d: loaded, want error: %s", line, want);
-    CHECKF(rc == 0 || !strcmp(e.msg, want), "line %d:\n    got:  %s\n    want: %s", line,
-           e.msg, want);
+    CHECKF(rc == 0 || !strcmp(e.msg, want), "line %d:\n    got:  %s\n    want: %s", line, e.msg,
+           want);
     CHECKF(rc == 0 || s.name == NULL, "line %d: spec not left empty on failure", line);
     spec_free(&s);
 }
@@ -203,12 +203,11 @@ static void roundtrip(const char *yaml, int line)
     char *t1 = write_to_string(&a);
     CHECK(t1 != NULL);
     rc = t1 ? load(&b, t1, &e) : -1;
-    CHECKF(rc == 0, "line %d: written config does not load: %s\n%s", line, e.msg,
-           t1 ? t1 : "");
+    CHECKF(rc == 0, "line %d: written config does not load: %s\n%s", line, e.msg, t1 ? t1 : "");
     if (rc == 0) {
         char *t2 = write_to_string(&b);
-        CHECKF(t2 && !strcmp(t1, t2), "line %d: second write differs:\n%s\n---\n%s", line,
-               t1, t2 ? t2 : "");
+        CHECKF(t2 && !strcmp(t1, t2), "line %d: second write differs:\n%s\n---\n%s", line, t1,
+               t2 ? t2 : "");
         free(t2);
         spec_free(&b);
     }
@@ -513,9 +512,9 @@ static void test_set(void)
 {
     spec s;
     uerr e = {0};
-    const char *sets[] = {"model.hidden=128", "train.optimizer.lr=0.05",
+    const char *sets[] = {"model.hidden=128",    "train.optimizer.lr=0.05",
                           "train.dtype=float64", "sample.prime=hello world",
-                          "model.hidden=256", "name=x=y"};
+                          "model.hidden=256",    "name=x=y"};
     CHECK_OK(load_set(&s, "data: {path: x}\nmodel: {hidden: 5}\n", sets, 6, &e), &e);
     CHECK(s.model.hidden == 256); /* later overrides win */
     CHECK(s.train.optimizer.lr == 0.05);

@@ -523,8 +523,9 @@ static void test_checkpoints(void)
     CHECK_OK(store_checkpoint_save(s, run, 200, t2, n, NULL, &c3, &e), &e);
     CHECK(raw_int(p, "SELECT count(*) FROM tensors") == 8);
     char b[64];
-    CHECK(!strcmp(raw_text(p, "SELECT group_concat(version, ',') FROM (SELECT version FROM"
-                              " checkpoints ORDER BY id)",
+    CHECK(!strcmp(raw_text(p,
+                           "SELECT group_concat(version, ',') FROM (SELECT version FROM"
+                           " checkpoints ORDER BY id)",
                            b, sizeof b),
                   "1,2,3"));
 
@@ -665,8 +666,7 @@ static void test_checkpoints(void)
     /* Alter the bytes of b (shared by all three checkpoints) behind the
      * store's back: every load that includes it must notice. */
     CHECK(store_tensor_hash(DT_F64, &t[1].shape, f1.b, h1) == 0);
-    snprintf(sql, sizeof sql,
-             "UPDATE tensors SET data = zeroblob(24) WHERE hash = '%s'", h1);
+    snprintf(sql, sizeof sql, "UPDATE tensors SET data = zeroblob(24) WHERE hash = '%s'", h1);
     CHECK(raw_exec(p, sql) == SQLITE_OK);
     CHECK(store_checkpoint_load(s, c2, &l, &e) == UERR_USER);
     snprintf(want, sizeof want,
@@ -679,8 +679,8 @@ static void test_checkpoints(void)
     snprintf(sql, sizeof sql, "UPDATE tensors SET data = zeroblob(5) WHERE hash = '%s'", h1);
     CHECK(raw_exec(p, sql) == SQLITE_OK);
     CHECK(store_checkpoint_load(s, c1, &l, &e) == UERR_USER);
-    snprintf(want, sizeof want,
-             "%s: tensor 'b' of checkpoint %lld: expected 24 bytes, found 5", p, (long long)c1);
+    snprintf(want, sizeof want, "%s: tensor 'b' of checkpoint %lld: expected 24 bytes, found 5", p,
+             (long long)c1);
     CHECKF(!strcmp(e.msg, want), "got '%s'", e.msg);
     uerr_clear(&e);
     store_close(s);
@@ -809,7 +809,6 @@ static void test_locked(void)
     CHECK(raw_int(p, "SELECT count(*) FROM checkpoints") == 0);
     rm_db(p);
 }
-
 
 /* Reads a text file whole (NULL on failure). */
 static char *slurp(const char *path)
@@ -942,8 +941,7 @@ static void test_listings_and_lineage(void)
     CHECK(store_checkpoint_best(s, run, "bleu", 0, &best, &v, &e) == UERR_USER &&
           strstr(e.msg, "has a value of 'bleu'"));
     uerr_clear(&e);
-    CHECK(store_checkpoint_best(s, run, "x'); DROP TABLE runs; --", 0, &best, &v, &e) ==
-          UERR_USER);
+    CHECK(store_checkpoint_best(s, run, "x'); DROP TABLE runs; --", 0, &best, &v, &e) == UERR_USER);
     uerr_clear(&e);
 
     /* tags: unique, not a run name, usable as references */
@@ -1019,9 +1017,9 @@ static void test_query(void)
     if (!r)
         return;
     table t;
-    CHECK_OK(store_query(r, "SELECT name, 1.5 AS x, NULL AS n, data FROM runs, tensors LIMIT 1",
-                         &t, &e),
-             &e);
+    CHECK_OK(
+        store_query(r, "SELECT name, 1.5 AS x, NULL AS n, data FROM runs, tensors LIMIT 1", &t, &e),
+        &e);
     CHECK(t.nrows == 1 && t.ncols == 4 && table_at(&t, 0, 1)->type == TABLE_REAL &&
           table_at(&t, 0, 2)->type == TABLE_NULL && !strncmp(table_at(&t, 0, 3)->s, "<blob ", 6));
     char *buf = NULL;
@@ -1045,15 +1043,9 @@ static void test_query(void)
     CHECK(table_at(&t, 0, 0)->i == 30);
     table_free(&t);
     static const char *const refused[] = {
-        "DELETE FROM runs",
-        "UPDATE runs SET name = 'x'",
-        "DROP TABLE runs",
-        "PRAGMA user_version = 9",
-        "SELECT 1; DELETE FROM runs",
-        "ATTACH 'other.db' AS o",
-        "VACUUM INTO '/tmp/copy.db'",
-        "CREATE TEMP TABLE t(x)",
-        "",
+        "DELETE FROM runs",           "UPDATE runs SET name = 'x'", "DROP TABLE runs",
+        "PRAGMA user_version = 9",    "SELECT 1; DELETE FROM runs", "ATTACH 'other.db' AS o",
+        "VACUUM INTO '/tmp/copy.db'", "CREATE TEMP TABLE t(x)",     "",
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         uerr_clear(&e);
@@ -1093,8 +1085,9 @@ static void test_full(void)
     big[0] = -1;
     CHECK(store_checkpoint_save(s, run, 2, &t, 1, NULL, &c2, &e) == UERR_USER);
     char want[300];
-    snprintf(want, sizeof want, "%s: database or disk is full (while saving the checkpoint of run "
-                                "%lld at step 2)",
+    snprintf(want, sizeof want,
+             "%s: database or disk is full (while saving the checkpoint of run "
+             "%lld at step 2)",
              p, (long long)run);
     CHECKF(!strcmp(e.msg, want), "got '%s'", e.msg);
     uerr_clear(&e);
@@ -1229,9 +1222,9 @@ static void test_live_run(void)
     CHECK(raw_int(p, "SELECT count(*) FROM sessions WHERE run = 1") == 2);
     CHECK_OK(store_run_finish(s, run, "interrupted", &e), &e);
     char buf[64];
-    CHECK(!strcmp(raw_text(p, "SELECT status FROM sessions ORDER BY id DESC LIMIT 1", buf,
-                           sizeof buf),
-                  "interrupted"));
+    CHECK(!strcmp(
+        raw_text(p, "SELECT status FROM sessions ORDER BY id DESC LIMIT 1", buf, sizeof buf),
+        "interrupted"));
     store_close(s);
     rm_db(p);
 }

@@ -11,14 +11,11 @@
 #include "train/text.h"
 
 /* Checks that a call failed with exactly the message want. */
-static void expect_err(int rc, const uerr *e, int code, const char *want,
-                       int line)
+static void expect_err(int rc, const uerr *e, int code, const char *want, int line)
 {
-    CHECKF(rc != 0, "line %d: expected failure \"%s\", got success", line,
-           want);
+    CHECKF(rc != 0, "line %d: expected failure \"%s\", got success", line, want);
     CHECKF(e->code == code, "line %d: code %d, want %d", line, e->code, code);
-    CHECKF(strcmp(e->msg, want) == 0, "line %d: got \"%s\", want \"%s\"", line,
-           e->msg, want);
+    CHECKF(strcmp(e->msg, want) == 0, "line %d: got \"%s\", want \"%s\"", line, e->msg, want);
 }
 #define EXPECT_ERR(rc, e, code, want) expect_err((rc), (e), (code), (want), __LINE__)
 
@@ -33,51 +30,49 @@ typedef struct utf8_case {
 static void test_utf8_errors(void)
 {
     static const utf8_case cases[] = {
-        {S("ab\x80"), 2},                 /* lone continuation byte */
-        {S("\xBF"), 0},                   /* continuation as lead */
-        {S("\xC0\xAF"), 0},               /* 2-byte overlong of '/' */
-        {S("a\xC1\xBF"), 1},              /* 2-byte overlong of U+007F */
-        {S("x\xE0\x80\xAF"), 1},          /* 3-byte overlong */
-        {S("x\xE0\x9F\xBF"), 1},          /* 3-byte overlong of U+07FF */
-        {S("xy\xF0\x80\x80\xAF"), 2},     /* 4-byte overlong */
-        {S("\xF0\x8F\xBF\xBF"), 0},       /* 4-byte overlong of U+FFFF */
-        {S("\xED\xA0\x80"), 0},           /* surrogate U+D800 */
-        {S("ok\xED\xBF\xBF"), 2},         /* surrogate U+DFFF */
-        {S("\xF4\x90\x80\x80"), 0},       /* U+110000 */
-        {S("\xF5\x80\x80\x80"), 0},       /* lead byte past U+10FFFF */
-        {S("\xF8\x88\x80\x80\x80"), 0},   /* old 5-byte form */
-        {S("a\xFF"), 1},                  /* never valid */
-        {S("abc\xE4\xB8"), 3},            /* truncated at end of text */
-        {S("\xE4\xB8x"), 0},              /* continuation missing mid-text */
-        {S("\xF0\x9F\x98"), 0},           /* truncated 4-byte */
-        {S("\xC3"), 0},                   /* truncated 2-byte */
+        {S("ab\x80"), 2},                           /* lone continuation byte */
+        {S("\xBF"), 0},                             /* continuation as lead */
+        {S("\xC0\xAF"), 0},                         /* 2-byte overlong of '/' */
+        {S("a\xC1\xBF"), 1},                        /* 2-byte overlong of U+007F */
+        {S("x\xE0\x80\xAF"), 1},                    /* 3-byte overlong */
+        {S("x\xE0\x9F\xBF"), 1},                    /* 3-byte overlong of U+07FF */
+        {S("xy\xF0\x80\x80\xAF"), 2},               /* 4-byte overlong */
+        {S("\xF0\x8F\xBF\xBF"), 0},                 /* 4-byte overlong of U+FFFF */
+        {S("\xED\xA0\x80"), 0},                     /* surrogate U+D800 */
+        {S("ok\xED\xBF\xBF"), 2},                   /* surrogate U+DFFF */
+        {S("\xF4\x90\x80\x80"), 0},                 /* U+110000 */
+        {S("\xF5\x80\x80\x80"), 0},                 /* lead byte past U+10FFFF */
+        {S("\xF8\x88\x80\x80\x80"), 0},             /* old 5-byte form */
+        {S("a\xFF"), 1},                            /* never valid */
+        {S("abc\xE4\xB8"), 3},                      /* truncated at end of text */
+        {S("\xE4\xB8x"), 0},                        /* continuation missing mid-text */
+        {S("\xF0\x9F\x98"), 0},                     /* truncated 4-byte */
+        {S("\xC3"), 0},                             /* truncated 2-byte */
         {S("\xE4\xB8\xAD\xE4\xB8\xAD\xE4\xB8"), 6}, /* offset counts bytes */
         /* valid boundaries */
         {S("\x7F"), -1},
-        {S("\xC2\x80"), -1},              /* U+0080 */
-        {S("\xDF\xBF"), -1},              /* U+07FF */
-        {S("\xE0\xA0\x80"), -1},          /* U+0800 */
-        {S("\xED\x9F\xBF"), -1},          /* U+D7FF */
-        {S("\xEE\x80\x80"), -1},          /* U+E000 */
-        {S("\xEF\xBB\xBF"), -1},          /* BOM: kept as U+FEFF */
-        {S("\xEF\xBF\xBF"), -1},          /* U+FFFF */
-        {S("\xF0\x90\x80\x80"), -1},      /* U+10000 */
-        {S("\xF4\x8F\xBF\xBF"), -1},      /* U+10FFFF */
-        {"a\0b", 3, -1},                  /* NUL is a code point */
+        {S("\xC2\x80"), -1},         /* U+0080 */
+        {S("\xDF\xBF"), -1},         /* U+07FF */
+        {S("\xE0\xA0\x80"), -1},     /* U+0800 */
+        {S("\xED\x9F\xBF"), -1},     /* U+D7FF */
+        {S("\xEE\x80\x80"), -1},     /* U+E000 */
+        {S("\xEF\xBB\xBF"), -1},     /* BOM: kept as U+FEFF */
+        {S("\xEF\xBF\xBF"), -1},     /* U+FFFF */
+        {S("\xF0\x90\x80\x80"), -1}, /* U+10000 */
+        {S("\xF4\x8F\xBF\xBF"), -1}, /* U+10FFFF */
+        {"a\0b", 3, -1},             /* NUL is a code point */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uerr e = {0};
         text_corpus c;
-        int rc = text_corpus_from_buffer("data/x.txt", cases[i].bytes,
-                                         cases[i].len, 0.0, &c, &e);
+        int rc = text_corpus_from_buffer("data/x.txt", cases[i].bytes, cases[i].len, 0.0, &c, &e);
         if (cases[i].bad < 0) {
             CHECKF(rc == 0, "case %zu: unexpected error %s", i, e.msg);
         } else {
             char want[128];
-            snprintf(want, sizeof want, "data/x.txt: invalid UTF-8 at byte %ld",
-                     cases[i].bad);
-            CHECKF(rc == UERR_USER && strcmp(e.msg, want) == 0,
-                   "case %zu: got \"%s\", want \"%s\"", i, e.msg, want);
+            snprintf(want, sizeof want, "data/x.txt: invalid UTF-8 at byte %ld", cases[i].bad);
+            CHECKF(rc == UERR_USER && strcmp(e.msg, want) == 0, "case %zu: got \"%s\", want \"%s\"",
+                   i, e.msg, want);
         }
         text_corpus_free(&c);
     }
@@ -91,8 +86,8 @@ static void test_utf8_offset_far(void)
     uerr e = {0};
     uint32_t *cp = (uint32_t *)1;
     int64_t n = 7;
-    EXPECT_ERR(text_decode("data/x.txt", buf, sizeof buf, &cp, &n, &e), &e,
-               UERR_USER, "data/x.txt: invalid UTF-8 at byte 1234");
+    EXPECT_ERR(text_decode("data/x.txt", buf, sizeof buf, &cp, &n, &e), &e, UERR_USER,
+               "data/x.txt: invalid UTF-8 at byte 1234");
     CHECK(cp == NULL && n == 0);
 }
 
@@ -118,8 +113,7 @@ static void test_encode_utf8(void)
     CHECK(text_utf8_encode('A', b) == 1 && strcmp(b, "A") == 0);
     CHECK(text_utf8_encode(0xE9, b) == 2 && strcmp(b, "\xC3\xA9") == 0);
     CHECK(text_utf8_encode(0x2014, b) == 3 && strcmp(b, "\xE2\x80\x94") == 0);
-    CHECK(text_utf8_encode(0x1F600, b) == 4 &&
-          strcmp(b, "\xF0\x9F\x98\x80") == 0);
+    CHECK(text_utf8_encode(0x1F600, b) == 4 && strcmp(b, "\xF0\x9F\x98\x80") == 0);
     CHECK(text_utf8_encode(0xD800, b) == 0 && b[0] == '\0');
     CHECK(text_utf8_encode(0x110000, b) == 0);
 }
@@ -128,13 +122,13 @@ static void test_empty_and_missing(void)
 {
     uerr e = {0};
     text_corpus c;
-    EXPECT_ERR(text_corpus_from_buffer("data/x.txt", "", 0, 0.0, &c, &e), &e,
-               UERR_USER, "data/x.txt: empty text");
+    EXPECT_ERR(text_corpus_from_buffer("data/x.txt", "", 0, 0.0, &c, &e), &e, UERR_USER,
+               "data/x.txt: empty text");
     text_corpus_free(&c);
 
     uerr_clear(&e);
-    EXPECT_ERR(text_corpus_load("build/no/such/dir/x.txt", 0.0, &c, &e), &e,
-               UERR_USER, "build/no/such/dir/x.txt: no such file");
+    EXPECT_ERR(text_corpus_load("build/no/such/dir/x.txt", 0.0, &c, &e), &e, UERR_USER,
+               "build/no/such/dir/x.txt: no such file");
     text_corpus_free(&c);
 
     char dir[] = "/tmp/unroll_text_XXXXXX";
@@ -186,7 +180,8 @@ static void test_empty_and_missing(void)
 static void test_vocab_sorted(void)
 {
     /* first-seen order would be 中 c b a \n é */
-    const char s[] = "\xE4\xB8\xAD" "cba\ncab\xC3\xA9";
+    const char s[] = "\xE4\xB8\xAD"
+                     "cba\ncab\xC3\xA9";
     uerr e = {0};
     text_corpus c;
     CHECK_OK(text_corpus_from_buffer("t", s, sizeof s - 1, 0.0, &c, &e), &e);
@@ -243,17 +238,15 @@ static void test_split_and_unknown(void)
     CHECK(c.vocab.size == 5 && c.vocab.unknown == -1);
     text_corpus_free(&c);
 
-    EXPECT_ERR(text_corpus_from_buffer("data/x.txt", "ab", 2, 1.0, &c, &e), &e,
-               UERR_USER, "data/x.txt: valid_fraction must be in [0, 1), got 1");
+    EXPECT_ERR(text_corpus_from_buffer("data/x.txt", "ab", 2, 1.0, &c, &e), &e, UERR_USER,
+               "data/x.txt: valid_fraction must be in [0, 1), got 1");
     text_corpus_free(&c);
     uerr_clear(&e);
-    EXPECT_ERR(text_corpus_from_buffer("data/x.txt", "ab", 2, -0.5, &c, &e),
-               &e, UERR_USER,
+    EXPECT_ERR(text_corpus_from_buffer("data/x.txt", "ab", 2, -0.5, &c, &e), &e, UERR_USER,
                "data/x.txt: valid_fraction must be in [0, 1), got -0.5");
     text_corpus_free(&c);
     uerr_clear(&e);
-    EXPECT_ERR(text_corpus_from_buffer("data/x.txt", "ab", 2, nan(""), &c, &e),
-               &e, UERR_USER,
+    EXPECT_ERR(text_corpus_from_buffer("data/x.txt", "ab", 2, nan(""), &c, &e), &e, UERR_USER,
                "data/x.txt: valid_fraction must be in [0, 1), got nan");
     text_corpus_free(&c);
 }
@@ -281,9 +274,8 @@ static void test_round_trip_chinese(void)
     }
     out[k] = '\0';
     /* floor(0.25 * 38) = 9: the tail "ce. cafe." has only training chars */
-    CHECKF(ok && c.vocab.unknown == -1 && c.n_valid == 9,
-           "ok=%d unknown=%d n_valid=%lld", ok, (int)c.vocab.unknown,
-           (long long)c.n_valid);
+    CHECKF(ok && c.vocab.unknown == -1 && c.n_valid == 9, "ok=%d unknown=%d n_valid=%lld", ok,
+           (int)c.vocab.unknown, (long long)c.n_valid);
     CHECK(k == sizeof s - 1 && strcmp(out, s) == 0);
     CHECK(text_vocab_utf8(&c.vocab, -1) == NULL);
     CHECK(text_vocab_utf8(&c.vocab, c.vocab.size) == NULL);
@@ -299,8 +291,7 @@ static void test_prime(void)
 
     int32_t *ids;
     int64_t n;
-    CHECK_OK(text_encode_prime(&c.vocab, "lo \xE4\xB8\xAD", 6, &ids, &n, &e),
-             &e);
+    CHECK_OK(text_encode_prime(&c.vocab, "lo \xE4\xB8\xAD", 6, &ids, &n, &e), &e);
     CHECK(n == 4);
     if (n == 4) {
         CHECK(ids[0] == text_vocab_find(&c.vocab, 'l'));
@@ -313,19 +304,18 @@ static void test_prime(void)
     CHECK(ids != NULL && n == 0);
     free(ids);
 
-    EXPECT_ERR(text_encode_prime(&c.vocab, "hez", 3, &ids, &n, &e), &e,
-               UERR_USER, "prime text: 'z' (U+007A) at position 2 is not in the vocabulary");
+    EXPECT_ERR(text_encode_prime(&c.vocab, "hez", 3, &ids, &n, &e), &e, UERR_USER,
+               "prime text: 'z' (U+007A) at position 2 is not in the vocabulary");
     CHECK(ids == NULL && n == 0);
     uerr_clear(&e);
-    EXPECT_ERR(text_encode_prime(&c.vocab, "\xE5\xAD\xA6", 3, &ids, &n, &e),
-               &e, UERR_USER,
+    EXPECT_ERR(text_encode_prime(&c.vocab, "\xE5\xAD\xA6", 3, &ids, &n, &e), &e, UERR_USER,
                "prime text: '\xE5\xAD\xA6' (U+5B66) at position 0 is not in the vocabulary");
     uerr_clear(&e);
-    EXPECT_ERR(text_encode_prime(&c.vocab, "he\n", 3, &ids, &n, &e), &e,
-               UERR_USER, "prime text: U+000A at position 2 is not in the vocabulary");
+    EXPECT_ERR(text_encode_prime(&c.vocab, "he\n", 3, &ids, &n, &e), &e, UERR_USER,
+               "prime text: U+000A at position 2 is not in the vocabulary");
     uerr_clear(&e);
-    EXPECT_ERR(text_encode_prime(&c.vocab, "h\xE4\xB8", 3, &ids, &n, &e), &e,
-               UERR_USER, "prime text: invalid UTF-8 at byte 1");
+    EXPECT_ERR(text_encode_prime(&c.vocab, "h\xE4\xB8", 3, &ids, &n, &e), &e, UERR_USER,
+               "prime text: invalid UTF-8 at byte 1");
     uerr_clear(&e);
     /* a vocabulary with an unknown id takes what it lacks there */
     text_vocab u;
@@ -360,8 +350,7 @@ static void test_vocab_init(void)
     uerr_clear(&e);
     text_corpus c;
     const uint32_t cps[] = {'a', 0x110000};
-    EXPECT_ERR(text_corpus_from_codepoints("mem", cps, 2, 0.0, &c, &e), &e,
-               UERR_USER,
+    EXPECT_ERR(text_corpus_from_codepoints("mem", cps, 2, 0.0, &c, &e), &e, UERR_USER,
                "mem: code point 1 (U+110000) is not a Unicode scalar value");
     text_corpus_free(&c);
 }
@@ -373,9 +362,7 @@ static void test_golden_text(void)
 {
     uerr e = {0};
     text_corpus c;
-    CHECK_OK(text_corpus_load("tests/golden/min_char_rnn/text.txt", 0.0, &c,
-                              &e),
-             &e);
+    CHECK_OK(text_corpus_load("tests/golden/min_char_rnn/text.txt", 0.0, &c, &e), &e);
     CHECK(c.n_train == 2123 && c.n_valid == 0);
     CHECK(c.vocab.size == 47 && c.vocab.unknown == -1);
     if (c.vocab.n_known == 47) {

@@ -43,9 +43,12 @@ enum { F_EXP, F_TANH, F_SIG };
 static double ref(int f, long double x)
 {
     switch (f) {
-    case F_EXP: return (double)expl(x);
-    case F_TANH: return (double)tanhl(x);
-    default: return (double)(1.0L / (1.0L + expl(-x)));
+    case F_EXP:
+        return (double)expl(x);
+    case F_TANH:
+        return (double)tanhl(x);
+    default:
+        return (double)(1.0L / (1.0L + expl(-x)));
     }
 }
 
@@ -99,8 +102,7 @@ static void check_accuracy(int f, int f32, double lo, double hi, double max_ulps
     }
     printf("  %-7s %s over [%g, %g]: max error %.2f ulp (at %.9g)\n", names[f],
            f32 ? "float32" : "float64", lo, hi, worst, at);
-    CHECKF(worst <= max_ulps, "%s %s: %.2f ulp at %.17g", names[f], f32 ? "f32" : "f64", worst,
-           at);
+    CHECKF(worst <= max_ulps, "%s %s: %.2f ulp at %.17g", names[f], f32 ? "f32" : "f64", worst, at);
     free(x);
     free(y);
 }

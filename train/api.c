@@ -134,8 +134,7 @@ int unroll_train(const char *config, const char *const *sets, int nsets, const c
     if (rc || (rc = spec_load(&s, config, sets, nsets, e)))
         return rc;
     if (!db)
-        db = s.train.checkpoint.db && *s.train.checkpoint.db ? s.train.checkpoint.db
-                                                             : "unroll.db";
+        db = s.train.checkpoint.db && *s.train.checkpoint.db ? s.train.checkpoint.db : "unroll.db";
     store *st = NULL;
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "unroll.train %s", config);

@@ -11,8 +11,7 @@
 static int batch_check_dims(int64_t n, int64_t B, int64_t T, uerr *e)
 {
     if (n < 0)
-        return uerr_set(e, UERR_INTERNAL, "batch: negative token count %lld",
-                        (long long)n);
+        return uerr_set(e, UERR_INTERNAL, "batch: negative token count %lld", (long long)n);
     if (B < 1 || B > BATCH_DIM_MAX)
         return uerr_set(e, UERR_USER, "batch must be in [1, %lld], got %lld",
                         (long long)BATCH_DIM_MAX, (long long)B);
@@ -22,8 +21,7 @@ static int batch_check_dims(int64_t n, int64_t B, int64_t T, uerr *e)
     return 0;
 }
 
-int batch_init(batch_cursor *c, const int32_t *ids, int64_t n, int64_t B,
-               int64_t T, uerr *e)
+int batch_init(batch_cursor *c, const int32_t *ids, int64_t n, int64_t B, int64_t T, uerr *e)
 {
     memset(c, 0, sizeof *c);
     int rc = batch_check_dims(n, B, T, e);
@@ -45,8 +43,8 @@ int batch_init(batch_cursor *c, const int32_t *ids, int64_t n, int64_t B,
 
 /* Copies the [B, T] window starting at position p of every stream (and the
  * one shifted by 1 as targets). */
-static void batch_copy(const int32_t *ids, int64_t B, int64_t T, int64_t S,
-                       int64_t p, int32_t *inputs, int32_t *targets)
+static void batch_copy(const int32_t *ids, int64_t B, int64_t T, int64_t S, int64_t p,
+                       int32_t *inputs, int32_t *targets)
 {
     for (int64_t b = 0; b < B; b++) {
         const int32_t *s = ids + b * S + p;
@@ -83,8 +81,7 @@ int batch_restore(batch_cursor *c, const int64_t state[2], uerr *e)
         return uerr_set(e, UERR_USER,
                         "batch cursor state (p=%lld, n=%lld) does not fit "
                         "streams of %lld tokens with seq_len %lld",
-                        (long long)p, (long long)n, (long long)c->S,
-                        (long long)c->T);
+                        (long long)p, (long long)n, (long long)c->S, (long long)c->T);
     c->p = p;
     c->n_chunks = n;
     return 0;
@@ -98,9 +95,8 @@ int64_t batch_valid_count(int64_t n, int64_t B, int64_t T)
     return S < 1 ? 0 : (S - 1) / T;
 }
 
-int batch_valid_each(const int32_t *ids, int64_t n, int64_t B, int64_t T,
-                     int32_t *inputs, int32_t *targets, batch_chunk_fn fn,
-                     void *ctx, int64_t *count, uerr *e)
+int batch_valid_each(const int32_t *ids, int64_t n, int64_t B, int64_t T, int32_t *inputs,
+                     int32_t *targets, batch_chunk_fn fn, void *ctx, int64_t *count, uerr *e)
 {
     if (count)
         *count = 0;

@@ -33,15 +33,14 @@ typedef struct batch_cursor {
     const int32_t *ids; /* borrowed, [n] */
     int64_t n;
     int64_t B, T;
-    int64_t S; /* tokens per stream: n / B */
-    int64_t p; /* where the next chunk starts, before the reset test */
+    int64_t S;        /* tokens per stream: n / B */
+    int64_t p;        /* where the next chunk starts, before the reset test */
     int64_t n_chunks; /* chunks produced so far (min-char-rnn's n) */
 } batch_cursor;
 
 /* Fails with "text of N tokens is too short for batch B x seq_len T" when
  * S < T + 2, and on B or T outside [1, 2^30]. */
-int batch_init(batch_cursor *c, const int32_t *ids, int64_t n, int64_t B,
-               int64_t T, uerr *e);
+int batch_init(batch_cursor *c, const int32_t *ids, int64_t n, int64_t B, int64_t T, uerr *e);
 
 /* Produces the next chunk into inputs and targets (each [B, T] row-major,
  * caller-owned; either may be NULL to skip it) and returns 1 if the chunk is
@@ -66,15 +65,14 @@ int64_t batch_valid_count(int64_t n, int64_t B, int64_t T);
 
 /* Called once per validation chunk; a non-zero return stops the walk and is
  * returned by batch_valid_each. */
-typedef int (*batch_chunk_fn)(void *ctx, const int32_t *inputs,
-                              const int32_t *targets, int reset, uerr *e);
+typedef int (*batch_chunk_fn)(void *ctx, const int32_t *inputs, const int32_t *targets, int reset,
+                              uerr *e);
 
 /* Walks the validation chunks of ids[n] in order, filling the caller's
  * inputs and targets buffers ([B, T] each) before each call of fn.
  * *count (if non-NULL) receives the number of chunks for which fn
  * returned 0. */
-int batch_valid_each(const int32_t *ids, int64_t n, int64_t B, int64_t T,
-                     int32_t *inputs, int32_t *targets, batch_chunk_fn fn,
-                     void *ctx, int64_t *count, uerr *e);
+int batch_valid_each(const int32_t *ids, int64_t n, int64_t B, int64_t T, int32_t *inputs,
+                     int32_t *targets, batch_chunk_fn fn, void *ctx, int64_t *count, uerr *e);
 
 #endif

@@ -259,8 +259,8 @@ static int imp_from_torch(imp_set *s, const char *src, uerr *e)
             if (!strcmp(nm, torch_bare(torch_names[k][1]))) {
                 if (imp_find(s, torch_names[k][0]))
                     return uerr_set(e, UERR_USER,
-                                    "%s: holds both '%s' and '%s', its PyTorch name; keep one",
-                                    src, torch_names[k][0], s->t[i].name);
+                                    "%s: holds both '%s' and '%s', its PyTorch name; keep one", src,
+                                    torch_names[k][0], s->t[i].name);
                 char *c = strdup(torch_names[k][0]);
                 if (!c)
                     return uerr_set(e, UERR_INTERNAL, "out of memory");
@@ -339,9 +339,9 @@ int ckpt_io_import(store *db, const ckpt_import_opts *o, ckpt_imported *out, uer
         rc = imp_from_torch(&set, src, e);
     /* a diverged model stored as good would make sample and eval fail later */
     for (int i = 0; !rc && !o->allow_nonfinite && i < set.n; i++) {
-        int64_t k = set.t[i].dt == DT_I32 ? -1
-                                          : first_nonfinite(set.t[i].dt, set.t[i].data,
-                                                            shape_numel(&set.t[i].shape));
+        int64_t k = set.t[i].dt == DT_I32
+                        ? -1
+                        : first_nonfinite(set.t[i].dt, set.t[i].data, shape_numel(&set.t[i].shape));
         if (k >= 0)
             rc = uerr_set(e, UERR_USER,
                           "%s: tensor '%s' holds a non-finite value (element %lld); "

@@ -39,7 +39,7 @@ typedef struct raw {
     uint32_t *cp;
     int64_t ncp, capcp;
     cls_example *ex;
-    char **label;          /* per example, owned */
+    char **label; /* per example, owned */
     int64_t n, cap;
 } raw;
 
@@ -87,8 +87,8 @@ static int parse(const char *path, const char *buf, size_t len, int32_t max_len,
         if (ncp > max_len) {
             free(cp);
             return uerr_set(e, UERR_USER,
-                            "%s: sequence of %lld characters is longer than train.seq_len %d",
-                            name, (long long)ncp, max_len);
+                            "%s: sequence of %lld characters is longer than train.seq_len %d", name,
+                            (long long)ncp, max_len);
         }
         int64_t cap = r->cap; /* ex and label grow alike */
         if (VEC_GROW(r->ex, cap, r->n + 1) || VEC_GROW(r->label, r->cap, r->n + 1) ||
@@ -125,8 +125,8 @@ static int read_all(const char *path, char **buf, size_t *len, uerr *e)
     return 0;
 }
 
-int cls_load(const char *path, double valid_fraction, uint64_t seed, int32_t max_len,
-             cls_data *d, uerr *e)
+int cls_load(const char *path, double valid_fraction, uint64_t seed, int32_t max_len, cls_data *d,
+             uerr *e)
 {
     memset(d, 0, sizeof *d);
     char *buf = NULL;
@@ -170,8 +170,8 @@ int cls_load_buffer(const char *path, const char *buf, size_t len, double valid_
             }
     free(sorted);
     for (int64_t i = 0; i < r.n; i++) {
-        char **hit = bsearch(&r.label[i], d->classes, (size_t)d->nclasses, sizeof *d->classes,
-                             cmp_str);
+        char **hit =
+            bsearch(&r.label[i], d->classes, (size_t)d->nclasses, sizeof *d->classes, cmp_str);
         r.ex[i].label = (int32_t)(hit - d->classes);
         d->maxlen = r.ex[i].len > d->maxlen ? r.ex[i].len : d->maxlen;
     }
@@ -266,8 +266,7 @@ void cls_cursor_free(cls_cursor *c)
     shuffler_free(&c->sh);
 }
 
-void cls_next(cls_cursor *c, int64_t B, int64_t T, int32_t *inputs, int32_t *targets,
-              int32_t *mask)
+void cls_next(cls_cursor *c, int64_t B, int64_t T, int32_t *inputs, int32_t *targets, int32_t *mask)
 {
     const cls_data *d = c->d;
     for (int64_t b = 0; b < B; b++) {

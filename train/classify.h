@@ -21,7 +21,7 @@
 #include "train/text.h"
 
 typedef struct cls_example {
-    int64_t off;      /* into ids */
+    int64_t off; /* into ids */
     int32_t len;
     int32_t label;
 } cls_example;
@@ -29,18 +29,18 @@ typedef struct cls_example {
 typedef struct cls_data {
     text_vocab vocab;
     int32_t nclasses;
-    char **classes;            /* [nclasses], sorted */
-    int32_t *ids;              /* every sequence's ids, one after another */
+    char **classes; /* [nclasses], sorted */
+    int32_t *ids;   /* every sequence's ids, one after another */
     int64_t nids;
     cls_example *train, *valid;
     int64_t ntrain, nvalid;
-    int32_t maxlen;            /* longest sequence */
-    int64_t *train_counts;     /* [nclasses] training examples per class */
+    int32_t maxlen;        /* longest sequence */
+    int64_t *train_counts; /* [nclasses] training examples per class */
 } cls_data;
 
 /* Sequences longer than max_len are an error naming their line. */
-int cls_load(const char *path, double valid_fraction, uint64_t seed, int32_t max_len,
-             cls_data *out, uerr *e);
+int cls_load(const char *path, double valid_fraction, uint64_t seed, int32_t max_len, cls_data *out,
+             uerr *e);
 /* The same on the len bytes at buf (need not be NUL-terminated); name
  * stands for the path in messages. cls_load reads the file and calls it. */
 int cls_load_buffer(const char *name, const char *buf, size_t len, double valid_fraction,

@@ -43,20 +43,21 @@ int data_open(data_source *d, const spec *s, uerr *e)
     }
     if (d->kind == SPEC_DATA_NPY) {
         npy_set *n = &d->npy;
-        rc = npyset_load(s->data.path, s->data.valid_fraction, s->train.seed, s->train.dtype, n,
-                         e);
+        rc = npyset_load(s->data.path, s->data.valid_fraction, s->train.seed, s->train.dtype, n, e);
         if (rc)
             return rc;
         d->T = n->T;
         if (n->per_sequence != (s->model.outputs == SPEC_OUTPUTS_LAST_STEP)) {
             data_free(d);
-            return uerr_set(e, UERR_USER,
-                            "%s/targets.npy: %s targets go with model.outputs: %s",
+            return uerr_set(e, UERR_USER, "%s/targets.npy: %s targets go with model.outputs: %s",
                             s->data.path, n->per_sequence ? "per-sequence" : "per-step",
                             n->per_sequence ? "last_step" : "every_step");
         }
-        d->io = (model_io){.input = n->D, .output = n->nclasses, .masked = n->len != NULL,
-                           .dense = n->dense, .real = n->real};
+        d->io = (model_io){.input = n->D,
+                           .output = n->nclasses,
+                           .masked = n->len != NULL,
+                           .dense = n->dense,
+                           .real = n->real};
         d->mask = malloc((size_t)(d->B * d->T) * sizeof(int32_t));
         d->xdense = n->dense ? malloc((size_t)(d->B * d->T * n->D) * dtype_size(n->dt)) : NULL;
         if (n->real) {
@@ -70,8 +71,9 @@ int data_open(data_source *d, const spec *s, uerr *e)
         sha256_ctx h;
         uint8_t dg[SHA256_DIGEST_SIZE];
         sha256_init(&h);
-        sha256_update(&h, n->x, (size_t)(n->N * n->T * (n->dense ? n->D : 1)) *
-                                    (n->dense ? dtype_size(n->dt) : sizeof(int32_t)));
+        sha256_update(&h, n->x,
+                      (size_t)(n->N * n->T * (n->dense ? n->D : 1)) *
+                          (n->dense ? dtype_size(n->dt) : sizeof(int32_t)));
         size_t ycount = (size_t)(n->per_sequence ? n->N : n->N * n->T);
         if (n->real)
             sha256_update(&h, n->yr, ycount * (size_t)n->nclasses * dtype_size(n->dt));
@@ -145,8 +147,7 @@ void data_to_net(const data_source *d, net *n, const int32_t *inputs, const int3
     if (n->xd)
         net_set_dense(n, (const char *)d->xdense + (size_t)(at * d->io.input) * n->es);
     if (n->ysr)
-        net_set_real(n, (const char *)d->yreal + (size_t)(at * d->io.output) * n->es,
-                     d->has + at);
+        net_set_real(n, (const char *)d->yreal + (size_t)(at * d->io.output) * n->es, d->has + at);
 }
 
 double data_units_per_step(const data_source *d)
@@ -178,8 +179,8 @@ static int text_valid_chunk(void *ctx, const int32_t *inputs, const int32_t *tar
     return c->fn(c->ctx, inputs, targets, NULL, c->B, reset, e);
 }
 
-int data_valid_each(data_source *d, int32_t *inputs, int32_t *targets, data_batch_fn fn,
-                    void *ctx, uerr *e)
+int data_valid_each(data_source *d, int32_t *inputs, int32_t *targets, data_batch_fn fn, void *ctx,
+                    uerr *e)
 {
     if (d->kind == SPEC_DATA_CLASSIFY) {
         for (int64_t i = 0; i < d->cls.nvalid; i += d->B) {

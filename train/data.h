@@ -27,20 +27,20 @@
 
 typedef struct data_source {
     spec_data_kind kind;
-    const char *path;      /* data.path of the spec it was opened from */
-    int64_t B, T;          /* T: the unroll length the data needs */
+    const char *path; /* data.path of the spec it was opened from */
+    int64_t B, T;     /* T: the unroll length the data needs */
     model_io io;
     text_corpus text;
     batch_cursor cur;
     cls_data cls;
     cls_cursor ccur;
     npy_set npy;
-    int32_t *mask;         /* [B, T]: classify, and npy with lengths */
-    void *xdense;          /* [B, T, D] real inputs (npy with vectors) */
-    void *yreal;           /* [B, T, K] real targets (npy) */
-    int32_t *has;          /* [B, T] which rows have a real target */
-    text_vocab no_vocab;   /* npy inputs are ids or vectors, not characters */
-    char hash[65];         /* of the training ids */
+    int32_t *mask;       /* [B, T]: classify, and npy with lengths */
+    void *xdense;        /* [B, T, D] real inputs (npy with vectors) */
+    void *yreal;         /* [B, T, K] real targets (npy) */
+    int32_t *has;        /* [B, T] which rows have a real target */
+    text_vocab no_vocab; /* npy inputs are ids or vectors, not characters */
+    char hash[65];       /* of the training ids */
 } data_source;
 
 int data_open(data_source *d, const spec *s, uerr *e);
@@ -75,8 +75,8 @@ int data_next(data_source *d, int32_t *inputs, int32_t *targets);
  * leaves: all of it for a net of the whole batch, one rank's shard in
  * data-parallel training. */
 struct net;
-void data_to_net(const data_source *d, struct net *n, const int32_t *inputs,
-                 const int32_t *targets, int64_t row0);
+void data_to_net(const data_source *d, struct net *n, const int32_t *inputs, const int32_t *targets,
+                 int64_t row0);
 
 /* The share of training targets in the most common class: the accuracy
  * of always answering it (NaN for text). */
@@ -89,8 +89,8 @@ double data_units_per_step(const data_source *d);
  * n_real: rows of the batch that hold examples. */
 typedef int (*data_batch_fn)(void *ctx, const int32_t *inputs, const int32_t *targets,
                              const int32_t *mask, int64_t n_real, int reset, uerr *e);
-int data_valid_each(data_source *d, int32_t *inputs, int32_t *targets, data_batch_fn fn,
-                    void *ctx, uerr *e);
+int data_valid_each(data_source *d, int32_t *inputs, int32_t *targets, data_batch_fn fn, void *ctx,
+                    uerr *e);
 int data_has_valid(const data_source *d);
 
 #endif

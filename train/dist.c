@@ -39,8 +39,10 @@ static int mpi_open(uerr *e)
     /* RTLD_GLOBAL: Open MPI's own plugins look its symbols up */
     mpi.lib = dlopen(UNROLL_MPI_LIB, RTLD_NOW | RTLD_GLOBAL);
     if (!mpi.lib)
-        return uerr_set(e, UERR_USER, "started by an MPI launcher, but Open MPI's library "
-                                      "cannot be opened: %s", dlerror());
+        return uerr_set(e, UERR_USER,
+                        "started by an MPI launcher, but Open MPI's library "
+                        "cannot be opened: %s",
+                        dlerror());
     if (!(MPI_SYM(init, "MPI_Init") && MPI_SYM(finalize, "MPI_Finalize") &&
           MPI_SYM(comm_rank, "MPI_Comm_rank") && MPI_SYM(comm_size, "MPI_Comm_size") &&
           MPI_SYM(allreduce, "MPI_Allreduce") && MPI_SYM(world, "ompi_mpi_comm_world") &&
@@ -104,8 +106,8 @@ int dist_sum(const dist *d, void *buf, int64_t n, dtype dt, uerr *e)
     const int64_t chunk = 1 << 30;
     for (int64_t off = 0; off < n; off += chunk) {
         int cnt = (int)(n - off < chunk ? n - off : chunk);
-        if (mpi.allreduce(MPI_IN_PLACE, (char *)buf + (size_t)off * dtype_size(dt), cnt, t,
-                          mpi.sum, mpi.world) != MPI_SUCCESS)
+        if (mpi.allreduce(MPI_IN_PLACE, (char *)buf + (size_t)off * dtype_size(dt), cnt, t, mpi.sum,
+                          mpi.world) != MPI_SUCCESS)
             return uerr_set(e, UERR_INTERNAL, "MPI_Allreduce failed");
     }
     return 0;

@@ -22,7 +22,7 @@
 
 typedef struct dist {
     int rank, size;
-    int active;         /* MPI was initialised here */
+    int active; /* MPI was initialised here */
 } dist;
 
 /* Initialises MPI when this process was started by mpirun (and MPI was

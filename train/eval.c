@@ -106,8 +106,8 @@ static void own_output(net *n, const spec *s)
         const T *src = o;
         T *dst = n->yprevr;
         for (int64_t j = 0; j < K; j++)
-            dst[j] = s->model.output == SPEC_OUT_SIGMOID ? (T)(1 / (1 + exp(-(double)src[j])))
-                                                        : src[j];
+            dst[j] =
+                s->model.output == SPEC_OUT_SIGMOID ? (T)(1 / (1 + exp(-(double)src[j]))) : src[j];
     });
 }
 
@@ -115,8 +115,8 @@ int eval_npy(const spec *s, const sample_param *params, int nparams, const npy_s
              int free_running, eval_result *r, uerr *e)
 {
     memset(r, 0, sizeof *r);
-    model_io io = {.input = set->D, .output = set->nclasses, .dense = set->dense,
-                   .real = set->real};
+    model_io io = {
+        .input = set->D, .output = set->nclasses, .dense = set->dense, .real = set->real};
     net nt;
     int rc = net_init_io(&nt, s, &io, 1, 1, NET_FORWARD, NULL, e);
     if (rc)

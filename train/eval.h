@@ -16,9 +16,9 @@
 #include "train/sample.h"
 
 typedef struct eval_result {
-    double loss;            /* per character (target), nats */
-    int64_t chars;          /* characters (targets) scored */
-    double accuracy;        /* share of next characters (targets) predicted exactly */
+    double loss;     /* per character (target), nats */
+    int64_t chars;   /* characters (targets) scored */
+    double accuracy; /* share of next characters (targets) predicted exactly */
     double chars_per_s;
 } eval_result;
 

@@ -31,8 +31,8 @@ int model_ckpt_load(store *db, const char *ref, model_ckpt *m, uerr *e)
         return rc;
     char name[300];
     snprintf(name, sizeof name, "run '%s' config", m->run.name);
-    if ((rc = spec_load_buffer(&m->s, name, m->run.config_text, strlen(m->run.config_text), NULL,
-                               0, e)))
+    if ((rc = spec_load_buffer(&m->s, name, m->run.config_text, strlen(m->run.config_text), NULL, 0,
+                               e)))
         return rc;
     /* the run's vocabulary: known code points, then -1 for the unknown id */
     int32_t nknown = m->run.nvocab;
@@ -49,9 +49,8 @@ int model_ckpt_load(store *db, const char *ref, model_ckpt *m, uerr *e)
         return rc;
     for (int i = 0; i < m->ck.n && m->nparams < MODEL_MAX_PARAMS; i++)
         if (!strcmp(m->ck.t[i].role, "param"))
-            m->params[m->nparams++] = (sample_param){m->ck.t[i].name, m->ck.t[i].dt,
-                                                     m->ck.t[i].data,
-                                                     shape_numel(&m->ck.t[i].shape)};
+            m->params[m->nparams++] = (sample_param){
+                m->ck.t[i].name, m->ck.t[i].dt, m->ck.t[i].data, shape_numel(&m->ck.t[i].shape)};
     return 0;
 }
 

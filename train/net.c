@@ -214,8 +214,14 @@ void net_free(net *n)
     memset(n, 0, sizeof *n);
 }
 
-void *net_param(const net *n, int i) { return (char *)n->params + (size_t)n->off[i] * n->es; }
-void *net_grad(const net *n, int i) { return (char *)n->grads + (size_t)n->off[i] * n->es; }
+void *net_param(const net *n, int i)
+{
+    return (char *)n->params + (size_t)n->off[i] * n->es;
+}
+void *net_grad(const net *n, int i)
+{
+    return (char *)n->grads + (size_t)n->off[i] * n->es;
+}
 
 void net_init_params(net *n, uint64_t seed, double std)
 {
@@ -247,12 +253,12 @@ int net_load_params_npy(net *n, const char *dir, uerr *e)
         char s1[64], s2[64];
         /* numpy code keeps biases as column vectors, (n, 1) (min-char-rnn
          * does): the same n numbers in the same order */
-        bool column = p->shape.rank == 1 && s.rank == 2 && s.dim[1] == 1 &&
-                      s.dim[0] == p->shape.dim[0];
+        bool column =
+            p->shape.rank == 1 && s.rank == 2 && s.dim[1] == 1 && s.dim[0] == p->shape.dim[0];
         if ((!shape_equal(&s, &p->shape) && !column) || dt == DT_I32) {
             free(data);
-            return uerr_set(e, UERR_USER, "%s: expected float32 or float64 %s, found %s %s",
-                            path, shape_str(&p->shape, s1, sizeof s1), dtype_name(dt),
+            return uerr_set(e, UERR_USER, "%s: expected float32 or float64 %s, found %s %s", path,
+                            shape_str(&p->shape, s1, sizeof s1), dtype_name(dt),
                             shape_str(&s, s2, sizeof s2));
         }
         int64_t k = shape_numel(&s);

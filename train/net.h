@@ -19,38 +19,38 @@
 #include "models/model.h"
 
 enum net_mode {
-    NET_TRAIN,      /* loss, gradients and final state */
-    NET_FORWARD,    /* loss, every step's logits and the final state */
-    NET_LEDGER,     /* NET_TRAIN, and every per-step gradient term kept */
-    NET_LOSS,       /* loss and final state only: no step's activations are
-                       kept, so memory does not grow with T (text validation) */
+    NET_TRAIN,   /* loss, gradients and final state */
+    NET_FORWARD, /* loss, every step's logits and the final state */
+    NET_LEDGER,  /* NET_TRAIN, and every per-step gradient term kept */
+    NET_LOSS,    /* loss and final state only: no step's activations are
+                    kept, so memory does not grow with T (text validation) */
 };
 
 typedef struct net {
     model m;
     grad_table gt;
     plan p;
-    recompute_info rc;      /* train.memory_budget: what the plan recomputes */
+    recompute_info rc; /* train.memory_budget: what the plan recomputes */
     exec x;
     int mode;
     dtype dt;
-    size_t es;              /* bytes per float */
-    int64_t nparam;         /* floats in the parameter block: each
-                               parameter padded to 64 bytes (zeros) */
-    int64_t nweights;       /* the parameters' own floats */
-    int grads_in_arena;     /* grads is the plan's arena (plan.fixed) */
+    size_t es;                     /* bytes per float */
+    int64_t nparam;                /* floats in the parameter block: each
+                                      parameter padded to 64 bytes (zeros) */
+    int64_t nweights;              /* the parameters' own floats */
+    int grads_in_arena;            /* grads is the plan's arena (plan.fixed) */
     int64_t off[MODEL_MAX_PARAMS]; /* each parameter's offset, in floats */
     void *params, *grads;
-    void *h0;               /* [B, S]: every state vector side by side */
-    size_t state_bytes;     /* of h0 */
-    int32_t *yprev;         /* [B]: y[t-1] before the first step */
-    int32_t *xs, *ys;       /* [T, B] */
-    int32_t *ms;            /* [T, B] step masks, when the model has them */
-    void *xd;               /* [T, B, D] real inputs of a dense model */
-    void *ysr;              /* [T, B, K] real targets */
-    int32_t *lms;           /* [T, B] 1 where a row has a real target */
-    void *yprevr;           /* [B, K] y[t-1] at t = 0, real targets */
-    int32_t *cs;            /* [T, B] scheduled-sampling coins */
+    void *h0;           /* [B, S]: every state vector side by side */
+    size_t state_bytes; /* of h0 */
+    int32_t *yprev;     /* [B]: y[t-1] before the first step */
+    int32_t *xs, *ys;   /* [T, B] */
+    int32_t *ms;        /* [T, B] step masks, when the model has them */
+    void *xd;           /* [T, B, D] real inputs of a dense model */
+    void *ysr;          /* [T, B, K] real targets */
+    int32_t *lms;       /* [T, B] 1 where a row has a real target */
+    void *yprevr;       /* [B, K] y[t-1] at t = 0, real targets */
+    int32_t *cs;        /* [T, B] scheduled-sampling coins */
 } net;
 
 int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T, int mode,
@@ -102,7 +102,6 @@ int net_ledger(const net *n, double *dh, double *term, uerr *e);
 
 /* Runs the plan; in NET_TRAIN mode copies the gradients into n->grads. */
 int net_run(net *n, double *loss, uerr *e);
-
 
 /* Makes n read its parameters from src's block (validation shares the
  * training parameters instead of copying them). */

@@ -68,9 +68,8 @@ int npyset_load(const char *dir, double valid_fraction, uint64_t seed, dtype dt,
     return npyset_from_arrays(dir, &in, &tg, &ln, valid_fraction, seed, dt, s, e);
 }
 
-int npyset_from_arrays(const char *dir, npy_array *inputs, npy_array *targets,
-                       npy_array *lengths, double valid_fraction, uint64_t seed, dtype dt,
-                       npy_set *s, uerr *e)
+int npyset_from_arrays(const char *dir, npy_array *inputs, npy_array *targets, npy_array *lengths,
+                       double valid_fraction, uint64_t seed, dtype dt, npy_set *s, uerr *e)
 {
     memset(s, 0, sizeof *s);
     dtype xdt = inputs->dt, ydt = targets->dt, ldt = lengths->dt;
@@ -81,8 +80,9 @@ int npyset_from_arrays(const char *dir, npy_array *inputs, npy_array *targets,
     s->dense = xdt != DT_I32;
     if ((s->dense && xs.rank != 3) || (!s->dense && xs.rank != 2) || xs.dim[0] < 1 ||
         xs.dim[1] < 1) {
-        rc = uerr_set(e, UERR_USER, "%s/inputs.npy: expected int32 [N, T] ids or float [N, T, D] "
-                                    "vectors",
+        rc = uerr_set(e, UERR_USER,
+                      "%s/inputs.npy: expected int32 [N, T] ids or float [N, T, D] "
+                      "vectors",
                       dir);
         goto fail;
     }
@@ -125,14 +125,16 @@ int npyset_from_arrays(const char *dir, npy_array *inputs, npy_array *targets,
     }
     for (int64_t i = 0; i < ny; i++) {
         if (s->y[i] < -1) {
-            rc = uerr_set(e, UERR_USER, "%s/targets.npy: element %lld is %d (classes are 0.., -1 "
-                                        "is no target)",
+            rc = uerr_set(e, UERR_USER,
+                          "%s/targets.npy: element %lld is %d (classes are 0.., -1 "
+                          "is no target)",
                           dir, (long long)i, s->y[i]);
             goto fail;
         }
         if (s->y[i] >= NPYSET_MAX_IDS) {
-            rc = uerr_set(e, UERR_USER, "%s/targets.npy: element %lld is class %d; at most %d "
-                                        "classes",
+            rc = uerr_set(e, UERR_USER,
+                          "%s/targets.npy: element %lld is class %d; at most %d "
+                          "classes",
                           dir, (long long)i, s->y[i], NPYSET_MAX_IDS);
             goto fail;
         }

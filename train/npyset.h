@@ -20,16 +20,16 @@
 #include "train/shuffle.h"
 
 typedef struct npy_set {
-    int64_t N, T, D;         /* D: the vector size, or the number of input ids */
+    int64_t N, T, D; /* D: the vector size, or the number of input ids */
     int dense;
-    int per_sequence;        /* targets [N]: one label per sequence */
-    void *x;                 /* dense: [N, T, D] in dt; else int32 [N, T] */
+    int per_sequence; /* targets [N]: one label per sequence */
+    void *x;          /* dense: [N, T, D] in dt; else int32 [N, T] */
     dtype dt;
-    int32_t *y, *len;        /* len NULL: every sequence has T steps */
-    int64_t nclasses;        /* classes, or K for real targets */
+    int32_t *y, *len; /* len NULL: every sequence has T steps */
+    int64_t nclasses; /* classes, or K for real targets */
     int real;
-    void *yr;                /* real targets in dt: [N, T, K] or [N, K] */
-    int64_t *train, *valid;  /* example indices */
+    void *yr;               /* real targets in dt: [N, T, K] or [N, K] */
+    int64_t *train, *valid; /* example indices */
     int64_t ntrain, nvalid;
     shuffler sh;
 } npy_set;
@@ -49,9 +49,8 @@ typedef struct npy_array {
  * npyset_load reads the three files and calls it. The arrays' data is
  * taken over (set to NULL here), whatever the outcome. dir names the
  * arrays in messages ("DIR/targets.npy: ..."). */
-int npyset_from_arrays(const char *dir, npy_array *inputs, npy_array *targets,
-                       npy_array *lengths, double valid_fraction, uint64_t seed, dtype dt,
-                       npy_set *s, uerr *e);
+int npyset_from_arrays(const char *dir, npy_array *inputs, npy_array *targets, npy_array *lengths,
+                       double valid_fraction, uint64_t seed, dtype dt, npy_set *s, uerr *e);
 void npyset_free(npy_set *s);
 
 /* Where a batch goes: inputs [B, T] ids or xdense [B, T, D]; targets

@@ -36,10 +36,14 @@ void optim_free(optim *o)
 const char *optim_slot_name(const optim *o, int slot)
 {
     switch (o->kind) {
-    case SPEC_OPT_SGD: return NULL;
-    case SPEC_OPT_MOMENTUM: return slot == 0 ? "momentum.velocity" : NULL;
-    case SPEC_OPT_ADAGRAD: return slot == 0 ? "adagrad.mem" : NULL;
-    case SPEC_OPT_ADAM: return slot == 0 ? "adam.m" : slot == 1 ? "adam.v" : NULL;
+    case SPEC_OPT_SGD:
+        return NULL;
+    case SPEC_OPT_MOMENTUM:
+        return slot == 0 ? "momentum.velocity" : NULL;
+    case SPEC_OPT_ADAGRAD:
+        return slot == 0 ? "adagrad.mem" : NULL;
+    case SPEC_OPT_ADAM:
+        return slot == 0 ? "adam.m" : slot == 1 ? "adam.v" : NULL;
     }
     return NULL;
 }

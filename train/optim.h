@@ -24,9 +24,9 @@ typedef struct optim {
     spec_optim kind;
     double lr, eps, mu, b1, b2;
     dtype dt;
-    int64_t n;          /* floats in the block */
-    int64_t t;          /* updates done */
-    void *m, *v;        /* state slots; v only for adam */
+    int64_t n;   /* floats in the block */
+    int64_t t;   /* updates done */
+    void *m, *v; /* state slots; v only for adam */
 } optim;
 
 int optim_init(optim *o, const spec *s, int64_t n, uerr *e);

@@ -39,8 +39,8 @@ static span next_line(const char *buf, size_t len, size_t *pos)
 }
 
 /* The line's text decoded and encoded with the run's vocabulary. */
-static int encode_line(const session *s, const char *path, int64_t line, const char *p,
-                       size_t n, int32_t **ids, int64_t *nids, uerr *e)
+static int encode_line(const session *s, const char *path, int64_t line, const char *p, size_t n,
+                       int32_t **ids, int64_t *nids, uerr *e)
 {
     char name[600];
     snprintf(name, sizeof name, "%s:%lld", path, (long long)line);
@@ -223,9 +223,8 @@ static int read_inputs(const session *s, const char *dir, npy_array *x, npy_arra
                         (long long)x->shape.dim[0]);
     for (int64_t i = 0; i < ln->shape.dim[0]; i++)
         if (((int32_t *)ln->data)[i] < 1 || ((int32_t *)ln->data)[i] > x->shape.dim[1])
-            return uerr_set(e, UERR_USER, "%s: length %d of sequence %lld is outside 1..%lld",
-                            path, ((int32_t *)ln->data)[i], (long long)i,
-                            (long long)x->shape.dim[1]);
+            return uerr_set(e, UERR_USER, "%s: length %d of sequence %lld is outside 1..%lld", path,
+                            ((int32_t *)ln->data)[i], (long long)i, (long long)x->shape.dim[1]);
     return 0;
 }
 

@@ -27,15 +27,15 @@
 #include "train/session.h"
 
 typedef struct predict_item {
-    int64_t line;          /* 1-based line of the file */
-    const char *input;     /* the sequence or line (UTF-8, no TAB label, no newline) */
-    const char *label;     /* the given label (classify), or NULL */
-    int32_t label_id;      /* its class, or -1 (none given, or not a class) */
-    const double *p;       /* [O] classes / next characters */
-    int32_t best;          /* the most probable (the lowest index of ties) */
-    double loss;           /* classify: -log p[label] (NaN without one); text:
-                              nats per character (NaN: nothing scored) */
-    int64_t scored;        /* text: characters scored */
+    int64_t line;      /* 1-based line of the file */
+    const char *input; /* the sequence or line (UTF-8, no TAB label, no newline) */
+    const char *label; /* the given label (classify), or NULL */
+    int32_t label_id;  /* its class, or -1 (none given, or not a class) */
+    const double *p;   /* [O] classes / next characters */
+    int32_t best;      /* the most probable (the lowest index of ties) */
+    double loss;       /* classify: -log p[label] (NaN without one); text:
+                          nats per character (NaN: nothing scored) */
+    int64_t scored;    /* text: characters scored */
 } predict_item;
 
 typedef int (*predict_fn)(void *ctx, const predict_item *it, uerr *e);

@@ -63,8 +63,7 @@ static int cand_cmp(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
-int32_t sample_pick(double *logits, int64_t V, const sample_opts *o, rng *r,
-                    sample_cand *work)
+int32_t sample_pick(double *logits, int64_t V, const sample_opts *o, rng *r, sample_cand *work)
 {
     double *p = logits;
     if (o->temperature == 0) {

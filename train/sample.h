@@ -20,12 +20,12 @@
 #include "train/text.h"
 
 typedef struct sample_opts {
-    int64_t length;        /* characters to generate (after the prime) */
-    double temperature;    /* >= 0; 0 = greedy */
-    const char *prime;     /* UTF-8, may be "" */
+    int64_t length;     /* characters to generate (after the prime) */
+    double temperature; /* >= 0; 0 = greedy */
+    const char *prime;  /* UTF-8, may be "" */
     uint64_t seed;
-    int64_t top_k;         /* keep the K most likely; 0 = all */
-    double top_p;          /* keep the fewest whose mass reaches P; 0 or 1 = all */
+    int64_t top_k; /* keep the K most likely; 0 = all */
+    double top_p;  /* keep the fewest whose mass reaches P; 0 or 1 = all */
 } sample_opts;
 
 /* One candidate of a draw: sample_pick's work space holds V of them. */
@@ -45,7 +45,7 @@ int32_t sample_pick(double *logits, int64_t V, const sample_opts *o, struct rng 
 typedef struct sample_param {
     const char *name;
     dtype dt;
-    const void *data;      /* float32 or float64, converted to spec's dtype */
+    const void *data; /* float32 or float64, converted to spec's dtype */
     int64_t numel;
 } sample_param;
 

@@ -110,8 +110,7 @@ int64_t session_batch(const session *s)
     return s->built ? s->n.m.B : 0;
 }
 
-void session_outputs_of(const session *s, const void *logits, dtype dt, int64_t rows,
-                        double *out)
+void session_outputs_of(const session *s, const void *logits, dtype dt, int64_t rows, double *out)
 {
     int64_t O = s->io.output;
     int kind = s->mc.s.model.output;
@@ -260,8 +259,10 @@ void session_state_restore(session *s, const void *buf)
 sample_opts session_sample_defaults(const session *s)
 {
     const spec *sp = &s->mc.s;
-    return (sample_opts){.length = sp->sample.length, .temperature = sp->sample.temperature,
-                         .prime = sp->sample.prime, .seed = sp->sample.seed};
+    return (sample_opts){.length = sp->sample.length,
+                         .temperature = sp->sample.temperature,
+                         .prime = sp->sample.prime,
+                         .seed = sp->sample.seed};
 }
 
 int session_text_only(const model_ckpt *mc, uerr *e)
@@ -281,6 +282,6 @@ int session_sample(const session *s, const sample_opts *o, char **out, uerr *e)
     if (rc)
         return rc;
     sample_opts d = session_sample_defaults(s);
-    return sample_text(&s->mc.s, &s->mc.vocab, s->mc.params, s->mc.nparams, o ? o : &d, out,
-                       NULL, e);
+    return sample_text(&s->mc.s, &s->mc.vocab, s->mc.params, s->mc.nparams, o ? o : &d, out, NULL,
+                       e);
 }

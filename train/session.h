@@ -30,10 +30,10 @@
 typedef struct session {
     model_ckpt mc;
     model_io io;
-    char **classes;   /* classify: the run's class names [io.output]; else NULL */
+    char **classes; /* classify: the run's class names [io.output]; else NULL */
     net n;
     int built;
-    int first;        /* no step since the reset */
+    int first; /* no step since the reset */
 } session;
 
 /* Loads checkpoint ref (store_checkpoint_resolve; NULL: the latest) of db.
@@ -78,7 +78,6 @@ sample_opts session_sample_defaults(const session *s);
 
 /* Converts logits row by row into what session_step returns: softmax,
  * sigmoid or copied, for rows x O values in dtype dt. */
-void session_outputs_of(const session *s, const void *logits, dtype dt, int64_t rows,
-                        double *out);
+void session_outputs_of(const session *s, const void *logits, dtype dt, int64_t rows, double *out);
 
 #endif

@@ -29,8 +29,8 @@ int text_utf8_encode(uint32_t c, char out[TEXT_UTF8_MAX])
 /* Two passes (validate and count, then decode) so a large file costs
  * 4 bytes per code point rather than 4 per byte. An empty input is allowed
  * here: a prime text may be empty, a training text may not. */
-static int text_decode_any(const char *name, const uint8_t *s, size_t len,
-                           uint32_t **cp, int64_t *n, uerr *e)
+static int text_decode_any(const char *name, const uint8_t *s, size_t len, uint32_t **cp,
+                           int64_t *n, uerr *e)
 {
     *cp = NULL;
     *n = 0;
@@ -39,15 +39,13 @@ static int text_decode_any(const char *name, const uint8_t *s, size_t len,
     for (size_t i = 0; i < len;) {
         int k = utf8_decode(s + i, len - i, &c);
         if (k == 0)
-            return uerr_set(e, UERR_USER, "%s: invalid UTF-8 at byte %zu",
-                            name, i);
+            return uerr_set(e, UERR_USER, "%s: invalid UTF-8 at byte %zu", name, i);
         i += (size_t)k;
         count++;
     }
     uint32_t *out = malloc((size_t)(count ? count : 1) * sizeof *out);
     if (!out)
-        return uerr_set(e, UERR_INTERNAL,
-                        "%s: out of memory for %lld code points", name,
+        return uerr_set(e, UERR_INTERNAL, "%s: out of memory for %lld code points", name,
                         (long long)count);
     int64_t j = 0;
     for (size_t i = 0; i < len; j++)
@@ -57,8 +55,7 @@ static int text_decode_any(const char *name, const uint8_t *s, size_t len,
     return 0;
 }
 
-int text_decode(const char *name, const void *bytes, size_t len, uint32_t **cp,
-                int64_t *n, uerr *e)
+int text_decode(const char *name, const void *bytes, size_t len, uint32_t **cp, int64_t *n, uerr *e)
 {
     *cp = NULL;
     *n = 0;
@@ -111,25 +108,21 @@ void text_vocab_free(text_vocab *v)
     memset(v, 0, sizeof *v);
 }
 
-int text_vocab_init(text_vocab *v, const uint32_t *cp, int32_t n_known,
-                    int with_unknown, uerr *e)
+int text_vocab_init(text_vocab *v, const uint32_t *cp, int32_t n_known, int with_unknown, uerr *e)
 {
     memset(v, 0, sizeof *v);
     v->unknown = -1;
     if (n_known < 0 || n_known >= INT32_MAX)
-        return uerr_set(e, UERR_INTERNAL, "vocabulary: bad size %ld",
-                        (long)n_known);
+        return uerr_set(e, UERR_INTERNAL, "vocabulary: bad size %ld", (long)n_known);
     for (int32_t i = 0; i < n_known; i++) {
         if (!utf8_scalar(cp[i]))
-            return uerr_set(e, UERR_USER,
-                            "vocabulary: U+%04lX is not a Unicode scalar value",
+            return uerr_set(e, UERR_USER, "vocabulary: U+%04lX is not a Unicode scalar value",
                             (unsigned long)cp[i]);
         if (i > 0 && cp[i] <= cp[i - 1])
             return uerr_set(e, UERR_USER,
                             "vocabulary: code points not strictly ascending at "
                             "id %ld (U+%04lX after U+%04lX)",
-                            (long)i, (unsigned long)cp[i],
-                            (unsigned long)cp[i - 1]);
+                            (long)i, (unsigned long)cp[i], (unsigned long)cp[i - 1]);
     }
     int32_t size = n_known + (with_unknown ? 1 : 0);
     v->cp = malloc((size_t)(n_known ? n_known : 1) * sizeof *v->cp);
@@ -137,8 +130,7 @@ int text_vocab_init(text_vocab *v, const uint32_t *cp, int32_t n_known,
     if (!v->cp || !v->utf8) {
         text_vocab_free(v);
         v->unknown = -1;
-        return uerr_set(e, UERR_INTERNAL,
-                        "vocabulary: out of memory for %ld ids", (long)size);
+        return uerr_set(e, UERR_INTERNAL, "vocabulary: out of memory for %ld ids", (long)size);
     }
     if (n_known)
         memcpy(v->cp, cp, (size_t)n_known * sizeof *cp);
@@ -199,15 +191,13 @@ static int corpus_build(const char *name, const uint32_t *cp, int64_t n, double 
     memset(out, 0, sizeof *out);
     out->vocab.unknown = -1;
     if (!(valid_fraction >= 0.0 && valid_fraction < 1.0))
-        return uerr_set(e, UERR_USER,
-                        "%s: valid_fraction must be in [0, 1), got %g", name,
+        return uerr_set(e, UERR_USER, "%s: valid_fraction must be in [0, 1), got %g", name,
                         valid_fraction);
     if (n <= 0)
         return uerr_set(e, UERR_USER, "%s: empty text", name);
     int64_t n_valid = (int64_t)floor(valid_fraction * (double)n);
     if (n_valid >= n) /* only by rounding, for f just below 1 */
-        return uerr_set(e, UERR_USER,
-                        "%s: valid_fraction %g leaves no training text", name,
+        return uerr_set(e, UERR_USER, "%s: valid_fraction %g leaves no training text", name,
                         valid_fraction);
     int64_t n_train = n - n_valid;
 
@@ -257,8 +247,7 @@ static int corpus_build(const char *name, const uint32_t *cp, int64_t n, double 
     out->valid = n_valid ? malloc((size_t)n_valid * sizeof *out->valid) : NULL;
     if ((!reuse && !out->train) || (n_valid && !out->valid)) {
         text_corpus_free(out);
-        return uerr_set(e, UERR_INTERNAL,
-                        "%s: out of memory for %lld ids", name, (long long)n);
+        return uerr_set(e, UERR_INTERNAL, "%s: out of memory for %lld ids", name, (long long)n);
     }
     /* the validation part first: with reuse, the training ids overwrite
      * only [0, n_train) */
@@ -288,8 +277,8 @@ int text_corpus_from_codepoints(const char *name, const uint32_t *cp, int64_t n,
     return corpus_build(name, cp, n, valid_fraction, out, NULL, e);
 }
 
-int text_corpus_from_buffer(const char *name, const void *bytes, size_t len,
-                            double valid_fraction, text_corpus *out, uerr *e)
+int text_corpus_from_buffer(const char *name, const void *bytes, size_t len, double valid_fraction,
+                            text_corpus *out, uerr *e)
 {
     memset(out, 0, sizeof *out);
     out->vocab.unknown = -1;
@@ -304,8 +293,7 @@ int text_corpus_from_buffer(const char *name, const void *bytes, size_t len,
     return rc;
 }
 
-int text_corpus_load(const char *path, double valid_fraction, text_corpus *out,
-                     uerr *e)
+int text_corpus_load(const char *path, double valid_fraction, text_corpus *out, uerr *e)
 {
     memset(out, 0, sizeof *out);
     out->vocab.unknown = -1;
@@ -327,8 +315,8 @@ static int text_printable(uint32_t c)
     return c >= 0x20 && c != 0x7F && !(c >= 0x80 && c < 0xA0);
 }
 
-int text_encode(const text_vocab *v, const char *name, const uint32_t *cp, int64_t n,
-                int32_t *ids, uerr *e)
+int text_encode(const text_vocab *v, const char *name, const uint32_t *cp, int64_t n, int32_t *ids,
+                uerr *e)
 {
     for (int64_t i = 0; i < n; i++) {
         ids[i] = text_vocab_find(v, cp[i]);
@@ -342,23 +330,22 @@ int text_encode(const text_vocab *v, const char *name, const uint32_t *cp, int64
         text_utf8_encode(cp[i], s);
         if (text_printable(cp[i]))
             return uerr_set(e, UERR_USER,
-                            "%s: '%s' (U+%04lX) at position %lld is not in the vocabulary", name,
-                            s, (unsigned long)cp[i], (long long)i);
-        return uerr_set(e, UERR_USER, "%s: U+%04lX at position %lld is not in the vocabulary",
-                        name, (unsigned long)cp[i], (long long)i);
+                            "%s: '%s' (U+%04lX) at position %lld is not in the vocabulary", name, s,
+                            (unsigned long)cp[i], (long long)i);
+        return uerr_set(e, UERR_USER, "%s: U+%04lX at position %lld is not in the vocabulary", name,
+                        (unsigned long)cp[i], (long long)i);
     }
     return 0;
 }
 
-int text_encode_prime(const text_vocab *v, const char *utf8, size_t len,
-                      int32_t **ids, int64_t *n, uerr *e)
+int text_encode_prime(const text_vocab *v, const char *utf8, size_t len, int32_t **ids, int64_t *n,
+                      uerr *e)
 {
     *ids = NULL;
     *n = 0;
     uint32_t *cp;
     int64_t count;
-    int rc = text_decode_any("prime text", (const uint8_t *)utf8, len, &cp,
-                             &count, e);
+    int rc = text_decode_any("prime text", (const uint8_t *)utf8, len, &cp, &count, e);
     if (rc)
         return rc;
     int32_t *out = malloc((size_t)(count ? count : 1) * sizeof *out);

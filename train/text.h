@@ -36,10 +36,10 @@
 #define TEXT_UNKNOWN_CP 0xFFFDu
 
 typedef struct text_vocab {
-    int32_t size;    /* number of ids: n_known, plus 1 if unknown >= 0 */
-    int32_t n_known; /* distinct training code points */
-    int32_t unknown; /* id of the unknown symbol (== n_known), or -1 */
-    uint32_t *cp;    /* [n_known] code point of each known id, ascending */
+    int32_t size;                /* number of ids: n_known, plus 1 if unknown >= 0 */
+    int32_t n_known;             /* distinct training code points */
+    int32_t unknown;             /* id of the unknown symbol (== n_known), or -1 */
+    uint32_t *cp;                /* [n_known] code point of each known id, ascending */
     char (*utf8)[TEXT_UTF8_MAX]; /* [size] NUL-terminated UTF-8 of each id */
 } text_vocab;
 
@@ -54,8 +54,8 @@ typedef struct text_corpus {
 /* Decodes len bytes of UTF-8 into *cp ([*n] code points, caller frees with
  * free()). name labels errors ("data/x.txt", "prime text"). An empty buffer
  * is the error "NAME: empty text". */
-int text_decode(const char *name, const void *bytes, size_t len, uint32_t **cp,
-                int64_t *n, uerr *e);
+int text_decode(const char *name, const void *bytes, size_t len, uint32_t **cp, int64_t *n,
+                uerr *e);
 
 /* text_decode of a whole file. A missing file is "PATH: no such file";
  * other I/O failures name the file and the system's reason. */
@@ -64,18 +64,15 @@ int text_read_file(const char *path, uint32_t **cp, int64_t *n, uerr *e);
 /* Builds the vocabulary from the first N - floor(f * N) code points and
  * encodes both parts. name labels errors. */
 int text_corpus_from_codepoints(const char *name, const uint32_t *cp, int64_t n,
-                                double valid_fraction, text_corpus *out,
-                                uerr *e);
-int text_corpus_from_buffer(const char *name, const void *bytes, size_t len,
-                            double valid_fraction, text_corpus *out, uerr *e);
-int text_corpus_load(const char *path, double valid_fraction, text_corpus *out,
-                     uerr *e);
+                                double valid_fraction, text_corpus *out, uerr *e);
+int text_corpus_from_buffer(const char *name, const void *bytes, size_t len, double valid_fraction,
+                            text_corpus *out, uerr *e);
+int text_corpus_load(const char *path, double valid_fraction, text_corpus *out, uerr *e);
 void text_corpus_free(text_corpus *c);
 
 /* Rebuilds a vocabulary from its code points (e.g. read back from a
  * checkpoint): cp must be strictly ascending valid scalar values. */
-int text_vocab_init(text_vocab *v, const uint32_t *cp, int32_t n_known,
-                    int with_unknown, uerr *e);
+int text_vocab_init(text_vocab *v, const uint32_t *cp, int32_t n_known, int with_unknown, uerr *e);
 void text_vocab_free(text_vocab *v);
 
 /* Id of code point c, or -1 if it is not in the vocabulary (the unknown id
@@ -90,14 +87,14 @@ const char *text_vocab_utf8(const text_vocab *v, int32_t id);
  * unknown id, or, where it has none, is the error "NAME: 'x' (U+0078) at
  * position K is not in the vocabulary" (K from 0; a control character
  * by its number alone). */
-int text_encode(const text_vocab *v, const char *name, const uint32_t *cp, int64_t n,
-                int32_t *ids, uerr *e);
+int text_encode(const text_vocab *v, const char *name, const uint32_t *cp, int64_t n, int32_t *ids,
+                uerr *e);
 
 /* Encodes a prime (seed) text for sampling with text_encode (name "prime
  * text"). *ids ([*n], caller frees with free()) is never NULL on
  * success, even for an empty prime. */
-int text_encode_prime(const text_vocab *v, const char *utf8, size_t len,
-                      int32_t **ids, int64_t *n, uerr *e);
+int text_encode_prime(const text_vocab *v, const char *utf8, size_t len, int32_t **ids, int64_t *n,
+                      uerr *e);
 
 /* Writes the UTF-8 of scalar value c and a NUL into out; returns the byte
  * count (1..4), or 0 if c is a surrogate or above U+10FFFF. */

@@ -36,15 +36,15 @@ typedef struct trainer {
     const spec *s;
     const train_opts *o;
     data_source data;
-    net tr, va;            /* training net; validation net (if any) */
-    net lg;                /* the per-step gradient ledger's net (if asked) */
-    int64_t row0;          /* data parallel: this rank's first row of a batch */
-    double *ledger;        /* [T + nparams * T] its norms */
+    net tr, va;     /* training net; validation net (if any) */
+    net lg;         /* the per-step gradient ledger's net (if asked) */
+    int64_t row0;   /* data parallel: this rank's first row of a batch */
+    double *ledger; /* [T + nparams * T] its norms */
     int has_valid;
     optim opt;
     int32_t *inputs, *targets;
     int64_t run;
-    int64_t saved_step;    /* of the last checkpoint stored, -1 if none */
+    int64_t saved_step; /* of the last checkpoint stored, -1 if none */
     uint64_t rng_state[4];
 } trainer;
 
@@ -158,8 +158,9 @@ int train_evaluate(const spec *s, const sample_param *params, int nparams, doubl
         return rc;
     *examples = d.kind == SPEC_DATA_CLASSIFY ? d.cls.nvalid : 0;
     if (!data_has_valid(&d))
-        rc = uerr_set(e, UERR_USER, "%s: the run held out no data to evaluate (data.valid_fraction "
-                                    "is 0)",
+        rc = uerr_set(e, UERR_USER,
+                      "%s: the run held out no data to evaluate (data.valid_fraction "
+                      "is 0)",
                       s->data.path);
     if (!rc)
         rc = net_init_io(&n, s, &d.io, d.B, d.T, valid_mode(&d), NULL, e);
@@ -197,23 +198,25 @@ static int diverged(const trainer *t, uerr *e, const char *fmt, ...)
         snprintf(kept, sizeof kept, "the checkpoint of step %lld is kept",
                  (long long)t->saved_step);
     return uerr_set(e, UERR_USER,
-                    "%s; training stopped, %s (try a lower train.optimizer.lr or train.clip)",
-                    what, kept);
+                    "%s; training stopped, %s (try a lower train.optimizer.lr or train.clip)", what,
+                    kept);
 }
 
-static int save_checkpoint(trainer *t, int64_t step, double loss, double valid,
-                           int64_t *parent, int64_t *ckpt, uerr *e)
+static int save_checkpoint(trainer *t, int64_t step, double loss, double valid, int64_t *parent,
+                           int64_t *ckpt, uerr *e)
 {
     if (!t->o->db)
         return 0;
     /* an update can overflow the weights while the loss that led to it was
      * finite: such a state is never stored as a checkpoint */
     for (int i = 0; i < t->tr.m.nparams; i++) {
-        int64_t k = first_nonfinite(t->tr.dt, net_param(&t->tr, i),
-                                    shape_numel(&t->tr.m.param[i].shape));
+        int64_t k =
+            first_nonfinite(t->tr.dt, net_param(&t->tr, i), shape_numel(&t->tr.m.param[i].shape));
         if (k >= 0)
-            return diverged(t, e, "step %lld: parameter '%s' has a non-finite element %lld after "
-                            "the update", (long long)step, t->tr.m.param[i].name, (long long)k);
+            return diverged(t, e,
+                            "step %lld: parameter '%s' has a non-finite element %lld after "
+                            "the update",
+                            (long long)step, t->tr.m.param[i].name, (long long)k);
     }
     ckpt_parts parts = trainer_parts(t);
     ckpt_state sl = {0};
@@ -230,15 +233,16 @@ static int save_checkpoint(trainer *t, int64_t step, double loss, double valid,
      * train.checkpoint.wait seconds, its last checkpoint intact. */
     double w0 = now_s();
     for (int said = 0; !rc; said = 1) {
-        rc = store_checkpoint_save_from(t->o->db, t->run, step, *parent, sl.ts, sl.n, metrics,
-                                        ckpt, e);
+        rc = store_checkpoint_save_from(t->o->db, t->run, step, *parent, sl.ts, sl.n, metrics, ckpt,
+                                        e);
         if (!rc || !store_busy(t->o->db) || now_s() - w0 >= (double)t->s->train.checkpoint.wait)
             break;
         if (!said && t->o->note) {
             char msg[128];
-            snprintf(msg, sizeof msg, "step %lld: the store is locked by another process; the "
-                     "checkpoint waits (up to %llds)", (long long)step,
-                     (long long)t->s->train.checkpoint.wait);
+            snprintf(msg, sizeof msg,
+                     "step %lld: the store is locked by another process; the "
+                     "checkpoint waits (up to %llds)",
+                     (long long)step, (long long)t->s->train.checkpoint.wait);
             t->o->note(t->o->ctx, msg);
         }
         uerr_clear(e);
@@ -259,25 +263,24 @@ static int load_from(trainer *t, const store_loaded *l, train_result *r, uerr *e
     size_t kl = 0, ks = 0;
     int loaded = 0;
     r->from_loaded[0] = r->from_skipped[0] = '\0';
-#define FROM_NOTE(buf, k, ...)                                                                    \
-    do {                                                                                          \
-        if ((k) < sizeof(buf))                                                                    \
-            (k) += (size_t)snprintf((buf) + (k), sizeof(buf) - (k), __VA_ARGS__);                 \
+#define FROM_NOTE(buf, k, ...)                                                                     \
+    do {                                                                                           \
+        if ((k) < sizeof(buf))                                                                     \
+            (k) += (size_t)snprintf((buf) + (k), sizeof(buf) - (k), __VA_ARGS__);                  \
     } while (0)
     for (int i = 0; i < m->nparams; i++) {
         const model_param *p = &m->param[i];
         const store_loaded_tensor *x = store_loaded_find(l, p->name);
         char s1[64], s2[64];
         if (!x || strcmp(x->role, "param")) {
-            FROM_NOTE(r->from_skipped, ks, "%s%s (not in checkpoint %lld)", ks ? ", " : "",
-                      p->name, (long long)l->id);
+            FROM_NOTE(r->from_skipped, ks, "%s%s (not in checkpoint %lld)", ks ? ", " : "", p->name,
+                      (long long)l->id);
         } else if (!shape_equal(&x->shape, &p->shape) || x->dt == DT_I32) {
-            FROM_NOTE(r->from_skipped, ks, "%s%s (%s %s there, %s here)", ks ? ", " : "",
-                      p->name, dtype_name(x->dt), shape_str(&x->shape, s1, sizeof s1),
+            FROM_NOTE(r->from_skipped, ks, "%s%s (%s %s there, %s here)", ks ? ", " : "", p->name,
+                      dtype_name(x->dt), shape_str(&x->shape, s1, sizeof s1),
                       shape_str(&p->shape, s2, sizeof s2));
         } else {
-            dtype_convert(net_param(&t->tr, i), t->tr.dt, x->data, x->dt,
-                            shape_numel(&p->shape));
+            dtype_convert(net_param(&t->tr, i), t->tr.dt, x->data, x->dt, shape_numel(&p->shape));
             FROM_NOTE(r->from_loaded, kl, "%s%s", kl ? ", " : "", p->name);
             loaded++;
         }
@@ -294,8 +297,7 @@ static int load_from(trainer *t, const store_loaded *l, train_result *r, uerr *e
     }
 #undef FROM_NOTE
     if (!loaded)
-        return uerr_set(e, UERR_USER,
-                        "none of checkpoint %lld's parameters fit this model (%s)",
+        return uerr_set(e, UERR_USER, "none of checkpoint %lld's parameters fit this model (%s)",
                         (long long)l->id, r->from_skipped);
     return 0;
 }
@@ -491,8 +493,8 @@ static double saved_valid_loss(const store_loaded *l)
 {
     json_value j;
     double v = NAN;
-    if (l->metrics_json && !json_parse("metrics", l->metrics_json, strlen(l->metrics_json), &j,
-                                       NULL)) {
+    if (l->metrics_json &&
+        !json_parse("metrics", l->metrics_json, strlen(l->metrics_json), &j, NULL)) {
         const json_value *x = json_get(&j, "valid_loss");
         if (x && x->type == JSON_NUMBER)
             v = x->num;
@@ -644,8 +646,7 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         if (reset || s->train.state == SPEC_STATE_ZERO)
             net_reset_state(&t.tr);
         data_to_net(&t.data, &t.tr, t.inputs, t.targets, t.row0);
-        if (t.ledger && step % s->train.ledger_every == 0 &&
-            (rc = record_ledger(&t, step, e)))
+        if (t.ledger && step % s->train.ledger_every == 0 && (rc = record_ledger(&t, step, e)))
             break;
         if (t.tr.cs) {
             double a = s->train.scheduled_sampling.start, b = s->train.scheduled_sampling.end;
@@ -690,8 +691,8 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
          * not depend on when they fall */
         int64_t every = s->train.checkpoint.every;
         double mins = s->train.checkpoint.minutes;
-        bool due = (every > 0 && step % every == 0) ||
-                   (mins > 0 && now_s() - last_save >= mins * 60);
+        bool due =
+            (every > 0 && step % every == 0) || (mins > 0 && now_s() - last_save >= mins * 60);
         if (due && step < steps) {
             if ((rc = save_checkpoint(&t, step, loss, valid, &parent, &r->checkpoint, e)))
                 break;

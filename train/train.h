@@ -20,23 +20,23 @@
 
 typedef struct train_progress {
     int64_t step, steps;
-    double loss;            /* this step's loss (summed over B x T tokens) */
-    double tokens;          /* units per step: tokens B x T, or B sequences */
-    double valid_loss;      /* per token (text) or sequence; NaN when not measured */
-    double valid_accuracy;  /* classification: the last measured; else NaN */
+    double loss;           /* this step's loss (summed over B x T tokens) */
+    double tokens;         /* units per step: tokens B x T, or B sequences */
+    double valid_loss;     /* per token (text) or sequence; NaN when not measured */
+    double valid_accuracy; /* classification: the last measured; else NaN */
     double tokens_per_s;
     double elapsed_s, eta_s;
-    int final;              /* the last call */
+    int final; /* the last call */
 } train_progress;
 
 typedef void (*train_progress_fn)(void *ctx, const train_progress *p);
 
 /* What was built, before the first step (for --verbose). */
 typedef struct train_info {
-    int64_t graph_nodes;        /* forward and backward */
-    int64_t kernel_calls;       /* per step, after the plan's rewrites */
-    size_t arena_bytes;         /* activations and gradients */
-    int64_t parameters;         /* floats */
+    int64_t graph_nodes;  /* forward and backward */
+    int64_t kernel_calls; /* per step, after the plan's rewrites */
+    size_t arena_bytes;   /* activations and gradients */
+    int64_t parameters;   /* floats */
     int64_t B, T, vocab;
     int ranks;
     /* train.memory_budget: segment length recomputed (0: none), the arena
@@ -47,15 +47,15 @@ typedef struct train_info {
 } train_info;
 
 typedef struct train_opts {
-    const char *params_dir;     /* initial parameters from DIR/<name>.npy */
-    const char *run_name;       /* NULL: the config's name, made unique */
+    const char *params_dir; /* initial parameters from DIR/<name>.npy */
+    const char *run_name;   /* NULL: the config's name, made unique */
     const char *command_line;
-    store *db;                  /* NULL: nothing is stored */
+    store *db; /* NULL: nothing is stored */
     train_progress_fn progress;
     void *ctx;
-    volatile sig_atomic_t *stop;/* set by a signal handler: stop, save */
-    const struct dist *dist;    /* data parallel over MPI ranks; NULL: one
-                                   process. Only rank 0 may have a db. */
+    volatile sig_atomic_t *stop;                      /* set by a signal handler: stop, save */
+    const struct dist *dist;                          /* data parallel over MPI ranks; NULL: one
+                                                         process. Only rank 0 may have a db. */
     void (*ready)(void *ctx, const train_info *info); /* NULL: not told */
     /* Something worth a line while the run goes on (a checkpoint waiting
      * for the store's lock), said once per occasion; NULL: not told. */
@@ -82,23 +82,23 @@ typedef struct train_opts {
 } train_opts;
 
 typedef struct train_result {
-    int64_t run;                /* store run id, 0 without a store */
+    int64_t run; /* store run id, 0 without a store */
     char run_name[256];
     int64_t steps_done;
-    double first_loss, last_loss;       /* per step, summed */
-    double valid_loss;                  /* last measured, per unit; NaN if none */
-    double valid_accuracy;              /* classification; NaN if none */
-    double majority;                    /* classification: the majority-class share */
+    double first_loss, last_loss; /* per step, summed */
+    double valid_loss;            /* last measured, per unit; NaN if none */
+    double valid_accuracy;        /* classification; NaN if none */
+    double majority;              /* classification: the majority-class share */
     double seconds;
     int64_t vocab;
     size_t arena_bytes;
-    int64_t checkpoint;                 /* last checkpoint id */
+    int64_t checkpoint; /* last checkpoint id */
     int interrupted;
-    int64_t start_step;                 /* resume: the checkpoint's step; else 0 */
-    int64_t metrics_dropped;            /* resume: rows logged after the checkpoint */
-    char from_loaded[512];              /* --from: "U, W, b" */
-    char from_skipped[1024];            /* --from: "V ([65, 8] there, [70, 8] here), ..." */
-    char warning[512];                  /* something the user should know, or "" */
+    int64_t start_step;      /* resume: the checkpoint's step; else 0 */
+    int64_t metrics_dropped; /* resume: rows logged after the checkpoint */
+    char from_loaded[512];   /* --from: "U, W, b" */
+    char from_skipped[1024]; /* --from: "V ([65, 8] there, [70, 8] here), ..." */
+    char warning[512];       /* something the user should know, or "" */
 } train_result;
 
 int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e);
@@ -109,11 +109,11 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e);
  * the run (from the seed, or from the parent's parameters for a run
  * started --from it). Nothing is written to the store. */
 typedef struct train_verify_result {
-    int64_t ckpt, from_ckpt;    /* from_ckpt 0: replayed from the start */
+    int64_t ckpt, from_ckpt; /* from_ckpt 0: replayed from the start */
     int64_t from_step, to_step;
     int tensors, tensors_differ;
-    int64_t losses, losses_differ;      /* logged values compared */
-    char first_diff[512];               /* the first difference, or "" */
+    int64_t losses, losses_differ; /* logged values compared */
+    char first_diff[512];          /* the first difference, or "" */
     /* what differs from the run's record: "data (...); config (...);
      * program (...)", or "" when all are as it was trained with */
     char changed[1024];

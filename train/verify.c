@@ -128,8 +128,8 @@ static void changed(train_verify_result *vr, const char *what, const char *was, 
                     int width)
 {
     size_t o = strlen(vr->changed);
-    snprintf(vr->changed + o, sizeof vr->changed - o, "%s%s (%.*s, now %.*s)", o ? "; " : "",
-             what, width, was, width, now);
+    snprintf(vr->changed + o, sizeof vr->changed - o, "%s%s (%.*s, now %.*s)", o ? "; " : "", what,
+             width, was, width, now);
 }
 
 /* What a failed replay is told apart by: the run's record against what
@@ -143,8 +143,8 @@ static void verify_changes(const store_run *run, const char *data_hash, const ch
         changed(vr, "data", run->data_hash, data_hash, 12);
     sha256_hex(run->config_text, strlen(run->config_text), hash);
     if (run->config_hash && *run->config_hash && strcmp(run->config_hash, hash))
-        changed(vr, "config: its stored text no longer matches its hash", run->config_hash,
-                hash, 12);
+        changed(vr, "config: its stored text no longer matches its hash", run->config_hash, hash,
+                12);
     if (run->program_version && *run->program_version &&
         strcmp(run->program_version, UNROLL_VERSION))
         changed(vr, "program: unroll", run->program_version, UNROLL_VERSION, 64);
