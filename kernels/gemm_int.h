@@ -96,18 +96,21 @@ static void GFN(block)(int ta, int64_t K, const void *Av, int64_t lda, int64_t i
             int nc = N - j < NR ? (int)(N - j) : NR;
             const ST *b = pb + (p - p0) * K * NR;
             ST *c = C + i * ldc + j;
+            /* one case per tile, as the macro lays them out */
+            /* clang-format off */
             switch (mr) {
 #if MR > 6
-                GEMM_TILE_CASE(8)
-                GEMM_TILE_CASE(7)
+                GEMM_TILE_CASE(8) GEMM_TILE_CASE(7)
 #endif
 #if MR > 4
-                GEMM_TILE_CASE(6)
-                GEMM_TILE_CASE(5)
+                GEMM_TILE_CASE(6) GEMM_TILE_CASE(5)
 #endif
-                    GEMM_TILE_CASE(4) GEMM_TILE_CASE(3) GEMM_TILE_CASE(2) GEMM_TILE_CASE(1) default
-                    : break;
+                GEMM_TILE_CASE(4) GEMM_TILE_CASE(3)
+                GEMM_TILE_CASE(2) GEMM_TILE_CASE(1)
+            default:
+                break;
             }
+            /* clang-format on */
         }
     }
 }

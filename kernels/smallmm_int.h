@@ -75,18 +75,24 @@ static void SMM_FN(run)(int ta, int64_t M, int64_t N, int64_t K, const ST *A, in
             int64_t cols = N - j0 < nvp * W ? N - j0 : nvp * W;
             int nv = (int)((cols + W - 1) / W);
             MT m = MASK((int)(cols - (int64_t)(nv - 1) * W));
+            /* one case per tile, as the macro lays them out */
+            /* clang-format off */
             switch (mr * 32 + nv) {
                 SMM_TILE_ROW(1)
-                SMM_TILE_CASE(1, 4)
-                SMM_TILE_CASE(1, 5)
-                SMM_TILE_CASE(1, 6) SMM_TILE_CASE(1, 7) SMM_TILE_CASE(1, 8) SMM_TILE_CASE(1, 9)
-                    SMM_TILE_CASE(1, 10) SMM_TILE_CASE(1, 11) SMM_TILE_CASE(1, 12)
+                SMM_TILE_CASE(1, 4) SMM_TILE_CASE(1, 5) SMM_TILE_CASE(1, 6)
+                SMM_TILE_CASE(1, 7) SMM_TILE_CASE(1, 8) SMM_TILE_CASE(1, 9)
+                SMM_TILE_CASE(1, 10) SMM_TILE_CASE(1, 11) SMM_TILE_CASE(1, 12)
 #if NVMAX > 12
-                        SMM_TILE_CASE(1, 13) SMM_TILE_CASE(1, 14) SMM_TILE_CASE(1, 15)
-                            SMM_TILE_CASE(1, 16)
+                SMM_TILE_CASE(1, 13) SMM_TILE_CASE(1, 14) SMM_TILE_CASE(1, 15)
+                SMM_TILE_CASE(1, 16)
 #endif
-                                SMM_TILE_ROW(2) SMM_TILE_ROW(3) SMM_TILE_ROW(4) default : break;
+                SMM_TILE_ROW(2)
+                SMM_TILE_ROW(3)
+                SMM_TILE_ROW(4)
+            default:
+                break;
             }
+            /* clang-format on */
         }
     }
 }

@@ -210,3 +210,22 @@ case "$UNROLL" in
     fi
     ;;
 esac
+
+# The tree is in the committed .clang-format's form: `make format` would
+# change nothing (clang-format is on Debian's build machines; without it
+# there is nothing to compare with).
+if command -v clang-format >/dev/null 2>&1; then
+    srcs=$(git ls-files '*.c' '*.h' 2>/dev/null | grep -v '^tests/fuzz/\|^bench/\|^tools/\|^examples/')
+    [ -n "$srcs" ] || srcs=$(ls base/*.[ch] kernels/*.[ch] graph/*.[ch] ops/*.[ch] engine/*.[ch] \
+        models/*.[ch] train/*.[ch] store/*.[ch] cli/*.[ch] tests/*.[ch])
+    # shellcheck disable=SC2086
+    unformatted=$(clang-format --dry-run $srcs 2>&1 | grep -o '^[^:]*\.[ch]' | sort -u)
+    if [ -z "$unformatted" ]; then
+        ok "every C source is in .clang-format's form (make format changes nothing)"
+    else
+        ko "every C source is in .clang-format's form (make format changes nothing)" \
+            "run make format; these differ: $(echo $unformatted)"
+    fi
+else
+    skip "every C source is in .clang-format's form" "clang-format is not installed"
+fi
