@@ -98,9 +98,10 @@ static void test_every_op_gradient(void)
             continue;
         }
         if (d->flags & (OPF_BACKWARD_ONLY | OPF_NO_KERNEL) || op == OP_FILL) {
-            printf("  %-18s skipped: %s\n", op_name(op),
-                   d->flags & OPF_BACKWARD_ONLY ? "backward-only (checked through its op)"
-                                                : "no inputs to differentiate");
+            printf("  %-18s %s\n", op_name(op),
+                   d->flags & OPF_BACKWARD_ONLY
+                       ? "backward-only: its values are checked by the gradient check of its op"
+                       : "no inputs to differentiate: a leaf, nothing to check");
             continue;
         }
         CHECKF(d->example && d->bprop, "op %s has no example or no gradient", op_name(op));
