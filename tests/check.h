@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int check_failed_; /* failures in the current test */
@@ -71,5 +72,25 @@ static int check_npass_;
     } while (0)
 
 #define CHECK_EXIT() return check_nfail_ ? 1 : 0
+
+/* A fresh scratch folder /tmp/unroll-NAME-XXXXXX, written into dir: 0, or
+ * -1 after a FAIL line (the caller returns 1). */
+static inline int check_tmpdir(char *dir, size_t n, const char *name)
+{
+    snprintf(dir, n, "/tmp/unroll-%s-XXXXXX", name);
+    if (mkdtemp(dir))
+        return 0;
+    printf("FAIL mkdtemp %s\n", dir);
+    return -1;
+}
+
+/* Removes a scratch folder and all it holds; says so when it cannot. */
+static inline void check_rmdir(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        printf("  could not remove %s\n", dir);
+}
 
 #endif

@@ -420,11 +420,8 @@ static void test_two_writers(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/unroll-kill-XXXXXX");
-    if (!mkdtemp(dir)) {
-        printf("FAIL mkdtemp\n");
+    if (check_tmpdir(dir, sizeof dir, "kill"))
         return 1;
-    }
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED) {
         printf("FAIL mmap\n");
@@ -432,9 +429,6 @@ int main(void)
     }
     RUN(test_fifty_kills);
     RUN(test_two_writers);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        printf("  cleanup of %s failed\n", dir);
+    check_rmdir(dir);
     CHECK_EXIT();
 }

@@ -358,19 +358,6 @@ static void test_prefixes_and_flips(void)
     }
 }
 
-static void cleanup(void)
-{
-    static const char *const names[] = {
-        "rt.npy",     "empty.npy",   "hdr.npy", "v2.npy",      "magic.npy",   "short.npy",
-        "nolen.npy",  "trunc.npy",   "ver.npy", "list.npy",    "dtype.npy",   "bigend.npy",
-        "struct.npy", "fortran.npy", "few.npy", "many.npy",    "noshape.npy", "extra.npy",
-        "twice.npy",  "rank5.npy",   "neg.npy", "notuple.npy", "comma.npy",   "open.npy",
-        "huge.npy",   "i8.npy"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        unlink(tpath(names[i]));
-    rmdir(tmpdir);
-}
-
 /* Ids and classes of INT32_MAX (counted in 64 bits: one more than
  * INT32_MAX was signed overflow, found by tests/fuzz/fuzz_npyset.c) are
  * refused naming the file and element, as is a NaN among real inputs,
@@ -416,11 +403,8 @@ static void test_npyset_extreme_ids(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/unroll-npy-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (check_tmpdir(tmpdir, sizeof tmpdir, "npy"))
         return 1;
-    }
     RUN(test_round_trip);
     RUN(test_empty_array);
     RUN(test_header_bytes);
@@ -429,6 +413,6 @@ int main(void)
     RUN(test_file_errors);
     RUN(test_prefixes_and_flips);
     RUN(test_npyset_extreme_ids);
-    cleanup();
+    check_rmdir(tmpdir);
     CHECK_EXIT();
 }

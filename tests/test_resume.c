@@ -431,11 +431,8 @@ static void test_resume_refuses_changed_data(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/unroll-resume-XXXXXX");
-    if (!mkdtemp(dir)) {
-        printf("FAIL mkdtemp\n");
+    if (check_tmpdir(dir, sizeof dir, "resume"))
         return 1;
-    }
     RUN(test_resume_float64_batch1);
     RUN(test_resume_float32_batch1);
     RUN(test_resume_batch3_adam);
@@ -446,9 +443,6 @@ int main(void)
     RUN(test_verify);
     RUN(test_from);
     RUN(test_resume_refuses_changed_data);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        printf("  cleanup of %s failed\n", dir);
+    check_rmdir(dir);
     CHECK_EXIT();
 }

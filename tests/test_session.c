@@ -355,11 +355,8 @@ static void test_bidirectional(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/unroll-session-XXXXXX");
-    if (!mkdtemp(dir)) {
-        printf("FAIL mkdtemp\n");
+    if (check_tmpdir(dir, sizeof dir, "session"))
         return 1;
-    }
     RUN(test_setup);
     RUN(test_ref_best);
     RUN(test_stream_equals_eval);
@@ -367,9 +364,6 @@ int main(void)
     RUN(test_threads_same_bits);
     RUN(test_classify_predict);
     RUN(test_bidirectional);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        printf("  could not remove %s\n", dir);
+    check_rmdir(dir);
     CHECK_EXIT();
 }
