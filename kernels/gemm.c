@@ -414,25 +414,6 @@ static void gemm_run(size_t es, int ta, int tb, int64_t M, int64_t N, int64_t K,
 {
     if (M <= 0 || N <= 0)
         return;
-    if (K <= 0) {
-        /* an empty sum is +0; added to C it leaves C as it is (x + 0 = x,
-         * -0 + +0 = +0 as in the reference) */
-        gemm_job j = {.es = es,
-                      .ta = ta,
-                      .tb = tb,
-                      .acc = acc,
-                      .M = M,
-                      .N = N,
-                      .K = 0,
-                      .lda = lda,
-                      .ldb = ldb,
-                      .ldc = ldc,
-                      .A = A,
-                      .B = B,
-                      .C = C};
-        gemm_ref_part(&j, 0, M, 0, N);
-        return;
-    }
     gemm_job j = {.v = variant(es),
                   .es = es,
                   .ta = ta,
@@ -447,6 +428,12 @@ static void gemm_run(size_t es, int ta, int tb, int64_t M, int64_t N, int64_t K,
                   .A = A,
                   .B = B,
                   .C = C};
+    if (K <= 0) {
+        /* an empty sum is +0; added to C it leaves C as it is (x + 0 = x,
+         * -0 + +0 = +0 as in the reference) */
+        gemm_ref_part(&j, 0, M, 0, N);
+        return;
+    }
     j.mpan = cdiv(M, j.v->mr);
     j.npan = cdiv(N, j.v->nr);
     gemm_split(&j);
