@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "base/bytes.h"
+#include "kernels/cpu.h"
 #include "kernels/gemm.h"
+#include "kernels/pool.h"
 #include "ops/ops.h"
 
 int exec_init(exec *x, const graph *g, const plan *p, uerr *e)
@@ -51,6 +53,7 @@ int exec_init(exec *x, const graph *g, const plan *p, uerr *e)
             s->copy_bytes = (size_t)shape_numel(&src->shape) * dtype_size((dtype)src->dt);
             continue;
         }
+        s->rows = plan_rows_split(p, g, i);
         s->g = plan_graph_of(p, g, pi->node);
         s->node = pi->node < p->nnodes ? pi->node : pi->node - p->nnodes;
         const gnode *nd = &s->g->nodes[s->node];
@@ -109,6 +112,92 @@ static int check_leaves(const exec *x, uerr *e)
     return 0;
 }
 
+/* ---- row runs ------------------------------------------------------------------ */
+
+/* rows of a part start at multiples of this where there are enough: a
+ * product's tiles are 8 rows (kernels/gemm.c) */
+#define ROWS_ALIGN 8
+
+static size_t row_bytes(const gnode *n)
+{
+    return n->shape.dim[0]
+               ? (size_t)shape_numel(&n->shape) / (size_t)n->shape.dim[0] * dtype_size((dtype)n->dt)
+               : 0;
+}
+
+/* Instruction s over rows r0 .. r1-1: its kernel is called with copies of
+ * its node and inputs whose first dimension is r1 - r0, and pointers to
+ * those rows; the inputs it reads whole are passed as they are. */
+static void step_rows(const exec *x, const exec_step *s, int64_t r0, int64_t r1)
+{
+    const gnode *nd = &s->g->nodes[s->node];
+    gnode fk[1 + GRAPH_MAX_IN];
+    graph fg = {.nodes = fk, .n = 1 + nd->nin, .dt = s->g->dt, .cur_t = -1};
+    void *in[GRAPH_MAX_IN];
+    fk[0] = *nd;
+    fk[0].shape.dim[0] = r1 - r0;
+    for (int k = 0; k < s->nin; k++) {
+        fk[1 + k] = s->g->nodes[nd->in[k]];
+        fk[0].in[k] = 1 + k;
+        in[k] = x->ptr[s->in[k]];
+        if (s->rows >> k & 1) {
+            in[k] = (char *)in[k] + (size_t)r0 * row_bytes(&fk[1 + k]);
+            fk[1 + k].shape.dim[0] = r1 - r0;
+        }
+    }
+    s->fn(&fg, &fk[0], in, (char *)x->ptr[s->out] + (size_t)r0 * row_bytes(nd));
+}
+
+typedef struct rows_job {
+    const exec *x;
+    const plan_rows_run *run;
+    int nparts;
+    void *keep; /* the run's kept packings, lent to every part */
+} rows_job;
+
+/* The first row of part k of n over M rows: equal shares, at multiples of
+ * ROWS_ALIGN when each part gets one. Any split gives the same bits. */
+static int64_t rows_start(int64_t M, int k, int n)
+{
+    if (k >= n)
+        return M;
+    int64_t unit = M >= (int64_t)n * ROWS_ALIGN ? ROWS_ALIGN : 1;
+    return (int64_t)k * (M / unit) / n * unit;
+}
+
+static void rows_part(void *ctx, int part, int thread)
+{
+    (void)thread;
+    const rows_job *j = ctx;
+    int64_t M = j->run->M;
+    int64_t r0 = rows_start(M, part, j->nparts), r1 = rows_start(M, part + 1, j->nparts);
+    if (r0 >= r1)
+        return;
+    void *was = gemm_keep_lend(j->keep);
+    for (int32_t i = j->run->first; i < j->run->first + j->run->n; i++)
+        if (j->x->steps[i].nin)
+            step_rows(j->x, &j->x->steps[i], r0, r1);
+    gemm_keep_lend(was);
+}
+
+static void run_rows(const exec *x, const plan_rows_run *run)
+{
+    static int cls = -2;
+    if (cls == -2)
+        cls = pool_class("per-step rows");
+    int n = cpu_threads();
+    if (n > run->M / ROWS_ALIGN)
+        n = (int)(run->M / ROWS_ALIGN);
+    /* instructions without inputs first, whole (plan_rows_free) */
+    for (int32_t i = run->first; i < run->first + run->n; i++) {
+        const exec_step *s = &x->steps[i];
+        if (!s->nin)
+            s->fn(s->g, &s->g->nodes[s->node], NULL, x->ptr[s->out]);
+    }
+    rows_job j = {x, run, n < 1 ? 1 : n, gemm_keep_current()};
+    pool_for(cls, j.nparts, rows_part, &j);
+}
+
 int exec_run(exec *x, uerr *e)
 {
     int rc = check_leaves(x, e);
@@ -126,7 +215,18 @@ int exec_run(exec *x, uerr *e)
     /* every node is computed once in a run and not changed after: a
      * product may keep its packing of a weight for the whole run */
     gemm_keep_begin();
+    const plan_rows_run *run = p->nruns ? p->runs : NULL, *run_end = p->runs + p->nruns;
+    int split = cpu_threads() > 1;
     for (int32_t i = 0; i < n; i++) {
+        if (run && i == run->first) {
+            if (split) {
+                run_rows(x, run);
+                i += run->n - 1;
+            }
+            run = run + 1 < run_end ? run + 1 : NULL;
+            if (split)
+                continue;
+        }
         const exec_step *s = &x->steps[i];
         /* An unrolled graph's nodes outgrow the caches, and each kernel
          * starts by reading its node and its inputs' nodes (their shapes):

@@ -6,9 +6,14 @@
  * each to memory it owns with exec_bind, and may rebind between runs (a
  * new batch) without replanning.
  *
- * Threads: BLAS calls below a size threshold run on one thread (waking
- * OpenBLAS's thread pool costs more than a small product); larger ones
- * use the pool as OpenBLAS configures it.
+ * Threads: a large product splits its output among the kernel engine's
+ * threads (kernels/gemm.h). A row run of the plan (plan.h: the forward
+ * recurrence of a batch, its backward) is one pool job: each part
+ * computes a fixed range of the batch's rows through every instruction
+ * of the run, with no barrier between them, and the rows' products read
+ * the run's kept packings of the weights. Row ranges, like a product's
+ * parts, change where each element is computed, never how: the bits are
+ * those of one thread.
  */
 #ifndef UNROLL_EXEC_H
 #define UNROLL_EXEC_H
@@ -26,6 +31,7 @@ typedef struct exec_step {
     int32_t nin;
     int32_t copy_from; /* PLAN_COPY: the leaf copied; else -1 */
     size_t copy_bytes;
+    unsigned rows; /* inputs split by rows in a row run (op_def.rows) */
 } exec_step;
 
 typedef struct exec {

@@ -407,17 +407,19 @@ static int assign_buffers(prog *c, const plan_options *opt, uerr *e)
     for (int32_t i = 0; i < p->ninstr; i++) {
         const plan_instr *pi = &p->instr[i];
         int32_t s = stor[pi->out];
-        /* a buffer is alive where it is written, even if never read */
+        /* a buffer is alive where it is written, even if never read;
+         * within a row run, to the run's end (plan_rows.c) */
+        int32_t last = plan_rows_end(p, i);
         if (s >= 0 && st[s].def > i)
             st[s].def = i;
-        if (s >= 0 && st[s].end < i)
-            st[s].end = i;
+        if (s >= 0 && st[s].end < last)
+            st[s].end = last;
         int32_t rd[GRAPH_MAX_IN + 1];
         int nr = instr_reads(c, pi, rd, GRAPH_MAX_IN + 1);
         for (int k = 0; k < nr; k++) {
             int32_t r = storage_of(c, stor, rd[k]);
-            if (r >= 0 && st[r].end < i)
-                st[r].end = i;
+            if (r >= 0 && st[r].end < last)
+                st[r].end = last;
         }
     }
     for (int32_t i = 0; i < c->n->nout; i++) {
@@ -572,7 +574,11 @@ int plan_build(const graph *g, const int32_t *outputs, int nout, const plan_opti
             rc = plan_oom(&n, e);
     }
     if (!rc)
+        rc = plan_rows_find(g, p, e);
+    if (!rc)
         rc = assign_buffers(&c, opt, e);
+    if (!rc)
+        rc = plan_rows_check(g, p, e);
     needs_free(&n, &d);
     if (rc)
         plan_free(p);
@@ -585,6 +591,7 @@ void plan_free(plan *p)
     free(p->leaves);
     free(p->offset);
     free(p->vsrc);
+    free(p->runs);
     if (p->vg.names)
         graph_free(&p->vg);
     memset(p, 0, sizeof *p);

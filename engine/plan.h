@@ -95,6 +95,23 @@ typedef struct plan_instr {
     int32_t out;  /* whose buffer is written (global id) */
 } plan_instr;
 
+/*
+ * A run of instructions split by rows (engine/plan_rows.c): instructions
+ * first .. first+n-1 each compute rows of an [M, ...] output from the same
+ * rows of their split inputs (op_def.rows) and read the rest whole, and
+ * none of them writes what another reads whole or over other rows. So rows
+ * r0 .. r1-1 of the whole run can be computed apart from the other rows,
+ * on another thread, with no barrier between the instructions: the
+ * forward recurrence over all T steps of a batch is one run, its backward
+ * another. Each element is computed by the same arithmetic as in one call
+ * over all rows, so the bits do not depend on the split. The buffers read
+ * in a run live to its end (no buffer is reused within a run).
+ */
+typedef struct plan_rows_run {
+    int32_t first, n;
+    int64_t M;
+} plan_rows_run;
+
 typedef struct plan {
     int32_t nnodes; /* graph size when planned */
     int fuse;
@@ -107,10 +124,12 @@ typedef struct plan {
                        global node; -1 for an operation */
     size_t *offset; /* [nnodes + vg.n]: arena offset, or PLAN_NO_BUFFER */
     size_t arena_bytes;
-    size_t naive_bytes; /* one buffer per computed node, no reuse */
-    int fixed;          /* the nfixed outputs were placed as asked (they
-                           are not when one shares its buffer: a member
-                           of a stack, or another output's alias) */
+    size_t naive_bytes;  /* one buffer per computed node, no reuse */
+    plan_rows_run *runs; /* in program order, disjoint */
+    int32_t nruns;
+    int fixed; /* the nfixed outputs were placed as asked (they
+                  are not when one shares its buffer: a member
+                  of a stack, or another output's alias) */
     /* what the rewrites did, for diagnostics and the benchmark */
     int32_t n_inplace, n_accum, n_stacked, n_stacked_nodes, n_transposed;
 } plan;
@@ -118,6 +137,12 @@ typedef struct plan {
 int plan_build(const graph *g, const int32_t *outputs, int nout, const plan_options *opt, plan *p,
                uerr *e);
 void plan_free(plan *p);
+
+/* The inputs instruction i splits by rows (op_def.rows), 0 when none; and
+ * whether it has no inputs at all (within a row run it runs before the
+ * parts, once). */
+unsigned plan_rows_split(const plan *p, const graph *g, int32_t i);
+int plan_rows_free(const plan *p, const graph *g, int32_t i);
 
 /* The graph and node of a global id. */
 static inline const graph *plan_graph_of(const plan *p, const graph *g, int32_t id)

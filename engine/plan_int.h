@@ -117,4 +117,12 @@ int plan_schedule(const plan_needs *n, plan_decisions *d, plan *p, uerr *e);
 /* In place and accumulate decisions over the scheduled nodes. */
 void plan_in_place(const plan_needs *n, plan_decisions *d, plan *p);
 
+/* Row runs (plan_rows.c): candidates before the buffers are assigned, the
+ * last instruction of the run holding instruction i (i itself outside
+ * one) for the buffers' lifetimes, and the check over the assigned bytes
+ * that drops a run whose rows could meet. */
+int plan_rows_find(const graph *g, plan *p, uerr *e);
+int32_t plan_rows_end(const plan *p, int32_t i);
+int plan_rows_check(const graph *g, plan *p, uerr *e);
+
 #endif

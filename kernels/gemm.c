@@ -299,10 +299,13 @@ static void gemm_split(gemm_job *j)
  * Between gemm_keep_begin() and gemm_keep_end() a product with a key
  * packs op(B) whole, once, and later products with that key (and the same
  * B, shape, layout and path) read the packing instead of packing again.
- * The table is the calling thread's own: no locks, and one thread's run
- * never frees what another's products read. Its memory stays for the
- * thread's life (freed at its end; the main thread's at exit), at most
- * GEMM_KEEP_BYTES; a product that would pass that packs as usual.
+ * The table is the calling thread's own, or one it was lent for a pool
+ * job (gemm_keep_lend: a row run's parts on the workers read the packings
+ * of the run that started them). So one thread's run never frees what
+ * another run's products read; a lock makes the parts of one run agree on
+ * who packs. Its memory stays for the thread's life (freed at its end;
+ * the main thread's at exit), at most GEMM_KEEP_BYTES; a product that
+ * would pass that packs as usual.
  */
 #define GEMM_KEEP_SLOTS 16
 #define GEMM_KEEP_BYTES ((size_t)32 << 20)
@@ -318,6 +321,7 @@ typedef struct keep_slot {
 } keep_slot;
 
 typedef struct keep_table {
+    pthread_mutex_t lock;
     keep_slot s[GEMM_KEEP_SLOTS];
     size_t total;
     uint64_t epoch; /* of the current run; 0 outside one */
@@ -325,7 +329,9 @@ typedef struct keep_table {
     int registered;
 } keep_table;
 
-static _Thread_local keep_table keep;
+static _Thread_local keep_table keep = {.lock = PTHREAD_MUTEX_INITIALIZER};
+/* the table this thread's products use: its own, or one lent to it */
+static _Thread_local keep_table *keep_cur;
 static pthread_key_t keep_key;
 static pthread_once_t keep_once = PTHREAD_ONCE_INIT;
 
@@ -334,7 +340,10 @@ static void keep_free(void *arg)
     keep_table *t = arg;
     for (int i = 0; i < GEMM_KEEP_SLOTS; i++)
         free(t->s[i].panels);
-    memset(t, 0, sizeof *t);
+    memset(t->s, 0, sizeof t->s);
+    t->total = 0;
+    t->epoch = 0;
+    t->registered = 0;
 }
 
 static void keep_free_main(void)
@@ -350,6 +359,7 @@ static void keep_init(void)
 
 void gemm_keep_begin(void)
 {
+    keep_cur = &keep;
     keep.epoch = ++keep.runs;
 }
 
@@ -358,40 +368,51 @@ void gemm_keep_end(void)
     keep.epoch = 0;
 }
 
+void *gemm_keep_lend(void *table)
+{
+    void *was = keep_cur;
+    keep_cur = table;
+    return was;
+}
+
+void *gemm_keep_current(void)
+{
+    return keep_cur;
+}
+
 static int keep_same(const keep_slot *s, const gemm_job *j)
 {
     return s->B == j->B && s->K == j->K && s->N == j->N && s->ldb == j->ldb && s->tb == j->tb &&
            s->v == j->v;
 }
 
-/* The packing of j's op(B) under key: kept, packed now, or NULL. */
-static const char *keep_lookup(const gemm_job *j, const void *key)
+/* The packing of j's op(B) under key in table t (locked): kept, packed
+ * now, or NULL. */
+static const char *keep_find(keep_table *t, const gemm_job *j, const void *key)
 {
-    if (!key || !keep.epoch)
-        return NULL;
     keep_slot *s = NULL;
     for (int i = 0; i < GEMM_KEEP_SLOTS && !s; i++)
-        if (keep.s[i].key == key)
-            s = &keep.s[i];
-    if (s && s->epoch == keep.epoch && keep_same(s, j))
+        if (t->s[i].key == key)
+            s = &t->s[i];
+    if (s && s->epoch == t->epoch && keep_same(s, j))
         return s->panels;
     /* a free slot, else one no product of this run has used */
     for (int i = 0; i < GEMM_KEEP_SLOTS && !s; i++)
-        if (!keep.s[i].key || keep.s[i].epoch != keep.epoch)
-            s = &keep.s[i];
+        if (!t->s[i].key || t->s[i].epoch != t->epoch)
+            s = &t->s[i];
     size_t need = (size_t)j->npan * (size_t)j->K * (size_t)j->v->nr * j->es;
-    if (!s || keep.total - s->bytes + need > GEMM_KEEP_BYTES)
+    if (!s || t->total - s->bytes + need > GEMM_KEEP_BYTES)
         return NULL;
     if (s->bytes < need) {
         pthread_once(&keep_once, keep_init);
-        if (!keep.registered) {
-            keep.registered = 1;
-            pthread_setspecific(keep_key, &keep);
+        if (!t->registered && t == &keep) {
+            t->registered = 1;
+            pthread_setspecific(keep_key, t);
         }
         void *p = aligned_alloc(64, (need + 63) / 64 * 64);
         if (!p)
             return NULL;
-        keep.total += (need + 63) / 64 * 64 - s->bytes;
+        t->total += (need + 63) / 64 * 64 - s->bytes;
         free(s->panels);
         s->panels = p;
         s->bytes = (need + 63) / 64 * 64;
@@ -404,8 +425,19 @@ static const char *keep_lookup(const gemm_job *j, const void *key)
     s->ldb = j->ldb;
     s->tb = j->tb;
     s->v = j->v;
-    s->epoch = keep.epoch;
+    s->epoch = t->epoch;
     return s->panels;
+}
+
+static const char *keep_lookup(const gemm_job *j, const void *key)
+{
+    keep_table *t = keep_cur;
+    if (!key || !t)
+        return NULL;
+    pthread_mutex_lock(&t->lock);
+    const char *panels = t->epoch ? keep_find(t, j, key) : NULL;
+    pthread_mutex_unlock(&t->lock);
+    return panels;
 }
 
 static void gemm_run(size_t es, int ta, int tb, int64_t M, int64_t N, int64_t K, const void *A,

@@ -34,7 +34,7 @@
  * same until gemm_keep_end(): B is packed whole once, under that key, and
  * every later product with the same key, B, shape and layout reads that
  * packing (exec_run brackets a run of the plan so; matmul keys a per-step
- * product's weight by its node). Outside the bracket it is ignored. Kept
+ * product's weight by its memory). Outside the bracket it is ignored. Kept
  * or not, the arithmetic is the same: the bits do not change.
  */
 #ifndef UNROLL_GEMM_H
@@ -58,6 +58,13 @@ void gemm_f64(int ta, int tb, int64_t M, int64_t N, int64_t K, const double *A, 
 /* The bracket of a run in which keyed operands stay the same. */
 void gemm_keep_begin(void);
 void gemm_keep_end(void);
+/* The kept packings the calling thread's products use (its own table
+ * within a bracket), and lending a table to this thread: products of a
+ * pool job's parts on other threads then read and add to the packings of
+ * the run that started the job. Returns the table it used before, to be
+ * lent back at the part's end; NULL lends none. */
+void *gemm_keep_current(void);
+void *gemm_keep_lend(void *table);
 
 /* How many parts of products ran the reference loop because packing
  * memory could not be had (the same bits, many times slower), since the

@@ -62,6 +62,10 @@ static struct {
     atomic_int nth; /* threads of the job: which parts a worker tries first */
 } P = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* set while this thread runs a part: a pool_for inside a part runs all
+ * its parts on this thread (the other threads run parts of the same job) */
+static _Thread_local int in_part;
+
 static struct {
     pthread_mutex_t lock;
     const char *name[POOL_MAX_CLASSES];
@@ -196,7 +200,9 @@ static void run_parts(int self, uint64_t jw, int nth, int steal)
                 P.ran_mark[self] = job;
                 atomic_fetch_add(&P.used, 1);
             }
+            in_part = 1;
             P.fn(P.ctx, p, self);
+            in_part = 0;
             if (atomic_fetch_add(&P.done, 1) + 1 == n && atomic_load(&P.caller_sleeps))
                 futex_wake(&P.done);
         }
@@ -265,6 +271,12 @@ static void count(int cls, int used)
 
 void pool_for(int cls, int nparts, pool_fn fn, void *ctx)
 {
+    if (in_part) {
+        /* nested: its threads are busy with the outer job's parts */
+        for (int p = 0; p < nparts; p++)
+            fn(ctx, p, 0);
+        return;
+    }
     int nth = cpu_threads();
     if (nth > nparts)
         nth = nparts;

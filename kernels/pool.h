@@ -19,7 +19,8 @@
  * machine it runs the parts left itself.
  * pool_for is safe to call from several threads: one call owns the
  * workers at a time; a concurrent call runs all its parts on its own
- * thread (same bits).
+ * thread (same bits), and so does a call from inside a part (nested: not
+ * counted in the statistics below).
  *
  * pool_scratch(bytes) is memory of the calling thread (a worker's or any
  * caller's), 64-byte aligned, kept and grown for later calls, freed when

@@ -108,18 +108,21 @@ static int32_t mul_example(graph *g, uerr *e)
 const op_def op_def_ADD = {.arity = 2,
                            .flags = OPF_INPLACE,
                            .infer = binary_infer,
+                           .rows = op_rows_same,
                            .forward = add_forward,
                            .bprop = add_bprop,
                            .example = add_example};
 const op_def op_def_SUB = {.arity = 2,
                            .flags = OPF_INPLACE,
                            .infer = binary_infer,
+                           .rows = op_rows_same,
                            .forward = sub_forward,
                            .bprop = sub_bprop,
                            .example = sub_example};
 const op_def op_def_MUL = {.arity = 2,
                            .flags = OPF_INPLACE,
                            .infer = binary_infer,
+                           .rows = op_rows_same,
                            .forward = mul_forward,
                            .bprop = mul_bprop,
                            .example = mul_example};
@@ -152,6 +155,7 @@ static int32_t scale_example(graph *g, uerr *e)
 const op_def op_def_SCALE = {.arity = 1,
                              .flags = OPF_INPLACE,
                              .infer = op_infer_like_first,
+                             .rows = op_rows_same,
                              .forward = scale_forward,
                              .bprop = scale_bprop,
                              .example = scale_example};

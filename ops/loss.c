@@ -195,6 +195,14 @@ static int32_t xent_example(graph *g, uerr *e)
     return op_softmax_xent(g, l, op_example_index(g, shape_1(4), 6, e), e);
 }
 
+/* row r from logits row r and target r; the loss's gradient (a scalar)
+ * whole */
+static unsigned xent_grad_rows(const graph *g, const gnode *n)
+{
+    (void)g;
+    return n->shape.rank == 2 ? 3u : 0;
+}
+
 const op_def op_def_SOFTMAX_XENT = {.arity = 2,
                                     .infer = xent_infer,
                                     .forward = xent_forward,
@@ -203,6 +211,7 @@ const op_def op_def_SOFTMAX_XENT = {.arity = 2,
 const op_def op_def_SOFTMAX_XENT_GRAD = {.arity = 3,
                                          .flags = OPF_BACKWARD_ONLY | OPF_INPLACE,
                                          .infer = xent_grad_infer,
+                                         .rows = xent_grad_rows,
                                          .forward = xent_grad_forward};
 
 /*

@@ -76,8 +76,9 @@ static void matmul_run(const graph *g, const gnode *n, void *const *in, void *ou
     }
     /* a per-step product reading a weight (or the plan's W^T, made once a
      * run): every step reads it, so it is packed once per run, kept under
-     * its node (exec_run brackets the run) */
-    gemm_opts o = {matmul_class(n), n->t >= 0 && b->t < 0 ? (const void *)b : NULL};
+     * its memory (exec_run brackets the run; a row run's parts see nodes
+     * copied for their rows, never the graph's own) */
+    gemm_opts o = {matmul_class(n), n->t >= 0 && b->t < 0 ? in[1] : NULL};
     if (n->dt == DT_F32)
         gemm_f32(ta, tb, M, N, K, in[0], lda, in[1], ldb, out, N, acc, &o);
     else
@@ -134,9 +135,17 @@ static int32_t matmul_example(graph *g, uerr *e)
     return op_add(g, op_add(g, c00, c01, e), op_add(g, c10, c11, e), e);
 }
 
+/* rows of A give rows of C when A is not transposed; B is read whole */
+static unsigned matmul_rows(const graph *g, const gnode *n)
+{
+    (void)g;
+    return n->ip[0] ? 0 : 1u;
+}
+
 const op_def op_def_MATMUL = {
     .arity = 2,
     .infer = matmul_infer,
+    .rows = matmul_rows,
     .forward = matmul_forward,
     .bprop = matmul_bprop,
     .example = matmul_example,

@@ -128,6 +128,33 @@ int op_infer_like_first(const graph *g, gnode *n, uerr *e)
     return 0;
 }
 
+unsigned op_rows_same(const graph *g, const gnode *n)
+{
+    if (n->shape.rank != 2)
+        return 0;
+    unsigned m = 0;
+    for (int k = 0; k < n->nin; k++) {
+        const shape *s = &g->nodes[n->in[k]].shape;
+        if (shape_equal(s, &n->shape))
+            m |= 1u << k;
+        else if (s->rank > 1)
+            return 0;
+    }
+    return m;
+}
+
+unsigned op_rows_lead(const graph *g, const gnode *n)
+{
+    if (n->shape.rank != 2)
+        return 0;
+    for (int k = 0; k < n->nin; k++) {
+        const shape *s = &g->nodes[n->in[k]].shape;
+        if (s->rank != 2 || s->dim[0] != n->shape.dim[0])
+            return 0;
+    }
+    return (1u << n->nin) - 1;
+}
+
 int32_t op_build(graph *g, gnode proto, uerr *e)
 {
     const op_def *d = op_table[proto.op];

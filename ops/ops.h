@@ -91,6 +91,15 @@ typedef int32_t (*op_call_fn)(int op, op_args *a);
 typedef int (*op_kink_fn)(const graph *g, const gnode *n, const void *const *in, const void *out,
                           int64_t k);
 
+/* Which inputs an instance splits by rows with its output: bit k set when
+ * input k is [M, ...] like the output [M, N] and row r of the output reads
+ * row r of it alone (the other inputs whole: a weight, a bias, a scalar),
+ * by the same arithmetic whichever rows one call computes. 0 when the
+ * instance cannot be split. The engine then runs the rows of a run of such
+ * instructions on several threads at once (engine/plan_rows.c): the bits
+ * stay those of one call over all rows. */
+typedef unsigned (*op_rows_fn)(const graph *g, const gnode *n);
+
 typedef struct op_def {
     int arity; /* number of inputs; -1: 1..GRAPH_MAX_IN */
     unsigned flags;
@@ -107,6 +116,7 @@ typedef struct op_def {
                               NULL: "v" (one input) or "v, ..." */
     op_call_fn call;       /* NULL: op_call_vectors */
     op_kink_fn kink;       /* NULL: differentiable everywhere */
+    op_rows_fn rows;       /* NULL: never split by rows */
 } op_def;
 
 extern const op_def *const op_table[OP_COUNT];
@@ -168,6 +178,13 @@ int op_infer_like_first(const graph *g, gnode *n, uerr *e);
  * (z may be x): the first step of a stable softmax, shared by softmax and
  * softmax_xent's gradient. */
 void op_rows_minus_max(dtype dt, const void *x, void *z, int64_t R, int64_t N);
+
+/* op_rows_fn of elementwise ops: every input of the output's [M, N] shape
+ * split, the others (a row vector, a scalar) whole. */
+unsigned op_rows_same(const graph *g, const gnode *n);
+/* op_rows_fn of ops along the last axis (concat, slice, pad): every input
+ * is [M, Ni] and split. */
+unsigned op_rows_lead(const graph *g, const gnode *n);
 
 /* Shared by the op files: one-line shape errors naming the op and inputs. */
 int op_shape_error(const graph *g, const gnode *n, uerr *e, const char *what);

@@ -77,6 +77,7 @@ static int32_t concat_example(graph *g, uerr *e)
 const op_def op_def_CONCAT = {.arity = -1,
                               .flags = OPF_CALL,
                               .infer = concat_infer,
+                              .rows = op_rows_lead,
                               .forward = concat_forward,
                               .bprop = concat_bprop,
                               .example = concat_example};
@@ -156,6 +157,7 @@ static int32_t slice_call(int op, op_args *a)
 const op_def op_def_SLICE = {.arity = 1,
                              .flags = OPF_CALL,
                              .infer = slice_infer,
+                             .rows = op_rows_lead,
                              .forward = slice_forward,
                              .bprop = slice_bprop,
                              .example = slice_example,
@@ -219,6 +221,7 @@ static int32_t pad_example(graph *g, uerr *e)
 
 const op_def op_def_PAD = {.arity = 1,
                            .infer = pad_infer,
+                           .rows = op_rows_lead,
                            .forward = pad_forward,
                            .bprop = pad_bprop,
                            .example = pad_example,

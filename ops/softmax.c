@@ -90,10 +90,12 @@ static int32_t softmax_example(graph *g, uerr *e)
 const op_def op_def_SOFTMAX = {.arity = 1,
                                .flags = OPF_INPLACE | OPF_CALL,
                                .infer = softmax_infer,
+                               .rows = op_rows_same,
                                .forward = softmax_forward,
                                .bprop = softmax_bprop,
                                .example = softmax_example};
 const op_def op_def_SOFTMAX_GRAD = {.arity = 2,
                                     .flags = OPF_BACKWARD_ONLY | OPF_INPLACE,
                                     .infer = op_infer_like_first,
+                                    .rows = op_rows_same,
                                     .forward = softmax_grad_forward};

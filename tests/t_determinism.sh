@@ -2,8 +2,9 @@
 # t_determinism.sh - the determinism contract of kernels/gemm.h end to end:
 # Elman, Jordan, LSTM and GRU trained a few steps on a text of 600
 # distinct symbols (CJK code points, generated here), float32 and float64,
-# at sizes where every kind of product (per-step recurrence, stacked output
-# projection, stacked weight sums) is large enough to be split among
+# at sizes where every kind of work (the per-step recurrence, run as row
+# runs that split the batch's rows among the threads; the stacked output
+# projection; the stacked weight sums) is large enough to be split among
 # threads, give byte-identical checkpoints (every tensor the checkpoint
 # stores: parameters and optimiser state) on 1, 2 and 3 threads
 # (UNROLL_THREADS, 3 on 2 cores too), on the AVX-512 and the AVX2 path
@@ -103,7 +104,7 @@ for cell in $cells; do
 done
 
 # every kind of product ran on more than one thread somewhere
-for kind in "per-step products" "stacked rows" "stacked weight sums"; do
+for kind in "per-step rows" "stacked rows" "stacked weight sums"; do
     n=$(grep "^threads: $kind:" "$T/verbose.log" |
         sed 's/.* calls, \([0-9]*\) on more than one thread.*/\1/' | awk '{s += $1} END {print s + 0}')
     [ "$n" -gt 0 ] && ok "--verbose: $kind ran on more than one thread ($n calls)" ||

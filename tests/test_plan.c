@@ -26,6 +26,8 @@
 #include "engine/autodiff.h"
 #include "engine/exec.h"
 #include "engine/plan.h"
+#include "kernels/cpu.h"
+#include "kernels/gemm.h"
 #include "ops/ops.h"
 #include "train/net.h"
 #include "train/rng.h"
@@ -140,7 +142,7 @@ static void test_every_op_same_at_every_level(void)
 typedef struct result {
     double loss;
     void *grads, *hT;
-    int32_t n_stacked, n_accum, n_inplace, n_transposed;
+    int32_t n_stacked, n_accum, n_inplace, n_transposed, nruns;
 } result;
 
 static const char *cfg_fmt = "name: t\n"
@@ -205,6 +207,7 @@ static int run_net(const char *cell, const char *act, dtype dt, int T, int B, in
     r->n_accum = n.p.n_accum;
     r->n_inplace = n.p.n_inplace;
     r->n_transposed = n.p.n_transposed;
+    r->nruns = n.p.nruns;
     free(g1);
     net_free(&n);
     spec_free(&s);
@@ -289,6 +292,108 @@ static void test_nets_same_at_every_level(void)
         compare_levels("gru", "tanh", f32 ? DT_F32 : DT_F64, 3, 2);
     }
     hidden = 6;
+}
+
+/* Row runs (plan.h): at batch 32 the forward recurrence and its backward
+ * are runs split by rows among the threads. 1 and 3 threads give the same
+ * bits at every level, and exact stays bit-identical to none. */
+static void test_row_runs_same_on_any_threads(void)
+{
+    const char *cells[] = {"elman", "jordan", "lstm", "gru"};
+    const plan_options po[3] = {
+        {.fuse = PLAN_FUSE_NONE}, {.fuse = PLAN_FUSE_EXACT}, {.fuse = PLAN_FUSE_ALL}};
+    const int T = 6, B = 32, V = 5;
+    hidden = 64;
+    int was = cpu_set_threads(1);
+    for (int c = 0; c < 4; c++)
+        for (int f32 = 0; f32 < 2; f32++) {
+            dtype dt = f32 ? DT_F32 : DT_F64;
+            result r[3][2];
+            memset(r, 0, sizeof r);
+            for (int lv = 0; lv < 3; lv++)
+                for (int th = 0; th < 2; th++) {
+                    uerr e = {0};
+                    cpu_set_threads(th ? 3 : 1);
+                    CHECK_OK(run_net(cells[c], "tanh", dt, T, B, V, &po[lv], &r[lv][th], &e), &e);
+                }
+            size_t gb = 0;
+            char cfg[512];
+            snprintf(cfg, sizeof cfg, cfg_fmt, cells[c], hidden, "tanh", dtype_name(dt), T, B);
+            spec s;
+            net n;
+            uerr e = {0};
+            CHECK_OK(spec_load_buffer(&s, "t.yaml", cfg, strlen(cfg), NULL, 0, &e), &e);
+            CHECK_OK(net_init(&n, &s, V, B, T, NET_TRAIN, &po[0], &e), &e);
+            gb = (size_t)n.nparam * n.es;
+            for (int lv = 0; lv < 3; lv++) {
+                CHECKF(r[lv][0].grads && r[lv][1].grads && r[lv][0].loss == r[lv][1].loss &&
+                           !memcmp(r[lv][0].grads, r[lv][1].grads, gb) &&
+                           !memcmp(r[lv][0].hT, r[lv][1].hT, n.state_bytes),
+                       "%s %s %s: 1 and 3 threads differ", cells[c], dtype_name(dt),
+                       plan_fuse_name(po[lv].fuse));
+                /* the forward recurrence and its backward, at least (without
+                 * stacking each step's loss ends a run: the backward); Jordan's
+                 * teacher-forced steps have no product to split */
+                int least = c == 1 ? 0 : po[lv].fuse == PLAN_FUSE_ALL ? 2 : 1;
+                CHECKF(r[lv][1].nruns >= least, "%s %s %s: %d row runs", cells[c], dtype_name(dt),
+                       plan_fuse_name(po[lv].fuse), r[lv][1].nruns);
+            }
+            CHECKF(r[0][1].grads && r[1][1].grads && r[0][1].loss == r[1][1].loss &&
+                       !memcmp(r[0][1].grads, r[1][1].grads, gb),
+                   "%s %s: exact differs from none on 3 threads", cells[c], dtype_name(dt));
+            printf("  %-6s %s H=%d T=%d B=%d: 1 and 3 threads agree bit for bit; row runs: "
+                   "none %d, exact %d, all %d\n",
+                   cells[c], dtype_name(dt), hidden, T, B, r[0][1].nruns, r[1][1].nruns,
+                   r[2][1].nruns);
+            net_free(&n);
+            spec_free(&s);
+            for (int lv = 0; lv < 3; lv++)
+                for (int th = 0; th < 2; th++)
+                    result_free(&r[lv][th]);
+        }
+    cpu_set_threads(was);
+    hidden = 6;
+}
+
+/* a = tanh(x) and c = y w are each row-wise over 64 rows. With w a leaf
+ * they are one run; with w = a, c reads a whole, which another part may
+ * not have written yet: the run is dropped, and c is still right. */
+static void test_row_run_dropped_when_rows_meet(void)
+{
+    int was = cpu_set_threads(3);
+    for (int meet = 0; meet < 2; meet++) {
+        uerr e = {0};
+        graph g;
+        int32_t x, y, w;
+        CHECK_OK(graph_init(&g, DT_F64, &e), &e);
+        CHECK_OK(graph_leaf(&g, "x", DT_F64, shape_2(64, 512), NODE_DATA, -1, &x, &e), &e);
+        CHECK_OK(graph_leaf(&g, "y", DT_F64, shape_2(64, 64), NODE_DATA, -1, &y, &e), &e);
+        CHECK_OK(graph_leaf(&g, "w", DT_F64, shape_2(64, 512), NODE_DATA, -1, &w, &e), &e);
+        int32_t a = op_unary(&g, OP_TANH, x, &e);
+        int32_t outs[2] = {a, op_matmul(&g, y, meet ? a : w, 0, 0, &e)};
+        plan p;
+        exec xe;
+        CHECK_OK(plan_build(&g, outs, 2, NULL, &p, &e), &e);
+        CHECKF(p.nruns == !meet, "meet=%d: %d row runs", meet, p.nruns);
+        CHECK_OK(exec_init(&xe, &g, &p, &e), &e);
+        lcg = 3;
+        void **vals = random_leaves(&g, urand);
+        for (int32_t v = 0; v < g.n; v++)
+            if (vals[v])
+                exec_bind(&xe, v, vals[v]);
+        CHECK_OK(exec_run(&xe, &e), &e);
+        double *ref = malloc(64 * 512 * sizeof *ref);
+        const double *b = meet ? exec_value(&xe, a) : vals[w];
+        gemm_ref_f64(0, 0, 64, 512, 64, vals[y], 64, b, 512, ref, 512, 0);
+        CHECKF(!memcmp(ref, exec_value(&xe, outs[1]), 64 * 512 * sizeof *ref),
+               "meet=%d: the product differs from the reference loop", meet);
+        free(ref);
+        free_leaves(vals, g.n);
+        exec_free(&xe);
+        plan_free(&p);
+        graph_free(&g);
+    }
+    cpu_set_threads(was);
 }
 
 /* The forward-only net (validation, sampling) plans every step's logits
@@ -502,5 +607,7 @@ int main(void)
     RUN(test_gradients_are_the_arena);
     RUN(test_fused_gates);
     RUN(test_rewrites_happen);
+    RUN(test_row_runs_same_on_any_threads);
+    RUN(test_row_run_dropped_when_rows_meet);
     CHECK_EXIT();
 }
