@@ -407,19 +407,24 @@ static int assign_buffers(prog *c, const plan_options *opt, uerr *e)
     for (int32_t i = 0; i < p->ninstr; i++) {
         const plan_instr *pi = &p->instr[i];
         int32_t s = stor[pi->out];
-        /* a buffer is alive where it is written, even if never read;
-         * within a row run, to the run's end (plan_rows.c) */
-        int32_t last = plan_rows_end(p, i);
+        /* a buffer is alive where it is written, even if never read */
         if (s >= 0 && st[s].def > i)
             st[s].def = i;
-        if (s >= 0 && st[s].end < last)
-            st[s].end = last;
+        if (s >= 0 && st[s].end < i)
+            st[s].end = i;
+        /* in a row run, what is read whole lives to the run's end: a part
+         * ahead must not write over it while another still reads it. A
+         * buffer read by rows may be handed on within the run: to one of
+         * its size, so of its rows (plan_rows.c), each written by the part
+         * that read them */
+        int32_t last = plan_rows_end(p, i);
+        unsigned split = last > i ? plan_rows_split(p, c->n->g, i) : 0;
         int32_t rd[GRAPH_MAX_IN + 1];
         int nr = instr_reads(c, pi, rd, GRAPH_MAX_IN + 1);
         for (int k = 0; k < nr; k++) {
-            int32_t r = storage_of(c, stor, rd[k]);
-            if (r >= 0 && st[r].end < last)
-                st[r].end = last;
+            int32_t r = storage_of(c, stor, rd[k]), until = split >> k & 1 ? i : last;
+            if (r >= 0 && st[r].end < until)
+                st[r].end = until;
         }
     }
     for (int32_t i = 0; i < c->n->nout; i++) {

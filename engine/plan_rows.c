@@ -7,14 +7,21 @@
  * says are row-wise over outputs of the same M rows, and keeps those with
  * enough work to pay for a thread. An instruction without inputs (a fill:
  * the constant of 1 - z) does not end a run: the executor computes it
- * before the parts start (plan_rows_free); the buffer sweep then keeps everything
- * a kept run reads alive to its end (plan_rows_end), so no buffer is
- * handed over within a run. After them, plan_rows_check looks at the
- * bytes each instruction of a run touches and drops a run in which two
- * rows could meet: a byte written in a run must be read and written only
- * as the same row of tensors that start at the same place with the same
- * row length, and nothing read whole may be written in the run. A run
- * dropped is computed as before, one instruction at a time.
+ * before the parts start (plan_rows_free). The buffer sweep then keeps
+ * what a run reads whole alive to the run's end (plan_rows_end); a buffer
+ * read by rows may be handed on inside the run, and only to one of its
+ * size: as every row tensor of a run has M rows, and M times an element
+ * is at least the 64 bytes buffers are rounded to, one of the same size
+ * has the same rows, so each part writes over the rows it read itself.
+ *
+ * After the sweep, plan_rows_check looks at the bytes each instruction of
+ * a run touches and drops a run in which two rows could meet: a byte
+ * written in a run must be read and written only as the same row of
+ * tensors that start at the same place with the same row length; nothing
+ * read whole may be written in the run; what a fill wrote before the
+ * parts started may only be read. A run dropped is computed as before,
+ * one instruction at a time, so the check is the proof, and the sweep's
+ * rules only make it pass.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +30,8 @@
 #include "engine/plan_int.h"
 #include "ops/ops.h"
 
-/* a run must have at least this many rows, and this much work (multiply-
+/* a run must have at least this many rows (16 floats: a row tensor's
+ * buffer is then a whole number of rows; see above), and this much work (multiply-
  * adds of its products counted twice, other elements four times): below,
  * a wake-up of the workers costs more than the rows save */
 #define ROWS_MIN_M 16
@@ -116,7 +124,9 @@ int32_t plan_rows_end(const plan *p, int32_t i)
 
 /* ---- the check over bytes ----------------------------------------------------- */
 
-enum { RANGE_WRITE, RANGE_ROWS, RANGE_WHOLE };
+/* written by rows in the run, read by rows, read whole, written before
+ * the parts start (a fill) */
+enum { RANGE_WRITE, RANGE_ROWS, RANGE_WHOLE, RANGE_PRE };
 
 typedef struct range {
     size_t start, end, row;
@@ -154,9 +164,10 @@ static int run_hazard(const plan *p, const graph *g, const plan_rows_run *r, ran
     int32_t nr = 0;
     for (int32_t i = r->first; i < r->first + r->n; i++) {
         const plan_instr *pi = &p->instr[i];
-        /* written before the parts start: only its readers count */
-        if (plan_rows_free(p, g, i))
+        if (plan_rows_free(p, g, i)) {
+            nr += id_range(p, g, pi->out, RANGE_PRE, &rg[nr]);
             continue;
+        }
         const gnode *n = plan_node(p, g, pi->node);
         int32_t base = pi->node < p->nnodes ? 0 : p->nnodes;
         unsigned split = plan_rows_split(p, g, i);
@@ -169,22 +180,24 @@ static int run_hazard(const plan *p, const graph *g, const plan_rows_run *r, ran
     size_t end_any = 0, end_write = 0;
     for (int32_t a = 0; a < nr;) {
         int32_t b = a;
-        int write = 0, whole = 0, rows_differ = 0;
+        int write = 0, pre = 0, whole = 0, rows_differ = 0;
         for (; b < nr && rg[b].start == rg[a].start; b++) {
             const range *x = &rg[b];
+            int writes = x->kind == RANGE_WRITE || x->kind == RANGE_PRE;
             write |= x->kind == RANGE_WRITE;
+            pre |= x->kind == RANGE_PRE;
             whole |= x->kind == RANGE_WHOLE;
             rows_differ |= x->row != rg[a].row || x->end != rg[a].end;
             /* overlapping a range that starts before it */
-            if (x->start < (x->kind == RANGE_WRITE ? end_any : end_write))
+            if (x->start < (writes ? end_any : end_write))
                 return 1;
         }
-        if (write && (whole || rows_differ))
+        if ((write && (whole || pre || rows_differ)) || (pre && rows_differ))
             return 1;
         for (int32_t k = a; k < b; k++) {
             if (rg[k].end > end_any)
                 end_any = rg[k].end;
-            if (rg[k].kind == RANGE_WRITE && rg[k].end > end_write)
+            if (rg[k].kind != RANGE_ROWS && rg[k].kind != RANGE_WHOLE && rg[k].end > end_write)
                 end_write = rg[k].end;
         }
         a = b;

@@ -88,6 +88,9 @@ static int find_transposed(trc *c, uerr *e)
                 rc = e->code ? e->code : plan_oom(c->n, e);
                 goto out;
             }
+            /* still the step's product: it reads the kept packing of W^T
+             * (ops/matmul.c) and counts among the per-step products */
+            c->p->vg.nodes[mm].t = nd->t;
             c->d->replace[v] = N + mm;
         }
 out:
