@@ -32,9 +32,10 @@
  *                gradients of W and V) runs as ONE product [G_0; ...]^T
  *                [A_0; ...]. Stacked nodes are placed next to each other
  *                in memory (a leaf such as h0 is copied into its place);
- *   transposing  (PLAN_FUSE_ALL) products X W^T that stay one per step
- *                (the recurrence) and share a weight W read a copy W^T
- *                made once per run, untransposed: OpenBLAS is faster so.
+ *   transposing  (PLAN_FUSE_ALL) products X W^T of a few rows (batch 1)
+ *                that stay one per step (the recurrence) and share a
+ *                weight W read a copy W^T made once per run, untransposed,
+ *                as kernels/smallmm.c takes them.
  *
  * What is bit-identical to PLAN_FUSE_NONE: PLAN_FUSE_EXACT, always (every
  * value is computed by the same arithmetic in the same order; only where

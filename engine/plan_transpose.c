@@ -8,6 +8,7 @@
 
 #include "base/vec.h"
 #include "engine/plan_int.h"
+#include "kernels/smallmm.h"
 #include "ops/ops.h"
 
 typedef struct trc {
@@ -25,13 +26,14 @@ static int is_leaf(const graph *g, int32_t v)
 /*
  * Transposed weights. Products X_t W^T with the same leaf W that stay one
  * per step (the recurrence W h_{t-1}, which cannot be stacked) read W^T,
- * made once at the start of the program, without a transpose: OpenBLAS
- * packs an untransposed matrix faster (64 rows, 1024 units: 0.86 ms
- * instead of 0.99 on 2 threads), and so does kernels/smallmm.c, which takes
- * the products of a few rows (batch 1) only with B untransposed: there a
- * row of W^T is contiguous across the outputs, so a vector spans outputs
- * and each output's sum runs over k in order. Only where it pays: W of
- * at least RW_TRANSPOSE_MIN elements, read by at least two products.
+ * made once at the start of the program, without a transpose, where X_t
+ * has few rows (batch 1): kernels/smallmm.c takes those products only
+ * with B untransposed (a row of W^T is contiguous across the outputs, so
+ * a vector spans outputs and each output's sum runs over k in order).
+ * More rows go to kernels/gemm.c, which packs W^T from W itself once a
+ * run (its kept packing): a copy would only cost memory (4 MiB at 1024
+ * units). Only where it pays: W of at least RW_TRANSPOSE_MIN elements,
+ * read by at least two products.
  */
 #define RW_TRANSPOSE_MIN 4096
 
@@ -61,7 +63,8 @@ static int find_transposed(trc *c, uerr *e)
                 continue;
             int32_t w = nd->in[1];
             const gnode *x = &g->nodes[nd->in[0]], *wn = &g->nodes[w];
-            if (!is_leaf(g, w) || shape_numel(&wn->shape) < RW_TRANSPOSE_MIN)
+            if (!is_leaf(g, w) || shape_numel(&wn->shape) < RW_TRANSPOSE_MIN ||
+                x->shape.dim[0] > SMM_MAX_M)
                 continue;
             if (pass == 0) {
                 cnt[w]++;

@@ -392,11 +392,13 @@ static const char *keep_find(keep_table *t, const gemm_job *j, const void *key)
 {
     keep_slot *s = NULL;
     for (int i = 0; i < GEMM_KEEP_SLOTS && !s; i++)
-        if (t->s[i].key == key)
+        if (t->s[i].key == key && keep_same(&t->s[i], j))
             s = &t->s[i];
-    if (s && s->epoch == t->epoch && keep_same(s, j))
+    if (s && s->epoch == t->epoch)
         return s->panels;
-    /* a free slot, else one no product of this run has used */
+    /* a free slot, else one no product of this run has used: never one
+     * this run packed (another part may be reading it; the same weight
+     * read the other way round has a slot of its own) */
     for (int i = 0; i < GEMM_KEEP_SLOTS && !s; i++)
         if (!t->s[i].key || t->s[i].epoch != t->epoch)
             s = &t->s[i];

@@ -157,8 +157,10 @@ void *pool_scratch(size_t bytes)
     if (bytes <= s->bytes)
         return s->p;
     pthread_once(&scratch_once, scratch_init);
-    /* grow by half again, so a slowly growing size reallocates rarely */
-    size_t want = (bytes + bytes / 2 + 63) / 64 * 64;
+    /* to the page: a step asks for a few sizes, the same ones every step,
+     * so growing by more would only leave memory unused (two threads at
+     * 1024 units: 3 MiB) */
+    size_t want = (bytes + 4095) / 4096 * 4096;
     void *p = aligned_alloc(64, want);
     if (!p)
         return NULL;
