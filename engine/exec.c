@@ -1,6 +1,7 @@
 /* exec.c - the executor; see exec.h. */
 #include "engine/exec.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,14 @@ void exec_free(exec *x)
     free(x->ptr);
     free(x->steps);
     memset(x, 0, sizeof *x);
+}
+
+void exec_params_fixed(exec *x)
+{
+    /* a token no other exec has had: packings of other parameters, or of
+     * these before, are never taken for these */
+    static _Atomic uint64_t tokens;
+    x->token = atomic_fetch_add(&tokens, 1) + 1;
 }
 
 void exec_bind(exec *x, int32_t leaf, void *data)
@@ -214,7 +223,7 @@ int exec_run(exec *x, uerr *e)
     const int32_t n = p->ninstr;
     /* every node is computed once in a run and not changed after: a
      * product may keep its packing of a weight for the whole run */
-    gemm_keep_begin();
+    gemm_keep_begin(x->token);
     const plan_rows_run *run = p->nruns ? p->runs : NULL, *run_end = p->runs + p->nruns;
     int split = cpu_threads() > 1;
     for (int32_t i = 0; i < n; i++) {

@@ -40,6 +40,7 @@ typedef struct exec {
     void *arena;
     void **ptr;       /* [p->nnodes + p->vg.n]: where each node's value lives */
     exec_step *steps; /* [p->ninstr] */
+    uint64_t token;   /* the parameters' values (exec_params_fixed), or 0 */
 } exec;
 
 /* Allocates the arena and resolves the program. An arena larger than
@@ -50,6 +51,12 @@ void exec_free(exec *x);
 
 /* Binds a leaf to caller-owned memory of its dtype and shape. */
 void exec_bind(exec *x, int32_t leaf, void *data);
+
+/* Promises that the parameter leaves hold the values they hold now until
+ * the next call (or exec_free): products then keep their packings of the
+ * parameters from one run to the next (kernels/gemm.h, bconst). Whoever
+ * writes a parameter of x after this calls it again. */
+void exec_params_fixed(exec *x);
 
 /* Runs the program. Fails (before computing anything) when a leaf the
  * program reads is unbound, or an int32 data leaf with a declared bound

@@ -315,7 +315,8 @@ typedef struct keep_slot {
     int64_t K, N, ldb;
     int tb;
     const gemm_variant *v;
-    uint64_t epoch;
+    uint64_t epoch; /* the last run that used it */
+    uint64_t token; /* a parameter packed under this token, or 0 */
     char *panels;
     size_t bytes;
 } keep_slot;
@@ -326,6 +327,7 @@ typedef struct keep_table {
     size_t total;
     uint64_t epoch; /* of the current run; 0 outside one */
     uint64_t runs;
+    uint64_t token; /* of the current run (gemm_keep_begin) */
     int registered;
 } keep_table;
 
@@ -357,10 +359,11 @@ static void keep_init(void)
     atexit(keep_free_main);
 }
 
-void gemm_keep_begin(void)
+void gemm_keep_begin(uint64_t token)
 {
     keep_cur = &keep;
     keep.epoch = ++keep.runs;
+    keep.token = token;
 }
 
 void gemm_keep_end(void)
@@ -387,15 +390,18 @@ static int keep_same(const keep_slot *s, const gemm_job *j)
 }
 
 /* The packing of j's op(B) under key in table t (locked): kept, packed
- * now, or NULL. */
-static const char *keep_find(keep_table *t, const gemm_job *j, const void *key)
+ * now, or NULL. A parameter's (bconst) packed in an earlier run under
+ * this run's token is still good. */
+static const char *keep_find(keep_table *t, const gemm_job *j, const void *key, int bconst)
 {
     keep_slot *s = NULL;
     for (int i = 0; i < GEMM_KEEP_SLOTS && !s; i++)
         if (t->s[i].key == key && keep_same(&t->s[i], j))
             s = &t->s[i];
-    if (s && s->epoch == t->epoch)
+    if (s && (s->epoch == t->epoch || (bconst && t->token && s->token == t->token))) {
+        s->epoch = t->epoch;
         return s->panels;
+    }
     /* a free slot, else one no product of this run has used: never one
      * this run packed (another part may be reading it; the same weight
      * read the other way round has a slot of its own) */
@@ -428,16 +434,17 @@ static const char *keep_find(keep_table *t, const gemm_job *j, const void *key)
     s->tb = j->tb;
     s->v = j->v;
     s->epoch = t->epoch;
+    s->token = bconst ? t->token : 0;
     return s->panels;
 }
 
-static const char *keep_lookup(const gemm_job *j, const void *key)
+static const char *keep_lookup(const gemm_job *j, const gemm_opts *o)
 {
     keep_table *t = keep_cur;
-    if (!key || !t)
+    if (!o || !o->bkey || !t)
         return NULL;
     pthread_mutex_lock(&t->lock);
-    const char *panels = t->epoch ? keep_find(t, j, key) : NULL;
+    const char *panels = t->epoch ? keep_find(t, j, o->bkey, o->bconst) : NULL;
     pthread_mutex_unlock(&t->lock);
     return panels;
 }
@@ -471,7 +478,7 @@ static void gemm_run(size_t es, int ta, int tb, int64_t M, int64_t N, int64_t K,
     j.mpan = cdiv(M, j.v->mr);
     j.npan = cdiv(N, j.v->nr);
     gemm_split(&j);
-    j.kept = keep_lookup(&j, o ? o->bkey : NULL);
+    j.kept = keep_lookup(&j, o);
     pool_for(o ? o->cls : -1, (int)(j.tm * j.tn), gemm_part, &j);
 }
 

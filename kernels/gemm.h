@@ -34,8 +34,12 @@
  * same until gemm_keep_end(): B is packed whole once, under that key, and
  * every later product with the same key, B, shape and layout reads that
  * packing (exec_run brackets a run of the plan so; matmul keys a per-step
- * product's weight by its memory). Outside the bracket it is ignored. Kept
- * or not, the arithmetic is the same: the bits do not change.
+ * product's weight by its memory). Outside the bracket it is ignored.
+ * bconst says more: B is a parameter, which stays the same from one run
+ * to the next as long as the token given to gemm_keep_begin does (0: no
+ * promise), so its packing is kept across runs too (sampling one
+ * character per run). Kept or not, the arithmetic is the same: the bits
+ * do not change.
  */
 #ifndef UNROLL_GEMM_H
 #define UNROLL_GEMM_H
@@ -48,6 +52,7 @@
 typedef struct gemm_opts {
     int cls;
     const void *bkey;
+    int bconst;
 } gemm_opts;
 
 void gemm_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
@@ -55,8 +60,10 @@ void gemm_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, i
 void gemm_f64(int ta, int tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
               const double *B, int64_t ldb, double *C, int64_t ldc, int acc, const gemm_opts *o);
 
-/* The bracket of a run in which keyed operands stay the same. */
-void gemm_keep_begin(void);
+/* The bracket of a run in which keyed operands stay the same; token
+ * (nonzero) names the parameters' values, unchanged since the last run
+ * with that token (see bconst). */
+void gemm_keep_begin(uint64_t token);
 void gemm_keep_end(void);
 /* The kept packings the calling thread's products use (its own table
  * within a bracket), and lending a table to this thread: products of a

@@ -78,7 +78,8 @@ static void matmul_run(const graph *g, const gnode *n, void *const *in, void *ou
      * run): every step reads it, so it is packed once per run, kept under
      * its memory (exec_run brackets the run; a row run's parts see nodes
      * copied for their rows, never the graph's own) */
-    gemm_opts o = {matmul_class(n), n->t >= 0 && b->t < 0 ? in[1] : NULL};
+    gemm_opts o = {matmul_class(n), n->t >= 0 && b->t < 0 ? in[1] : NULL,
+                   b->op == OP_INPUT && (b->flags & NODE_PARAM)};
     if (n->dt == DT_F32)
         gemm_f32(ta, tb, M, N, K, in[0], lda, in[1], ldb, out, N, acc, &o);
     else

@@ -59,9 +59,9 @@ static double uniform(void)
             for (int th = 1; th <= nth + 2 && same && cpu_set_path(p) >= 0; th++) {                \
                 /* after the thread counts: B kept, packed (nth + 1), then reused */               \
                 cpu_set_threads(th <= nth ? th : nth);                                             \
-                gemm_opts o = {-1, th > nth ? (const void *)B : NULL};                             \
+                gemm_opts o = {-1, th > nth ? (const void *)B : NULL, 0};                          \
                 if (th == nth + 1)                                                                 \
-                    gemm_keep_begin();                                                             \
+                    gemm_keep_begin(0);                                                            \
                 memcpy(C1, C0, cb);                                                                \
                 fn(ta, tb, M, N, K, A + off, lda, B + off, ldb, C1 + 16 + off, ldc, acc, &o);      \
                 if (th == nth + 2)                                                                 \
@@ -152,7 +152,7 @@ static void test_pool_counts(void)
     pool_stat s = {0};
     int calls = 0, found = 0;
     do {
-        gemm_opts o = {cls, NULL};
+        gemm_opts o = {cls, NULL, 0};
         gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, &o);
         calls++;
         found = 0;
@@ -194,13 +194,13 @@ static void test_keep_scope(void)
     for (int i = 0; i < K * N; i++)
         B2[i] = B[i] = (float)uniform();
     static const char key = 0;
-    gemm_opts o = {-1, &key};
-    gemm_keep_begin();
+    gemm_opts o = {-1, &key, 0};
+    gemm_keep_begin(0);
     gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, &o);
     gemm_keep_end();
     for (int i = 0; i < K * N; i++)
         B[i] = (float)uniform();
-    gemm_keep_begin();
+    gemm_keep_begin(0);
     gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, &o);
     gemm_ref_f32(0, 0, M, N, K, A, K, B, N, R, N, 0);
     CHECK(!memcmp(C, R, sizeof C));
@@ -211,6 +211,35 @@ static void test_keep_scope(void)
     gemm_ref_f32(0, 1, M, K, K, A, K, B2, K, R, K, 0);
     CHECK(!memcmp(C, R, (size_t)(M * K) * sizeof(float)));
     gemm_keep_end();
+}
+
+/* A parameter's packing (bconst) lasts across runs under one token: a run
+ * under the same token reads the packing of the values it had then (the
+ * caller promised they would not change; changed anyway, the old values
+ * show), while a new token, token 0 or an operand that is not a parameter
+ * packs the values B holds now. */
+static void test_keep_token(void)
+{
+    enum { M = 16, N = 40, K = 24 };
+    static float A[M * K], B[K * N], B0[K * N], C[M * N], R[M * N];
+    for (int i = 0; i < M * K; i++)
+        A[i] = (float)uniform();
+    for (int i = 0; i < K * N; i++)
+        B0[i] = B[i] = (float)uniform();
+    static const char key = 0;
+    gemm_opts par = {-1, &key, 1}, act = {-1, &key, 0};
+    const uint64_t tokens[4] = {7, 7, 8, 0};
+    const gemm_opts *opts[4] = {&par, &par, &par, &act};
+    for (int run = 0; run < 5; run++) {
+        gemm_keep_begin(run < 4 ? tokens[run] : 0);
+        gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, run < 4 ? opts[run] : &par);
+        gemm_keep_end();
+        /* run 1 reads run 0's packing: B0 */
+        gemm_ref_f32(0, 0, M, N, K, A, K, run == 1 ? B0 : B, N, R, N, 0);
+        CHECKF(!memcmp(C, R, sizeof C), "run %d", run);
+        for (int i = 0; i < K * N; i++)
+            B[i] = (float)uniform();
+    }
 }
 
 /* A kept B with an untransposed A needs no scratch at all, and a thread
@@ -226,9 +255,9 @@ static void *kept_in_fresh_thread(void *arg)
     for (int i = 0; i < K * N; i++)
         B[i] = (float)uniform();
     static const char key = 0;
-    gemm_opts o = {-1, &key};
+    gemm_opts o = {-1, &key, 0};
     int64_t fell = gemm_ref_fallbacks();
-    gemm_keep_begin();
+    gemm_keep_begin(0);
     gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, &o);
     gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, &o);
     gemm_keep_end();
@@ -265,6 +294,7 @@ int main(void)
     RUN(test_small);
     RUN(test_large);
     RUN(test_keep_scope);
+    RUN(test_keep_token);
     RUN(test_keep_fresh_thread);
     RUN(test_pool_counts);
     RUN(test_smallmm_agrees);

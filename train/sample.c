@@ -33,6 +33,8 @@ int sample_set_params(net *n, const sample_param *ps, int np, uerr *e)
         }
         dtype_convert(net_param(n, i), n->dt, p->data, p->dt, p->numel);
     }
+    /* they stay so until set again: products keep their packings */
+    exec_params_fixed(&n->x);
     return 0;
 }
 
