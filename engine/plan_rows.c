@@ -35,7 +35,7 @@
  * adds of its products counted twice, other elements four times): below,
  * a wake-up of the workers costs more than the rows save */
 #define ROWS_MIN_M 16
-#define ROWS_MIN_WORK (1 << 20)
+#define ROWS_MIN_WORK (1 << 18)
 
 /* The split inputs of instruction pi (op_def.rows), or 0 when it cannot be
  * split; *M the rows of its output. */

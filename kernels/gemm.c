@@ -275,7 +275,8 @@ static int64_t cdiv(int64_t a, int64_t b)
 static void gemm_split(gemm_job *j)
 {
     int64_t T = cpu_threads();
-    if (2.0 * (double)j->M * (double)j->N * (double)j->K < GEMM_PAR_FLOPS)
+    /* inside a part of a job (a row run) the other threads are busy */
+    if (2.0 * (double)j->M * (double)j->N * (double)j->K < GEMM_PAR_FLOPS || pool_in_part())
         T = 1;
     int64_t tn = T < j->npan ? T : j->npan, tm = T < j->mpan ? T : j->mpan;
     int64_t by_cols = cdiv(j->npan, tn) * j->mpan, by_rows = cdiv(j->mpan, tm) * j->npan;
@@ -449,6 +450,59 @@ static const char *keep_lookup(const gemm_job *j, const gemm_opts *o)
     return panels;
 }
 
+/* ---- one packing for all threads --------------------------------------------- */
+
+typedef struct pack_job {
+    const gemm_job *j;
+    char *dst;
+    int nparts;
+} pack_job;
+
+/* part of the panels of j's op(B), packed into dst */
+static void gemm_pack_part(void *ctx, int part, int thread)
+{
+    (void)thread;
+    const pack_job *pj = ctx;
+    const gemm_job *j = pj->j;
+    int64_t q0 = part * j->npan / pj->nparts, q1 = (part + 1) * j->npan / pj->nparts;
+    size_t panel = (size_t)j->K * (size_t)j->v->nr * j->es;
+    j->v->pack(j->tb, j->K, j->B, j->ldb, j->N, q0, q1, pj->dst + (size_t)q0 * panel);
+}
+
+/*
+ * A product on several threads whose parts would each pack the same
+ * operand: all of op(B) in every part of a row split, all of a transposed
+ * A in every part of a panel split (the weight gradients over all steps:
+ * 256 x 256 x 2048 ran at half the 2-core peak). Instead op(B) is packed
+ * once per block of panels, by all threads into memory they share, and
+ * then each thread computes its rows of the block, packing only its own
+ * rows of A. Packing is copying: the arithmetic and the bits are the same.
+ * 0 (nothing done) when the shared memory cannot be had.
+ */
+static int gemm_shared(gemm_job *j, int cls)
+{
+    int64_t nth = j->tm * j->tn;
+    size_t panel = (size_t)j->K * (size_t)j->v->nr * j->es;
+    char *buf = pool_shared((size_t)j->blk * panel);
+    if (!buf)
+        return 0;
+    for (int64_t b0 = 0; b0 < j->npan; b0 += j->blk) {
+        int64_t b1 = b0 + j->blk < j->npan ? b0 + j->blk : j->npan, c0 = b0 * j->v->nr;
+        gemm_job s = *j;
+        s.B = j->B + (size_t)(j->tb ? c0 * j->ldb : c0) * j->es;
+        s.C = j->C + (size_t)c0 * j->es;
+        s.N = j->N - c0 < (b1 - b0) * j->v->nr ? j->N - c0 : (b1 - b0) * j->v->nr;
+        s.npan = b1 - b0;
+        s.tm = nth < s.mpan ? nth : s.mpan;
+        s.tn = 1;
+        pack_job pj = {&s, buf, (int)(nth < s.npan ? nth : s.npan)};
+        pool_for(-1, pj.nparts, gemm_pack_part, &pj);
+        s.kept = buf;
+        pool_for(cls, (int)s.tm, gemm_part, &s);
+    }
+    return 1;
+}
+
 static void gemm_run(size_t es, int ta, int tb, int64_t M, int64_t N, int64_t K, const void *A,
                      int64_t lda, const void *B, int64_t ldb, void *C, int64_t ldc, int acc,
                      const gemm_opts *o)
@@ -479,7 +533,13 @@ static void gemm_run(size_t es, int ta, int tb, int64_t M, int64_t N, int64_t K,
     j.npan = cdiv(N, j.v->nr);
     gemm_split(&j);
     j.kept = keep_lookup(&j, o);
-    pool_for(o ? o->cls : -1, (int)(j.tm * j.tn), gemm_part, &j);
+    int cls = o ? o->cls : -1;
+    /* in one block only: a larger op(B) is better packed by each thread
+     * for its own panels, in its own cache (1024 x 1024 x 2048, A^T: 165
+     * GFLOP/s so against 140 shared, loaded machine) */
+    if (!j.kept && j.tm * j.tn > 1 && (j.tm > 1 || j.ta) && j.npan <= j.blk && gemm_shared(&j, cls))
+        return;
+    pool_for(cls, (int)(j.tm * j.tn), gemm_part, &j);
 }
 
 void gemm_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,

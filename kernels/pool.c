@@ -62,10 +62,6 @@ static struct {
     atomic_int nth; /* threads of the job: which parts a worker tries first */
 } P = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* set while this thread runs a part: a pool_for inside a part runs all
- * its parts on this thread (the other threads run parts of the same job) */
-static _Thread_local int in_part;
-
 static struct {
     pthread_mutex_t lock;
     const char *name[POOL_MAX_CLASSES];
@@ -121,6 +117,10 @@ static void wait_change(atomic_int *a, int v, atomic_int *sleeping)
     }
 }
 
+/* set while this thread runs a part: a pool_for inside a part runs all
+ * its parts on this thread (the other threads run parts of the same job) */
+static _Thread_local int in_part;
+
 /* ---- per-thread scratch ------------------------------------------------------ */
 
 typedef struct scratch {
@@ -130,19 +130,22 @@ typedef struct scratch {
 
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-static _Thread_local scratch tls_scratch;
+/* [0]: pool_scratch, [1]: pool_shared */
+static _Thread_local scratch tls_scratch[2];
 
 static void scratch_free(void *arg)
 {
     scratch *s = arg;
-    free(s->p);
-    s->p = NULL;
-    s->bytes = 0;
+    for (int i = 0; i < 2; i++) {
+        free(s[i].p);
+        s[i].p = NULL;
+        s[i].bytes = 0;
+    }
 }
 
 static void scratch_free_main(void)
 {
-    scratch_free(&tls_scratch);
+    scratch_free(tls_scratch);
 }
 
 static void scratch_init(void)
@@ -151,9 +154,9 @@ static void scratch_init(void)
     atexit(scratch_free_main);
 }
 
-void *pool_scratch(size_t bytes)
+static void *scratch_get(int slot, size_t bytes)
 {
-    scratch *s = &tls_scratch;
+    scratch *s = &tls_scratch[slot];
     if (bytes <= s->bytes)
         return s->p;
     pthread_once(&scratch_once, scratch_init);
@@ -167,8 +170,23 @@ void *pool_scratch(size_t bytes)
     free(s->p);
     s->p = p;
     s->bytes = want;
-    pthread_setspecific(scratch_key, s);
+    pthread_setspecific(scratch_key, tls_scratch);
     return p;
+}
+
+void *pool_scratch(size_t bytes)
+{
+    return scratch_get(0, bytes);
+}
+
+void *pool_shared(size_t bytes)
+{
+    return scratch_get(1, bytes);
+}
+
+int pool_in_part(void)
+{
+    return in_part;
 }
 
 /* ---- workers ------------------------------------------------------------------ */
@@ -225,7 +243,7 @@ static void *worker(void *arg)
         if (self < nth)
             run_parts(self, atomic_load(&P.jobword), nth, 1);
     }
-    scratch_free(&tls_scratch);
+    scratch_free(tls_scratch);
     return NULL;
 }
 

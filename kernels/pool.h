@@ -60,5 +60,13 @@ int pool_stats(int i, pool_stat *s);
 void pool_stats_reset(void);
 
 void *pool_scratch(size_t bytes);
+/* A second such buffer of the calling thread, for an operand it packs
+ * once and lends to the parts of its next jobs (kernels/gemm.c); never
+ * used by a part itself. */
+void *pool_shared(size_t bytes);
+
+/* Whether the calling thread is running a part of a job (a pool_for
+ * called now runs on this thread alone). */
+int pool_in_part(void);
 
 #endif
