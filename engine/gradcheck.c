@@ -394,8 +394,11 @@ int gradcheck_hvp(exec *full, exec *loss_only, int32_t loss, const grad_table *g
         }
         off += k;
     }
-    /* the quantity differenced is the gradient: atol scales with it */
-    gradcheck_report r0 = {.rtol = GRADCHECK_RTOL, .loss = gmax};
+    /* the quantity differenced is the gradient, whose rounding grows with
+     * the terms summed into it: atol scales with |L| as the first-order
+     * check's, or with the largest gradient element where that is larger */
+    double scale = rc ? 0 : fmax(fabs(*(const double *)exec_value(full, loss)), gmax);
+    gradcheck_report r0 = {.rtol = GRADCHECK_RTOL, .loss = scale};
     if (!rc)
         rc = watch_init(&w, loss_only, loss, e);
     if (!rc && w.n && !(rc = exec_run(&w.x, e)))
@@ -421,7 +424,7 @@ int gradcheck_hvp(exec *full, exec *loss_only, int32_t loss, const grad_table *g
                                 .numel = k,
                                 .atol = atol_at(&r0, GRADCHECK_EPS),
                                 .rtol = GRADCHECK_RTOL,
-                                .loss = gmax,
+                                .loss = scale,
                                 .min_step = GRADCHECK_EPS};
         for (int64_t j = 0; j < k; j++) {
             int64_t m = off + j;

@@ -48,7 +48,7 @@ typedef struct gradcheck_report {
     double atol, rtol;   /* the tolerances at the step 1e-3 */
     double min_step;     /* the smallest step an element needed */
     double loss;         /* L at the unperturbed parameters (gradcheck_hvp:
-                            the largest |gradient|, which atol scales with) */
+                            max(|L|, max |gradient|), which atol scales with) */
 } gradcheck_report;
 
 /* full computes the loss and every gt->param_grad; loss_only computes the
@@ -67,9 +67,9 @@ int gradcheck_run(exec *full, exec *loss_only, int32_t loss, const grad_table *g
  * are as above (a step at which some op crosses a kink is not used; an
  * element never compared is skipped). v[i] is the direction of parameter
  * i as bound (NULL: zero). The rule and the retries at smaller steps are
- * the first-order check's, with the largest |gradient| element in place
- * of |L| (the quantity differenced): atol = 10 eps max(1, |g|) / h, and
- * each report's loss field holds |g|. */
+ * the first-order check's, the scale of atol the larger of |L| and the
+ * largest |gradient| element G (the quantity differenced): atol = 10 eps
+ * max(1, |L|, G) / h; each report's loss field holds max(|L|, G). */
 int gradcheck_hvp(exec *full, exec *loss_only, int32_t loss, const grad_table *gt,
                   const grad_table *hv, const double *const *v, gradcheck_report *out, uerr *e);
 
