@@ -72,12 +72,12 @@ static const char gradcheck_help[] =
     "any element disagrees. On a terminal (--color=WHEN) ok is green and FAIL red.\n"
     "\n"
     "--second-order checks the Hessian-vector product H v of `grad --hvp` instead:\n"
-    "every element of every parameter's H v against the same fourth-order central\n"
-    "difference of the symbolic gradients along v (u = v / max|v|, n = max|v| (8\n"
-    "(g(p+hu) - g(p-hu)) - (g(p+2hu) - g(p-2hu))) / 12h), by the same rule, atol\n"
-    "scaled by the larger of |L| and the largest gradient element G: atol = 10 eps\n"
-    "max(1, |L|, G) / h. v as for grad: --hvp VDIR, or --hvp-seed N (default:\n"
-    "train.seed).\n"
+    "every element of every parameter's H v against the fourth-order central\n"
+    "difference of the symbolic gradients g along v: u = v / ||v|| (over all\n"
+    "parameters), n = ||v|| (8 (g(p+hu) - g(p-hu)) - (g(p+2hu) - g(p-2hu))) / 12h,\n"
+    "by the same rule, atol scaled by S = max(|L|, G) ||v||, G the largest gradient\n"
+    "element: atol = 10 eps max(1, S) / h. v as for grad: --hvp VDIR, or\n"
+    "--hvp-seed N (default: train.seed).\n"
     "\n"
     "example:\n"
     "  unroll gradcheck configs/elman_char.yaml --set model.hidden=8 --set train.seq_len=6\n"
@@ -366,8 +366,8 @@ int cmd_gradcheck(int argc, char **argv)
     printf("%s%.6s%s%s%s\n"
            "  (%s = %.6g, h = %.0e, atol = 10 eps max(1, %s) / h; T=%d, B=%d, hidden %d)\n",
            cli_sgr(stdout, bad ? CLI_ERROR : CLI_GOOD), verdict, cli_sgr_end(stdout), verdict + 6,
-           a.second_order ? " for H v" : "", a.second_order ? "max(|L|, G = max|grad|)" : "L",
-           n.gt.nparams ? rep[0].loss : 0.0, GRADCHECK_EPS, a.second_order ? "|L|, G" : "|L|",
+           a.second_order ? " for H v" : "", a.second_order ? "S = max(|L|, max|grad|) ||v||" : "L",
+           n.gt.nparams ? rep[0].loss : 0.0, GRADCHECK_EPS, a.second_order ? "S" : "|L|",
            (int)n.m.T, (int)n.m.B, s.model.hidden);
     if (bad)
         rc = uerr_set(&e, UERR_USER,

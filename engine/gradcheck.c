@@ -272,16 +272,16 @@ int gradcheck_summary(const gradcheck_report *r, int n, char *buf, size_t len)
     return bad;
 }
 
-/* The gradients at p + at * h * u, u = v / vmax (at most 1 per element),
+/* The gradients at p + at * h * u, u = v / ||v|| (a unit vector),
  * into gq; *crossed when a kink was crossed. The parameters are restored. */
 static int grads_at(exec *full, exec *loss_only, watch *w, int32_t loss, const grad_table *gt,
                     double *const *val, const double *const *keep, const double *const *v,
-                    double vmax, double step, double *gq, int *crossed, uerr *e)
+                    double vnorm, double step, double *gq, int *crossed, uerr *e)
 {
     const graph *g = full->g;
     for (int i = 0; i < gt->nparams; i++)
         for (int64_t j = 0; j < shape_numel(&g->nodes[gt->param[i]].shape); j++)
-            val[i][j] = keep[i][j] + (v[i] ? step * (v[i][j] / vmax) : 0);
+            val[i][j] = keep[i][j] + (v[i] ? step * (v[i][j] / vnorm) : 0);
     double l = 0;
     int rc = exec_run(full, e);
     if (!rc)
@@ -304,12 +304,12 @@ typedef struct hvp_state {
     uint8_t *done, *seen;
 } hvp_state;
 
-static void hvp_judge_step(hvp_state *st, const gradcheck_report *r0, double h, double vmax)
+static void hvp_judge_step(hvp_state *st, const gradcheck_report *r0, double h, double vnorm)
 {
     for (int64_t k = 0; k < st->total; k++) {
         if (st->done[k])
             continue;
-        double num = vmax * (8 * (st->gq[1][k] - st->gq[2][k]) - (st->gq[0][k] - st->gq[3][k])) /
+        double num = vnorm * (8 * (st->gq[1][k] - st->gq[2][k]) - (st->gq[0][k] - st->gq[3][k])) /
                      (12 * h);
         double a = st->ana[k];
         double tol = atol_at(r0, h) + r0->rtol * fmax(fabs(a), fabs(num));
@@ -376,7 +376,7 @@ int gradcheck_hvp(exec *full, exec *loss_only, int32_t loss, const grad_table *g
                  : 0;
     if (!rc)
         rc = exec_run(full, e);
-    double gmax = 0, vmax = 0;
+    double gmax = 0, vnorm = 0;
     for (int64_t i = 0, off = 0; i < np && !rc; i++) {
         int64_t k = shape_numel(&g->nodes[gt->param[i]].shape);
         const double *gv = exec_value(full, gt->param_grad[i]);
@@ -390,14 +390,16 @@ int gradcheck_hvp(exec *full, exec *loss_only, int32_t loss, const grad_table *g
         memcpy(st.ana + off, exec_value(full, hv->param_grad[i]), (size_t)k * sizeof(double));
         for (int64_t j = 0; j < k; j++) {
             gmax = fmax(gmax, fabs(gv[j]));
-            vmax = v[i] ? fmax(vmax, fabs(v[i][j])) : vmax;
+            vnorm += v[i] ? v[i][j] * v[i][j] : 0;
         }
         off += k;
     }
+    vnorm = sqrt(vnorm);
     /* the quantity differenced is the gradient, whose rounding grows with
      * the terms summed into it: atol scales with |L| as the first-order
-     * check's, or with the largest gradient element where that is larger */
-    double scale = rc ? 0 : fmax(fabs(*(const double *)exec_value(full, loss)), gmax);
+     * check's, or with the largest gradient element where that is larger;
+     * and the difference along the unit vector u is multiplied by ||v|| */
+    double scale = rc ? 0 : fmax(fabs(*(const double *)exec_value(full, loss)), gmax) * vnorm;
     gradcheck_report r0 = {.rtol = GRADCHECK_RTOL, .loss = scale};
     if (!rc)
         rc = watch_init(&w, loss_only, loss, e);
@@ -405,13 +407,13 @@ int gradcheck_hvp(exec *full, exec *loss_only, int32_t loss, const grad_table *g
         regions(&w, w.base);
     static const double at[4] = {2, 1, -1, -2};
     double h = GRADCHECK_EPS;
-    for (int tries = 0; !rc && vmax > 0 && tries < GRADCHECK_STEPS; tries++, h /= 10) {
+    for (int tries = 0; !rc && vnorm > 0 && tries < GRADCHECK_STEPS; tries++, h /= 10) {
         int crossed = 0;
         for (int q = 0; q < 4 && !rc; q++)
-            rc = grads_at(full, loss_only, &w, loss, gt, val, (const double *const *)keep, v, vmax,
+            rc = grads_at(full, loss_only, &w, loss, gt, val, (const double *const *)keep, v, vnorm,
                           at[q] * h, st.gq[q], &crossed, e);
         if (!rc && !crossed)
-            hvp_judge_step(&st, &r0, h, vmax);
+            hvp_judge_step(&st, &r0, h, vnorm);
         if (!hvp_open(&st, &r0, h / 10))
             break;
     }
@@ -428,7 +430,7 @@ int gradcheck_hvp(exec *full, exec *loss_only, int32_t loss, const grad_table *g
                                 .min_step = GRADCHECK_EPS};
         for (int64_t j = 0; j < k; j++) {
             int64_t m = off + j;
-            if (vmax == 0)
+            if (vnorm == 0)
                 record(r, j, st.ana[m], 0, GRADCHECK_EPS, r->atol);
             else if (!st.seen[m])
                 r->skipped++;

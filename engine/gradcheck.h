@@ -48,7 +48,8 @@ typedef struct gradcheck_report {
     double atol, rtol;   /* the tolerances at the step 1e-3 */
     double min_step;     /* the smallest step an element needed */
     double loss;         /* L at the unperturbed parameters (gradcheck_hvp:
-                            max(|L|, max |gradient|), which atol scales with) */
+                            S = max(|L|, max |gradient|) ||v||, which atol
+                            scales with) */
 } gradcheck_report;
 
 /* full computes the loss and every gt->param_grad; loss_only computes the
@@ -61,15 +62,17 @@ int gradcheck_run(exec *full, exec *loss_only, int32_t loss, const grad_table *g
 
 /* Second order: hv->param_grad[i] (H v, built by autodiff_hvp) against
  * the fourth-order central difference of the symbolic gradients along v,
- *   n = (8 (g(p + h u) - g(p - h u)) - (g(p + 2h u) - g(p - 2h u))) / 12h,
- * times max|v|, with u = v / max|v|, for every element of every
- * parameter. full computes gt's and hv's param_grads; loss_only and loss
- * are as above (a step at which some op crosses a kink is not used; an
- * element never compared is skipped). v[i] is the direction of parameter
- * i as bound (NULL: zero). The rule and the retries at smaller steps are
- * the first-order check's, the scale of atol the larger of |L| and the
- * largest |gradient| element G (the quantity differenced): atol = 10 eps
- * max(1, |L|, G) / h; each report's loss field holds max(|L|, G). */
+ *   n = ||v|| (8 (g(p + h u) - g(p - h u)) - (g(p + 2h u) - g(p - 2h u))) / 12h
+ * with u = v / ||v|| (Euclidean norm over every parameter: the step moves
+ * the parameters a distance h, as the first-order check moves one), for
+ * every element of every parameter. full computes gt's and hv's
+ * param_grads; loss_only and loss are as above (a step at which some op
+ * crosses a kink is not used; an element never compared is skipped).
+ * v[i] is the direction of parameter i as bound (NULL: zero). The rule
+ * and the retries at smaller steps are the first-order check's, atol
+ * scaled by S = max(|L|, G) ||v||, G the largest |gradient| element (the
+ * quantity differenced, and the factor n is multiplied by):
+ * atol = 10 eps max(1, S) / h; each report's loss field holds S. */
 int gradcheck_hvp(exec *full, exec *loss_only, int32_t loss, const grad_table *gt,
                   const grad_table *hv, const double *const *v, gradcheck_report *out, uerr *e);
 
