@@ -80,7 +80,8 @@ static int write_image(const net *n, int backward, const char *fmt, const char *
      * from its exit status below, not by SIGPIPE killing this process */
     signal(SIGPIPE, SIG_IGN);
     FILE *f = fdopen(fd[1], "w");
-    int wrc = f ? graph_write_dot(&n->m.g, &n->gt, n->mode == NET_HVP ? &n->hv : NULL, backward, f) : -1;
+    int wrc =
+        f ? graph_write_dot(&n->m.g, &n->gt, n->mode == NET_HVP ? &n->hv : NULL, backward, f) : -1;
     if (f)
         fclose(f);
     else

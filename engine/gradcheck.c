@@ -309,8 +309,8 @@ static void hvp_judge_step(hvp_state *st, const gradcheck_report *r0, double h, 
     for (int64_t k = 0; k < st->total; k++) {
         if (st->done[k])
             continue;
-        double num = vnorm * (8 * (st->gq[1][k] - st->gq[2][k]) - (st->gq[0][k] - st->gq[3][k])) /
-                     (12 * h);
+        double num =
+            vnorm * (8 * (st->gq[1][k] - st->gq[2][k]) - (st->gq[0][k] - st->gq[3][k])) / (12 * h);
         double a = st->ana[k];
         double tol = atol_at(r0, h) + r0->rtol * fmax(fabs(a), fabs(num));
         double ratio = fabs(a - num) / tol;
@@ -370,8 +370,8 @@ int gradcheck_hvp(exec *full, exec *loss_only, int32_t loss, const grad_table *g
     st.bratio = malloc(nb * sizeof(double));
     st.done = calloc(nb, 1);
     st.seen = calloc(nb, 1);
-    int rc = !val || !keep || !st.ana || !st.gq[0] || !st.gq[1] || !st.gq[2] || !st.gq[3] || !st.bn || !st.bh ||
-                     !st.btol || !st.bratio || !st.done || !st.seen
+    int rc = !val || !keep || !st.ana || !st.gq[0] || !st.gq[1] || !st.gq[2] || !st.gq[3] ||
+                     !st.bn || !st.bh || !st.btol || !st.bratio || !st.done || !st.seen
                  ? uerr_set(e, UERR_INTERNAL, "gradcheck: out of memory")
                  : 0;
     if (!rc)

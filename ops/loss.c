@@ -204,8 +204,7 @@ static int32_t target_rows(graph *g, int32_t targets, int64_t N, uerr *e)
  *   dL/dl  = gs softmax_grad(softmax(l), G), padding rows 0
  *   dL/dgs = sum(G * softmax_xent_grad(l, t, 1))
  */
-static int32_t xent_grad_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined,
-                               uerr *e)
+static int32_t xent_grad_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined, uerr *e)
 {
     gnode n = g->nodes[node];
     int32_t l = n.in[0], t = n.in[1], gs = n.in[2];
@@ -214,9 +213,8 @@ static int32_t xent_grad_bprop(graph *g, int32_t node, int i, int32_t gout, int 
         return -1;
     }
     if (i == 2) {
-        gnode p = {.op = OP_SOFTMAX_XENT_GRAD,
-                   .nin = 3,
-                   .in = {l, t, op_fill(g, shape_0(), 1.0, e)}};
+        gnode p = {
+            .op = OP_SOFTMAX_XENT_GRAD, .nin = 3, .in = {l, t, op_fill(g, shape_0(), 1.0, e)}};
         return op_sum(g, op_mul(g, gout, op_build(g, p, e), e), -1, e);
     }
     if (g->nodes[l].shape.rank != 2) {

@@ -23,14 +23,14 @@
 #include "graph/graph.h"
 
 enum op_flags {
-    OPF_NO_KERNEL = 1u << 1,     /* a leaf: bound by the caller */
-    OPF_INDEX = 1u << 2,         /* computes integers: nothing to differentiate */
-    OPF_INPLACE = 1u << 3,       /* elementwise: the output may be the
-                                    buffer of an input of its size (each
-                                    element is read before it is written) */
-    OPF_CALL = 1u << 4,          /* equations can call it: name(args) */
-    OPF_ACTIVATION = 1u << 5,    /* a preset cell's model.activation may be
-                                    it (OPF_CALL, one argument) */
+    OPF_NO_KERNEL = 1u << 1,  /* a leaf: bound by the caller */
+    OPF_INDEX = 1u << 2,      /* computes integers: nothing to differentiate */
+    OPF_INPLACE = 1u << 3,    /* elementwise: the output may be the
+                                 buffer of an input of its size (each
+                                 element is read before it is written) */
+    OPF_CALL = 1u << 4,       /* equations can call it: name(args) */
+    OPF_ACTIVATION = 1u << 5, /* a preset cell's model.activation may be
+                                 it (OPF_CALL, one argument) */
 };
 
 /* Checks the inputs of n and sets n->shape and n->dt. */

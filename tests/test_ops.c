@@ -208,8 +208,8 @@ static void test_hvp_through_xent_padding(void)
     memcpy(f.vals[t], targets, sizeof targets);
     gradcheck_report rep[1];
     CHECK_OK(hvp_check(&f, rep, &e), &e);
-    CHECKF(rep[0].failed == 0 && rep[0].checked == 24, "diff/tol %.3e, %lld checked",
-           rep[0].ratio, (long long)rep[0].checked);
+    CHECKF(rep[0].failed == 0 && rep[0].checked == 24, "diff/tol %.3e, %lld checked", rep[0].ratio,
+           (long long)rep[0].checked);
     const double *hv = exec_value(&f.xfull, f.hv.param_grad[0]);
     for (int j = 0; j < 6; j++)
         CHECKF(hv[6 + j] == 0, "padding row: H v[1][%d] = %g", j, hv[6 + j]);

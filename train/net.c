@@ -379,8 +379,7 @@ int net_run(net *n, double *loss, uerr *e)
         return rc;
     const void *l = exec_value(&n->x, n->m.loss);
     *loss = n->dt == DT_F32 ? *(const float *)l : *(const double *)l;
-    if ((n->mode == NET_TRAIN || n->mode == NET_LEDGER || n->mode == NET_HVP) &&
-        !n->grads_in_arena)
+    if ((n->mode == NET_TRAIN || n->mode == NET_LEDGER || n->mode == NET_HVP) && !n->grads_in_arena)
         for (int i = 0; i < n->m.nparams; i++)
             memcpy(net_grad(n, i), exec_value(&n->x, n->gt.param_grad[i]),
                    (size_t)shape_numel(&n->m.param[i].shape) * n->es);

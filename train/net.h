@@ -31,9 +31,9 @@ enum net_mode {
 typedef struct net {
     model m;
     grad_table gt;
-    grad_table hv;                   /* NET_HVP: hv.param_grad[i] = (H v)_i */
+    grad_table hv;                  /* NET_HVP: hv.param_grad[i] = (H v)_i */
     int32_t hv_v[MODEL_MAX_PARAMS]; /* NET_HVP: the direction's leaves */
-    void *hvv;                       /* NET_HVP: v, laid out as params */
+    void *hvv;                      /* NET_HVP: v, laid out as params */
     plan p;
     recompute_info rc; /* train.memory_budget: what the plan recomputes */
     exec x;
