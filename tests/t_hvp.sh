@@ -119,3 +119,15 @@ fi
 $UNROLL graph configs/min_char_rnn.yaml --steps 2 --backward >"$T/g1.dot" 2>"$T/err"
 grep -q 'ffd8b0' "$T/g1.dot" && ko "graph --backward: no second-order nodes without --hvp" ||
     ok "graph --backward: no second-order nodes without --hvp"
+
+# determinism: H v's bits do not depend on the thread count (float32, the
+# vector kernels)
+for th in 1 3; do
+    UNROLL_THREADS=$th $UNROLL grad configs/elman_char.yaml \
+        --set data.path=tests/golden/min_char_rnn/text.txt --set train.seq_len=6 \
+        --set model.hidden=16 --hvp-seed 2 --out "$T/t$th" --quiet 2>"$T/err"
+done
+same=1
+for p in U V W b c; do cmp -s "$T/t1/hvp/$p.npy" "$T/t3/hvp/$p.npy" || same=0; done
+[ $same -eq 1 ] && [ -s "$T/t1/hvp/W.npy" ] && ok "grad --hvp: 1 and 3 threads give the same H v bits" ||
+    ko "grad --hvp: 1 and 3 threads give the same H v bits" "$(cat "$T/err")"
