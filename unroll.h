@@ -19,6 +19,10 @@
  *   autodiff_grad(&m.g, m.loss, params, n, &gt, &e)      build_grad: gradient
  *       nodes added to the same graph; gt.param_grad[i] is dL/dparam i
  *       (engine/autodiff.h; grad_table_free)
+ *   autodiff_hvp(&m.g, &gt, v, &hv, &e)                  second order: the
+ *       gradient graph differentiated again; hv.param_grad[i] is (H v)_i
+ *       for direction leaves v[i] the caller binds (net mode NET_HVP does
+ *       it all; gradcheck_hvp checks it against central differences)
  *   plan_build(&m.g, outputs, nout, NULL, &p, &e)        schedule + buffers
  *       (engine/plan.h; plan_free)
  *   exec_init(&x, &m.g, &p, &e); exec_bind(&x, leaf, ptr); exec_run(&x, &e)

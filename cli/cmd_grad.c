@@ -1,7 +1,9 @@
 /*
- * cmd_grad.c - unroll grad (gradients as .npy files) and unroll gradcheck
- * (build_grad against central differences). Both run the first training
- * chunk of CONFIG from the initial parameters with a zero initial state.
+ * cmd_grad.c - unroll grad (gradients, and Hessian-vector products, as
+ * .npy files) and unroll gradcheck (build_grad against central
+ * differences, to the first or the second order). Both run the first
+ * training chunk of CONFIG from the initial parameters with a zero
+ * initial state.
  */
 #include <errno.h>
 #include <math.h>
@@ -21,7 +23,8 @@
 #include "train/train.h"
 
 static const char grad_help[] =
-    "usage: unroll grad CONFIG [--set KEY=VALUE]... [--params DIR] [--per-step] --out DIR\n"
+    "usage: unroll grad CONFIG [--set KEY=VALUE]... [--params DIR] [--per-step]\n"
+    "                   [--hvp VDIR | --hvp-seed N] --out DIR\n"
     "\n"
     "Runs forward and backward on the first training batch from the initial\n"
     "parameters (hidden state zero) and writes numpy .npy files. At the top of DIR\n"
@@ -41,12 +44,20 @@ static const char grad_help[] =
     "  DIR/per_step/dh.npy       float64 [T]: ||d loss / d h_t||\n"
     "  DIR/per_step/<name>.npy   float64 [T]: the norm of step t's term in the\n"
     "                            sum that makes d loss / d <name>\n"
+    "With --hvp VDIR, the Hessian-vector product too, computed symbolically (the\n"
+    "gradient graph differentiated again: H v = d <grad L, v> / d parameters):\n"
+    "  DIR/hvp/<name>.npy   (H v) for the parameter, v read from VDIR/<name>.npy\n"
+    "                       (the parameter's shape; a missing file means zeros)\n"
+    "--hvp-seed N draws v ~ N(0, 1) from the seed N instead and writes it:\n"
+    "  DIR/hvp_v/<name>.npy the direction v used\n"
     "\n"
     "example:\n"
-    "  unroll grad configs/min_char_rnn.yaml --set train.seq_len=10 --out /tmp/g\n";
+    "  unroll grad configs/min_char_rnn.yaml --set train.seq_len=10 --out /tmp/g\n"
+    "  unroll grad configs/min_char_rnn.yaml --hvp-seed 1 --out /tmp/g\n";
 
 static const char gradcheck_help[] =
     "usage: unroll gradcheck CONFIG [--set KEY=VALUE]... [--params DIR] [--sample N]\n"
+    "                        [--second-order [--hvp VDIR | --hvp-seed N]]\n"
     "\n"
     "Compares build_grad's gradient of every parameter with central differences\n"
     "(fourth-order, step h = 1e-3) in float64 on the first training batch. Parameters with\n"
@@ -60,13 +71,22 @@ static const char gradcheck_help[] =
     "kinks). diff/tol is the largest |a - n| / (atol + rtol max(|a|, |n|)). Exits 1 if\n"
     "any element disagrees. On a terminal (--color=WHEN) ok is green and FAIL red.\n"
     "\n"
+    "--second-order checks the Hessian-vector product H v of `grad --hvp` instead:\n"
+    "every element of every parameter's H v against the fourth-order central\n"
+    "difference of the symbolic gradients g along v: u = v / ||v|| (over all\n"
+    "parameters), n = ||v|| (8 (g(p+hu) - g(p-hu)) - (g(p+2hu) - g(p-2hu))) / 12h,\n"
+    "by the same rule, atol scaled by S = max(|L|, G) ||v||, G the largest gradient\n"
+    "element: atol = 10 eps max(1, S) / h. v as for grad: --hvp VDIR, or\n"
+    "--hvp-seed N (default: train.seed).\n"
+    "\n"
     "example:\n"
-    "  unroll gradcheck configs/elman_char.yaml --set model.hidden=8 --set train.seq_len=6\n";
+    "  unroll gradcheck configs/elman_char.yaml --set model.hidden=8 --set train.seq_len=6\n"
+    "  unroll gradcheck configs/elman_char.yaml --set model.hidden=8 --second-order\n";
 
 typedef struct grad_args {
     cli_common c;
-    const char *params, *out, *sample;
-    int per_step;
+    const char *params, *out, *sample, *hvp, *hvp_seed;
+    int per_step, second_order;
 } grad_args;
 
 static int parse(int argc, char **argv, const char *cmd, const char *help, grad_args *a)
@@ -75,13 +95,51 @@ static int parse(int argc, char **argv, const char *cmd, const char *help, grad_
                             {"--out", &a->out, NULL},
                             {"--sample", &a->sample, NULL},
                             {"--per-step", NULL, &a->per_step},
+                            {"--hvp", &a->hvp, NULL},
+                            {"--hvp-seed", &a->hvp_seed, NULL},
+                            {"--second-order", NULL, &a->second_order},
                             {NULL, NULL, NULL}};
     int pr = cli_parse(argc, argv, cmd, help, &a->c, opts, &a->c.config, 1);
     if (pr)
         return pr;
     if (!a->c.config)
         return cli_usage("%s: which config? (unroll %s CONFIG)", cmd, cmd);
+    if (a->hvp && a->hvp_seed)
+        return cli_usage("%s: --hvp VDIR and --hvp-seed N both give v: choose one", cmd);
     return 0;
+}
+
+/* v for H v: read from --hvp VDIR, or drawn from --hvp-seed N (else
+ * dflt_seed); *drawn says which. */
+static int set_direction(net *n, const grad_args *a, uint64_t dflt_seed, int *drawn, uerr *e)
+{
+    long long seed = (long long)(dflt_seed & 0x7fffffffffffffffull);
+    *drawn = !a->hvp;
+    if (a->hvp)
+        return net_load_hvp_v_npy(n, a->hvp, e);
+    if (a->hvp_seed && cli_int("--hvp-seed", a->hvp_seed, 0, INT64_MAX, &seed))
+        return UERR_USAGE;
+    net_random_hvp_v(n, (uint64_t)seed);
+    return 0;
+}
+
+/* DIR/SUB/<name>.npy for every parameter: its gradient, H v or v. */
+enum per_param { PP_GRAD, PP_HVP, PP_HVP_V };
+
+static int write_per_param(const net *n, const char *dir, const char *sub, int what, uerr *e)
+{
+    char d[4200], path[4400];
+    snprintf(d, sizeof d, "%s/%s", dir, sub);
+    int rc = outfile_mkdir_p(d, e);
+    for (int i = 0; i < n->m.nparams && !rc; i++) {
+        const model_param *p = &n->m.param[i];
+        const void *x = what == PP_GRAD  ? net_grad(n, i)
+                        : what == PP_HVP ? net_hvp(n, i)
+                                         : net_hvp_v(n, i);
+        snprintf(path, sizeof path, "%s/%s.npy", d, p->name);
+        rc = npy_write(path, n->dt, &p->shape, x, e);
+    }
+    return rc;
 }
 
 /* Real targets as the data gave them: [B, T, K] per step, or [B, K] the
@@ -154,29 +212,33 @@ int cmd_grad(int argc, char **argv)
         return rc < 0 ? 0 : rc;
     if (!a.out)
         return cli_usage("grad: --out DIR is required");
+    int hvp = a.hvp || a.hvp_seed, drawn = 0;
+    if (hvp && a.per_step)
+        return cli_usage("grad: --per-step and --hvp/--hvp-seed cannot be combined (run twice)");
+    if (a.second_order)
+        return cli_usage("grad: --second-order is gradcheck's (unroll gradcheck CONFIG "
+                         "--second-order)");
     uerr e = {0};
     spec s;
     if (spec_load(&s, a.c.config, a.c.sets, a.c.nsets, &e))
         return cli_fail(&e);
     net n = {0};
     data_source corpus = {0};
-    char path[4200], gdir[4096];
-    snprintf(gdir, 4000, "%s/grad", a.out);
+    char path[4200];
     double loss = 0;
-    if ((rc = train_first_step(&s, a.params, a.per_step ? NET_LEDGER : NET_TRAIN, &n, &corpus,
-                               &e)) ||
-        (rc = net_run(&n, &loss, &e)) || (rc = outfile_mkdir_p(a.out, &e)) ||
-        (rc = outfile_mkdir_p(gdir, &e)))
+    int mode = a.per_step ? NET_LEDGER : hvp ? NET_HVP : NET_TRAIN;
+    if ((rc = train_first_step(&s, a.params, mode, &n, &corpus, &e)) ||
+        (hvp && (rc = set_direction(&n, &a, 0, &drawn, &e))) || (rc = net_run(&n, &loss, &e)) ||
+        (rc = outfile_mkdir_p(a.out, &e)))
         goto out;
     for (int i = 0; i < n.m.nparams && !rc; i++) {
         const model_param *p = &n.m.param[i];
         snprintf(path, sizeof path, "%s/%s.npy", a.out, p->name);
         rc = npy_write(path, n.dt, &p->shape, net_param(&n, i), &e);
-        snprintf(path, sizeof path, "%s/%s.npy", gdir, p->name);
-        if (!rc)
-            rc = npy_write(path, n.dt, &p->shape, net_grad(&n, i), &e);
     }
-    if (rc)
+    if (rc || (rc = write_per_param(&n, a.out, "grad", PP_GRAD, &e)) ||
+        (hvp && (rc = write_per_param(&n, a.out, "hvp", PP_HVP, &e))) ||
+        (drawn && (rc = write_per_param(&n, a.out, "hvp_v", PP_HVP_V, &e))))
         goto out;
     int64_t B = n.m.B, T = n.m.T;
     int32_t *bt = malloc((size_t)(B * T) * sizeof(int32_t));
@@ -236,8 +298,8 @@ int cmd_grad(int argc, char **argv)
     if (!rc && a.per_step)
         rc = write_ledger(&n, a.out, a.c.quiet, &e);
     if (!rc && !a.c.quiet)
-        fprintf(stderr, "loss %.17g over %lld x %lld tokens; %d parameters and gradients in %s\n",
-                loss, (long long)B, (long long)T, n.m.nparams, a.out);
+        fprintf(stderr, "loss %.17g over %lld x %lld tokens; %d parameters and gradients%s in %s\n",
+                loss, (long long)B, (long long)T, n.m.nparams, hvp ? " and H v" : "", a.out);
 out:
     net_free(&n);
     data_free(&corpus);
@@ -254,6 +316,8 @@ int cmd_gradcheck(int argc, char **argv)
     long long sample = 200;
     if (a.sample && cli_int("--sample", a.sample, 1, 1000000000, &sample))
         return UERR_USAGE;
+    if ((a.hvp || a.hvp_seed) && !a.second_order)
+        return cli_usage("gradcheck: --hvp and --hvp-seed give the v of --second-order");
     if (a.c.nsets + 1 > CLI_MAX_SETS)
         return cli_usage("gradcheck: too many --set options");
     a.c.sets[a.c.nsets++] = "train.dtype=float64";
@@ -266,7 +330,10 @@ int cmd_gradcheck(int argc, char **argv)
     plan ploss = {0};
     exec xloss = {0};
     gradcheck_report rep[MODEL_MAX_PARAMS];
-    if ((rc = train_first_step(&s, a.params, NET_TRAIN, &n, &corpus, &e)))
+    int drawn = 0;
+    if ((rc = train_first_step(&s, a.params, a.second_order ? NET_HVP : NET_TRAIN, &n, &corpus,
+                               &e)) ||
+        (a.second_order && (rc = set_direction(&n, &a, s.train.seed, &drawn, &e))))
         goto out;
     /* a second plan for the loss alone, reading the same leaves */
     if ((rc = plan_build(&n.m.g, &n.m.loss, 1, NULL, &ploss, &e)) ||
@@ -274,10 +341,17 @@ int cmd_gradcheck(int argc, char **argv)
         goto out;
     for (int32_t i = 0; i < ploss.nleaves; i++)
         exec_bind(&xloss, ploss.leaves[i], exec_value(&n.x, ploss.leaves[i]));
-    if ((rc = gradcheck_run(&n.x, &xloss, n.m.loss, &n.gt, sample, s.train.seed, rep, &e)))
+    const double *v[MODEL_MAX_PARAMS];
+    for (int i = 0; i < n.m.nparams; i++)
+        v[i] = net_hvp_v(&n, i);
+    if (a.second_order)
+        rc = gradcheck_hvp(&n.x, &xloss, n.m.loss, &n.gt, &n.hv, v, rep, &e);
+    else
+        rc = gradcheck_run(&n.x, &xloss, n.m.loss, &n.gt, sample, s.train.seed, rep, &e);
+    if (rc)
         goto out;
     printf("%-10s %-12s %9s %7s %12s %12s %8s %6s\n", "parameter", "shape", "checked", "kinks",
-           "max|grad|", "max|diff|", "diff/tol", "min h");
+           a.second_order ? "max|Hv|" : "max|grad|", "max|diff|", "diff/tol", "min h");
     for (int i = 0; i < n.gt.nparams; i++) {
         char sb[64];
         int ok = rep[i].failed == 0;
@@ -289,15 +363,17 @@ int cmd_gradcheck(int argc, char **argv)
     }
     char verdict[256];
     int bad = gradcheck_summary(rep, n.gt.nparams, verdict, sizeof verdict);
-    printf("%s%.6s%s%s\n"
-           "  (L = %.6g, h = %.0e, atol = 10 eps max(1, |L|) / h; T=%d, B=%d, hidden %d)\n",
+    printf("%s%.6s%s%s%s\n"
+           "  (%s = %.6g, h = %.0e, atol = 10 eps max(1, %s) / h; T=%d, B=%d, hidden %d)\n",
            cli_sgr(stdout, bad ? CLI_ERROR : CLI_GOOD), verdict, cli_sgr_end(stdout), verdict + 6,
-           n.gt.nparams ? rep[0].loss : 0.0, GRADCHECK_EPS, (int)n.m.T, (int)n.m.B, s.model.hidden);
+           a.second_order ? " for H v" : "", a.second_order ? "S = max(|L|, max|grad|) ||v||" : "L",
+           n.gt.nparams ? rep[0].loss : 0.0, GRADCHECK_EPS, a.second_order ? "S" : "|L|",
+           (int)n.m.T, (int)n.m.B, s.model.hidden);
     if (bad)
         rc = uerr_set(&e, UERR_USER,
                       "gradcheck: %d of %d parameters disagree with central "
-                      "differences",
-                      bad, n.gt.nparams);
+                      "differences%s",
+                      bad, n.gt.nparams, a.second_order ? " (second order)" : "");
 out:
     exec_free(&xloss);
     plan_free(&ploss);

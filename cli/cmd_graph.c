@@ -1,6 +1,6 @@
 /*
- * cmd_graph.c - unroll graph CONFIG [--set ...] [--steps N] [--backward]
- *               [-o FILE]: the unrolled graph as Graphviz DOT.
+ * cmd_graph.c - unroll graph CONFIG [--set ...] [--steps N] [--backward
+ *               [--hvp]] [-o FILE]: the unrolled graph as Graphviz DOT.
  */
 #include <errno.h>
 #include <signal.h>
@@ -15,13 +15,17 @@
 #include "train/data.h"
 
 static const char help[] =
-    "usage: unroll graph CONFIG [--set KEY=VALUE]... [--steps N] [--backward] [-o FILE]\n"
+    "usage: unroll graph CONFIG [--set KEY=VALUE]... [--steps N] [--backward [--hvp]]\n"
+    "                    [-o FILE]\n"
     "\n"
     "Writes the unrolled forward graph as Graphviz DOT (to FILE, or standard\n"
     "output), or draws it when FILE ends in .svg, .png or .pdf (needs Graphviz's\n"
     "dot): nodes clustered by time step, each parameter drawn once with an\n"
     "edge to every step that reads it. --backward adds the gradient nodes that\n"
     "build_grad inserted, in blue, with each parameter's summed gradient marked.\n"
+    "--hvp (implies --backward) adds the second-order nodes of the Hessian-vector\n"
+    "product (`grad --hvp`: the gradient graph differentiated again), in orange,\n"
+    "with the directions v.<name> and each parameter's H v marked.\n"
     "--steps N unrolls N steps (default 3) with batch 1.\n"
     "\n"
     "example:\n"
@@ -43,7 +47,7 @@ static int write_dot_file(const net *n, int backward, const char *out, uerr *e)
     FILE *f = out ? fopen(out, "w") : stdout;
     if (!f)
         return uerr_set(e, UERR_USER, "%s: cannot write: %s", out, strerror(errno));
-    int rc = graph_write_dot(&n->m.g, &n->gt, backward, f);
+    int rc = graph_write_dot(&n->m.g, &n->gt, n->mode == NET_HVP ? &n->hv : NULL, backward, f);
     if (f != stdout && fclose(f))
         rc = -1;
     return rc ? uerr_set(e, UERR_USER, "%s: write failed", out ? out : "standard output") : 0;
@@ -76,7 +80,8 @@ static int write_image(const net *n, int backward, const char *fmt, const char *
      * from its exit status below, not by SIGPIPE killing this process */
     signal(SIGPIPE, SIG_IGN);
     FILE *f = fdopen(fd[1], "w");
-    int wrc = f ? graph_write_dot(&n->m.g, &n->gt, backward, f) : -1;
+    int wrc =
+        f ? graph_write_dot(&n->m.g, &n->gt, n->mode == NET_HVP ? &n->hv : NULL, backward, f) : -1;
     if (f)
         fclose(f);
     else
@@ -97,10 +102,11 @@ int cmd_graph(int argc, char **argv)
 {
     cli_common c = {0};
     const char *steps_s = NULL, *out = NULL;
-    int backward = 0;
+    int backward = 0, hvp = 0;
     const cli_opt opts[] = {{"--steps", &steps_s, NULL},
                             {"-o", &out, NULL},
                             {"--backward", NULL, &backward},
+                            {"--hvp", NULL, &hvp},
                             {NULL, NULL, NULL}};
     int pr = cli_parse(argc, argv, "graph", help, &c, opts, &c.config, 1);
     if (pr)
@@ -119,7 +125,8 @@ int cmd_graph(int argc, char **argv)
     net n = {0};
     int rc = data_open(&d, &s, &e);
     if (!rc)
-        rc = net_init_io(&n, &s, &d.io, 1, steps, NET_TRAIN, NULL, &e);
+        rc = net_init_io(&n, &s, &d.io, 1, steps, hvp ? NET_HVP : NET_TRAIN, NULL, &e);
+    backward |= hvp;
     const char *fmt = out ? image_format(out) : NULL;
     if (!rc && fmt)
         rc = write_image(&n, backward, fmt, out, &e);

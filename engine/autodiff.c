@@ -235,6 +235,29 @@ out:
     return rc;
 }
 
+int autodiff_hvp(graph *g, const grad_table *gt, const int32_t *v, grad_table *hv, uerr *e)
+{
+    memset(hv, 0, sizeof *hv);
+    int32_t first = g->n, saved_t = g->cur_t, s = -1;
+    g->cur_t = -1;
+    for (int i = 0; i < gt->nparams; i++) {
+        if (v[i] < 0)
+            continue;
+        int32_t term = op_sum(g, op_mul(g, gt->param_grad[i], v[i], e), -1, e);
+        s = term < 0 ? -1 : s < 0 ? term : op_add(g, s, term, e);
+        if (s < 0)
+            return e->code ? e->code : uerr_set(e, UERR_INTERNAL, "autodiff: <grad, v> failed");
+    }
+    /* every direction zero: H v = 0, the gradient of a constant */
+    if (s < 0 && (s = op_fill(g, shape_0(), 0.0, e)) < 0)
+        return e->code;
+    g->cur_t = saved_t;
+    int rc = autodiff_grad(g, s, gt->param, gt->nparams, hv, e);
+    for (int32_t k = first; !rc && k < g->n; k++)
+        g->nodes[k].flags |= NODE_GRAD2;
+    return rc;
+}
+
 void grad_table_free(grad_table *gt)
 {
     free(gt->grad);

@@ -47,6 +47,18 @@ typedef struct grad_table {
 int autodiff_grad(graph *g, int32_t loss, const int32_t *params, int nparams, grad_table *gt,
                   uerr *e);
 
+/*
+ * Hessian-vector products, symbolically: the gradient graph is itself
+ * differentiated (Pearlmutter's R-operator as a second build_grad). With
+ * s = <grad L, v> = sum over i of sum(gt->param_grad[i] * v[i]),
+ * hv->param_grad[i] = d s / d param i = (H v)_i, H the Hessian of L. v[i]
+ * is a node of parameter i's shape and dtype (a data leaf the caller
+ * binds), or -1 for a zero direction. Every node added here is flagged
+ * NODE_GRAD2. Fails, like autodiff_grad, when an op of the gradient graph
+ * has no rule.
+ */
+int autodiff_hvp(graph *g, const grad_table *gt, const int32_t *v, grad_table *hv, uerr *e);
+
 void grad_table_free(grad_table *gt);
 
 #endif

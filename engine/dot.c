@@ -3,7 +3,8 @@
 
 #include <stdlib.h>
 
-static void node_line(const graph *g, const grad_table *gt, int32_t v, FILE *f)
+static void node_line(const graph *g, const grad_table *gt, const grad_table *hv, int32_t v,
+                      FILE *f)
 {
     const gnode *n = &g->nodes[v];
     char sb[64];
@@ -12,6 +13,8 @@ static void node_line(const graph *g, const grad_table *gt, int32_t v, FILE *f)
         style = ", shape=ellipse, style=filled, fillcolor=\"#ffe9a8\"";
     else if (n->op == OP_INPUT)
         style = ", shape=ellipse, style=filled, fillcolor=\"#e8e8e8\"";
+    else if (n->flags & NODE_GRAD2)
+        style = ", style=filled, fillcolor=\"#ffd8b0\"";
     else if (n->flags & NODE_GRAD)
         style = ", style=filled, fillcolor=\"#cfe3ff\"";
     const char *extra = "";
@@ -23,12 +26,18 @@ static void node_line(const graph *g, const grad_table *gt, int32_t v, FILE *f)
                          graph_name(g, gt->param[i]));
                 extra = ", penwidth=2.5, color=\"#1f5fbf\"";
             }
+    for (int i = 0; hv && i < hv->nparams; i++)
+        if (hv->param_grad[i] == v) {
+            snprintf(gname, sizeof gname, "\\nH v for %s", graph_name(g, hv->param[i]));
+            extra = ", penwidth=2.5, color=\"#c05a00\"";
+        }
     const char *nm = graph_name(g, v);
     fprintf(f, "  n%d [label=\"%s\\n%s%s\"%s%s];\n", v, *nm ? nm : op_name(n->op),
             shape_str(&n->shape, sb, sizeof sb), gname, style, extra);
 }
 
-int graph_write_dot(const graph *g, const grad_table *gt, int backward, FILE *f)
+int graph_write_dot(const graph *g, const grad_table *gt, const grad_table *hv, int backward,
+                    FILE *f)
 {
     int32_t n = backward || !gt ? g->n : gt->n;
     int32_t tmax = -1;
@@ -39,7 +48,7 @@ int graph_write_dot(const graph *g, const grad_table *gt, int backward, FILE *f)
                "  edge [color=\"#555555\", arrowsize=0.6];\n");
     for (int32_t v = 0; v < n; v++)
         if (g->nodes[v].t < 0)
-            node_line(g, gt, v, f);
+            node_line(g, gt, hv, v, f);
     for (int32_t t = 0; t <= tmax; t++) {
         fprintf(
             f,
@@ -48,14 +57,16 @@ int graph_write_dot(const graph *g, const grad_table *gt, int backward, FILE *f)
         for (int32_t v = 0; v < n; v++)
             if (g->nodes[v].t == t) {
                 fprintf(f, "  ");
-                node_line(g, gt, v, f);
+                node_line(g, gt, hv, v, f);
             }
         fprintf(f, "  }\n");
     }
     for (int32_t v = 0; v < n; v++) {
         const gnode *nd = &g->nodes[v];
         for (int k = 0; k < nd->nin; k++) {
-            const char *style = (nd->flags & NODE_GRAD) ? " [color=\"#1f5fbf\"]" : "";
+            const char *style = (nd->flags & NODE_GRAD2)  ? " [color=\"#c05a00\"]"
+                                : (nd->flags & NODE_GRAD) ? " [color=\"#1f5fbf\"]"
+                                                          : "";
             fprintf(f, "  n%d -> n%d%s;\n", nd->in[k], v, style);
         }
     }

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/plan.h"
 #include "ops/ops.h"
@@ -269,4 +270,180 @@ int gradcheck_summary(const gradcheck_report *r, int n, char *buf, size_t len)
              bad ? "FAILED" : "passed", bad ? bad : n, n, bad ? "disagree" : "agree",
              n ? r[0].atol : 0.0, GRADCHECK_RTOL, kinks);
     return bad;
+}
+
+/* The gradients at p + at * h * u, u = v / ||v|| (a unit vector),
+ * into gq; *crossed when a kink was crossed. The parameters are restored. */
+static int grads_at(exec *full, exec *loss_only, watch *w, int32_t loss, const grad_table *gt,
+                    double *const *val, const double *const *keep, const double *const *v,
+                    double vnorm, double step, double *gq, int *crossed, uerr *e)
+{
+    const graph *g = full->g;
+    for (int i = 0; i < gt->nparams; i++)
+        for (int64_t j = 0; j < shape_numel(&g->nodes[gt->param[i]].shape); j++)
+            val[i][j] = keep[i][j] + (v[i] ? step * (v[i][j] / vnorm) : 0);
+    double l = 0;
+    int rc = exec_run(full, e);
+    if (!rc)
+        rc = loss_at(w, loss_only, loss, &l, crossed, e);
+    for (int i = 0; i < gt->nparams; i++) {
+        int64_t k = shape_numel(&g->nodes[gt->param[i]].shape);
+        memcpy(val[i], keep[i], (size_t)k * sizeof(double));
+        if (!rc)
+            memcpy(gq, exec_value(full, gt->param_grad[i]), (size_t)k * sizeof(double));
+        gq += k;
+    }
+    return rc;
+}
+
+/* One step h for every element still open: passes it, or keeps the
+ * closest disagreement so far (best_*). */
+typedef struct hvp_state {
+    int64_t total;
+    double *ana, *gq[4], *bn, *bh, *btol, *bratio;
+    uint8_t *done, *seen;
+} hvp_state;
+
+static void hvp_judge_step(hvp_state *st, const gradcheck_report *r0, double h, double vnorm)
+{
+    for (int64_t k = 0; k < st->total; k++) {
+        if (st->done[k])
+            continue;
+        double num =
+            vnorm * (8 * (st->gq[1][k] - st->gq[2][k]) - (st->gq[0][k] - st->gq[3][k])) / (12 * h);
+        double a = st->ana[k];
+        double tol = atol_at(r0, h) + r0->rtol * fmax(fabs(a), fabs(num));
+        double ratio = fabs(a - num) / tol;
+        if (!st->seen[k] || ratio < st->bratio[k] || isnan(ratio)) {
+            st->bn[k] = num, st->bh[k] = h, st->btol[k] = tol;
+            st->bratio[k] = isnan(ratio) ? INFINITY : ratio;
+        }
+        st->seen[k] = 1;
+        st->done[k] = fabs(a - num) <= tol;
+    }
+}
+
+/* Open elements whose tolerance would not loosen past rtol at step h. */
+static int hvp_open(const hvp_state *st, const gradcheck_report *r0, double h)
+{
+    for (int64_t k = 0; k < st->total; k++) {
+        double big = fmax(fabs(st->ana[k]), st->seen[k] ? fabs(st->bn[k]) : 0);
+        if (!st->done[k] && atol_at(r0, h) <= r0->rtol * big)
+            return 1;
+    }
+    return 0;
+}
+
+static void hvp_state_free(hvp_state *st)
+{
+    free(st->ana);
+    for (int q = 0; q < 4; q++)
+        free(st->gq[q]);
+    free(st->bn);
+    free(st->bh);
+    free(st->btol);
+    free(st->bratio);
+    free(st->done);
+    free(st->seen);
+}
+
+int gradcheck_hvp(exec *full, exec *loss_only, int32_t loss, const grad_table *gt,
+                  const grad_table *hv, const double *const *v, gradcheck_report *out, uerr *e)
+{
+    const graph *g = full->g;
+    if (g->dt != DT_F64)
+        return uerr_set(e, UERR_USER, "gradcheck needs a float64 graph (set train.dtype=float64)");
+    int np = gt->nparams;
+    hvp_state st = {0};
+    watch w = {0};
+    double **val = calloc((size_t)np + 1, sizeof(double *));
+    double **keep = calloc((size_t)np + 1, sizeof(double *));
+    for (int i = 0; i < np; i++)
+        st.total += shape_numel(&g->nodes[gt->param[i]].shape);
+    size_t nb = (size_t)(st.total ? st.total : 1);
+    st.ana = malloc(nb * sizeof(double));
+    for (int q = 0; q < 4; q++)
+        st.gq[q] = malloc(nb * sizeof(double));
+    st.bn = malloc(nb * sizeof(double));
+    st.bh = malloc(nb * sizeof(double));
+    st.btol = malloc(nb * sizeof(double));
+    st.bratio = malloc(nb * sizeof(double));
+    st.done = calloc(nb, 1);
+    st.seen = calloc(nb, 1);
+    int rc = !val || !keep || !st.ana || !st.gq[0] || !st.gq[1] || !st.gq[2] || !st.gq[3] ||
+                     !st.bn || !st.bh || !st.btol || !st.bratio || !st.done || !st.seen
+                 ? uerr_set(e, UERR_INTERNAL, "gradcheck: out of memory")
+                 : 0;
+    if (!rc)
+        rc = exec_run(full, e);
+    double gmax = 0, vnorm = 0;
+    for (int64_t i = 0, off = 0; i < np && !rc; i++) {
+        int64_t k = shape_numel(&g->nodes[gt->param[i]].shape);
+        const double *gv = exec_value(full, gt->param_grad[i]);
+        val[i] = exec_value(full, gt->param[i]);
+        keep[i] = malloc((size_t)(k ? k : 1) * sizeof(double));
+        if (!keep[i] || val[i] != exec_value(loss_only, gt->param[i])) {
+            rc = uerr_set(e, UERR_INTERNAL, "gradcheck: parameters not bound alike");
+            break;
+        }
+        memcpy(keep[i], val[i], (size_t)k * sizeof(double));
+        memcpy(st.ana + off, exec_value(full, hv->param_grad[i]), (size_t)k * sizeof(double));
+        for (int64_t j = 0; j < k; j++) {
+            gmax = fmax(gmax, fabs(gv[j]));
+            vnorm += v[i] ? v[i][j] * v[i][j] : 0;
+        }
+        off += k;
+    }
+    vnorm = sqrt(vnorm);
+    /* the quantity differenced is the gradient, whose rounding grows with
+     * the terms summed into it: atol scales with |L| as the first-order
+     * check's, or with the largest gradient element where that is larger;
+     * and the difference along the unit vector u is multiplied by ||v|| */
+    double scale = rc ? 0 : fmax(fabs(*(const double *)exec_value(full, loss)), gmax) * vnorm;
+    gradcheck_report r0 = {.rtol = GRADCHECK_RTOL, .loss = scale};
+    if (!rc)
+        rc = watch_init(&w, loss_only, loss, e);
+    if (!rc && w.n && !(rc = exec_run(&w.x, e)))
+        regions(&w, w.base);
+    static const double at[4] = {2, 1, -1, -2};
+    double h = GRADCHECK_EPS;
+    for (int tries = 0; !rc && vnorm > 0 && tries < GRADCHECK_STEPS; tries++, h /= 10) {
+        int crossed = 0;
+        for (int q = 0; q < 4 && !rc; q++)
+            rc = grads_at(full, loss_only, &w, loss, gt, val, (const double *const *)keep, v, vnorm,
+                          at[q] * h, st.gq[q], &crossed, e);
+        if (!rc && !crossed)
+            hvp_judge_step(&st, &r0, h, vnorm);
+        if (!hvp_open(&st, &r0, h / 10))
+            break;
+    }
+    if (!rc)
+        rc = exec_run(full, e); /* leave the values of the unperturbed point */
+    for (int64_t i = 0, off = 0; i < np && !rc; i++) {
+        gradcheck_report *r = &out[i];
+        int64_t k = shape_numel(&g->nodes[gt->param[i]].shape);
+        *r = (gradcheck_report){.param = gt->param[i],
+                                .numel = k,
+                                .atol = atol_at(&r0, GRADCHECK_EPS),
+                                .rtol = GRADCHECK_RTOL,
+                                .loss = scale,
+                                .min_step = GRADCHECK_EPS};
+        for (int64_t j = 0; j < k; j++) {
+            int64_t m = off + j;
+            if (vnorm == 0)
+                record(r, j, st.ana[m], 0, GRADCHECK_EPS, r->atol);
+            else if (!st.seen[m])
+                r->skipped++;
+            else
+                record(r, j, st.ana[m], st.bn[m], st.bh[m], st.btol[m]);
+        }
+        off += k;
+    }
+    for (int i = 0; keep && i < np; i++)
+        free(keep[i]);
+    free(keep);
+    free(val);
+    hvp_state_free(&st);
+    watch_free(&w);
+    return rc;
 }

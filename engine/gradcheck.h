@@ -47,7 +47,9 @@ typedef struct gradcheck_report {
     double ratio;        /* max |a - n| / (atol + rtol max(|a|, |n|)): <= 1 passes */
     double atol, rtol;   /* the tolerances at the step 1e-3 */
     double min_step;     /* the smallest step an element needed */
-    double loss;         /* L at the unperturbed parameters */
+    double loss;         /* L at the unperturbed parameters (gradcheck_hvp:
+                            S = max(|L|, max |gradient|) ||v||, which atol
+                            scales with) */
 } gradcheck_report;
 
 /* full computes the loss and every gt->param_grad; loss_only computes the
@@ -57,6 +59,22 @@ typedef struct gradcheck_report {
  * gt->nparams entries. */
 int gradcheck_run(exec *full, exec *loss_only, int32_t loss, const grad_table *gt, int64_t sample,
                   uint64_t seed, gradcheck_report *out, uerr *e);
+
+/* Second order: hv->param_grad[i] (H v, built by autodiff_hvp) against
+ * the fourth-order central difference of the symbolic gradients along v,
+ *   n = ||v|| (8 (g(p + h u) - g(p - h u)) - (g(p + 2h u) - g(p - 2h u))) / 12h
+ * with u = v / ||v|| (Euclidean norm over every parameter: the step moves
+ * the parameters a distance h, as the first-order check moves one), for
+ * every element of every parameter. full computes gt's and hv's
+ * param_grads; loss_only and loss are as above (a step at which some op
+ * crosses a kink is not used; an element never compared is skipped).
+ * v[i] is the direction of parameter i as bound (NULL: zero). The rule
+ * and the retries at smaller steps are the first-order check's, atol
+ * scaled by S = max(|L|, G) ||v||, G the largest |gradient| element (the
+ * quantity differenced, and the factor n is multiplied by):
+ * atol = 10 eps max(1, S) / h; each report's loss field holds S. */
+int gradcheck_hvp(exec *full, exec *loss_only, int32_t loss, const grad_table *gt,
+                  const grad_table *hv, const double *const *v, gradcheck_report *out, uerr *e);
 
 /* The verdict line of n reports: "passed: 5 of 5 parameters (rtol 1e-06,
  * atol 7.9e-11); 3 skipped at kinks" or "FAILED: 2 of 5 parameters (...)",

@@ -35,6 +35,8 @@ enum node_flags {
     NODE_PARAM = 1u << 0, /* a trainable parameter (a leaf) */
     NODE_DATA = 1u << 1,  /* a data input bound per batch (a leaf) */
     NODE_GRAD = 1u << 2,  /* created by build_grad */
+    NODE_GRAD2 = 1u << 3, /* created differentiating the gradients again
+                             (Hessian-vector products) */
 };
 
 #define GRAPH_MAX_IN 4

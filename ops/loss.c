@@ -5,8 +5,9 @@
  *   -log softmax(logits_r)[targets_r]; a row whose target is negative is
  *   padding and adds nothing. Its gradient with respect to the logits is
  *   g * (softmax(logits) - onehot(targets)) (seed 003 has this sign wrong),
- *   computed by the fused backward-only op softmax_xent_grad, which
- *   recomputes the softmax rather than keeping R x N probabilities alive.
+ *   computed by the fused op softmax_xent_grad, which recomputes the
+ *   softmax rather than keeping R x N probabilities alive; its own
+ *   gradient is built of differentiable ops, for second-order gradients.
  *
  * mse(p, t) = 1/2 sum (p - t)^2, the squared error of seed 004, and
  * sigmoid_bce(z, t): binary cross-entropy of sigmoid(z) (multi-label).
@@ -189,6 +190,43 @@ static int32_t xent_bprop(graph *g, int32_t node, int i, int32_t gout, int *unde
     return op_build(g, p, e);
 }
 
+/* [R, N]: 1 in the rows whose target is a class, 0 in padding rows (a
+ * negative target): gather reads 0 for a negative index. */
+static int32_t target_rows(graph *g, int32_t targets, int64_t N, uerr *e)
+{
+    int32_t ones = op_fill(g, shape_2(1, N), 1.0, e);
+    return op_matmul(g, op_gather(g, ones, targets, e), ones, 0, 0, e);
+}
+
+/*
+ * The gradient of z = gs (softmax(l) - onehot(t)) (0 in padding rows),
+ * given G = dL/dz, in differentiable ops:
+ *   dL/dl  = gs softmax_grad(softmax(l), G), padding rows 0
+ *   dL/dgs = sum(G * softmax_xent_grad(l, t, 1))
+ */
+static int32_t xent_grad_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined, uerr *e)
+{
+    gnode n = g->nodes[node];
+    int32_t l = n.in[0], t = n.in[1], gs = n.in[2];
+    if (i == 1) {
+        *undefined = 1;
+        return -1;
+    }
+    if (i == 2) {
+        gnode p = {
+            .op = OP_SOFTMAX_XENT_GRAD, .nin = 3, .in = {l, t, op_fill(g, shape_0(), 1.0, e)}};
+        return op_sum(g, op_mul(g, gout, op_build(g, p, e), e), -1, e);
+    }
+    if (g->nodes[l].shape.rank != 2) {
+        uerr_set(e, UERR_USER, "the second-order gradient of softmax_xent needs logits [R, N]");
+        return -1;
+    }
+    int32_t p = op_unary(g, OP_SOFTMAX, l, e);
+    int32_t d = op_mul(g, op_binary(g, OP_SOFTMAX_GRAD, p, gout, e),
+                       target_rows(g, t, n.shape.dim[1], e), e);
+    return op_mul(g, d, gs, e);
+}
+
 static int32_t xent_example(graph *g, uerr *e)
 {
     int32_t l = op_example_param(g, shape_2(4, 6), e);
@@ -208,11 +246,24 @@ const op_def op_def_SOFTMAX_XENT = {.arity = 2,
                                     .forward = xent_forward,
                                     .bprop = xent_bprop,
                                     .example = xent_example};
+static int32_t xent_grad_example(graph *g, uerr *e)
+{
+    int32_t l = op_example_param(g, shape_2(4, 6), e);
+    gnode p = {.op = OP_SOFTMAX_XENT_GRAD,
+               .nin = 3,
+               .in = {l, op_example_index(g, shape_1(4), 6, e), op_example_param(g, shape_0(), e)}};
+    if (p.in[1] < 0 || p.in[2] < 0)
+        return -1;
+    return op_build(g, p, e);
+}
+
 const op_def op_def_SOFTMAX_XENT_GRAD = {.arity = 3,
-                                         .flags = OPF_BACKWARD_ONLY | OPF_INPLACE,
+                                         .flags = OPF_INPLACE,
                                          .infer = xent_grad_infer,
                                          .rows = xent_grad_rows,
-                                         .forward = xent_grad_forward};
+                                         .forward = xent_grad_forward,
+                                         .bprop = xent_grad_bprop,
+                                         .example = xent_grad_example};
 
 /*
  * Losses on real targets take an optional third input: an int32 row mask

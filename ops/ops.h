@@ -23,16 +23,14 @@
 #include "graph/graph.h"
 
 enum op_flags {
-    OPF_BACKWARD_ONLY = 1u << 0, /* a fused gradient kernel: built by bprop
-                                    rules, not differentiated again */
-    OPF_NO_KERNEL = 1u << 1,     /* a leaf: bound by the caller */
-    OPF_INDEX = 1u << 2,         /* computes integers: nothing to differentiate */
-    OPF_INPLACE = 1u << 3,       /* elementwise: the output may be the
-                                    buffer of an input of its size (each
-                                    element is read before it is written) */
-    OPF_CALL = 1u << 4,          /* equations can call it: name(args) */
-    OPF_ACTIVATION = 1u << 5,    /* a preset cell's model.activation may be
-                                    it (OPF_CALL, one argument) */
+    OPF_NO_KERNEL = 1u << 1,  /* a leaf: bound by the caller */
+    OPF_INDEX = 1u << 2,      /* computes integers: nothing to differentiate */
+    OPF_INPLACE = 1u << 3,    /* elementwise: the output may be the
+                                 buffer of an input of its size (each
+                                 element is read before it is written) */
+    OPF_CALL = 1u << 4,       /* equations can call it: name(args) */
+    OPF_ACTIVATION = 1u << 5, /* a preset cell's model.activation may be
+                                 it (OPF_CALL, one argument) */
 };
 
 /* Checks the inputs of n and sets n->shape and n->dt. */
@@ -165,6 +163,10 @@ int32_t op_transpose(graph *g, int32_t a, uerr *e);
 int32_t op_choose(graph *g, int32_t o, int32_t y, int32_t coin, uerr *e);
 /* rows of a where mask != 0, else rows of b */
 int32_t op_where(graph *g, int32_t mask, int32_t a, int32_t b, uerr *e);
+
+/* <a_r, b_r> for each row r of matrices a, b [R, N], repeated along the
+ * row ([R, N]); built of mul and products, so it is differentiable. */
+int32_t op_row_dot(graph *g, int32_t a, int32_t b, uerr *e);
 
 /* The summed-over-broadcast gradient: reduces g (shaped like the op's
  * output) to the shape of a broadcast input (same shape, [N] or scalar). */

@@ -1,9 +1,10 @@
 /*
  * softmax.c - row-wise softmax over the last axis, and its gradient.
  *
- * softmax_grad(y, g) = y * (g - sum_row(g * y)) is a fused backward-only
- * op: it is produced by softmax's gradient builder and not differentiated
- * again (the op table says so, and build_grad reports it by name).
+ * softmax_grad(y, g) = y * (g - sum_row(g * y)) is the fused gradient that
+ * softmax's builder produces. It has a gradient builder of its own, made
+ * of differentiable ops (mul, sub, matmul and itself), so a backward graph
+ * through a softmax can be differentiated again (Hessian-vector products).
  */
 #include "ops/ops.h"
 
@@ -82,6 +83,41 @@ static int32_t softmax_bprop(graph *g, int32_t node, int i, int32_t gout, int *u
     return op_binary(g, OP_SOFTMAX_GRAD, node, gout, e);
 }
 
+int32_t op_row_dot(graph *g, int32_t a, int32_t b, uerr *e)
+{
+    if (a < 0 || b < 0)
+        return -1;
+    shape s = g->nodes[a].shape;
+    if (s.rank != 2) {
+        uerr_set(e, UERR_USER,
+                 "a row-wise dot product (second-order gradient of a softmax) needs "
+                 "matrices [R, N], not rank %d",
+                 s.rank);
+        return -1;
+    }
+    /* [R, N] @ ones [N, 1] -> [R, 1] row sums, @ ones [1, N] -> [R, N]:
+     * two thin products rather than an N x N matrix of ones */
+    int32_t col = op_fill(g, shape_2(s.dim[1], 1), 1.0, e);
+    int32_t row = op_fill(g, shape_2(1, s.dim[1]), 1.0, e);
+    int32_t sums = op_matmul(g, op_mul(g, a, b, e), col, 0, 0, e);
+    return op_matmul(g, sums, row, 0, 0, e);
+}
+
+/*
+ * The gradient of z = y * (g - s), s = <g, y> per row, given G = dL/dz:
+ *   dL/dg = y * (G - <G, y>) = softmax_grad(y, G)      (it is self-adjoint)
+ *   dL/dy = G * (g - s) - g * <G, y>
+ */
+static int32_t softmax_grad_bprop(graph *g, int32_t node, int i, int32_t gout, int *u, uerr *e)
+{
+    (void)u;
+    int32_t y = g->nodes[node].in[0], gg = g->nodes[node].in[1];
+    if (i == 1)
+        return op_binary(g, OP_SOFTMAX_GRAD, y, gout, e);
+    int32_t s = op_row_dot(g, gg, y, e), r = op_row_dot(g, gout, y, e);
+    return op_sub(g, op_mul(g, gout, op_sub(g, gg, s, e), e), op_mul(g, gg, r, e), e);
+}
+
 static int32_t softmax_example(graph *g, uerr *e)
 {
     return op_unary(g, OP_SOFTMAX, op_example_param(g, shape_2(3, 5), e), e);
@@ -94,8 +130,17 @@ const op_def op_def_SOFTMAX = {.arity = 1,
                                .forward = softmax_forward,
                                .bprop = softmax_bprop,
                                .example = softmax_example};
+/* y a softmax's output (rows summing to 1), as softmax's builder gives it */
+static int32_t softmax_grad_example(graph *g, uerr *e)
+{
+    int32_t y = op_unary(g, OP_SOFTMAX, op_example_param(g, shape_2(3, 5), e), e);
+    return op_binary(g, OP_SOFTMAX_GRAD, y, op_example_param(g, shape_2(3, 5), e), e);
+}
+
 const op_def op_def_SOFTMAX_GRAD = {.arity = 2,
-                                    .flags = OPF_BACKWARD_ONLY | OPF_INPLACE,
+                                    .flags = OPF_INPLACE,
                                     .infer = op_infer_like_first,
                                     .rows = op_rows_same,
-                                    .forward = softmax_grad_forward};
+                                    .forward = softmax_grad_forward,
+                                    .bprop = softmax_grad_bprop,
+                                    .example = softmax_grad_example};

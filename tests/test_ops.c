@@ -1,18 +1,23 @@
 /*
- * test_ops.c - every op in the table, gradient-checked in float64.
+ * test_ops.c - every op in the table, gradient-checked in float64, to the
+ * first and the second order.
  *
  * The loop walks op_table, so an op added to graph/ops.def is checked
  * without touching this file: each op's example output is projected on a
- * random tensor u (loss = sum(u * f)), differentiated by build_grad and
- * compared with central differences. Backward-only ops must say so in the
- * table; an op computing integers (OPF_INDEX) has no gradient and is
- * checked by its worked example instead; any other op without an example
- * or a gradient, or an integer op without a worked example, fails here.
+ * random tensor u (loss = sum(u f + w f^2), w random too), differentiated by build_grad and
+ * compared with central differences; then the gradient graph is
+ * differentiated again (autodiff_hvp: H v for a random v) and compared
+ * with central differences of the symbolic gradients along v, so a wrong
+ * second-order rule fails too. An op computing integers (OPF_INDEX) has no
+ * gradient and is checked by its worked example instead; any other op
+ * without an example or a gradient, or an integer op without a worked
+ * example, fails here.
  */
 #include "check.h"
 #include "leaves.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/autodiff.h"
 #include "engine/exec.h"
@@ -32,31 +37,39 @@ static double urand(void)
 typedef struct fixture {
     graph g;
     int32_t out, loss;
-    grad_table gt;
+    grad_table gt, hv;
+    int32_t v[64]; /* the direction's leaves, one per parameter */
     plan pfull, ploss;
     exec xfull, xloss;
     void **vals;
+    int32_t nvals; /* nodes when vals was made */
 } fixture;
 
 static void fixture_free(fixture *f)
 {
-    free_leaves(f->vals, f->g.n);
+    free_leaves(f->vals, f->nvals);
     exec_free(&f->xfull);
     exec_free(&f->xloss);
     plan_free(&f->pfull);
     plan_free(&f->ploss);
     grad_table_free(&f->gt);
+    grad_table_free(&f->hv);
     graph_free(&f->g);
 }
 
-/* Projects f->out on a random u, differentiates, plans and binds. */
+/* Projects f->out on random u and w, differentiates twice (the gradients and
+ * H v for a random direction v), plans and binds. */
 static int fixture_finish(fixture *f, const plan_options *po, uerr *e)
 {
     graph *g = &f->g;
-    int32_t u;
-    if (graph_leaf(g, "u", DT_F64, g->nodes[f->out].shape, NODE_DATA, -1, &u, e))
+    int32_t u, w;
+    if (graph_leaf(g, "u", DT_F64, g->nodes[f->out].shape, NODE_DATA, -1, &u, e) ||
+        graph_leaf(g, "w", DT_F64, g->nodes[f->out].shape, NODE_DATA, -1, &w, e))
         return e->code;
-    f->loss = op_sum(g, op_mul(g, f->out, u, e), -1, e);
+    /* sum(u f + w f^2): the square makes H v of a linear op nonzero
+     * (2 J^T diag(w) J v), so every op's gradient rule is differentiated
+     * in the second-order check, not only the nonlinear ones' */
+    f->loss = op_sum(g, op_mul(g, f->out, op_add(g, u, op_mul(g, w, f->out, e), e), e), -1, e);
     if (f->loss < 0)
         return e->code;
     int32_t params[64];
@@ -66,21 +79,39 @@ static int fixture_finish(fixture *f, const plan_options *po, uerr *e)
             params[np++] = v;
     if (autodiff_grad(g, f->loss, params, np, &f->gt, e))
         return e->code;
-    int32_t outs[65];
-    outs[0] = f->loss;
     for (int i = 0; i < np; i++)
+        if (graph_leaf(g, "v", DT_F64, g->nodes[params[i]].shape, NODE_DATA, -1, &f->v[i], e))
+            return e->code;
+    if (autodiff_hvp(g, &f->gt, f->v, &f->hv, e))
+        return e->code;
+    int32_t outs[129];
+    outs[0] = f->loss;
+    for (int i = 0; i < np; i++) {
         outs[i + 1] = f->gt.param_grad[i];
-    if (plan_build(g, outs, np + 1, po, &f->pfull, e) || plan_build(g, outs, 1, po, &f->ploss, e))
+        outs[np + i + 1] = f->hv.param_grad[i];
+    }
+    if (plan_build(g, outs, 2 * np + 1, po, &f->pfull, e) ||
+        plan_build(g, outs, 1, po, &f->ploss, e))
         return e->code;
     if (exec_init(&f->xfull, g, &f->pfull, e) || exec_init(&f->xloss, g, &f->ploss, e))
         return e->code;
     f->vals = random_leaves(g, urand);
+    f->nvals = g->n;
     for (int32_t v = 0; v < g->n; v++)
         if (f->vals[v]) {
             exec_bind(&f->xfull, v, f->vals[v]);
             exec_bind(&f->xloss, v, f->vals[v]);
         }
     return 0;
+}
+
+/* H v against central differences of the gradients along v. */
+static int hvp_check(fixture *f, gradcheck_report *rep, uerr *e)
+{
+    const double *v[64];
+    for (int i = 0; i < f->gt.nparams; i++)
+        v[i] = f->vals[f->v[i]];
+    return gradcheck_hvp(&f->xfull, &f->xloss, f->loss, &f->gt, &f->hv, v, rep, e);
 }
 
 static void test_every_op_gradient(void)
@@ -97,11 +128,8 @@ static void test_every_op_gradient(void)
             }
             continue;
         }
-        if (d->flags & (OPF_BACKWARD_ONLY | OPF_NO_KERNEL) || op == OP_FILL) {
-            printf("  %-18s %s\n", op_name(op),
-                   d->flags & OPF_BACKWARD_ONLY
-                       ? "backward-only: its values are checked by the gradient check of its op"
-                       : "no inputs to differentiate: a leaf, nothing to check");
+        if (d->flags & OPF_NO_KERNEL || op == OP_FILL) {
+            printf("  %-18s no inputs to differentiate: a leaf, nothing to check\n", op_name(op));
             continue;
         }
         CHECKF(d->example && d->bprop, "op %s has no example or no gradient", op_name(op));
@@ -114,13 +142,21 @@ static void test_every_op_gradient(void)
         int ok = f.out >= 0 && !fixture_finish(&f, NULL, &e);
         CHECKF(ok, "op %s: %s", op_name(op), e.msg);
         if (ok) {
-            gradcheck_report rep[64];
+            gradcheck_report rep[64], rep2[64];
             CHECK_OK(gradcheck_run(&f.xfull, &f.xloss, f.loss, &f.gt, 1000, 1, rep, &e), &e);
-            double worst = 0;
-            for (int i = 0; i < f.gt.nparams; i++)
+            CHECK_OK(hvp_check(&f, rep2, &e), &e);
+            double worst = 0, worst2 = 0;
+            for (int i = 0; i < f.gt.nparams; i++) {
                 worst = rep[i].ratio > worst ? rep[i].ratio : worst;
-            printf("  %-18s %d params, max diff/tol %.2e\n", op_name(op), f.gt.nparams, worst);
+                worst2 = rep2[i].ratio > worst2 ? rep2[i].ratio : worst2;
+                CHECKF(rep2[i].failed == 0 && rep2[i].skipped == 0,
+                       "op %s: H v of parameter %d: %lld failed, %lld skipped", op_name(op), i,
+                       (long long)rep2[i].failed, (long long)rep2[i].skipped);
+            }
+            printf("  %-18s %d params, max diff/tol %.2e, H v %.2e\n", op_name(op), f.gt.nparams,
+                   worst, worst2);
             CHECKF(worst <= 1, "op %s: diff/tol %.3e", op_name(op), worst);
+            CHECKF(worst2 <= 1, "op %s: second order diff/tol %.3e", op_name(op), worst2);
         }
         fixture_free(&f);
     }
@@ -156,22 +192,51 @@ static void test_reuse_changes_nothing(void)
     }
 }
 
-/* A backward-only op differentiated again is an error naming it. */
-static void test_missing_gradient_is_an_error(void)
+/* The issue's case: H v through softmax cross-entropy, padding rows (a
+ * negative target) included, which add nothing to the loss, the gradient
+ * or H v. */
+static void test_hvp_through_xent_padding(void)
 {
-    graph g;
+    fixture f = {0};
     uerr e = {0};
-    graph_init(&g, DT_F64, &e);
-    int32_t x = op_example_param(&g, shape_2(2, 3), &e);
-    int32_t y = op_unary(&g, OP_SOFTMAX, x, &e);
-    int32_t gy = op_example_param(&g, shape_2(2, 3), &e);
-    int32_t z = op_binary(&g, OP_SOFTMAX_GRAD, y, gy, &e);
-    int32_t loss = op_sum(&g, z, -1, &e);
-    grad_table gt;
-    int32_t params[1] = {x};
-    CHECK(autodiff_grad(&g, loss, params, 1, &gt, &e) != 0);
-    CHECKF(strstr(e.msg, "no gradient for op softmax_grad input 0") != NULL, "got: %s", e.msg);
-    graph_free(&g);
+    graph_init(&f.g, DT_F64, &e);
+    int32_t l = op_example_param(&f.g, shape_2(4, 6), &e);
+    int32_t t = op_example_index(&f.g, shape_1(4), 6, &e);
+    f.out = op_softmax_xent(&f.g, op_unary(&f.g, OP_TANH, l, &e), t, &e);
+    CHECK_OK(fixture_finish(&f, NULL, &e), &e);
+    static const int32_t targets[4] = {2, -1, 0, 5};
+    memcpy(f.vals[t], targets, sizeof targets);
+    gradcheck_report rep[1];
+    CHECK_OK(hvp_check(&f, rep, &e), &e);
+    CHECKF(rep[0].failed == 0 && rep[0].checked == 24, "diff/tol %.3e, %lld checked", rep[0].ratio,
+           (long long)rep[0].checked);
+    const double *hv = exec_value(&f.xfull, f.hv.param_grad[0]);
+    for (int j = 0; j < 6; j++)
+        CHECKF(hv[6 + j] == 0, "padding row: H v[1][%d] = %g", j, hv[6 + j]);
+    fixture_free(&f);
+}
+
+/* A wrong second-order rule fails the check: H v planted 1% too large. */
+static void test_wrong_hvp_fails(void)
+{
+    fixture f = {0};
+    uerr e = {0};
+    graph_init(&f.g, DT_F64, &e);
+    f.out = op_table[OP_SOFTMAX]->example(&f.g, &e);
+    CHECK_OK(fixture_finish(&f, NULL, &e), &e);
+    plan_free(&f.pfull);
+    exec_free(&f.xfull);
+    f.hv.param_grad[0] = op_scale(&f.g, f.hv.param_grad[0], 1.01, &e);
+    int32_t outs[3] = {f.loss, f.gt.param_grad[0], f.hv.param_grad[0]};
+    CHECK_OK(plan_build(&f.g, outs, 3, NULL, &f.pfull, &e), &e);
+    CHECK_OK(exec_init(&f.xfull, &f.g, &f.pfull, &e), &e);
+    for (int32_t v = 0; v < f.nvals; v++)
+        if (f.vals[v])
+            exec_bind(&f.xfull, v, f.vals[v]);
+    gradcheck_report rep[1];
+    CHECK_OK(hvp_check(&f, rep, &e), &e);
+    CHECKF(rep[0].failed > 0, "a wrong H v passed: diff/tol %.3e", rep[0].ratio);
+    fixture_free(&f);
 }
 
 /* Shape errors name the op and the inputs. */
@@ -238,7 +303,8 @@ int main(void)
 {
     RUN(test_every_op_gradient);
     RUN(test_reuse_changes_nothing);
-    RUN(test_missing_gradient_is_an_error);
+    RUN(test_hvp_through_xent_padding);
+    RUN(test_wrong_hvp_fails);
     RUN(test_shape_error);
     RUN(test_xent_class_bound);
     RUN(test_graph_limit);

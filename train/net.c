@@ -1,10 +1,12 @@
 /* net.c - see net.h. */
 #include "train/net.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine/recompute.h"
 #include "store/npy.h"
@@ -45,6 +47,24 @@ static int net_plan_within(net *n, const int32_t *outs, int nout, size_t budget,
     return rc;
 }
 
+/* NET_HVP: a direction leaf v per parameter and H v = d <grad L, v> /
+ * d params (autodiff_hvp), appended to the plan's outputs. */
+static int net_build_hvp(net *n, int32_t *outs, int *nout, uerr *e)
+{
+    model *m = &n->m;
+    for (int i = 0; i < m->nparams; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "v.%s", m->param[i].name);
+        if (graph_leaf(&m->g, name, n->dt, m->param[i].shape, NODE_DATA, -1, &n->hv_v[i], e))
+            return e->code;
+    }
+    if (autodiff_hvp(&m->g, &n->gt, n->hv_v, &n->hv, e))
+        return e->code;
+    for (int i = 0; i < m->nparams; i++)
+        outs[(*nout)++] = n->hv.param_grad[i];
+    return 0;
+}
+
 int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T, int mode,
                 const plan_options *po, uerr *e)
 {
@@ -67,11 +87,12 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
     model *m = &n->m;
     /* the gradients, first among the outputs, become the flat gradient
      * block itself (net_grad): nothing is copied after a run */
-    pl.nfixed = mode == NET_TRAIN || mode == NET_LEDGER ? m->nparams : 0;
-    int32_t outs[2 + MODEL_MAX_PARAMS + 1];
+    int grads = mode == NET_TRAIN || mode == NET_LEDGER || mode == NET_HVP;
+    pl.nfixed = grads ? m->nparams : 0;
+    int32_t outs[2 + 2 * MODEL_MAX_PARAMS + 1];
     int nout = 0;
     int32_t *many = NULL;
-    if (mode == NET_TRAIN || mode == NET_LEDGER) {
+    if (grads) {
         int32_t pn[MODEL_MAX_PARAMS];
         for (int i = 0; i < m->nparams; i++)
             pn[i] = m->param[i].node;
@@ -83,8 +104,12 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
     outs[nout++] = m->loss;
     if (m->hT >= 0)
         outs[nout++] = m->hT;
-    if (mode == NET_TRAIN || mode == NET_LEDGER) {
-        if (mode == NET_TRAIN && (s->train.memory_budget || po->recompute_seg)) {
+    if (mode == NET_HVP && (rc = net_build_hvp(n, outs, &nout, e)))
+        goto fail;
+    if (grads) {
+        if (mode == NET_HVP) {
+            rc = plan_build(&m->g, outs, nout, po, &n->p, e);
+        } else if (mode == NET_TRAIN && (s->train.memory_budget || po->recompute_seg)) {
             rc = net_plan_within(n, outs, nout, budget, po, e);
         } else if (mode == NET_TRAIN) {
             rc = plan_build(&m->g, outs, nout, po, &n->p, e);
@@ -161,6 +186,12 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
         rc = uerr_set(e, UERR_INTERNAL, "net: out of memory for masks");
         goto fail;
     }
+    if (mode == NET_HVP && !(n->hvv = calloc((size_t)n->nparam + 1, n->es))) {
+        rc = uerr_set(e, UERR_INTERNAL, "net: out of memory for the direction v");
+        goto fail;
+    }
+    for (int i = 0; mode == NET_HVP && i < m->nparams; i++)
+        exec_bind(&n->x, n->hv_v[i], net_hvp_v(n, i));
     if (!n->params || !n->grads || !n->h0 || !n->yprev || !n->xs || !n->ys) {
         rc = uerr_set(e, UERR_INTERNAL, "net: out of memory for parameters");
         goto fail;
@@ -197,6 +228,8 @@ void net_free(net *n)
     exec_free(&n->x);
     plan_free(&n->p);
     grad_table_free(&n->gt);
+    grad_table_free(&n->hv);
+    free(n->hvv);
     model_free(&n->m);
     free(n->params);
     if (!n->grads_in_arena)
@@ -218,6 +251,16 @@ void *net_param(const net *n, int i)
 {
     return (char *)n->params + (size_t)n->off[i] * n->es;
 }
+void *net_hvp(const net *n, int i)
+{
+    return exec_value(&n->x, n->hv.param_grad[i]);
+}
+
+void *net_hvp_v(const net *n, int i)
+{
+    return (char *)n->hvv + (size_t)n->off[i] * n->es;
+}
+
 void *net_grad(const net *n, int i)
 {
     return (char *)n->grads + (size_t)n->off[i] * n->es;
@@ -238,7 +281,9 @@ void net_init_params(net *n, uint64_t seed, double std)
     }
 }
 
-int net_load_params_npy(net *n, const char *dir, uerr *e)
+/* Reads DIR/<name>.npy for every parameter into the parameters, or (v)
+ * into the direction of H v, where a missing file leaves zeros. */
+static int load_npy(net *n, const char *dir, int v, uerr *e)
 {
     for (int i = 0; i < n->m.nparams; i++) {
         const model_param *p = &n->m.param[i];
@@ -247,6 +292,9 @@ int net_load_params_npy(net *n, const char *dir, uerr *e)
         dtype dt;
         shape s;
         void *data = NULL;
+        struct stat st;
+        if (v && stat(path, &st) != 0 && errno == ENOENT)
+            continue;
         int rc = npy_read(path, &dt, &s, &data, e);
         if (rc)
             return rc;
@@ -262,10 +310,36 @@ int net_load_params_npy(net *n, const char *dir, uerr *e)
                             shape_str(&s, s2, sizeof s2));
         }
         int64_t k = shape_numel(&s);
-        dtype_convert(net_param(n, i), n->dt, data, dt, k);
+        dtype_convert(v ? net_hvp_v(n, i) : net_param(n, i), n->dt, data, dt, k);
         free(data);
     }
     return 0;
+}
+
+int net_load_params_npy(net *n, const char *dir, uerr *e)
+{
+    return load_npy(n, dir, 0, e);
+}
+
+int net_load_hvp_v_npy(net *n, const char *dir, uerr *e)
+{
+    return load_npy(n, dir, 1, e);
+}
+
+void net_random_hvp_v(net *n, uint64_t seed)
+{
+    rng r;
+    rng_seed(&r, seed);
+    for (int i = 0; i < n->m.nparams; i++) {
+        int64_t k = shape_numel(&n->m.param[i].shape);
+        for (int64_t j = 0; j < k; j++) {
+            double x = rng_normal(&r);
+            if (n->dt == DT_F32)
+                ((float *)net_hvp_v(n, i))[j] = (float)x;
+            else
+                ((double *)net_hvp_v(n, i))[j] = x;
+        }
+    }
 }
 
 void net_set_batch(net *n, const int32_t *inputs, const int32_t *targets)
@@ -305,7 +379,7 @@ int net_run(net *n, double *loss, uerr *e)
         return rc;
     const void *l = exec_value(&n->x, n->m.loss);
     *loss = n->dt == DT_F32 ? *(const float *)l : *(const double *)l;
-    if ((n->mode == NET_TRAIN || n->mode == NET_LEDGER) && !n->grads_in_arena)
+    if ((n->mode == NET_TRAIN || n->mode == NET_LEDGER || n->mode == NET_HVP) && !n->grads_in_arena)
         for (int i = 0; i < n->m.nparams; i++)
             memcpy(net_grad(n, i), exec_value(&n->x, n->gt.param_grad[i]),
                    (size_t)shape_numel(&n->m.param[i].shape) * n->es);

@@ -24,11 +24,16 @@ enum net_mode {
     NET_LEDGER,  /* NET_TRAIN, and every per-step gradient term kept */
     NET_LOSS,    /* loss and final state only: no step's activations are
                     kept, so memory does not grow with T (text validation) */
+    NET_HVP,     /* NET_TRAIN, and the Hessian-vector product H v for the
+                    direction v written at net_hvp_v (autodiff_hvp) */
 };
 
 typedef struct net {
     model m;
     grad_table gt;
+    grad_table hv;                  /* NET_HVP: hv.param_grad[i] = (H v)_i */
+    int32_t hv_v[MODEL_MAX_PARAMS]; /* NET_HVP: the direction's leaves */
+    void *hvv;                      /* NET_HVP: v, laid out as params */
     plan p;
     recompute_info rc; /* train.memory_budget: what the plan recomputes */
     exec x;
@@ -67,6 +72,12 @@ void net_init_params(net *n, uint64_t seed, double std);
 /* Reads DIR/<name>.npy for every parameter (float32 or float64, C order,
  * the parameter's shape); a missing or mis-shaped file is an error naming it. */
 int net_load_params_npy(net *n, const char *dir, uerr *e);
+
+/* NET_HVP: the direction v from DIR/<name>.npy for every parameter (as
+ * net_load_params_npy; a missing file means zeros), or drawn N(0, 1) from
+ * its own seed. */
+int net_load_hvp_v_npy(net *n, const char *dir, uerr *e);
+void net_random_hvp_v(net *n, uint64_t seed);
 
 /* Copies inputs/targets given batch-major [B, T] into the time-major leaves. */
 void net_set_batch(net *n, const int32_t *inputs, const int32_t *targets);
@@ -109,5 +120,9 @@ void net_share_params(net *n, const net *src);
 
 void *net_param(const net *n, int i);
 void *net_grad(const net *n, int i);
+/* NET_HVP: (H v)_i after a run, and where parameter i's part of v goes
+ * (zeros until written). */
+void *net_hvp(const net *n, int i);
+void *net_hvp_v(const net *n, int i);
 
 #endif
