@@ -29,3 +29,57 @@ else
     ko "runs list: parent is RUN@STEP, or the id once RUN@STEP names a later version" \
         "$p1 / $p2 / $plain / $id2 $(cat "$T/err")"
 fi
+
+# ---- ckpt import without training state, and without a config ----------------
+$UNROLL ckpt export d@20 --npy "$T/w" --db "$T/t.db" >/dev/null 2>"$T/err"
+$UNROLL ckpt import "$T/w" --name imp --config "$cfg" --db "$T/i.db" >/dev/null 2>>"$T/err"
+$UNROLL train --resume imp --db "$T/i.db" --quiet 2>>"$T/err"
+rc=$?
+$UNROLL train "$cfg" --from imp@0 --name fresh --db "$T/i.db" --quiet 2>>"$T/err"
+# every tensor of the two final checkpoints, the optimiser's and the cursor's too
+a=$($UNROLL query --db "$T/i.db" --csv "SELECT group_concat(name || '=' || tensor, ' ') FROM (SELECT name, tensor FROM checkpoint_tensors WHERE checkpoint = (SELECT max(id) FROM checkpoints WHERE run = (SELECT id FROM runs WHERE name = 'imp')) ORDER BY name)" | tail -1)
+b=$($UNROLL query --db "$T/i.db" --csv "SELECT group_concat(name || '=' || tensor, ' ') FROM (SELECT name, tensor FROM checkpoint_tensors WHERE checkpoint = (SELECT max(id) FROM checkpoints WHERE run = (SELECT id FROM runs WHERE name = 'fresh')) ORDER BY name)" | tail -1)
+if [ "$rc" = 0 ] && [ -n "$a" ] && [ "$a" = "$b" ] && echo "$a" | grep -q "adagrad.mem.W=.*cursor="; then
+    ok "ckpt import (parameters only) + --resume trains what --from it does, bit for bit"
+else
+    ko "ckpt import (parameters only) + --resume trains what --from it does, bit for bit" "rc $rc; $a; $b; $(cat "$T/err")"
+fi
+$UNROLL ckpt verify imp --db "$T/i.db" >"$T/out" 2>&1 && grep -q "bit-identical" "$T/out" &&
+    ok "ckpt verify replays the steps resumed from an import" ||
+    ko "ckpt verify replays the steps resumed from an import" "$(cat "$T/out")"
+$UNROLL ckpt verify imp@0 --db "$T/i.db" >"$T/out" 2>&1
+[ $? = 1 ] && grep -q "was imported into run 'imp': there is no training to replay" "$T/out" &&
+    ok "ckpt verify of the imported checkpoint itself: nothing to replay" ||
+    ko "ckpt verify of the imported checkpoint itself: nothing to replay" "$(cat "$T/out")"
+# an --all export imported back resumes with its own state: the same as d's own resume
+$UNROLL ckpt export d@20 --all --npy "$T/all" --db "$T/t.db" >/dev/null 2>"$T/err"
+$UNROLL ckpt import "$T/all" --name full --config "$cfg" --step 20 --db "$T/i.db" >/dev/null 2>>"$T/err"
+$UNROLL train --resume full --db "$T/i.db" --quiet 2>>"$T/err"
+a=$($UNROLL ckpt export full --all --npy "$T/full40" --db "$T/i.db" 2>&1 && $UNROLL ckpt export d@40 --all --npy "$T/d40" --db "$T/t.db" 2>&1)
+if cmp -s "$T/full40/W.npy" "$T/d40/W.npy" && cmp -s "$T/full40/adagrad.mem.U.npy" "$T/d40/adagrad.mem.U.npy" &&
+    cmp -s "$T/full40/cursor.npy" "$T/d40/cursor.npy"; then
+    ok "ckpt import of an --all export resumes with its own state"
+else
+    ko "ckpt import of an --all export resumes with its own state" "$a $(cat "$T/err")"
+fi
+
+# without --config: weights only; what needs the model says how to give one
+$UNROLL ckpt import "$T/w" --name bare --db "$T/i.db" >/dev/null 2>"$T/err" ||
+    ko "ckpt import without --config" "$(cat "$T/err")"
+$UNROLL ckpt export bare --npy "$T/bare" --db "$T/i.db" >/dev/null 2>&1 && cmp -s "$T/bare/W.npy" "$T/w/W.npy" &&
+    $UNROLL ckpt diff bare imp@0 --db "$T/i.db" >/dev/null 2>&1 &&
+    [ "$($UNROLL query --db "$T/i.db" --csv "SELECT count(*) FROM checkpoint_tensors WHERE checkpoint = (SELECT max(id) FROM checkpoints)" | tail -1)" = 5 ] &&
+    ok "ckpt import without --config: export, diff and SQL work on the weights" ||
+    ko "ckpt import without --config: export, diff and SQL work on the weights"
+printf 'abc\n' >"$T/lines.txt"
+for c in "sample bare" "predict bare --data $T/lines.txt" "eval bare" "train --resume bare"; do
+    # shellcheck disable=SC2086
+    $UNROLL $c --db "$T/i.db" >"$T/out" 2>&1
+    rc=$?
+    if [ $rc = 1 ] && [ "$(wc -l <"$T/out")" = 1 ] &&
+        grep -q "run 'bare' has no config (imported without --config): import it again with one, 'unroll ckpt import FILE --name RUN --config CONFIG', or train from its weights with 'unroll train CONFIG --from bare'" "$T/out"; then
+        ok "$c: the run has no config, and how to give one"
+    else
+        ko "$c: the run has no config, and how to give one" "rc $rc: $(cat "$T/out")"
+    fi
+done
