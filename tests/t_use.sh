@@ -83,3 +83,59 @@ for c in "sample bare" "predict bare --data $T/lines.txt" "eval bare" "train --r
         ko "$c: the run has no config, and how to give one" "rc $rc: $(cat "$T/out")"
     fi
 done
+
+# ---- sample --interactive ------------------------------------------------------
+# a line, then an empty one: the answers continue one text with one random
+# stream, so together they are the plain sample of 2N after the line as prime
+S="sample d --db $T/t.db --length 30 --seed 5"
+# shellcheck disable=SC2086
+printf 'The \n\n' | $UNROLL $S --interactive >"$T/ia" 2>"$T/err"
+rc=$?
+# shellcheck disable=SC2086
+$UNROLL $S --prime 'The ' --length 60 --quiet >"$T/plain" 2>>"$T/err"
+a=$(tr -d '\n' <"$T/ia")
+b=$(tr -d '\n' <"$T/plain")
+if [ "$rc" = 0 ] && [ -n "$a" ] && [ "The $a" = "$b" ]; then
+    ok "sample --interactive: state and random stream carried from line to line"
+else
+    ko "sample --interactive: state and random stream carried from line to line" "rc $rc: '$a' vs '$b' $(cat "$T/err")"
+fi
+# each answer is N characters and a newline; the same input, the same answers
+# shellcheck disable=SC2086
+printf 'a\nb\nc\n' | $UNROLL $S --interactive --length 1 --temperature 0 >"$T/ib" 2>"$T/err"
+rc=$?
+# shellcheck disable=SC2086
+printf 'a\nb\nc\n' | $UNROLL $S --interactive --length 1 --temperature 0 >"$T/ic" 2>>"$T/err"
+n=$(wc -l <"$T/ib")
+[ "$rc" = 0 ] && [ "$n" -ge 3 ] && cmp -s "$T/ib" "$T/ic" && [ ! -s "$T/err" ] &&
+    ok "sample --interactive: one answer per line, repeatable, nothing on stderr from a pipe" ||
+    ko "sample --interactive: one answer per line, repeatable, nothing on stderr from a pipe" "rc $rc, $n lines: $(cat "$T/ib" "$T/err")"
+# end of input at once: no answer, exit 0
+# shellcheck disable=SC2086
+$UNROLL $S --interactive </dev/null >"$T/out" 2>"$T/err"
+[ $? = 0 ] && [ ! -s "$T/out" ] && [ ! -s "$T/err" ] && ok "sample --interactive: end of input ends cleanly" ||
+    ko "sample --interactive: end of input ends cleanly" "$(cat "$T/out" "$T/err")"
+# a model without an unknown id: a line it cannot read is refused, the rest answered
+printf 'name: exact\ndata: {kind: text, path: tests/golden/min_char_rnn/text.txt, valid_fraction: 0}\nmodel: {hidden: 8}\ntrain: {seq_len: 5, steps: 3}\n' >"$T/x.yaml"
+$UNROLL train "$T/x.yaml" --db "$T/t.db" --quiet 2>"$T/err"
+printf 'The\nQ\xe2\x82\xac\nThe\n' | $UNROLL sample exact --db "$T/t.db" --interactive --length 5 >"$T/out" 2>"$T/err"
+rc=$?
+if [ "$rc" = 1 ] && [ "$(wc -l <"$T/err")" = 1 ] && grep -q "^unroll: line 2: .*not in the vocabulary" "$T/err" &&
+    [ "$(tr -d '\n' <"$T/out" | wc -m)" = 10 ]; then
+    ok "sample --interactive: a line the model cannot read is refused in one line; the rest answered; exit 1"
+else
+    ko "sample --interactive: a line the model cannot read is refused in one line; the rest answered; exit 1" "rc $rc: $(cat "$T/out" "$T/err")"
+fi
+# on a terminal: a prompt on standard error, answers as from a pipe
+if command -v script >/dev/null 2>&1 && script -qec true /dev/null >/dev/null 2>&1; then
+    printf 'The \n\n' | script -qec "$UNROLL $S --interactive </dev/tty" /dev/null >"$T/tty" 2>&1
+    t=$(tr -d '\r\n' <"$T/tty" | sed 's/> //g')
+    case "$(cat "$T/tty")$t" in
+    *"> "*"$a"*) ok "sample --interactive on a terminal: a prompt, the same answers" ;;
+    *) ko "sample --interactive on a terminal: a prompt, the same answers" "$t / $a" ;;
+    esac
+else
+    skip "sample --interactive on a terminal" "no script(1) to make one"
+fi
+$UNROLL sample --help | grep -q -- "--interactive reads lines from standard input" &&
+    ok "sample --help documents --interactive" || ko "sample --help documents --interactive"
