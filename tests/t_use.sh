@@ -139,3 +139,80 @@ else
 fi
 $UNROLL sample --help | grep -q -- "--interactive reads lines from standard input" &&
     ok "sample --help documents --interactive" || ko "sample --help documents --interactive"
+
+# ---- a classifier's label map, stored with the run -----------------------------
+cp tests/data/words_small.tsv "$T/w.tsv"
+printf 'name: words\ndata: {kind: classify, path: %s/w.tsv, valid_fraction: 0.2}\nmodel: {cell: elman, hidden: 6, outputs: last_step}\ntrain: {dtype: float64, seq_len: 12, batch: 4, steps: 20}\n' "$T" >"$T/w.yaml"
+$UNROLL train "$T/w.yaml" --db "$T/w.db" --quiet 2>"$T/err" || ko "train the classifier" "$(cat "$T/err")"
+labels=$($UNROLL query --db "$T/w.db" --csv "SELECT group_concat(label, ' ') FROM (SELECT label FROM run_labels ORDER BY id)" | tail -1)
+[ "$labels" = "english german italian" ] && ok "a classifier's run stores its label map" ||
+    ko "a classifier's run stores its label map" "$labels"
+printf 'hello\nwasser\n' >"$T/in.txt"
+$UNROLL predict words --data "$T/in.txt" --db "$T/w.db" >"$T/before" 2>"$T/err"
+$UNROLL eval words --db "$T/w.db" --data tests/data/words_small.tsv >"$T/ebefore" 2>>"$T/err"
+# relabelled, then gone: predict and eval --data FILE use the stored map
+sed 's/	german$/	German/' tests/data/words_small.tsv >"$T/w.tsv"
+$UNROLL predict words --data "$T/in.txt" --db "$T/w.db" >"$T/after" 2>>"$T/err"
+rm "$T/w.tsv"
+$UNROLL predict words --data "$T/in.txt" --db "$T/w.db" >"$T/gone" 2>>"$T/err"
+$UNROLL eval words --db "$T/w.db" --data tests/data/words_small.tsv >"$T/eafter" 2>>"$T/err"
+if [ -s "$T/before" ] && cmp -s "$T/before" "$T/after" && cmp -s "$T/before" "$T/gone" &&
+    [ -s "$T/ebefore" ] && cmp -s "$T/ebefore" "$T/eafter" && [ ! -s "$T/err" ]; then
+    ok "predict and eval --data use the stored label map, whatever data.path says now"
+else
+    ko "predict and eval --data use the stored label map, whatever data.path says now" "$(cat "$T/before" "$T/after" "$T/gone" "$T/err")"
+fi
+# the file's labels differ from the map: refused, naming the first difference
+one_line() { # NAME WANT COMMAND...: exit 1 and one line on standard error
+    name=$1 want=$2
+    shift 2
+    "$@" >/dev/null 2>"$T/out"
+    rc=$?
+    if [ $rc = 1 ] && [ "$(wc -l <"$T/out")" = 1 ] && grep -qF -- "$want" "$T/out"; then
+        ok "$name"
+    else
+        ko "$name" "rc $rc: $(cat "$T/out")"
+    fi
+}
+sed 's/	german$/	German/' tests/data/words_small.tsv >"$T/w.tsv"
+one_line "eval on a relabelled data.path: the first label not in the map" \
+    "w.tsv: label 'German' is in the file but not among run 'words''s classes as trained (english, german, italian); train a new run for new labels" \
+    $UNROLL eval words --db "$T/w.db"
+grep -v italian tests/data/words_small.tsv >"$T/w.tsv"
+one_line "eval on a data.path without a class: the first class of the map missing" \
+    "w.tsv: run 'words''s class 'italian' is not in the file" $UNROLL eval words --db "$T/w.db"
+sed 's/	german$/	German/' tests/data/words_small.tsv >"$T/new.tsv"
+one_line "eval --data: a label outside the map is named with its line" \
+    "new.tsv:11: label 'German' is not a class of run 'words'" \
+    $UNROLL eval words --db "$T/w.db" --data "$T/new.tsv"
+one_line "predict: a label outside the map is named with its line" \
+    "new.tsv:11: label 'German' is not a class of run 'words'" \
+    $UNROLL predict words --db "$T/w.db" --data "$T/new.tsv" --quiet
+cp tests/data/words_small.tsv "$T/w.tsv"
+$UNROLL eval words --db "$T/w.db" >"$T/out" 2>&1 && grep -q "held-out sequences" "$T/out" &&
+    ok "eval on the unchanged data.path still scores its held-out part" ||
+    ko "eval on the unchanged data.path still scores its held-out part" "$(cat "$T/out")"
+# a store from before label maps (schema 2): upgraded, its runs read data.path as before
+cp "$T/w.db" "$T/old.db"
+sqlite3 "$T/old.db" "DROP TABLE run_labels; PRAGMA user_version = 2" 2>/dev/null || cp "$T/w.db" "$T/old.db"
+$UNROLL predict words --data "$T/in.txt" --db "$T/old.db" >"$T/old" 2>"$T/err"
+rc1=$?
+sed 's/	german$/	German/' tests/data/words_small.tsv >"$T/w.tsv"
+$UNROLL predict words --data "$T/in.txt" --db "$T/old.db" >/dev/null 2>"$T/err2"
+rc2=$?
+v=$($UNROLL query --db "$T/old.db" --csv "PRAGMA user_version" | tail -1)
+if ! command -v sqlite3 >/dev/null 2>&1; then
+    skip "a store from before label maps" "no sqlite3 to make one"
+elif [ $rc1 = 0 ] && cmp -s "$T/old" "$T/before" && [ $rc2 = 1 ] && grep -q "the data changed since run 'words'" "$T/err2" &&
+    [ "$v" = 3 ]; then
+    ok "a store from before label maps: upgraded; predict reads data.path (and its hash) as before"
+else
+    ko "a store from before label maps: upgraded; predict reads data.path (and its hash) as before" "$rc1 $rc2 v$v $(cat "$T/err" "$T/err2")"
+fi
+# an import with --config stores the map too
+cp tests/data/words_small.tsv "$T/w.tsv"
+$UNROLL ckpt export words --npy "$T/wnpy" --db "$T/w.db" >/dev/null 2>&1
+$UNROLL ckpt import "$T/wnpy" --name wi --config "$T/w.yaml" --db "$T/w.db" >/dev/null 2>"$T/err"
+n=$($UNROLL query --db "$T/w.db" --csv "SELECT count(*) FROM run_labels WHERE run = (SELECT id FROM runs WHERE name = 'wi')" | tail -1)
+[ "$n" = 3 ] && ok "ckpt import --config of a classifier stores its label map" ||
+    ko "ckpt import --config of a classifier stores its label map" "$n $(cat "$T/err")"

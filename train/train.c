@@ -450,6 +450,7 @@ static int begin_run(trainer *t, train_result *r, uerr *e)
         .vocab = cps,
         .nvocab = v->size,
     };
+    info.labels = data_labels(&t->data, &info.nlabels);
     char blas[256];
     blas_info(blas, sizeof blas, &info.threads);
     info.blas = blas;
