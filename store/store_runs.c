@@ -451,6 +451,44 @@ void store_run_free(store_run *r)
     memset(r, 0, sizeof *r);
 }
 
+/* A run's vocabulary (code points) or, with labels, its label map (text):
+ * rows (id, value) whose ids must run 0..N-1. */
+static int run_rows(store *s, int64_t id, int labels, store_run *out, uerr *e)
+{
+    const char *what = "reading a run";
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, &st, what, e,
+                           labels ? "SELECT id, label FROM run_labels WHERE run = ? ORDER BY id"
+                                  : "SELECT id, codepoint FROM run_vocab WHERE run = ? ORDER BY id",
+                           "I", id);
+    if (rc)
+        return rc;
+    int cap = 0, r = SQLITE_DONE, oom = 0;
+    int *n = labels ? &out->nlabels : &out->nvocab;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_int64(st, 0) != *n) {
+            rc = uerr_set(e, UERR_USER, "%s: run %" PRId64 ": %s ids are not 0..N-1", s->path, id,
+                          labels ? "label" : "vocabulary");
+            break;
+        }
+        if (labels ? VEC_GROW(out->labels, cap, *n + 1) : VEC_GROW(out->vocab, cap, *n + 1)) {
+            rc = store_oom(s, what, e);
+            break;
+        }
+        if (labels)
+            out->labels[*n] = store_col_text(st, 1, &oom);
+        else
+            out->vocab[*n] = (int32_t)sqlite3_column_int64(st, 1);
+        (*n)++;
+    }
+    if (!rc && oom)
+        rc = store_oom(s, what, e);
+    if (!rc && r != SQLITE_DONE && r != SQLITE_ROW)
+        rc = store_fail(s, what, e);
+    store_final(st);
+    return rc;
+}
+
 int store_run_get(store *s, int64_t id, store_run *out, uerr *e)
 {
     const char *what = "reading a run";
@@ -490,49 +528,10 @@ int store_run_get(store *s, int64_t id, store_run *out, uerr *e)
     store_final(st);
     if (!rc && oom)
         rc = store_oom(s, what, e);
-    if (!rc && !(rc = store_prepare(s, &st, what, e,
-                                    "SELECT id, codepoint FROM run_vocab WHERE run = ? ORDER BY id",
-                                    "I", id))) {
-        int cap = 0, r = SQLITE_DONE;
-        while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
-            if (sqlite3_column_int64(st, 0) != out->nvocab) {
-                rc = uerr_set(e, UERR_USER, "%s: run %" PRId64 ": vocabulary ids are not 0..N-1",
-                              s->path, id);
-                break;
-            }
-            if (VEC_GROW(out->vocab, cap, out->nvocab + 1)) {
-                rc = store_oom(s, what, e);
-                break;
-            }
-            out->vocab[out->nvocab++] = (int32_t)sqlite3_column_int64(st, 1);
-        }
-        if (!rc && r != SQLITE_DONE)
-            rc = store_fail(s, what, e);
-        store_final(st);
-    }
-    if (!rc && !(rc = store_prepare(s, &st, what, e,
-                                    "SELECT id, label FROM run_labels WHERE run = ? ORDER BY id",
-                                    "I", id))) {
-        int cap = 0, r = SQLITE_DONE;
-        while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
-            if (sqlite3_column_int64(st, 0) != out->nlabels) {
-                rc = uerr_set(e, UERR_USER, "%s: run %" PRId64 ": label ids are not 0..N-1",
-                              s->path, id);
-                break;
-            }
-            if (VEC_GROW(out->labels, cap, out->nlabels + 1)) {
-                rc = store_oom(s, what, e);
-                break;
-            }
-            out->labels[out->nlabels] = store_col_text(st, 1, &oom);
-            out->nlabels++;
-        }
-        if (!rc && oom)
-            rc = store_oom(s, what, e);
-        if (!rc && r != SQLITE_DONE)
-            rc = store_fail(s, what, e);
-        store_final(st);
-    }
+    if (!rc)
+        rc = run_rows(s, id, 0, out, e);
+    if (!rc)
+        rc = run_rows(s, id, 1, out, e);
     if (rc)
         store_run_free(out);
     return rc;
