@@ -121,10 +121,14 @@ int cmd_sample(int argc, char **argv)
     const char *ref = NULL, *len_s = NULL, *temp_s = NULL, *prime = NULL, *seed_s = NULL;
     const char *topk_s = NULL, *topp_s = NULL;
     int interactive = 0;
-    const cli_opt opts[] = {{"--length", &len_s, NULL},      {"--temperature", &temp_s, NULL},
-                            {"--prime", &prime, NULL},       {"--seed", &seed_s, NULL},
-                            {"--top-k", &topk_s, NULL},      {"--top-p", &topp_s, NULL},
-                            {"--interactive", NULL, &interactive}, {NULL, NULL, NULL}};
+    const cli_opt opts[] = {{"--length", &len_s, NULL},
+                            {"--temperature", &temp_s, NULL},
+                            {"--prime", &prime, NULL},
+                            {"--seed", &seed_s, NULL},
+                            {"--top-k", &topk_s, NULL},
+                            {"--top-p", &topp_s, NULL},
+                            {"--interactive", NULL, &interactive},
+                            {NULL, NULL, NULL}};
     int pr = cli_parse(argc, argv, "sample", help, &c, opts, &ref, 1);
     if (pr)
         return pr < 0 ? 0 : pr;

@@ -311,8 +311,8 @@ static void test_runs(void)
     info.name = NULL;
     CHECK_OK(store_run_begin(s, &info, &r3, &e), &e);
     CHECK_OK(store_run_get(s, r3, &r, &e), &e);
-    CHECK(r.name && !strcmp(r.name, "run") && r.nvocab == 0 && r.vocab == NULL &&
-          r.nlabels == 0 && r.labels == NULL);
+    CHECK(r.name && !strcmp(r.name, "run") && r.nvocab == 0 && r.vocab == NULL && r.nlabels == 0 &&
+          r.labels == NULL);
     store_run_free(&r);
     info.name = "";
     CHECK_OK(store_run_begin(s, &info, &r3, &e), &e);

@@ -617,7 +617,8 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
     if (!rc && (weights_only || (o->from && !o->resume)))
         rc = load_from(&t, weights_only ? o->resume : o->from, r, e);
     if (!rc && weights_only && r->from_skipped[0])
-        rc = uerr_set(e, UERR_USER, "checkpoint %lld holds parameters only, not all of this "
+        rc = uerr_set(e, UERR_USER,
+                      "checkpoint %lld holds parameters only, not all of this "
                       "model's: %s; cannot resume from it",
                       (long long)o->resume->id, r->from_skipped);
     if (rc || (rc = optim_init(&t.opt, s, t.tr.nparam, e)))
