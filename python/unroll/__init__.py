@@ -232,7 +232,10 @@ class Store(_Handle):
     def runs(self):
         """Every run as `unroll runs list --json` lists them: dicts with
         id, name, status, started, finished, steps, ckpts, last_loss,
-        best_valid_loss, parent."""
+        best_valid_loss, parent (the checkpoint a --from run started
+        from, as a reference tensors() and model() take: "RUN@STEP", or
+        its id as a string where RUN@STEP now names a later version; None
+        when there is none)."""
         p = _P()
         _call(_runs_json, self._h, ctypes.byref(p))
         return json.loads(_take_text(p))
