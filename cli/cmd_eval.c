@@ -94,7 +94,7 @@ int cmd_eval(int argc, char **argv)
     int rc = model_ckpt_load(db, ref, &m, &e);
     /* without --data the run's own file is scored as its held-out part */
     if (!rc && !data)
-        rc = data_check_hash(&m.s, m.run.name, m.run.data_hash, &e);
+        rc = data_check_hash(&m.s, &m.run, &e);
     if (!rc && m.s.data.kind == SPEC_DATA_CLASSIFY) {
         /* the held-out split of the run's own file: the class names are
          * the file's sorted labels, and the run stores only its code points */

@@ -24,12 +24,15 @@ static const char runs_help[] =
     "       unroll runs plot RUN... -o FILE.svg [--smooth N] [--db FILE]\n"
     "       unroll runs plot RUN --ledger NAME -o FILE.svg   (NAME: dh or a parameter)\n"
     "\n"
-    "list: every run with its status, last logged step, checkpoints, last loss\n"
-    "  and best validation loss. Filters: --name (a glob: 'elman*'), --status\n"
-    "  (running, finished, interrupted, failed; or lost: marked running but its\n"
-    "  process on this host is gone, killed say), --since/--before (start time,\n"
-    "  an ISO date or time prefix such as 2026-05-01), --where KEY=VALUE (a\n"
-    "  config key's resolved value, e.g. model.hidden=128; repeatable).\n"
+    "list: every run with its status, last logged step, checkpoints, last loss,\n"
+    "  best validation loss and parent: the checkpoint a --from run started from,\n"
+    "  as a CKPT reference (unroll ckpt --help): RUN@STEP, or its id where\n"
+    "  RUN@STEP now names a later version (shown 'ckpt ID').\n"
+    "  Filters: --name (a glob: 'elman*'), --status (running, finished,\n"
+    "  interrupted, failed; or lost: marked running but its process on this\n"
+    "  host is gone, killed say), --since/--before (start time, an ISO date or\n"
+    "  time prefix such as 2026-05-01), --where KEY=VALUE (a config key's\n"
+    "  resolved value, e.g. model.hidden=128; repeatable).\n"
     "show: everything recorded about RUN: config, data hash, BLAS, sessions\n"
     "  (the start and every resume), checkpoints.\n"
     "metrics: every logged value of RUN (name or id) as step,name,value rows\n"
@@ -84,6 +87,20 @@ static int runs_list(store *db, const store_run_filter *f, table_form form)
     table t;
     if (store_runs_table(db, f, &t, &e))
         return cli_fail(&e);
+    /* parent is a checkpoint reference: RUN@STEP, or an id where that
+     * would name a later version; a bare id in this table reads as a run
+     * id, so people read it as "ckpt N" (CSV and JSON keep the reference) */
+    for (int c = 0; form == TABLE_PLAIN && c < t.ncols; c++)
+        for (int64_t r = 0; !strcmp(t.cols[c], "parent") && r < t.nrows; r++) {
+            table_cell *x = &t.cells[r * t.ncols + c];
+            char buf[48];
+            if (x->type != TABLE_TEXT || !x->s[0] || strspn(x->s, "0123456789") != strlen(x->s))
+                continue;
+            snprintf(buf, sizeof buf, "ckpt %.30s", x->s);
+            char *d = strdup(buf);
+            if (d)
+                free(x->s), x->s = d;
+        }
     int rc = cli_print_loss_table(&t, form);
     table_free(&t);
     return rc;

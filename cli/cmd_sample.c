@@ -1,7 +1,7 @@
 /*
  * cmd_sample.c - unroll sample [RUN|CKPT] [--db FILE] [--length N]
  *                [--temperature X] [--top-k K] [--top-p P] [--prime TEXT]
- *                [--seed S]
+ *                [--seed S] [--interactive]
  *
  * The model is rebuilt from the config text stored with the run, the
  * vocabulary from the run's code points, the weights from the checkpoint.
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "train/session.h"
@@ -17,6 +18,7 @@
 static const char help[] =
     "usage: unroll sample [RUN|CKPT] [--db FILE] [--length N] [--temperature X]\n"
     "                     [--top-k K] [--top-p P] [--prime TEXT] [--seed S]\n"
+    "                     [--interactive]\n"
     "\n"
     "Generates text from a stored checkpoint. CKPT is a checkpoint id, a tag,\n"
     "RUN@STEP, RUN@best (lowest valid_loss, else loss), or a run name (its latest\n"
@@ -29,9 +31,19 @@ static const char help[] =
     "the fewest most likely whose probabilities sum to at least P (the nucleus),\n"
     "within the top K when both are given. The same seed gives the same text.\n"
     "\n"
+    "--interactive reads lines from standard input (a terminal or a pipe) and\n"
+    "answers each with N generated characters and a newline. The model's state\n"
+    "and the random stream carry on from line to line: each line is fed (without\n"
+    "its newline) after the text before it, prime and answers included, so the\n"
+    "answers continue one text; an empty line asks for more. --prime is fed once,\n"
+    "first, and not printed. A line with a character the model cannot read is\n"
+    "refused with one line on standard error and the session goes on (exit 1 at\n"
+    "the end); end of input (Ctrl-D) ends the session.\n"
+    "\n"
     "example:\n"
     "  unroll sample elman_char --length 300 --temperature 0.7 --prime 'Why '\n"
-    "  unroll sample elman_char --top-p 0.9 --seed 7\n";
+    "  unroll sample elman_char --top-p 0.9 --seed 7\n"
+    "  printf 'Why \\nAnd \\n' | unroll sample elman_char --interactive --length 80\n";
 
 /* A number in [lo, hi], or (lo, hi] with lo_open; else a one-line usage
  * error naming the option. */
@@ -47,14 +59,75 @@ static int real_in(const char *opt, const char *s, double lo, int lo_open, doubl
     return 0;
 }
 
+/* --interactive: each line of standard input fed, then o->length
+ * characters drawn and printed, the state carried from line to line. */
+static int sample_interactive(const model_ckpt *m, const sample_opts *o, const cli_common *c)
+{
+    uerr e = {0};
+    sample_stream ss;
+    if (sample_stream_open(&ss, &m->s, &m->vocab, m->params, m->nparams, o, &e) ||
+        sample_stream_feed(&ss, o->prime, strlen(o->prime), &e))
+        return cli_fail(&e);
+    int tty = isatty(STDIN_FILENO) && !c->quiet, refused = 0, rc = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long long lineno = 0;
+    for (;;) {
+        if (tty)
+            fputs("> ", stderr);
+        if ((n = getline(&line, &cap, stdin)) < 0)
+            break;
+        lineno++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        const char *out;
+        uerr le = {0};
+        if (sample_stream_feed(&ss, line, (size_t)n, &le)) {
+            /* a line the model cannot read: said, and the session goes on */
+            if (le.code != UERR_USER) {
+                rc = cli_fail(&le);
+                break;
+            }
+            uerr_prefix(&le, "line %lld", lineno);
+            cli_fail(&le);
+            refused = 1;
+            continue;
+        }
+        if (sample_stream_gen(&ss, o->length, &out, &e)) {
+            rc = cli_fail(&e);
+            break;
+        }
+        if (printf("%s\n", out) < 0 || fflush(stdout)) {
+            uerr_set(&e, UERR_USER, "standard output: %s", strerror(errno));
+            rc = cli_fail(&e);
+            break;
+        }
+    }
+    if (!rc && ferror(stdin)) {
+        uerr_set(&e, UERR_INTERNAL, "standard input: %s", strerror(errno));
+        rc = cli_fail(&e);
+    }
+    if (tty && !rc)
+        fputc('\n', stderr);
+    free(line);
+    sample_stream_free(&ss);
+    return rc ? rc : refused ? UERR_USER : 0;
+}
+
 int cmd_sample(int argc, char **argv)
 {
     cli_common c = {0};
     const char *ref = NULL, *len_s = NULL, *temp_s = NULL, *prime = NULL, *seed_s = NULL;
     const char *topk_s = NULL, *topp_s = NULL;
-    const cli_opt opts[] = {{"--length", &len_s, NULL}, {"--temperature", &temp_s, NULL},
-                            {"--prime", &prime, NULL},  {"--seed", &seed_s, NULL},
-                            {"--top-k", &topk_s, NULL}, {"--top-p", &topp_s, NULL},
+    int interactive = 0;
+    const cli_opt opts[] = {{"--length", &len_s, NULL},
+                            {"--temperature", &temp_s, NULL},
+                            {"--prime", &prime, NULL},
+                            {"--seed", &seed_s, NULL},
+                            {"--top-k", &topk_s, NULL},
+                            {"--top-p", &topp_s, NULL},
+                            {"--interactive", NULL, &interactive},
                             {NULL, NULL, NULL}};
     int pr = cli_parse(argc, argv, "sample", help, &c, opts, &ref, 1);
     if (pr)
@@ -101,6 +174,10 @@ int cmd_sample(int argc, char **argv)
     }
     if (topk_s)
         so.top_k = ll;
+    if (interactive) {
+        rc = sample_interactive(&m, &so, &c);
+        goto out_quiet;
+    }
     double cps_rate = 0;
     if ((rc = sample_text(&m.s, &m.vocab, m.params, m.nparams, &so, &out, &cps_rate, &e)))
         goto out;

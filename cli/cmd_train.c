@@ -111,10 +111,7 @@ static int resume_spec(store *db, const store_loaded *l, const cli_common *c, sp
         return rc;
     char label[300];
     snprintf(label, sizeof label, "run '%s' config", run.name);
-    if (!*run.config_text)
-        rc = uerr_set(e, UERR_USER, "run '%s' has no config (imported?); nothing to resume",
-                      run.name);
-    else if (!(rc = model_ckpt_check_config(&run, e)))
+    if (!(rc = model_ckpt_has_config(&run, e)) && !(rc = model_ckpt_check_config(&run, e)))
         rc = spec_load_buffer(s, label, run.config_text, strlen(run.config_text), c->sets, c->nsets,
                               e);
     /* a finished run: resuming would train no step and say so in a

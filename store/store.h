@@ -32,7 +32,7 @@
 
 /* PRAGMA user_version written by this build; older files are migrated
  * forward on a read-write open, newer ones refused. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 /* PRAGMA application_id of every unroll store: "UnRl" in ASCII. */
 #define STORE_APPLICATION_ID 0x556e526c
 /* Buffered metric rows written per transaction. */
@@ -79,6 +79,8 @@ typedef struct store_run_info {
     int threads;           /* 0: unknown */
     const int32_t *vocab;  /* vocab[i] = codepoint of token i */
     int nvocab;
+    const char *const *labels; /* a classifier's labels[i] = name of class i */
+    int nlabels;
     int64_t parent_checkpoint; /* 0: none */
     const char *init;          /* how the parameters started: "seed", "params"
                                 * (--params DIR), "from" (--from CKPT) or
@@ -148,6 +150,9 @@ typedef struct store_run {
     char *init;                /* "" for runs recorded before schema 2 */
     int32_t *vocab;
     int nvocab;
+    char **labels; /* a classifier's class names; 0: none stored (not a
+                    * classifier, or recorded before schema 3) */
+    int nlabels;
 } store_run;
 
 /* Fills out (owned strings and vocab; free with store_run_free). */

@@ -101,11 +101,15 @@ int store_runs_table(store *s, const store_run_filter *f, table *out, uerr *e)
                         "  ORDER BY step DESC LIMIT 1) AS last_loss,"
                         " (SELECT min(value) FROM metrics m WHERE m.run = r.id"
                         "  AND m.name = 'valid_loss') AS best_valid_loss,"
-                        /* the parent as RUN@STEP, the checkpoint reference
-                         * every command takes: a bare id read as a run id */
-                        " (SELECT pr.name || '@' || pc.step FROM checkpoints pc"
-                        "  JOIN runs pr ON pr.id = pc.run WHERE pc.id = r.parent_checkpoint)"
-                        " AS parent, r.config_text"
+                        /* the parent as a checkpoint reference every
+                         * command takes: RUN@STEP (a bare id reads as a run
+                         * id here), or the id where RUN@STEP names a later
+                         * version at that step (a resume from before it) */
+                        " (SELECT CASE WHEN pc.id = (SELECT id FROM checkpoints v"
+                        "  WHERE v.run = pc.run AND v.step = pc.step ORDER BY version DESC"
+                        "  LIMIT 1) THEN pr.name || '@' || pc.step ELSE CAST(pc.id AS TEXT) END"
+                        "  FROM checkpoints pc JOIN runs pr ON pr.id = pc.run"
+                        "  WHERE pc.id = r.parent_checkpoint) AS parent, r.config_text"
                         " FROM runs r WHERE (?1 IS NULL OR r.name GLOB ?1)"
                         " AND (?2 IS NULL OR r.status = ?2) AND (?3 IS NULL OR r.started >= ?3)"
                         " AND (?4 IS NULL OR r.started < ?4) ORDER BY r.id",

@@ -201,7 +201,8 @@ int store_run_begin(store *s, const store_run_info *info, int64_t *run_id, uerr 
     int rc;
     if ((rc = store_writable(s, e)))
         return rc;
-    if (info->threads < 0 || info->nvocab < 0 || (info->nvocab > 0 && !info->vocab))
+    if (info->threads < 0 || info->nvocab < 0 || (info->nvocab > 0 && !info->vocab) ||
+        info->nlabels < 0 || (info->nlabels > 0 && !info->labels))
         return uerr_set(e, UERR_INTERNAL, "%s: invalid run description", s->path);
     int named = info->name && *info->name;
     if (named && (rc = store_check_run_name(s, info->name, e)))
@@ -251,6 +252,19 @@ int store_run_begin(store *s, const store_run_info *info, int64_t *run_id, uerr 
                 rc = store_step_done(s, st, "storing the vocabulary", e);
             if (!rc && sqlite3_reset(st) != SQLITE_OK)
                 rc = store_fail(s, "storing the vocabulary", e);
+        }
+    }
+    store_final(st);
+    st = NULL;
+    if (!rc && info->nlabels > 0 &&
+        !(rc = store_prep(s, "INSERT INTO run_labels (run, id, label) VALUES (?, ?, ?)", &st,
+                          "storing the labels", e))) {
+        for (int i = 0; !rc && i < info->nlabels; i++) {
+            rc = store_bind(s, st, "storing the labels", e, "Iit", id, i, info->labels[i]);
+            if (!rc)
+                rc = store_step_done(s, st, "storing the labels", e);
+            if (!rc && sqlite3_reset(st) != SQLITE_OK)
+                rc = store_fail(s, "storing the labels", e);
         }
     }
     store_final(st);
@@ -431,7 +445,48 @@ void store_run_free(store_run *r)
     free(r->blas);
     free(r->init);
     free(r->vocab);
+    for (int i = 0; r->labels && i < r->nlabels; i++)
+        free(r->labels[i]);
+    free(r->labels);
     memset(r, 0, sizeof *r);
+}
+
+/* A run's vocabulary (code points) or, with labels, its label map (text):
+ * rows (id, value) whose ids must run 0..N-1. */
+static int run_rows(store *s, int64_t id, int labels, store_run *out, uerr *e)
+{
+    const char *what = "reading a run";
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, &st, what, e,
+                           labels ? "SELECT id, label FROM run_labels WHERE run = ? ORDER BY id"
+                                  : "SELECT id, codepoint FROM run_vocab WHERE run = ? ORDER BY id",
+                           "I", id);
+    if (rc)
+        return rc;
+    int cap = 0, r = SQLITE_DONE, oom = 0;
+    int *n = labels ? &out->nlabels : &out->nvocab;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_int64(st, 0) != *n) {
+            rc = uerr_set(e, UERR_USER, "%s: run %" PRId64 ": %s ids are not 0..N-1", s->path, id,
+                          labels ? "label" : "vocabulary");
+            break;
+        }
+        if (labels ? VEC_GROW(out->labels, cap, *n + 1) : VEC_GROW(out->vocab, cap, *n + 1)) {
+            rc = store_oom(s, what, e);
+            break;
+        }
+        if (labels)
+            out->labels[*n] = store_col_text(st, 1, &oom);
+        else
+            out->vocab[*n] = (int32_t)sqlite3_column_int64(st, 1);
+        (*n)++;
+    }
+    if (!rc && oom)
+        rc = store_oom(s, what, e);
+    if (!rc && r != SQLITE_DONE && r != SQLITE_ROW)
+        rc = store_fail(s, what, e);
+    store_final(st);
+    return rc;
 }
 
 int store_run_get(store *s, int64_t id, store_run *out, uerr *e)
@@ -473,26 +528,10 @@ int store_run_get(store *s, int64_t id, store_run *out, uerr *e)
     store_final(st);
     if (!rc && oom)
         rc = store_oom(s, what, e);
-    if (!rc && !(rc = store_prepare(s, &st, what, e,
-                                    "SELECT id, codepoint FROM run_vocab WHERE run = ? ORDER BY id",
-                                    "I", id))) {
-        int cap = 0, r = SQLITE_DONE;
-        while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
-            if (sqlite3_column_int64(st, 0) != out->nvocab) {
-                rc = uerr_set(e, UERR_USER, "%s: run %" PRId64 ": vocabulary ids are not 0..N-1",
-                              s->path, id);
-                break;
-            }
-            if (VEC_GROW(out->vocab, cap, out->nvocab + 1)) {
-                rc = store_oom(s, what, e);
-                break;
-            }
-            out->vocab[out->nvocab++] = (int32_t)sqlite3_column_int64(st, 1);
-        }
-        if (!rc && r != SQLITE_DONE)
-            rc = store_fail(s, what, e);
-        store_final(st);
-    }
+    if (!rc)
+        rc = run_rows(s, id, 0, out, e);
+    if (!rc)
+        rc = run_rows(s, id, 1, out, e);
     if (rc)
         store_run_free(out);
     return rc;

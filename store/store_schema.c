@@ -119,6 +119,16 @@ static const char *const store_migrations[] = {
     "CREATE TRIGGER checkpoints_relink BEFORE DELETE ON checkpoints BEGIN"
     "  UPDATE checkpoints SET parent = OLD.parent WHERE parent = OLD.id AND run = OLD.run;"
     "END;",
+
+    /* 2 -> 3: a classifier's label map, class id -> label as trained, so
+     * predict and eval name and score the run's classes whatever its TSV
+     * says now. Runs recorded before have none (their data gives it). */
+    "CREATE TABLE run_labels ("
+    "  run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  id INTEGER NOT NULL,"
+    "  label TEXT NOT NULL,"
+    "  PRIMARY KEY (run, id)"
+    ") WITHOUT ROWID;",
 };
 
 _Static_assert(sizeof store_migrations / sizeof store_migrations[0] == STORE_SCHEMA_VERSION,

@@ -263,6 +263,9 @@ static void test_runs(void)
         .vocab = vocab,
         .nvocab = 5,
     };
+    const char *const labels[3] = {"english", "german", "sch\xc3\xb6n"};
+    info.labels = labels;
+    info.nlabels = 3;
     int64_t r1 = 0, r2 = 0, r3 = 0, got = 0;
     CHECK_OK(store_run_begin(s, &info, &r1, &e), &e);
     CHECK(r1 > 0);
@@ -279,6 +282,8 @@ static void test_runs(void)
     CHECK(!strcmp(r.data_hash, "ab12") && !strcmp(r.blas, "OpenBLAS") && r.threads == 2);
     CHECK(r.parent_checkpoint == 0);
     CHECK(r.nvocab == 5 && r.vocab && !memcmp(r.vocab, vocab, sizeof vocab));
+    CHECK(r.nlabels == 3 && r.labels && !strcmp(r.labels[0], "english") &&
+          !strcmp(r.labels[2], labels[2]));
     store_run_free(&r);
 
     /* Taken names. */
@@ -293,6 +298,7 @@ static void test_runs(void)
     CHECK(!strcmp(name, "elman-2"));
     info.name = name;
     info.nvocab = 0;
+    info.nlabels = 0;
     CHECK_OK(store_run_begin(s, &info, &r2, &e), &e);
     CHECK_OK(store_unique_run_name(s, "elman", name, sizeof name, &e), &e);
     CHECK(!strcmp(name, "elman-3"));
@@ -305,7 +311,8 @@ static void test_runs(void)
     info.name = NULL;
     CHECK_OK(store_run_begin(s, &info, &r3, &e), &e);
     CHECK_OK(store_run_get(s, r3, &r, &e), &e);
-    CHECK(r.name && !strcmp(r.name, "run") && r.nvocab == 0 && r.vocab == NULL);
+    CHECK(r.name && !strcmp(r.name, "run") && r.nvocab == 0 && r.vocab == NULL && r.nlabels == 0 &&
+          r.labels == NULL);
     store_run_free(&r);
     info.name = "";
     CHECK_OK(store_run_begin(s, &info, &r3, &e), &e);
@@ -854,6 +861,7 @@ static void test_migrate_v1(void)
     CHECK(raw_int(p, "SELECT count(*) FROM sessions") == 0);
     CHECK(raw_int(p, "SELECT count(*) FROM checkpoints WHERE parent IS NULL") == 2);
     CHECK(raw_int(p, "SELECT count(*) FROM runs WHERE init = ''") == 1);
+    CHECK(raw_int(p, "SELECT count(*) FROM run_labels") == 0);
     int64_t ck = 0;
     store_loaded l = {0};
     if (s) {

@@ -112,9 +112,26 @@ void unroll_model_close(session *s)
 }
 
 int unroll_model_sample(const session *s, int64_t length, double temperature, const char *prime,
-                        int64_t seed, char **out, uerr *e)
+                        int64_t seed, int64_t top_k, double top_p, char **out, uerr *e)
 {
+    *out = NULL;
+    /* the bounds of sample's --temperature, --top-k and --top-p */
+    if (temperature > 1e6)
+        return uerr_set(e, UERR_USER,
+                        "sample: temperature: expected 0 (greedy) or a number above 0 and at "
+                        "most 1e6, found %g",
+                        temperature);
+    if (top_k < 0 || top_k > INT32_MAX)
+        return uerr_set(e, UERR_USER, "sample: top_k: expected 1 to %d (or 0: all), found %lld",
+                        INT32_MAX, (long long)top_k);
+    if (!(top_p >= 0 && top_p <= 1))
+        return uerr_set(e, UERR_USER,
+                        "sample: top_p: expected a number above 0 and at most 1 (or 0: all), "
+                        "found %g",
+                        top_p);
     sample_opts o = session_sample_defaults(s);
+    o.top_k = top_k;
+    o.top_p = top_p;
     if (length >= 0)
         o.length = length;
     if (temperature >= 0)

@@ -42,9 +42,11 @@ void unroll_model_close(session *s);
 
 /* `unroll sample`: length < 0, temperature < 0 (or NaN), prime NULL or
  * seed < 0 take the run's sample.* default, as the CLI's missing options
- * do; temperature 0 is greedy. */
+ * do; temperature 0 is greedy. top_k 0 and top_p 0 cut nothing, as
+ * without --top-k and --top-p; other values outside the options' ranges
+ * (K >= 1, 0 < P <= 1, temperature at most 1e6) are refused. */
 int unroll_model_sample(const session *s, int64_t length, double temperature, const char *prime,
-                        int64_t seed, char **out, uerr *e);
+                        int64_t seed, int64_t top_k, double top_p, char **out, uerr *e);
 
 /* `unroll train CONFIG --set K=V... --db DB --name NAME --quiet`, in this
  * process: the same run, the same bits. name NULL: the config's name,

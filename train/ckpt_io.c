@@ -384,6 +384,7 @@ int ckpt_io_import(store *db, const ckpt_import_opts *o, ckpt_imported *out, uer
                                .vocab = cps,
                                .nvocab = nv,
                                .init = "import"};
+        info.labels = data_labels(&d, &info.nlabels); /* a classifier's, with --config */
         rc = store_run_begin(db, &info, &run, e);
     }
     if (!rc) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store/sha256.h"
+#include "store/store.h"
 #include "train/net.h"
 
 int data_open(data_source *d, const spec *s, uerr *e)
@@ -229,15 +230,60 @@ int data_same_hash(const data_source *d, const char *run, const char *want, uerr
                     d->path, run, want, d->hash);
 }
 
-int data_check_hash(const spec *s, const char *run, const char *want, uerr *e)
+static int has_label(char *const *names, int32_t n, const char *x)
+{
+    for (int32_t i = 0; i < n; i++)
+        if (!strcmp(names[i], x))
+            return 1;
+    return 0;
+}
+
+int data_same_labels(const data_source *d, const char *run, char *const *labels, int n, uerr *e)
+{
+    if (d->kind != SPEC_DATA_CLASSIFY || n == 0)
+        return 0;
+    const cls_data *c = &d->cls;
+    /* both lists are sorted, so the same set is the same map */
+    for (int32_t i = 0; i < c->nclasses; i++)
+        if (!has_label(labels, n, c->classes[i])) {
+            char list[200];
+            size_t k = 0;
+            for (int j = 0; j < n && k < sizeof list; j++)
+                k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", j ? ", " : "", labels[j]);
+            if (k >= sizeof list)
+                memcpy(list + sizeof list - 4, "...", 4);
+            return uerr_set(e, UERR_USER,
+                            "%s: label '%s' is in the file but not among run '%s''s classes as "
+                            "trained (%s); train a new run for new labels",
+                            d->path, c->classes[i], run, list);
+        }
+    for (int i = 0; i < n; i++)
+        if (!has_label(c->classes, c->nclasses, labels[i]))
+            return uerr_set(e, UERR_USER,
+                            "%s: run '%s''s class '%s' is not in the file; the run scores the "
+                            "classes it was trained on",
+                            d->path, run, labels[i]);
+    return 0;
+}
+
+const char *const *data_labels(const data_source *d, int *n)
+{
+    int cls = d->kind == SPEC_DATA_CLASSIFY;
+    *n = cls ? (int)d->cls.nclasses : 0;
+    return cls ? (const char *const *)d->cls.classes : NULL;
+}
+
+int data_check_hash(const spec *s, const store_run *run, uerr *e)
 {
     data_source d;
-    if (!want || !*want)
+    if ((!run->data_hash || !*run->data_hash) && !run->nlabels)
         return 0;
     int rc = data_open(&d, s, e);
     if (rc)
         return rc;
-    rc = data_same_hash(&d, run, want, e);
+    rc = data_same_labels(&d, run->name, run->labels, run->nlabels, e);
+    if (!rc && run->data_hash && *run->data_hash)
+        rc = data_same_hash(&d, run->name, run->data_hash, e);
     data_free(&d);
     return rc;
 }

@@ -49,12 +49,20 @@ int data_open(data_source *d, const spec *s, uerr *e);
  * on a held-out part too short for one batch would silently never run. */
 int data_check_valid(const data_source *d, const spec *s, uerr *e);
 
-/* The data at s's data.path against run's stored hash (want; "" or NULL:
- * none stored): scoring changed data as the run's held-out part (its
- * classes relabelled or removed) would compare against the wrong answers. */
-int data_check_hash(const spec *s, const char *run, const char *want, uerr *e);
-/* The same for data already open. */
+/* The data at s's data.path against run's stored label map (a classifier
+ * recorded since schema 3: the first difference named) and its stored
+ * hash ("": none stored): scoring changed data as the run's held-out part
+ * (its classes relabelled or removed) would compare against the wrong
+ * answers. */
+struct store_run;
+int data_check_hash(const spec *s, const struct store_run *run, uerr *e);
+/* The hash alone, for data already open. */
 int data_same_hash(const data_source *d, const char *run, const char *want, uerr *e);
+/* A classifier's classes as its file gives them, against the n stored
+ * labels of run (n 0: nothing stored, nothing to compare). */
+int data_same_labels(const data_source *d, const char *run, char *const *labels, int n, uerr *e);
+/* A classifier's class names (*n of them); NULL and 0 for other data. */
+const char *const *data_labels(const data_source *d, int *n);
 
 /* Readies the training order. Apart from data_open because the text
  * cursor's size check ("too short for batch B x seq_len T") should come

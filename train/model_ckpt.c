@@ -20,6 +20,17 @@ int model_ckpt_check_config(const store_run *run, uerr *e)
     return 0;
 }
 
+int model_ckpt_has_config(const store_run *run, uerr *e)
+{
+    if (run->config_text && *run->config_text)
+        return 0;
+    return uerr_set(e, UERR_USER,
+                    "run '%s' has no config (imported without --config): import it again with "
+                    "one, 'unroll ckpt import FILE --name RUN --config CONFIG', or train from its "
+                    "weights with 'unroll train CONFIG --from %s'",
+                    run->name, run->name);
+}
+
 int model_ckpt_load(store *db, const char *ref, model_ckpt *m, uerr *e)
 {
     memset(m, 0, sizeof *m);
@@ -27,7 +38,7 @@ int model_ckpt_load(store *db, const char *ref, model_ckpt *m, uerr *e)
     int rc = ref ? store_checkpoint_resolve(db, ref, &id, e) : store_checkpoint_latest(db, &id, e);
     if (rc || (rc = store_checkpoint_load(db, id, &m->ck, e)) ||
         (rc = store_run_get(db, m->ck.run, &m->run, e)) ||
-        (rc = model_ckpt_check_config(&m->run, e)))
+        (rc = model_ckpt_check_config(&m->run, e)) || (rc = model_ckpt_has_config(&m->run, e)))
         return rc;
     char name[300];
     snprintf(name, sizeof name, "run '%s' config", m->run.name);

@@ -28,4 +28,9 @@ void model_ckpt_free(model_ckpt *m);
  * rather than trained, replayed or scored as if it were the run's. */
 int model_ckpt_check_config(const store_run *run, uerr *e);
 
+/* A run imported without --config holds weights only (export, diff and
+ * SQL serve it); what needs its model is refused, saying how to give it
+ * one. 0 when the run has a config. */
+int model_ckpt_has_config(const store_run *run, uerr *e);
+
 #endif

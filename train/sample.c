@@ -111,70 +111,141 @@ int32_t sample_pick(double *logits, int64_t V, const sample_opts *o, rng *r, sam
     return k < 0 ? -1 : work[k].id;
 }
 
+int sample_stream_open(sample_stream *ss, const spec *s, const text_vocab *v,
+                       const sample_param *params, int nparams, const sample_opts *o, uerr *e)
+{
+    memset(ss, 0, sizeof *ss);
+    ss->v = v;
+    ss->o = *o;
+    rng r;
+    rng_seed(&r, o->seed);
+    memcpy(ss->rng_state, r.s, sizeof r.s);
+    ss->n = calloc(1, sizeof *ss->n);
+    ss->probs = malloc((size_t)v->size * sizeof(double));
+    ss->work = malloc((size_t)v->size * sizeof *ss->work);
+    if (!ss->n || !ss->probs || !ss->work) {
+        sample_stream_free(ss);
+        return uerr_set(e, UERR_INTERNAL, "sample: out of memory");
+    }
+    int rc = net_init(ss->n, s, v->size, 1, 1, NET_FORWARD, NULL, e);
+    if (rc) {
+        free(ss->n); /* net_init leaves nothing to free on failure */
+        ss->n = NULL;
+    }
+    if (!rc)
+        rc = sample_set_params(ss->n, params, nparams, e);
+    if (rc)
+        sample_stream_free(ss);
+    return rc;
+}
+
+int sample_stream_feed(sample_stream *ss, const char *utf8, size_t len, uerr *e)
+{
+    int32_t *ids = NULL;
+    int64_t n = 0;
+    int rc = text_encode_prime(ss->v, utf8, len, &ids, &n, e);
+    for (int64_t i = 0; !rc && i < n; i++, ss->steps++)
+        rc = step(ss->n, ids[i], ss->steps == 0, ss->probs, e);
+    free(ids);
+    return rc;
+}
+
+int sample_stream_gen(sample_stream *ss, int64_t length, const char **out, uerr *e)
+{
+    *out = NULL;
+    int rc = 0;
+    if (ss->steps == 0) {
+        int32_t first = text_vocab_find(ss->v, '\n');
+        if ((rc = step(ss->n, first >= 0 ? first : 0, 1, ss->probs, e)))
+            return rc;
+        ss->steps++;
+    }
+    size_t need = (size_t)length * TEXT_UTF8_MAX + 1, len = 0;
+    if (need > ss->cap) {
+        char *b = realloc(ss->buf, need);
+        if (!b)
+            return uerr_set(e, UERR_INTERNAL, "sample: out of memory");
+        ss->buf = b;
+        ss->cap = need;
+    }
+    rng r;
+    memcpy(r.s, ss->rng_state, sizeof r.s);
+    for (int64_t i = 0; !rc && i < length; i++) {
+        int32_t id = sample_pick(ss->probs, ss->v->size, &ss->o, &r, ss->work);
+        if (id < 0) {
+            rc = uerr_set(e, UERR_USER,
+                          "sample: the model's output after %lld characters is not a "
+                          "distribution (non-finite at temperature %g)",
+                          (long long)ss->steps, ss->o.temperature);
+            break;
+        }
+        const char *u = text_vocab_utf8(ss->v, id);
+        size_t k = strlen(u);
+        memcpy(ss->buf + len, u, k);
+        len += k;
+        rc = step(ss->n, id, 0, ss->probs, e);
+        ss->steps++;
+    }
+    memcpy(ss->rng_state, r.s, sizeof r.s);
+    ss->buf[len] = '\0';
+    if (!rc)
+        *out = ss->buf;
+    return rc;
+}
+
+void sample_stream_free(sample_stream *ss)
+{
+    if (ss->n)
+        net_free(ss->n);
+    free(ss->n);
+    free(ss->probs);
+    free(ss->work);
+    free(ss->buf);
+    memset(ss, 0, sizeof *ss);
+}
+
 int sample_text(const spec *s, const text_vocab *v, const sample_param *params, int nparams,
                 const sample_opts *o, char **out, double *chars_per_s, uerr *e)
 {
     *out = NULL;
-    net n;
-    int rc = net_init(&n, s, v->size, 1, 1, NET_FORWARD, NULL, e);
+    sample_stream ss;
+    int rc = sample_stream_open(&ss, s, v, params, nparams, o, e);
     if (rc)
         return rc;
     int32_t *prime = NULL;
     int64_t nprime = 0;
-    double *probs = malloc((size_t)v->size * sizeof(double));
-    sample_cand *work = malloc((size_t)v->size * sizeof *work);
+    /* the prime as the vocabulary spells it (an unknown character as its
+     * unknown symbol), then what was drawn */
     size_t cap = (size_t)(o->length + 1) * TEXT_UTF8_MAX + strlen(o->prime) + 1, len = 0;
     char *buf = malloc(cap);
-    if (!probs || !work || !buf) {
+    const char *gen = NULL;
+    if (!buf) {
         rc = uerr_set(e, UERR_INTERNAL, "sample: out of memory");
         goto out;
     }
-    if ((rc = sample_set_params(&n, params, nparams, e)) ||
-        (rc = text_encode_prime(v, o->prime, strlen(o->prime), &prime, &nprime, e)))
-        goto out;
-    rng r;
-    rng_seed(&r, o->seed);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int32_t first = text_vocab_find(v, '\n');
-    if (nprime == 0 && (rc = step(&n, first >= 0 ? first : 0, 1, probs, e)))
+    if ((rc = text_encode_prime(v, o->prime, strlen(o->prime), &prime, &nprime, e)))
         goto out;
     for (int64_t i = 0; i < nprime; i++) {
         const char *u = text_vocab_utf8(v, prime[i]);
         size_t k = strlen(u);
         memcpy(buf + len, u, k);
         len += k;
-        if ((rc = step(&n, prime[i], i == 0, probs, e)))
-            goto out;
     }
-    for (int64_t i = 0; i < o->length; i++) {
-        int32_t id = sample_pick(probs, v->size, o, &r, work);
-        if (id < 0) {
-            rc = uerr_set(e, UERR_USER,
-                          "sample: the model's output after %lld characters is not a "
-                          "distribution (non-finite at temperature %g)",
-                          (long long)(nprime + i), o->temperature);
-            goto out;
-        }
-        const char *u = text_vocab_utf8(v, id);
-        size_t k = strlen(u);
-        memcpy(buf + len, u, k);
-        len += k;
-        if (i + 1 < o->length && (rc = step(&n, id, 0, probs, e)))
-            goto out;
-    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if ((rc = sample_stream_feed(&ss, o->prime, strlen(o->prime), e)) ||
+        (rc = sample_stream_gen(&ss, o->length, &gen, e)))
+        goto out;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double dt = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     if (chars_per_s)
         *chars_per_s = dt > 0 ? (double)o->length / dt : 0;
-    buf[len] = '\0';
+    memcpy(buf + len, gen, strlen(gen) + 1);
     *out = buf;
     buf = NULL;
 out:
     free(buf);
     free(prime);
-    free(probs);
-    free(work);
-    net_free(&n);
+    sample_stream_free(&ss);
     return rc;
 }

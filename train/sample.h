@@ -58,4 +58,33 @@ int sample_set_params(struct net *n, const sample_param *ps, int np, uerr *e);
 int sample_text(const spec *s, const text_vocab *v, const sample_param *params, int nparams,
                 const sample_opts *o, char **out, double *chars_per_s, uerr *e);
 
+/* A sampler whose state lives on between calls (sample --interactive):
+ * text fed in and text generated both move the model's state on, and one
+ * generator stream, seeded once, serves every draw. Feeding o->prime and
+ * then generating o->length characters gives sample_text's text.
+ * Generating before anything was fed feeds the newline first (not
+ * printed), as sample_text does without a prime. */
+typedef struct sample_stream {
+    struct net *n;
+    const text_vocab *v;
+    sample_opts o;
+    uint64_t rng_state[4];
+    double *probs; /* the next character's logits, once steps > 0 */
+    sample_cand *work;
+    int64_t steps; /* characters fed so far */
+    char *buf;     /* the last generated text */
+    size_t cap;
+} sample_stream;
+
+/* params are copied into the stream's net; v must outlive the stream. */
+int sample_stream_open(sample_stream *ss, const spec *s, const text_vocab *v,
+                       const sample_param *params, int nparams, const sample_opts *o, uerr *e);
+/* Feeds len bytes of UTF-8 text; text that cannot be encoded (a
+ * character outside a vocabulary without an unknown id) feeds nothing. */
+int sample_stream_feed(sample_stream *ss, const char *utf8, size_t len, uerr *e);
+/* Draws length characters, each fed back in; *out (NUL-terminated) is
+ * owned by the stream and valid until its next call. */
+int sample_stream_gen(sample_stream *ss, int64_t length, const char **out, uerr *e);
+void sample_stream_free(sample_stream *ss);
+
 #endif

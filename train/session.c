@@ -7,14 +7,32 @@
 
 #include "train/data.h"
 
+/* The class names as stored with the run. */
+static int session_classes(session *s, char *const *names, int64_t n, uerr *e)
+{
+    if (!(s->classes = calloc((size_t)(n ? n : 1), sizeof(char *))))
+        return uerr_set(e, UERR_INTERNAL, "out of memory");
+    for (int64_t i = 0; i < n; i++)
+        if (!(s->classes[i] = strdup(names[i])))
+            return uerr_set(e, UERR_INTERNAL, "out of memory");
+    return 0;
+}
+
 /* The run's model_io and class names: text from its vocabulary alone (a
- * moved data file must not stop sampling), the rest from its data. */
+ * moved data file must not stop sampling), a classifier from its
+ * vocabulary and stored label map (what its TSV says now is not what it
+ * was trained on), the rest, and classifiers stored before label maps,
+ * from its data. */
 static int session_io(session *s, uerr *e)
 {
     const spec *sp = &s->mc.s;
     if (sp->data.kind == SPEC_DATA_TEXT) {
         s->io = (model_io){.input = s->mc.vocab.size, .output = s->mc.vocab.size};
         return 0;
+    }
+    if (sp->data.kind == SPEC_DATA_CLASSIFY && s->mc.run.nlabels > 0) {
+        s->io = (model_io){.input = s->mc.vocab.size, .output = s->mc.run.nlabels};
+        return session_classes(s, s->mc.run.labels, s->mc.run.nlabels, e);
     }
     data_source d;
     int rc = data_open(&d, sp, e);
@@ -30,14 +48,8 @@ static int session_io(session *s, uerr *e)
     }
     s->io = d.io;
     s->io.masked = 0; /* a step at a time: every step is real */
-    if (d.kind == SPEC_DATA_CLASSIFY) {
-        s->classes = calloc((size_t)d.cls.nclasses, sizeof(char *));
-        for (int32_t i = 0; s->classes && i < d.cls.nclasses; i++)
-            if (!(s->classes[i] = strdup(d.cls.classes[i])))
-                rc = uerr_set(e, UERR_INTERNAL, "out of memory");
-        if (!s->classes)
-            rc = uerr_set(e, UERR_INTERNAL, "out of memory");
-    }
+    if (d.kind == SPEC_DATA_CLASSIFY)
+        rc = session_classes(s, d.cls.classes, d.cls.nclasses, e);
     data_free(&d);
     return rc;
 }

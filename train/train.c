@@ -450,6 +450,7 @@ static int begin_run(trainer *t, train_result *r, uerr *e)
         .vocab = cps,
         .nvocab = v->size,
     };
+    info.labels = data_labels(&t->data, &info.nlabels);
     char blas[256];
     blas_info(blas, sizeof blas, &info.threads);
     info.blas = blas;
@@ -609,12 +610,21 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         rc = net_load_params_npy(&t.tr, o->params_dir, e);
     else
         net_init_params(&t.tr, s->train.seed, s->model.init.std);
-    if (!rc && o->from && !o->resume)
-        rc = load_from(&t, o->from, r, e);
+    /* An imported checkpoint (ckpt import) holds parameters only: a
+     * resume from it starts the optimiser, data cursor and generator as a
+     * new run does, so it trains what --from it would have. */
+    const int weights_only = o->resume && !store_loaded_find(o->resume, "rng");
+    if (!rc && (weights_only || (o->from && !o->resume)))
+        rc = load_from(&t, weights_only ? o->resume : o->from, r, e);
+    if (!rc && weights_only && r->from_skipped[0])
+        rc = uerr_set(e, UERR_USER,
+                      "checkpoint %lld holds parameters only, not all of this "
+                      "model's: %s; cannot resume from it",
+                      (long long)o->resume->id, r->from_skipped);
     if (rc || (rc = optim_init(&t.opt, s, t.tr.nparam, e)))
         goto out;
     ckpt_parts parts = trainer_parts(&t);
-    if (o->resume)
+    if (o->resume && !weights_only)
         rc = ckpt_state_restore(&parts, o->resume, e);
     if (rc || (rc = o->resume ? resume_run(&t, r, e) : begin_run(&t, r, e)))
         goto out;

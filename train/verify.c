@@ -166,10 +166,12 @@ int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *pctx
         rc = store_run_get(db, c.run, &run, e);
     if (rc)
         goto out;
-    if (!strcmp(run.init, "import") || !*run.config_text) {
+    /* an imported checkpoint is a starting point; the steps trained on
+     * from it (a resume of the import) replay like any others */
+    if ((!strcmp(run.init, "import") && !c.parent) || !*run.config_text) {
         rc = uerr_set(e, UERR_USER,
-                      "checkpoint %lld belongs to run '%s', which was imported: there is no "
-                      "training to replay",
+                      "checkpoint %lld was imported into run '%s': there is no training to "
+                      "replay",
                       (long long)ckpt, run.name);
         goto out;
     }

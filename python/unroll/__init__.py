@@ -103,7 +103,8 @@ _m_batch = _sig("session_batch", ctypes.c_int64, _P)
 _m_ids = _sig("session_step_ids", ctypes.c_int, _P, _P, _P, _E)
 _m_real = _sig("session_step_real", ctypes.c_int, _P, _P, _P, _E)
 _m_sample = _sig("unroll_model_sample", ctypes.c_int, _P, ctypes.c_int64, ctypes.c_double,
-                 ctypes.c_char_p, ctypes.c_int64, ctypes.POINTER(_P), _E)
+                 ctypes.c_char_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_double,
+                 ctypes.POINTER(_P), _E)
 _train = _sig("unroll_train", ctypes.c_int, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p),
               ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t,
               _E)
@@ -197,13 +198,25 @@ class Model(_Handle):
         _call(_m_real if dense else _m_ids, self._h, x.ctypes.data, out.ctypes.data)
         return out
 
-    def sample(self, n, temperature=None, prime=None, seed=None):
-        """`unroll sample --length n [--temperature T] [--prime P] [--seed S]`:
-        the same text, from a zero state; None takes the run's sample.*
-        default, as an option left out does."""
+    def sample(self, n, temperature=None, prime=None, seed=None, top_k=None, top_p=None):
+        """`unroll sample --length n [--temperature T] [--prime P] [--seed S]
+        [--top-k K] [--top-p P]`: the same text, from a zero state; None
+        takes the run's sample.* default (top_k, top_p: no cut), as an
+        option left out does. temperature=0 is greedy (the most likely
+        character each time)."""
         p = _P()
+        if temperature is not None and float(temperature) < 0:
+            raise Error("sample: temperature: expected 0 (greedy) or a number above 0 "
+                        "and at most 1e6, found %g" % float(temperature))
+        if top_k is not None and int(top_k) < 1:
+            raise Error("sample: top_k: expected 1 or more, found %d" % int(top_k))
+        if top_p is not None and not 0 < float(top_p) <= 1:
+            raise Error("sample: top_p: expected a number above 0 and at most 1, found %g"
+                        % float(top_p))
         _call(_m_sample, self._h, int(n), -1.0 if temperature is None else float(temperature),
-              _bytes(prime), -1 if seed is None else int(seed), ctypes.byref(p))
+              _bytes(prime), -1 if seed is None else int(seed),
+              0 if top_k is None else int(top_k), 0.0 if top_p is None else float(top_p),
+              ctypes.byref(p))
         return _take_text(p)
 
 
@@ -219,7 +232,10 @@ class Store(_Handle):
     def runs(self):
         """Every run as `unroll runs list --json` lists them: dicts with
         id, name, status, started, finished, steps, ckpts, last_loss,
-        best_valid_loss, parent."""
+        best_valid_loss, parent (the checkpoint a --from run started
+        from, as a reference tensors() and model() take: "RUN@STEP", or
+        its id as a string where RUN@STEP now names a later version; None
+        when there is none)."""
         p = _P()
         _call(_runs_json, self._h, ctypes.byref(p))
         return json.loads(_take_text(p))

@@ -125,11 +125,26 @@ check("step's loss on a text is eval --data's", abs(mine - theirs) < 6e-5, (mine
 # ---- sample: the command's text --------------------------------------------
 for args, kw in ((["--length", "50", "--seed", "5"], dict(seed=5)),
                  (["--length", "40", "--temperature", "0.7", "--prime", "th"],
-                  dict(temperature=0.7, prime="th"))):
+                  dict(temperature=0.7, prime="th")),
+                 (["--length", "40", "--temperature", "0"], dict(temperature=0)),
+                 (["--length", "60", "--top-k", "3", "--seed", "9"], dict(top_k=3, seed=9)),
+                 (["--length", "60", "--top-p", "0.5", "--seed", "9"], dict(top_p=0.5, seed=9)),
+                 (["--length", "60", "--top-k", "5", "--top-p", "0.8", "--temperature", "1.5",
+                   "--prime", "a"], dict(top_k=5, top_p=0.8, temperature=1.5, prime="a"))):
     rc, out, err = cli("sample", "pt", "--db", db, "--quiet", *args)
     got = m.sample(int(args[1]), **kw)
     check("sample %s equals unroll sample" % " ".join(args), rc == 0 and out == got + "\n",
           (out, got, err))
+
+check("temperature 0 is greedy: no seed changes it",
+      m.sample(30, temperature=0, seed=1) == m.sample(30, temperature=0, seed=2))
+check("top_k=1 is greedy", m.sample(30, top_k=1, seed=3) == m.sample(30, temperature=0))
+check("top_k and top_p cut: not the uncut text",
+      m.sample(60, top_k=2, seed=9) != m.sample(60, seed=9))
+for kw in (dict(top_k=0), dict(top_p=0), dict(top_p=1.5), dict(temperature=-1),
+           dict(temperature=1e7)):
+    msg = raised(lambda: m.sample(5, **kw))
+    check("sample(%s) is refused in one line" % kw, msg and "\n" not in msg, msg)
 
 # ---- errors: the command's lines -------------------------------------------
 rc, line = cli_error("sample", "nosuch", "--db", db)
