@@ -98,6 +98,20 @@ static const preset gru = {
      "h[t] = (1 - z[t]) * n[t] + z[t] * h[t-1]", "o[t] = V @ h[t] + c"},
 };
 
+/* model.gru: torch, nn.GRU's formula: the reset gate scales the whole
+ * recurrent term W_hn h + b_hn, so PyTorch's two biases of n stay apart
+ * (bn = b_in, bhn = b_hn) and all three recurrent products read h[t-1]
+ * itself (the planner can stack them into one). */
+static const preset gru_torch = {
+    {"Uz hidden input", "Wz hidden hidden", "bz hidden", "Ur hidden input", "Wr hidden hidden",
+     "br hidden", "Un hidden input", "Wn hidden hidden", "bn hidden", "bhn hidden",
+     "V output hidden", "c output"},
+    {"h hidden"},
+    {"z[t] = sigmoid(Wz @ h[t-1] + Uz @ x[t] + bz)", "r[t] = sigmoid(Wr @ h[t-1] + Ur @ x[t] + br)",
+     "n[t] = tanh(Un @ x[t] + bn + r[t] * (Wn @ h[t-1] + bhn))",
+     "h[t] = (1 - z[t]) * n[t] + z[t] * h[t-1]", "o[t] = V @ h[t] + c"},
+};
+
 static int from_preset(cell *c, const preset *p, const char *act, uerr *e)
 {
     char f[3][EQ_NAME_MAX];
@@ -223,7 +237,7 @@ int cell_from_spec(const spec *s, cell *c, uerr *e)
         p = &lstm;
         break;
     case SPEC_CELL_GRU:
-        p = &gru;
+        p = s->model.gru == SPEC_GRU_TORCH ? &gru_torch : &gru;
         break;
     case SPEC_CELL_CUSTOM:
         break;

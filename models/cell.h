@@ -11,7 +11,9 @@
  *   lstm    i, f, g, q gates from h[t-1] and x[t]; cell[t] = f*cell[t-1] + i*g;
  *           h[t] = q * tanh(cell[t])
  *   gru     z, r gates; n[t] = tanh(Wn @ (r[t] * h[t-1]) + Un @ x[t] + bn);
- *           h[t] = (1 - z[t]) * n[t] + z[t] * h[t-1]
+ *           h[t] = (1 - z[t]) * n[t] + z[t] * h[t-1]   (model.gru: cho)
+ *           n[t] = tanh(Un @ x[t] + bn + r[t] * (Wn @ h[t-1] + bhn))
+ *                                                      (model.gru: torch, nn.GRU's)
  *
  * Dimensions are `hidden`, `input`, `output` (resolved when the model is
  * built) or integers. Parameter names: one per matrix and gate, W* for

@@ -52,6 +52,12 @@ typedef enum spec_cell {
     SPEC_CELL_CUSTOM, /* custom: model.params / state / step equations */
 } spec_cell;
 
+/* model.gru: where the GRU's reset gate acts on the recurrent product. */
+typedef enum spec_gru {
+    SPEC_GRU_CHO,   /* cho: n = tanh(Wn @ (r * h[t-1]) + Un @ x + bn) */
+    SPEC_GRU_TORCH, /* torch: n = tanh(Un @ x + bn + r * (Wn @ h[t-1] + bhn)), as nn.GRU */
+} spec_gru;
+
 typedef enum spec_output {
     SPEC_OUT_SOFTMAX, /* softmax */
     SPEC_OUT_LINEAR,  /* linear */
@@ -92,6 +98,7 @@ typedef struct spec {
 
     struct {
         spec_cell cell;
+        spec_gru gru; /* cell gru only */
         int hidden;     /* 1..65536 */
         int activation; /* index into op_activation_names() (ops/ops.h):
                            spec_value_name("model.activation", i) */

@@ -19,6 +19,7 @@
 
 static const char *const spec_data_kind_names[] = {"text", "classify", "npy", NULL};
 static const char *const spec_cell_names[] = {"elman", "jordan", "lstm", "gru", "custom", NULL};
+static const char *const spec_gru_names[] = {"cho", "torch", NULL};
 static const char *const spec_output_names[] = {"softmax", "linear", "sigmoid", NULL};
 static const char *const spec_loss_names[] = {"cross_entropy", "mse", "bce", NULL};
 static const char *const spec_outputs_names[] = {"every_step", "last_step", NULL};
@@ -30,6 +31,7 @@ static const char *const spec_fuse_names[] = {"all", "exact", "none", NULL};
 #define SPEC_NNAMES(a) (sizeof(a) / sizeof((a)[0]) - 1)
 _Static_assert(SPEC_NNAMES(spec_data_kind_names) == SPEC_DATA_NPY + 1, "data.kind");
 _Static_assert(SPEC_NNAMES(spec_cell_names) == SPEC_CELL_CUSTOM + 1, "model.cell");
+_Static_assert(SPEC_NNAMES(spec_gru_names) == SPEC_GRU_TORCH + 1, "model.gru");
 _Static_assert(SPEC_NNAMES(spec_output_names) == SPEC_OUT_SIGMOID + 1, "model.output");
 _Static_assert(SPEC_NNAMES(spec_loss_names) == SPEC_LOSS_BCE + 1, "model.loss");
 _Static_assert(SPEC_NNAMES(spec_outputs_names) == SPEC_OUTPUTS_LAST_STEP + 1, "model.outputs");
@@ -97,6 +99,8 @@ const spec_field spec_fields[] = {
 
     F_ENUM("model.cell", model.cell, "elman", spec_cell_names,
            "elman | jordan | lstm | gru | custom"),
+    F_ENUM("model.gru", model.gru, "cho", spec_gru_names,
+           "gru: cho (Wn @ (r * h)) | torch (r * (Wn @ h + bhn), as nn.GRU)"),
     F_INT("model.hidden", model.hidden, "100", 1, 65536, "hidden units per layer"),
     F_OPS("model.activation", model.activation, "tanh", op_activation_names),
     F_ENUM("model.output", model.output, "softmax", spec_output_names,

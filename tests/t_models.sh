@@ -17,6 +17,43 @@ for c in elman jordan lstm gru; do
         ko "gradcheck preset $c" "$(cat "$T/out")"
     fi
 done
+# model.gru: torch, nn.GRU's formula (two biases of n, reset after the product)
+if $UNROLL gradcheck configs/gru_torch.yaml --set model.init.std=0.3 $small >"$T/out" 2>&1 &&
+    grep -q "^passed: 12 of 12" "$T/out"; then
+    ok "gradcheck preset gru, model.gru: torch"
+else
+    ko "gradcheck preset gru, model.gru: torch" "$(cat "$T/out")"
+fi
+# ... and it is the graph of its equations: the same bytes as the custom form
+cat >"$T/gru_torch_eqs.yaml" <<'EOF3'
+data: {kind: text, path: tests/golden/min_char_rnn/text.txt, valid_fraction: 0.05}
+model:
+  cell: custom
+  init: {std: 0.3}
+  params: {Uz: [hidden, input], Wz: [hidden, hidden], bz: [hidden], Ur: [hidden, input],
+           Wr: [hidden, hidden], br: [hidden], Un: [hidden, input], Wn: [hidden, hidden],
+           bn: [hidden], bhn: [hidden], V: [output, hidden], c: [output]}
+  state: {h: hidden}
+  step:
+    - z[t] = sigmoid(Wz @ h[t-1] + Uz @ x[t] + bz)
+    - r[t] = sigmoid(Wr @ h[t-1] + Ur @ x[t] + br)
+    - n[t] = tanh(Un @ x[t] + bn + r[t] * (Wn @ h[t-1] + bhn))
+    - h[t] = (1 - z[t]) * n[t] + z[t] * h[t-1]
+    - o[t] = V @ h[t] + c
+EOF3
+same=1
+$UNROLL grad "$T/gru_torch_eqs.yaml" $small --set train.dtype=float64 --out "$T/c_gt" --quiet &&
+    $UNROLL grad configs/gru_torch.yaml --set model.init.std=0.3 $small --set train.dtype=float64 \
+        --out "$T/p_gt" --quiet || same=0
+for f in "$T/p_gt"/grad/*.npy "$T/p_gt"/loss.npy; do
+    cmp -s "$f" "$T/c_gt/${f#"$T/p_gt/"}" || same=0
+done
+[ "$(ls "$T/p_gt/grad" | wc -l)" -eq 12 ] || same=0
+[ $same -eq 1 ] && ok "preset gru, model.gru: torch = its equations, bit for bit" ||
+    ko "preset gru, model.gru: torch = its equations, bit for bit"
+$UNROLL config show configs/gru_torch.yaml | grep -q '^  gru: torch' &&
+    ok "config show prints model.gru" || ko "config show prints model.gru"
+
 for f in tests/cells/*.yaml; do
     if $UNROLL gradcheck "$f" >"$T/out" 2>&1; then ok "gradcheck cell $f"; else ko "gradcheck cell $f" "$(cat "$T/out")"; fi
 done
