@@ -30,7 +30,7 @@ static const char help[] =
     "       unroll ckpt verify CKPT\n"
     "       unroll ckpt export CKPT (--npy DIR | --safetensors FILE) [--all] [--torch]\n"
     "       unroll ckpt import DIR|FILE --name RUN [--config CONFIG [--set K=V]...]\n"
-    "                          [--step N] [--allow-nonfinite]\n"
+    "                          [--torch] [--map OLD=NEW]... [--step N] [--allow-nonfinite]\n"
     "       (every form takes --db FILE, default unroll.db, and --color=WHEN)\n"
     "\n"
     "CKPT is a checkpoint id, a tag, RUN@STEP (the latest version at that step),\n"
@@ -55,10 +55,14 @@ static const char help[] =
     "        anything differs. On a terminal a progress bar shows the replay\n"
     "        (--quiet: none), and the verdict is coloured (--color=WHEN)\n"
     "export  the parameters (--all: every tensor) as DIR/<name>.npy files or one\n"
-    "        safetensors file; --torch names them as a torch.nn.RNN + nn.Linear\n"
-    "        state_dict (docs/store.md)\n"
-    "import  makes a checkpoint of run RUN from .npy files or a safetensors file\n"
-    "        (torch names are mapped back); with --config the tensors are checked\n"
+    "        safetensors file; --torch writes them as the state_dict of a model\n"
+    "        holding rnn = nn.RNN, nn.LSTM or nn.GRU (elman, lstm, gru with\n"
+    "        model.gru: torch; stacked and bidirectional too) and fc = nn.Linear\n"
+    "import  makes a checkpoint of run RUN from .npy files or a safetensors file;\n"
+    "        --torch (with --config) splits a PyTorch state_dict (weight_ih_l0,\n"
+    "        ..., with or without a module prefix; fc.weight, fc.bias) into the\n"
+    "        config's parameters, refusing one that does not fit; --map OLD=NEW\n"
+    "        reads tensor OLD as NEW first; with --config the tensors are checked\n"
     "        against that model and the run gets its config and vocabulary, so\n"
     "        sample, eval, predict, --from and --resume work on it (a resume\n"
     "        from parameters alone starts the optimiser and data as a new run\n"
@@ -510,7 +514,8 @@ static int ckpt_export(store *db, const char *ref, const char *npy_dir, const ch
 }
 
 static int ckpt_import(store *db, const char *src, const char *name, const cli_common *c,
-                       long long step, int nonfinite, const char *cmdline)
+                       long long step, int nonfinite, const char *cmdline, int torch,
+                       const char *const *maps, int nmaps)
 {
     uerr e = {0};
     ckpt_imported r;
@@ -522,7 +527,10 @@ static int ckpt_import(store *db, const char *src, const char *name, const cli_c
                           .step = step,
                           .command_line = cmdline,
                           .program_version = UNROLL_VERSION,
-                          .allow_nonfinite = nonfinite};
+                          .allow_nonfinite = nonfinite,
+                          .torch = torch,
+                          .maps = maps,
+                          .nmaps = nmaps};
     if (ckpt_io_import(db, &o, &r, &e))
         return cli_fail(&e);
     printf("imported %d tensor%s from %s as run '%s', checkpoint %lld (step %lld)%s\n", r.n,
@@ -542,6 +550,8 @@ typedef struct ckpt_args {
     int npos;
     const char *metric, *keep_s, *npy, *sft, *name, *step_s, *config;
     int maximize, remove_tag, dry, all, torch, nonfinite;
+    const char *maps[CLI_MAX_SETS]; /* --map OLD=NEW */
+    int nmaps;
     long long keep, step;
     char cmdline[4096];
 } ckpt_args;
@@ -617,12 +627,16 @@ static int check_import(ckpt_args *a)
 {
     if (!a->name)
         return cli_usage("ckpt import: --name RUN is required");
+    if (a->torch && !a->config)
+        return cli_usage("ckpt import: --torch needs --config CONFIG (the model the state_dict "
+                         "is split into)");
     return 0;
 }
 
 static int run_import(store *db, const ckpt_args *a)
 {
-    return ckpt_import(db, a->pos[0], a->name, &a->c, a->step, a->nonfinite, a->cmdline);
+    return ckpt_import(db, a->pos[0], a->name, &a->c, a->step, a->nonfinite, a->cmdline, a->torch,
+                       a->maps, a->nmaps);
 }
 
 /* The forms of `unroll ckpt`: positional arguments (min, max), whether
@@ -645,6 +659,17 @@ static const struct ckpt_cmd {
     {"export", 1, 1, 0, check_export, run_export},
     {"import", 1, 1, 1, check_import, run_import},
 };
+
+/* --map, the one option that repeats */
+static int take_map(void *ctx, const char *name, const char *value)
+{
+    ckpt_args *a = ctx;
+    (void)name;
+    if (a->nmaps == CLI_MAX_SETS)
+        return cli_usage("more than %d --map options", CLI_MAX_SETS);
+    a->maps[a->nmaps++] = value;
+    return 0;
+}
 
 int cmd_ckpt(int argc, char **argv)
 {
@@ -678,6 +703,7 @@ int cmd_ckpt(int argc, char **argv)
                             {"--all", NULL, &a.all},
                             {"--torch", NULL, &a.torch},
                             {"--allow-nonfinite", NULL, &a.nonfinite},
+                            {"--map", NULL, NULL},
                             {NULL, NULL, NULL}};
     char what[32];
     snprintf(what, sizeof what, "ckpt %s", sub);
@@ -685,6 +711,8 @@ int cmd_ckpt(int argc, char **argv)
                    .help = help,
                    .c = &a.c,
                    .opts = opts,
+                   .take = take_map,
+                   .ctx = &a,
                    .form = &a.form,
                    .first = 2,
                    .pos = a.pos,

@@ -1,6 +1,7 @@
 /*
  * ckpt_io.c - checkpoint export and import (see ckpt_io.h): .npy and
- * safetensors files, PyTorch's names for an Elman cell, dtype conversion.
+ * safetensors files, PyTorch's state_dict names (train/ckpt_torch.h),
+ * dtype conversion.
  */
 #include "train/ckpt_io.h"
 
@@ -15,65 +16,80 @@
 #include "base/vec.h"
 #include "store/npy.h"
 #include "train/ckpt_state.h"
+#include "train/ckpt_torch.h"
 #include "train/data.h"
 #include "train/net.h"
 #include "train/optim.h"
 #include "train/train.h"
 
-/* ---- PyTorch names ----------------------------------------------------- */
-
-/* torch.nn.RNN (tanh, one layer) + nn.Linear: the state_dict names of the
- * Elman parameters. PyTorch has two hidden biases; b goes to bias_ih_l0
- * and bias_hh_l0 gets zeros on export (their sum is what the cell adds),
- * and on import bias_hh_l0 is summed into b. A state_dict saved from the
- * bare nn.RNN has no "rnn." prefix; either form imports. */
-static const char *const torch_names[][2] = {
-    {"U", "rnn.weight_ih_l0"}, {"W", "rnn.weight_hh_l0"}, {"b", "rnn.bias_ih_l0"},
-    {"V", "linear.weight"},    {"c", "linear.bias"},
-};
-#define NTORCH (sizeof torch_names / sizeof torch_names[0])
-
-/* A torch name without the nn.RNN module's "rnn." prefix. */
-static const char *torch_bare(const char *name)
-{
-    return strncmp(name, "rnn.", 4) ? name : name + 4;
-}
+/* The module prefix of exported recurrent tensors: a state_dict of
+ * `self.rnn = nn.LSTM(...)` beside `self.fc = nn.Linear(...)`. */
+#define TORCH_EXPORT_PREFIX "rnn."
 
 /* ---- export ------------------------------------------------------------ */
 
 void ckpt_exported_free(ckpt_exported *x)
 {
-    free(x->zeros);
+    for (int i = 0; i < x->nowned; i++)
+        free(x->owned[i]);
+    free(x->owned);
+    free(x->names);
     free(x->t);
     store_run_free(&x->r);
     store_loaded_free(&x->l);
     memset(x, 0, sizeof *x);
 }
 
-/* Renames the parameters to torch names and adds the zero bias_hh_l0. */
+/* The tensors in PyTorch's names and layout, for the model of the run's
+ * config; x->owned keeps their data. */
 static int export_torch(ckpt_exported *x, int all, uerr *e)
 {
-    int np = 0, n = x->n;
-    const store_loaded_tensor *b = NULL;
-    for (int i = 0; i < n; i++) {
-        const char *tn = NULL;
-        for (size_t k = 0; k < NTORCH; k++)
-            if (!strcmp(x->t[i].name, torch_names[k][0]))
-                tn = torch_names[k][1];
-        if (tn)
-            x->t[i].name = tn, np++;
-        if (!strcmp(x->l.t[i].name, "b"))
-            b = &x->l.t[i];
-    }
-    if (all || np != 5 || n != 5 || !b)
+    if (all)
+        return uerr_set(e, UERR_USER, "--torch exports the parameters only (not with --all)");
+    if (!x->r.config_text || !*x->r.config_text)
         return uerr_set(e, UERR_USER,
-                        "--torch maps the parameters U, W, b, V, c of an Elman cell (and "
-                        "goes without --all); checkpoint %lld has %d parameters",
-                        (long long)x->l.id, n);
-    if (!(x->zeros = calloc(b->nbytes ? b->nbytes : 1, 1)))
-        return uerr_set(e, UERR_INTERNAL, "out of memory");
-    x->t[x->n++] = (sft_tensor){"rnn.bias_hh_l0", b->dt, b->shape, x->zeros};
-    return 0;
+                        "--torch: run '%s' has no config (imported without --config), so "
+                        "its model is not known",
+                        x->r.name);
+    spec s;
+    int rc = spec_load_buffer(&s, x->r.name, x->r.config_text, strlen(x->r.config_text), NULL, 0,
+                              e);
+    if (rc)
+        return rc;
+    const char *names[MODEL_MAX_PARAMS];
+    shape shapes[MODEL_MAX_PARAMS];
+    const void *src[MODEL_MAX_PARAMS];
+    int n = x->n;
+    if (n > MODEL_MAX_PARAMS)
+        rc = uerr_set(e, UERR_USER, "--torch: checkpoint %lld has %d parameters, no model that many",
+                      (long long)x->l.id, n);
+    dtype dt = n ? x->t[0].dt : DT_F32;
+    for (int i = 0; !rc && i < n; i++) {
+        names[i] = x->t[i].name, shapes[i] = x->t[i].shape, src[i] = x->t[i].data;
+        if (x->t[i].dt != dt)
+            rc = uerr_set(e, UERR_USER, "--torch: the parameters differ in dtype");
+    }
+    torch_map m;
+    if (!rc)
+        rc = torch_map_build(&s, TORCH_EXPORT_PREFIX, names, shapes, n, &m, e);
+    spec_free(&s);
+    if (!rc && !(x->owned = calloc((size_t)m.n, sizeof *x->owned)))
+        rc = uerr_set(e, UERR_INTERNAL, "out of memory");
+    if (!rc && !(rc = torch_pack(&m, dt, src, TORCH_ZERO, x->owned, e))) {
+        x->nowned = m.n;
+        sft_tensor *t = realloc(x->t, (size_t)m.n * sizeof *t);
+        if (!t)
+            return uerr_set(e, UERR_INTERNAL, "out of memory");
+        x->t = t;
+        if (!(x->names = malloc(sizeof m.t[0].name * (size_t)m.n)))
+            return uerr_set(e, UERR_INTERNAL, "out of memory");
+        for (int j = 0; j < m.n; j++) {
+            memcpy(x->names[j], m.t[j].name, sizeof m.t[j].name);
+            x->t[j] = (sft_tensor){x->names[j], dt, m.t[j].shape, x->owned[j]};
+        }
+        x->n = m.n;
+    }
+    return rc;
 }
 
 static int export_npy(const ckpt_exported *x, const char *dir, uerr *e)
@@ -221,69 +237,154 @@ static imp_tensor *imp_find(imp_set *s, const char *name)
     return NULL;
 }
 
-/* torch state_dict names (with or without the "rnn." prefix) back to U,
- * W, b = bias_ih + bias_hh, V, c. */
-static int imp_from_torch(imp_set *s, const char *src, uerr *e)
+/* --map OLD=NEW: renamed before anything reads the names. */
+static int imp_rename(imp_set *s, const ckpt_import_opts *o, uerr *e)
 {
-    imp_tensor *wih = imp_find(s, "rnn.weight_ih_l0");
-    if (!wih)
-        wih = imp_find(s, "weight_ih_l0");
-    if (!wih)
-        return 0;
-    int pre = !strncmp(wih->name, "rnn.", 4);
-    imp_tensor *bhh = imp_find(s, pre ? "rnn.bias_hh_l0" : "bias_hh_l0");
-    imp_tensor *bih = imp_find(s, pre ? "rnn.bias_ih_l0" : "bias_ih_l0");
-    if (bhh && bih) {
-        if (bhh->dt != bih->dt || !shape_equal(&bhh->shape, &bih->shape) || bhh->dt == DT_I32)
-            return uerr_set(e, UERR_USER, "bias_ih_l0 and bias_hh_l0 differ in dtype or shape");
-        int64_t n = shape_numel(&bih->shape);
-        DT_EACH_REAL(bih->dt, T, {
-            T *x = bih->data;
-            const T *y = bhh->data;
-            for (int64_t k = 0; k < n; k++)
-                x[k] += y[k];
-        });
-    }
-    for (int i = 0; i < s->n; i++) {
-        const char *nm = s->t[i].name;
-        if (pre && !strncmp(nm, "rnn.", 4))
-            nm += 4;
-        if (!strcmp(nm, "bias_hh_l0")) {
-            /* summed into b above; dropped */
-            free(s->t[i].name);
-            free(s->t[i].data);
-            s->t[i--] = s->t[--s->n];
-            continue;
-        }
-        for (size_t k = 0; k < NTORCH; k++)
-            if (!strcmp(nm, torch_bare(torch_names[k][1]))) {
-                if (imp_find(s, torch_names[k][0]))
-                    return uerr_set(e, UERR_USER,
-                                    "%s: holds both '%s' and '%s', its PyTorch name; keep one", src,
-                                    torch_names[k][0], s->t[i].name);
-                char *c = strdup(torch_names[k][0]);
-                if (!c)
-                    return uerr_set(e, UERR_INTERNAL, "out of memory");
-                /* nm points into the name freed here: stop looking */
-                free(s->t[i].name);
-                s->t[i].name = c;
-                break;
-            }
+    for (int k = 0; k < o->nmaps; k++) {
+        const char *m = o->maps[k], *eq = strchr(m, '=');
+        if (!eq || eq == m || !eq[1])
+            return uerr_set(e, UERR_USER, "--map '%s': expected OLD=NEW", m);
+        imp_tensor *t = NULL;
+        for (int i = 0; i < s->n && !t; i++)
+            if (strlen(s->t[i].name) == (size_t)(eq - m) && !strncmp(s->t[i].name, m, eq - m))
+                t = &s->t[i];
+        if (!t)
+            return uerr_set(e, UERR_USER, "%s: --map %s: no tensor '%.*s'", o->src, m,
+                            (int)(eq - m), m);
+        if (imp_find(s, eq + 1))
+            return uerr_set(e, UERR_USER, "%s: --map %s: it holds a tensor '%s' already", o->src,
+                            m, eq + 1);
+        char *c = strdup(eq + 1);
+        if (!c)
+            return uerr_set(e, UERR_INTERNAL, "out of memory");
+        free(t->name);
+        t->name = c;
     }
     return 0;
 }
 
-/* Checks the tensors against the model the config builds (on its data),
- * converts them to its dtype, and writes the config as resolved. */
-static int imp_check(const ckpt_import_opts *o, imp_set *set, spec *s, net *n, data_source *d,
-                     char **resolved, uerr *e)
+/* A name as PyTorch's nn.RNN, nn.LSTM and nn.GRU spell their tensors. */
+static int torch_like(const char *name)
 {
-    const char *src = o->src;
-    int rc = spec_load(s, o->config, o->sets, o->nsets, e);
-    if (!rc)
-        rc = train_first_step(s, NULL, NET_TRAIN, n, d, e);
+    static const char *const k[] = {"weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l"};
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        if (strstr(name, k[i]))
+            return 1;
+    return 0;
+}
+
+/* x converted to dtype dt in place. */
+static int imp_convert(imp_tensor *x, dtype dt, uerr *e)
+{
+    if (x->dt == dt)
+        return 0;
+    int64_t k = shape_numel(&x->shape);
+    void *conv = malloc((size_t)(k ? k : 1) * dtype_size(dt));
+    if (!conv)
+        return uerr_set(e, UERR_INTERNAL, "out of memory");
+    dtype_convert(conv, dt, x->data, x->dt, k);
+    free(x->data);
+    x->data = conv;
+    x->dt = dt;
+    return 0;
+}
+
+/* The module prefix of a state_dict: what stands before weight_ih_l0
+ * ("rnn." in a model's state_dict, "" in the bare module's). */
+static void torch_prefix(const imp_set *set, char *out, size_t size)
+{
+    static const char key[] = "weight_ih_l0";
+    size_t k = sizeof key - 1;
+    snprintf(out, size, "%s", "");
+    for (int i = 0; i < set->n; i++) {
+        const char *nm = set->t[i].name;
+        size_t l = strlen(nm);
+        if (l >= k && !strcmp(nm + l - k, key) && (l == k || nm[l - k - 1] == '.')) {
+            snprintf(out, size, "%.*s", (int)(l - k), nm);
+            return;
+        }
+    }
+}
+
+/* Replaces the state_dict in set by the parameters of the config's model:
+ * every tensor of the map must be there with its shape, and no other, else
+ * the first that is not is named and nothing is changed. */
+static int imp_from_torch(imp_set *set, const spec *s, const net *n, const char *src, uerr *e)
+{
+    const model *md = &n->m;
+    const char *names[MODEL_MAX_PARAMS];
+    shape shapes[MODEL_MAX_PARAMS];
+    for (int i = 0; i < md->nparams; i++)
+        names[i] = md->param[i].name, shapes[i] = md->param[i].shape;
+    char prefix[128], s1[96], s2[96];
+    torch_prefix(set, prefix, sizeof prefix);
+    torch_map m;
+    int rc = torch_map_build(s, prefix, names, shapes, md->nparams, &m, e);
     if (rc)
         return rc;
+    char what[160];
+    snprintf(what, sizeof what, "%s, %d layer%s%s, hidden %d", m.module, s->model.layers,
+             s->model.layers == 1 ? "" : "s", s->model.bidirectional ? ", bidirectional" : "",
+             s->model.hidden);
+    const void *from[TORCH_MAX_TENSORS];
+    for (int j = 0; j < m.n; j++) {
+        imp_tensor *x = imp_find(set, m.t[j].name);
+        if (!x)
+            return uerr_set(e, UERR_USER, "%s: no tensor '%s' (the config's %s needs %s)", src,
+                            m.t[j].name, what, shape_str(&m.t[j].shape, s1, sizeof s1));
+        if (!shape_equal(&x->shape, &m.t[j].shape) || x->dt == DT_I32)
+            return uerr_set(e, UERR_USER, "%s: tensor '%s' is %s %s, the config's %s needs %s",
+                            src, x->name, dtype_name(x->dt), shape_str(&x->shape, s1, sizeof s1),
+                            what, shape_str(&m.t[j].shape, s2, sizeof s2));
+    }
+    for (int i = 0; i < set->n; i++) {
+        int known = 0;
+        for (int j = 0; j < m.n && !known; j++)
+            known = !strcmp(m.t[j].name, set->t[i].name);
+        if (!known)
+            return uerr_set(e, UERR_USER, "%s: tensor '%s' is not in the config's %s", src,
+                            set->t[i].name, what);
+    }
+    for (int j = 0; j < m.n && !rc; j++) {
+        imp_tensor *x = imp_find(set, m.t[j].name);
+        rc = imp_convert(x, s->train.dtype, e);
+        from[j] = x->data;
+    }
+    void *out[MODEL_MAX_PARAMS];
+    if (rc || (rc = torch_unpack(&m, s->train.dtype, from, shapes, md->nparams, out, e)))
+        return rc;
+    imp_set got = {0};
+    for (int i = 0; i < md->nparams; i++) {
+        char *nm = rc ? NULL : strdup(names[i]);
+        if (!rc && !nm)
+            rc = uerr_set(e, UERR_INTERNAL, "out of memory");
+        if (rc)
+            free(out[i]);
+        else
+            rc = imp_add(&got, nm, s->train.dtype, shapes[i], out[i], e);
+    }
+    if (rc) {
+        imp_free(&got);
+        return rc;
+    }
+    imp_free(set);
+    *set = got;
+    return 0;
+}
+
+/* The model the config builds (on its data). */
+static int imp_model(const ckpt_import_opts *o, spec *s, net *n, data_source *d, uerr *e)
+{
+    int rc = spec_load(s, o->config, o->sets, o->nsets, e);
+    return rc ? rc : train_first_step(s, NULL, NET_TRAIN, n, d, e);
+}
+
+/* Checks the tensors against the config's model, converts them to its
+ * dtype, and writes the config as resolved. */
+static int imp_check(const char *src, imp_set *set, const spec *s, const net *n, char **resolved,
+                     uerr *e)
+{
+    int rc = 0;
     for (int i = 0; !rc && i < n->m.nparams; i++) {
         const model_param *p = &n->m.param[i];
         imp_tensor *x = imp_find(set, p->name);
@@ -295,17 +396,8 @@ static int imp_check(const ckpt_import_opts *o, imp_set *set, spec *s, net *n, d
             rc = uerr_set(e, UERR_USER, "%s: tensor '%s' is %s %s, the model needs %s %s", src,
                           p->name, dtype_name(x->dt), shape_str(&x->shape, s1, sizeof s1),
                           dtype_name(s->train.dtype), shape_str(&p->shape, s2, sizeof s2));
-        else if (x->dt != s->train.dtype) {
-            /* stored in the config's dtype, as training would */
-            int64_t k = shape_numel(&x->shape);
-            void *conv = malloc((size_t)(k ? k : 1) * dtype_size(s->train.dtype));
-            if (!conv)
-                return uerr_set(e, UERR_INTERNAL, "out of memory");
-            dtype_convert(conv, s->train.dtype, x->data, x->dt, k);
-            free(x->data);
-            x->data = conv;
-            x->dt = s->train.dtype;
-        }
+        else /* stored in the config's dtype, as training would */
+            rc = imp_convert(x, s->train.dtype, e);
     }
     for (int i = 0; !rc && i < set->n; i++) {
         int known = 0;
@@ -336,7 +428,17 @@ int ckpt_io_import(store *db, const ckpt_import_opts *o, ckpt_imported *out, uer
     store_tensor *ts = NULL;
     int rc = imp_read(src, &set, e);
     if (!rc)
-        rc = imp_from_torch(&set, src, e);
+        rc = imp_rename(&set, o, e);
+    if (!rc && o->torch && !o->config)
+        rc = uerr_set(e, UERR_USER,
+                      "--torch needs --config CONFIG: the state_dict's tensors are split into "
+                      "that model's parameters");
+    for (int i = 0; !rc && !o->torch && i < set.n; i++)
+        if (torch_like(set.t[i].name))
+            rc = uerr_set(e, UERR_USER,
+                          "%s: tensor '%s' is named as in a PyTorch state_dict; import it with "
+                          "--torch --config CONFIG",
+                          src, set.t[i].name);
     /* a diverged model stored as good would make sample and eval fail later */
     for (int i = 0; !rc && !o->allow_nonfinite && i < set.n; i++) {
         int64_t k = set.t[i].dt == DT_I32
@@ -349,9 +451,13 @@ int ckpt_io_import(store *db, const ckpt_import_opts *o, ckpt_imported *out, uer
                           src, set.t[i].name, (long long)k);
     }
     if (!rc && o->config) {
-        rc = imp_check(o, &set, &s, &n, &d, &resolved, e);
+        rc = imp_model(o, &s, &n, &d, e);
         have_model = !rc;
     }
+    if (!rc && o->torch)
+        rc = imp_from_torch(&set, &s, &n, src, e);
+    if (!rc && have_model)
+        rc = imp_check(src, &set, &s, &n, &resolved, e);
     for (int i = 0; !rc && i < set.n; i++) {
         const char *nm = set.t[i].name;
         if (!*nm || strlen(nm) > 200)

@@ -1,11 +1,14 @@
 /*
  * ckpt_io.h - checkpoints to and from files other programs read: .npy
- * directories and safetensors files, with PyTorch's state_dict names for
- * an Elman cell (torch.nn.RNN + nn.Linear) in both directions.
+ * directories and safetensors files, with PyTorch's state_dict names
+ * (train/ckpt_torch.h) in both directions.
  *
  * Invariants:
- * - An export with torch names imports back to the same parameters
- *   (bias_hh_l0, zeros on export, is summed into b on import).
+ * - An export with torch names imports back to the same bits (each
+ *   bias_hh that repeats a bias, zeros on export, is summed into it on
+ *   import).
+ * - A torch import that does not fit the config's model is refused with
+ *   one line naming the first tensor that does not; nothing is stored.
  * - An import stores each tensor under the role ckpt_role gives its name
  *   (train/ckpt_state.h), so an --all export comes back as it was.
  * - An import that fails leaves no run behind.
@@ -21,7 +24,7 @@ typedef struct ckpt_export_opts {
     const char *npy_dir;  /* DIR/<name>.npy files, or */
     const char *sft_path; /* one safetensors file */
     int all;              /* every tensor, not only the parameters */
-    int torch;            /* PyTorch state_dict names (Elman only) */
+    int torch;            /* PyTorch state_dict names (train/ckpt_torch.h) */
 } ckpt_export_opts;
 
 /* What was written: the checkpoint, its run, and the tensors as named in
@@ -31,7 +34,9 @@ typedef struct ckpt_exported {
     store_run r;
     sft_tensor *t;
     int n;
-    void *zeros; /* bias_hh_l0 of a torch export */
+    void **owned; /* the tensors of a torch export */
+    int nowned;
+    char (*names)[80]; /* and their names */
 } ckpt_exported;
 
 /* Writes checkpoint ref (a reference as store_checkpoint_resolve takes). */
@@ -51,6 +56,13 @@ typedef struct ckpt_import_opts {
     int64_t step;
     const char *command_line, *program_version;
     int allow_nonfinite; /* store NaN and inf as they are (else refused) */
+    /* PyTorch state_dict names (train/ckpt_torch.h), mapped to the model
+     * of config (required); without it, such names are refused. */
+    int torch;
+    /* "OLD=NEW": tensor OLD of src is read as NEW (before the torch
+     * names are mapped: --map classifier.weight=fc.weight) */
+    const char *const *maps;
+    int nmaps;
 } ckpt_import_opts;
 
 typedef struct ckpt_imported {
