@@ -184,7 +184,9 @@ k=0
 for src in "$T/npy" "$T/r.safetensors" "$T/torch.safetensors"; do
     k=$((k + 1))
     nm=imp$k
-    $UNROLL ckpt import "$src" --name "$nm" --config "$cfg" --db "$T/int.db" >/dev/null 2>"$T/err" ||
+    torch=
+    case "$src" in *torch*) torch=--torch ;; esac
+    $UNROLL ckpt import "$src" $torch --name "$nm" --config "$cfg" --db "$T/int.db" >/dev/null 2>"$T/err" ||
         ko "ckpt import $(basename "$src")" "$(cat "$T/err")"
     same=$($UNROLL ckpt diff r "$nm" --db "$T/int.db" --json | grep -c '"role": "param".*"same": "yes"')
     [ "$same" -eq 5 ] && ok "ckpt import $(basename "$src"): the 5 parameters bit-identical" ||
