@@ -19,6 +19,7 @@
 
 #include "store/safetensors.h"
 #include "store/store.h"
+#include "train/ckpt_torch.h"
 
 typedef struct ckpt_export_opts {
     const char *npy_dir;  /* DIR/<name>.npy files, or */
@@ -36,7 +37,7 @@ typedef struct ckpt_exported {
     int n;
     void **owned; /* the tensors of a torch export */
     int nowned;
-    char (*names)[80]; /* and their names */
+    char (*names)[TORCH_NAME_MAX]; /* and their names */
 } ckpt_exported;
 
 /* Writes checkpoint ref (a reference as store_checkpoint_resolve takes). */

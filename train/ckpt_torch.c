@@ -108,7 +108,7 @@ int torch_map_build(const spec *s, const char *prefix, const char *const *names,
     int L = s->model.layers, ndir = s->model.bidirectional ? 2 : 1, rc = 0;
     for (int l = 0; l < L && !rc; l++)
         for (int d = 0; d < ndir && !rc; d++) {
-            char lp[16] = "", pre[24], tn[80];
+            char lp[16] = "", pre[24], tn[TORCH_NAME_MAX];
             if (L > 1)
                 snprintf(lp, sizeof lp, "l%d.", l);
             snprintf(pre, sizeof pre, "%s%s", lp, ndir == 2 ? (d ? "bw." : "fw.") : "");

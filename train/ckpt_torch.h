@@ -32,9 +32,10 @@
 
 #define TORCH_MAX_PARTS 4
 #define TORCH_MAX_TENSORS (4 * 2 * SPEC_MAX_LAYERS + 2)
+#define TORCH_NAME_MAX 160 /* a module prefix and "bias_hh_l9_reverse" */
 
 typedef struct torch_tensor {
-    char name[80];
+    char name[TORCH_NAME_MAX];
     int nparts;
     int part[TORCH_MAX_PARTS];   /* index into the caller's parameter list */
     int second[TORCH_MAX_PARTS]; /* 1: bias_hh's copy of a bias bias_ih holds */
