@@ -98,7 +98,7 @@ typedef struct spec {
 
     struct {
         spec_cell cell;
-        spec_gru gru; /* cell gru only */
+        spec_gru gru;   /* cell gru only */
         int hidden;     /* 1..65536 */
         int activation; /* index into op_activation_names() (ops/ops.h):
                            spec_value_name("model.activation", i) */

@@ -293,7 +293,7 @@ const char *spec_closest(const char *s, size_t len, const char *const *cands, si
 }
 
 /* " (did you mean 'model.hidden'?)" for an unknown key, or "". Looks at
- * every key and section for a typo, then for a key with the same last
+ * every key and section for a typo, and for a key with the same last
  * part in another section ("model.lr" -> "train.optimizer.lr"). */
 void spec_suggest_key(const char *key, size_t len, char *out, size_t n)
 {
@@ -315,8 +315,10 @@ void spec_suggest_key(const char *key, size_t len, char *out, size_t n)
             }
         }
     }
-    const char *best = spec_closest(key, len, cands, nc);
-    if (!best && len <= 64) {
+    /* the same last part in another section beats a typo of two edits
+     * or more ("model.lr" is train.optimizer.lr, not model.gru) */
+    const char *best = NULL;
+    if (len <= 64) {
         const char *last = key;
         for (size_t i = 0; i < len; i++)
             if (key[i] == '.')
@@ -330,6 +332,9 @@ void spec_suggest_key(const char *key, size_t len, char *out, size_t n)
                 best = k;
         }
     }
+    const char *typo = spec_closest(key, len, cands, nc);
+    if (typo && (!best || spec_distance(key, len, typo, strlen(typo)) <= 1))
+        best = typo;
     if (best)
         snprintf(out, n, " (did you mean '%s'?)", best);
 }

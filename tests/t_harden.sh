@@ -167,10 +167,11 @@ for c in "sample good --length 5 --db $T/s.db" "config show $T/g.yaml" "graph $T
         ko "stdout on /dev/full: $c exits 1" "exit $rc: $(cat "$T/err")"
 done
 
-# ---- 14: a tensor and its PyTorch alias in one import: the file is named ----
+# ---- 14: a PyTorch name without --torch (never stored half-renamed): the file is named ----
 $UNROLL ckpt export good --db "$T/s.db" --npy "$T/ex2" >/dev/null
 cp "$T/ex2/U.npy" "$T/ex2/weight_ih_l0.npy"
-one_line "import: U and weight_ih_l0 both present" 1 "ex2: holds both 'U' and 'weight_ih_l0'" \
+one_line "import: U and weight_ih_l0 both present" 1 \
+    "ex2: tensor 'weight_ih_l0' is named as in a PyTorch state_dict; import it with --torch" \
     $UNROLL ckpt import "$T/ex2" --name dup --db "$T/s.db"
 
 # ---- 15, 16: messages name the place; names and options -----------------------

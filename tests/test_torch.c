@@ -106,8 +106,7 @@ static void check_against_torch(store *db, const char *name, const char *dir, co
     double worst = 0;
     for (int j = 0; j < m.n; j++) {
         double w = compare_tensor(dir, &m.t[j], packed[j]);
-        CHECKF(w <= 1e-12, "%s: gradient of %s differs from torch's by %.3g", name, m.t[j].name,
-               w);
+        CHECKF(w <= 1e-12, "%s: gradient of %s differs from torch's by %.3g", name, m.t[j].name, w);
         worst = isnan(w) ? w : fmax(worst, w);
         free(packed[j]);
     }
@@ -118,8 +117,7 @@ static void check_against_torch(store *db, const char *name, const char *dir, co
     spec_free(&s);
 }
 
-static int64_t import_run(store *db, const char *src, const char *name, const char *config,
-                          uerr *e)
+static int64_t import_run(store *db, const char *src, const char *name, const char *config, uerr *e)
 {
     ckpt_import_opts o = {.src = src, .name = name, .config = config, .torch = 1};
     ckpt_imported r;

@@ -52,8 +52,8 @@ static int export_torch(ckpt_exported *x, int all, uerr *e)
                         "its model is not known",
                         x->r.name);
     spec s;
-    int rc = spec_load_buffer(&s, x->r.name, x->r.config_text, strlen(x->r.config_text), NULL, 0,
-                              e);
+    int rc =
+        spec_load_buffer(&s, x->r.name, x->r.config_text, strlen(x->r.config_text), NULL, 0, e);
     if (rc)
         return rc;
     const char *names[MODEL_MAX_PARAMS];
@@ -61,8 +61,9 @@ static int export_torch(ckpt_exported *x, int all, uerr *e)
     const void *src[MODEL_MAX_PARAMS];
     int n = x->n;
     if (n > MODEL_MAX_PARAMS)
-        rc = uerr_set(e, UERR_USER, "--torch: checkpoint %lld has %d parameters, no model that many",
-                      (long long)x->l.id, n);
+        rc =
+            uerr_set(e, UERR_USER, "--torch: checkpoint %lld has %d parameters, no model that many",
+                     (long long)x->l.id, n);
     dtype dt = n ? x->t[0].dt : DT_F32;
     for (int i = 0; !rc && i < n; i++) {
         names[i] = x->t[i].name, shapes[i] = x->t[i].shape, src[i] = x->t[i].data;
@@ -252,8 +253,8 @@ static int imp_rename(imp_set *s, const ckpt_import_opts *o, uerr *e)
             return uerr_set(e, UERR_USER, "%s: --map %s: no tensor '%.*s'", o->src, m,
                             (int)(eq - m), m);
         if (imp_find(s, eq + 1))
-            return uerr_set(e, UERR_USER, "%s: --map %s: it holds a tensor '%s' already", o->src,
-                            m, eq + 1);
+            return uerr_set(e, UERR_USER, "%s: --map %s: it holds a tensor '%s' already", o->src, m,
+                            eq + 1);
         char *c = strdup(eq + 1);
         if (!c)
             return uerr_set(e, UERR_INTERNAL, "out of memory");
@@ -333,9 +334,9 @@ static int imp_from_torch(imp_set *set, const spec *s, const net *n, const char 
             return uerr_set(e, UERR_USER, "%s: no tensor '%s' (the config's %s needs %s)", src,
                             m.t[j].name, what, shape_str(&m.t[j].shape, s1, sizeof s1));
         if (!shape_equal(&x->shape, &m.t[j].shape) || x->dt == DT_I32)
-            return uerr_set(e, UERR_USER, "%s: tensor '%s' is %s %s, the config's %s needs %s",
-                            src, x->name, dtype_name(x->dt), shape_str(&x->shape, s1, sizeof s1),
-                            what, shape_str(&m.t[j].shape, s2, sizeof s2));
+            return uerr_set(e, UERR_USER, "%s: tensor '%s' is %s %s, the config's %s needs %s", src,
+                            x->name, dtype_name(x->dt), shape_str(&x->shape, s1, sizeof s1), what,
+                            shape_str(&m.t[j].shape, s2, sizeof s2));
     }
     for (int i = 0; i < set->n; i++) {
         int known = 0;

@@ -86,8 +86,8 @@ static int add(torch_map *m, const char *name, const char *pre, const char *cons
         if (k == 0)
             t->shape = *p;
         else if (p->rank != t->shape.rank || (p->rank == 2 && p->dim[1] != t->shape.dim[1]))
-            return uerr_set(e, UERR_USER, "--torch: parameter '%s' does not stack with '%s%s'",
-                            un, pre, blk[0]);
+            return uerr_set(e, UERR_USER, "--torch: parameter '%s' does not stack with '%s%s'", un,
+                            pre, blk[0]);
         else
             t->shape.dim[0] += p->dim[0];
         t->part[k] = i;

@@ -37,8 +37,8 @@
 typedef struct torch_tensor {
     char name[TORCH_NAME_MAX];
     int nparts;
-    int part[TORCH_MAX_PARTS];   /* index into the caller's parameter list */
-    int second[TORCH_MAX_PARTS]; /* 1: bias_hh's copy of a bias bias_ih holds */
+    int part[TORCH_MAX_PARTS];      /* index into the caller's parameter list */
+    int second[TORCH_MAX_PARTS];    /* 1: bias_hh's copy of a bias bias_ih holds */
     int64_t numel[TORCH_MAX_PARTS]; /* elements of each block */
     shape shape;
 } torch_tensor;
@@ -62,8 +62,7 @@ enum { TORCH_ZERO, TORCH_COPY };
 /* out[j] (allocated here, dtype dt) = PyTorch tensor j from the
  * parameters' data src[i]; second copies per mode. On failure nothing is
  * left allocated. */
-int torch_pack(const torch_map *m, dtype dt, const void *const *src, int mode, void **out,
-               uerr *e);
+int torch_pack(const torch_map *m, dtype dt, const void *const *src, int mode, void **out, uerr *e);
 
 /* out[i] (allocated here, dtype dt, the parameter's shape) from PyTorch
  * tensors src[j], second copies summed into their parameter. */
