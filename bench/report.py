@@ -171,7 +171,7 @@ def main():
                 100 * g / pk, 100 * S3_PEAK_TARGET, mark(g / pk >= S3_PEAK_TARGET)))
     print("  PyTorch: nn.RNN (nn.LSTM at L2, nn.GRU at G2) + Linear; first pair: OpenBLAS as "
           "Debian ships it, second: OPENBLAS_CORETYPE set to the CPU's strongest core")
-    print("  G2: unroll runs bench/gru_torch.yaml (PyTorch's GRU formula as equations) against "
+    print("  G2: unroll runs bench/gru_torch.yaml (the GRU preset, model.gru: torch) against "
           "oneDNN's lbr_gru and nn.GRU")
     print("  GFLOP: the products unroll's whole step needs (report.py step_flops; one-hot "
           "inputs are gathers, not products); GFLOP/s over the step column; peak: of the "
