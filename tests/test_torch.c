@@ -3,7 +3,8 @@
  * bidirectional nn.RNN (relu), nn.LSTM (2 layers, bidirectional) and
  * nn.GRU (2 layers, model.gru: torch) imported with `ckpt import --torch`
  * gives the loss and every gradient PyTorch 1.13 gave, to 1e-12 in
- * float64, and `ckpt export --torch` then import gives back the same bits.
+ * float64, `ckpt export --torch` then import gives back the same bits,
+ * and the export writes PyTorch's weight matrices back bit for bit.
  *
  * The goldens in tests/golden/torch/CASE/ were made once by
  * tools/torch_golden.py (no Python here): the state_dict, PyTorch's loss
@@ -124,6 +125,47 @@ static int64_t import_run(store *db, const char *src, const char *name, const ch
     return ckpt_io_import(db, &o, &r, e) ? -1 : r.ckpt;
 }
 
+/* 1 if files a and b hold the same dtype, shape and bytes */
+static int same_npy(const char *a, const char *b)
+{
+    dtype da, db;
+    shape sa, sb;
+    void *xa = NULL, *xb = NULL;
+    uerr e = {0};
+    int same = !npy_read(a, &da, &sa, &xa, &e) && !npy_read(b, &db, &sb, &xb, &e) && da == db &&
+               shape_equal(&sa, &sb) && !memcmp(xa, xb, (size_t)shape_numel(&sa) * dtype_size(da));
+    free(xa);
+    free(xb);
+    return same;
+}
+
+/* export --torch writes PyTorch's weights back as they were, bit for bit
+ * (the biases come back summed into bias_ih: PyTorch adds both) */
+static void check_export_weights(store *db, const char *name, const char *dir)
+{
+    uerr e = {0};
+    char out[512];
+    snprintf(out, sizeof out, "%s/%s_torch", tmp, name);
+    ckpt_exported x;
+    ckpt_export_opts xo = {.npy_dir = out, .torch = 1};
+    CHECK_OK(ckpt_io_export(db, name, &xo, &x, &e), &e);
+    int nw = 0;
+    for (int i = 0; i < x.n; i++) {
+        if (!strstr(x.t[i].name, "weight"))
+            continue;
+        char a[700], b[700];
+        snprintf(a, sizeof a, "%s/%s.npy", out, x.t[i].name);
+        /* rnn2's state_dict is the bare module's: no "rnn." */
+        snprintf(b, sizeof b, "%s/state/%s.npy", dir,
+                 strcmp(name, "rnn2") || strncmp(x.t[i].name, "rnn.", 4) ? x.t[i].name
+                                                                         : x.t[i].name + 4);
+        CHECKF(same_npy(a, b), "%s: exported %s differs from PyTorch's", name, x.t[i].name);
+        nw++;
+    }
+    CHECKF(nw >= 3, "%s: %d weights exported", name, nw);
+    ckpt_exported_free(&x);
+}
+
 /* export --torch, import --torch: every parameter the same bits */
 static void check_round_trip(store *db, const char *name, int64_t ck, const char *config)
 {
@@ -168,6 +210,7 @@ static void test_import_matches_torch(void)
             continue;
         check_against_torch(db, cases[i], dir, config);
         check_round_trip(db, cases[i], ck, config);
+        check_export_weights(db, cases[i], dir);
     }
     store_close(db);
 }
