@@ -273,8 +273,10 @@ static int write_jacobian(const spec *s, const data_source *d, const net *n, con
     }
     if (!rc && a->plot) {
         char title[512];
-        snprintf(title, sizeof title, "%s: %s h, T=%lld, B=%lld, hidden %d", s->path,
-                 a->layer ? a->layer : "top", (long long)T, (long long)n->m.B, s->model.hidden);
+        snprintf(title, sizeof title, "%s: %s, h of %s%s, T=%lld, B=%lld, hidden %d", s->path,
+                 spec_value_name("model.cell", (int)s->model.cell),
+                 a->layer ? "layer " : "the top layer", a->layer ? a->layer : "", (long long)T,
+                 (long long)n->m.B, s->model.hidden);
         rc = write_plot(a->plot, pan, title, T, e);
     }
     free(m);

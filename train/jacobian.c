@@ -208,6 +208,31 @@ int jacobian_ledger(const spec *s, const model_io *io, const net *src, int layer
     return rc;
 }
 
+static void param_dims(const model_param *p, int64_t *R, int64_t *C)
+{
+    *R = p->shape.rank == 2 ? p->shape.dim[0] : 1;
+    *C = p->shape.dim[p->shape.rank - 1];
+}
+
+int64_t jacobian_sigma_scratch(const net *n)
+{
+    int64_t most = 0;
+    for (int i = 0; i < n->m.nparams; i++) {
+        int64_t R, C;
+        param_dims(&n->m.param[i], &R, &C);
+        most = R * C + C * C > most ? R * C + C * C : most;
+    }
+    return most;
+}
+
+double jacobian_param_sigma(const net *n, int i, double *scratch)
+{
+    int64_t R, C;
+    param_dims(&n->m.param[i], &R, &C);
+    dtype_convert(scratch, DT_F64, net_param(n, i), n->dt, R * C);
+    return jacobian_spectral_norm(scratch, R, C, scratch + R * C);
+}
+
 void jacobian_decay_profile(const double *m, int64_t T, double *prof)
 {
     for (int64_t d = 0; d < T; d++) {

@@ -41,6 +41,14 @@ int jacobian_ledger(const spec *s, const model_io *io, const net *src, int layer
  * rounding (Jacobi). Scratch: C*C doubles. */
 double jacobian_spectral_norm(const double *a, int64_t R, int64_t C, double *scratch);
 
+/* The largest singular value of parameter i of n (a matrix [R, C], or a
+ * vector as [1, C]) in n's parameter block; scratch holds
+ * jacobian_sigma_scratch(n) doubles. train.ledger_every stores it for each
+ * recurrent matrix (model_param.recurrent): ledger.sigma.<name>. With
+ * sigma(W) < 1 and |tanh'| <= 1, ||dh_t/dh_k|| <= sigma(W)^(t-k) for Elman. */
+double jacobian_param_sigma(const net *n, int i, double *scratch);
+int64_t jacobian_sigma_scratch(const net *n);
+
 /* The decay of a ledger matrix m [T, T] with the distance d = t - k:
  * prof[d] = the mean of log10 m[t, t - d] over the t where it is > 0, or
  * NAN where there is none. */
