@@ -99,18 +99,34 @@ static int close_to(double a, double b, double rel)
     return fabs(a - b) <= rel * fmax(fabs(a), fabs(b)) + 1e-300;
 }
 
+/* The ledger of layer `layer` of a model of `cell` over the whole batch,
+ * the net left in n (and s) for the caller to free; a failure fails the
+ * test and frees them. */
+static int ledger_of(const char *cell, int layers, int layer, spec *s, net *n, double *dl,
+                     double *dh)
+{
+    uerr e = {0};
+    model_io io = {.input = NIN, .output = K};
+    if (make(n, s, cell, layers, 0, T, -1)) {
+        CHECK(0);
+        return 1;
+    }
+    if (jacobian_ledger(s, &io, n, layer, dl, dh, &e)) {
+        CHECKF(0, "%s", e.msg);
+        net_free(n);
+        spec_free(s);
+        return 1;
+    }
+    return 0;
+}
+
 static void test_elman_matches_seed_001(void)
 {
     spec s;
     net n;
-    uerr e = {0};
-    if (make(&n, &s, "elman", 1, 0, T, -1)) {
-        CHECK(0);
-        return;
-    }
     static double dl[T * T], dh[T * T];
-    model_io io = {.input = NIN, .output = K};
-    CHECK_OK(jacobian_ledger(&s, &io, &n, -1, dl, dh, &e), &e);
+    if (ledger_of("elman", 1, -1, &s, &n, dl, dh))
+        return;
     const double *U = net_param(&n, model_find_param(&n.m, "U"));
     const double *W = net_param(&n, model_find_param(&n.m, "W"));
     const double *bb = net_param(&n, model_find_param(&n.m, "b"));
@@ -311,14 +327,9 @@ static void against_differences(const char *cell, int layers, int layer, int64_t
 {
     spec s;
     net n;
-    uerr e = {0};
-    if (make(&n, &s, cell, layers, 0, T, -1)) {
-        CHECK(0);
-        return;
-    }
     static double dl[T * T], dh[T * T];
-    model_io io = {.input = NIN, .output = K};
-    CHECK_OK(jacobian_ledger(&s, &io, &n, layer, dl, dh, &e), &e);
+    if (ledger_of(cell, layers, layer, &s, &n, dl, dh))
+        return;
     double worst = 0;
     static const int64_t pairs[][2] = {{5, 1}, {4, 3}, {3, 0}, {5, 4}};
     for (size_t p = 0; p < sizeof pairs / sizeof *pairs; p++) {
@@ -356,16 +367,13 @@ static void test_stacked_against_differences(void)
 /* Jordan feeds y[t-1] (the target), not h[t-1]: nothing flows back. */
 static void test_jordan_has_no_path_back(void)
 {
+    uerr e = {0};
+    model_io io = {.input = NIN, .output = K};
     spec s;
     net n;
-    uerr e = {0};
-    if (make(&n, &s, "jordan", 1, 0, T, -1)) {
-        CHECK(0);
-        return;
-    }
     static double dl[T * T], dh[T * T];
-    model_io io = {.input = NIN, .output = K};
-    CHECK_OK(jacobian_ledger(&s, &io, &n, -1, dl, dh, &e), &e);
+    if (ledger_of("jordan", 1, -1, &s, &n, dl, dh))
+        return;
     for (int t = 0; t < T; t++)
         for (int k = 0; k < t; k++)
             CHECK(dl[t * T + k] == 0 && dh[t * T + k] == 0);
