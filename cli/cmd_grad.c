@@ -298,6 +298,9 @@ int cmd_grad(int argc, char **argv)
     if (a.second_order)
         return cli_usage("grad: --second-order is gradcheck's (unroll gradcheck CONFIG "
                          "--second-order)");
+    if ((a.plot || a.layer) && !a.jacobian)
+        return cli_usage("grad: %s draws or picks the ledger of --jacobian: add it",
+                         a.plot ? "--plot" : "--layer");
     uerr e = {0};
     spec s;
     if (spec_load(&s, a.c.config, a.c.sets, a.c.nsets, &e))

@@ -54,6 +54,11 @@ rc=$?
 [ $rc -eq 1 ] && grep -q -- "--layer 1: the model has layers 0 to 0" "$T/err" &&
     ok "--layer beyond the model's layers: refused in one line" ||
     ko "--layer beyond the model's layers: refused in one line" "exit $rc: $(cat "$T/err")"
+$UNROLL grad $C --set train.seq_len=5 --out "$T/x" --plot "$T/x.svg" 2>"$T/err"
+rc=$?
+[ $rc -eq 2 ] && grep -q -- "--plot draws or picks the ledger of --jacobian: add it" "$T/err" &&
+    [ ! -e "$T/x.svg" ] && ok "--plot without --jacobian: a usage error" ||
+    ko "--plot without --jacobian: a usage error" "exit $rc: $(cat "$T/err")"
 if $UNROLL grad $C --set model.layers=2 --set train.seq_len=6 --out "$T/s" --jacobian \
     --layer 0 --quiet 2>"$T/err" && [ -f "$T/s/jacobian/dh_dh.npy" ]; then
     ok "--layer 0 of a 2-layer model"
