@@ -15,7 +15,8 @@
 #                   and shared library, headers, unroll.pc, the man page and
 #                   the Python package (PYDIR)
 #   make docs-img   docs/img/architecture.svg from docs/architecture.dot
-#                   (Graphviz; the SVG is committed)
+#                   (Graphviz) and the README's gradient-ledger pictures
+#                   (the SVGs are committed)
 #   make format / compdb / clean
 #
 # Dependencies come through pkg-config: libyaml (yaml-0.1), SQLite
@@ -179,8 +180,12 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB)
 
 # The README's data-flow picture; needs Graphviz, so never part of all.
 .PHONY: docs-img
-docs-img:
+docs-img: $(UNROLL) data
 	dot -Tsvg docs/architecture.dot -o docs/img/architecture.svg
+	$(UNROLL) grad configs/vanishing_elman.yaml --jacobian --out $(BUILD)/docs-ledger \
+	    --plot docs/img/ledger_elman.svg --quiet
+	$(UNROLL) grad configs/vanishing_elman.yaml --set model.cell=lstm --jacobian \
+	    --out $(BUILD)/docs-ledger --plot docs/img/ledger_lstm.svg --quiet
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard */*.h)

@@ -18,13 +18,16 @@
 #include "engine/gradcheck.h"
 #include "store/npy.h"
 #include "train/net.h"
+#include "store/plot.h"
 #include "train/data.h"
+#include "train/jacobian.h"
 #include "train/text.h"
 #include "train/train.h"
 
 static const char grad_help[] =
     "usage: unroll grad CONFIG [--set KEY=VALUE]... [--params DIR] [--per-step]\n"
-    "                   [--hvp VDIR | --hvp-seed N] --out DIR\n"
+    "                   [--hvp VDIR | --hvp-seed N] [--jacobian [--layer L] [--plot FILE.svg]]\n"
+    "                   --out DIR\n"
     "\n"
     "Runs forward and backward on the first training batch from the initial\n"
     "parameters (hidden state zero) and writes numpy .npy files. At the top of DIR\n"
@@ -50,6 +53,18 @@ static const char grad_help[] =
     "                       (the parameter's shape; a missing file means zeros)\n"
     "--hvp-seed N draws v ~ N(0, 1) from the seed N instead and writes it:\n"
     "  DIR/hvp_v/<name>.npy the direction v used\n"
+    "With --jacobian, how gradients vanish over time (float64, exact: T (H + 1)\n"
+    "backward passes seeded per step, not estimated), row t, column k, 0 for k > t:\n"
+    "  DIR/jacobian/dL_dh.npy    float64 [T, T]: ||d L_t / d h_k||, L_t step t's loss\n"
+    "                            alone, Frobenius norm over the batch and the units\n"
+    "  DIR/jacobian/dh_dh.npy    float64 [T, T]: ||d h_t / d h_k||, the spectral norm\n"
+    "                            of the Jacobian (seed 001's product of W^T diag(1-h^2)\n"
+    "                            for Elman), the largest over the batch's rows\n"
+    "  h is the top layer's h[t] (--layer L: layer L, 0 the lowest; the forward\n"
+    "  direction when bidirectional); every path from h_k counts, an LSTM's cell\n"
+    "  state included. Prints the decay per step: a least-squares line through the\n"
+    "  mean of log10 over each distance t - k. --plot FILE.svg draws both as\n"
+    "  triangular heat maps and their decay against t - k with the fitted lines.\n"
     "\n"
     "example:\n"
     "  unroll grad configs/min_char_rnn.yaml --set train.seq_len=10 --out /tmp/g\n"
@@ -85,8 +100,8 @@ static const char gradcheck_help[] =
 
 typedef struct grad_args {
     cli_common c;
-    const char *params, *out, *sample, *hvp, *hvp_seed;
-    int per_step, second_order;
+    const char *params, *out, *sample, *hvp, *hvp_seed, *layer, *plot;
+    int per_step, second_order, jacobian;
 } grad_args;
 
 static int parse(int argc, char **argv, const char *cmd, const char *help, grad_args *a)
@@ -98,6 +113,9 @@ static int parse(int argc, char **argv, const char *cmd, const char *help, grad_
                             {"--hvp", &a->hvp, NULL},
                             {"--hvp-seed", &a->hvp_seed, NULL},
                             {"--second-order", NULL, &a->second_order},
+                            {"--jacobian", NULL, &a->jacobian},
+                            {"--layer", &a->layer, NULL},
+                            {"--plot", &a->plot, NULL},
                             {NULL, NULL, NULL}};
     int pr = cli_parse(argc, argv, cmd, help, &a->c, opts, &a->c.config, 1);
     if (pr)
@@ -204,6 +222,68 @@ static int write_ledger(const net *n, const char *out, int quiet, uerr *e)
     return rc;
 }
 
+static int write_plot(const char *path, const plot_ledger_panel *pan, const char *title, int64_t T,
+                      uerr *e)
+{
+    outfile of = {0};
+    int rc = outfile_open(&of, path, e);
+    if (!rc)
+        rc = plot_ledger_svg(of.f, pan, 2, T, title, e);
+    if (!rc)
+        return outfile_commit(&of, path, e);
+    outfile_abort(&of);
+    return rc;
+}
+
+/* The vanishing-gradient ledger: two .npy files, the fitted decays on
+ * standard output (unless quiet) and, if asked, a picture. */
+static int write_jacobian(const spec *s, const data_source *d, const net *n, const grad_args *a,
+                          uerr *e)
+{
+    long long layer = -1;
+    if (a->layer && cli_int("--layer", a->layer, 0, SPEC_MAX_LAYERS - 1, &layer))
+        return UERR_USAGE;
+    int64_t T = n->m.T;
+    double *m = malloc((size_t)(2 * T * T) * sizeof(double));
+    double *prof = malloc((size_t)(2 * T) * sizeof(double));
+    char dir[4200], path[4300];
+    snprintf(dir, 4100, "%s/jacobian", a->out);
+    int rc = !m || !prof ? uerr_set(e, UERR_INTERNAL, "out of memory") : 0;
+    if (!rc)
+        rc = jacobian_ledger(s, &d->io, n, (int)layer, m, m + T * T, e);
+    if (!rc)
+        rc = outfile_mkdir_p(dir, e);
+    static const char *const file[2] = {"dL_dh", "dh_dh"};
+    static const char *const what[2] = {"||dL_t/dh_k||", "||dh_t/dh_k||"};
+    plot_ledger_panel pan[2];
+    shape sq = shape_2(T, T);
+    for (int k = 0; k < 2 && !rc; k++) {
+        snprintf(path, sizeof path, "%s/%s.npy", dir, file[k]);
+        rc = npy_write(path, DT_F64, &sq, m + k * T * T, e);
+        pan[k] = (plot_ledger_panel){what[k], m + k * T * T, prof + k * T, NAN, NAN};
+        jacobian_decay_profile(pan[k].z, T, prof + k * T);
+        int used = jacobian_decay_fit(pan[k].prof, T, &pan[k].slope, &pan[k].intercept);
+        if (!a->c.quiet && used >= 2)
+            printf("%-14s x%.4g per step (10^%.4f) over t - k = 0..%lld: least squares on "
+                   "the mean log10 at each distance\n",
+                   what[k], pow(10, pan[k].slope), pan[k].slope, (long long)T - 1);
+        else if (!a->c.quiet)
+            printf("%-14s no decay to fit: zero wherever k < t (nothing flows back in time)\n",
+                   what[k]);
+    }
+    if (!rc && a->plot) {
+        char title[512];
+        snprintf(title, sizeof title, "%s: %s, h of %s%s, T=%lld, B=%lld, hidden %d", s->path,
+                 spec_value_name("model.cell", (int)s->model.cell),
+                 a->layer ? "layer " : "the top layer", a->layer ? a->layer : "", (long long)T,
+                 (long long)n->m.B, s->model.hidden);
+        rc = write_plot(a->plot, pan, title, T, e);
+    }
+    free(m);
+    free(prof);
+    return rc;
+}
+
 int cmd_grad(int argc, char **argv)
 {
     grad_args a = {0};
@@ -218,6 +298,9 @@ int cmd_grad(int argc, char **argv)
     if (a.second_order)
         return cli_usage("grad: --second-order is gradcheck's (unroll gradcheck CONFIG "
                          "--second-order)");
+    if ((a.plot || a.layer) && !a.jacobian)
+        return cli_usage("grad: %s draws or picks the ledger of --jacobian: add it",
+                         a.plot ? "--plot" : "--layer");
     uerr e = {0};
     spec s;
     if (spec_load(&s, a.c.config, a.c.sets, a.c.nsets, &e))
@@ -297,6 +380,8 @@ int cmd_grad(int argc, char **argv)
         rc = npy_write(path, DT_F64, &s0, &loss, &e);
     if (!rc && a.per_step)
         rc = write_ledger(&n, a.out, a.c.quiet, &e);
+    if (!rc && a.jacobian)
+        rc = write_jacobian(&s, &corpus, &n, &a, &e);
     if (!rc && !a.c.quiet)
         fprintf(stderr, "loss %.17g over %lld x %lld tokens; %d parameters and gradients%s in %s\n",
                 loss, (long long)B, (long long)T, n.m.nparams, hvp ? " and H v" : "", a.out);

@@ -22,7 +22,7 @@ static const char runs_help[] =
     "       unroll runs rm RUN [--force] [--db FILE]\n"
     "       unroll runs rename RUN NEW_NAME [--db FILE]\n"
     "       unroll runs plot RUN... -o FILE.svg [--smooth N] [--db FILE]\n"
-    "       unroll runs plot RUN --ledger NAME -o FILE.svg   (NAME: dh or a parameter)\n"
+    "       unroll runs plot RUN --ledger NAME -o FILE.svg   (NAME: dh, a parameter, sigma)\n"
     "\n"
     "list: every run with its status, last logged step, checkpoints, last loss,\n"
     "  best validation loss and parent: the checkpoint a --from run started from,\n"
@@ -43,7 +43,10 @@ static const char runs_help[] =
     "rename: gives RUN a new name (unique, not all digits, no '@').\n"
     "plot: the loss curves of one or more runs as an SVG file: the training\n"
     "  loss per token, averaged over N steps either side (default: 1/200 of\n"
-    "  the run's length), and the validation loss as markers.\n"
+    "  the run's length), and the validation loss as markers. With --ledger\n"
+    "  (metrics of train.ledger_every): dh or a parameter, a heat map over\n"
+    "  training step and time step; sigma, the largest singular value of each\n"
+    "  recurrent matrix (ledger.sigma.W, ...) over training steps.\n"
     "\n"
     "examples:\n"
     "  unroll runs list --where model.cell=elman --status finished\n"
@@ -447,8 +450,64 @@ static int run_rename(store *db, runs_args *a)
     return 0;
 }
 
+/* The largest singular value of each recurrent matrix over training
+ * steps: the metrics ledger.sigma.NAME, one line each. */
+static int ledger_sigma(store *db, const char *const *names, int n, const char *out)
+{
+    uerr e = {0};
+    if (n != 1)
+        return cli_usage("runs plot --ledger: one run at a time");
+    int64_t id;
+    char **mn = NULL;
+    int nm = 0;
+    int rc = store_run_resolve(db, names[0], &id, &e);
+    if (!rc)
+        rc = store_metric_names(db, id, "ledger.sigma.", &mn, &nm, &e);
+    if (!rc && nm == 0)
+        rc = uerr_set(&e, UERR_USER,
+                      "run '%s' has no ledger.sigma.* metrics (train with "
+                      "train.ledger_every > 0, a model with a recurrent matrix)",
+                      names[0]);
+    plot_series *ps = calloc((size_t)nm + 1, sizeof *ps);
+    int64_t **xs = calloc((size_t)nm + 1, sizeof *xs);
+    double **ys = calloc((size_t)nm + 1, sizeof *ys);
+    if (!rc && (!ps || !xs || !ys))
+        rc = uerr_set(&e, UERR_INTERNAL, "out of memory");
+    for (int k = 0; k < nm && !rc; k++) {
+        rc = store_metric_series(db, id, mn[k], &xs[k], &ys[k], &ps[k].n, &e);
+        ps[k].label = mn[k] + strlen("ledger.sigma.");
+        ps[k].x = xs[k], ps[k].y = ys[k];
+    }
+    outfile of = {0};
+    if (!rc && !(rc = outfile_open(&of, out, &e))) {
+        char title[200];
+        snprintf(title, sizeof title,
+                 "%s: largest singular value of each recurrent matrix (Elman: below 1, "
+                 "its gradients must vanish)",
+                 names[0]);
+        plot_opts o = {.title = title, .xlabel = "step", .ylabel = "sigma_max"};
+        rc = plot_svg(of.f, ps, nm, &o, &e);
+        rc = rc ? rc : outfile_commit(&of, out, &e);
+    }
+    if (rc)
+        outfile_abort(&of);
+    else
+        fprintf(stderr, "wrote %s (%d matri%s)\n", out, nm, nm == 1 ? "x" : "ces");
+    for (int k = 0; xs && ys && k < nm; k++) {
+        free(xs[k]);
+        free(ys[k]);
+    }
+    free(xs);
+    free(ys);
+    free(ps);
+    store_names_free(mn, nm);
+    return rc ? cli_fail(&e) : 0;
+}
+
 static int run_plot(store *db, runs_args *a)
 {
+    if (a->ledger && !strcmp(a->ledger, "sigma"))
+        return ledger_sigma(db, a->pos, a->npos, a->out);
     return a->ledger ? ledger_heatmap(db, a->pos, a->npos, a->ledger, a->out)
                      : runs_plot(db, a->pos, a->npos, a->out, a->smooth);
 }

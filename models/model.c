@@ -109,6 +109,9 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
     m->y = malloc((size_t)T * sizeof(int32_t));
     m->logits = malloc((size_t)T * sizeof(int32_t));
     m->hstate = malloc((size_t)T * sizeof(int32_t));
+    m->layers = L;
+    m->hlayer = malloc((size_t)(L * T) * sizeof(int32_t));
+    m->lstep = malloc((size_t)T * sizeof(int32_t));
     if (io->masked)
         m->mask = malloc((size_t)T * sizeof(int32_t));
     if (io->real) {
@@ -117,8 +120,8 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
     }
     evaluator *ev = calloc((size_t)nev, sizeof *ev);
     int32_t *seq = simple ? NULL : malloc((size_t)(3 * T) * sizeof(int32_t));
-    if (!m->x || !m->y || !m->logits || !m->hstate || !ev || (io->masked && !m->mask) ||
-        (!simple && !seq) || (io->real && (!m->yr || !m->lmask))) {
+    if (!m->x || !m->y || !m->logits || !m->hstate || !m->hlayer || !m->lstep || !ev ||
+        (io->masked && !m->mask) || (!simple && !seq) || (io->real && (!m->yr || !m->lmask))) {
         free(ev);
         free(seq);
         ev = NULL, seq = NULL;
@@ -198,6 +201,8 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
             goto fail;
         m->logits[t] = -1;
         m->hstate[t] = -1;
+        for (int l = 0; l < L; l++)
+            m->hlayer[l * T + t] = -1;
         if (m->coin &&
             graph_leaf(g, "coin", DT_I32, shape_1(B), NODE_DATA, (int32_t)t, &m->coin[t], e))
             goto fail;
@@ -230,6 +235,8 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
                     if ((rc = stream_step(v, t, i == 0)))
                         goto fail;
                     (dir ? bw : fw)[t] = v->now[kh];
+                    if (!dir)
+                        m->hlayer[l * T + t] = v->now[kh];
                 }
             }
             for (int64_t t = 0; t < T; t++) {
@@ -265,7 +272,7 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
                 goto fail;
             m->logits[t] = top->now[out];
             int kh = stream_name_index(top, "h");
-            m->hstate[t] = kh >= 0 ? top->now[kh] : -1;
+            m->hstate[t] = m->hlayer[t] = kh >= 0 ? top->now[kh] : -1;
         }
         g->cur_t = (int32_t)t;
         /* the loss kernels index the output by class: a width that is not
@@ -289,6 +296,7 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
             uerr_prefix(e, "%s: the output '%s[t]'", c.file, c.output);
             goto fail;
         }
+        m->lstep[t] = lt;
         loss = loss < 0 ? lt : op_add(g, loss, lt, e);
         if (loss < 0)
             goto fail;
@@ -334,6 +342,8 @@ void model_free(model *m)
     free(m->y);
     free(m->logits);
     free(m->hstate);
+    free(m->hlayer);
+    free(m->lstep);
     free(m->mask);
     free(m->yr);
     free(m->lmask);

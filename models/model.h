@@ -43,7 +43,8 @@ typedef struct model_param {
     char name[32];
     int32_t node;
     shape shape;
-    int is_bias; /* initialised to zero, not N(0, std^2) */
+    int is_bias;   /* initialised to zero, not N(0, std^2) */
+    int recurrent; /* a matrix applied to a state read at t-1 (P @ h[t-1]) */
 } model_param;
 
 typedef struct model {
@@ -64,6 +65,10 @@ typedef struct model {
                         1 feeds y[t-1] the model's own prediction */
     int32_t *logits; /* [T] o_t nodes [B, V] */
     int32_t *hstate; /* [T] the h[t] the output reads (top layer), or -1 */
+    int layers;      /* model.layers */
+    int32_t *hlayer; /* [layers][T] each layer's own h[t] (the forward
+                        direction's), the node its recurrence reads, or -1 */
+    int32_t *lstep;  /* [T] step t's loss L_t; loss is their sum */
     int32_t h0, hT;  /* [B, S] leaf and node; -1 when S = 0 */
     int32_t yprev;   /* int32 [B] (real targets: float [B, out]) leaf for
                         y[t-1] at t = 0, or -1 */

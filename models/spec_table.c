@@ -147,7 +147,8 @@ const spec_field spec_fields[] = {
           "steps between validations (0 = never)"),
     F_INT("train.log_every", train.log_every, "100", 1, SPEC_NOMAX, "steps between progress lines"),
     F_INT("train.ledger_every", train.ledger_every, "0", 0, SPEC_NOMAX,
-          "steps between per-time-step gradient ledgers in the metrics (0 = never)"),
+          "steps between gradient ledgers in the metrics: per-step norms, sigma_max of each "
+          "recurrent matrix (0 = never)"),
     F_ENUM("train.fuse", train.fuse, "all", spec_fuse_names,
            "plan rewrites: all | exact (bit-identical to none) | none (one kernel per node)"),
     F_BYTES("train.memory_budget", train.memory_budget, "0",

@@ -326,6 +326,41 @@ static int reads_param(const expr *x, const char *name)
     return 0;
 }
 
+/* Reads a state of the cell at an earlier step (h[t-1]; not y[t-1], an
+ * input). */
+static int reads_past_state(const cell *c, const expr *x)
+{
+    if (!x)
+        return 0;
+    if (x->kind == EX_NAME && x->toff < 0)
+        for (int i = 0; i < c->nstates; i++)
+            if (!strcmp(c->state[i].name, x->name))
+                return 1;
+    if (reads_past_state(c, x->a) || reads_past_state(c, x->b))
+        return 1;
+    for (int i = 0; i < x->nargs; i++)
+        if (reads_past_state(c, x->args[i]))
+            return 1;
+    return 0;
+}
+
+/* The parameter multiplies a past state somewhere in x (W @ h[t-1],
+ * Wn @ (r[t] * h[t-1])): the gradient ledger's recurrent matrices. */
+static int recurrent_in(const cell *c, const expr *x, const char *name)
+{
+    if (!x)
+        return 0;
+    if (x->kind == EX_BIN && x->op == '@' && x->a && x->a->kind == EX_NAME &&
+        x->a->toff == EQ_NO_TIME && !strcmp(x->a->name, name) && reads_past_state(c, x->b))
+        return 1;
+    if (recurrent_in(c, x->a, name) || recurrent_in(c, x->b, name))
+        return 1;
+    for (int i = 0; i < x->nargs; i++)
+        if (recurrent_in(c, x->args[i], name))
+            return 1;
+    return 0;
+}
+
 static int used_by(const evaluator *ev, const char *param)
 {
     for (int i = 0; i < ev->c->neqs; i++)
@@ -363,6 +398,9 @@ int stream_setup(evaluator *ev, const spec *s, int64_t in_dim, int64_t hid_dim, 
             add_param(m, full, p->rank == 2 ? shape_2(d[0], d[1]) : shape_1(d[0]), p->rank == 1, e);
         if (rc)
             return rc;
+        for (int q = 0; q < c->neqs; q++)
+            m->param[m->nparams - 1].recurrent |=
+                ev->use[q] && recurrent_in(c, c->eq[q].rhs, p->name);
     }
     for (int i = 0; i < c->nstates; i++) {
         const cell_state *st = &c->state[i];

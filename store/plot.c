@@ -1,6 +1,8 @@
 /* plot.c - see plot.h. */
 #include "store/plot.h"
 
+#include "store/plot_int.h"
+
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -33,7 +35,7 @@ void plot_smooth(const double *y, int64_t n, int64_t half, double *out)
     }
 }
 
-static void plot_xml(FILE *f, const char *s)
+void plot_xml(FILE *f, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -252,8 +254,7 @@ int plot_svg(FILE *f, const plot_series *s, int n, const plot_opts *o, uerr *e)
     return 0;
 }
 
-/* a dark-blue -> teal -> yellow ramp at u in [0, 1] */
-static void ramp(double u, int *r, int *g, int *b)
+void plot_ramp(double u, int *r, int *g, int *b)
 {
     static const double stop[4][3] = {{20, 24, 82}, {33, 145, 140}, {122, 209, 81}, {253, 231, 37}};
     u = u < 0 ? 0 : u > 1 ? 1 : u;
@@ -276,8 +277,7 @@ int plot_heatmap_svg(FILE *f, const double *z, int64_t nrows, int64_t ncols,
         }
     if (!(hi >= lo))
         return uerr_set(e, UERR_USER, "plot: no positive values to draw");
-    if (hi - lo < 1e-12)
-        hi = lo + 1;
+    plot_decades(&lo, &hi);
     const double W = 860, H = 500, left = 70, right = 130, top = 40, bottom = 50;
     double cw = (W - left - right) / (double)ncols, ch = (H - top - bottom) / (double)nrows;
     fprintf(f,
@@ -295,7 +295,7 @@ int plot_heatmap_svg(FILE *f, const double *z, int64_t nrows, int64_t ncols,
             double v = z[r * ncols + c];
             int R = 235, G = 235, B = 235;
             if (v > 0 && isfinite(v))
-                ramp((log10(v) - lo) / (hi - lo), &R, &G, &B);
+                plot_ramp((log10(v) - lo) / (hi - lo), &R, &G, &B);
             fprintf(f,
                     "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
                     "fill=\"rgb(%d,%d,%d)\"/>\n",
@@ -315,20 +315,47 @@ int plot_heatmap_svg(FILE *f, const double *z, int64_t nrows, int64_t ncols,
             "<text x=\"16\" y=\"%g\" transform=\"rotate(-90 16 %g)\" "
             "text-anchor=\"middle\">training step</text>\n",
             top + (H - top - bottom) / 2, top + (H - top - bottom) / 2);
-    /* colour bar */
-    double bx = W - right + 30, bh = H - top - bottom;
-    for (int k = 0; k < 50; k++) {
-        int R, G, B;
-        ramp(1 - k / 49.0, &R, &G, &B);
-        fprintf(f,
-                "<rect x=\"%g\" y=\"%.2f\" width=\"18\" height=\"%.2f\""
-                " fill=\"rgb(%d,%d,%d)\"/>\n",
-                bx, top + k * bh / 50, bh / 50 + 0.3, R, G, B);
-    }
-    fprintf(f, "<text x=\"%g\" y=\"%g\">1e%.1f</text>\n", bx + 24, top + 10, hi);
-    fprintf(f, "<text x=\"%g\" y=\"%g\">1e%.1f</text>\n", bx + 24, top + bh, lo);
+    plot_colour_bar(f, W - right + 30, top, H - top - bottom, lo, hi);
     fprintf(f, "</svg>\n");
     if (ferror(f))
         return uerr_set(e, UERR_USER, "plot: write failed");
     return 0;
+}
+
+void plot_decades(double *lo, double *hi)
+{
+    *lo = floor(*lo);
+    *hi = ceil(*hi);
+    if (*hi - *lo < 1)
+        *hi = *lo + 1;
+}
+
+void plot_decade_label(int k, char *buf, size_t n)
+{
+    if (k == 0)
+        snprintf(buf, n, "1");
+    else
+        snprintf(buf, n, "1e%d", k);
+}
+
+void plot_colour_bar(FILE *f, double x, double top, double h, double lo, double hi)
+{
+    for (int k = 0; k < 50; k++) {
+        int R, G, B;
+        plot_ramp(1 - k / 49.0, &R, &G, &B);
+        fprintf(f,
+                "<rect x=\"%g\" y=\"%.2f\" width=\"16\" height=\"%.2f\""
+                " fill=\"rgb(%d,%d,%d)\"/>\n",
+                x, top + k * h / 50, h / 50 + 0.3, R, G, B);
+    }
+    int a = (int)lo, b = (int)hi, every = (b - a + 9) / 10;
+    for (int d = b; d >= a; d -= every) {
+        char lab[32];
+        plot_decade_label(d, lab, sizeof lab);
+        double y = top + (hi - d) / (hi - lo) * h;
+        fprintf(f,
+                "<line x1=\"%g\" y1=\"%.2f\" x2=\"%g\" y2=\"%.2f\" stroke=\"black\"/>\n"
+                "<text x=\"%g\" y=\"%.2f\">%s</text>\n",
+                x + 16, y, x + 20, y, x + 23, y + 4, lab);
+    }
 }

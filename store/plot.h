@@ -48,6 +48,22 @@ int plot_svg(FILE *f, const plot_series *s, int n, const plot_opts *o, uerr *e);
 int plot_heatmap_svg(FILE *f, const double *z, int64_t nrows, int64_t ncols,
                      const int64_t *row_steps, const char *title, uerr *e);
 
+/* One matrix of the vanishing-gradient ledger (`unroll grad --jacobian`):
+ * z [T, T] (row t, column k <= t), the mean log10 of z at each distance
+ * d = t - k (NaN where none is positive), and the line fitted to it. */
+typedef struct plot_ledger_panel {
+    const char *label;       /* "||dL_t/dh_k||" */
+    const double *z;         /* [T, T] */
+    const double *prof;      /* [T] */
+    double slope, intercept; /* decades per step and at d = 0; NaN: no line */
+} plot_ledger_panel;
+
+/* The n (1 or 2) matrices as triangular heat maps side by side, each with
+ * a colour bar labelled in decades, and below them their decay against
+ * t - k with the fitted lines (the factor per step in the legend). */
+int plot_ledger_svg(FILE *f, const plot_ledger_panel *p, int n, int64_t T, const char *title,
+                    uerr *e);
+
 /* out[i] = mean of the finite y[j] for |j - i| <= half (NaN if none): a
  * centred moving average, which unlike an exponential one does not lag
  * the curve. out may not alias y. */

@@ -302,6 +302,11 @@ int store_metrics_table(store *s, int64_t run, const char *name, table *out, uer
 int store_metric_series(store *s, int64_t run, const char *name, int64_t **steps, double **values,
                         int64_t *n, uerr *e);
 
+/* The names of run's metrics that start with prefix, sorted (malloc'd;
+ * free with store_names_free). */
+int store_metric_names(store *s, int64_t run, const char *prefix, char ***names, int *n, uerr *e);
+void store_names_free(char **names, int n);
+
 /* Columns: session, kind, from_ckpt, from_step, started, finished, status,
  * dropped (metric rows a resume deleted), host, pid, command. */
 int store_sessions_table(store *s, int64_t run, table *out, uerr *e);

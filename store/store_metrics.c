@@ -139,3 +139,49 @@ int store_metrics_csv(store *s, int64_t run, FILE *out, uerr *e)
         rc = uerr_set(e, UERR_USER, "writing metrics of run %" PRId64 ": %s", run, strerror(errno));
     return rc;
 }
+
+int store_metric_names(store *s, int64_t run, const char *prefix, char ***names, int *n, uerr *e)
+{
+    const char *what = "reading metric names";
+    *names = NULL;
+    *n = 0;
+    int rc = store_metrics_ready(s, run, e);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st;
+    /* a range, not LIKE: '_' and '%' in a prefix mean themselves */
+    char hi[256];
+    snprintf(hi, sizeof hi, "%s\x7f", prefix);
+    if ((rc = store_prepare(s, &st, what, e,
+                            "SELECT DISTINCT name FROM metrics WHERE run = ? AND name >= ?"
+                            " AND name < ? ORDER BY name",
+                            "Itt", run, prefix, hi)))
+        return rc;
+    int64_t cap = 0;
+    int r = SQLITE_DONE;
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        char *dup = strdup((const char *)sqlite3_column_text(st, 0));
+        if (!dup || VEC_GROW(*names, cap, *n + 1)) {
+            free(dup);
+            rc = store_oom(s, what, e);
+            break;
+        }
+        (*names)[(*n)++] = dup;
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = store_fail(s, what, e);
+    store_final(st);
+    if (rc) {
+        store_names_free(*names, *n);
+        *names = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+void store_names_free(char **names, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}

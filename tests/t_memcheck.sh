@@ -1,7 +1,8 @@
 #!/bin/sh
 # t_memcheck.sh - the end-to-end paths under valgrind memcheck: training
 # (with validation, checkpoints, resume, a memory budget, classification,
-# npy data, Jordan with scheduled sampling), sampling, eval, grad and
+# npy data, Jordan with scheduled sampling), sampling, eval, grad (with
+# the Jacobian ledger) and
 # gradcheck, the checkpoint and run commands, and error paths. Each
 # command must exit as expected with no memory error and no definite or
 # indirect leak. Sizes are tiny: valgrind runs the code about 30x slower.
@@ -64,6 +65,11 @@ vg "train on npy data (dense inputs, real targets)" 0 train configs/parity_jorda
 vg "sample" 0 sample e $DB --length 40
 vg "eval" 0 eval e $DB
 vg "grad --per-step" 0 grad configs/gru_custom.yaml $tiny --per-step --out "$T/g"
+vg "grad --jacobian --plot, a stacked LSTM" 0 grad configs/min_char_rnn.yaml $tiny \
+    --set model.hidden=4 --set model.cell=lstm --set model.layers=2 --jacobian --layer 0 \
+    --plot "$T/j.svg" --out "$T/j"
+vg "runs plot --ledger sigma: Jordan has no recurrent matrix" 1 runs plot j $DB --ledger sigma \
+    -o "$T/s.svg"
 vg "gradcheck" 0 gradcheck configs/min_char_rnn.yaml $tiny --set model.hidden=4 \
     --set train.seq_len=3
 vg "ckpt list" 0 ckpt list e $DB

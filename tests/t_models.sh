@@ -295,11 +295,22 @@ fi
 if $UNROLL train configs/min_char_rnn.yaml --set train.ledger_every=5 --set train.steps=10 \
     --set train.seq_len=6 --set model.hidden=8 --set data.path=tests/golden/min_char_rnn/text.txt \
     --db "$T/lg.db" --name lg --quiet 2>"$T/err" &&
-    n=$($UNROLL runs metrics lg --db "$T/lg.db" --csv | grep -c '^[0-9]*,ledger\.') &&
+    n=$($UNROLL runs metrics lg --db "$T/lg.db" --csv | grep -c '^[0-9]*,ledger\.[^s]') &&
     [ "$n" -eq $((2 * 6 * 6)) ]; then
     ok "train.ledger_every stores ||dL/dh_t|| and every parameter's per-step term"
 else
     ko "train.ledger_every stores ||dL/dh_t|| and every parameter's per-step term" "$n $(cat "$T/err")"
+fi
+# sigma of W only (U, V are not recurrent), at both ledger steps, > 0
+s=$($UNROLL runs metrics lg --db "$T/lg.db" --csv | grep '^[0-9]*,ledger\.sigma\.' | cut -d, -f1,2 | tr '\n' ' ')
+[ "$s" = "5,ledger.sigma.W 10,ledger.sigma.W " ] &&
+    ok "train.ledger_every stores the largest singular value of the recurrent W (ledger.sigma.W)" ||
+    ko "train.ledger_every stores the largest singular value of the recurrent W (ledger.sigma.W)" "$s"
+if $UNROLL runs plot lg --db "$T/lg.db" --ledger sigma -o "$T/sigma.svg" 2>"$T/err" &&
+    grep -q '<polyline' "$T/sigma.svg" && grep -q '>W<' "$T/sigma.svg"; then
+    ok "runs plot --ledger sigma draws sigma(W) over training steps"
+else
+    ko "runs plot --ledger sigma draws sigma(W) over training steps" "$(cat "$T/err")"
 fi
 if $UNROLL runs plot lg --db "$T/lg.db" --ledger W -o "$T/heat.svg" 2>"$T/err" &&
     [ "$(grep -c '<rect' "$T/heat.svg")" -gt 12 ] && grep -q '</svg>' "$T/heat.svg"; then

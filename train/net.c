@@ -145,9 +145,19 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
         rc = plan_build(&m->g, many, (int)(T + nout), po, &n->p, e);
         free(many);
     }
-    if (rc || (rc = exec_init(&n->x, &m->g, &n->p, e)))
+    if (rc || (rc = exec_init(&n->x, &m->g, &n->p, e)) || (rc = net_attach(n, e)))
         goto fail;
+    return 0;
+fail:
+    net_free(n);
+    return rc;
+}
 
+int net_attach(net *n, uerr *e)
+{
+    model *m = &n->m;
+    int64_t B = m->B, T = m->T;
+    int rc = 0;
     /* each parameter at a multiple of 64 bytes, as the plan places the
      * gradients; the padding stays zero and trains to zero */
     size_t align = 64 / n->es;
@@ -186,11 +196,11 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
         rc = uerr_set(e, UERR_INTERNAL, "net: out of memory for masks");
         goto fail;
     }
-    if (mode == NET_HVP && !(n->hvv = calloc((size_t)n->nparam + 1, n->es))) {
+    if (n->mode == NET_HVP && !(n->hvv = calloc((size_t)n->nparam + 1, n->es))) {
         rc = uerr_set(e, UERR_INTERNAL, "net: out of memory for the direction v");
         goto fail;
     }
-    for (int i = 0; mode == NET_HVP && i < m->nparams; i++)
+    for (int i = 0; n->mode == NET_HVP && i < m->nparams; i++)
         exec_bind(&n->x, n->hv_v[i], net_hvp_v(n, i));
     if (!n->params || !n->grads || !n->h0 || !n->yprev || !n->xs || !n->ys) {
         rc = uerr_set(e, UERR_INTERNAL, "net: out of memory for parameters");
@@ -219,7 +229,6 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
     }
     return 0;
 fail:
-    net_free(n);
     return rc;
 }
 

@@ -26,6 +26,8 @@ enum net_mode {
                     kept, so memory does not grow with T (text validation) */
     NET_HVP,     /* NET_TRAIN, and the Hessian-vector product H v for the
                     direction v written at net_hvp_v (autodiff_hvp) */
+    NET_CUSTOM,  /* the caller built the graph's extra nodes and the plan
+                    (train/jacobian.c), then called net_attach */
 };
 
 typedef struct net {
@@ -60,6 +62,11 @@ typedef struct net {
 
 int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T, int mode,
                 const plan_options *po, uerr *e);
+
+/* The caller's side of a net whose n->m, n->p and n->x are built (mode,
+ * dt and es set): the parameter block, h0 and the data leaves' memory,
+ * all bound. On failure the caller frees n with net_free. */
+int net_attach(net *n, uerr *e);
 
 /* The net of a text model: vocabulary V in and out, no masks. */
 int net_init(net *n, const spec *s, int64_t V, int64_t B, int64_t T, int mode,

@@ -18,6 +18,7 @@
 #include "train/ckpt_state.h"
 #include "train/data.h"
 #include "train/dist.h"
+#include "train/jacobian.h"
 #include "train/net.h"
 #include "train/optim.h"
 #include "train/rng.h"
@@ -39,7 +40,7 @@ typedef struct trainer {
     net tr, va;     /* training net; validation net (if any) */
     net lg;         /* the per-step gradient ledger's net (if asked) */
     int64_t row0;   /* data parallel: this rank's first row of a batch */
-    double *ledger; /* [T + nparams * T] its norms */
+    double *ledger; /* [T + nparams * T] its norms, then sigma's scratch */
     int has_valid;
     optim opt;
     int32_t *inputs, *targets;
@@ -516,7 +517,8 @@ static int sum_over_ranks(trainer *t, double *loss, uerr *e)
 
 /* The ledger of this step's batch from this step's starting state, before
  * the update: ||dL/dh_t|| and each parameter's per-step term norm, stored
- * as metrics "ledger.dh[t]" and "ledger.<name>[t]". */
+ * as metrics "ledger.dh[t]" and "ledger.<name>[t]", and the largest
+ * singular value of each recurrent matrix, "ledger.sigma.<name>". */
 static int record_ledger(trainer *t, int64_t step, uerr *e)
 {
     net *lg = &t->lg;
@@ -536,6 +538,14 @@ static int record_ledger(trainer *t, int64_t step, uerr *e)
         snprintf(name, sizeof name, "ledger.%s[%lld]", i < 0 ? "dh" : lg->m.param[i].name,
                  (long long)tt);
         rc = store_metric(t->o->db, t->run, step, name, t->ledger[k], e);
+    }
+    for (int i = 0; !rc && t->o->db && i < lg->m.nparams; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "ledger.sigma.%s", lg->m.param[i].name);
+        if (lg->m.param[i].recurrent) /* lg reads tr's parameters */
+            rc = store_metric(t->o->db, t->run, step, name,
+                              jacobian_param_sigma(&t->tr, i, t->ledger + T * (1 + lg->m.nparams)),
+                              e);
     }
     return rc;
 }
@@ -579,7 +589,8 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         if ((rc = net_init_io(&t.lg, s, &t.data.io, Bl, T, NET_LEDGER, NULL, e)))
             goto out;
         net_share_params(&t.lg, &t.tr);
-        t.ledger = malloc((size_t)(T * (1 + t.lg.m.nparams)) * sizeof(double));
+        t.ledger = malloc((size_t)(T * (1 + t.lg.m.nparams) + jacobian_sigma_scratch(&t.lg)) *
+                          sizeof(double));
         if (!t.ledger) {
             rc = uerr_set(e, UERR_INTERNAL, "out of memory");
             goto out;
