@@ -227,6 +227,23 @@ case $UNROLL in
         one_line "parameters larger than ulimit -v: status 1" 1 "out of memory" \
             sh -c "ulimit -v 330000; exec timeout 60 $UNROLL train $T/g.yaml --set model.hidden=6000 \
                 --set train.seq_len=2 --db $T/oom.db --quiet"
+        # a small model at every limit, the 60-150 MB where OpenBLAS's
+        # threaded start-up once retried forever before main among them:
+        # it trains or says out of memory in one line, within seconds
+        bad=""
+        for v in 8000 12000 25000 60000 100000 150000; do
+            sh -c "ulimit -v $v; exec timeout 30 $UNROLL train $T/g.yaml --db $T/v$v.db --quiet" \
+                >/dev/null 2>"$T/err"
+            rc=$?
+            { [ "$rc" -eq 0 ] && [ ! -s "$T/err" ]; } ||
+                { [ "$rc" -eq 1 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "out of memory" "$T/err"; } ||
+                bad="$bad; ulimit -v $v: exit $rc $(head -c 200 "$T/err")"
+        done
+        [ -z "$bad" ] && ok "a small model under ulimit -v from 8 to 150 MB: trains or status 1" ||
+            ko "a small model under ulimit -v from 8 to 150 MB: trains or status 1" "$bad"
+        one_line "hidden 2000 under ulimit -v 30000: status 1 within seconds" 1 "out of memory" \
+            sh -c "ulimit -v 30000; exec timeout 30 $UNROLL train $T/g.yaml --set model.hidden=2000 \
+                --db $T/oom2.db --quiet"
         printf 'data: {kind: text, path: /dev/zero}\nmodel: {hidden: 8}\n' >"$T/zero.yaml"
         one_line "/dev/zero as text under ulimit -v: status 1" 1 "/dev/zero: out of memory" \
             sh -c "ulimit -v 300000; exec timeout 60 $UNROLL train $T/zero.yaml --db $T/oom.db"

@@ -322,10 +322,9 @@ static int same_vocab(const int32_t *a, int na, const int32_t *b, int nb)
 }
 
 /* The program's arithmetic, recorded with the run: the kernels' vector
- * path (kernels/cpu.h) and the BLAS build linked in (the step's products
- * no longer call it), with a warning when its core is weaker than the CPU
- * (train/blascheck.h). Not the thread count, which changes no bit
- * (kernels/gemm.h); it is recorded all the same. */
+ * path (kernels/cpu.h; no BLAS is linked, train/blascheck.h). Not the
+ * thread count, which changes no bit (kernels/gemm.h); it is recorded all
+ * the same. */
 static void blas_info(char *buf, size_t n, int *threads)
 {
     blascheck_describe(buf, n);
@@ -366,9 +365,9 @@ static int resume_run(trainer *t, train_result *r, uerr *e)
     char blas[256];
     int threads;
     blas_info(blas, sizeof blas, &threads);
-    if (!rc && run.blas && *run.blas && strcmp(run.blas, blas))
+    if (!rc && run.blas && *run.blas && !blascheck_same_program(run.blas, blas))
         snprintf(r->warning, sizeof r->warning,
-                 "run '%s' was trained with BLAS '%s', this process has '%s': the resumed "
+                 "run '%s' was trained with '%s', this process runs '%s': the resumed "
                  "steps may differ in the last bits",
                  run.name, run.blas, blas);
     /* The run's config from now on: the stored one with this resume's
@@ -446,7 +445,6 @@ static int begin_run(trainer *t, train_result *r, uerr *e)
         .command_line = t->o->command_line,
         .program_version = UNROLL_VERSION,
         .data_hash = hash,
-        .blas = "OpenBLAS",
         .vocab = cps,
         .nvocab = v->size,
     };

@@ -148,8 +148,8 @@ static void verify_changes(const store_run *run, const char *data_hash, const ch
     if (run->program_version && *run->program_version &&
         strcmp(run->program_version, UNROLL_VERSION))
         changed(vr, "program: unroll", run->program_version, UNROLL_VERSION, 64);
-    if (run->blas && *run->blas && strcmp(run->blas, blas))
-        changed(vr, "program: BLAS", run->blas, blas, 64);
+    if (run->blas && *run->blas && !blascheck_same_program(run->blas, blas))
+        changed(vr, "program", run->blas, blas, 64);
 }
 
 int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *pctx,
@@ -209,8 +209,8 @@ int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *pctx
     vr->from_step = resume ? p.step : 0;
     vr->to_step = c.step;
 
-    /* What else decides bit-exactness: the data and the BLAS build (not its
-     * thread count: see blas_info in train.c). */
+    /* What else decides bit-exactness: the data and the kernels' path (not
+     * the thread count: see blas_info in train.c). */
     data_source d;
     if ((rc = data_open(&d, &s, e)))
         goto out;
@@ -222,9 +222,9 @@ int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *pctx
     blascheck_describe(blas, sizeof blas);
     verify_changes(&run, d.hash, blas, vr);
     data_free(&d);
-    if (!vr->warning[0] && run.blas && *run.blas && strcmp(run.blas, blas))
+    if (!vr->warning[0] && run.blas && *run.blas && !blascheck_same_program(run.blas, blas))
         snprintf(vr->warning, sizeof vr->warning,
-                 "run '%s' was trained with BLAS '%s', this process has '%s'", run.name, run.blas,
+                 "run '%s' was trained with '%s', this process runs '%s'", run.name, run.blas,
                  blas);
 
     if ((rc = store_metric_series(db, c.run, "loss", &v.ls, &v.lv, &v.ln, e)) ||
