@@ -217,6 +217,27 @@ endless="WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT 
 one_line "query: an endless result stops at the default limit" 1 "query: more than 100000 rows" \
     timeout 60 $UNROLL query --db "$T/s.db" "$endless"
 one_line "query --limit 5" 1 "query: more than 5 rows" $UNROLL query --db "$T/s.db" --limit 5 "$endless"
+n=$(wc -l <"$T/out")
+[ "$n" = 6 ] && ok "query --limit 5 prints its 5 rows, then the error" || ko "query --limit 5 prints its 5 rows" "$n lines"
+# streamed: rows show while the query runs, so a reader that wants 3000
+# rows of a result that never ends gets them at once (collected, none
+# would come before the limit)
+n=$(timeout 60 $UNROLL query --db "$T/s.db" --limit 1000000000000 --csv "$endless" 2>/dev/null |
+    head -n 3000 | wc -l)
+[ "$n" = 3000 ] && ok "query streams its rows" || ko "query streams its rows" "$n lines"
+# parts join without a seam: CSV one header, JSON one array
+upto="WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 2500) SELECT x FROM c"
+$UNROLL query --db "$T/s.db" --csv "$upto" >"$T/out"
+seq 2500 | sed '1i x' | cmp -s - "$T/out" && ok "query --csv over three parts: one header, every row" ||
+    ko "query --csv over three parts" "$(head -3 "$T/out")"
+$UNROLL query --db "$T/s.db" --json "$upto" >"$T/out"
+if [ "$(head -c 1 "$T/out")" = "[" ] && [ "$(grep -c '^{"x": [0-9]*},$' "$T/out")" = 2499 ] &&
+    [ "$(grep -c '^{"x": 2500}$' "$T/out")" = 1 ] &&
+    [ "$(tail -n 1 "$T/out")" = "]" ] && [ "$(grep -c '^\[' "$T/out")" = 1 ]; then
+    ok "query --json over three parts: one array, every row"
+else
+    ko "query --json over three parts" "$(sed -n '1p;999,1003p' "$T/out")"
+fi
 
 # ---- 10: out of memory is status 1 (release build only: ASan cannot run
 # under ulimit -v) ---------------------------------------------------------
@@ -244,6 +265,11 @@ case $UNROLL in
         one_line "hidden 2000 under ulimit -v 30000: status 1 within seconds" 1 "out of memory" \
             sh -c "ulimit -v 30000; exec timeout 30 $UNROLL train $T/g.yaml --set model.hidden=2000 \
                 --db $T/oom2.db --quiet"
+        # a million rows of 500 bytes held at once need 500 MB: streamed,
+        # they pass under 100 MB and stop at the limit with one line
+        wide="WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x, printf('%0500d', x) FROM c"
+        one_line "query streams a million wide rows under ulimit -v 100000" 1 "query: more than 1000000 rows" \
+            sh -c "ulimit -v 100000; exec timeout 120 $UNROLL query --db $T/s.db --csv --limit 1000000 \"$wide\""
         printf 'data: {kind: text, path: /dev/zero}\nmodel: {hidden: 8}\n' >"$T/zero.yaml"
         one_line "/dev/zero as text under ulimit -v: status 1" 1 "/dev/zero: out of memory" \
             sh -c "ulimit -v 300000; exec timeout 60 $UNROLL train $T/zero.yaml --db $T/oom.db"
