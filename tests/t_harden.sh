@@ -4,7 +4,7 @@
 # nothing committed is lost, nothing non-finite is stored as good.
 UNROLL=${UNROLL:-build/rel/unroll}
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+trap 'umount "$T/small" 2>/dev/null; rm -rf "$T"' EXIT
 . tests/lib.sh
 G=tests/golden/min_char_rnn/text.txt
 printf 'data: {kind: text, path: %s}\nmodel: {hidden: 8}\ntrain: {seq_len: 5, steps: 4}\n' "$G" >"$T/g.yaml"
@@ -158,6 +158,35 @@ a directory|dbdir: not a regular file|$T/dbdir
 unroll's mark, no tables|marked.db: damaged unroll store|$T/marked.db
 EOF2
 one_line "--db ''" 1 "'': not a database file" $UNROLL train "$T/g.yaml" --db ""
+
+# ---- 13: a store that cannot grow: one line naming the file and why, exit
+# 1; the committed checkpoints stay and the run resumes once there is room.
+# A file past ulimit -f (any user; SIGXFSZ would kill the run, so unroll
+# ignores it and the write fails with EFBIG):
+$UNROLL train "$T/g.yaml" --db "$T/fz.db" --name fz --set model.hidden=40 --set train.steps=20 \
+    --set train.checkpoint.every=10 --quiet 2>/dev/null
+one_line "a store past ulimit -f: status 1 naming the limit" 1 "fz.db-wal reached the file size limit (ulimit -f" \
+    sh -c "ulimit -f 2000; exec $UNROLL train --resume fz --db $T/fz.db --set train.steps=4000 --quiet"
+$UNROLL train --resume fz --db "$T/fz.db" --set train.steps=200 --quiet 2>"$T/err" &&
+    ok "after ulimit -f, the run resumes" || ko "after ulimit -f, the run resumes" "$(cat "$T/err")"
+# A full disk: a small tmpfs where mounting one is allowed (root in a
+# container that permits it); elsewhere skipped.
+mkdir "$T/small"
+if mount -t tmpfs -o size=24k tmpfs "$T/small" 2>/dev/null; then
+    one_line "--db on a 24 KiB disk: status 1, no space" 1 "small/f.db: disk I/O error: No space left on device" \
+        $UNROLL train "$T/g.yaml" --db "$T/small/f.db" --quiet
+    rm -f "$T/small/"*
+    mount -o remount,size=400k "$T/small"
+    one_line "a disk that fills during training: status 1, the disk is full" 1 "small/f.db: database or disk is full: the disk is full" \
+        $UNROLL train "$T/g.yaml" --db "$T/small/f.db" --name full --set train.steps=400 \
+        --set train.checkpoint.every=10 --set model.hidden=40 --quiet
+    mount -o remount,size=8m "$T/small"
+    $UNROLL train --resume full --db "$T/small/f.db" --quiet 2>"$T/err" &&
+        ok "after the disk filled, the run resumes" || ko "after the disk filled, the run resumes" "$(cat "$T/err")"
+    umount "$T/small"
+else
+    skip "a full disk (a small tmpfs)" "mounting a tmpfs is not allowed here"
+fi
 
 # ---- 12: standard output that cannot be written is status 1 -----------------
 for c in "sample good --length 5 --db $T/s.db" "config show $T/g.yaml" "graph $T/g.yaml"; do
