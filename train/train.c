@@ -157,11 +157,16 @@ int train_evaluate(const spec *s, const sample_param *params, int nparams, doubl
     if (rc)
         return rc;
     *examples = d.kind == SPEC_DATA_CLASSIFY ? d.cls.nvalid : 0;
-    if (!data_has_valid(&d))
+    if (!data_has_valid(&d) && s->data.valid_fraction <= 0)
         rc = uerr_set(e, UERR_USER,
                       "%s: the run held out no data to evaluate (data.valid_fraction "
                       "is 0)",
                       s->data.path);
+    else if (!data_has_valid(&d))
+        rc = uerr_set(e, UERR_USER,
+                      "%s: the run held out no data to evaluate (data.valid_fraction %g of "
+                      "this data is less than one example or batch)",
+                      s->data.path, s->data.valid_fraction);
     if (!rc)
         rc = net_init_io(&n, s, &d.io, d.B, d.T, valid_mode(&d), NULL, e);
     if (!rc)
