@@ -161,9 +161,9 @@ static int32_t t_gather(graph *g, uerr *e)
 static int32_t t_shape(graph *g, uerr *e)
 {
     int32_t parts[2] = {p11(g, e), p11(g, e)};
-    int32_t c = op_concat(g, parts, 2, e);   /* [1, 2] */
-    int32_t s = op_slice(g, c, 1, 1, e);     /* [1, 1] */
-    int32_t pd = op_pad(g, s, 0, 1, e);      /* [1, 1] */
+    int32_t c = op_concat(g, parts, 2, e); /* [1, 2] */
+    int32_t s = op_slice(g, c, 1, 1, e);   /* [1, 1] */
+    int32_t pd = op_pad(g, s, 0, 1, e);    /* [1, 1] */
     return op_transpose(g, op_add(g, pd, op_fill(g, shape_2(1, 1), 0.25, e), e), e);
 }
 static int32_t t_where(graph *g, uerr *e)
@@ -225,8 +225,8 @@ static void run_case(int c, dtype dt)
             if (g.nodes[v].flags & NODE_PARAM)
                 params[np++] = v;
         grad_table gt;
-        CHECKF(loss >= 0 && !autodiff_grad(&g, loss, params, np, &gt, &e), "%s: %s",
-               cases[c].name, e.msg);
+        CHECKF(loss >= 0 && !autodiff_grad(&g, loss, params, np, &gt, &e), "%s: %s", cases[c].name,
+               e.msg);
         grad_table_free(&gt);
     }
     run_exact(&g);
@@ -288,8 +288,8 @@ static void gemm_case(int ta, int tb, int64_t M, int64_t N, int64_t K, int acc)
 
 static void test_gemm_tiny(void)
 {
-    static const int64_t mnk[][3] = {{1, 1, 1}, {1, 1, 0}, {0, 1, 1}, {1, 0, 1}, {2, 1, 1},
-                                     {1, 2, 1}, {1, 1, 2}, {0, 0, 0}};
+    static const int64_t mnk[][3] = {{1, 1, 1}, {1, 1, 0}, {0, 1, 1}, {1, 0, 1},
+                                     {2, 1, 1}, {1, 2, 1}, {1, 1, 2}, {0, 0, 0}};
     for (size_t s = 0; s < sizeof mnk / sizeof *mnk; s++)
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++)
@@ -308,8 +308,8 @@ static void test_smallmm_tiny(void)
                 for (int64_t K = 1; K <= 2; K++) {
                     float *a = exact_rand(K, 4), *b = exact_rand(K, 4), *c = exact_rand(1, 4),
                           *r = exact_rand(1, 4);
-                    double *ad = exact_rand(K, 8), *bd = exact_rand(K, 8),
-                           *cd = exact_rand(1, 8), *rd = exact_rand(1, 8);
+                    double *ad = exact_rand(K, 8), *bd = exact_rand(K, 8), *cd = exact_rand(1, 8),
+                           *rd = exact_rand(1, 8);
                     *r = *c;
                     *rd = *cd;
                     /* M = N = 1: A is [1, K] (or [K, 1] transposed), B [K, 1] */
