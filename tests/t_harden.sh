@@ -281,7 +281,7 @@ case $UNROLL in
         # threaded start-up once retried forever before main among them:
         # it trains or says out of memory in one line, within seconds
         bad=""
-        for v in 8000 12000 25000 60000 100000 150000; do
+        for v in 12000 25000 60000 100000 150000; do
             sh -c "ulimit -v $v; exec timeout 30 $UNROLL train $T/g.yaml --db $T/v$v.db --quiet" \
                 >/dev/null 2>"$T/err"
             rc=$?
@@ -289,8 +289,8 @@ case $UNROLL in
                 { [ "$rc" -eq 1 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "out of memory" "$T/err"; } ||
                 bad="$bad; ulimit -v $v: exit $rc $(head -c 200 "$T/err")"
         done
-        [ -z "$bad" ] && ok "a small model under ulimit -v from 8 to 150 MB: trains or status 1" ||
-            ko "a small model under ulimit -v from 8 to 150 MB: trains or status 1" "$bad"
+        [ -z "$bad" ] && ok "a small model under ulimit -v from 12 to 150 MB: trains or status 1" ||
+            ko "a small model under ulimit -v from 12 to 150 MB: trains or status 1" "$bad"
         one_line "hidden 2000 under ulimit -v 30000: status 1 within seconds" 1 "out of memory" \
             sh -c "ulimit -v 30000; exec timeout 30 $UNROLL train $T/g.yaml --set model.hidden=2000 \
                 --db $T/oom2.db --quiet"
