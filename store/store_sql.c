@@ -125,7 +125,10 @@ int store_query_each(store *s, const char *sql, int64_t limit, int64_t part, tab
             store_cell(t, st, i);
     }
     if (!rc && t->oom)
-        rc = table_check(t, e);
+        rc = uerr_set(e, UERR_INTERNAL,
+                      "query: out of memory for row %lld; select fewer or "
+                      "shorter columns",
+                      (long long)(before + t->nrows));
     else if (!rc && k != SQLITE_DONE)
         rc = uerr_set(e, UERR_USER, "query: %s", sqlite3_errmsg(s->db));
     if (!rc && fn)

@@ -299,6 +299,11 @@ case $UNROLL in
         wide="WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x, printf('%0500d', x) FROM c"
         one_line "query streams a million wide rows under ulimit -v 100000" 1 "query: more than 1000000 rows" \
             sh -c "ulimit -v 100000; exec timeout 120 $UNROLL query --db $T/s.db --csv --limit 1000000 \"$wide\""
+        # rows too large to hold: one line, status 1, whether SQLite or the
+        # copy of a row runs out first
+        huge="WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 5) SELECT printf('%.*c', 60000000, 'x') FROM c"
+        one_line "query: a row too large for ulimit -v 100000" 1 "out of memory" \
+            sh -c "ulimit -v 100000; exec timeout 60 $UNROLL query --db $T/s.db --csv \"$huge\""
         printf 'data: {kind: text, path: /dev/zero}\nmodel: {hidden: 8}\n' >"$T/zero.yaml"
         one_line "/dev/zero as text under ulimit -v: status 1" 1 "/dev/zero: out of memory" \
             sh -c "ulimit -v 300000; exec timeout 60 $UNROLL train $T/zero.yaml --db $T/oom.db"
