@@ -11,7 +11,8 @@
  * Promises checked: a failure leaves one printable line; a success scored
  * at least one held-out example with a finite, non-negative loss and an
  * accuracy in [0, 1]; a run trained on this data and checked against its
- * hash (data_check_hash) is accepted, and refused under another hash.
+ * hash and label map (data_check_hash) is accepted, and refused under
+ * another hash or with a class fewer.
  */
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "models/spec.h"
+#include "store/store.h"
 #include "tests/fuzz/fuzz.h"
 #include "train/data.h"
 #include "train/net.h"
@@ -73,9 +75,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(ex >= 1 && isfinite(loss) && loss >= 0);
             FUZZ_CHECK(acc >= 0 && acc <= 1);
         }
-        FUZZ_CHECK(data_check_hash(&s, "fuzz", d.hash, &e2) == 0);
-        FUZZ_CHECK(data_check_hash(&s, "fuzz", "0000", &e2) != 0);
+        /* the run this data trained, as the store holds it */
+        char name[] = "fuzz", other[] = "0000";
+        store_run r = {.name = name, .data_hash = d.hash};
+        if (d.kind == SPEC_DATA_CLASSIFY) {
+            r.labels = d.cls.classes;
+            r.nlabels = d.cls.nclasses;
+        }
+        FUZZ_CHECK(data_check_hash(&s, &r, &e2) == 0);
+        r.data_hash = other;
+        FUZZ_CHECK(data_check_hash(&s, &r, &e2) != 0);
         FUZZ_CHECK_ERR(&e2);
+        /* a run that knew one class less: the file's extra label is refused */
+        if (r.nlabels >= 2) {
+            uerr e3 = {0};
+            r.data_hash = d.hash;
+            r.nlabels--;
+            FUZZ_CHECK(data_check_hash(&s, &r, &e3) != 0);
+            FUZZ_CHECK_ERR(&e3);
+        }
         net_free(&m);
     }
     data_free(&d);
