@@ -19,11 +19,15 @@
 #                   (the SVGs are committed)
 #   make format / compdb / clean
 #
-# Dependencies come through pkg-config: libyaml (yaml-0.1), SQLite
-# (sqlite3) and OpenBLAS (openblas; Debian ships no cblas.pc).
+# Dependencies come through pkg-config: libyaml (yaml-0.1) and SQLite
+# (sqlite3). No BLAS is linked (the products are kernels/gemm.c's; a
+# threaded OpenBLAS hung before main under ulimit -v): `unroll doctor`
+# opens OpenBLAS at run time to check it, and the benchmarks that compare
+# with it link it (openblas; Debian ships no cblas.pc).
 
 CC      ?= cc
-PKGS    := yaml-0.1 sqlite3 openblas
+PKGS    := yaml-0.1 sqlite3
+BLAS_FLAGS := $(shell pkg-config --cflags --libs openblas 2>/dev/null)
 # MPI (data-parallel training) is built in when Open MPI's development
 # files are there; MPI=0 leaves it out. Its headers only: the library is
 # opened at run time, under mpirun (train/dist.c), so a plain run maps none
@@ -157,7 +161,7 @@ bench-memory: $(UNROLL)
 # kernels/gemm.c alone against OpenBLAS, GFLOP/s (bench/gemm.c)
 $(BUILD)/bench/gemm: bench/gemm.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $< $(LIB) $(LDLIBS_ALL) -o $@
+	$(CC) $(CFLAGS_ALL) $< $(LIB) $(BLAS_FLAGS) $(LDLIBS_ALL) -o $@
 bench-gemm: $(BUILD)/bench/gemm
 	$(BUILD)/bench/gemm
 

@@ -1,13 +1,12 @@
 /*
  * cmd_doctor.c - unroll doctor: what this machine gives unroll's kernels,
- * and whether OpenBLAS uses it. One "key  value" line each, so scripts and
+ * and whether the OpenBLAS installed here (unroll links none; numpy and
+ * the benchmarks use it) uses it. One "key  value" line each, so scripts and
  * bug reports can quote them; a weak OpenBLAS core adds a warning line
  * with its fix. Exit 0 whatever it finds: it diagnoses, it does not judge.
  */
 #include <stdio.h>
 #include <stdlib.h>
-
-#include <cblas.h>
 
 #include "cli/cli.h"
 #include "kernels/cpu.h"
@@ -19,10 +18,12 @@ static const char help[] =
     "Prints what unroll finds on this machine: the CPU (vendor, model), its\n"
     "vector features and whether the OS saves their registers (AVX-512F,\n"
     "AVX2, FMA), the kernels' path and vector width, the cores and the\n"
-    "threads the kernels run, the cache sizes, and OpenBLAS's build and the\n"
-    "core it chose. When that core runs weaker kernels than the CPU has\n"
-    "(OpenBLAS guesses from the model name, which a VM may mask), a warning\n"
-    "line names the OPENBLAS_CORETYPE that fixes it.\n"
+    "threads the kernels run, the cache sizes, and the build and core of the\n"
+    "OpenBLAS installed here. unroll's products are its own and it links no\n"
+    "BLAS, but programs beside it (numpy, PyTorch, the benchmarks) use it:\n"
+    "when that core runs weaker kernels than the CPU has (OpenBLAS guesses\n"
+    "from the model name, which a VM may mask), a warning line names the\n"
+    "OPENBLAS_CORETYPE that fixes it.\n"
     "\n"
     "environment:\n"
     "  UNROLL_ISA         the kernels' path: avx512, avx2 or generic (default: the best)\n"
@@ -93,17 +94,23 @@ int cmd_doctor(int argc, char **argv)
     snprintf(buf, sizeof buf, "L1d %s, L2 %s per core; L3 %s", bytes_str(cpu.l1d, a, sizeof a),
              bytes_str(cpu.l2, b, sizeof b), bytes_str(cpu.l3, d, sizeof d));
     line("cache", buf);
-    const char *cfg = openblas_get_config();
-    line("blas", cfg);
-    const char *core = openblas_get_corename();
+    blascheck_blas blas;
+    if (!blascheck_blas_open(&blas)) {
+        line("blas", "no libopenblas.so.0 here (unroll links no BLAS)");
+        line("blas core", "-");
+        line("blas check", "not checked: no OpenBLAS");
+        return 0;
+    }
+    snprintf(buf, sizeof buf, "%s (not used by unroll)", blas.config);
+    line("blas", buf);
     const char *ct = getenv("OPENBLAS_CORETYPE");
-    int cl = blascheck_core_level(core);
-    snprintf(buf, sizeof buf, "%s (%s kernels%s%s), %d threads", core ? core : "?",
+    int cl = blascheck_core_level(blas.core);
+    snprintf(buf, sizeof buf, "%s (%s kernels%s%s), %d threads", *blas.core ? blas.core : "?",
              blascheck_level_name(cl), ct && *ct ? "; OPENBLAS_CORETYPE=" : "", ct && *ct ? ct : "",
-             openblas_get_num_threads());
+             blas.threads);
     line("blas core", buf);
     char w[256];
-    if (blascheck_warning(core, &cpu, w, sizeof w))
+    if (blascheck_warning(blas.core, &cpu, w, sizeof w))
         snprintf(buf, sizeof buf, "warning: %s", w);
     else
         snprintf(buf, sizeof buf, "%s",

@@ -21,7 +21,6 @@
 #include "cli/progress.h"
 #include "kernels/cpu.h"
 #include "kernels/pool.h"
-#include "train/blascheck.h"
 #include "train/dist.h"
 #include "train/model_ckpt.h"
 #include "train/train.h"
@@ -289,9 +288,6 @@ static void on_ready(void *ctx, const train_info *i)
                 "%s instead of %s\n",
                 (int)i->recompute_seg, (int)i->recompute_nodes, bytes_str(i->arena_bytes, now),
                 bytes_str(i->full_bytes, full));
-    char w[256];
-    if (blascheck_here(w, sizeof w))
-        cli_warn("%s", w);
 }
 
 /* Under mpirun every rank runs this; rank 0 alone talks to the store and

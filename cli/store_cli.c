@@ -56,12 +56,28 @@ static const char query_help[] =
     "anything the other commands do not ask. The database is opened read-only\n"
     "and statements that could write are refused. docs/store.md describes the\n"
     "tables; BLOB columns print as <blob N bytes> (use hex(data) to see them).\n"
-    "More than --limit rows (default 100000) is an error: add a LIMIT.\n"
+    "Rows print as they come (the plain form aligns each 1000 rows by\n"
+    "themselves); more than --limit rows (default 100000) stops with an\n"
+    "error after printing them: add a LIMIT.\n"
     "\n"
     "examples:\n"
     "  unroll query \"SELECT name, status FROM runs\"\n"
     "  unroll query \"SELECT run, min(value) FROM metrics WHERE name = 'valid_loss' GROUP BY "
     "run\" --csv\n";
+
+/* Rows go out as they come, QUERY_PART at a time: a long result never
+ * sits in memory whole, and the first rows show while the rest run. */
+#define QUERY_PART 1000
+
+typedef struct query_out {
+    table_form form;
+} query_out;
+
+static int query_part(void *ctx, const table *t, int64_t before, int last, uerr *e)
+{
+    const query_out *q = ctx;
+    return table_write_part(t, stdout, q->form, before, last, e);
+}
 
 int cmd_query(int argc, char **argv)
 {
@@ -88,16 +104,14 @@ int cmd_query(int argc, char **argv)
         return UERR_USAGE;
     uerr e = {0};
     store *db = NULL;
-    table t;
-    if (store_open(&db, cli_db_path(&c, NULL), STORE_READ_ONLY, &e) ||
-        store_query_limit(db, sql, limit, &t, &e)) {
-        store_close(db);
-        return cli_fail(&e);
-    }
-    int rc = cli_print_table(&t, form);
+    table t = {0};
+    query_out q = {.form = form};
+    int rc = store_open(&db, cli_db_path(&c, NULL), STORE_READ_ONLY, &e);
+    if (!rc)
+        rc = store_query_each(db, sql, limit, QUERY_PART, &t, query_part, &q, &e);
     table_free(&t);
     store_close(db);
-    return rc;
+    return rc ? cli_fail(&e) : 0;
 }
 
 /* ---- configs as key = value ------------------------------------------------ */

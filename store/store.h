@@ -365,4 +365,17 @@ int store_query(store *s, const char *sql, table *out, uerr *e);
 #define STORE_QUERY_LIMIT 100000
 int store_query_limit(store *s, const char *sql, int64_t limit, table *out, uerr *e);
 
+/* Receives the rows of store_query_each in parts: t holds the next rows
+ * (before of them came earlier), last is set on the final part (which may
+ * be empty). A non-zero return (its error in e) stops the query. */
+typedef int (*store_part_fn)(void *ctx, const table *t, int64_t before, int last, uerr *e);
+
+/* The same, streaming: every part rows (and the rest at the end) go to fn,
+ * then t is emptied for the next part, so memory holds one part, not the
+ * result. t is the caller's to table_free in every case. With fn NULL the
+ * rows collect in t (store_query_limit). Stops at more than limit rows,
+ * after handing out the rows before it. */
+int store_query_each(store *s, const char *sql, int64_t limit, int64_t part, table *t,
+                     store_part_fn fn, void *ctx, uerr *e);
+
 #endif

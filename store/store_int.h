@@ -58,6 +58,10 @@ void store_rollback(store *s, uerr *e);
 int store_end(store *s, int rc, const char *what, uerr *e);
 int store_query_int(store *s, sqlite3_stmt *st, int64_t *val, int *found, const char *what,
                     uerr *e);
+/* Appends result column i of st's current row to t by its SQLite type. */
+void store_cell(table *t, sqlite3_stmt *st, int i);
+/* A table whose columns are st's first ncols result columns. */
+int store_table_for(sqlite3_stmt *st, int ncols, table *t, uerr *e);
 char *store_strdup(const char *p);
 int store_oom(store *s, const char *what, uerr *e);
 int store_bound(store *s, int rc, const char *what, uerr *e);

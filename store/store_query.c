@@ -1,7 +1,7 @@
 /*
  * store_query.c - what users ask the store (see store.h): listings as
  * tables, lineage, the best checkpoint, tags, pruning, deleting and
- * renaming runs, and read-only free SQL.
+ * renaming runs (free SQL: store_sql.c).
  *
  * Invariants:
  * - Listings only read, and read one snapshot: each is one statement.
@@ -20,8 +20,7 @@
 
 /* ---- rows into tables ---------------------------------------------------- */
 
-/* Appends one result column to t by its SQLite type. */
-static void store_cell(table *t, sqlite3_stmt *st, int i)
+void store_cell(table *t, sqlite3_stmt *st, int i)
 {
     switch (sqlite3_column_type(st, i)) {
     case SQLITE_INTEGER:
@@ -56,8 +55,7 @@ static int store_rows(store *s, sqlite3_stmt *st, int ncols, table *t, const cha
     return table_check(t, e);
 }
 
-/* A table whose columns are the statement's result columns. */
-static int store_table_for(sqlite3_stmt *st, int ncols, table *t, uerr *e)
+int store_table_for(sqlite3_stmt *st, int ncols, table *t, uerr *e)
 {
     const char *names[64];
     if (ncols > 64)
@@ -662,97 +660,4 @@ int store_run_rename(store *s, int64_t run, const char *name, uerr *e)
     if (!rc)
         rc = store_do(s, what, e, "UPDATE runs SET name = ? WHERE id = ?", "tI", name, run);
     return store_end(s, rc, what, e);
-}
-
-/* ---- free SQL ----------------------------------------------------------- */
-
-/* Refuses what a read-only statement could still do outside this file. */
-static int store_query_auth(void *ctx, int action, const char *a, const char *b, const char *c,
-                            const char *d)
-{
-    (void)ctx;
-    (void)a;
-    (void)b;
-    (void)c;
-    (void)d;
-    return action == SQLITE_ATTACH || action == SQLITE_DETACH ? SQLITE_DENY : SQLITE_OK;
-}
-
-/* Whether only blanks, semicolons and comments remain. */
-static int store_only_trailer(const char *p)
-{
-    for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ';')
-            p++;
-        if (p[0] == '-' && p[1] == '-') {
-            while (*p && *p != '\n')
-                p++;
-        } else if (p[0] == '/' && p[1] == '*') {
-            const char *end = strstr(p + 2, "*/");
-            if (!end)
-                return 1;
-            p = end + 2;
-        } else {
-            return *p == '\0';
-        }
-    }
-}
-
-int store_query(store *s, const char *sql, table *out, uerr *e)
-{
-    return store_query_limit(s, sql, STORE_QUERY_LIMIT, out, e);
-}
-
-int store_query_limit(store *s, const char *sql, int64_t limit, table *out, uerr *e)
-{
-    memset(out, 0, sizeof *out);
-    const char *tail = NULL;
-    sqlite3_stmt *st = NULL;
-    (void)sqlite3_set_authorizer(s->db, store_query_auth, NULL);
-    int r = sqlite3_prepare_v2(s->db, sql, -1, &st, &tail);
-    (void)sqlite3_set_authorizer(s->db, NULL, NULL);
-    if (r != SQLITE_OK)
-        return uerr_set(e, UERR_USER, "query: %s", sqlite3_errmsg(s->db));
-    if (!st)
-        return uerr_set(e, UERR_USER, "query: no SQL statement given");
-    if (tail && !store_only_trailer(tail)) {
-        store_final(st);
-        return uerr_set(e, UERR_USER, "query: one statement at a time (found more after '%.40s')",
-                        sql);
-    }
-    if (!sqlite3_stmt_readonly(st)) {
-        store_final(st);
-        return uerr_set(e, UERR_USER,
-                        "query: only statements that read are allowed (SELECT, WITH, EXPLAIN, "
-                        "read-only PRAGMA); use the unroll commands to change the store");
-    }
-    int n = sqlite3_column_count(st);
-    if (n == 0) {
-        store_final(st);
-        return uerr_set(e, UERR_USER, "query: the statement returns no columns");
-    }
-    int rc = store_table_for(st, n, out, e);
-    if (!rc) {
-        int k = SQLITE_DONE;
-        while (!out->oom && (k = sqlite3_step(st)) == SQLITE_ROW) {
-            if (out->nrows >= limit) {
-                rc = uerr_set(e, UERR_USER,
-                              "query: more than %lld rows; add a LIMIT to the SQL or raise --limit",
-                              (long long)limit);
-                break;
-            }
-            for (int i = 0; i < n; i++)
-                store_cell(out, st, i);
-        }
-        if (rc || out->oom)
-            rc = rc ? rc : table_check(out, e);
-        else if (k != SQLITE_DONE)
-            rc = uerr_set(e, UERR_USER, "query: %s", sqlite3_errmsg(s->db));
-        else
-            rc = table_check(out, e);
-    }
-    store_final(st);
-    if (rc)
-        table_free(out);
-    return rc;
 }

@@ -20,18 +20,26 @@
  */
 #include "store/store_int.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 
 /* ---- error helpers ---------------------------------------------------- */
 
 /* The user can act on these (free space, wait, pick another file), so
- * they are not reported as internal errors. */
+ * they are not reported as internal errors. An I/O error is the disk's or
+ * the file system's (a full or tiny one fails as SQLITE_IOERR when the
+ * shared-memory file or the WAL cannot grow), never unroll's. */
 static int store_code(int rc)
 {
     switch (rc & 0xff) {
+    case SQLITE_IOERR:
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
     case SQLITE_READONLY:
@@ -47,15 +55,57 @@ static int store_code(int rc)
     }
 }
 
-/* "PATH: sqlite message (while what)" for the last failure on s->db. */
+/* Why an I/O error happened, when the system can say: SQLite keeps the
+ * errno of the failed call only sometimes (sqlite3_system_errno reads
+ * errno after the fact), so a file at ulimit -f and a nearly full disk
+ * are also checked directly. Writes "" when nothing explains it. */
+static void store_io_reason(const store *s, int sys, char *buf, size_t n)
+{
+    buf[0] = 0;
+    if (sys == ENOSPC || sys == EDQUOT || sys == EFBIG || sys == EROFS) {
+        snprintf(buf, n, ": %s", strerror(sys));
+        return;
+    }
+    struct rlimit rl;
+    const char *const tails[] = {"", "-wal", "-shm"};
+    char f[4096];
+    struct stat st;
+    for (size_t i = 0; !getrlimit(RLIMIT_FSIZE, &rl) && rl.rlim_cur != RLIM_INFINITY && i < 3;
+         i++) {
+        snprintf(f, sizeof f, "%s%s", s->path, tails[i]);
+        /* a write that would cross the limit fails: within a page of it */
+        if (!stat(f, &st) && (uint64_t)st.st_size + 65536 >= (uint64_t)rl.rlim_cur) {
+            snprintf(buf, n, ": %s reached the file size limit (ulimit -f, %llu bytes)", f,
+                     (unsigned long long)rl.rlim_cur);
+            return;
+        }
+    }
+    snprintf(f, sizeof f, "%s", s->path);
+    char *slash = strrchr(f, '/');
+    if (slash)
+        slash[slash == f] = 0; /* "/x.db" keeps "/" */
+    struct statvfs v;
+    if (!statvfs(slash ? f : ".", &v) && (uint64_t)v.f_bavail * v.f_frsize < 1048576)
+        snprintf(buf, n, ": the disk is full (%llu KiB free)",
+                 (unsigned long long)v.f_bavail * v.f_frsize / 1024);
+    else if (sys)
+        snprintf(buf, n, ": %s", strerror(sys));
+}
+
+/* "PATH: sqlite message (while what)" for the last failure on s->db. An
+ * I/O error adds its reason ("disk I/O error" alone does not say the disk
+ * is full or the file too large for ulimit -f). */
 int store_fail(store *s, const char *what, uerr *e)
 {
     int rc = sqlite3_extended_errcode(s->db);
     s->last_busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+    char why[4200] = "";
+    if ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL)
+        store_io_reason(s, sqlite3_system_errno(s->db), why, sizeof why);
     if (what)
-        return uerr_set(e, store_code(rc), "%s: %s (while %s)", s->path, sqlite3_errmsg(s->db),
-                        what);
-    return uerr_set(e, store_code(rc), "%s: %s", s->path, sqlite3_errmsg(s->db));
+        return uerr_set(e, store_code(rc), "%s: %s%s (while %s)", s->path, sqlite3_errmsg(s->db),
+                        why, what);
+    return uerr_set(e, store_code(rc), "%s: %s%s", s->path, sqlite3_errmsg(s->db), why);
 }
 
 int store_exec(store *s, const char *sql, const char *what, uerr *e)

@@ -57,6 +57,14 @@ void table_free(table *t)
     memset(t, 0, sizeof *t);
 }
 
+void table_clear_rows(table *t)
+{
+    for (int64_t i = 0; i < t->ncells; i++)
+        free(t->cells[i].s);
+    t->ncells = 0;
+    t->nrows = 0;
+}
+
 int table_set_format(table *t, int col, const char *fmt, uerr *e)
 {
     if (col < 0 || col >= t->ncols)
@@ -213,7 +221,7 @@ static void put_cell(FILE *f, const char *text, int pad, int right, int sep, int
         *owed += pad;
 }
 
-static void table_write_plain(const table *t, FILE *f)
+static void table_write_plain(const table *t, FILE *f, int64_t before)
 {
     int *w = calloc((size_t)t->ncols, sizeof *w);
     int *right = calloc((size_t)t->ncols, sizeof *right);
@@ -239,10 +247,11 @@ static void table_write_plain(const table *t, FILE *f)
                 right[c] = 1;
         }
     int owed = 0;
-    for (int c = 0; c < t->ncols; c++)
+    for (int c = 0; before == 0 && c < t->ncols; c++)
         put_cell(f, t->cols[c], w[c] - table_width(t->cols[c]), right[c], c > 0, &owed);
     owed = 0; /* trailing padding is owed only within a line */
-    fputc('\n', f);
+    if (before == 0)
+        fputc('\n', f);
     for (int64_t r = 0; r < t->nrows; r++) {
         for (int c = 0; c < t->ncols; c++) {
             const table_cell *x = table_at(t, r, c);
@@ -259,14 +268,15 @@ static void table_write_plain(const table *t, FILE *f)
     free(right);
 }
 
-static void table_write_csv(const table *t, FILE *f)
+static void table_write_csv(const table *t, FILE *f, int64_t before)
 {
-    for (int c = 0; c < t->ncols; c++) {
+    for (int c = 0; before == 0 && c < t->ncols; c++) {
         if (c)
             fputc(',', f);
         table_csv_field(f, t->cols[c]);
     }
-    fputc('\n', f);
+    if (before == 0)
+        fputc('\n', f);
     for (int64_t r = 0; r < t->nrows; r++) {
         for (int c = 0; c < t->ncols; c++) {
             const table_cell *x = table_at(t, r, c);
@@ -285,11 +295,12 @@ static void table_write_csv(const table *t, FILE *f)
     }
 }
 
-static void table_write_json(const table *t, FILE *f)
+static void table_write_json(const table *t, FILE *f, int64_t before, int last)
 {
-    fputc('[', f);
+    if (before == 0)
+        fputc('[', f);
     for (int64_t r = 0; r < t->nrows; r++) {
-        fputs(r ? ",\n{" : "\n{", f);
+        fputs(before + r ? ",\n{" : "\n{", f);
         for (int c = 0; c < t->ncols; c++) {
             const table_cell *x = table_at(t, r, c);
             if (c)
@@ -307,20 +318,26 @@ static void table_write_json(const table *t, FILE *f)
         }
         fputc('}', f);
     }
-    fputs(t->nrows ? "\n]\n" : "]\n", f);
+    if (last)
+        fputs(before + t->nrows ? "\n]\n" : "]\n", f);
 }
 
 int table_write(const table *t, FILE *f, table_form form, uerr *e)
+{
+    return table_write_part(t, f, form, 0, 1, e);
+}
+
+int table_write_part(const table *t, FILE *f, table_form form, int64_t before, int last, uerr *e)
 {
     int rc;
     if ((rc = table_check(t, e)))
         return rc;
     if (form == TABLE_CSV)
-        table_write_csv(t, f);
+        table_write_csv(t, f, before);
     else if (form == TABLE_JSON)
-        table_write_json(t, f);
+        table_write_json(t, f, before, last);
     else
-        table_write_plain(t, f);
+        table_write_plain(t, f, before);
     if (fflush(f) != 0 || ferror(f))
         return uerr_set(e, UERR_USER, "writing the output failed: %s", strerror(errno));
     return 0;

@@ -80,6 +80,16 @@ const table_cell *table_at(const table *t, int64_t r, int c);
 /* Prints t in the given form; an error if writing fails. */
 int table_write(const table *t, FILE *f, table_form form, uerr *e);
 
+/* A result too long to hold, printed in parts: t holds the next rows,
+ * before is how many rows earlier parts printed (0: this part starts
+ * with the header, or JSON's '['), last closes JSON's array. The plain
+ * form aligns each part's columns by that part alone. */
+int table_write_part(const table *t, FILE *f, table_form form, int64_t before, int last, uerr *e);
+
+/* Drops t's rows, keeping its columns, formats and memory, for the next
+ * part. */
+void table_clear_rows(table *t);
+
 /* Writes one CSV field, quoted only when it needs it (RFC 4180), for
  * callers that write CSV by hand: the one CSV quoter of unroll. */
 void table_csv_field(FILE *f, const char *s);

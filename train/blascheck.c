@@ -3,11 +3,13 @@
  * blascheck.h). The features come from kernels/cpu.h (cpuid and xgetbv,
  * read once) and, for what that does not keep, from cpuid here; the
  * levels and the advice are tables, so a core OpenBLAS adds later reads as
- * unknown (no warning) rather than as weak.
+ * unknown (no warning) rather than as weak. OpenBLAS itself is opened by
+ * name at run time (Debian's alternatives choose which build answers to
+ * libopenblas.so.0), never linked.
  */
 #include "train/blascheck.h"
 
-#include <cblas.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -94,8 +96,8 @@ int blascheck_warning(const char *corename, const blascheck_cpu *c, char *buf, s
     if (have == BLAS_LEVEL_UNKNOWN || have >= can)
         return 0;
     snprintf(buf, n,
-             "OpenBLAS runs its %s kernels (%s) on a CPU with %s: whatever calls BLAS in this "
-             "process runs several times slower; set OPENBLAS_CORETYPE=%s",
+             "OpenBLAS runs its %s kernels (%s) on a CPU with %s: what calls it here (numpy, "
+             "PyTorch) runs several times slower; set OPENBLAS_CORETYPE=%s",
              corename, blascheck_level_name(have), blascheck_level_name(can), fix[can]);
     return 1;
 }
@@ -160,18 +162,54 @@ void blascheck_cpu_read(blascheck_cpu *c)
     read_extras(c);
 }
 
+/* dlsym's object pointer as a function pointer: POSIX allows it */
+typedef char *(*blas_str_fn)(void);
+typedef int (*blas_int_fn)(void);
+
+int blascheck_blas_open(blascheck_blas *b)
+{
+    memset(b, 0, sizeof *b);
+    void *lib = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (!lib)
+        return 0;
+    blas_str_fn config, core;
+    blas_int_fn threads;
+    *(void **)&config = dlsym(lib, "openblas_get_config");
+    *(void **)&core = dlsym(lib, "openblas_get_corename");
+    *(void **)&threads = dlsym(lib, "openblas_get_num_threads");
+    if (!config || !core || !threads)
+        return 0;
+    const char *s = config(), *c = core();
+    snprintf(b->config, sizeof b->config, "%s", s ? s : "OpenBLAS");
+    snprintf(b->core, sizeof b->core, "%s", c ? c : "");
+    b->threads = threads();
+    b->found = 1;
+    return 1;
+}
+
 int blascheck_here(char *buf, size_t n)
 {
     blascheck_cpu c;
+    blascheck_blas b;
     blascheck_cpu_read(&c);
-    return blascheck_warning(openblas_get_corename(), &c, buf, n);
+    if (!blascheck_blas_open(&b)) {
+        if (n)
+            buf[0] = 0;
+        return 0;
+    }
+    return blascheck_warning(b.core, &c, buf, n);
 }
 
 void blascheck_describe(char *buf, size_t n)
 {
-    const char *cfg = openblas_get_config();
-    char w[256];
-    int warn = blascheck_here(w, sizeof w);
-    snprintf(buf, n, "kernels %s; %s%s%s%s", cpu_path_name(cpu_path()), cfg ? cfg : "OpenBLAS",
-             warn ? " [" : "", warn ? w : "", warn ? "]" : "");
+    snprintf(buf, n, "kernels %s; no BLAS", cpu_path_name(cpu_path()));
+}
+
+int blascheck_same_program(const char *recorded, const char *now)
+{
+    static const char head[] = "kernels ";
+    if (strncmp(recorded, head, sizeof head - 1) || strncmp(now, head, sizeof head - 1))
+        return !strcmp(recorded, now);
+    size_t a = strcspn(recorded, ";"), b = strcspn(now, ";");
+    return a == b && !memcmp(recorded, now, a);
 }

@@ -3,15 +3,19 @@
  *
  * Debian's OpenBLAS picks its kernels from the CPU's model name; in a VM
  * that masks the model it falls back to SSE3 ones ("Prescott"), 5x slower
- * on an AVX-512 machine. unroll's own products no longer call BLAS
- * (kernels/gemm.h), but OpenBLAS is still linked in, and whatever else
- * in the process calls it (an embedding program, numpy beside it on the
- * same machine) runs at that speed. The CPU's *features* (cpuid, and the
- * OS's saved state bits from xgetbv) say what it can run; when OpenBLAS's
- * core is weaker, the warning names the OPENBLAS_CORETYPE that fixes it.
+ * on an AVX-512 machine. unroll's products are its own (kernels/gemm.h)
+ * and unroll links no BLAS: OpenBLAS's threaded start-up allocated its
+ * buffers before main and, under an address-space limit (ulimit -v),
+ * retried forever instead of letting unroll report out of memory. What
+ * runs beside unroll (numpy, PyTorch, the benchmarks) may still use
+ * OpenBLAS, so `unroll doctor` opens it on demand (blascheck_blas_open,
+ * dlopen) and checks its core. The CPU's *features* (cpuid, and the OS's
+ * saved state bits from xgetbv) say what it can run; when OpenBLAS's core
+ * is weaker, the warning names the OPENBLAS_CORETYPE that fixes it.
  *
  * The check itself (blascheck_warning) is a pure function of a core name
- * and a feature set, so tests feed it made-up ones. Nothing here prints.
+ * and a feature set, so tests feed it made-up ones. Nothing here prints,
+ * and nothing but blascheck_blas_open (and blascheck_here) loads BLAS.
  */
 #ifndef UNROLL_BLASCHECK_H
 #define UNROLL_BLASCHECK_H
@@ -59,13 +63,35 @@ const char *blascheck_level_name(int level);
  * gives no warning. */
 int blascheck_warning(const char *corename, const blascheck_cpu *c, char *buf, size_t n);
 
-/* The same for this process: OpenBLAS's core and this CPU. */
+/* OpenBLAS as installed here, opened with dlopen on first use and kept
+ * open (its threads outlive a dlclose). found is 0 when no libopenblas
+ * could be opened; the strings are then empty. */
+typedef struct blascheck_blas {
+    int found;
+    char config[256]; /* openblas_get_config() */
+    char core[64];    /* openblas_get_corename() */
+    int threads;      /* openblas_get_num_threads() */
+} blascheck_blas;
+
+/* Fills *b; returns b->found. Loads OpenBLAS into the process (its
+ * threads start): for diagnostics, never on a training path. */
+int blascheck_blas_open(blascheck_blas *b);
+
+/* blascheck_warning for the installed OpenBLAS's core and this CPU; 0
+ * when OpenBLAS is not installed. */
 int blascheck_here(char *buf, size_t n);
 
 /* What a run records as its arithmetic (the `program` of `runs show`):
- * "kernels PATH; " (kernels/cpu.h), openblas_get_config(), then the
- * warning in brackets when there is one. The same in every process on the
- * same machine and environment, so resume and ckpt verify compare it. */
+ * "kernels PATH; no BLAS" (kernels/cpu.h). The same in every process on
+ * the same machine and environment, so resume and ckpt verify compare it
+ * (blascheck_same_program). */
 void blascheck_describe(char *buf, size_t n);
+
+/* Whether two such records name the same arithmetic. Records written
+ * while OpenBLAS was linked read "kernels PATH; OpenBLAS ..." with the
+ * same products: the kernels' path decides, what follows the first ';'
+ * does not. A record without "kernels " (products run by BLAS) must
+ * match whole. */
+int blascheck_same_program(const char *recorded, const char *now);
 
 #endif

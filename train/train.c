@@ -158,11 +158,16 @@ int train_evaluate(const spec *s, const sample_param *params, int nparams, doubl
     if (rc)
         return rc;
     *examples = d.kind == SPEC_DATA_CLASSIFY ? d.cls.nvalid : 0;
-    if (!data_has_valid(&d))
+    if (!data_has_valid(&d) && s->data.valid_fraction <= 0)
         rc = uerr_set(e, UERR_USER,
                       "%s: the run held out no data to evaluate (data.valid_fraction "
                       "is 0)",
                       s->data.path);
+    else if (!data_has_valid(&d))
+        rc = uerr_set(e, UERR_USER,
+                      "%s: the run held out no data to evaluate (data.valid_fraction %g of "
+                      "this data is less than one example or batch)",
+                      s->data.path, s->data.valid_fraction);
     if (!rc)
         rc = net_init_io(&n, s, &d.io, d.B, d.T, valid_mode(&d), NULL, e);
     if (!rc)
@@ -323,10 +328,9 @@ static int same_vocab(const int32_t *a, int na, const int32_t *b, int nb)
 }
 
 /* The program's arithmetic, recorded with the run: the kernels' vector
- * path (kernels/cpu.h) and the BLAS build linked in (the step's products
- * no longer call it), with a warning when its core is weaker than the CPU
- * (train/blascheck.h). Not the thread count, which changes no bit
- * (kernels/gemm.h); it is recorded all the same. */
+ * path (kernels/cpu.h; no BLAS is linked, train/blascheck.h). Not the
+ * thread count, which changes no bit (kernels/gemm.h); it is recorded all
+ * the same. */
 static void blas_info(char *buf, size_t n, int *threads)
 {
     blascheck_describe(buf, n);
@@ -367,9 +371,9 @@ static int resume_run(trainer *t, train_result *r, uerr *e)
     char blas[256];
     int threads;
     blas_info(blas, sizeof blas, &threads);
-    if (!rc && run.blas && *run.blas && strcmp(run.blas, blas))
+    if (!rc && run.blas && *run.blas && !blascheck_same_program(run.blas, blas))
         snprintf(r->warning, sizeof r->warning,
-                 "run '%s' was trained with BLAS '%s', this process has '%s': the resumed "
+                 "run '%s' was trained with '%s', this process runs '%s': the resumed "
                  "steps may differ in the last bits",
                  run.name, run.blas, blas);
     /* The run's config from now on: the stored one with this resume's
@@ -447,7 +451,6 @@ static int begin_run(trainer *t, train_result *r, uerr *e)
         .command_line = t->o->command_line,
         .program_version = UNROLL_VERSION,
         .data_hash = hash,
-        .blas = "OpenBLAS",
         .vocab = cps,
         .nvocab = v->size,
     };

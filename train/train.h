@@ -114,7 +114,7 @@ typedef struct train_verify_result {
     int tensors, tensors_differ;
     int64_t losses, losses_differ; /* logged values compared */
     char first_diff[512];          /* the first difference, or "" */
-    /* what differs from the run's record: "data (...); config (...);
+    /* what differs from the run's record: "config (...);
      * program (...)", or "" when all are as it was trained with */
     char changed[1024];
     char warning[512];

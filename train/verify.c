@@ -134,13 +134,11 @@ static void changed(train_verify_result *vr, const char *what, const char *was, 
 
 /* What a failed replay is told apart by: the run's record against what
  * this replay used. The config is the stored text: it changed only if the
- * row no longer matches its hash. */
-static void verify_changes(const store_run *run, const char *data_hash, const char *blas,
-                           train_verify_result *vr)
+ * row no longer matches its hash. (Changed data is refused before any
+ * replay.) */
+static void verify_changes(const store_run *run, const char *blas, train_verify_result *vr)
 {
     char hash[SHA256_HEX_SIZE];
-    if (run->data_hash && *run->data_hash && strcmp(run->data_hash, data_hash))
-        changed(vr, "data", run->data_hash, data_hash, 12);
     sha256_hex(run->config_text, strlen(run->config_text), hash);
     if (run->config_hash && *run->config_hash && strcmp(run->config_hash, hash))
         changed(vr, "config: its stored text no longer matches its hash", run->config_hash, hash,
@@ -148,8 +146,8 @@ static void verify_changes(const store_run *run, const char *data_hash, const ch
     if (run->program_version && *run->program_version &&
         strcmp(run->program_version, UNROLL_VERSION))
         changed(vr, "program: unroll", run->program_version, UNROLL_VERSION, 64);
-    if (run->blas && *run->blas && strcmp(run->blas, blas))
-        changed(vr, "program: BLAS", run->blas, blas, 64);
+    if (run->blas && *run->blas && !blascheck_same_program(run->blas, blas))
+        changed(vr, "program", run->blas, blas, 64);
 }
 
 int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *pctx,
@@ -209,22 +207,29 @@ int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *pctx
     vr->from_step = resume ? p.step : 0;
     vr->to_step = c.step;
 
-    /* What else decides bit-exactness: the data and the BLAS build (not its
-     * thread count: see blas_info in train.c). */
+    /* What else decides bit-exactness: the data and the kernels' path (not
+     * the thread count: see blas_info in train.c). */
     data_source d;
     if ((rc = data_open(&d, &s, e)))
         goto out;
-    if (run.data_hash && *run.data_hash && strcmp(run.data_hash, d.hash))
-        snprintf(vr->warning, sizeof vr->warning,
-                 "%s changed since run '%s' was trained (data hash %.12s, now %.12s)", s.data.path,
-                 run.name, run.data_hash, d.hash);
+    /* changed data cannot replay the run: refused, not replayed to a
+     * NOT verified that only the hashes explain */
+    if (run.data_hash && *run.data_hash && strcmp(run.data_hash, d.hash)) {
+        rc = uerr_set(e, UERR_USER,
+                      "%s: the data changed since run '%s' was trained (data hash %.12s, now "
+                      "%.12s): a replay would not be the run's, so checkpoint %lld cannot be "
+                      "verified",
+                      d.path, run.name, run.data_hash, d.hash, (long long)ckpt);
+        data_free(&d);
+        goto out;
+    }
     char blas[256];
     blascheck_describe(blas, sizeof blas);
-    verify_changes(&run, d.hash, blas, vr);
+    verify_changes(&run, blas, vr);
     data_free(&d);
-    if (!vr->warning[0] && run.blas && *run.blas && strcmp(run.blas, blas))
+    if (!vr->warning[0] && run.blas && *run.blas && !blascheck_same_program(run.blas, blas))
         snprintf(vr->warning, sizeof vr->warning,
-                 "run '%s' was trained with BLAS '%s', this process has '%s'", run.name, run.blas,
+                 "run '%s' was trained with '%s', this process runs '%s'", run.name, run.blas,
                  blas);
 
     if ((rc = store_metric_series(db, c.run, "loss", &v.ls, &v.lv, &v.ln, e)) ||
