@@ -119,9 +119,9 @@ static void test_same_program(void)
     CHECK(blascheck_same_program("kernels avx2; no BLAS", "kernels avx2; no BLAS"));
     CHECK(blascheck_same_program("kernels avx2; OpenBLAS 0.3.21 DYNAMIC_ARCH Haswell",
                                  "kernels avx2; no BLAS"));
-    CHECK(!blascheck_same_program("kernels avx512; no BLAS", "kernels avx2; no BLAS"));
-    CHECK(!blascheck_same_program("kernels avx2", "kernels avx25; no BLAS"));
-    CHECK(blascheck_same_program("kernels generic", "kernels generic; no BLAS"));
+    /* every path of the kernels gives the same bits */
+    CHECK(blascheck_same_program("kernels avx512; no BLAS", "kernels avx2; no BLAS"));
+    CHECK(blascheck_same_program("kernels generic", "kernels avx512; no BLAS"));
     /* products run by BLAS: only the same build is the same arithmetic */
     CHECK(!blascheck_same_program("OpenBLAS 0.3.21", "kernels avx2; no BLAS"));
     CHECK(blascheck_same_program("OpenBLAS 0.3.21", "OpenBLAS 0.3.21"));

@@ -87,11 +87,13 @@ int blascheck_here(char *buf, size_t n);
  * (blascheck_same_program). */
 void blascheck_describe(char *buf, size_t n);
 
-/* Whether two such records name the same arithmetic. Records written
- * while OpenBLAS was linked read "kernels PATH; OpenBLAS ..." with the
- * same products: the kernels' path decides, what follows the first ';'
- * does not. A record without "kernels " (products run by BLAS) must
- * match whole. */
+/* Whether two such records name the same arithmetic. Every path of the
+ * kernels gives the same bits (kernels/gemm.h: avx512, avx2 and the
+ * generic one with C's fma(), in software on a CPU without FMA), so any
+ * two "kernels ..." records do, whatever follows (records written while
+ * OpenBLAS was linked read "kernels PATH; OpenBLAS ..." with the same
+ * products). A record without "kernels " (products run by BLAS, whose
+ * bits depend on its build and core) must match whole. */
 int blascheck_same_program(const char *recorded, const char *now);
 
 #endif
