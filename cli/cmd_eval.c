@@ -135,7 +135,7 @@ int cmd_eval(int argc, char **argv)
         return rc ? cli_fail(&e) : 0;
     }
     if (!rc)
-        rc = text_read_file(data ? data : m.s.data.path, &cp, &n, &e);
+        rc = text_read_file(data ? data : m.s.data.path, m.s.data.max_bytes, &cp, &n, &e);
     /* without --data: the tail training held out, split as training did */
     int64_t from = !data ? n - (int64_t)(m.s.data.valid_fraction * (double)n) : 0;
     if (from == n)

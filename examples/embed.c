@@ -38,7 +38,7 @@ int main(int argc, char **argv)
 
     /* part 1: data, graph, gradients, plan, one step */
     text_corpus text;
-    if (text_corpus_load(s.data.path, 0, &text, &e))
+    if (text_corpus_load(s.data.path, s.data.max_bytes, 0, &text, &e))
         return fail(&e);
     model_io io = {.input = text.vocab.size, .output = text.vocab.size};
     int64_t T = s.train.seq_len;

@@ -94,6 +94,7 @@ typedef struct spec {
         spec_data_kind kind;
         char *path;
         double valid_fraction; /* [0, 0.5] */
+        uint64_t max_bytes;    /* a data file larger than this is refused */
     } data;
 
     struct {

@@ -96,6 +96,9 @@ const spec_field spec_fields[] = {
     F_STR("data.path", data.path, "", SPEC_NONEMPTY, "training data file (required)"),
     F_REAL("data.valid_fraction", data.valid_fraction, "0", 0, 0.5, 0,
            "share of the data held out for validation"),
+    F_BYTES("data.max_bytes", data.max_bytes, "4GiB",
+            "a text or TSV data file larger than this is refused before it fills memory "
+            "(a source that never ends, such as /dev/zero, stops here)"),
 
     F_ENUM("model.cell", model.cell, "elman", spec_cell_names,
            "elman | jordan | lstm | gru | custom"),

@@ -242,6 +242,22 @@ cell "" ", x: hidden" >"$T/statex.yaml"
 one_line "a state named x is refused" 1 "statex.yaml:6:22: state 'x' has the name of a parameter or an input" \
     $UNROLL grad "$T/statex.yaml" --out "$T/gx"
 
+# ---- 10: readers bound what they read: data.max_bytes --------------------------
+awk 'BEGIN { for (i = 0; i < 64; i++) print "the quick brown fox jumps over the lazy dog" }' >"$T/big.txt"
+printf 'data: {kind: text, path: %s, max_bytes: 1KiB}\nmodel: {hidden: 8}\n' "$T/big.txt" >"$T/big.yaml"
+one_line "a text over data.max_bytes is refused naming the key" 1 "data.max_bytes" \
+    $UNROLL train "$T/big.yaml" --db "$T/big.db"
+printf 'data: {kind: text, path: /dev/zero, max_bytes: 1MiB}\nmodel: {hidden: 8}\n' >"$T/zero1.yaml"
+one_line "/dev/zero as text stops at data.max_bytes" 1 "/dev/zero: more than 1.0 MiB (data.max_bytes)" \
+    timeout 60 $UNROLL train "$T/zero1.yaml" --db "$T/big.db"
+awk 'BEGIN { for (i = 0; i < 200; i++) print "word" i "\tclass" (i % 2) }' >"$T/big.tsv"
+printf 'data: {kind: classify, path: %s, max_bytes: 1KiB}\nmodel: {hidden: 8}\n' "$T/big.tsv" >"$T/bigc.yaml"
+one_line "a TSV over data.max_bytes is refused naming the key" 1 "data.max_bytes" \
+    $UNROLL train "$T/bigc.yaml" --db "$T/big.db"
+$UNROLL train "$T/big.yaml" --set data.max_bytes=1MiB --set train.steps=2 --db "$T/big.db" \
+    --quiet 2>"$T/err" && ok "the same text under a raised data.max_bytes trains" ||
+    ko "the same text under a raised data.max_bytes trains" "$(cat "$T/err")"
+
 # ---- 12: a query that never ends stops at --limit with one line -------------
 endless="WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c"
 one_line "query: an endless result stops at the default limit" 1 "query: more than 100000 rows" \

@@ -127,7 +127,7 @@ static void test_empty_and_missing(void)
     text_corpus_free(&c);
 
     uerr_clear(&e);
-    EXPECT_ERR(text_corpus_load("build/no/such/dir/x.txt", 0.0, &c, &e), &e, UERR_USER,
+    EXPECT_ERR(text_corpus_load("build/no/such/dir/x.txt", 0, 0.0, &c, &e), &e, UERR_USER,
                "build/no/such/dir/x.txt: no such file");
     text_corpus_free(&c);
 
@@ -142,7 +142,7 @@ static void test_empty_and_missing(void)
         fclose(f);
     uerr_clear(&e);
     snprintf(want, sizeof want, "%s: empty text", path);
-    EXPECT_ERR(text_corpus_load(path, 0.0, &c, &e), &e, UERR_USER, want);
+    EXPECT_ERR(text_corpus_load(path, 0, 0.0, &c, &e), &e, UERR_USER, want);
     text_corpus_free(&c);
     remove(path);
 
@@ -155,7 +155,7 @@ static void test_empty_and_missing(void)
     }
     uerr_clear(&e);
     snprintf(want, sizeof want, "%s: invalid UTF-8 at byte 6", path);
-    EXPECT_ERR(text_corpus_load(path, 0.0, &c, &e), &e, UERR_USER, want);
+    EXPECT_ERR(text_corpus_load(path, 0, 0.0, &c, &e), &e, UERR_USER, want);
     text_corpus_free(&c);
 
     /* the same file, made valid, loads */
@@ -165,14 +165,14 @@ static void test_empty_and_missing(void)
         fclose(f);
     }
     uerr_clear(&e);
-    CHECK_OK(text_corpus_load(path, 0.0, &c, &e), &e);
+    CHECK_OK(text_corpus_load(path, 0, 0.0, &c, &e), &e);
     CHECK(c.n_train == 9 && c.n_valid == 0 && c.valid == NULL);
     text_corpus_free(&c);
     remove(path);
 
     uerr_clear(&e);
     snprintf(want, sizeof want, "%s: Is a directory", dir);
-    EXPECT_ERR(text_corpus_load(dir, 0.0, &c, &e), &e, UERR_USER, want);
+    EXPECT_ERR(text_corpus_load(dir, 0, 0.0, &c, &e), &e, UERR_USER, want);
     text_corpus_free(&c);
     rmdir(dir);
 }
@@ -362,7 +362,7 @@ static void test_golden_text(void)
 {
     uerr e = {0};
     text_corpus c;
-    CHECK_OK(text_corpus_load("tests/golden/min_char_rnn/text.txt", 0.0, &c, &e), &e);
+    CHECK_OK(text_corpus_load("tests/golden/min_char_rnn/text.txt", 0, 0.0, &c, &e), &e);
     CHECK(c.n_train == 2123 && c.n_valid == 0);
     CHECK(c.vocab.size == 47 && c.vocab.unknown == -1);
     if (c.vocab.n_known == 47) {

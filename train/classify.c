@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/file.h"
 #include "base/vec.h"
 #include "models/yamltree.h"
+#include "train/text.h"
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -111,27 +111,13 @@ static int parse(const char *path, const char *buf, size_t len, int32_t max_len,
     return 0;
 }
 
-/* The whole file: data files have no size cap of their own (the config
- * reader's 1 MiB limit is for configs), only the memory they need. */
-static int read_all(const char *path, char **buf, size_t *len, uerr *e)
-{
-    int rc = file_read_all(path, 0, buf, len);
-    if (rc == FILE_NOT_OPENED)
-        return uerr_set(e, UERR_USER, "%s: cannot open: %s", path, strerror(errno));
-    if (rc == FILE_NO_MEMORY)
-        return uerr_set(e, UERR_INTERNAL, "%s: out of memory reading it", path);
-    if (rc)
-        return uerr_set(e, UERR_USER, "%s: read error", path);
-    return 0;
-}
-
-int cls_load(const char *path, double valid_fraction, uint64_t seed, int32_t max_len, cls_data *d,
-             uerr *e)
+int cls_load(const char *path, uint64_t max_bytes, double valid_fraction, uint64_t seed,
+             int32_t max_len, cls_data *d, uerr *e)
 {
     memset(d, 0, sizeof *d);
     char *buf = NULL;
     size_t len = 0;
-    int rc = read_all(path, &buf, &len, e);
+    int rc = text_read_bytes(path, max_bytes, &buf, &len, e);
     if (!rc)
         rc = cls_load_buffer(path, buf, len, valid_fraction, seed, max_len, d, e);
     free(buf);

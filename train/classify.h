@@ -39,8 +39,8 @@ typedef struct cls_data {
 } cls_data;
 
 /* Sequences longer than max_len are an error naming their line. */
-int cls_load(const char *path, double valid_fraction, uint64_t seed, int32_t max_len, cls_data *out,
-             uerr *e);
+int cls_load(const char *path, uint64_t max_bytes, double valid_fraction, uint64_t seed,
+             int32_t max_len, cls_data *out, uerr *e);
 /* The same on the len bytes at buf (need not be NUL-terminated); name
  * stands for the path in messages. cls_load reads the file and calls it. */
 int cls_load_buffer(const char *name, const char *buf, size_t len, double valid_fraction,

@@ -18,8 +18,8 @@ int data_open(data_source *d, const spec *s, uerr *e)
     d->T = s->train.seq_len;
     int rc;
     if (d->kind == SPEC_DATA_CLASSIFY) {
-        rc = cls_load(s->data.path, s->data.valid_fraction, s->train.seed, s->train.seq_len,
-                      &d->cls, e);
+        rc = cls_load(s->data.path, s->data.max_bytes, s->data.valid_fraction, s->train.seed,
+                      s->train.seq_len, &d->cls, e);
         if (rc)
             return rc;
         d->T = d->cls.maxlen;
@@ -84,7 +84,7 @@ int data_open(data_source *d, const spec *s, uerr *e)
         sha256_to_hex(dg, d->hash);
         return 0;
     }
-    rc = text_corpus_load(s->data.path, s->data.valid_fraction, &d->text, e);
+    rc = text_corpus_load(s->data.path, s->data.max_bytes, s->data.valid_fraction, &d->text, e);
     if (rc)
         return rc;
     d->io = (model_io){.input = d->text.vocab.size, .output = d->text.vocab.size};

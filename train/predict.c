@@ -6,26 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/file.h"
 #include "store/npy.h"
 #include "train/npyset.h"
+#include "train/text.h"
 
 /* One line of the file: [start, stop) without the newline and '\r'. */
 typedef struct span {
     size_t start, stop;
 } span;
-
-static int read_all(const char *path, char **buf, size_t *len, uerr *e)
-{
-    int rc = file_read_all(path, 0, buf, len);
-    if (rc == FILE_NOT_OPENED)
-        return uerr_set(e, UERR_USER, "%s: cannot open (no such file, or not readable)", path);
-    if (rc == FILE_NO_MEMORY)
-        return uerr_set(e, UERR_INTERNAL, "%s: out of memory", path);
-    if (rc)
-        return uerr_set(e, UERR_USER, "%s: read error", path);
-    return 0;
-}
 
 static span next_line(const char *buf, size_t len, size_t *pos)
 {
@@ -154,7 +142,7 @@ int predict_lines(session *s, const char *path, predict_fn fn, void *ctx, uerr *
                         path, s->mc.run.name);
     char *buf = NULL;
     size_t len = 0, pos = 0;
-    int rc = read_all(path, &buf, &len, e);
+    int rc = text_read_bytes(path, s->mc.s.data.max_bytes, &buf, &len, e);
     if (rc)
         return rc;
     double *p = malloc((size_t)s->io.output * sizeof(double));

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bytes.h"
 #include "base/file.h"
 #include "base/utf8.h"
 
@@ -65,13 +66,13 @@ int text_decode(const char *name, const void *bytes, size_t len, uint32_t **cp, 
 }
 
 /* Reads with a growing buffer rather than fstat so pipes and /dev/stdin
- * work too; a source that never ends (/dev/zero) stops at TEXT_MAX_BYTES. */
-#define TEXT_MAX_BYTES ((size_t)4 << 30)
-static int text_slurp(const char *path, uint8_t **buf, size_t *len, uerr *e)
+ * work too; a source that never ends (/dev/zero) stops at max. */
+int text_read_bytes(const char *path, uint64_t max, char **buf, size_t *len, uerr *e)
 {
-    char *b;
-    int rc = file_read_all(path, TEXT_MAX_BYTES, &b, len);
-    *buf = (uint8_t *)b; /* NULL on failure */
+    char mb[BYTES_STR_MAX];
+    if (!max)
+        max = TEXT_MAX_BYTES;
+    int rc = file_read_all(path, max > SIZE_MAX ? SIZE_MAX : (size_t)max, buf, len);
     if (rc == FILE_NOT_OPENED && errno == ENOENT)
         return uerr_set(e, UERR_USER, "%s: no such file", path);
     if (rc == FILE_NOT_OPENED)
@@ -79,19 +80,22 @@ static int text_slurp(const char *path, uint8_t **buf, size_t *len, uerr *e)
     if (rc == FILE_NO_MEMORY)
         return uerr_set(e, UERR_INTERNAL, "%s: out of memory", path);
     if (rc == FILE_TOO_LARGE)
-        return uerr_set(e, UERR_USER, "%s: more than 4 GiB of text; refusing to read on", path);
+        return uerr_set(e, UERR_USER,
+                        "%s: more than %s (data.max_bytes); refusing to read on (raise "
+                        "data.max_bytes to read it)",
+                        path, bytes_str((size_t)max, mb));
     if (rc)
         return uerr_set(e, UERR_USER, "%s: %s", path, errno ? strerror(errno) : "read error");
     return 0;
 }
 
-int text_read_file(const char *path, uint32_t **cp, int64_t *n, uerr *e)
+int text_read_file(const char *path, uint64_t max, uint32_t **cp, int64_t *n, uerr *e)
 {
     *cp = NULL;
     *n = 0;
-    uint8_t *buf;
+    char *buf;
     size_t len;
-    int rc = text_slurp(path, &buf, &len, e);
+    int rc = text_read_bytes(path, max, &buf, &len, e);
     if (rc)
         return rc;
     rc = text_decode(path, buf, len, cp, n, e);
@@ -293,13 +297,14 @@ int text_corpus_from_buffer(const char *name, const void *bytes, size_t len, dou
     return rc;
 }
 
-int text_corpus_load(const char *path, double valid_fraction, text_corpus *out, uerr *e)
+int text_corpus_load(const char *path, uint64_t max, double valid_fraction, text_corpus *out,
+                     uerr *e)
 {
     memset(out, 0, sizeof *out);
     out->vocab.unknown = -1;
     uint32_t *cp;
     int64_t n;
-    int rc = text_read_file(path, &cp, &n, e);
+    int rc = text_read_file(path, max, &cp, &n, e);
     if (rc)
         return rc;
     rc = corpus_build(path, cp, n, valid_fraction, out, cp, e);

@@ -57,9 +57,16 @@ typedef struct text_corpus {
 int text_decode(const char *name, const void *bytes, size_t len, uint32_t **cp, int64_t *n,
                 uerr *e);
 
-/* text_decode of a whole file. A missing file is "PATH: no such file";
- * other I/O failures name the file and the system's reason. */
-int text_read_file(const char *path, uint32_t **cp, int64_t *n, uerr *e);
+/* The bytes of a data file (text or TSV; a pipe or /dev/stdin too) into
+ * *buf (malloc'd, NUL-terminated). A file of more than max bytes
+ * (data.max_bytes; 0: TEXT_MAX_BYTES) is refused naming the key; a
+ * missing file is "PATH: no such file"; other failures name the file and
+ * the system's reason. */
+#define TEXT_MAX_BYTES ((uint64_t)4 << 30)
+int text_read_bytes(const char *path, uint64_t max, char **buf, size_t *len, uerr *e);
+
+/* text_decode of a whole file read by text_read_bytes. */
+int text_read_file(const char *path, uint64_t max, uint32_t **cp, int64_t *n, uerr *e);
 
 /* Builds the vocabulary from the first N - floor(f * N) code points and
  * encodes both parts. name labels errors. */
@@ -67,7 +74,8 @@ int text_corpus_from_codepoints(const char *name, const uint32_t *cp, int64_t n,
                                 double valid_fraction, text_corpus *out, uerr *e);
 int text_corpus_from_buffer(const char *name, const void *bytes, size_t len, double valid_fraction,
                             text_corpus *out, uerr *e);
-int text_corpus_load(const char *path, double valid_fraction, text_corpus *out, uerr *e);
+int text_corpus_load(const char *path, uint64_t max, double valid_fraction, text_corpus *out,
+                     uerr *e);
 void text_corpus_free(text_corpus *c);
 
 /* Rebuilds a vocabulary from its code points (e.g. read back from a
