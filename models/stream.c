@@ -241,9 +241,17 @@ static int32_t call_vector(op_args *a, int i)
     return v.node;
 }
 
+/* Only a number as written (1.5, -2): asking about anything else must
+ * not evaluate it, which would add its nodes to the graph a second time
+ * when the call then takes it as a vector. */
 static int call_number(op_args *a, int i, double *num)
 {
     call_ctx *cc = a->ctx;
+    const expr *x = cc->x->args[i];
+    while (x->kind == EX_NEG)
+        x = x->a;
+    if (x->kind != EX_NUM)
+        return 0;
     val v = eval(cc->ev, cc->x->args[i]);
     if (v.kind != V_NUMBER)
         return 0;

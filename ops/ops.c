@@ -303,6 +303,12 @@ int32_t op_example_param(graph *g, shape s, uerr *e)
     return id;
 }
 
+int32_t op_example_positive(graph *g, shape s, uerr *e)
+{
+    int32_t p = op_example_param(g, s, e);
+    return op_add(g, op_mul(g, p, p, e), op_fill(g, shape_0(), 0.25, e), e);
+}
+
 int32_t op_example_index(graph *g, shape s, int64_t bound, uerr *e)
 {
     int32_t id;
