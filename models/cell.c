@@ -217,6 +217,27 @@ static int from_custom(cell *c, const spec *s, uerr *e)
         if (rc)
             return rc;
     }
+    /* a parameter no equation reads would be trained as nothing, saved
+     * and exported: most likely a typo on one side */
+    for (int i = 0; i < c->nparams; i++) {
+        const cell_param *p = &c->param[i];
+        int used = 0;
+        for (int q = 0; q < c->neqs && !used; q++)
+            used = eq_reads(c->eq[q].rhs, p->name, EQ_NO_TIME);
+        if (!used)
+            return uerr_set(e, UERR_USER,
+                            "%s:%d:%d: model.params.%s: no equation in model.step reads it "
+                            "(remove it, or use it)",
+                            c->file, p->line, p->col, p->name);
+    }
+    return 0;
+}
+
+int cell_reads_output(const cell *c)
+{
+    for (int q = 0; q < c->neqs; q++)
+        if (eq_reads(c->eq[q].rhs, "y", -1))
+            return 1;
     return 0;
 }
 

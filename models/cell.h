@@ -56,6 +56,11 @@ typedef struct cell {
 int cell_from_spec(const spec *s, cell *c, uerr *e);
 void cell_free(cell *c);
 
+/* Whether an equation reads y[t-1]: an output-to-hidden path, the only
+ * place where scheduled sampling and free-running evaluation change
+ * anything. */
+int cell_reads_output(const cell *c);
+
 /* The dimension symbol's value, or -1 with *e set. */
 int64_t cell_dim(const cell *c, const char *dim, int64_t hidden, int64_t input, int64_t output,
                  int line, int col, uerr *e);

@@ -129,6 +129,14 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
         goto fail;
     }
     int sched = s->train.scheduled_sampling.start > 0 || s->train.scheduled_sampling.end > 0;
+    if (sched && !cell_reads_output(&c)) {
+        char at[300];
+        rc = uerr_set(e, UERR_USER,
+                      "%s: train.scheduled_sampling: no equation reads y[t-1] (no output-to-hidden "
+                      "path, as in jordan), so there is no prediction to feed back; set it to 0",
+                      spec_key_place(s, "train.scheduled_sampling", at, sizeof at));
+        goto fail;
+    }
     if (sched && (io->real || !simple)) {
         rc = uerr_set(e, UERR_USER,
                       "%s: train.scheduled_sampling: needs class targets and a "

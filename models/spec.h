@@ -99,10 +99,13 @@ typedef struct spec {
 
     struct {
         spec_cell cell;
-        spec_gru gru;   /* cell gru only */
-        int hidden;     /* 1..65536 */
-        int activation; /* index into op_activation_names() (ops/ops.h):
-                           spec_value_name("model.activation", i) */
+        spec_gru gru;          /* cell gru only */
+        int hidden;            /* 1..65536 */
+        int activation;        /* index into op_activation_names() (ops/ops.h):
+                                  spec_value_name("model.activation", i) */
+        bool activation_given; /* written in the file or by --set: refused
+                                  for a custom cell, whose equations name
+                                  their functions */
         spec_output output;
         spec_loss loss;
         spec_outputs outputs;
@@ -196,6 +199,11 @@ int spec_write_yaml(const spec *s, FILE *f);
  * spec_value_name("model.cell", s->model.cell) -> "elman"; NULL if key is
  * not an enum key or value is out of range. */
 const char *spec_value_name(const char *key, int value);
+
+/* Where a dotted key ("train.scheduled_sampling") was written: "PATH:LINE:COL"
+ * of its key in the file, or "PATH" when the file does not have it (a
+ * default, or a --set). Returns buf. */
+const char *spec_key_place(const spec *s, const char *key, char *buf, size_t n);
 
 void spec_free(spec *s);
 

@@ -320,20 +320,6 @@ static val eval(evaluator *ev, const expr *x)
     return VAL_FAIL;
 }
 
-static int reads_param(const expr *x, const char *name)
-{
-    if (!x)
-        return 0;
-    if (x->kind == EX_NAME && x->toff == EQ_NO_TIME && !strcmp(x->name, name))
-        return 1;
-    if (reads_param(x->a, name) || reads_param(x->b, name))
-        return 1;
-    for (int i = 0; i < x->nargs; i++)
-        if (reads_param(x->args[i], name))
-            return 1;
-    return 0;
-}
-
 /* Reads a state of the cell at an earlier step (h[t-1]; not y[t-1], an
  * input). */
 static int reads_past_state(const cell *c, const expr *x)
@@ -372,7 +358,7 @@ static int recurrent_in(const cell *c, const expr *x, const char *name)
 static int used_by(const evaluator *ev, const char *param)
 {
     for (int i = 0; i < ev->c->neqs; i++)
-        if (ev->use[i] && reads_param(ev->c->eq[i].rhs, param))
+        if (ev->use[i] && eq_reads(ev->c->eq[i].rhs, param, EQ_NO_TIME))
             return 1;
     return 0;
 }
