@@ -77,7 +77,7 @@ static bool spec_parse_u64(const char *s, size_t len, uint64_t *out)
 
 /* Decimal notation only, checked before strtod so that strtod's extras
  * (hex floats, "inf", "nan", leading spaces) never get through. */
-static bool spec_parse_real(const char *s, size_t len, double *out)
+bool spec_parse_real(const char *s, size_t len, double *out)
 {
     size_t i = 0, digits = 0;
     if (i < len && (s[i] == '-' || s[i] == '+'))
@@ -449,6 +449,10 @@ static int spec_walk(spec_loader *L, const ytree_node *map, const char *prefix)
                                spec_found(val, found, sizeof found));
             if (spec_walk(L, val, path))
                 return -1;
+        } else if (!strcmp(prefix, "model.init") && val->kind == YTREE_MAP) {
+            /* a parameter's own start: NAME: {kind: ..., value: ..., std: ...} */
+            if (spec_init_take(L->s, L->path, key, val, L->e))
+                return -1;
         } else {
             hint[0] = '\0';
             if (fits)
@@ -471,6 +475,9 @@ int spec_set(spec *s, const char *assignment, uerr *e)
     size_t klen = (size_t)(eq - assignment);
     const char *val = eq + 1;
     const spec_field *f = spec_field_find(assignment, klen);
+    int irc = f ? -1 : spec_init_set(s, assignment, klen, val, e);
+    if (irc >= 0)
+        return irc;
     if (!f) {
         char key[256];
         ytree_show(key, sizeof key, assignment, klen);
@@ -525,7 +532,7 @@ int spec_check(const spec *s, uerr *e)
     }
     if (!s->data.path || !s->data.path[0])
         return uerr_set(e, UERR_USER, "%s: data.path: required", path);
-    return 0;
+    return spec_init_check(s, e);
 }
 
 int spec_load_buffer(spec *out, const char *name, const char *buf, size_t len,

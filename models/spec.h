@@ -87,6 +87,29 @@ typedef enum spec_optim {
     SPEC_OPT_ADAM,     /* adam */
 } spec_optim;
 
+/* model.init.NAME.kind: how one parameter starts (models/spec_init.c). */
+typedef enum spec_init_kind {
+    SPEC_INIT_CONSTANT,   /* constant: every element is value */
+    SPEC_INIT_NORMAL,     /* normal: N(value, std^2) */
+    SPEC_INIT_UNIFORM,    /* uniform: [value - sqrt(3) std, value + sqrt(3) std),
+                             the mean and std of normal */
+    SPEC_INIT_ORTHOGONAL, /* orthogonal (2-D): orthonormal columns (rows when
+                             wider than tall), times value */
+    SPEC_INIT_IDENTITY,   /* identity (2-D): value on the diagonal, 0 elsewhere */
+} spec_init_kind;
+
+#define SPEC_MAX_INITS 32
+
+/* One model.init entry: NAME: {kind: K, value: X, std: X}. */
+typedef struct spec_init {
+    char name[32]; /* a parameter of the cell (checked when the cell is built) */
+    spec_init_kind kind;
+    double value;  /* default 0 (constant, normal, uniform) or 1 (orthogonal, identity) */
+    double std;    /* normal, uniform: > 0; < 0 means model.init.std */
+    int line, col; /* of NAME in the file; 0 when set by --set */
+    bool has_kind, has_value, has_std;
+} spec_init;
+
 typedef struct spec {
     char *name; /* default: the config file's basename without .yaml/.yml */
 
@@ -113,6 +136,8 @@ typedef struct spec {
         bool bidirectional;
         struct {
             double std; /* > 0 */
+            int n;      /* per-parameter entries, in the order written */
+            spec_init param[SPEC_MAX_INITS];
         } init;
         /* custom cell only, else NULL; unparsed, owned by `tree` */
         const ytree_node *params; /* any node */

@@ -171,6 +171,8 @@ int spec_write_yaml(const spec *s, FILE *f)
         int pad = linelen < 34 ? 34 - (int)linelen : 1;
         fprintf(f, "%s%*s# %s\n", line, pad, "", spec_doc(fd, doc, sizeof doc));
         free(line);
+        if (fd->off == offsetof(spec, model.init.std))
+            spec_init_write(s, f, indent);
     }
     return ferror(f) ? -1 : 0;
 }

@@ -11,12 +11,15 @@
 
 #include "ops/ops.h"
 
-static int add_param(model *m, const char *name, shape s, int is_bias, uerr *e)
+static int add_param(model *m, const char *name, shape s, const spec_init *init, uerr *e)
 {
     model_param *p = &m->param[m->nparams];
     snprintf(p->name, sizeof p->name, "%.31s", name); /* checked to fit by the caller */
     p->shape = s;
-    p->is_bias = is_bias;
+    p->is_bias = s.rank == 1 && !init;
+    p->has_init = init != NULL;
+    if (init)
+        p->init = *init;
     if (graph_leaf(&m->g, name, m->g.dt, s, NODE_PARAM, -1, &p->node, e))
         return e->code;
     m->nparams++;
@@ -388,8 +391,7 @@ int stream_setup(evaluator *ev, const spec *s, int64_t in_dim, int64_t hid_dim, 
                             "%s: more than %d parameters, or a name over %zu "
                             "characters ('%s')",
                             c->file, MODEL_MAX_PARAMS, sizeof m->param[0].name - 1, full);
-        int rc =
-            add_param(m, full, p->rank == 2 ? shape_2(d[0], d[1]) : shape_1(d[0]), p->rank == 1, e);
+        int rc = add_param(m, full, p->rank == 2 ? shape_2(d[0], d[1]) : shape_1(d[0]), p->init, e);
         if (rc)
             return rc;
         for (int q = 0; q < c->neqs; q++)
