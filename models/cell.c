@@ -217,19 +217,6 @@ static int from_custom(cell *c, const spec *s, uerr *e)
         if (rc)
             return rc;
     }
-    /* a parameter no equation reads would be trained as nothing, saved
-     * and exported: most likely a typo on one side */
-    for (int i = 0; i < c->nparams; i++) {
-        const cell_param *p = &c->param[i];
-        int used = 0;
-        for (int q = 0; q < c->neqs && !used; q++)
-            used = eq_reads(c->eq[q].rhs, p->name, EQ_NO_TIME);
-        if (!used)
-            return uerr_set(e, UERR_USER,
-                            "%s:%d:%d: model.params.%s: no equation in model.step reads it "
-                            "(remove it, or use it)",
-                            c->file, p->line, p->col, p->name);
-    }
     return 0;
 }
 
@@ -266,8 +253,7 @@ static int only_added(const expr *x, const char *name)
 }
 
 /* Gives each parameter its model.init entry; refuses entries naming no
- * parameter, orthogonal or identity for a vector, and a vector that is
- * not a bias without one. */
+ * parameter, and orthogonal or identity for a vector. */
 static int attach_inits(cell *c, const spec *s, uerr *e)
 {
     const char *path = s->path ? s->path : "config";
@@ -299,18 +285,6 @@ static int attach_inits(cell *c, const spec *s, uerr *e)
                             at, in->name,
                             in->kind == SPEC_INIT_IDENTITY ? "identity" : "orthogonal", in->name);
         p->init = in;
-    }
-    for (int i = 0; i < c->nparams; i++) {
-        const cell_param *p = &c->param[i];
-        int bias = 1;
-        for (int q = 0; q < c->neqs && bias; q++)
-            bias = only_added(c->eq[q].rhs, p->name);
-        if (p->rank == 1 && !bias && !p->init)
-            return uerr_set(e, UERR_USER,
-                            "%s:%d:%d: model.params.%s: a vector that is not only added (a bias "
-                            "starts at 0) has no default start; give it one, e.g. model.init: "
-                            "{%s: {kind: constant, value: 1}}",
-                            c->file, p->line, p->col, p->name, p->name);
     }
     return 0;
 }
@@ -388,4 +362,29 @@ int64_t cell_dim(const cell *c, const char *dim, int64_t hidden, int64_t input, 
              "4*hidden (up to 64 times), or an integer from 1 to 1048576",
              c->file, line, col, dim);
     return -1;
+}
+
+int cell_check_params(const cell *c, uerr *e)
+{
+    for (int i = 0; i < c->nparams; i++) {
+        const cell_param *p = &c->param[i];
+        int used = 0, bias = 1;
+        for (int q = 0; q < c->neqs; q++) {
+            used |= eq_reads(c->eq[q].rhs, p->name, EQ_NO_TIME);
+            bias &= only_added(c->eq[q].rhs, p->name);
+        }
+        /* trained as nothing, saved and exported: most likely a typo */
+        if (!used)
+            return uerr_set(e, UERR_USER,
+                            "%s:%d:%d: model.params.%s: no equation in model.step reads it "
+                            "(remove it, or use it)",
+                            c->file, p->line, p->col, p->name);
+        if (p->rank == 1 && !bias && !p->init)
+            return uerr_set(e, UERR_USER,
+                            "%s:%d:%d: model.params.%s: a vector that is not only added (a bias "
+                            "starts at 0) has no default start; give it one, e.g. model.init: "
+                            "{%s: {kind: constant, value: 1}}",
+                            c->file, p->line, p->col, p->name, p->name);
+    }
+    return 0;
 }

@@ -61,6 +61,12 @@ typedef struct cell {
 int cell_from_spec(const spec *s, cell *c, uerr *e);
 void cell_free(cell *c);
 
+/* Refuses a parameter no equation reads, and a vector that is not a bias
+ * without a model.init entry. Run after the equations were evaluated, so
+ * that an error in an equation (which may be why a parameter goes unread)
+ * is the one reported. */
+int cell_check_params(const cell *c, uerr *e);
+
 /* Whether an equation reads y[t-1]: an output-to-hidden path, the only
  * place where scheduled sampling and free-running evaluation change
  * anything. */

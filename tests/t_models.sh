@@ -281,7 +281,7 @@ else
     ko "scheduled sampling trains jordan, free-running >= 99%" "$(cat "$T/err")"
 fi
 $UNROLL train configs/word_language.yaml --set train.scheduled_sampling.end=0.5 \
-    --set model.layers=2 --db "$T/x.db" 2>"$T/err"
+    --set model.cell=jordan --set model.layers=2 --db "$T/x.db" 2>"$T/err"
 grep -q "train.scheduled_sampling: needs class targets and a model of one layer" "$T/err" &&
     ok "scheduled sampling on a stacked model refused" ||
     ko "scheduled sampling on a stacked model refused" "$(cat "$T/err")"
