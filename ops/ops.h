@@ -208,6 +208,10 @@ unsigned op_rows_lead(const graph *g, const gnode *n);
         });                                                                                        \
     }
 
+/* The kink region of element k of x (of n's real dtype) around 0: 0 below,
+ * 1 at, 2 above; for ops not differentiable at 0 (abs, sqrt, pow). */
+int op_zero_side(const gnode *n, const void *x, int64_t k);
+
 /* Shared by the op files: one-line shape errors naming the op and inputs. */
 int op_shape_error(const graph *g, const gnode *n, uerr *e, const char *what);
 

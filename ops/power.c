@@ -69,12 +69,7 @@ static int zero_kink(const graph *g, const gnode *n, const void *const *in, cons
     (void)g, (void)out;
     if (n->op == OP_POW && n->fp >= 0 && n->fp == floor(n->fp))
         return 0;
-    int r = 0;
-    DT_EACH_REAL(n->dt, T, {
-        T x = ((const T *)in[0])[k];
-        r = x > 0 ? 2 : x == 0 ? 1 : 0;
-    });
-    return r;
+    return op_zero_side(n, in[0], k);
 }
 
 /* pow(v, p): p must be a number written in the equation */

@@ -27,17 +27,12 @@ static int32_t sign_bprop(graph *g, int32_t node, int i, int32_t gout, int *unde
     return op_fill(g, g->nodes[g->nodes[node].in[i]].shape, 0.0, e);
 }
 
-/* the side of 0 the input lies on: 0 below, 1 at, 2 above */
+/* the side of 0 the input lies on */
 static int sign_kink(const graph *g, const gnode *n, const void *const *in, const void *out,
                      int64_t k)
 {
     (void)g, (void)out;
-    int r = 0;
-    DT_EACH_REAL(n->dt, T, {
-        T x = ((const T *)in[0])[k];
-        r = x > 0 ? 2 : x == 0 ? 1 : 0;
-    });
-    return r;
+    return op_zero_side(n, in[0], k);
 }
 
 static int32_t abs_example(graph *g, uerr *e)
