@@ -15,7 +15,11 @@
  *     model.cell is custom (model.step is then always present); they point
  *     into `tree`, which the spec owns, and stay valid until spec_free;
  *   - `text` is the config exactly as read, `path` the name it was read
- *     under: both are what the store records with a run.
+ *     under: both are what the store records with a run;
+ *   - each model.init entry has a kind, and std only with normal or
+ *     uniform; whether its name is a parameter is checked when the cell
+ *     is built (models/cell.c), which the spec does not know;
+ *   - model.activation_given is false for a custom cell.
  * Errors are one line: `PATH:LINE:COL: message` for a place in the file,
  * `PATH: key: message` for a whole-config check, and
  * `--set KEY=VALUE: message` for an override.
