@@ -186,12 +186,13 @@ static int32_t minmax_weight(graph *g, int32_t sgn, double dir, uerr *e)
 static int32_t minmax_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined, uerr *e)
 {
     (void)undefined;
+    /* copied out: building nodes may move g->nodes */
     const gnode *n = &g->nodes[node];
     int32_t a = n->in[0], b = n->in[1];
     double dir = (n->op == OP_MAX ? 1.0 : -1.0) * (i == 0 ? 1.0 : -1.0);
+    shape to = g->nodes[n->in[i]].shape;
     int32_t sgn = op_unary(g, OP_SIGN, op_sub(g, a, b, e), e);
     int32_t term = op_mul(g, gout, minmax_weight(g, sgn, dir, e), e);
-    shape to = g->nodes[n->in[i]].shape;
     return op_unbroadcast(g, term, &to, e);
 }
 
