@@ -65,18 +65,21 @@ static int32_t softplus_example(graph *g, uerr *e)
 const op_def op_def_EXP = {.arity = 1,
                            .flags = OPF_INPLACE | OPF_CALL,
                            .infer = op_infer_like_first,
+                           .rows = op_rows_same,
                            .forward = exp_forward,
                            .bprop = exp_bprop,
                            .example = exp_example};
 const op_def op_def_LOG = {.arity = 1,
                            .flags = OPF_INPLACE | OPF_CALL,
                            .infer = op_infer_like_first,
+                           .rows = op_rows_same,
                            .forward = log_forward,
                            .bprop = log_bprop,
                            .example = log_example};
 const op_def op_def_SOFTPLUS = {.arity = 1,
                                 .flags = OPF_INPLACE | OPF_CALL | OPF_ACTIVATION,
                                 .infer = op_infer_like_first,
+                                .rows = op_rows_same,
                                 .forward = softplus_forward,
                                 .bprop = softplus_bprop,
                                 .example = softplus_example};
