@@ -105,13 +105,15 @@ int spec_init_take(spec *s, const char *path, const ytree_node *key, const ytree
     in->col = key->col;
     for (size_t i = 0; i < val->n; i++) {
         const ytree_node *k = val->kids[2 * i], *v = val->kids[2 * i + 1];
+        /* a quoted number is a string, as everywhere in the config; a
+         * kind is a name, quoted or not (as an enum) */
+        bool bad = v->kind != YTREE_SCALAR || (v->quoted && strcmp(k->text, "kind"));
         char why[160];
-        if (v->kind != YTREE_SCALAR || v->quoted ||
-            init_field(in, k->text, k->len, v->text, v->len, why, sizeof why)) {
-            if (v->kind != YTREE_SCALAR || v->quoted)
-                snprintf(why, sizeof why, "expected a plain value, found %s",
-                         v->kind != YTREE_SCALAR ? ytree_kind_name(v->kind) : "a quoted string");
-            const ytree_node *at = strchr(why, '(') && !strncmp(why, "unknown", 7) ? k : v;
+        if (bad)
+            snprintf(why, sizeof why, "expected a plain value, found %s",
+                     v->kind != YTREE_SCALAR ? ytree_kind_name(v->kind) : "a quoted string");
+        if (bad || init_field(in, k->text, k->len, v->text, v->len, why, sizeof why)) {
+            const ytree_node *at = !strncmp(why, "unknown", 7) ? k : v;
             return uerr_set(e, UERR_USER, "%s:%d:%d: model.init.%s.%s: %s", path, at->line, at->col,
                             in->name, k->text, why);
         }

@@ -29,7 +29,7 @@ static const char *cell_text = "data: {kind: text, path: unused.txt}\n"
 
 #define INITS_ALL                                                                                  \
     "    u: {kind: uniform, value: 0.5, std: 0.1}\n"                                               \
-    "    W: {kind: identity, value: 0.9}\n"                                                        \
+    "    W: {kind: \"identity\", value: 0.9}\n"                                                    \
     "    U: {kind: orthogonal, value: 2}\n"                                                        \
     "    V: {kind: orthogonal}\n"                                                                  \
     "    b: {kind: constant, value: 0.25}\n"
@@ -229,6 +229,8 @@ static void test_errors(void)
          "cell.yaml:7:28: model.init.u.std: expected a number > 0"},
         {"    u: {kind: normal, mean: 1}\n", NULL,
          "cell.yaml:7:23: model.init.u.mean: unknown field (kind, value, std)"},
+        {"    u: {kind: constant, value: \"1\"}\n", NULL,
+         "cell.yaml:7:32: model.init.u.value: expected a plain value, found a quoted string"},
         {"    u: {kind: constant}\n", "model.init.u.value=abc",
          "--set model.init.u.value=abc: expected a number"},
     };
