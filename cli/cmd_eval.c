@@ -92,6 +92,8 @@ int cmd_eval(int argc, char **argv)
     uint32_t *cp = NULL;
     int64_t n = 0;
     int rc = model_ckpt_load(db, ref, &m, &e);
+    if (!rc && free_running)
+        rc = eval_free_running_check(&m.s, &e);
     /* without --data the run's own file is scored as its held-out part */
     if (!rc && !data)
         rc = data_check_hash(&m.s, &m.run, &e);

@@ -220,6 +220,75 @@ static int from_custom(cell *c, const spec *s, uerr *e)
     return 0;
 }
 
+int cell_reads_output(const cell *c)
+{
+    for (int q = 0; q < c->neqs; q++)
+        if (eq_reads(c->eq[q].rhs, "y", -1))
+            return 1;
+    return 0;
+}
+
+/* Whether every use of parameter name in x is as an operand of + or -. */
+static int only_added(const expr *x, const char *name)
+{
+    if (!x)
+        return 1;
+    const expr *kids[2 + EQ_MAX_ARGS] = {x->a, x->b};
+    int n = 2;
+    for (int i = 0; i < x->nargs; i++)
+        kids[n++] = x->args[i];
+    int adds = x->kind == EX_BIN && (x->op == '+' || x->op == '-');
+    for (int i = 0; i < n; i++) {
+        const expr *k = kids[i];
+        if (!k)
+            continue;
+        if (k->kind == EX_NAME && k->toff == EQ_NO_TIME && !strcmp(k->name, name)) {
+            if (!adds)
+                return 0;
+        } else if (!only_added(k, name)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Gives each parameter its model.init entry; refuses entries naming no
+ * parameter, and orthogonal or identity for a vector. */
+static int attach_inits(cell *c, const spec *s, uerr *e)
+{
+    const char *path = s->path ? s->path : "config";
+    for (int k = 0; k < s->model.init.n; k++) {
+        const spec_init *in = &s->model.init.param[k];
+        char at[300];
+        if (in->line)
+            snprintf(at, sizeof at, "%s:%d:%d", path, in->line, in->col);
+        else
+            snprintf(at, sizeof at, "%s", path);
+        cell_param *p = NULL;
+        for (int i = 0; i < c->nparams && !p; i++)
+            if (!strcmp(c->param[i].name, in->name))
+                p = &c->param[i];
+        if (!p) {
+            char names[256];
+            size_t o = 0;
+            names[0] = '\0';
+            for (int i = 0; i < c->nparams && o < sizeof names; i++)
+                o += (size_t)snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "",
+                                      c->param[i].name);
+            return uerr_set(e, UERR_USER, "%s: model.init.%s: the cell has no parameter %s (%s)",
+                            at, in->name, in->name, names);
+        }
+        if (p->rank == 1 && (in->kind == SPEC_INIT_ORTHOGONAL || in->kind == SPEC_INIT_IDENTITY))
+            return uerr_set(e, UERR_USER,
+                            "%s: model.init.%s: %s needs a matrix; %s is a vector (use constant, "
+                            "normal or uniform)",
+                            at, in->name,
+                            in->kind == SPEC_INIT_IDENTITY ? "identity" : "orthogonal", in->name);
+        p->init = in;
+    }
+    return 0;
+}
+
 int cell_from_spec(const spec *s, cell *c, uerr *e)
 {
     memset(c, 0, sizeof *c);
@@ -251,6 +320,8 @@ int cell_from_spec(const spec *s, cell *c, uerr *e)
         snprintf(c->file, sizeof c->file, "%s", s->path ? s->path : "config");
         rc = from_custom(c, s, e);
     }
+    if (!rc)
+        rc = attach_inits(c, s, e);
     if (rc)
         cell_free(c);
     return rc;
@@ -291,4 +362,29 @@ int64_t cell_dim(const cell *c, const char *dim, int64_t hidden, int64_t input, 
              "4*hidden (up to 64 times), or an integer from 1 to 1048576",
              c->file, line, col, dim);
     return -1;
+}
+
+int cell_check_params(const cell *c, uerr *e)
+{
+    for (int i = 0; i < c->nparams; i++) {
+        const cell_param *p = &c->param[i];
+        int used = 0, bias = 1;
+        for (int q = 0; q < c->neqs; q++) {
+            used |= eq_reads(c->eq[q].rhs, p->name, EQ_NO_TIME);
+            bias &= only_added(c->eq[q].rhs, p->name);
+        }
+        /* trained as nothing, saved and exported: most likely a typo */
+        if (!used)
+            return uerr_set(e, UERR_USER,
+                            "%s:%d:%d: model.params.%s: no equation in model.step reads it "
+                            "(remove it, or use it)",
+                            c->file, p->line, p->col, p->name);
+        if (p->rank == 1 && !bias && !p->init)
+            return uerr_set(e, UERR_USER,
+                            "%s:%d:%d: model.params.%s: a vector that is not only added (a bias "
+                            "starts at 0) has no default start; give it one, e.g. model.init: "
+                            "{%s: {kind: constant, value: 1}}",
+                            c->file, p->line, p->col, p->name, p->name);
+    }
+    return 0;
 }

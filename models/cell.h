@@ -35,6 +35,7 @@ typedef struct cell_param {
     int rank; /* 1 or 2 */
     char dim[2][EQ_NAME_MAX];
     int line, col;
+    const spec_init *init; /* its model.init entry (in the spec), or NULL */
 } cell_param;
 
 typedef struct cell_state {
@@ -52,9 +53,24 @@ typedef struct cell {
     char output[EQ_NAME_MAX]; /* the symbol the loss reads: "o" */
 } cell;
 
-/* The cell of a spec: its preset expanded, or its custom equations. */
+/* The cell of a spec: its preset expanded, or its custom equations, with
+ * each parameter's model.init entry. Without an entry a matrix starts
+ * normal(0, model.init.std) and a vector that the equations only ever add
+ * (a bias) at 0; any other vector (a gain such as IndRNN's u in
+ * u * h[t-1]) must have an entry: its start is the user's choice. */
 int cell_from_spec(const spec *s, cell *c, uerr *e);
 void cell_free(cell *c);
+
+/* Refuses a parameter no equation reads, and a vector that is not a bias
+ * without a model.init entry. Run after the equations were evaluated, so
+ * that an error in an equation (which may be why a parameter goes unread)
+ * is the one reported. */
+int cell_check_params(const cell *c, uerr *e);
+
+/* Whether an equation reads y[t-1]: an output-to-hidden path, the only
+ * place where scheduled sampling and free-running evaluation change
+ * anything. */
+int cell_reads_output(const cell *c);
 
 /* The dimension symbol's value, or -1 with *e set. */
 int64_t cell_dim(const cell *c, const char *dim, int64_t hidden, int64_t input, int64_t output,

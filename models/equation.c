@@ -82,6 +82,21 @@ void eq_free(equation *eq)
     eq->rhs = NULL;
 }
 
+/* Recursion is bounded by the parse (EQ_MAX_DEPTH), as in free_expr. */
+int eq_reads(const expr *x, const char *name, int toff)
+{
+    if (!x)
+        return 0;
+    if (x->kind == EX_NAME && x->toff == toff && !strcmp(x->name, name))
+        return 1;
+    if (eq_reads(x->a, name, toff) || eq_reads(x->b, name, toff))
+        return 1;
+    for (int i = 0; i < x->nargs; i++)
+        if (eq_reads(x->args[i], name, toff))
+            return 1;
+    return 0;
+}
+
 static int read_name(parser *ps, char *out)
 {
     const char *s = ps->p;

@@ -60,4 +60,8 @@ typedef struct equation {
 int eq_parse(const char *src, const char *file, int line, int col, equation *out, uerr *e);
 void eq_free(equation *eq);
 
+/* Whether x reads name at time offset toff (EQ_NO_TIME: the parameter
+ * name, written without [t]; -1: name[t-1]). */
+int eq_reads(const expr *x, const char *name, int toff);
+
 #endif

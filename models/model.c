@@ -136,6 +136,14 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
                       s->path);
         goto fail;
     }
+    if (sched && !cell_reads_output(&c)) {
+        char at[300];
+        rc = uerr_set(e, UERR_USER,
+                      "%s: train.scheduled_sampling: no equation reads y[t-1] (no output-to-hidden "
+                      "path, as in jordan), so there is no prediction to feed back; set it to 0",
+                      spec_key_place(s, "train.scheduled_sampling", at, sizeof at));
+        goto fail;
+    }
     if (sched && !(m->coin = malloc((size_t)T * sizeof(int32_t)))) {
         rc = uerr_set(e, UERR_INTERNAL, "model: out of memory");
         goto fail;
@@ -320,7 +328,7 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
             goto fail;
     }
     m->loss = loss;
-    if (graph_set_name(g, m->loss, "loss", e))
+    if (graph_set_name(g, m->loss, "loss", e) || cell_check_params(&c, e))
         goto fail;
     free(ev);
     free(seq);

@@ -43,8 +43,10 @@ typedef struct model_param {
     char name[32];
     int32_t node;
     shape shape;
-    int is_bias;   /* initialised to zero, not N(0, std^2) */
-    int recurrent; /* a matrix applied to a state read at t-1 (P @ h[t-1]) */
+    int is_bias;    /* a vector without a model.init entry: starts at 0 */
+    int recurrent;  /* a matrix applied to a state read at t-1 (P @ h[t-1]) */
+    int has_init;   /* init holds its model.init entry */
+    spec_init init; /* how it starts, when has_init (train/param_init.c) */
 } model_param;
 
 typedef struct model {

@@ -77,7 +77,7 @@ static bool spec_parse_u64(const char *s, size_t len, uint64_t *out)
 
 /* Decimal notation only, checked before strtod so that strtod's extras
  * (hex floats, "inf", "nan", leading spaces) never get through. */
-static bool spec_parse_real(const char *s, size_t len, double *out)
+bool spec_parse_real(const char *s, size_t len, double *out)
 {
     size_t i = 0, digits = 0;
     if (i < len && (s[i] == '-' || s[i] == '+'))
@@ -237,6 +237,13 @@ static int spec_parse(const spec_field *f, const char *s, size_t len, bool is_de
         return -1;
     }
     return -1;
+}
+
+/* Keys whose mere presence matters to the cross-field checks. */
+static void spec_mark_given(spec *s, const spec_field *f)
+{
+    if (f->off == offsetof(spec, model.activation))
+        s->model.activation_given = true;
 }
 
 static char *spec_dup(const char *s, size_t len)
@@ -401,6 +408,7 @@ static int spec_take(spec_loader *L, const spec_field *f, const ytree_node *val)
                        spec_found(val, found, sizeof found), hint);
     if (spec_store(L->s, f, &v))
         return uerr_set(L->e, UERR_INTERNAL, "%s: out of memory", L->path);
+    spec_mark_given(L->s, f);
     return 0;
 }
 
@@ -441,6 +449,10 @@ static int spec_walk(spec_loader *L, const ytree_node *map, const char *prefix)
                                spec_found(val, found, sizeof found));
             if (spec_walk(L, val, path))
                 return -1;
+        } else if (!strcmp(prefix, "model.init") && val->kind == YTREE_MAP) {
+            /* a parameter's own start: NAME: {kind: ..., value: ..., std: ...} */
+            if (spec_init_take(L->s, L->path, key, val, L->e))
+                return -1;
         } else {
             hint[0] = '\0';
             if (fits)
@@ -463,6 +475,9 @@ int spec_set(spec *s, const char *assignment, uerr *e)
     size_t klen = (size_t)(eq - assignment);
     const char *val = eq + 1;
     const spec_field *f = spec_field_find(assignment, klen);
+    int irc = f ? -1 : spec_init_set(s, assignment, klen, val, e);
+    if (irc >= 0)
+        return irc;
     if (!f) {
         char key[256];
         ytree_show(key, sizeof key, assignment, klen);
@@ -485,6 +500,7 @@ int spec_set(spec *s, const char *assignment, uerr *e)
     }
     if (spec_store(s, f, &v))
         return uerr_set(e, UERR_INTERNAL, "--set %s: out of memory", shown);
+    spec_mark_given(s, f);
     return 0;
 }
 
@@ -507,10 +523,16 @@ int spec_check(const spec *s, uerr *e)
         }
     } else if (!s->model.step) {
         return uerr_set(e, UERR_USER, "%s: model.step: required with model.cell: custom", path);
+    } else if (s->model.activation_given) {
+        char at[300];
+        return uerr_set(e, UERR_USER,
+                        "%s: model.activation: a custom cell names its functions in its "
+                        "equations (model.step), so it takes no activation; remove the key",
+                        spec_key_place(s, "model.activation", at, sizeof at));
     }
     if (!s->data.path || !s->data.path[0])
         return uerr_set(e, UERR_USER, "%s: data.path: required", path);
-    return 0;
+    return spec_init_check(s, e);
 }
 
 int spec_load_buffer(spec *out, const char *name, const char *buf, size_t len,
@@ -566,6 +588,30 @@ int spec_load(spec *out, const char *path, const char *const *sets, int nsets, u
     rc = spec_load_buffer(out, path, text, len, sets, nsets, e);
     free(text);
     return rc;
+}
+
+const char *spec_key_place(const spec *s, const char *key, char *buf, size_t n)
+{
+    const char *path = s->path ? s->path : "config";
+    const ytree_node *map = s->tree ? s->tree->root : NULL, *at = NULL;
+    while (map && *key) {
+        const char *dot = strchr(key, '.');
+        size_t len = dot ? (size_t)(dot - key) : strlen(key);
+        char part[64];
+        if (len >= sizeof part)
+            break;
+        memcpy(part, key, len);
+        part[len] = '\0';
+        map = ytree_map_get(map, part, &at);
+        if (!map)
+            at = NULL;
+        key += len + (dot ? 1 : 0);
+    }
+    if (at && !*key)
+        snprintf(buf, n, "%s:%d:%d", path, at->line, at->col);
+    else
+        snprintf(buf, n, "%s", path);
+    return buf;
 }
 
 void spec_free(spec *s)

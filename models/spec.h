@@ -15,7 +15,11 @@
  *     model.cell is custom (model.step is then always present); they point
  *     into `tree`, which the spec owns, and stay valid until spec_free;
  *   - `text` is the config exactly as read, `path` the name it was read
- *     under: both are what the store records with a run.
+ *     under: both are what the store records with a run;
+ *   - each model.init entry has a kind, and std only with normal or
+ *     uniform; whether its name is a parameter is checked when the cell
+ *     is built (models/cell.c), which the spec does not know;
+ *   - model.activation_given is false for a custom cell.
  * Errors are one line: `PATH:LINE:COL: message` for a place in the file,
  * `PATH: key: message` for a whole-config check, and
  * `--set KEY=VALUE: message` for an override.
@@ -87,6 +91,29 @@ typedef enum spec_optim {
     SPEC_OPT_ADAM,     /* adam */
 } spec_optim;
 
+/* model.init.NAME.kind: how one parameter starts (models/spec_init.c). */
+typedef enum spec_init_kind {
+    SPEC_INIT_CONSTANT,   /* constant: every element is value */
+    SPEC_INIT_NORMAL,     /* normal: N(value, std^2) */
+    SPEC_INIT_UNIFORM,    /* uniform: [value - sqrt(3) std, value + sqrt(3) std),
+                             the mean and std of normal */
+    SPEC_INIT_ORTHOGONAL, /* orthogonal (2-D): orthonormal columns (rows when
+                             wider than tall), times value */
+    SPEC_INIT_IDENTITY,   /* identity (2-D): value on the diagonal, 0 elsewhere */
+} spec_init_kind;
+
+#define SPEC_MAX_INITS 32
+
+/* One model.init entry: NAME: {kind: K, value: X, std: X}. */
+typedef struct spec_init {
+    char name[32]; /* a parameter of the cell (checked when the cell is built) */
+    spec_init_kind kind;
+    double value;  /* default 0 (constant, normal, uniform) or 1 (orthogonal, identity) */
+    double std;    /* normal, uniform: > 0; < 0 means model.init.std */
+    int line, col; /* of NAME in the file; 0 when set by --set */
+    bool has_kind, has_value, has_std;
+} spec_init;
+
 typedef struct spec {
     char *name; /* default: the config file's basename without .yaml/.yml */
 
@@ -99,10 +126,13 @@ typedef struct spec {
 
     struct {
         spec_cell cell;
-        spec_gru gru;   /* cell gru only */
-        int hidden;     /* 1..65536 */
-        int activation; /* index into op_activation_names() (ops/ops.h):
-                           spec_value_name("model.activation", i) */
+        spec_gru gru;          /* cell gru only */
+        int hidden;            /* 1..65536 */
+        int activation;        /* index into op_activation_names() (ops/ops.h):
+                                  spec_value_name("model.activation", i) */
+        bool activation_given; /* written in the file or by --set: refused
+                                  for a custom cell, whose equations name
+                                  their functions */
         spec_output output;
         spec_loss loss;
         spec_outputs outputs;
@@ -110,6 +140,8 @@ typedef struct spec {
         bool bidirectional;
         struct {
             double std; /* > 0 */
+            int n;      /* per-parameter entries, in the order written */
+            spec_init param[SPEC_MAX_INITS];
         } init;
         /* custom cell only, else NULL; unparsed, owned by `tree` */
         const ytree_node *params; /* any node */
@@ -196,6 +228,11 @@ int spec_write_yaml(const spec *s, FILE *f);
  * spec_value_name("model.cell", s->model.cell) -> "elman"; NULL if key is
  * not an enum key or value is out of range. */
 const char *spec_value_name(const char *key, int value);
+
+/* Where a dotted key ("train.scheduled_sampling") was written: "PATH:LINE:COL"
+ * of its key in the file, or "PATH" when the file does not have it (a
+ * default, or a --set). Returns buf. */
+const char *spec_key_place(const spec *s, const char *key, char *buf, size_t n);
 
 void spec_free(spec *s);
 

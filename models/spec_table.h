@@ -57,6 +57,21 @@ typedef struct spec_value {
     int en;
 } spec_value;
 
+/* Decimal or exponent notation, finite: the config's one rule for reals. */
+bool spec_parse_real(const char *s, size_t len, double *out);
+
+/* model.init's per-parameter entries (spec_init.c). spec_init_take reads
+ * the mapping val under key NAME of model.init; spec_init_set an override
+ * "model.init.NAME.FIELD" (klen bytes of key) to val, or returns -1 when
+ * key is not of that form (no error set); spec_init_check the rules
+ * between an entry's fields; spec_init_write the entries for config show,
+ * each on a line at indent. */
+int spec_init_take(spec *s, const char *path, const ytree_node *key, const ytree_node *val,
+                   uerr *e);
+int spec_init_set(spec *s, const char *key, size_t klen, const char *val, uerr *e);
+int spec_init_check(const spec *s, uerr *e);
+void spec_init_write(const spec *s, FILE *f, int indent);
+
 extern const spec_field spec_fields[];
 extern const size_t spec_nfields;
 

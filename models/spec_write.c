@@ -126,6 +126,9 @@ int spec_write_yaml(const spec *s, FILE *f)
         size_t seclen = dot ? (size_t)(dot - fd->key) : 0;
         const char *leaf = dot ? dot + 1 : fd->key;
         const ytree_node *node = NULL;
+        /* a custom cell's equations name their functions: no activation */
+        if (s->model.cell == SPEC_CELL_CUSTOM && fd->off == offsetof(spec, model.activation))
+            continue;
         if (fd->type == SPEC_T_NODE) {
             memcpy(&node, (const char *)s + fd->off, sizeof node);
             if (!node)
@@ -168,6 +171,8 @@ int spec_write_yaml(const spec *s, FILE *f)
         int pad = linelen < 34 ? 34 - (int)linelen : 1;
         fprintf(f, "%s%*s# %s\n", line, pad, "", spec_doc(fd, doc, sizeof doc));
         free(line);
+        if (fd->off == offsetof(spec, model.init.std))
+            spec_init_write(s, f, indent);
     }
     return ferror(f) ? -1 : 0;
 }

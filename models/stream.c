@@ -11,12 +11,15 @@
 
 #include "ops/ops.h"
 
-static int add_param(model *m, const char *name, shape s, int is_bias, uerr *e)
+static int add_param(model *m, const char *name, shape s, const spec_init *init, uerr *e)
 {
     model_param *p = &m->param[m->nparams];
     snprintf(p->name, sizeof p->name, "%.31s", name); /* checked to fit by the caller */
     p->shape = s;
-    p->is_bias = is_bias;
+    p->is_bias = s.rank == 1 && !init;
+    p->has_init = init != NULL;
+    if (init)
+        p->init = *init;
     if (graph_leaf(&m->g, name, m->g.dt, s, NODE_PARAM, -1, &p->node, e))
         return e->code;
     m->nparams++;
@@ -241,9 +244,17 @@ static int32_t call_vector(op_args *a, int i)
     return v.node;
 }
 
+/* Only a number as written (1.5, -2): asking about anything else must
+ * not evaluate it, which would add its nodes to the graph a second time
+ * when the call then takes it as a vector. */
 static int call_number(op_args *a, int i, double *num)
 {
     call_ctx *cc = a->ctx;
+    const expr *x = cc->x->args[i];
+    while (x->kind == EX_NEG)
+        x = x->a;
+    if (x->kind != EX_NUM)
+        return 0;
     val v = eval(cc->ev, cc->x->args[i]);
     if (v.kind != V_NUMBER)
         return 0;
@@ -312,20 +323,6 @@ static val eval(evaluator *ev, const expr *x)
     return VAL_FAIL;
 }
 
-static int reads_param(const expr *x, const char *name)
-{
-    if (!x)
-        return 0;
-    if (x->kind == EX_NAME && x->toff == EQ_NO_TIME && !strcmp(x->name, name))
-        return 1;
-    if (reads_param(x->a, name) || reads_param(x->b, name))
-        return 1;
-    for (int i = 0; i < x->nargs; i++)
-        if (reads_param(x->args[i], name))
-            return 1;
-    return 0;
-}
-
 /* Reads a state of the cell at an earlier step (h[t-1]; not y[t-1], an
  * input). */
 static int reads_past_state(const cell *c, const expr *x)
@@ -364,7 +361,7 @@ static int recurrent_in(const cell *c, const expr *x, const char *name)
 static int used_by(const evaluator *ev, const char *param)
 {
     for (int i = 0; i < ev->c->neqs; i++)
-        if (ev->use[i] && reads_param(ev->c->eq[i].rhs, param))
+        if (ev->use[i] && eq_reads(ev->c->eq[i].rhs, param, EQ_NO_TIME))
             return 1;
     return 0;
 }
@@ -394,8 +391,7 @@ int stream_setup(evaluator *ev, const spec *s, int64_t in_dim, int64_t hid_dim, 
                             "%s: more than %d parameters, or a name over %zu "
                             "characters ('%s')",
                             c->file, MODEL_MAX_PARAMS, sizeof m->param[0].name - 1, full);
-        int rc =
-            add_param(m, full, p->rank == 2 ? shape_2(d[0], d[1]) : shape_1(d[0]), p->rank == 1, e);
+        int rc = add_param(m, full, p->rank == 2 ? shape_2(d[0], d[1]) : shape_1(d[0]), p->init, e);
         if (rc)
             return rc;
         for (int q = 0; q < c->neqs; q++)

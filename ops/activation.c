@@ -13,21 +13,6 @@
 
 #include "kernels/vmath.h"
 
-#define UNARY_KERNEL(fname, EXPR)                                                                  \
-    static void fname(const graph *g, const gnode *n, void *const *in, void *out)                  \
-    {                                                                                              \
-        (void)g;                                                                                   \
-        int64_t total = shape_numel(&n->shape);                                                    \
-        DT_EACH_REAL(n->dt, T, {                                                                   \
-            const T *xs = in[0];                                                                   \
-            T *ys = out;                                                                           \
-            for (int64_t i = 0; i < total; i++) {                                                  \
-                T x = xs[i];                                                                       \
-                ys[i] = (EXPR);                                                                    \
-            }                                                                                      \
-        });                                                                                        \
-    }
-
 /* z = g * f'(y) elementwise; in[0] = y, in[1] = g */
 #define GRAD_KERNEL(fname, EXPR)                                                                   \
     static void fname(const graph *g_, const gnode *n, void *const *in, void *out)                 \
@@ -66,7 +51,7 @@ static void sigmoid_forward(const graph *g, const gnode *n, void *const *in, voi
         vm_sigmoid_f64(in[0], out, total);
 }
 
-UNARY_KERNEL(relu_forward, x > 0 ? x : (T)0)
+OP_UNARY_KERNEL(relu_forward, x > 0 ? x : (T)0)
 GRAD_KERNEL(tanh_grad_forward, g *(1 - y * y))
 GRAD_KERNEL(sigmoid_grad_forward, g *y *(1 - y))
 GRAD_KERNEL(relu_grad_forward, y > 0 ? g : (T)0)

@@ -113,6 +113,16 @@ int op_shape_error(const graph *g, const gnode *n, uerr *e, const char *what)
     return uerr_set(e, UERR_USER, "op %s%s: %s (inputs: %s)", op_name(n->op), at, what, buf);
 }
 
+int op_zero_side(const gnode *n, const void *x, int64_t k)
+{
+    int r = 0;
+    DT_EACH_REAL(n->dt, T, {
+        T v = ((const T *)x)[k];
+        r = v > 0 ? 2 : v == 0 ? 1 : 0;
+    });
+    return r;
+}
+
 int op_infer_like_first(const graph *g, gnode *n, uerr *e)
 {
     const gnode *a = &g->nodes[n->in[0]];
@@ -301,6 +311,12 @@ int32_t op_example_param(graph *g, shape s, uerr *e)
     if (graph_leaf(g, "p", g->dt, s, NODE_PARAM, -1, &id, e))
         return -1;
     return id;
+}
+
+int32_t op_example_positive(graph *g, shape s, uerr *e)
+{
+    int32_t p = op_example_param(g, s, e);
+    return op_add(g, op_mul(g, p, p, e), op_fill(g, shape_0(), 0.25, e), e);
 }
 
 int32_t op_example_index(graph *g, shape s, int64_t bound, uerr *e)

@@ -142,6 +142,8 @@ int32_t op_add(graph *g, int32_t a, int32_t b, uerr *e);
 int32_t op_sub(graph *g, int32_t a, int32_t b, uerr *e);
 int32_t op_mul(graph *g, int32_t a, int32_t b, uerr *e);
 int32_t op_scale(graph *g, int32_t a, double s, uerr *e);
+/* a elementwise to the constant power p (ops/power.c) */
+int32_t op_pow(graph *g, int32_t a, double p, uerr *e);
 int32_t op_unary(graph *g, int op, int32_t a, uerr *e);
 int32_t op_binary(graph *g, int op, int32_t a, int32_t b, uerr *e);
 int32_t op_softmax_xent(graph *g, int32_t logits, int32_t targets, uerr *e);
@@ -188,11 +190,36 @@ unsigned op_rows_same(const graph *g, const gnode *n);
  * is [M, Ni] and split. */
 unsigned op_rows_lead(const graph *g, const gnode *n);
 
+/* Defines the forward kernel fname of an elementwise op of one input:
+ * y = EXPR for each element x (of C type T: float or double), x [any] ->
+ * y [same]. */
+#define OP_UNARY_KERNEL(fname, EXPR)                                                               \
+    static void fname(const graph *g, const gnode *n, void *const *in, void *out)                  \
+    {                                                                                              \
+        (void)g;                                                                                   \
+        int64_t total = shape_numel(&n->shape);                                                    \
+        DT_EACH_REAL(n->dt, T, {                                                                   \
+            const T *xs = in[0];                                                                   \
+            T *ys = out;                                                                           \
+            for (int64_t i = 0; i < total; i++) {                                                  \
+                T x = xs[i];                                                                       \
+                ys[i] = (EXPR);                                                                    \
+            }                                                                                      \
+        });                                                                                        \
+    }
+
+/* The kink region of element k of x (of n's real dtype) around 0: 0 below,
+ * 1 at, 2 above; for ops not differentiable at 0 (abs, sqrt, pow). */
+int op_zero_side(const gnode *n, const void *x, int64_t k);
+
 /* Shared by the op files: one-line shape errors naming the op and inputs. */
 int op_shape_error(const graph *g, const gnode *n, uerr *e, const char *what);
 
 /* Helpers for examples: a random float leaf marked NODE_PARAM, an int leaf. */
 int32_t op_example_param(graph *g, shape s, uerr *e);
 int32_t op_example_index(graph *g, shape s, int64_t bound, uerr *e);
+/* p * p + 0.25 of a random leaf p: inputs in [0.25, 1.25] for ops defined
+ * on positive numbers only (log, sqrt, fractional powers) */
+int32_t op_example_positive(graph *g, shape s, uerr *e);
 
 #endif

@@ -94,7 +94,7 @@ syntax|    - h[t] = tanh(W @ h[t-1] + )\n    - o[t] = V @ h[t] + c|bad.yaml:8:32
 unknown name|    - h[t] = tanh(Q @ h[t-1] + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:19: unknown name 'Q' (not a parameter in model.params)
 reads the answer|    - h[t] = tanh(W @ h[t-1] + U @ y[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:36: y[t] is the target of this step
 future|    - h[t] = tanh(W @ h[t+1] + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:26: near '+1]': a step cannot read the future (t+k)
-unknown function|    - h[t] = tahn(W @ h[t-1] + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:14: unknown function 'tahn' (tanh, sigmoid, relu, softmax, concat, chunk)
+unknown function|    - h[t] = tahn(W @ h[t-1] + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:14: unknown function 'tahn' (tanh, sigmoid, relu, exp, log, softplus, sqrt, pow, abs, max, min, softmax, concat, chunk)
 function arity|    - h[t] = tanh(W @ h[t-1], U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:14: tanh takes one argument
 chunk arity|    - h[t] = tanh(chunk(W @ h[t-1], 1) + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:19: chunk takes three arguments: chunk(v, k, n)
 function of a one-hot|    - h[t] = tanh(x[t]) + b\n    - o[t] = V @ h[t] + c|bad.yaml:8:19: expected a per-step vector
@@ -108,6 +108,9 @@ chunk parts|    - h[t] = tanh(chunk(W @ h[t-1], 1, 3) + U @ x[t] + b)\n    - o[t
 chunk index|    - h[t] = tanh(chunk(W @ h[t-1], 2, 2) + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|chunk(v, 2, 2): v has 4 elements, not 2 parts of equal size
 chunk k|    - h[t] = tanh(chunk(W @ h[t-1], 0.5, 2) + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:37: chunk's k must be an integer from 0 to n - 1
 one-hot width|    - h[t] = tanh(W @ h[t-1] + W @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:34: a one-hot input over 47 classes needs a matrix of 47 columns, not 4
+pow exponent|    - h[t] = tanh(pow(W @ h[t-1], b) + U @ x[t] + b)\n    - o[t] = V @ h[t] + c|bad.yaml:8:35: pow's exponent must be a number, as in pow(v, 2) or pow(v, -0.5)
+max of numbers|    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b) + max(1, 2)\n    - o[t] = V @ h[t] + c|bad.yaml:8:48: max needs a per-step vector on one side
+max arity|    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b) + max(h[t-1])\n    - o[t] = V @ h[t] + c|bad.yaml:8:48: max takes two arguments: max(a, b)
 output width|    - h[t] = tanh(W @ h[t-1] + U @ x[t] + b)\n    - o[t] = h[t]|bad.yaml:9:7: 'o[t]' has 4 elements, but the loss needs 47 (one per class of the data)
 EOF2
 
@@ -278,7 +281,7 @@ else
     ko "scheduled sampling trains jordan, free-running >= 99%" "$(cat "$T/err")"
 fi
 $UNROLL train configs/word_language.yaml --set train.scheduled_sampling.end=0.5 \
-    --set model.layers=2 --db "$T/x.db" 2>"$T/err"
+    --set model.cell=jordan --set model.layers=2 --db "$T/x.db" 2>"$T/err"
 grep -q "train.scheduled_sampling: needs class targets and a model of one layer" "$T/err" &&
     ok "scheduled sampling on a stacked model refused" ||
     ko "scheduled sampling on a stacked model refused" "$(cat "$T/err")"

@@ -299,6 +299,60 @@ static void test_repeated_input(void)
     fixture_free(&f);
 }
 
+/* At a tie max and min pass half of the gradient to each operand, and
+ * abs passes none at 0, as PyTorch: values set to tie exactly. */
+static void test_ties_and_abs_at_zero(void)
+{
+    const int ops[3] = {OP_MAX, OP_MIN, OP_ABS};
+    for (int o = 0; o < 3; o++) {
+        fixture f = {0};
+        uerr e = {0};
+        graph_init(&f.g, DT_F64, &e);
+        int32_t a = op_example_param(&f.g, shape_1(6), &e), b = -1;
+        if (ops[o] == OP_ABS) {
+            f.out = op_unary(&f.g, OP_ABS, a, &e);
+        } else {
+            b = op_example_param(&f.g, shape_1(6), &e);
+            f.out = op_binary(&f.g, ops[o], a, b, &e);
+        }
+        CHECK(!fixture_finish(&f, NULL, &e));
+        /* the fixture's loss is sum(u f + w f^2): d loss / d f = u + 2 w f,
+         * up to the rounding of the graph's own sum */
+        double *va = f.vals[a], *vb = b >= 0 ? f.vals[b] : NULL, *u = NULL, *w = NULL;
+        for (int32_t v = 0; v < f.g.n; v++) {
+            const char *nm = graph_name(&f.g, v);
+            if (f.g.nodes[v].op == OP_INPUT && nm && !strcmp(nm, "u"))
+                u = f.vals[v];
+            if (f.g.nodes[v].op == OP_INPUT && nm && !strcmp(nm, "w"))
+                w = f.vals[v];
+        }
+        CHECK(u && w);
+        if (!u || !w) {
+            fixture_free(&f);
+            continue;
+        }
+        /* elements 0..2 tie (abs: sit at 0), 3..5 are what they are */
+        for (int k = 0; k < 3; k++) {
+            if (vb)
+                vb[k] = va[k];
+            else
+                va[k] = k == 1 ? -0.0 : 0.0;
+        }
+        CHECK_OK(exec_run(&f.xfull, &e), &e);
+        const double *ga = exec_value(&f.xfull, f.gt.param_grad[0]);
+        const double *gb = vb ? exec_value(&f.xfull, f.gt.param_grad[1]) : NULL;
+        for (int k = 0; k < 3; k++) {
+            double gf = u[k] + 2 * w[k] * va[k];
+            if (gb)
+                CHECKF(ga[k] == gb[k] && fabs(ga[k] - 0.5 * gf) <= 1e-14 * fabs(gf),
+                       "%s tie %d: %g %g of %g", op_name(ops[o]), k, ga[k], gb[k], gf);
+            else
+                CHECKF(ga[k] == 0, "abs'(0) is %g", ga[k]);
+        }
+        fixture_free(&f);
+    }
+}
+
 int main(void)
 {
     RUN(test_every_op_gradient);
@@ -309,5 +363,6 @@ int main(void)
     RUN(test_xent_class_bound);
     RUN(test_graph_limit);
     RUN(test_repeated_input);
+    RUN(test_ties_and_abs_at_zero);
     CHECK_EXIT();
 }

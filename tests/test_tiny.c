@@ -133,6 +133,16 @@ static int32_t t_activations(graph *g, uerr *e)
     x = op_unary(g, OP_RELU, x, e);
     return op_unary(g, OP_SOFTMAX, x, e);
 }
+static int32_t t_functions(graph *g, uerr *e)
+{
+    /* abs (sign in its gradient), and max, min broadcasting [1] and a scalar */
+    int32_t m = op_binary(g, OP_MAX, op_unary(g, OP_ABS, p11(g, e), e), p1(g, e), e);
+    m = op_binary(g, OP_MIN, m, op_example_param(g, shape_0(), e), e);
+    int32_t b = op_unary(g, OP_SQRT, op_example_positive(g, shape_2(1, 1), e), e);
+    b = op_pow(g, op_unary(g, OP_LOG, b, e), 2.0, e);
+    b = op_unary(g, OP_EXP, op_unary(g, OP_SOFTPLUS, b, e), e);
+    return op_add(g, m, op_pow(g, b, -0.5, e), e);
+}
 static int32_t t_xent(graph *g, uerr *e)
 {
     /* one class: the smallest legal output */
@@ -190,6 +200,7 @@ static const struct {
     {"matmul 1x1, every transpose", t_matmul},
     {"add, sub, mul, scale: 1x1, [1], scalars", t_binary},
     {"tanh, sigmoid, relu, softmax: 1x1", t_activations},
+    {"exp, log, softplus, sqrt, pow, abs, sign, max, min: 1x1, [1], scalars", t_functions},
     {"softmax_xent: one class, one row", t_xent},
     {"mse, sigmoid_bce: 1x1, with and without a mask", t_real_loss},
     {"sum, broadcast: 1x1 and scalars", t_reduce},

@@ -6,7 +6,27 @@
 #include <string.h>
 #include <time.h>
 
+#include "models/cell.h"
 #include "train/net.h"
+
+int eval_free_running_check(const spec *s, uerr *e)
+{
+    if (s->data.kind == SPEC_DATA_CLASSIFY)
+        return uerr_set(e, UERR_USER,
+                        "--free-running: the run has classify data, one label per sequence: "
+                        "there is no previous output to feed back");
+    cell c;
+    int rc = cell_from_spec(s, &c, e);
+    if (rc)
+        return rc;
+    int reads = cell_reads_output(&c);
+    cell_free(&c);
+    if (!reads)
+        return uerr_set(e, UERR_USER,
+                        "--free-running: no equation of the run's model reads y[t-1] (no "
+                        "output-to-hidden path, as in jordan), so there is nothing to feed back");
+    return 0;
+}
 
 /* ids of the text in v; unknown characters -> v->unknown or an error */
 static int encode(const text_vocab *v, const uint32_t *cp, int64_t n, int32_t **ids, uerr *e)

@@ -4,8 +4,9 @@
  * The model runs one step at a time (B = 1, T = 1), its final state fed
  * back, so that the input of y[t-1] can be either the true previous
  * character (teacher forcing, as in training) or the model's own previous
- * prediction (free-running: the most probable class). For models that do
- * not read y[t-1] both give the same loss. Text is encoded with the run's
+ * prediction (free-running: the most probable class). A model that does
+ * not read y[t-1] has nothing to feed back: free-running is refused for
+ * it (eval_free_running_check), as for classify data. Text is encoded with the run's
  * vocabulary; characters it lacks map to its unknown id, or are an error
  * naming the character when the vocabulary has none.
  */
@@ -21,6 +22,11 @@ typedef struct eval_result {
     double accuracy; /* share of next characters (targets) predicted exactly */
     double chars_per_s;
 } eval_result;
+
+/* 0 when free-running evaluation means something for the model of s
+ * (an equation reads y[t-1], and the data is not classify), else a
+ * one-line error naming --free-running. */
+int eval_free_running_check(const spec *s, uerr *e);
 
 /* Scores the n code points cp. */
 int eval_text(const spec *s, const text_vocab *v, const sample_param *params, int nparams,

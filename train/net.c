@@ -10,6 +10,7 @@
 
 #include "engine/recompute.h"
 #include "store/npy.h"
+#include "train/param_init.h"
 #include "train/rng.h"
 
 int net_init(net *n, const spec *s, int64_t V, int64_t B, int64_t T, int mode,
@@ -279,15 +280,8 @@ void net_init_params(net *n, uint64_t seed, double std)
 {
     rng r;
     rng_seed(&r, seed);
-    for (int i = 0; i < n->m.nparams; i++) {
-        const model_param *p = &n->m.param[i];
-        int64_t k = shape_numel(&p->shape);
-        DT_EACH_REAL(n->dt, T, {
-            T *v = net_param(n, i);
-            for (int64_t j = 0; j < k; j++)
-                v[j] = p->is_bias ? 0 : (T)(std * rng_normal(&r));
-        });
-    }
+    for (int i = 0; i < n->m.nparams; i++)
+        param_init_fill(net_param(n, i), n->dt, &n->m.param[i], &r, seed, std);
 }
 
 /* Reads DIR/<name>.npy for every parameter into the parameters, or (v)

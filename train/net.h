@@ -73,7 +73,8 @@ int net_init(net *n, const spec *s, int64_t V, int64_t B, int64_t T, int mode,
              const plan_options *po, uerr *e);
 void net_free(net *n);
 
-/* N(0, std^2) for weights, zeros for biases. */
+/* Every parameter's start, from seed: its model.init entry, else N(0,
+ * std^2) for a matrix and 0 for a bias (train/param_init.h). */
 void net_init_params(net *n, uint64_t seed, double std);
 
 /* Reads DIR/<name>.npy for every parameter (float32 or float64, C order,
