@@ -652,6 +652,6 @@ int cmd_config(int argc, char **argv)
     int rc = spec_write_yaml(&s, stdout);
     spec_free(&s);
     if (rc)
-        return cli_fail(&(uerr){UERR_USER, "writing the config failed"});
+        return cli_fail(&(uerr){UERR_USER, "standard output: write failed"});
     return 0;
 }

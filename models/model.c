@@ -99,6 +99,9 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
     m->V = V, m->out = io->output, m->H = s->model.hidden, m->B = B, m->T = T;
     m->dense = io->dense;
     m->real = io->real;
+    m->pdrop[MODEL_DROP_INPUT] = s->model.dropout.input;
+    m->pdrop[MODEL_DROP_OUTPUT] = s->model.dropout.output;
+    m->pdrop[MODEL_DROP_STATE] = s->model.dropout.state;
     if ((rc = graph_init(&m->g, s->train.dtype, e))) {
         cell_free(&c);
         return rc;
@@ -192,6 +195,14 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
             int kh = v->nnames++;
             snprintf(v->names[kh], EQ_NAME_MAX, "h");
         }
+        int kh = stream_name_index(v, "h");
+        if (s->model.dropout.state > 0 && !head && (kh < 0 || !v->is_state[kh])) {
+            rc = uerr_set(e, UERR_USER,
+                          "%s: model.dropout.state drops units of h[t-1], but this cell has no "
+                          "state h",
+                          c.file);
+            goto fail;
+        }
     }
     if (m->S > 0 && graph_leaf(g, "h0", g->dt, shape_2(B, m->S), NODE_DATA, -1, &m->h0, e))
         goto fail;
@@ -263,7 +274,9 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
             top->now[kh] = below[t];
             m->hstate[t] = below[t];
             g->cur_t = (int32_t)t;
+            top->in_output = 1;
             int32_t node = stream_eval_vector(top, c.eq[out_eq].rhs);
+            top->in_output = 0;
             if (node < 0) {
                 if (!e->code)
                     uerr_set(e, UERR_USER, "%s:%d:%d: '%s[t]' must be a per-step vector", c.file,
@@ -356,5 +369,6 @@ void model_free(model *m)
     free(m->yr);
     free(m->lmask);
     free(m->coin);
+    free(m->drop);
     memset(m, 0, sizeof *m);
 }

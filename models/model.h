@@ -49,6 +49,30 @@ typedef struct model_param {
     spec_init init; /* how it starts, when has_init (train/param_init.c) */
 } model_param;
 
+/* model.dropout: a mask leaf, float [B, w] of the graph's dtype, each
+ * element 0 (dropped) or 1 / (1 - p) (kept, so a unit's expected value
+ * is unchanged and evaluation needs no scaling), multiplied into
+ *   input   x[t] of the first layer (one-hot ids: into each P @ x[t]
+ *           lookup, one draw per row, so a dropped input is a whole
+ *           symbol, as if it were absent);
+ *   output  what the output equation reads at t (h[t]);
+ *   state   h[t-1] where the equations read it, one mask for all steps of
+ *           a chunk (variational dropout, Gal and Ghahramani 2016).
+ * The masks are data leaves: the trainer fills them before each run
+ * (train/net.h: net_set_dropout), and gradients flow through the product
+ * as through any other, so the gradient check sees a fixed mask. Only
+ * training nets have them; evaluation, prediction and sampling build the
+ * model without. */
+enum { MODEL_DROP_INPUT, MODEL_DROP_OUTPUT, MODEL_DROP_STATE, MODEL_DROP_KINDS };
+
+typedef struct model_drop {
+    int32_t node; /* the mask leaf */
+    int kind;     /* MODEL_DROP_* */
+    int per_row;  /* one draw per row, spread over the row */
+    int32_t t;    /* its step; -1: every step of the chunk */
+    int32_t slot; /* tells masks of one kind and step apart */
+} model_drop;
+
 typedef struct model {
     graph g;
     int64_t V; /* input and output vocabulary */
@@ -75,6 +99,9 @@ typedef struct model {
     int32_t yprev;   /* int32 [B] (real targets: float [B, out]) leaf for
                         y[t-1] at t = 0, or -1 */
     int32_t loss;
+    double pdrop[MODEL_DROP_KINDS]; /* model.dropout's chances */
+    model_drop *drop;               /* the mask leaves, ndrop of them */
+    int ndrop, capdrop;
 } model;
 
 /* Names a spec may not give a parameter: files and folders of `unroll grad`. */
@@ -100,5 +127,10 @@ int model_build_io(model *m, const spec *s, const model_io *io, int64_t B, int64
 void model_free(model *m);
 
 int model_find_param(const model *m, const char *name);
+
+/* node times a new mask leaf of its shape (models/dropout.c); the
+ * product's id, or -1 with e set. */
+int32_t model_dropout(model *m, int kind, int32_t node, int32_t t, int32_t slot, int per_row,
+                      uerr *e);
 
 #endif

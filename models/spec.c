@@ -532,6 +532,11 @@ int spec_check(const spec *s, uerr *e)
     }
     if (!s->data.path || !s->data.path[0])
         return uerr_set(e, UERR_USER, "%s: data.path: required", path);
+    if (s->train.early_stop.patience > 0 && s->train.valid_every == 0)
+        return uerr_set(e, UERR_USER,
+                        "%s: train.early_stop: watches the validation loss, so it needs "
+                        "train.valid_every > 0 (and data held out for validation)",
+                        path);
     return spec_init_check(s, e);
 }
 

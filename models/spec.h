@@ -114,6 +114,12 @@ typedef struct spec_init {
     bool has_kind, has_value, has_std;
 } spec_init;
 
+typedef enum spec_schedule {
+    SPEC_SCHED_CONSTANT, /* constant */
+    SPEC_SCHED_STEP,     /* step: lr * gamma^floor(k / every) */
+    SPEC_SCHED_COSINE,   /* cosine: from lr down to min_lr */
+} spec_schedule;
+
 typedef struct spec {
     char *name; /* default: the config file's basename without .yaml/.yml */
 
@@ -143,6 +149,11 @@ typedef struct spec {
             int n;      /* per-parameter entries, in the order written */
             spec_init param[SPEC_MAX_INITS];
         } init;
+        struct {
+            double input;  /* [0, 1): chance of dropping an input, per step */
+            double output; /* [0, 1): a unit the output reads, per step */
+            double state;  /* [0, 1): a unit of h[t-1], one mask per chunk */
+        } dropout;
         /* custom cell only, else NULL; unparsed, owned by `tree` */
         const ytree_node *params; /* any node */
         const ytree_node *state;  /* any node */
@@ -163,6 +174,22 @@ typedef struct spec {
             double beta1;    /* [0, 1) */
             double beta2;    /* [0, 1) */
         } optimizer;
+        struct {
+            spec_schedule name;
+            int64_t warmup; /* >= 0: steps of linear warm-up */
+            int64_t steps;  /* >= 0: the decay's length; 0 = train.steps
+                               as the run began (train.c records it) */
+            int64_t every;  /* >= 1: step: steps between decays */
+            double gamma;   /* (0, 1]: step: the factor of each decay */
+            double min_lr;  /* >= 0: cosine: the rate it ends at */
+        } lr_schedule;
+        double weight_decay; /* >= 0: L2 in the gradient; adam: decoupled */
+        int64_t accumulate;  /* 1..65536: micro-batches per update */
+        struct {
+            int64_t patience; /* >= 0: validations without improvement
+                                 before stopping; 0 = off */
+            double min_delta; /* >= 0: what counts as an improvement */
+        } early_stop;
         struct {
             double value; /* >= 0, 0 = off */
             double norm;  /* >= 0, 0 = off */

@@ -25,6 +25,7 @@ static const char *const spec_loss_names[] = {"cross_entropy", "mse", "bce", NUL
 static const char *const spec_outputs_names[] = {"every_step", "last_step", NULL};
 static const char *const spec_state_names[] = {"carry", "zero", NULL};
 static const char *const spec_optim_names[] = {"sgd", "momentum", "adagrad", "adam", NULL};
+static const char *const spec_schedule_names[] = {"constant", "step", "cosine", NULL};
 static const char *const spec_dtype_names[] = {"float32", "float64", NULL};
 static const char *const spec_fuse_names[] = {"all", "exact", "none", NULL};
 
@@ -38,6 +39,7 @@ _Static_assert(SPEC_NNAMES(spec_outputs_names) == SPEC_OUTPUTS_LAST_STEP + 1, "m
 _Static_assert(SPEC_NNAMES(spec_state_names) == SPEC_STATE_ZERO + 1, "train.state");
 _Static_assert(SPEC_NNAMES(spec_optim_names) == SPEC_OPT_ADAM + 1, "optimizer.name");
 _Static_assert(SPEC_NNAMES(spec_fuse_names) == 3, "train.fuse");
+_Static_assert(SPEC_NNAMES(spec_schedule_names) == SPEC_SCHED_COSINE + 1, "lr_schedule.name");
 /* Enum fields are stored through an int. */
 _Static_assert(sizeof(spec_cell) == sizeof(int) && sizeof(dtype) == sizeof(int),
                "enums are int-sized");
@@ -116,6 +118,12 @@ const spec_field spec_fields[] = {
            "add a layer running backwards in time"),
     F_REAL("model.init.std", model.init.std, "0.01", 0, 0, SPEC_LO_OPEN | SPEC_NO_HI,
            "std of the normal initial weights"),
+    F_REAL("model.dropout.input", model.dropout.input, "0", 0, 1, SPEC_HI_OPEN,
+           "training only: chance an input is dropped (0 = off)"),
+    F_REAL("model.dropout.output", model.dropout.output, "0", 0, 1, SPEC_HI_OPEN,
+           "training only: chance a unit the output reads is dropped"),
+    F_REAL("model.dropout.state", model.dropout.state, "0", 0, 1, SPEC_HI_OPEN,
+           "training only: chance a unit of h[t-1] is dropped, one mask per chunk"),
     F_NODE("model.params", model.params, "custom cell: parameter shapes"),
     F_NODE("model.state", model.state, "custom cell: state sizes"),
     F_NODE("model.step", model.step, "custom cell: one equation per line"),
@@ -137,6 +145,23 @@ const spec_field spec_fields[] = {
            "adam: first-moment decay"),
     F_REAL("train.optimizer.beta2", train.optimizer.beta2, "0.999", 0, 1, SPEC_HI_OPEN,
            "adam: second-moment decay"),
+    F_ENUM("train.lr_schedule.name", train.lr_schedule.name, "constant", spec_schedule_names,
+           "after the warm-up: constant | step (times gamma every `every` steps) | cosine "
+           "(down to min_lr)"),
+    F_INT("train.lr_schedule.warmup", train.lr_schedule.warmup, "0", 0, SPEC_NOMAX,
+          "steps of linear warm-up from 0 to lr"),
+    F_INT("train.lr_schedule.steps", train.lr_schedule.steps, "0", 0, SPEC_NOMAX,
+          "steps the decay spans (0 = train.steps as the run began)"),
+    F_INT("train.lr_schedule.every", train.lr_schedule.every, "1000", 1, SPEC_NOMAX,
+          "step: steps between decays"),
+    F_REAL("train.lr_schedule.gamma", train.lr_schedule.gamma, "0.1", 0, 1, SPEC_LO_OPEN,
+           "step: the factor of each decay"),
+    F_REAL("train.lr_schedule.min_lr", train.lr_schedule.min_lr, "0", 0, 0, SPEC_NO_HI,
+           "cosine: the rate at the end"),
+    F_REAL("train.weight_decay", train.weight_decay, "0", 0, 0, SPEC_NO_HI,
+           "L2 penalty added to the gradient (adam: decoupled, AdamW); 0 = off"),
+    F_INT("train.accumulate", train.accumulate, "1", 1, 65536,
+          "micro-batches of train.batch whose gradients make one update"),
     F_REAL("train.clip.value", train.clip.value, "0", 0, 0, SPEC_NO_HI,
            "clip each gradient element to +-value (0 = off)"),
     F_REAL("train.clip.norm", train.clip.norm, "0", 0, 0, SPEC_NO_HI,
@@ -148,6 +173,10 @@ const spec_field spec_fields[] = {
     F_U64("train.seed", train.seed, "42", "initialisation and data order"),
     F_INT("train.valid_every", train.valid_every, "0", 0, SPEC_NOMAX,
           "steps between validations (0 = never)"),
+    F_INT("train.early_stop.patience", train.early_stop.patience, "0", 0, SPEC_NOMAX,
+          "stop after this many validations without a better loss (0 = off)"),
+    F_REAL("train.early_stop.min_delta", train.early_stop.min_delta, "0", 0, 0, SPEC_NO_HI,
+           "how much lower a validation loss must be to count as better"),
     F_INT("train.log_every", train.log_every, "100", 1, SPEC_NOMAX, "steps between progress lines"),
     F_INT("train.ledger_every", train.ledger_every, "0", 0, SPEC_NOMAX,
           "steps between gradient ledgers in the metrics: per-step norms, sigma_max of each "

@@ -74,6 +74,21 @@ static val located(evaluator *ev, const expr *x, int32_t node, int kind)
 
 static val eval(evaluator *ev, const expr *x);
 
+/* h[t-1] times the stream's one state mask of the chunk: the leaf is
+ * made at the first read and multiplied in at every step. */
+static val state_dropout(evaluator *ev, const expr *x, int k, val v)
+{
+    model *m = ev->m;
+    if (!ev->state_mask[k]) {
+        int32_t p = model_dropout(m, MODEL_DROP_STATE, v.node, -1, m->ndrop, 0, ev->e);
+        if (p < 0)
+            return located(ev, x, p, V_BATCH);
+        ev->state_mask[k] = m->drop[m->ndrop - 1].node + 1;
+        return (val){p, V_BATCH, 0};
+    }
+    return located(ev, x, op_mul(&m->g, v.node, ev->state_mask[k] - 1, ev->e), V_BATCH);
+}
+
 static val eval_name(evaluator *ev, const expr *x)
 {
     model *m = ev->m;
@@ -97,6 +112,10 @@ static val eval_name(evaluator *ev, const expr *x)
             return fail_at(ev, x, "%s: only x[t] is supported", "x");
         if (ev->input)
             return (val){ev->input[ev->t], V_BATCH, 0};
+        if (m->dense && m->pdrop[MODEL_DROP_INPUT] > 0)
+            return located(
+                ev, x, model_dropout(m, MODEL_DROP_INPUT, m->x[ev->t], (int32_t)ev->t, 0, 0, ev->e),
+                V_BATCH);
         return (val){m->x[ev->t], m->dense ? V_BATCH : V_INDEX, 0};
     }
     if (!strcmp(x->name, "y")) {
@@ -140,6 +159,10 @@ static val eval_name(evaluator *ev, const expr *x)
         if (ev->now[k] < 0)
             return fail_at(ev, x, "'%s[t]' is used before its equation (equations run in order)",
                            x->name);
+        if (ev->in_output && m->pdrop[MODEL_DROP_OUTPUT] > 0)
+            return located(
+                ev, x, model_dropout(m, MODEL_DROP_OUTPUT, ev->now[k], (int32_t)ev->t, k, 0, ev->e),
+                V_BATCH);
         return (val){ev->now[k], V_BATCH, 0};
     }
     if (!ev->is_state[k])
@@ -149,12 +172,16 @@ static val eval_name(evaluator *ev, const expr *x)
                        x->name);
     if (x->toff != -1)
         return fail_at(ev, x, "%s: a state can only be read at t-1", x->name);
+    val v;
     if (!ev->first)
-        return (val){ev->before[k], V_BATCH, 0};
-    /* the first step: this state's columns of the initial state */
-    if (ev->state_dim[k] == m->S)
-        return (val){m->h0, V_BATCH, 0};
-    return located(ev, x, op_slice(g, m->h0, ev->state_off[k], ev->state_dim[k], ev->e), V_BATCH);
+        v = (val){ev->before[k], V_BATCH, 0};
+    else if (ev->state_dim[k] == m->S) /* the first step: its columns of the initial state */
+        v = (val){m->h0, V_BATCH, 0};
+    else
+        v = located(ev, x, op_slice(g, m->h0, ev->state_off[k], ev->state_dim[k], ev->e), V_BATCH);
+    if (v.node < 0 || m->pdrop[MODEL_DROP_STATE] <= 0 || strcmp(x->name, "h"))
+        return v;
+    return state_dropout(ev, x, k, v);
 }
 
 static val eval_matmul(evaluator *ev, const expr *x)
@@ -177,7 +204,13 @@ static val eval_matmul(evaluator *ev, const expr *x)
                      (long long)ids, (long long)ids, (long long)cols);
             return fail_at(ev, x, "%s", msg);
         }
-        return located(ev, x, op_gather(g, a.node, b.node, ev->e), V_BATCH);
+        val r = located(ev, x, op_gather(g, a.node, b.node, ev->e), V_BATCH);
+        /* a dropped one-hot input: its whole row of every lookup */
+        if (r.node < 0 || b.node != ev->m->x[ev->t] || ev->m->pdrop[MODEL_DROP_INPUT] <= 0)
+            return r;
+        return located(ev, x,
+                       model_dropout(ev->m, MODEL_DROP_INPUT, r.node, (int32_t)ev->t, 0, 1, ev->e),
+                       V_BATCH);
     }
     if (b.kind != V_BATCH)
         return fail_at(ev, x, "%s", "the right side of @ must be a per-step vector");
@@ -473,7 +506,9 @@ int stream_step(evaluator *ev, int64_t t, int first)
     for (int i = 0; i < c->neqs; i++) {
         if (!ev->use[i])
             continue;
+        ev->in_output = !strcmp(c->eq[i].target, c->output);
         val v = eval(ev, c->eq[i].rhs);
+        ev->in_output = 0;
         if (v.node < 0 || v.kind != V_BATCH) {
             if (!e->code)
                 uerr_set(e, UERR_USER, "%s:%d:%d: '%s[t]' must be a per-step vector", c->file,

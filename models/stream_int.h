@@ -29,6 +29,11 @@ typedef struct evaluator {
     int32_t now[CELL_MAX_EQS + CELL_MAX_STATES], before[CELL_MAX_EQS + CELL_MAX_STATES];
     int is_state[CELL_MAX_EQS + CELL_MAX_STATES];
     int64_t state_off[CELL_MAX_EQS + CELL_MAX_STATES], state_dim[CELL_MAX_EQS + CELL_MAX_STATES];
+    /* model.dropout: set while the output equation is evaluated (what it
+     * reads at t is dropped), and h[t-1]'s mask, one per chunk (+1; 0:
+     * none yet) */
+    int in_output;
+    int32_t state_mask[CELL_MAX_EQS + CELL_MAX_STATES];
     uerr *e;
 } evaluator;
 

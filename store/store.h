@@ -32,7 +32,7 @@
 
 /* PRAGMA user_version written by this build; older files are migrated
  * forward on a read-write open, newer ones refused. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 /* PRAGMA application_id of every unroll store: "UnRl" in ASCII. */
 #define STORE_APPLICATION_ID 0x556e526c
 /* Buffered metric rows written per transaction. */
@@ -117,6 +117,11 @@ typedef struct store_resume_info {
  * this host. */
 int store_run_resume(store *s, int64_t run, int64_t ckpt, const store_resume_info *ri,
                      int64_t *dropped, uerr *e);
+
+/* The config the session that saved ckpt trained with (a resume may have
+ * changed the learning rate), malloc'd into *text; NULL when the session
+ * did not record one (saved before schema 3, or imported). */
+int store_checkpoint_config(store *s, int64_t ckpt, char **text, uerr *e);
 
 /* Sets status to "finished", "interrupted" or "failed" and stamps the
  * finish time; "running" clears it again (a resumed run). Flushes the
@@ -333,6 +338,10 @@ int store_checkpoint_best(store *s, int64_t run, const char *metric, int maximiz
  * follow the run-name rules, and may not equal a run name (a reference
  * tries tags before run names, so it would hide the run). */
 int store_checkpoint_tag(store *s, int64_t ckpt, const char *tag, uerr *e);
+
+/* Puts tag on ckpt, taking it off another checkpoint of the same run
+ * first (a tag that follows a run's best checkpoint). */
+int store_checkpoint_retag(store *s, int64_t run, int64_t ckpt, const char *tag, uerr *e);
 
 typedef struct store_removed {
     int64_t checkpoints, metrics, runs;

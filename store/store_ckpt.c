@@ -515,3 +515,11 @@ int store_checkpoint_latest(store *s, int64_t *ckpt, uerr *e)
         rc = uerr_set(e, UERR_USER, "%s: no checkpoints yet (train a model first)", s->path);
     return rc;
 }
+
+int store_checkpoint_retag(store *s, int64_t run, int64_t ckpt, const char *tag, uerr *e)
+{
+    int rc = store_do(s, "moving a tag", e,
+                      "UPDATE checkpoints SET tag = NULL WHERE tag = ? AND run = ? AND id <> ?",
+                      "tII", tag, run, ckpt);
+    return rc ? rc : store_checkpoint_tag(s, ckpt, tag, e);
+}

@@ -106,6 +106,7 @@ typedef struct store_session_info {
     const char *kind; /* start, resume, import */
     int64_t from;     /* checkpoint, 0: none */
     const char *command_line, *program_version, *blas;
+    const char *config_text; /* NULL: not recorded */
     int threads;
     int64_t dropped;
 } store_session_info;
@@ -127,10 +128,12 @@ static int store_session_insert(store *s, const store_session_info *si, int64_t 
     int rc = store_do(s, what, e,
                       "INSERT INTO sessions (run, kind, from_checkpoint, from_step, started,"
                       " status, metrics_dropped, command_line, program_version, blas, threads,"
-                      " host, pid) VALUES (?1, ?2, ?3, (SELECT step FROM checkpoints WHERE"
-                      " id = ?3), " STORE_NOW ", 'running', ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                      "ItRIoooitI", si->run, si->kind, si->from, si->dropped, si->command_line,
-                      si->program_version, si->blas, si->threads, host, (int64_t)getpid());
+                      " host, pid, config_text) VALUES (?1, ?2, ?3, (SELECT step FROM"
+                      " checkpoints WHERE id = ?3), " STORE_NOW ", 'running', ?4, ?5, ?6, ?7,"
+                      " ?8, ?9, ?10, ?11)",
+                      "ItRIoooitIt", si->run, si->kind, si->from, si->dropped, si->command_line,
+                      si->program_version, si->blas, si->threads, host, (int64_t)getpid(),
+                      si->config_text);
     if (!rc)
         *id = sqlite3_last_insert_rowid(s->db);
     return rc;
@@ -277,6 +280,7 @@ int store_run_begin(store *s, const store_run_info *info, int64_t *run_id, uerr 
                                  .command_line = info->command_line,
                                  .program_version = info->program_version,
                                  .blas = info->blas,
+                                 .config_text = info->config_text,
                                  .threads = info->threads};
         rc = store_session_insert(s, &si, &session, e);
     }
@@ -379,6 +383,7 @@ int store_run_resume(store *s, int64_t run, int64_t ckpt, const store_resume_inf
                                  .command_line = ri->command_line,
                                  .program_version = ri->program_version,
                                  .blas = ri->blas,
+                                 .config_text = ri->config_text,
                                  .threads = ri->threads,
                                  .dropped = *dropped};
         rc = store_session_insert(s, &si, &session, e);
@@ -534,5 +539,27 @@ int store_run_get(store *s, int64_t id, store_run *out, uerr *e)
         rc = run_rows(s, id, 1, out, e);
     if (rc)
         store_run_free(out);
+    return rc;
+}
+
+int store_checkpoint_config(store *s, int64_t ckpt, char **text, uerr *e)
+{
+    const char *what = "reading a checkpoint's session";
+    sqlite3_stmt *st;
+    *text = NULL;
+    int rc = store_prepare(s, &st, what, e,
+                           "SELECT x.config_text FROM checkpoints c JOIN sessions x"
+                           " ON x.id = c.session WHERE c.id = ? AND x.config_text IS NOT NULL",
+                           "I", ckpt);
+    if (rc)
+        return rc;
+    int r = sqlite3_step(st), oom = 0;
+    if (r == SQLITE_ROW)
+        *text = store_col_text(st, 0, &oom);
+    else if (r != SQLITE_DONE)
+        rc = store_fail(s, what, e);
+    store_final(st);
+    if (!rc && oom)
+        rc = store_oom(s, what, e);
     return rc;
 }

@@ -129,6 +129,13 @@ static const char *const store_migrations[] = {
     "  label TEXT NOT NULL,"
     "  PRIMARY KEY (run, id)"
     ") WITHOUT ROWID;",
+
+    /* 3 -> 4: the config each session trained with. A resume may change
+     * the learning rate or its schedule, so the run's config (the newest
+     * session's) no longer says what an earlier session computed; a
+     * replay of a checkpoint reads its own session's. NULL: a session
+     * recorded before this version (the run's config applies). */
+    "ALTER TABLE sessions ADD COLUMN config_text TEXT;",
 };
 
 _Static_assert(sizeof store_migrations / sizeof store_migrations[0] == STORE_SCHEMA_VERSION,

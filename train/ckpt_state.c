@@ -85,13 +85,18 @@ int ckpt_state_collect(const ckpt_parts *p, ckpt_state *sl, uerr *e)
     pack64(cur, 2, sl->cur32);
     pack64((const int64_t *)rs, 4, sl->rng32);
     pack64(misc, 1, sl->misc32);
-    ts[n++] = (store_tensor){"h", "state", tr->dt, shape_2(m->B, m->S), tr->h0};
-    ts[n++] = (store_tensor){"yprev", "state", DT_I32, shape_1(m->B), tr->yprev};
+    int many = p->acc && p->acc->A > 1;
+    int64_t rows = many ? p->acc->A * m->B : m->B;
+    ts[n++] = (store_tensor){"h", "state", tr->dt, shape_2(rows, m->S), many ? p->acc->h : tr->h0};
+    ts[n++] =
+        (store_tensor){"yprev", "state", DT_I32, shape_1(rows), many ? p->acc->yprev : tr->yprev};
     ts[n++] = (store_tensor){"cursor", "cursor", DT_I32, shape_1(4), sl->cur32};
     if (sh)
         ts[n++] = (store_tensor){"order", "cursor", DT_I32, shape_1(sh->n), sl->order32};
     ts[n++] = (store_tensor){"rng", "rng", DT_I32, shape_1(8), sl->rng32};
     ts[n++] = (store_tensor){"optim.t", "state", DT_I32, shape_1(2), sl->misc32};
+    if (p->es)
+        ts[n++] = (store_tensor){"early_stop", "state", DT_F64, shape_1(3), p->es->v};
     sl->n = n;
     return 0;
 }
@@ -108,6 +113,9 @@ int ckpt_state_restore(const ckpt_parts *p, const store_loaded *l, uerr *e)
             /* Saved before y[t-1] was state: only a model that reads it
              * needs it, and such models did not exist then. */
             if (!strcmp(want->name, "yprev") && p->n->m.yprev < 0)
+                continue;
+            /* early stopping set on a resume: it starts counting there */
+            if (!strcmp(want->name, "early_stop"))
                 continue;
             rc = uerr_set(e, UERR_USER, "checkpoint %lld has no tensor '%s'; cannot resume from it",
                           (long long)l->id, want->name);
@@ -187,7 +195,8 @@ const char *ckpt_role(const char *name)
                 return "optim";
         }
     }
-    if (!strcmp(name, "h") || !strcmp(name, "yprev") || !strcmp(name, "optim.t"))
+    if (!strcmp(name, "h") || !strcmp(name, "yprev") || !strcmp(name, "optim.t") ||
+        !strcmp(name, "early_stop"))
         return "state";
     if (!strcmp(name, "cursor") || !strcmp(name, "order"))
         return "cursor";

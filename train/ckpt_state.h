@@ -7,13 +7,15 @@
  * their model names, role "param"), the optimiser slots ("adam.m.W",
  * role "optim"), the carried state "h" and "yprev", the data position
  * "cursor" (and "order" for shuffled data), the generator "rng" and the
- * optimiser's step count "optim.t". ckpt_role gives back the role of any
+ * optimiser's step count "optim.t", and with train.early_stop its state
+ * "early_stop" (best loss, validations since, best step). ckpt_role gives back the role of any
  * of these names, so a checkpoint exported with --all imports as it was.
  */
 #ifndef UNROLL_CKPT_STATE_H
 #define UNROLL_CKPT_STATE_H
 
 #include "store/store.h"
+#include "train/controls.h"
 #include "train/data.h"
 #include "train/net.h"
 #include "train/optim.h"
@@ -24,6 +26,9 @@ typedef struct ckpt_parts {
     optim *opt;
     data_source *data;
     uint64_t *rng_state; /* [4]; text data only (shuffled data has its own) */
+    accum *acc;          /* train.accumulate > 1: the carried state is its
+                            [A x rows, S] block; NULL or A = 1: the net's */
+    early_stop *es;      /* NULL: train.early_stop is off */
 } ckpt_parts;
 
 /* The tensors of one collect; they point into the parts and into the

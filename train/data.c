@@ -14,7 +14,8 @@ int data_open(data_source *d, const spec *s, uerr *e)
     memset(d, 0, sizeof *d);
     d->kind = s->data.kind;
     d->path = s->data.path;
-    d->B = s->train.batch;
+    /* the rows of one update: train.accumulate blocks of train.batch */
+    d->B = (int64_t)s->train.batch * s->train.accumulate;
     d->T = s->train.seq_len;
     int rc;
     if (d->kind == SPEC_DATA_CLASSIFY) {

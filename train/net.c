@@ -66,10 +66,41 @@ static int net_build_hvp(net *n, int32_t *outs, int *nout, uerr *e)
     return 0;
 }
 
+/* The dropout masks' memory, all ones (no dropout until drawn). */
+static int net_bind_dropout(net *n, uerr *e)
+{
+    const model *m = &n->m;
+    int64_t total = 0;
+    for (int i = 0; i < m->ndrop; i++)
+        total += shape_numel(&m->g.nodes[m->drop[i].node].shape);
+    if (!total)
+        return 0;
+    if (!(n->drops = malloc((size_t)total * n->es)))
+        return uerr_set(e, UERR_INTERNAL, "net: out of memory for dropout masks");
+    DT_EACH_REAL(n->dt, T, {
+        T *x = n->drops;
+        for (int64_t k = 0; k < total; k++)
+            x[k] = 1;
+        for (int i = 0; i < m->ndrop; i++) {
+            exec_bind(&n->x, m->drop[i].node, x);
+            x += shape_numel(&m->g.nodes[m->drop[i].node].shape);
+        }
+    });
+    return 0;
+}
+
 int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T, int mode,
                 const plan_options *po, uerr *e)
 {
     memset(n, 0, sizeof *n);
+    /* dropout is training's alone: evaluation, prediction and sampling
+     * see the whole network */
+    spec plain;
+    if (mode != NET_TRAIN && mode != NET_LEDGER) {
+        plain = *s; /* a shallow copy, never freed */
+        memset(&plain.model.dropout, 0, sizeof plain.model.dropout);
+        s = &plain;
+    }
     n->mode = mode;
     n->dt = s->train.dtype;
     n->es = dtype_size(n->dt);
@@ -207,6 +238,8 @@ int net_attach(net *n, uerr *e)
         rc = uerr_set(e, UERR_INTERNAL, "net: out of memory for parameters");
         goto fail;
     }
+    if ((rc = net_bind_dropout(n, e)))
+        goto fail;
     for (int i = 0; i < m->nparams; i++)
         exec_bind(&n->x, m->param[i].node, net_param(n, i));
     if (m->h0 >= 0)
@@ -254,6 +287,7 @@ void net_free(net *n)
     free(n->ysr);
     free(n->lms);
     free(n->yprevr);
+    free(n->drops);
     memset(n, 0, sizeof *n);
 }
 
@@ -425,6 +459,33 @@ void net_set_coins(net *n, double p, uint64_t seed, int64_t step)
     for (int64_t k = 0; k < TB; k++) {
         double u = (double)(mix64(base + (uint64_t)k) >> 11) / 9007199254740992.0;
         n->cs[k] = u < p;
+    }
+}
+
+void net_set_dropout(net *n, uint64_t seed, int64_t step, int64_t row0)
+{
+    const model *m = &n->m;
+    char *buf = n->drops;
+    uint64_t base = mix64(seed ^ 0xd0d0ca5eull) ^ mix64((uint64_t)step * 0x9e3779b97f4a7c15ull);
+    for (int i = 0; i < m->ndrop; i++) {
+        const model_drop *d = &m->drop[i];
+        const shape *sh = &m->g.nodes[d->node].shape;
+        int64_t rows = sh->dim[0], w = sh->dim[1];
+        double p = m->pdrop[d->kind];
+        uint64_t key = mix64(mix64(mix64(base ^ (uint64_t)d->kind) + (uint64_t)(d->t + 1)) +
+                             (uint64_t)d->slot);
+        DT_EACH_REAL(n->dt, T, {
+            T *x = (T *)buf, keep = (T)(1 / (1 - p));
+            for (int64_t b = 0; b < rows; b++) {
+                uint64_t kr = mix64(key + (uint64_t)(row0 + b));
+                for (int64_t j = 0; j < w; j++) {
+                    uint64_t h = d->per_row ? kr : mix64(kr + (uint64_t)j);
+                    double u = (double)(h >> 11) / 9007199254740992.0;
+                    x[b * w + j] = u < p ? 0 : keep;
+                }
+            }
+        });
+        buf += (size_t)(rows * w) * n->es;
     }
 }
 

@@ -58,6 +58,8 @@ typedef struct net {
     int32_t *lms;       /* [T, B] 1 where a row has a real target */
     void *yprevr;       /* [B, K] y[t-1] at t = 0, real targets */
     int32_t *cs;        /* [T, B] scheduled-sampling coins */
+    void *drops;        /* model.dropout's masks side by side (model.h):
+                           ones until net_set_dropout draws them */
 } net;
 
 int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T, int mode,
@@ -100,6 +102,15 @@ void net_set_dense(net *n, const void *x);
  * hash of (seed, step, t, b) rather than a stream, so a resumed run draws
  * the same coins without any state to save. */
 void net_set_coins(net *n, double p, uint64_t seed, int64_t step);
+
+/* model.dropout: every mask of a training net drawn for update `step`,
+ * rows row0.. of the batch (a block of an accumulated update, a rank's
+ * share): each element from a hash of (seed, step, mask, global row,
+ * column), like the coins above, so that a resume, accumulation and data
+ * parallelism draw what one process on the whole batch would, no state
+ * is saved, and validation never draws. Nets other than NET_TRAIN and
+ * NET_LEDGER are built without dropout. */
+void net_set_dropout(net *n, uint64_t seed, int64_t step, int64_t row0);
 
 /* Real targets [B, T, K] (net's dtype) and which rows have one [B, T]. */
 void net_set_real(net *n, const void *y, const int32_t *has);

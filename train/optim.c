@@ -14,6 +14,7 @@ int optim_init(optim *o, const spec *s, int64_t n, uerr *e)
     o->mu = s->train.optimizer.momentum;
     o->b1 = s->train.optimizer.beta1;
     o->b2 = s->train.optimizer.beta2;
+    o->wd = s->train.weight_decay;
     o->dt = s->train.dtype;
     o->n = n;
     size_t es = dtype_size(o->dt);
@@ -31,6 +32,30 @@ void optim_free(optim *o)
     free(o->m);
     free(o->v);
     memset(o, 0, sizeof *o);
+}
+
+double optim_lr_at(const spec *s, int64_t horizon, int64_t step)
+{
+    double lr = s->train.optimizer.lr;
+    int64_t w = s->train.lr_schedule.warmup;
+    if (step <= w)
+        return lr * (double)step / (double)w;
+    /* steps done since the warm-up, held at the end of the decay */
+    int64_t d = step - 1 - w, span = horizon - w;
+    if (d > span)
+        d = span > 0 ? span : 0;
+    switch (s->train.lr_schedule.name) {
+    case SPEC_SCHED_CONSTANT:
+        break;
+    case SPEC_SCHED_STEP:
+        return lr * pow(s->train.lr_schedule.gamma, (double)(d / s->train.lr_schedule.every));
+    case SPEC_SCHED_COSINE: {
+        double lo = s->train.lr_schedule.min_lr;
+        double f = span > 0 ? (double)d / (double)span : 1;
+        return lo + (lr - lo) * 0.5 * (1 + cos(M_PI * f));
+    }
+    }
+    return lr;
 }
 
 const char *optim_slot_name(const optim *o, int slot)
@@ -73,17 +98,24 @@ OPTIM_VECTOR void optim_step_clip(optim *o, void *params, const void *grads, dou
     DT_EACH_REAL(o->dt, T, {
         T *p = params, *m = o->m, *v = o->v;
         const T *g = grads;
-        T lr = (T)o->lr;
+        T lr = (T)o->lr, wd = (T)o->wd;
         T hi = clip > 0 ? (T)clip : (T)INFINITY, lo = -hi;
         switch (o->kind) {
         case SPEC_OPT_SGD:
-            for (int64_t i = 0; i < n; i++)
-                p[i] -= lr * CLAMP(g[i], lo, hi);
+            for (int64_t i = 0; i < n; i++) {
+                T gi = CLAMP(g[i], lo, hi);
+                if (wd > 0)
+                    gi += wd * p[i];
+                p[i] -= lr * gi;
+            }
             break;
         case SPEC_OPT_MOMENTUM: {
             T mu = (T)o->mu;
             for (int64_t i = 0; i < n; i++) {
-                m[i] = mu * m[i] + CLAMP(g[i], lo, hi);
+                T gi = CLAMP(g[i], lo, hi);
+                if (wd > 0)
+                    gi += wd * p[i];
+                m[i] = mu * m[i] + gi;
                 p[i] -= lr * m[i];
             }
             break;
@@ -96,6 +128,8 @@ OPTIM_VECTOR void optim_step_clip(optim *o, void *params, const void *grads, dou
             T eps = (T)o->eps;
             for (int64_t i = 0; i < n; i++) {
                 T gi = CLAMP(g[i], lo, hi);
+                if (wd > 0)
+                    gi += wd * p[i];
                 m[i] += gi * gi;
                 p[i] -= lr * gi / (T)sqrt(m[i] + eps);
             }
@@ -106,6 +140,8 @@ OPTIM_VECTOR void optim_step_clip(optim *o, void *params, const void *grads, dou
             T c1 = (T)(1 - pow(o->b1, (double)o->t)), c2 = (T)(1 - pow(o->b2, (double)o->t));
             for (int64_t i = 0; i < n; i++) {
                 T gi = CLAMP(g[i], lo, hi);
+                if (wd > 0)
+                    p[i] -= lr * wd * p[i];
                 m[i] = b1 * m[i] + (1 - b1) * gi;
                 v[i] = b2 * v[i] + (1 - b2) * gi * gi;
                 p[i] -= lr * (m[i] / c1) / ((T)sqrt(v[i] / c2) + eps);

@@ -8,8 +8,14 @@
  *   adam      m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
  *             p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
  *
+ * With train.weight_decay wd > 0, sgd, momentum and adagrad read the
+ * gradient g + wd p (L2 in the loss); adam decays the weights apart from
+ * its moments, p -= lr wd p before its step (AdamW, decoupled). wd = 0
+ * computes exactly what it did before the key existed.
+ *
  * The state (m, v, the step count t) is part of a checkpoint, so that a
- * resumed run continues bit for bit.
+ * resumed run continues bit for bit. The rate `lr` is the caller's to set
+ * before each step (optim_lr_at: the schedule).
  */
 #ifndef UNROLL_OPTIM_H
 #define UNROLL_OPTIM_H
@@ -23,6 +29,7 @@
 typedef struct optim {
     spec_optim kind;
     double lr, eps, mu, b1, b2;
+    double wd; /* weight decay, 0: none */
     dtype dt;
     int64_t n;   /* floats in the block */
     int64_t t;   /* updates done */
@@ -36,6 +43,13 @@ void optim_step(optim *o, void *params, const void *grads);
  * (clip > 0; none if 0): the bits of clip_by_value and then optim_step,
  * in one pass, and grads is left as it was. */
 void optim_step_clip(optim *o, void *params, const void *grads, double clip);
+
+/* The rate of update `step` (1-based) under s's train.lr_schedule: a
+ * linear warm-up to lr over `warmup` steps, then constant, step (times
+ * gamma every `every` steps) or cosine (to min_lr); the decay spans
+ * steps `warmup`..horizon and holds its last value after it. horizon is
+ * lr_schedule.steps, or train.steps as the run began. */
+double optim_lr_at(const spec *s, int64_t horizon, int64_t step);
 
 /* Names of the state slots a checkpoint stores ("adagrad.mem", ...); NULL
  * when the slot is unused. */

@@ -94,6 +94,9 @@ typedef struct train_result {
     size_t arena_bytes;
     int64_t checkpoint; /* last checkpoint id */
     int interrupted;
+    int early_stopped;       /* train.early_stop ended the run */
+    double best_valid;       /* early stopping: the best validation loss */
+    int64_t best_step;       /* ... and its step (a checkpoint, tagged RUN.best) */
     int64_t start_step;      /* resume: the checkpoint's step; else 0 */
     int64_t metrics_dropped; /* resume: rows logged after the checkpoint */
     char from_loaded[512];   /* --from: "U, W, b" */
