@@ -28,7 +28,7 @@
 static const char help[] =
     "usage: unroll train CONFIG [--set KEY=VALUE]... [--params DIR | --from CKPT]\n"
     "                    [--db FILE] [--name NAME] [--quiet | --verbose]\n"
-    "       unroll train --resume RUN_OR_CKPT [--set train.steps=N] [--db FILE] [--force]\n"
+    "       unroll train --resume RUN_OR_CKPT [--set train.steps=N]... [--db FILE] [--force]\n"
     "\n"
     "Trains the model CONFIG describes. Every step's loss, the config, the\n"
     "vocabulary and the checkpoints are stored in the database: --db FILE, else\n"
@@ -44,8 +44,10 @@ static const char help[] =
     "  --resume REF      continue a stored run from checkpoint REF (a run name: its\n"
     "                    latest), in the same run, bit for bit as if never stopped;\n"
     "                    what it logged after REF is dropped. Only train.steps,\n"
-    "                    valid_every, log_every, checkpoint.every and sample.* may\n"
-    "                    be --set (default --db: unroll.db)\n"
+    "                    valid_every, log_every, checkpoint.*, early_stop.*,\n"
+    "                    sample.* and, as a new session of the run, the rate\n"
+    "                    (train.optimizer.lr, train.lr_schedule.*) may be --set\n"
+    "                    (default --db: unroll.db)\n"
     "  --force           resume even if the data changed or another live process\n"
     "                    still trains the run\n"
     "  --quiet           no progress output\n"
@@ -66,17 +68,17 @@ static const char help[] =
     "  unroll train --resume quick --set train.steps=600\n"
     "  unroll train configs/elman_char.yaml --set model.hidden=256 --from quick\n";
 
-/* Keys a resume may change: they decide how long and how often, never
- * what a step computes, so the run stays one run. */
+/* Keys a resume may change: they decide how long and how often, or the
+ * rate (the session that sets it is recorded with its config, and ckpt
+ * verify replays each checkpoint with its own session's), never the model
+ * or the data, so the run stays one run. */
 static int resume_key_ok(const char *assignment)
 {
-    static const char *const ok[] = {"train.steps=",
-                                     "train.valid_every=",
-                                     "train.log_every=",
-                                     "train.checkpoint.every=",
-                                     "train.checkpoint.db=",
-                                     "train.checkpoint.minutes=",
-                                     "sample."};
+    static const char *const ok[] = {"train.steps=",         "train.valid_every=",
+                                     "train.log_every=",     "train.checkpoint.every=",
+                                     "train.checkpoint.db=", "train.checkpoint.minutes=",
+                                     "train.optimizer.lr=",  "train.lr_schedule.",
+                                     "train.early_stop.",    "sample."};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         if (!strncmp(assignment, ok[i], strlen(ok[i])))
             return 1;
@@ -100,7 +102,8 @@ static int resume_spec(store *db, const store_loaded *l, const cli_common *c, sp
         if (!resume_key_ok(c->sets[i]))
             return uerr_set(e, UERR_USER,
                             "--set %s: a resume continues the same run, so only train.steps, "
-                            "train.valid_every, train.log_every, train.checkpoint.* and "
+                            "train.valid_every, train.log_every, train.checkpoint.*, "
+                            "train.optimizer.lr, train.lr_schedule.*, train.early_stop.* and "
                             "sample.* may change (start a new run from the checkpoint with "
                             "'unroll train CONFIG --from %lld')",
                             c->sets[i], (long long)l->id);
@@ -399,8 +402,11 @@ static int train_body(int argc, char **argv, const dist *d)
         int64_t done = r.steps_done - r.start_step;
         fprintf(stderr, "%s%s%s %lld steps in %.1f s (%.1f steps/s)",
                 cli_sgr(stderr, r.interrupted ? CLI_WARN : CLI_STRONG),
-                r.interrupted ? "interrupted after" : "trained", cli_sgr_end(stderr),
-                (long long)done, r.seconds, r.seconds > 0 ? (double)done / r.seconds : 0);
+                r.interrupted     ? "interrupted after"
+                : r.early_stopped ? "stopped early after"
+                                  : "trained",
+                cli_sgr_end(stderr), (long long)done, r.seconds,
+                r.seconds > 0 ? (double)done / r.seconds : 0);
         if (r.start_step)
             fprintf(stderr, ", steps %lld to %lld", (long long)r.start_step + 1,
                     (long long)r.steps_done);
@@ -421,6 +427,12 @@ static int train_body(int argc, char **argv, const dist *d)
                 fprintf(stderr, "; valid %.4f/token (%.3f bpc)", r.valid_loss,
                         r.valid_loss / log(2.0));
         }
+        if (r.early_stopped)
+            fprintf(stderr,
+                    "\nno better validation loss in %lld validations: the best, %.6g, was at step "
+                    "%lld (checkpoint %s@best)",
+                    (long long)s.train.early_stop.patience, r.best_valid, (long long)r.best_step,
+                    r.run_name);
         char act[BYTES_STR_MAX];
         fprintf(stderr, "\nrun '%s' (vocabulary %lld, activations %s), checkpoint %lld in %s\n",
                 r.run_name, (long long)r.vocab, bytes_str(r.arena_bytes, act),

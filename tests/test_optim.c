@@ -4,7 +4,9 @@
  * the plain element loop written out here. Same bits for every optimiser,
  * float64 and float32, sizes that are not multiples of a vector, runs of
  * +0 gradients, -0, parameters of -0, NaN and infinite gradients, eps = 0
- * with a zero accumulator (0 / 0: NaN), and several steps in a row.
+ * with a zero accumulator (0 / 0: NaN), and several steps in a row; each
+ * with and without weight decay (L2 in the gradient; adam's decoupled).
+ * And the learning-rate schedule's values at the steps that define it.
  */
 #include "check.h"
 
@@ -32,8 +34,12 @@ static double uniform(void)
         if (clip > 0)                                                                              \
             clip_by_value(o->dt, g, n, clip);                                                      \
         o->t++;                                                                                    \
-        T *m = o->m, *v = o->v, lr = (T)o->lr, eps = (T)o->eps;                                    \
-        for (int64_t i = 0; i < n; i++)                                                            \
+        T *m = o->m, *v = o->v, lr = (T)o->lr, eps = (T)o->eps, wd = (T)o->wd;                     \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            if (wd > 0 && o->kind != SPEC_OPT_ADAM)                                                \
+                g[i] += wd * p[i];                                                                 \
+            if (wd > 0 && o->kind == SPEC_OPT_ADAM)                                                \
+                p[i] -= lr * wd * p[i];                                                            \
             switch (o->kind) {                                                                     \
             case SPEC_OPT_SGD:                                                                     \
                 p[i] -= lr * g[i];                                                                 \
@@ -55,14 +61,18 @@ static double uniform(void)
                 break;                                                                             \
             }                                                                                      \
             }                                                                                      \
+        }                                                                                          \
         free(g);                                                                                   \
     }
 REF_STEP(double)
 REF_STEP(float)
 
+static double weight_decay;
+
 static void init(optim *o, spec_optim kind, dtype dt, int64_t n, double eps)
 {
     memset(o, 0, sizeof *o);
+    o->wd = weight_decay;
     o->kind = kind;
     o->lr = 0.1;
     o->eps = eps;
@@ -123,14 +133,67 @@ static void test_same_bits(void)
 {
     spec_optim kinds[] = {SPEC_OPT_SGD, SPEC_OPT_MOMENTUM, SPEC_OPT_ADAGRAD, SPEC_OPT_ADAM};
     int64_t sizes[] = {1, 7, 8, 15, 16, 17, 45, 100, 1001};
-    for (int k = 0; k < 4; k++)
-        for (int s = 0; s < 9; s++)
-            for (int c = 0; c < 2; c++)
-                for (int bad = 0; bad < 2; bad++) {
-                    double clip = c ? 5.0 : 0.0;
-                    same_double(kinds[k], DT_F64, sizes[s], clip, 1e-8, bad);
-                    same_float(kinds[k], DT_F32, sizes[s], clip, 1e-8, bad);
-                }
+    for (int w = 0; w < 2; w++)
+        for (int k = 0; k < 4; k++)
+            for (int s = 0; s < 9; s++)
+                for (int c = 0; c < 2; c++)
+                    for (int bad = 0; bad < 2; bad++) {
+                        double clip = c ? 5.0 : 0.0;
+                        weight_decay = w ? 0.01 : 0;
+                        same_double(kinds[k], DT_F64, sizes[s], clip, 1e-8, bad);
+                        same_float(kinds[k], DT_F32, sizes[s], clip, 1e-8, bad);
+                    }
+    weight_decay = 0;
+}
+
+/* weight decay shrinks a weight with a zero gradient: sgd by lr wd p per
+ * step, adam (decoupled) by the same, its moments untouched */
+static void test_weight_decay(void)
+{
+    spec_optim kinds[] = {SPEC_OPT_SGD, SPEC_OPT_ADAM};
+    for (int k = 0; k < 2; k++) {
+        optim o;
+        weight_decay = 0.5;
+        init(&o, kinds[k], DT_F64, 1, 1e-8);
+        weight_decay = 0;
+        double p = 2, g = 0;
+        optim_step_clip(&o, &p, &g, 0);
+        CHECKF(p == 2 - 0.1 * 0.5 * 2, "kind %d: %.17g", (int)kinds[k], p);
+        CHECK(((double *)o.m)[0] == 0);
+        free(o.m);
+        free(o.v);
+    }
+}
+
+/* train.lr_schedule: the warm-up's line, then each schedule at its
+ * defining steps, and held after the span */
+static void test_schedule(void)
+{
+    spec s;
+    memset(&s, 0, sizeof s);
+    s.train.optimizer.lr = 0.1;
+    s.train.lr_schedule.every = 10;
+    s.train.lr_schedule.gamma = 0.5;
+    CHECK(optim_lr_at(&s, 100, 1) == 0.1 && optim_lr_at(&s, 100, 1000) == 0.1);
+    s.train.lr_schedule.warmup = 4;
+    CHECK(optim_lr_at(&s, 100, 1) == 0.1 * 1 / 4 && optim_lr_at(&s, 100, 2) == 0.1 * 2 / 4);
+    CHECK(optim_lr_at(&s, 100, 4) == 0.1 && optim_lr_at(&s, 100, 5) == 0.1);
+    s.train.lr_schedule.name = SPEC_SCHED_STEP;
+    /* decays counted from the warm-up's end: steps 5..14 at lr, 15.. at lr/2 */
+    CHECK(optim_lr_at(&s, 100, 14) == 0.1 && optim_lr_at(&s, 100, 15) == 0.05);
+    CHECK(optim_lr_at(&s, 100, 35) == 0.1 * 0.125);
+    CHECK(optim_lr_at(&s, 30, 35) == optim_lr_at(&s, 30, 31)); /* held after the span */
+    s.train.lr_schedule.name = SPEC_SCHED_COSINE;
+    s.train.lr_schedule.min_lr = 0.01;
+    CHECK(optim_lr_at(&s, 104, 5) == 0.1);
+    CHECKF(fabs(optim_lr_at(&s, 104, 55) - 0.055) < 1e-15, "%.17g", optim_lr_at(&s, 104, 55));
+    CHECK(optim_lr_at(&s, 104, 105) == 0.01 && optim_lr_at(&s, 104, 1000) == 0.01);
+    double prev = 1;
+    for (int64_t k = 5; k <= 104; k++) {
+        double lr = optim_lr_at(&s, 104, k);
+        CHECKF(lr <= prev && lr >= 0.01, "step %lld: %g after %g", (long long)k, lr, prev);
+        prev = lr;
+    }
 }
 
 /* eps = 0: a zero gradient over a zero accumulator is 0 / 0, NaN, as in
@@ -152,5 +215,7 @@ int main(void)
 {
     RUN(test_same_bits);
     RUN(test_adagrad_zero_over_zero);
+    RUN(test_weight_decay);
+    RUN(test_schedule);
     CHECK_EXIT();
 }

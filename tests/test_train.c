@@ -4,7 +4,8 @@
  * gives bit-identical parameters, a NaN stops training with a message
  * naming the step and tensor, and a 100,000-step unroll builds, runs
  * forward and backward and frees (its build time is printed, never
- * asserted).
+ * asserted); model.dropout's masks exist in training nets only and are
+ * drawn per global row.
  */
 #include "check.h"
 
@@ -234,8 +235,88 @@ static void test_roles_from_names(void)
         CHECKF(bad == 0, "%s: %d tensors with another role", opts[k], bad);
         spec_free(&s);
     }
+    /* accumulated blocks' state and early stopping's record */
+    uerr e = {0};
+    spec s;
+    const char *sets[] = {"train.steps=2", "data.valid_fraction=0.2", "train.valid_every=1",
+                          "train.early_stop.patience=5", "train.accumulate=2"};
+    int bad = 0;
+    train_result r;
+    CHECK_OK(spec_load_buffer(&s, "t.yaml", cfg_text, strlen(cfg_text), sets, 5, &e), &e);
+    train_opts o = {.on_state = check_roles, .ctx = &bad};
+    CHECK_OK(train_run(&s, &o, &r, &e), &e);
+    CHECKF(bad == 0, "accumulate, early_stop: %d tensors with another role", bad);
+    spec_free(&s);
     CHECK(!strcmp(ckpt_role("adam.m.W"), "optim") && !strcmp(ckpt_role("adam.W"), "param") &&
           !strcmp(ckpt_role("momentum.velocityW"), "param"));
+}
+
+/* The masks of net n as doubles: mask i, row b, column j. */
+static double mask_at(const net *n, int i, int64_t b, int64_t j)
+{
+    const double *x = n->drops;
+    for (int k = 0; k < i; k++)
+        x += shape_numel(&n->m.g.nodes[n->m.drop[k].node].shape);
+    return x[b * n->m.g.nodes[n->m.drop[i].node].shape.dim[1] + j];
+}
+
+/* model.dropout: masks in training nets only; each element 0 or
+ * 1 / (1 - p), about p of them 0, a one-hot input's mask constant along
+ * its row; a net of rows 2..3 (an accumulated block, a rank) draws what
+ * the whole batch's net draws for those rows; another step draws anew. */
+static void test_dropout_masks(void)
+{
+    uerr e = {0};
+    spec s;
+    const char *sets[] = {"model.dropout.input=0.5", "model.dropout.output=0.25",
+                          "model.dropout.state=0.5", "train.batch=4"};
+    CHECK_OK(spec_load_buffer(&s, "t.yaml", cfg_text, strlen(cfg_text), sets, 4, &e), &e);
+    net all, part, ev;
+    CHECK_OK(net_init(&all, &s, 20, 4, 8, NET_TRAIN, NULL, &e), &e);
+    CHECK_OK(net_init(&part, &s, 20, 2, 8, NET_TRAIN, NULL, &e), &e);
+    CHECK_OK(net_init(&ev, &s, 20, 4, 8, NET_FORWARD, NULL, &e), &e);
+    CHECK(ev.m.ndrop == 0 && !ev.drops);
+    /* x[t]'s lookups (U) and the output's h[t] per step, h[t-1] once */
+    CHECKF(all.m.ndrop == 8 + 8 + 1 && part.m.ndrop == all.m.ndrop, "%d masks", all.m.ndrop);
+    CHECK(mask_at(&all, 0, 0, 0) == 1); /* ones until drawn */
+    net_set_dropout(&all, 7, 3, 0);
+    net_set_dropout(&part, 7, 3, 2);
+    int64_t zeros[MODEL_DROP_KINDS] = {0}, count[MODEL_DROP_KINDS] = {0}, odd = 0, differ = 0;
+    int64_t rowwise = 0;
+    for (int i = 0; i < all.m.ndrop; i++) {
+        const model_drop *d = &all.m.drop[i];
+        double p = all.m.pdrop[d->kind];
+        int64_t w = all.m.g.nodes[d->node].shape.dim[1];
+        for (int64_t b = 0; b < 4; b++)
+            for (int64_t j = 0; j < w; j++) {
+                double v = mask_at(&all, i, b, j);
+                odd += v != 0 && v != 1 / (1 - p);
+                zeros[d->kind] += v == 0;
+                count[d->kind]++;
+                rowwise += d->per_row && v != mask_at(&all, i, b, 0);
+                if (b >= 2)
+                    differ += v != mask_at(&part, i, b - 2, j);
+            }
+    }
+    CHECK(odd == 0 && rowwise == 0 && differ == 0);
+    for (int k = 0; k < MODEL_DROP_KINDS; k++) {
+        double share = (double)zeros[k] / (double)count[k], p = all.m.pdrop[k];
+        CHECKF(fabs(share - p) < 0.1, "kind %d: %.3f dropped, p %.2f", k, share, p);
+    }
+    /* the state mask, one for every step: rows 2..3 at step 3, then 4 */
+    int last = 0;
+    while (last < all.m.ndrop - 1 && all.m.drop[last].kind != MODEL_DROP_STATE)
+        last++;
+    CHECK(all.m.drop[last].kind == MODEL_DROP_STATE && all.m.drop[last].t == -1);
+    int64_t same = 0;
+    net_set_dropout(&all, 7, 4, 0);
+    for (int64_t j = 0; j < 16; j++)
+        same += mask_at(&all, last, 2, j) == mask_at(&part, last, 0, j);
+    CHECKF(same < 16, "step 4 drew step 3's state mask (%lld of 16 the same)", (long long)same);
+    net_free(&all);
+    net_free(&part);
+    net_free(&ev);
+    spec_free(&s);
 }
 
 /* A learning rate that blows up: stopped with the step and the tensor named. */
@@ -346,6 +427,7 @@ int main(void)
     RUN(test_unrecorded_finish_fails);
     RUN(test_roles_from_names);
     RUN(test_nan_stops_training);
+    RUN(test_dropout_masks);
     RUN(test_100k_step_unroll);
     CHECK_EXIT();
 }

@@ -179,10 +179,17 @@ int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *pctx
                       (long long)ckpt, run.name);
         goto out;
     }
-    char label[300];
+    /* the config of the session that trained up to c: a later resume may
+     * have set another rate, and the run's config is the newest one */
+    char label[300], *session_config = NULL;
     snprintf(label, sizeof label, "run '%s' config", run.name);
     if ((rc = model_ckpt_check_config(&run, e)) ||
-        (rc = spec_load_buffer(&s, label, run.config_text, strlen(run.config_text), NULL, 0, e)))
+        (rc = store_checkpoint_config(db, ckpt, &session_config, e)))
+        goto out;
+    const char *config = session_config ? session_config : run.config_text;
+    rc = spec_load_buffer(&s, label, config, strlen(config), NULL, 0, e);
+    free(session_config);
+    if (rc)
         goto out;
     int resume = 0;
     if (c.parent) {
