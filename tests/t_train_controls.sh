@@ -160,6 +160,18 @@ fi
 v=$($UNROLL ckpt verify es --db "$T/e.db" 2>&1 | tail -1)
 [ "$v" = "verified: bit-identical" ] && ok "early_stop: the final checkpoint verifies" ||
     ko "early_stop: the final checkpoint verifies" "$v"
+# a checkpoint between validations (step 14, validated at 10 and 15)
+# replays with its run's train.steps: no extra validation at 14 in the
+# early-stopping record; nor, with scheduled sampling, another ramp
+train --db "$T/v.db" --name es7 --set train.steps=400 --set train.early_stop.patience=3 \
+    --set train.optimizer.lr=0.5 --set train.checkpoint.every=7
+train --db "$T/v.db" --name ss7 --set model.cell=jordan --set train.scheduled_sampling.end=0.5 \
+    --set train.checkpoint.every=7
+v1=$($UNROLL ckpt verify es7@14 --db "$T/v.db" 2>&1 | tail -1)
+v2=$($UNROLL ckpt verify ss7@14 --db "$T/v.db" 2>&1 | tail -1)
+[ "$v1" = "verified: bit-identical" ] && [ "$v2" = "verified: bit-identical" ] &&
+    ok "ckpt verify of a checkpoint between validations (early_stop, scheduled sampling)" ||
+    ko "ckpt verify of a checkpoint between validations (early_stop, scheduled sampling)" "$v1 / $v2"
 $UNROLL train --resume es --db "$T/e.db" --quiet 2>"$T/err"
 [ $? -eq 1 ] && grep -q "the run stopped early" "$T/err" &&
     ok "early_stop: resuming a stopped run says it stopped early" ||

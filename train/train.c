@@ -272,6 +272,13 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
                       (long long)Bu, K);
         goto out;
     }
+    if (K > 1 && s->train.early_stop.patience > 0) {
+        /* rank 0 alone validates: the others would wait for it forever */
+        rc = uerr_set(e, UERR_USER,
+                      "train.early_stop: data-parallel training validates on one "
+                      "rank only; train without MPI to stop early");
+        goto out;
+    }
     int64_t Bl = Bu / K;
     t.row0 = rank * Bl;
     if ((rc = net_init_io(&t.tr, s, &t.data.io, Bl, T, NET_TRAIN, NULL, e)) ||
@@ -371,7 +378,8 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
     if (!o->resume && (o->params_dir || o->from) &&
         (rc = save_checkpoint(&t, 0, NAN, NAN, &parent, &r->checkpoint, e)))
         goto out;
-    while (step < steps) {
+    const int64_t last = o->until > 0 && o->until < steps ? o->until : steps;
+    while (step < last) {
         if (o->stop && *o->stop) {
             r->interrupted = 1;
             break;

@@ -79,6 +79,11 @@ typedef struct train_opts {
      * would hold it, whether or not anything is stored (replays compare
      * it with a stored checkpoint). */
     void (*on_state)(void *ctx, const store_tensor *t, int n);
+    /* > 0: stop after this step, as a process stopped there would (a
+     * replay up to a checkpoint); spec.train.steps keeps its meaning for
+     * what depends on it (the last step's validation, scheduled
+     * sampling's ramp). 0: train to spec.train.steps. */
+    int64_t until;
 } train_opts;
 
 typedef struct train_result {

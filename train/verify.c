@@ -242,8 +242,10 @@ int train_verify(store *db, int64_t ckpt, train_progress_fn progress, void *pctx
     if ((rc = store_metric_series(db, c.run, "loss", &v.ls, &v.lv, &v.ln, e)) ||
         (rc = store_metric_series(db, c.run, "valid_loss", &v.vs, &v.vv, &v.vn, e)))
         goto out;
-    s.train.steps = c.step;
-    train_opts o = {.progress = verify_progress,
+    /* up to c, with the session's train.steps: the validation of its last
+     * step and scheduled sampling's ramp depend on it */
+    train_opts o = {.until = c.step,
+                    .progress = verify_progress,
                     .ctx = &v,
                     .resume = resume ? &p : NULL,
                     .from = c.parent && !resume ? &p : NULL,
