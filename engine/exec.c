@@ -191,8 +191,6 @@ static void rows_part(void *ctx, int part, int thread)
 
 static void run_rows(const exec *x, const plan_rows_run *run)
 {
-    /* looked up each run, not cached in a static: runs of other execs may
-     * start on other threads at the same time (the lookup is locked) */
     int cls = pool_class("per-step rows");
     int n = cpu_threads();
     if (n > run->M / ROWS_ALIGN)

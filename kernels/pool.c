@@ -69,6 +69,8 @@ static struct {
     int max[POOL_MAX_CLASSES];
     int n;
 } S = {.lock = PTHREAD_MUTEX_INITIALIZER};
+/* S.n as seen without the lock: the classes whose names are written */
+static atomic_int published;
 
 static void futex_wait(atomic_int *a, int v)
 {
@@ -341,16 +343,29 @@ void pool_for(int cls, int nparts, pool_fn fn, void *ctx)
     count(cls, used);
 }
 
+/* The id of name among the first n classes, or -1. */
+static int class_find(const char *name, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (S.name[i] == name || !strcmp(S.name[i], name))
+            return i;
+    return -1;
+}
+
+/* Every product asks for its class, on every thread of a row run: a name
+ * already registered is found without the lock (names are only appended,
+ * and published after they are written). */
 int pool_class(const char *name)
 {
+    int id = class_find(name, atomic_load_explicit(&published, memory_order_acquire));
+    if (id >= 0)
+        return id;
     pthread_mutex_lock(&S.lock);
-    int id = -1;
-    for (int i = 0; i < S.n && id < 0; i++)
-        if (!strcmp(S.name[i], name))
-            id = i;
+    id = class_find(name, S.n);
     if (id < 0 && S.n < POOL_MAX_CLASSES) {
         id = S.n++;
         S.name[id] = name;
+        atomic_store_explicit(&published, S.n, memory_order_release);
     }
     pthread_mutex_unlock(&S.lock);
     return id;
