@@ -35,7 +35,9 @@
  *   transposing  (PLAN_FUSE_ALL) products X W^T of a few rows (batch 1)
  *                that stay one per step (the recurrence) and share a
  *                weight W read a copy W^T made once per run, untransposed,
- *                as kernels/smallmm.c takes them.
+ *                as kernels/smallmm.c takes them; and gathers of one-hot
+ *                inputs U x_t read rows of a copy U^T (op_gather_t)
+ *                where the step gathers enough rows to pay for it.
  *
  * What is bit-identical to PLAN_FUSE_NONE: PLAN_FUSE_EXACT, always (every
  * value is computed by the same arithmetic in the same order; only where

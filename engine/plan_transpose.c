@@ -1,8 +1,9 @@
 /*
  * plan_transpose.c - the transposing rewrite (PLAN_FUSE_ALL): products
- * X_t W^T that stay one per step read a copy W^T made once per run; see
- * plan.h. Decides d->replace (the product each such node runs as) and
- * d->pre (the copies, run before everything else).
+ * X_t W^T that stay one per step read a copy W^T made once per run, and
+ * one-hot inputs U x_t gather rows of a copy U^T; see plan.h. Decides
+ * d->replace (the product or gather each such node runs as) and d->pre
+ * (the copies, run before everything else).
  */
 #include <stdlib.h>
 
@@ -45,6 +46,19 @@ static int32_t vtranspose(trc *c, int32_t w, uerr *e)
     return id < 0 || plan_vnode(c->p, id, -1, c->n, e) ? -1 : id;
 }
 
+/* The copy w^T, made once at the start of the program: the one in wt[w]
+ * or a new one. */
+static int32_t transposed_copy(trc *c, int32_t *wt, int32_t w, uerr *e)
+{
+    if (wt[w] >= 0)
+        return wt[w];
+    if ((wt[w] = vtranspose(c, w, e)) < 0 || VEC_GROW(c->d->pre, c->pre_cap, c->d->npre + 1))
+        return -1;
+    c->d->pre[c->d->npre++] = wt[w];
+    c->p->n_transposed++;
+    return wt[w];
+}
+
 static int find_transposed(trc *c, uerr *e)
 {
     const graph *g = c->n->g;
@@ -73,19 +87,9 @@ static int find_transposed(trc *c, uerr *e)
             }
             if (cnt[w] < 2)
                 continue;
-            if (wt[w] < 0) {
-                if ((wt[w] = vtranspose(c, w, e)) < 0) {
-                    rc = e->code ? e->code : plan_oom(c->n, e);
-                    goto out;
-                }
-                if (VEC_GROW(c->d->pre, c->pre_cap, c->d->npre + 1)) {
-                    rc = plan_oom(c->n, e);
-                    goto out;
-                }
-                c->d->pre[c->d->npre++] = wt[w];
-                c->p->n_transposed++;
-            }
-            int32_t xv = plan_vleaf(c->p, x->shape, (dtype)x->dt, nd->in[0], c->n, e);
+            int32_t xv = transposed_copy(c, wt, w, e) < 0
+                             ? -1
+                             : plan_vleaf(c->p, x->shape, (dtype)x->dt, nd->in[0], c->n, e);
             int32_t mm = xv < 0 ? -1 : plan_vmatmul(c->p, xv, wt[w], 0, 0, c->n, e);
             if (mm < 0) {
                 rc = e->code ? e->code : plan_oom(c->n, e);
@@ -102,8 +106,72 @@ out:
     return rc;
 }
 
+/*
+ * Gathers from U^T. A gather reads column x of U [H, V] for each row: H
+ * elements V apart, a cache line each (2 to 3 cycles an element, at 65
+ * symbols and 128 to 256 units: 2 to 4% of a step). From a copy U^T [V, H]
+ * it reads one row, contiguous, with the same values. The copy costs a
+ * transpose of U per run and V x H elements of memory, so only where the
+ * gathers read enough rows of it (at least RW_GATHER_RATIO times fewer
+ * symbols than rows gathered) and it is no larger than RW_GATHER_BYTES.
+ */
+#define RW_GATHER_RATIO 4
+#define RW_GATHER_BYTES ((size_t)8 << 20)
+
+static int gathers_ok(const graph *g, const plan_needs *n, const plan_decisions *d, int32_t v)
+{
+    const gnode *nd = &g->nodes[v];
+    if (n->need[v] != RW_COMPUTED || nd->op != OP_GATHER || nd->ip[0] != 0 ||
+        d->role[v] != RW_NODE || !is_leaf(g, nd->in[0]))
+        return 0;
+    const gnode *u = &g->nodes[nd->in[0]];
+    size_t bytes = (size_t)shape_numel(&u->shape) * dtype_size((dtype)u->dt);
+    return shape_numel(&u->shape) >= RW_TRANSPOSE_MIN && bytes <= RW_GATHER_BYTES;
+}
+
+static int find_gathers(trc *c, uerr *e)
+{
+    const graph *g = c->n->g;
+    int32_t N = c->n->N;
+    int64_t *rows = calloc((size_t)N + 1, sizeof *rows);
+    int32_t *wt = malloc(((size_t)N + 1) * sizeof *wt);
+    int rc = 0;
+    if (!rows || !wt) {
+        rc = plan_oom(c->n, e);
+        goto out;
+    }
+    for (int32_t v = 0; v < N; v++)
+        if (gathers_ok(g, c->n, c->d, v)) {
+            rows[g->nodes[v].in[0]] += g->nodes[v].shape.dim[0];
+            wt[g->nodes[v].in[0]] = -1;
+        }
+    for (int32_t v = 0; v < N; v++) {
+        if (!gathers_ok(g, c->n, c->d, v))
+            continue;
+        const gnode *nd = &g->nodes[v], *x = &g->nodes[nd->in[1]];
+        int32_t u = nd->in[0];
+        if (rows[u] * RW_GATHER_RATIO < g->nodes[u].shape.dim[1])
+            continue;
+        int32_t xv = transposed_copy(c, wt, u, e) < 0
+                         ? -1
+                         : plan_vleaf(c->p, x->shape, (dtype)x->dt, nd->in[1], c->n, e);
+        int32_t gt = xv < 0 ? -1 : op_gather_t(&c->p->vg, wt[u], xv, e);
+        if (gt < 0 || plan_vnode(c->p, gt, -1, c->n, e)) {
+            rc = e->code ? e->code : plan_oom(c->n, e);
+            goto out;
+        }
+        c->p->vg.nodes[gt].t = nd->t;
+        c->d->replace[v] = N + gt;
+    }
+out:
+    free(rows);
+    free(wt);
+    return rc;
+}
+
 int plan_transposing(const plan_needs *n, plan_decisions *d, plan *p, uerr *e)
 {
     trc c = {.n = n, .d = d, .p = p};
-    return find_transposed(&c, e);
+    int rc = find_transposed(&c, e);
+    return rc ? rc : find_gathers(&c, e);
 }

@@ -3,7 +3,10 @@
  *
  * gather(U [H, V], idx int32 [B]) -> [B, H], row b = column idx[b] of U:
  * the product U x_t with a one-hot x_t, without ever forming x_t. A
- * negative index (padding) gives a zero row.
+ * negative index (padding) gives a zero row. With ip[0] = 1 the table is
+ * stored transposed, U^T [V, H], and row b is its row idx[b]: the same
+ * values, read contiguously (the plan's copy of U^T, engine/
+ * plan_transpose.c: a column of U lies V elements apart per unit).
  * scatter(G [B, H], idx [B], V) -> [H, V] adds row b of G into column
  * idx[b]: gather's adjoint, so each is the other's gradient.
  */
@@ -25,27 +28,45 @@ static int gather_infer(const graph *g, gnode *n, uerr *e)
         return op_shape_error(g, n, e, "expected a floating matrix to gather from");
     if (idx->dt != DT_I32 || idx->shape.rank != 1)
         return op_shape_error(g, n, e, "expected int32 indices [B]");
+    if (n->ip[0] != 0 && n->ip[0] != 1)
+        return op_shape_error(g, n, e, "expected a table stored as is (0) or transposed (1)");
     n->dt = u->dt;
-    n->shape = shape_2(idx->shape.dim[0], u->shape.dim[0]);
+    n->shape = shape_2(idx->shape.dim[0], u->shape.dim[n->ip[0] ? 1 : 0]);
     return 0;
 }
 
-/* U [H, V], idx [B] -> out [B, H], written (acc = 0) or added element by
- * element as add(x, gather(U, idx)) would (acc = 1) */
+/* U [H, V] (or U^T [V, H]), idx [B] -> out [B, H], written (acc = 0) or
+ * added element by element as add(x, gather(U, idx)) would (acc = 1) */
 static void gather_rows(const graph *g, const gnode *n, void *const *in, void *out, int acc)
 {
     const gnode *u = &g->nodes[n->in[0]];
-    int64_t H = u->shape.dim[0], V = u->shape.dim[1], B = n->shape.dim[0];
+    int64_t H = n->shape.dim[1], B = n->shape.dim[0];
+    /* where element j of table entry k lies: k * ks + j * js */
+    int64_t ks = n->ip[0] ? H : 1, js = n->ip[0] ? 1 : u->shape.dim[1];
     const int32_t *idx = in[1];
     DT_EACH_REAL(n->dt, T, {
         const T *U = in[0];
         T *y = out;
         for (int64_t b = 0; b < B; b++) {
             int32_t k = idx[b];
-            for (int64_t j = 0; j < H; j++) {
-                T v = k >= 0 ? U[j * V + k] : (T)0;
-                y[b * H + j] = acc ? y[b * H + j] + v : v;
+            T *yb = y + b * H;
+            if (k < 0) {
+                for (int64_t j = 0; j < H; j++)
+                    yb[j] = acc ? yb[j] + (T)0 : (T)0;
+                continue;
             }
+            const T *uk = U + k * ks;
+            if (!acc && js == 1)
+                memcpy(yb, uk, (size_t)H * sizeof(T));
+            else if (js == 1)
+                for (int64_t j = 0; j < H; j++)
+                    yb[j] += uk[j];
+            else if (acc)
+                for (int64_t j = 0; j < H; j++)
+                    yb[j] += uk[j * js];
+            else
+                for (int64_t j = 0; j < H; j++)
+                    yb[j] = uk[j * js];
         }
     });
 }
@@ -68,13 +89,20 @@ static int32_t gather_bprop(graph *g, int32_t node, int i, int32_t gout, int *un
         *undefined = 1;
         return -1;
     }
-    return op_scatter(g, gout, n->in[1], g->nodes[n->in[0]].shape.dim[1], e);
+    const gnode *u = &g->nodes[n->in[0]];
+    if (!n->ip[0])
+        return op_scatter(g, gout, n->in[1], u->shape.dim[1], e);
+    return op_transpose(g, op_scatter(g, gout, n->in[1], u->shape.dim[0], e), e);
 }
 
+/* both layouts of the table */
 static int32_t gather_example(graph *g, uerr *e)
 {
     int32_t u = op_example_param(g, shape_2(4, 6), e);
-    return op_gather(g, u, op_example_index(g, shape_1(5), 6, e), e);
+    int32_t ut = op_example_param(g, shape_2(6, 4), e);
+    int32_t a = op_gather(g, u, op_example_index(g, shape_1(5), 6, e), e);
+    int32_t idx = op_example_index(g, shape_1(5), 6, e);
+    return op_add(g, a, op_gather_t(g, ut, idx, e), e);
 }
 
 /* row b of the output is column idx[b] of U: idx split, U whole */

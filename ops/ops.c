@@ -255,6 +255,14 @@ int32_t op_gather(graph *g, int32_t table, int32_t idx, uerr *e)
     return op_binary(g, OP_GATHER, table, idx, e);
 }
 
+int32_t op_gather_t(graph *g, int32_t table_t, int32_t idx, uerr *e)
+{
+    int32_t in[2] = {table_t, idx};
+    gnode n = proto_of(OP_GATHER, 2, in);
+    n.ip[0] = 1;
+    return op_build(g, n, e);
+}
+
 int32_t op_scatter(graph *g, int32_t rows, int32_t idx, int64_t ncols, uerr *e)
 {
     int32_t in[2] = {rows, idx};

@@ -156,6 +156,8 @@ int32_t op_sum(graph *g, int32_t a, int axis, uerr *e);
 /* a scalar or a row vector [N] repeated to shape s (last dim N) */
 int32_t op_broadcast(graph *g, int32_t a, shape s, uerr *e);
 int32_t op_gather(graph *g, int32_t table, int32_t idx, uerr *e);
+/* gather from a table stored transposed, [V, H]: rows, not columns */
+int32_t op_gather_t(graph *g, int32_t table_t, int32_t idx, uerr *e);
 int32_t op_scatter(graph *g, int32_t rows, int32_t idx, int64_t ncols, uerr *e);
 int32_t op_concat(graph *g, const int32_t *parts, int n, uerr *e);
 int32_t op_slice(graph *g, int32_t a, int64_t start, int64_t len, uerr *e);

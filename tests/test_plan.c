@@ -603,6 +603,36 @@ static void test_rewrites_happen(void)
     result_free(&exact);
 }
 
+/* Gathers of one-hot inputs read rows of a copy U^T once the step
+ * gathers enough rows (plan_transpose.c): the forward's values, so the
+ * loss, are those of the plan without rewrites, bit for bit. */
+static void test_gathers_read_transposed_table(void)
+{
+    uerr e = {0};
+    const plan_options pa = {.fuse = PLAN_FUSE_ALL}, pn = {.fuse = PLAN_FUSE_NONE};
+    const char *cells[] = {"elman", "lstm"};
+    const int gates[] = {1, 4};
+    hidden = 64;
+    for (int c = 0; c < 2; c++)
+        for (int d = 0; d < 2; d++) {
+            dtype dt = d ? DT_F64 : DT_F32;
+            result all = {0}, none = {0}, few = {0};
+            /* H x V = 5120 elements; 48 rows gathered a step per table */
+            CHECK_OK(run_net(cells[c], "tanh", dt, 6, 8, 80, &pa, &all, &e), &e);
+            CHECK_OK(run_net(cells[c], "tanh", dt, 6, 8, 80, &pn, &none, &e), &e);
+            CHECK(all.n_transposed == gates[c]);
+            CHECK(all.loss == none.loss);
+            /* 6 rows against 80 symbols: U's copy would not pay (batch
+             * 1 copies W^T for kernels/smallmm.c) */
+            CHECK_OK(run_net(cells[c], "tanh", dt, 6, 1, 80, &pa, &few, &e), &e);
+            CHECK(few.n_transposed == gates[c]);
+            result_free(&all);
+            result_free(&none);
+            result_free(&few);
+        }
+    hidden = 6;
+}
+
 int main(void)
 {
     RUN(test_every_op_same_at_every_level);
@@ -613,5 +643,6 @@ int main(void)
     RUN(test_rewrites_happen);
     RUN(test_row_runs_same_on_any_threads);
     RUN(test_row_run_dropped_when_rows_meet);
+    RUN(test_gathers_read_transposed_table);
     CHECK_EXIT();
 }
