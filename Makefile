@@ -9,6 +9,8 @@
 #   make bench      benchmarks (never part of test)
 #   make bench-memory  peak memory against T, with and without train.memory_budget
 #   make bench-gemm    the product kernel's GFLOP/s against OpenBLAS
+#   make soak       determinism over SOAK_N (40) drawn sizes, cells and dtypes:
+#                   1, 2, 3 threads, AVX2 and resumed give the same bytes
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS (600) each (never part of
 #                   test; tests/t_fuzz.sh replays their seeds)
 #   make install    PREFIX=/usr/local (and DESTDIR): the command, the static
@@ -57,7 +59,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libunroll.a
 UNROLL   := $(BUILD)/unroll
 
-.PHONY: all test asan data bench bench-memory bench-gemm format compdb clean install shared
+.PHONY: all test asan data bench bench-memory bench-gemm soak format compdb clean install shared
 
 all: $(UNROLL) bin/unroll $(TEST_BIN)
 
@@ -156,6 +158,9 @@ data/demo.txt:
 
 bench: $(UNROLL)
 	@sh bench/run.sh $(BUILD)
+soak: $(UNROLL) bin/unroll
+	@UNROLL=$(UNROLL) sh tests/soak_determinism.sh | awk '{ print } /^PASS /{ p++ } /^FAIL /{ f++ } \
+	    END { printf "%d passed, %d failed\n", p, f; exit f > 0 }'
 bench-memory: $(UNROLL)
 	@sh bench/memory.sh $(BUILD)
 # kernels/gemm.c alone against OpenBLAS, GFLOP/s (bench/gemm.c)
