@@ -59,6 +59,25 @@ static int32_t transposed_copy(trc *c, int32_t *wt, int32_t w, uerr *e)
     return wt[w];
 }
 
+/* A view of global node src in p->vg, once the copy of w^T is made. */
+static int32_t copy_and_view(trc *c, int32_t *wt, int32_t w, int32_t src, uerr *e)
+{
+    const gnode *x = &c->n->g->nodes[src];
+    return transposed_copy(c, wt, w, e) < 0
+               ? -1
+               : plan_vleaf(c->p, x->shape, (dtype)x->dt, src, c->n, e);
+}
+
+/* Node v runs as vg node id (-1: making it failed), in v's step. */
+static int replaced(trc *c, int32_t v, int32_t id, uerr *e)
+{
+    if (id < 0)
+        return e->code ? e->code : plan_oom(c->n, e);
+    c->p->vg.nodes[id].t = c->n->g->nodes[v].t;
+    c->d->replace[v] = c->n->N + id;
+    return 0;
+}
+
 static int find_transposed(trc *c, uerr *e)
 {
     const graph *g = c->n->g;
@@ -87,18 +106,12 @@ static int find_transposed(trc *c, uerr *e)
             }
             if (cnt[w] < 2)
                 continue;
-            int32_t xv = transposed_copy(c, wt, w, e) < 0
-                             ? -1
-                             : plan_vleaf(c->p, x->shape, (dtype)x->dt, nd->in[0], c->n, e);
-            int32_t mm = xv < 0 ? -1 : plan_vmatmul(c->p, xv, wt[w], 0, 0, c->n, e);
-            if (mm < 0) {
-                rc = e->code ? e->code : plan_oom(c->n, e);
-                goto out;
-            }
             /* still the step's product: it reads the kept packing of W^T
              * (ops/matmul.c) and counts among the per-step products */
-            c->p->vg.nodes[mm].t = nd->t;
-            c->d->replace[v] = N + mm;
+            int32_t xv = copy_and_view(c, wt, w, nd->in[0], e);
+            if ((rc =
+                     replaced(c, v, xv < 0 ? -1 : plan_vmatmul(c->p, xv, wt[w], 0, 0, c->n, e), e)))
+                goto out;
         }
 out:
     free(cnt);
@@ -148,20 +161,16 @@ static int find_gathers(trc *c, uerr *e)
     for (int32_t v = 0; v < N; v++) {
         if (!gathers_ok(g, c->n, c->d, v))
             continue;
-        const gnode *nd = &g->nodes[v], *x = &g->nodes[nd->in[1]];
+        const gnode *nd = &g->nodes[v];
         int32_t u = nd->in[0];
         if (rows[u] * RW_GATHER_RATIO < g->nodes[u].shape.dim[1])
             continue;
-        int32_t xv = transposed_copy(c, wt, u, e) < 0
-                         ? -1
-                         : plan_vleaf(c->p, x->shape, (dtype)x->dt, nd->in[1], c->n, e);
+        int32_t xv = copy_and_view(c, wt, u, nd->in[1], e);
         int32_t gt = xv < 0 ? -1 : op_gather_t(&c->p->vg, wt[u], xv, e);
-        if (gt < 0 || plan_vnode(c->p, gt, -1, c->n, e)) {
-            rc = e->code ? e->code : plan_oom(c->n, e);
+        if (gt >= 0 && plan_vnode(c->p, gt, -1, c->n, e))
+            gt = -1;
+        if ((rc = replaced(c, v, gt, e)))
             goto out;
-        }
-        c->p->vg.nodes[gt].t = nd->t;
-        c->d->replace[v] = N + gt;
     }
 out:
     free(rows);

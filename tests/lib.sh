@@ -27,3 +27,26 @@ wait_ckpts() {
     done
     return 1
 }
+
+# cjk_text COUNT SYMBOLS SEED: COUNT characters drawn from SYMBOLS code
+# points from U+4E00 on, as UTF-8, 60 to a line, by a fixed linear
+# congruential generator (the same text for the same arguments): a
+# vocabulary as large as wanted
+cjk_text() {
+    LC_ALL=C awk -v n="$1" -v m="$2" -v s="$3" 'BEGIN {
+        for (i = 0; i < n; i++) {
+            s = (s * 1103515245 + 12345) % 2147483648
+            cp = 19968 + int(s / 65536) % m
+            printf "%c%c%c", 224 + int(cp / 4096), 128 + int(cp / 64) % 64, 128 + cp % 64
+            if (i % 60 == 59) printf "\n"
+        }
+    }'
+}
+
+# last_ckpt_hashes DB: the names and content hashes of the tensors of the
+# newest checkpoint in DB (what two runs that must agree are compared by)
+last_ckpt_hashes() {
+    "$UNROLL" query --db "$1" --csv "SELECT ct.name, ct.tensor FROM checkpoint_tensors ct
+        WHERE ct.checkpoint = (SELECT id FROM checkpoints ORDER BY step DESC, version DESC
+        LIMIT 1) ORDER BY ct.name"
+}

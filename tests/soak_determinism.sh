@@ -14,24 +14,10 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 . tests/lib.sh
 
-# 30,000 characters over 900 code points from U+4E00 on (a fixed LCG)
-LC_ALL=C awk 'BEGIN {
-    s = 4242
-    for (i = 0; i < 30000; i++) {
-        s = (s * 1103515245 + 12345) % 2147483648
-        cp = 19968 + int(s / 65536) % 900
-        printf "%c%c%c", 224 + int(cp / 4096), 128 + int(cp / 64) % 64, 128 + cp % 64
-        if (i % 60 == 59) printf "\n"
-    }
-}' >"$T/wide.txt"
+# 30,000 characters over 900 code points
+cjk_text 30000 900 4242 >"$T/wide.txt"
 # a text of few symbols: where one-hot tables are small next to the rows
 head -c 20000 tests/golden/min_char_rnn/text.txt >"$T/narrow.txt"
-
-hashes() {
-    $UNROLL query --db "$1" --csv "SELECT ct.name, ct.tensor FROM checkpoint_tensors ct
-        WHERE ct.checkpoint = (SELECT id FROM checkpoints ORDER BY step DESC, version DESC
-        LIMIT 1) ORDER BY ct.name"
-}
 
 # the i-th config's settings, one per line, from a fixed generator
 draw() {
@@ -93,14 +79,14 @@ EOF
             good=0
             continue
         fi
-        hashes "$T/$name.db" >"$T/$name.h"
+        last_ckpt_hashes "$T/$name.db" >"$T/$name.h"
     done
     # shellcheck disable=SC2086
     if [ -s "$T/t1.h" ] && UNROLL_THREADS=2 $UNROLL train "$cfg" $sets --set train.steps=2 \
         --db "$T/res.db" --name r --quiet 2>"$T/err" &&
         UNROLL_THREADS=3 $UNROLL train --resume r --set train.steps=4 --db "$T/res.db" \
             --quiet 2>>"$T/err"; then
-        hashes "$T/res.db" >"$T/res.h"
+        last_ckpt_hashes "$T/res.db" >"$T/res.h"
     fi
     if [ -s "$T/t1.h" ]; then
         for other in t2 t3 avx2 res; do

@@ -17,17 +17,8 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 . tests/lib.sh
 
-# 20,000 characters drawn from 600 code points from U+4E00 on, as UTF-8,
-# by a fixed linear congruential generator (the same text every time)
-LC_ALL=C awk 'BEGIN {
-    s = 12345
-    for (i = 0; i < 20000; i++) {
-        s = (s * 1103515245 + 12345) % 2147483648
-        cp = 19968 + int(s / 65536) % 600
-        printf "%c%c%c", 224 + int(cp / 4096), 128 + int(cp / 64) % 64, 128 + cp % 64
-        if (i % 60 == 59) printf "\n"
-    }
-}' >"$T/text.txt"
+# 20,000 characters drawn from 600 code points
+cjk_text 20000 600 12345 >"$T/text.txt"
 
 cat >"$T/c.yaml" <<EOF
 name: det
@@ -38,12 +29,6 @@ train: {dtype: float32, seq_len: 8, batch: 48, steps: 4, valid_every: 0, log_eve
         checkpoint: {every: 2}}
 EOF
 
-final_hashes() {
-    $UNROLL query --db "$1" --csv "SELECT ct.name, ct.tensor FROM checkpoint_tensors ct
-        WHERE ct.checkpoint = (SELECT id FROM checkpoints ORDER BY step DESC, version DESC
-        LIMIT 1) ORDER BY ct.name"
-}
-
 # run NAME ENV... -- SETS...: trains into $T/NAME.db, keeps --verbose's lines
 run() {
     name=$1
@@ -51,7 +36,7 @@ run() {
     env "$@" "$UNROLL" train "$T/c.yaml" --db "$T/$name.db" --name r $sets --verbose \
         >/dev/null 2>"$T/$name.err" || { cat "$T/$name.err"; return 1; }
     cat "$T/$name.err" >>"$T/verbose.log"
-    final_hashes "$T/$name.db" >"$T/$name.h"
+    last_ckpt_hashes "$T/$name.db" >"$T/$name.h"
 }
 
 # the widest path here: unroll refuses a UNROLL_ISA the CPU lacks
@@ -91,7 +76,7 @@ for cell in $cells; do
             --set train.steps=2 --quiet 2>"$T/res.err" &&
             UNROLL_THREADS=3 $UNROLL train --resume r --set train.steps=4 --db "$T/res.db" \
                 --quiet 2>>"$T/res.err"; then
-            final_hashes "$T/res.db" >"$T/res.h"
+            last_ckpt_hashes "$T/res.db" >"$T/res.h"
             cmp -s "$T/t1.h" "$T/res.h" &&
                 ok "$what: straight and resumed runs give the same checkpoint bytes" ||
                 ko "$what: straight and resumed runs give the same checkpoint bytes" \
