@@ -15,16 +15,20 @@
  *
  * The bodies (kernels/vmath_body.h, once per element type, inside
  * kernels/vmath_int.h, once per width) work on GCC vector extensions: 16 bytes
- * (SSE2, every x86-64) and, compiled a second time for AVX2, 32 bytes,
- * chosen at run time. Both give the same bits: the same IEEE operations in
- * the same order, and no fused multiply-add (C11 mode does not contract).
+ * (SSE2, every x86-64) and, compiled again for AVX2 and for AVX-512, 32 and
+ * 64 bytes, chosen at run time by the kernels' path (kernels/cpu.h). All
+ * give the same bits: the same IEEE operations in the same order, and no
+ * fused multiply-add (C11 mode does not contract).
  * Vectors never cross a function boundary (that would change the calling
  * convention). A tail shorter than a vector is padded and computed the
  * same way, so a value never depends on where it sits in an array.
  */
 #include "kernels/vmath.h"
 
+#include <stdatomic.h>
 #include <string.h>
+
+#include "kernels/cpu.h"
 
 /* a where m (all ones), else b */
 #define SEL(VT, VI, m, a, b) ((VT)((((VI)(a)) & (m)) | (((VI)(b)) & ~(m))))
@@ -95,7 +99,7 @@
 /* ---- 32 bytes: AVX2 ---------------------------------------------------------- */
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define VM_HAVE_AVX2 1
+#define VM_HAVE_WIDE 1
 #pragma GCC push_options
 #pragma GCC target("avx2")
 
@@ -104,46 +108,62 @@
 #include "kernels/vmath_int.h"
 
 #pragma GCC pop_options
+
+/* ---- 64 bytes: AVX-512 --------------------------------------------------------- */
+
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+
+#define VM_BYTES 64
+#define VM_FN(name) name##_avx512
+#include "kernels/vmath_int.h"
+
+#pragma GCC pop_options
 #endif
 
 /* ---- dispatch ---------------------------------------------------------------- */
 
-#ifdef VM_HAVE_AVX2
-/* -1 until the first call asks the CPU; only the AVX2 build has it, so
- * clang (which compiles the SSE2 path alone) sees no unused variable. */
-static int vm_avx2 = -1;
-#endif
-
-static int use_avx2(void)
+/* The widest width the CPU's path has (kernels/cpu.h: UNROLL_ISA forces
+ * it), or 16 where only SSE2 is built (clang). */
+static int path_width(void)
 {
-#ifdef VM_HAVE_AVX2
-    if (vm_avx2 < 0)
-        vm_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
-    return vm_avx2;
+#ifdef VM_HAVE_WIDE
+    int p = cpu_path();
+    return p == CPU_AVX512 ? 64 : p == CPU_AVX2 ? 32 : 16;
 #else
-    return 0;
+    return 16;
 #endif
+}
+
+/* 0 until the first call asks the CPU */
+static _Atomic int vm_width;
+
+static int width(void)
+{
+    int w = atomic_load_explicit(&vm_width, memory_order_relaxed);
+    if (!w) {
+        w = path_width();
+        atomic_store_explicit(&vm_width, w, memory_order_relaxed);
+    }
+    return w;
 }
 
 int vm_set_width(int bytes)
 {
-    int was = use_avx2() ? 32 : 16;
-#ifdef VM_HAVE_AVX2
-    if (bytes == 16)
-        vm_avx2 = 0;
-    else if (bytes == 32)
-        vm_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
-#else
-    (void)bytes;
-#endif
+    int was = width(), most = path_width();
+    if ((bytes == 16 || bytes == 32 || bytes == 64) && bytes <= most)
+        atomic_store_explicit(&vm_width, bytes, memory_order_relaxed);
     return was;
 }
 
-#ifdef VM_HAVE_AVX2
+#ifdef VM_HAVE_WIDE
 #define VM_DISPATCH(name, T)                                                                       \
     void vm_##name(const T *x, T *y, int64_t n)                                                    \
     {                                                                                              \
-        if (use_avx2())                                                                            \
+        int w = width();                                                                           \
+        if (w == 64)                                                                               \
+            name##_avx512(x, y, n);                                                                \
+        else if (w == 32)                                                                          \
             name##_avx2(x, y, n);                                                                  \
         else                                                                                       \
             name##_sse2(x, y, n);                                                                  \
@@ -152,6 +172,7 @@ int vm_set_width(int bytes)
 #define VM_DISPATCH(name, T)                                                                       \
     void vm_##name(const T *x, T *y, int64_t n)                                                    \
     {                                                                                              \
+        (void)width();                                                                             \
         name##_sse2(x, y, n);                                                                      \
     }
 #endif

@@ -3,7 +3,7 @@
  * kernels of ops/ (not ops themselves).
  *
  * libm computes one element per call (about 20 ns for tanh); these work on
- * vectors of 8 floats or 4 doubles at a time with a polynomial after
+ * vectors of up to 16 floats or 8 doubles at a time with a polynomial after
  * Cody-Waite range reduction, and without fused multiply-adds, so every
  * machine and every position in an array gives the same bits. Accuracy:
  * within 3 units in the last place of the correctly rounded result over
@@ -29,9 +29,10 @@ void vm_tanh_f64(const double *x, double *y, int64_t n);
 void vm_sigmoid_f32(const float *x, float *y, int64_t n);
 void vm_sigmoid_f64(const double *x, double *y, int64_t n);
 
-/* The vector width in bytes the functions use: 32 (AVX2) where the CPU
- * has it, else 16. Tests set 16 to check that both give the same bits;
- * returns the previous width. A width the CPU lacks is not set. */
+/* The vector width in bytes the functions use: 64 on the kernels' AVX-512
+ * path, 32 on AVX2, else 16 (kernels/cpu.h). Tests set the others to
+ * check that all give the same bits; returns the previous width. A width
+ * the path lacks is not set. */
 int vm_set_width(int bytes);
 
 #endif

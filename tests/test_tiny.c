@@ -340,9 +340,9 @@ static void test_smallmm_tiny(void)
 
 static void test_vmath_tiny(void)
 {
-    static const int widths[] = {32, 16};
+    static const int widths[] = {64, 32, 16};
     int was = vm_set_width(widths[0]);
-    for (size_t w = 0; w < 2; w++) {
+    for (size_t w = 0; w < 3; w++) {
         vm_set_width(widths[w]);
         for (int64_t n = 0; n <= 3; n++) {
             float *x = exact_rand(n, 4), *y = exact(4 * (size_t)n);
