@@ -21,27 +21,30 @@
 #define NR (NV * W)
 
 /*
- * One tile: rows i .. i+mr-1 of C (mr <= MR) by one panel of NR columns,
- * of which the first nc are stored. Each lane of c[r][v] is one element's
- * chain over k = 0 .. K-1, started from zero; accumulating adds the
- * finished sum to C once. A partial tile computes in full (zeros in the
- * padding) and stores through a buffer: the same arithmetic per element.
+ * One tile: rows i .. i+mr-1 of C (mr <= MR) by the first nv vectors of
+ * one panel of NR columns, of which the first nc are stored. Each lane of
+ * c[r][v] is one element's chain over k = 0 .. K-1, started from zero;
+ * accumulating adds the finished sum to C once. A partial tile computes
+ * in full (zeros in the padding) and stores through a buffer: the same
+ * arithmetic per element. A last panel of at most one vector's columns
+ * (65 symbols: 64 + 1) computes that vector alone.
  */
-static inline __attribute__((always_inline)) void GFN(tile)(const int mr, const int ta, int64_t K,
-                                                            const ST *a, int64_t lda, const ST *pb,
-                                                            ST *C, int64_t ldc, int nc, int acc)
+static inline __attribute__((always_inline)) void GFN(tile)(const int mr, const int ta,
+                                                            const int nv, int64_t K, const ST *a,
+                                                            int64_t lda, const ST *pb, ST *C,
+                                                            int64_t ldc, int nc, int acc)
 {
     VT c[MR][NV];
     for (int r = 0; r < mr; r++)
-        for (int v = 0; v < NV; v++)
+        for (int v = 0; v < nv; v++)
             c[r][v] = ZERO();
     for (int64_t k = 0; k < K; k++) {
         VT b[NV];
-        for (int v = 0; v < NV; v++)
+        for (int v = 0; v < nv; v++)
             b[v] = LOAD(pb + k * NR + v * W);
         for (int r = 0; r < mr; r++) {
             VT x = SET1(ta ? a[k * lda + r] : a[r * lda + k]);
-            for (int v = 0; v < NV; v++)
+            for (int v = 0; v < nv; v++)
                 c[r][v] = FMA(x, b[v], c[r][v]);
         }
     }
@@ -55,7 +58,7 @@ static inline __attribute__((always_inline)) void GFN(tile)(const int mr, const 
     }
     ST tmp[NR];
     for (int r = 0; r < mr; r++) {
-        for (int v = 0; v < NV; v++)
+        for (int v = 0; v < nv; v++)
             STORE(tmp + v * W, c[r][v]);
         ST *p = C + r * ldc;
         for (int j = 0; j < nc; j++)
@@ -66,9 +69,11 @@ static inline __attribute__((always_inline)) void GFN(tile)(const int mr, const 
 #define GEMM_TILE_CASE(mr)                                                                         \
     case mr:                                                                                       \
         if (ta)                                                                                    \
-            GFN(tile)(mr, 1, K, a, alda, b, c, ldc, nc, acc);                                      \
+            GFN(tile)(mr, 1, NV, K, a, alda, b, c, ldc, nc, acc);                                  \
+        else if (nc <= W)                                                                          \
+            GFN(tile)(mr, 0, 1, K, a, alda, b, c, ldc, nc, acc);                                   \
         else                                                                                       \
-            GFN(tile)(mr, 0, K, a, alda, b, c, ldc, nc, acc);                                      \
+            GFN(tile)(mr, 0, NV, K, a, alda, b, c, ldc, nc, acc);                                  \
         break;
 
 /*
