@@ -286,7 +286,8 @@ def main():
           "lines), ms per step")
     for name, base, impl in (("S1", "S1", "rnn"), ("S1f64_minchar", "S1f64", "numpy"),
                              ("S2", "S2", "rnn"), ("S3", "S3", "rnn"), ("S4", "S4", "rnn"),
-                             ("L2", "L2", "rnn"), ("min_char_rnn", "min_char_rnn", "numpy")):
+                             ("L2", "L2", "rnn"), ("G2", "G2", "rnn"),
+                             ("min_char_rnn", "min_char_rnn", "numpy")):
         rs = pick("train", name, "unroll")
         if not rs:
             continue
@@ -298,13 +299,14 @@ def main():
             d = med("onednn", base, "onednn", "ms")
         else:
             ref = med("step", base, "numpy", "ms")
-        what = {"rnn": "nn.LSTM" if base in LSTM_SIZES else "nn.RNN",
+        what = {"rnn": "nn.LSTM" if base in LSTM_SIZES else "nn.GRU" if base == "G2" else "nn.RNN",
                 "numpy": "numpy min-char-rnn"}[impl]
         print("%-14s %8.3f ms   %s%s" % (
             name, ms, "%.2fx %s (%.3f ms)" % (ref / ms, what, ref) if ref else "",
             "   %.2fx oneDNN (%.3f ms)" % (d / ms, d) if d else ""))
     print("  S1f64_minchar: min-char-rnn's loop at S1 size (Adagrad 0.1, clip 5, float64); "
-          "min_char_rnn: configs/min_char_rnn.yaml as shipped (demo text); L2: the LSTM")
+          "min_char_rnn: configs/min_char_rnn.yaml as shipped (demo text); L2: the LSTM; "
+          "G2: the GRU in PyTorch's formula")
 
     print()
     print("each preset against its custom form in `unroll train` (Adam, clip 5, the same --set "
@@ -321,7 +323,7 @@ def main():
     print()
     print("memory of `unroll train` (the runs above), MiB")
     memory_header()
-    for name in ("S1", "S1f64_minchar", "S2", "S3", "S4", "L2", "min_char_rnn") + tuple(
+    for name in ("S1", "S1f64_minchar", "S2", "S3", "S4", "L2", "G2", "min_char_rnn") + tuple(
             c + ":" + f for c in CELLS for f in ("preset", "custom")):
         rs = pick("train", name, "unroll")
         if rs:

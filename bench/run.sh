@@ -343,6 +343,8 @@ train_run S2 150 50 "$OUT/t65.txt" 256 64 32 float32 '{name: sgd, lr: 0.001}'
 train_run S3 16 8 "$OUT/t128.txt" 1024 32 64 float32 '{name: sgd, lr: 0.001}'
 train_run S4 150 50 "$OUT/t65.txt" 128 1000 1 float32 '{name: sgd, lr: 0.001}'
 train_run L2 60 20 "$OUT/t65.txt" 256 64 32 float32 '{name: sgd, lr: 0.001}' lstm
+# the GRU in PyTorch's formula (bench/gru_torch.yaml's model)
+train_run G2 60 20 "$OUT/t65.txt" 256 64 32 float32 '{name: sgd, lr: 0.001}' 'gru, gru: torch'
 # each preset and its custom form as a user trains them: the preset
 # written here, the custom form as shipped, the same --set over both (so
 # every key but the model's cell is the same, and so are the losses)
