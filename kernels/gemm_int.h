@@ -7,6 +7,8 @@
  *   MR, NV       a tile: MR rows of C by NV vectors (NR = NV * W columns)
  *   ZERO() LOAD(p) STORE(p, v) SET1(x) ADD(a, b)
  *   FMA(a, b, c) a * b + c rounded once
+ *   TRB, TRANS(d, ldd, s, lds)  a TRB x TRB block transposed:
+ *                d[k * ldd + c] = s[c * lds + k] (TRB 1: one element)
  *   GFN(name)    the function names of this variant
  *
  * Not a header of its own: gemm.c only. It undefines all of these at its
@@ -123,52 +125,87 @@ static void GFN(block)(int ta, int64_t K, const void *Av, int64_t lda, int64_t i
 /*
  * Rows i0 .. i1-1 of a transposed A (stored [K, lda]) into dst as tiles of
  * MR rows, each K x MR contiguous (the tile reads it with ta = 1, lda =
- * MR). Read in place, a tile's MR elements of each k lie a row of A apart:
- * with rows of a power of two (1024 floats: the weight gradients) all of
- * them fall into a few cache sets and, in float64, onto more pages than
- * the TLB holds, so the tile's A left the caches before the next panel
- * read it (measured: half the speed in float32, a third in float64).
- * Copied here row by row of A, whole lines at a time, for many tiles.
+ * MR; a last tile of fewer rows leaves its other lanes unwritten, and the
+ * tile reads only its rows). Read in place, a tile's MR elements of each k
+ * lie a row of A apart: with rows of a power of two (1024 floats: the
+ * weight gradients) all of them fall into a few cache sets and, in
+ * float64, onto more pages than the TLB holds, so the tile's A left the
+ * caches before the next panel read it (measured: half the speed in
+ * float32, a third in float64). Copied here GEMM_PACK_KB rows of A at a time
+ * (they stay in L1), each tile's MR elements of a row at once, so each
+ * tile gets GEMM_PACK_KB * MR contiguous elements per pass.
  */
 static void GFN(pack_at)(int64_t K, const void *Av, int64_t lda, int64_t i0, int64_t i1, void *dstv)
 {
     const ST *A = Av;
     ST *dst = dstv;
-    for (int64_t k = 0; k < K; k++) {
-        const ST *row = A + k * lda;
-        for (int64_t i = i0; i < i1; i++)
-            dst[(i - i0) / MR * K * MR + k * MR + (i - i0) % MR] = row[i];
+    int64_t full = (i1 - i0) / MR;
+    int rem = (int)((i1 - i0) % MR);
+    for (int64_t k0 = 0; k0 < K; k0 += GEMM_PACK_KB) {
+        int64_t k1 = k0 + GEMM_PACK_KB < K ? k0 + GEMM_PACK_KB : K;
+        for (int64_t t = 0; t <= full; t++) {
+            const ST *src = A + i0 + t * MR;
+            ST *d = dst + t * K * MR;
+            if (t < full)
+                for (int64_t k = k0; k < k1; k++)
+                    memcpy(d + k * MR, src + k * lda, MR * sizeof(ST));
+            else
+                for (int64_t k = k0; k < k1; k++)
+                    for (int r = 0; r < rem; r++)
+                        d[k * MR + r] = src[k * lda + r];
+        }
     }
 }
 
-/* Panels p0 .. p1-1 of op(B) into dst (K * NR elements each). */
+/*
+ * Panels p0 .. p1-1 of op(B) into dst (K * NR elements each, zero past N).
+ * Both ways GEMM_PACK_KB rows of op(B) at a time: untransposed, those rows of B
+ * are read whole (in order, from L1 for every panel after the first) and
+ * each panel gets GEMM_PACK_KB * NR contiguous elements; transposed (B^T: each
+ * column of a panel is a row of B), a panel's GEMM_PACK_KB x NR block is
+ * written column by column from contiguous runs of B's rows, and stays in
+ * L1 while it is.
+ */
 static void GFN(pack)(int tb, int64_t K, const void *Bv, int64_t ldb, int64_t N, int64_t p0,
                       int64_t p1, void *dstv)
 {
     const ST *B = Bv;
     ST *dst = dstv;
-    for (int64_t p = p0; p < p1; p++, dst += K * NR) {
-        int64_t j0 = p * NR;
-        int nc = N - j0 < NR ? (int)(N - j0) : NR;
-        if (!tb && nc == NR) {
-            for (int64_t k = 0; k < K; k++)
-                for (int v = 0; v < NV; v++)
-                    STORE(dst + k * NR + v * W, LOAD(B + k * ldb + j0 + v * W));
-            continue;
-        }
-        for (int64_t k = 0; k < K; k++)
-            for (int c = nc; c < NR; c++)
-                dst[k * NR + c] = 0;
-        if (!tb)
-            for (int64_t k = 0; k < K; k++)
-                for (int c = 0; c < nc; c++)
-                    dst[k * NR + c] = B[k * ldb + j0 + c];
-        else
-            for (int c = 0; c < nc; c++) {
-                const ST *col = B + (j0 + c) * ldb;
-                for (int64_t k = 0; k < K; k++)
-                    dst[k * NR + c] = col[k];
+    for (int64_t k0 = 0; k0 < K; k0 += GEMM_PACK_KB) {
+        int64_t k1 = k0 + GEMM_PACK_KB < K ? k0 + GEMM_PACK_KB : K;
+        for (int64_t p = p0; p < p1; p++) {
+            int64_t j0 = p * NR;
+            int nc = N - j0 < NR ? (int)(N - j0) : NR;
+            ST *d = dst + (p - p0) * K * NR;
+            if (!tb && nc == NR) {
+                for (int64_t k = k0; k < k1; k++)
+                    for (int v = 0; v < NV; v++)
+                        STORE(d + k * NR + v * W, LOAD(B + k * ldb + j0 + v * W));
+                continue;
             }
+            if (nc < NR)
+                for (int64_t k = k0; k < k1; k++)
+                    for (int c = nc; c < NR; c++)
+                        d[k * NR + c] = 0;
+            if (!tb) {
+                for (int64_t k = k0; k < k1; k++)
+                    for (int c = 0; c < nc; c++)
+                        d[k * NR + c] = B[k * ldb + j0 + c];
+                continue;
+            }
+            /* TRB x TRB blocks in registers, then what is left one by one */
+            for (int c = 0; c < nc; c += TRB) {
+                const ST *col = B + (j0 + c) * ldb;
+                int64_t k = k0;
+                if (c + TRB <= nc)
+                    for (; k + TRB <= k1; k += TRB)
+                        TRANS(d + k * NR + c, NR, col + k, ldb);
+                int ce = c + TRB < nc ? c + TRB : nc;
+                for (; k < k1; k++)
+                    for (int cc = c; cc < ce; cc++)
+                        d[k * NR + cc] = col[(cc - c) * ldb + k];
+            }
+        }
     }
 }
 
@@ -185,4 +222,6 @@ static void GFN(pack)(int tb, int64_t K, const void *Bv, int64_t ldb, int64_t N,
 #undef SET1
 #undef FMA
 #undef ADD
+#undef TRB
+#undef TRANS
 #undef GFN
