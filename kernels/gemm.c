@@ -617,3 +617,21 @@ void gemm_f64(int ta, int tb, int64_t M, int64_t N, int64_t K, const double *A, 
 {
     gemm_run(8, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, o);
 }
+
+void gemm_tile(size_t es, int *mr, int *nr)
+{
+    *mr = variant(es)->mr;
+    *nr = variant(es)->nr;
+}
+
+void gemm_pack_b(size_t es, int tb, int64_t K, const void *B, int64_t ldb, int64_t N, int64_t p0,
+                 int64_t p1, void *dst)
+{
+    variant(es)->pack(tb, K, B, ldb, N, p0, p1, dst);
+}
+
+void gemm_pack_at(size_t es, int64_t K, const void *A, int64_t lda, int64_t i0, int64_t i1,
+                  void *dst)
+{
+    variant(es)->pack_at(K, A, lda, i0, i1, dst);
+}

@@ -79,6 +79,18 @@ void *gemm_keep_lend(void *table);
  * kernels ran there. */
 int64_t gemm_ref_fallbacks(void);
 
+/* The packings of the path that runs now (kernels/cpu.h), es 4 or 8,
+ * for tests. gemm_tile gives its tile: MR rows by panels of NR columns.
+ * gemm_pack_b writes panels p0 .. p1-1 of op(B) ([K, N]; tb as above) to
+ * dst, each K rows of NR elements, zero past N; gemm_pack_at writes rows
+ * i0 .. i1-1 of a transposed A (stored [K, lda]) as tiles of MR rows,
+ * each K x MR, leaving the lanes past i1 of the last tile as they were. */
+void gemm_tile(size_t es, int *mr, int *nr);
+void gemm_pack_b(size_t es, int tb, int64_t K, const void *B, int64_t ldb, int64_t N, int64_t p0,
+                 int64_t p1, void *dst);
+void gemm_pack_at(size_t es, int64_t K, const void *A, int64_t lda, int64_t i0, int64_t i1,
+                  void *dst);
+
 /* The reference: the loop above with C's fma(), for tests. */
 void gemm_ref_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                   const float *B, int64_t ldb, float *C, int64_t ldc, int acc);

@@ -6,8 +6,9 @@
  * operands off 64-byte boundaries, writing and accumulating, float32 and
  * float64, on 1, 2 and 3 threads, with B packed per product and kept
  * across products; no element of C outside the product is
- * touched. Also: the AVX-512 and AVX2 paths agree with smallmm.h's kernel
- * on the products matmul may send to either.
+ * touched. The packings alone against their layouts, at row and panel
+ * ranges that start and end anywhere. Also: the AVX-512 and AVX2 paths
+ * agree with smallmm.h's kernel on the products matmul may send to either.
  */
 #include "check.h"
 
@@ -123,6 +124,101 @@ static void test_large(void)
              check_both(t & 1, t >> 1, 2053, 7, 129, 2, 2, t & 1);
     CHECK(ok);
     cpu_set_threads(was);
+}
+
+/* The packings alone, element by element against their layouts
+ * (gemm.h): every path the CPU has, both element sizes, K around the
+ * blocks of rows and the transposes' blocks, N and row ranges that end
+ * mid-panel or mid-tile and start past 0 (i0 off any multiple of MR),
+ * leading dimensions wider than the rows, operands off 64-byte
+ * boundaries; nothing written past the packing, nor in the lanes of a
+ * last tile past i1. */
+static int pack_one(size_t es, int tb, int64_t K, int64_t N, int64_t p0, int64_t pad, int off)
+{
+    int mr, nr;
+    gemm_tile(es, &mr, &nr);
+    int64_t npan = (N + nr - 1) / nr, ldb = (tb ? K : N) + pad;
+    if (p0 >= npan)
+        return 1;
+    size_t nsrc = (size_t)((tb ? N : K) * ldb + off), ndst = (size_t)((npan - p0) * K * nr);
+    unsigned char *B = malloc(nsrc * es), *D = malloc((ndst + 64) * es), *E = calloc(ndst, es);
+    int ok = B && D && E;
+    for (size_t i = 0; ok && i < nsrc; i++) {
+        float f = (float)uniform();
+        double d = uniform();
+        memcpy(B + i * es, es == 4 ? (void *)&f : (void *)&d, es);
+    }
+    if (ok) {
+        memset(D, 0xa5, (ndst + 64) * es);
+        gemm_pack_b(es, tb, K, B + off * es, ldb, N, p0, npan, D);
+        for (int64_t p = p0; p < npan; p++)
+            for (int64_t k = 0; k < K; k++)
+                for (int64_t j = p * nr; j < p * nr + nr && j < N; j++)
+                    memcpy(E + (size_t)((p - p0) * K * nr + k * nr + j % nr) * es,
+                           B + (size_t)(off + (tb ? j * ldb + k : k * ldb + j)) * es, es);
+        ok = !memcmp(D, E, ndst * es);
+        for (size_t i = ndst * es; ok && i < (ndst + 64) * es; i++)
+            ok = D[i] == 0xa5;
+    }
+    CHECKF(ok, "pack %s es %zu tb %d K %lld N %lld p0 %lld pad %lld off %d",
+           cpu_path_name(cpu_path()), es, tb, (long long)K, (long long)N, (long long)p0,
+           (long long)pad, off);
+    free(B);
+    free(D);
+    free(E);
+    return ok;
+}
+
+static int pack_at_one(size_t es, int64_t K, int64_t i0, int64_t n, int64_t pad, int off)
+{
+    int mr, nr;
+    gemm_tile(es, &mr, &nr);
+    int64_t lda = i0 + n + pad, tiles = (n + mr - 1) / mr;
+    size_t nsrc = (size_t)(K * lda + off), ndst = (size_t)(tiles * K * mr);
+    unsigned char *A = malloc(nsrc * es), *D = malloc((ndst + 64) * es), *E = malloc(ndst * es);
+    int ok = A && D && E;
+    for (size_t i = 0; ok && i < nsrc; i++) {
+        float f = (float)uniform();
+        double d = uniform();
+        memcpy(A + i * es, es == 4 ? (void *)&f : (void *)&d, es);
+    }
+    if (ok) {
+        memset(D, 0xa5, (ndst + 64) * es);
+        memset(E, 0xa5, ndst * es);
+        gemm_pack_at(es, K, A + off * es, lda, i0, i0 + n, D);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t k = 0; k < K; k++)
+                memcpy(E + (size_t)(i / mr * K * mr + k * mr + i % mr) * es,
+                       A + (size_t)(off + k * lda + i0 + i) * es, es);
+        ok = !memcmp(D, E, ndst * es);
+        for (size_t i = ndst * es; ok && i < (ndst + 64) * es; i++)
+            ok = D[i] == 0xa5;
+    }
+    CHECKF(ok, "pack_at %s es %zu K %lld i0 %lld rows %lld pad %lld off %d",
+           cpu_path_name(cpu_path()), es, (long long)K, (long long)i0, (long long)n,
+           (long long)pad, off);
+    free(A);
+    free(D);
+    free(E);
+    return ok;
+}
+
+static void test_pack(void)
+{
+    static const int64_t ks[] = {1, 3, 4, 7, 8, 9, 15, 16, 17, 24, 31, 33, 100};
+    static const int64_t ns[] = {1, 2, 5, 7, 8, 9, 16, 17, 31, 32, 33, 40, 65, 100};
+    int was = cpu_path(), ok = 1;
+    for (int p = 0; p < CPU_NPATHS && ok && cpu_set_path(p) >= 0; p++)
+        for (size_t es = 4; es <= 8 && ok; es += 4)
+            for (size_t a = 0; a < sizeof ks / sizeof ks[0] && ok; a++)
+                for (size_t b = 0; b < sizeof ns / sizeof ns[0] && ok; b++) {
+                    int64_t K = ks[a], N = ns[b], pad = (int64_t)((a + b) % 3), p0 = b % 2;
+                    int off = (int)((a * 3 + b) % 5);
+                    ok = pack_one(es, 0, K, N, p0, pad, off) &&
+                         pack_one(es, 1, K, N, p0, pad, off) &&
+                         pack_at_one(es, K, (int64_t)(b % 6), N, pad, off);
+                }
+    cpu_set_path(was);
 }
 
 static void test_paths(void)
@@ -291,6 +387,7 @@ int main(void)
 {
     RUN(test_env);
     RUN(test_paths);
+    RUN(test_pack);
     RUN(test_small);
     RUN(test_large);
     RUN(test_keep_scope);
