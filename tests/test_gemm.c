@@ -133,6 +133,28 @@ static void test_large(void)
  * leading dimensions wider than the rows, operands off 64-byte
  * boundaries; nothing written past the packing, nor in the lanes of a
  * last tile past i1. */
+/* n elements of es bytes, uniform in [-1, 1) */
+static unsigned char *random_elems(size_t n, size_t es)
+{
+    unsigned char *p = malloc(n * es);
+    for (size_t i = 0; p && i < n; i++) {
+        float f = (float)uniform();
+        double d = uniform();
+        memcpy(p + i * es, es == 4 ? (void *)&f : (void *)&d, es);
+    }
+    return p;
+}
+
+/* D holds E's n elements, then the 64 guard elements of 0xa5 bytes it
+ * was filled with */
+static int packed_as(const unsigned char *D, const unsigned char *E, size_t n, size_t es)
+{
+    int ok = !memcmp(D, E, n * es);
+    for (size_t i = n * es; ok && i < (n + 64) * es; i++)
+        ok = D[i] == 0xa5;
+    return ok;
+}
+
 static int pack_one(size_t es, int tb, int64_t K, int64_t N, int64_t p0, int64_t pad, int off)
 {
     int mr, nr;
@@ -141,13 +163,8 @@ static int pack_one(size_t es, int tb, int64_t K, int64_t N, int64_t p0, int64_t
     if (p0 >= npan)
         return 1;
     size_t nsrc = (size_t)((tb ? N : K) * ldb + off), ndst = (size_t)((npan - p0) * K * nr);
-    unsigned char *B = malloc(nsrc * es), *D = malloc((ndst + 64) * es), *E = calloc(ndst, es);
+    unsigned char *B = random_elems(nsrc, es), *D = malloc((ndst + 64) * es), *E = calloc(ndst, es);
     int ok = B && D && E;
-    for (size_t i = 0; ok && i < nsrc; i++) {
-        float f = (float)uniform();
-        double d = uniform();
-        memcpy(B + i * es, es == 4 ? (void *)&f : (void *)&d, es);
-    }
     if (ok) {
         memset(D, 0xa5, (ndst + 64) * es);
         gemm_pack_b(es, tb, K, B + off * es, ldb, N, p0, npan, D);
@@ -156,9 +173,7 @@ static int pack_one(size_t es, int tb, int64_t K, int64_t N, int64_t p0, int64_t
                 for (int64_t j = p * nr; j < p * nr + nr && j < N; j++)
                     memcpy(E + (size_t)((p - p0) * K * nr + k * nr + j % nr) * es,
                            B + (size_t)(off + (tb ? j * ldb + k : k * ldb + j)) * es, es);
-        ok = !memcmp(D, E, ndst * es);
-        for (size_t i = ndst * es; ok && i < (ndst + 64) * es; i++)
-            ok = D[i] == 0xa5;
+        ok = packed_as(D, E, ndst, es);
     }
     CHECKF(ok, "pack %s es %zu tb %d K %lld N %lld p0 %lld pad %lld off %d",
            cpu_path_name(cpu_path()), es, tb, (long long)K, (long long)N, (long long)p0,
@@ -175,13 +190,9 @@ static int pack_at_one(size_t es, int64_t K, int64_t i0, int64_t n, int64_t pad,
     gemm_tile(es, &mr, &nr);
     int64_t lda = i0 + n + pad, tiles = (n + mr - 1) / mr;
     size_t nsrc = (size_t)(K * lda + off), ndst = (size_t)(tiles * K * mr);
-    unsigned char *A = malloc(nsrc * es), *D = malloc((ndst + 64) * es), *E = malloc(ndst * es);
+    unsigned char *A = random_elems(nsrc, es), *D = malloc((ndst + 64) * es),
+                  *E = malloc(ndst * es);
     int ok = A && D && E;
-    for (size_t i = 0; ok && i < nsrc; i++) {
-        float f = (float)uniform();
-        double d = uniform();
-        memcpy(A + i * es, es == 4 ? (void *)&f : (void *)&d, es);
-    }
     if (ok) {
         memset(D, 0xa5, (ndst + 64) * es);
         memset(E, 0xa5, ndst * es);
@@ -190,13 +201,11 @@ static int pack_at_one(size_t es, int64_t K, int64_t i0, int64_t n, int64_t pad,
             for (int64_t k = 0; k < K; k++)
                 memcpy(E + (size_t)(i / mr * K * mr + k * mr + i % mr) * es,
                        A + (size_t)(off + k * lda + i0 + i) * es, es);
-        ok = !memcmp(D, E, ndst * es);
-        for (size_t i = ndst * es; ok && i < (ndst + 64) * es; i++)
-            ok = D[i] == 0xa5;
+        ok = packed_as(D, E, ndst, es);
     }
     CHECKF(ok, "pack_at %s es %zu K %lld i0 %lld rows %lld pad %lld off %d",
-           cpu_path_name(cpu_path()), es, (long long)K, (long long)i0, (long long)n,
-           (long long)pad, off);
+           cpu_path_name(cpu_path()), es, (long long)K, (long long)i0, (long long)n, (long long)pad,
+           off);
     free(A);
     free(D);
     free(E);
