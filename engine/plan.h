@@ -32,6 +32,11 @@
  *                gradients of W and V) runs as ONE product [G_0; ...]^T
  *                [A_0; ...]. Stacked nodes are placed next to each other
  *                in memory (a leaf such as h0 is copied into its place);
+ *   steps        (PLAN_FUSE_ALL) a sum over time of per-step row sums
+ *                (a bias's gradient) or scatters (an input weight's
+ *                through one-hot inputs) runs as ONE sum over the steps'
+ *                stacked rows, split by hidden unit among the threads,
+ *                in the same order of additions: the same bits;
  *   transposing  (PLAN_FUSE_ALL) products X W^T of a few rows (batch 1)
  *                that stay one per step (the recurrence) and share a
  *                weight W read a copy W^T made once per run, untransposed,
@@ -80,6 +85,8 @@ typedef struct plan_options {
     int fuse;              /* enum plan_fuse */
     int32_t recompute_seg; /* recompute_plan(): use segments of this many
                               steps instead of searching (tests); 0: search */
+    int no_step_sums;      /* keep per-step row sums and scatters one
+                              instruction per step (tests) */
     int32_t nfixed;        /* place the first nfixed outputs side by side at
                               the start of the arena, in order, each rounded
                               up to 64 bytes (a net's gradients, so that they
@@ -135,6 +142,7 @@ typedef struct plan {
                   of a stack, or another output's alias) */
     /* what the rewrites did, for diagnostics and the benchmark */
     int32_t n_inplace, n_accum, n_stacked, n_stacked_nodes, n_transposed;
+    int32_t n_step_sums; /* chains of per-step sums run as sums over steps */
 } plan;
 
 int plan_build(const graph *g, const int32_t *outputs, int nout, const plan_options *opt, plan *p,

@@ -5,6 +5,7 @@
  *
  *   plan.c            needs (plan_needs), then the program and its buffers
  *   plan_stack.c      stacking: stacked sums and row groups (PLAN_FUSE_ALL)
+ *   plan_stack_sum.c  per-step row sums and scatters as sums over steps
  *   plan_transpose.c  products reading a copy W^T (PLAN_FUSE_ALL)
  *   plan_schedule.c   the order units run in
  *   plan_inplace.c    in place and accumulate (EXACT and ALL)
@@ -39,6 +40,7 @@ typedef struct plan_needs {
     const graph *g;
     int32_t N; /* g->n */
     int fuse;  /* enum plan_fuse */
+    int no_step_sums; /* plan_options.no_step_sums */
     const int32_t *outputs;
     int32_t nout;
     uint8_t *need;  /* [N] enum rw_need */

@@ -16,17 +16,9 @@
 #include "base/vec.h"
 #include "engine/grad_sum.h"
 #include "engine/plan_int.h"
+#include "engine/plan_stack_int.h"
 #include "ops/ops.h"
 
-/* The stage's working state; what it decides goes to d. */
-typedef struct stk {
-    const plan_needs *n;
-    plan_decisions *d;
-    plan *p;
-    int32_t *leaf_slot; /* [N] slot index of a leaf, or -1 */
-    int32_t slot_cap, groups_cap, stacks_cap;
-    int64_t nmembers, members_cap;
-} stk;
 
 static int oom(const stk *c, uerr *e)
 {
@@ -44,17 +36,6 @@ static int64_t numel_of(const gnode *n)
 }
 
 /* ---- links between nodes that must be adjacent ---------------------------- */
-
-/* Union-find over global ids (no path compression, so that a tentative
- * set of links can be undone), plus the log that undoes it. */
-typedef struct links {
-    int32_t *parent, *size;
-    struct undo {
-        int32_t *arr;
-        int32_t idx, old;
-    } * log;
-    int64_t nlog, logcap;
-} links;
 
 static int links_grow(stk *c, links *L, uerr *e)
 {
@@ -159,7 +140,8 @@ static int32_t vmatmul(stk *c, links *L, int32_t a, int32_t b, int ta, int tb, u
 }
 
 /* The member standing for x in a stack: x itself, or for a leaf (not in
- * the arena) a slot its value is copied into. Global id, or -1. */
+ * the arena) a slot its value is copied into (int32 indices too: a
+ * scatter over steps reads them stacked). Global id, or -1. */
 static int32_t stackable(stk *c, links *L, int32_t x, uerr *e)
 {
     if (!is_leaf(c->n->g, x))
@@ -174,8 +156,6 @@ static int32_t stackable(stk *c, links *L, int32_t x, uerr *e)
     if (c->leaf_slot[x] >= 0)
         return c->n->N + c->d->slot_vnode[c->leaf_slot[x]];
     const gnode *nd = &c->n->g->nodes[x];
-    if (nd->dt == DT_I32)
-        return -1;
     int32_t v = vleaf(c, L, nd->shape, (dtype)nd->dt, -1, e);
     if (v < 0)
         return -1;
@@ -526,7 +506,7 @@ void plan_unstack(const plan_needs *n, plan_decisions *d, plan *p)
         d->next[i] = d->prev[i] = -1;
     d->ngroups = d->nstacks = 0;
     d->nslots = 0;
-    p->n_stacked = p->n_stacked_nodes = 0;
+    p->n_stacked = p->n_stacked_nodes = p->n_step_sums = 0;
 }
 
 int plan_stacking(const plan_needs *n, plan_decisions *d, plan *p, uerr *e)
@@ -538,6 +518,8 @@ int plan_stacking(const plan_needs *n, plan_decisions *d, plan *p, uerr *e)
         rc = find_stacks(&c, &L, e);
     if (!rc)
         rc = find_groups(&c, &L, e);
+    if (!rc && !n->no_step_sums)
+        rc = plan_stack_steps(&c, &L, e);
     if (!rc) {
         /* slots no stack ended up using are not copied */
         int32_t k = 0;
@@ -553,4 +535,36 @@ int plan_stacking(const plan_needs *n, plan_decisions *d, plan *p, uerr *e)
     free(L.size);
     free(L.log);
     return rc;
+}
+
+/* ---- for plan_stack_sum.c (plan_stack_int.h) ------------------------------ */
+
+int stk_cover(stk *c, links *L, uerr *e)
+{
+    return links_grow(c, L, e);
+}
+
+int stk_try_links(stk *c, links *L, int32_t *const *seq, const int32_t *len, int nseq, uerr *e)
+{
+    return try_links(c, L, seq, len, nseq, e);
+}
+
+int32_t stk_vleaf(stk *c, links *L, shape s, dtype dt, int32_t src, uerr *e)
+{
+    return vleaf(c, L, s, dt, src, e);
+}
+
+int32_t stk_member(stk *c, links *L, int32_t x, uerr *e)
+{
+    return stackable(c, L, x, e);
+}
+
+int stk_push_members(stk *c, const int32_t *ids, int32_t n, uerr *e)
+{
+    return push_members(c, ids, n, e);
+}
+
+int stk_same_add(const graph *g, int32_t v)
+{
+    return same_add(g, v);
 }

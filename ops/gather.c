@@ -8,11 +8,16 @@
  * values, read contiguously (the plan's copy of U^T, engine/
  * plan_transpose.c: a column of U lies V elements apart per unit).
  * scatter(G [B, H], idx [B], V) -> [H, V] adds row b of G into column
- * idx[b]: gather's adjoint, so each is the other's gradient.
+ * idx[b]: gather's adjoint, so each is the other's gradient. A scatter
+ * over steps (ip[1] rows per step, ip[2]: last step first) is the plan's
+ * stacked form of the chain scatter(x_a, i_a) + scatter(x_b, i_b) + ...
+ * (op_scatter_steps), with its bits, split by hidden unit among threads.
  */
 #include "ops/ops.h"
 
 #include <string.h>
+
+#include "kernels/pool.h"
 
 static int index_check(const graph *g, gnode *n, const gnode *idx, int64_t rows, uerr *e)
 {
@@ -130,49 +135,29 @@ static int scatter_infer(const graph *g, gnode *n, uerr *e)
         return e->code;
     if (n->ip[0] < 1)
         return op_shape_error(g, n, e, "expected a positive number of columns");
+    if (n->ip[1] < 0 || (n->ip[1] && r->shape.dim[0] % n->ip[1]))
+        return op_shape_error(g, n, e, "a scatter over steps takes whole steps");
     n->dt = r->dt;
     n->shape = shape_2(r->shape.dim[1], n->ip[0]);
     return 0;
 }
 
-/* G [B, H], idx [B] -> out [H, V]; zeroed, then each row added into its column */
-static void scatter_forward(const graph *g, const gnode *n, void *const *in, void *out)
-{
-    (void)g;
-    int64_t H = n->shape.dim[0], V = n->shape.dim[1];
-    int64_t B = g->nodes[n->in[0]].shape.dim[0];
-    const int32_t *idx = in[1];
-    memset(out, 0, (size_t)(H * V) * dtype_size((dtype)n->dt));
-    DT_EACH_REAL(n->dt, T, {
-        const T *G = in[0];
-        T *y = out;
-        for (int64_t b = 0; b < B; b++) {
-            int32_t k = idx[b];
-            if (k < 0)
-                continue;
-            for (int64_t j = 0; j < H; j++)
-                y[j * V + k] += G[b * H + j];
-        }
-    });
-}
-
 /*
- * out [H, V] += scatter(G, idx): the scatter's column k is the sum, from 0
- * and in row order, of the rows b with idx[b] = k; that column is added to
- * out once, so the result is bit-identical to add(out, scatter(G, idx)).
- * Rows sharing an index are summed first in chunks of SCATTER_CHUNK
- * columns on the stack (no allocation); a row whose index is unique is
- * added at once.
+ * Rows 0 .. B-1 of G [B, H] scattered into rows j0 .. j1-1 of out [H, V]:
+ * the scatter's column k is the sum, from 0 and in row order, of the rows
+ * b with idx[b] = k; that column is written (acc = 0: the other columns
+ * are left alone) or added to out once (acc = 1), so the result is
+ * bit-identical to add(out, scatter(G, idx)). Rows sharing an index are
+ * summed first in chunks of SCATTER_CHUNK units on the stack (no
+ * allocation); a row whose index is unique is added at once.
  */
 #define SCATTER_CHUNK 256
 
-static void op_scatter_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
+static void scatter_rows(dtype dt, const void *Gv, int64_t H, const int32_t *idx, int64_t B,
+                         void *out, int64_t V, int64_t j0, int64_t j1, int acc)
 {
-    int64_t H = n->shape.dim[0], V = n->shape.dim[1];
-    int64_t B = g->nodes[n->in[0]].shape.dim[0];
-    const int32_t *idx = in[1];
-    DT_EACH_REAL(n->dt, T, {
-        const T *G = in[0];
+    DT_EACH_REAL(dt, T, {
+        const T *G = Gv;
         T *y = out;
         for (int64_t b = 0; b < B; b++) {
             int32_t k = idx[b];
@@ -186,27 +171,77 @@ static void op_scatter_accumulate(const graph *g, const gnode *n, void *const *i
             for (int64_t r = b + 1; r < B && !more; r++)
                 more = idx[r] == k;
             if (!more) {
-                for (int64_t j = 0; j < H; j++) {
+                for (int64_t j = j0; j < j1; j++) {
                     T s = 0;
                     s += G[b * H + j];
-                    y[j * V + k] = y[j * V + k] + s;
+                    y[j * V + k] = acc ? y[j * V + k] + s : s;
                 }
                 continue;
             }
-            for (int64_t j0 = 0; j0 < H; j0 += SCATTER_CHUNK) {
-                int64_t nj = H - j0 < SCATTER_CHUNK ? H - j0 : SCATTER_CHUNK;
+            for (int64_t c0 = j0; c0 < j1; c0 += SCATTER_CHUNK) {
+                int64_t nj = j1 - c0 < SCATTER_CHUNK ? j1 - c0 : SCATTER_CHUNK;
                 T s[SCATTER_CHUNK];
                 for (int64_t j = 0; j < nj; j++)
                     s[j] = 0;
                 for (int64_t r = b; r < B; r++)
                     if (idx[r] == k)
                         for (int64_t j = 0; j < nj; j++)
-                            s[j] += G[r * H + j0 + j];
+                            s[j] += G[r * H + c0 + j];
                 for (int64_t j = 0; j < nj; j++)
-                    y[(j0 + j) * V + k] = y[(j0 + j) * V + k] + s[j];
+                    y[(c0 + j) * V + k] = acc ? y[(c0 + j) * V + k] + s[j] : s[j];
             }
         }
     });
+}
+
+typedef struct scatter_job {
+    const gnode *n;
+    const void *G;
+    const int32_t *idx;
+    void *y;
+    int64_t H, V, nsteps;
+    int nparts;
+} scatter_job;
+
+/* Hidden units j0 .. j1-1 (rows of out), zeroed, then step by step in the
+ * chain's order: the first step's columns written, the next ones added. */
+static void scatter_steps_part(void *ctx, int part, int thread)
+{
+    (void)thread;
+    const scatter_job *j = ctx;
+    int64_t j0 = op_steps_start(j->H, part, j->nparts);
+    int64_t j1 = op_steps_start(j->H, part + 1, j->nparts), R = j->n->ip[1];
+    size_t es = dtype_size((dtype)j->n->dt);
+    memset((char *)j->y + (size_t)(j0 * j->V) * es, 0, (size_t)((j1 - j0) * j->V) * es);
+    for (int64_t k = 0; k < j->nsteps; k++) {
+        int64_t s = j->n->ip[2] ? j->nsteps - 1 - k : k;
+        scatter_rows((dtype)j->n->dt, (const char *)j->G + (size_t)(s * R * j->H) * es, j->H,
+                     j->idx + s * R, R, j->y, j->V, j0, j1, k > 0);
+    }
+}
+
+/* G [B, H], idx [B] -> out [H, V]: zeroed, then each column written */
+static void scatter_forward(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    int64_t H = n->shape.dim[0], V = n->shape.dim[1];
+    int64_t B = g->nodes[n->in[0]].shape.dim[0];
+    scatter_job j = {n, in[0], in[1], out, H, V, 1, 1};
+    if (n->ip[1]) {
+        j.nsteps = B / n->ip[1];
+        j.nparts = op_steps_parts(H, B * H);
+        pool_for(pool_class("stacked step sums"), j.nparts, scatter_steps_part, &j);
+        return;
+    }
+    memset(out, 0, (size_t)(H * V) * dtype_size((dtype)n->dt));
+    scatter_rows((dtype)n->dt, in[0], H, in[1], B, out, V, 0, H, 0);
+}
+
+/* out [H, V] += scatter(G, idx) */
+static void op_scatter_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    int64_t H = n->shape.dim[0], V = n->shape.dim[1];
+    int64_t B = g->nodes[n->in[0]].shape.dim[0];
+    scatter_rows((dtype)n->dt, in[0], H, in[1], B, out, V, 0, H, 1);
 }
 
 static int32_t scatter_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined, uerr *e)

@@ -271,6 +271,25 @@ int32_t op_scatter(graph *g, int32_t rows, int32_t idx, int64_t ncols, uerr *e)
     return op_build(g, n, e);
 }
 
+int32_t op_sum_steps(graph *g, int32_t a, int64_t rows, int reverse, uerr *e)
+{
+    gnode n = proto_of(OP_SUM, 1, &a);
+    n.ip[1] = rows;
+    n.ip[2] = reverse != 0;
+    return op_build(g, n, e);
+}
+
+int32_t op_scatter_steps(graph *g, int32_t a, int32_t idx, int64_t ncols, int64_t rows,
+                         int reverse, uerr *e)
+{
+    int32_t in[2] = {a, idx};
+    gnode n = proto_of(OP_SCATTER, 2, in);
+    n.ip[0] = ncols;
+    n.ip[1] = rows;
+    n.ip[2] = reverse != 0;
+    return op_build(g, n, e);
+}
+
 int32_t op_concat(graph *g, const int32_t *parts, int n, uerr *e)
 {
     if (n < 1 || n > GRAPH_MAX_IN) {

@@ -159,6 +159,22 @@ int32_t op_gather(graph *g, int32_t table, int32_t idx, uerr *e);
 /* gather from a table stored transposed, [V, H]: rows, not columns */
 int32_t op_gather_t(graph *g, int32_t table_t, int32_t idx, uerr *e);
 int32_t op_scatter(graph *g, int32_t rows, int32_t idx, int64_t ncols, uerr *e);
+/*
+ * Sums over steps (the plan's graph builds them, PLAN_FUSE_ALL): the rows
+ * of a [S * rows, N] matrix taken as S steps of `rows` rows, last to
+ * first when reverse. op_sum_steps is sum(x_a) + sum(x_b) + ... and
+ * op_scatter_steps scatter(x_a, i_a) + scatter(x_b, i_b) + ..., over the
+ * steps in that order, with the bits of that chain of per-step sums
+ * (each from 0 in row order) and adds; computed by columns (hidden units)
+ * on the kernels' threads.
+ */
+int32_t op_sum_steps(graph *g, int32_t a, int64_t rows, int reverse, uerr *e);
+int32_t op_scatter_steps(graph *g, int32_t a, int32_t idx, int64_t ncols, int64_t rows,
+                         int reverse, uerr *e);
+/* Their split: parts for ncols columns over work elements added, and the
+ * first column of part k of n (any split gives the same bits). */
+int op_steps_parts(int64_t ncols, int64_t work);
+int64_t op_steps_start(int64_t ncols, int k, int n);
 int32_t op_concat(graph *g, const int32_t *parts, int n, uerr *e);
 int32_t op_slice(graph *g, int32_t a, int64_t start, int64_t len, uerr *e);
 int32_t op_pad(graph *g, int32_t a, int64_t start, int64_t total, uerr *e);

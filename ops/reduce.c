@@ -2,8 +2,17 @@
  * reduce.c - sum (of everything, or over every axis but the last) and its
  * adjoint broadcast (a scalar or a row vector repeated to a shape).
  * These are the gradients of each other, and of broadcasting in add/mul.
+ *
+ * A row sum may be a sum over steps (ip[1] = rows per step, ip[2] = 1 to
+ * take the steps last to first): the plan's stacked form of a per-step
+ * chain, sum(x_a) + sum(x_b) + ..., whose bits it keeps. Only the plan
+ * builds it (op_sum_steps); it runs split by columns on the kernels'
+ * threads, each column one fixed chain whatever the split.
  */
 #include "ops/ops.h"
+
+#include "kernels/cpu.h"
+#include "kernels/pool.h"
 
 static int sum_infer(const graph *g, gnode *n, uerr *e)
 {
@@ -11,6 +20,9 @@ static int sum_infer(const graph *g, gnode *n, uerr *e)
     if (a->dt != g->dt)
         return op_shape_error(g, n, e, "expected a floating input of the graph's dtype");
     n->dt = a->dt;
+    if (n->ip[1] && (n->ip[0] != 0 || a->shape.rank != 2 || n->ip[1] < 0 ||
+                     a->shape.dim[0] % n->ip[1]))
+        return op_shape_error(g, n, e, "a sum over steps takes a matrix of whole steps");
     if (n->ip[0] == -1) {
         n->shape = shape_0();
     } else if (n->ip[0] == 0 && a->shape.rank >= 1) {
@@ -21,9 +33,15 @@ static int sum_infer(const graph *g, gnode *n, uerr *e)
     return 0;
 }
 
+static void sum_steps(const graph *g, const gnode *n, void *const *in, void *out);
+
 /* x: [R, N] -> scalar (all) or [N] (rows summed) */
 static void sum_forward(const graph *g, const gnode *n, void *const *in, void *out)
 {
+    if (n->ip[1]) {
+        sum_steps(g, n, in, out);
+        return;
+    }
     const gnode *a = &g->nodes[n->in[0]];
     int64_t total = shape_numel(&a->shape);
     int64_t N = n->shape.rank ? n->shape.dim[0] : total;
@@ -45,42 +63,109 @@ static void sum_forward(const graph *g, const gnode *n, void *const *in, void *o
     });
 }
 
-/* out += sum(x): the same sums as sum_forward (from 0, in row order),
- * each added to out once, as add(out, sum(x)) would. Rows are summed in
- * chunks of SUM_CHUNK columns on the stack, so x is read row by row. */
+/* Columns j0 .. j1-1 of rows r0 .. r1-1 of x [., N]: each column summed
+ * from 0 in row order, the sums written into y (acc = 0) or added to it
+ * once (acc = 1). Rows are summed in chunks of SUM_CHUNK columns on the
+ * stack, so x is read row by row. */
 #define SUM_CHUNK 256
 
+static void sum_cols(dtype dt, const void *xv, int64_t N, int64_t r0, int64_t r1, void *yv,
+                     int64_t j0, int64_t j1, int acc)
+{
+    DT_EACH_REAL(dt, T, {
+        const T *x = xv;
+        T *y = yv;
+        for (int64_t c0 = j0; c0 < j1; c0 += SUM_CHUNK) {
+            int64_t nc = j1 - c0 < SUM_CHUNK ? j1 - c0 : SUM_CHUNK;
+            T s[SUM_CHUNK];
+            for (int64_t j = 0; j < nc; j++)
+                s[j] = 0;
+            for (int64_t r = r0; r < r1; r++)
+                for (int64_t j = 0; j < nc; j++)
+                    s[j] += x[r * N + c0 + j];
+            if (acc)
+                for (int64_t j = 0; j < nc; j++)
+                    y[c0 + j] = y[c0 + j] + s[j];
+            else
+                for (int64_t j = 0; j < nc; j++)
+                    y[c0 + j] = s[j];
+        }
+    });
+}
+
+/* out += sum(x): the same sums as sum_forward (from 0, in row order),
+ * each added to out once, as add(out, sum(x)) would. */
 static void op_sum_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
 {
     const gnode *a = &g->nodes[n->in[0]];
     int64_t total = shape_numel(&a->shape);
+    if (n->shape.rank) {
+        int64_t N = n->shape.dim[0];
+        sum_cols((dtype)n->dt, in[0], N, 0, N ? total / N : 0, out, 0, N, 1);
+        return;
+    }
     DT_EACH_REAL(n->dt, T, {
         const T *x = in[0];
         T *y = out;
-        if (n->shape.rank == 0) {
-            double s = 0;
-            for (int64_t i = 0; i < total; i++)
-                s += x[i];
-            y[0] = y[0] + (T)s;
-        } else if (total == n->shape.dim[0]) {
-            /* one row: its sum is 0 + x */
-            for (int64_t j = 0; j < total; j++)
-                y[j] = y[j] + ((T)0 + x[j]);
-        } else {
-            int64_t N = n->shape.dim[0];
-            for (int64_t j0 = 0; j0 < N; j0 += SUM_CHUNK) {
-                int64_t nj = N - j0 < SUM_CHUNK ? N - j0 : SUM_CHUNK;
-                T s[SUM_CHUNK];
-                for (int64_t j = 0; j < nj; j++)
-                    s[j] = 0;
-                for (int64_t r = 0; r < total; r += N)
-                    for (int64_t j = 0; j < nj; j++)
-                        s[j] += x[r + j0 + j];
-                for (int64_t j = 0; j < nj; j++)
-                    y[j0 + j] = y[j0 + j] + s[j];
-            }
-        }
+        double s = 0;
+        for (int64_t i = 0; i < total; i++)
+            s += x[i];
+        y[0] = y[0] + (T)s;
     });
+}
+
+/* ---- sums over steps ---------------------------------------------------- */
+
+/* Below this many elements added a sum over steps runs on one thread:
+ * waking the others would cost more than it saves. */
+#define STEPS_MIN_WORK (1 << 15)
+
+int op_steps_parts(int64_t ncols, int64_t work)
+{
+    int n = work < STEPS_MIN_WORK ? 1 : cpu_threads();
+    /* columns in whole cache lines (16 floats) per part where possible */
+    if (n > ncols / 16)
+        n = (int)(ncols / 16);
+    return n < 1 ? 1 : n;
+}
+
+int64_t op_steps_start(int64_t ncols, int k, int n)
+{
+    if (k >= n)
+        return ncols;
+    int64_t unit = ncols >= (int64_t)n * 16 ? 16 : 1;
+    return (int64_t)k * (ncols / unit) / n * unit;
+}
+
+typedef struct steps_job {
+    const gnode *n;
+    const void *x;
+    void *y;
+    int64_t N, nsteps;
+    int nparts;
+} steps_job;
+
+/* Columns of one part: step by step in the chain's order, each step's
+ * rows summed from 0, the first step's sums written, the next ones added:
+ * sum(x_a) + sum(x_b) + ... element by element. */
+static void sum_steps_part(void *ctx, int part, int thread)
+{
+    (void)thread;
+    const steps_job *j = ctx;
+    int64_t j0 = op_steps_start(j->N, part, j->nparts);
+    int64_t j1 = op_steps_start(j->N, part + 1, j->nparts), R = j->n->ip[1];
+    for (int64_t k = 0; k < j->nsteps; k++) {
+        int64_t s = j->n->ip[2] ? j->nsteps - 1 - k : k;
+        sum_cols((dtype)j->n->dt, j->x, j->N, s * R, (s + 1) * R, j->y, j0, j1, k > 0);
+    }
+}
+
+static void sum_steps(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    const gnode *a = &g->nodes[n->in[0]];
+    steps_job j = {n, in[0], out, n->shape.dim[0], a->shape.dim[0] / n->ip[1], 1};
+    j.nparts = op_steps_parts(j.N, shape_numel(&a->shape));
+    pool_for(pool_class("stacked step sums"), j.nparts, sum_steps_part, &j);
 }
 
 static int32_t sum_bprop(graph *g, int32_t node, int i, int32_t gout, int *u, uerr *e)

@@ -25,9 +25,11 @@
 
 #include "engine/autodiff.h"
 #include "engine/exec.h"
+#include "engine/grad_sum.h"
 #include "engine/plan.h"
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
+#include "kernels/pool.h"
 #include "ops/ops.h"
 #include "train/net.h"
 #include "train/rng.h"
@@ -142,7 +144,7 @@ static void test_every_op_same_at_every_level(void)
 typedef struct result {
     double loss;
     void *grads, *hT;
-    int32_t n_stacked, n_accum, n_inplace, n_transposed, nruns;
+    int32_t n_stacked, n_accum, n_inplace, n_transposed, nruns, n_step_sums;
 } result;
 
 static const char *cfg_fmt = "name: t\n"
@@ -208,6 +210,7 @@ static int run_net(const char *cell, const char *act, dtype dt, int T, int B, in
     r->n_inplace = n.p.n_inplace;
     r->n_transposed = n.p.n_transposed;
     r->nruns = n.p.nruns;
+    r->n_step_sums = n.p.n_step_sums;
     free(g1);
     net_free(&n);
     spec_free(&s);
@@ -633,6 +636,154 @@ static void test_gathers_read_transposed_table(void)
     hidden = 6;
 }
 
+/* ---- sums over steps ---------------------------------------------------------- */
+
+/* The pool's count of class name: calls that ran on more than one
+ * thread, or -1 when it never ran. */
+static long class_multi(const char *name)
+{
+    pool_stat s;
+    for (int i = 0; pool_stats(i, &s); i++)
+        if (!strcmp(s.name, name))
+            return s.multi;
+    return -1;
+}
+
+/*
+ * A bias's gradient (per-step row sums) and U's (per-step scatters
+ * through one-hot ids) run as sums over steps split by hidden unit among
+ * the threads (plan.h, "steps"): every gradient and the loss are bit for
+ * bit those of the per-step chains, on 1 and on 3 threads, for each cell
+ * and dtype. The sizes give each such sum 3 parts (T B H = 2^15 elements,
+ * 64 units); V = 5 repeats ids within a step. Which thread claims a part
+ * depends on the load, so the net runs again until one was shared.
+ */
+static void test_step_sums_same_bits(void)
+{
+    const char *cells[] = {"elman", "jordan", "lstm", "gru"};
+    const plan_options chains = {.fuse = PLAN_FUSE_ALL, .no_step_sums = 1},
+                       steps = {.fuse = PLAN_FUSE_ALL};
+    const int T = 16, B = 32, V = 5;
+    hidden = 64;
+    int was = cpu_set_threads(1);
+    long shared = 0;
+    for (int c = 0; c < 4; c++)
+        for (int f32 = 0; f32 < 2; f32++) {
+            dtype dt = f32 ? DT_F32 : DT_F64;
+            uerr e = {0};
+            result ref = {0}, one = {0}, three = {0};
+            cpu_set_threads(1);
+            CHECK_OK(run_net(cells[c], "tanh", dt, T, B, V, &chains, &ref, &e), &e);
+            CHECK_OK(run_net(cells[c], "tanh", dt, T, B, V, &steps, &one, &e), &e);
+            cpu_set_threads(3);
+            pool_stats_reset();
+            for (int k = 0; k < 200 && !e.code; k++) {
+                result_free(&three);
+                CHECK_OK(run_net(cells[c], "tanh", dt, T, B, V, &steps, &three, &e), &e);
+                if ((shared = class_multi("stacked step sums")) > 0)
+                    break;
+            }
+            char cfg[512];
+            snprintf(cfg, sizeof cfg, cfg_fmt, cells[c], hidden, "tanh", dtype_name(dt), T, B);
+            spec s;
+            net n;
+            CHECK_OK(spec_load_buffer(&s, "t.yaml", cfg, strlen(cfg), NULL, 0, &e), &e);
+            CHECK_OK(net_init(&n, &s, V, B, T, NET_TRAIN, &steps, &e), &e);
+            size_t gb = (size_t)n.nparam * n.es;
+            CHECKF(ref.n_step_sums == 0 && one.n_step_sums >= 3 && three.n_step_sums >= 3,
+                   "%s %s: %d, %d sums over steps", cells[c], dtype_name(dt), ref.n_step_sums,
+                   one.n_step_sums);
+            const result *r[2] = {&one, &three};
+            for (int i = 0; i < 2; i++)
+                CHECKF(r[i]->grads && ref.grads && r[i]->loss == ref.loss &&
+                           !memcmp(r[i]->grads, ref.grads, gb),
+                       "%s %s, %d threads: sums over steps differ from the per-step chains",
+                       cells[c], dtype_name(dt), i ? 3 : 1);
+            CHECKF(shared > 0, "%s %s: no sum over steps ran on more than one thread", cells[c],
+                   dtype_name(dt));
+            printf("  %-6s %s H=%d T=%d B=%d: %d sums over steps, bit for bit the chains' on 1 "
+                   "and 3 threads\n",
+                   cells[c], dtype_name(dt), hidden, T, B, three.n_step_sums);
+            net_free(&n);
+            spec_free(&s);
+            result_free(&ref);
+            result_free(&one);
+            result_free(&three);
+        }
+    cpu_set_threads(was);
+    hidden = 6;
+}
+
+/*
+ * The ops alone, against PLAN_FUSE_NONE's per-step kernels: two chains
+ * of row sums and two of scatters over the same 9 steps, one adding them
+ * first to last and one last to first, so that one sum over steps reads
+ * its stacked rows backwards; odd sizes (units not a multiple of 16),
+ * padding ids (-1) and repeated ids, 3 threads.
+ */
+static void test_step_sums_ops(void)
+{
+    enum { S = 9, R = 40, H = 101, V = 7 };
+    int was = cpu_set_threads(3);
+    for (int f32 = 0; f32 < 2; f32++) {
+        dtype dt = f32 ? DT_F32 : DT_F64;
+        uerr e = {0};
+        graph g;
+        CHECK_OK(graph_init(&g, dt, &e), &e);
+        int32_t G[S], X[S], out[4];
+        for (int t = 0; t < S; t++) {
+            CHECK_OK(graph_leaf(&g, "g", dt, shape_2(R, H), NODE_DATA, t, &G[t], &e), &e);
+            CHECK_OK(graph_leaf(&g, "x", DT_I32, shape_1(R), NODE_DATA, t, &X[t], &e), &e);
+            g.nodes[X[t]].ip[0] = V;
+        }
+        for (int k = 0; k < 4; k++) {
+            out[k] = -1;
+            for (int i = 0; i < S; i++) {
+                int t = k & 1 ? S - 1 - i : i;
+                int32_t term = k < 2 ? op_sum(&g, G[t], 0, &e) : op_scatter(&g, G[t], X[t], V, &e);
+                out[k] = grad_sum_append(&g, out[k], term, &e);
+            }
+            CHECK(out[k] >= 0);
+        }
+        lcg = 3;
+        void **vals = random_leaves(&g, urand);
+        for (int t = 0; t < S; t++)
+            for (int r = 0; r < R; r++) {
+                int32_t *x = vals[X[t]];
+                x[r] = r % 11 == 3 ? -1 : x[r];
+                if (f32)
+                    for (int j = 0; j < H; j++)
+                        ((float *)vals[G[t]])[r * H + j] = (float)((double *)vals[G[t]])[r * H + j];
+            }
+        const plan_options po[2] = {{.fuse = PLAN_FUSE_NONE}, {.fuse = PLAN_FUSE_ALL}};
+        plan p[2];
+        exec x[2];
+        for (int l = 0; l < 2; l++) {
+            CHECK_OK(plan_build(&g, out, 4, &po[l], &p[l], &e), &e);
+            CHECK_OK(exec_init(&x[l], &g, &p[l], &e), &e);
+            for (int t = 0; t < S; t++) {
+                exec_bind(&x[l], G[t], vals[G[t]]);
+                exec_bind(&x[l], X[t], vals[X[t]]);
+            }
+            CHECK_OK(exec_run(&x[l], &e), &e);
+        }
+        CHECKF(p[1].n_step_sums == 4, "%s: %d sums over steps", dtype_name(dt), p[1].n_step_sums);
+        for (int k = 0; k < 4; k++) {
+            size_t bytes = (size_t)shape_numel(&g.nodes[out[k]].shape) * dtype_size(dt);
+            CHECKF(!memcmp(exec_value(&x[0], out[k]), exec_value(&x[1], out[k]), bytes),
+                   "%s: %s chain %d differs from the per-step kernels", dtype_name(dt),
+                   k < 2 ? "sum" : "scatter", k);
+        }
+        for (int l = 0; l < 2; l++) {
+            exec_free(&x[l]);
+            plan_free(&p[l]);
+        }
+        free_leaves(vals, g.n);
+        graph_free(&g);
+    }
+    cpu_set_threads(was);
+}
+
 int main(void)
 {
     RUN(test_every_op_same_at_every_level);
@@ -644,5 +795,7 @@ int main(void)
     RUN(test_row_runs_same_on_any_threads);
     RUN(test_row_run_dropped_when_rows_meet);
     RUN(test_gathers_read_transposed_table);
+    RUN(test_step_sums_same_bits);
+    RUN(test_step_sums_ops);
     CHECK_EXIT();
 }

@@ -1,0 +1,185 @@
+/*
+ * plan_stack_sum.c - sums over steps (PLAN_FUSE_ALL): build_grad's sum
+ * over time of per-step row sums sum(G_t) (a bias's gradient) or of
+ * per-step scatters scatter(G_t, x_t) (an input weight's, through one-hot
+ * inputs) runs as ONE op_sum_steps / op_scatter_steps over the steps'
+ * rows stacked in memory, which the kernels split by hidden unit among
+ * their threads. Before, such a chain ran as T instructions on one thread
+ * after the backward recurrence.
+ *
+ * Invariant: the bits are those of the chain replaced. build_grad's chain
+ * (engine/grad_sum.h) is add(add(s_0, s_1), s_2)...: each element is
+ * s_0 + s_1 + ... left to right, each s_i one step's rows summed from 0
+ * in row order (a scatter: the rows of one index). The op takes the steps
+ * in exactly that order and sums each step's rows as the per-step kernel
+ * does, so only which thread computes which element changes. The G_t are
+ * usually linked in time order already (the stacked weight gradients read
+ * them so), while the chain runs from the last step down: the op then
+ * reads the stacked steps last to first.
+ */
+#include <stdlib.h>
+
+#include "base/vec.h"
+#include "engine/grad_sum.h"
+#include "engine/plan_stack_int.h"
+#include "ops/ops.h"
+
+/* y can stand in a chain whose last term is t0: a row sum (or a scatter
+ * into as many columns) of a matrix of t0's shape, read by its add alone */
+static int term_ok(const stk *c, int32_t y, int32_t t0)
+{
+    const graph *g = c->n->g;
+    const gnode *tn = &g->nodes[y], *f = &g->nodes[t0];
+    if (tn->op != f->op || (tn->op != OP_SUM && tn->op != OP_SCATTER) || tn->ip[1] ||
+        c->n->nread[y] != 1 || c->n->isout[y] || c->d->role[y] != RW_NODE)
+        return 0;
+    const gnode *x = &g->nodes[tn->in[0]];
+    if (x->shape.rank != 2 || !shape_equal(&x->shape, &g->nodes[f->in[0]].shape))
+        return 0;
+    return tn->op == OP_SUM ? tn->ip[0] == 0 && tn->shape.rank == 1 : tn->ip[0] == f->ip[0];
+}
+
+/* Scratch of one search, each array [N + 1]. */
+typedef struct chain {
+    int32_t *adds, *terms, na, nt;
+    int32_t *g, *x; /* the terms' matrices and indices, as stack members */
+} chain;
+
+/* The adds from top down and their terms, last term first (the first
+ * term is the innermost add's partial sum). 0 when every term is one
+ * term_ok accepts and there are two at least. */
+static int walk(const stk *c, const uint8_t *inner, int32_t top, chain *ch)
+{
+    const graph *g = c->n->g;
+    ch->na = ch->nt = 0;
+    int32_t cur = top;
+    while (cur >= 0) {
+        const gnode *nd = &g->nodes[cur];
+        ch->adds[ch->na++] = cur;
+        ch->terms[ch->nt++] = nd->in[GRAD_SUM_TERM];
+        int32_t a = nd->in[GRAD_SUM_PARTIAL];
+        cur = inner[a] ? a : -1;
+        if (cur < 0)
+            ch->terms[ch->nt++] = a;
+    }
+    for (int32_t i = 0; i < ch->nt; i++)
+        if (!term_ok(c, ch->terms[i], ch->terms[0]))
+            return 1;
+    return 0;
+}
+
+static void reverse(int32_t *a, int32_t n)
+{
+    for (int32_t i = 0, j = n - 1; i < j; i++, j--) {
+        int32_t t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
+/* Links the terms' matrices (and indices) in memory, last term first
+ * (the order the walk found them in: the op then reads the steps from the
+ * last in memory) or else first term first. 0 and *rev set when linked, 1
+ * when neither order can be, -1 on an error. */
+static int link_terms(stk *c, links *L, chain *ch, int *rev, uerr *e)
+{
+    const graph *g = c->n->g;
+    int scatter = g->nodes[ch->terms[0]].op == OP_SCATTER;
+    for (int32_t i = 0; i < ch->nt; i++) {
+        const gnode *tn = &g->nodes[ch->terms[i]];
+        ch->g[i] = stk_member(c, L, tn->in[0], e);
+        ch->x[i] = scatter ? stk_member(c, L, tn->in[1], e) : 0;
+        if (ch->g[i] < 0 || ch->x[i] < 0)
+            return e->code ? -1 : 1;
+    }
+    int32_t *seqs[2] = {ch->g, ch->x}, lens[2] = {ch->nt, ch->nt};
+    for (int k = 0; k < 2; k++) {
+        if (k) {
+            reverse(ch->g, ch->nt);
+            reverse(ch->x, ch->nt);
+        }
+        int r = stk_try_links(c, L, seqs, lens, 1 + scatter, e);
+        if (r <= 0) {
+            *rev = !k;
+            return r;
+        }
+    }
+    return 1;
+}
+
+/* The chain as one sum over steps into top's buffer: an rw_stack whose
+ * product is the op, with no term left out. */
+static int stack_chain(stk *c, links *L, int32_t top, const chain *ch, int rev, uerr *e)
+{
+    const graph *g = c->n->g;
+    plan *p = c->p;
+    const gnode *t0 = &g->nodes[ch->terms[0]], *x0 = &g->nodes[t0->in[0]];
+    int64_t R = x0->shape.dim[0];
+    int32_t gv = stk_vleaf(c, L, shape_2(R * ch->nt, x0->shape.dim[1]), (dtype)x0->dt, ch->g[0], e);
+    int32_t vop = -1;
+    if (gv >= 0 && t0->op == OP_SUM) {
+        vop = op_sum_steps(&p->vg, gv, R, rev, e);
+    } else if (gv >= 0) {
+        int32_t iv = stk_vleaf(c, L, shape_1(R * ch->nt), DT_I32, ch->x[0], e);
+        vop = iv < 0 ? -1 : op_scatter_steps(&p->vg, gv, iv, t0->ip[0], R, rev, e);
+    }
+    if (vop < 0 || plan_vnode(p, vop, -1, c->n, e) || stk_cover(c, L, e))
+        return e->code ? e->code : plan_oom(c->n, e);
+    if (VEC_GROW(c->d->stacks, c->stacks_cap, c->d->nstacks + 1))
+        return plan_oom(c->n, e);
+    c->d->stacks[c->d->nstacks++] = (rw_stack){.vop = vop,
+                                               .top = top,
+                                               .first = (int32_t)c->nmembers,
+                                               .n = ch->na + ch->nt,
+                                               .nadds = ch->na,
+                                               .nleft = 0};
+    int rc = stk_push_members(c, ch->adds, ch->na, e);
+    if (!rc)
+        rc = stk_push_members(c, ch->terms, ch->nt, e);
+    for (int32_t i = 0; !rc && i < ch->na; i++)
+        c->d->role[ch->adds[i]] = RW_STACKED;
+    for (int32_t i = 0; !rc && i < ch->nt; i++)
+        c->d->role[ch->terms[i]] = RW_STACKED;
+    p->n_step_sums += !rc;
+    return rc;
+}
+
+int plan_stack_steps(stk *c, links *L, uerr *e)
+{
+    const graph *g = c->n->g;
+    int32_t N = c->n->N;
+    size_t sz = (size_t)N + 1;
+    uint8_t *inner = calloc(sz, 1);
+    chain ch = {malloc(sz * sizeof(int32_t)), malloc(sz * sizeof(int32_t)), 0, 0,
+                malloc(sz * sizeof(int32_t)), malloc(sz * sizeof(int32_t))};
+    int rc = 0;
+    if (!inner || !ch.adds || !ch.terms || !ch.g || !ch.x) {
+        rc = plan_oom(c->n, e);
+        goto out;
+    }
+    /* an add that continues into another, read by it alone, is no top */
+    for (int32_t r = 0; r < N; r++) {
+        int32_t a = g->nodes[r].in[GRAD_SUM_PARTIAL];
+        if (c->n->need[r] && stk_same_add(g, r) && stk_same_add(g, a) && c->n->nread[a] == 1 &&
+            !c->n->isout[a])
+            inner[a] = 1;
+    }
+    for (int32_t top = 0; top < N && !rc; top++) {
+        if (!c->n->need[top] || inner[top] || !stk_same_add(g, top) ||
+            c->d->role[top] != RW_NODE || walk(c, inner, top, &ch))
+            continue;
+        int rev = 0;
+        int r = link_terms(c, L, &ch, &rev, e);
+        if (r < 0)
+            rc = e->code;
+        else if (r == 0)
+            rc = stack_chain(c, L, top, &ch, rev, e);
+    }
+out:
+    free(inner);
+    free(ch.adds);
+    free(ch.terms);
+    free(ch.g);
+    free(ch.x);
+    return rc;
+}
