@@ -38,8 +38,8 @@ enum rw_need { RW_COMPUTED = 1, RW_LEAF = 2 };
  * each is read. Computed once by plan.c; every stage reads it only. */
 typedef struct plan_needs {
     const graph *g;
-    int32_t N; /* g->n */
-    int fuse;  /* enum plan_fuse */
+    int32_t N;        /* g->n */
+    int fuse;         /* enum plan_fuse */
     int no_step_sums; /* plan_options.no_step_sums */
     const int32_t *outputs;
     int32_t nout;

@@ -19,7 +19,6 @@
 #include "engine/plan_stack_int.h"
 #include "ops/ops.h"
 
-
 static int oom(const stk *c, uerr *e)
 {
     return plan_oom(c->n, e);

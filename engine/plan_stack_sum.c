@@ -165,8 +165,8 @@ int plan_stack_steps(stk *c, links *L, uerr *e)
             inner[a] = 1;
     }
     for (int32_t top = 0; top < N && !rc; top++) {
-        if (!c->n->need[top] || inner[top] || !stk_same_add(g, top) ||
-            c->d->role[top] != RW_NODE || walk(c, inner, top, &ch))
+        if (!c->n->need[top] || inner[top] || !stk_same_add(g, top) || c->d->role[top] != RW_NODE ||
+            walk(c, inner, top, &ch))
             continue;
         int rev = 0;
         int r = link_terms(c, L, &ch, &rev, e);

@@ -279,8 +279,8 @@ int32_t op_sum_steps(graph *g, int32_t a, int64_t rows, int reverse, uerr *e)
     return op_build(g, n, e);
 }
 
-int32_t op_scatter_steps(graph *g, int32_t a, int32_t idx, int64_t ncols, int64_t rows,
-                         int reverse, uerr *e)
+int32_t op_scatter_steps(graph *g, int32_t a, int32_t idx, int64_t ncols, int64_t rows, int reverse,
+                         uerr *e)
 {
     int32_t in[2] = {a, idx};
     gnode n = proto_of(OP_SCATTER, 2, in);

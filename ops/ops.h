@@ -169,8 +169,8 @@ int32_t op_scatter(graph *g, int32_t rows, int32_t idx, int64_t ncols, uerr *e);
  * on the kernels' threads.
  */
 int32_t op_sum_steps(graph *g, int32_t a, int64_t rows, int reverse, uerr *e);
-int32_t op_scatter_steps(graph *g, int32_t a, int32_t idx, int64_t ncols, int64_t rows,
-                         int reverse, uerr *e);
+int32_t op_scatter_steps(graph *g, int32_t a, int32_t idx, int64_t ncols, int64_t rows, int reverse,
+                         uerr *e);
 /* Their split: parts for ncols columns over work elements added, and the
  * first column of part k of n (any split gives the same bits). */
 int op_steps_parts(int64_t ncols, int64_t work);

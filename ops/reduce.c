@@ -20,8 +20,8 @@ static int sum_infer(const graph *g, gnode *n, uerr *e)
     if (a->dt != g->dt)
         return op_shape_error(g, n, e, "expected a floating input of the graph's dtype");
     n->dt = a->dt;
-    if (n->ip[1] && (n->ip[0] != 0 || a->shape.rank != 2 || n->ip[1] < 0 ||
-                     a->shape.dim[0] % n->ip[1]))
+    if (n->ip[1] &&
+        (n->ip[0] != 0 || a->shape.rank != 2 || n->ip[1] < 0 || a->shape.dim[0] % n->ip[1]))
         return op_shape_error(g, n, e, "a sum over steps takes a matrix of whole steps");
     if (n->ip[0] == -1) {
         n->shape = shape_0();
