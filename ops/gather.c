@@ -143,52 +143,47 @@ static int scatter_infer(const graph *g, gnode *n, uerr *e)
 }
 
 /*
- * Rows 0 .. B-1 of G [B, H] scattered into rows j0 .. j1-1 of out [H, V]:
- * the scatter's column k is the sum, from 0 and in row order, of the rows
- * b with idx[b] = k; that column is written (acc = 0: the other columns
- * are left alone) or added to out once (acc = 1), so the result is
- * bit-identical to add(out, scatter(G, idx)). Rows sharing an index are
- * summed first in chunks of SCATTER_CHUNK units on the stack (no
- * allocation); a row whose index is unique is added at once.
+ * Rows 0 .. B-1 of G (row stride ldg) scattered into n hidden units: the
+ * scatter's column k is the sum, from 0 and in row order, of the rows b
+ * with idx[b] = k; unit j of that column, out[j * sj + k * sk], is
+ * written (acc = 0: the other columns are left alone) or added to once
+ * (acc = 1), so the result is bit-identical to add(out, scatter(G, idx)).
+ * The rows of an index are summed in chunks of SCATTER_CHUNK units on the
+ * stack (no allocation).
  */
 #define SCATTER_CHUNK 256
 
-static void scatter_rows(dtype dt, const void *Gv, int64_t H, const int32_t *idx, int64_t B,
-                         void *out, int64_t V, int64_t j0, int64_t j1, int acc)
+static void scatter_rows(dtype dt, const void *Gv, int64_t ldg, const int32_t *idx, int64_t B,
+                         void *out, int64_t sj, int64_t sk, int64_t n, int acc)
 {
     DT_EACH_REAL(dt, T, {
         const T *G = Gv;
-        T *y = out;
         for (int64_t b = 0; b < B; b++) {
             int32_t k = idx[b];
-            if (k < 0)
-                continue;
-            int seen = 0, more = 0;
+            int seen = k < 0;
             for (int64_t r = 0; r < b && !seen; r++)
                 seen = idx[r] == k;
             if (seen)
-                continue; /* summed with the first row of its index */
-            for (int64_t r = b + 1; r < B && !more; r++)
-                more = idx[r] == k;
-            if (!more) {
-                for (int64_t j = j0; j < j1; j++) {
-                    T s = 0;
-                    s += G[b * H + j];
-                    y[j * V + k] = acc ? y[j * V + k] + s : s;
-                }
-                continue;
-            }
-            for (int64_t c0 = j0; c0 < j1; c0 += SCATTER_CHUNK) {
-                int64_t nj = j1 - c0 < SCATTER_CHUNK ? j1 - c0 : SCATTER_CHUNK;
+                continue; /* padding, or summed with the first row of its index */
+            for (int64_t c0 = 0; c0 < n; c0 += SCATTER_CHUNK) {
+                int64_t nc = n - c0 < SCATTER_CHUNK ? n - c0 : SCATTER_CHUNK;
                 T s[SCATTER_CHUNK];
-                for (int64_t j = 0; j < nj; j++)
-                    s[j] = 0;
+                for (int64_t c = 0; c < nc; c++)
+                    s[c] = 0;
                 for (int64_t r = b; r < B; r++)
                     if (idx[r] == k)
-                        for (int64_t j = 0; j < nj; j++)
-                            s[j] += G[r * H + c0 + j];
-                for (int64_t j = 0; j < nj; j++)
-                    y[(c0 + j) * V + k] = acc ? y[(c0 + j) * V + k] + s[j] : s[j];
+                        for (int64_t c = 0; c < nc; c++)
+                            s[c] += G[r * ldg + c0 + c];
+                T *o = (T *)out + k * sk + c0 * sj;
+                if (!acc)
+                    for (int64_t c = 0; c < nc; c++)
+                        o[c * sj] = s[c];
+                else if (sj == 1)
+                    for (int64_t c = 0; c < nc; c++)
+                        o[c] = o[c] + s[c];
+                else
+                    for (int64_t c = 0; c < nc; c++)
+                        o[c * sj] = o[c * sj] + s[c];
             }
         }
     });
@@ -203,20 +198,49 @@ typedef struct scatter_job {
     int nparts;
 } scatter_job;
 
+/* A part's units side by side per column, [V, nc] in its scratch, while
+ * the steps are added (the adds then run along units, not down a column
+ * of out), in blocks of nc units that fit in this many bytes. */
+#define SCATTER_SCRATCH (128 * 1024)
+
+/* rows c0 .. c0+nc-1 of out [., V] from acc [V, nc] */
+static void unpack_units(dtype dt, const void *accv, int64_t nc, void *out, int64_t c0, int64_t V)
+{
+    DT_EACH_REAL(dt, T, {
+        const T *a = accv;
+        T *y = (T *)out + c0 * V;
+        for (int64_t j = 0; j < nc; j++)
+            for (int64_t k = 0; k < V; k++)
+                y[j * V + k] = a[k * nc + j];
+    });
+}
+
 /* Hidden units j0 .. j1-1 (rows of out), zeroed, then step by step in the
  * chain's order: the first step's columns written, the next ones added. */
 static void scatter_steps_part(void *ctx, int part, int thread)
 {
     (void)thread;
     const scatter_job *j = ctx;
+    dtype dt = (dtype)j->n->dt;
     int64_t j0 = op_steps_start(j->H, part, j->nparts);
-    int64_t j1 = op_steps_start(j->H, part + 1, j->nparts), R = j->n->ip[1];
-    size_t es = dtype_size((dtype)j->n->dt);
-    memset((char *)j->y + (size_t)(j0 * j->V) * es, 0, (size_t)((j1 - j0) * j->V) * es);
-    for (int64_t k = 0; k < j->nsteps; k++) {
-        int64_t s = j->n->ip[2] ? j->nsteps - 1 - k : k;
-        scatter_rows((dtype)j->n->dt, (const char *)j->G + (size_t)(s * R * j->H) * es, j->H,
-                     j->idx + s * R, R, j->y, j->V, j0, j1, k > 0);
+    int64_t j1 = op_steps_start(j->H, part + 1, j->nparts), R = j->n->ip[1], V = j->V;
+    size_t es = dtype_size(dt);
+    int64_t bn = SCATTER_SCRATCH / (int64_t)((size_t)V * es);
+    bn = bn > SCATTER_CHUNK ? SCATTER_CHUNK : bn;
+    void *acc = bn >= 16 ? pool_scratch((size_t)(bn * V) * es) : NULL;
+    if (!acc)
+        bn = j1 - j0; /* out's own layout */
+    for (int64_t c0 = j0; c0 < j1; c0 += bn) {
+        int64_t nc = j1 - c0 < bn ? j1 - c0 : bn;
+        void *o = acc ? acc : (char *)j->y + (size_t)(c0 * V) * es;
+        memset(o, 0, (size_t)(nc * V) * es);
+        for (int64_t k = 0; k < j->nsteps; k++) {
+            int64_t s = j->n->ip[2] ? j->nsteps - 1 - k : k;
+            scatter_rows(dt, (const char *)j->G + (size_t)(s * R * j->H + c0) * es, j->H,
+                         j->idx + s * R, R, o, acc ? 1 : V, acc ? nc : 1, nc, k > 0);
+        }
+        if (acc)
+            unpack_units(dt, acc, nc, j->y, c0, V);
     }
 }
 
@@ -233,7 +257,7 @@ static void scatter_forward(const graph *g, const gnode *n, void *const *in, voi
         return;
     }
     memset(out, 0, (size_t)(H * V) * dtype_size((dtype)n->dt));
-    scatter_rows((dtype)n->dt, in[0], H, in[1], B, out, V, 0, H, 0);
+    scatter_rows((dtype)n->dt, in[0], H, in[1], B, out, V, 1, H, 0);
 }
 
 /* out [H, V] += scatter(G, idx) */
@@ -241,7 +265,7 @@ static void op_scatter_accumulate(const graph *g, const gnode *n, void *const *i
 {
     int64_t H = n->shape.dim[0], V = n->shape.dim[1];
     int64_t B = g->nodes[n->in[0]].shape.dim[0];
-    scatter_rows((dtype)n->dt, in[0], H, in[1], B, out, V, 0, H, 1);
+    scatter_rows((dtype)n->dt, in[0], H, in[1], B, out, V, 1, H, 1);
 }
 
 static int32_t scatter_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined, uerr *e)

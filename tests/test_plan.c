@@ -719,14 +719,17 @@ static void test_step_sums_same_bits(void)
  * of row sums and two of scatters over the same 9 steps, one adding them
  * first to last and one last to first, so that one sum over steps reads
  * its stacked rows backwards; odd sizes (units not a multiple of 16),
- * padding ids (-1) and repeated ids, 3 threads.
+ * padding ids (-1), ids repeated within and across steps, 3 threads. A
+ * scatter into 7 columns adds along units in its scratch; into 1500 in
+ * float64, too many for the scratch, it adds into the output's columns.
  */
 static void test_step_sums_ops(void)
 {
-    enum { S = 9, R = 40, H = 101, V = 7 };
+    enum { S = 9, R = 40, H = 101 };
     int was = cpu_set_threads(3);
-    for (int f32 = 0; f32 < 2; f32++) {
-        dtype dt = f32 ? DT_F32 : DT_F64;
+    for (int f32 = 0; f32 < 4; f32++) {
+        dtype dt = f32 & 1 ? DT_F32 : DT_F64;
+        int64_t V = f32 & 2 ? 1500 : 7;
         uerr e = {0};
         graph g;
         CHECK_OK(graph_init(&g, dt, &e), &e);
@@ -750,8 +753,8 @@ static void test_step_sums_ops(void)
         for (int t = 0; t < S; t++)
             for (int r = 0; r < R; r++) {
                 int32_t *x = vals[X[t]];
-                x[r] = r % 11 == 3 ? -1 : x[r];
-                if (f32)
+                x[r] = r % 11 == 3 ? -1 : r % 3 == 1 ? 5 : x[r];
+                if (dt == DT_F32)
                     for (int j = 0; j < H; j++)
                         ((float *)vals[G[t]])[r * H + j] = (float)((double *)vals[G[t]])[r * H + j];
             }
@@ -771,8 +774,8 @@ static void test_step_sums_ops(void)
         for (int k = 0; k < 4; k++) {
             size_t bytes = (size_t)shape_numel(&g.nodes[out[k]].shape) * dtype_size(dt);
             CHECKF(!memcmp(exec_value(&x[0], out[k]), exec_value(&x[1], out[k]), bytes),
-                   "%s: %s chain %d differs from the per-step kernels", dtype_name(dt),
-                   k < 2 ? "sum" : "scatter", k);
+                   "%s V=%lld: %s chain %d differs from the per-step kernels", dtype_name(dt),
+                   (long long)V, k < 2 ? "sum" : "scatter", k);
         }
         for (int l = 0; l < 2; l++) {
             exec_free(&x[l]);
