@@ -165,12 +165,25 @@ static void scatter_rows(dtype dt, const void *Gv, int64_t ldg, const int32_t *i
                 seen = idx[r] == k;
             if (seen)
                 continue; /* padding, or summed with the first row of its index */
+            int more = 0;
+            for (int64_t r = b + 1; r < B && !more; r++)
+                more = idx[r] == k;
+            if (!more && sj == 1 && acc) {
+                /* a row alone in its column: its sum is 0 + the row */
+                T *o = (T *)out + k * sk;
+                for (int64_t c = 0; c < n; c++) {
+                    T s = 0;
+                    s += G[b * ldg + c];
+                    o[c] = o[c] + s;
+                }
+                continue;
+            }
             for (int64_t c0 = 0; c0 < n; c0 += SCATTER_CHUNK) {
                 int64_t nc = n - c0 < SCATTER_CHUNK ? n - c0 : SCATTER_CHUNK;
                 T s[SCATTER_CHUNK];
                 for (int64_t c = 0; c < nc; c++)
                     s[c] = 0;
-                for (int64_t r = b; r < B; r++)
+                for (int64_t r = b; r < (more ? B : b + 1); r++)
                     if (idx[r] == k)
                         for (int64_t c = 0; c < nc; c++)
                             s[c] += G[r * ldg + c0 + c];
