@@ -113,7 +113,7 @@ static const expect table[] = {
     {"vanishing_elman", "exact", 1, 47, 29, 6, 0, 0, 0, 17792u, 0xb1ec57cfa7b64c70u},
     {"vanishing_elman", "none", 0, 137, 0, 0, 0, 0, 0, 172480u, 0x985b340fd3ff7ba5u},
     {"vanishing_elman", "none", 1, 53, 0, 0, 0, 0, 0, 21312u, 0xbd02c920365614bbu},
-    {"word_language", "all", 0, 383, 174, 96, 4, 80, 2, 208384u, 0x756e1f346b2c2102u},
+    {"word_language", "all", 0, 346, 117, 39, 4, 80, 2, 208640u, 0xcd5b6006fbb4112au},
     {"word_language", "all", 1, 162, 79, 20, 1, 20, 2, 92352u, 0x3fd92e3408d0b8f5u},
     {"word_language", "exact", 0, 513, 252, 77, 0, 0, 0, 158784u, 0x6ab8f1fe5e59bac3u},
     {"word_language", "exact", 1, 179, 99, 20, 0, 0, 0, 6144u, 0x2d7c98f69ced1c2du},
