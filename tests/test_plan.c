@@ -654,7 +654,7 @@ static long class_multi(const char *name)
  * through one-hot ids) run as sums over steps split by hidden unit among
  * the threads (plan.h, "steps"): every gradient and the loss are bit for
  * bit those of the per-step chains, on 1 and on 3 threads, for each cell
- * and dtype. The sizes give each such sum 3 parts (T B H = 2^15 elements,
+ * and dtype. The sizes give each such sum 3 parts (T B H = 2^17 elements,
  * 64 units); V = 5 repeats ids within a step. Which thread claims a part
  * depends on the load, so the net runs again until one was shared.
  */
@@ -663,7 +663,7 @@ static void test_step_sums_same_bits(void)
     const char *cells[] = {"elman", "jordan", "lstm", "gru"};
     const plan_options chains = {.fuse = PLAN_FUSE_ALL, .no_step_sums = 1},
                        steps = {.fuse = PLAN_FUSE_ALL};
-    const int T = 16, B = 32, V = 5;
+    const int T = 64, B = 32, V = 5;
     hidden = 64;
     int was = cpu_set_threads(1);
     long shared = 0;
@@ -725,7 +725,7 @@ static void test_step_sums_same_bits(void)
  */
 static void test_step_sums_ops(void)
 {
-    enum { S = 9, R = 40, H = 101 };
+    enum { S = 9, R = 150, H = 101 }; /* 3 parts: 2^17 elements at least */
     int was = cpu_set_threads(3);
     for (int f32 = 0; f32 < 4; f32++) {
         dtype dt = f32 & 1 ? DT_F32 : DT_F64;
