@@ -371,6 +371,22 @@ static void gemm_split(gemm_job *j)
  * who packs. Its memory stays for the thread's life (freed at its end;
  * the main thread's at exit), at most GEMM_KEEP_BYTES; a product that
  * would pass that packs as usual.
+ *
+ * One slot serves a weight read both ways. The forward recurrence reads
+ * W^T at every step and the backward W: kept apart they were 8 MiB at
+ * H = 1024 float32, and S3's peak RSS passed its limit. The two are never
+ * read at once: the forward's products have all ended before the
+ * backward's start. Phases tell when that is: a product called outside
+ * any part of a pool job, and a table handed to a new job
+ * (gemm_keep_current), start a new phase, and a slot remembers the phase
+ * it was last read in. Nothing of an earlier phase is being read any more
+ * (the parts that read it have met), so a slot of the same key in the
+ * other layout, last read in an earlier phase, is packed over; within one
+ * phase (the parts of one job, which do not wait for each other) a slot
+ * is never packed over. A slot is packed over so once per run: a third
+ * change of layout (the forward recomputed in segments between the
+ * backward's) takes a slot of its own, as before, rather than packing W
+ * again for every segment.
  */
 #define GEMM_KEEP_SLOTS 16
 #define GEMM_KEEP_BYTES ((size_t)32 << 20)
@@ -379,8 +395,10 @@ typedef struct keep_slot {
     const void *key, *B;
     int64_t K, N, ldb;
     int tb;
+    int flipped; /* packed over in the other layout in its run */
     const gemm_variant *v;
     uint64_t epoch; /* the last run that used it */
+    uint64_t phase; /* the last phase of that run that used it */
     uint64_t token; /* a parameter packed under this token, or 0 */
     char *panels;
     size_t bytes;
@@ -392,6 +410,7 @@ typedef struct keep_table {
     size_t total;
     uint64_t epoch; /* of the current run; 0 outside one */
     uint64_t runs;
+    uint64_t phase; /* of the current phase (see above) */
     uint64_t token; /* of the current run (gemm_keep_begin) */
     int registered;
 } keep_table;
@@ -402,13 +421,23 @@ static _Thread_local keep_table *keep_cur;
 static pthread_key_t keep_key;
 static pthread_once_t keep_once = PTHREAD_ONCE_INIT;
 
+/* the kept bytes of every table, for gemm_keep_bytes */
+static _Atomic size_t keep_all;
+
+/* t's memory grew by delta bytes (which may wrap: a shrink) */
+static void keep_count(keep_table *t, size_t delta)
+{
+    t->total += delta;
+    atomic_fetch_add_explicit(&keep_all, delta, memory_order_relaxed);
+}
+
 static void keep_free(void *arg)
 {
     keep_table *t = arg;
     for (int i = 0; i < GEMM_KEEP_SLOTS; i++)
         free(t->s[i].panels);
     memset(t->s, 0, sizeof t->s);
-    t->total = 0;
+    keep_count(t, 0 - t->total);
     t->epoch = 0;
     t->registered = 0;
 }
@@ -445,13 +474,55 @@ void *gemm_keep_lend(void *table)
 
 void *gemm_keep_current(void)
 {
+    /* the parts of the job it is lent to are a phase of their own */
+    if (keep_cur) {
+        pthread_mutex_lock(&keep_cur->lock);
+        keep_cur->phase++;
+        pthread_mutex_unlock(&keep_cur->lock);
+    }
     return keep_cur;
+}
+
+size_t gemm_keep_bytes(void)
+{
+    return atomic_load_explicit(&keep_all, memory_order_relaxed);
 }
 
 static int keep_same(const keep_slot *s, const gemm_job *j)
 {
     return s->B == j->B && s->K == j->K && s->N == j->N && s->ldb == j->ldb && s->tb == j->tb &&
            s->v == j->v;
+}
+
+/* A slot of table t for j's op(B) under key, to pack into: the same
+ * key's other layout if that may be packed over (see above), else a free
+ * slot, else one no product of this run has used; never one read in this
+ * phase. NULL when all are taken. */
+static keep_slot *keep_victim(keep_table *t, const void *key, size_t need, int *flip)
+{
+    for (int i = 0; i < GEMM_KEEP_SLOTS; i++) {
+        keep_slot *s = &t->s[i];
+        if (s->key == key && s->epoch == t->epoch && s->phase != t->phase && !s->flipped) {
+            *flip = 1;
+            return s;
+        }
+    }
+    /* of the others: the one that held this key, else one large enough
+     * (a packing put in a smaller slot grows it while the larger stays),
+     * else any */
+    keep_slot *any = NULL, *fits = NULL;
+    for (int i = 0; i < GEMM_KEEP_SLOTS; i++) {
+        keep_slot *s = &t->s[i];
+        if (s->key && s->epoch == t->epoch)
+            continue;
+        if (s->key == key)
+            return s;
+        if (!fits && s->bytes >= need)
+            fits = s;
+        if (!any)
+            any = s;
+    }
+    return fits ? fits : any;
 }
 
 /* The packing of j's op(B) under key in table t (locked): kept, packed
@@ -465,15 +536,13 @@ static const char *keep_find(keep_table *t, const gemm_job *j, const void *key, 
             s = &t->s[i];
     if (s && (s->epoch == t->epoch || (bconst && t->token && s->token == t->token))) {
         s->epoch = t->epoch;
+        s->phase = t->phase;
         return s->panels;
     }
-    /* a free slot, else one no product of this run has used: never one
-     * this run packed (another part may be reading it; the same weight
-     * read the other way round has a slot of its own) */
-    for (int i = 0; i < GEMM_KEEP_SLOTS && !s; i++)
-        if (!t->s[i].key || t->s[i].epoch != t->epoch)
-            s = &t->s[i];
     size_t need = (size_t)j->npan * (size_t)j->K * (size_t)j->v->nr * j->es;
+    int flip = 0;
+    if (!s)
+        s = keep_victim(t, key, need, &flip);
     if (!s || t->total - s->bytes + need > GEMM_KEEP_BYTES)
         return NULL;
     if (s->bytes < need) {
@@ -485,7 +554,7 @@ static const char *keep_find(keep_table *t, const gemm_job *j, const void *key, 
         void *p = aligned_alloc(64, (need + 63) / 64 * 64);
         if (!p)
             return NULL;
-        t->total += (need + 63) / 64 * 64 - s->bytes;
+        keep_count(t, (need + 63) / 64 * 64 - s->bytes);
         free(s->panels);
         s->panels = p;
         s->bytes = (need + 63) / 64 * 64;
@@ -499,6 +568,8 @@ static const char *keep_find(keep_table *t, const gemm_job *j, const void *key, 
     s->tb = j->tb;
     s->v = j->v;
     s->epoch = t->epoch;
+    s->phase = t->phase;
+    s->flipped = flip;
     s->token = bconst ? t->token : 0;
     return s->panels;
 }
@@ -509,6 +580,8 @@ static const char *keep_lookup(const gemm_job *j, const gemm_opts *o)
     if (!o || !o->bkey || !t)
         return NULL;
     pthread_mutex_lock(&t->lock);
+    /* outside a part nothing else reads t now: a new phase */
+    t->phase += !pool_in_part();
     const char *panels = t->epoch ? keep_find(t, j, o->bkey, o->bconst) : NULL;
     pthread_mutex_unlock(&t->lock);
     return panels;

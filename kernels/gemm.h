@@ -68,10 +68,17 @@ void gemm_keep_end(void);
 /* The kept packings the calling thread's products use (its own table
  * within a bracket), and lending a table to this thread: products of a
  * pool job's parts on other threads then read and add to the packings of
- * the run that started the job. Returns the table it used before, to be
+ * the run that started the job. gemm_keep_current is called outside any
+ * part, when a job is about to start: what the thread's products read
+ * before it has been read for the last time by the time the job's parts
+ * ask (kernels/gemm.c: one slot for a weight read both ways). Returns the table it used before, to be
  * lent back at the part's end; NULL lends none. */
 void *gemm_keep_current(void);
 void *gemm_keep_lend(void *table);
+/* The bytes of kept packings all threads' tables hold now (each table's
+ * stay allocated between runs, for the next): tests check that a step
+ * keeps no more than it reads. */
+size_t gemm_keep_bytes(void);
 
 /* How many parts of products ran the reference loop because packing
  * memory could not be had (the same bits, many times slower), since the
