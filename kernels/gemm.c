@@ -551,13 +551,16 @@ static const char *keep_find(keep_table *t, const gemm_job *j, const void *key, 
             t->registered = 1;
             pthread_setspecific(keep_key, t);
         }
-        void *p = aligned_alloc(64, (need + 63) / 64 * 64);
-        if (!p)
-            return NULL;
-        keep_count(t, (need + 63) / 64 * 64 - s->bytes);
+        /* the old memory first (not read in this phase), so that it
+         * leaves no hole behind in the heap (kernels/pool.c) */
         free(s->panels);
-        s->panels = p;
+        keep_count(t, 0 - s->bytes);
+        memset(s, 0, sizeof *s);
+        s->panels = aligned_alloc(64, (need + 63) / 64 * 64);
+        if (!s->panels)
+            return NULL;
         s->bytes = (need + 63) / 64 * 64;
+        keep_count(t, s->bytes);
     }
     j->v->pack(j->tb, j->K, j->B, j->ldb, j->N, 0, j->npan, s->panels);
     s->key = key;

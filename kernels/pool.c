@@ -166,10 +166,15 @@ static void *scratch_get(int slot, size_t bytes)
      * so growing by more would only leave memory unused (two threads at
      * 1024 units: 3 MiB) */
     size_t want = (bytes + 4095) / 4096 * 4096;
+    /* the old buffer first: its contents are not kept, and freed after
+     * the new one was had it stayed behind as a hole in the heap, counted
+     * in the peak RSS until something smaller happened to reuse it */
+    free(s->p);
+    s->p = NULL;
+    s->bytes = 0;
     void *p = aligned_alloc(64, want);
     if (!p)
         return NULL;
-    free(s->p);
     s->p = p;
     s->bytes = want;
     pthread_setspecific(scratch_key, tls_scratch);

@@ -5,7 +5,8 @@
  * four transpose combinations, leading dimensions wider than the rows,
  * operands off 64-byte boundaries, writing and accumulating, float32 and
  * float64, on 1, 2 and 3 threads, with B packed per product and kept
- * across products; no element of C outside the product is
+ * across products (one slot for B and B^T in turn, never within one
+ * job's parts); no element of C outside the product is
  * touched. The packings alone against their layouts, at row and panel
  * ranges that start and end anywhere. Also: the AVX-512 and AVX2 paths
  * agree with smallmm.h's kernel on the products matmul may send to either.
@@ -381,6 +382,103 @@ static void test_keep_fresh_thread(void)
            (long long)bad);
 }
 
+/*
+ * One slot serves a weight read both ways (kernels/gemm.c). Products
+ * called outside any part are each a phase of their own: under one key,
+ * B^T then B packs over the first slot; a third change of layout in the
+ * same run takes a slot of its own (the forward recomputed between the
+ * backward's segments), and the next run packs into those two again.
+ * The parts of one pool job are one phase: there the two layouts get a
+ * slot each (one part may still read what the other would pack over).
+ * Each product's bits are the reference's. In a fresh thread, whose table
+ * starts empty; the other threads keep no packings meanwhile.
+ */
+enum { BW_M = 16, BW_K = 72 };
+static float bw_A[BW_M * BW_K], bw_B[BW_K * BW_K];
+static const char bw_key = 0;
+
+/* 0 if gemm with op(B) = B^T (tb) or B gives the reference's bits */
+static int bw_product(int tb)
+{
+    float C[BW_M * BW_K], R[BW_M * BW_K];
+    gemm_opts o = {-1, &bw_key, 0};
+    gemm_f32(0, tb, BW_M, BW_K, BW_K, bw_A, BW_K, bw_B, BW_K, C, BW_K, 0, &o);
+    gemm_ref_f32(0, tb, BW_M, BW_K, BW_K, bw_A, BW_K, bw_B, BW_K, R, BW_K, 0);
+    return memcmp(C, R, sizeof C) != 0;
+}
+
+typedef struct bw_job {
+    void *table;
+    _Atomic int bad, outside; /* outside: a part ran with !pool_in_part() */
+} bw_job;
+
+static void bw_part(void *ctx, int part, int thread)
+{
+    (void)thread;
+    bw_job *j = ctx;
+    void *was = gemm_keep_lend(j->table);
+    j->outside |= !pool_in_part();
+    j->bad |= bw_product(part & 1);
+    gemm_keep_lend(was);
+}
+
+static void *both_ways(void *arg)
+{
+    size_t *got = arg; /* [run * 4 + product]: kept bytes; [8]: bad bits */
+    for (int i = 0; i < BW_M * BW_K; i++)
+        bw_A[i] = (float)uniform();
+    for (int i = 0; i < BW_K * BW_K; i++)
+        bw_B[i] = (float)uniform();
+    size_t base = gemm_keep_bytes();
+    for (int run = 0; run < 2; run++) {
+        gemm_keep_begin(0);
+        for (int i = 0; i < 4; i++) {
+            got[8] |= (size_t)bw_product(!(i & 1));
+            got[run * 4 + i] = gemm_keep_bytes() - base;
+        }
+        gemm_keep_end();
+    }
+    return NULL;
+}
+
+/* B and B^T as the two parts of one job on 3 threads */
+static void *both_ways_job(void *arg)
+{
+    size_t *got = arg; /* kept bytes, parts run outside a part, bad bits */
+    size_t base = gemm_keep_bytes();
+    gemm_keep_begin(0);
+    bw_job j = {.table = gemm_keep_current()};
+    int was = cpu_set_threads(3);
+    pool_for(-1, 2, bw_part, &j);
+    cpu_set_threads(was);
+    gemm_keep_end();
+    got[0] = gemm_keep_bytes() - base;
+    got[1] = (size_t)j.outside;
+    got[2] = (size_t)j.bad;
+    return NULL;
+}
+
+static void test_keep_both_ways(void)
+{
+    size_t got[9] = {0}, job[3] = {0};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, both_ways, got) == 0);
+    pthread_join(t, NULL);
+    size_t one = got[0];
+    CHECKF(got[8] == 0, "a kept packing gave other bits than the reference");
+    CHECKF(one >= (size_t)BW_K * BW_K * sizeof(float), "B^T kept in %zu bytes", one);
+    static const size_t slots[8] = {1, 1, 2, 2, 2, 2, 2, 2};
+    for (int i = 0; i < 8; i++)
+        CHECKF(got[i] == slots[i] * one, "run %d product %d: %zu bytes kept, want %zu x %zu",
+               i / 4, i % 4, got[i], slots[i], one);
+    CHECK(pthread_create(&t, NULL, both_ways_job, job) == 0);
+    pthread_join(t, NULL);
+    CHECKF(job[2] == 0, "a kept packing read in a job gave other bits than the reference");
+    CHECKF(job[1] == 0, "the pool ran a part in line, not as a part");
+    CHECKF(job[0] == 2 * one, "a job's parts read B and B^T: %zu bytes kept, want %zu", job[0],
+           2 * one);
+}
+
 static void test_env(void)
 {
     uerr e = {0};
@@ -402,6 +500,7 @@ int main(void)
     RUN(test_keep_scope);
     RUN(test_keep_token);
     RUN(test_keep_fresh_thread);
+    RUN(test_keep_both_ways);
     RUN(test_pool_counts);
     RUN(test_smallmm_agrees);
     CHECK_EXIT();

@@ -15,7 +15,9 @@
  *   reset by the program itself);
  * - the rewrites happen: the sums over time of W and V become stacked
  *   products, the output projection one product over all steps, and a
- *   large recurrent weight is read as W^T.
+ *   large recurrent weight is read as W^T;
+ * - a step at S3's widths keeps one packing of each weight it reads per
+ *   step, W read both ways included (kernels/gemm.c), on 1 and 3 threads.
  */
 #include "check.h"
 #include "leaves.h"
@@ -396,6 +398,41 @@ static void test_row_run_dropped_when_rows_meet(void)
         plan_free(&p);
         graph_free(&g);
     }
+    cpu_set_threads(was);
+}
+
+/*
+ * The kept packings of a step at S3's widths (H = 1024, V = 128, B = 64;
+ * fewer steps): the forward reads W^T and the backward W, and one slot
+ * holds both in turn (kernels/gemm.c), so a step keeps one packing of W
+ * and one of the 128 x 1024 weight a step reads, 4.5 MiB. Two slots for
+ * W, 8 MiB, put S3's peak RSS over issue 10's limit. On 1 thread (no row
+ * runs) and 3 (the forward and the backward each one run).
+ */
+static void test_kept_packings_one_per_weight(void)
+{
+    const int T = 3, B = 64, V = 128, H = 1024;
+    const plan_options pa = {.fuse = PLAN_FUSE_ALL};
+    int was = cpu_set_threads(1);
+    hidden = H;
+    /* the table's slots from the tests before are reused, never added to */
+    size_t before = gemm_keep_bytes(), w = (size_t)H * H * sizeof(float);
+    size_t most = before + w + (size_t)V * H * sizeof(float);
+    for (int th = 1; th <= 3; th += 2) {
+        uerr e = {0};
+        result r = {0};
+        cpu_set_threads(th);
+        CHECK_OK(run_net("elman", "tanh", DT_F32, T, B, V, &pa, &r, &e), &e);
+        size_t after = gemm_keep_bytes();
+        CHECKF(after >= w && after <= most,
+               "%d threads: %.2f MiB kept after a step (%.2f before), want at least %.2f (W) "
+               "and at most %.2f (W and the 128 x 1024 weight once each)",
+               th, after / 1048576.0, before / 1048576.0, w / 1048576.0, most / 1048576.0);
+        printf("  %d threads: %.2f MiB of packings kept (%.2f before the first)\n", th,
+               after / 1048576.0, before / 1048576.0);
+        result_free(&r);
+    }
+    hidden = 6;
     cpu_set_threads(was);
 }
 
@@ -800,5 +837,6 @@ int main(void)
     RUN(test_gathers_read_transposed_table);
     RUN(test_step_sums_same_bits);
     RUN(test_step_sums_ops);
+    RUN(test_kept_packings_one_per_weight);
     CHECK_EXIT();
 }
