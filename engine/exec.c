@@ -201,6 +201,8 @@ static void run_rows(const exec *x, const plan_rows_run *run)
         if (!s->nin)
             s->fn(s->g, &s->g->nodes[s->node], NULL, x->ptr[s->out]);
     }
+    /* called here, before the parts start: the table then knows that the
+     * products before the run have ended (kernels/gemm.h) */
     rows_job j = {x, run, n < 1 ? 1 : n, gemm_keep_current()};
     pool_for(cls, j.nparts, rows_part, &j);
 }

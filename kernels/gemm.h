@@ -68,11 +68,12 @@ void gemm_keep_end(void);
 /* The kept packings the calling thread's products use (its own table
  * within a bracket), and lending a table to this thread: products of a
  * pool job's parts on other threads then read and add to the packings of
- * the run that started the job. gemm_keep_current is called outside any
- * part, when a job is about to start: what the thread's products read
- * before it has been read for the last time by the time the job's parts
- * ask (kernels/gemm.c: one slot for a weight read both ways). Returns the table it used before, to be
- * lent back at the part's end; NULL lends none. */
+ * the run that started the job. gemm_keep_lend returns the table it used
+ * before, to be lent back at the part's end; NULL lends none.
+ * gemm_keep_current is called outside any part, as a job is about to
+ * start: by the time the job's parts ask, what the thread's products read
+ * before has been read for the last time (kernels/gemm.c: one slot for a
+ * weight read both ways). */
 void *gemm_keep_current(void);
 void *gemm_keep_lend(void *table);
 /* The bytes of kept packings all threads' tables hold now (each table's

@@ -469,8 +469,8 @@ static void test_keep_both_ways(void)
     CHECKF(one >= (size_t)BW_K * BW_K * sizeof(float), "B^T kept in %zu bytes", one);
     static const size_t slots[8] = {1, 1, 2, 2, 2, 2, 2, 2};
     for (int i = 0; i < 8; i++)
-        CHECKF(got[i] == slots[i] * one, "run %d product %d: %zu bytes kept, want %zu x %zu",
-               i / 4, i % 4, got[i], slots[i], one);
+        CHECKF(got[i] == slots[i] * one, "run %d product %d: %zu bytes kept, want %zu x %zu", i / 4,
+               i % 4, got[i], slots[i], one);
     CHECK(pthread_create(&t, NULL, both_ways_job, job) == 0);
     pthread_join(t, NULL);
     CHECKF(job[2] == 0, "a kept packing read in a job gave other bits than the reference");
