@@ -455,6 +455,13 @@ static void keep_init(void)
 
 void gemm_keep_begin(uint64_t token)
 {
+    /* on its own thread: the packings of a run whose parts all ran on
+     * workers (lent the table) are freed at this thread's end too */
+    if (!keep.registered) {
+        pthread_once(&keep_once, keep_init);
+        keep.registered = 1;
+        pthread_setspecific(keep_key, &keep);
+    }
     keep_cur = &keep;
     keep.epoch = ++keep.runs;
     keep.token = token;
@@ -546,11 +553,6 @@ static const char *keep_find(keep_table *t, const gemm_job *j, const void *key, 
     if (!s || t->total - s->bytes + need > GEMM_KEEP_BYTES)
         return NULL;
     if (s->bytes < need) {
-        pthread_once(&keep_once, keep_init);
-        if (!t->registered && t == &keep) {
-            t->registered = 1;
-            pthread_setspecific(keep_key, t);
-        }
         /* the old memory first (not read in this phase), so that it
          * leaves no hole behind in the heap (kernels/pool.c) */
         free(s->panels);
