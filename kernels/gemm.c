@@ -386,7 +386,8 @@ static void gemm_split(gemm_job *j)
  * is never packed over. A slot is packed over so once per run: a third
  * change of layout (the forward recomputed in segments between the
  * backward's) takes a slot of its own, as before, rather than packing W
- * again for every segment.
+ * again for every segment. Nor is a slot kept across runs (a token's)
+ * packed over: the next run would pack both layouts again.
  */
 #define GEMM_KEEP_SLOTS 16
 #define GEMM_KEEP_BYTES ((size_t)32 << 20)
@@ -509,7 +510,8 @@ static keep_slot *keep_victim(keep_table *t, const void *key, size_t need, int *
 {
     for (int i = 0; i < GEMM_KEEP_SLOTS; i++) {
         keep_slot *s = &t->s[i];
-        if (s->key == key && s->epoch == t->epoch && s->phase != t->phase && !s->flipped) {
+        if (s->key == key && s->epoch == t->epoch && s->phase != t->phase && !s->flipped &&
+            !s->token) {
             *flip = 1;
             return s;
         }

@@ -348,6 +348,32 @@ static void test_keep_token(void)
     }
 }
 
+/* A parameter read both ways under a token keeps a slot per layout: the
+ * next run with that token reads both packings (the old values show),
+ * rather than packing one over the other in every run. */
+static void test_keep_token_both_ways(void)
+{
+    enum { M = 16, K = 40 };
+    static float A[M * K], B[K * K], B0[K * K], C[M * K], R[M * K];
+    for (int i = 0; i < M * K; i++)
+        A[i] = (float)uniform();
+    for (int i = 0; i < K * K; i++)
+        B0[i] = B[i] = (float)uniform();
+    static const char key = 0;
+    gemm_opts par = {-1, &key, 1};
+    for (int run = 0; run < 2; run++) {
+        gemm_keep_begin(12);
+        for (int tb = 1; tb >= 0; tb--) {
+            gemm_f32(0, tb, M, K, K, A, K, B, K, C, K, 0, &par);
+            gemm_ref_f32(0, tb, M, K, K, A, K, B0, K, R, K, 0);
+            CHECKF(!memcmp(C, R, sizeof C), "run %d, B%s", run, tb ? "^T" : "");
+        }
+        gemm_keep_end();
+        for (int i = 0; i < K * K; i++)
+            B[i] = (float)uniform();
+    }
+}
+
 /* A kept B with an untransposed A needs no scratch at all, and a thread
  * that never had any (a fresh one: sampling's, a worker's) must still
  * run the vector kernels, not the reference loop kept for when packing
@@ -499,6 +525,7 @@ int main(void)
     RUN(test_large);
     RUN(test_keep_scope);
     RUN(test_keep_token);
+    RUN(test_keep_token_both_ways);
     RUN(test_keep_fresh_thread);
     RUN(test_keep_both_ways);
     RUN(test_pool_counts);
