@@ -31,6 +31,16 @@ static double uniform(void)
     return (double)(seed >> 11) / 9007199254740992.0 * 2.0 - 1.0;
 }
 
+/* n uniform floats into x, and the same into copy unless it is NULL */
+static void uniforms(float *x, float *copy, int n)
+{
+    for (int i = 0; i < n; i++) {
+        x[i] = (float)uniform();
+        if (copy)
+            copy[i] = x[i];
+    }
+}
+
 /* One product by the reference, then by gemm on every path the CPU has
  * and (when it is large enough to be split) on 1, 2 and 3 threads, each
  * on a copy of the same C with guard elements around it; 1 if every bit
@@ -328,10 +338,8 @@ static void test_keep_token(void)
 {
     enum { M = 16, N = 40, K = 24 };
     static float A[M * K], B[K * N], B0[K * N], C[M * N], R[M * N];
-    for (int i = 0; i < M * K; i++)
-        A[i] = (float)uniform();
-    for (int i = 0; i < K * N; i++)
-        B0[i] = B[i] = (float)uniform();
+    uniforms(A, NULL, M * K);
+    uniforms(B, B0, K * N);
     static const char key = 0;
     gemm_opts par = {-1, &key, 1}, act = {-1, &key, 0};
     const uint64_t tokens[4] = {7, 7, 8, 0};
@@ -355,10 +363,8 @@ static void test_keep_token_both_ways(void)
 {
     enum { M = 16, K = 40 };
     static float A[M * K], B[K * K], B0[K * K], C[M * K], R[M * K];
-    for (int i = 0; i < M * K; i++)
-        A[i] = (float)uniform();
-    for (int i = 0; i < K * K; i++)
-        B0[i] = B[i] = (float)uniform();
+    uniforms(A, NULL, M * K);
+    uniforms(B, B0, K * K);
     static const char key = 0;
     gemm_opts par = {-1, &key, 1};
     for (int run = 0; run < 2; run++) {
@@ -369,8 +375,7 @@ static void test_keep_token_both_ways(void)
             CHECKF(!memcmp(C, R, sizeof C), "run %d, B%s", run, tb ? "^T" : "");
         }
         gemm_keep_end();
-        for (int i = 0; i < K * K; i++)
-            B[i] = (float)uniform();
+        uniforms(B, NULL, K * K);
     }
 }
 
@@ -451,10 +456,8 @@ static void bw_part(void *ctx, int part, int thread)
 static void *both_ways(void *arg)
 {
     size_t *got = arg; /* [run * 4 + product]: kept bytes; [8]: bad bits */
-    for (int i = 0; i < BW_M * BW_K; i++)
-        bw_A[i] = (float)uniform();
-    for (int i = 0; i < BW_K * BW_K; i++)
-        bw_B[i] = (float)uniform();
+    uniforms(bw_A, NULL, BW_M * BW_K);
+    uniforms(bw_B, NULL, BW_K * BW_K);
     size_t base = gemm_keep_bytes();
     for (int run = 0; run < 2; run++) {
         gemm_keep_begin(0);
