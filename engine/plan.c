@@ -591,6 +591,53 @@ int plan_build(const graph *g, const int32_t *outputs, int nout, const plan_opti
     return rc;
 }
 
+/* FNV-1a, fed field by field so that no padding byte is read */
+static uint64_t fnv(uint64_t h, const void *v, size_t n)
+{
+    const unsigned char *b = v;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static uint64_t digest_graph(uint64_t h, const graph *g)
+{
+    h = fnv(h, &g->n, sizeof g->n);
+    for (int32_t i = 0; i < g->n; i++) {
+        const gnode *nd = &g->nodes[i];
+        h = fnv(h, nd->in, nd->nin * sizeof nd->in[0]);
+        h = fnv(h, nd->ip, sizeof nd->ip);
+        h = fnv(h, &nd->fp, sizeof nd->fp);
+        h = fnv(h, &nd->shape.rank, sizeof nd->shape.rank);
+        h = fnv(h, nd->shape.dim, (size_t)nd->shape.rank * sizeof nd->shape.dim[0]);
+        h = fnv(h, &nd->op, sizeof nd->op);
+        h = fnv(h, &nd->dt, sizeof nd->dt);
+        h = fnv(h, &nd->nin, sizeof nd->nin);
+        h = fnv(h, &nd->flags, sizeof nd->flags);
+        h = fnv(h, &nd->t, sizeof nd->t);
+    }
+    return h;
+}
+
+uint64_t plan_digest(const plan *p, const graph *g)
+{
+    uint64_t h = digest_graph(digest_graph(0xcbf29ce484222325ULL, g), &p->vg);
+    for (int32_t i = 0; i < p->ninstr; i++) {
+        const plan_instr *in = &p->instr[i];
+        h = fnv(h, &in->kind, sizeof in->kind);
+        h = fnv(h, &in->node, sizeof in->node);
+        h = fnv(h, &in->out, sizeof in->out);
+    }
+    h = fnv(h, p->offset, (size_t)(p->nnodes + p->vg.n) * sizeof p->offset[0]);
+    for (int32_t k = 0; k < p->nruns; k++) {
+        const plan_rows_run *r = &p->runs[k];
+        h = fnv(h, &r->first, sizeof r->first);
+        h = fnv(h, &r->n, sizeof r->n);
+        h = fnv(h, &r->M, sizeof r->M);
+    }
+    return fnv(h, &p->arena_bytes, sizeof p->arena_bytes);
+}
+
 void plan_free(plan *p)
 {
     free(p->instr);

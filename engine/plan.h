@@ -155,6 +155,14 @@ void plan_free(plan *p);
 unsigned plan_rows_split(const plan *p, const graph *g, int32_t i);
 int plan_rows_free(const plan *p, const graph *g, int32_t i);
 
+/* A hash of everything the plan runs: each node's op, inputs, parameters,
+ * shape, dtype, flags and step (of g and of the plan's own graph; names
+ * left out), the program, every buffer's offset, the row runs and the
+ * arena's size. Equal digests: the same kernels on the same buffers in the
+ * same order, so the same bits and the same work. The bench and the tests
+ * hold a preset's plan against its custom form's with it. */
+uint64_t plan_digest(const plan *p, const graph *g);
+
 /* The graph and node of a global id. */
 static inline const graph *plan_graph_of(const plan *p, const graph *g, int32_t id)
 {

@@ -185,6 +185,20 @@ fail:
     return rc;
 }
 
+/* Zeroed, at a multiple of 64 bytes: the block's base aligned as each
+ * parameter's offset in it is, so the kernels read every weight row at the
+ * same place in a cache line whatever the heap held before (loading a
+ * config file or the preset's text moved it, and timed the same plan
+ * apart). NULL when out of memory. */
+static void *zalloc64(size_t bytes)
+{
+    bytes = (bytes + 63) / 64 * 64;
+    void *p = aligned_alloc(64, bytes);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
+}
+
 int net_attach(net *n, uerr *e)
 {
     model *m = &n->m;
@@ -199,14 +213,14 @@ int net_attach(net *n, uerr *e)
         n->nparam += (int64_t)(((size_t)k + align - 1) / align * align);
         n->nweights += k;
     }
-    n->params = calloc((size_t)n->nparam + 1, n->es);
+    n->params = zalloc64(((size_t)n->nparam + 1) * n->es);
     n->grads_in_arena = n->p.fixed && m->nparams > 0;
     for (int i = 0; n->grads_in_arena && i < m->nparams; i++)
         n->grads_in_arena = exec_value(&n->x, n->gt.param_grad[i]) ==
                             (char *)n->x.arena + (size_t)n->off[i] * n->es;
-    n->grads = n->grads_in_arena ? n->x.arena : calloc((size_t)n->nparam + 1, n->es);
+    n->grads = n->grads_in_arena ? n->x.arena : zalloc64(((size_t)n->nparam + 1) * n->es);
     n->state_bytes = (size_t)(B * m->S) * n->es;
-    n->h0 = calloc(n->state_bytes ? n->state_bytes : 1, 1);
+    n->h0 = zalloc64(n->state_bytes ? n->state_bytes : 1);
     n->yprev = malloc((size_t)B * sizeof(int32_t));
     n->xs = calloc((size_t)(T * B), sizeof(int32_t));
     if (m->dense && !(n->xd = calloc((size_t)(T * B * m->V), n->es))) {
