@@ -3,6 +3,7 @@
  * line of JSON, so that the peak RSS printed belongs to that measurement.
  *
  *   bench step   V H T B DTYPE [reps] [fuse] [cell]  training steps
+ *   bench pair   V H T B DTYPE reps fuse A B  two cells' steps, interleaved
  *   bench own    CONFIG V [KEY=VALUE]...      the memory of `unroll train`'s step
  *   bench sample V H LENGTH [reps]             generation, batch 1
  *   bench build  V H T [fuse]                  unroll + build_grad + plan time
@@ -120,53 +121,125 @@ static int fail(const uerr *e)
     return 1;
 }
 
+/* A net of CELL at the given sizes with its SGD, ready to step: what
+ * bench step and bench pair time. The ids are drawn once (seed 2), so two
+ * steppers of the same sizes read the same data. */
+typedef struct stepper {
+    spec s;
+    net n;
+    optim o;
+    double build_s;
+} stepper;
+
+static int stepper_init(stepper *st, int64_t V, int64_t H, int64_t T, int64_t B,
+                        const char *dt_name, int fuse, const char *cell, uerr *e)
+{
+    memset(st, 0, sizeof *st);
+    if (load_spec(&st->s, cell, H, T, B, dt_name, e))
+        return 1;
+    plan_options po = {.fuse = fuse};
+    double t0 = now_s();
+    if (net_init(&st->n, &st->s, V, B, T, NET_TRAIN, &po, e))
+        return 1;
+    st->build_s = now_s() - t0;
+    net_init_params(&st->n, 1, 0.01);
+    rng r;
+    rng_seed(&r, 2);
+    for (int64_t i = 0; i < T * B; i++) {
+        st->n.xs[i] = (int32_t)rng_below(&r, (uint64_t)V);
+        st->n.ys[i] = (int32_t)rng_below(&r, (uint64_t)V);
+    }
+    return optim_init(&st->o, &st->s, st->n.nparam, e);
+}
+
+/* one training step: wall and process-CPU milliseconds */
+static int stepper_step(stepper *st, double *loss, double *ms, double *cpu_ms, uerr *e)
+{
+    double t1 = now_s(), c1 = cpu_now_s();
+    if (net_run(&st->n, loss, e))
+        return 1;
+    optim_step(&st->o, st->n.params, st->n.grads);
+    *ms = 1e3 * (now_s() - t1);
+    *cpu_ms = 1e3 * (cpu_now_s() - c1);
+    return 0;
+}
+
+static void stepper_free(stepper *st)
+{
+    optim_free(&st->o);
+    net_free(&st->n);
+    spec_free(&st->s);
+}
+
 static int bench_step(int64_t V, int64_t H, int64_t T, int64_t B, const char *dt_name, int reps,
                       int fuse, const char *cell)
 {
     uerr e = {0};
-    spec s;
-    if (load_spec(&s, cell, H, T, B, dt_name, &e))
-        return fail(&e);
-    plan_options po = {.fuse = fuse};
-    net n;
-    double t0 = now_s();
-    if (net_init(&n, &s, V, B, T, NET_TRAIN, &po, &e))
-        return fail(&e);
-    double build_s = now_s() - t0;
-    net_init_params(&n, 1, 0.01);
-    rng r;
-    rng_seed(&r, 2);
-    for (int64_t i = 0; i < T * B; i++) {
-        n.xs[i] = (int32_t)rng_below(&r, (uint64_t)V);
-        n.ys[i] = (int32_t)rng_below(&r, (uint64_t)V);
-    }
-    optim o;
-    if (optim_init(&o, &s, n.nparam, &e))
+    stepper st;
+    if (stepper_init(&st, V, H, T, B, dt_name, fuse, cell, &e))
         return fail(&e);
     int warm = reps / 4 > 2 ? reps / 4 : 2;
     double *ms = malloc((size_t)reps * sizeof(double)), loss = 0;
     double *cms = malloc((size_t)reps * sizeof(double));
     for (int i = -warm; i < reps; i++) {
-        double t1 = now_s(), c1 = cpu_now_s();
-        if (net_run(&n, &loss, &e))
+        double w, c;
+        if (stepper_step(&st, &loss, &w, &c, &e))
             return fail(&e);
-        optim_step(&o, n.params, n.grads);
-        if (i >= 0) {
-            ms[i] = 1e3 * (now_s() - t1);
-            cms[i] = 1e3 * (cpu_now_s() - c1);
-        }
+        if (i >= 0)
+            ms[i] = w, cms[i] = c;
     }
     double med = median(ms, reps);
     printf("{\"ms\": %.6f, \"cpu_ms\": %.6f, \"tokens_per_s\": %.1f, \"rss_mib\": %.2f, ",
            med, median(cms, reps), (double)(T * B) / (med * 1e-3), peak_rss_mib());
-    print_memory(&n, &o);
-    printf(", \"build_s\": %.4f, \"nodes\": %d, \"instrs\": %d, \"loss\": %.9g}\n", build_s,
-           n.m.g.n, n.p.ninstr, loss);
+    print_memory(&st.n, &st.o);
+    printf(", \"build_s\": %.4f, \"nodes\": %d, \"instrs\": %d, \"plan\": \"%016llx\", "
+           "\"loss\": %.9g}\n",
+           st.build_s, st.n.m.g.n, st.n.p.ninstr,
+           (unsigned long long)plan_digest(&st.n.p, &st.n.m.g), loss);
     free(ms);
     free(cms);
-    optim_free(&o);
-    net_free(&n);
-    spec_free(&s);
+    stepper_free(&st);
+    return 0;
+}
+
+/* Two nets in one process (a preset and its custom form), their steps
+ * interleaved, in turn first: both see the same load, the same clock
+ * speed and the same heap, so their ratio holds on a busy machine where
+ * two processes' medians do not. Each net's step starts with the other's
+ * data in the caches: the figures are of that, for both alike. */
+static int bench_pair(int64_t V, int64_t H, int64_t T, int64_t B, const char *dt_name, int reps,
+                      int fuse, const char *cell_a, const char *cell_b)
+{
+    uerr e = {0};
+    stepper st[2];
+    if (stepper_init(&st[0], V, H, T, B, dt_name, fuse, cell_a, &e) ||
+        stepper_init(&st[1], V, H, T, B, dt_name, fuse, cell_b, &e))
+        return fail(&e);
+    int warm = reps / 4 > 2 ? reps / 4 : 2;
+    double *ms = malloc(5 * (size_t)reps * sizeof(double)), loss[2] = {0, 0};
+    double *cms = ms + reps * 2, *ratio = ms + reps * 4;
+    for (int i = -warm; i < reps; i++)
+        for (int k = 0; k < 2; k++) {
+            int which = (k + (i & 1)) % 2;
+            double w, c;
+            if (stepper_step(&st[which], &loss[which], &w, &c, &e))
+                return fail(&e);
+            if (i >= 0)
+                ms[which * reps + i] = w, cms[which * reps + i] = c;
+        }
+    for (int i = 0; i < reps; i++)
+        ratio[i] = ms[reps + i] / ms[i];
+    uint64_t da = plan_digest(&st[0].n.p, &st[0].n.m.g), db = plan_digest(&st[1].n.p, &st[1].n.m.g);
+    printf("{\"ms_a\": %.6f, \"ms_b\": %.6f, \"ratio\": %.6f, ", median(ms, reps),
+           median(ms + reps, reps), median(ratio, reps));
+    printf("\"cpu_ms_a\": %.6f, \"cpu_ms_b\": %.6f, \"nodes_a\": %d, \"nodes_b\": %d, "
+           "\"instrs_a\": %d, \"instrs_b\": %d, \"same_plan\": %s, \"loss_a\": %.9g, "
+           "\"loss_b\": %.9g}\n",
+           median(cms, reps), median(cms + reps, reps), st[0].n.m.g.n, st[1].n.m.g.n,
+           st[0].n.p.ninstr, st[1].n.p.ninstr, da == db ? "true" : "false", loss[0], loss[1]);
+    free(ms);
+    stepper_free(&st[0]);
+    stepper_free(&st[1]);
     return 0;
 }
 
@@ -296,6 +369,9 @@ int main(int argc, char **argv)
         return bench_step(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]),
                           argv[6], argc > 7 ? atoi(argv[7]) : 20, fuse_arg(argc, argv, 8),
                           argc > 9 ? argv[9] : "elman");
+    if (argc == 11 && !strcmp(argv[1], "pair"))
+        return bench_pair(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]),
+                          argv[6], atoi(argv[7]), fuse_arg(argc, argv, 8), argv[9], argv[10]);
     if (argc >= 4 && !strcmp(argv[1], "own"))
         return bench_own(argv[2], atoll(argv[3]), argc - 4, argv + 4);
     if (argc >= 5 && !strcmp(argv[1], "sample"))
@@ -307,7 +383,7 @@ int main(int argc, char **argv)
     if (argc == 5 && !strcmp(argv[1], "text"))
         return bench_text(argv[2], atoll(argv[3]), atoll(argv[4]));
     fprintf(stderr, "usage: bench step V H T B DTYPE [REPS] [FUSE] [CELL|CONFIG.yaml] | "
-                    "own CONFIG V [KEY=VALUE]... | sample V H LENGTH [REPS] | build V H T [FUSE] | "
+                    "pair V H T B DTYPE REPS FUSE CELL_A CELL_B | own CONFIG V [KEY=VALUE]... | sample V H LENGTH [REPS] | build V H T [FUSE] | "
                     "text PATH V N\n");
     return 2;
 }

@@ -14,7 +14,9 @@
 #
 # and each preset (elman, jordan, lstm, gru) against its custom form
 # (configs/*_custom.yaml) at V=65 H=128 T=32 B=32: the same sizes set over
-# both, so the only difference is the YAML that describes the cell.
+# both, so the only difference is the YAML that describes the cell. Both
+# nets run in one process, their steps interleaved (bench pair), so the
+# machine's load weighs on both alike.
 #
 # The baselines, in the same run:
 #   oneDNN   bench/onednn.c: the recurrent layer alone (no output
@@ -258,17 +260,11 @@ EOF
         r=$((r + 1))
         continue
     fi
-    # each preset and its custom form, in turn first (a drift in the
-    # machine's load then favours neither)
+    # each preset and its custom form, their steps interleaved in one
+    # process, in turn first (a drift in the machine's load favours neither)
     for cell in $CELLS; do
-        forms="preset custom"
-        [ $((r % 2)) -eq 0 ] && forms="custom preset"
-        for form in $forms; do
-            what=$cell
-            [ "$form" = custom ] && what="configs/${cell}_custom.yaml"
-            j=$("$BENCH" step 65 128 32 32 float32 "$CUSTOM_REPS" all "$what") &&
-                record custom "$cell" "$form" 0 "$r" "$j"
-        done
+        j=$("$BENCH" pair 65 128 32 32 float32 "$CUSTOM_REPS" all "$cell" \
+            "configs/${cell}_custom.yaml") && record custom "$cell" pair 0 "$r" "$j"
     done
     j=$("$BENCH" sample 65 100 2000 3) && record sample S1 unroll 0 "$r" "$j"
     if [ "$have_torch" -eq 1 ]; then
