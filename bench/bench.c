@@ -189,8 +189,8 @@ static int bench_step(int64_t V, int64_t H, int64_t T, int64_t B, const char *dt
             ms[i] = w, cms[i] = c;
     }
     double med = median(ms, reps);
-    printf("{\"ms\": %.6f, \"cpu_ms\": %.6f, \"tokens_per_s\": %.1f, \"rss_mib\": %.2f, ",
-           med, median(cms, reps), (double)(T * B) / (med * 1e-3), peak_rss_mib());
+    printf("{\"ms\": %.6f, \"cpu_ms\": %.6f, \"tokens_per_s\": %.1f, \"rss_mib\": %.2f, ", med,
+           median(cms, reps), (double)(T * B) / (med * 1e-3), peak_rss_mib());
     print_memory(&st.n, &st.o);
     printf(", \"build_s\": %.4f, \"nodes\": %d, \"instrs\": %d, \"plan\": \"%016llx\", "
            "\"loss\": %.9g}\n",
@@ -366,24 +366,24 @@ static int fuse_arg(int argc, char **argv, int i)
 int main(int argc, char **argv)
 {
     if (argc >= 7 && !strcmp(argv[1], "step"))
-        return bench_step(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]),
-                          argv[6], argc > 7 ? atoi(argv[7]) : 20, fuse_arg(argc, argv, 8),
+        return bench_step(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), argv[6],
+                          argc > 7 ? atoi(argv[7]) : 20, fuse_arg(argc, argv, 8),
                           argc > 9 ? argv[9] : "elman");
     if (argc == 11 && !strcmp(argv[1], "pair"))
-        return bench_pair(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]),
-                          argv[6], atoi(argv[7]), fuse_arg(argc, argv, 8), argv[9], argv[10]);
+        return bench_pair(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), argv[6],
+                          atoi(argv[7]), fuse_arg(argc, argv, 8), argv[9], argv[10]);
     if (argc >= 4 && !strcmp(argv[1], "own"))
         return bench_own(argv[2], atoll(argv[3]), argc - 4, argv + 4);
     if (argc >= 5 && !strcmp(argv[1], "sample"))
         return bench_sample(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]),
                             argc > 5 ? atoi(argv[5]) : 3);
     if (argc >= 5 && !strcmp(argv[1], "build"))
-        return bench_build(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]),
-                           fuse_arg(argc, argv, 5));
+        return bench_build(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), fuse_arg(argc, argv, 5));
     if (argc == 5 && !strcmp(argv[1], "text"))
         return bench_text(argv[2], atoll(argv[3]), atoll(argv[4]));
     fprintf(stderr, "usage: bench step V H T B DTYPE [REPS] [FUSE] [CELL|CONFIG.yaml] | "
-                    "pair V H T B DTYPE REPS FUSE CELL_A CELL_B | own CONFIG V [KEY=VALUE]... | sample V H LENGTH [REPS] | build V H T [FUSE] | "
+                    "pair V H T B DTYPE REPS FUSE CELL_A CELL_B | own CONFIG V [KEY=VALUE]... | "
+                    "sample V H LENGTH [REPS] | build V H T [FUSE] | "
                     "text PATH V N\n");
     return 2;
 }

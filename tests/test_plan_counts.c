@@ -176,8 +176,8 @@ static void test_shipped_plans_unchanged(void)
 
 /* A preset (from its name) or its custom form (configs/CELL_custom.yaml)
  * at the given sizes, as bench/bench.c's step loads them, planned. */
-static int sized_net(const char *cell, int custom, const char *fuse, int mode, int64_t H,
-                     int64_t T, int64_t B, net *n, uerr *e)
+static int sized_net(const char *cell, int custom, const char *fuse, int mode, int64_t H, int64_t T,
+                     int64_t B, net *n, uerr *e)
 {
     char sets[5][64], path[64];
     snprintf(sets[0], sizeof sets[0], "model.hidden=%lld", (long long)H);
