@@ -123,8 +123,9 @@ static int check_leaves(const exec *x, uerr *e)
 
 /* ---- row runs ------------------------------------------------------------------ */
 
-/* rows of a part start at multiples of this where there are enough: a
- * product's tiles are 8 rows (kernels/gemm.c) */
+/* rows of a part start at multiples of this where there are enough
+ * (pool_part_start): a product's tiles are 8 rows (kernels/gemm.c). Any
+ * split gives the same bits. */
 #define ROWS_ALIGN 8
 
 static size_t row_bytes(const gnode *n)
@@ -164,22 +165,13 @@ typedef struct rows_job {
     void *keep; /* the run's kept packings, lent to every part */
 } rows_job;
 
-/* The first row of part k of n over M rows: equal shares, at multiples of
- * ROWS_ALIGN when each part gets one. Any split gives the same bits. */
-static int64_t rows_start(int64_t M, int k, int n)
-{
-    if (k >= n)
-        return M;
-    int64_t unit = M >= (int64_t)n * ROWS_ALIGN ? ROWS_ALIGN : 1;
-    return (int64_t)k * (M / unit) / n * unit;
-}
-
 static void rows_part(void *ctx, int part, int thread)
 {
     (void)thread;
     const rows_job *j = ctx;
     int64_t M = j->run->M;
-    int64_t r0 = rows_start(M, part, j->nparts), r1 = rows_start(M, part + 1, j->nparts);
+    int64_t r0 = pool_part_start(M, ROWS_ALIGN, part, j->nparts),
+            r1 = pool_part_start(M, ROWS_ALIGN, part + 1, j->nparts);
     if (r0 >= r1)
         return;
     void *was = gemm_keep_lend(j->keep);

@@ -296,6 +296,15 @@ static void count(int cls, int used)
     pthread_mutex_unlock(&S.lock);
 }
 
+int64_t pool_part_start(int64_t total, int64_t unit, int k, int n)
+{
+    if (k >= n)
+        return total;
+    if (total < (int64_t)n * unit)
+        unit = 1;
+    return (int64_t)k * (total / unit) / n * unit;
+}
+
 void pool_for(int cls, int nparts, pool_fn fn, void *ctx)
 {
     if (in_part) {

@@ -36,10 +36,15 @@
 #define UNROLL_POOL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define POOL_MAX_CLASSES 16
 
 typedef void (*pool_fn)(void *ctx, int part, int thread);
+
+/* The first of total items in part k of n equal parts, at multiples of
+ * unit when every part gets one (n when k >= n: the end). */
+int64_t pool_part_start(int64_t total, int64_t unit, int k, int n);
 
 void pool_for(int cls, int nparts, pool_fn fn, void *ctx);
 

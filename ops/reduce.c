@@ -133,10 +133,7 @@ int op_steps_parts(int64_t ncols, int64_t work)
 
 int64_t op_steps_start(int64_t ncols, int k, int n)
 {
-    if (k >= n)
-        return ncols;
-    int64_t unit = ncols >= (int64_t)n * 16 ? 16 : 1;
-    return (int64_t)k * (ncols / unit) / n * unit;
+    return pool_part_start(ncols, 16, k, n);
 }
 
 typedef struct steps_job {
