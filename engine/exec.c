@@ -1,10 +1,12 @@
 /* exec.c - the executor; see exec.h. */
 #include "engine/exec.h"
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/bytes.h"
 #include "kernels/cpu.h"
@@ -136,9 +138,10 @@ static size_t row_bytes(const gnode *n)
 }
 
 /* Instruction s over rows r0 .. r1-1: its kernel is called with copies of
- * its node and inputs whose first dimension is r1 - r0, and pointers to
- * those rows; the inputs it reads whole are passed as they are. */
-static void step_rows(const exec *x, const exec_step *s, int64_t r0, int64_t r1)
+ * its node and of the inputs it splits (bits of rows) whose first
+ * dimension is r1 - r0, and pointers to those rows; the inputs it reads
+ * whole are passed as they are. */
+static void step_rows(const exec *x, const exec_step *s, unsigned rows, int64_t r0, int64_t r1)
 {
     const gnode *nd = &s->g->nodes[s->node];
     gnode fk[1 + GRAPH_MAX_IN];
@@ -150,7 +153,7 @@ static void step_rows(const exec *x, const exec_step *s, int64_t r0, int64_t r1)
         fk[1 + k] = s->g->nodes[nd->in[k]];
         fk[0].in[k] = 1 + k;
         in[k] = x->ptr[s->in[k]];
-        if (s->rows >> k & 1) {
+        if (rows >> k & 1) {
             in[k] = (char *)in[k] + (size_t)r0 * row_bytes(&fk[1 + k]);
             fk[1 + k].shape.dim[0] = r1 - r0;
         }
@@ -177,7 +180,7 @@ static void rows_part(void *ctx, int part, int thread)
     void *was = gemm_keep_lend(j->keep);
     for (int32_t i = j->run->first; i < j->run->first + j->run->n; i++)
         if (j->x->steps[i].nin)
-            step_rows(j->x, &j->x->steps[i], r0, r1);
+            step_rows(j->x, &j->x->steps[i], j->x->steps[i].rows, r0, r1);
     gemm_keep_lend(was);
 }
 
@@ -199,6 +202,144 @@ static void run_rows(const exec *x, const plan_rows_run *run)
     pool_for(cls, j.nparts, rows_part, &j);
 }
 
+/* ---- two lanes ------------------------------------------------------------------ */
+
+/* An unrolled graph's nodes outgrow the caches, and each kernel starts by
+ * reading its node and its inputs' nodes (their shapes): the loops fetch
+ * the next instruction's while this one runs. */
+static void prefetch_step(const exec *x, const exec_step *s)
+{
+    if (s->copy_from >= 0)
+        return;
+    __builtin_prefetch(&s->g->nodes[s->node]);
+    for (int k = 0; k < s->nin; k++)
+        if (s->in[k] < x->p->nnodes)
+            __builtin_prefetch(&x->g->nodes[s->in[k]]);
+}
+
+/* Instruction s over all its rows. */
+static void step_whole(const exec *x, const exec_step *s)
+{
+    if (s->copy_from >= 0) {
+        memcpy(x->ptr[s->out], x->ptr[s->copy_from], s->copy_bytes);
+        return;
+    }
+    void *in[GRAPH_MAX_IN];
+    for (int k = 0; k < s->nin; k++)
+        in[k] = x->ptr[s->in[k]];
+    s->fn(s->g, &s->g->nodes[s->node], in, x->ptr[s->out]);
+}
+
+/* task t, the next task of its lane fetched meanwhile (prefetch_step) */
+static void run_task(const exec *x, const plan_task *t, const plan_task *next)
+{
+    if (next)
+        prefetch_step(x, &x->steps[next->instr]);
+    if (t->r1)
+        step_rows(x, &x->steps[t->instr], t->rows, t->r0, t->r1);
+    else
+        step_whole(x, &x->steps[t->instr]);
+}
+
+/* a lane's progress, on a cache line of its own: the other lane spins on
+ * it */
+typedef struct lane_state {
+    _Alignas(64) _Atomic int32_t done; /* tasks ended */
+    _Atomic int owned;                 /* a thread runs the lane */
+} lane_state;
+
+typedef struct lanes_job {
+    const exec *x;
+    const plan_task *task[2];
+    int32_t n[2];
+    void *keep; /* the run's kept packings, lent to both lanes */
+    lane_state st[2];
+} lanes_job;
+
+static int lane_take(lanes_job *j, int l)
+{
+    int free_ = 0;
+    return !atomic_load_explicit(&j->st[l].owned, memory_order_relaxed) &&
+           atomic_compare_exchange_strong(&j->st[l].owned, &free_, 1);
+}
+
+/* This thread owns both lanes: it runs, of their next tasks, one whose
+ * wait is met (plan_lanes.c: there is always one). */
+static void lanes_both(lanes_job *j)
+{
+    int32_t k[2] = {atomic_load_explicit(&j->st[0].done, memory_order_relaxed),
+                    atomic_load_explicit(&j->st[1].done, memory_order_relaxed)};
+    while (k[0] < j->n[0] || k[1] < j->n[1]) {
+        int l = k[0] < j->n[0] && j->task[0][k[0]].wait <= k[1] ? 0 : 1;
+        run_task(j->x, &j->task[l][k[l]], NULL);
+        atomic_store_explicit(&j->st[l].done, ++k[l], memory_order_release);
+    }
+}
+
+/* how long a lane waits for the other before it takes that lane over,
+ * when no thread has started it: a spinning worker starts within a
+ * microsecond, one asleep within tens */
+#define LANES_GRACE_NS 100000
+
+static int64_t clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Runs lane l from its start. Waiting for the other lane, it takes that
+ * lane over when no thread has started it for a while (a worker not
+ * scheduled: nothing waits for a thread that may never come). */
+static void lane_run(lanes_job *j, int l)
+{
+    const lane_state *other = &j->st[!l];
+    for (int32_t k = 0; k < j->n[l]; k++) {
+        const plan_task *t = &j->task[l][k];
+        int64_t since = 0;
+        for (unsigned spin = 1; atomic_load_explicit(&other->done, memory_order_acquire) < t->wait;
+             spin++) {
+            if (spin % 256)
+                pool_relax();
+            else if (atomic_load_explicit(&other->owned, memory_order_relaxed))
+                sched_yield(); /* the other lane's thread may be waiting for a core */
+            else if (!since)
+                since = clock_ns();
+            else if (clock_ns() - since > LANES_GRACE_NS && lane_take(j, !l)) {
+                lanes_both(j);
+                return;
+            }
+        }
+        run_task(j->x, t, k + 1 < j->n[l] ? t + 1 : NULL);
+        atomic_store_explicit(&j->st[l].done, k + 1, memory_order_release);
+    }
+}
+
+static void lanes_part(void *ctx, int part, int thread)
+{
+    (void)thread;
+    lanes_job *j = ctx;
+    if (!lane_take(j, part))
+        return; /* the other lane's thread runs this one too */
+    void *was = gemm_keep_lend(j->keep);
+    lane_run(j, part);
+    gemm_keep_lend(was);
+}
+
+static void run_lanes(const exec *x, const plan_region *r)
+{
+    lanes_job j = {.x = x, .keep = gemm_keep_current()};
+    j.task[0] = x->p->tasks + r->task0;
+    j.task[1] = j.task[0] + r->ntask[0];
+    j.n[0] = r->ntask[0];
+    j.n[1] = r->ntask[1];
+    if (x->lanes_alone) {
+        lanes_both(&j);
+        return;
+    }
+    pool_for(pool_class("two lanes"), 2, lanes_part, &j);
+}
+
 int exec_run(exec *x, uerr *e)
 {
     int rc = check_leaves(x, e);
@@ -210,42 +351,27 @@ int exec_run(exec *x, uerr *e)
     for (int32_t k = 0; k < p->vg.n; k++)
         if (p->vsrc[k] >= 0)
             x->ptr[p->nnodes + k] = x->ptr[p->vsrc[k]];
-    void **ptr = x->ptr;
-    void *in[GRAPH_MAX_IN];
     const int32_t n = p->ninstr;
     /* every node is computed once in a run and not changed after: a
      * product may keep its packing of a weight for the whole run */
     gemm_keep_begin(x->token);
-    const plan_rows_run *run = p->nruns ? p->runs : NULL, *run_end = p->runs + p->nruns;
     int split = cpu_threads() > 1;
+    int32_t next_run = 0, next_region = 0;
     for (int32_t i = 0; i < n; i++) {
-        if (run && i == run->first) {
-            if (split) {
-                run_rows(x, run);
-                i += run->n - 1;
-            }
-            run = run + 1 < run_end ? run + 1 : NULL;
-            if (split)
-                continue;
-        }
-        const exec_step *s = &x->steps[i];
-        /* An unrolled graph's nodes outgrow the caches, and each kernel
-         * starts by reading its node and its inputs' nodes (their shapes):
-         * fetch the next instruction's while this one runs. */
-        if (i + 1 < n && s[1].copy_from < 0) {
-            const exec_step *nx = &s[1];
-            __builtin_prefetch(&nx->g->nodes[nx->node]);
-            for (int k = 0; k < nx->nin; k++)
-                if (nx->in[k] < p->nnodes)
-                    __builtin_prefetch(&x->g->nodes[nx->in[k]]);
-        }
-        if (s->copy_from >= 0) {
-            memcpy(ptr[s->out], ptr[s->copy_from], s->copy_bytes);
+        if (split && next_run < p->nruns && i == p->runs[next_run].first) {
+            run_rows(x, &p->runs[next_run]);
+            i += p->runs[next_run++].n - 1;
             continue;
         }
-        for (int k = 0; k < s->nin; k++)
-            in[k] = ptr[s->in[k]];
-        s->fn(s->g, &s->g->nodes[s->node], in, ptr[s->out]);
+        if (split && next_region < p->nregions && i == p->regions[next_region].first) {
+            run_lanes(x, &p->regions[next_region]);
+            i += p->regions[next_region++].n - 1;
+            continue;
+        }
+        const exec_step *s = &x->steps[i];
+        if (i + 1 < n)
+            prefetch_step(x, &s[1]);
+        step_whole(x, s);
     }
     gemm_keep_end();
     return 0;

@@ -14,6 +14,16 @@
  * the run's kept packings of the weights. Row ranges, like a product's
  * parts, change where each element is computed, never how: the bits are
  * those of one thread.
+ *
+ * A region of two lanes (plan.h: a batch of one row, whose recurrence no
+ * row run can split) is one pool job of two parts, one per lane. Each part
+ * runs its lane's tasks in order, and before each spins until the other
+ * lane has ended the tasks it waits for (an acquire load of a counter the
+ * other lane releases after each task). A part that waits long for a lane
+ * no thread has started takes that lane over and runs both, interleaved:
+ * nothing waits for a worker that may never be scheduled. Which thread
+ * ran which task changes nothing: each reads what it would in program
+ * order (plan_lanes.c).
  */
 #ifndef UNROLL_EXEC_H
 #define UNROLL_EXEC_H
@@ -41,6 +51,9 @@ typedef struct exec {
     void **ptr;       /* [p->nnodes + p->vg.n]: where each node's value lives */
     exec_step *steps; /* [p->ninstr] */
     uint64_t token;   /* the parameters' values (exec_params_fixed), or 0 */
+    int lanes_alone;  /* tests: the calling thread runs both lanes of every
+                         region (plan.h), interleaved as when the other
+                         lane's thread never comes */
 } exec;
 
 /* Allocates the arena and resolves the program. An arena larger than

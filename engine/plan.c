@@ -350,6 +350,9 @@ static int instr_reads(const prog *c, const plan_instr *pi, int32_t *buf, int ca
     return n;
 }
 
+/* fills this small never take a freed buffer (see below) */
+#define FILL_OWN_BYTES 64
+
 static int assign_buffers(prog *c, const plan_options *opt, uerr *e)
 {
     plan *p = c->p;
@@ -511,7 +514,12 @@ static int assign_buffers(prog *c, const plan_options *opt, uerr *e)
             }
             if (s->borrowed)
                 continue;
-            bucket *b = reuse ? find_bucket(&fl, s->bytes, 0) : NULL;
+            /* A value made from nothing (a fill: the loss's seed gradient
+             * 1) takes a buffer freed by the step's last reads, and so
+             * would wait for them under two lanes (plan_lanes.c): given
+             * memory of its own, when small, it waits for nothing. */
+            int fresh = s->bytes <= FILL_OWN_BYTES && plan_rows_free(p, c->n->g, i);
+            bucket *b = reuse && !fresh ? find_bucket(&fl, s->bytes, 0) : NULL;
             if (b && b->n > 0) {
                 s->offset = b->off[--b->n];
             } else {
@@ -585,6 +593,8 @@ int plan_build(const graph *g, const int32_t *outputs, int nout, const plan_opti
         rc = assign_buffers(&c, opt, e);
     if (!rc)
         rc = plan_rows_check(g, p, e);
+    if (!rc && !(opt && opt->no_lanes))
+        rc = plan_lanes(g, p, e);
     needs_free(&n, &d);
     if (rc)
         plan_free(p);
@@ -645,6 +655,8 @@ void plan_free(plan *p)
     free(p->offset);
     free(p->vsrc);
     free(p->runs);
+    free(p->tasks);
+    free(p->regions);
     if (p->vg.names)
         graph_free(&p->vg);
     memset(p, 0, sizeof *p);

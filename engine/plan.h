@@ -87,6 +87,7 @@ typedef struct plan_options {
                               steps instead of searching (tests); 0: search */
     int no_step_sums;      /* keep per-step row sums and scatters one
                               instruction per step (tests) */
+    int no_lanes;          /* no two-lane schedule (plan.lanes) */
     int32_t nfixed;        /* place the first nfixed outputs side by side at
                               the start of the arena, in order, each rounded
                               up to 64 bytes (a net's gradients, so that they
@@ -122,6 +123,39 @@ typedef struct plan_rows_run {
     int64_t M;
 } plan_rows_run;
 
+/*
+ * Two lanes (engine/plan_lanes.c). Where no row run splits the work (a
+ * batch of one row: the recurrence is a chain of small products, one per
+ * step, each waiting for the last), the instructions between the wide
+ * ones (a product large enough to split among threads itself) are cut
+ * into tasks and scheduled on two lanes that run at once, each on its
+ * own thread: the chain on one, and on the other what hangs off it (the
+ * output projection of the steps done so far, their losses and
+ * gradients, the weight gradients of the steps already back-propagated).
+ * A task is an instruction, or rows r0 .. r1-1 of one that splits by
+ * rows (op_def.rows: each row computed by the same arithmetic whichever
+ * rows one call computes). Before a task runs, the other lane must have
+ * ended its first `wait` tasks: every byte it reads was written, and
+ * every byte it writes was read for the last time, by a task that comes
+ * before it in program order. So each task reads exactly what it would
+ * in the program's order, and the bits do not depend on which thread ran
+ * which lane, nor on whether one thread ran both (interleaved so that
+ * every wait is met: the schedule's order).
+ */
+typedef struct plan_task {
+    int32_t instr;
+    int32_t wait;   /* tasks of the other lane that must have ended */
+    unsigned rows;  /* the inputs split by rows (op_def.rows) */
+    int64_t r0, r1; /* rows of a split instruction; r1 = 0: all of it */
+} plan_task;
+
+typedef struct plan_region {
+    int32_t first, n; /* instructions first .. first+n-1 */
+    int32_t task0;    /* lane 0's tasks: tasks[task0 .. task0+ntask[0]), */
+    int32_t ntask[2]; /* then lane 1's */
+    double gain;      /* serial / two-lane time, as the schedule sees it */
+} plan_region;
+
 typedef struct plan {
     int32_t nnodes; /* graph size when planned */
     int fuse;
@@ -137,6 +171,10 @@ typedef struct plan {
     size_t naive_bytes;  /* one buffer per computed node, no reuse */
     plan_rows_run *runs; /* in program order, disjoint */
     int32_t nruns;
+    plan_task *tasks; /* the two lanes' tasks, by region */
+    int32_t ntasks;
+    plan_region *regions; /* in program order, disjoint, none in a run */
+    int32_t nregions;
     int fixed; /* the nfixed outputs were placed as asked (they
                   are not when one shares its buffer: a member
                   of a stack, or another output's alias) */

@@ -9,6 +9,8 @@
  *   plan_transpose.c  products reading a copy W^T (PLAN_FUSE_ALL)
  *   plan_schedule.c   the order units run in
  *   plan_inplace.c    in place and accumulate (EXACT and ALL)
+ *   plan_rows.c       row runs, over the assigned bytes
+ *   plan_lanes.c      the two lanes, over the assigned bytes
  *
  * No stage changes the graph. Each reads plan_needs (fixed once computed)
  * and records what it decided in plan_decisions, as data: the program and
@@ -126,5 +128,9 @@ void plan_in_place(const plan_needs *n, plan_decisions *d, plan *p);
 int plan_rows_find(const graph *g, plan *p, uerr *e);
 int32_t plan_rows_end(const plan *p, int32_t i);
 int plan_rows_check(const graph *g, plan *p, uerr *e);
+
+/* The two lanes (plan_lanes.c), over the assigned bytes, where the plan
+ * has no row run. */
+int plan_lanes(const graph *g, plan *p, uerr *e);
 
 #endif

@@ -82,13 +82,6 @@ static void futex_wake(atomic_int *a)
     syscall(SYS_futex, (int *)a, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 /* Waits until *a != v: spins, then sleeps; *sleeping counts the sleep. */
 static int64_t now_ns(void)
 {
@@ -110,7 +103,7 @@ static void wait_change(atomic_int *a, int v, atomic_int *sleeping)
             else if (t > until)
                 break;
         }
-        cpu_relax();
+        pool_relax();
     }
     while (atomic_load(a) == v) {
         atomic_fetch_add(sleeping, 1);
@@ -344,7 +337,7 @@ void pool_for(int cls, int nparts, pool_fn fn, void *ctx)
      * hold up the product) */
     int64_t until = now_ns() + POOL_GRACE_NS;
     for (int i = 1; atomic_load(&P.done) != nparts; i++) {
-        cpu_relax();
+        pool_relax();
         if (i % 64 == 0 && now_ns() > until)
             break;
     }

@@ -70,6 +70,14 @@ void *pool_scratch(size_t bytes);
  * used by a part itself. */
 void *pool_shared(size_t bytes);
 
+/* One turn of a spin loop that waits for another thread (a pause). */
+static inline void pool_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 /* Whether the calling thread is running a part of a job (a pool_for
  * called now runs on this thread alone). */
 int pool_in_part(void);

@@ -5,8 +5,9 @@
 # at sizes where every kind of work (the per-step recurrence, run as row
 # runs that split the batch's rows among the threads; the stacked output
 # projection; the stacked weight sums) is large enough to be split among
-# threads, give byte-identical checkpoints (every tensor the checkpoint
-# stores: parameters and optimiser state) on 1, 2 and 3 threads
+# threads, and at a batch of one row (two lanes: engine/plan_lanes.c),
+# give byte-identical checkpoints (every tensor the checkpoint stores:
+# parameters and optimiser state) on 1, 2 and 3 threads
 # (UNROLL_THREADS, 3 on 2 cores too), on the AVX-512 and the AVX2 path
 # (UNROLL_ISA; a path the CPU lacks is skipped), and straight against
 # stopped and resumed. --verbose must say that each kind of product ran on
@@ -51,45 +52,48 @@ UNROLL_ISA=avx1024 "$UNROLL" config show "$T/c.yaml" >/dev/null 2>"$T/isa.err"
 # under sanitizers (make asan sets UNROLL_QUICK) two cells are enough
 cells="elman jordan lstm gru"
 [ -n "${UNROLL_QUICK:-}" ] && cells="elman gru"
-for cell in $cells; do
-    for dt in float32 float64; do
-        sets="--set model.cell=$cell --set train.dtype=$dt"
-        what="$cell $dt"
-        if ! run t1 UNROLL_THREADS=1 || ! run t2 UNROLL_THREADS=2 || ! run t3 UNROLL_THREADS=3; then
-            ko "$what: training ran" "$(tail -3 "$T"/t*.err)"
-            continue
-        fi
-        [ -s "$T/t1.h" ] && cmp -s "$T/t1.h" "$T/t2.h" && cmp -s "$T/t1.h" "$T/t3.h" &&
-            ok "$what: 1, 2 and 3 threads give the same checkpoint bytes" ||
-            ko "$what: 1, 2 and 3 threads give the same checkpoint bytes" \
-                "$(diff "$T/t1.h" "$T/t3.h" | head -6)"
-        if [ "$isa_best" = avx512 ]; then
-            run avx2 UNROLL_ISA=avx2 UNROLL_THREADS=2 && cmp -s "$T/t1.h" "$T/avx2.h" &&
-                ok "$what: the AVX-512 and AVX2 paths give the same checkpoint bytes" ||
-                ko "$what: the AVX-512 and AVX2 paths give the same checkpoint bytes" \
-                    "$(diff "$T/t1.h" "$T/avx2.h" | head -6)"
-        else
-            echo "SKIP $what: AVX-512 against AVX2 (this CPU's best path is $isa_best)"
-        fi
-        # stopped at step 2 (its checkpoint), resumed to 4 on other threads
-        if UNROLL_THREADS=1 $UNROLL train "$T/c.yaml" --db "$T/res.db" --name r $sets \
-            --set train.steps=2 --quiet 2>"$T/res.err" &&
-            UNROLL_THREADS=3 $UNROLL train --resume r --set train.steps=4 --db "$T/res.db" \
-                --quiet 2>>"$T/res.err"; then
-            last_ckpt_hashes "$T/res.db" >"$T/res.h"
-            cmp -s "$T/t1.h" "$T/res.h" &&
-                ok "$what: straight and resumed runs give the same checkpoint bytes" ||
-                ko "$what: straight and resumed runs give the same checkpoint bytes" \
-                    "$(diff "$T/t1.h" "$T/res.h" | head -6)"
-        else
-            ko "$what: stopped and resumed" "$(tail -3 "$T/res.err")"
-        fi
-        rm -f "$T"/*.db
+# the config's batch of 48 (row runs), and a batch of one row (two lanes)
+for shape in "" "--set train.batch=1 --set train.seq_len=48 --set model.hidden=96"; do
+    for cell in $cells; do
+        for dt in float32 float64; do
+            sets="--set model.cell=$cell --set train.dtype=$dt $shape"
+            what="$cell $dt${shape:+, batch 1}"
+            if ! run t1 UNROLL_THREADS=1 || ! run t2 UNROLL_THREADS=2 || ! run t3 UNROLL_THREADS=3; then
+                ko "$what: training ran" "$(tail -3 "$T"/t*.err)"
+                continue
+            fi
+            [ -s "$T/t1.h" ] && cmp -s "$T/t1.h" "$T/t2.h" && cmp -s "$T/t1.h" "$T/t3.h" &&
+                ok "$what: 1, 2 and 3 threads give the same checkpoint bytes" ||
+                ko "$what: 1, 2 and 3 threads give the same checkpoint bytes" \
+                    "$(diff "$T/t1.h" "$T/t3.h" | head -6)"
+            if [ "$isa_best" = avx512 ]; then
+                run avx2 UNROLL_ISA=avx2 UNROLL_THREADS=2 && cmp -s "$T/t1.h" "$T/avx2.h" &&
+                    ok "$what: the AVX-512 and AVX2 paths give the same checkpoint bytes" ||
+                    ko "$what: the AVX-512 and AVX2 paths give the same checkpoint bytes" \
+                        "$(diff "$T/t1.h" "$T/avx2.h" | head -6)"
+            else
+                echo "SKIP $what: AVX-512 against AVX2 (this CPU's best path is $isa_best)"
+            fi
+            # stopped at step 2 (its checkpoint), resumed to 4 on other threads
+            if UNROLL_THREADS=1 $UNROLL train "$T/c.yaml" --db "$T/res.db" --name r $sets \
+                --set train.steps=2 --quiet 2>"$T/res.err" &&
+                UNROLL_THREADS=3 $UNROLL train --resume r --set train.steps=4 --db "$T/res.db" \
+                    --quiet 2>>"$T/res.err"; then
+                last_ckpt_hashes "$T/res.db" >"$T/res.h"
+                cmp -s "$T/t1.h" "$T/res.h" &&
+                    ok "$what: straight and resumed runs give the same checkpoint bytes" ||
+                    ko "$what: straight and resumed runs give the same checkpoint bytes" \
+                        "$(diff "$T/t1.h" "$T/res.h" | head -6)"
+            else
+                ko "$what: stopped and resumed" "$(tail -3 "$T/res.err")"
+            fi
+            rm -f "$T"/*.db
+        done
     done
 done
 
 # every kind of product ran on more than one thread somewhere
-for kind in "per-step rows" "stacked rows" "stacked weight sums"; do
+for kind in "per-step rows" "stacked rows" "stacked weight sums" "two lanes"; do
     n=$(grep "^threads: $kind:" "$T/verbose.log" |
         sed 's/.* calls, \([0-9]*\) on more than one thread.*/\1/' | awk '{s += $1} END {print s + 0}')
     [ "$n" -gt 0 ] && ok "--verbose: $kind ran on more than one thread ($n calls)" ||

@@ -1,0 +1,592 @@
+/*
+ * plan_lanes.c - the two-lane schedule (plan.h: plan_task, plan_region).
+ *
+ * For each region (the instructions between two wide ones):
+ *   1. tasks: each instruction, or its rows in chunks where it splits
+ *      safely and a chunk is worth a task;
+ *   2. the arena bytes each task reads and writes (a view's are its
+ *      source's; leaves lie outside the arena and no task writes them);
+ *   3. its predecessors, in program order: the last writer of every byte
+ *      it reads; the last writer and every reader since of every byte it
+ *      writes (the bytes cut into segments at every range's ends);
+ *   4. a list schedule on two lanes from a cost model in cycles, guessed
+ *      from the sizes alone (the plan must not depend on the machine; the
+ *      bits depend on neither);
+ *   5. each task's wait: one past the other lane's last predecessor.
+ *
+ * Why no wait lasts forever: in the simulated schedule a task starts after
+ * each predecessor has finished, and a lane's tasks are in the order of
+ * their simulated starts; so a wait names a prefix of the other lane that
+ * finished, in the simulation, before the waiting task started. A cycle of
+ * waits would need a task to start before it starts. One thread running
+ * both lanes takes, of the two next tasks, one whose wait is met: there
+ * always is one (the one that starts first).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/vec.h"
+#include "engine/plan_int.h"
+#include "kernels/pool.h"
+#include "ops/ops.h"
+
+/* An instruction that does not split by rows and costs this many cycles
+ * ends a region: it runs alone, split among all threads by its kernel. */
+#define WIDE_CYCLES 40000.0
+/* a chunk of a split instruction is worth at least this much */
+#define CHUNK_CYCLES 2000.0
+#define CHUNK_ROWS 8 /* a product's tiles (kernels/gemm.c) */
+#define CHUNKS_MAX 64
+/* handing a value to the other core: a few cache lines and a flag */
+#define XLANE_CYCLES 300.0
+/* starting the lanes (a pool job) and meeting at their end */
+#define REGION_CYCLES 5000.0
+#define REGION_MIN_TASKS 8
+/* the planner's time and memory grow with the tasks: a longer program
+ * (T beyond tens of thousands) runs in order */
+#define LANES_MAX_TASKS (1 << 18)
+
+static int64_t numel_of(const gnode *n)
+{
+    return shape_numel(&n->shape);
+}
+
+/* A guess of instruction pi's cycles (of a 2.6 GHz clock, measured on a
+ * Zen 4 at S4's size: only the ratios matter), from sizes only. A call
+ * costs some 40; a product is bound by its multiply-adds (fewer per cycle
+ * in a product of few rows) or by reading its right operand; the rest by
+ * the bytes they touch, an exp or tanh per output element, and a softmax
+ * by several passes over its rows. */
+static double instr_cost(const plan *p, const graph *g, const plan_instr *pi)
+{
+    const gnode *n = plan_node(p, g, pi->node);
+    double es = (double)dtype_size((dtype)n->dt), out = (double)numel_of(n);
+    if (pi->kind == PLAN_COPY)
+        return 30 + out * es / 32;
+    const graph *ng = plan_graph_of(p, g, pi->node);
+    const gnode *a = &ng->nodes[n->in[0]];
+    if (n->op == OP_MATMUL) {
+        const gnode *b = &ng->nodes[n->in[1]];
+        double K = (double)a->shape.dim[n->ip[0] ? 0 : 1], M = out / (double)b->shape.dim[1];
+        double fma = out * K / ((M < 32 ? 13 : 22) * 4 / es), mem = (double)numel_of(b) * es / 40;
+        return 40 + (fma > mem ? fma : mem);
+    }
+    double el = out;
+    for (int k = 0; k < n->nin; k++)
+        el += (double)numel_of(&ng->nodes[n->in[k]]);
+    double c = 40 + el * es / 16;
+    switch (n->op) {
+    case OP_TANH:
+    case OP_SIGMOID:
+    case OP_EXP:
+    case OP_LOG:
+    case OP_SOFTPLUS:
+    case OP_POW:
+    case OP_SIGMOID_BCE:
+        c += out * es / 4;
+        break;
+    case OP_SOFTMAX:
+    case OP_SOFTMAX_GRAD:
+    case OP_SOFTMAX_XENT:
+    case OP_SOFTMAX_XENT_GRAD:
+        c += (double)numel_of(a) * es * 1.5;
+        break;
+    default:
+        break;
+    }
+    return c;
+}
+
+/* ---- bytes -------------------------------------------------------------------- */
+
+typedef struct lrange {
+    size_t a, b;
+    int write;
+} lrange;
+
+/* The arena bytes of global id (a view's are its source's), as many as
+ * global id sz has (an instruction writes its node's worth into its out
+ * buffer, which may start a stack larger than out's own node), and the
+ * bytes of one of sz's rows; 0 when there are none in the arena. */
+static int id_bytes(const plan *p, const graph *g, int32_t id, int32_t sz, size_t *a, size_t *b,
+                    size_t *row)
+{
+    const gnode *n = plan_node(p, g, sz);
+    int32_t src = id;
+    while (src >= p->nnodes && p->vsrc[src - p->nnodes] >= 0)
+        src = p->vsrc[src - p->nnodes];
+    size_t bytes = (size_t)numel_of(n) * dtype_size((dtype)n->dt);
+    if (p->offset[src] == PLAN_NO_BUFFER || !bytes)
+        return 0;
+    *a = p->offset[src];
+    *b = *a + bytes;
+    *row = n->shape.rank && n->shape.dim[0] ? bytes / (size_t)n->shape.dim[0] : bytes;
+    return 1;
+}
+
+/* The inputs instruction i splits by rows (op_def.rows) and, in *M, the
+ * rows of its node; 0 when it does not split. Unlike a row run's
+ * instructions, one split alone may write the start of a stack (a
+ * stacked product's rows are the steps'). */
+static unsigned split_mask(const plan *p, const graph *g, int32_t i, int64_t *M)
+{
+    const plan_instr *pi = &p->instr[i];
+    if (pi->kind == PLAN_COPY || plan_rows_free(p, g, i))
+        return 0;
+    const gnode *n = plan_node(p, g, pi->node);
+    const op_def *d = op_table[n->op];
+    if (!d->rows || n->shape.rank != 2)
+        return 0;
+    *M = n->shape.dim[0];
+    return d->rows(plan_graph_of(p, g, pi->node), n);
+}
+
+/* The ranges task (instruction i, rows r0 .. r1-1, or all when r1 = 0)
+ * touches, into r (room for 1 + GRAPH_MAX_IN); their number. */
+static int task_ranges(const plan *p, const graph *g, int32_t i, int64_t r0, int64_t r1, lrange *r)
+{
+    const plan_instr *pi = &p->instr[i];
+    int64_t M;
+    unsigned split = r1 ? split_mask(p, g, i, &M) : 0;
+    size_t a, b, row;
+    int nr = 0;
+    if (id_bytes(p, g, pi->out, pi->node, &a, &b, &row))
+        r[nr++] = r1 ? (lrange){a + (size_t)r0 * row, a + (size_t)r1 * row, 1} : (lrange){a, b, 1};
+    if (pi->kind == PLAN_COPY)
+        return nr; /* reads a leaf */
+    const gnode *n = plan_node(p, g, pi->node);
+    int32_t base = pi->node < p->nnodes ? 0 : p->nnodes;
+    for (int k = 0; k < n->nin; k++)
+        if (id_bytes(p, g, base + n->in[k], base + n->in[k], &a, &b, &row))
+            r[nr++] = split >> k & 1 ? (lrange){a + (size_t)r0 * row, a + (size_t)r1 * row, 0}
+                                     : (lrange){a, b, 0};
+    return nr;
+}
+
+/* Rows of instruction i's output when they may run as separate tasks: it
+ * splits by rows, and what it writes meets no input it reads whole, and an
+ * input it splits only row for row (in place); else 0. */
+static int64_t split_rows(const plan *p, const graph *g, int32_t i)
+{
+    int64_t M = 0;
+    unsigned split = split_mask(p, g, i, &M);
+    if (!split)
+        return 0;
+    const plan_instr *pi = &p->instr[i];
+    const gnode *n = plan_node(p, g, pi->node);
+    int32_t base = pi->node < p->nnodes ? 0 : p->nnodes;
+    size_t oa, ob, orow, a, b, row;
+    if (!id_bytes(p, g, pi->out, pi->node, &oa, &ob, &orow))
+        return 0;
+    for (int k = 0; k < n->nin; k++) {
+        int32_t in = base + n->in[k];
+        if (!id_bytes(p, g, in, in, &a, &b, &row) || b <= oa || ob <= a)
+            continue;
+        if (!(split >> k & 1) || a != oa || row != orow)
+            return 0;
+    }
+    return M;
+}
+
+/* ---- the schedule's working state --------------------------------------------- */
+
+typedef struct ltask {
+    int32_t instr;
+    int64_t r0, r1;
+    double cost;
+} ltask;
+
+typedef struct lanes {
+    const plan *p;
+    const graph *g;
+    ltask *t;
+    int32_t nt, tcap;
+    lrange *rg;     /* the tasks' ranges */
+    int32_t *rfrom; /* [nt + 1]: task k's are rg[rfrom[k] .. rfrom[k+1]) */
+    int32_t nrg, rgcap, rfcap;
+    int32_t *pfrom, *pred; /* predecessors, the same way */
+    int32_t npred, predcap, pfcap;
+    int32_t *sfrom, *succ; /* successors */
+    int32_t sfcap, succcap;
+    size_t *cut; /* segment bounds */
+    int32_t ncut, cutcap;
+    int32_t *lastw, *rhead; /* per segment: last writer, readers since */
+    int32_t segcap;
+    int32_t *rtask, *rnext; /* reader list nodes */
+    int32_t nrd, rdcap;
+    int32_t *stamp, *left, *lane, *pos;
+    double *bl, *fin, *rt;
+    int32_t *heap_a, *heap_p; /* available (by bl), pending (by rt) */
+    int32_t na, np;
+    int32_t pcap; /* capacity of the per-task arrays above */
+} lanes;
+
+static int grow_tasks(lanes *L, int32_t n)
+{
+    if (n <= L->pcap)
+        return 0;
+    int32_t c = (int32_t)vec_next_cap((size_t)L->pcap, (size_t)n);
+    if (vec_realloc(&L->stamp, (size_t)c, sizeof *L->stamp) ||
+        vec_realloc(&L->left, (size_t)c, sizeof *L->left) ||
+        vec_realloc(&L->lane, (size_t)c, sizeof *L->lane) ||
+        vec_realloc(&L->pos, (size_t)c, sizeof *L->pos) ||
+        vec_realloc(&L->bl, (size_t)c, sizeof *L->bl) ||
+        vec_realloc(&L->fin, (size_t)c, sizeof *L->fin) ||
+        vec_realloc(&L->rt, (size_t)c, sizeof *L->rt) ||
+        vec_realloc(&L->heap_a, (size_t)c, sizeof *L->heap_a) ||
+        vec_realloc(&L->heap_p, (size_t)c, sizeof *L->heap_p))
+        return -1;
+    L->pcap = c;
+    return 0;
+}
+
+static void lanes_free(lanes *L)
+{
+    void *all[] = {L->t,    L->rg,    L->rfrom, L->pfrom, L->pred,  L->sfrom,  L->succ,
+                   L->cut,  L->lastw, L->rhead, L->rtask, L->rnext, L->stamp,  L->left,
+                   L->lane, L->pos,   L->bl,    L->fin,   L->rt,    L->heap_a, L->heap_p};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+        free(all[k]);
+}
+
+/* ---- 1, 2: tasks and their bytes ---------------------------------------------- */
+
+static int add_task(lanes *L, int32_t i, int64_t r0, int64_t r1, double cost)
+{
+    if (VEC_GROW(L->t, L->tcap, L->nt + 1) || VEC_GROW(L->rfrom, L->rfcap, L->nt + 2) ||
+        VEC_GROW(L->rg, L->rgcap, L->nrg + 1 + GRAPH_MAX_IN))
+        return -1;
+    L->t[L->nt] = (ltask){i, r0, r1, cost};
+    L->rfrom[L->nt] = L->nrg;
+    L->nrg += task_ranges(L->p, L->g, i, r0, r1, &L->rg[L->nrg]);
+    L->rfrom[++L->nt] = L->nrg;
+    return 0;
+}
+
+static int make_tasks(lanes *L, int32_t first, int32_t n, const double *cost)
+{
+    L->nt = L->nrg = 0;
+    for (int32_t i = first; i < first + n; i++) {
+        int64_t M = split_rows(L->p, L->g, i);
+        double per = cost[i] - 100, k = M ? per / CHUNK_CYCLES : 0;
+        int64_t nch = M / CHUNK_ROWS < (int64_t)k ? M / CHUNK_ROWS : (int64_t)k;
+        if (nch > CHUNKS_MAX)
+            nch = CHUNKS_MAX;
+        if (nch < 2) {
+            if (add_task(L, i, 0, 0, cost[i]))
+                return -1;
+            continue;
+        }
+        for (int c = 0; c < nch; c++) {
+            int64_t r0 = pool_part_start(M, CHUNK_ROWS, c, (int)nch),
+                    r1 = pool_part_start(M, CHUNK_ROWS, c + 1, (int)nch);
+            if (r0 < r1 && add_task(L, i, r0, r1, 150 + per * (double)(r1 - r0) / (double)M))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- 3: predecessors ------------------------------------------------------------ */
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* the segment that starts at byte a */
+static int32_t seg_of(const lanes *L, size_t a)
+{
+    int32_t lo = 0, hi = L->ncut - 1;
+    while (lo < hi) {
+        int32_t mid = (lo + hi) / 2;
+        if (L->cut[mid] < a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* two int32 arrays of one capacity */
+static int grow_pair(int32_t **a, int32_t **b, int32_t *cap, int32_t need)
+{
+    int32_t was = *cap;
+    if (VEC_GROW(*a, *cap, need))
+        return -1;
+    if (*cap != was && vec_realloc(b, (size_t)*cap, sizeof **b)) {
+        *cap = was; /* b keeps its old size: grow both again next time */
+        return -1;
+    }
+    return 0;
+}
+
+static int add_pred(lanes *L, int32_t k, int32_t q)
+{
+    if (q < 0 || q == k || L->stamp[q] == k)
+        return 0;
+    L->stamp[q] = k;
+    if (VEC_GROW(L->pred, L->predcap, L->npred + 1))
+        return -1;
+    L->pred[L->npred++] = q;
+    return 0;
+}
+
+static int find_preds(lanes *L)
+{
+    int32_t nt = L->nt;
+    if (VEC_GROW(L->cut, L->cutcap, 2 * L->nrg + 1) || VEC_GROW(L->pfrom, L->pfcap, nt + 1) ||
+        grow_tasks(L, nt))
+        return -1;
+    L->ncut = 0;
+    for (int32_t r = 0; r < L->nrg; r++) {
+        L->cut[L->ncut++] = L->rg[r].a;
+        L->cut[L->ncut++] = L->rg[r].b;
+    }
+    qsort(L->cut, (size_t)L->ncut, sizeof *L->cut, cmp_size);
+    int32_t u = 0;
+    for (int32_t c = 0; c < L->ncut; c++)
+        if (!u || L->cut[c] != L->cut[u - 1])
+            L->cut[u++] = L->cut[c];
+    L->ncut = u;
+    if (grow_pair(&L->lastw, &L->rhead, &L->segcap, u + 1))
+        return -1;
+    for (int32_t s = 0; s < u; s++)
+        L->lastw[s] = L->rhead[s] = -1;
+    for (int32_t k = 0; k < nt; k++)
+        L->stamp[k] = -1;
+    L->npred = L->nrd = 0;
+    for (int32_t k = 0; k < nt; k++) {
+        L->pfrom[k] = L->npred;
+        for (int32_t r = L->rfrom[k]; r < L->rfrom[k + 1]; r++) {
+            const lrange *x = &L->rg[r];
+            for (int32_t s = seg_of(L, x->a); s < L->ncut && L->cut[s] < x->b; s++) {
+                if (add_pred(L, k, L->lastw[s]))
+                    return -1;
+                if (x->write) {
+                    for (int32_t q = L->rhead[s]; q >= 0; q = L->rnext[q])
+                        if (add_pred(L, k, L->rtask[q]))
+                            return -1;
+                    L->rhead[s] = -1;
+                    L->lastw[s] = k;
+                    continue;
+                }
+                if (grow_pair(&L->rtask, &L->rnext, &L->rdcap, L->nrd + 1))
+                    return -1;
+                L->rtask[L->nrd] = k;
+                L->rnext[L->nrd] = L->rhead[s];
+                L->rhead[s] = L->nrd++;
+            }
+        }
+    }
+    L->pfrom[nt] = L->npred;
+    return 0;
+}
+
+/* successors (the predecessors turned round) and bottom levels: a task's
+ * cost plus the costliest path after it */
+static int find_succs(lanes *L)
+{
+    int32_t nt = L->nt;
+    if (VEC_GROW(L->sfrom, L->sfcap, nt + 1) || VEC_GROW(L->succ, L->succcap, L->npred + 1))
+        return -1;
+    memset(L->sfrom, 0, (size_t)(nt + 1) * sizeof *L->sfrom);
+    for (int32_t e = 0; e < L->npred; e++)
+        L->sfrom[L->pred[e] + 1]++;
+    for (int32_t k = 0; k < nt; k++)
+        L->sfrom[k + 1] += L->sfrom[k];
+    for (int32_t k = 0; k < nt; k++)
+        L->left[k] = 0;
+    for (int32_t k = 0; k < nt; k++)
+        for (int32_t e = L->pfrom[k]; e < L->pfrom[k + 1]; e++) {
+            int32_t q = L->pred[e];
+            L->succ[L->sfrom[q] + L->left[q]++] = k;
+        }
+    for (int32_t k = nt - 1; k >= 0; k--) {
+        double most = 0;
+        for (int32_t e = L->sfrom[k]; e < L->sfrom[k + 1]; e++)
+            if (L->bl[L->succ[e]] > most)
+                most = L->bl[L->succ[e]];
+        L->bl[k] = L->t[k].cost + most;
+        L->left[k] = L->pfrom[k + 1] - L->pfrom[k];
+    }
+    return 0;
+}
+
+/* ---- 4: the list schedule --------------------------------------------------------- */
+
+/* heap of task ids; before(L, x, y, by_rt): x comes out first (the larger
+ * bottom level, or the earlier ready time; then the lower id) */
+static int before(const lanes *L, int32_t x, int32_t y, int by_rt)
+{
+    double kx = by_rt ? -L->rt[x] : L->bl[x], ky = by_rt ? -L->rt[y] : L->bl[y];
+    return kx > ky || (kx == ky && x < y);
+}
+
+static void heap_push(const lanes *L, int32_t *h, int32_t *n, int32_t v, int by_rt)
+{
+    int32_t i = (*n)++;
+    while (i > 0 && before(L, v, h[(i - 1) / 2], by_rt)) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = v;
+}
+
+static int32_t heap_pop(const lanes *L, int32_t *h, int32_t *n, int by_rt)
+{
+    int32_t top = h[0], v = h[--*n], i = 0;
+    for (;;) {
+        int32_t c = 2 * i + 1;
+        if (c >= *n)
+            break;
+        if (c + 1 < *n && before(L, h[c + 1], h[c], by_rt))
+            c++;
+        if (!before(L, h[c], v, by_rt))
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (*n)
+        h[i] = v;
+    return top;
+}
+
+/* the earliest start of task k on lane l, that lane free at t */
+static double start_on(const lanes *L, int32_t k, int l, double t)
+{
+    for (int32_t e = L->pfrom[k]; e < L->pfrom[k + 1]; e++) {
+        int32_t q = L->pred[e];
+        double f = L->fin[q] + (L->lane[q] != l ? XLANE_CYCLES : 0);
+        if (f > t)
+            t = f;
+    }
+    return t;
+}
+
+/* Simulates the two lanes; fills lane, pos, fin; returns the makespan. */
+static double simulate(lanes *L)
+{
+    double freet[2] = {0, 0};
+    int32_t count[2] = {0, 0}, done = 0;
+    L->na = L->np = 0;
+    for (int32_t k = 0; k < L->nt; k++)
+        if (!L->left[k]) {
+            L->rt[k] = 0;
+            heap_push(L, L->heap_p, &L->np, k, 1);
+        }
+    while (done < L->nt) {
+        int l = freet[0] <= freet[1] ? 0 : 1;
+        double now = freet[l];
+        while (L->np && L->rt[L->heap_p[0]] <= now)
+            heap_push(L, L->heap_a, &L->na, heap_pop(L, L->heap_p, &L->np, 1), 0);
+        if (!L->na) {
+            freet[l] = L->rt[L->heap_p[0]]; /* idle until something is ready */
+            continue;
+        }
+        int32_t k = heap_pop(L, L->heap_a, &L->na, 0);
+        double s0 = start_on(L, k, 0, l == 0 ? now : freet[0]),
+               s1 = start_on(L, k, 1, l == 1 ? now : freet[1]);
+        int to = s0 < s1 || (s0 == s1 && l == 0) ? 0 : 1;
+        L->lane[k] = to;
+        L->pos[k] = count[to]++;
+        L->fin[k] = (to ? s1 : s0) + L->t[k].cost;
+        freet[to] = L->fin[k];
+        done++;
+        for (int32_t e = L->sfrom[k]; e < L->sfrom[k + 1]; e++) {
+            int32_t s = L->succ[e];
+            if (--L->left[s])
+                continue;
+            double r = 0;
+            for (int32_t f = L->pfrom[s]; f < L->pfrom[s + 1]; f++)
+                if (L->fin[L->pred[f]] > r)
+                    r = L->fin[L->pred[f]];
+            L->rt[s] = r;
+            heap_push(L, L->heap_p, &L->np, s, 1);
+        }
+    }
+    return freet[0] > freet[1] ? freet[0] : freet[1];
+}
+
+/* ---- 5: the region's tasks in the plan -------------------------------------------- */
+
+static int emit_region(lanes *L, plan *p, int32_t first, int32_t n, double gain, int32_t *tcap,
+                       int32_t *rcap)
+{
+    if (VEC_GROW(p->tasks, *tcap, p->ntasks + L->nt) ||
+        VEC_GROW(p->regions, *rcap, p->nregions + 1))
+        return -1;
+    plan_region *r = &p->regions[p->nregions++];
+    *r = (plan_region){.first = first, .n = n, .task0 = p->ntasks, .gain = gain};
+    for (int32_t k = 0; k < L->nt; k++)
+        r->ntask[L->lane[k]]++;
+    for (int32_t k = 0; k < L->nt; k++) {
+        int l = L->lane[k];
+        int32_t wait = 0;
+        for (int32_t e = L->pfrom[k]; e < L->pfrom[k + 1]; e++) {
+            int32_t q = L->pred[e];
+            if (L->lane[q] != l && L->pos[q] + 1 > wait)
+                wait = L->pos[q] + 1;
+        }
+        int64_t M;
+        const ltask *t = &L->t[k];
+        p->tasks[r->task0 + (l ? r->ntask[0] : 0) + L->pos[k]] = (plan_task){
+            .instr = t->instr,
+            .wait = wait,
+            .rows = t->r1 ? split_mask(p, L->g, t->instr, &M) : 0,
+            .r0 = t->r0,
+            .r1 = t->r1,
+        };
+    }
+    p->ntasks += L->nt;
+    return 0;
+}
+
+static int region(lanes *L, plan *p, const double *cost, int32_t first, int32_t n, int32_t *tcap,
+                  int32_t *rcap)
+{
+    if (make_tasks(L, first, n, cost))
+        return -1;
+    if (L->nt < REGION_MIN_TASKS || p->ntasks + L->nt > LANES_MAX_TASKS)
+        return 0;
+    if (find_preds(L) || find_succs(L))
+        return -1;
+    double serial = 0;
+    for (int32_t k = 0; k < L->nt; k++)
+        serial += L->t[k].cost;
+    double two = simulate(L) + REGION_CYCLES;
+    if (two * 1.1 >= serial)
+        return 0;
+    return emit_region(L, p, first, n, serial / two, tcap, rcap);
+}
+
+int plan_lanes(const graph *g, plan *p, uerr *e)
+{
+    if (p->nruns || p->ninstr < REGION_MIN_TASKS || p->ninstr > LANES_MAX_TASKS)
+        return 0;
+    lanes L = {.p = p, .g = g};
+    double *cost = malloc((size_t)p->ninstr * sizeof *cost);
+    int32_t tcap = 0, rcap = 0, rc = cost ? 0 : -1;
+    for (int32_t i = 0; !rc && i < p->ninstr; i++)
+        cost[i] = instr_cost(p, g, &p->instr[i]);
+    for (int32_t i = 0; !rc && i < p->ninstr;) {
+        int32_t j = i;
+        while (j < p->ninstr && (cost[j] < WIDE_CYCLES || split_rows(p, g, j)))
+            j++;
+        if (j > i)
+            rc = region(&L, p, cost, i, j - i, &tcap, &rcap);
+        i = j + 1;
+    }
+    free(cost);
+    lanes_free(&L);
+    if (rc) {
+        free(p->tasks);
+        free(p->regions);
+        p->tasks = NULL;
+        p->regions = NULL;
+        p->ntasks = p->nregions = 0;
+        return uerr_set(e, UERR_INTERNAL, "plan: out of memory for the two lanes");
+    }
+    return 0;
+}

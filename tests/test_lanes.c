@@ -1,0 +1,196 @@
+/*
+ * test_lanes.c - the two-lane schedule (engine/plan_lanes.c) and its
+ * executor. At a batch of one row every cell's training plan gets a region
+ * whose tasks cover each of its instructions once (whole, or its rows in
+ * disjoint chunks), whose waits name tasks of the other lane and always
+ * leave one lane free to go on; and running the lanes gives the loss and
+ * every gradient the bits of the program run in order, on 2 and 3
+ * threads and with one thread running both lanes, in both dtypes.
+ */
+#include "check.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "engine/plan.h"
+#include "kernels/cpu.h"
+#include "models/spec.h"
+#include "train/net.h"
+
+enum { V = 90, H = 48, T = 40 };
+
+static int load_spec(spec *s, const char *cell, const char *dt, uerr *e)
+{
+    char cfg[512];
+    snprintf(cfg, sizeof cfg,
+             "name: lanes\ndata: {kind: text, path: x}\n"
+             "model: {cell: %s, hidden: %d, init: {std: 0.3}}\n"
+             "train: {dtype: %s, seq_len: %d, batch: 1, steps: 1,\n"
+             "        optimizer: {name: sgd, lr: 0.1}, seed: 3}\n",
+             cell, H, dt, T);
+    return spec_load_buffer(s, "lanes.yaml", cfg, strlen(cfg), NULL, 0, e);
+}
+
+static int build(net *n, const spec *s, int no_lanes, uerr *e)
+{
+    plan_options po = {.no_lanes = no_lanes};
+    if (net_init(n, s, V, 1, T, NET_TRAIN, &po, e))
+        return -1;
+    net_init_params(n, 5, 0.3);
+    int32_t xs[T], ys[T];
+    for (int t = 0; t < T; t++) {
+        xs[t] = (t * 37 + 11) % V;
+        ys[t] = (t * 53 + 29) % V;
+    }
+    net_set_batch(n, xs, ys);
+    return 0;
+}
+
+/* Each instruction of region r is computed once: by one whole task, or by
+ * chunks that tile its rows. */
+static void check_cover(const plan *p, const plan_region *r)
+{
+    int32_t nt = r->ntask[0] + r->ntask[1];
+    int64_t *rows = calloc((size_t)r->n, sizeof *rows);
+    int *whole = calloc((size_t)r->n, sizeof *whole);
+    int64_t *last = calloc((size_t)r->n, sizeof *last);
+    for (int32_t k = 0; k < nt; k++) {
+        const plan_task *t = &p->tasks[r->task0 + k];
+        CHECK(t->instr >= r->first && t->instr < r->first + r->n);
+        int32_t i = t->instr - r->first;
+        if (!t->r1) {
+            whole[i]++;
+            continue;
+        }
+        CHECK(t->r0 < t->r1);
+        rows[i] += t->r1 - t->r0;
+        if (t->r1 > last[i])
+            last[i] = t->r1;
+    }
+    for (int32_t i = 0; i < r->n; i++)
+        CHECKF(whole[i] == 1 ? rows[i] == 0 : whole[i] == 0 && rows[i] > 0 && rows[i] == last[i],
+               "instruction %d: %d whole tasks, %lld rows of %lld", r->first + i, whole[i],
+               (long long)rows[i], (long long)last[i]);
+    free(rows);
+    free(whole);
+    free(last);
+}
+
+/* One thread taking, of the two lanes' next tasks, one whose wait is met,
+ * never gets stuck; and every wait names tasks the other lane has. */
+static void check_waits(const plan *p, const plan_region *r)
+{
+    const plan_task *lane[2] = {p->tasks + r->task0, p->tasks + r->task0 + r->ntask[0]};
+    int32_t k[2] = {0, 0};
+    for (int l = 0; l < 2; l++)
+        for (int32_t i = 0; i < r->ntask[l]; i++)
+            CHECK(lane[l][i].wait >= 0 && lane[l][i].wait <= r->ntask[!l]);
+    while (k[0] < r->ntask[0] || k[1] < r->ntask[1]) {
+        int l = k[0] < r->ntask[0] && lane[0][k[0]].wait <= k[1] ? 0 : 1;
+        if (k[l] >= r->ntask[l] || lane[l][k[l]].wait > k[!l]) {
+            CHECKF(0, "both lanes wait: at tasks %d and %d", k[0], k[1]);
+            return;
+        }
+        k[l]++;
+    }
+}
+
+static int same(const net *a, const net *b, double la, double lb)
+{
+    return !memcmp(&la, &lb, sizeof la) && !memcmp(a->grads, b->grads, (size_t)a->nparam * a->es);
+}
+
+static void run_cell(const char *cell, const char *dt)
+{
+    uerr e = {0};
+    spec s;
+    net ref, x;
+    int was = cpu_threads();
+    CHECK_OK(load_spec(&s, cell, dt, &e), &e);
+    CHECK_OK(build(&ref, &s, 1, &e), &e);
+    CHECK_OK(build(&x, &s, 0, &e), &e);
+    if (check_failed_)
+        return;
+    CHECKF(ref.p.nregions == 0, "%s %s: no_lanes plans none", cell, dt);
+    CHECKF(x.p.nregions > 0, "%s %s: a batch of one row gets two lanes", cell, dt);
+    int32_t split = 0;
+    for (int32_t k = 0; k < x.p.ntasks; k++)
+        split += x.p.tasks[k].r1 > 0;
+    CHECKF(split > 0, "%s %s: some instruction runs as chunks of rows", cell, dt);
+    for (int32_t r = 0; r < x.p.nregions; r++) {
+        check_cover(&x.p, &x.p.regions[r]);
+        check_waits(&x.p, &x.p.regions[r]);
+        CHECK(x.p.regions[r].ntask[0] > 0 && x.p.regions[r].ntask[1] > 0);
+    }
+    double l0 = 0, l1 = 0;
+    cpu_set_threads(1);
+    CHECK_OK(net_run(&ref, &l0, &e), &e);
+    const int threads[] = {2, 3, 1};
+    for (int i = 0; i < 3; i++) {
+        cpu_set_threads(threads[i]);
+        for (int rep = 0; rep < 3; rep++) {
+            CHECK_OK(net_run(&x, &l1, &e), &e);
+            CHECKF(same(&ref, &x, l0, l1), "%s %s on %d threads: loss %.17g against %.17g", cell,
+                   dt, threads[i], l1, l0);
+        }
+    }
+    cpu_set_threads(2);
+    x.x.lanes_alone = 1;
+    CHECK_OK(net_run(&x, &l1, &e), &e);
+    CHECKF(same(&ref, &x, l0, l1), "%s %s, both lanes on one thread", cell, dt);
+    cpu_set_threads(was);
+    net_free(&ref);
+    net_free(&x);
+    spec_free(&s);
+}
+
+static void test_elman(void)
+{
+    run_cell("elman", "float32");
+    run_cell("elman", "float64");
+}
+
+static void test_jordan(void)
+{
+    run_cell("jordan", "float32");
+    run_cell("jordan", "float64");
+}
+
+static void test_lstm(void)
+{
+    run_cell("lstm", "float32");
+    run_cell("lstm", "float64");
+}
+
+static void test_gru(void)
+{
+    run_cell("gru", "float32");
+    run_cell("gru", "float64");
+}
+
+/* a batch whose rows the row runs split gets no lanes */
+static void test_batches_split_rows_instead(void)
+{
+    uerr e = {0};
+    spec s;
+    net n;
+    CHECK_OK(load_spec(&s, "elman", "float32", &e), &e);
+    plan_options po = {0};
+    CHECK_OK(net_init(&n, &s, V, 32, T, NET_TRAIN, &po, &e), &e);
+    if (check_failed_)
+        return;
+    CHECK(n.p.nruns > 0);
+    CHECK(n.p.nregions == 0);
+    net_free(&n);
+    spec_free(&s);
+}
+
+int main(void)
+{
+    RUN(test_elman);
+    RUN(test_jordan);
+    RUN(test_lstm);
+    RUN(test_gru);
+    RUN(test_batches_split_rows_instead);
+    CHECK_EXIT();
+}
