@@ -42,6 +42,8 @@
 /* starting the lanes (a pool job) and meeting at their end */
 #define REGION_CYCLES 5000.0
 #define REGION_MIN_TASKS 8
+/* PINNED_SLOW (see simulate) */
+#define LANE1_SLOWER 1.5
 /* the planner's time and memory grow with the tasks: a longer program
  * (T beyond tens of thousands) runs in order */
 #define LANES_MAX_TASKS (1 << 18)
@@ -53,8 +55,9 @@ static int64_t numel_of(const gnode *n)
 
 /* A guess of instruction pi's cycles (of a 2.6 GHz clock, measured on a
  * Zen 4 at S4's size: only the ratios matter), from sizes only. A call
- * costs some 40; a product is bound by its multiply-adds (fewer per cycle
- * in a product of few rows) or by reading its right operand; the rest by
+ * costs some 20; a product is bound by its multiply-adds (fewer per cycle
+ * in a product of few rows, whose rows the other lane wrote) or by reading
+ * its right operand; the rest by
  * the bytes they touch, an exp or tanh per output element, and a softmax
  * by several passes over its rows. */
 static double instr_cost(const plan *p, const graph *g, const plan_instr *pi)
@@ -62,19 +65,21 @@ static double instr_cost(const plan *p, const graph *g, const plan_instr *pi)
     const gnode *n = plan_node(p, g, pi->node);
     double es = (double)dtype_size((dtype)n->dt), out = (double)numel_of(n);
     if (pi->kind == PLAN_COPY)
-        return 30 + out * es / 32;
+        return 20 + out * es / 32;
     const graph *ng = plan_graph_of(p, g, pi->node);
     const gnode *a = &ng->nodes[n->in[0]];
     if (n->op == OP_MATMUL) {
         const gnode *b = &ng->nodes[n->in[1]];
         double K = (double)a->shape.dim[n->ip[0] ? 0 : 1], M = out / (double)b->shape.dim[1];
-        double fma = out * K / ((M < 32 ? 13 : 22) * 4 / es), mem = (double)numel_of(b) * es / 40;
-        return 40 + (fma > mem ? fma : mem);
+        double fma = out * K / ((M < 32 ? 10 : 20) * 4 / es), mem = (double)numel_of(b) * es / 42;
+        return 20 + (fma > mem ? fma : mem);
     }
     double el = out;
     for (int k = 0; k < n->nin; k++)
         el += (double)numel_of(&ng->nodes[n->in[k]]);
-    double c = 40 + el * es / 16;
+    if (n->op == OP_GATHER)
+        el = 2 * out; /* the rows it reads, not its whole table */
+    double c = 20 + el * es / 24;
     switch (n->op) {
     case OP_TANH:
     case OP_SIGMOID:
@@ -194,6 +199,8 @@ typedef struct ltask {
     int32_t instr;
     int64_t r0, r1;
     double cost;
+    int32_t weight; /* a product's right operand (its memory's id), or -1 */
+    double wbytes;  /* and its bytes */
 } ltask;
 
 typedef struct lanes {
@@ -214,10 +221,10 @@ typedef struct lanes {
     int32_t segcap;
     int32_t *rtask, *rnext; /* reader list nodes */
     int32_t nrd, rdcap;
-    int32_t *stamp, *left, *lane, *pos;
+    int32_t *stamp, *left, *lane, *pos, *crit;
     double *bl, *fin, *rt;
-    int32_t *heap_a, *heap_p; /* available (by bl), pending (by rt) */
-    int32_t na, np;
+    int32_t *heap_a, *heap_b, *heap_p; /* available (by bl), pending (by rt) */
+    int32_t np;
     int32_t pcap; /* capacity of the per-task arrays above */
 } lanes;
 
@@ -234,6 +241,8 @@ static int grow_tasks(lanes *L, int32_t n)
         vec_realloc(&L->fin, (size_t)c, sizeof *L->fin) ||
         vec_realloc(&L->rt, (size_t)c, sizeof *L->rt) ||
         vec_realloc(&L->heap_a, (size_t)c, sizeof *L->heap_a) ||
+        vec_realloc(&L->heap_b, (size_t)c, sizeof *L->heap_b) ||
+        vec_realloc(&L->crit, (size_t)c, sizeof *L->crit) ||
         vec_realloc(&L->heap_p, (size_t)c, sizeof *L->heap_p))
         return -1;
     L->pcap = c;
@@ -242,9 +251,9 @@ static int grow_tasks(lanes *L, int32_t n)
 
 static void lanes_free(lanes *L)
 {
-    void *all[] = {L->t,    L->rg,    L->rfrom, L->pfrom, L->pred,  L->sfrom,  L->succ,
-                   L->cut,  L->lastw, L->rhead, L->rtask, L->rnext, L->stamp,  L->left,
-                   L->lane, L->pos,   L->bl,    L->fin,   L->rt,    L->heap_a, L->heap_p};
+    void *all[] = {L->t,     L->rg,    L->rfrom, L->pfrom,  L->pred,   L->sfrom,  L->succ, L->cut,
+                   L->lastw, L->rhead, L->rtask, L->rnext,  L->stamp,  L->left,   L->lane, L->pos,
+                   L->bl,    L->fin,   L->rt,    L->heap_a, L->heap_p, L->heap_b, L->crit};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
         free(all[k]);
 }
@@ -256,7 +265,17 @@ static int add_task(lanes *L, int32_t i, int64_t r0, int64_t r1, double cost)
     if (VEC_GROW(L->t, L->tcap, L->nt + 1) || VEC_GROW(L->rfrom, L->rfcap, L->nt + 2) ||
         VEC_GROW(L->rg, L->rgcap, L->nrg + 1 + GRAPH_MAX_IN))
         return -1;
-    L->t[L->nt] = (ltask){i, r0, r1, cost};
+    L->t[L->nt] = (ltask){i, r0, r1, cost, -1, 0};
+    const plan_instr *pi = &L->p->instr[i];
+    const gnode *n = plan_node(L->p, L->g, pi->node);
+    if (pi->kind != PLAN_COPY && n->op == OP_MATMUL) {
+        int32_t b = (pi->node < L->p->nnodes ? 0 : L->p->nnodes) + n->in[1];
+        while (b >= L->p->nnodes && L->p->vsrc[b - L->p->nnodes] >= 0)
+            b = L->p->vsrc[b - L->p->nnodes];
+        const gnode *bn = plan_node(L->p, L->g, b);
+        L->t[L->nt].weight = b;
+        L->t[L->nt].wbytes = (double)numel_of(bn) * (double)dtype_size((dtype)bn->dt);
+    }
     L->rfrom[L->nt] = L->nrg;
     L->nrg += task_ranges(L->p, L->g, i, r0, r1, &L->rg[L->nrg]);
     L->rfrom[++L->nt] = L->nrg;
@@ -465,34 +484,117 @@ static double start_on(const lanes *L, int32_t k, int l, double t)
     return t;
 }
 
-/* Simulates the two lanes; fills lane, pos, fin; returns the makespan. */
-static double simulate(lanes *L)
+/* The weights a lane's products read last, most recent first: a product
+ * whose weight another core's caches hold reads it at a fraction of the
+ * speed (the recurrence's W^T: 64 KiB at H = 128 float32), so the chain of
+ * products of one weight stays on one lane. */
+#define WARM_WEIGHTS 4
+#define COLD_BYTES_PER_CYCLE 16.0
+
+static double cold_cost(const int32_t *warm, const ltask *t)
 {
+    if (t->weight < 0)
+        return 0;
+    for (int w = 0; w < WARM_WEIGHTS; w++)
+        if (warm[w] == t->weight)
+            return 0;
+    return t->wbytes / COLD_BYTES_PER_CYCLE;
+}
+
+static void warm_up(int32_t *warm, const ltask *t)
+{
+    if (t->weight < 0 || warm[0] == t->weight)
+        return;
+    int w = 1;
+    while (w < WARM_WEIGHTS - 1 && warm[w] != t->weight)
+        w++;
+    for (; w > 0; w--)
+        warm[w] = warm[w - 1];
+    warm[0] = t->weight;
+}
+
+/* Marks the critical path: from the source of the largest bottom level,
+ * each time the successor of the largest (the recurrence, forward then
+ * backward, and what joins the two). */
+static void mark_critical(lanes *L)
+{
+    int32_t k = -1;
+    for (int32_t i = 0; i < L->nt; i++) {
+        L->crit[i] = 0;
+        if (L->pfrom[i] == L->pfrom[i + 1] && (k < 0 || L->bl[i] > L->bl[k]))
+            k = i;
+    }
+    while (k >= 0) {
+        L->crit[k] = 1;
+        int32_t next = -1;
+        for (int32_t e = L->sfrom[k]; e < L->sfrom[k + 1]; e++)
+            if (next < 0 || L->bl[L->succ[e]] > L->bl[next])
+                next = L->succ[e];
+        k = next;
+    }
+}
+
+enum { FREE, PINNED, PINNED_SLOW };
+
+/*
+ * Simulates the two lanes; fills lane, pos, fin; returns the makespan.
+ * FREE: each task, the one of largest bottom level among those ready when
+ * a lane comes free, on the lane where it ends first. PINNED: the critical
+ * path on lane 0 and everything else on lane 1 (the chain on one core,
+ * its weight in that core's cache, never waiting for work put in its
+ * way). PINNED_SLOW: the same with lane 1's tasks taken to last longer,
+ * for the order of lane 1's list: a lane runs its list in order, and
+ * where its tasks run longer than guessed, an order made for the guesses
+ * does early what is needed late (the first rows' output gradients) before
+ * what the chain needs next. Longer, the simulation finds the backlog and
+ * takes the largest bottom level first, which is the order of need.
+ */
+static double simulate(lanes *L, int mode)
+{
+    int pinned = mode != FREE;
     double freet[2] = {0, 0};
-    int32_t count[2] = {0, 0}, done = 0;
-    L->na = L->np = 0;
-    for (int32_t k = 0; k < L->nt; k++)
+    int32_t warm[2][WARM_WEIGHTS];
+    for (int w = 0; w < WARM_WEIGHTS; w++)
+        warm[0][w] = warm[1][w] = -1;
+    int32_t count[2] = {0, 0}, done = 0, *avail[2] = {L->heap_a, L->heap_b}, na[2] = {0, 0};
+    L->np = 0;
+    for (int32_t k = 0; k < L->nt; k++) {
+        L->left[k] = L->pfrom[k + 1] - L->pfrom[k];
         if (!L->left[k]) {
             L->rt[k] = 0;
             heap_push(L, L->heap_p, &L->np, k, 1);
         }
+    }
     while (done < L->nt) {
         int l = freet[0] <= freet[1] ? 0 : 1;
         double now = freet[l];
-        while (L->np && L->rt[L->heap_p[0]] <= now)
-            heap_push(L, L->heap_a, &L->na, heap_pop(L, L->heap_p, &L->np, 1), 0);
-        if (!L->na) {
-            freet[l] = L->rt[L->heap_p[0]]; /* idle until something is ready */
+        while (L->np && L->rt[L->heap_p[0]] <= now) {
+            int32_t k = heap_pop(L, L->heap_p, &L->np, 1);
+            int h = pinned && !L->crit[k];
+            heap_push(L, avail[h], &na[h], k, 0);
+        }
+        int h = pinned ? l : 0;
+        if (!na[h]) {
+            /* idle until something is ready, or the other lane's work
+             * makes something ready */
+            double next = L->np ? L->rt[L->heap_p[0]] : 1e300;
+            if (pinned && na[!l] && freet[!l] > now && freet[!l] < next)
+                next = freet[!l];
+            if (pinned && na[!l] && freet[!l] <= now)
+                next = now + 1; /* the other lane goes first */
+            freet[l] = next;
             continue;
         }
-        int32_t k = heap_pop(L, L->heap_a, &L->na, 0);
-        double s0 = start_on(L, k, 0, l == 0 ? now : freet[0]),
-               s1 = start_on(L, k, 1, l == 1 ? now : freet[1]);
-        int to = s0 < s1 || (s0 == s1 && l == 0) ? 0 : 1;
+        int32_t k = avail[h][0];
+        heap_pop(L, avail[h], &na[h], 0);
+        double f0 = start_on(L, k, 0, l == 0 ? now : freet[0]) + cold_cost(warm[0], &L->t[k]),
+               f1 = start_on(L, k, 1, l == 1 ? now : freet[1]) + cold_cost(warm[1], &L->t[k]);
+        int to = pinned ? l : f0 < f1 || (f0 == f1 && l == 0) ? 0 : 1;
         L->lane[k] = to;
         L->pos[k] = count[to]++;
-        L->fin[k] = (to ? s1 : s0) + L->t[k].cost;
+        L->fin[k] = (to ? f1 : f0) + L->t[k].cost * (mode == PINNED_SLOW && to ? LANE1_SLOWER : 1);
         freet[to] = L->fin[k];
+        warm_up(warm[to], &L->t[k]);
         done++;
         for (int32_t e = L->sfrom[k]; e < L->sfrom[k + 1]; e++) {
             int32_t s = L->succ[e];
@@ -507,6 +609,20 @@ static double simulate(lanes *L)
         }
     }
     return freet[0] > freet[1] ? freet[0] : freet[1];
+}
+
+/* The better of the two simulations, left in L; pinned unless free is
+ * clearly better: the model's costs are guesses, and under pinning a
+ * guess wrong about the work beside the chain costs nothing while that
+ * work fits beside it. */
+static double schedule(lanes *L)
+{
+    mark_critical(L);
+    double free_ = simulate(L, FREE), pinned = simulate(L, PINNED);
+    if (pinned > 1.05 * free_)
+        return simulate(L, FREE);
+    simulate(L, PINNED_SLOW);
+    return pinned;
 }
 
 /* ---- 5: the region's tasks in the plan -------------------------------------------- */
@@ -543,22 +659,78 @@ static int emit_region(lanes *L, plan *p, int32_t first, int32_t n, double gain,
     return 0;
 }
 
-static int region(lanes *L, plan *p, const double *cost, int32_t first, int32_t n, int32_t *tcap,
-                  int32_t *rcap)
+/* Instructions first .. first+n-1 on two lanes: tasks, predecessors and
+ * the simulated schedule left in L; their time on two lanes (the start and
+ * the end of the job included) and, in *serial, in order. 0 when they are
+ * too few or too many tasks for lanes, -1 when out of memory. */
+static double lanes_time(lanes *L, const plan *p, const double *cost, int32_t first, int32_t n,
+                         double *serial)
 {
+    *serial = 0;
+    for (int32_t i = first; i < first + n; i++)
+        *serial += cost[i];
     if (make_tasks(L, first, n, cost))
         return -1;
     if (L->nt < REGION_MIN_TASKS || p->ntasks + L->nt > LANES_MAX_TASKS)
         return 0;
     if (find_preds(L) || find_succs(L))
         return -1;
-    double serial = 0;
-    for (int32_t k = 0; k < L->nt; k++)
-        serial += L->t[k].cost;
-    double two = simulate(L) + REGION_CYCLES;
-    if (two * 1.1 >= serial)
-        return 0;
-    return emit_region(L, p, first, n, serial / two, tcap, rcap);
+    return schedule(L) + REGION_CYCLES;
+}
+
+/* The time of instructions first .. first+n-1 as they would run: on two
+ * lanes when that pays, else in order; -1 when out of memory. */
+static double best_time(lanes *L, const plan *p, const double *cost, int32_t first, int32_t n)
+{
+    double serial, two = n > 0 ? lanes_time(L, p, cost, first, n, &serial) : 0;
+    if (two < 0)
+        return -1;
+    return two > 0 && two * 1.1 < serial ? two : n > 0 ? serial : 0;
+}
+
+static int wide(const plan *p, const graph *g, const double *cost, int32_t i)
+{
+    return cost[i] >= WIDE_CYCLES && !split_rows(p, g, i);
+}
+
+static int32_t next_wide(const plan *p, const graph *g, const double *cost, int32_t i)
+{
+    while (i < p->ninstr && !wide(p, g, cost, i))
+        i++;
+    return i;
+}
+
+/* The region that starts at instruction i: up to the next wide one, and
+ * on over it and the instructions up to the one after while one region
+ * takes less time than the two apart with the wide product between them,
+ * split among two threads (the weight gradient of the output projection
+ * runs beside the backward recurrence; the recurrent weight's, which
+ * waits for all of it, is left to both threads). Emits it when two lanes
+ * pay; returns the instruction after it, or -1 when out of memory. */
+static int32_t region(lanes *L, plan *p, const double *cost, int32_t i, int32_t *tcap,
+                      int32_t *rcap)
+{
+    int32_t j = next_wide(p, L->g, cost, i);
+    double serial, two = lanes_time(L, p, cost, i, j - i, &serial);
+    while (two > 0 && j < p->ninstr) {
+        int32_t j2 = next_wide(p, L->g, cost, j + 1);
+        double after = best_time(L, p, cost, j + 1, j2 - j - 1), s2;
+        double merged = after < 0 ? -1 : lanes_time(L, p, cost, i, j2 - i, &s2);
+        if (merged < 0)
+            return -1;
+        if (merged == 0 || merged >= two + cost[j] / 2 + after)
+            break;
+        two = merged;
+        serial = s2;
+        j = j2;
+    }
+    if (two < 0)
+        return -1;
+    if (two > 0 && two * 1.1 < serial &&
+        (lanes_time(L, p, cost, i, j - i, &serial) < 0 ||
+         emit_region(L, p, i, j - i, serial / two, tcap, rcap)))
+        return -1;
+    return j > i ? j : i + 1;
 }
 
 int plan_lanes(const graph *g, plan *p, uerr *e)
@@ -571,12 +743,8 @@ int plan_lanes(const graph *g, plan *p, uerr *e)
     for (int32_t i = 0; !rc && i < p->ninstr; i++)
         cost[i] = instr_cost(p, g, &p->instr[i]);
     for (int32_t i = 0; !rc && i < p->ninstr;) {
-        int32_t j = i;
-        while (j < p->ninstr && (cost[j] < WIDE_CYCLES || split_rows(p, g, j)))
-            j++;
-        if (j > i)
-            rc = region(&L, p, cost, i, j - i, &tcap, &rcap);
-        i = j + 1;
+        i = region(&L, p, cost, i, &tcap, &rcap);
+        rc = i < 0;
     }
     free(cost);
     lanes_free(&L);
