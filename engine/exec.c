@@ -244,17 +244,34 @@ static void run_task(const exec *x, const plan_task *t, const plan_task *next)
 /* a lane's progress, on a cache line of its own: the other lane spins on
  * it */
 typedef struct lane_state {
-    _Alignas(64) _Atomic int32_t done; /* tasks ended */
+    _Alignas(64) _Atomic int32_t done; /* lane 0: tasks ended; lane 1: needed ones */
+    _Atomic int32_t rest;              /* lane 1: the rest ended */
     _Atomic int owned;                 /* a thread runs the lane */
 } lane_state;
 
 typedef struct lanes_job {
     const exec *x;
-    const plan_task *task[2];
-    int32_t n[2];
+    const plan_task *lane0, *needed, *rest; /* plan.h: lane 1's two lists */
+    int32_t n0, nneeded, nrest;
     void *keep; /* the run's kept packings, lent to both lanes */
     lane_state st[2];
 } lanes_job;
+
+/* Whether the next task of each list may run, at these counts */
+static int ready0(const lanes_job *j, int32_t k0, int32_t u)
+{
+    return k0 < j->n0 && u >= j->lane0[k0].wait;
+}
+
+static int ready_needed(const lanes_job *j, int32_t k0, int32_t u)
+{
+    return u < j->nneeded && k0 >= j->needed[u].wait;
+}
+
+static int ready_rest(const lanes_job *j, int32_t k0, int32_t u, int32_t f)
+{
+    return f < j->nrest && k0 >= j->rest[f].wait && u >= j->rest[f].wait2;
+}
 
 static int lane_take(lanes_job *j, int l)
 {
@@ -263,16 +280,21 @@ static int lane_take(lanes_job *j, int l)
            atomic_compare_exchange_strong(&j->st[l].owned, &free_, 1);
 }
 
-/* This thread owns both lanes: it runs, of their next tasks, one whose
- * wait is met (plan_lanes.c: there is always one). */
+/* This thread owns both lanes: it runs a task whose waits are met, lane
+ * 0's or a needed one when it can. One of those two may always run until
+ * both lists have ended (plan_lanes.c), and then the rest may. */
 static void lanes_both(lanes_job *j)
 {
-    int32_t k[2] = {atomic_load_explicit(&j->st[0].done, memory_order_relaxed),
-                    atomic_load_explicit(&j->st[1].done, memory_order_relaxed)};
-    while (k[0] < j->n[0] || k[1] < j->n[1]) {
-        int l = k[0] < j->n[0] && j->task[0][k[0]].wait <= k[1] ? 0 : 1;
-        run_task(j->x, &j->task[l][k[l]], NULL);
-        atomic_store_explicit(&j->st[l].done, ++k[l], memory_order_release);
+    int32_t k0 = atomic_load_explicit(&j->st[0].done, memory_order_relaxed),
+            u = atomic_load_explicit(&j->st[1].done, memory_order_relaxed),
+            f = atomic_load_explicit(&j->st[1].rest, memory_order_relaxed);
+    while (k0 < j->n0 || u < j->nneeded || f < j->nrest) {
+        if (ready0(j, k0, u))
+            run_task(j->x, &j->lane0[k0++], NULL);
+        else if (ready_needed(j, k0, u))
+            run_task(j->x, &j->needed[u++], NULL);
+        else
+            run_task(j->x, &j->rest[f++], NULL);
     }
 }
 
@@ -288,30 +310,67 @@ static int64_t clock_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Runs lane l from its start. Waiting for the other lane, it takes that
- * lane over when no thread has started it for a while (a worker not
- * scheduled: nothing waits for a thread that may never come). */
-static void lane_run(lanes_job *j, int l)
+/* One turn of lane l's wait for the other. 1 when this thread has taken
+ * the other lane over (no thread started it for a while: a worker not
+ * scheduled; nothing waits for a thread that may never come): the caller
+ * then runs both. */
+static int lane_spin(lanes_job *j, int l, unsigned spin, int64_t *since)
 {
-    const lane_state *other = &j->st[!l];
-    for (int32_t k = 0; k < j->n[l]; k++) {
-        const plan_task *t = &j->task[l][k];
+    if (spin % 256) {
+        pool_relax();
+        return 0;
+    }
+    if (atomic_load_explicit(&j->st[!l].owned, memory_order_relaxed)) {
+        sched_yield(); /* the other lane's thread may be waiting for a core */
+        return 0;
+    }
+    if (!*since) {
+        *since = clock_ns();
+        return 0;
+    }
+    return clock_ns() - *since > LANES_GRACE_NS && lane_take(j, !l);
+}
+
+static void lane0_run(lanes_job *j)
+{
+    for (int32_t k = 0; k < j->n0; k++) {
+        const plan_task *t = &j->lane0[k];
         int64_t since = 0;
-        for (unsigned spin = 1; atomic_load_explicit(&other->done, memory_order_acquire) < t->wait;
-             spin++) {
-            if (spin % 256)
-                pool_relax();
-            else if (atomic_load_explicit(&other->owned, memory_order_relaxed))
-                sched_yield(); /* the other lane's thread may be waiting for a core */
-            else if (!since)
-                since = clock_ns();
-            else if (clock_ns() - since > LANES_GRACE_NS && lane_take(j, !l)) {
+        for (unsigned spin = 1;
+             atomic_load_explicit(&j->st[1].done, memory_order_acquire) < t->wait; spin++)
+            if (lane_spin(j, 0, spin, &since)) {
                 lanes_both(j);
                 return;
             }
+        run_task(j->x, t, k + 1 < j->n0 ? t + 1 : NULL);
+        atomic_store_explicit(&j->st[0].done, k + 1, memory_order_release);
+    }
+}
+
+/* Lane 1: the next needed task when its waits are met, else the next of
+ * the rest when its are. */
+static void lane1_run(lanes_job *j)
+{
+    int32_t u = 0, f = 0;
+    int64_t since = 0;
+    unsigned spin = 0;
+    while (u < j->nneeded || f < j->nrest) {
+        int32_t k0 = atomic_load_explicit(&j->st[0].done, memory_order_acquire);
+        if (ready_needed(j, k0, u)) {
+            run_task(j->x, &j->needed[u], u + 1 < j->nneeded ? &j->needed[u + 1] : NULL);
+            atomic_store_explicit(&j->st[1].done, ++u, memory_order_release);
+        } else if (ready_rest(j, k0, u, f)) {
+            run_task(j->x, &j->rest[f], u < j->nneeded ? &j->needed[u] : NULL);
+            atomic_store_explicit(&j->st[1].rest, ++f, memory_order_relaxed);
+        } else {
+            if (lane_spin(j, 1, ++spin, &since)) {
+                lanes_both(j);
+                return;
+            }
+            continue;
         }
-        run_task(j->x, t, k + 1 < j->n[l] ? t + 1 : NULL);
-        atomic_store_explicit(&j->st[l].done, k + 1, memory_order_release);
+        spin = 0;
+        since = 0;
     }
 }
 
@@ -322,17 +381,22 @@ static void lanes_part(void *ctx, int part, int thread)
     if (!lane_take(j, part))
         return; /* the other lane's thread runs this one too */
     void *was = gemm_keep_lend(j->keep);
-    lane_run(j, part);
+    if (part == 0)
+        lane0_run(j);
+    else
+        lane1_run(j);
     gemm_keep_lend(was);
 }
 
 static void run_lanes(const exec *x, const plan_region *r)
 {
     lanes_job j = {.x = x, .keep = gemm_keep_current()};
-    j.task[0] = x->p->tasks + r->task0;
-    j.task[1] = j.task[0] + r->ntask[0];
-    j.n[0] = r->ntask[0];
-    j.n[1] = r->ntask[1];
+    j.lane0 = x->p->tasks + r->task0;
+    j.needed = j.lane0 + r->ntask[0];
+    j.rest = j.needed + r->nneeded;
+    j.n0 = r->ntask[0];
+    j.nneeded = r->nneeded;
+    j.nrest = r->ntask[1] - r->nneeded;
     if (x->lanes_alone) {
         lanes_both(&j);
         return;

@@ -134,17 +134,28 @@ typedef struct plan_rows_run {
  * gradients, the weight gradients of the steps already back-propagated).
  * A task is an instruction, or rows r0 .. r1-1 of one that splits by
  * rows (op_def.rows: each row computed by the same arithmetic whichever
- * rows one call computes). Before a task runs, the other lane must have
- * ended its first `wait` tasks: every byte it reads was written, and
- * every byte it writes was read for the last time, by a task that comes
- * before it in program order. So each task reads exactly what it would
- * in the program's order, and the bits do not depend on which thread ran
- * which lane, nor on whether one thread ran both (interleaved so that
- * every wait is met: the schedule's order).
+ * rows one call computes).
+ *
+ * Lane 0 runs its tasks in order (the chain, mostly). Lane 1's are two
+ * lists: first the tasks lane 0 needs, in the order lane 0 needs them
+ * (the output rows' gradients of the last steps before those of the
+ * first), then the rest (the losses, weight gradients), each in order;
+ * lane 1 runs the next needed task when it may, else the next of the
+ * rest when it may: so work nothing waits for never holds up work the
+ * chain waits for, however long either takes. Before a task runs, the
+ * counts it waits for must be reached: a lane 0 task, of lane 1's needed
+ * tasks; a lane 1 task, of lane 0's, and (the rest) of the needed ones.
+ * Then every byte it reads was written, and every byte it writes was read
+ * for the last time, by a task that comes before it in program order. So
+ * each task reads exactly what it would in the program's order, and the
+ * bits do not depend on which thread ran which lane, nor on whether one
+ * thread ran both.
  */
 typedef struct plan_task {
     int32_t instr;
-    int32_t wait;   /* tasks of the other lane that must have ended */
+    int32_t wait;   /* lane 0: lane 1's needed tasks that must have ended;
+                       lane 1: lane 0's */
+    int32_t wait2;  /* lane 1's rest: its needed tasks that must have ended */
     unsigned rows;  /* the inputs split by rows (op_def.rows) */
     int64_t r0, r1; /* rows of a split instruction; r1 = 0: all of it */
 } plan_task;
@@ -152,7 +163,8 @@ typedef struct plan_task {
 typedef struct plan_region {
     int32_t first, n; /* instructions first .. first+n-1 */
     int32_t task0;    /* lane 0's tasks: tasks[task0 .. task0+ntask[0]), */
-    int32_t ntask[2]; /* then lane 1's */
+    int32_t ntask[2]; /* then lane 1's: */
+    int32_t nneeded;  /* its first nneeded, then the rest */
     double gain;      /* serial / two-lane time, as the schedule sees it */
 } plan_region;
 

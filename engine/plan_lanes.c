@@ -42,8 +42,6 @@
 /* starting the lanes (a pool job) and meeting at their end */
 #define REGION_CYCLES 5000.0
 #define REGION_MIN_TASKS 8
-/* PINNED_SLOW (see simulate) */
-#define LANE1_SLOWER 1.5
 /* the planner's time and memory grow with the tasks: a longer program
  * (T beyond tens of thousands) runs in order */
 #define LANES_MAX_TASKS (1 << 18)
@@ -534,20 +532,14 @@ static void mark_critical(lanes *L)
     }
 }
 
-enum { FREE, PINNED, PINNED_SLOW };
+enum { FREE, PINNED };
 
 /*
  * Simulates the two lanes; fills lane, pos, fin; returns the makespan.
  * FREE: each task, the one of largest bottom level among those ready when
  * a lane comes free, on the lane where it ends first. PINNED: the critical
  * path on lane 0 and everything else on lane 1 (the chain on one core,
- * its weight in that core's cache, never waiting for work put in its
- * way). PINNED_SLOW: the same with lane 1's tasks taken to last longer,
- * for the order of lane 1's list: a lane runs its list in order, and
- * where its tasks run longer than guessed, an order made for the guesses
- * does early what is needed late (the first rows' output gradients) before
- * what the chain needs next. Longer, the simulation finds the backlog and
- * takes the largest bottom level first, which is the order of need.
+ * its weight in that core's cache, never waiting for work put in its way).
  */
 static double simulate(lanes *L, int mode)
 {
@@ -592,7 +584,7 @@ static double simulate(lanes *L, int mode)
         int to = pinned ? l : f0 < f1 || (f0 == f1 && l == 0) ? 0 : 1;
         L->lane[k] = to;
         L->pos[k] = count[to]++;
-        L->fin[k] = (to ? f1 : f0) + L->t[k].cost * (mode == PINNED_SLOW && to ? LANE1_SLOWER : 1);
+        L->fin[k] = (to ? f1 : f0) + L->t[k].cost;
         freet[to] = L->fin[k];
         warm_up(warm[to], &L->t[k]);
         done++;
@@ -612,20 +604,61 @@ static double simulate(lanes *L, int mode)
 }
 
 /* The better of the two simulations, left in L; pinned unless free is
- * clearly better: the model's costs are guesses, and under pinning a
- * guess wrong about the work beside the chain costs nothing while that
- * work fits beside it. */
+ * clearly better: the model's costs are guesses, and pinned, the chain
+ * never waits behind work a guess put in its way. */
 static double schedule(lanes *L)
 {
     mark_critical(L);
     double free_ = simulate(L, FREE), pinned = simulate(L, PINNED);
-    if (pinned > 1.05 * free_)
-        return simulate(L, FREE);
-    simulate(L, PINNED_SLOW);
-    return pinned;
+    return pinned <= 1.05 * free_ ? pinned : simulate(L, FREE);
 }
 
 /* ---- 5: the region's tasks in the plan -------------------------------------------- */
+
+/* need[k] of a lane 1 task: the first position on lane 0 of a task that
+ * waits for it, directly or through other lane 1 tasks; INT32_MAX when
+ * none does. Successors come later in task order (program order). */
+static void find_need(lanes *L, int32_t *need)
+{
+    for (int32_t k = L->nt - 1; k >= 0; k--) {
+        need[k] = INT32_MAX;
+        if (L->lane[k] == 0)
+            continue;
+        for (int32_t e = L->sfrom[k]; e < L->sfrom[k + 1]; e++) {
+            int32_t s = L->succ[e], v = L->lane[s] == 0 ? L->pos[s] : need[s];
+            if (v < need[k])
+                need[k] = v;
+        }
+    }
+}
+
+/* Lane 1's needed tasks by need (ties in the schedule's order), then the
+ * rest in the schedule's order: their positions in L->pos (lane 0's stay);
+ * the count of needed ones. A needed task's lane 1 predecessors are needed
+ * no later, so each list stays in an order its dependences allow. */
+static int32_t order_lane1(lanes *L, int32_t n0, int32_t n1, int32_t *need, int32_t *by_pos,
+                           int32_t *count)
+{
+    for (int32_t k = 0; k < L->nt; k++)
+        if (L->lane[k])
+            by_pos[L->pos[k]] = k;
+    for (int32_t v = 0; v <= n0; v++)
+        count[v] = 0;
+    int32_t nneeded = 0;
+    for (int32_t q = 0; q < n1; q++)
+        if (need[by_pos[q]] != INT32_MAX) {
+            count[need[by_pos[q]] + 1]++;
+            nneeded++;
+        }
+    for (int32_t v = 0; v < n0; v++)
+        count[v + 1] += count[v];
+    int32_t rest = nneeded;
+    for (int32_t q = 0; q < n1; q++) {
+        int32_t k = by_pos[q];
+        L->pos[k] = need[k] == INT32_MAX ? rest++ : count[need[k]]++;
+    }
+    return nneeded;
+}
 
 static int emit_region(lanes *L, plan *p, int32_t first, int32_t n, double gain, int32_t *tcap,
                        int32_t *rcap)
@@ -633,28 +666,47 @@ static int emit_region(lanes *L, plan *p, int32_t first, int32_t n, double gain,
     if (VEC_GROW(p->tasks, *tcap, p->ntasks + L->nt) ||
         VEC_GROW(p->regions, *rcap, p->nregions + 1))
         return -1;
-    plan_region *r = &p->regions[p->nregions++];
+    plan_region *r = &p->regions[p->nregions];
     *r = (plan_region){.first = first, .n = n, .task0 = p->ntasks, .gain = gain};
     for (int32_t k = 0; k < L->nt; k++)
         r->ntask[L->lane[k]]++;
+    /* need, by_pos and count: working arrays of the sizes they need */
+    int32_t *need = malloc((size_t)L->nt * sizeof *need),
+            *by_pos = malloc(((size_t)r->ntask[1] + 1) * sizeof *by_pos),
+            *count = malloc(((size_t)r->ntask[0] + 2) * sizeof *count);
+    if (!need || !by_pos || !count) {
+        free(need);
+        free(by_pos);
+        free(count);
+        return -1;
+    }
+    find_need(L, need);
+    r->nneeded = order_lane1(L, r->ntask[0], r->ntask[1], need, by_pos, count);
     for (int32_t k = 0; k < L->nt; k++) {
         int l = L->lane[k];
-        int32_t wait = 0;
+        int32_t wait = 0, wait2 = 0;
         for (int32_t e = L->pfrom[k]; e < L->pfrom[k + 1]; e++) {
-            int32_t q = L->pred[e];
-            if (L->lane[q] != l && L->pos[q] + 1 > wait)
-                wait = L->pos[q] + 1;
+            int32_t q = L->pred[e], at = L->pos[q] + 1;
+            if (L->lane[q] != l && at > wait)
+                wait = at;
+            if (l && L->lane[q] && need[k] == INT32_MAX && need[q] != INT32_MAX && at > wait2)
+                wait2 = at;
         }
         int64_t M;
         const ltask *t = &L->t[k];
         p->tasks[r->task0 + (l ? r->ntask[0] : 0) + L->pos[k]] = (plan_task){
             .instr = t->instr,
             .wait = wait,
+            .wait2 = wait2,
             .rows = t->r1 ? split_mask(p, L->g, t->instr, &M) : 0,
             .r0 = t->r0,
             .r1 = t->r1,
         };
     }
+    free(need);
+    free(by_pos);
+    free(count);
+    p->nregions++;
     p->ntasks += L->nt;
     return 0;
 }

@@ -76,22 +76,30 @@ static void check_cover(const plan *p, const plan_region *r)
     free(last);
 }
 
-/* One thread taking, of the two lanes' next tasks, one whose wait is met,
- * never gets stuck; and every wait names tasks the other lane has. */
+/* One thread running, of lane 0's next task and lane 1's next needed
+ * one, one whose wait is met, never finds both waiting; then the rest of
+ * lane 1 runs in order. Every wait names tasks the lists have. */
 static void check_waits(const plan *p, const plan_region *r)
 {
-    const plan_task *lane[2] = {p->tasks + r->task0, p->tasks + r->task0 + r->ntask[0]};
-    int32_t k[2] = {0, 0};
-    for (int l = 0; l < 2; l++)
-        for (int32_t i = 0; i < r->ntask[l]; i++)
-            CHECK(lane[l][i].wait >= 0 && lane[l][i].wait <= r->ntask[!l]);
-    while (k[0] < r->ntask[0] || k[1] < r->ntask[1]) {
-        int l = k[0] < r->ntask[0] && lane[0][k[0]].wait <= k[1] ? 0 : 1;
-        if (k[l] >= r->ntask[l] || lane[l][k[l]].wait > k[!l]) {
-            CHECKF(0, "both lanes wait: at tasks %d and %d", k[0], k[1]);
+    const plan_task *lane0 = p->tasks + r->task0, *needed = lane0 + r->ntask[0],
+                    *rest = needed + r->nneeded;
+    int32_t n0 = r->ntask[0], nn = r->nneeded, nr = r->ntask[1] - r->nneeded, k0 = 0, u = 0;
+    CHECK(nn >= 0 && nr >= 0);
+    for (int32_t i = 0; i < n0; i++)
+        CHECK(lane0[i].wait >= 0 && lane0[i].wait <= nn);
+    for (int32_t i = 0; i < nn; i++)
+        CHECK(needed[i].wait >= 0 && needed[i].wait <= n0 && needed[i].wait2 == 0);
+    for (int32_t i = 0; i < nr; i++)
+        CHECK(rest[i].wait >= 0 && rest[i].wait <= n0 && rest[i].wait2 <= nn);
+    while (k0 < n0 || u < nn) {
+        if (k0 < n0 && lane0[k0].wait <= u)
+            k0++;
+        else if (u < nn && needed[u].wait <= k0)
+            u++;
+        else {
+            CHECKF(0, "lane 0 and the needed list wait for each other: at tasks %d and %d", k0, u);
             return;
         }
-        k[l]++;
     }
 }
 
