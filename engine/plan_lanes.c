@@ -222,8 +222,7 @@ typedef struct lanes {
     int32_t *stamp, *left, *lane, *pos, *crit;
     double *bl, *fin, *rt;
     int32_t *heap_a, *heap_b, *heap_p; /* available (by bl), pending (by rt) */
-    int32_t np;
-    int32_t pcap; /* capacity of the per-task arrays above */
+    int32_t pcap;                      /* capacity of the per-task arrays above */
 } lanes;
 
 static int grow_tasks(lanes *L, int32_t n)
@@ -433,40 +432,46 @@ static int find_succs(lanes *L)
 
 /* ---- 4: the list schedule --------------------------------------------------------- */
 
-/* heap of task ids; before(L, x, y, by_rt): x comes out first (the larger
- * bottom level, or the earlier ready time; then the lower id) */
-static int before(const lanes *L, int32_t x, int32_t y, int by_rt)
+/* A heap of task ids by key: the largest first (sign 1) or the smallest
+ * (sign -1); on equal keys the lower id. */
+typedef struct heap {
+    int32_t *h, n;
+    const double *key;
+    double sign;
+} heap;
+
+static int before(const heap *q, int32_t x, int32_t y)
 {
-    double kx = by_rt ? -L->rt[x] : L->bl[x], ky = by_rt ? -L->rt[y] : L->bl[y];
+    double kx = q->sign * q->key[x], ky = q->sign * q->key[y];
     return kx > ky || (kx == ky && x < y);
 }
 
-static void heap_push(const lanes *L, int32_t *h, int32_t *n, int32_t v, int by_rt)
+static void heap_push(heap *q, int32_t v)
 {
-    int32_t i = (*n)++;
-    while (i > 0 && before(L, v, h[(i - 1) / 2], by_rt)) {
-        h[i] = h[(i - 1) / 2];
+    int32_t i = q->n++;
+    while (i > 0 && before(q, v, q->h[(i - 1) / 2])) {
+        q->h[i] = q->h[(i - 1) / 2];
         i = (i - 1) / 2;
     }
-    h[i] = v;
+    q->h[i] = v;
 }
 
-static int32_t heap_pop(const lanes *L, int32_t *h, int32_t *n, int by_rt)
+static int32_t heap_pop(heap *q)
 {
-    int32_t top = h[0], v = h[--*n], i = 0;
+    int32_t top = q->h[0], v = q->h[--q->n], i = 0;
     for (;;) {
         int32_t c = 2 * i + 1;
-        if (c >= *n)
+        if (c >= q->n)
             break;
-        if (c + 1 < *n && before(L, h[c + 1], h[c], by_rt))
+        if (c + 1 < q->n && before(q, q->h[c + 1], q->h[c]))
             c++;
-        if (!before(L, h[c], v, by_rt))
+        if (!before(q, q->h[c], v))
             break;
-        h[i] = h[c];
+        q->h[i] = q->h[c];
         i = c;
     }
-    if (*n)
-        h[i] = v;
+    if (q->n)
+        q->h[i] = v;
     return top;
 }
 
@@ -548,37 +553,36 @@ static double simulate(lanes *L, int mode)
     int32_t warm[2][WARM_WEIGHTS];
     for (int w = 0; w < WARM_WEIGHTS; w++)
         warm[0][w] = warm[1][w] = -1;
-    int32_t count[2] = {0, 0}, done = 0, *avail[2] = {L->heap_a, L->heap_b}, na[2] = {0, 0};
-    L->np = 0;
+    int32_t count[2] = {0, 0}, done = 0;
+    heap pend = {L->heap_p, 0, L->rt, -1},
+         avail[2] = {{L->heap_a, 0, L->bl, 1}, {L->heap_b, 0, L->bl, 1}};
     for (int32_t k = 0; k < L->nt; k++) {
         L->left[k] = L->pfrom[k + 1] - L->pfrom[k];
         if (!L->left[k]) {
             L->rt[k] = 0;
-            heap_push(L, L->heap_p, &L->np, k, 1);
+            heap_push(&pend, k);
         }
     }
     while (done < L->nt) {
         int l = freet[0] <= freet[1] ? 0 : 1;
         double now = freet[l];
-        while (L->np && L->rt[L->heap_p[0]] <= now) {
-            int32_t k = heap_pop(L, L->heap_p, &L->np, 1);
-            int h = pinned && !L->crit[k];
-            heap_push(L, avail[h], &na[h], k, 0);
+        while (pend.n && L->rt[pend.h[0]] <= now) {
+            int32_t k = heap_pop(&pend);
+            heap_push(&avail[pinned && !L->crit[k]], k);
         }
-        int h = pinned ? l : 0;
-        if (!na[h]) {
+        heap *h = &avail[pinned ? l : 0];
+        if (!h->n) {
             /* idle until something is ready, or the other lane's work
              * makes something ready */
-            double next = L->np ? L->rt[L->heap_p[0]] : 1e300;
-            if (pinned && na[!l] && freet[!l] > now && freet[!l] < next)
+            double next = pend.n ? L->rt[pend.h[0]] : 1e300;
+            if (pinned && avail[!l].n && freet[!l] > now && freet[!l] < next)
                 next = freet[!l];
-            if (pinned && na[!l] && freet[!l] <= now)
+            if (pinned && avail[!l].n && freet[!l] <= now)
                 next = now + 1; /* the other lane goes first */
             freet[l] = next;
             continue;
         }
-        int32_t k = avail[h][0];
-        heap_pop(L, avail[h], &na[h], 0);
+        int32_t k = heap_pop(h);
         double f0 = start_on(L, k, 0, l == 0 ? now : freet[0]) + cold_cost(warm[0], &L->t[k]),
                f1 = start_on(L, k, 1, l == 1 ? now : freet[1]) + cold_cost(warm[1], &L->t[k]);
         int to = pinned ? l : f0 < f1 || (f0 == f1 && l == 0) ? 0 : 1;
@@ -597,7 +601,7 @@ static double simulate(lanes *L, int mode)
                 if (L->fin[L->pred[f]] > r)
                     r = L->fin[L->pred[f]];
             L->rt[s] = r;
-            heap_push(L, L->heap_p, &L->np, s, 1);
+            heap_push(&pend, s);
         }
     }
     return freet[0] > freet[1] ? freet[0] : freet[1];
@@ -632,31 +636,95 @@ static void find_need(lanes *L, int32_t *need)
     }
 }
 
-/* Lane 1's needed tasks by need (ties in the schedule's order), then the
- * rest in the schedule's order: their positions in L->pos (lane 0's stay);
- * the count of needed ones. A needed task's lane 1 predecessors are needed
- * no later, so each list stays in an order its dependences allow. */
-static int32_t order_lane1(lanes *L, int32_t n0, int32_t n1, int32_t *need, int32_t *by_pos,
-                           int32_t *count)
+/* lane 1's tasks taken to last this much longer than guessed, to order
+ * its needed list (see order_needed) */
+#define LANE1_SLOWER 1.5
+
+/* working arrays of order_needed, over the region's tasks */
+typedef struct needed_work {
+    double *rel, *key; /* release time (lane 0's predecessors ended), need */
+    int32_t *wait0, *ndep, *byneed, *placed;
+} needed_work;
+
+/*
+ * Lane 1's positions (L->pos; lane 0's stay): the needed tasks first, then
+ * the rest in the schedule's order; the count of needed ones.
+ *
+ * The needed list is earliest need first among the tasks released by then
+ * (lane 0's predecessors ended in the simulation), on a clock that takes
+ * lane 1's tasks to last half again as long as guessed: where lane 1 falls
+ * behind, it then does first what the chain needs first (the newest rows'
+ * output projection before the oldest rows' output gradients), and where
+ * it keeps up, the order is the release order. A task is taken only if
+ * its wait on lane 0 is no later than the least need of the needed tasks
+ * left, so that lane 0 never waits for a needed task that stands behind
+ * one waiting for lane 0 beyond it (one of least need always qualifies:
+ * its lane 0 predecessors come before the lane 0 task that needs it).
+ */
+static int32_t order_lane1(lanes *L, const int32_t *need, int32_t n0, needed_work *w)
 {
+    int32_t nneeded = 0, nrest = 0;
+    for (int32_t v = 0; v <= n0 + 1; v++)
+        w->ndep[v] = 0; /* first as counts by need, for byneed */
     for (int32_t k = 0; k < L->nt; k++)
-        if (L->lane[k])
-            by_pos[L->pos[k]] = k;
-    for (int32_t v = 0; v <= n0; v++)
-        count[v] = 0;
-    int32_t nneeded = 0;
-    for (int32_t q = 0; q < n1; q++)
-        if (need[by_pos[q]] != INT32_MAX) {
-            count[need[by_pos[q]] + 1]++;
+        if (L->lane[k] && need[k] != INT32_MAX) {
+            w->ndep[need[k] + 1]++;
             nneeded++;
         }
-    for (int32_t v = 0; v < n0; v++)
-        count[v + 1] += count[v];
-    int32_t rest = nneeded;
-    for (int32_t q = 0; q < n1; q++) {
-        int32_t k = by_pos[q];
-        L->pos[k] = need[k] == INT32_MAX ? rest++ : count[need[k]]++;
+    for (int32_t v = 0; v <= n0; v++)
+        w->ndep[v + 1] += w->ndep[v];
+    for (int32_t k = 0; k < L->nt; k++)
+        if (L->lane[k] && need[k] != INT32_MAX)
+            w->byneed[w->ndep[need[k]]++] = k;
+    heap unrel = {L->heap_a, 0, w->rel, -1}, released = {L->heap_b, 0, w->key, -1};
+    for (int32_t k = 0; k < L->nt; k++) {
+        w->placed[k] = 0;
+        if (!L->lane[k] || need[k] == INT32_MAX)
+            continue;
+        w->rel[k] = 0;
+        w->key[k] = need[k];
+        w->wait0[k] = w->ndep[k] = 0;
+        for (int32_t e = L->pfrom[k]; e < L->pfrom[k + 1]; e++) {
+            int32_t q = L->pred[e];
+            if (!L->lane[q] && L->fin[q] > w->rel[k])
+                w->rel[k] = L->fin[q];
+            if (!L->lane[q] && L->pos[q] + 1 > w->wait0[k])
+                w->wait0[k] = L->pos[q] + 1;
+            w->ndep[k] += L->lane[q] != 0;
+        }
+        if (!w->ndep[k])
+            heap_push(&unrel, k);
     }
+    double clock = 0;
+    for (int32_t placed = 0, least = 0; placed < nneeded;) {
+        while (unrel.n && w->rel[unrel.h[0]] <= clock)
+            heap_push(&released, heap_pop(&unrel));
+        while (w->placed[w->byneed[least]])
+            least++;
+        if (!released.n || w->wait0[released.h[0]] > need[w->byneed[least]]) {
+            clock = w->rel[unrel.h[0]]; /* a task of least need is still to come */
+            continue;
+        }
+        int32_t k = heap_pop(&released);
+        w->placed[k] = 1;
+        L->pos[k] = placed++;
+        clock = (w->rel[k] > clock ? w->rel[k] : clock) + L->t[k].cost * LANE1_SLOWER;
+        for (int32_t e = L->sfrom[k]; e < L->sfrom[k + 1]; e++) {
+            int32_t s = L->succ[e];
+            if (L->lane[s] && need[s] != INT32_MAX && !--w->ndep[s])
+                heap_push(&unrel, s);
+        }
+    }
+    /* the rest, in the schedule's order: by their positions there, which
+     * the needed ones' new positions have not touched */
+    for (int32_t k = 0; k < L->nt; k++)
+        w->wait0[k] = -1;
+    for (int32_t k = 0; k < L->nt; k++)
+        if (L->lane[k] && need[k] == INT32_MAX)
+            w->wait0[L->pos[k]] = k;
+    for (int32_t i = 0; i < L->nt; i++)
+        if (w->wait0[i] >= 0)
+            L->pos[w->wait0[i]] = nneeded + nrest++;
     return nneeded;
 }
 
@@ -670,18 +738,23 @@ static int emit_region(lanes *L, plan *p, int32_t first, int32_t n, double gain,
     *r = (plan_region){.first = first, .n = n, .task0 = p->ntasks, .gain = gain};
     for (int32_t k = 0; k < L->nt; k++)
         r->ntask[L->lane[k]]++;
-    /* need, by_pos and count: working arrays of the sizes they need */
-    int32_t *need = malloc((size_t)L->nt * sizeof *need),
-            *by_pos = malloc(((size_t)r->ntask[1] + 1) * sizeof *by_pos),
-            *count = malloc(((size_t)r->ntask[0] + 2) * sizeof *count);
-    if (!need || !by_pos || !count) {
+    size_t nt = (size_t)L->nt, nb = nt > (size_t)r->ntask[0] + 2 ? nt : (size_t)r->ntask[0] + 2;
+    int32_t *need = malloc(nt * sizeof *need);
+    needed_work w = {malloc(nt * sizeof *w.rel),    malloc(nt * sizeof *w.key),
+                     malloc(nt * sizeof *w.wait0),  malloc(nb * sizeof *w.ndep),
+                     malloc(nt * sizeof *w.byneed), malloc(nt * sizeof *w.placed)};
+    int rc = !need || !w.rel || !w.key || !w.wait0 || !w.ndep || !w.byneed || !w.placed;
+    if (!rc) {
+        find_need(L, need);
+        r->nneeded = order_lane1(L, need, r->ntask[0], &w);
+    }
+    void *all[] = {w.rel, w.key, w.wait0, w.ndep, w.byneed, w.placed};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+        free(all[k]);
+    if (rc) {
         free(need);
-        free(by_pos);
-        free(count);
         return -1;
     }
-    find_need(L, need);
-    r->nneeded = order_lane1(L, r->ntask[0], r->ntask[1], need, by_pos, count);
     for (int32_t k = 0; k < L->nt; k++) {
         int l = L->lane[k];
         int32_t wait = 0, wait2 = 0;
@@ -704,8 +777,6 @@ static int emit_region(lanes *L, plan *p, int32_t first, int32_t n, double gain,
         };
     }
     free(need);
-    free(by_pos);
-    free(count);
     p->nregions++;
     p->ntasks += L->nt;
     return 0;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clones.h"
+
 int optim_init(optim *o, const spec *s, int64_t n, uerr *e)
 {
     memset(o, 0, sizeof *o);
@@ -77,15 +79,11 @@ const char *optim_slot_name(const optim *o, int slot)
  * After the graph, these loops are most of a small model's step (min-char-
  * rnn: 33k parameters, each with a square root and a division per step).
  * The Makefile compiles this file vectorised; here each loop is compiled
- * for the widest vector unit the CPU has, chosen when the program loads.
- * Every operation in them is elementwise and correctly rounded, so each
- * version gives the same bits.
+ * for the widest vector unit the CPU has (base/clones.h): every operation
+ * in them is elementwise and correctly rounded, so each version gives the
+ * same bits.
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define OPTIM_VECTOR __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define OPTIM_VECTOR
-#endif
+#define OPTIM_VECTOR UNROLL_CLONES
 
 /* g clamped to [lo, hi]; with lo = -inf and hi = +inf it is g itself (a
  * NaN fails both comparisons and stays NaN, -0 stays -0) */
