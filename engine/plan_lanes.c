@@ -27,6 +27,7 @@
 
 #include "base/vec.h"
 #include "engine/plan_int.h"
+#include "kernels/gemm.h"
 #include "kernels/pool.h"
 #include "ops/ops.h"
 
@@ -98,6 +99,19 @@ static double instr_cost(const plan *p, const graph *g, const plan_instr *pi)
         break;
     }
     return c;
+}
+
+/* Whether instruction i, run in order, is a product the pool splits among
+ * the threads (kernels/gemm.h): two lanes must beat that. */
+static int pool_splits(const plan *p, const graph *g, int32_t i)
+{
+    const plan_instr *pi = &p->instr[i];
+    const gnode *n = plan_node(p, g, pi->node);
+    if (pi->kind == PLAN_COPY || n->op != OP_MATMUL)
+        return 0;
+    const gnode *a = &plan_graph_of(p, g, pi->node)->nodes[n->in[0]];
+    double K = (double)a->shape.dim[n->ip[0] ? 0 : 1];
+    return 2 * (double)numel_of(n) * K >= GEMM_PAR_FLOPS;
 }
 
 /* ---- bytes -------------------------------------------------------------------- */
@@ -279,24 +293,30 @@ static int add_task(lanes *L, int32_t i, int64_t r0, int64_t r1, double cost)
     return 0;
 }
 
+/* The chunks of rows instruction i runs as (*M its rows), or 0 when it
+ * runs whole: at least two, of at least CHUNK_ROWS rows and CHUNK_CYCLES
+ * each. */
+static int64_t nchunks(const plan *p, const graph *g, int32_t i, double cost, int64_t *M)
+{
+    *M = split_rows(p, g, i);
+    double k = *M ? (cost - 20) / CHUNK_CYCLES : 0;
+    int64_t n = *M / CHUNK_ROWS < (int64_t)k ? *M / CHUNK_ROWS : (int64_t)k;
+    n = n > CHUNKS_MAX ? CHUNKS_MAX : n;
+    return n < 2 ? 0 : n;
+}
+
 static int make_tasks(lanes *L, int32_t first, int32_t n, const double *cost)
 {
     L->nt = L->nrg = 0;
     for (int32_t i = first; i < first + n; i++) {
-        int64_t M = split_rows(L->p, L->g, i);
-        double per = cost[i] - 100, k = M ? per / CHUNK_CYCLES : 0;
-        int64_t nch = M / CHUNK_ROWS < (int64_t)k ? M / CHUNK_ROWS : (int64_t)k;
-        if (nch > CHUNKS_MAX)
-            nch = CHUNKS_MAX;
-        if (nch < 2) {
-            if (add_task(L, i, 0, 0, cost[i]))
-                return -1;
-            continue;
-        }
+        int64_t M, nch = nchunks(L->p, L->g, i, cost[i], &M);
+        if (!nch && add_task(L, i, 0, 0, cost[i]))
+            return -1;
         for (int c = 0; c < nch; c++) {
             int64_t r0 = pool_part_start(M, CHUNK_ROWS, c, (int)nch),
                     r1 = pool_part_start(M, CHUNK_ROWS, c + 1, (int)nch);
-            if (r0 < r1 && add_task(L, i, r0, r1, 150 + per * (double)(r1 - r0) / (double)M))
+            if (r0 < r1 &&
+                add_task(L, i, r0, r1, 40 + (cost[i] - 20) * (double)(r1 - r0) / (double)M))
                 return -1;
         }
     }
@@ -791,7 +811,7 @@ static double lanes_time(lanes *L, const plan *p, const double *cost, int32_t fi
 {
     *serial = 0;
     for (int32_t i = first; i < first + n; i++)
-        *serial += cost[i];
+        *serial += cost[i] / (pool_splits(p, L->g, i) ? 2 : 1);
     if (make_tasks(L, first, n, cost))
         return -1;
     if (L->nt < REGION_MIN_TASKS || p->ntasks + L->nt > LANES_MAX_TASKS)
@@ -811,9 +831,12 @@ static double best_time(lanes *L, const plan *p, const double *cost, int32_t fir
     return two > 0 && two * 1.1 < serial ? two : n > 0 ? serial : 0;
 }
 
+/* large, and one task: the pool would split it (a product of a few rows
+ * by a large weight at batch 8 as much as a weight's gradient) */
 static int wide(const plan *p, const graph *g, const double *cost, int32_t i)
 {
-    return cost[i] >= WIDE_CYCLES && !split_rows(p, g, i);
+    int64_t M;
+    return cost[i] >= WIDE_CYCLES && !nchunks(p, g, i, cost[i], &M);
 }
 
 static int32_t next_wide(const plan *p, const graph *g, const double *cost, int32_t i)

@@ -17,6 +17,7 @@
 
 #include <string.h>
 
+#include "base/clones.h"
 #include "kernels/pool.h"
 
 static int index_check(const graph *g, gnode *n, const gnode *idx, int64_t rows, uerr *e)
@@ -149,12 +150,14 @@ static int scatter_infer(const graph *g, gnode *n, uerr *e)
  * written (acc = 0: the other columns are left alone) or added to once
  * (acc = 1), so the result is bit-identical to add(out, scatter(G, idx)).
  * The rows of an index are summed in chunks of SCATTER_CHUNK units on the
- * stack (no allocation).
+ * stack (no allocation). Adds only: compiled for the widest vector unit
+ * (base/clones.h), each version gives the same bits.
  */
 #define SCATTER_CHUNK 256
 
-static void scatter_rows(dtype dt, const void *Gv, int64_t ldg, const int32_t *idx, int64_t B,
-                         void *out, int64_t sj, int64_t sk, int64_t n, int acc)
+UNROLL_CLONES static void scatter_rows(dtype dt, const void *Gv, int64_t ldg, const int32_t *idx,
+                                       int64_t B, void *out, int64_t sj, int64_t sk, int64_t n,
+                                       int acc)
 {
     DT_EACH_REAL(dt, T, {
         const T *G = Gv;
