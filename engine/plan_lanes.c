@@ -209,10 +209,10 @@ static int64_t split_rows(const plan *p, const graph *g, int32_t i)
 
 typedef struct ltask {
     int32_t instr;
-    int64_t r0, r1;
-    double cost;
     int32_t weight; /* a product's right operand (its memory's id), or -1 */
-    double wbytes;  /* and its bytes */
+    int32_t r0, r1;
+    float wbytes; /* the weight's bytes */
+    double cost;
 } ltask;
 
 typedef struct lanes {
@@ -220,14 +220,11 @@ typedef struct lanes {
     const graph *g;
     ltask *t;
     int32_t nt, tcap;
-    lrange *rg;     /* the tasks' ranges */
-    int32_t *rfrom; /* [nt + 1]: task k's are rg[rfrom[k] .. rfrom[k+1]) */
-    int32_t nrg, rgcap, rfcap;
     int32_t *pfrom, *pred; /* predecessors, the same way */
     int32_t npred, predcap, pfcap;
     int32_t *sfrom, *succ; /* successors */
     int32_t sfcap, succcap;
-    size_t *cut; /* segment bounds */
+    size_t *cut, *cut2; /* segment bounds, and room to sort them */
     int32_t ncut, cutcap;
     int32_t *lastw, *rhead; /* per segment: last writer, readers since */
     int32_t segcap;
@@ -262,9 +259,9 @@ static int grow_tasks(lanes *L, int32_t n)
 
 static void lanes_free(lanes *L)
 {
-    void *all[] = {L->t,     L->rg,    L->rfrom, L->pfrom,  L->pred,   L->sfrom,  L->succ, L->cut,
-                   L->lastw, L->rhead, L->rtask, L->rnext,  L->stamp,  L->left,   L->lane, L->pos,
-                   L->bl,    L->fin,   L->rt,    L->heap_a, L->heap_p, L->heap_b, L->crit};
+    void *all[] = {L->t,     L->pfrom, L->pred,   L->sfrom,  L->succ,   L->cut,  L->cut2, L->lastw,
+                   L->rhead, L->rtask, L->rnext,  L->stamp,  L->left,   L->lane, L->pos,  L->bl,
+                   L->fin,   L->rt,    L->heap_a, L->heap_p, L->heap_b, L->crit};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
         free(all[k]);
 }
@@ -273,10 +270,9 @@ static void lanes_free(lanes *L)
 
 static int add_task(lanes *L, int32_t i, int64_t r0, int64_t r1, double cost)
 {
-    if (VEC_GROW(L->t, L->tcap, L->nt + 1) || VEC_GROW(L->rfrom, L->rfcap, L->nt + 2) ||
-        VEC_GROW(L->rg, L->rgcap, L->nrg + 1 + GRAPH_MAX_IN))
+    if (VEC_GROW(L->t, L->tcap, L->nt + 1))
         return -1;
-    L->t[L->nt] = (ltask){i, r0, r1, cost, -1, 0};
+    L->t[L->nt] = (ltask){i, -1, (int32_t)r0, (int32_t)r1, 0, cost};
     const plan_instr *pi = &L->p->instr[i];
     const gnode *n = plan_node(L->p, L->g, pi->node);
     if (pi->kind != PLAN_COPY && n->op == OP_MATMUL) {
@@ -285,11 +281,9 @@ static int add_task(lanes *L, int32_t i, int64_t r0, int64_t r1, double cost)
             b = L->p->vsrc[b - L->p->nnodes];
         const gnode *bn = plan_node(L->p, L->g, b);
         L->t[L->nt].weight = b;
-        L->t[L->nt].wbytes = (double)numel_of(bn) * (double)dtype_size((dtype)bn->dt);
+        L->t[L->nt].wbytes = (float)numel_of(bn) * (float)dtype_size((dtype)bn->dt);
     }
-    L->rfrom[L->nt] = L->nrg;
-    L->nrg += task_ranges(L->p, L->g, i, r0, r1, &L->rg[L->nrg]);
-    L->rfrom[++L->nt] = L->nrg;
+    L->nt++;
     return 0;
 }
 
@@ -307,7 +301,7 @@ static int64_t nchunks(const plan *p, const graph *g, int32_t i, double cost, in
 
 static int make_tasks(lanes *L, int32_t first, int32_t n, const double *cost)
 {
-    L->nt = L->nrg = 0;
+    L->nt = 0;
     for (int32_t i = first; i < first + n; i++) {
         int64_t M, nch = nchunks(L->p, L->g, i, cost[i], &M);
         if (!nch && add_task(L, i, 0, 0, cost[i]))
@@ -325,10 +319,28 @@ static int make_tasks(lanes *L, int32_t first, int32_t n, const double *cost)
 
 /* ---- 3: predecessors ------------------------------------------------------------ */
 
-static int cmp_size(const void *a, const void *b)
+/* Sorts n offsets, with tmp of n: a radix sort by bytes, skipping the
+ * bytes all share (a qsort of the bounds was a third of planning S4 at
+ * T = 10,000). */
+static void sort_offsets(size_t *a, size_t *tmp, int32_t n)
 {
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    return x < y ? -1 : x > y;
+    size_t all_or = 0, all_and = ~(size_t)0;
+    for (int32_t i = 0; i < n; i++) {
+        all_or |= a[i];
+        all_and &= a[i];
+    }
+    for (unsigned shift = 0; shift < 8 * sizeof(size_t); shift += 8) {
+        if (!((all_or ^ all_and) >> shift & 0xff))
+            continue; /* every key has this byte */
+        int32_t count[257] = {0};
+        for (int32_t i = 0; i < n; i++)
+            count[(a[i] >> shift & 0xff) + 1]++;
+        for (int b = 0; b < 256; b++)
+            count[b + 1] += count[b];
+        for (int32_t i = 0; i < n; i++)
+            tmp[count[a[i] >> shift & 0xff]++] = a[i];
+        memcpy(a, tmp, (size_t)n * sizeof *a);
+    }
 }
 
 /* the segment that starts at byte a */
@@ -369,18 +381,41 @@ static int add_pred(lanes *L, int32_t k, int32_t q)
     return 0;
 }
 
+static int grow_offsets(lanes *L, int32_t need)
+{
+    int32_t was = L->cutcap;
+    if (VEC_GROW(L->cut, L->cutcap, need))
+        return -1;
+    if (L->cutcap != was && vec_realloc(&L->cut2, (size_t)L->cutcap, sizeof *L->cut2)) {
+        L->cutcap = was;
+        return -1;
+    }
+    return 0;
+}
+
 static int find_preds(lanes *L)
 {
     int32_t nt = L->nt;
-    if (VEC_GROW(L->cut, L->cutcap, 2 * L->nrg + 1) || VEC_GROW(L->pfrom, L->pfcap, nt + 1) ||
-        grow_tasks(L, nt))
+    lrange rg[1 + GRAPH_MAX_IN];
+    if (VEC_GROW(L->pfrom, L->pfcap, nt + 1) || grow_tasks(L, nt))
         return -1;
+    /* most bounds repeat (a weight's copy read at every step): the last
+     * bound of each of 256 hash slots is not pushed again */
+    size_t seen[256];
+    memset(seen, 0xff, sizeof seen);
     L->ncut = 0;
-    for (int32_t r = 0; r < L->nrg; r++) {
-        L->cut[L->ncut++] = L->rg[r].a;
-        L->cut[L->ncut++] = L->rg[r].b;
+    for (int32_t k = 0; k < nt; k++) {
+        const ltask *t = &L->t[k];
+        int nr = task_ranges(L->p, L->g, t->instr, t->r0, t->r1, rg);
+        if (grow_offsets(L, L->ncut + 2 * nr))
+            return -1;
+        for (int r = 0; r < 2 * nr; r++) {
+            size_t b = r & 1 ? rg[r / 2].b : rg[r / 2].a, h = (b >> 6 ^ b >> 14) & 255;
+            if (seen[h] != b)
+                L->cut[L->ncut++] = seen[h] = b;
+        }
     }
-    qsort(L->cut, (size_t)L->ncut, sizeof *L->cut, cmp_size);
+    sort_offsets(L->cut, L->cut2, L->ncut);
     int32_t u = 0;
     for (int32_t c = 0; c < L->ncut; c++)
         if (!u || L->cut[c] != L->cut[u - 1])
@@ -394,9 +429,11 @@ static int find_preds(lanes *L)
         L->stamp[k] = -1;
     L->npred = L->nrd = 0;
     for (int32_t k = 0; k < nt; k++) {
+        const ltask *t = &L->t[k];
+        int nr = task_ranges(L->p, L->g, t->instr, t->r0, t->r1, rg);
         L->pfrom[k] = L->npred;
-        for (int32_t r = L->rfrom[k]; r < L->rfrom[k + 1]; r++) {
-            const lrange *x = &L->rg[r];
+        for (int r = 0; r < nr; r++) {
+            const lrange *x = &rg[r];
             for (int32_t s = seg_of(L, x->a); s < L->ncut && L->cut[s] < x->b; s++) {
                 if (add_pred(L, k, L->lastw[s]))
                     return -1;
@@ -662,8 +699,9 @@ static void find_need(lanes *L, int32_t *need)
 
 /* working arrays of order_needed, over the region's tasks */
 typedef struct needed_work {
-    double *rel, *key; /* release time (lane 0's predecessors ended), need */
-    int32_t *wait0, *ndep, *byneed, *placed;
+    double *rel, *key;     /* release time (lane 0's predecessors ended), need */
+    int32_t *wait0, *ndep; /* ndep: needed predecessors not placed; -1: placed */
+    int32_t *byneed;
 } needed_work;
 
 /*
@@ -698,7 +736,6 @@ static int32_t order_lane1(lanes *L, const int32_t *need, int32_t n0, needed_wor
             w->byneed[w->ndep[need[k]]++] = k;
     heap unrel = {L->heap_a, 0, w->rel, -1}, released = {L->heap_b, 0, w->key, -1};
     for (int32_t k = 0; k < L->nt; k++) {
-        w->placed[k] = 0;
         if (!L->lane[k] || need[k] == INT32_MAX)
             continue;
         w->rel[k] = 0;
@@ -719,14 +756,14 @@ static int32_t order_lane1(lanes *L, const int32_t *need, int32_t n0, needed_wor
     for (int32_t placed = 0, least = 0; placed < nneeded;) {
         while (unrel.n && w->rel[unrel.h[0]] <= clock)
             heap_push(&released, heap_pop(&unrel));
-        while (w->placed[w->byneed[least]])
+        while (w->ndep[w->byneed[least]] < 0)
             least++;
         if (!released.n || w->wait0[released.h[0]] > need[w->byneed[least]]) {
             clock = w->rel[unrel.h[0]]; /* a task of least need is still to come */
             continue;
         }
         int32_t k = heap_pop(&released);
-        w->placed[k] = 1;
+        w->ndep[k] = -1;
         L->pos[k] = placed++;
         clock = (w->rel[k] > clock ? w->rel[k] : clock) + L->t[k].cost * LANE1_SLOWER;
         for (int32_t e = L->sfrom[k]; e < L->sfrom[k + 1]; e++) {
@@ -758,23 +795,14 @@ static int emit_region(lanes *L, plan *p, int32_t first, int32_t n, double gain,
     *r = (plan_region){.first = first, .n = n, .task0 = p->ntasks, .gain = gain};
     for (int32_t k = 0; k < L->nt; k++)
         r->ntask[L->lane[k]]++;
-    size_t nt = (size_t)L->nt, nb = nt > (size_t)r->ntask[0] + 2 ? nt : (size_t)r->ntask[0] + 2;
-    int32_t *need = malloc(nt * sizeof *need);
-    needed_work w = {malloc(nt * sizeof *w.rel),    malloc(nt * sizeof *w.key),
-                     malloc(nt * sizeof *w.wait0),  malloc(nb * sizeof *w.ndep),
-                     malloc(nt * sizeof *w.byneed), malloc(nt * sizeof *w.placed)};
-    int rc = !need || !w.rel || !w.key || !w.wait0 || !w.ndep || !w.byneed || !w.placed;
-    if (!rc) {
-        find_need(L, need);
-        r->nneeded = order_lane1(L, need, r->ntask[0], &w);
-    }
-    void *all[] = {w.rel, w.key, w.wait0, w.ndep, w.byneed, w.placed};
-    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
-        free(all[k]);
-    if (rc) {
-        free(need);
+    /* the simulation's working arrays, done with now, hold order_lane1's
+     * (the planner's memory counts in the peak of a run) */
+    if (grow_tasks(L, L->nt + 2))
         return -1;
-    }
+    int32_t *need = L->stamp;
+    needed_work w = {L->rt, L->bl, L->crit, L->left, L->heap_p};
+    find_need(L, need);
+    r->nneeded = order_lane1(L, need, r->ntask[0], &w);
     for (int32_t k = 0; k < L->nt; k++) {
         int l = L->lane[k];
         int32_t wait = 0, wait2 = 0;
@@ -796,7 +824,6 @@ static int emit_region(lanes *L, plan *p, int32_t first, int32_t n, double gain,
             .r1 = t->r1,
         };
     }
-    free(need);
     p->nregions++;
     p->ntasks += L->nt;
     return 0;
@@ -852,28 +879,31 @@ static int32_t next_wide(const plan *p, const graph *g, const double *cost, int3
  * split among two threads (the weight gradient of the output projection
  * runs beside the backward recurrence; the recurrent weight's, which
  * waits for all of it, is left to both threads). Emits it when two lanes
- * pay; returns the instruction after it, or -1 when out of memory. */
+ * pay; returns the instruction after it, or -1 when out of memory. (The
+ * schedule kept is worked out again to emit it rather than kept beside
+ * a candidate's: the planner's memory counts in the peak of a run.) */
 static int32_t region(lanes *L, plan *p, const double *cost, int32_t i, int32_t *tcap,
                       int32_t *rcap)
 {
-    int32_t j = next_wide(p, L->g, cost, i);
+    int32_t j = next_wide(p, L->g, cost, i), last = j;
     double serial, two = lanes_time(L, p, cost, i, j - i, &serial);
     while (two > 0 && j < p->ninstr) {
         int32_t j2 = next_wide(p, L->g, cost, j + 1);
         double after = best_time(L, p, cost, j + 1, j2 - j - 1), s2;
         double merged = after < 0 ? -1 : lanes_time(L, p, cost, i, j2 - i, &s2);
+        last = j2;
         if (merged < 0)
             return -1;
         if (merged == 0 || merged >= two + cost[j] / 2 + after)
             break;
         two = merged;
         serial = s2;
-        j = j2;
+        j = last;
     }
     if (two < 0)
         return -1;
     if (two > 0 && two * 1.1 < serial &&
-        (lanes_time(L, p, cost, i, j - i, &serial) < 0 ||
+        ((last != j && lanes_time(L, p, cost, i, j - i, &serial) < 0) ||
          emit_region(L, p, i, j - i, serial / two, tcap, rcap)))
         return -1;
     return j > i ? j : i + 1;
@@ -894,6 +924,7 @@ int plan_lanes(const graph *g, plan *p, uerr *e)
     }
     free(cost);
     lanes_free(&L);
+
     if (rc) {
         free(p->tasks);
         free(p->regions);

@@ -305,8 +305,6 @@ static void gemm_part(void *ctx, int part, int thread)
     size_t bbytes = j->kept ? 0 : panel * (size_t)j->blk;
     size_t abytes = j->ta ? (size_t)j->K * (size_t)mc * j->es : 0;
     /* a kept B and an untransposed A need no scratch: pool_scratch(0) may
-     * be NULL then, which is no failure */
-    /* a kept B and an untransposed A need no scratch: pool_scratch(0) may
      * be NULL then (a thread that never had any), which is no failure */
     char *buf = bbytes + abytes ? pool_scratch(bbytes + abytes) : NULL;
     if (bbytes + abytes && !buf) {
@@ -355,7 +353,8 @@ static void gemm_split(gemm_job *j)
     size_t l2 = cpu_get()->l2 ? cpu_get()->l2 : 256 * 1024;
     size_t panel = (size_t)j->K * (size_t)j->v->nr * j->es;
     int64_t blk = (int64_t)((j->ta ? 2 * l2 : l2 / 2) / panel);
-    j->blk = blk < 1 ? 1 : blk;
+    /* no more than it has: a small product's scratch was 2 MiB a thread */
+    j->blk = blk < 1 ? 1 : blk > j->npan ? j->npan : blk;
 }
 
 /* ---- kept packings ------------------------------------------------------------ */
