@@ -11,6 +11,7 @@
  *   plan_inplace.c    in place and accumulate (EXACT and ALL)
  *   plan_rows.c       row runs, over the assigned bytes
  *   plan_lanes.c      the two lanes, over the assigned bytes
+ *   plan_lanes_sched.c  their costs, schedule and lists
  *
  * No stage changes the graph. Each reads plan_needs (fixed once computed)
  * and records what it decided in plan_decisions, as data: the program and
