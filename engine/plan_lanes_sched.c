@@ -16,6 +16,8 @@
 
 /* handing a value to the other core: a few cache lines and a flag */
 #define XLANE_CYCLES 300.0
+/* lane 1 starts this late: its worker wakes as the job is handed out */
+#define LANE1_START_CYCLES 6000.0
 
 static int64_t numel_of(const gnode *n)
 {
@@ -174,15 +176,18 @@ static void warm_up(int32_t *warm, const ltask *t)
 
 /* Marks the critical path: from the source of the largest bottom level,
  * each time the successor of the largest (the recurrence, forward then
- * backward, and what joins the two). */
+ * backward, and what joins the two); and what must start before lane 1
+ * has (the input weight's copy and the first steps' gathers, which the
+ * chain would otherwise wait for while the worker wakes). */
 static void mark_critical(lanes *L)
 {
     int32_t k = -1;
-    for (int32_t i = 0; i < L->nt; i++) {
-        L->crit[i] = 0;
+    for (int32_t i = 0; i < L->nt; i++)
         if (L->pfrom[i] == L->pfrom[i + 1] && (k < 0 || L->bl[i] > L->bl[k]))
             k = i;
-    }
+    double len = k >= 0 ? L->bl[k] : 0;
+    for (int32_t i = 0; i < L->nt; i++)
+        L->crit[i] = L->bl[i] > len - LANE1_START_CYCLES;
     while (k >= 0) {
         L->crit[k] = 1;
         int32_t next = -1;
@@ -205,7 +210,7 @@ enum { FREE, PINNED };
 static double simulate(lanes *L, int mode)
 {
     int pinned = mode != FREE;
-    double freet[2] = {0, 0};
+    double freet[2] = {0, LANE1_START_CYCLES};
     int32_t warm[2][WARM_WEIGHTS];
     for (int w = 0; w < WARM_WEIGHTS; w++)
         warm[0][w] = warm[1][w] = -1;
