@@ -30,9 +30,8 @@ static int64_t numel_of(const gnode *n)
  * Zen 4 at S4's size: only the ratios matter), from sizes only. A call
  * costs some 20; a product is bound by its multiply-adds (fewer per cycle
  * in a product of few rows, whose rows the other lane wrote) or by reading
- * its right operand; the rest by
- * the bytes they touch, an exp or tanh per output element, and a softmax
- * by several passes over its rows. */
+ * its right operand; the rest by the bytes they touch, an exp or tanh per
+ * output element, and a softmax by several passes over its rows. */
 double lanes_cost(const plan *p, const graph *g, const plan_instr *pi)
 {
     const gnode *n = plan_node(p, g, pi->node);
@@ -40,6 +39,8 @@ double lanes_cost(const plan *p, const graph *g, const plan_instr *pi)
     if (pi->kind == PLAN_COPY)
         return 20 + out * es / 32;
     const graph *ng = plan_graph_of(p, g, pi->node);
+    if (!n->nin)
+        return 20 + out * es / 24; /* a fill */
     const gnode *a = &ng->nodes[n->in[0]];
     if (n->op == OP_MATMUL) {
         const gnode *b = &ng->nodes[n->in[1]];
@@ -88,7 +89,7 @@ int lanes_pool_splits(const plan *p, const graph *g, int32_t i)
     return 2 * (double)numel_of(n) * K >= GEMM_PAR_FLOPS;
 }
 
-/* ---- 4: the list schedule --------------------------------------------------------- */
+/* ---- the list schedule --------------------------------------------------------- */
 
 /* A heap of task ids by key: the largest first (sign 1) or the smallest
  * (sign -1); on equal keys the lower id. */
@@ -278,7 +279,7 @@ double lanes_schedule(lanes *L)
     return pinned <= 1.05 * free_ ? pinned : simulate(L, FREE);
 }
 
-/* ---- 5: the region's tasks in the plan -------------------------------------------- */
+/* ---- the region's tasks in the plan -------------------------------------------- */
 
 /* need[k] of a lane 1 task: the first position on lane 0 of a task that
  * waits for it, directly or through other lane 1 tasks; INT32_MAX when
