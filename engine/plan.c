@@ -186,6 +186,7 @@ static void needs_free(plan_needs *n, plan_decisions *d)
     free(d->groups);
     free(d->stacks);
     free(d->members);
+    free(d->chunk_vop);
     free(d->unit_kind);
     free(d->unit_node);
     free(d->order);
@@ -264,8 +265,12 @@ static int emit_program(prog *c)
         }
         if (c->d->unit_kind[u] == RW_UNIT_STACK) {
             const rw_stack *st = &c->d->stacks[v];
-            if (emit(c, PLAN_RUN, c->n->N + st->vop, st->top))
-                return -1;
+            /* the first chunk written, the next ones added to it */
+            for (int32_t k = 0; k < (st->nchunk ? st->nchunk : 1); k++)
+                if (emit(c, k ? PLAN_ACCUM : PLAN_RUN,
+                         c->n->N + (st->nchunk ? c->d->chunk_vop[st->chunk0 + k] : st->vop),
+                         st->top))
+                    return -1;
             /* then the terms that could not be stacked */
             for (int32_t k = 0; k < st->nleft; k++)
                 if (emit(c, PLAN_ACCUM, c->d->members[st->first + st->nadds + k], st->top))

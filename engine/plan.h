@@ -31,7 +31,10 @@
  *                buffer; and a sum over time of products G_t^T A_t (the
  *                gradients of W and V) runs as ONE product [G_0; ...]^T
  *                [A_0; ...]. Stacked nodes are placed next to each other
- *                in memory (a leaf such as h0 is copied into its place);
+ *                in memory (a leaf such as h0 is copied into its place).
+ *                Below 16 rows a step (no row run: two lanes), a sum of
+ *                over 256 rows is cut into chunks of steps added in turn,
+ *                the latest first, each runnable beside the backward;
  *   steps        (PLAN_FUSE_ALL) a sum over time of per-step row sums
  *                (a bias's gradient) or scatters (an input weight's
  *                through one-hot inputs) runs as ONE sum over the steps'

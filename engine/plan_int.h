@@ -66,6 +66,9 @@ typedef struct rw_stack {
                          nadds adds, then the nleft terms added one by
                          one after the product, then the stacked terms */
     int32_t nadds, nleft;
+    int32_t chunk0, nchunk; /* nchunk > 0: the product in chunks of steps,
+                               d->chunk_vop[chunk0 ..], the latest steps
+                               first (plan_stack.c); vop is unused */
 } rw_stack;
 
 /* What the rewrites decided, per node or per unit. */
@@ -83,7 +86,9 @@ typedef struct plan_decisions {
     rw_group *groups;
     rw_stack *stacks;
     int32_t ngroups, nstacks;
-    int32_t *members; /* node lists of groups and stacks */
+    int32_t *members;   /* node lists of groups and stacks */
+    int32_t *chunk_vop; /* stacked products cut into chunks of steps */
+    int32_t nchunk_vop;
     /* transposing */
     int32_t *replace;   /* [N] a node run as this global id instead
                            (a product reading a transposed copy), or -1 */

@@ -223,6 +223,37 @@ static int same_add(const graph *g, int32_t v)
  * [Q_0; Q_1; ...]: one product over the stacked rows, if the P_i can lie
  * next to each other in memory and so can the Q_i (ordered by time step).
  */
+/* Stacked sums over a batch of fewer rows than a row run needs are cut
+ * into chunks of steps of at least this many rows: with no row run, the
+ * lanes (plan_lanes.c) run a chunk as soon as the backward has made its
+ * steps, beside the rest of it, where one product over all steps waited
+ * for the end. Each chunk is added to the sum in turn, the latest steps
+ * first: the bits depend on the chunks, which depend on the sizes only. */
+#define CHUNK_BELOW_ROWS 16
+#define CHUNK_MIN_ROWS 128
+
+/* Steps per chunk of a sum over ns steps of `rows` rows each: ns (one
+ * product) unless cut. */
+static int32_t chunk_steps(int64_t rows, int32_t ns)
+{
+    if (rows >= CHUNK_BELOW_ROWS || rows * ns < 2 * CHUNK_MIN_ROWS)
+        return ns;
+    return (int32_t)((CHUNK_MIN_ROWS + rows - 1) / rows);
+}
+
+/* The product [P_0; ..; P_n-1]^T [Q_0; ..; Q_n-1] over n stacked steps
+ * from pseq[0], qseq[0] in p->vg, like the terms' t0 (-1, e set). */
+static int32_t stacked_product(stk *c, links *L, const gnode *t0, const int32_t *pseq,
+                               const int32_t *qseq, int32_t n, uerr *e)
+{
+    const graph *g = c->n->g;
+    const gnode *P = &g->nodes[t0->in[0]], *Q = &g->nodes[t0->in[1]];
+    int64_t K = P->shape.dim[0] * n;
+    int32_t pv = vleaf(c, L, shape_2(K, P->shape.dim[1]), (dtype)P->dt, pseq[0], e);
+    int32_t qv = pv < 0 ? -1 : vleaf(c, L, shape_2(K, Q->shape.dim[1]), (dtype)Q->dt, qseq[0], e);
+    return qv < 0 ? -1 : vmatmul(c, L, pv, qv, 1, 0, e);
+}
+
 static int find_stacks(stk *c, links *L, uerr *e)
 {
     const graph *g = c->n->g;
@@ -305,15 +336,23 @@ static int find_stacks(stk *c, links *L, uerr *e)
         }
         if (r > 0)
             continue;
-        int32_t ns = hi - lo;
-        const gnode *P = &g->nodes[t0->in[0]], *Q = &g->nodes[t0->in[1]];
-        int64_t K = P->shape.dim[0] * ns;
-        int32_t pv = vleaf(c, L, shape_2(K, P->shape.dim[1]), (dtype)P->dt, pseq[lo], e);
-        int32_t qv =
-            pv < 0 ? -1 : vleaf(c, L, shape_2(K, Q->shape.dim[1]), (dtype)Q->dt, qseq[lo], e);
-        int32_t vop = qv < 0 ? -1 : vmatmul(c, L, pv, qv, 1, 0, e);
-        if (vop < 0 || VEC_GROW(c->d->stacks, c->stacks_cap, c->d->nstacks + 1)) {
-            rc = e->code ? e->code : oom(c, e);
+        int32_t ns = hi - lo, chunk0 = c->d->nchunk_vop;
+        const gnode *P = &g->nodes[t0->in[0]];
+        int32_t spc = chunk_steps(P->shape.dim[0], ns), vop = -1;
+        /* the chunks, the latest steps first (the backward makes them so) */
+        for (int32_t s1 = hi; s1 > lo; s1 -= spc) {
+            int32_t s0 = s1 - spc > lo ? s1 - spc : lo;
+            vop = stacked_product(c, L, t0, pseq + s0, qseq + s0, s1 - s0, e);
+            if (vop < 0 ||
+                (spc < ns && VEC_GROW(c->d->chunk_vop, c->chunks_cap, c->d->nchunk_vop + 1))) {
+                rc = e->code ? e->code : oom(c, e);
+                goto out;
+            }
+            if (spc < ns)
+                c->d->chunk_vop[c->d->nchunk_vop++] = vop;
+        }
+        if (VEC_GROW(c->d->stacks, c->stacks_cap, c->d->nstacks + 1)) {
+            rc = oom(c, e);
             goto out;
         }
         /* members: the adds, then the terms left out (in time order) */
@@ -327,7 +366,9 @@ static int find_stacks(stk *c, links *L, uerr *e)
                          .first = (int32_t)c->nmembers,
                          .n = na + nt,
                          .nadds = na,
-                         .nleft = nleft};
+                         .nleft = nleft,
+                         .chunk0 = chunk0,
+                         .nchunk = c->d->nchunk_vop - chunk0};
         if ((rc = push_members(c, adds, na + nleft, e)))
             goto out;
         for (int32_t i = lo; i < hi; i++)

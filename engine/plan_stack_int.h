@@ -20,7 +20,7 @@ typedef struct stk {
     plan_decisions *d;
     plan *p;
     int32_t *leaf_slot; /* [N] slot index of a leaf, or -1 */
-    int32_t slot_cap, groups_cap, stacks_cap;
+    int32_t slot_cap, groups_cap, stacks_cap, chunks_cap;
     int64_t nmembers, members_cap;
 } stk;
 
