@@ -18,6 +18,8 @@
 #define XLANE_CYCLES 300.0
 /* lane 1 starts this late: its worker wakes as the job is handed out */
 #define LANE1_START_CYCLES 6000.0
+/* a task this close to a longest path is on the critical lane */
+#define SLACK_CYCLES 2000.0
 
 static int64_t numel_of(const gnode *n)
 {
@@ -175,28 +177,31 @@ static void warm_up(int32_t *warm, const ltask *t)
     warm[0] = t->weight;
 }
 
-/* Marks the critical path: from the source of the largest bottom level,
- * each time the successor of the largest (the recurrence, forward then
- * backward, and what joins the two); and what must start before lane 1
- * has (the input weight's copy and the first steps' gathers, which the
- * chain would otherwise wait for while the worker wakes). */
+/* Marks the critical tasks: those on a longest path, within
+ * SLACK_CYCLES (the recurrence, forward then backward, and what joins the
+ * two; all of an LSTM step's gate products, not one of the four, whose
+ * other three on lane 1 would cross between the cores at every step);
+ * and what must start before lane 1 has (the input weight's copy and the
+ * first steps' gathers, which the chain would otherwise wait for while
+ * the worker wakes). The top levels are worked out in L->rt, which the
+ * simulation then resets. */
 static void mark_critical(lanes *L)
 {
-    int32_t k = -1;
-    for (int32_t i = 0; i < L->nt; i++)
-        if (L->pfrom[i] == L->pfrom[i + 1] && (k < 0 || L->bl[i] > L->bl[k]))
-            k = i;
-    double len = k >= 0 ? L->bl[k] : 0;
-    for (int32_t i = 0; i < L->nt; i++)
-        L->crit[i] = L->bl[i] > len - LANE1_START_CYCLES;
-    while (k >= 0) {
-        L->crit[k] = 1;
-        int32_t next = -1;
-        for (int32_t e = L->sfrom[k]; e < L->sfrom[k + 1]; e++)
-            if (next < 0 || L->bl[L->succ[e]] > L->bl[next])
-                next = L->succ[e];
-        k = next;
+    double len = 0;
+    for (int32_t k = 0; k < L->nt; k++) {
+        double top = 0;
+        for (int32_t e = L->pfrom[k]; e < L->pfrom[k + 1]; e++) {
+            int32_t q = L->pred[e];
+            if (L->rt[q] + L->t[q].cost > top)
+                top = L->rt[q] + L->t[q].cost;
+        }
+        L->rt[k] = top;
+        if (L->pfrom[k] == L->pfrom[k + 1] && L->bl[k] > len)
+            len = L->bl[k];
     }
+    for (int32_t k = 0; k < L->nt; k++)
+        L->crit[k] =
+            L->rt[k] + L->bl[k] > len - SLACK_CYCLES || L->bl[k] > len - LANE1_START_CYCLES;
 }
 
 enum { FREE, PINNED };
