@@ -433,23 +433,44 @@ static int32_t next_wide(const plan *p, const graph *g, const double *cost, int3
     return i;
 }
 
+/* Extensions of a region tried one wide instruction at a time (each
+ * works the schedule out again), after the whole rest of the program was
+ * tried at once */
+#define EXTEND_TRIES 4
+
 /* The region that starts at instruction i: up to the next wide one, and
- * on over it and the instructions up to the one after while one region
- * takes less time than the two apart with the wide product between them,
- * split among two threads (the weight gradient of the output projection
- * runs beside the backward recurrence; the recurrent weight's, which
- * waits for all of it, is left to both threads). Emits it when two lanes
- * pay; returns the instruction after it, or -1 when out of memory. (The
- * schedule kept is worked out again to emit it rather than kept beside
- * a candidate's: the planner's memory counts in the peak of a run.) */
+ * on over wide ones while one region takes less time than the parts apart
+ * with each wide product between them split among two threads (the
+ * output projection's weight gradient runs beside the backward
+ * recurrence; so do the chunks of the recurrent weight's, plan_stack.c).
+ * First the rest of the program at once (at T = 10,000 there are a
+ * hundred and fifty chunks), then EXTEND_TRIES wide ones one by one.
+ * Emits it when two lanes pay; returns the instruction after it, or -1
+ * when out of memory. (The schedule kept is worked out again to emit it
+ * rather than kept beside a candidate's: the planner's memory counts in
+ * the peak of a run.) */
 static int32_t region(lanes *L, plan *p, const double *cost, int32_t i, int32_t *tcap,
                       int32_t *rcap)
 {
     int32_t j = next_wide(p, L->g, cost, i), last = j;
-    double serial, two = lanes_time(L, p, cost, i, j - i, &serial);
-    while (two > 0 && j < p->ninstr) {
+    double serial, two = lanes_time(L, p, cost, i, j - i, &serial), s2;
+    if (two > 0 && j < p->ninstr) {
+        double apart = two;
+        for (int32_t k = j; k < p->ninstr; k++)
+            apart += cost[k] / (wide(p, L->g, cost, k) ? 2 : 1);
+        double all = lanes_time(L, p, cost, i, p->ninstr - i, &s2);
+        last = p->ninstr;
+        if (all < 0)
+            return -1;
+        if (all > 0 && all < apart) {
+            two = all;
+            serial = s2;
+            j = last;
+        }
+    }
+    for (int tries = 0; two > 0 && j < p->ninstr && tries < EXTEND_TRIES; tries++) {
         int32_t j2 = next_wide(p, L->g, cost, j + 1);
-        double after = best_time(L, p, cost, j + 1, j2 - j - 1), s2;
+        double after = best_time(L, p, cost, j + 1, j2 - j - 1);
         double merged = after < 0 ? -1 : lanes_time(L, p, cost, i, j2 - i, &s2);
         last = j2;
         if (merged < 0)
