@@ -228,13 +228,13 @@ static int same_add(const graph *g, int32_t v)
  * lanes (plan_lanes.c) run a chunk as soon as the backward has made its
  * steps, beside the rest of it, where one product over all steps waited
  * for the end. Each chunk is added to the sum in turn, the latest steps
- * first: the bits depend on the chunks, which depend on the sizes only. */
+ * first: the bits depend on the chunks, which depend on the sizes only.
+ * (The sums over steps, plan_stack_sum.c, are cut the same way, and keep
+ * their bits: each chunk goes on with the chain.) */
 #define CHUNK_BELOW_ROWS 16
 #define CHUNK_MIN_ROWS 128
 
-/* Steps per chunk of a sum over ns steps of `rows` rows each: ns (one
- * product) unless cut. */
-static int32_t chunk_steps(int64_t rows, int32_t ns)
+int32_t stk_chunk_steps(int64_t rows, int32_t ns)
 {
     if (rows >= CHUNK_BELOW_ROWS || rows * ns < 2 * CHUNK_MIN_ROWS)
         return ns;
@@ -338,7 +338,7 @@ static int find_stacks(stk *c, links *L, uerr *e)
             continue;
         int32_t ns = hi - lo, chunk0 = c->d->nchunk_vop;
         const gnode *P = &g->nodes[t0->in[0]];
-        int32_t spc = chunk_steps(P->shape.dim[0], ns), vop = -1;
+        int32_t spc = stk_chunk_steps(P->shape.dim[0], ns), vop = -1;
         /* the chunks, the latest steps first (the backward makes them so) */
         for (int32_t s1 = hi; s1 > lo; s1 -= spc) {
             int32_t s0 = s1 - spc > lo ? s1 - spc : lo;

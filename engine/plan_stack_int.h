@@ -51,6 +51,11 @@ int stk_push_members(stk *c, const int32_t *ids, int32_t n, uerr *e);
 /* v is an add of two inputs of its own shape (a step of a gradient sum) */
 int stk_same_add(const graph *g, int32_t v);
 
+/* Steps per chunk of a sum over ns steps of `rows` rows each (plan_stack.c:
+ * below a row run's rows, a long sum is cut for the two lanes): ns, one
+ * op, unless cut. */
+int32_t stk_chunk_steps(int64_t rows, int32_t ns);
+
 /* Chains of per-step row sums or scatters (plan_stack_sum.c). */
 int plan_stack_steps(stk *c, links *L, uerr *e);
 

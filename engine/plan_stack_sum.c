@@ -7,6 +7,11 @@
  * their threads. Before, such a chain ran as T instructions on one thread
  * after the backward recurrence.
  *
+ * Below a row run's rows (a batch under 16) a long chain is cut into
+ * chunks of steps for the two lanes (stk_chunk_steps): the first chunk's
+ * op writes, the next ones go on with the chain (their accumulating
+ * kernels add each step in turn), so the additions stay the same.
+ *
  * Invariant: the bits are those of the chain replaced. build_grad's chain
  * (engine/grad_sum.h) is add(add(s_0, s_1), s_2)...: each element is
  * s_0 + s_1 + ... left to right, each s_i one step's rows summed from 0
@@ -107,24 +112,48 @@ static int link_terms(stk *c, links *L, chain *ch, int *rev, uerr *e)
     return 1;
 }
 
-/* The chain as one sum over steps into top's buffer: an rw_stack whose
- * product is the op, with no term left out. */
-static int stack_chain(stk *c, links *L, int32_t top, const chain *ch, int rev, uerr *e)
+/* One sum over steps of the chain's terms at memory indices m0 ..
+ * m0+n-1, read in the chain's order (rev: the last in memory first): the
+ * op's vg id, or -1 with e set. */
+static int32_t chain_op(stk *c, links *L, const chain *ch, int32_t m0, int32_t n, int rev, uerr *e)
 {
     const graph *g = c->n->g;
     plan *p = c->p;
     const gnode *t0 = &g->nodes[ch->terms[0]], *x0 = &g->nodes[t0->in[0]];
     int64_t R = x0->shape.dim[0];
-    int32_t gv = stk_vleaf(c, L, shape_2(R * ch->nt, x0->shape.dim[1]), (dtype)x0->dt, ch->g[0], e);
+    int32_t gv = stk_vleaf(c, L, shape_2(R * n, x0->shape.dim[1]), (dtype)x0->dt, ch->g[m0], e);
     int32_t vop = -1;
     if (gv >= 0 && t0->op == OP_SUM) {
         vop = op_sum_steps(&p->vg, gv, R, rev, e);
     } else if (gv >= 0) {
-        int32_t iv = stk_vleaf(c, L, shape_1(R * ch->nt), DT_I32, ch->x[0], e);
+        int32_t iv = stk_vleaf(c, L, shape_1(R * n), DT_I32, ch->x[m0], e);
         vop = iv < 0 ? -1 : op_scatter_steps(&p->vg, gv, iv, t0->ip[0], R, rev, e);
     }
     if (vop < 0 || plan_vnode(p, vop, -1, c->n, e) || stk_cover(c, L, e))
-        return e->code ? e->code : plan_oom(c->n, e);
+        return e->code ? -1 : (plan_oom(c->n, e), -1);
+    return vop;
+}
+
+/* The chain as sums over steps into top's buffer: an rw_stack whose
+ * product is one op, or (below a row run's rows, stk_chunk_steps) ops
+ * over chunks of steps in the chain's order, the first writing and the
+ * next going on with the chain: the same additions in the same order. */
+static int stack_chain(stk *c, links *L, int32_t top, const chain *ch, int rev, uerr *e)
+{
+    const graph *g = c->n->g;
+    const gnode *x0 = &g->nodes[g->nodes[ch->terms[0]].in[0]];
+    int32_t spc = stk_chunk_steps(x0->shape.dim[0], ch->nt), chunk0 = c->d->nchunk_vop, vop = -1;
+    for (int32_t i0 = 0; i0 < ch->nt; i0 += spc) {
+        int32_t i1 = i0 + spc < ch->nt ? i0 + spc : ch->nt;
+        /* chain position i is at memory index nt - 1 - i when rev */
+        vop = chain_op(c, L, ch, rev ? ch->nt - i1 : i0, i1 - i0, rev, e);
+        if (vop < 0)
+            return e->code;
+        if (spc < ch->nt && VEC_GROW(c->d->chunk_vop, c->chunks_cap, c->d->nchunk_vop + 1))
+            return plan_oom(c->n, e);
+        if (spc < ch->nt)
+            c->d->chunk_vop[c->d->nchunk_vop++] = vop;
+    }
     if (VEC_GROW(c->d->stacks, c->stacks_cap, c->d->nstacks + 1))
         return plan_oom(c->n, e);
     c->d->stacks[c->d->nstacks++] = (rw_stack){.vop = vop,
@@ -132,7 +161,9 @@ static int stack_chain(stk *c, links *L, int32_t top, const chain *ch, int rev, 
                                                .first = (int32_t)c->nmembers,
                                                .n = ch->na + ch->nt,
                                                .nadds = ch->na,
-                                               .nleft = 0};
+                                               .nleft = 0,
+                                               .chunk0 = chunk0,
+                                               .nchunk = c->d->nchunk_vop - chunk0};
     int rc = stk_push_members(c, ch->adds, ch->na, e);
     if (!rc)
         rc = stk_push_members(c, ch->terms, ch->nt, e);
@@ -140,7 +171,7 @@ static int stack_chain(stk *c, links *L, int32_t top, const chain *ch, int rev, 
         c->d->role[ch->adds[i]] = RW_STACKED;
     for (int32_t i = 0; !rc && i < ch->nt; i++)
         c->d->role[ch->terms[i]] = RW_STACKED;
-    p->n_step_sums += !rc;
+    c->p->n_step_sums += !rc;
     return rc;
 }
 

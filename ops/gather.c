@@ -212,6 +212,7 @@ typedef struct scatter_job {
     void *y;
     int64_t H, V, nsteps;
     int nparts;
+    int acc; /* the chain goes on from y: every step added to it */
 } scatter_job;
 
 /* A part's units side by side per column, [V, nc] in its scratch, while
@@ -243,21 +244,32 @@ static void scatter_steps_part(void *ctx, int part, int thread)
     size_t es = dtype_size(dt);
     int64_t bn = SCATTER_SCRATCH / (int64_t)((size_t)V * es);
     bn = bn > SCATTER_CHUNK ? SCATTER_CHUNK : bn;
-    void *acc = bn >= 16 ? pool_scratch((size_t)(bn * V) * es) : NULL;
+    /* going on from y, in y's own layout (the scratch would start from
+     * a copy of it) */
+    void *acc = bn >= 16 && !j->acc ? pool_scratch((size_t)(bn * V) * es) : NULL;
     if (!acc)
         bn = j1 - j0; /* out's own layout */
     for (int64_t c0 = j0; c0 < j1; c0 += bn) {
         int64_t nc = j1 - c0 < bn ? j1 - c0 : bn;
         void *o = acc ? acc : (char *)j->y + (size_t)(c0 * V) * es;
-        memset(o, 0, (size_t)(nc * V) * es);
+        if (!j->acc)
+            memset(o, 0, (size_t)(nc * V) * es);
         for (int64_t k = 0; k < j->nsteps; k++) {
             int64_t s = j->n->ip[2] ? j->nsteps - 1 - k : k;
             scatter_rows(dt, (const char *)j->G + (size_t)(s * R * j->H + c0) * es, j->H,
-                         j->idx + s * R, R, o, acc ? 1 : V, acc ? nc : 1, nc, k > 0);
+                         j->idx + s * R, R, o, acc ? 1 : V, acc ? nc : 1, nc, k > 0 || j->acc);
         }
         if (acc)
             unpack_units(dt, acc, nc, j->y, c0, V);
     }
+}
+
+static void scatter_steps(const graph *g, const gnode *n, void *const *in, void *out, int acc)
+{
+    int64_t H = n->shape.dim[0], V = n->shape.dim[1];
+    int64_t B = g->nodes[n->in[0]].shape.dim[0];
+    scatter_job j = {n, in[0], in[1], out, H, V, B / n->ip[1], op_steps_parts(H, B * H), acc};
+    pool_for(pool_class("stacked step sums"), j.nparts, scatter_steps_part, &j);
 }
 
 /* G [B, H], idx [B] -> out [H, V]: zeroed, then each column written */
@@ -265,20 +277,23 @@ static void scatter_forward(const graph *g, const gnode *n, void *const *in, voi
 {
     int64_t H = n->shape.dim[0], V = n->shape.dim[1];
     int64_t B = g->nodes[n->in[0]].shape.dim[0];
-    scatter_job j = {n, in[0], in[1], out, H, V, 1, 1};
     if (n->ip[1]) {
-        j.nsteps = B / n->ip[1];
-        j.nparts = op_steps_parts(H, B * H);
-        pool_for(pool_class("stacked step sums"), j.nparts, scatter_steps_part, &j);
+        scatter_steps(g, n, in, out, 0);
         return;
     }
     memset(out, 0, (size_t)(H * V) * dtype_size((dtype)n->dt));
     scatter_rows((dtype)n->dt, in[0], H, in[1], B, out, V, 1, H, 0);
 }
 
-/* out [H, V] += scatter(G, idx) */
+/* out [H, V] += scatter(G, idx); a scatter over steps goes on with the
+ * chain in out, each step's columns added to it in turn (a chunk of a
+ * chain cut in the plan, engine/plan_stack_sum.c) */
 static void op_scatter_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
 {
+    if (n->ip[1]) {
+        scatter_steps(g, n, in, out, 1);
+        return;
+    }
     int64_t H = n->shape.dim[0], V = n->shape.dim[1];
     int64_t B = g->nodes[n->in[0]].shape.dim[0];
     scatter_rows((dtype)n->dt, in[0], H, in[1], B, out, V, 1, H, 1);

@@ -34,13 +34,13 @@ static int sum_infer(const graph *g, gnode *n, uerr *e)
     return 0;
 }
 
-static void sum_steps(const graph *g, const gnode *n, void *const *in, void *out);
+static void sum_steps(const graph *g, const gnode *n, void *const *in, void *out, int acc);
 
 /* x: [R, N] -> scalar (all) or [N] (rows summed) */
 static void sum_forward(const graph *g, const gnode *n, void *const *in, void *out)
 {
     if (n->ip[1]) {
-        sum_steps(g, n, in, out);
+        sum_steps(g, n, in, out, 0);
         return;
     }
     const gnode *a = &g->nodes[n->in[0]];
@@ -95,9 +95,15 @@ static void sum_cols(dtype dt, const void *xv, int64_t N, int64_t r0, int64_t r1
 }
 
 /* out += sum(x): the same sums as sum_forward (from 0, in row order),
- * each added to out once, as add(out, sum(x)) would. */
+ * each added to out once, as add(out, sum(x)) would. A sum over steps
+ * goes on with the chain in out: each step's sums added to it in turn
+ * (a chunk of a chain cut in the plan, engine/plan_stack_sum.c). */
 static void op_sum_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
 {
+    if (n->ip[1]) {
+        sum_steps(g, n, in, out, 1);
+        return;
+    }
     const gnode *a = &g->nodes[n->in[0]];
     int64_t total = shape_numel(&a->shape);
     if (n->shape.rank) {
@@ -143,6 +149,7 @@ typedef struct steps_job {
     void *y;
     int64_t N, nsteps;
     int nparts;
+    int acc; /* the chain goes on from y: every step added to it */
 } steps_job;
 
 /* Columns of one part: step by step in the chain's order, each step's
@@ -164,10 +171,13 @@ UNROLL_CLONES static void sum_steps_part(void *ctx, int part, int thread)
         for (int64_t c0 = j0; c0 < j1; c0 += SUM_CHUNK) {
             int64_t nc = j1 - c0 < SUM_CHUNK ? j1 - c0 : SUM_CHUNK;
             T a[SUM_CHUNK], s[SUM_CHUNK];
+            for (int64_t c = 0; c < nc && j->acc; c++)
+                a[c] = y[c0 + c];
             for (int64_t k = 0; k < j->nsteps; k++) {
                 int64_t st = j->n->ip[2] ? j->nsteps - 1 - k : k;
                 const T *xs = x + st * R * N + c0;
-                if (R == 1 && k) { /* one row: its sum is 0 + x, in one pass */
+                int add = k || j->acc;
+                if (R == 1 && add) { /* one row: its sum is 0 + x, in one pass */
                     for (int64_t c = 0; c < nc; c++)
                         a[c] = a[c] + ((T)0 + xs[c]);
                     continue;
@@ -177,7 +187,7 @@ UNROLL_CLONES static void sum_steps_part(void *ctx, int part, int thread)
                 for (int64_t r = 0; r < R; r++)
                     for (int64_t c = 0; c < nc; c++)
                         s[c] += xs[r * N + c];
-                if (k)
+                if (add)
                     for (int64_t c = 0; c < nc; c++)
                         a[c] = a[c] + s[c];
                 else
@@ -190,10 +200,10 @@ UNROLL_CLONES static void sum_steps_part(void *ctx, int part, int thread)
     });
 }
 
-static void sum_steps(const graph *g, const gnode *n, void *const *in, void *out)
+static void sum_steps(const graph *g, const gnode *n, void *const *in, void *out, int acc)
 {
     const gnode *a = &g->nodes[n->in[0]];
-    steps_job j = {n, in[0], out, n->shape.dim[0], a->shape.dim[0] / n->ip[1], 1};
+    steps_job j = {n, in[0], out, n->shape.dim[0], a->shape.dim[0] / n->ip[1], 1, acc};
     j.nparts = op_steps_parts(j.N, shape_numel(&a->shape));
     pool_for(pool_class("stacked step sums"), j.nparts, sum_steps_part, &j);
 }

@@ -147,6 +147,8 @@ typedef struct result {
     double loss;
     void *grads, *hT;
     int32_t n_stacked, n_accum, n_inplace, n_transposed, nruns, n_step_sums;
+    int32_t n_steps_ops; /* instructions of sums over steps (a chunk each) */
+    size_t gbytes;       /* of grads */
 } result;
 
 static const char *cfg_fmt = "name: t\n"
@@ -191,6 +193,7 @@ static int run_net(const char *cell, const char *act, dtype dt, int T, int B, in
     for (int64_t b = 0; b < B; b++)
         n.yprev[b] = (int32_t)rng_below(&g, (uint64_t)V);
     size_t gb = (size_t)n.nparam * n.es;
+    r->gbytes = gb;
     r->grads = malloc(gb);
     r->hT = malloc(n.state_bytes ? n.state_bytes : 1);
     double first = 0;
@@ -213,6 +216,10 @@ static int run_net(const char *cell, const char *act, dtype dt, int T, int B, in
     r->n_transposed = n.p.n_transposed;
     r->nruns = n.p.nruns;
     r->n_step_sums = n.p.n_step_sums;
+    for (int32_t i = 0; i < n.p.ninstr; i++) {
+        const gnode *nd = plan_node(&n.p, &n.m.g, n.p.instr[i].node);
+        r->n_steps_ops += (nd->op == OP_SUM || nd->op == OP_SCATTER) && nd->ip[1] > 0;
+    }
     free(g1);
     net_free(&n);
     spec_free(&s);
@@ -752,6 +759,47 @@ static void test_step_sums_same_bits(void)
 }
 
 /*
+ * Below a row run's rows a long sum over steps is cut into chunks for the
+ * two lanes, each going on with the chain (engine/plan_stack_sum.c): at
+ * batch 2 over 300 steps every gradient and the loss are still bit for
+ * bit the per-step chains', for each cell and dtype, on 1 and 2 threads.
+ */
+static void test_step_sums_chunked_same_bits(void)
+{
+    const char *cells[] = {"elman", "jordan", "lstm", "gru"};
+    const plan_options chains = {.fuse = PLAN_FUSE_ALL, .no_step_sums = 1},
+                       steps = {.fuse = PLAN_FUSE_ALL};
+    const int T = 300, B = 2, V = 5;
+    hidden = 24;
+    int was = cpu_threads();
+    for (int c = 0; c < 4; c++)
+        for (int f32 = 0; f32 < 2; f32++) {
+            dtype dt = f32 ? DT_F32 : DT_F64;
+            uerr e = {0};
+            result ref = {0}, one = {0}, two = {0};
+            cpu_set_threads(1);
+            CHECK_OK(run_net(cells[c], "tanh", dt, T, B, V, &chains, &ref, &e), &e);
+            CHECK_OK(run_net(cells[c], "tanh", dt, T, B, V, &steps, &one, &e), &e);
+            cpu_set_threads(2);
+            CHECK_OK(run_net(cells[c], "tanh", dt, T, B, V, &steps, &two, &e), &e);
+            CHECKF(one.n_step_sums >= 2 && one.n_steps_ops > one.n_step_sums,
+                   "%s %s: %d sums over steps in %d ops: not cut", cells[c], dtype_name(dt),
+                   one.n_step_sums, one.n_steps_ops);
+            const result *r[2] = {&one, &two};
+            for (int i = 0; i < 2; i++)
+                CHECKF(r[i]->grads && ref.grads && r[i]->loss == ref.loss &&
+                           !memcmp(r[i]->grads, ref.grads, ref.gbytes),
+                       "%s %s, %d threads: chunked sums over steps differ from the chains",
+                       cells[c], dtype_name(dt), i + 1);
+            result_free(&ref);
+            result_free(&one);
+            result_free(&two);
+        }
+    cpu_set_threads(was);
+    hidden = 6;
+}
+
+/*
  * The ops alone, against PLAN_FUSE_NONE's per-step kernels: two chains
  * of row sums and two of scatters over the same 9 steps, one adding them
  * first to last and one last to first, so that one sum over steps reads
@@ -836,6 +884,7 @@ int main(void)
     RUN(test_row_run_dropped_when_rows_meet);
     RUN(test_gathers_read_transposed_table);
     RUN(test_step_sums_same_bits);
+    RUN(test_step_sums_chunked_same_bits);
     RUN(test_step_sums_ops);
     RUN(test_kept_packings_one_per_weight);
     CHECK_EXIT();
