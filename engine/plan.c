@@ -509,7 +509,12 @@ static int assign_buffers(prog *c, const plan_options *opt, uerr *e)
             storage *s = &st[bydef[k]];
             if (s->fixed)
                 continue;
-            for (int32_t f = 0; f < nfx && !s->borrowed; f++) {
+            /* With no row run (two lanes, plan_lanes.c) nothing borrows a
+             * gradient's place: the gradient's first chunk, which runs
+             * beside the backward, would wait for the last reader of
+             * what lived there (a step's value, U^T), late or at the
+             * backward's end. */
+            for (int32_t f = 0; f < nfx && !s->borrowed && p->nruns; f++) {
                 const storage *h = &st[fx[f]];
                 if (h->raw == s->raw && busy[f] < i && s->end < h->def) {
                     s->offset = h->offset;
