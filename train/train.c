@@ -113,14 +113,21 @@ static int save_checkpoint(trainer *t, int64_t step, double loss, double valid, 
     return rc;
 }
 
-/* NaN or Inf in the loss or a gradient: name the step, the tensor and the
- * op that produced it. */
-static int check_finite(trainer *t, int64_t step, double loss, uerr *e)
+/* NaN or Inf in the loss: name the step and the op that produced it. */
+static int check_loss(trainer *t, int64_t step, double loss, uerr *e)
 {
     const model *m = &t->tr.m;
     if (!isfinite(loss))
         return diverged(t, e, "step %lld: the loss is %s (node 'loss', op %s)", (long long)step,
                         isnan(loss) ? "NaN" : "infinite", op_name(m->g.nodes[m->loss].op));
+    return 0;
+}
+
+/* NaN or Inf in a gradient: name the step, the tensor and the op that
+ * produced it. */
+static int check_grads(trainer *t, int64_t step, uerr *e)
+{
+    const model *m = &t->tr.m;
     for (int i = 0; i < m->nparams; i++) {
         const char *g =
             (const char *)accum_grads(&t->acc, &t->tr) + (size_t)t->tr.off[i] * t->tr.es;
@@ -388,19 +395,25 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         double ca = s->train.scheduled_sampling.start, cb = s->train.scheduled_sampling.end;
         double f = steps > 1 ? (double)(step - 1) / (double)(steps - 1) : 0;
         if ((rc = forward_backward(&t, step, ca + (cb - ca) * f, &loss, e)) ||
-            (K > 1 && (rc = sum_over_ranks(&t, &loss, e))) ||
-            (rc = check_finite(&t, step, loss, e)))
+            (K > 1 && (rc = sum_over_ranks(&t, &loss, e))) || (rc = check_loss(&t, step, loss, e)))
             break;
         void *grads = accum_grads(&t.acc, &t.tr);
         t.opt.lr = optim_lr_at(s, t.horizon, step);
-        /* clipping by value alone happens inside the update's one pass */
+        /* Clipping by value alone happens inside the update's one pass,
+         * which also tells whether a gradient was NaN or infinite: only
+         * then are they searched (the update that went before is never
+         * stored: the run stops). The padding between parameters is read
+         * too, so a flag the search does not confirm changes nothing. */
         if (s->train.clip.norm > 0) {
+            if ((rc = check_grads(&t, step, e)))
+                break;
             if (s->train.clip.value > 0)
                 clip_by_value(t.tr.dt, grads, t.tr.nparam, s->train.clip.value);
             clip_by_norm(t.tr.dt, grads, t.tr.nparam, s->train.clip.norm);
             optim_step(&t.opt, t.tr.params, grads);
-        } else {
-            optim_step_clip(&t.opt, t.tr.params, grads, s->train.clip.value);
+        } else if (optim_step_clip(&t.opt, t.tr.params, grads, s->train.clip.value) &&
+                   (rc = check_grads(&t, step, e))) {
+            break;
         }
         if (step == start + 1)
             r->first_loss = loss;
