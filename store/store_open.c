@@ -195,6 +195,12 @@ static void store_close_db(store *s)
     s->db = NULL;
 }
 
+void store_init_process(void)
+{
+    /* SQLITE_MISUSE once SQLite is initialised: then nothing changes */
+    (void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+}
+
 int store_open(store **out, const char *path, int mode, uerr *e)
 {
     *out = NULL;
