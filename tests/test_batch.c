@@ -214,11 +214,11 @@ static void test_narrow(void)
     static const int32_t vocabs[] = {2, 256, 257, 65536, 65537};
     static const int widths[] = {1, 1, 2, 2, 4};
     for (int v = 0; v < 5; v++) {
-        int32_t ref[N];
+        int32_t ref[N], *ids = malloc(N * sizeof *ids);
         for (int64_t i = 0; i < N; i++)
-            ref[i] = (int32_t)((i * 7919 + (i % 3 ? 0 : vocabs[v] - 1)) % vocabs[v]);
+            ref[i] = ids[i] = (int32_t)((i * 7919 + (i % 3 ? 0 : vocabs[v] - 1)) % vocabs[v]);
         int width;
-        void *narrow = batch_narrow(ref, N, vocabs[v], &width);
+        void *narrow = batch_narrow(ids, N, vocabs[v], &width);
         CHECKF(width == widths[v], "vocabulary %d: width %d", vocabs[v], width);
         uerr e = {0};
         batch_cursor a, b;

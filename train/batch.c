@@ -78,21 +78,19 @@ static void batch_copy(const void *ids, int width, int64_t B, int64_t T, int64_t
     }
 }
 
-void *batch_narrow(const int32_t *ids, int64_t n, int32_t vocab, int *width)
+void *batch_narrow(int32_t *ids, int64_t n, int32_t vocab, int *width)
 {
     *width = vocab <= 256 ? 1 : vocab <= 65536 ? 2 : 4;
-    void *out = malloc(n ? (size_t)n * (size_t)*width : 1);
-    if (!out)
-        return NULL;
+    if (*width == 4)
+        return ids;
+    /* element i lands at byte i * width, at or before where it is read */
     if (*width == 1)
         for (int64_t i = 0; i < n; i++)
-            ((uint8_t *)out)[i] = (uint8_t)ids[i];
-    else if (*width == 2)
-        for (int64_t i = 0; i < n; i++)
-            ((uint16_t *)out)[i] = (uint16_t)ids[i];
+            ((uint8_t *)ids)[i] = (uint8_t)ids[i];
     else
-        memcpy(out, ids, (size_t)n * sizeof *ids);
-    return out;
+        for (int64_t i = 0; i < n; i++)
+            ((uint16_t *)ids)[i] = (uint16_t)ids[i];
+    return realloc(ids, n ? (size_t)n * (size_t)*width : 1);
 }
 
 int batch_next(batch_cursor *c, int32_t *inputs, int32_t *targets)

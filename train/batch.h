@@ -47,11 +47,16 @@ int batch_init(batch_cursor *c, const int32_t *ids, int64_t n, int64_t B, int64_
 int batch_init_width(batch_cursor *c, const void *ids, int width, int64_t n, int64_t B, int64_t T,
                      uerr *e);
 
-/* A copy of ids[n] (all in [0, vocab)) in the fewest bytes that hold
- * vocab - 1 (*width: 1, 2 or 4): a text of 400k characters over 128
- * symbols keeps 400 KB, not 1.6 MB, beside the model for the whole run.
- * The caller frees it (and ids); NULL when out of memory. */
-void *batch_narrow(const int32_t *ids, int64_t n, int32_t vocab, int *width);
+/* ids[n] (all in [0, vocab), allocated with malloc) rewritten in place in
+ * the fewest bytes that hold vocab - 1 (*width: 1, 2 or 4) and the block
+ * shrunk to them: a text of 400k characters over 128 symbols keeps 400 KB,
+ * not 1.6 MB, beside the model for the whole run. Returns the block (ids
+ * is no longer valid), or NULL when the shrinking fails (then ids is still
+ * the caller's to free, its contents narrowed). Shrunk rather than copied
+ * and freed: no second block while it narrows, and glibc does not raise
+ * its mmap threshold to the freed block's size (which would send later
+ * blocks below it to the heap; no effect measured at S3 or S4). */
+void *batch_narrow(int32_t *ids, int64_t n, int32_t vocab, int *width);
 
 /* Produces the next chunk into inputs and targets (each [B, T] row-major,
  * caller-owned; either may be NULL to skip it) and returns 1 if the chunk is

@@ -96,7 +96,6 @@ int data_open(data_source *d, const spec *s, uerr *e)
         data_free(d);
         return uerr_set(e, UERR_INTERNAL, "out of memory");
     }
-    free(d->text.train);
     d->text.train = NULL;
     return 0;
 }
