@@ -56,6 +56,7 @@ int main(int argc, char **argv)
     /* A file past ulimit -f fails its write (EFBIG, a one-line error
      * naming it) instead of killing the process mid-checkpoint. */
     signal(SIGXFSZ, SIG_IGN);
+    store_init_process();
     /* global options before the command */
     while (argc > 1 && !strncmp(argv[1], "--color", 7) && (argv[1][7] == '=' || !argv[1][7])) {
         int i = 1;

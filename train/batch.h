@@ -20,7 +20,8 @@
  * Invariants: S >= T + 2 (checked by batch_init); the whole cursor state is
  * (p, n), so saving those two numbers and restoring them over the same ids,
  * B and T resumes the exact chunk sequence. The cursor borrows ids and
- * allocates nothing.
+ * allocates nothing. The ids it reads may be narrowed to 1 or 2 bytes each
+ * (batch_narrow): the chunks hold the same values.
  */
 #ifndef UNROLL_BATCH_H
 #define UNROLL_BATCH_H
@@ -30,7 +31,8 @@
 #include "base/err.h"
 
 typedef struct batch_cursor {
-    const int32_t *ids; /* borrowed, [n] */
+    const void *ids; /* borrowed, [n] ids of `width` bytes each */
+    int width;       /* 1 (uint8), 2 (uint16) or 4 (int32) */
     int64_t n;
     int64_t B, T;
     int64_t S;        /* tokens per stream: n / B */
@@ -41,6 +43,20 @@ typedef struct batch_cursor {
 /* Fails with "text of N tokens is too short for batch B x seq_len T" when
  * S < T + 2, and on B or T outside [1, 2^30]. */
 int batch_init(batch_cursor *c, const int32_t *ids, int64_t n, int64_t B, int64_t T, uerr *e);
+/* The same over ids of `width` bytes each (batch_narrow's). */
+int batch_init_width(batch_cursor *c, const void *ids, int width, int64_t n, int64_t B, int64_t T,
+                     uerr *e);
+
+/* ids[n] (all in [0, vocab), allocated with malloc) rewritten in place in
+ * the fewest bytes that hold vocab - 1 (*width: 1, 2 or 4) and the block
+ * shrunk to them: a text of 400k characters over 128 symbols keeps 400 KB,
+ * not 1.6 MB, beside the model for the whole run. Returns the block (ids
+ * is no longer valid), or NULL when the shrinking fails (then ids is still
+ * the caller's to free, its contents narrowed). Shrunk rather than copied
+ * and freed: no second block while it narrows, and glibc does not raise
+ * its mmap threshold to the freed block's size (which would send later
+ * blocks below it to the heap; no effect measured at S3 or S4). */
+void *batch_narrow(int32_t *ids, int64_t n, int32_t vocab, int *width);
 
 /* Produces the next chunk into inputs and targets (each [B, T] row-major,
  * caller-owned; either may be NULL to skip it) and returns 1 if the chunk is

@@ -89,7 +89,14 @@ int data_open(data_source *d, const spec *s, uerr *e)
     if (rc)
         return rc;
     d->io = (model_io){.input = d->text.vocab.size, .output = d->text.vocab.size};
+    /* the hash of the int32 ids, as stored runs recorded it */
     sha256_hex(d->text.train, (size_t)d->text.n_train * sizeof(int32_t), d->hash);
+    d->ids = batch_narrow(d->text.train, d->text.n_train, d->text.vocab.size, &d->width);
+    if (!d->ids) {
+        data_free(d);
+        return uerr_set(e, UERR_INTERNAL, "out of memory");
+    }
+    d->text.train = NULL;
     return 0;
 }
 
@@ -99,7 +106,7 @@ static int text_cursor(data_source *d, uerr *e)
 {
     if (d->cur.ids)
         return 0;
-    int rc = batch_init(&d->cur, d->text.train, d->text.n_train, d->B, d->T, e);
+    int rc = batch_init_width(&d->cur, d->ids, d->width, d->text.n_train, d->B, d->T, e);
     if (rc && d->path)
         uerr_prefix(e, "%s", d->path);
     return rc;
@@ -108,6 +115,7 @@ static int text_cursor(data_source *d, uerr *e)
 void data_free(data_source *d)
 {
     text_corpus_free(&d->text);
+    free(d->ids);
     cls_cursor_free(&d->ccur);
     cls_free(&d->cls);
     npyset_free(&d->npy);

@@ -30,7 +30,9 @@ typedef struct data_source {
     const char *path; /* data.path of the spec it was opened from */
     int64_t B, T;     /* T: the unroll length the data needs */
     model_io io;
-    text_corpus text;
+    text_corpus text; /* its train ids moved to ids, narrowed */
+    void *ids;        /* text: the training ids, `width` bytes each (batch_narrow) */
+    int width;
     batch_cursor cur;
     cls_data cls;
     cls_cursor ccur;

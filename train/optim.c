@@ -89,10 +89,16 @@ const char *optim_slot_name(const optim *o, int slot)
  * NaN fails both comparisons and stays NaN, -0 stays -0) */
 #define CLAMP(x, lo, hi) ((x) > (hi) ? (hi) : (x) < (lo) ? (lo) : (x))
 
-OPTIM_VECTOR void optim_step_clip(optim *o, void *params, const void *grads, double clip)
+/* x - x is 0 for a finite x and NaN otherwise: OR-ed over the gradients
+ * as they are read, it tells without a pass of its own whether one was
+ * NaN or infinite (first_nonfinite then says which). */
+#define NONFINITE(x) ((x) - (x) != 0)
+
+OPTIM_VECTOR int optim_step_clip(optim *o, void *params, const void *grads, double clip)
 {
     o->t++;
     int64_t n = o->n;
+    int bad = 0;
     DT_EACH_REAL(o->dt, T, {
         T *p = params, *m = o->m, *v = o->v;
         const T *g = grads;
@@ -101,6 +107,7 @@ OPTIM_VECTOR void optim_step_clip(optim *o, void *params, const void *grads, dou
         switch (o->kind) {
         case SPEC_OPT_SGD:
             for (int64_t i = 0; i < n; i++) {
+                bad |= NONFINITE(g[i]);
                 T gi = CLAMP(g[i], lo, hi);
                 if (wd > 0)
                     gi += wd * p[i];
@@ -110,6 +117,7 @@ OPTIM_VECTOR void optim_step_clip(optim *o, void *params, const void *grads, dou
         case SPEC_OPT_MOMENTUM: {
             T mu = (T)o->mu;
             for (int64_t i = 0; i < n; i++) {
+                bad |= NONFINITE(g[i]);
                 T gi = CLAMP(g[i], lo, hi);
                 if (wd > 0)
                     gi += wd * p[i];
@@ -125,6 +133,7 @@ OPTIM_VECTOR void optim_step_clip(optim *o, void *params, const void *grads, dou
              * of 29 for min-char-rnn) than the square roots saved. */
             T eps = (T)o->eps;
             for (int64_t i = 0; i < n; i++) {
+                bad |= NONFINITE(g[i]);
                 T gi = CLAMP(g[i], lo, hi);
                 if (wd > 0)
                     gi += wd * p[i];
@@ -137,6 +146,7 @@ OPTIM_VECTOR void optim_step_clip(optim *o, void *params, const void *grads, dou
             T b1 = (T)o->b1, b2 = (T)o->b2, eps = (T)o->eps;
             T c1 = (T)(1 - pow(o->b1, (double)o->t)), c2 = (T)(1 - pow(o->b2, (double)o->t));
             for (int64_t i = 0; i < n; i++) {
+                bad |= NONFINITE(g[i]);
                 T gi = CLAMP(g[i], lo, hi);
                 if (wd > 0)
                     p[i] -= lr * wd * p[i];
@@ -148,11 +158,12 @@ OPTIM_VECTOR void optim_step_clip(optim *o, void *params, const void *grads, dou
         }
         }
     });
+    return bad;
 }
 
 void optim_step(optim *o, void *params, const void *grads)
 {
-    optim_step_clip(o, params, grads, 0);
+    (void)optim_step_clip(o, params, grads, 0);
 }
 
 OPTIM_VECTOR void clip_by_value(dtype dt, void *g, int64_t n, double value)
@@ -181,9 +192,9 @@ double clip_by_norm(dtype dt, void *g, int64_t n, double max_norm)
     return sqrt(ss);
 }
 
-/* x - x is 0 for a finite x and NaN otherwise: a test without a branch per
- * element, so blocks of 256 are checked as vectors and only a block with a
- * non-finite element is searched. */
+/* NONFINITE: a test without a branch per element, so blocks of 256 are
+ * checked as vectors and only a block with a non-finite element is
+ * searched. */
 OPTIM_VECTOR int64_t first_nonfinite(dtype dt, const void *g, int64_t n)
 {
     DT_EACH_REAL(dt, T, {
@@ -192,7 +203,7 @@ OPTIM_VECTOR int64_t first_nonfinite(dtype dt, const void *g, int64_t n)
             int64_t end = n - i0 < 256 ? n : i0 + 256;
             int bad = 0;
             for (int64_t i = i0; i < end; i++)
-                bad |= (x[i] - x[i]) != 0;
+                bad |= NONFINITE(x[i]);
             if (!bad)
                 continue;
             for (int64_t i = i0; i < end; i++)

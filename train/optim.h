@@ -41,8 +41,10 @@ void optim_free(optim *o);
 void optim_step(optim *o, void *params, const void *grads);
 /* The same with every gradient clamped to [-clip, clip] as it is read
  * (clip > 0; none if 0): the bits of clip_by_value and then optim_step,
- * in one pass, and grads is left as it was. */
-void optim_step_clip(optim *o, void *params, const void *grads, double clip);
+ * in one pass, and grads is left as it was. Returns 1 if a gradient (as
+ * given, before the clamp) was NaN or infinite: the parameters and the
+ * state are then no longer usable, and first_nonfinite says where. */
+int optim_step_clip(optim *o, void *params, const void *grads, double clip);
 
 /* The rate of update `step` (1-based) under s's train.lr_schedule: a
  * linear warm-up to lr over `warmup` steps, then constant, step (times

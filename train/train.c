@@ -27,8 +27,12 @@ static void trainer_free(trainer *t)
 {
     data_free(&t->data);
     net_free(&t->tr);
-    net_free(&t->va);
-    net_free(&t->lg);
+    if (t->va)
+        net_free(t->va);
+    if (t->lg)
+        net_free(t->lg);
+    free(t->va);
+    free(t->lg);
     free(t->ledger);
     optim_free(&t->opt);
     free(t->inputs);
@@ -77,8 +81,13 @@ static int save_checkpoint(trainer *t, int64_t step, double loss, double valid, 
                             (long long)step, t->tr.m.param[i].name, (long long)k);
     }
     ckpt_parts parts = trainer_parts(t);
-    ckpt_state sl = {0};
-    int rc = ckpt_state_collect(&parts, &sl, e);
+    /* on the heap, unzeroed: 45 KB of the stack would be touched for
+     * the few entries a model fills */
+    ckpt_state *sl = malloc(sizeof *sl);
+    if (!sl)
+        return uerr_set(e, UERR_INTERNAL, "out of memory");
+    sl->order32 = NULL;
+    int rc = ckpt_state_collect(&parts, sl, e);
     char metrics[128];
     if (isnan(loss))
         snprintf(metrics, sizeof metrics, "{}");
@@ -91,8 +100,8 @@ static int save_checkpoint(trainer *t, int64_t step, double loss, double valid, 
      * train.checkpoint.wait seconds, its last checkpoint intact. */
     double w0 = now_s();
     for (int said = 0; !rc; said = 1) {
-        rc = store_checkpoint_save_from(t->o->db, t->run, step, *parent, sl.ts, sl.n, metrics, ckpt,
-                                        e);
+        rc = store_checkpoint_save_from(t->o->db, t->run, step, *parent, sl->ts, sl->n, metrics,
+                                        ckpt, e);
         if (!rc || !store_busy(t->o->db) || now_s() - w0 >= (double)t->s->train.checkpoint.wait)
             break;
         if (!said && t->o->note) {
@@ -109,18 +118,26 @@ static int save_checkpoint(trainer *t, int64_t step, double loss, double valid, 
     }
     if (!rc)
         *parent = *ckpt, t->saved_step = step;
-    ckpt_state_free(&sl);
+    ckpt_state_free(sl);
+    free(sl);
     return rc;
 }
 
-/* NaN or Inf in the loss or a gradient: name the step, the tensor and the
- * op that produced it. */
-static int check_finite(trainer *t, int64_t step, double loss, uerr *e)
+/* NaN or Inf in the loss: name the step and the op that produced it. */
+static int check_loss(trainer *t, int64_t step, double loss, uerr *e)
 {
     const model *m = &t->tr.m;
     if (!isfinite(loss))
         return diverged(t, e, "step %lld: the loss is %s (node 'loss', op %s)", (long long)step,
                         isnan(loss) ? "NaN" : "infinite", op_name(m->g.nodes[m->loss].op));
+    return 0;
+}
+
+/* NaN or Inf in a gradient: name the step, the tensor and the op that
+ * produced it. */
+static int check_grads(trainer *t, int64_t step, uerr *e)
+{
+    const model *m = &t->tr.m;
     for (int i = 0; i < m->nparams; i++) {
         const char *g =
             (const char *)accum_grads(&t->acc, &t->tr) + (size_t)t->tr.off[i] * t->tr.es;
@@ -168,7 +185,7 @@ static int sum_over_ranks(trainer *t, double *loss, uerr *e)
  * singular value of each recurrent matrix, "ledger.sigma.<name>". */
 static int record_ledger(trainer *t, int64_t step, int64_t row0, uerr *e)
 {
-    net *lg = &t->lg;
+    net *lg = t->lg;
     int64_t T = lg->m.T;
     memcpy(lg->h0, t->tr.h0, t->tr.state_bytes);
     memcpy(lg->yprev, t->tr.yprev, (size_t)lg->m.B * sizeof(int32_t));
@@ -296,15 +313,19 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         goto out;
     }
     if (t.has_valid) {
-        if ((rc = net_init_io(&t.va, s, &t.data.io, B, T, train_valid_mode(&t.data), NULL, e)))
+        if (!(t.va = calloc(1, sizeof *t.va)))
+            rc = uerr_set(e, UERR_INTERNAL, "out of memory");
+        if (rc || (rc = net_init_io(t.va, s, &t.data.io, B, T, train_valid_mode(&t.data), NULL, e)))
             goto out;
-        net_share_params(&t.va, &t.tr);
+        net_share_params(t.va, &t.tr);
     }
     if (s->train.ledger_every > 0 && rank == 0) {
-        if ((rc = net_init_io(&t.lg, s, &t.data.io, Bl, T, NET_LEDGER, NULL, e)))
+        if (!(t.lg = calloc(1, sizeof *t.lg)))
+            rc = uerr_set(e, UERR_INTERNAL, "out of memory");
+        if (rc || (rc = net_init_io(t.lg, s, &t.data.io, Bl, T, NET_LEDGER, NULL, e)))
             goto out;
-        net_share_params(&t.lg, &t.tr);
-        t.ledger = malloc((size_t)(T * (1 + t.lg.m.nparams) + jacobian_sigma_scratch(&t.lg)) *
+        net_share_params(t.lg, &t.tr);
+        t.ledger = malloc((size_t)(T * (1 + t.lg->m.nparams) + jacobian_sigma_scratch(t.lg)) *
                           sizeof(double));
         if (!t.ledger) {
             rc = uerr_set(e, UERR_INTERNAL, "out of memory");
@@ -388,19 +409,25 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         double ca = s->train.scheduled_sampling.start, cb = s->train.scheduled_sampling.end;
         double f = steps > 1 ? (double)(step - 1) / (double)(steps - 1) : 0;
         if ((rc = forward_backward(&t, step, ca + (cb - ca) * f, &loss, e)) ||
-            (K > 1 && (rc = sum_over_ranks(&t, &loss, e))) ||
-            (rc = check_finite(&t, step, loss, e)))
+            (K > 1 && (rc = sum_over_ranks(&t, &loss, e))) || (rc = check_loss(&t, step, loss, e)))
             break;
         void *grads = accum_grads(&t.acc, &t.tr);
         t.opt.lr = optim_lr_at(s, t.horizon, step);
-        /* clipping by value alone happens inside the update's one pass */
+        /* Clipping by value alone happens inside the update's one pass,
+         * which also tells whether a gradient was NaN or infinite: only
+         * then are they searched (the update that went before is never
+         * stored: the run stops). The padding between parameters is read
+         * too, so a flag the search does not confirm changes nothing. */
         if (s->train.clip.norm > 0) {
+            if ((rc = check_grads(&t, step, e)))
+                break;
             if (s->train.clip.value > 0)
                 clip_by_value(t.tr.dt, grads, t.tr.nparam, s->train.clip.value);
             clip_by_norm(t.tr.dt, grads, t.tr.nparam, s->train.clip.norm);
             optim_step(&t.opt, t.tr.params, grads);
-        } else {
-            optim_step_clip(&t.opt, t.tr.params, grads, s->train.clip.value);
+        } else if (optim_step_clip(&t.opt, t.tr.params, grads, s->train.clip.value) &&
+                   (rc = check_grads(&t, step, e))) {
+            break;
         }
         if (step == start + 1)
             r->first_loss = loss;
@@ -417,7 +444,7 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         if (t.has_valid && s->train.valid_every > 0 &&
             (step % s->train.valid_every == 0 || step == steps)) {
             double acc;
-            if ((rc = train_validate(&t.va, &t.data, t.inputs, t.targets, &vstep, &acc, e)))
+            if ((rc = train_validate(t.va, &t.data, t.inputs, t.targets, &vstep, &acc, e)))
                 break;
             valid = r->valid_loss = vstep;
             r->valid_accuracy = acc;

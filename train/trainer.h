@@ -17,8 +17,9 @@ typedef struct trainer {
     const spec *s;
     const train_opts *o;
     data_source data;
-    net tr, va;     /* training net; validation net (if any) */
-    net lg;         /* the per-step gradient ledger's net (if asked) */
+    net tr;         /* training net */
+    net *va;        /* validation net, or NULL */
+    net *lg;        /* the per-step gradient ledger's net, or NULL */
     int64_t row0;   /* data parallel: this rank's first row of a batch */
     double *ledger; /* [T + nparams * T] its norms, then sigma's scratch */
     int has_valid;
