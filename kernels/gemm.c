@@ -345,14 +345,17 @@ static void gemm_split(gemm_job *j)
     j->tm = by_rows < by_cols ? tm : 1;
     j->tn = by_rows < by_cols ? 1 : tn;
     /* half the L2 for a block of panels: every tile of rows reads it all.
-     * With A transposed, twice the L2: each block re-packs A^T (see
-     * pack_at), so a block of more panels packs it fewer times, and the
-     * panels stream from L3 in order (1024 x 1024 x 2048, one thread,
-     * loaded machine: float32 14 -> 18, float64 4 -> 10 GFLOP/s, against
-     * 26 and 12 with A untransposed) */
+     * With A transposed, one and a half times the L2: each block re-packs
+     * A^T (see pack_at), so a block of more panels packs it fewer times,
+     * and the panels stream from L3 in order (1024 x 1024 x 2048, one
+     * thread, loaded machine: float32 14 -> 18, float64 4 -> 10 GFLOP/s
+     * at twice the L2, against 26 and 12 with A untransposed). Not twice:
+     * each thread's scratch holds a block, and at S3 the half L2 less per
+     * thread kept `unroll train`'s peak under its limit (44.6 to 43.6 MiB,
+     * the step 1% slower). */
     size_t l2 = cpu_get()->l2 ? cpu_get()->l2 : 256 * 1024;
     size_t panel = (size_t)j->K * (size_t)j->v->nr * j->es;
-    int64_t blk = (int64_t)((j->ta ? 2 * l2 : l2 / 2) / panel);
+    int64_t blk = (int64_t)((j->ta ? 3 * l2 / 2 : l2 / 2) / panel);
     /* no more than it has: a small product's scratch was 2 MiB a thread */
     j->blk = blk < 1 ? 1 : blk > j->npan ? j->npan : blk;
 }
