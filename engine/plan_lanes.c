@@ -2,7 +2,8 @@
  * plan_lanes.c - the two-lane schedule (plan.h: plan_task, plan_region):
  * its tasks, their bytes and predecessors, and the regions.
  *
- * For each region (the instructions between two wide ones):
+ * For each region (the instructions up to a wide one, and on over wide
+ * ones where that pays: region()):
  *   1. tasks: each instruction, or its rows in chunks where it splits
  *      safely and a chunk is worth a task;
  *   2. the arena bytes each task reads and writes (a view's are its
@@ -27,7 +28,8 @@
 #include "ops/ops.h"
 
 /* An instruction that does not split by rows and costs this many cycles
- * ends a region: it runs alone, split among all threads by its kernel. */
+ * ends a region, unless the region pays to go on over it: else it runs
+ * alone, split among all threads by its kernel. */
 #define WIDE_CYCLES 40000.0
 /* a chunk of a split instruction is worth at least this much */
 #define CHUNK_CYCLES 2000.0
