@@ -42,11 +42,6 @@
  * (T beyond tens of thousands) runs in order */
 #define LANES_MAX_TASKS (1 << 18)
 
-static int64_t numel_of(const gnode *n)
-{
-    return shape_numel(&n->shape);
-}
-
 /* ---- bytes -------------------------------------------------------------------- */
 
 typedef struct lrange {
@@ -261,13 +256,14 @@ static int32_t seg_of(const lanes *L, size_t a)
     return lo;
 }
 
-/* two int32 arrays of one capacity */
-static int grow_pair(int32_t **a, int32_t **b, int32_t *cap, int32_t need)
+/* Two arrays (*a, *b) of elem-byte elements and one capacity, room for
+ * need in both. */
+static int grow_two(void *a, void *b, size_t elem, int32_t *cap, int32_t need)
 {
     int32_t was = *cap;
-    if (VEC_GROW(*a, *cap, need))
+    if (vec_grow_i32(a, elem, cap, need))
         return -1;
-    if (*cap != was && vec_realloc(b, (size_t)*cap, sizeof **b)) {
+    if (*cap != was && vec_realloc(b, (size_t)*cap, elem)) {
         *cap = was; /* b keeps its old size: grow both again next time */
         return -1;
     }
@@ -285,18 +281,6 @@ static int add_pred(lanes *L, int32_t k, int32_t q)
     return 0;
 }
 
-static int grow_offsets(lanes *L, int32_t need)
-{
-    int32_t was = L->cutcap;
-    if (VEC_GROW(L->cut, L->cutcap, need))
-        return -1;
-    if (L->cutcap != was && vec_realloc(&L->cut2, (size_t)L->cutcap, sizeof *L->cut2)) {
-        L->cutcap = was;
-        return -1;
-    }
-    return 0;
-}
-
 static int find_preds(lanes *L)
 {
     int32_t nt = L->nt;
@@ -311,7 +295,7 @@ static int find_preds(lanes *L)
     for (int32_t k = 0; k < nt; k++) {
         const ltask *t = &L->t[k];
         int nr = task_ranges(L->p, L->g, t->instr, t->r0, t->r1, rg);
-        if (grow_offsets(L, L->ncut + 2 * nr))
+        if (grow_two(&L->cut, &L->cut2, sizeof *L->cut, &L->cutcap, L->ncut + 2 * nr))
             return -1;
         for (int r = 0; r < 2 * nr; r++) {
             size_t b = r & 1 ? rg[r / 2].b : rg[r / 2].a, h = (b >> 6 ^ b >> 14) & 255;
@@ -325,7 +309,7 @@ static int find_preds(lanes *L)
         if (!u || L->cut[c] != L->cut[u - 1])
             L->cut[u++] = L->cut[c];
     L->ncut = u;
-    if (grow_pair(&L->lastw, &L->rhead, &L->segcap, u + 1))
+    if (grow_two(&L->lastw, &L->rhead, sizeof *L->lastw, &L->segcap, u + 1))
         return -1;
     for (int32_t s = 0; s < u; s++)
         L->lastw[s] = L->rhead[s] = -1;
@@ -349,7 +333,7 @@ static int find_preds(lanes *L)
                     L->lastw[s] = k;
                     continue;
                 }
-                if (grow_pair(&L->rtask, &L->rnext, &L->rdcap, L->nrd + 1))
+                if (grow_two(&L->rtask, &L->rnext, sizeof *L->rtask, &L->rdcap, L->nrd + 1))
                     return -1;
                 L->rtask[L->nrd] = k;
                 L->rnext[L->nrd] = L->rhead[s];

@@ -8,6 +8,11 @@
 
 #include "engine/plan.h"
 
+static inline int64_t numel_of(const gnode *n)
+{
+    return shape_numel(&n->shape);
+}
+
 typedef struct ltask {
     int32_t instr;
     int32_t weight; /* a product's right operand (its memory's id), or -1 */

@@ -21,11 +21,6 @@
 /* a task this close to a longest path is on the critical lane */
 #define SLACK_CYCLES 2000.0
 
-static int64_t numel_of(const gnode *n)
-{
-    return shape_numel(&n->shape);
-}
-
 /* ---- costs ------------------------------------------------------------------ */
 
 /* A guess of instruction pi's cycles (of a 2.6 GHz clock, measured on a

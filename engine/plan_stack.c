@@ -214,15 +214,6 @@ static int same_add(const graph *g, int32_t v)
            shape_equal(&g->nodes[n->in[1]].shape, &n->shape);
 }
 
-/*
- * Stacked sums. build_grad sums a shared parameter's terms left to right
- * (engine/grad_sum.h): add(add(add(t0, t1), t2), ...), each inner add
- * read only by the next.
- * When every term is a product P_i^T Q_i read by nothing else, with all P_i
- * of one shape and all Q_i of one shape, the sum is [P_0; P_1; ...]^T
- * [Q_0; Q_1; ...]: one product over the stacked rows, if the P_i can lie
- * next to each other in memory and so can the Q_i (ordered by time step).
- */
 /* Stacked sums over a batch of fewer rows than a row run needs are cut
  * into chunks of steps of at least this many rows: with no row run, the
  * lanes (plan_lanes.c) run a chunk as soon as the backward has made its
@@ -254,6 +245,15 @@ static int32_t stacked_product(stk *c, links *L, const gnode *t0, const int32_t 
     return qv < 0 ? -1 : vmatmul(c, L, pv, qv, 1, 0, e);
 }
 
+/*
+ * Stacked sums. build_grad sums a shared parameter's terms left to right
+ * (engine/grad_sum.h): add(add(add(t0, t1), t2), ...), each inner add
+ * read only by the next.
+ * When every term is a product P_i^T Q_i read by nothing else, with all P_i
+ * of one shape and all Q_i of one shape, the sum is [P_0; P_1; ...]^T
+ * [Q_0; Q_1; ...]: one product over the stacked rows, if the P_i can lie
+ * next to each other in memory and so can the Q_i (ordered by time step).
+ */
 static int find_stacks(stk *c, links *L, uerr *e)
 {
     const graph *g = c->n->g;

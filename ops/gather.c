@@ -275,12 +275,12 @@ static void scatter_steps(const graph *g, const gnode *n, void *const *in, void 
 /* G [B, H], idx [B] -> out [H, V]: zeroed, then each column written */
 static void scatter_forward(const graph *g, const gnode *n, void *const *in, void *out)
 {
-    int64_t H = n->shape.dim[0], V = n->shape.dim[1];
-    int64_t B = g->nodes[n->in[0]].shape.dim[0];
     if (n->ip[1]) {
         scatter_steps(g, n, in, out, 0);
         return;
     }
+    int64_t H = n->shape.dim[0], V = n->shape.dim[1];
+    int64_t B = g->nodes[n->in[0]].shape.dim[0];
     memset(out, 0, (size_t)(H * V) * dtype_size((dtype)n->dt));
     scatter_rows((dtype)n->dt, in[0], H, in[1], B, out, V, 1, H, 0);
 }

@@ -156,6 +156,13 @@ static const char *cfg_fmt = "name: t\n"
                              "model: {cell: %s, hidden: %d, activation: %s, init: {std: 0.4}}\n"
                              "train: {dtype: %s, seq_len: %d, batch: %d, steps: 1}\n";
 
+/* the same loss and gradients, bit for bit */
+static int same_result(const result *a, const result *b)
+{
+    return a->grads && b->grads && a->loss == b->loss && a->gbytes == b->gbytes &&
+           !memcmp(a->grads, b->grads, b->gbytes);
+}
+
 /* Runs one training step of the net twice (same inputs); returns the
  * second run's loss, gradients and final state. */
 static int hidden = 6;
@@ -730,20 +737,12 @@ static void test_step_sums_same_bits(void)
                 if ((shared = class_multi("stacked step sums")) > 0)
                     break;
             }
-            char cfg[512];
-            snprintf(cfg, sizeof cfg, cfg_fmt, cells[c], hidden, "tanh", dtype_name(dt), T, B);
-            spec s;
-            net n;
-            CHECK_OK(spec_load_buffer(&s, "t.yaml", cfg, strlen(cfg), NULL, 0, &e), &e);
-            CHECK_OK(net_init(&n, &s, V, B, T, NET_TRAIN, &steps, &e), &e);
-            size_t gb = (size_t)n.nparam * n.es;
             CHECKF(ref.n_step_sums == 0 && one.n_step_sums >= 3 && three.n_step_sums >= 3,
                    "%s %s: %d, %d sums over steps", cells[c], dtype_name(dt), ref.n_step_sums,
                    one.n_step_sums);
             const result *r[2] = {&one, &three};
             for (int i = 0; i < 2; i++)
-                CHECKF(r[i]->grads && ref.grads && r[i]->loss == ref.loss &&
-                           !memcmp(r[i]->grads, ref.grads, gb),
+                CHECKF(same_result(r[i], &ref),
                        "%s %s, %d threads: sums over steps differ from the per-step chains",
                        cells[c], dtype_name(dt), i ? 3 : 1);
             CHECKF(shared > 0, "%s %s: no sum over steps ran on more than one thread", cells[c],
@@ -751,8 +750,6 @@ static void test_step_sums_same_bits(void)
             printf("  %-6s %s H=%d T=%d B=%d: %d sums over steps, bit for bit the chains' on 1 "
                    "and 3 threads\n",
                    cells[c], dtype_name(dt), hidden, T, B, three.n_step_sums);
-            net_free(&n);
-            spec_free(&s);
             result_free(&ref);
             result_free(&one);
             result_free(&three);
@@ -790,8 +787,7 @@ static void test_step_sums_chunked_same_bits(void)
                    one.n_step_sums, one.n_steps_ops);
             const result *r[2] = {&one, &two};
             for (int i = 0; i < 2; i++)
-                CHECKF(r[i]->grads && ref.grads && r[i]->loss == ref.loss &&
-                           !memcmp(r[i]->grads, ref.grads, ref.gbytes),
+                CHECKF(same_result(r[i], &ref),
                        "%s %s, %d threads: chunked sums over steps differ from the chains",
                        cells[c], dtype_name(dt), i + 1);
             result_free(&ref);
