@@ -101,7 +101,10 @@ static const preset gru = {
 /* model.gru: torch, nn.GRU's formula: the reset gate scales the whole
  * recurrent term W_hn h + b_hn, so PyTorch's two biases of n stay apart
  * (bn = b_in, bhn = b_hn) and all three recurrent products read h[t-1]
- * itself (the planner can stack them into one). */
+ * itself (the planner can stack them into one). h[t] is written as
+ * PyTorch evaluates it, (h - n) z + n: the same value as (1 - z) n + z h
+ * with PyTorch's roundings (bit for bit, given the same gates), in three
+ * elementwise passes instead of five. */
 static const preset gru_torch = {
     {"Uz hidden input", "Wz hidden hidden", "bz hidden", "Ur hidden input", "Wr hidden hidden",
      "br hidden", "Un hidden input", "Wn hidden hidden", "bn hidden", "bhn hidden",
@@ -109,7 +112,7 @@ static const preset gru_torch = {
     {"h hidden"},
     {"z[t] = sigmoid(Wz @ h[t-1] + Uz @ x[t] + bz)", "r[t] = sigmoid(Wr @ h[t-1] + Ur @ x[t] + br)",
      "n[t] = tanh(Un @ x[t] + bn + r[t] * (Wn @ h[t-1] + bhn))",
-     "h[t] = (1 - z[t]) * n[t] + z[t] * h[t-1]", "o[t] = V @ h[t] + c"},
+     "h[t] = (h[t-1] - n[t]) * z[t] + n[t]", "o[t] = V @ h[t] + c"},
 };
 
 static int from_preset(cell *c, const preset *p, const char *act, uerr *e)

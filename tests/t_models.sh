@@ -38,7 +38,7 @@ model:
     - z[t] = sigmoid(Wz @ h[t-1] + Uz @ x[t] + bz)
     - r[t] = sigmoid(Wr @ h[t-1] + Ur @ x[t] + br)
     - n[t] = tanh(Un @ x[t] + bn + r[t] * (Wn @ h[t-1] + bhn))
-    - h[t] = (1 - z[t]) * n[t] + z[t] * h[t-1]
+    - h[t] = (h[t-1] - n[t]) * z[t] + n[t]
     - o[t] = V @ h[t] + c
 EOF3
 same=1
