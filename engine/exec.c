@@ -331,13 +331,20 @@ static int lane_spin(lanes_job *j, int l, unsigned spin, int64_t *since)
     return clock_ns() - *since > LANES_GRACE_NS && lane_take(j, !l);
 }
 
+/* Each lane reads the other's count only when the count it read last
+ * does not let its next task run: the line holding it moves between the
+ * cores each time it is read after a write (a few hundred cycles), and
+ * most of lane 0's tasks wait for nothing of lane 1's. */
 static void lane0_run(lanes_job *j)
 {
+    int32_t u = 0; /* lane 1's needed tasks ended, as last read */
     for (int32_t k = 0; k < j->n0; k++) {
         const plan_task *t = &j->lane0[k];
         int64_t since = 0;
         for (unsigned spin = 1;
-             atomic_load_explicit(&j->st[1].done, memory_order_acquire) < t->wait; spin++)
+             u < t->wait &&
+             (u = atomic_load_explicit(&j->st[1].done, memory_order_acquire)) < t->wait;
+             spin++)
             if (lane_spin(j, 0, spin, &since)) {
                 lanes_both(j);
                 return;
@@ -351,11 +358,12 @@ static void lane0_run(lanes_job *j)
  * the rest when its are. */
 static void lane1_run(lanes_job *j)
 {
-    int32_t u = 0, f = 0;
+    int32_t u = 0, f = 0, k0 = 0; /* k0: lane 0's count, as last read */
     int64_t since = 0;
     unsigned spin = 0;
     while (u < j->nneeded || f < j->nrest) {
-        int32_t k0 = atomic_load_explicit(&j->st[0].done, memory_order_acquire);
+        if (!ready_needed(j, k0, u) && !ready_rest(j, k0, u, f))
+            k0 = atomic_load_explicit(&j->st[0].done, memory_order_acquire);
         if (ready_needed(j, k0, u)) {
             run_task(j->x, &j->needed[u], u + 1 < j->nneeded ? &j->needed[u + 1] : NULL);
             atomic_store_explicit(&j->st[1].done, ++u, memory_order_release);
