@@ -16,6 +16,8 @@
 
 #include <math.h>
 
+#include "base/clones.h"
+
 #include "kernels/vmath.h"
 
 static int xent_check(const graph *g, gnode *n, uerr *e)
@@ -52,23 +54,37 @@ static int xent_infer(const graph *g, gnode *n, uerr *e)
  * most 1), and summed in double. */
 #define XENT_CHUNK 1024
 
-/* The sum of a row, in double, in four interleaved partial sums: one
- * running sum is a chain of dependent additions, four keep the adder busy.
- * A fixed order, so the same row always gives the same bits. */
-#define ROW_SUM(T, z, N, out)                                                                      \
-    do {                                                                                           \
-        double s0_ = 0, s1_ = 0, s2_ = 0, s3_ = 0;                                                 \
-        int64_t j_ = 0;                                                                            \
-        for (; j_ + 4 <= (N); j_ += 4) {                                                           \
-            s0_ += (double)(z)[j_];                                                                \
-            s1_ += (double)(z)[j_ + 1];                                                            \
-            s2_ += (double)(z)[j_ + 2];                                                            \
-            s3_ += (double)(z)[j_ + 3];                                                            \
-        }                                                                                          \
-        for (; j_ < (N); j_++)                                                                     \
-            s0_ += (double)(z)[j_];                                                                \
-        (out) = (s0_ + s1_) + (s2_ + s3_);                                                         \
-    } while (0)
+/*
+ * The sum of each row of z [R, N], in double, in four interleaved partial
+ * sums, s = (s0 + s1) + (s2 + s3), sk over the elements k, k+4, ... and
+ * the last N mod 4 added to s0: a fixed order, so the same row always
+ * gives the same bits. Four rows run side by side (the rows past R repeat
+ * the last, and are dropped): one row's four sums are chains of dependent
+ * additions, sixteen keep the vector adder busy.
+ */
+#define SUM_ROWS 4
+typedef double xent_v4d __attribute__((vector_size(32)));
+
+UNROLL_CLONES static void row_sums(dtype dt, const void *z, int64_t R, int64_t N, double *out)
+{
+    DT_EACH_REAL(dt, T, {
+        for (int64_t r0 = 0; r0 < R; r0 += SUM_ROWS) {
+            const T *p[SUM_ROWS];
+            for (int i = 0; i < SUM_ROWS; i++)
+                p[i] = (const T *)z + (r0 + i < R ? r0 + i : R - 1) * N;
+            xent_v4d s[SUM_ROWS] = {{0}};
+            int64_t j = 0;
+            for (; j + 4 <= N; j += 4)
+                for (int i = 0; i < SUM_ROWS; i++)
+                    s[i] += (xent_v4d){p[i][j], p[i][j + 1], p[i][j + 2], p[i][j + 3]};
+            for (; j < N; j++)
+                for (int i = 0; i < SUM_ROWS; i++)
+                    s[i][0] += (double)p[i][j];
+            for (int i = 0; i < SUM_ROWS && r0 + i < R; i++)
+                out[r0 + i] = (s[i][0] + s[i][1]) + (s[i][2] + s[i][3]);
+        }
+    });
+}
 
 /* logits [R, N], targets [R] -> scalar */
 static void xent_forward(const graph *g, const gnode *n, void *const *in, void *out)
@@ -85,28 +101,19 @@ static void xent_forward(const graph *g, const gnode *n, void *const *in, void *
          * of 65 would leave most of its last vector empty); a long row in
          * chunks of its own */
         int64_t per = N <= XENT_CHUNK ? XENT_CHUNK / N : 0;
+        double sums[XENT_CHUNK];
         for (int64_t r0 = 0; per && r0 < R; r0 += per) {
             int64_t nr = R - r0 < per ? R - r0 : per;
-            for (int64_t i = 0; i < nr; i++) {
-                const T *xr = x + (r0 + i) * N;
-                T mx = xr[0];
-                for (int64_t j = 1; j < N; j++)
-                    mx = xr[j] > mx ? xr[j] : mx;
-                mxs[i] = mx;
-                for (int64_t j = 0; j < N; j++)
-                    buf[i * N + j] = xr[j] - mx;
-            }
+            op_rows_minus_max((dtype)n->dt, x + r0 * N, buf, nr, N, mxs);
             if (n->dt == DT_F32)
                 vm_exp_f32((const float *)buf, (float *)buf, nr * N);
             else
                 vm_exp_f64((const double *)buf, (double *)buf, nr * N);
+            row_sums((dtype)n->dt, buf, nr, N, sums);
             for (int64_t i = 0; i < nr; i++) {
                 int64_t r = r0 + i;
-                if (tg[r] < 0)
-                    continue;
-                double s;
-                ROW_SUM(T, buf + i * N, N, s);
-                loss += (double)mxs[i] + log(s) - (double)x[r * N + tg[r]];
+                if (tg[r] >= 0)
+                    loss += (double)mxs[i] + log(sums[i]) - (double)x[r * N + tg[r]];
             }
         }
         for (int64_t r = 0; !per && r < R; r++) {
@@ -146,6 +153,28 @@ static int xent_grad_infer(const graph *g, gnode *n, uerr *e)
     return 0;
 }
 
+/* Row r of z [R, N] (its exponentials, summing to sums[r]) becomes
+ * gs * (softmax - onehot(tg[r])), or 0 for padding (a negative target). */
+UNROLL_CLONES static void normalise_rows(dtype dt, void *z, int64_t R, int64_t N,
+                                         const double *sums, const int32_t *tg, const void *gsv)
+{
+    DT_EACH_REAL(dt, T, {
+        T gs = *(const T *)gsv;
+        for (int64_t r = 0; r < R; r++) {
+            T *zr = (T *)z + r * N;
+            double s = sums[r];
+            if (tg[r] < 0) {
+                for (int64_t j = 0; j < N; j++)
+                    zr[j] = 0;
+                continue;
+            }
+            for (int64_t j = 0; j < N; j++)
+                zr[j] = (T)(gs * (zr[j] / s));
+            zr[tg[r]] -= gs;
+        }
+    });
+}
+
 /* logits [R, N], targets [R], g scalar -> [R, N] */
 static void xent_grad_forward(const graph *g, const gnode *n, void *const *in, void *out)
 {
@@ -154,29 +183,19 @@ static void xent_grad_forward(const graph *g, const gnode *n, void *const *in, v
     (void)g;
     const int32_t *tg = in[1];
     /* every row shifted by its max, then all exponentials in one vector
-     * call, then each row normalised */
-    op_rows_minus_max((dtype)n->dt, in[0], out, R, N);
-    DT_EACH_REAL(n->dt, T, {
-        T gs = *(const T *)in[2];
-        T *z = out;
-        if (n->dt == DT_F32)
-            vm_exp_f32((const float *)z, (float *)z, R * N);
-        else
-            vm_exp_f64((const double *)z, (double *)z, R * N);
-        for (int64_t r = 0; r < R; r++) {
-            T *zr = z + r * N;
-            if (tg[r] < 0) {
-                for (int64_t j = 0; j < N; j++)
-                    zr[j] = 0;
-                continue;
-            }
-            double s;
-            ROW_SUM(T, zr, N, s);
-            for (int64_t j = 0; j < N; j++)
-                zr[j] = (T)(gs * (zr[j] / s));
-            zr[tg[r]] -= gs;
-        }
-    });
+     * call, then the rows normalised, XENT_CHUNK at a time */
+    op_rows_minus_max((dtype)n->dt, in[0], out, R, N, NULL);
+    if (n->dt == DT_F32)
+        vm_exp_f32(out, out, R * N);
+    else
+        vm_exp_f64(out, out, R * N);
+    double sums[XENT_CHUNK];
+    for (int64_t r0 = 0; r0 < R; r0 += XENT_CHUNK) {
+        int64_t nr = R - r0 < XENT_CHUNK ? R - r0 : XENT_CHUNK;
+        size_t at = (size_t)(r0 * N) * dtype_size((dtype)n->dt);
+        row_sums((dtype)n->dt, (char *)out + at, nr, N, sums);
+        normalise_rows((dtype)n->dt, (char *)out + at, nr, N, sums, tg + r0, in[2]);
+    }
 }
 
 static int32_t xent_bprop(graph *g, int32_t node, int i, int32_t gout, int *undefined, uerr *e)
