@@ -10,7 +10,8 @@
  *   3. the schedule: index order, or, when something is stacked, a
  *      topological order of the units (a stacked group is one unit) that
  *      otherwise keeps index order (plan_schedule.c);
- *   4. (EXACT and ALL) in place and accumulate decisions (plan_inplace.c);
+ *   4. (EXACT and ALL) in place and accumulate decisions (plan_inplace.c),
+ *      then the biases their products add (plan_bias.c);
  *   5. the program; every buffer's first write and last read; buffers
  *      assigned by a sweep over the program with exact-size free lists
  *      (here). This stage reads the rewrites' plan_decisions only.
@@ -213,8 +214,11 @@ int plan_vnode(plan *p, int32_t id, int32_t src, const plan_needs *n, uerr *e)
 
 int32_t plan_vleaf(plan *p, shape s, dtype dt, int32_t src, const plan_needs *n, uerr *e)
 {
+    /* a view of a parameter is one too: a product keeps its packing of
+     * one across runs (kernels/gemm.h) */
+    uint32_t flags = src >= 0 && src < n->N ? n->g->nodes[src].flags & NODE_PARAM : 0;
     int32_t id;
-    if (graph_leaf(&p->vg, NULL, dt, s, 0, -1, &id, e) || plan_vnode(p, id, src, n, e))
+    if (graph_leaf(&p->vg, NULL, dt, s, flags, -1, &id, e) || plan_vnode(p, id, src, n, e))
         return -1;
     return id;
 }
@@ -277,7 +281,7 @@ static int emit_program(prog *c)
                     return -1;
             continue;
         }
-        if (c->d->role[v] == RW_GONE)
+        if (c->d->role[v] == RW_GONE || c->d->role[v] == RW_FOLDED)
             continue;
         /* a node may run as another (a product reading W^T) */
         int32_t y = c->d->accum_of[v];
@@ -355,6 +359,16 @@ static int instr_reads(const prog *c, const plan_instr *pi, int32_t *buf, int ca
     return n;
 }
 
+/* The node whose storage o (written in place) lives in: its base, or,
+ * past bases folded into their products, theirs. */
+static int32_t base_of(const plan_decisions *d, int32_t o)
+{
+    int32_t b = d->alias_of[o];
+    while (d->role[b] == RW_FOLDED)
+        b = d->alias_of[b];
+    return b;
+}
+
 /* fills this small never take a freed buffer (see below) */
 #define FILL_OWN_BYTES 64
 
@@ -397,19 +411,26 @@ static int assign_buffers(prog *c, const plan_options *opt, uerr *e)
         }
     }
     /* every other written node: a storage of its own, or its in-place
-     * base's (bases are written earlier in the program) */
+     * base's (bases are written earlier in the program; a bias folded into
+     * its product is no instruction's, and lives in its base's) */
     for (int32_t i = 0; i < p->ninstr; i++) {
         int32_t o = p->instr[i].out;
         if (stor[o] >= 0)
             continue;
         if (o < c->n->N && c->d->alias_of[o] >= 0) {
-            stor[o] = stor[c->d->alias_of[o]];
-            spos[o] = spos[c->d->alias_of[o]];
+            int32_t b = base_of(c->d, o);
+            stor[o] = stor[b];
+            spos[o] = spos[b];
             continue;
         }
         NEW_STORAGE(gid_bytes(c, o));
         stor[o] = nst - 1;
     }
+    for (int32_t v = 0; v < c->n->N; v++)
+        if (c->d->role[v] == RW_FOLDED) {
+            stor[v] = stor[base_of(c->d, v)];
+            spos[v] = spos[base_of(c->d, v)];
+        }
 #undef NEW_STORAGE
     /* first write and last read of each storage */
     for (int32_t i = 0; i < p->ninstr; i++) {
@@ -587,8 +608,10 @@ int plan_build(const graph *g, const int32_t *outputs, int nout, const plan_opti
         rc = plan_transposing(&n, &d, p, e);
     if (!rc)
         rc = plan_schedule(&n, &d, p, e);
-    if (!rc && fuse != PLAN_FUSE_NONE)
+    if (!rc && fuse != PLAN_FUSE_NONE) {
         plan_in_place(&n, &d, p);
+        rc = plan_fold_biases(&n, &d, p, e);
+    }
     prog c = {.n = &n, .d = &d, .p = p};
     if (!rc && emit_program(&c))
         rc = plan_oom(&n, e);

@@ -29,7 +29,7 @@ typedef struct gemm_variant {
     int mr, nr;
     void (*block)(int ta, int64_t K, const void *A, int64_t lda, int64_t i0, int64_t i1,
                   const void *pb, int64_t p0, int64_t p1, int64_t N, void *C, int64_t ldc, int acc,
-                  const void *apk);
+                  const void *apk, const void *bias);
     void (*pack)(int tb, int64_t K, const void *B, int64_t ldb, int64_t N, int64_t p0, int64_t p1,
                  void *dst);
     void (*pack_at)(int64_t K, const void *A, int64_t lda, int64_t i0, int64_t i1, void *dst);
@@ -37,7 +37,7 @@ typedef struct gemm_variant {
 
 #define GEMM_REF(name, T, FMAF)                                                                    \
     void name(int ta, int tb, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda,            \
-              const T *B, int64_t ldb, T *C, int64_t ldc, int acc)                                 \
+              const T *B, int64_t ldb, T *C, int64_t ldc, int acc, const T *bias)                  \
     {                                                                                              \
         for (int64_t i = 0; i < M; i++)                                                            \
             for (int64_t j = 0; j < N; j++) {                                                      \
@@ -45,7 +45,8 @@ typedef struct gemm_variant {
                 for (int64_t k = 0; k < K; k++)                                                    \
                     s = FMAF(ta ? A[k * lda + i] : A[i * lda + k],                                 \
                              tb ? B[j * ldb + k] : B[k * ldb + j], s);                             \
-                C[i * ldc + j] = acc ? C[i * ldc + j] + s : s;                                     \
+                T c = acc ? C[i * ldc + j] + s : s;                                                \
+                C[i * ldc + j] = bias ? c + bias[j] : c;                                           \
             }                                                                                      \
     }
 GEMM_REF(gemm_ref_f64, double, fma)
@@ -263,6 +264,7 @@ typedef struct gemm_job {
     int64_t tm, tn;     /* parts: tm row ranges by tn panel ranges */
     int64_t blk;        /* panels packed at a time */
     const char *kept;   /* all panels of op(B), packed before the call, or NULL */
+    const char *bias;   /* C's columns' bias (gemm_opts), or NULL */
 } gemm_job;
 
 /* rows r0 .. r1-1 by columns j0 .. j1-1 through the reference loop */
@@ -271,12 +273,13 @@ static void gemm_ref_part(const gemm_job *j, int64_t r0, int64_t r1, int64_t j0,
     const char *a = j->A + (size_t)(j->ta ? r0 : r0 * j->lda) * j->es;
     const char *b = j->B + (size_t)(j->tb ? j0 * j->ldb : j0) * j->es;
     char *c = j->C + (size_t)(r0 * j->ldc + j0) * j->es;
+    const char *bias = j->bias ? j->bias + (size_t)j0 * j->es : NULL;
     if (j->es == 4)
         gemm_ref_f32(j->ta, j->tb, r1 - r0, j1 - j0, j->K, (const float *)a, j->lda,
-                     (const float *)b, j->ldb, (float *)c, j->ldc, j->acc);
+                     (const float *)b, j->ldb, (float *)c, j->ldc, j->acc, (const float *)bias);
     else
         gemm_ref_f64(j->ta, j->tb, r1 - r0, j1 - j0, j->K, (const double *)a, j->lda,
-                     (const double *)b, j->ldb, (double *)c, j->ldc, j->acc);
+                     (const double *)b, j->ldb, (double *)c, j->ldc, j->acc, (const double *)bias);
 }
 
 static _Atomic int64_t ref_fallbacks;
@@ -322,7 +325,8 @@ static void gemm_part(void *ctx, int part, int thread)
             int64_t ie = i + mc < r1 ? i + mc : r1;
             if (abuf)
                 v->pack_at(j->K, j->A, j->lda, i, ie, abuf);
-            v->block(j->ta, j->K, j->A, j->lda, i, ie, pb, p, pe, j->N, j->C, j->ldc, j->acc, abuf);
+            v->block(j->ta, j->K, j->A, j->lda, i, ie, pb, p, pe, j->N, j->C, j->ldc, j->acc, abuf,
+                     j->bias);
         }
     }
 }
@@ -637,6 +641,7 @@ static int gemm_shared(gemm_job *j, int cls)
         gemm_job s = *j;
         s.B = j->B + (size_t)(j->tb ? c0 * j->ldb : c0) * j->es;
         s.C = j->C + (size_t)c0 * j->es;
+        s.bias = j->bias ? j->bias + (size_t)c0 * j->es : NULL;
         s.N = j->N - c0 < (b1 - b0) * j->v->nr ? j->N - c0 : (b1 - b0) * j->v->nr;
         s.npan = b1 - b0;
         s.tm = nth < s.mpan ? nth : s.mpan;
@@ -668,7 +673,8 @@ static void gemm_run(size_t es, int ta, int tb, int64_t M, int64_t N, int64_t K,
                   .ldc = ldc,
                   .A = A,
                   .B = B,
-                  .C = C};
+                  .C = C,
+                  .bias = o ? o->bias : NULL};
     if (K <= 0) {
         /* an empty sum is +0; added to C it leaves C as it is (x + 0 = x,
          * -0 + +0 = +0 as in the reference) */

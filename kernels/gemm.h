@@ -15,6 +15,8 @@
  *   s = 0; for k = 0 .. K-1: s = fma(op(A)[i,k], op(B)[k,j], s);
  *   C[i,j] = s            (acc = 0)
  *   C[i,j] = C[i,j] + s   (acc = 1: the finished product added once)
+ *   C[i,j] = C[i,j] + bias[j]   (a bias, gemm_opts: the add after a
+ *                                product, done as each tile is stored)
  *
  * Vectors run across j, never along k, and K is never split (not between
  * threads, not into blocks), so the bits do not depend on the vector width,
@@ -53,6 +55,7 @@ typedef struct gemm_opts {
     int cls;
     const void *bkey;
     int bconst;
+    const void *bias; /* [N] added to each row of C at the end, or NULL */
 } gemm_opts;
 
 void gemm_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
@@ -99,10 +102,12 @@ void gemm_pack_b(size_t es, int tb, int64_t K, const void *B, int64_t ldb, int64
 void gemm_pack_at(size_t es, int64_t K, const void *A, int64_t lda, int64_t i0, int64_t i1,
                   void *dst);
 
-/* The reference: the loop above with C's fma(), for tests. */
+/* The reference: the loop above with C's fma(), then bias[j] added to
+ * each element of column j unless bias is NULL; for tests. */
 void gemm_ref_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                  const float *B, int64_t ldb, float *C, int64_t ldc, int acc);
+                  const float *B, int64_t ldb, float *C, int64_t ldc, int acc, const float *bias);
 void gemm_ref_f64(int ta, int tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
-                  const double *B, int64_t ldb, double *C, int64_t ldc, int acc);
+                  const double *B, int64_t ldb, double *C, int64_t ldc, int acc,
+                  const double *bias);
 
 #endif

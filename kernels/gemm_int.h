@@ -31,10 +31,9 @@
  * arithmetic per element. A last panel of at most one vector's columns
  * (65 symbols: 64 + 1) computes that vector alone.
  */
-static inline __attribute__((always_inline)) void GFN(tile)(const int mr, const int ta,
-                                                            const int nv, int64_t K, const ST *a,
-                                                            int64_t lda, const ST *pb, ST *C,
-                                                            int64_t ldc, int nc, int acc)
+static inline __attribute__((always_inline)) void
+GFN(tile)(const int mr, const int ta, const int nv, int64_t K, const ST *a, int64_t lda,
+          const ST *pb, ST *C, int64_t ldc, int nc, int acc, const ST *bias)
 {
     VT c[MR][NV];
     for (int r = 0; r < mr; r++)
@@ -54,7 +53,8 @@ static inline __attribute__((always_inline)) void GFN(tile)(const int mr, const 
         for (int r = 0; r < mr; r++)
             for (int v = 0; v < NV; v++) {
                 ST *p = C + r * ldc + v * W;
-                STORE(p, acc ? ADD(LOAD(p), c[r][v]) : c[r][v]);
+                VT x = acc ? ADD(LOAD(p), c[r][v]) : c[r][v];
+                STORE(p, bias ? ADD(x, LOAD(bias + v * W)) : x);
             }
         return;
     }
@@ -63,32 +63,35 @@ static inline __attribute__((always_inline)) void GFN(tile)(const int mr, const 
         for (int v = 0; v < nv; v++)
             STORE(tmp + v * W, c[r][v]);
         ST *p = C + r * ldc;
-        for (int j = 0; j < nc; j++)
-            p[j] = acc ? p[j] + tmp[j] : tmp[j];
+        for (int j = 0; j < nc; j++) {
+            ST x = acc ? p[j] + tmp[j] : tmp[j];
+            p[j] = bias ? x + bias[j] : x;
+        }
     }
 }
 
 #define GEMM_TILE_CASE(mr)                                                                         \
     case mr:                                                                                       \
         if (ta)                                                                                    \
-            GFN(tile)(mr, 1, NV, K, a, alda, b, c, ldc, nc, acc);                                  \
+            GFN(tile)(mr, 1, NV, K, a, alda, b, c, ldc, nc, acc, bj);                              \
         else if (nc <= W)                                                                          \
-            GFN(tile)(mr, 0, 1, K, a, alda, b, c, ldc, nc, acc);                                   \
+            GFN(tile)(mr, 0, 1, K, a, alda, b, c, ldc, nc, acc, bj);                               \
         else                                                                                       \
-            GFN(tile)(mr, 0, NV, K, a, alda, b, c, ldc, nc, acc);                                  \
+            GFN(tile)(mr, 0, NV, K, a, alda, b, c, ldc, nc, acc, bj);                              \
         break;
 
 /*
  * Rows i0 .. i1-1 of C by panels p0 .. p1-1 of packed B (pb points at
  * panel p0). Rows outside, panels inside: a tile's rows of A stay in L1
  * while every panel of the block streams past them from L2. With apk, A
- * was packed by GFN(pack_at) for exactly these rows.
+ * was packed by GFN(pack_at) for exactly these rows; with a bias (C's
+ * columns from 0), each stored element gets its column's added.
  */
 static void GFN(block)(int ta, int64_t K, const void *Av, int64_t lda, int64_t i0, int64_t i1,
                        const void *pbv, int64_t p0, int64_t p1, int64_t N, void *Cv, int64_t ldc,
-                       int acc, const void *apk)
+                       int acc, const void *apk, const void *biasv)
 {
-    const ST *A = Av, *pb = pbv;
+    const ST *A = Av, *pb = pbv, *bias = biasv;
     ST *C = Cv;
     for (int64_t i = i0; i < i1; i += MR) {
         int mr = i1 - i < MR ? (int)(i1 - i) : MR;
@@ -101,7 +104,7 @@ static void GFN(block)(int ta, int64_t K, const void *Av, int64_t lda, int64_t i
         for (int64_t p = p0; p < p1; p++) {
             int64_t j = p * NR;
             int nc = N - j < NR ? (int)(N - j) : NR;
-            const ST *b = pb + (p - p0) * K * NR;
+            const ST *b = pb + (p - p0) * K * NR, *bj = bias ? bias + j : NULL;
             ST *c = C + i * ldc + j;
             /* one case per tile, as the macro lays them out */
             /* clang-format off */

@@ -16,14 +16,15 @@
 
 #define SMM_REF(name, T, FMAF)                                                                     \
     void name(int ta, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda, const T *B,        \
-              int64_t ldb, T *C, int64_t ldc, int acc)                                             \
+              int64_t ldb, T *C, int64_t ldc, int acc, const T *bias)                              \
     {                                                                                              \
         for (int64_t i = 0; i < M; i++)                                                            \
             for (int64_t j = 0; j < N; j++) {                                                      \
                 T s = 0;                                                                           \
                 for (int64_t k = 0; k < K; k++)                                                    \
                     s = FMAF(ta ? A[k * lda + i] : A[i * lda + k], B[k * ldb + j], s);             \
-                C[i * ldc + j] = acc ? C[i * ldc + j] + s : s;                                     \
+                T c = acc ? C[i * ldc + j] + s : s;                                                \
+                C[i * ldc + j] = bias ? c + bias[j] : c;                                           \
             }                                                                                      \
     }
 SMM_REF(smm_ref_f64, double, fma)
@@ -168,13 +169,14 @@ static int smm_fits(int64_t M, int64_t N, int64_t K)
 #endif
 #define SMM_ENTRY(SFX, T)                                                                          \
     int smm_##SFX(int ta, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda, const T *B,    \
-                  int64_t ldb, T *C, int64_t ldc, int acc)                                         \
+                  int64_t ldb, T *C, int64_t ldc, int acc, const T *bias)                          \
     {                                                                                              \
         if (!smm_fits(M, N, K))                                                                    \
             return 0;                                                                              \
         (void)ta, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc, (void)acc;           \
+        (void)bias;                                                                                \
         switch (width()) {                                                                         \
-            SMM_RUN(SFX, ta, M, N, K, A, lda, B, ldb, C, ldc, acc)                                 \
+            SMM_RUN(SFX, ta, M, N, K, A, lda, B, ldb, C, ldc, acc, bias)                           \
         default:                                                                                   \
             return 0;                                                                              \
         }                                                                                          \

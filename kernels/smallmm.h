@@ -5,6 +5,9 @@
  *   C[M,N] = op(A)[M,K] B[K,N]        (acc = 0)
  *   C[M,N] += op(A)[M,K] B[K,N]       (acc = 1)
  *
+ * and then, with a bias [N] (not NULL), each row of C plus the bias: the
+ * add that follows a product in a cell, done while C is in registers.
+ *
  * op(A) is A (ta = 0, A stored [M, lda >= K]) or A^T (ta = 1, A stored
  * [K, lda >= M]); B is stored [K, ldb >= N] and never transposed (a row of
  * B is contiguous, so a vector spans columns of C); C is [M, ldc >= N].
@@ -18,6 +21,8 @@
  *   s = 0; for k = 0 .. K-1: s = fma(op(A)[i,k], B[k,j], s);
  *   C[i,j] = s            (acc = 0)
  *   C[i,j] = C[i,j] + s   (acc = 1: the finished product added once)
+ *   C[i,j] = C[i,j] + bias[j]   (with a bias: rounded apart, as an add
+ *                                node after the product would)
  *
  * Vectors run across j, never along k, so the result does not depend on
  * the vector width, on where an element sits in a vector, on the
@@ -41,15 +46,15 @@
 #define SMM_MAX_KN (256 * 1024) /* elements of B */
 
 int smm_f64(int ta, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda, const double *B,
-            int64_t ldb, double *C, int64_t ldc, int acc);
+            int64_t ldb, double *C, int64_t ldc, int acc, const double *bias);
 int smm_f32(int ta, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-            int64_t ldb, float *C, int64_t ldc, int acc);
+            int64_t ldb, float *C, int64_t ldc, int acc, const float *bias);
 
 /* The reference: the loop above, for tests. */
 void smm_ref_f64(int ta, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
-                 const double *B, int64_t ldb, double *C, int64_t ldc, int acc);
+                 const double *B, int64_t ldb, double *C, int64_t ldc, int acc, const double *bias);
 void smm_ref_f32(int ta, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                 const float *B, int64_t ldb, float *C, int64_t ldc, int acc);
+                 const float *B, int64_t ldb, float *C, int64_t ldc, int acc, const float *bias);
 
 /* The vector path in use: 64 (AVX-512), 32 (AVX2 + FMA) or 0 (none: smm_*
  * always return 0). Tests set a narrower one to check that every path

@@ -23,7 +23,7 @@
  */
 static inline __attribute__((always_inline)) void
 SMM_FN(tile)(const int MR, const int NV, int64_t K, const ST *A, int64_t sai, int64_t sak,
-             const ST *B, int64_t ldb, ST *C, int64_t ldc, MT m, int acc)
+             const ST *B, int64_t ldb, ST *C, int64_t ldc, MT m, int acc, const ST *bias)
 {
     VT c[4][NVMAX];
     for (int r = 0; r < MR; r++)
@@ -43,10 +43,13 @@ SMM_FN(tile)(const int MR, const int NV, int64_t K, const ST *A, int64_t sai, in
     }
     for (int r = 0; r < MR; r++) {
         ST *cr = C + r * ldc;
-        for (int v = 0; v < NV - 1; v++)
-            STORE(cr + v * W, acc ? ADD(LOAD(cr + v * W), c[r][v]) : c[r][v]);
+        for (int v = 0; v < NV - 1; v++) {
+            VT x = acc ? ADD(LOAD(cr + v * W), c[r][v]) : c[r][v];
+            STORE(cr + v * W, bias ? ADD(x, LOAD(bias + v * W)) : x);
+        }
         ST *cl = cr + (NV - 1) * W;
-        STOREM(cl, m, acc ? ADD(LOADM(cl, m), c[r][NV - 1]) : c[r][NV - 1]);
+        VT x = acc ? ADD(LOADM(cl, m), c[r][NV - 1]) : c[r][NV - 1];
+        STOREM(cl, m, bias ? ADD(x, LOADM(bias + (NV - 1) * W, m)) : x);
     }
 }
 
@@ -57,12 +60,14 @@ SMM_FN(tile)(const int MR, const int NV, int64_t K, const ST *A, int64_t sai, in
  * once, whole, from the cache. */
 #define SMM_TILE_CASE(mr, nv)                                                                      \
     case (mr)*32 + (nv):                                                                           \
-        SMM_FN(tile)(mr, nv, K, a, sai, sak, B + j0, ldb, C + i0 * ldc + j0, ldc, m, acc);         \
+        SMM_FN(tile)                                                                               \
+        (mr, nv, K, a, sai, sak, B + j0, ldb, C + i0 * ldc + j0, ldc, m, acc,                      \
+         bias ? bias + j0 : NULL);                                                                 \
         break;
 #define SMM_TILE_ROW(mr) SMM_TILE_CASE(mr, 1) SMM_TILE_CASE(mr, 2) SMM_TILE_CASE(mr, 3)
 
 static void SMM_FN(run)(int ta, int64_t M, int64_t N, int64_t K, const ST *A, int64_t lda,
-                        const ST *B, int64_t ldb, ST *C, int64_t ldc, int acc)
+                        const ST *B, int64_t ldb, ST *C, int64_t ldc, int acc, const ST *bias)
 {
     int64_t sai = ta ? 1 : lda, sak = ta ? lda : 1;
     int64_t nvec = (N + W - 1) / W;

@@ -44,10 +44,11 @@ static void uniforms(float *x, float *copy, int n)
 /* One product by the reference, then by gemm on every path the CPU has
  * and (when it is large enough to be split) on 1, 2 and 3 threads, each
  * on a copy of the same C with guard elements around it; 1 if every bit
- * of every run agrees. */
+ * of every run agrees. mode: 1 accumulates, 2 adds a bias (off its
+ * alignment as A and B are). */
 #define CHECK_ONE(T, fn, ref)                                                                      \
     static int check_##T(int ta, int tb, int64_t M, int64_t N, int64_t K, int64_t pad, int off,    \
-                         int acc)                                                                  \
+                         int mode)                                                                 \
     {                                                                                              \
         int64_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;                 \
         int64_t na = (ta ? K : M) * lda + off, nb = (tb ? N : K) * ldb + off;                      \
@@ -55,9 +56,10 @@ static void uniforms(float *x, float *copy, int n)
         size_t cb = (size_t)nc * sizeof(T);                                                        \
         T *A = malloc((size_t)na * sizeof(T)), *B = malloc((size_t)nb * sizeof(T));                \
         T *C0 = malloc(cb), *C1 = malloc(cb), *C2 = malloc(cb);                                    \
-        int same = 1, was = cpu_path();                                                            \
+        T *bias = malloc((size_t)(N + off) * sizeof(T)), *bs = mode & 2 ? bias + off : NULL;       \
+        int same = 1, was = cpu_path(), acc = mode & 1;                                            \
         int nth = 2.0 * (double)M * (double)N * (double)K >= GEMM_PAR_FLOPS ? 3 : 1;               \
-        if (!A || !B || !C0 || !C1 || !C2)                                                         \
+        if (!A || !B || !C0 || !C1 || !C2 || !bias)                                                \
             same = 0;                                                                              \
         for (int64_t i = 0; same && i < na; i++)                                                   \
             A[i] = (T)uniform();                                                                   \
@@ -65,13 +67,15 @@ static void uniforms(float *x, float *copy, int n)
             B[i] = (T)uniform();                                                                   \
         for (int64_t i = 0; same && i < nc; i++)                                                   \
             C0[i] = C2[i] = (T)uniform();                                                          \
+        for (int64_t i = 0; same && i < N + off; i++)                                              \
+            bias[i] = (T)uniform();                                                                \
         if (same)                                                                                  \
-            ref(ta, tb, M, N, K, A + off, lda, B + off, ldb, C2 + 16 + off, ldc, acc);             \
+            ref(ta, tb, M, N, K, A + off, lda, B + off, ldb, C2 + 16 + off, ldc, acc, bs);         \
         for (int p = 0; p < CPU_NPATHS && same; p++)                                               \
             for (int th = 1; th <= nth + 2 && same && cpu_set_path(p) >= 0; th++) {                \
                 /* after the thread counts: B kept, packed (nth + 1), then reused */               \
                 cpu_set_threads(th <= nth ? th : nth);                                             \
-                gemm_opts o = {-1, th > nth ? (const void *)B : NULL, 0};                          \
+                gemm_opts o = {-1, th > nth ? (const void *)B : NULL, 0, bs};                      \
                 if (th == nth + 1)                                                                 \
                     gemm_keep_begin(0);                                                            \
                 memcpy(C1, C0, cb);                                                                \
@@ -84,11 +88,12 @@ static void uniforms(float *x, float *copy, int n)
                     i++;                                                                           \
                 CHECKF(same,                                                                       \
                        "%s %s %d threads ta %d tb %d M %lld N %lld K %lld pad %lld "               \
-                       "off %d acc %d: element %lld %.17g, reference %.17g",                       \
+                       "off %d mode %d: element %lld %.17g, reference %.17g",                      \
                        #T, cpu_path_name(p), th, ta, tb, (long long)M, (long long)N, (long long)K, \
-                       (long long)pad, off, acc, (long long)i, (double)C1[i], (double)C2[i]);      \
+                       (long long)pad, off, mode, (long long)i, (double)C1[i], (double)C2[i]);     \
             }                                                                                      \
         cpu_set_path(was);                                                                         \
+        free(bias);                                                                                \
         free(A);                                                                                   \
         free(B);                                                                                   \
         free(C0);                                                                                  \
@@ -100,27 +105,29 @@ CHECK_ONE(float, gemm_f32, gemm_ref_f32)
 CHECK_ONE(double, gemm_f64, gemm_ref_f64)
 
 static int check_both(int ta, int tb, int64_t M, int64_t N, int64_t K, int64_t pad, int off,
-                      int acc)
+                      int mode)
 {
-    return check_float(ta, tb, M, N, K, pad, off, acc) &&
-           check_double(ta, tb, M, N, K, pad, off, acc);
+    return check_float(ta, tb, M, N, K, pad, off, mode) &&
+           check_double(ta, tb, M, N, K, pad, off, mode);
 }
 
 /* Every size from 1 to 70 in each dimension in turn (the others odd and
- * small), every transpose, both modes; stops at the first difference. */
+ * small), every transpose, all four modes (writing or accumulating, with
+ * a bias or without); stops at the first difference. */
 static void test_small(void)
 {
     int was = cpu_threads(), ok = 1;
     for (int t = 0; t < 4 && ok; t++)
         for (int64_t s = 1; s <= 70 && ok; s++) {
-            int ta = t & 1, tb = t >> 1, acc = (int)(s & 1), off = (int)(s % 5);
+            int ta = t & 1, tb = t >> 1, mode = (int)((s + t) % 4), off = (int)(s % 5);
             int64_t pad = s % 3 ? 0 : 3;
-            ok = check_both(ta, tb, s, 37, 19, pad, off, acc) &&
-                 check_both(ta, tb, 13, s, 23, pad, off, !acc) &&
-                 check_both(ta, tb, 9, 41, s, pad, off, acc);
+            ok = check_both(ta, tb, s, 37, 19, pad, off, mode) &&
+                 check_both(ta, tb, 13, s, 23, pad, off, mode ^ 1) &&
+                 check_both(ta, tb, 9, 41, s, pad, off, mode ^ 2);
         }
-    /* K = 0: C = 0, or C unchanged */
-    ok = ok && check_both(0, 0, 5, 7, 0, 0, 0, 0) && check_both(1, 1, 5, 7, 0, 0, 0, 1);
+    /* K = 0: C = 0, or C unchanged; and the bias added to either */
+    ok = ok && check_both(0, 0, 5, 7, 0, 0, 0, 0) && check_both(1, 1, 5, 7, 0, 0, 0, 1) &&
+         check_both(0, 1, 5, 7, 0, 0, 1, 2) && check_both(1, 0, 5, 7, 0, 0, 2, 3);
     CHECK(ok);
     cpu_set_threads(was);
 }
@@ -130,9 +137,9 @@ static void test_large(void)
 {
     int was = cpu_threads(), ok = 1;
     for (int t = 0; t < 4 && ok; t++)
-        ok = check_both(t & 1, t >> 1, 129, 257, 1031, 1, 3, t & 1) &&
-             check_both(t & 1, t >> 1, 67, 1031, 65, 0, 1, !(t & 1)) &&
-             check_both(t & 1, t >> 1, 2053, 7, 129, 2, 2, t & 1);
+        ok = check_both(t & 1, t >> 1, 129, 257, 1031, 1, 3, t) &&
+             check_both(t & 1, t >> 1, 67, 1031, 65, 0, 1, t ^ 3) &&
+             check_both(t & 1, t >> 1, 2053, 7, 129, 2, 2, t ^ 2);
     CHECK(ok);
     cpu_set_threads(was);
 }
@@ -268,7 +275,7 @@ static void test_pool_counts(void)
     pool_stat s = {0};
     int calls = 0, found = 0;
     do {
-        gemm_opts o = {cls, NULL, 0};
+        gemm_opts o = {cls, NULL, 0, NULL};
         gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, &o);
         calls++;
         found = 0;
@@ -291,7 +298,7 @@ static void test_smallmm_agrees(void)
     for (int i = 0; i < K * N; i++)
         B[i] = uniform();
     for (int64_t M = 1; M <= 4; M++) {
-        if (!smm_f64(0, M, N, K, A, K, B, N, C1, N, 0))
+        if (!smm_f64(0, M, N, K, A, K, B, N, C1, N, 0, NULL))
             continue;
         gemm_f64(0, 0, M, N, K, A, K, B, N, C2, N, 0, NULL);
         CHECK(!memcmp(C1, C2, (size_t)(M * N) * sizeof(double)));
@@ -310,7 +317,7 @@ static void test_keep_scope(void)
     for (int i = 0; i < K * N; i++)
         B2[i] = B[i] = (float)uniform();
     static const char key = 0;
-    gemm_opts o = {-1, &key, 0};
+    gemm_opts o = {-1, &key, 0, NULL};
     gemm_keep_begin(0);
     gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, &o);
     gemm_keep_end();
@@ -318,13 +325,13 @@ static void test_keep_scope(void)
         B[i] = (float)uniform();
     gemm_keep_begin(0);
     gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, &o);
-    gemm_ref_f32(0, 0, M, N, K, A, K, B, N, R, N, 0);
+    gemm_ref_f32(0, 0, M, N, K, A, K, B, N, R, N, 0, NULL);
     CHECK(!memcmp(C, R, sizeof C));
     gemm_f32(0, 0, M, N, K, A, K, B2, N, C, N, 0, &o);
-    gemm_ref_f32(0, 0, M, N, K, A, K, B2, N, R, N, 0);
+    gemm_ref_f32(0, 0, M, N, K, A, K, B2, N, R, N, 0, NULL);
     CHECK(!memcmp(C, R, sizeof C));
     gemm_f32(0, 1, M, K, K, A, K, B2, K, C, K, 0, &o);
-    gemm_ref_f32(0, 1, M, K, K, A, K, B2, K, R, K, 0);
+    gemm_ref_f32(0, 1, M, K, K, A, K, B2, K, R, K, 0, NULL);
     CHECK(!memcmp(C, R, (size_t)(M * K) * sizeof(float)));
     gemm_keep_end();
 }
@@ -341,7 +348,7 @@ static void test_keep_token(void)
     uniforms(A, NULL, M * K);
     uniforms(B, B0, K * N);
     static const char key = 0;
-    gemm_opts par = {-1, &key, 1}, act = {-1, &key, 0};
+    gemm_opts par = {-1, &key, 1, NULL}, act = {-1, &key, 0, NULL};
     const uint64_t tokens[4] = {7, 7, 8, 0};
     const gemm_opts *opts[4] = {&par, &par, &par, &act};
     for (int run = 0; run < 5; run++) {
@@ -349,7 +356,7 @@ static void test_keep_token(void)
         gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, run < 4 ? opts[run] : &par);
         gemm_keep_end();
         /* run 1 reads run 0's packing: B0 */
-        gemm_ref_f32(0, 0, M, N, K, A, K, run == 1 ? B0 : B, N, R, N, 0);
+        gemm_ref_f32(0, 0, M, N, K, A, K, run == 1 ? B0 : B, N, R, N, 0, NULL);
         CHECKF(!memcmp(C, R, sizeof C), "run %d", run);
         for (int i = 0; i < K * N; i++)
             B[i] = (float)uniform();
@@ -366,12 +373,12 @@ static void test_keep_token_both_ways(void)
     uniforms(A, NULL, M * K);
     uniforms(B, B0, K * K);
     static const char key = 0;
-    gemm_opts par = {-1, &key, 1};
+    gemm_opts par = {-1, &key, 1, NULL};
     for (int run = 0; run < 2; run++) {
         gemm_keep_begin(12);
         for (int tb = 1; tb >= 0; tb--) {
             gemm_f32(0, tb, M, K, K, A, K, B, K, C, K, 0, &par);
-            gemm_ref_f32(0, tb, M, K, K, A, K, B0, K, R, K, 0);
+            gemm_ref_f32(0, tb, M, K, K, A, K, B0, K, R, K, 0, NULL);
             CHECKF(!memcmp(C, R, sizeof C), "run %d, B%s", run, tb ? "^T" : "");
         }
         gemm_keep_end();
@@ -392,13 +399,13 @@ static void *kept_in_fresh_thread(void *arg)
     for (int i = 0; i < K * N; i++)
         B[i] = (float)uniform();
     static const char key = 0;
-    gemm_opts o = {-1, &key, 0};
+    gemm_opts o = {-1, &key, 0, NULL};
     int64_t fell = gemm_ref_fallbacks();
     gemm_keep_begin(0);
     gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, &o);
     gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, &o);
     gemm_keep_end();
-    gemm_ref_f32(0, 0, M, N, K, A, K, B, N, R, N, 0);
+    gemm_ref_f32(0, 0, M, N, K, A, K, B, N, R, N, 0, NULL);
     *(int64_t *)arg = gemm_ref_fallbacks() - fell + (memcmp(C, R, sizeof C) ? 1000 : 0);
     return NULL;
 }
@@ -432,9 +439,9 @@ static const char bw_key = 0;
 static int bw_product(int tb)
 {
     float C[BW_M * BW_K], R[BW_M * BW_K];
-    gemm_opts o = {-1, &bw_key, 0};
+    gemm_opts o = {-1, &bw_key, 0, NULL};
     gemm_f32(0, tb, BW_M, BW_K, BW_K, bw_A, BW_K, bw_B, BW_K, C, BW_K, 0, &o);
-    gemm_ref_f32(0, tb, BW_M, BW_K, BW_K, bw_A, BW_K, bw_B, BW_K, R, BW_K, 0);
+    gemm_ref_f32(0, tb, BW_M, BW_K, BW_K, bw_A, BW_K, bw_B, BW_K, R, BW_K, 0, NULL);
     return memcmp(C, R, sizeof C) != 0;
 }
 

@@ -146,7 +146,7 @@ static void test_every_op_same_at_every_level(void)
 typedef struct result {
     double loss;
     void *grads, *hT;
-    int32_t n_stacked, n_accum, n_inplace, n_transposed, nruns, n_step_sums;
+    int32_t n_stacked, n_accum, n_inplace, n_transposed, nruns, n_step_sums, n_folded;
     int32_t n_steps_ops; /* instructions of sums over steps (a chunk each) */
     size_t gbytes;       /* of grads */
 } result;
@@ -223,6 +223,7 @@ static int run_net(const char *cell, const char *act, dtype dt, int T, int B, in
     r->n_transposed = n.p.n_transposed;
     r->nruns = n.p.nruns;
     r->n_step_sums = n.p.n_step_sums;
+    r->n_folded = n.p.n_folded;
     for (int32_t i = 0; i < n.p.ninstr; i++) {
         const gnode *nd = plan_node(&n.p, &n.m.g, n.p.instr[i].node);
         r->n_steps_ops += (nd->op == OP_SUM || nd->op == OP_SCATTER) && nd->ip[1] > 0;
@@ -278,10 +279,15 @@ static void compare_levels(const char *cell, const char *act, dtype dt, int T, i
         }
         double rh = nh ? rel_diff(dt, none.hT, all.hT, nh) : 0;
         CHECKF(rh <= tol, "%s: final state differs by %.3e", cell, rh);
+        /* every cell adds a bias after a product at each step: exact's
+         * bits above include the biases its products add (under all, a
+         * product stacked over the steps keeps its adds) */
+        CHECKF(exact.n_folded >= T && !none.n_folded, "%s: %d biases folded into products", cell,
+               exact.n_folded);
         printf("  %-6s %s H=%d T=%d B=%d: exact == none bit for bit; all within %.1e "
-               "(%d stacked, %d accumulated, %d in place, %d transposed)\n",
+               "(%d stacked, %d accumulated, %d in place, %d transposed, %d biases folded)\n",
                cell, dtype_name(dt), hidden, T, B, fmax(worst, rh), all.n_stacked, all.n_accum,
-               all.n_inplace, all.n_transposed);
+               all.n_inplace, all.n_transposed, all.n_folded);
         net_free(&n);
         spec_free(&s);
     }
@@ -403,7 +409,7 @@ static void test_row_run_dropped_when_rows_meet(void)
         CHECK_OK(exec_run(&xe, &e), &e);
         double *ref = malloc(64 * 512 * sizeof *ref);
         const double *b = meet ? exec_value(&xe, a) : vals[w];
-        gemm_ref_f64(0, 0, 64, 512, 64, vals[y], 64, b, 512, ref, 512, 0);
+        gemm_ref_f64(0, 0, 64, 512, 64, vals[y], 64, b, 512, ref, 512, 0, NULL);
         CHECKF(!memcmp(ref, exec_value(&xe, outs[1]), 64 * 512 * sizeof *ref),
                "meet=%d: the product differs from the reference loop", meet);
         free(ref);

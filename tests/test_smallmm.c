@@ -4,7 +4,8 @@
  * order): the same bits for every size up to the limits (odd ones, a
  * partial last vector of every length), both layouts of A, leading
  * dimensions wider than the rows, operands at every offset from a 64-byte
- * boundary, writing and accumulating, float64 and float32, on every vector
+ * boundary, writing and accumulating, with a bias and without, float64
+ * and float32, on every vector
  * path the CPU has; no element of C outside the product is touched, and a
  * product beyond the limits is declined.
  */
@@ -25,14 +26,16 @@ static double uniform(void)
 }
 
 /* Runs one product both ways on copies of the same C (guard elements
- * around it) and compares every bit; returns 0 if the kernel declined. */
+ * around it) and compares every bit; returns 0 if the kernel declined.
+ * mode: 1 accumulates, 2 adds a bias (off its alignment as the rest). */
 #define CHECK_ONE(T, fn, ref)                                                                      \
-    static int check_##T(int ta, int64_t M, int64_t N, int64_t K, int64_t pad, int off, int acc)   \
+    static int check_##T(int ta, int64_t M, int64_t N, int64_t K, int64_t pad, int off, int mode)  \
     {                                                                                              \
         int64_t lda = (ta ? M : K) + pad, ldb = N + pad, ldc = N + pad;                            \
         int64_t na = (ta ? K : M) * lda, nb = K * ldb, nc = M * ldc + 32;                          \
+        int acc = mode & 1;                                                                        \
         /* one block, each operand at off elements from a 64-byte boundary */                      \
-        size_t bytes = (size_t)(na + nb + 2 * nc + 4 * 16 + 64) * sizeof(T);                       \
+        size_t bytes = (size_t)(na + nb + 2 * nc + N + 5 * 16 + 64) * sizeof(T);                   \
         char *mem = aligned_alloc(64, (bytes + 63) / 64 * 64);                                     \
         if (!mem) {                                                                                \
             CHECK(mem);                                                                            \
@@ -42,22 +45,25 @@ static double uniform(void)
         T *B = (T *)((char *)mem + ((na + off) * sizeof(T) + 63) / 64 * 64) + off;                 \
         T *C1 = (T *)((char *)mem + ((B - (T *)mem + nb) * sizeof(T) + 63) / 64 * 64) + off;       \
         T *C2 = (T *)((char *)mem + ((C1 - (T *)mem + nc) * sizeof(T) + 63) / 64 * 64) + off;      \
+        T *bias = (T *)((char *)mem + ((C2 - (T *)mem + nc) * sizeof(T) + 63) / 64 * 64) + off;    \
+        for (int64_t i = 0; i < N; i++)                                                            \
+            bias[i] = (T)uniform();                                                                \
         for (int64_t i = 0; i < na; i++)                                                           \
             A[i] = (T)uniform();                                                                   \
         for (int64_t i = 0; i < nb; i++)                                                           \
             B[i] = (T)uniform();                                                                   \
         for (int64_t i = 0; i < nc; i++)                                                           \
             C1[i] = C2[i] = (T)uniform();                                                          \
-        int done = fn(ta, M, N, K, A, lda, B, ldb, C1, ldc, acc);                                  \
-        ref(ta, M, N, K, A, lda, B, ldb, C2, ldc, acc);                                            \
+        int done = fn(ta, M, N, K, A, lda, B, ldb, C1, ldc, acc, mode & 2 ? bias : NULL);          \
+        ref(ta, M, N, K, A, lda, B, ldb, C2, ldc, acc, mode & 2 ? bias : NULL);                    \
         if (done && memcmp(C1, C2, (size_t)nc * sizeof(T))) {                                      \
             int64_t i = 0;                                                                         \
             while (C1[i] == C2[i])                                                                 \
                 i++;                                                                               \
             CHECKF(0,                                                                              \
-                   "%s ta %d M %lld N %lld K %lld pad %lld off %d acc %d: element %lld "           \
+                   "%s ta %d M %lld N %lld K %lld pad %lld off %d mode %d: element %lld "          \
                    "%.17g, reference %.17g",                                                       \
-                   #T, ta, (long long)M, (long long)N, (long long)K, (long long)pad, off, acc,     \
+                   #T, ta, (long long)M, (long long)N, (long long)K, (long long)pad, off, mode,    \
                    (long long)i, (double)C1[i], (double)C2[i]);                                    \
         }                                                                                          \
         free(mem);                                                                                 \
@@ -90,8 +96,8 @@ static void sizes_body(int width)
             for (int ik = 0; ik < NSIZES; ik += 2)
                 for (int ta = 0; ta < 2; ta++) {
                     int64_t N = sizes[in], K = sizes[ik];
-                    CHECK(check_double(ta, M, N, K, 0, 0, (int)(N + K) % 2));
-                    CHECK(check_float(ta, M, N, K, 0, 0, (int)(N + K + 1) % 2));
+                    CHECK(check_double(ta, M, N, K, 0, 0, (int)(N + K + M) % 4));
+                    CHECK(check_float(ta, M, N, K, 0, 0, (int)(N + K + M + 1) % 4));
                 }
 }
 
@@ -106,11 +112,11 @@ static void layout_body(int width)
     (void)width;
     for (int off = 0; off < 9; off++)
         for (int64_t pad = 0; pad < 4; pad += 3)
-            for (int acc = 0; acc < 2; acc++)
+            for (int mode = 0; mode < 4; mode++)
                 for (int ta = 0; ta < 2; ta++) {
-                    CHECK(check_double(ta, 3, 37, 19, pad, off, acc));
-                    CHECK(check_float(ta, 1, 101, 23, pad, off, acc));
-                    CHECK(check_float(ta, 4, 17, 5, pad, off, acc));
+                    CHECK(check_double(ta, 3, 37, 19, pad, off, mode));
+                    CHECK(check_float(ta, 1, 101, 23, pad, off, mode));
+                    CHECK(check_float(ta, 4, 17, 5, pad, off, mode));
                 }
 }
 
@@ -130,20 +136,22 @@ static void test_model_sizes(void)
     }
     CHECK(check_double(0, 1, 100, 100, 0, 0, 1));
     CHECK(check_double(0, 1, 100, 100, 0, 0, 0));
+    CHECK(check_double(0, 1, 100, 100, 0, 0, 3));
     CHECK(check_float(0, 1, 128, 128, 0, 0, 1));
+    CHECK(check_float(0, 1, 128, 128, 0, 0, 3));
     CHECK(check_float(0, 1, 512, 512, 0, 0, 0));
 }
 
 static void test_limits(void)
 {
     double a[4] = {1, 2, 3, 4}, c[4] = {0};
-    CHECK(smm_f64(0, SMM_MAX_M + 1, 1, 1, a, 1, a, 1, c, 1, 0) == 0);
-    CHECK(smm_f64(0, 1, 1, SMM_MAX_K + 1, a, 1, a, 1, c, 1, 0) == 0);
-    CHECK(smm_f64(0, 1, SMM_MAX_KN + 1, 1, a, 1, a, 1, c, 1, 0) == 0);
-    CHECK(smm_f64(0, 0, 1, 1, a, 1, a, 1, c, 1, 0) == 0);
+    CHECK(smm_f64(0, SMM_MAX_M + 1, 1, 1, a, 1, a, 1, c, 1, 0, NULL) == 0);
+    CHECK(smm_f64(0, 1, 1, SMM_MAX_K + 1, a, 1, a, 1, c, 1, 0, NULL) == 0);
+    CHECK(smm_f64(0, 1, SMM_MAX_KN + 1, 1, a, 1, a, 1, c, 1, 0, a) == 0);
+    CHECK(smm_f64(0, 0, 1, 1, a, 1, a, 1, c, 1, 0, NULL) == 0);
     CHECK(c[0] == 0);
     int was = smm_set_width(0);
-    CHECK(smm_f64(0, 1, 1, 1, a, 1, a, 1, c, 1, 0) == 0);
+    CHECK(smm_f64(0, 1, 1, 1, a, 1, a, 1, c, 1, 0, NULL) == 0);
     smm_set_width(was);
 }
 

@@ -288,9 +288,9 @@ static void gemm_case(int ta, int tb, int64_t M, int64_t N, int64_t K, int acc)
         memcpy(rd, cd, (size_t)nc * 8);
     }
     gemm_f32(ta, tb, M, N, K, a, lda, b, ldb, c, N ? N : 1, acc, NULL);
-    gemm_ref_f32(ta, tb, M, N, K, a, lda, b, ldb, r, N ? N : 1, acc);
+    gemm_ref_f32(ta, tb, M, N, K, a, lda, b, ldb, r, N ? N : 1, acc, NULL);
     gemm_f64(ta, tb, M, N, K, ad, lda, bd, ldb, cd, N ? N : 1, acc, NULL);
-    gemm_ref_f64(ta, tb, M, N, K, ad, lda, bd, ldb, rd, N ? N : 1, acc);
+    gemm_ref_f64(ta, tb, M, N, K, ad, lda, bd, ldb, rd, N ? N : 1, acc, NULL);
     CHECKF(!nc || (!memcmp(c, r, (size_t)nc * 4) && !memcmp(cd, rd, (size_t)nc * 8)),
            "gemm ta %d tb %d M %lld N %lld K %lld acc %d differs from the reference", ta, tb,
            (long long)M, (long long)N, (long long)K, acc);
@@ -325,10 +325,10 @@ static void test_smallmm_tiny(void)
                     *rd = *cd;
                     /* M = N = 1: A is [1, K] (or [K, 1] transposed), B [K, 1] */
                     int64_t lda = ta ? 1 : K;
-                    int did = smm_f32(ta, 1, 1, K, a, lda, b, 1, c, 1, acc);
-                    smm_ref_f32(ta, 1, 1, K, a, lda, b, 1, r, 1, acc);
-                    int didd = smm_f64(ta, 1, 1, K, ad, lda, bd, 1, cd, 1, acc);
-                    smm_ref_f64(ta, 1, 1, K, ad, lda, bd, 1, rd, 1, acc);
+                    int did = smm_f32(ta, 1, 1, K, a, lda, b, 1, c, 1, acc, NULL);
+                    smm_ref_f32(ta, 1, 1, K, a, lda, b, 1, r, 1, acc, NULL);
+                    int didd = smm_f64(ta, 1, 1, K, ad, lda, bd, 1, cd, 1, acc, NULL);
+                    smm_ref_f64(ta, 1, 1, K, ad, lda, bd, 1, rd, 1, acc, NULL);
                     CHECKF((!did || *c == *r) && (!didd || *cd == *rd),
                            "smallmm 1x1, K %lld, ta %d, width %d differs from the reference",
                            (long long)K, ta, widths[w]);
