@@ -11,7 +11,7 @@
  *      topological order of the units (a stacked group is one unit) that
  *      otherwise keeps index order (plan_schedule.c);
  *   4. (EXACT and ALL) in place and accumulate decisions (plan_inplace.c),
- *      then the biases their products add (plan_bias.c);
+ *      then the biases and activations products apply (plan_fold.c);
  *   5. the program; every buffer's first write and last read; buffers
  *      assigned by a sweep over the program with exact-size free lists
  *      (here). This stage reads the rewrites' plan_decisions only.
@@ -610,7 +610,7 @@ int plan_build(const graph *g, const int32_t *outputs, int nout, const plan_opti
         rc = plan_schedule(&n, &d, p, e);
     if (!rc && fuse != PLAN_FUSE_NONE) {
         plan_in_place(&n, &d, p);
-        rc = plan_fold_biases(&n, &d, p, e);
+        rc = plan_fold(&n, &d, p, e);
     }
     prog c = {.n = &n, .d = &d, .p = p};
     if (!rc && emit_program(&c))

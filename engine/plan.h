@@ -24,10 +24,12 @@
  *                else: t is added straight into s's buffer. build_grad's
  *                sum over time of a shared parameter's terms becomes one
  *                buffer that every step's term is added into;
- *   bias         a bias vector added in place to a product (or to what a
- *                product was accumulated into) is added by the product's
- *                own instruction, as its kernel stores each element
- *                (engine/plan_bias.c): the same add, no pass of its own;
+ *   fold         a bias vector added in place to a product (or to what a
+ *                product was accumulated into), and then a tanh or
+ *                sigmoid in place, are applied by the product's own
+ *                instruction: the bias as its kernel stores each element,
+ *                the activation before it returns (engine/plan_fold.c):
+ *                the same arithmetic, no pass of its own;
  *   stacking     (PLAN_FUSE_ALL) T products that read one shared matrix
  *                and a per-step left operand, none depending on another
  *                (the output projection V h_t, its gradient dO_t V), run
@@ -199,7 +201,7 @@ typedef struct plan {
                   of a stack, or another output's alias) */
     /* what the rewrites did, for diagnostics and the benchmark */
     int32_t n_inplace, n_accum, n_stacked, n_stacked_nodes, n_transposed;
-    int32_t n_folded;    /* biases added by their products (plan_bias.c) */
+    int32_t n_folded;    /* biases and activations products apply (plan_fold.c) */
     int32_t n_step_sums; /* chains of per-step sums run as sums over steps */
 } plan;
 

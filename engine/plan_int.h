@@ -30,7 +30,7 @@ enum rw_role {
     RW_GONE,    /* never stored: added into its only reader */
     RW_GROUPED, /* computed by a stacked row product (rw_group) */
     RW_STACKED, /* part of a sum over time computed as one product */
-    RW_FOLDED,  /* a bias added by its product's instruction (plan_bias.c) */
+    RW_FOLDED,  /* computed by its product's instruction (plan_fold.c) */
 };
 
 enum rw_unit_kind { RW_UNIT_NODE, RW_UNIT_GROUP, RW_UNIT_STACK };
@@ -127,8 +127,8 @@ int plan_transposing(const plan_needs *n, plan_decisions *d, plan *p, uerr *e);
 int plan_schedule(const plan_needs *n, plan_decisions *d, plan *p, uerr *e);
 /* In place and accumulate decisions over the scheduled nodes. */
 void plan_in_place(const plan_needs *n, plan_decisions *d, plan *p);
-/* Then the biases added by their products' instructions. */
-int plan_fold_biases(const plan_needs *n, plan_decisions *d, plan *p, uerr *e);
+/* Then the biases and activations their products' instructions apply. */
+int plan_fold(const plan_needs *n, plan_decisions *d, plan *p, uerr *e);
 
 /* Row runs (plan_rows.c): candidates before the buffers are assigned, the
  * last instruction of the run holding instruction i (i itself outside

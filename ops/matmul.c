@@ -2,10 +2,11 @@
  * matmul.c - C = op(A) op(B) on 2-D tensors, op(X) = X or X^T (ip[0] for
  * A, ip[1] for B). The transpose flags let gradients and the batched
  * recurrence (H W^T) use stored layouts without copies. The plan's own
- * products (engine/plan_bias.c) may take a third input, a bias [N] added
- * to each row of the result as it is stored: the same value, rounded the
- * same way, as the add node it replaces; graphs of ops never build one
- * (op_matmul takes two). The arithmetic is
+ * products (engine/plan_fold.c) may take a third input, a bias [N] added
+ * to each row of the result as it is stored, and an activation (ip[2]:
+ * OP_TANH or OP_SIGMOID) applied to the result before the kernel returns:
+ * the same values, rounded the same way, as the nodes they replace;
+ * graphs of ops never build one (op_matmul takes two). The arithmetic is
  * kernels/gemm.c's (and smallmm.c's for a few rows): its bits depend on the
  * operands only, never on threads, vector width or timing. BLAS is not
  * called here.
@@ -39,6 +40,8 @@ static int matmul_infer(const graph *g, gnode *n, uerr *e)
     const gnode *c = n->nin > 2 ? &g->nodes[n->in[2]] : NULL;
     if (c && (c->dt != g->dt || c->shape.rank != 1 || c->shape.dim[0] != N))
         return op_shape_error(g, n, e, "expected a bias of the product's columns");
+    if (n->ip[2] && n->ip[2] != OP_TANH && n->ip[2] != OP_SIGMOID)
+        return op_shape_error(g, n, e, "expected no activation, tanh or sigmoid");
     n->dt = a->dt;
     n->shape = shape_2(M, N);
     return 0;
@@ -76,23 +79,27 @@ static void matmul_run(const graph *g, const gnode *n, void *const *in, void *ou
     int64_t lda = a->shape.dim[1], ldb = b->shape.dim[1];
     int ta = (int)n->ip[0], tb = (int)n->ip[1];
     const void *bias = n->nin > 2 ? in[2] : NULL;
-    if (!tb && M <= SMM_MAX_M) {
-        int done = n->dt == DT_F32
-                       ? smm_f32(ta, M, N, K, in[0], lda, in[1], ldb, out, N, acc, bias)
-                       : smm_f64(ta, M, N, K, in[0], lda, in[1], ldb, out, N, acc, bias);
-        if (done)
-            return;
-    }
+    int done = 0;
+    if (!tb && M <= SMM_MAX_M)
+        done = n->dt == DT_F32 ? smm_f32(ta, M, N, K, in[0], lda, in[1], ldb, out, N, acc, bias)
+                               : smm_f64(ta, M, N, K, in[0], lda, in[1], ldb, out, N, acc, bias);
     /* a per-step product reading a weight (or the plan's W^T, made once a
      * run): every step reads it, so it is packed once per run, kept under
      * its memory (exec_run brackets the run; a row run's parts see nodes
      * copied for their rows, never the graph's own) */
     gemm_opts o = {matmul_class(n), n->t >= 0 && b->t < 0 ? in[1] : NULL,
                    b->op == OP_INPUT && (b->flags & NODE_PARAM), bias};
-    if (n->dt == DT_F32)
+    if (!done && n->dt == DT_F32)
         gemm_f32(ta, tb, M, N, K, in[0], lda, in[1], ldb, out, N, acc, &o);
-    else
+    else if (!done)
         gemm_f64(ta, tb, M, N, K, in[0], lda, in[1], ldb, out, N, acc, &o);
+    /* the activation folded in (engine/plan_fold.c): its own kernel, on
+     * its node's shape, in place */
+    if (n->ip[2]) {
+        gnode act = {.op = (uint16_t)n->ip[2], .dt = n->dt, .nin = 1, .shape = n->shape};
+        void *y[1] = {out};
+        op_table[act.op]->forward(g, &act, y, out);
+    }
 }
 
 static void matmul_forward(const graph *g, const gnode *n, void *const *in, void *out)
