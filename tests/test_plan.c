@@ -282,12 +282,13 @@ static void compare_levels(const char *cell, const char *act, dtype dt, int T, i
         /* every cell adds a bias after a product at each step: exact's
          * bits above include the biases its products add (under all, a
          * product stacked over the steps keeps its adds) */
-        CHECKF(exact.n_folded >= T && !none.n_folded, "%s: %d biases folded into products", cell,
-               exact.n_folded);
-        printf("  %-6s %s H=%d T=%d B=%d: exact == none bit for bit; all within %.1e "
-               "(%d stacked, %d accumulated, %d in place, %d transposed, %d biases folded)\n",
-               cell, dtype_name(dt), hidden, T, B, fmax(worst, rh), all.n_stacked, all.n_accum,
-               all.n_inplace, all.n_transposed, all.n_folded);
+        CHECKF(exact.n_folded >= T && !none.n_folded,
+               "%s: %d biases and activations folded into products", cell, exact.n_folded);
+        printf(
+            "  %-6s %s H=%d T=%d B=%d: exact == none bit for bit; all within %.1e "
+            "(%d stacked, %d accumulated, %d in place, %d transposed, %d folded into products)\n",
+            cell, dtype_name(dt), hidden, T, B, fmax(worst, rh), all.n_stacked, all.n_accum,
+            all.n_inplace, all.n_transposed, all.n_folded);
         net_free(&n);
         spec_free(&s);
     }
