@@ -22,8 +22,11 @@
  * Decides d->replace of the product (a new node of p->vg: views of its
  * operands, or the operands of what it ran as, the W^T copy's product)
  * and role RW_FOLDED for Y and Z: no instruction computes them, and they
- * live in X's buffer (alias_of leads there).
+ * live in X's buffer (alias_of leads there). A stacked product's bias
+ * (fold_group) goes into the group's product instead.
  */
+#include <stdlib.h>
+
 #include "engine/plan_int.h"
 #include "ops/ops.h"
 
@@ -93,9 +96,63 @@ static int32_t bias_of(const graph *g, int32_t y, int32_t x)
                : -1;
 }
 
+/*
+ * A stacked product's bias: the output projection of all steps, one
+ * product (plan_stack.c), each step's rows read only by add(O_t, c) with
+ * the same c. The product adds c as it stores, and each add's value is
+ * its step's rows of the stack (the loss reads the logits there).
+ */
+static int fold_group(const plan_needs *n, plan_decisions *d, plan *p, rw_group *gr,
+                      const int32_t *reader, uerr *e)
+{
+    const graph *g = n->g;
+    int32_t b = -1;
+    for (int32_t k = 0; k < gr->n; k++) {
+        int32_t m = d->members[gr->first + k], y = m < n->N ? reader[m] : -1;
+        int32_t c = y < 0 ? -1 : bias_of(g, y, m);
+        if (c < 0 || (b >= 0 && c != b) || d->role[y] != RW_NODE || d->alias_of[y] >= 0 ||
+            d->accum_of[y] >= 0 || plan_linked(d, y))
+            return 0;
+        b = c;
+    }
+    const gnode pn = p->vg.nodes[gr->vop];
+    if (b < 0 || pn.nin > 2 || pn.op != OP_MATMUL)
+        return 0;
+    gnode proto = pn;
+    proto.nin = 3;
+    int32_t id;
+    if ((proto.in[2] = view_of(p, n, b, e)) < 0 || op_table[OP_MATMUL]->infer(&p->vg, &proto, e) ||
+        graph_push(&p->vg, &proto, NULL, &id, e) || plan_vnode(p, id, -1, n, e))
+        return e->code ? e->code : plan_oom(n, e);
+    gr->vop = id;
+    for (int32_t k = 0; k < gr->n; k++) {
+        int32_t m = d->members[gr->first + k];
+        d->alias_of[reader[m]] = m;
+        d->role[reader[m]] = RW_FOLDED;
+        p->n_folded++;
+    }
+    return 0;
+}
+
 int plan_fold(const plan_needs *n, plan_decisions *d, plan *p, uerr *e)
 {
     const graph *g = n->g;
+    /* each node's only reader, if it has one */
+    int32_t *reader = malloc((size_t)n->N * sizeof *reader);
+    if (!reader)
+        return plan_oom(n, e);
+    for (int32_t v = 0; v < n->N; v++)
+        reader[v] = -1;
+    for (int32_t v = 0; v < n->N; v++)
+        for (int k = 0; n->need[v] == RW_COMPUTED && k < g->nodes[v].nin; k++)
+            if (n->nread[g->nodes[v].in[k]] == 1 && !n->isout[g->nodes[v].in[k]])
+                reader[g->nodes[v].in[k]] = v;
+    int rc = 0;
+    for (int32_t k = 0; !rc && k < d->ngroups; k++)
+        rc = fold_group(n, d, p, &d->groups[k], reader, e);
+    free(reader);
+    if (rc)
+        return rc;
     for (int32_t i = 0; i < d->nunits; i++) {
         int32_t u = d->order[i];
         if (d->unit_kind[u] != RW_UNIT_NODE)
@@ -111,8 +168,7 @@ int plan_fold(const plan_needs *n, plan_decisions *d, plan *p, uerr *e)
             prod >= 0 && d->replace[prod] >= n->N ? plan_node(p, g, d->replace[prod]) : NULL;
         if (prod < 0 || (now && (now->ip[2] || (b >= 0 && now->nin > 2))))
             continue;
-        int rc = fold(p, n, d, prod, b, act, e);
-        if (rc)
+        if ((rc = fold(p, n, d, prod, b, act, e)))
             return rc;
         d->role[y] = RW_FOLDED;
         p->n_folded++;
