@@ -48,12 +48,15 @@ typedef struct exec {
     const graph *g;
     const plan *p;
     void *arena;
-    void **ptr;       /* [p->nnodes + p->vg.n]: where each node's value lives */
-    exec_step *steps; /* [p->ninstr] */
-    uint64_t token;   /* the parameters' values (exec_params_fixed), or 0 */
-    int lanes_alone;  /* tests: the calling thread runs both lanes of every
-                         region (plan.h), interleaved as when the other
-                         lane's thread never comes */
+    void **ptr;                        /* [p->nnodes + p->vg.n]: where each node's value lives */
+    exec_step *steps;                  /* [p->ninstr] */
+    uint64_t token;                    /* the parameters' values (exec_params_fixed), or 0 */
+    int lanes_alone;                   /* tests: the calling thread runs both lanes of every
+                                          region (plan.h), interleaved as when the other
+                                          lane's thread never comes */
+    int32_t lanes_skip, lanes_backoff; /* regions to run in order, and how
+                                          many the last contention cost
+                                          (exec.c: lanes_backoff) */
 } exec;
 
 /* Allocates the arena and resolves the program. An arena larger than

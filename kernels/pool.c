@@ -289,6 +289,11 @@ static void count(int cls, int used)
     pthread_mutex_unlock(&S.lock);
 }
 
+void pool_count_alone(int cls)
+{
+    count(cls, 1);
+}
+
 int64_t pool_part_start(int64_t total, int64_t unit, int k, int n)
 {
     if (k >= n)

@@ -60,6 +60,10 @@ typedef struct pool_stat {
     int max_threads; /* the most threads that ran parts of one call */
 } pool_stat;
 
+/* Counts a call of class cls that its caller ran on its own thread, the
+ * pool not asked (two lanes after contention, engine/exec.c). */
+void pool_count_alone(int cls);
+
 /* Class i (0 ..): 1 and *s filled, or 0 past the last class. */
 int pool_stats(int i, pool_stat *s);
 void pool_stats_reset(void);

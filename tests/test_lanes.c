@@ -14,6 +14,7 @@
 
 #include "engine/plan.h"
 #include "kernels/cpu.h"
+#include "kernels/pool.h"
 #include "models/spec.h"
 #include "train/net.h"
 
@@ -146,6 +147,20 @@ static void run_cell(const char *cell, const char *dt)
     x.x.lanes_alone = 1;
     CHECK_OK(net_run(&x, &l1, &e), &e);
     CHECKF(same(&ref, &x, l0, l1), "%s %s, both lanes on one thread", cell, dt);
+    /* regions run in order after contention (exec.c: lanes_backoff),
+     * each counted by --verbose as a call on one thread */
+    x.x.lanes_alone = 0;
+    x.x.lanes_skip = 2 * x.p.nregions;
+    pool_stats_reset();
+    CHECK_OK(net_run(&x, &l1, &e), &e);
+    CHECKF(same(&ref, &x, l0, l1), "%s %s, regions in order after contention", cell, dt);
+    CHECKF(x.x.lanes_skip == x.p.nregions, "%s %s: %d regions left to run in order", cell, dt,
+           (int)x.x.lanes_skip);
+    pool_stat st = {0};
+    for (int i = 0; pool_stats(i, &st) && strcmp(st.name, "two lanes"); i++)
+        ;
+    CHECKF(st.name && !strcmp(st.name, "two lanes") && st.calls == x.p.nregions && st.multi == 0,
+           "%s %s: two lanes %ld calls, %ld on two threads", cell, dt, st.calls, st.multi);
     cpu_set_threads(was);
     net_free(&ref);
     net_free(&x);
