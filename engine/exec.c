@@ -255,7 +255,8 @@ typedef struct lanes_job {
     int32_t n0, nneeded, nrest;
     void *keep; /* the run's kept packings, lent to both lanes */
     lane_state st[2];
-    _Atomic int contended; /* a lane lost its core, or took the other over */
+    _Atomic int taken;       /* a lane took the other over */
+    _Atomic int64_t lost_ns; /* in yields that gave a lane's core away */
 } lanes_job;
 
 /* Whether the next task of each list may run, at these counts */
@@ -311,15 +312,15 @@ static int64_t clock_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* A yield that gave the core away for this long means another thread
- * wanted it: another process, or the other lane on the same core. A
- * yield nobody takes returns within a few microseconds. */
-#define LANES_YIELD_NS 50000
+/* A yield that gave the core away for this long: another thread wanted
+ * it (another process, or the other lane on the same core). A yield
+ * nobody takes returns within a microsecond or two. */
+#define LANES_YIELD_NS 5000
 
 /* One turn of lane l's wait for the other. 1 when this thread has taken
  * the other lane over (no thread started it for a while: a worker not
  * scheduled; nothing waits for a thread that may never come): the caller
- * then runs both. Either way of losing time marks the job contended. */
+ * then runs both. Either way of losing time is counted in j. */
 static int lane_spin(lanes_job *j, int l, unsigned spin, int64_t *since)
 {
     if (spin % 256) {
@@ -329,8 +330,9 @@ static int lane_spin(lanes_job *j, int l, unsigned spin, int64_t *since)
     if (atomic_load_explicit(&j->st[!l].owned, memory_order_relaxed)) {
         int64_t t0 = clock_ns();
         sched_yield(); /* the other lane's thread may be waiting for a core */
-        if (clock_ns() - t0 > LANES_YIELD_NS)
-            atomic_store_explicit(&j->contended, 1, memory_order_relaxed);
+        int64_t gone = clock_ns() - t0;
+        if (gone > LANES_YIELD_NS)
+            atomic_fetch_add_explicit(&j->lost_ns, gone, memory_order_relaxed);
         return 0;
     }
     if (!*since) {
@@ -339,7 +341,7 @@ static int lane_spin(lanes_job *j, int l, unsigned spin, int64_t *since)
     }
     if (clock_ns() - *since <= LANES_GRACE_NS || !lane_take(j, !l))
         return 0;
-    atomic_store_explicit(&j->contended, 1, memory_order_relaxed);
+    atomic_store_explicit(&j->taken, 1, memory_order_relaxed);
     return 1;
 }
 
@@ -408,9 +410,15 @@ static void lanes_part(void *ctx, int part, int thread)
     gemm_keep_lend(was);
 }
 
-/* Region r on two lanes; 1 when it met contention (lane_spin). */
+/* Region r on two lanes: LANES_TAKEN when a lane took the other over,
+ * LANES_LOST when yields gave a core away for a quarter of the region's
+ * time (a rare 60 us away in S4's 1.5 ms region is no reason to leave the
+ * lanes). */
+enum { LANES_TAKEN = 1, LANES_LOST = 2 };
+
 static int run_lanes(const exec *x, const plan_region *r)
 {
+    int64_t t0 = clock_ns();
     lanes_job j = {.x = x, .keep = gemm_keep_current()};
     j.lane0 = x->p->tasks + r->task0;
     j.needed = j.lane0 + r->ntask[0];
@@ -423,7 +431,9 @@ static int run_lanes(const exec *x, const plan_region *r)
         return 0;
     }
     pool_for(pool_class("two lanes"), 2, lanes_part, &j);
-    return atomic_load_explicit(&j.contended, memory_order_relaxed);
+    int lost = 4 * atomic_load_explicit(&j.lost_ns, memory_order_relaxed) > clock_ns() - t0;
+    return (atomic_load_explicit(&j.taken, memory_order_relaxed) ? LANES_TAKEN : 0) |
+           (lost ? LANES_LOST : 0);
 }
 
 /* After a region met contention the next ones run in order, on the
@@ -432,12 +442,16 @@ static int run_lanes(const exec *x, const plan_region *r)
  * LANES_BACKOFF_MAX; a region on two lanes without it starts over. With
  * another process busy on the other core, two lanes waited for their
  * worker at every step: S1's `unroll train` took 0.225 ms a step against
- * 0.062 in order. */
+ * 0.062 in order. Contention is time lost in yields, or a lane taken over
+ * in two regions running: once alone it is as likely a worker that had
+ * gone to sleep and woke late. */
 #define LANES_BACKOFF 16
 #define LANES_BACKOFF_MAX 4096
 
-static void lanes_backoff(exec *x, int contended)
+static void lanes_backoff(exec *x, int met)
 {
+    int contended = (met & LANES_LOST) || ((met & LANES_TAKEN) && x->lanes_taken);
+    x->lanes_taken = met & LANES_TAKEN;
     if (!contended) {
         x->lanes_backoff = 0;
         return;

@@ -57,6 +57,7 @@ typedef struct exec {
     int32_t lanes_skip, lanes_backoff; /* regions to run in order, and how
                                           many the last contention cost
                                           (exec.c: lanes_backoff) */
+    int lanes_taken;                   /* the last region's lane was taken over */
 } exec;
 
 /* Allocates the arena and resolves the program. An arena larger than
