@@ -412,8 +412,10 @@ static void lanes_part(void *ctx, int part, int thread)
 
 /* Region r on two lanes: LANES_TAKEN when a lane took the other over,
  * LANES_LOST when yields gave a core away for a quarter of the region's
- * time (a rare 60 us away in S4's 1.5 ms region is no reason to leave the
- * lanes). */
+ * time and LANES_LOST_MIN_NS at least (a rare 60 us away in S4's 1.5 ms
+ * region, or 20 us in one of S1's 50, is no reason to leave the lanes;
+ * another process takes a core for milliseconds). */
+#define LANES_LOST_MIN_NS 200000
 enum { LANES_TAKEN = 1, LANES_LOST = 2 };
 
 static int run_lanes(const exec *x, const plan_region *r)
@@ -431,7 +433,8 @@ static int run_lanes(const exec *x, const plan_region *r)
         return 0;
     }
     pool_for(pool_class("two lanes"), 2, lanes_part, &j);
-    int lost = 4 * atomic_load_explicit(&j.lost_ns, memory_order_relaxed) > clock_ns() - t0;
+    int64_t gone = atomic_load_explicit(&j.lost_ns, memory_order_relaxed);
+    int lost = gone > LANES_LOST_MIN_NS && 4 * gone > clock_ns() - t0;
     return (atomic_load_explicit(&j.taken, memory_order_relaxed) ? LANES_TAKEN : 0) |
            (lost ? LANES_LOST : 0);
 }
