@@ -87,10 +87,11 @@ static int fold(plan *p, const plan_needs *n, plan_decisions *d, int32_t prod, i
 static int32_t bias_of(const graph *g, int32_t y, int32_t x)
 {
     const gnode *yn = &g->nodes[y], *xn = &g->nodes[x];
+    if (yn->op != OP_ADD || yn->nin != 2 || yn->in[0] == yn->in[1])
+        return -1;
     int32_t b = yn->in[0] == x ? yn->in[1] : yn->in[0];
     const gnode *bn = &g->nodes[b];
-    return yn->op == OP_ADD && yn->in[0] != yn->in[1] && bn->op == OP_INPUT &&
-                   bn->shape.rank == 1 && xn->shape.rank == 2 &&
+    return bn->op == OP_INPUT && bn->shape.rank == 1 && xn->shape.rank == 2 &&
                    bn->shape.dim[0] == xn->shape.dim[1] && shape_equal(&xn->shape, &yn->shape)
                ? b
                : -1;
