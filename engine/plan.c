@@ -428,8 +428,9 @@ static int assign_buffers(prog *c, const plan_options *opt, uerr *e)
     }
     for (int32_t v = 0; v < c->n->N; v++)
         if (c->d->role[v] == RW_FOLDED) {
-            stor[v] = stor[base_of(c->d, v)];
-            spos[v] = spos[base_of(c->d, v)];
+            int32_t b = base_of(c->d, v);
+            stor[v] = stor[b];
+            spos[v] = spos[b];
         }
 #undef NEW_STORAGE
     /* first write and last read of each storage */

@@ -50,6 +50,16 @@ static int32_t view_of(plan *p, const plan_needs *n, int32_t src, uerr *e)
     return plan_vleaf(p, s->shape, (dtype)s->dt, src, n, e);
 }
 
+/* proto pushed onto p->vg as a product of its own: its id, or -1 */
+static int32_t push_product(plan *p, const plan_needs *n, gnode *proto, uerr *e)
+{
+    int32_t id;
+    if (op_table[OP_MATMUL]->infer(&p->vg, proto, e) || graph_push(&p->vg, proto, NULL, &id, e) ||
+        plan_vnode(p, id, -1, n, e))
+        return -1;
+    return id;
+}
+
 /* Product prod run as a new vg node: what it runs as now, plus bias b
  * (b >= 0) or the activation act (act > 0). */
 static int fold(plan *p, const plan_needs *n, plan_decisions *d, int32_t prod, int32_t b, int act,
@@ -75,9 +85,8 @@ static int fold(plan *p, const plan_needs *n, plan_decisions *d, int32_t prod, i
         if ((proto.in[2] = view_of(p, n, b, e)) < 0)
             return e->code;
     }
-    int32_t id;
-    if (op_table[OP_MATMUL]->infer(&p->vg, &proto, e) || graph_push(&p->vg, &proto, NULL, &id, e) ||
-        plan_vnode(p, id, -1, n, e))
+    int32_t id = push_product(p, n, &proto, e);
+    if (id < 0)
         return e->code ? e->code : plan_oom(n, e);
     d->replace[prod] = n->N + id;
     return 0;
@@ -121,9 +130,8 @@ static int fold_group(const plan_needs *n, plan_decisions *d, plan *p, rw_group 
         return 0;
     gnode proto = pn;
     proto.nin = 3;
-    int32_t id;
-    if ((proto.in[2] = view_of(p, n, b, e)) < 0 || op_table[OP_MATMUL]->infer(&p->vg, &proto, e) ||
-        graph_push(&p->vg, &proto, NULL, &id, e) || plan_vnode(p, id, -1, n, e))
+    int32_t id = (proto.in[2] = view_of(p, n, b, e)) < 0 ? -1 : push_product(p, n, &proto, e);
+    if (id < 0)
         return e->code ? e->code : plan_oom(n, e);
     gr->vop = id;
     for (int32_t k = 0; k < gr->n; k++) {
