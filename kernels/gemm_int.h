@@ -72,7 +72,9 @@ GFN(tile)(const int mr, const int ta, const int nv, int64_t K, const ST *a, int6
 
 #define GEMM_TILE_CASE(mr)                                                                         \
     case mr:                                                                                       \
-        if (ta)                                                                                    \
+        if (ta && nc <= W)                                                                         \
+            GFN(tile)(mr, 1, 1, K, a, alda, b, c, ldc, nc, acc, bj);                               \
+        else if (ta)                                                                               \
             GFN(tile)(mr, 1, NV, K, a, alda, b, c, ldc, nc, acc, bj);                              \
         else if (nc <= W)                                                                          \
             GFN(tile)(mr, 0, 1, K, a, alda, b, c, ldc, nc, acc, bj);                               \
