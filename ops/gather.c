@@ -220,18 +220,6 @@ typedef struct scatter_job {
  * of out), in blocks of nc units that fit in this many bytes. */
 #define SCATTER_SCRATCH (128 * 1024)
 
-/* rows c0 .. c0+nc-1 of out [., V] from acc [V, nc] */
-static void unpack_units(dtype dt, const void *accv, int64_t nc, void *out, int64_t c0, int64_t V)
-{
-    DT_EACH_REAL(dt, T, {
-        const T *a = accv;
-        T *y = (T *)out + c0 * V;
-        for (int64_t j = 0; j < nc; j++)
-            for (int64_t k = 0; k < V; k++)
-                y[j * V + k] = a[k * nc + j];
-    });
-}
-
 /* Hidden units j0 .. j1-1 (rows of out), zeroed, then step by step in the
  * chain's order: the first step's columns written, the next ones added. */
 static void scatter_steps_part(void *ctx, int part, int thread)
@@ -259,8 +247,8 @@ static void scatter_steps_part(void *ctx, int part, int thread)
             scatter_rows(dt, (const char *)j->G + (size_t)(s * R * j->H + c0) * es, j->H,
                          j->idx + s * R, R, o, acc ? 1 : V, acc ? nc : 1, nc, k > 0 || j->acc);
         }
-        if (acc)
-            unpack_units(dt, acc, nc, j->y, c0, V);
+        if (acc) /* rows c0 .. c0+nc-1 of out [., V] */
+            op_transpose_into(dt, acc, (char *)j->y + (size_t)(c0 * V) * es, V, nc);
     }
 }
 

@@ -179,6 +179,8 @@ int32_t op_concat(graph *g, const int32_t *parts, int n, uerr *e);
 int32_t op_slice(graph *g, int32_t a, int64_t start, int64_t len, uerr *e);
 int32_t op_pad(graph *g, int32_t a, int64_t start, int64_t total, uerr *e);
 int32_t op_transpose(graph *g, int32_t a, uerr *e);
+/* transpose's kernel: x [R, C] -> y [C, R] of the real dtype dt */
+void op_transpose_into(dtype dt, const void *x, void *y, int64_t R, int64_t C);
 /* scheduled sampling: argmax o where coin != 0, else y (int32 [B]) */
 int32_t op_choose(graph *g, int32_t o, int32_t y, int32_t coin, uerr *e);
 /* rows of a where mask != 0, else rows of b */

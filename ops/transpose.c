@@ -27,7 +27,8 @@ static int transpose_infer(const graph *g, gnode *n, uerr *e)
  * doubles or 4 x 4 floats moved as 16-byte vectors (SSE2, every x86-64;
  * wider vectors need shuffles across their halves that SSE2 builds
  * through memory): the plan transposes a recurrent weight once per step,
- * before every product that reads it. Only data moves, so the result is
+ * before every product that reads it, and a scatter's sums go through
+ * here (ops/gather.c). Only data moves, so the result is
  * the same whichever way it is done.
  */
 #define TILE 32
@@ -81,13 +82,11 @@ static inline void tr_4x4(const float *x, float *y, int64_t r, int64_t c, int64_
     memcpy(&y[(c + 3) * R + r], &b3, sizeof b3);
 }
 
-static void transpose_forward(const graph *g, const gnode *n, void *const *in, void *out)
+void op_transpose_into(dtype dt, const void *xv, void *yv, int64_t R, int64_t C)
 {
-    const gnode *a = &g->nodes[n->in[0]];
-    int64_t R = a->shape.dim[0], C = a->shape.dim[1];
-    DT_EACH_REAL(n->dt, T, {
-        const T *x = in[0];
-        T *y = out;
+    DT_EACH_REAL(dt, T, {
+        const T *x = xv;
+        T *y = yv;
         const int64_t B = 16 / (int64_t)sizeof(T);
         for (int64_t r0 = 0; r0 < R; r0 += TILE)
             for (int64_t c0 = 0; c0 < C; c0 += TILE) {
@@ -106,6 +105,12 @@ static void transpose_forward(const graph *g, const gnode *n, void *const *in, v
                         y[c * R + r] = x[r * C + c];
             }
     });
+}
+
+static void transpose_forward(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    const gnode *a = &g->nodes[n->in[0]];
+    op_transpose_into((dtype)n->dt, in[0], out, a->shape.dim[0], a->shape.dim[1]);
 }
 
 static int32_t transpose_bprop(graph *g, int32_t node, int i, int32_t gout, int *u, uerr *e)
