@@ -603,6 +603,7 @@ int plan_build(const graph *g, const int32_t *outputs, int nout, const plan_opti
     int fuse = opt ? opt->fuse : PLAN_FUSE_ALL;
     int rc = needs_init(&n, &d, g, outputs, nout, fuse, p, e);
     n.no_step_sums = opt && opt->no_step_sums;
+    n.no_folds = opt && opt->no_folds;
     if (!rc && fuse == PLAN_FUSE_ALL)
         rc = plan_stacking(&n, &d, p, e);
     if (!rc && fuse == PLAN_FUSE_ALL)

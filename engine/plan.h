@@ -97,6 +97,8 @@ typedef struct plan_options {
     int no_step_sums;      /* keep per-step row sums and scatters one
                               instruction per step (tests) */
     int no_lanes;          /* no two-lane schedule (plan.lanes) */
+    int no_folds;          /* nothing folded into products (plan_fold.c;
+                              tests: the folds keep every bit) */
     int32_t nfixed;        /* place the first nfixed outputs side by side at
                               the start of the arena, in order, each rounded
                               up to 64 bytes (a net's gradients, so that they

@@ -24,23 +24,37 @@
  * and role RW_FOLDED for Y and Z: no instruction computes them, and they
  * live in X's buffer (alias_of leads there). A stacked product's bias
  * (fold_group) goes into the group's product instead.
+ *
+ * Two more under PLAN_FUSE_ALL, where a product is accumulated: the
+ * gather G the product is added into runs inside the product's
+ * instruction (fold_gather), and an activation written elsewhere than
+ * its input (Elman's h_t, a row of the stack of states) takes the
+ * product's instruction to itself (fold_out). A step of Elman's forward
+ * is then one instruction instead of three.
  */
 #include <stdlib.h>
 
 #include "engine/plan_int.h"
 #include "ops/ops.h"
 
-/* The product whose instruction writes x last, or -1: x itself, the
- * product accumulated into it, or (x folded) the one that computes it. */
-static int32_t last_product(const graph *g, const plan_decisions *d, int32_t x)
+/* The product whose instruction writes x last, or -1: x itself (or what
+ * x runs as: a gather's sum, fold_gather), the product accumulated into
+ * it, or (x folded) the one that computes it. */
+static int32_t last_product(const plan *p, const plan_needs *n, const plan_decisions *d, int32_t x)
 {
     while (d->role[x] == RW_FOLDED)
         x = d->alias_of[x];
-    const gnode *xn = &g->nodes[x];
+    const gnode *xn = d->replace[x] >= 0 ? plan_node(p, n->g, d->replace[x]) : &n->g->nodes[x];
     if (xn->op == OP_MATMUL && d->role[x] == RW_NODE)
         return x;
     int32_t y = d->accum_of[x];
-    return y >= 0 && g->nodes[y].op == OP_MATMUL ? y : -1;
+    return y >= 0 && n->g->nodes[y].op == OP_MATMUL ? y : -1;
+}
+
+/* Whether product pn (ops/matmul.c's form) adds a bias already. */
+static int has_bias(const gnode *pn)
+{
+    return pn->nin > (pn->ip[3] ? 4 : 2);
 }
 
 /* A view in p->vg of global node src. */
@@ -70,25 +84,97 @@ static int fold(plan *p, const plan_needs *n, plan_decisions *d, int32_t prod, i
     const gnode pn = *plan_node(p, n->g, now);
     int vg = now >= n->N;
     gnode proto = {.op = OP_MATMUL,
-                   .nin = pn.nin,
-                   .in = {pn.in[0], pn.in[1], pn.in[2]},
+                   .nin = vg ? pn.nin : 2,
                    .ip = {pn.ip[0], pn.ip[1],
                           act  ? act
                           : vg ? pn.ip[2]
-                               : 0},
+                               : 0,
+                          vg ? pn.ip[3] : 0},
                    .t = n->g->nodes[prod].t};
-    for (int k = 0; !vg && k < 2; k++)
-        if ((proto.in[k] = view_of(p, n, pn.in[k], e)) < 0)
+    for (int k = 0; k < proto.nin; k++)
+        if ((proto.in[k] = vg ? pn.in[k] : view_of(p, n, pn.in[k], e)) < 0)
             return e->code;
-    if (b >= 0) {
-        proto.nin = 3;
-        if ((proto.in[2] = view_of(p, n, b, e)) < 0)
+    if (b >= 0 && (proto.in[proto.nin++] = view_of(p, n, b, e)) < 0)
+        return e->code;
+    int32_t id = push_product(p, n, &proto, e);
+    if (id < 0)
+        return e->code ? e->code : plan_oom(n, e);
+    d->replace[prod] = n->N + id;
+    return 0;
+}
+
+/*
+ * v = add(X, P) with product P added into X's buffer (plan_inplace.c), X =
+ * gather(table, idx) of its own instruction and read by v alone (the
+ * step's input): v's instruction becomes the product with X's rows added
+ * after it (ops/matmul.c's ip[3]), the same sum, P + X, and X is folded
+ * into it. The gather's rows are then read by the product's instruction,
+ * ahead of their use (at batch 1 that row was a task of its own on the
+ * critical path, a load from a table the step had not touched).
+ */
+static int fold_gather(plan *p, const plan_needs *n, plan_decisions *d, int32_t v, uerr *e)
+{
+    const graph *g = n->g;
+    int32_t x = d->alias_of[v], prod = d->accum_of[v];
+    if (x < 0 || prod < 0 || g->nodes[x].op != OP_GATHER || g->nodes[prod].op != OP_MATMUL ||
+        d->role[x] != RW_NODE || n->isout[x] || plan_linked(d, x))
+        return 0;
+    int32_t pnow = d->replace[prod] >= 0 ? d->replace[prod] : prod;
+    int32_t xnow = d->replace[x] >= 0 ? d->replace[x] : x;
+    const gnode pn = *plan_node(p, g, pnow), xn = *plan_node(p, g, xnow);
+    if (pn.nin != 2 || pn.ip[2] || pn.ip[3])
+        return 0;
+    gnode proto = {.op = OP_MATMUL,
+                   .nin = 4,
+                   .ip = {pn.ip[0], pn.ip[1], 0, 1 + xn.ip[0]},
+                   .t = g->nodes[prod].t};
+    /* a vg node's inputs are vg's already; a graph node's are viewed */
+    for (int k = 0; k < 4; k++) {
+        int vg = k < 2 ? pnow >= n->N : xnow >= n->N;
+        int32_t src = k < 2 ? pn.in[k] : xn.in[k - 2];
+        if ((proto.in[k] = vg ? src : view_of(p, n, src, e)) < 0)
             return e->code;
     }
     int32_t id = push_product(p, n, &proto, e);
     if (id < 0)
         return e->code ? e->code : plan_oom(n, e);
-    d->replace[prod] = n->N + id;
+    d->replace[v] = n->N + id;
+    d->accum_of[v] = d->alias_of[v] = -1;
+    d->role[x] = RW_FOLDED;
+    d->alias_of[x] = v;
+    p->n_folded++;
+    return 0;
+}
+
+/*
+ * Z = act(Y) written elsewhere than Y (Elman's h_t: a row of the stack of
+ * states), where Y is a product's value (with its bias folded in), read
+ * by Z alone: the product's instruction moves to Z and writes Z, the
+ * activation applied (the same values: only where they are stored
+ * changes), and the product's own node is folded into Z. Nothing between
+ * the two reads the product's value, so running it later changes nothing.
+ */
+static int fold_out(plan *p, const plan_needs *n, plan_decisions *d, int32_t z, uerr *e)
+{
+    const graph *g = n->g;
+    int32_t y = g->nodes[z].in[0], root = y;
+    if (n->nread[y] != 1 || n->isout[y])
+        return 0;
+    while (d->role[root] == RW_FOLDED)
+        root = d->alias_of[root];
+    const gnode *now = d->replace[root] >= 0 ? plan_node(p, g, d->replace[root]) : &g->nodes[root];
+    if (d->role[root] != RW_NODE || d->accum_of[root] >= 0 || d->alias_of[root] >= 0 ||
+        n->isout[root] || plan_linked(d, root) || now->op != OP_MATMUL || now->ip[2] ||
+        (root != y && n->nread[root] != 1))
+        return 0;
+    int rc = fold(p, n, d, root, -1, g->nodes[z].op, e);
+    if (rc)
+        return rc;
+    d->replace[z] = d->replace[root];
+    d->replace[root] = -1;
+    d->role[root] = RW_FOLDED;
+    d->alias_of[root] = z;
+    p->n_folded++;
     return 0;
 }
 
@@ -146,6 +232,8 @@ static int fold_group(const plan_needs *n, plan_decisions *d, plan *p, rw_group 
 int plan_fold(const plan_needs *n, plan_decisions *d, plan *p, uerr *e)
 {
     const graph *g = n->g;
+    if (n->no_folds)
+        return 0;
     /* each node's only reader, if it has one */
     int32_t *reader = malloc((size_t)n->N * sizeof *reader);
     if (!reader)
@@ -166,16 +254,22 @@ int plan_fold(const plan_needs *n, plan_decisions *d, plan *p, uerr *e)
         int32_t u = d->order[i];
         if (d->unit_kind[u] != RW_UNIT_NODE)
             continue;
-        int32_t y = d->unit_node[u], x = d->alias_of[y];
+        int32_t y = d->unit_node[u];
+        if (d->role[y] == RW_NODE && (rc = fold_gather(p, n, d, y, e)))
+            return rc;
+        int32_t x = d->alias_of[y];
+        int op = g->nodes[y].op, act = op == OP_TANH || op == OP_SIGMOID ? op : 0;
+        if (act && d->role[y] == RW_NODE && x < 0 && d->accum_of[y] < 0 &&
+            (rc = fold_out(p, n, d, y, e)))
+            return rc;
         if (d->role[y] != RW_NODE || x < 0 || d->accum_of[y] >= 0)
             continue;
-        int op = g->nodes[y].op, act = op == OP_TANH || op == OP_SIGMOID ? op : 0;
         int32_t b = act ? -1 : bias_of(g, y, x);
-        int32_t prod = act || b >= 0 ? last_product(g, d, x) : -1;
+        int32_t prod = act || b >= 0 ? last_product(p, n, d, x) : -1;
         /* one bias, then an activation, which ends what a product does */
         const gnode *now =
             prod >= 0 && d->replace[prod] >= n->N ? plan_node(p, g, d->replace[prod]) : NULL;
-        if (prod < 0 || (now && (now->ip[2] || (b >= 0 && now->nin > 2))))
+        if (prod < 0 || (now && (now->ip[2] || (b >= 0 && has_bias(now)))))
             continue;
         if ((rc = fold(p, n, d, prod, b, act, e)))
             return rc;

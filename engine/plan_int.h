@@ -45,6 +45,7 @@ typedef struct plan_needs {
     int32_t N;        /* g->n */
     int fuse;         /* enum plan_fuse */
     int no_step_sums; /* plan_options.no_step_sums */
+    int no_folds;     /* plan_options.no_folds */
     const int32_t *outputs;
     int32_t nout;
     uint8_t *need;  /* [N] enum rw_need */

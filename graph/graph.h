@@ -39,7 +39,7 @@ enum node_flags {
                              (Hessian-vector products) */
 };
 
-#define GRAPH_MAX_IN 4
+#define GRAPH_MAX_IN 5
 #define GRAPH_MAX_IP 4
 
 typedef struct gnode {

@@ -2,9 +2,10 @@
  * matmul.c - C = op(A) op(B) on 2-D tensors, op(X) = X or X^T (ip[0] for
  * A, ip[1] for B). The transpose flags let gradients and the batched
  * recurrence (H W^T) use stored layouts without copies. The plan's own
- * products (engine/plan_fold.c) may take a third input, a bias [N] added
- * to each row of the result as it is stored, and an activation (ip[2]:
- * OP_TANH or OP_SIGMOID) applied to the result before the kernel returns:
+ * products (engine/plan_fold.c) may also be added into the rows a gather
+ * picks (ip[3] = 1 + the gather's ip[0]; its table and indices are inputs
+ * 2 and 3), add a bias [N] (the last input), and apply an activation
+ * (ip[2]: OP_TANH or OP_SIGMOID) to the result before the kernel returns:
  * the same values, rounded the same way, as the nodes they replace;
  * graphs of ops never build one (op_matmul takes two). The arithmetic is
  * kernels/gemm.c's (and smallmm.c's for a few rows): its bits depend on the
@@ -26,6 +27,24 @@ static void mm_dims(const gnode *a, const gnode *b, const gnode *n, int64_t *M, 
     *N = n->ip[1] ? b->shape.dim[0] : b->shape.dim[1];
 }
 
+/* The gather a product adds (ip[3]), as a node of the product's graph. */
+static gnode mm_gather(const gnode *n)
+{
+    return (gnode){.op = OP_GATHER,
+                   .dt = n->dt,
+                   .nin = 2,
+                   .in = {n->in[2], n->in[3]},
+                   .ip = {n->ip[3] - 1},
+                   .shape = n->shape};
+}
+
+/* Which input is the bias, or -1. */
+static int mm_bias_input(const gnode *n)
+{
+    int first = n->ip[3] ? 4 : 2;
+    return n->nin > first ? first : -1;
+}
+
 static int matmul_infer(const graph *g, gnode *n, uerr *e)
 {
     const gnode *a = &g->nodes[n->in[0]], *b = &g->nodes[n->in[1]];
@@ -37,7 +56,15 @@ static int matmul_infer(const graph *g, gnode *n, uerr *e)
     mm_dims(a, b, n, &M, &K, &K2, &N);
     if (K != K2)
         return op_shape_error(g, n, e, "inner dimensions differ");
-    const gnode *c = n->nin > 2 ? &g->nodes[n->in[2]] : NULL;
+    if (n->ip[3]) {
+        gnode gn = mm_gather(n);
+        if (n->nin < 4 || op_table[OP_GATHER]->infer(g, &gn, e))
+            return e->code ? e->code : op_shape_error(g, n, e, "expected a gather's inputs");
+        if (gn.shape.dim[0] != M || gn.shape.dim[1] != N)
+            return op_shape_error(g, n, e, "expected a gather of the product's shape");
+    }
+    int bi = mm_bias_input(n);
+    const gnode *c = bi >= 0 ? &g->nodes[n->in[bi]] : NULL;
     if (c && (c->dt != g->dt || c->shape.rank != 1 || c->shape.dim[0] != N))
         return op_shape_error(g, n, e, "expected a bias of the product's columns");
     if (n->ip[2] && n->ip[2] != OP_TANH && n->ip[2] != OP_SIGMOID)
@@ -78,7 +105,16 @@ static void matmul_run(const graph *g, const gnode *n, void *const *in, void *ou
     mm_dims(a, b, n, &M, &K, &K2, &N);
     int64_t lda = a->shape.dim[1], ldb = b->shape.dim[1];
     int ta = (int)n->ip[0], tb = (int)n->ip[1];
-    const void *bias = n->nin > 2 ? in[2] : NULL;
+    int bi = mm_bias_input(n);
+    const void *bias = bi >= 0 ? in[bi] : NULL;
+    if (n->ip[3]) {
+        /* the gathered rows first, the product added into them: the
+         * arithmetic of the gather and the accumulated product it folds */
+        gnode gn = mm_gather(n);
+        void *gin[2] = {in[2], in[3]};
+        op_table[OP_GATHER]->forward(g, &gn, gin, out);
+        acc = 1;
+    }
     int done = 0;
     if (!tb && M <= SMM_MAX_M)
         done = n->dt == DT_F32 ? smm_f32(ta, M, N, K, in[0], lda, in[1], ldb, out, N, acc, bias)
@@ -152,11 +188,12 @@ static int32_t matmul_example(graph *g, uerr *e)
     return op_add(g, op_add(g, c00, c01, e), op_add(g, c10, c11, e), e);
 }
 
-/* rows of A give rows of C when A is not transposed; B is read whole */
+/* rows of A (and of a gather's indices) give rows of C when A is not
+ * transposed; B, a gather's table and a bias are read whole */
 static unsigned matmul_rows(const graph *g, const gnode *n)
 {
     (void)g;
-    return n->ip[0] ? 0 : 1u;
+    return n->ip[0] ? 0 : n->ip[3] ? 1u | 1u << 3 : 1u;
 }
 
 const op_def op_def_MATMUL = {

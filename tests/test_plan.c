@@ -183,6 +183,15 @@ static int run_net(const char *cell, const char *act, dtype dt, int T, int B, in
     }
     net_init_params(&n, 11, 0.4);
     rng g;
+    /* the biases too: a zero bias would hide where a fold adds it */
+    rng_seed(&g, 13);
+    for (int64_t i = 0; i < n.nparam; i++) {
+        double v = 0.4 * rng_normal(&g);
+        if (dt == DT_F32)
+            ((float *)n.params)[i] = (float)v;
+        else
+            ((double *)n.params)[i] = v;
+    }
     rng_seed(&g, 5);
     /* V small next to B: a step's ids repeat, so scatters add rows into
      * shared columns */
@@ -244,13 +253,15 @@ static void compare_levels(const char *cell, const char *act, dtype dt, int T, i
 {
     const int V = 4;
     uerr e = {0};
-    result none = {0}, exact = {0}, all = {0}, noreuse = {0};
+    result none = {0}, exact = {0}, all = {0}, noreuse = {0}, nofold = {0};
     const plan_options pn = {.fuse = PLAN_FUSE_NONE}, pe = {.fuse = PLAN_FUSE_EXACT},
-                       pa = {.fuse = PLAN_FUSE_ALL}, pr = {.fuse = PLAN_FUSE_ALL, .no_reuse = 1};
+                       pa = {.fuse = PLAN_FUSE_ALL}, pr = {.fuse = PLAN_FUSE_ALL, .no_reuse = 1},
+                       pf = {.fuse = PLAN_FUSE_ALL, .no_folds = 1};
     int ok = !run_net(cell, act, dt, T, B, V, &pn, &none, &e) &&
              !run_net(cell, act, dt, T, B, V, &pe, &exact, &e) &&
              !run_net(cell, act, dt, T, B, V, &pa, &all, &e) &&
-             !run_net(cell, act, dt, T, B, V, &pr, &noreuse, &e);
+             !run_net(cell, act, dt, T, B, V, &pr, &noreuse, &e) &&
+             !run_net(cell, act, dt, T, B, V, &pf, &nofold, &e);
     CHECKF(ok, "%s %s T=%d B=%d: %s", cell, dtype_name(dt), T, B, e.msg);
     if (ok) {
         /* the same net sizes at every level */
@@ -268,6 +279,12 @@ static void compare_levels(const char *cell, const char *act, dtype dt, int T, i
                "%s %s T=%d B=%d: exact is not bit-identical to none", cell, dtype_name(dt), T, B);
         CHECKF(all.loss == noreuse.loss && !memcmp(all.grads, noreuse.grads, gb),
                "%s %s T=%d B=%d: buffer reuse changes the result", cell, dtype_name(dt), T, B);
+        /* the gathers, biases and activations folded into all's products */
+        CHECKF(all.loss == nofold.loss && !memcmp(all.grads, nofold.grads, gb) &&
+                   !memcmp(all.hT, nofold.hT, (size_t)nh * n.es) && all.n_folded > 0 &&
+                   !nofold.n_folded,
+               "%s %s T=%d B=%d: %d folds change the result", cell, dtype_name(dt), T, B,
+               all.n_folded);
         double worst = fabs(all.loss - none.loss) / fabs(none.loss);
         for (int i = 0; i < n.m.nparams; i++) {
             int64_t k = shape_numel(&n.m.param[i].shape);
@@ -296,6 +313,7 @@ static void compare_levels(const char *cell, const char *act, dtype dt, int T, i
     result_free(&exact);
     result_free(&all);
     result_free(&noreuse);
+    result_free(&nofold);
 }
 
 static void test_nets_same_at_every_level(void)
