@@ -30,7 +30,9 @@
  * instruction (fold_gather), and an activation written elsewhere than
  * its input (Elman's h_t, a row of the stack of states) takes the
  * product's instruction to itself (fold_out). A step of Elman's forward
- * is then one instruction instead of three.
+ * is then one instruction instead of three, and so is a step of its
+ * backward (fold_back: da_{t+1} W, the output's share added, tanh's
+ * gradient).
  */
 #include <stdlib.h>
 
@@ -49,12 +51,6 @@ static int32_t last_product(const plan *p, const plan_needs *n, const plan_decis
         return x;
     int32_t y = d->accum_of[x];
     return y >= 0 && n->g->nodes[y].op == OP_MATMUL ? y : -1;
-}
-
-/* Whether product pn (ops/matmul.c's form) adds a bias already. */
-static int has_bias(const gnode *pn)
-{
-    return pn->nin > (pn->ip[3] ? 4 : 2);
 }
 
 /* A view in p->vg of global node src. */
@@ -178,6 +174,49 @@ static int fold_out(plan *p, const plan_needs *n, plan_decisions *d, int32_t z, 
     return 0;
 }
 
+/*
+ * D = tanh_grad(Y, S) (or sigmoid's) with S = add(P, Q) written over P
+ * (plan_inplace.c), P a product read by S alone and S by D alone: a step
+ * of Elman's backward, P being da_{t+1} W and Q the output's share of the
+ * gradient. D's instruction becomes P added into a copy of Q (the add's
+ * sum), then the activation's gradient (ops/matmul.c: MM_ADDEND, ip[2]);
+ * P and S are folded into D, which they then live in. Nothing between P
+ * and D reads P or S, so running P at D's place changes nothing.
+ */
+static int fold_back(plan *p, const plan_needs *n, plan_decisions *d, int32_t dz, uerr *e)
+{
+    const graph *g = n->g;
+    const gnode dn = g->nodes[dz];
+    int32_t y = dn.in[0], s = dn.in[1], prod = d->alias_of[s];
+    const gnode *sn = &g->nodes[s];
+    if (y == s || (d->alias_of[dz] >= 0 && d->alias_of[dz] != s) || sn->op != OP_ADD ||
+        sn->in[0] == sn->in[1] || d->role[s] != RW_NODE || n->nread[s] != 1 || n->isout[s] ||
+        d->accum_of[s] >= 0 || plan_linked(d, s) || prod < 0 || d->role[prod] != RW_NODE ||
+        n->nread[prod] != 1 || n->isout[prod] || d->alias_of[prod] >= 0 || d->accum_of[prod] >= 0 ||
+        plan_linked(d, prod))
+        return 0;
+    int32_t now = d->replace[prod] >= 0 ? d->replace[prod] : prod;
+    const gnode pn = *plan_node(p, g, now);
+    if (pn.op != OP_MATMUL || pn.nin != 2 || pn.ip[2] || pn.ip[3])
+        return 0;
+    int32_t src[4] = {pn.in[0], pn.in[1], sn->in[0] == prod ? sn->in[1] : sn->in[0], y};
+    gnode proto = {
+        .op = OP_MATMUL, .nin = 4, .ip = {pn.ip[0], pn.ip[1], dn.op, MM_ADDEND}, .t = dn.t};
+    /* a vg product's operands are vg's already; the rest are viewed */
+    for (int k = 0; k < 4; k++)
+        if ((proto.in[k] = k < 2 && now >= n->N ? src[k] : view_of(p, n, src[k], e)) < 0)
+            return e->code;
+    int32_t id = push_product(p, n, &proto, e);
+    if (id < 0)
+        return e->code ? e->code : plan_oom(n, e);
+    d->replace[dz] = n->N + id;
+    d->alias_of[dz] = -1;
+    d->role[prod] = d->role[s] = RW_FOLDED;
+    d->alias_of[prod] = d->alias_of[s] = dz;
+    p->n_folded += 2;
+    return 0;
+}
+
 /* The bias y adds, written over a product's value x: b, or -1. */
 static int32_t bias_of(const graph *g, int32_t y, int32_t x)
 {
@@ -257,8 +296,11 @@ int plan_fold(const plan_needs *n, plan_decisions *d, plan *p, uerr *e)
         int32_t y = d->unit_node[u];
         if (d->role[y] == RW_NODE && (rc = fold_gather(p, n, d, y, e)))
             return rc;
-        int32_t x = d->alias_of[y];
         int op = g->nodes[y].op, act = op == OP_TANH || op == OP_SIGMOID ? op : 0;
+        if ((op == OP_TANH_GRAD || op == OP_SIGMOID_GRAD) && d->role[y] == RW_NODE &&
+            (rc = fold_back(p, n, d, y, e)))
+            return rc;
+        int32_t x = d->alias_of[y];
         if (act && d->role[y] == RW_NODE && x < 0 && d->accum_of[y] < 0 &&
             (rc = fold_out(p, n, d, y, e)))
             return rc;
@@ -269,7 +311,7 @@ int plan_fold(const plan_needs *n, plan_decisions *d, plan *p, uerr *e)
         /* one bias, then an activation, which ends what a product does */
         const gnode *now =
             prod >= 0 && d->replace[prod] >= n->N ? plan_node(p, g, d->replace[prod]) : NULL;
-        if (prod < 0 || (now && (now->ip[2] || (b >= 0 && has_bias(now)))))
+        if (prod < 0 || (now && (now->ip[2] || (b >= 0 && op_matmul_bias_input(now) >= 0))))
             continue;
         if ((rc = fold(p, n, d, prod, b, act, e)))
             return rc;

@@ -2,17 +2,24 @@
  * matmul.c - C = op(A) op(B) on 2-D tensors, op(X) = X or X^T (ip[0] for
  * A, ip[1] for B). The transpose flags let gradients and the batched
  * recurrence (H W^T) use stored layouts without copies. The plan's own
- * products (engine/plan_fold.c) may also be added into the rows a gather
- * picks (ip[3] = 1 + the gather's ip[0]; its table and indices are inputs
- * 2 and 3), add a bias [N] (the last input), and apply an activation
- * (ip[2]: OP_TANH or OP_SIGMOID) to the result before the kernel returns:
- * the same values, rounded the same way, as the nodes they replace;
- * graphs of ops never build one (op_matmul takes two). The arithmetic is
- * kernels/gemm.c's (and smallmm.c's for a few rows): its bits depend on the
- * operands only, never on threads, vector width or timing. BLAS is not
- * called here.
+ * products (engine/plan_fold.c) may also, in this order,
+ *   - be added into the rows a gather picks (ip[3] = 1 + the gather's
+ *     ip[0]; its table and indices are inputs 2 and 3) or into a copy of
+ *     an addend (ip[3] = MM_ADDEND, input 2),
+ *   - add a bias [N] (the next input),
+ *   - apply an activation (ip[2]: OP_TANH or OP_SIGMOID) to the result,
+ *     or an activation's gradient (OP_TANH_GRAD, OP_SIGMOID_GRAD: the
+ *     result is the gradient that arrives, the last input the
+ *     activation's output),
+ * before the kernel returns: the same values, rounded the same way, as
+ * the nodes they replace; graphs of ops never build one (op_matmul takes
+ * two). The arithmetic is kernels/gemm.c's (and smallmm.c's for a few
+ * rows): its bits depend on the operands only, never on threads, vector
+ * width or timing. BLAS is not called here.
  */
 #include "ops/ops.h"
+
+#include <string.h>
 
 #include "kernels/gemm.h"
 #include "kernels/pool.h"
@@ -38,11 +45,24 @@ static gnode mm_gather(const gnode *n)
                    .shape = n->shape};
 }
 
-/* Which input is the bias, or -1. */
-static int mm_bias_input(const gnode *n)
+/* An activation's gradient, whose forward output y is the last input. */
+static int mm_grad_act(const gnode *n)
 {
-    int first = n->ip[3] ? 4 : 2;
-    return n->nin > first ? first : -1;
+    return n->ip[2] == OP_TANH_GRAD || n->ip[2] == OP_SIGMOID_GRAD;
+}
+
+int op_matmul_bias_input(const gnode *n)
+{
+    int first = 2 + (n->ip[3] == MM_ADDEND ? 1 : n->ip[3] ? 2 : 0);
+    return n->nin > first + mm_grad_act(n) ? first : -1;
+}
+
+/* a folded input of shape [M, N], as the product's output */
+static int like_output(const graph *g, const gnode *n, int k, int64_t M, int64_t N)
+{
+    const gnode *x = &g->nodes[n->in[k]];
+    return k < n->nin && x->dt == g->dt && x->shape.rank == 2 && x->shape.dim[0] == M &&
+           x->shape.dim[1] == N;
 }
 
 static int matmul_infer(const graph *g, gnode *n, uerr *e)
@@ -56,19 +76,23 @@ static int matmul_infer(const graph *g, gnode *n, uerr *e)
     mm_dims(a, b, n, &M, &K, &K2, &N);
     if (K != K2)
         return op_shape_error(g, n, e, "inner dimensions differ");
-    if (n->ip[3]) {
+    if (n->ip[3] == MM_ADDEND && !like_output(g, n, 2, M, N))
+        return op_shape_error(g, n, e, "expected an addend of the product's shape");
+    if (n->ip[3] && n->ip[3] != MM_ADDEND) {
         gnode gn = mm_gather(n);
         if (n->nin < 4 || op_table[OP_GATHER]->infer(g, &gn, e))
             return e->code ? e->code : op_shape_error(g, n, e, "expected a gather's inputs");
         if (gn.shape.dim[0] != M || gn.shape.dim[1] != N)
             return op_shape_error(g, n, e, "expected a gather of the product's shape");
     }
-    int bi = mm_bias_input(n);
+    int bi = op_matmul_bias_input(n);
     const gnode *c = bi >= 0 ? &g->nodes[n->in[bi]] : NULL;
     if (c && (c->dt != g->dt || c->shape.rank != 1 || c->shape.dim[0] != N))
         return op_shape_error(g, n, e, "expected a bias of the product's columns");
-    if (n->ip[2] && n->ip[2] != OP_TANH && n->ip[2] != OP_SIGMOID)
-        return op_shape_error(g, n, e, "expected no activation, tanh or sigmoid");
+    if (n->ip[2] && n->ip[2] != OP_TANH && n->ip[2] != OP_SIGMOID && !mm_grad_act(n))
+        return op_shape_error(g, n, e, "expected no activation, tanh or sigmoid, or a gradient");
+    if (mm_grad_act(n) && !like_output(g, n, n->nin - 1, M, N))
+        return op_shape_error(g, n, e, "expected the activation's output, shaped as the product");
     n->dt = a->dt;
     n->shape = shape_2(M, N);
     return 0;
@@ -105,11 +129,15 @@ static void matmul_run(const graph *g, const gnode *n, void *const *in, void *ou
     mm_dims(a, b, n, &M, &K, &K2, &N);
     int64_t lda = a->shape.dim[1], ldb = b->shape.dim[1];
     int ta = (int)n->ip[0], tb = (int)n->ip[1];
-    int bi = mm_bias_input(n);
+    int bi = op_matmul_bias_input(n);
     const void *bias = bi >= 0 ? in[bi] : NULL;
-    if (n->ip[3]) {
-        /* the gathered rows first, the product added into them: the
-         * arithmetic of the gather and the accumulated product it folds */
+    /* the rows the product is added into first, then the product added
+     * once (as an add node would add it): a gather's, or an addend's */
+    if (n->ip[3] == MM_ADDEND) {
+        if (in[2] != out)
+            memcpy(out, in[2], (size_t)(M * N) * dtype_size((dtype)n->dt));
+        acc = 1;
+    } else if (n->ip[3]) {
         gnode gn = mm_gather(n);
         void *gin[2] = {in[2], in[3]};
         op_table[OP_GATHER]->forward(g, &gn, gin, out);
@@ -132,9 +160,12 @@ static void matmul_run(const graph *g, const gnode *n, void *const *in, void *ou
     /* the activation folded in (engine/plan_fold.c): its own kernel, on
      * its node's shape, in place */
     if (n->ip[2]) {
-        gnode act = {.op = (uint16_t)n->ip[2], .dt = n->dt, .nin = 1, .shape = n->shape};
-        void *y[1] = {out};
-        op_table[act.op]->forward(g, &act, y, out);
+        /* an activation's gradient reads its forward output y, then the
+         * gradient that arrives: C */
+        int grad = mm_grad_act(n);
+        gnode act = {.op = (uint16_t)n->ip[2], .dt = n->dt, .nin = 1 + grad, .shape = n->shape};
+        void *x[2] = {grad ? in[n->nin - 1] : out, out};
+        op_table[act.op]->forward(g, &act, x, out);
     }
 }
 
@@ -188,12 +219,16 @@ static int32_t matmul_example(graph *g, uerr *e)
     return op_add(g, op_add(g, c00, c01, e), op_add(g, c10, c11, e), e);
 }
 
-/* rows of A (and of a gather's indices) give rows of C when A is not
- * transposed; B, a gather's table and a bias are read whole */
+/* rows of A (and of a gather's indices, an addend, an activation's
+ * output) give rows of C when A is not transposed; B, a gather's table
+ * and a bias are read whole */
 static unsigned matmul_rows(const graph *g, const gnode *n)
 {
     (void)g;
-    return n->ip[0] ? 0 : n->ip[3] ? 1u | 1u << 3 : 1u;
+    if (n->ip[0])
+        return 0;
+    unsigned m = n->ip[3] == MM_ADDEND ? 1u | 1u << 2 : n->ip[3] ? 1u | 1u << 3 : 1u;
+    return mm_grad_act(n) ? m | 1u << (n->nin - 1) : m;
 }
 
 const op_def op_def_MATMUL = {

@@ -179,6 +179,11 @@ int32_t op_concat(graph *g, const int32_t *parts, int n, uerr *e);
 int32_t op_slice(graph *g, int32_t a, int64_t start, int64_t len, uerr *e);
 int32_t op_pad(graph *g, int32_t a, int64_t start, int64_t total, uerr *e);
 int32_t op_transpose(graph *g, int32_t a, uerr *e);
+/* A plan's folded product (ops/matmul.c): ip[3] MM_ADDEND when it is
+ * added into a copy of input 2 (else 1 + a gather's ip[0] with its table
+ * and indices as inputs 2 and 3); which input is its bias, or -1. */
+#define MM_ADDEND 3
+int op_matmul_bias_input(const gnode *n);
 /* transpose's kernel: x [R, C] -> y [C, R] of the real dtype dt */
 void op_transpose_into(dtype dt, const void *x, void *y, int64_t R, int64_t C);
 /* scheduled sampling: argmax o where coin != 0, else y (int32 [B]) */

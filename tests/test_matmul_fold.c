@@ -10,7 +10,8 @@
  * activation, and with the table as stored (a column per symbol). A
  * padding index (-1) gathers a zero row. Rows from 1 (the recurrence at
  * batch 1: kernels/smallmm.c) to 37 (kernels/gemm.c's tiles and their
- * edges), float32 and float64.
+ * edges), float32 and float64. And a step of the backward: a product
+ * added into a copy of another node, then an activation's gradient.
  */
 #include "check.h"
 
@@ -112,6 +113,68 @@ static int one_case(dtype dt, int64_t M, int64_t K, int64_t N, int64_t V, int wi
     return !same;
 }
 
+/* The backward of a step: D = act_grad(Y, add(A W^T, Q)) node by node,
+ * and as one product added into a copy of Q (MM_ADDEND) with the
+ * activation's gradient applied (ip[2]); once more with Q's copy already
+ * in the output (the product written over its addend). */
+static int one_back(dtype dt, int64_t M, int64_t K, int64_t N, int grad)
+{
+    graph g;
+    uerr e = {0};
+    CHECK_OK(graph_init(&g, dt, &e), &e);
+    int32_t A = op_example_param(&g, shape_2(M, K), &e);
+    int32_t W = op_example_param(&g, shape_2(N, K), &e);
+    int32_t Q = op_example_param(&g, shape_2(M, N), &e);
+    int32_t Y = op_example_param(&g, shape_2(M, N), &e);
+    int32_t D = op_binary(&g, grad, Y, op_add(&g, op_matmul(&g, A, W, 0, 1, &e), Q, &e), &e);
+    gnode proto = {.op = OP_MATMUL, .nin = 4, .in = {A, W, Q, Y}, .ip = {0, 1, grad, MM_ADDEND}};
+    int32_t F = -1;
+    CHECK_OK(op_table[OP_MATMUL]->infer(&g, &proto, &e) || graph_push(&g, &proto, NULL, &F, &e),
+             &e);
+    CHECK(D >= 0 && F >= 0);
+    if (D < 0 || F < 0) {
+        graph_free(&g);
+        return 1;
+    }
+    void **vals = calloc((size_t)g.n, sizeof *vals);
+    for (int32_t v = 0; v < g.n; v++)
+        vals[v] = value(&g, v);
+    int32_t leaves[] = {A, W, Q, Y};
+    for (int k = 0; k < 4; k++)
+        fill(&g, leaves[k], vals[leaves[k]], 0);
+    for (int32_t v = 0; v < g.n; v++)
+        if (g.nodes[v].op != OP_INPUT)
+            run(&g, v, vals);
+    size_t bytes = (size_t)(M * N) * dtype_size(dt);
+    int same = !memcmp(vals[D], vals[F], bytes);
+    /* over its addend */
+    memcpy(vals[F], vals[Q], bytes);
+    void *in[4] = {vals[A], vals[W], vals[F], vals[Y]};
+    op_table[OP_MATMUL]->forward(&g, &g.nodes[F], in, vals[F]);
+    same = same && !memcmp(vals[D], vals[F], bytes);
+    CHECKF(same, "%s M=%lld K=%lld N=%lld %s: the folded product differs", dtype_name(dt),
+           (long long)M, (long long)K, (long long)N, op_name(grad));
+    for (int32_t v = 0; v < g.n; v++)
+        free(vals[v]);
+    free(vals);
+    graph_free(&g);
+    return !same;
+}
+
+static void test_addend_activation_gradient_folded(void)
+{
+    static const int64_t rows[] = {1, 2, 8, 9, 37};
+    int cases = 0, bad = 0;
+    for (int dt = 0; dt < 2; dt++)
+        for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
+            for (int a = 0; a < 2; a++) {
+                bad += one_back(dt ? DT_F64 : DT_F32, rows[r], 29, 21,
+                                a ? OP_SIGMOID_GRAD : OP_TANH_GRAD);
+                cases++;
+            }
+    printf("  %d cases, %d differ\n", cases, bad);
+}
+
 static void test_gather_bias_activation_folded(void)
 {
     static const int64_t rows[] = {1, 2, 3, 8, 9, 37};
@@ -133,5 +196,6 @@ int main(void)
     uerr e = {0};
     CHECK_OK(cpu_init(&e), &e);
     RUN(test_gather_bias_activation_folded);
+    RUN(test_addend_activation_gradient_folded);
     CHECK_EXIT();
 }
