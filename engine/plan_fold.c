@@ -70,6 +70,24 @@ static int32_t push_product(plan *p, const plan_needs *n, gnode *proto, uerr *e)
     return id;
 }
 
+/* proto, pushed onto p->vg, becomes the instruction of node at, which
+ * the nodes gone[0 .. ngone-1] are folded into (and then live in) */
+static int take_over(plan *p, const plan_needs *n, plan_decisions *d, gnode *proto, int32_t at,
+                     const int32_t *gone, int ngone, uerr *e)
+{
+    int32_t id = push_product(p, n, proto, e);
+    if (id < 0)
+        return e->code ? e->code : plan_oom(n, e);
+    d->replace[at] = n->N + id;
+    d->accum_of[at] = d->alias_of[at] = -1;
+    for (int k = 0; k < ngone; k++) {
+        d->role[gone[k]] = RW_FOLDED;
+        d->alias_of[gone[k]] = at;
+        p->n_folded++;
+    }
+    return 0;
+}
+
 /* Product prod run as a new vg node: what it runs as now, plus bias b
  * (b >= 0) or the activation act (act > 0). */
 static int fold(plan *p, const plan_needs *n, plan_decisions *d, int32_t prod, int32_t b, int act,
@@ -131,15 +149,7 @@ static int fold_gather(plan *p, const plan_needs *n, plan_decisions *d, int32_t 
         if ((proto.in[k] = vg ? src : view_of(p, n, src, e)) < 0)
             return e->code;
     }
-    int32_t id = push_product(p, n, &proto, e);
-    if (id < 0)
-        return e->code ? e->code : plan_oom(n, e);
-    d->replace[v] = n->N + id;
-    d->accum_of[v] = d->alias_of[v] = -1;
-    d->role[x] = RW_FOLDED;
-    d->alias_of[x] = v;
-    p->n_folded++;
-    return 0;
+    return take_over(p, n, d, &proto, v, &x, 1, e);
 }
 
 /*
@@ -206,15 +216,8 @@ static int fold_back(plan *p, const plan_needs *n, plan_decisions *d, int32_t dz
     for (int k = 0; k < 4; k++)
         if ((proto.in[k] = k < 2 && now >= n->N ? src[k] : view_of(p, n, src[k], e)) < 0)
             return e->code;
-    int32_t id = push_product(p, n, &proto, e);
-    if (id < 0)
-        return e->code ? e->code : plan_oom(n, e);
-    d->replace[dz] = n->N + id;
-    d->alias_of[dz] = -1;
-    d->role[prod] = d->role[s] = RW_FOLDED;
-    d->alias_of[prod] = d->alias_of[s] = dz;
-    p->n_folded += 2;
-    return 0;
+    int32_t gone[2] = {prod, s};
+    return take_over(p, n, d, &proto, dz, gone, 2, e);
 }
 
 /* The bias y adds, written over a product's value x: b, or -1. */

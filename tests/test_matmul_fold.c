@@ -60,6 +60,39 @@ static void run(const graph *g, int32_t v, void **vals)
     op_table[n->op]->forward(g, n, in, vals[v]);
 }
 
+/* Every node of g run in index order, the leaves filled first: one value
+ * per node (free_values frees them). */
+static void **run_graph(const graph *g, int64_t bound)
+{
+    void **vals = calloc((size_t)g->n, sizeof *vals);
+    for (int32_t v = 0; v < g->n; v++) {
+        vals[v] = value(g, v);
+        if (g->nodes[v].op == OP_INPUT)
+            fill(g, v, vals[v], bound);
+    }
+    for (int32_t v = 0; v < g->n; v++)
+        if (g->nodes[v].op != OP_INPUT)
+            run(g, v, vals);
+    return vals;
+}
+
+/* a folded product pushed as the plan pushes it (op_matmul builds
+ * products of two inputs): its id, or -1 */
+static int32_t push_folded(graph *g, gnode *proto)
+{
+    uerr e = {0};
+    int32_t id = -1;
+    CHECK_OK(op_table[OP_MATMUL]->infer(g, proto, &e) || graph_push(g, proto, NULL, &id, &e), &e);
+    return id;
+}
+
+static void free_values(const graph *g, void **vals)
+{
+    for (int32_t v = 0; v < g->n; v++)
+        free(vals[v]);
+    free(vals);
+}
+
 /* One case: M rows, K inputs, N units, V symbols; with_bias, act (0,
  * OP_TANH, OP_SIGMOID), stored_t (the table transposed, [V, N]). */
 static int one_case(dtype dt, int64_t M, int64_t K, int64_t N, int64_t V, int with_bias, int act,
@@ -83,32 +116,19 @@ static int one_case(dtype dt, int64_t M, int64_t K, int64_t N, int64_t V, int wi
                    .nin = with_bias ? 5 : 4,
                    .in = {A, Wt, U, idx, b},
                    .ip = {0, 0, act, 1 + stored_t}};
-    /* as the plan pushes it (op_matmul builds products of two inputs) */
-    int32_t F = -1;
-    CHECK_OK(op_table[OP_MATMUL]->infer(&g, &proto, &e) || graph_push(&g, &proto, NULL, &F, &e),
-             &e);
+    int32_t F = push_folded(&g, &proto);
     CHECK(Z >= 0 && F >= 0);
     if (Z < 0 || F < 0) {
         graph_free(&g);
         return 1;
     }
-    void **vals = calloc((size_t)g.n, sizeof *vals);
-    for (int32_t v = 0; v < g.n; v++)
-        vals[v] = value(&g, v);
-    int32_t leaves[] = {A, Wt, U, b, idx};
-    for (int k = 0; k < 5; k++)
-        fill(&g, leaves[k], vals[leaves[k]], V);
-    for (int32_t v = 0; v < g.n; v++)
-        if (g.nodes[v].op != OP_INPUT)
-            run(&g, v, vals);
+    void **vals = run_graph(&g, V);
     size_t bytes = (size_t)(M * N) * dtype_size(dt);
     int same = !memcmp(vals[Z], vals[F], bytes);
     CHECKF(same, "%s M=%lld K=%lld N=%lld bias %d act %d table %s: the folded product differs",
            dtype_name(dt), (long long)M, (long long)K, (long long)N, with_bias, act,
            stored_t ? "transposed" : "as stored");
-    for (int32_t v = 0; v < g.n; v++)
-        free(vals[v]);
-    free(vals);
+    free_values(&g, vals);
     graph_free(&g);
     return !same;
 }
@@ -128,23 +148,13 @@ static int one_back(dtype dt, int64_t M, int64_t K, int64_t N, int grad)
     int32_t Y = op_example_param(&g, shape_2(M, N), &e);
     int32_t D = op_binary(&g, grad, Y, op_add(&g, op_matmul(&g, A, W, 0, 1, &e), Q, &e), &e);
     gnode proto = {.op = OP_MATMUL, .nin = 4, .in = {A, W, Q, Y}, .ip = {0, 1, grad, MM_ADDEND}};
-    int32_t F = -1;
-    CHECK_OK(op_table[OP_MATMUL]->infer(&g, &proto, &e) || graph_push(&g, &proto, NULL, &F, &e),
-             &e);
+    int32_t F = push_folded(&g, &proto);
     CHECK(D >= 0 && F >= 0);
     if (D < 0 || F < 0) {
         graph_free(&g);
         return 1;
     }
-    void **vals = calloc((size_t)g.n, sizeof *vals);
-    for (int32_t v = 0; v < g.n; v++)
-        vals[v] = value(&g, v);
-    int32_t leaves[] = {A, W, Q, Y};
-    for (int k = 0; k < 4; k++)
-        fill(&g, leaves[k], vals[leaves[k]], 0);
-    for (int32_t v = 0; v < g.n; v++)
-        if (g.nodes[v].op != OP_INPUT)
-            run(&g, v, vals);
+    void **vals = run_graph(&g, 0);
     size_t bytes = (size_t)(M * N) * dtype_size(dt);
     int same = !memcmp(vals[D], vals[F], bytes);
     /* over its addend */
@@ -154,9 +164,7 @@ static int one_back(dtype dt, int64_t M, int64_t K, int64_t N, int grad)
     same = same && !memcmp(vals[D], vals[F], bytes);
     CHECKF(same, "%s M=%lld K=%lld N=%lld %s: the folded product differs", dtype_name(dt),
            (long long)M, (long long)K, (long long)N, op_name(grad));
-    for (int32_t v = 0; v < g.n; v++)
-        free(vals[v]);
-    free(vals);
+    free_values(&g, vals);
     graph_free(&g);
     return !same;
 }
