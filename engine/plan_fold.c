@@ -120,11 +120,10 @@ static int fold(plan *p, const plan_needs *n, plan_decisions *d, int32_t prod, i
 /*
  * v = add(X, P) with product P added into X's buffer (plan_inplace.c), X =
  * gather(table, idx) of its own instruction and read by v alone (the
- * step's input): v's instruction becomes the product with X's rows added
- * after it (ops/matmul.c's ip[3]), the same sum, P + X, and X is folded
- * into it. The gather's rows are then read by the product's instruction,
- * ahead of their use (at batch 1 that row was a task of its own on the
- * critical path, a load from a table the step had not touched).
+ * step's input): v's instruction becomes the product, which writes X's
+ * rows and then adds itself into them (ops/matmul.c's ip[3]): the
+ * arithmetic of the two instructions it replaces. X is folded into it.
+ * At batch 1 the gather was a task of its own on the critical path.
  */
 static int fold_gather(plan *p, const plan_needs *n, plan_decisions *d, int32_t v, uerr *e)
 {

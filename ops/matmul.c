@@ -60,9 +60,10 @@ int op_matmul_bias_input(const gnode *n)
 /* a folded input of shape [M, N], as the product's output */
 static int like_output(const graph *g, const gnode *n, int k, int64_t M, int64_t N)
 {
+    if (k < 2 || k >= n->nin)
+        return 0;
     const gnode *x = &g->nodes[n->in[k]];
-    return k < n->nin && x->dt == g->dt && x->shape.rank == 2 && x->shape.dim[0] == M &&
-           x->shape.dim[1] == N;
+    return x->dt == g->dt && x->shape.rank == 2 && x->shape.dim[0] == M && x->shape.dim[1] == N;
 }
 
 static int matmul_infer(const graph *g, gnode *n, uerr *e)
