@@ -11,11 +11,14 @@
 
 #include <math.h>
 
+#include "base/clones.h"
 #include "kernels/vmath.h"
 
-/* z = g * f'(y) elementwise; in[0] = y, in[1] = g */
+/* z = g * f'(y) elementwise; in[0] = y, in[1] = g; compiled for the
+ * widest vector unit (base/clones.h: multiplies and subtractions, each
+ * rounded once, in the order written) */
 #define GRAD_KERNEL(fname, EXPR)                                                                   \
-    static void fname(const graph *g_, const gnode *n, void *const *in, void *out)                 \
+    UNROLL_CLONES static void fname(const graph *g_, const gnode *n, void *const *in, void *out)   \
     {                                                                                              \
         (void)g_;                                                                                  \
         int64_t total = shape_numel(&n->shape);                                                    \

@@ -15,6 +15,8 @@
 
 #include <stdio.h>
 
+#include "base/clones.h"
+
 static int binary_infer(const graph *g, gnode *n, uerr *e)
 {
     const gnode *a = &g->nodes[n->in[0]], *b = &g->nodes[n->in[1]];
@@ -33,9 +35,12 @@ static int binary_infer(const graph *g, gnode *n, uerr *e)
     return 0;
 }
 
-/* z[i] = F(x[i], y[j]), j = i, i mod nb (row vector) or 0 (scalar) */
+/* z[i] = F(x[i], y[j]), j = i, i mod nb (row vector) or 0 (scalar);
+ * compiled for the widest vector unit (base/clones.h: one rounding per
+ * element, so every version gives the same bits): an LSTM's step is
+ * several of these over [B, H] rows */
 #define BINARY_KERNEL(fname, F)                                                                    \
-    static void fname(const graph *g, const gnode *n, void *const *in, void *out)                  \
+    UNROLL_CLONES static void fname(const graph *g, const gnode *n, void *const *in, void *out)    \
     {                                                                                              \
         int64_t total = shape_numel(&n->shape);                                                    \
         int64_t nb = shape_numel(&g->nodes[n->in[1]].shape);                                       \
