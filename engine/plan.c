@@ -11,7 +11,8 @@
  *      topological order of the units (a stacked group is one unit) that
  *      otherwise keeps index order (plan_schedule.c);
  *   4. (EXACT and ALL) in place and accumulate decisions (plan_inplace.c),
- *      then the biases and activations products apply (plan_fold.c);
+ *      then what products' instructions do besides the product
+ *      (plan_fold.c);
  *   5. the program; every buffer's first write and last read; buffers
  *      assigned by a sweep over the program with exact-size free lists
  *      (here). This stage reads the rewrites' plan_decisions only.

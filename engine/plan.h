@@ -28,8 +28,11 @@
  *                product was accumulated into), and then a tanh or
  *                sigmoid in place, are applied by the product's own
  *                instruction: the bias as its kernel stores each element,
- *                the activation before it returns (engine/plan_fold.c):
- *                the same arithmetic, no pass of its own;
+ *                the activation before it returns; under PLAN_FUSE_ALL
+ *                also the gather a product is added into, an activation
+ *                written elsewhere (Elman's h_t) and a step of Elman's
+ *                backward (engine/plan_fold.c): the same arithmetic, no
+ *                pass or instruction of their own;
  *   stacking     (PLAN_FUSE_ALL) T products that read one shared matrix
  *                and a per-step left operand, none depending on another
  *                (the output projection V h_t, its gradient dO_t V), run
@@ -203,7 +206,7 @@ typedef struct plan {
                   of a stack, or another output's alias) */
     /* what the rewrites did, for diagnostics and the benchmark */
     int32_t n_inplace, n_accum, n_stacked, n_stacked_nodes, n_transposed;
-    int32_t n_folded;    /* biases and activations products apply (plan_fold.c) */
+    int32_t n_folded;    /* nodes run by a product's instruction (plan_fold.c) */
     int32_t n_step_sums; /* chains of per-step sums run as sums over steps */
 } plan;
 

@@ -60,6 +60,13 @@ static int32_t view_of(plan *p, const plan_needs *n, int32_t src, uerr *e)
     return plan_vleaf(p, s->shape, (dtype)s->dt, src, n, e);
 }
 
+/* Input in of node now (a global id), as an input of a new node of
+ * p->vg: a vg node's inputs are vg's already; a graph node's are viewed. */
+static int32_t operand(plan *p, const plan_needs *n, int32_t now, int32_t in, uerr *e)
+{
+    return now >= n->N ? in : view_of(p, n, in, e);
+}
+
 /* proto pushed onto p->vg as a product of its own: its id, or -1 */
 static int32_t push_product(plan *p, const plan_needs *n, gnode *proto, uerr *e)
 {
@@ -106,7 +113,7 @@ static int fold(plan *p, const plan_needs *n, plan_decisions *d, int32_t prod, i
                           vg ? pn.ip[3] : 0},
                    .t = n->g->nodes[prod].t};
     for (int k = 0; k < proto.nin; k++)
-        if ((proto.in[k] = vg ? pn.in[k] : view_of(p, n, pn.in[k], e)) < 0)
+        if ((proto.in[k] = operand(p, n, now, pn.in[k], e)) < 0)
             return e->code;
     if (b >= 0 && (proto.in[proto.nin++] = view_of(p, n, b, e)) < 0)
         return e->code;
@@ -141,13 +148,10 @@ static int fold_gather(plan *p, const plan_needs *n, plan_decisions *d, int32_t 
                    .nin = 4,
                    .ip = {pn.ip[0], pn.ip[1], 0, 1 + xn.ip[0]},
                    .t = g->nodes[prod].t};
-    /* a vg node's inputs are vg's already; a graph node's are viewed */
-    for (int k = 0; k < 4; k++) {
-        int vg = k < 2 ? pnow >= n->N : xnow >= n->N;
-        int32_t src = k < 2 ? pn.in[k] : xn.in[k - 2];
-        if ((proto.in[k] = vg ? src : view_of(p, n, src, e)) < 0)
+    for (int k = 0; k < 4; k++)
+        if ((proto.in[k] = k < 2 ? operand(p, n, pnow, pn.in[k], e)
+                                 : operand(p, n, xnow, xn.in[k - 2], e)) < 0)
             return e->code;
-    }
     return take_over(p, n, d, &proto, v, &x, 1, e);
 }
 
@@ -211,9 +215,8 @@ static int fold_back(plan *p, const plan_needs *n, plan_decisions *d, int32_t dz
     int32_t src[4] = {pn.in[0], pn.in[1], sn->in[0] == prod ? sn->in[1] : sn->in[0], y};
     gnode proto = {
         .op = OP_MATMUL, .nin = 4, .ip = {pn.ip[0], pn.ip[1], dn.op, MM_ADDEND}, .t = dn.t};
-    /* a vg product's operands are vg's already; the rest are viewed */
     for (int k = 0; k < 4; k++)
-        if ((proto.in[k] = k < 2 && now >= n->N ? src[k] : view_of(p, n, src[k], e)) < 0)
+        if ((proto.in[k] = k < 2 ? operand(p, n, now, src[k], e) : view_of(p, n, src[k], e)) < 0)
             return e->code;
     int32_t gone[2] = {prod, s};
     return take_over(p, n, d, &proto, dz, gone, 2, e);

@@ -128,7 +128,8 @@ int plan_transposing(const plan_needs *n, plan_decisions *d, plan *p, uerr *e);
 int plan_schedule(const plan_needs *n, plan_decisions *d, plan *p, uerr *e);
 /* In place and accumulate decisions over the scheduled nodes. */
 void plan_in_place(const plan_needs *n, plan_decisions *d, plan *p);
-/* Then the biases and activations their products' instructions apply. */
+/* Then what the products' instructions do besides the product: biases,
+ * activations, gathers, adds, activations' gradients (plan_fold.c). */
 int plan_fold(const plan_needs *n, plan_decisions *d, plan *p, uerr *e);
 
 /* Row runs (plan_rows.c): candidates before the buffers are assigned, the

@@ -24,9 +24,9 @@ static int softmax_infer(const graph *g, gnode *n, uerr *e)
  * The max of each row in lanes: lane l starts from the row's first element
  * and takes elements l+1, l+1+ROW_LANES, ... in order, then the lanes meet
  * in halves (lane l with lane l + w, w = 8, 4, 2, 1), each step the
- * select m = a > m ? a : m. So the vector units
- * run it (one maximum after another was a chain of dependent selects, 3
- * cycles each: two thirds of softmax_xent's time at 65 classes). The value
+ * select m = a > m ? a : m. So the vector units run it (one maximum after
+ * another was a chain of dependent selects, 3 cycles each: two thirds of
+ * softmax_xent's time at 65 classes). The value
  * is the row's maximum, as in one pass; only which zero (-0 or +0) wins a
  * tie between zeros may differ from one pass, and x - max is then +-0, whose
  * exponential is 1 either way. A NaN first element stays the maximum; a
