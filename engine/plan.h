@@ -19,8 +19,8 @@
  *   in place     an elementwise node whose input has no other reader and
  *                the same size writes over that input (add chains, bias,
  *                activation, their gradients);
- *   accumulate   add(s, t) where t is a scatter, gather, row sum or (in
- *                PLAN_FUSE_ALL only) a matrix product read by nothing
+ *   accumulate   add(s, t) where t is a scatter, gather, row sum, loss or
+ *                (in PLAN_FUSE_ALL only) a matrix product read by nothing
  *                else: t is added straight into s's buffer. build_grad's
  *                sum over time of a shared parameter's terms becomes one
  *                buffer that every step's term is added into;
@@ -48,7 +48,9 @@
  *                (a bias's gradient) or scatters (an input weight's
  *                through one-hot inputs) runs as ONE sum over the steps'
  *                stacked rows, split by hidden unit among the threads,
- *                in the same order of additions: the same bits;
+ *                in the same order of additions: the same bits; so does
+ *                the sum of the steps' losses at a row run's batch, its
+ *                steps' losses split among the threads;
  *   transposing  (PLAN_FUSE_ALL) products X W^T of a few rows (batch 1)
  *                that stay one per step (the recurrence) and share a
  *                weight W read a copy W^T made once per run, untransposed,

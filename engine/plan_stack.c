@@ -225,6 +225,11 @@ static int same_add(const graph *g, int32_t v)
 #define CHUNK_BELOW_ROWS 16
 #define CHUNK_MIN_ROWS 128
 
+int stk_lanes_rows(int64_t rows)
+{
+    return rows < CHUNK_BELOW_ROWS;
+}
+
 int32_t stk_chunk_steps(int64_t rows, int32_t ns)
 {
     if (rows >= CHUNK_BELOW_ROWS || rows * ns < 2 * CHUNK_MIN_ROWS)

@@ -55,6 +55,8 @@ int stk_same_add(const graph *g, int32_t v);
  * below a row run's rows, a long sum is cut for the two lanes): ns, one
  * op, unless cut. */
 int32_t stk_chunk_steps(int64_t rows, int32_t ns);
+/* Whether steps of this many rows are below a row run's (two lanes). */
+int stk_lanes_rows(int64_t rows);
 
 /* Chains of per-step row sums or scatters (plan_stack_sum.c). */
 int plan_stack_steps(stk *c, links *L, uerr *e);

@@ -30,17 +30,21 @@
 #include "ops/ops.h"
 
 /* y can stand in a chain whose last term is t0: a row sum (or a scatter
- * into as many columns) of a matrix of t0's shape, read by its add alone */
+ * into as many columns, or a loss over as many classes) of a matrix of
+ * t0's shape, read by its add alone */
 static int term_ok(const stk *c, int32_t y, int32_t t0)
 {
     const graph *g = c->n->g;
     const gnode *tn = &g->nodes[y], *f = &g->nodes[t0];
-    if (tn->op != f->op || (tn->op != OP_SUM && tn->op != OP_SCATTER) || tn->ip[1] ||
+    if (tn->op != f->op ||
+        (tn->op != OP_SUM && tn->op != OP_SCATTER && tn->op != OP_SOFTMAX_XENT) || tn->ip[1] ||
         c->n->nread[y] != 1 || c->n->isout[y] || c->d->role[y] != RW_NODE)
         return 0;
     const gnode *x = &g->nodes[tn->in[0]];
     if (x->shape.rank != 2 || !shape_equal(&x->shape, &g->nodes[f->in[0]].shape))
         return 0;
+    if (tn->op == OP_SOFTMAX_XENT)
+        return !stk_lanes_rows(x->shape.dim[0]);
     return tn->op == OP_SUM ? tn->ip[0] == 0 && tn->shape.rank == 1 : tn->ip[0] == f->ip[0];
 }
 
@@ -89,7 +93,8 @@ static void reverse(int32_t *a, int32_t n)
 static int link_terms(stk *c, links *L, chain *ch, int *rev, uerr *e)
 {
     const graph *g = c->n->g;
-    int scatter = g->nodes[ch->terms[0]].op == OP_SCATTER;
+    /* a scatter's indices, a loss's targets */
+    int scatter = g->nodes[ch->terms[0]].op != OP_SUM;
     for (int32_t i = 0; i < ch->nt; i++) {
         const gnode *tn = &g->nodes[ch->terms[i]];
         ch->g[i] = stk_member(c, L, tn->in[0], e);
@@ -127,7 +132,9 @@ static int32_t chain_op(stk *c, links *L, const chain *ch, int32_t m0, int32_t n
         vop = op_sum_steps(&p->vg, gv, R, rev, e);
     } else if (gv >= 0) {
         int32_t iv = stk_vleaf(c, L, shape_1(R * n), DT_I32, ch->x[m0], e);
-        vop = iv < 0 ? -1 : op_scatter_steps(&p->vg, gv, iv, t0->ip[0], R, rev, e);
+        vop = iv < 0                      ? -1
+              : t0->op == OP_SOFTMAX_XENT ? op_xent_steps(&p->vg, gv, iv, R, rev, e)
+                                          : op_scatter_steps(&p->vg, gv, iv, t0->ip[0], R, rev, e);
     }
     if (vop < 0 || plan_vnode(p, vop, -1, c->n, e) || stk_cover(c, L, e))
         return e->code ? -1 : (plan_oom(c->n, e), -1);

@@ -18,6 +18,8 @@
 
 #include "base/clones.h"
 
+#include "kernels/cpu.h"
+#include "kernels/pool.h"
 #include "kernels/vmath.h"
 
 static int xent_check(const graph *g, gnode *n, uerr *e)
@@ -44,6 +46,9 @@ static int xent_infer(const graph *g, gnode *n, uerr *e)
 {
     if (xent_check(g, n, e))
         return e->code;
+    const gnode *l = &g->nodes[n->in[0]];
+    if (n->ip[1] && (l->shape.rank != 2 || n->ip[1] < 0 || l->shape.dim[0] % n->ip[1]))
+        return op_shape_error(g, n, e, "a sum over steps takes logits of whole steps");
     n->dt = (uint8_t)g->dt;
     n->shape = shape_0();
     return 0;
@@ -86,16 +91,13 @@ UNROLL_CLONES static void row_sums(dtype dt, const void *z, int64_t R, int64_t N
     });
 }
 
-/* logits [R, N], targets [R] -> scalar */
-static void xent_forward(const graph *g, const gnode *n, void *const *in, void *out)
+/* The loss of rows x [R, N] with targets tg [R], in double: each row's
+ * added in row order. */
+static double xent_loss(dtype dt, const void *xv, const int32_t *tg, int64_t R, int64_t N)
 {
-    const gnode *l = &g->nodes[n->in[0]];
-    int64_t N = l->shape.dim[l->shape.rank - 1];
-    int64_t R = shape_numel(&l->shape) / N;
-    const int32_t *tg = in[1];
-    DT_EACH_REAL(n->dt, T, {
-        const T *x = in[0];
-        double loss = 0;
+    double loss = 0;
+    DT_EACH_REAL(dt, T, {
+        const T *x = xv;
         T buf[XENT_CHUNK], mxs[XENT_CHUNK];
         /* short rows: several rows' exponentials in one vector call (a row
          * of 65 would leave most of its last vector empty); a long row in
@@ -104,12 +106,12 @@ static void xent_forward(const graph *g, const gnode *n, void *const *in, void *
         double sums[XENT_CHUNK];
         for (int64_t r0 = 0; per && r0 < R; r0 += per) {
             int64_t nr = R - r0 < per ? R - r0 : per;
-            op_rows_minus_max((dtype)n->dt, x + r0 * N, buf, nr, N, mxs);
-            if (n->dt == DT_F32)
+            op_rows_minus_max(dt, x + r0 * N, buf, nr, N, mxs);
+            if (dt == DT_F32)
                 vm_exp_f32((const float *)buf, (float *)buf, nr * N);
             else
                 vm_exp_f64((const double *)buf, (double *)buf, nr * N);
-            row_sums((dtype)n->dt, buf, nr, N, sums);
+            row_sums(dt, buf, nr, N, sums);
             for (int64_t i = 0; i < nr; i++) {
                 int64_t r = r0 + i;
                 if (tg[r] >= 0)
@@ -128,7 +130,7 @@ static void xent_forward(const graph *g, const gnode *n, void *const *in, void *
                 int64_t nj = N - j0 < XENT_CHUNK ? N - j0 : XENT_CHUNK;
                 for (int64_t j = 0; j < nj; j++)
                     buf[j] = xr[j0 + j] - mx;
-                if (n->dt == DT_F32)
+                if (dt == DT_F32)
                     vm_exp_f32((const float *)buf, (float *)buf, nj);
                 else
                     vm_exp_f64((const double *)buf, (double *)buf, nj);
@@ -137,7 +139,97 @@ static void xent_forward(const graph *g, const gnode *n, void *const *in, void *
             }
             loss += (double)mx + log(s) - (double)xr[tg[r]];
         }
-        *(T *)out = (T)loss;
+    });
+    return loss;
+}
+
+/*
+ * A sum over steps (ip[1] rows a step, ip[2] = 1: the last step first):
+ * the plan's stacked form of the chain l_a + l_b + ... of per-step losses
+ * (engine/plan_stack_sum.c), with its bits: each step's loss as the
+ * per-step op computes it, rounded to the dtype, then added to the chain
+ * in turn. The steps' losses are computed XENT_STEPS at a time, split
+ * among the kernels' threads (a step's loss does not depend on the split),
+ * then added in order. At S2 the 64 per-step losses had run one after the
+ * other on one thread, 2.5% of a step.
+ */
+#define XENT_STEPS 256
+#define XENT_STEPS_MIN_WORK (1 << 17) /* elements: below, one thread (reduce.c) */
+
+typedef struct xent_job {
+    dtype dt;
+    const char *x;
+    const int32_t *tg;
+    int64_t R, N, nsteps, s0, ns;
+    int rev, nparts;
+    double *loss; /* [ns]: steps s0 .. s0+ns-1 in the chain's order */
+} xent_job;
+
+static void xent_steps_part(void *ctx, int part, int thread)
+{
+    (void)thread;
+    const xent_job *j = ctx;
+    size_t es = dtype_size(j->dt);
+    for (int64_t k = j->ns * part / j->nparts; k < j->ns * (part + 1) / j->nparts; k++) {
+        int64_t st = j->s0 + k, m = j->rev ? j->nsteps - 1 - st : st;
+        j->loss[k] =
+            xent_loss(j->dt, j->x + (size_t)(m * j->R * j->N) * es, j->tg + m * j->R, j->R, j->N);
+    }
+}
+
+static void xent_steps(const graph *g, const gnode *n, void *const *in, void *out, int acc)
+{
+    const gnode *l = &g->nodes[n->in[0]];
+    double loss[XENT_STEPS];
+    xent_job j = {.dt = (dtype)n->dt,
+                  .x = in[0],
+                  .tg = in[1],
+                  .R = n->ip[1],
+                  .N = l->shape.dim[1],
+                  .rev = n->ip[2] != 0,
+                  .loss = loss};
+    j.nsteps = l->shape.dim[0] / j.R;
+    DT_EACH_REAL(n->dt, T, {
+        T a = acc ? *(T *)out : 0;
+        for (j.s0 = 0; j.s0 < j.nsteps; j.s0 += XENT_STEPS) {
+            j.ns = j.nsteps - j.s0 < XENT_STEPS ? j.nsteps - j.s0 : XENT_STEPS;
+            j.nparts = j.ns * j.R * j.N < XENT_STEPS_MIN_WORK ? 1 : cpu_threads();
+            j.nparts = j.nparts > j.ns ? (int)j.ns : j.nparts;
+            pool_for(pool_class("stacked step sums"), j.nparts, xent_steps_part, &j);
+            for (int64_t k = 0; k < j.ns; k++)
+                a = j.s0 + k || acc ? a + (T)loss[k] : (T)loss[k];
+        }
+        *(T *)out = a;
+    });
+}
+
+/* logits [R, N], targets [R] -> scalar */
+static void xent_forward(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    if (n->ip[1]) {
+        xent_steps(g, n, in, out, 0);
+        return;
+    }
+    const gnode *l = &g->nodes[n->in[0]];
+    int64_t N = l->shape.dim[l->shape.rank - 1];
+    DT_EACH_REAL(n->dt, T, {
+        *(T *)out = (T)xent_loss((dtype)n->dt, in[0], in[1], shape_numel(&l->shape) / N, N);
+    });
+}
+
+/* out += the loss, as add(out, loss) would; a sum over steps goes on with
+ * the chain in out (a chunk of a chain cut in the plan) */
+static void xent_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    if (n->ip[1]) {
+        xent_steps(g, n, in, out, 1);
+        return;
+    }
+    const gnode *l = &g->nodes[n->in[0]];
+    int64_t N = l->shape.dim[l->shape.rank - 1];
+    DT_EACH_REAL(n->dt, T, {
+        T v = (T)xent_loss((dtype)n->dt, in[0], in[1], shape_numel(&l->shape) / N, N);
+        *(T *)out = *(T *)out + v;
     });
 }
 
@@ -263,6 +355,7 @@ static unsigned xent_grad_rows(const graph *g, const gnode *n)
 const op_def op_def_SOFTMAX_XENT = {.arity = 2,
                                     .infer = xent_infer,
                                     .forward = xent_forward,
+                                    .accumulate = xent_accumulate,
                                     .bprop = xent_bprop,
                                     .example = xent_example};
 static int32_t xent_grad_example(graph *g, uerr *e)

@@ -279,6 +279,15 @@ int32_t op_sum_steps(graph *g, int32_t a, int64_t rows, int reverse, uerr *e)
     return op_build(g, n, e);
 }
 
+int32_t op_xent_steps(graph *g, int32_t logits, int32_t targets, int64_t rows, int reverse, uerr *e)
+{
+    int32_t in[2] = {logits, targets};
+    gnode n = proto_of(OP_SOFTMAX_XENT, 2, in);
+    n.ip[1] = rows;
+    n.ip[2] = reverse != 0;
+    return op_build(g, n, e);
+}
+
 int32_t op_scatter_steps(graph *g, int32_t a, int32_t idx, int64_t ncols, int64_t rows, int reverse,
                          uerr *e)
 {

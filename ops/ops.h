@@ -171,6 +171,10 @@ int32_t op_scatter(graph *g, int32_t rows, int32_t idx, int64_t ncols, uerr *e);
 int32_t op_sum_steps(graph *g, int32_t a, int64_t rows, int reverse, uerr *e);
 int32_t op_scatter_steps(graph *g, int32_t a, int32_t idx, int64_t ncols, int64_t rows, int reverse,
                          uerr *e);
+/* softmax_xent(l_a, t_a) + softmax_xent(l_b, t_b) + ... likewise, over
+ * steps of logits [S * rows, N] and their targets [S * rows] */
+int32_t op_xent_steps(graph *g, int32_t logits, int32_t targets, int64_t rows, int reverse,
+                      uerr *e);
 /* Their split: parts for ncols columns over work elements added, and the
  * first column of part k of n (any split gives the same bits). */
 int op_steps_parts(int64_t ncols, int64_t work);

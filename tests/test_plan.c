@@ -825,67 +825,100 @@ static void test_step_sums_chunked_same_bits(void)
 
 /*
  * The ops alone, against PLAN_FUSE_NONE's per-step kernels: two chains
- * of row sums and two of scatters over the same 9 steps, one adding them
- * first to last and one last to first, so that one sum over steps reads
- * its stacked rows backwards; odd sizes (units not a multiple of 16),
- * padding ids (-1), ids repeated within and across steps, 3 threads. A
- * scatter into 7 columns adds along units in its scratch; into 1500 in
- * float64, too many for the scratch, it adds into the output's columns.
+ * each of row sums, of scatters and of losses over the same 9 steps, one
+ * adding them first to last and one last to first, so that one sum over
+ * steps reads its stacked rows backwards; odd sizes (units not a multiple
+ * of 16), padding ids (-1), ids repeated within and across steps, 3
+ * threads. A scatter into 7 columns adds along units in its scratch; into
+ * 1500 in float64, too many for the scratch, it adds into the output's
+ * columns. The losses' chain cut in two (the lanes' chunks: the second
+ * part going on with the first's sum) keeps its bits too.
  */
 static void test_step_sums_ops(void)
 {
-    enum { S = 9, R = 150, H = 101 }; /* 3 parts: 2^17 elements at least */
+    enum { S = 9, R = 150, H = 101, CUT = 4 }; /* 3 parts: 2^17 elements at least */
     int was = cpu_set_threads(3);
     for (int f32 = 0; f32 < 4; f32++) {
         dtype dt = f32 & 1 ? DT_F32 : DT_F64;
+        size_t es = dtype_size(dt);
         int64_t V = f32 & 2 ? 1500 : 7;
         uerr e = {0};
         graph g;
         CHECK_OK(graph_init(&g, dt, &e), &e);
-        int32_t G[S], X[S], out[4];
+        int32_t G[S], X[S], Y[S], out[6], L[2], T[2];
         for (int t = 0; t < S; t++) {
             CHECK_OK(graph_leaf(&g, "g", dt, shape_2(R, H), NODE_DATA, t, &G[t], &e), &e);
             CHECK_OK(graph_leaf(&g, "x", DT_I32, shape_1(R), NODE_DATA, t, &X[t], &e), &e);
+            CHECK_OK(graph_leaf(&g, "y", DT_I32, shape_1(R), NODE_DATA, t, &Y[t], &e), &e);
             g.nodes[X[t]].ip[0] = V;
+            g.nodes[Y[t]].ip[0] = H;
         }
-        for (int k = 0; k < 4; k++) {
+        /* the losses' steps stacked, in two parts */
+        for (int k = 0; k < 2; k++) {
+            int64_t rows = (k ? S - CUT : CUT) * R;
+            CHECK_OK(graph_leaf(&g, "l", dt, shape_2(rows, H), NODE_DATA, -1, &L[k], &e), &e);
+            CHECK_OK(graph_leaf(&g, "t", DT_I32, shape_1(rows), NODE_DATA, -1, &T[k], &e), &e);
+        }
+        for (int k = 0; k < 6; k++) {
             out[k] = -1;
             for (int i = 0; i < S; i++) {
                 int t = k & 1 ? S - 1 - i : i;
-                int32_t term = k < 2 ? op_sum(&g, G[t], 0, &e) : op_scatter(&g, G[t], X[t], V, &e);
+                int32_t term = k < 2   ? op_sum(&g, G[t], 0, &e)
+                               : k < 4 ? op_scatter(&g, G[t], X[t], V, &e)
+                                       : op_softmax_xent(&g, G[t], Y[t], &e);
                 out[k] = grad_sum_append(&g, out[k], term, &e);
             }
             CHECK(out[k] >= 0);
         }
+        int32_t q0 = op_xent_steps(&g, L[0], T[0], R, 0, &e),
+                q1 = op_xent_steps(&g, L[1], T[1], R, 0, &e);
+        CHECK_OK(q0 < 0 || q1 < 0, &e);
+        if (check_failed_)
+            return;
         lcg = 3;
         void **vals = random_leaves(&g, urand);
         for (int t = 0; t < S; t++)
             for (int r = 0; r < R; r++) {
-                int32_t *x = vals[X[t]];
+                int32_t *x = vals[X[t]], *y = vals[Y[t]];
                 x[r] = r % 11 == 3 ? -1 : r % 3 == 1 ? 5 : x[r];
+                y[r] = r % 13 == 5 ? -1 : y[r];
                 if (dt == DT_F32)
                     for (int j = 0; j < H; j++)
                         ((float *)vals[G[t]])[r * H + j] = (float)((double *)vals[G[t]])[r * H + j];
             }
+        for (int t = 0; t < S; t++) {
+            int k = t >= CUT, t0 = k ? t - CUT : t;
+            memcpy((char *)vals[L[k]] + (size_t)t0 * R * H * es, vals[G[t]], (size_t)R * H * es);
+            memcpy((int32_t *)vals[T[k]] + t0 * R, vals[Y[t]], R * sizeof(int32_t));
+        }
         const plan_options po[2] = {{.fuse = PLAN_FUSE_NONE}, {.fuse = PLAN_FUSE_ALL}};
         plan p[2];
         exec x[2];
         for (int l = 0; l < 2; l++) {
-            CHECK_OK(plan_build(&g, out, 4, &po[l], &p[l], &e), &e);
+            CHECK_OK(plan_build(&g, out, 6, &po[l], &p[l], &e), &e);
             CHECK_OK(exec_init(&x[l], &g, &p[l], &e), &e);
             for (int t = 0; t < S; t++) {
                 exec_bind(&x[l], G[t], vals[G[t]]);
                 exec_bind(&x[l], X[t], vals[X[t]]);
+                exec_bind(&x[l], Y[t], vals[Y[t]]);
             }
             CHECK_OK(exec_run(&x[l], &e), &e);
         }
-        CHECKF(p[1].n_step_sums == 4, "%s: %d sums over steps", dtype_name(dt), p[1].n_step_sums);
-        for (int k = 0; k < 4; k++) {
-            size_t bytes = (size_t)shape_numel(&g.nodes[out[k]].shape) * dtype_size(dt);
+        CHECKF(p[1].n_step_sums == 6, "%s: %d sums over steps", dtype_name(dt), p[1].n_step_sums);
+        static const char *const kinds[3] = {"sum", "scatter", "loss"};
+        for (int k = 0; k < 6; k++) {
+            size_t bytes = (size_t)shape_numel(&g.nodes[out[k]].shape) * es;
             CHECKF(!memcmp(exec_value(&x[0], out[k]), exec_value(&x[1], out[k]), bytes),
                    "%s V=%lld: %s chain %d differs from the per-step kernels", dtype_name(dt),
-                   (long long)V, k < 2 ? "sum" : "scatter", k);
+                   (long long)V, kinds[k / 2], k);
         }
+        double cut = 0;
+        void *in0[2] = {vals[L[0]], vals[T[0]]}, *in1[2] = {vals[L[1]], vals[T[1]]};
+        op_table[OP_SOFTMAX_XENT]->forward(&g, &g.nodes[q0], in0, &cut);
+        op_accumulate_fn(OP_SOFTMAX_XENT)(&g, &g.nodes[q1], in1, &cut);
+        CHECKF(!memcmp(&cut, exec_value(&x[0], out[4]), es),
+               "%s: the losses' chain cut in two differs from the per-step kernels",
+               dtype_name(dt));
         for (int l = 0; l < 2; l++) {
             exec_free(&x[l]);
             plan_free(&p[l]);
