@@ -242,22 +242,46 @@ static int32_t bias_of(const graph *g, int32_t y, int32_t x)
  * the same c. The product adds c as it stores, and each add's value is
  * its step's rows of the stack (the loss reads the logits there).
  */
-static int fold_group(const plan_needs *n, plan_decisions *d, plan *p, rw_group *gr,
-                      const int32_t *reader, uerr *e)
+int32_t plan_group_bias(const plan_needs *n, const plan_decisions *d, const plan *p,
+                        const rw_group *gr, const int32_t *reader)
 {
-    const graph *g = n->g;
+    const gnode *pn = &p->vg.nodes[gr->vop];
+    if (n->no_folds || pn->nin > 2 || pn->op != OP_MATMUL)
+        return -1;
     int32_t b = -1;
     for (int32_t k = 0; k < gr->n; k++) {
         int32_t m = d->members[gr->first + k], y = m < n->N ? reader[m] : -1;
-        int32_t c = y < 0 ? -1 : bias_of(g, y, m);
+        int32_t c = y < 0 ? -1 : bias_of(n->g, y, m);
         if (c < 0 || (b >= 0 && c != b) || d->role[y] != RW_NODE || d->alias_of[y] >= 0 ||
             d->accum_of[y] >= 0 || plan_linked(d, y))
-            return 0;
+            return -1;
         b = c;
     }
-    const gnode pn = p->vg.nodes[gr->vop];
-    if (b < 0 || pn.nin > 2 || pn.op != OP_MATMUL)
+    return b;
+}
+
+int32_t *plan_readers(const plan_needs *n)
+{
+    const graph *g = n->g;
+    int32_t *reader = malloc((size_t)n->N * sizeof *reader);
+    if (!reader)
+        return NULL;
+    for (int32_t v = 0; v < n->N; v++)
+        reader[v] = -1;
+    for (int32_t v = 0; v < n->N; v++)
+        for (int k = 0; n->need[v] == RW_COMPUTED && k < g->nodes[v].nin; k++)
+            if (n->nread[g->nodes[v].in[k]] == 1 && !n->isout[g->nodes[v].in[k]])
+                reader[g->nodes[v].in[k]] = v;
+    return reader;
+}
+
+static int fold_group(const plan_needs *n, plan_decisions *d, plan *p, rw_group *gr,
+                      const int32_t *reader, uerr *e)
+{
+    int32_t b = plan_group_bias(n, d, p, gr, reader);
+    if (b < 0)
         return 0;
+    const gnode pn = p->vg.nodes[gr->vop];
     gnode proto = pn;
     proto.nin = 3;
     int32_t id = (proto.in[2] = view_of(p, n, b, e)) < 0 ? -1 : push_product(p, n, &proto, e);
@@ -278,16 +302,9 @@ int plan_fold(const plan_needs *n, plan_decisions *d, plan *p, uerr *e)
     const graph *g = n->g;
     if (n->no_folds)
         return 0;
-    /* each node's only reader, if it has one */
-    int32_t *reader = malloc((size_t)n->N * sizeof *reader);
+    int32_t *reader = plan_readers(n);
     if (!reader)
         return plan_oom(n, e);
-    for (int32_t v = 0; v < n->N; v++)
-        reader[v] = -1;
-    for (int32_t v = 0; v < n->N; v++)
-        for (int k = 0; n->need[v] == RW_COMPUTED && k < g->nodes[v].nin; k++)
-            if (n->nread[g->nodes[v].in[k]] == 1 && !n->isout[g->nodes[v].in[k]])
-                reader[g->nodes[v].in[k]] = v;
     int rc = 0;
     for (int32_t k = 0; !rc && k < d->ngroups; k++)
         rc = fold_group(n, d, p, &d->groups[k], reader, e);

@@ -131,6 +131,13 @@ void plan_in_place(const plan_needs *n, plan_decisions *d, plan *p);
 /* Then what the products' instructions do besides the product: biases,
  * activations, gathers, adds, activations' gradients (plan_fold.c). */
 int plan_fold(const plan_needs *n, plan_decisions *d, plan *p, uerr *e);
+/* Each node's only reader, or -1 (malloc'd; NULL when out of memory). */
+int32_t *plan_readers(const plan_needs *n);
+/* The bias plan_fold will add in group gr's stacked product: every
+ * step's rows read alone by add(O_t, c), c the same; the add's value is
+ * then its step's rows of the product's stack. c, or -1. */
+int32_t plan_group_bias(const plan_needs *n, const plan_decisions *d, const plan *p,
+                        const rw_group *gr, const int32_t *reader);
 
 /* Row runs (plan_rows.c): candidates before the buffers are assigned, the
  * last instruction of the run holding instruction i (i itself outside

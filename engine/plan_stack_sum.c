@@ -86,18 +86,71 @@ static void reverse(int32_t *a, int32_t n)
     }
 }
 
+/* The group whose members include m, or NULL. */
+static const rw_group *group_of(const plan_decisions *d, int32_t m)
+{
+    for (int32_t k = 0; k < d->ngroups; k++)
+        for (int32_t i = 0; i < d->groups[k].n; i++)
+            if (d->members[d->groups[k].first + i] == m)
+                return &d->groups[k];
+    return NULL;
+}
+
+/* The rows each loss of ch reads, into ch->g: its logits, or, where
+ * plan_fold is to add the output projection's bias in its stacked product
+ * (plan_group_bias: every step's rows O_t read alone by add(O_t, c)), the
+ * product's rows O_t, whose stack then holds the logits. Linking the adds
+ * would keep that fold from happening: it folds only adds not linked.
+ * mark: N zeros, left so. */
+static void loss_rows(const stk *c, const int32_t *reader, uint8_t *mark, chain *ch)
+{
+    const graph *g = c->n->g;
+    const plan_decisions *d = c->d;
+    for (int32_t i = 0; i < ch->nt; i++)
+        ch->g[i] = g->nodes[ch->terms[i]].in[0];
+    int32_t m0 = -1;
+    for (int k = 0; k < 2 && m0 < 0; k++) {
+        int32_t a = g->nodes[ch->g[0]].in[k];
+        m0 = g->nodes[ch->g[0]].op == OP_ADD && d->role[a] == RW_GROUPED ? a : -1;
+    }
+    const rw_group *gr = m0 < 0 ? NULL : group_of(d, m0);
+    if (!gr || gr->n != ch->nt || plan_group_bias(c->n, d, c->p, gr, reader) < 0)
+        return;
+    for (int32_t k = 0; k < gr->n; k++)
+        mark[d->members[gr->first + k]] = 1;
+    int all = 1;
+    for (int32_t i = 0; i < ch->nt && all; i++) {
+        const gnode *y = &g->nodes[ch->g[i]];
+        int32_t m = mark[y->in[0]] && reader[y->in[0]] == ch->g[i] ? y->in[0] : y->in[1];
+        all = mark[m] && reader[m] == ch->g[i];
+    }
+    for (int32_t k = 0; k < gr->n; k++)
+        mark[d->members[gr->first + k]] = 0;
+    for (int32_t i = 0; i < ch->nt && all; i++) {
+        const gnode *y = &g->nodes[ch->g[i]];
+        ch->g[i] =
+            reader[y->in[0]] == ch->g[i] && d->role[y->in[0]] == RW_GROUPED ? y->in[0] : y->in[1];
+    }
+}
+
 /* Links the terms' matrices (and indices) in memory, last term first
  * (the order the walk found them in: the op then reads the steps from the
  * last in memory) or else first term first. 0 and *rev set when linked, 1
  * when neither order can be, -1 on an error. */
-static int link_terms(stk *c, links *L, chain *ch, int *rev, uerr *e)
+static int link_terms(stk *c, links *L, const int32_t *reader, uint8_t *mark, chain *ch, int *rev,
+                      uerr *e)
 {
     const graph *g = c->n->g;
     /* a scatter's indices, a loss's targets */
     int scatter = g->nodes[ch->terms[0]].op != OP_SUM;
+    if (g->nodes[ch->terms[0]].op == OP_SOFTMAX_XENT)
+        loss_rows(c, reader, mark, ch);
+    else
+        for (int32_t i = 0; i < ch->nt; i++)
+            ch->g[i] = g->nodes[ch->terms[i]].in[0];
     for (int32_t i = 0; i < ch->nt; i++) {
         const gnode *tn = &g->nodes[ch->terms[i]];
-        ch->g[i] = stk_member(c, L, tn->in[0], e);
+        ch->g[i] = stk_member(c, L, ch->g[i], e);
         ch->x[i] = scatter ? stk_member(c, L, tn->in[1], e) : 0;
         if (ch->g[i] < 0 || ch->x[i] < 0)
             return e->code ? -1 : 1;
@@ -187,11 +240,12 @@ int plan_stack_steps(stk *c, links *L, uerr *e)
     const graph *g = c->n->g;
     int32_t N = c->n->N;
     size_t sz = (size_t)N + 1;
-    uint8_t *inner = calloc(sz, 1);
+    uint8_t *inner = calloc(sz, 1), *mark = calloc(sz, 1);
+    int32_t *reader = plan_readers(c->n);
     chain ch = {malloc(sz * sizeof(int32_t)), malloc(sz * sizeof(int32_t)), 0, 0,
                 malloc(sz * sizeof(int32_t)), malloc(sz * sizeof(int32_t))};
     int rc = 0;
-    if (!inner || !ch.adds || !ch.terms || !ch.g || !ch.x) {
+    if (!inner || !mark || !reader || !ch.adds || !ch.terms || !ch.g || !ch.x) {
         rc = plan_oom(c->n, e);
         goto out;
     }
@@ -207,7 +261,7 @@ int plan_stack_steps(stk *c, links *L, uerr *e)
             walk(c, inner, top, &ch))
             continue;
         int rev = 0;
-        int r = link_terms(c, L, &ch, &rev, e);
+        int r = link_terms(c, L, reader, mark, &ch, &rev, e);
         if (r < 0)
             rc = e->code;
         else if (r == 0)
@@ -215,6 +269,8 @@ int plan_stack_steps(stk *c, links *L, uerr *e)
     }
 out:
     free(inner);
+    free(mark);
+    free(reader);
     free(ch.adds);
     free(ch.terms);
     free(ch.g);
