@@ -29,7 +29,7 @@ typedef struct gemm_variant {
     int mr, nr;
     void (*block)(int ta, int64_t K, const void *A, int64_t lda, int64_t i0, int64_t i1,
                   const void *pb, int64_t p0, int64_t p1, int64_t N, void *C, int64_t ldc, int acc,
-                  const void *apk, const void *bias);
+                  const void *apk, const void *bias, const void *addend);
     void (*pack)(int tb, int64_t K, const void *B, int64_t ldb, int64_t N, int64_t p0, int64_t p1,
                  void *dst);
     void (*pack_at)(int64_t K, const void *A, int64_t lda, int64_t i0, int64_t i1, void *dst);
@@ -265,6 +265,7 @@ typedef struct gemm_job {
     int64_t blk;        /* panels packed at a time */
     const char *kept;   /* all panels of op(B), packed before the call, or NULL */
     const char *bias;   /* C's columns' bias (gemm_opts), or NULL */
+    const char *addend; /* read for C when accumulating (gemm_opts), or NULL */
 } gemm_job;
 
 /* rows r0 .. r1-1 by columns j0 .. j1-1 through the reference loop */
@@ -274,6 +275,10 @@ static void gemm_ref_part(const gemm_job *j, int64_t r0, int64_t r1, int64_t j0,
     const char *b = j->B + (size_t)(j->tb ? j0 * j->ldb : j0) * j->es;
     char *c = j->C + (size_t)(r0 * j->ldc + j0) * j->es;
     const char *bias = j->bias ? j->bias + (size_t)j0 * j->es : NULL;
+    if (j->addend)
+        for (int64_t r = r0; r < r1; r++)
+            memcpy(j->C + (size_t)(r * j->ldc + j0) * j->es,
+                   j->addend + (size_t)(r * j->ldc + j0) * j->es, (size_t)(j1 - j0) * j->es);
     if (j->es == 4)
         gemm_ref_f32(j->ta, j->tb, r1 - r0, j1 - j0, j->K, (const float *)a, j->lda,
                      (const float *)b, j->ldb, (float *)c, j->ldc, j->acc, (const float *)bias);
@@ -340,7 +345,7 @@ static void gemm_part(void *ctx, int part, int thread)
             if (abuf)
                 v->pack_at(j->K, j->A, j->lda, i, ie, abuf);
             v->block(j->ta, j->K, j->A, j->lda, i, ie, pb, p, pe, j->N, j->C, j->ldc, j->acc, abuf,
-                     j->bias);
+                     j->bias, j->addend);
         }
     }
 }
@@ -656,6 +661,7 @@ static int gemm_shared(gemm_job *j, int cls)
         s.B = j->B + (size_t)(j->tb ? c0 * j->ldb : c0) * j->es;
         s.C = j->C + (size_t)c0 * j->es;
         s.bias = j->bias ? j->bias + (size_t)c0 * j->es : NULL;
+        s.addend = j->addend ? j->addend + (size_t)c0 * j->es : NULL;
         s.N = j->N - c0 < (b1 - b0) * j->v->nr ? j->N - c0 : (b1 - b0) * j->v->nr;
         s.npan = b1 - b0;
         s.tm = nth < s.mpan ? nth : s.mpan;
@@ -688,7 +694,8 @@ static void gemm_run(size_t es, int ta, int tb, int64_t M, int64_t N, int64_t K,
                   .A = A,
                   .B = B,
                   .C = C,
-                  .bias = o ? o->bias : NULL};
+                  .bias = o ? o->bias : NULL,
+                  .addend = o && acc && o->addend != C ? o->addend : NULL};
     if (K <= 0) {
         /* an empty sum is +0; added to C it leaves C as it is (x + 0 = x,
          * -0 + +0 = +0 as in the reference) */

@@ -14,7 +14,8 @@
  *
  *   s = 0; for k = 0 .. K-1: s = fma(op(A)[i,k], op(B)[k,j], s);
  *   C[i,j] = s            (acc = 0)
- *   C[i,j] = C[i,j] + s   (acc = 1: the finished product added once)
+ *   C[i,j] = C[i,j] + s   (acc = 1: the finished product added once;
+ *                          or addend[i,j] + s, gemm_opts)
  *   C[i,j] = C[i,j] + bias[j]   (a bias, gemm_opts: the add after a
  *                                product, done as each tile is stored)
  *
@@ -56,6 +57,9 @@ typedef struct gemm_opts {
     const void *bkey;
     int bconst;
     const void *bias; /* [N] added to each row of C at the end, or NULL */
+    /* with acc: C = addend + op(A) op(B), the addend laid out as C (ldc)
+     * and read in C's stead, as if copied into C first; or NULL */
+    const void *addend;
 } gemm_opts;
 
 void gemm_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,

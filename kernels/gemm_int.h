@@ -33,7 +33,7 @@
  */
 static inline __attribute__((always_inline)) void
 GFN(tile)(const int mr, const int ta, const int nv, int64_t K, const ST *a, int64_t lda,
-          const ST *pb, ST *C, int64_t ldc, int nc, int acc, const ST *bias)
+          const ST *pb, ST *C, int64_t ldc, int nc, int acc, const ST *bias, const ST *ad)
 {
     VT c[MR][NV];
     for (int r = 0; r < mr; r++)
@@ -49,11 +49,13 @@ GFN(tile)(const int mr, const int ta, const int nv, int64_t K, const ST *a, int6
                 c[r][v] = FMA(x, b[v], c[r][v]);
         }
     }
+    /* what is accumulated onto: C, or the addend in its stead */
+    const ST *q = ad ? ad : C;
     if (nc == NR) {
         for (int r = 0; r < mr; r++)
             for (int v = 0; v < NV; v++) {
                 ST *p = C + r * ldc + v * W;
-                VT x = acc ? ADD(LOAD(p), c[r][v]) : c[r][v];
+                VT x = acc ? ADD(LOAD(q + r * ldc + v * W), c[r][v]) : c[r][v];
                 STORE(p, bias ? ADD(x, LOAD(bias + v * W)) : x);
             }
         return;
@@ -64,7 +66,7 @@ GFN(tile)(const int mr, const int ta, const int nv, int64_t K, const ST *a, int6
             STORE(tmp + v * W, c[r][v]);
         ST *p = C + r * ldc;
         for (int j = 0; j < nc; j++) {
-            ST x = acc ? p[j] + tmp[j] : tmp[j];
+            ST x = acc ? q[r * ldc + j] + tmp[j] : tmp[j];
             p[j] = bias ? x + bias[j] : x;
         }
     }
@@ -73,13 +75,13 @@ GFN(tile)(const int mr, const int ta, const int nv, int64_t K, const ST *a, int6
 #define GEMM_TILE_CASE(mr)                                                                         \
     case mr:                                                                                       \
         if (ta && nc <= W)                                                                         \
-            GFN(tile)(mr, 1, 1, K, a, alda, b, c, ldc, nc, acc, bj);                               \
+            GFN(tile)(mr, 1, 1, K, a, alda, b, c, ldc, nc, acc, bj, aj);                           \
         else if (ta)                                                                               \
-            GFN(tile)(mr, 1, NV, K, a, alda, b, c, ldc, nc, acc, bj);                              \
+            GFN(tile)(mr, 1, NV, K, a, alda, b, c, ldc, nc, acc, bj, aj);                          \
         else if (nc <= W)                                                                          \
-            GFN(tile)(mr, 0, 1, K, a, alda, b, c, ldc, nc, acc, bj);                               \
+            GFN(tile)(mr, 0, 1, K, a, alda, b, c, ldc, nc, acc, bj, aj);                           \
         else                                                                                       \
-            GFN(tile)(mr, 0, NV, K, a, alda, b, c, ldc, nc, acc, bj);                              \
+            GFN(tile)(mr, 0, NV, K, a, alda, b, c, ldc, nc, acc, bj, aj);                          \
         break;
 
 /*
@@ -91,9 +93,9 @@ GFN(tile)(const int mr, const int ta, const int nv, int64_t K, const ST *a, int6
  */
 static void GFN(block)(int ta, int64_t K, const void *Av, int64_t lda, int64_t i0, int64_t i1,
                        const void *pbv, int64_t p0, int64_t p1, int64_t N, void *Cv, int64_t ldc,
-                       int acc, const void *apk, const void *biasv)
+                       int acc, const void *apk, const void *biasv, const void *addv)
 {
-    const ST *A = Av, *pb = pbv, *bias = biasv;
+    const ST *A = Av, *pb = pbv, *bias = biasv, *addend = addv;
     ST *C = Cv;
     for (int64_t i = i0; i < i1; i += MR) {
         int mr = i1 - i < MR ? (int)(i1 - i) : MR;
@@ -108,6 +110,7 @@ static void GFN(block)(int ta, int64_t K, const void *Av, int64_t lda, int64_t i
             int nc = N - j < NR ? (int)(N - j) : NR;
             const ST *b = pb + (p - p0) * K * NR, *bj = bias ? bias + j : NULL;
             ST *c = C + i * ldc + j;
+            const ST *aj = addend ? addend + i * ldc + j : NULL;
             /* one case per tile, as the macro lays them out */
             /* clang-format off */
             switch (mr) {

@@ -133,10 +133,11 @@ static void matmul_run(const graph *g, const gnode *n, void *const *in, void *ou
     int bi = op_matmul_bias_input(n);
     const void *bias = bi >= 0 ? in[bi] : NULL;
     /* the rows the product is added into first, then the product added
-     * once (as an add node would add it): a gather's, or an addend's */
+     * once (as an add node would add it): a gather's, or an addend's,
+     * which kernels/gemm.c reads in C's stead (no pass to copy it) */
+    const void *addend = NULL;
     if (n->ip[3] == MM_ADDEND) {
-        if (in[2] != out)
-            memcpy(out, in[2], (size_t)(M * N) * dtype_size((dtype)n->dt));
+        addend = in[2] != out ? in[2] : NULL;
         acc = 1;
     } else if (n->ip[3]) {
         gnode gn = mm_gather(n);
@@ -145,9 +146,14 @@ static void matmul_run(const graph *g, const gnode *n, void *const *in, void *ou
         acc = 1;
     }
     int done = 0;
-    if (!tb && M <= SMM_MAX_M)
+    if (!tb && M <= SMM_MAX_M) {
+        /* a few rows: copied (smallmm.h takes no addend) */
+        if (addend)
+            memcpy(out, addend, (size_t)(M * N) * dtype_size((dtype)n->dt));
+        addend = NULL;
         done = n->dt == DT_F32 ? smm_f32(ta, M, N, K, in[0], lda, in[1], ldb, out, N, acc, bias)
                                : smm_f64(ta, M, N, K, in[0], lda, in[1], ldb, out, N, acc, bias);
+    }
     /* a per-step product reading a weight (or the plan's W^T, made once a
      * run): every step reads it, so it is packed once per run, kept under
      * its memory (exec_run brackets the run; a row run's parts see nodes
@@ -158,7 +164,7 @@ static void matmul_run(const graph *g, const gnode *n, void *const *in, void *ou
     int param = b->op == OP_INPUT && (b->flags & NODE_PARAM);
     int small = 2.0 * (double)M * (double)N * (double)K < GEMM_PAR_FLOPS;
     gemm_opts o = {matmul_class(n), (n->t >= 0 && b->t < 0) || (param && small) ? in[1] : NULL,
-                   param, bias};
+                   param, bias, addend};
     if (!done && n->dt == DT_F32)
         gemm_f32(ta, tb, M, N, K, in[0], lda, in[1], ldb, out, N, acc, &o);
     else if (!done)

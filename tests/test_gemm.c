@@ -45,7 +45,8 @@ static void uniforms(float *x, float *copy, int n)
  * and (when it is large enough to be split) on 1, 2 and 3 threads, each
  * on a copy of the same C with guard elements around it; 1 if every bit
  * of every run agrees. mode: 1 accumulates, 2 adds a bias (off its
- * alignment as A and B are). */
+ * alignment as A and B are), 4 accumulates onto an addend laid out as C
+ * (gemm_opts), against the reference on C holding the addend. */
 #define CHECK_ONE(T, fn, ref)                                                                      \
     static int check_##T(int ta, int tb, int64_t M, int64_t N, int64_t K, int64_t pad, int off,    \
                          int mode)                                                                 \
@@ -57,16 +58,21 @@ static void uniforms(float *x, float *copy, int n)
         T *A = malloc((size_t)na * sizeof(T)), *B = malloc((size_t)nb * sizeof(T));                \
         T *C0 = malloc(cb), *C1 = malloc(cb), *C2 = malloc(cb);                                    \
         T *bias = malloc((size_t)(N + off) * sizeof(T)), *bs = mode & 2 ? bias + off : NULL;       \
-        int same = 1, was = cpu_path(), acc = mode & 1;                                            \
+        T *ad = malloc(cb), *as = mode & 4 ? ad + 16 + off : NULL;                                 \
+        int same = 1, was = cpu_path(), acc = (mode & 1) || as;                                    \
         int nth = 2.0 * (double)M * (double)N * (double)K >= GEMM_PAR_FLOPS ? 3 : 1;               \
-        if (!A || !B || !C0 || !C1 || !C2 || !bias)                                                \
+        if (!A || !B || !C0 || !C1 || !C2 || !bias || !ad)                                         \
             same = 0;                                                                              \
         for (int64_t i = 0; same && i < na; i++)                                                   \
             A[i] = (T)uniform();                                                                   \
         for (int64_t i = 0; same && i < nb; i++)                                                   \
             B[i] = (T)uniform();                                                                   \
-        for (int64_t i = 0; same && i < nc; i++)                                                   \
+        for (int64_t i = 0; same && i < nc; i++) {                                                 \
             C0[i] = C2[i] = (T)uniform();                                                          \
+            ad[i] = (T)uniform();                                                                  \
+        }                                                                                          \
+        for (int64_t i = 0; same && as && i < M; i++)                                              \
+            memcpy(C2 + 16 + off + i * ldc, as + i * ldc, (size_t)N * sizeof(T));                  \
         for (int64_t i = 0; same && i < N + off; i++)                                              \
             bias[i] = (T)uniform();                                                                \
         if (same)                                                                                  \
@@ -75,7 +81,7 @@ static void uniforms(float *x, float *copy, int n)
             for (int th = 1; th <= nth + 2 && same && cpu_set_path(p) >= 0; th++) {                \
                 /* after the thread counts: B kept, packed (nth + 1), then reused */               \
                 cpu_set_threads(th <= nth ? th : nth);                                             \
-                gemm_opts o = {-1, th > nth ? (const void *)B : NULL, 0, bs};                      \
+                gemm_opts o = {-1, th > nth ? (const void *)B : NULL, 0, bs, as};                  \
                 if (th == nth + 1)                                                                 \
                     gemm_keep_begin(0);                                                            \
                 memcpy(C1, C0, cb);                                                                \
@@ -94,6 +100,7 @@ static void uniforms(float *x, float *copy, int n)
             }                                                                                      \
         cpu_set_path(was);                                                                         \
         free(bias);                                                                                \
+        free(ad);                                                                                  \
         free(A);                                                                                   \
         free(B);                                                                                   \
         free(C0);                                                                                  \
@@ -112,14 +119,14 @@ static int check_both(int ta, int tb, int64_t M, int64_t N, int64_t K, int64_t p
 }
 
 /* Every size from 1 to 70 in each dimension in turn (the others odd and
- * small), every transpose, all four modes (writing or accumulating, with
- * a bias or without); stops at the first difference. */
+ * small), every transpose, all eight modes (writing, accumulating or onto
+ * an addend, with a bias or without); stops at the first difference. */
 static void test_small(void)
 {
     int was = cpu_threads(), ok = 1;
     for (int t = 0; t < 4 && ok; t++)
         for (int64_t s = 1; s <= 70 && ok; s++) {
-            int ta = t & 1, tb = t >> 1, mode = (int)((s + t) % 4), off = (int)(s % 5);
+            int ta = t & 1, tb = t >> 1, mode = (int)((s + t) % 8), off = (int)(s % 5);
             int64_t pad = s % 3 ? 0 : 3;
             ok = check_both(ta, tb, s, 37, 19, pad, off, mode) &&
                  check_both(ta, tb, 13, s, 23, pad, off, mode ^ 1) &&
@@ -127,7 +134,8 @@ static void test_small(void)
         }
     /* K = 0: C = 0, or C unchanged; and the bias added to either */
     ok = ok && check_both(0, 0, 5, 7, 0, 0, 0, 0) && check_both(1, 1, 5, 7, 0, 0, 0, 1) &&
-         check_both(0, 1, 5, 7, 0, 0, 1, 2) && check_both(1, 0, 5, 7, 0, 0, 2, 3);
+         check_both(0, 1, 5, 7, 0, 0, 1, 2) && check_both(1, 0, 5, 7, 0, 0, 2, 3) &&
+         check_both(0, 0, 5, 7, 0, 0, 1, 4) && check_both(1, 1, 5, 7, 0, 0, 2, 6);
     CHECK(ok);
     cpu_set_threads(was);
 }
@@ -137,7 +145,7 @@ static void test_large(void)
 {
     int was = cpu_threads(), ok = 1;
     for (int t = 0; t < 4 && ok; t++)
-        ok = check_both(t & 1, t >> 1, 129, 257, 1031, 1, 3, t) &&
+        ok = check_both(t & 1, t >> 1, 129, 257, 1031, 1, 3, t | (t & 1) << 2) &&
              check_both(t & 1, t >> 1, 67, 1031, 65, 0, 1, t ^ 3) &&
              check_both(t & 1, t >> 1, 2053, 7, 129, 2, 2, t ^ 2);
     CHECK(ok);
@@ -275,7 +283,7 @@ static void test_pool_counts(void)
     pool_stat s = {0};
     int calls = 0, found = 0;
     do {
-        gemm_opts o = {cls, NULL, 0, NULL};
+        gemm_opts o = {cls, NULL, 0, NULL, NULL};
         gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, &o);
         calls++;
         found = 0;
@@ -317,7 +325,7 @@ static void test_keep_scope(void)
     for (int i = 0; i < K * N; i++)
         B2[i] = B[i] = (float)uniform();
     static const char key = 0;
-    gemm_opts o = {-1, &key, 0, NULL};
+    gemm_opts o = {-1, &key, 0, NULL, NULL};
     gemm_keep_begin(0);
     gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, &o);
     gemm_keep_end();
@@ -348,7 +356,7 @@ static void test_keep_token(void)
     uniforms(A, NULL, M * K);
     uniforms(B, B0, K * N);
     static const char key = 0;
-    gemm_opts par = {-1, &key, 1, NULL}, act = {-1, &key, 0, NULL};
+    gemm_opts par = {-1, &key, 1, NULL, NULL}, act = {-1, &key, 0, NULL, NULL};
     const uint64_t tokens[4] = {7, 7, 8, 0};
     const gemm_opts *opts[4] = {&par, &par, &par, &act};
     for (int run = 0; run < 5; run++) {
@@ -373,7 +381,7 @@ static void test_keep_token_both_ways(void)
     uniforms(A, NULL, M * K);
     uniforms(B, B0, K * K);
     static const char key = 0;
-    gemm_opts par = {-1, &key, 1, NULL};
+    gemm_opts par = {-1, &key, 1, NULL, NULL};
     for (int run = 0; run < 2; run++) {
         gemm_keep_begin(12);
         for (int tb = 1; tb >= 0; tb--) {
@@ -399,7 +407,7 @@ static void *kept_in_fresh_thread(void *arg)
     for (int i = 0; i < K * N; i++)
         B[i] = (float)uniform();
     static const char key = 0;
-    gemm_opts o = {-1, &key, 0, NULL};
+    gemm_opts o = {-1, &key, 0, NULL, NULL};
     int64_t fell = gemm_ref_fallbacks();
     gemm_keep_begin(0);
     gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, &o);
@@ -439,7 +447,7 @@ static const char bw_key = 0;
 static int bw_product(int tb)
 {
     float C[BW_M * BW_K], R[BW_M * BW_K];
-    gemm_opts o = {-1, &bw_key, 0, NULL};
+    gemm_opts o = {-1, &bw_key, 0, NULL, NULL};
     gemm_f32(0, tb, BW_M, BW_K, BW_K, bw_A, BW_K, bw_B, BW_K, C, BW_K, 0, &o);
     gemm_ref_f32(0, tb, BW_M, BW_K, BW_K, bw_A, BW_K, bw_B, BW_K, R, BW_K, 0, NULL);
     return memcmp(C, R, sizeof C) != 0;
