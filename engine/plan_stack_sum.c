@@ -118,19 +118,18 @@ static void loss_rows(const stk *c, const int32_t *reader, uint8_t *mark, chain 
         return;
     for (int32_t k = 0; k < gr->n; k++)
         mark[d->members[gr->first + k]] = 1;
+    /* each step's member into ch->x (written over when linking) */
     int all = 1;
     for (int32_t i = 0; i < ch->nt && all; i++) {
         const gnode *y = &g->nodes[ch->g[i]];
         int32_t m = mark[y->in[0]] && reader[y->in[0]] == ch->g[i] ? y->in[0] : y->in[1];
         all = mark[m] && reader[m] == ch->g[i];
+        ch->x[i] = m;
     }
     for (int32_t k = 0; k < gr->n; k++)
         mark[d->members[gr->first + k]] = 0;
-    for (int32_t i = 0; i < ch->nt && all; i++) {
-        const gnode *y = &g->nodes[ch->g[i]];
-        ch->g[i] =
-            reader[y->in[0]] == ch->g[i] && d->role[y->in[0]] == RW_GROUPED ? y->in[0] : y->in[1];
-    }
+    for (int32_t i = 0; i < ch->nt && all; i++)
+        ch->g[i] = ch->x[i];
 }
 
 /* Links the terms' matrices (and indices) in memory, last term first
