@@ -203,34 +203,31 @@ static void xent_steps(const graph *g, const gnode *n, void *const *in, void *ou
     });
 }
 
-/* logits [R, N], targets [R] -> scalar */
-static void xent_forward(const graph *g, const gnode *n, void *const *in, void *out)
+/* logits [R, N], targets [R] -> scalar; with acc, out += the loss, as
+ * add(out, loss) would (a sum over steps goes on with the chain in out:
+ * a chunk of a chain cut in the plan) */
+static void xent_run(const graph *g, const gnode *n, void *const *in, void *out, int acc)
 {
     if (n->ip[1]) {
-        xent_steps(g, n, in, out, 0);
-        return;
-    }
-    const gnode *l = &g->nodes[n->in[0]];
-    int64_t N = l->shape.dim[l->shape.rank - 1];
-    DT_EACH_REAL(n->dt, T, {
-        *(T *)out = (T)xent_loss((dtype)n->dt, in[0], in[1], shape_numel(&l->shape) / N, N);
-    });
-}
-
-/* out += the loss, as add(out, loss) would; a sum over steps goes on with
- * the chain in out (a chunk of a chain cut in the plan) */
-static void xent_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
-{
-    if (n->ip[1]) {
-        xent_steps(g, n, in, out, 1);
+        xent_steps(g, n, in, out, acc);
         return;
     }
     const gnode *l = &g->nodes[n->in[0]];
     int64_t N = l->shape.dim[l->shape.rank - 1];
     DT_EACH_REAL(n->dt, T, {
         T v = (T)xent_loss((dtype)n->dt, in[0], in[1], shape_numel(&l->shape) / N, N);
-        *(T *)out = *(T *)out + v;
+        *(T *)out = acc ? *(T *)out + v : v;
     });
+}
+
+static void xent_forward(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    xent_run(g, n, in, out, 0);
+}
+
+static void xent_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
+{
+    xent_run(g, n, in, out, 1);
 }
 
 static int xent_grad_infer(const graph *g, gnode *n, uerr *e)
