@@ -358,8 +358,12 @@ void pool_for(int cls, int nparts, pool_fn fn, void *ctx)
 /* The id of name among the first n classes, or -1. */
 static int class_find(const char *name, int n)
 {
+    /* the same literal first: no string compared on the hot path */
     for (int i = 0; i < n; i++)
-        if (S.name[i] == name || !strcmp(S.name[i], name))
+        if (S.name[i] == name)
+            return i;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(S.name[i], name))
             return i;
     return -1;
 }
