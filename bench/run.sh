@@ -240,7 +240,7 @@ EOF
         # step's time just measured): a start-up that varies by a few ms
         # was a tenth of S1's and S4's step over ureps steps
         tn=$(printf '%s' "$j" | sed -n 's/.*"ms": \([0-9.]*\).*/\1/p' |
-            awk -v u="$ureps" -v t="$TRAIN_DIFF_MS" '{ n = int(t / $1); print n > u ? n : u }')
+            awk -v u="$ureps" -v t="$TRAIN_DIFF_MS" '{ n = int(t / $1); print (n > u ? n : u) }')
         train_diff "$name" "$r" "$V" "$H" "$T" "$B" "$dt" "$cell" "$treps" $((${tn:-$ureps} + treps))
         # oneDNN on every core (the table's figure), and on one for comparison
         if [ "$have_dnnl" -eq 1 ] && [ "$name" = "$base" ]; then
