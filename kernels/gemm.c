@@ -295,20 +295,6 @@ int64_t gemm_ref_fallbacks(void)
     return atomic_load_explicit(&ref_fallbacks, memory_order_relaxed);
 }
 
-static _Atomic int64_t b_packings;
-
-int64_t gemm_b_packings(void)
-{
-    return atomic_load_explicit(&b_packings, memory_order_relaxed);
-}
-
-/* panels p0 .. p1-1 of j's op(B) into dst, counted */
-static void pack_b(const gemm_job *j, int64_t p0, int64_t p1, char *dst)
-{
-    atomic_fetch_add_explicit(&b_packings, 1, memory_order_relaxed);
-    j->v->pack(j->tb, j->K, j->B, j->ldb, j->N, p0, p1, dst);
-}
-
 /* rows of a transposed A packed at a time: MC x K elements */
 #define GEMM_MC 128
 
@@ -340,7 +326,7 @@ static void gemm_part(void *ctx, int part, int thread)
         int64_t pe = j->kept ? q1 : p + j->blk < q1 ? p + j->blk : q1;
         const char *pb = j->kept ? j->kept + (size_t)q0 * panel : buf;
         if (!j->kept)
-            pack_b(j, p, pe, buf);
+            v->pack(j->tb, j->K, j->B, j->ldb, j->N, p, pe, buf);
         for (int64_t i = r0; i < r1; i += mc) {
             int64_t ie = i + mc < r1 ? i + mc : r1;
             if (abuf)
@@ -612,7 +598,7 @@ static const char *keep_find(keep_table *t, const gemm_job *j, const void *key, 
         s->bytes = (need + 63) / 64 * 64;
         keep_count(t, s->bytes);
     }
-    pack_b(j, 0, j->npan, s->panels);
+    j->v->pack(j->tb, j->K, j->B, j->ldb, j->N, 0, j->npan, s->panels);
     s->key = key;
     s->B = j->B;
     s->K = j->K;
@@ -656,7 +642,7 @@ static void gemm_pack_part(void *ctx, int part, int thread)
     const gemm_job *j = pj->j;
     int64_t q0 = part * j->npan / pj->nparts, q1 = (part + 1) * j->npan / pj->nparts;
     size_t panel = (size_t)j->K * (size_t)j->v->nr * j->es;
-    pack_b(j, q0, q1, pj->dst + (size_t)q0 * panel);
+    j->v->pack(j->tb, j->K, j->B, j->ldb, j->N, q0, q1, pj->dst + (size_t)q0 * panel);
 }
 
 /*

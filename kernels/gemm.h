@@ -94,10 +94,6 @@ size_t gemm_keep_bytes(void);
  * kernels ran there. */
 int64_t gemm_ref_fallbacks(void);
 
-/* How many times a product packed (part of) its op(B), since the process
- * started: tests check that a weight is not packed again and again. */
-int64_t gemm_b_packings(void);
-
 /* The packings of the path that runs now (kernels/cpu.h), es 4 or 8,
  * for tests. gemm_tile gives its tile: MR rows by panels of NR columns.
  * gemm_pack_b writes panels p0 .. p1-1 of op(B) ([K, N]; tb as above) to

@@ -14,10 +14,8 @@
 
 #include "engine/plan.h"
 #include "kernels/cpu.h"
-#include "kernels/gemm.h"
 #include "kernels/pool.h"
 #include "models/spec.h"
-#include "ops/ops.h"
 #include "train/net.h"
 
 enum { V = 90, H = 48, T = 40 };
@@ -193,45 +191,6 @@ static void test_gru(void)
     run_cell("gru", "float64");
 }
 
-/* The lanes cut the output projection (a product of the steps' rows by a
- * weight) into pieces of rows as the steps come: the pieces share one
- * packing of the weight, so a run packs no more than the same program
- * run in order, whole products and all (ops/matmul.c). */
-static void test_pieces_pack_weight_once(void)
-{
-    uerr e = {0};
-    spec s;
-    net ref, x;
-    int was = cpu_threads();
-    CHECK_OK(load_spec(&s, "elman", "float32", &e), &e);
-    CHECK_OK(build(&ref, &s, 1, &e), &e);
-    CHECK_OK(build(&x, &s, 0, &e), &e);
-    if (check_failed_)
-        return;
-    int32_t pieces = 0;
-    for (int32_t k = 0; k < x.p.ntasks; k++) {
-        const plan_instr *pi = &x.p.instr[x.p.tasks[k].instr];
-        pieces += x.p.tasks[k].r1 > 0 && plan_node(&x.p, &x.m.g, pi->node)->op == OP_MATMUL;
-    }
-    CHECKF(pieces > 2, "%d pieces of products", (int)pieces);
-    cpu_set_threads(2);
-    int64_t packs[2];
-    net *nets[2] = {&ref, &x};
-    for (int i = 0; i < 2; i++) {
-        double l;
-        CHECK_OK(net_run(nets[i], &l, &e), &e);
-        int64_t before = gemm_b_packings();
-        CHECK_OK(net_run(nets[i], &l, &e), &e);
-        packs[i] = gemm_b_packings() - before;
-    }
-    CHECKF(packs[1] == packs[0], "a run on two lanes packed %ld times, in order %ld",
-           (long)packs[1], (long)packs[0]);
-    cpu_set_threads(was);
-    net_free(&ref);
-    net_free(&x);
-    spec_free(&s);
-}
-
 /* a batch whose rows the row runs split gets no lanes */
 static void test_batches_split_rows_instead(void)
 {
@@ -255,7 +214,6 @@ int main(void)
     RUN(test_jordan);
     RUN(test_lstm);
     RUN(test_gru);
-    RUN(test_pieces_pack_weight_once);
     RUN(test_batches_split_rows_instead);
     CHECK_EXIT();
 }
