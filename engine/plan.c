@@ -287,9 +287,9 @@ static int emit_program(prog *c)
         /* a node may run as another (a product reading W^T) */
         int32_t y = c->d->accum_of[v];
         if (y >= 0) {
-            if (emit(c, PLAN_ACCUM, c->d->replace[y] >= 0 ? c->d->replace[y] : y, v))
+            if (emit(c, PLAN_ACCUM, plan_runs_as(c->d, y), v))
                 return -1;
-        } else if (emit(c, PLAN_RUN, c->d->replace[v] >= 0 ? c->d->replace[v] : v, v)) {
+        } else if (emit(c, PLAN_RUN, plan_runs_as(c->d, v), v)) {
             return -1;
         }
     }

@@ -46,7 +46,7 @@ static int32_t last_product(const plan *p, const plan_needs *n, const plan_decis
 {
     while (d->role[x] == RW_FOLDED)
         x = d->alias_of[x];
-    const gnode *xn = d->replace[x] >= 0 ? plan_node(p, n->g, d->replace[x]) : &n->g->nodes[x];
+    const gnode *xn = plan_node(p, n->g, plan_runs_as(d, x));
     if (xn->op == OP_MATMUL && d->role[x] == RW_NODE)
         return x;
     int32_t y = d->accum_of[x];
@@ -100,7 +100,7 @@ static int take_over(plan *p, const plan_needs *n, plan_decisions *d, gnode *pro
 static int fold(plan *p, const plan_needs *n, plan_decisions *d, int32_t prod, int32_t b, int act,
                 uerr *e)
 {
-    int32_t now = d->replace[prod] >= 0 ? d->replace[prod] : prod;
+    int32_t now = plan_runs_as(d, prod);
     /* a copy: the views below may move p->vg's nodes */
     const gnode pn = *plan_node(p, n->g, now);
     int vg = now >= n->N;
@@ -139,8 +139,7 @@ static int fold_gather(plan *p, const plan_needs *n, plan_decisions *d, int32_t 
     if (x < 0 || prod < 0 || g->nodes[x].op != OP_GATHER || g->nodes[prod].op != OP_MATMUL ||
         d->role[x] != RW_NODE || n->isout[x] || plan_linked(d, x))
         return 0;
-    int32_t pnow = d->replace[prod] >= 0 ? d->replace[prod] : prod;
-    int32_t xnow = d->replace[x] >= 0 ? d->replace[x] : x;
+    int32_t pnow = plan_runs_as(d, prod), xnow = plan_runs_as(d, x);
     const gnode pn = *plan_node(p, g, pnow), xn = *plan_node(p, g, xnow);
     if (pn.nin != 2 || pn.ip[2] || pn.ip[3])
         return 0;
@@ -171,7 +170,7 @@ static int fold_out(plan *p, const plan_needs *n, plan_decisions *d, int32_t z, 
         return 0;
     while (d->role[root] == RW_FOLDED)
         root = d->alias_of[root];
-    const gnode *now = d->replace[root] >= 0 ? plan_node(p, g, d->replace[root]) : &g->nodes[root];
+    const gnode *now = plan_node(p, g, plan_runs_as(d, root));
     if (d->role[root] != RW_NODE || d->accum_of[root] >= 0 || d->alias_of[root] >= 0 ||
         n->isout[root] || plan_linked(d, root) || now->op != OP_MATMUL || now->ip[2] ||
         (root != y && n->nread[root] != 1))
@@ -191,8 +190,9 @@ static int fold_out(plan *p, const plan_needs *n, plan_decisions *d, int32_t z, 
  * D = tanh_grad(Y, S) (or sigmoid's) with S = add(P, Q) written over P
  * (plan_inplace.c), P a product read by S alone and S by D alone: a step
  * of Elman's backward, P being da_{t+1} W and Q the output's share of the
- * gradient. D's instruction becomes P added into a copy of Q (the add's
- * sum), then the activation's gradient (ops/matmul.c: MM_ADDEND, ip[2]);
+ * gradient. D's instruction becomes P added onto Q (the add's sum; the
+ * product reads Q where it would read C), then the activation's gradient
+ * (ops/matmul.c: MM_ADDEND, ip[2]);
  * P and S are folded into D, which they then live in. Nothing between P
  * and D reads P or S, so running P at D's place changes nothing.
  */
@@ -208,7 +208,7 @@ static int fold_back(plan *p, const plan_needs *n, plan_decisions *d, int32_t dz
         n->nread[prod] != 1 || n->isout[prod] || d->alias_of[prod] >= 0 || d->accum_of[prod] >= 0 ||
         plan_linked(d, prod))
         return 0;
-    int32_t now = d->replace[prod] >= 0 ? d->replace[prod] : prod;
+    int32_t now = plan_runs_as(d, prod);
     const gnode pn = *plan_node(p, g, now);
     if (pn.op != OP_MATMUL || pn.nin != 2 || pn.ip[2] || pn.ip[3])
         return 0;

@@ -107,6 +107,12 @@ static inline int plan_linked(const plan_decisions *d, int32_t id)
     return id < d->nlinks && (d->next[id] >= 0 || d->prev[id] >= 0);
 }
 
+/* The global id node x runs as: what a rewrite replaced it with, or x. */
+static inline int32_t plan_runs_as(const plan_decisions *d, int32_t x)
+{
+    return d->replace[x] >= 0 ? d->replace[x] : x;
+}
+
 int plan_oom(const plan_needs *n, uerr *e);
 
 /* Adds the plan's record for vg node id: a view of global node src's

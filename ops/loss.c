@@ -18,7 +18,6 @@
 
 #include "base/clones.h"
 
-#include "kernels/cpu.h"
 #include "kernels/pool.h"
 #include "kernels/vmath.h"
 
@@ -154,7 +153,6 @@ static double xent_loss(dtype dt, const void *xv, const int32_t *tg, int64_t R, 
  * other on one thread, 2.5% of a step.
  */
 #define XENT_STEPS 256
-#define XENT_STEPS_MIN_WORK (1 << 17) /* elements: below, one thread (reduce.c) */
 
 typedef struct xent_job {
     dtype dt;
@@ -193,7 +191,7 @@ static void xent_steps(const graph *g, const gnode *n, void *const *in, void *ou
         T a = acc ? *(T *)out : 0;
         for (j.s0 = 0; j.s0 < j.nsteps; j.s0 += XENT_STEPS) {
             j.ns = j.nsteps - j.s0 < XENT_STEPS ? j.nsteps - j.s0 : XENT_STEPS;
-            j.nparts = j.ns * j.R * j.N < XENT_STEPS_MIN_WORK ? 1 : cpu_threads();
+            j.nparts = op_steps_threads(j.ns * j.R * j.N);
             j.nparts = j.nparts > j.ns ? (int)j.ns : j.nparts;
             pool_for(pool_class("stacked step sums"), j.nparts, xent_steps_part, &j);
             for (int64_t k = 0; k < j.ns; k++)

@@ -4,8 +4,8 @@
  * recurrence (H W^T) use stored layouts without copies. The plan's own
  * products (engine/plan_fold.c) may also, in this order,
  *   - be added into the rows a gather picks (ip[3] = 1 + the gather's
- *     ip[0]; its table and indices are inputs 2 and 3) or into a copy of
- *     an addend (ip[3] = MM_ADDEND, input 2),
+ *     ip[0]; its table and indices are inputs 2 and 3) or onto an
+ *     addend (ip[3] = MM_ADDEND, input 2, read in C's stead),
  *   - add a bias [N] (the next input),
  *   - apply an activation (ip[2]: OP_TANH or OP_SIGMOID) to the result,
  *     or an activation's gradient (OP_TANH_GRAD, OP_SIGMOID_GRAD: the

@@ -176,15 +176,17 @@ int32_t op_scatter_steps(graph *g, int32_t a, int32_t idx, int64_t ncols, int64_
 int32_t op_xent_steps(graph *g, int32_t logits, int32_t targets, int64_t rows, int reverse,
                       uerr *e);
 /* Their split: parts for ncols columns over work elements added, and the
- * first column of part k of n (any split gives the same bits). */
+ * first column of part k of n (any split gives the same bits); threads
+ * for work elements however split (1 below what a wake-up costs). */
 int op_steps_parts(int64_t ncols, int64_t work);
+int op_steps_threads(int64_t work);
 int64_t op_steps_start(int64_t ncols, int k, int n);
 int32_t op_concat(graph *g, const int32_t *parts, int n, uerr *e);
 int32_t op_slice(graph *g, int32_t a, int64_t start, int64_t len, uerr *e);
 int32_t op_pad(graph *g, int32_t a, int64_t start, int64_t total, uerr *e);
 int32_t op_transpose(graph *g, int32_t a, uerr *e);
 /* A plan's folded product (ops/matmul.c): ip[3] MM_ADDEND when it is
- * added into a copy of input 2 (else 1 + a gather's ip[0] with its table
+ * added onto input 2 (else 1 + a gather's ip[0] with its table
  * and indices as inputs 2 and 3); which input is its bias, or -1. */
 #define MM_ADDEND 3
 int op_matmul_bias_input(const gnode *n);

@@ -129,9 +129,14 @@ static void op_sum_accumulate(const graph *g, const gnode *n, void *const *in, v
  * 11 us on one thread, 27 on two). The products split at 2^21 flops. */
 #define STEPS_MIN_WORK (1 << 17)
 
+int op_steps_threads(int64_t work)
+{
+    return work < STEPS_MIN_WORK ? 1 : cpu_threads();
+}
+
 int op_steps_parts(int64_t ncols, int64_t work)
 {
-    int n = work < STEPS_MIN_WORK ? 1 : cpu_threads();
+    int n = op_steps_threads(work);
     /* columns in whole cache lines (16 floats) per part where possible */
     if (n > ncols / 16)
         n = (int)(ncols / 16);
