@@ -9,6 +9,7 @@
 #   make bench      benchmarks (never part of test)
 #   make bench-memory  peak memory against T, with and without train.memory_budget
 #   make bench-gemm    the product kernel's GFLOP/s against OpenBLAS
+#   make bench-sizes   unroll against oneDNN at sizes you name (SIZES="lstm:200:35:20 ...")
 #   make soak       determinism over SOAK_N (40) drawn sizes, cells and dtypes:
 #                   1, 2, 3 threads, AVX2 and resumed give the same bytes
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS (600) each (never part of
@@ -59,7 +60,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libunroll.a
 UNROLL   := $(BUILD)/unroll
 
-.PHONY: all test asan data bench bench-memory bench-gemm soak format compdb clean install shared
+.PHONY: all test asan data bench bench-sizes bench-memory bench-gemm soak format compdb clean install shared
 
 all: $(UNROLL) bin/unroll $(TEST_BIN)
 
@@ -161,6 +162,8 @@ bench: $(UNROLL)
 soak: $(UNROLL) bin/unroll
 	@UNROLL=$(UNROLL) sh tests/soak_determinism.sh | awk '{ print } /^PASS /{ p++ } /^FAIL /{ f++ } \
 	    END { printf "%d passed, %d failed\n", p, f; exit f > 0 }'
+bench-sizes: $(LIB)
+	@sh bench/sizes.sh $(BUILD) $(SIZES)
 bench-memory: $(UNROLL)
 	@sh bench/memory.sh $(BUILD)
 # kernels/gemm.c alone against OpenBLAS, GFLOP/s (bench/gemm.c)

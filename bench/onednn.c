@@ -3,7 +3,8 @@
  * (Debian's oneDNN 2.6, C API) timed on issue 10's sizes, one JSON line
  * per size.
  *
- *   onednn [REPS] [SIZE...]     SIZE: S1 S2 S3 S4 L2 G2 (default: all)
+ *   onednn [REPS] [SIZE...]     SIZE: S1 S2 S3 S4 L2 G2 (default: all),
+ *                               or CELL:H:T:B (CELL rnn, lstm or gru)
  *
  * Each size is the recurrent layer alone, as issue 10 describes it: a
  * one-layer, left-to-right vanilla RNN (tanh), LSTM or GRU in PyTorch's
@@ -341,12 +342,42 @@ static const char *isa_name(dnnl_cpu_isa_t isa)
     }
 }
 
+/* "CELL:H:T:B" into z (its name the argument): 0, or -1 if it is not
+ * one */
+static int parse_size(const char *arg, size_def *z)
+{
+    static const char *const cells[] = {"rnn", "lstm", "gru"};
+    char cell[8];
+    long H, T, B;
+    char end;
+    if (sscanf(arg, "%7[a-z]:%ld:%ld:%ld%c", cell, &H, &T, &B, &end) != 4 || H < 1 || T < 1 ||
+        B < 1)
+        return -1;
+    for (int c = 0; c < 3; c++)
+        if (!strcmp(cell, cells[c])) {
+            *z = (size_def){arg, c, H, T, B};
+            return 0;
+        }
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     int reps = argc > 1 ? atoi(argv[1]) : 10;
     if (reps < 1) {
-        fprintf(stderr, "usage: onednn [REPS] [S1 S2 S3 S4 L2 G2]...\n");
+        fprintf(stderr, "usage: onednn [REPS] [S1 S2 S3 S4 L2 G2 | CELL:H:T:B]...\n");
         return 2;
+    }
+    for (int a = 2; a < argc; a++) {
+        int known = 0;
+        for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+            known |= !strcmp(argv[a], sizes[i].name);
+        size_def z;
+        if (!known && parse_size(argv[a], &z)) {
+            fprintf(stderr, "onednn: size '%s' is none of S1 S2 S3 S4 L2 G2 nor CELL:H:T:B "
+                            "(CELL rnn, lstm or gru)\n", argv[a]);
+            return 2;
+        }
     }
     dnnl_engine_t eng = NULL;
     dnnl_stream_t s = NULL;
@@ -368,6 +399,11 @@ int main(int argc, char **argv)
             want |= !strcmp(argv[a], sizes[i].name);
         if (want)
             bad |= run_size(&sizes[i], reps, eng, s);
+    }
+    for (int a = 2; a < argc; a++) {
+        size_def z;
+        if (!parse_size(argv[a], &z))
+            bad |= run_size(&z, reps, eng, s);
     }
     dnnl_stream_destroy(s);
     dnnl_engine_destroy(eng);

@@ -1,0 +1,93 @@
+#!/bin/sh
+# bench/sizes.sh BUILD [SIZE...] - `make bench-sizes`: unroll's whole
+# training step against oneDNN's recurrent layer alone at sizes you name,
+# not only issue 10's (bench/run.sh). SIZE is CELL:H:T:B[:V] (CELL rnn,
+# lstm or gru; V, the vocabulary, 65 unless given: oneDNN's layer has no
+# output projection, so V weighs on unroll's side only). Without SIZEs, or
+# with BENCH_SIZES set, a spread nobody tuned for: odd hidden sizes, long
+# and short sequences, batches from 1 to 128.
+#
+# Each figure is its own process: unroll's `bench step` (forward over T,
+# softmax cross-entropy, full BPTT, SGD) and oneDNN's forward training +
+# backward (bench/onednn.c, OMP_NUM_THREADS = the cores), in
+# BENCH_ROUNDS interleaved rounds (default 3), medians printed. The ratio
+# is oneDNN's time over unroll's: above 1, unroll is faster. Nothing here
+# passes or fails on time.
+set -u
+BUILD=${1:-build/rel}
+[ $# -gt 0 ] && shift
+ROUNDS=${BENCH_ROUNDS:-3}
+NCORES=$(nproc 2>/dev/null || echo 1)
+CC=${CC:-cc}
+SIZES=${*:-${BENCH_SIZES:-rnn:100:25:1 rnn:77:50:3 rnn:129:200:1 rnn:333:40:8 rnn:512:50:16
+rnn:700:20:128 rnn:2048:10:4 lstm:96:100:1 lstm:200:35:20 lstm:511:30:48
+gru:64:64:64 gru:300:25:10:1000}}
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+
+mkdir -p "$BUILD/bench"
+PKG=$(pkg-config --cflags --libs yaml-0.1 sqlite3 openblas)
+# shellcheck disable=SC2086
+$CC -std=c11 -D_GNU_SOURCE -O2 -I. bench/bench.c "$BUILD/libunroll.a" $PKG -lm -lpthread \
+    -o "$BUILD/bench/bench" || exit 1
+if ! $CC -std=c11 -D_GNU_SOURCE -O2 -I. bench/onednn.c -ldnnl -o "$BUILD/bench/onednn" \
+    2>"$OUT/dnnl.log"; then
+    echo "bench-sizes: oneDNN does not build here (apt-get install libdnnl-dev):" >&2
+    head -3 "$OUT/dnnl.log" >&2
+    exit 1
+fi
+
+# json_ms FILE: the "ms" field of the last line
+json_ms() { tail -1 "$1" | grep -o '"ms": [0-9.]*' | head -1 | sed 's/"ms": //'; }
+
+# unroll_ms CELL H T B V REPS
+unroll_ms() {
+    case $1 in
+    rnn) ucell=elman ;;
+    gru) ucell=bench/gru_torch.yaml ;;
+    *) ucell=$1 ;;
+    esac
+    "$BUILD/bench/bench" step "$5" "$2" "$3" "$4" float32 "$6" all "$ucell" >"$OUT/u.json" 2>&1 &&
+        json_ms "$OUT/u.json"
+}
+
+# reps for about half a second a figure, from one probing step
+reps_for() { awk -v ms="$1" 'BEGIN { r = int(500 / (ms > 0.01 ? ms : 0.01)); print r < 3 ? 3 : (r > 5000 ? 5000 : r) }'; }
+
+for size in $SIZES; do
+    IFS=: read -r cell H T B V <<EOF
+$size
+EOF
+    V=${V:-65}
+    case $cell in rnn | lstm | gru) ;; *)
+        echo "bench-sizes: '$size' is not CELL:H:T:B[:V] (CELL rnn, lstm or gru)" >&2
+        exit 2
+        ;;
+    esac
+    probe=$(unroll_ms "$cell" "$H" "$T" "$B" "$V" 2) || {
+        echo "bench-sizes: unroll failed at $size:" >&2
+        tail -3 "$OUT/u.json" >&2
+        continue
+    }
+    reps=$(reps_for "$probe")
+    : >"$OUT/us" && : >"$OUT/ds"
+    r=0
+    while [ $r -lt "$ROUNDS" ]; do
+        unroll_ms "$cell" "$H" "$T" "$B" "$V" "$reps" >>"$OUT/us"
+        OMP_NUM_THREADS=$NCORES "$BUILD/bench/onednn" "$reps" "$cell:$H:$T:$B" 2>/dev/null |
+            grep -v '"size": "info"' >"$OUT/d.json"
+        json_ms "$OUT/d.json" >>"$OUT/ds"
+        r=$((r + 1))
+    done
+    u=$(sort -n "$OUT/us" | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }')
+    d=$(sort -n "$OUT/ds" | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }')
+    [ -n "${hdr:-}" ] || {
+        hdr=1
+        printf '%-20s %6s %12s %12s %8s\n' size V "unroll ms" "oneDNN ms" ratio
+    }
+    awk -v s="$cell:$H:$T:$B" -v v="$V" -v u="${u:-0}" -v d="${d:-0}" 'BEGIN {
+        printf "%-20s %6s %12.4f %12.4f %7.2fx\n", s, v, u, d, (u > 0 ? d / u : 0) }'
+done
+echo "  unroll: the whole step (output projection V wide, softmax, BPTT, SGD); oneDNN: the" \
+    "recurrent layer alone; ratio = oneDNN / unroll, medians of $ROUNDS interleaved rounds," \
+    "$NCORES threads"
