@@ -83,7 +83,8 @@ int lanes_pool_splits(const plan *p, const graph *g, int32_t i)
         return 0;
     const gnode *a = &plan_graph_of(p, g, pi->node)->nodes[n->in[0]];
     double K = (double)a->shape.dim[n->ip[0] ? 0 : 1];
-    return 2 * (double)numel_of(n) * K >= GEMM_PAR_FLOPS;
+    return gemm_splits((double)n->shape.dim[0], (double)n->shape.dim[1], K,
+                       dtype_size((dtype)n->dt));
 }
 
 /* ---- the list schedule --------------------------------------------------------- */

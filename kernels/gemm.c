@@ -348,7 +348,7 @@ static void gemm_split(gemm_job *j)
 {
     int64_t T = cpu_threads();
     /* inside a part of a job (a row run) the other threads are busy */
-    if (2.0 * (double)j->M * (double)j->N * (double)j->K < GEMM_PAR_FLOPS || pool_in_part())
+    if (!gemm_splits((double)j->M, (double)j->N, (double)j->K, j->es) || pool_in_part())
         T = 1;
     int64_t tn = T < j->npan ? T : j->npan, tm = T < j->mpan ? T : j->mpan;
     int64_t by_cols = cdiv(j->npan, tn) * j->mpan, by_rows = cdiv(j->mpan, tm) * j->npan;

@@ -25,8 +25,9 @@
  * AVX2 and generic paths (kernels/cpu.h) and gemm_ref_* give the same bits.
  *
  * Threads (kernels/pool.h) split C into row ranges or column panels,
- * never K. A product under GEMM_PAR_FLOPS runs on the calling thread
- * alone (a wake-up costs more); the choice depends on the sizes only.
+ * never K. A product smaller than gemm_splits() allows runs on the
+ * calling thread alone (a wake-up costs more); the choice depends on the
+ * sizes only.
  * Packed operands live in each thread's pool_scratch: nothing is
  * allocated per product once those have grown. If memory for them runs
  * out the product is computed by the reference loop (same bits, slower).
@@ -50,7 +51,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GEMM_PAR_FLOPS (1 << 21)
+/* Whether a product of M x N x K in elements of es bytes is large enough
+ * to split among threads: 2^20 FLOPs in float32, half as many in float64
+ * (its fused adds take twice the time). A part costs the caller a few
+ * microseconds with a spinning worker; at 2^21, the threshold before,
+ * the recurrence at batch 8 ran on one thread: 8 x 333 x 333 took 40,000
+ * cycles on one core and 23,000 on two, and a step of H = 333, T = 40,
+ * B = 8 went from 2.34 to 1.76 ms (Zen 4, 2 cores). */
+#define GEMM_PAR_FLOPS (1 << 20)
+static inline int gemm_splits(double M, double N, double K, size_t es)
+{
+    return 2 * M * N * K * (double)es / 4 >= GEMM_PAR_FLOPS;
+}
 
 typedef struct gemm_opts {
     int cls;

@@ -60,7 +60,7 @@ static void uniforms(float *x, float *copy, int n)
         T *bias = malloc((size_t)(N + off) * sizeof(T)), *bs = mode & 2 ? bias + off : NULL;       \
         T *ad = malloc(cb), *as = mode & 4 ? ad + 16 + off : NULL;                                 \
         int same = 1, was = cpu_path(), acc = (mode & 1) || as;                                    \
-        int nth = 2.0 * (double)M * (double)N * (double)K >= GEMM_PAR_FLOPS ? 3 : 1;               \
+        int nth = gemm_splits((double)M, (double)N, (double)K, sizeof(T)) ? 3 : 1;                 \
         if (!A || !B || !C0 || !C1 || !C2 || !bias || !ad)                                         \
             same = 0;                                                                              \
         for (int64_t i = 0; same && i < na; i++)                                                   \
