@@ -299,6 +299,86 @@ static void test_repeated_input(void)
     fixture_free(&f);
 }
 
+/* A scatter against the plain loop it stands for: each column the sum,
+ * from 0 and in row order, of its rows (padding, -1, left out), written or
+ * added once to what is there; float32 and float64, bit for bit, with
+ * ids repeated many times (the links of a step's rows, ops/gather.c). */
+static void test_scatter_against_loop(void)
+{
+    static const int64_t sizes[][3] = {{7, 3, 4}, {64, 300, 65}, {40, 5, 900}, {1, 1, 1}};
+    for (int d = 0; d < 2; d++)
+        for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+            dtype dt = d ? DT_F64 : DT_F32;
+            int64_t B = sizes[z][0], H = sizes[z][1], V = sizes[z][2];
+            graph g;
+            uerr e = {0};
+            int32_t G, idx;
+            CHECK_OK(graph_init(&g, dt, &e), &e);
+            CHECK_OK(graph_leaf(&g, "G", dt, shape_2(B, H), NODE_DATA, -1, &G, &e) ||
+                         graph_leaf(&g, "idx", DT_I32, shape_1(B), NODE_DATA, -1, &idx, &e),
+                     &e);
+            int32_t s = op_scatter(&g, G, idx, V, &e);
+            CHECK(s >= 0);
+            double *gv = malloc((size_t)(B * H) * sizeof *gv);
+            double *want = calloc((size_t)(H * V), sizeof *want),
+                   *acc = calloc((size_t)(H * V), sizeof *acc);
+            void *gd = malloc((size_t)(B * H) * 8), *out = malloc((size_t)(H * V) * 8);
+            int32_t *ids = malloc((size_t)B * sizeof *ids);
+            for (int64_t b = 0; b < B; b++)
+                ids[b] = (int32_t)(urand() * 8) == 0 ? -1 : (int32_t)(urand() * (V < 9 ? V : 9));
+            for (int64_t i = 0; i < B * H; i++)
+                gv[i] = urand() - 0.5;
+            for (int64_t i = 0; i < H * V; i++)
+                acc[i] = urand();
+            for (int pass = 0; pass < 2; pass++) {
+                /* the plain loop, in the dtype's own arithmetic */
+                for (int64_t j = 0; j < H; j++)
+                    for (int64_t k = 0; k < V; k++) {
+                        double sd = 0;
+                        float sf = 0;
+                        int any = 0;
+                        for (int64_t b = 0; b < B; b++)
+                            if (ids[b] == k) {
+                                sd += gv[b * H + j];
+                                sf += (float)gv[b * H + j];
+                                any = 1;
+                            }
+                        double o = pass ? acc[j * V + k] : 0;
+                        want[j * V + k] = d ? (pass && any ? o + sd
+                                               : pass      ? o
+                                                           : sd)
+                                            : (pass && any ? (double)((float)o + sf)
+                                               : pass      ? (double)(float)o
+                                                           : (double)sf);
+                    }
+                for (int64_t i = 0; i < B * H; i++) {
+                    if (d)
+                        ((double *)gd)[i] = gv[i];
+                    else
+                        ((float *)gd)[i] = (float)gv[i];
+                }
+                for (int64_t i = 0; i < H * V; i++) {
+                    if (d)
+                        ((double *)out)[i] = pass ? acc[i] : 7;
+                    else
+                        ((float *)out)[i] = pass ? (float)acc[i] : 7;
+                }
+                void *in[2] = {gd, ids};
+                if (pass)
+                    op_table[OP_SCATTER]->accumulate(&g, &g.nodes[s], in, out);
+                else
+                    op_table[OP_SCATTER]->forward(&g, &g.nodes[s], in, out);
+                int same = 1;
+                for (int64_t i = 0; i < H * V && same; i++)
+                    same = d ? ((double *)out)[i] == want[i] : ((float *)out)[i] == (float)want[i];
+                CHECKF(same, "%s B=%lld H=%lld V=%lld %s", d ? "float64" : "float32", (long long)B,
+                       (long long)H, (long long)V, pass ? "added" : "written");
+            }
+            free(gv), free(want), free(acc), free(gd), free(out), free(ids);
+            graph_free(&g);
+        }
+}
+
 /* At a tie max and min pass half of the gradient to each operand, and
  * abs passes none at 0, as PyTorch: values set to tie exactly. */
 static void test_ties_and_abs_at_zero(void)
@@ -363,6 +443,7 @@ int main(void)
     RUN(test_xent_class_bound);
     RUN(test_graph_limit);
     RUN(test_repeated_input);
+    RUN(test_scatter_against_loop);
     RUN(test_ties_and_abs_at_zero);
     CHECK_EXIT();
 }
