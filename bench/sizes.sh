@@ -19,9 +19,10 @@ BUILD=${1:-build/rel}
 ROUNDS=${BENCH_ROUNDS:-3}
 NCORES=$(nproc 2>/dev/null || echo 1)
 CC=${CC:-cc}
-SIZES=${*:-${BENCH_SIZES:-rnn:100:25:1 rnn:77:50:3 rnn:129:200:1 rnn:333:40:8 rnn:512:50:16
-rnn:700:20:128 rnn:2048:10:4 lstm:96:100:1 lstm:200:35:20 lstm:511:30:48
-gru:64:64:64 gru:300:25:10:1000}}
+SPREAD="rnn:100:25:1 rnn:77:50:3 rnn:129:200:1 rnn:333:40:8 rnn:512:50:16 rnn:700:20:128
+rnn:2048:10:4 lstm:96:100:1 lstm:200:35:20 lstm:511:30:48 gru:64:64:64 gru:300:25:10:1000"
+SIZES=${BENCH_SIZES:-$SPREAD}
+[ $# -gt 0 ] && SIZES=$*
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
