@@ -41,6 +41,7 @@
 #define F_MAGIC 12582912.0f              /* 1.5 * 2^23: adding it rounds to an integer */
 #define F_BIG 88.72283172607421875f      /* the largest float with a finite exp */
 #define F_SMALL (-87.33654022216796875f) /* exp below: not a normal float */
+#define F_SAFE 80.0f /* |x| below: exp needs no clamp and 2^n is one normal float */
 
 /* e^r for |r| <= ln 2 / 2, and 2^n from the rounded n (t = x log2e + MAGIC) */
 #define F_POLY_EXP(r)                                                                              \
@@ -66,6 +67,7 @@
 #define D_MAGIC 6755399441055744.0 /* 1.5 * 2^52 */
 #define D_BIG 709.782712893384
 #define D_SMALL (-708.3964185322641)
+#define D_SAFE 700.0
 
 #define D_TAIL(r)                                                                                  \
     (0.5 +                                                                                         \

@@ -15,6 +15,16 @@
  * the next type starts clean.
  */
 
+/* e^xc = p 2^n: p from the polynomial, n's bits in *ni */
+static inline VF VB_FN(exp_core)(VF xc, VU *ni)
+{
+    VF t = xc * K(LOG2E) + K(MAGIC);
+    VF n = t - K(MAGIC);
+    *ni = (VU)t - (VU)((VF){0} + K(MAGIC));
+    VF r = (xc - n * K(LN2_HI)) - n * K(LN2_LO);
+    return K(POLY_EXP)(r);
+}
+
 static inline void VB_FN(exp)(const ST *in, ST *out)
 {
     VF x, y;
@@ -23,11 +33,8 @@ static inline void VB_FN(exp)(const ST *in, ST *out)
     VI over = x > big, under = x < small, nan = x != x;
     VF xc = SEL(VF, VI, over, big, x);
     xc = SEL(VF, VI, under, small, xc);
-    VF t = xc * K(LOG2E) + K(MAGIC);
-    VF n = t - K(MAGIC);
-    VU ni = (VU)t - (VU)((VF){0} + K(MAGIC));
-    VF r = (xc - n * K(LN2_HI)) - n * K(LN2_LO);
-    VF p = K(POLY_EXP)(r);
+    VU ni;
+    VF p = VB_FN(exp_core)(xc, &ni);
     /* floor(n / 2) without an arithmetic shift (there is none of 64 bits
      * before AVX-512), in unsigned arithmetic, so that the garbage lanes
      * of a NaN cannot overflow: n + 2 (EXP_BIAS + 1) >= 0 */
@@ -39,6 +46,20 @@ static inline void VB_FN(exp)(const ST *in, ST *out)
     y = SEL(VF, VI, over, (VF){0} + (ST)__builtin_inf(), y);
     y = SEL(VF, VI, under, (VF){0}, y);
     y = SEL(VF, VI, nan, x, y);
+    memcpy(out, &y, sizeof y);
+}
+
+/* exp of a vector within +-K(SAFE) (no NaN): the same bits as exp. No
+ * lane is clamped or replaced, and p 2^h 2^(n-h) is p 2^n exactly, every
+ * product a normal number (multiplying by a power of two is exact then):
+ * one scaling instead of two. */
+static inline void VB_FN(exp_safe)(const ST *in, ST *out)
+{
+    VF x, y;
+    memcpy(&x, in, sizeof x);
+    VU ni;
+    VF p = VB_FN(exp_core)(x, &ni);
+    y = p * (VF)((VU)(ni + EXP_BIAS) << MANT_BITS);
     memcpy(out, &y, sizeof y);
 }
 
@@ -73,6 +94,25 @@ static inline void VB_FN(sigmoid)(const ST *in, ST *out)
     VB_FN(exp)((const ST *)&x, (ST *)&e);
     e = (ST)1 / ((ST)1 + e);
     memcpy(out, &e, sizeof e);
+}
+
+static inline void VB_FN(sigmoid_safe)(const ST *in, ST *out)
+{
+    VF x, e;
+    memcpy(&x, in, sizeof x);
+    x = -x;
+    VB_FN(exp_safe)((const ST *)&x, (ST *)&e);
+    e = (ST)1 / ((ST)1 + e);
+    memcpy(out, &e, sizeof e);
+}
+
+/* Whether every x[i] lies within +-K(SAFE) (NaN does not) */
+static inline int VB_FN(all_safe)(const ST *x, int64_t n)
+{
+    int in = 1;
+    for (int64_t i = 0; i < n; i++)
+        in &= (x[i] >= -K(SAFE)) & (x[i] <= K(SAFE));
+    return in;
 }
 
 #undef ST
