@@ -86,24 +86,29 @@ static inline void VB_FN(tanh)(const ST *in, ST *out)
     memcpy(out, &y, sizeof y);
 }
 
-static inline void VB_FN(sigmoid)(const ST *in, ST *out)
+/* 1 / (1 + exp(-x)), exp's safe body or its full one (a constant where
+ * it is inlined) */
+static inline void VB_FN(sigmoid_by)(const ST *in, ST *out, int safe)
 {
     VF x, e;
     memcpy(&x, in, sizeof x);
     x = -x;
-    VB_FN(exp)((const ST *)&x, (ST *)&e);
+    if (safe)
+        VB_FN(exp_safe)((const ST *)&x, (ST *)&e);
+    else
+        VB_FN(exp)((const ST *)&x, (ST *)&e);
     e = (ST)1 / ((ST)1 + e);
     memcpy(out, &e, sizeof e);
 }
 
+static inline void VB_FN(sigmoid)(const ST *in, ST *out)
+{
+    VB_FN(sigmoid_by)(in, out, 0);
+}
+
 static inline void VB_FN(sigmoid_safe)(const ST *in, ST *out)
 {
-    VF x, e;
-    memcpy(&x, in, sizeof x);
-    x = -x;
-    VB_FN(exp_safe)((const ST *)&x, (ST *)&e);
-    e = (ST)1 / ((ST)1 + e);
-    memcpy(out, &e, sizeof e);
+    VB_FN(sigmoid_by)(in, out, 1);
 }
 
 /* Whether every x[i] lies within +-K(SAFE) (NaN does not) */
