@@ -65,7 +65,7 @@ VM_ARRAY_LOOP(sigmoid_safe_f64, double, VM_BYTES / 8, VM_FN(sigmoid_safe_d))
 
 /* An array whose every element is safe (the activations of a network
  * that trains: nearly always) takes the shorter body; the bits are the
- * same (vmath_body.h: exp_safe). The test costs a compare a element. */
+ * same (vmath_body.h: exp_safe). The test costs a compare an element. */
 #define VM_ARRAY_SAFE(fn, ty, T, sfx)                                                              \
     static void VM_FN(fn##_##ty)(const T *x, T *y, int64_t n)                                      \
     {                                                                                              \
