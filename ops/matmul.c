@@ -114,6 +114,10 @@ static int matmul_class(const gnode *n)
     return pool_class(names[n->t >= 0 ? 0 : n->ip[0] ? 2 : 1]);
 }
 
+/* the weight's bytes from which the pieces of a stacked product share
+ * one packing of it (below) */
+#define MM_KEY_PIECE_BYTES (256.0 * 1024)
+
 /*
  * C = op(A) op(B), or C += op(A) op(B) (acc). A is [M,K] (or [K,M] when
  * transposed), B is [K,N] (or [N,K]), C is [M,N]. Every product runs in
@@ -157,13 +161,18 @@ static void matmul_run(const graph *g, const gnode *n, void *const *in, void *ou
     /* a per-step product reading a weight (or the plan's W^T, made once a
      * run): every step reads it, so it is packed once per run, kept under
      * its memory (exec_run brackets the run; a row run's parts see nodes
-     * copied for their rows, never the graph's own). Not so the pieces
-     * of rows the two lanes cut a stacked product into at batch 1 (the
-     * output projection): keyed, they shared one packing of the weight,
-     * but the second lane waited for the first's, and min-char-rnn's
-     * step (V = 112) went from 0.107 to 0.115 ms. */
-    gemm_opts o = {matmul_class(n), n->t >= 0 && b->t < 0 ? in[1] : NULL,
-                   b->op == OP_INPUT && (b->flags & NODE_PARAM), bias, addend};
+     * copied for their rows, never the graph's own). So are the pieces of
+     * rows the two lanes cut a stacked product into (the output
+     * projection and its gradient), where the weight is large: each piece
+     * packed all of it again for its 8 rows, four times its arithmetic
+     * (V = 1000, H = 300, T = 25, B = 10: a sixth of the step). A small
+     * one stays unkeyed: the second lane waited for the first's packing,
+     * and min-char-rnn's step (V = 112) went from 0.107 to 0.115 ms. */
+    int leaf = b->op == OP_INPUT;
+    int piece = n->t < 0 && leaf && pool_in_part() &&
+                (double)(K * N) * (double)dtype_size((dtype)n->dt) >= MM_KEY_PIECE_BYTES;
+    gemm_opts o = {matmul_class(n), (n->t >= 0 && b->t < 0) || piece ? in[1] : NULL,
+                   leaf && (b->flags & NODE_PARAM), bias, addend};
     if (!done && n->dt == DT_F32)
         gemm_f32(ta, tb, M, N, K, in[0], lda, in[1], ldb, out, N, acc, &o);
     else if (!done)
