@@ -18,14 +18,6 @@
 
 #include "kernels/cpu.h"
 
-/* s such that 1/s and every quotient of a safe x stay normal, with room
- * for the residuals (about 2^-52 of the quotient) */
-static int safe_divisor(double s)
-{
-    double a = fabs(s);
-    return a >= 0x1p-60 && a <= 0x1p60;
-}
-
 /* The division itself: the generic path, the tails, and arrays that are
  * not safe */
 static void div_f32(const float *x, float *y, int64_t n, double s, double g)
@@ -38,6 +30,18 @@ static void div_f64(const double *x, double *y, int64_t n, double s, double g)
 {
     for (int64_t i = 0; i < n; i++)
         y[i] = g * (x[i] / s);
+}
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define VDIV_HAVE_VECTOR 1
+#include <immintrin.h>
+
+/* s such that 1/s and every quotient of a safe x stay normal, with room
+ * for the residuals (about 2^-52 of the quotient) */
+static int safe_divisor(double s)
+{
+    double a = fabs(s);
+    return a >= 0x1p-60 && a <= 0x1p60;
 }
 
 /* Every float but -0, an infinity and NaN is safe: its quotient by a safe
@@ -66,10 +70,6 @@ static int safe_f64(const double *x, int64_t n)
     }
     return !bad;
 }
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define VDIV_HAVE_VECTOR 1
-#include <immintrin.h>
 
 /* The quotient of a by s (r = RN(1/s)) on a width's vectors: q0 = a r,
  * then q = q + (a - q s) r twice; the same operations on every width */
