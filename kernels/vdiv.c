@@ -71,96 +71,70 @@ static int safe_f64(const double *x, int64_t n)
     return !bad;
 }
 
-/* The quotient of a by s (r = RN(1/s)) on a width's vectors: q0 = a r,
- * then q = q + (a - q s) r twice; the same operations on every width */
-#define VDIV_QUOT(V, pd)                                                                           \
-    static inline V quot##pd(V a, V vs, V vr)                                                      \
+/* One width's bodies: the quotient of a by s (vr = RN(1/s)) as q0 = a vr,
+ * then q = q + (a - q s) vr twice, the same operations on every width;
+ * float32 elements widened to double as they are loaded (LOADF) and
+ * rounded back as they are stored (STOREF); the tail of fewer than L
+ * elements divides. */
+#define VDIV_BODIES(W, V, pd, LOADF, STOREF, L)                                                    \
+    static inline V quot_##W(V a, V vs, V vr)                                                      \
     {                                                                                              \
         V q = pd##_mul_pd(a, vr);                                                                  \
         q = pd##_fmadd_pd(pd##_fnmadd_pd(q, vs, a), vr, q);                                        \
         return pd##_fmadd_pd(pd##_fnmadd_pd(q, vs, a), vr, q);                                     \
+    }                                                                                              \
+    static void scale_f32_##W(const float *x, float *y, int64_t n, double s, double g)             \
+    {                                                                                              \
+        V vs = pd##_set1_pd(s), vr = pd##_set1_pd(1.0 / s), vg = pd##_set1_pd(g);                  \
+        int64_t i = 0;                                                                             \
+        for (; i + L <= n; i += L)                                                                 \
+            STOREF(y + i, pd##_mul_pd(vg, quot_##W(LOADF(x + i), vs, vr)));                        \
+        div_f32(x + i, y + i, n - i, s, g);                                                        \
+    }                                                                                              \
+    static void scale_f64_##W(const double *x, double *y, int64_t n, double s, double g)           \
+    {                                                                                              \
+        V vs = pd##_set1_pd(s), vr = pd##_set1_pd(1.0 / s), vg = pd##_set1_pd(g);                  \
+        int64_t i = 0;                                                                             \
+        for (; i + L <= n; i += L)                                                                 \
+            pd##_storeu_pd(y + i, pd##_mul_pd(vg, quot_##W(pd##_loadu_pd(x + i), vs, vr)));        \
+        div_f64(x + i, y + i, n - i, s, g);                                                        \
     }
+
+#define LOADF_512(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
+#define STOREF_512(p, v) _mm256_storeu_ps(p, _mm512_cvtpd_ps(v))
+#define LOADF_256(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
+#define STOREF_256(p, v) _mm_storeu_ps(p, _mm256_cvtpd_ps(v))
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,fma")
-
-VDIV_QUOT(__m512d, _mm512)
-
-static void scale_f32_avx512(const float *x, float *y, int64_t n, double s, double g)
-{
-    __m512d vs = _mm512_set1_pd(s), vr = _mm512_set1_pd(1.0 / s), vg = _mm512_set1_pd(g);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m512d a = _mm512_cvtps_pd(_mm256_loadu_ps(x + i));
-        __m512d q = quot_mm512(a, vs, vr);
-        _mm256_storeu_ps(y + i, _mm512_cvtpd_ps(_mm512_mul_pd(vg, q)));
-    }
-    div_f32(x + i, y + i, n - i, s, g);
-}
-
-static void scale_f64_avx512(const double *x, double *y, int64_t n, double s, double g)
-{
-    __m512d vs = _mm512_set1_pd(s), vr = _mm512_set1_pd(1.0 / s), vg = _mm512_set1_pd(g);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m512d q = quot_mm512(_mm512_loadu_pd(x + i), vs, vr);
-        _mm512_storeu_pd(y + i, _mm512_mul_pd(vg, q));
-    }
-    div_f64(x + i, y + i, n - i, s, g);
-}
-
+VDIV_BODIES(avx512, __m512d, _mm512, LOADF_512, STOREF_512, 8)
 #pragma GCC pop_options
+
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
-
-VDIV_QUOT(__m256d, _mm256)
-
-static void scale_f32_avx2(const float *x, float *y, int64_t n, double s, double g)
-{
-    __m256d vs = _mm256_set1_pd(s), vr = _mm256_set1_pd(1.0 / s), vg = _mm256_set1_pd(g);
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        __m256d a = _mm256_cvtps_pd(_mm_loadu_ps(x + i));
-        __m256d q = quot_mm256(a, vs, vr);
-        _mm_storeu_ps(y + i, _mm256_cvtpd_ps(_mm256_mul_pd(vg, q)));
-    }
-    div_f32(x + i, y + i, n - i, s, g);
-}
-
-static void scale_f64_avx2(const double *x, double *y, int64_t n, double s, double g)
-{
-    __m256d vs = _mm256_set1_pd(s), vr = _mm256_set1_pd(1.0 / s), vg = _mm256_set1_pd(g);
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        __m256d q = quot_mm256(_mm256_loadu_pd(x + i), vs, vr);
-        _mm256_storeu_pd(y + i, _mm256_mul_pd(vg, q));
-    }
-    div_f64(x + i, y + i, n - i, s, g);
-}
-
+VDIV_BODIES(avx2, __m256d, _mm256, LOADF_256, STOREF_256, 4)
 #pragma GCC pop_options
 #endif
 
-void vdiv_scale_f32(const float *x, float *y, int64_t n, double s, double g)
-{
+/* The public entry for type T: the vector body where the path has one
+ * and the array and s are safe, else the division */
 #ifdef VDIV_HAVE_VECTOR
-    int p = cpu_path();
-    if (p != CPU_GENERIC && safe_divisor(s) && safe_f32(x, n)) {
-        (p == CPU_AVX512 ? scale_f32_avx512 : scale_f32_avx2)(x, y, n, s, g);
-        return;
+#define VDIV_ENTRY(T, sfx)                                                                         \
+    void vdiv_scale_##sfx(const T *x, T *y, int64_t n, double s, double g)                         \
+    {                                                                                              \
+        int p = cpu_path();                                                                        \
+        if (p != CPU_GENERIC && safe_divisor(s) && safe_##sfx(x, n))                               \
+            (p == CPU_AVX512 ? scale_##sfx##_avx512 : scale_##sfx##_avx2)(x, y, n, s, g);          \
+        else                                                                                       \
+            div_##sfx(x, y, n, s, g);                                                              \
+    }
+#else
+#define VDIV_ENTRY(T, sfx)                                                                         \
+    void vdiv_scale_##sfx(const T *x, T *y, int64_t n, double s, double g)                         \
+    {                                                                                              \
+        div_##sfx(x, y, n, s, g);                                                                  \
     }
 #endif
-    div_f32(x, y, n, s, g);
-}
 
-void vdiv_scale_f64(const double *x, double *y, int64_t n, double s, double g)
-{
-#ifdef VDIV_HAVE_VECTOR
-    int p = cpu_path();
-    if (p != CPU_GENERIC && safe_divisor(s) && safe_f64(x, n)) {
-        (p == CPU_AVX512 ? scale_f64_avx512 : scale_f64_avx2)(x, y, n, s, g);
-        return;
-    }
-#endif
-    div_f64(x, y, n, s, g);
-}
+VDIV_ENTRY(float, f32)
+VDIV_ENTRY(double, f64)
