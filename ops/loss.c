@@ -92,6 +92,21 @@ UNROLL_CLONES static void row_sums(dtype dt, const void *z, int64_t R, int64_t N
     });
 }
 
+/* Elements z [n] of one row added to its four partial sums s, in
+ * row_sums' order (z starting at a multiple of 4 of the row, the last n
+ * mod 4 into s[0]) */
+UNROLL_CLONES static void row_sum_into(dtype dt, const void *z, int64_t n, xent_v4d *s)
+{
+    DT_EACH_REAL(dt, T, {
+        const T *p = z;
+        int64_t j = 0;
+        for (; j + 4 <= n; j += 4)
+            *s += (xent_v4d){p[j], p[j + 1], p[j + 2], p[j + 3]};
+        for (; j < n; j++)
+            (*s)[0] += (double)p[j];
+    });
+}
+
 /* The loss of rows x [R, N] with targets tg [R], in double: each row's
  * added in row order. */
 static double xent_loss(dtype dt, const void *xv, const int32_t *tg, int64_t R, int64_t N)
@@ -119,14 +134,15 @@ static double xent_loss(dtype dt, const void *xv, const int32_t *tg, int64_t R, 
                     loss += (double)mxs[i] + log(sums[i]) - (double)x[r * N + tg[r]];
             }
         }
+        /* a long row: its max, then its exponentials a chunk at a time,
+         * summed as row_sums sums a row (chunks of a multiple of 4) */
         for (int64_t r = 0; !per && r < R; r++) {
             if (tg[r] < 0)
                 continue;
             const T *xr = x + r * N;
-            T mx = xr[0];
-            for (int64_t j = 1; j < N; j++)
-                mx = xr[j] > mx ? xr[j] : mx;
-            double s = 0;
+            T mx;
+            op_rows_minus_max(dt, xr, NULL, 1, N, &mx);
+            xent_v4d s = {0};
             for (int64_t j0 = 0; j0 < N; j0 += XENT_CHUNK) {
                 int64_t nj = N - j0 < XENT_CHUNK ? N - j0 : XENT_CHUNK;
                 for (int64_t j = 0; j < nj; j++)
@@ -135,10 +151,9 @@ static double xent_loss(dtype dt, const void *xv, const int32_t *tg, int64_t R, 
                     vm_exp_f32((const float *)buf, (float *)buf, nj);
                 else
                     vm_exp_f64((const double *)buf, (double *)buf, nj);
-                for (int64_t j = 0; j < nj; j++)
-                    s += buf[j];
+                row_sum_into(dt, buf, nj, &s);
             }
-            loss += (double)mx + log(s) - (double)xr[tg[r]];
+            loss += (double)mx + log((s[0] + s[1]) + (s[2] + s[3])) - (double)xr[tg[r]];
         }
     });
     return loss;

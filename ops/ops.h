@@ -210,9 +210,9 @@ int32_t op_unbroadcast(graph *g, int32_t grad, const shape *to, uerr *e);
 int op_infer_like_first(const graph *g, gnode *n, uerr *e);
 
 /* z = x minus the max of its row, for x and z [R, N] of the real dtype dt
- * (z may be x), and each row's max in maxima [R] unless it is NULL: the
- * first step of a stable softmax, shared by softmax and softmax_xent and
- * its gradient. */
+ * (z may be x, or NULL: the maxima alone), and each row's max in maxima
+ * [R] unless it is NULL: the first step of a stable softmax, shared by
+ * softmax and softmax_xent and its gradient. */
 void op_rows_minus_max(dtype dt, const void *x, void *z, int64_t R, int64_t N, void *maxima);
 
 /* op_rows_fn of elementwise ops: every input of the output's [M, N] shape

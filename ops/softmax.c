@@ -40,7 +40,7 @@ UNROLL_CLONES void op_rows_minus_max(dtype dt, const void *x, void *z, int64_t R
     DT_EACH_REAL(dt, T, {
         for (int64_t r = 0; r < R; r++) {
             const T *xr = (const T *)x + r * N;
-            T *zr = (T *)z + r * N;
+            T *zr = z ? (T *)z + r * N : NULL;
             T m[ROW_LANES];
             for (int l = 0; l < ROW_LANES; l++)
                 m[l] = xr[0];
@@ -54,8 +54,9 @@ UNROLL_CLONES void op_rows_minus_max(dtype dt, const void *x, void *z, int64_t R
                 for (int l = 0; l < w; l++)
                     m[l] = m[l + w] > m[l] ? m[l + w] : m[l];
             T mx = m[0];
-            for (j = 0; j < N; j++)
-                zr[j] = xr[j] - mx;
+            if (zr)
+                for (j = 0; j < N; j++)
+                    zr[j] = xr[j] - mx;
             if (maxima)
                 ((T *)maxima)[r] = mx;
         }

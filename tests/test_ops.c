@@ -23,6 +23,7 @@
 #include "engine/exec.h"
 #include "engine/gradcheck.h"
 #include "engine/plan.h"
+#include "kernels/vmath.h"
 #include "ops/ops.h"
 
 static uint64_t rng_state = 12345;
@@ -382,6 +383,74 @@ static void test_scatter_against_loop(void)
         }
 }
 
+/* softmax_xent's loss of rows longer than its chunk of exponentials (1024)
+ * against the order documented for every row (ops/loss.c): the max, the
+ * exponentials of x - max, four partial sums in double over the elements k
+ * mod 4 (the last N mod 4 into the first), (s0 + s1) + (s2 + s3), then
+ * max + log(sum) - x[target], rows added in order; bit for bit, in both
+ * dtypes, short rows and long. */
+static void test_xent_long_rows(void)
+{
+    static const int64_t widths[] = {65, 1024, 1025, 2500, 4099};
+    enum { R = 3 };
+    for (int d = 0; d < 2; d++)
+        for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
+            dtype dt = d ? DT_F64 : DT_F32;
+            int64_t N = widths[w];
+            graph g;
+            uerr e = {0};
+            int32_t l, t;
+            CHECK_OK(graph_init(&g, dt, &e), &e);
+            CHECK_OK(graph_leaf(&g, "l", dt, shape_2(R, N), NODE_DATA, -1, &l, &e) ||
+                         graph_leaf(&g, "t", DT_I32, shape_1(R), NODE_DATA, -1, &t, &e),
+                     &e);
+            int32_t x = op_softmax_xent(&g, l, t, &e);
+            CHECK(x >= 0);
+            size_t es = d ? 8 : 4;
+            char *lv = malloc((size_t)(R * N) * es), *buf = malloc((size_t)N * es);
+            int32_t tg[R] = {(int32_t)(N - 1), -1, 7};
+            for (int64_t i = 0; i < R * N; i++) {
+                double v = 8 * urand() - 4;
+                if (d)
+                    ((double *)lv)[i] = v;
+                else
+                    ((float *)lv)[i] = (float)v;
+            }
+            double want = 0;
+            for (int r = 0; r < R; r++) {
+                if (tg[r] < 0)
+                    continue;
+                double mx = -INFINITY, s[4] = {0}, xt;
+                for (int64_t j = 0; j < N; j++)
+                    mx = fmax(mx, d ? ((double *)lv)[r * N + j] : ((float *)lv)[r * N + j]);
+                for (int64_t j = 0; j < N; j++) {
+                    if (d)
+                        ((double *)buf)[j] = ((double *)lv)[r * N + j] - mx;
+                    else
+                        ((float *)buf)[j] = ((float *)lv)[r * N + j] - (float)mx;
+                }
+                if (d)
+                    vm_exp_f64((double *)buf, (double *)buf, N);
+                else
+                    vm_exp_f32((float *)buf, (float *)buf, N);
+                for (int64_t j = 0; j < N; j++) {
+                    double v = d ? ((double *)buf)[j] : ((float *)buf)[j];
+                    s[j < N / 4 * 4 ? j % 4 : 0] += v;
+                }
+                xt = d ? ((double *)lv)[r * N + tg[r]] : ((float *)lv)[r * N + tg[r]];
+                want += mx + log((s[0] + s[1]) + (s[2] + s[3])) - xt;
+            }
+            char out[8];
+            void *in[2] = {lv, tg};
+            op_table[OP_SOFTMAX_XENT]->forward(&g, &g.nodes[x], in, out);
+            double got = d ? *(double *)out : *(float *)out;
+            CHECKF(got == (d ? want : (double)(float)want), "%s N=%lld: loss %.17g, want %.17g",
+                   d ? "float64" : "float32", (long long)N, got, d ? want : (double)(float)want);
+            free(lv), free(buf);
+            graph_free(&g);
+        }
+}
+
 /* At a tie max and min pass half of the gradient to each operand, and
  * abs passes none at 0, as PyTorch: values set to tie exactly. */
 static void test_ties_and_abs_at_zero(void)
@@ -444,6 +513,7 @@ int main(void)
     RUN(test_wrong_hvp_fails);
     RUN(test_shape_error);
     RUN(test_xent_class_bound);
+    RUN(test_xent_long_rows);
     RUN(test_graph_limit);
     RUN(test_repeated_input);
     RUN(test_scatter_against_loop);
