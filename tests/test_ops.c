@@ -300,6 +300,18 @@ static void test_repeated_input(void)
     fixture_free(&f);
 }
 
+/* A new graph g of dtype dt with two data leaves: rows [R, N] (returned)
+ * and int32 ids [R] (*ids) */
+static int32_t rows_and_ids(graph *g, dtype dt, int64_t R, int64_t N, int32_t *ids, uerr *e)
+{
+    int32_t x = -1;
+    CHECK_OK(graph_init(g, dt, e), e);
+    CHECK_OK(graph_leaf(g, "x", dt, shape_2(R, N), NODE_DATA, -1, &x, e) ||
+                 graph_leaf(g, "ids", DT_I32, shape_1(R), NODE_DATA, -1, ids, e),
+             e);
+    return x;
+}
+
 /* A scatter against the plain loop it stands for: each column the sum,
  * from 0 and in row order, of its rows (padding, -1, left out), written or
  * added once to what is there; float32 and float64, bit for bit, with
@@ -316,11 +328,7 @@ static void test_scatter_against_loop(void)
             int64_t B = sizes[z][0], H = sizes[z][1], V = sizes[z][2];
             graph g;
             uerr e = {0};
-            int32_t G, idx;
-            CHECK_OK(graph_init(&g, dt, &e), &e);
-            CHECK_OK(graph_leaf(&g, "G", dt, shape_2(B, H), NODE_DATA, -1, &G, &e) ||
-                         graph_leaf(&g, "idx", DT_I32, shape_1(B), NODE_DATA, -1, &idx, &e),
-                     &e);
+            int32_t idx, G = rows_and_ids(&g, dt, B, H, &idx, &e);
             int32_t s = op_scatter(&g, G, idx, V, &e);
             CHECK(s >= 0);
             double *gv = malloc((size_t)(B * H) * sizeof *gv);
@@ -399,11 +407,7 @@ static void test_xent_long_rows(void)
             int64_t N = widths[w];
             graph g;
             uerr e = {0};
-            int32_t l, t;
-            CHECK_OK(graph_init(&g, dt, &e), &e);
-            CHECK_OK(graph_leaf(&g, "l", dt, shape_2(R, N), NODE_DATA, -1, &l, &e) ||
-                         graph_leaf(&g, "t", DT_I32, shape_1(R), NODE_DATA, -1, &t, &e),
-                     &e);
+            int32_t t, l = rows_and_ids(&g, dt, R, N, &t, &e);
             int32_t x = op_softmax_xent(&g, l, t, &e);
             CHECK(x >= 0);
             size_t es = d ? 8 : 4;
