@@ -413,6 +413,7 @@ typedef struct keep_slot {
     uint64_t epoch; /* the last run that used it */
     uint64_t phase; /* the last phase of that run that used it */
     uint64_t token; /* a parameter packed under this token, or 0 */
+    atomic_int ready; /* its panels are written (0 while a part packs them) */
     char *panels;
     size_t bytes;
 } keep_slot;
@@ -434,12 +435,11 @@ static _Thread_local keep_table *keep_cur;
 static pthread_key_t keep_key;
 static pthread_once_t keep_once = PTHREAD_ONCE_INIT;
 
-/* The table's lock is held for a lookup or a packing, both short, by
- * the parts of one job, which wait for each other's packing anyway: a
- * waiter spins, yielding its core now and then (more threads than
- * cores), rather than sleep. A mutex put the two lanes' pieces of a
- * product to sleep on each other about once a step (min-char-rnn:
- * 2,100 context switches in 2,000 steps, 15% slower). */
+/* The table's lock is held for a lookup, short: a packing is done outside
+ * it (keep_lookup). A waiter spins, yielding its core now and then (more
+ * threads than cores), rather than sleep. A mutex put the two lanes'
+ * pieces of a product to sleep on each other about once a step
+ * (min-char-rnn: 2,100 context switches in 2,000 steps, 15% slower). */
 static void keep_lock(keep_table *t)
 {
     for (unsigned n = 1; atomic_flag_test_and_set_explicit(&t->lock, memory_order_acquire); n++)
@@ -566,10 +566,12 @@ static keep_slot *keep_victim(keep_table *t, const void *key, size_t need, int *
     return fits ? fits : any;
 }
 
-/* The packing of j's op(B) under key in table t (locked): kept, packed
- * now, or NULL. A parameter's (bconst) packed in an earlier run under
- * this run's token is still good. */
-static const char *keep_find(keep_table *t, const gemm_job *j, const void *key, int bconst)
+/* The slot of j's op(B) under key in table t (locked): kept (its panels
+ * maybe still being written by another part), or claimed for the caller
+ * to pack (*pack set), or NULL. A parameter's (bconst) packed in an
+ * earlier run under this run's token is still good. */
+static keep_slot *keep_find(keep_table *t, const gemm_job *j, const void *key, int bconst,
+                            int *pack)
 {
     keep_slot *s = NULL;
     for (int i = 0; i < GEMM_KEEP_SLOTS && !s; i++)
@@ -578,7 +580,7 @@ static const char *keep_find(keep_table *t, const gemm_job *j, const void *key, 
     if (s && (s->epoch == t->epoch || (bconst && t->token && s->token == t->token))) {
         s->epoch = t->epoch;
         s->phase = t->phase;
-        return s->panels;
+        return s;
     }
     size_t need = (size_t)j->npan * (size_t)j->K * (size_t)j->v->nr * j->es;
     int flip = 0;
@@ -598,7 +600,8 @@ static const char *keep_find(keep_table *t, const gemm_job *j, const void *key, 
         s->bytes = (need + 63) / 64 * 64;
         keep_count(t, s->bytes);
     }
-    j->v->pack(j->tb, j->K, j->B, j->ldb, j->N, 0, j->npan, s->panels);
+    *pack = 1;
+    atomic_store_explicit(&s->ready, 0, memory_order_relaxed);
     s->key = key;
     s->B = j->B;
     s->K = j->K;
@@ -610,7 +613,7 @@ static const char *keep_find(keep_table *t, const gemm_job *j, const void *key, 
     s->phase = t->phase;
     s->flipped = flip;
     s->token = bconst ? t->token : 0;
-    return s->panels;
+    return s;
 }
 
 static const char *keep_lookup(const gemm_job *j, const gemm_opts *o)
@@ -621,9 +624,18 @@ static const char *keep_lookup(const gemm_job *j, const gemm_opts *o)
     keep_lock(t);
     /* outside a part nothing else reads t now: a new phase */
     t->phase += !pool_in_part();
-    const char *panels = t->epoch ? keep_find(t, j, o->bkey, o->bconst) : NULL;
+    int pack = 0;
+    keep_slot *s = t->epoch ? keep_find(t, j, o->bkey, o->bconst, &pack) : NULL;
     keep_unlock(t);
-    return panels;
+    if (s && pack) {
+        j->v->pack(j->tb, j->K, j->B, j->ldb, j->N, 0, j->npan, s->panels);
+        atomic_store_explicit(&s->ready, 1, memory_order_release);
+    }
+    /* another part is packing it: this one packs its own panels rather
+     * than wait (the same bits). Waiting made the other lane idle while
+     * the first piece of the output projection packed a weight larger
+     * than the L2 (V = 5000, H = 256, batch 1: 4.8 -> 5.5 ms a step). */
+    return s && atomic_load_explicit(&s->ready, memory_order_acquire) ? s->panels : NULL;
 }
 
 /* ---- one packing for all threads --------------------------------------------- */
