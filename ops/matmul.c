@@ -114,10 +114,6 @@ static int matmul_class(const gnode *n)
     return pool_class(names[n->t >= 0 ? 0 : n->ip[0] ? 2 : 1]);
 }
 
-/* the weight's bytes from which the pieces of a stacked product share
- * one packing of it (below) */
-#define MM_KEY_PIECE_BYTES (256.0 * 1024)
-
 /*
  * C = op(A) op(B), or C += op(A) op(B) (acc). A is [M,K] (or [K,M] when
  * transposed), B is [K,N] (or [N,K]), C is [M,N]. Every product runs in
@@ -163,14 +159,13 @@ static void matmul_run(const graph *g, const gnode *n, void *const *in, void *ou
      * its memory (exec_run brackets the run; a row run's parts see nodes
      * copied for their rows, never the graph's own). So are the pieces of
      * rows the two lanes cut a stacked product into (the output
-     * projection and its gradient), where the weight is large: each piece
-     * packed all of it again for its 8 rows, four times its arithmetic
-     * (V = 1000, H = 300, T = 25, B = 10: a sixth of the step). A small
-     * one stays unkeyed: the second lane waited for the first's packing,
-     * and min-char-rnn's step (V = 112) went from 0.107 to 0.115 ms. */
+     * projection and its gradient): each piece packed all of the weight
+     * again for its 8 rows, four times its arithmetic (V = 1000, H = 300,
+     * T = 25, B = 10: a sixth of the step). A part that finds the packing
+     * still being written packs its own (kernels/gemm.c): waiting for it
+     * had made min-char-rnn's step (V = 112) slower, 0.107 -> 0.115 ms. */
     int leaf = b->op == OP_INPUT;
-    int piece = n->t < 0 && leaf && pool_in_part() &&
-                (double)(K * N) * (double)dtype_size((dtype)n->dt) >= MM_KEY_PIECE_BYTES;
+    int piece = n->t < 0 && leaf && pool_in_part();
     gemm_opts o = {matmul_class(n), (n->t >= 0 && b->t < 0) || piece ? in[1] : NULL,
                    leaf && (b->flags & NODE_PARAM), bias, addend};
     if (!done && n->dt == DT_F32)
