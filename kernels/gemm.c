@@ -410,9 +410,9 @@ typedef struct keep_slot {
     int tb;
     int flipped; /* packed over in the other layout in its run */
     const gemm_variant *v;
-    uint64_t epoch; /* the last run that used it */
-    uint64_t phase; /* the last phase of that run that used it */
-    uint64_t token; /* a parameter packed under this token, or 0 */
+    uint64_t epoch;   /* the last run that used it */
+    uint64_t phase;   /* the last phase of that run that used it */
+    uint64_t token;   /* a parameter packed under this token, or 0 */
     atomic_int ready; /* its panels are written (0 while a part packs them) */
     char *panels;
     size_t bytes;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu.h"
 #include "train/optim.h"
 
 static uint64_t seed = 3;
@@ -136,10 +137,12 @@ CHECK_SAME(float)
 static void test_same_bits(void)
 {
     spec_optim kinds[] = {SPEC_OPT_SGD, SPEC_OPT_MOMENTUM, SPEC_OPT_ADAGRAD, SPEC_OPT_ADAM};
-    int64_t sizes[] = {1, 7, 8, 15, 16, 17, 45, 100, 1001};
+    /* 40003: split among the kernels' threads (optim.c: OPTIM_SPLIT) */
+    int64_t sizes[] = {1, 7, 8, 15, 16, 17, 45, 100, 1001, 40003};
+    int was = cpu_set_threads(3);
     for (int w = 0; w < 2; w++)
         for (int k = 0; k < 4; k++)
-            for (int s = 0; s < 9; s++)
+            for (int s = 0; s < 10; s++)
                 for (int c = 0; c < 2; c++)
                     for (int bad = 0; bad < 2; bad++) {
                         double clip = c ? 5.0 : 0.0;
@@ -148,6 +151,33 @@ static void test_same_bits(void)
                         same_float(kinds[k], DT_F32, sizes[s], clip, 1e-8, bad);
                     }
     weight_decay = 0;
+    cpu_set_threads(was);
+}
+
+/* A NaN in the last part of an update split among threads is flagged, on
+ * 1, 2 and 3 threads */
+static void test_nonfinite_flag_split(void)
+{
+    enum { N = 50000 };
+    float *p = malloc(N * sizeof *p), *g = malloc(N * sizeof *g);
+    int was = cpu_set_threads(1);
+    for (int th = 1; th <= 3; th++) {
+        cpu_set_threads(th);
+        for (int at = 0; at < 2; at++) {
+            optim o;
+            init(&o, SPEC_OPT_ADAM, DT_F32, N, 1e-8);
+            for (int64_t i = 0; i < N; i++)
+                p[i] = (float)uniform(), g[i] = (float)uniform();
+            if (at)
+                g[N - 3] = NAN;
+            CHECKF(optim_step_clip(&o, p, g, 0) == at, "%d threads, NaN %d: wrong flag", th, at);
+            free(o.m);
+            free(o.v);
+        }
+    }
+    cpu_set_threads(was);
+    free(p);
+    free(g);
 }
 
 /* One NaN or infinity anywhere among finite gradients (the largest
@@ -252,6 +282,7 @@ int main(void)
     RUN(test_same_bits);
     RUN(test_adagrad_zero_over_zero);
     RUN(test_nonfinite_flag);
+    RUN(test_nonfinite_flag_split);
     RUN(test_weight_decay);
     RUN(test_schedule);
     CHECK_EXIT();
