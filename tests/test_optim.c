@@ -212,6 +212,54 @@ static void test_nonfinite_flag(void)
                 }
 }
 
+/* clip_by_norm against the order it documents (blocks of 4096, 8
+ * interleaved partial sums in double each, the blocks added in order),
+ * bit for bit, on 1, 2 and 3 threads, both dtypes, sizes around a block
+ * and a vector, with and without the scaling */
+static double ref_sumsq(const double *x, int64_t n)
+{
+    double ss = 0;
+    for (int64_t b0 = 0; b0 < n; b0 += 4096) {
+        int64_t m = n - b0 < 4096 ? n - b0 : 4096;
+        double s[8] = {0};
+        for (int64_t i = 0; i < m; i++)
+            s[i < m / 8 * 8 ? i % 8 : 0] += x[b0 + i] * x[b0 + i];
+        ss += ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    }
+    return ss;
+}
+
+static void test_clip_by_norm_order(void)
+{
+    static const int64_t sizes[] = {0, 1, 7, 4096, 4097, 16385, 100003};
+    int was = cpu_set_threads(1);
+    for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++)
+        for (int f64 = 0; f64 < 2; f64++)
+            for (int th = 1; th <= 3; th++) {
+                int64_t n = sizes[z];
+                double *want = malloc((size_t)(n + 1) * sizeof *want);
+                float *gf = malloc((size_t)(n + 1) * sizeof *gf);
+                double *gd = malloc((size_t)(n + 1) * sizeof *gd);
+                for (int64_t i = 0; i < n; i++) {
+                    gf[i] = (float)(uniform() - 0.5);
+                    gd[i] = f64 ? uniform() - 0.5 : gf[i];
+                }
+                double ss = ref_sumsq(gd, n), norm = sqrt(ss), max = 0.25 * norm;
+                for (int64_t i = 0; i < n; i++)
+                    want[i] = f64 ? gd[i] * (max / norm) : (double)(gf[i] * (float)(max / norm));
+                cpu_set_threads(th);
+                double got =
+                    f64 ? clip_by_norm(DT_F64, gd, n, max) : clip_by_norm(DT_F32, gf, n, max);
+                int same = got == norm;
+                for (int64_t i = 0; i < n && same; i++)
+                    same = f64 ? gd[i] == want[i] : (double)gf[i] == want[i];
+                CHECKF(same, "n %lld %s %d threads: norm %.17g, want %.17g", (long long)n,
+                       f64 ? "float64" : "float32", th, got, norm);
+                free(want), free(gf), free(gd);
+            }
+    cpu_set_threads(was);
+}
+
 /* weight decay shrinks a weight with a zero gradient: sgd by lr wd p per
  * step, adam (decoupled) by the same, its moments untouched */
 static void test_weight_decay(void)
@@ -284,6 +332,7 @@ int main(void)
     RUN(test_nonfinite_flag);
     RUN(test_nonfinite_flag_split);
     RUN(test_weight_decay);
+    RUN(test_clip_by_norm_order);
     RUN(test_schedule);
     CHECK_EXIT();
 }

@@ -219,21 +219,94 @@ OPTIM_VECTOR void clip_by_value(dtype dt, void *g, int64_t n, double value)
     });
 }
 
+/*
+ * The sum of squares in an order that depends on n alone: blocks of
+ * NORM_BLOCK elements, each summed in double in 8 interleaved partial
+ * sums (element i into sum i mod 8, a block's last n mod 8 into the
+ * first) combined as ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)),
+ * and the blocks' sums added in block order. Blocks may run on any
+ * thread and any vector width: the bits do not move. One chain of adds
+ * over all the gradients took 4 cycles an element (1.5 million
+ * parameters: 2.3 ms a step, a third of it).
+ */
+#define NORM_BLOCK 4096
+typedef double norm_v8d __attribute__((vector_size(64)));
+
+OPTIM_VECTOR static double block_sumsq(dtype dt, const void *g, int64_t i0, int64_t i1)
+{
+    norm_v8d s = {0};
+    DT_EACH_REAL(dt, T, {
+        const T *x = (const T *)g + i0;
+        int64_t n = i1 - i0, i = 0;
+        for (; i + 8 <= n; i += 8) {
+            norm_v8d v = {x[i],     x[i + 1], x[i + 2], x[i + 3],
+                          x[i + 4], x[i + 5], x[i + 6], x[i + 7]};
+            s += v * v;
+        }
+        for (; i < n; i++)
+            s[0] += (double)x[i] * (double)x[i];
+    });
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+OPTIM_VECTOR static void scale_range(dtype dt, void *g, int64_t i0, int64_t i1, double scale)
+{
+    DT_EACH_REAL(dt, T, {
+        T *x = (T *)g, sc = (T)scale;
+        for (int64_t i = i0; i < i1; i++)
+            x[i] *= sc;
+    });
+}
+
+typedef struct norm_job {
+    dtype dt;
+    void *g;
+    int64_t n, nblocks;
+    double *sums; /* [nblocks], or NULL: scale by `scale` instead */
+    double scale;
+    int nparts;
+} norm_job;
+
+static void norm_part(void *ctx, int part, int thread)
+{
+    (void)thread;
+    const norm_job *j = ctx;
+    for (int64_t b = j->nblocks * part / j->nparts; b < j->nblocks * (part + 1) / j->nparts; b++) {
+        int64_t i0 = b * NORM_BLOCK, i1 = i0 + NORM_BLOCK < j->n ? i0 + NORM_BLOCK : j->n;
+        if (j->sums)
+            j->sums[b] = block_sumsq(j->dt, j->g, i0, i1);
+        else
+            scale_range(j->dt, j->g, i0, i1, j->scale);
+    }
+}
+
 double clip_by_norm(dtype dt, void *g, int64_t n, double max_norm)
 {
+    double local[64];
+    norm_job j = {dt, g, n, (n + NORM_BLOCK - 1) / NORM_BLOCK, local, 1, 1};
+    int nth = n < OPTIM_SPLIT ? 1 : cpu_threads();
+    if (j.nblocks > 64 && !(j.sums = malloc((size_t)j.nblocks * sizeof *j.sums)))
+        nth = 1; /* no room for the blocks' sums: each added as it is made */
+    j.nparts = nth < j.nblocks ? nth : (int)(j.nblocks ? j.nblocks : 1);
     double ss = 0;
-    DT_EACH_REAL(dt, T, {
-        T *x = g;
-        for (int64_t i = 0; i < n; i++)
-            ss += (double)x[i] * (double)x[i];
-        double norm = sqrt(ss);
-        if (norm > max_norm) {
-            T scale = (T)(max_norm / norm);
-            for (int64_t i = 0; i < n; i++)
-                x[i] *= scale;
-        }
-    });
-    return sqrt(ss);
+    if (j.sums) {
+        pool_for(pool_class("optimiser"), j.nparts, norm_part, &j);
+        for (int64_t b = 0; b < j.nblocks; b++)
+            ss += j.sums[b];
+    } else {
+        for (int64_t b = 0; b < j.nblocks; b++)
+            ss += block_sumsq(dt, g, b * NORM_BLOCK,
+                              b * NORM_BLOCK + NORM_BLOCK < n ? b * NORM_BLOCK + NORM_BLOCK : n);
+    }
+    if (j.sums != local)
+        free(j.sums);
+    double norm = sqrt(ss);
+    if (norm > max_norm) {
+        DT_EACH_REAL(dt, T, { j.scale = (double)(T)(max_norm / norm); });
+        j.sums = NULL;
+        pool_for(pool_class("optimiser"), j.nparts, norm_part, &j);
+    }
+    return norm;
 }
 
 /* NONFINITE: a test without a branch per element, so blocks of 256 are
