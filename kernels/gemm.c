@@ -440,13 +440,19 @@ static pthread_once_t keep_once = PTHREAD_ONCE_INIT;
  * threads than cores), rather than sleep. A mutex put the two lanes'
  * pieces of a product to sleep on each other about once a step
  * (min-char-rnn: 2,100 context switches in 2,000 steps, 15% slower). */
+/* one turn of waiting for another part */
+static void keep_spin(unsigned n)
+{
+    if (n % 256)
+        pool_relax();
+    else
+        sched_yield();
+}
+
 static void keep_lock(keep_table *t)
 {
     for (unsigned n = 1; atomic_flag_test_and_set_explicit(&t->lock, memory_order_acquire); n++)
-        if (n % 256)
-            pool_relax();
-        else
-            sched_yield();
+        keep_spin(n);
 }
 
 static void keep_unlock(keep_table *t)
@@ -631,10 +637,15 @@ static const char *keep_lookup(const gemm_job *j, const gemm_opts *o)
         j->v->pack(j->tb, j->K, j->B, j->ldb, j->N, 0, j->npan, s->panels);
         atomic_store_explicit(&s->ready, 1, memory_order_release);
     }
-    /* another part is packing it: this one packs its own panels rather
-     * than wait (the same bits). Waiting made the other lane idle while
-     * the first piece of the output projection packed a weight larger
-     * than the L2 (V = 5000, H = 256, batch 1: 4.8 -> 5.5 ms a step). */
+    /* another part is packing it: with nowait this one packs its own
+     * panels (the same bits). Waiting made the other lane idle while the
+     * first piece of the output projection packed a weight larger than
+     * the L2 (V = 5000, H = 256, batch 1: 4.8 -> 5.5 ms a step). The parts
+     * of a row run want the recurrent weight at once and wait: packing
+     * their own grew their scratch, and S3's peak passed its limit. */
+    for (unsigned n = 1; s && !o->nowait && !atomic_load_explicit(&s->ready, memory_order_acquire);
+         n++)
+        keep_spin(n);
     return s && atomic_load_explicit(&s->ready, memory_order_acquire) ? s->panels : NULL;
 }
 

@@ -72,6 +72,11 @@ typedef struct gemm_opts {
     /* with acc: C = addend + op(A) op(B), the addend laid out as C (ldc)
      * and read in C's stead, as if copied into C first; or NULL */
     const void *addend;
+    /* a part that finds the keyed packing still being written by another
+     * packs its own panels rather than wait (the same bits): for pieces
+     * of one product spread over time, not for parts that all start at
+     * once */
+    int nowait;
 } gemm_opts;
 
 void gemm_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
