@@ -435,12 +435,11 @@ static _Thread_local keep_table *keep_cur;
 static pthread_key_t keep_key;
 static pthread_once_t keep_once = PTHREAD_ONCE_INIT;
 
-/* The table's lock is held for a lookup, short: a packing is done outside
- * it (keep_lookup). A waiter spins, yielding its core now and then (more
- * threads than cores), rather than sleep. A mutex put the two lanes'
- * pieces of a product to sleep on each other about once a step
- * (min-char-rnn: 2,100 context switches in 2,000 steps, 15% slower). */
-/* one turn of waiting for another part */
+/* One turn of waiting for another part: a spin, yielding the core now
+ * and then (more threads than cores), rather than a sleep. A mutex put
+ * the two lanes' pieces of a product to sleep on each other about once a
+ * step (min-char-rnn: 2,100 context switches in 2,000 steps, 15%
+ * slower). */
 static void keep_spin(unsigned n)
 {
     if (n % 256)
@@ -449,6 +448,8 @@ static void keep_spin(unsigned n)
         sched_yield();
 }
 
+/* The table's lock is held for a lookup, short: a packing is done outside
+ * it (keep_lookup). */
 static void keep_lock(keep_table *t)
 {
     for (unsigned n = 1; atomic_flag_test_and_set_explicit(&t->lock, memory_order_acquire); n++)
