@@ -12,29 +12,19 @@
  * A product is split into parts (pool_for), each a range of C's rows by a
  * range of B's panels. Each part packs its panels of op(B) into its
  * thread's scratch in blocks that fill half the L2 (K x block panels), so
- * a block is read from L2 by every tile of MR rows, whose A stays in L1.
+ * a block is read from L2 by every tile of MR rows, whose A stays in L1;
+ * or reads a packing kept for the run (kernels/gemm_keep.c).
  */
 #include "kernels/gemm.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/cpu.h"
+#include "kernels/gemm_job_int.h"
 #include "kernels/pool.h"
-
-typedef struct gemm_variant {
-    int mr, nr;
-    void (*block)(int ta, int64_t K, const void *A, int64_t lda, int64_t i0, int64_t i1,
-                  const void *pb, int64_t p0, int64_t p1, int64_t N, void *C, int64_t ldc, int acc,
-                  const void *apk, const void *bias, const void *addend);
-    void (*pack)(int tb, int64_t K, const void *B, int64_t ldb, int64_t N, int64_t p0, int64_t p1,
-                 void *dst);
-    void (*pack_at)(int64_t K, const void *A, int64_t lda, int64_t i0, int64_t i1, void *dst);
-} gemm_variant;
 
 #define GEMM_REF(name, T, FMAF)                                                                    \
     void name(int ta, int tb, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda,            \
@@ -254,21 +244,6 @@ static const gemm_variant *variant(size_t es)
 
 /* ---- the driver ---------------------------------------------------------------- */
 
-typedef struct gemm_job {
-    const gemm_variant *v;
-    size_t es;
-    int ta, tb, acc;
-    int64_t M, N, K, lda, ldb, ldc;
-    const char *A, *B;
-    char *C;
-    int64_t mpan, npan; /* tiles of MR rows, panels of NR columns */
-    int64_t tm, tn;     /* parts: tm row ranges by tn panel ranges */
-    int64_t blk;        /* panels packed at a time */
-    const char *kept;   /* all panels of op(B), packed before the call, or NULL */
-    const char *bias;   /* C's columns' bias (gemm_opts), or NULL */
-    const char *addend; /* read for C when accumulating (gemm_opts), or NULL */
-} gemm_job;
-
 /* rows r0 .. r1-1 by columns j0 .. j1-1 through the reference loop */
 static void gemm_ref_part(const gemm_job *j, int64_t r0, int64_t r1, int64_t j0, int64_t j1)
 {
@@ -343,7 +318,10 @@ static int64_t cdiv(int64_t a, int64_t b)
 }
 
 /* Splits C among the threads: by panels or by rows, whichever leaves the
- * largest part smallest (panels on a tie: rows would pack B twice). */
+ * largest part smallest, a panel's packing counted as a tile's work: each
+ * part of a row split packs all of op(B). Counted without it, the output
+ * projection at batch 1 (25 x 5000 x 256) split its 4 tiles of rows, and
+ * both threads packed and streamed all of the 5 MB weight. */
 static void gemm_split(gemm_job *j)
 {
     int64_t T = cpu_threads();
@@ -351,7 +329,8 @@ static void gemm_split(gemm_job *j)
     if (!gemm_splits((double)j->M, (double)j->N, (double)j->K, j->es) || pool_in_part())
         T = 1;
     int64_t tn = T < j->npan ? T : j->npan, tm = T < j->mpan ? T : j->mpan;
-    int64_t by_cols = cdiv(j->npan, tn) * j->mpan, by_rows = cdiv(j->mpan, tm) * j->npan;
+    int64_t by_cols = cdiv(j->npan, tn) * (j->mpan + 1),
+            by_rows = (cdiv(j->mpan, tm) + 1) * j->npan;
     j->tm = by_rows < by_cols ? tm : 1;
     j->tn = by_rows < by_cols ? 1 : tn;
     /* half the L2 for a block of panels: every tile of rows reads it all.
@@ -368,286 +347,6 @@ static void gemm_split(gemm_job *j)
     int64_t blk = (int64_t)((j->ta ? 3 * l2 / 2 : l2 / 2) / panel);
     /* no more than it has: a small product's scratch was 2 MiB a thread */
     j->blk = blk < 1 ? 1 : blk > j->npan ? j->npan : blk;
-}
-
-/* ---- kept packings ------------------------------------------------------------ */
-
-/*
- * Between gemm_keep_begin() and gemm_keep_end() a product with a key
- * packs op(B) whole, once, and later products with that key (and the same
- * B, shape, layout and path) read the packing instead of packing again.
- * The table is the calling thread's own, or one it was lent for a pool
- * job (gemm_keep_lend: a row run's parts on the workers read the packings
- * of the run that started them). So one thread's run never frees what
- * another run's products read; a lock makes the parts of one run agree on
- * who packs. Its memory stays for the thread's life (freed at its end;
- * the main thread's at exit), at most GEMM_KEEP_BYTES; a product that
- * would pass that packs as usual.
- *
- * One slot serves a weight read both ways. The forward recurrence reads
- * W^T at every step and the backward W: kept apart they were 8 MiB at
- * H = 1024 float32, and S3's peak RSS passed its limit. The two are never
- * read at once: the forward's products have all ended before the
- * backward's start. Phases tell when that is: a product called outside
- * any part of a pool job, and a table handed to a new job
- * (gemm_keep_current), start a new phase, and a slot remembers the phase
- * it was last read in. Nothing of an earlier phase is being read any more
- * (the parts that read it have met), so a slot of the same key in the
- * other layout, last read in an earlier phase, is packed over; within one
- * phase (the parts of one job, which do not wait for each other) a slot
- * is never packed over. A slot is packed over so once per run: a third
- * change of layout (the forward recomputed in segments between the
- * backward's) takes a slot of its own, as before, rather than packing W
- * again for every segment. Nor is a slot kept across runs (a token's)
- * packed over: the next run would pack both layouts again.
- */
-#define GEMM_KEEP_SLOTS 16
-#define GEMM_KEEP_BYTES ((size_t)32 << 20)
-
-typedef struct keep_slot {
-    const void *key, *B;
-    int64_t K, N, ldb;
-    int tb;
-    int flipped; /* packed over in the other layout in its run */
-    const gemm_variant *v;
-    uint64_t epoch;   /* the last run that used it */
-    uint64_t phase;   /* the last phase of that run that used it */
-    uint64_t token;   /* a parameter packed under this token, or 0 */
-    atomic_int ready; /* its panels are written (0 while a part packs them) */
-    char *panels;
-    size_t bytes;
-} keep_slot;
-
-typedef struct keep_table {
-    atomic_flag lock; /* keep_lock */
-    keep_slot s[GEMM_KEEP_SLOTS];
-    size_t total;
-    uint64_t epoch; /* of the current run; 0 outside one */
-    uint64_t runs;
-    uint64_t phase; /* of the current phase (see above) */
-    uint64_t token; /* of the current run (gemm_keep_begin) */
-    int registered;
-} keep_table;
-
-static _Thread_local keep_table keep = {.lock = ATOMIC_FLAG_INIT};
-/* the table this thread's products use: its own, or one lent to it */
-static _Thread_local keep_table *keep_cur;
-static pthread_key_t keep_key;
-static pthread_once_t keep_once = PTHREAD_ONCE_INIT;
-
-/* One turn of waiting for another part: a spin, yielding the core now
- * and then (more threads than cores), rather than a sleep. A mutex put
- * the two lanes' pieces of a product to sleep on each other about once a
- * step (min-char-rnn: 2,100 context switches in 2,000 steps, 15%
- * slower). */
-static void keep_spin(unsigned n)
-{
-    if (n % 256)
-        pool_relax();
-    else
-        sched_yield();
-}
-
-/* The table's lock is held for a lookup, short: a packing is done outside
- * it (keep_lookup). */
-static void keep_lock(keep_table *t)
-{
-    for (unsigned n = 1; atomic_flag_test_and_set_explicit(&t->lock, memory_order_acquire); n++)
-        keep_spin(n);
-}
-
-static void keep_unlock(keep_table *t)
-{
-    atomic_flag_clear_explicit(&t->lock, memory_order_release);
-}
-
-/* the kept bytes of every table, for gemm_keep_bytes */
-static _Atomic size_t keep_all;
-
-/* t's memory grew by delta bytes (which may wrap: a shrink) */
-static void keep_count(keep_table *t, size_t delta)
-{
-    t->total += delta;
-    atomic_fetch_add_explicit(&keep_all, delta, memory_order_relaxed);
-}
-
-static void keep_free(void *arg)
-{
-    keep_table *t = arg;
-    for (int i = 0; i < GEMM_KEEP_SLOTS; i++)
-        free(t->s[i].panels);
-    memset(t->s, 0, sizeof t->s);
-    keep_count(t, 0 - t->total);
-    t->epoch = 0;
-    t->registered = 0;
-}
-
-static void keep_free_main(void)
-{
-    keep_free(&keep);
-}
-
-static void keep_init(void)
-{
-    pthread_key_create(&keep_key, keep_free);
-    atexit(keep_free_main);
-}
-
-void gemm_keep_begin(uint64_t token)
-{
-    /* on its own thread: the packings of a run whose parts all ran on
-     * workers (lent the table) are freed at this thread's end too */
-    if (!keep.registered) {
-        pthread_once(&keep_once, keep_init);
-        keep.registered = 1;
-        pthread_setspecific(keep_key, &keep);
-    }
-    keep_cur = &keep;
-    keep.epoch = ++keep.runs;
-    keep.token = token;
-}
-
-void gemm_keep_end(void)
-{
-    keep.epoch = 0;
-}
-
-void *gemm_keep_lend(void *table)
-{
-    void *was = keep_cur;
-    keep_cur = table;
-    return was;
-}
-
-void *gemm_keep_current(void)
-{
-    /* the parts of the job it is lent to are a phase of their own */
-    if (keep_cur) {
-        keep_lock(keep_cur);
-        keep_cur->phase++;
-        keep_unlock(keep_cur);
-    }
-    return keep_cur;
-}
-
-size_t gemm_keep_bytes(void)
-{
-    return atomic_load_explicit(&keep_all, memory_order_relaxed);
-}
-
-static int keep_same(const keep_slot *s, const gemm_job *j)
-{
-    return s->B == j->B && s->K == j->K && s->N == j->N && s->ldb == j->ldb && s->tb == j->tb &&
-           s->v == j->v;
-}
-
-/* A slot of table t for j's op(B) under key, to pack into: the same
- * key's other layout if that may be packed over (see above), else a free
- * slot, else one no product of this run has used; never one read in this
- * phase. NULL when all are taken. */
-static keep_slot *keep_victim(keep_table *t, const void *key, size_t need, int *flip)
-{
-    for (int i = 0; i < GEMM_KEEP_SLOTS; i++) {
-        keep_slot *s = &t->s[i];
-        if (s->key == key && s->epoch == t->epoch && s->phase != t->phase && !s->flipped &&
-            !s->token) {
-            *flip = 1;
-            return s;
-        }
-    }
-    /* of the others: the one that held this key, else one large enough
-     * (a packing put in a smaller slot grows it while the larger stays),
-     * else any */
-    keep_slot *any = NULL, *fits = NULL;
-    for (int i = 0; i < GEMM_KEEP_SLOTS; i++) {
-        keep_slot *s = &t->s[i];
-        if (s->key && s->epoch == t->epoch)
-            continue;
-        if (s->key == key)
-            return s;
-        if (!fits && s->bytes >= need)
-            fits = s;
-        if (!any)
-            any = s;
-    }
-    return fits ? fits : any;
-}
-
-/* The slot of j's op(B) under key in table t (locked): kept (its panels
- * maybe still being written by another part), or claimed for the caller
- * to pack (*pack set), or NULL. A parameter's (bconst) packed in an
- * earlier run under this run's token is still good. */
-static keep_slot *keep_find(keep_table *t, const gemm_job *j, const void *key, int bconst,
-                            int *pack)
-{
-    keep_slot *s = NULL;
-    for (int i = 0; i < GEMM_KEEP_SLOTS && !s; i++)
-        if (t->s[i].key == key && keep_same(&t->s[i], j))
-            s = &t->s[i];
-    if (s && (s->epoch == t->epoch || (bconst && t->token && s->token == t->token))) {
-        s->epoch = t->epoch;
-        s->phase = t->phase;
-        return s;
-    }
-    size_t need = (size_t)j->npan * (size_t)j->K * (size_t)j->v->nr * j->es;
-    int flip = 0;
-    if (!s)
-        s = keep_victim(t, key, need, &flip);
-    if (!s || t->total - s->bytes + need > GEMM_KEEP_BYTES)
-        return NULL;
-    if (s->bytes < need) {
-        /* the old memory first (not read in this phase), so that it
-         * leaves no hole behind in the heap (kernels/pool.c) */
-        free(s->panels);
-        keep_count(t, 0 - s->bytes);
-        memset(s, 0, sizeof *s);
-        s->panels = aligned_alloc(64, (need + 63) / 64 * 64);
-        if (!s->panels)
-            return NULL;
-        s->bytes = (need + 63) / 64 * 64;
-        keep_count(t, s->bytes);
-    }
-    *pack = 1;
-    atomic_store_explicit(&s->ready, 0, memory_order_relaxed);
-    s->key = key;
-    s->B = j->B;
-    s->K = j->K;
-    s->N = j->N;
-    s->ldb = j->ldb;
-    s->tb = j->tb;
-    s->v = j->v;
-    s->epoch = t->epoch;
-    s->phase = t->phase;
-    s->flipped = flip;
-    s->token = bconst ? t->token : 0;
-    return s;
-}
-
-static const char *keep_lookup(const gemm_job *j, const gemm_opts *o)
-{
-    keep_table *t = keep_cur;
-    if (!o || !o->bkey || !t)
-        return NULL;
-    keep_lock(t);
-    /* outside a part nothing else reads t now: a new phase */
-    t->phase += !pool_in_part();
-    int pack = 0;
-    keep_slot *s = t->epoch ? keep_find(t, j, o->bkey, o->bconst, &pack) : NULL;
-    keep_unlock(t);
-    if (s && pack) {
-        j->v->pack(j->tb, j->K, j->B, j->ldb, j->N, 0, j->npan, s->panels);
-        atomic_store_explicit(&s->ready, 1, memory_order_release);
-    }
-    /* another part is packing it: with nowait this one packs its own
-     * panels (the same bits). Waiting made the other lane idle while the
-     * first piece of the output projection packed a weight larger than
-     * the L2 (V = 5000, H = 256, batch 1: 4.8 -> 5.5 ms a step). The parts
-     * of a row run want the recurrent weight at once and wait: packing
-     * their own grew their scratch, and S3's peak passed its limit. */
-    for (unsigned n = 1; s && !o->nowait && !atomic_load_explicit(&s->ready, memory_order_acquire);
-         n++)
-        keep_spin(n);
-    return s && atomic_load_explicit(&s->ready, memory_order_acquire) ? s->panels : NULL;
 }
 
 /* ---- one packing for all threads --------------------------------------------- */
@@ -736,7 +435,7 @@ static void gemm_run(size_t es, int ta, int tb, int64_t M, int64_t N, int64_t K,
     j.mpan = cdiv(M, j.v->mr);
     j.npan = cdiv(N, j.v->nr);
     gemm_split(&j);
-    j.kept = keep_lookup(&j, o);
+    j.kept = o ? gemm_keep_lookup(&j, o->bkey, o->bconst) : NULL;
     int cls = o ? o->cls : -1;
     /* in one block only: a larger op(B) is better packed by each thread
      * for its own panels, in its own cache (1024 x 1024 x 2048, A^T: 165

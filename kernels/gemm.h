@@ -35,9 +35,10 @@
  * Options (o may be NULL): cls is a pool_class id for --verbose's count
  * of threads per product kind, or -1. bkey, between gemm_keep_begin()
  * and gemm_keep_end() (on the calling thread), says that op(B) stays the
- * same until gemm_keep_end(): B is packed whole once, under that key, and
- * every later product with the same key, B, shape and layout reads that
- * packing (exec_run brackets a run of the plan so; matmul keys a per-step
+ * same until gemm_keep_end(): B is packed whole once, under that key (by
+ * all the parts that ask for it while it is being packed, each a share),
+ * and every later product with the same key, B, shape and layout reads
+ * that packing (exec_run brackets a run of the plan so; matmul keys a per-step
  * product's weight by its memory). Outside the bracket it is ignored.
  * bconst says more: B is a parameter, which stays the same from one run
  * to the next as long as the token given to gemm_keep_begin does (0: no
@@ -72,11 +73,6 @@ typedef struct gemm_opts {
     /* with acc: C = addend + op(A) op(B), the addend laid out as C (ldc)
      * and read in C's stead, as if copied into C first; or NULL */
     const void *addend;
-    /* a part that finds the keyed packing still being written by another
-     * packs its own panels rather than wait (the same bits): for pieces
-     * of one product spread over time, not for parts that all start at
-     * once */
-    int nowait;
 } gemm_opts;
 
 void gemm_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
@@ -96,7 +92,7 @@ void gemm_keep_end(void);
  * before, to be lent back at the part's end; NULL lends none.
  * gemm_keep_current is called outside any part, as a job is about to
  * start: by the time the job's parts ask, what the thread's products read
- * before has been read for the last time (kernels/gemm.c: one slot for a
+ * before has been read for the last time (kernels/gemm_keep.c: one slot for a
  * weight read both ways). */
 void *gemm_keep_current(void);
 void *gemm_keep_lend(void *table);

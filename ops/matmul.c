@@ -162,17 +162,11 @@ static void matmul_run(const graph *g, const gnode *n, void *const *in, void *ou
      * projection and its gradient): each piece packed all of the weight
      * again for its 8 rows, four times its arithmetic (V = 1000, H = 300,
      * T = 25, B = 10: a sixth of the step). A piece that finds the
-     * packing still being written packs its own (gemm_opts.nowait):
-     * waiting for it had made min-char-rnn's step (V = 112) slower, 0.107
-     * -> 0.115 ms. */
+     * packing under way packs a share of it (kernels/gemm_keep.c). */
     int leaf = b->op == OP_INPUT;
     int piece = n->t < 0 && leaf && pool_in_part();
-    gemm_opts o = {matmul_class(n),
-                   (n->t >= 0 && b->t < 0) || piece ? in[1] : NULL,
-                   leaf && (b->flags & NODE_PARAM),
-                   bias,
-                   addend,
-                   piece};
+    gemm_opts o = {matmul_class(n), (n->t >= 0 && b->t < 0) || piece ? in[1] : NULL,
+                   leaf && (b->flags & NODE_PARAM), bias, addend};
     if (!done && n->dt == DT_F32)
         gemm_f32(ta, tb, M, N, K, in[0], lda, in[1], ldb, out, N, acc, &o);
     else if (!done)

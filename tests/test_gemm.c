@@ -81,7 +81,7 @@ static void uniforms(float *x, float *copy, int n)
             for (int th = 1; th <= nth + 2 && same && cpu_set_path(p) >= 0; th++) {                \
                 /* after the thread counts: B kept, packed (nth + 1), then reused */               \
                 cpu_set_threads(th <= nth ? th : nth);                                             \
-                gemm_opts o = {-1, th > nth ? (const void *)B : NULL, 0, bs, as, th == nth + 2};   \
+                gemm_opts o = {-1, th > nth ? (const void *)B : NULL, 0, bs, as};                  \
                 if (th == nth + 1)                                                                 \
                     gemm_keep_begin(0);                                                            \
                 memcpy(C1, C0, cb);                                                                \
@@ -283,7 +283,7 @@ static void test_pool_counts(void)
     pool_stat s = {0};
     int calls = 0, found = 0;
     do {
-        gemm_opts o = {cls, NULL, 0, NULL, NULL, 0};
+        gemm_opts o = {cls, NULL, 0, NULL, NULL};
         gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, &o);
         calls++;
         found = 0;
@@ -325,7 +325,7 @@ static void test_keep_scope(void)
     for (int i = 0; i < K * N; i++)
         B2[i] = B[i] = (float)uniform();
     static const char key = 0;
-    gemm_opts o = {-1, &key, 0, NULL, NULL, 0};
+    gemm_opts o = {-1, &key, 0, NULL, NULL};
     gemm_keep_begin(0);
     gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, &o);
     gemm_keep_end();
@@ -356,7 +356,7 @@ static void test_keep_token(void)
     uniforms(A, NULL, M * K);
     uniforms(B, B0, K * N);
     static const char key = 0;
-    gemm_opts par = {-1, &key, 1, NULL, NULL, 0}, act = {-1, &key, 0, NULL, NULL, 0};
+    gemm_opts par = {-1, &key, 1, NULL, NULL}, act = {-1, &key, 0, NULL, NULL};
     const uint64_t tokens[4] = {7, 7, 8, 0};
     const gemm_opts *opts[4] = {&par, &par, &par, &act};
     for (int run = 0; run < 5; run++) {
@@ -381,7 +381,7 @@ static void test_keep_token_both_ways(void)
     uniforms(A, NULL, M * K);
     uniforms(B, B0, K * K);
     static const char key = 0;
-    gemm_opts par = {-1, &key, 1, NULL, NULL, 0};
+    gemm_opts par = {-1, &key, 1, NULL, NULL};
     for (int run = 0; run < 2; run++) {
         gemm_keep_begin(12);
         for (int tb = 1; tb >= 0; tb--) {
@@ -407,7 +407,7 @@ static void *kept_in_fresh_thread(void *arg)
     for (int i = 0; i < K * N; i++)
         B[i] = (float)uniform();
     static const char key = 0;
-    gemm_opts o = {-1, &key, 0, NULL, NULL, 0};
+    gemm_opts o = {-1, &key, 0, NULL, NULL};
     int64_t fell = gemm_ref_fallbacks();
     gemm_keep_begin(0);
     gemm_f32(0, 0, M, N, K, A, K, B, N, C, N, 0, &o);
@@ -447,7 +447,7 @@ static const char bw_key = 0;
 static int bw_product(int tb)
 {
     float C[BW_M * BW_K], R[BW_M * BW_K];
-    gemm_opts o = {-1, &bw_key, 0, NULL, NULL, 0};
+    gemm_opts o = {-1, &bw_key, 0, NULL, NULL};
     gemm_f32(0, tb, BW_M, BW_K, BW_K, bw_A, BW_K, bw_B, BW_K, C, BW_K, 0, &o);
     gemm_ref_f32(0, tb, BW_M, BW_K, BW_K, bw_A, BW_K, bw_B, BW_K, R, BW_K, 0, NULL);
     return memcmp(C, R, sizeof C) != 0;
@@ -523,11 +523,11 @@ static void test_keep_both_ways(void)
            2 * one);
 }
 
-/* Parts of one job that read one keyed B with nowait (the pieces of a
- * stacked product): whichever packs it, and whichever packs its own
- * because the kept one is still being written, every product has the
- * reference's bits, and one packing is kept. B is large (2 MiB), so the
- * parts meet while it is packed. */
+/* Parts of one job that read one keyed B at once (the pieces of a
+ * stacked product, a row run's parts): whichever chunks of the packing
+ * each writes, every product has the reference's bits, and one packing
+ * is kept. B is large (2 MiB, 32 chunks), so the parts meet while it is
+ * packed. */
 enum { NW_M = 8, NW_N = 2048, NW_K = 256, NW_PARTS = 6 };
 static float nw_A[NW_M * NW_K], nw_B[NW_K * NW_N], nw_C[NW_PARTS][NW_M * NW_N];
 static const char nw_key = 0;
@@ -536,12 +536,12 @@ static void nw_part(void *ctx, int part, int thread)
 {
     (void)thread;
     void *was = gemm_keep_lend(ctx);
-    gemm_opts o = {-1, &nw_key, 0, NULL, NULL, 1};
+    gemm_opts o = {-1, &nw_key, 0, NULL, NULL};
     gemm_f32(0, 0, NW_M, NW_N, NW_K, nw_A, NW_K, nw_B, NW_N, nw_C[part], NW_N, 0, &o);
     gemm_keep_lend(was);
 }
 
-static void *nowait_job(void *arg)
+static void *shared_pack_job(void *arg)
 {
     size_t *got = arg; /* kept bytes, parts with other bits */
     uniforms(nw_A, NULL, NW_M * NW_K);
@@ -561,11 +561,11 @@ static void *nowait_job(void *arg)
     return NULL;
 }
 
-static void test_keep_nowait(void)
+static void test_keep_packed_together(void)
 {
     size_t got[2] = {0};
     pthread_t t;
-    CHECK(pthread_create(&t, NULL, nowait_job, got) == 0);
+    CHECK(pthread_create(&t, NULL, shared_pack_job, got) == 0);
     pthread_join(t, NULL);
     CHECKF(got[1] == 0, "%zu parts gave other bits than the reference", got[1]);
     CHECKF(got[0] >= (size_t)NW_K * NW_N * sizeof(float) &&
@@ -596,7 +596,7 @@ int main(void)
     RUN(test_keep_token_both_ways);
     RUN(test_keep_fresh_thread);
     RUN(test_keep_both_ways);
-    RUN(test_keep_nowait);
+    RUN(test_keep_packed_together);
     RUN(test_pool_counts);
     RUN(test_smallmm_agrees);
     CHECK_EXIT();
