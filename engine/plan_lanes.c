@@ -186,13 +186,35 @@ static int add_task(lanes *L, int32_t i, int64_t r0, int64_t r1, double cost)
     return 0;
 }
 
+/* Every chunk of a product reads all of its weight. A weight larger than
+ * this stays in no core's L2 (1 to 2 MiB on today's x86), so each chunk
+ * streams it from the L3 or memory again: at V = 5000, H = 256, batch 1,
+ * the output projection and its gradient in chunks of 10 and 8 rows and a
+ * tail of 4, 2 and 1 read the 5 MB weight ten times a step. (From 1 MiB,
+ * a GRU at V = 1000, H = 300, batch 10 had fewer chunks and a step 7%
+ * slower.) */
+#define STREAM_MIN_BYTES ((double)(2 << 20))
+#define STREAM_BYTES_PER_CYCLE 16.0
+
+/* the cycles each chunk of instruction i spends streaming its weight */
+static double stream_cycles(const plan *p, const graph *g, int32_t i)
+{
+    const gnode *n = plan_node(p, g, p->instr[i].node);
+    if (p->instr[i].kind == PLAN_COPY || n->op != OP_MATMUL)
+        return 0;
+    const gnode *b = &plan_graph_of(p, g, p->instr[i].node)->nodes[n->in[1]];
+    double bytes = (double)numel_of(b) * (double)dtype_size((dtype)b->dt);
+    return bytes > STREAM_MIN_BYTES ? bytes / STREAM_BYTES_PER_CYCLE : 0;
+}
+
 /* The chunks of rows instruction i runs as (*M its rows), or 0 when it
  * runs whole: at least two, of at least CHUNK_ROWS rows and CHUNK_CYCLES
- * each. */
+ * each, and each worth four times the streaming of its weight. */
 static int64_t nchunks(const plan *p, const graph *g, int32_t i, double cost, int64_t *M)
 {
     *M = split_rows(p, g, i);
-    double k = *M ? (cost - 20) / CHUNK_CYCLES : 0;
+    double least = 4 * stream_cycles(p, g, i);
+    double k = *M ? (cost - 20) / (least > CHUNK_CYCLES ? least : CHUNK_CYCLES) : 0;
     int64_t n = *M / CHUNK_ROWS < (int64_t)k ? *M / CHUNK_ROWS : (int64_t)k;
     n = n > CHUNKS_MAX ? CHUNKS_MAX : n;
     return n < 2 ? 0 : n;
@@ -207,12 +229,14 @@ static int64_t nchunks(const plan *p, const graph *g, int32_t i, double cost, in
  * backward's start the chain waits for a row's work, not a chunk's (at
  * S1, T = 25, a chunk of 9 rows of the projection, their losses'
  * gradients and their share of dO V were 15,000 cycles of a 133,000 step).
+ * Not when streaming the weight for each of them costs too much (tail_ok
+ * 0).
  */
 #define TAIL_ROWS 7
 
-static int chunk_bounds(int64_t M, int64_t nch, int64_t at[CHUNKS_MAX + 4])
+static int chunk_bounds(int64_t M, int64_t nch, int tail_ok, int64_t at[CHUNKS_MAX + 4])
 {
-    int64_t tail = M >= TAIL_ROWS + 2 * CHUNK_ROWS ? TAIL_ROWS : 0, body = M - tail;
+    int64_t tail = tail_ok && M >= TAIL_ROWS + 2 * CHUNK_ROWS ? TAIL_ROWS : 0, body = M - tail;
     int64_t nb = nch < body / CHUNK_ROWS ? nch : body / CHUNK_ROWS;
     int k = 0;
     for (int c = 0; c < nb; c++)
@@ -228,12 +252,16 @@ static int make_tasks(lanes *L, int32_t first, int32_t n, const double *cost)
     L->nt = 0;
     for (int32_t i = first; i < first + n; i++) {
         int64_t M, nch = nchunks(L->p, L->g, i, cost[i], &M), at[CHUNKS_MAX + 4];
+        double stream = stream_cycles(L->p, L->g, i);
         if (!nch && add_task(L, i, 0, 0, cost[i]))
             return -1;
-        for (int c = 0, k = nch ? chunk_bounds(M, nch, at) : 0; c < k; c++)
+        /* the tail's three chunks, each streaming the weight, may add a
+         * quarter to the instruction (else it runs without) */
+        int tail_ok = 3 * stream * 4 <= cost[i];
+        for (int c = 0, k = nch ? chunk_bounds(M, nch, tail_ok, at) : 0; c < k; c++)
             if (at[c] < at[c + 1] &&
                 add_task(L, i, at[c], at[c + 1],
-                         40 + (cost[i] - 20) * (double)(at[c + 1] - at[c]) / (double)M))
+                         40 + stream + (cost[i] - 20) * (double)(at[c + 1] - at[c]) / (double)M))
                 return -1;
     }
     return 0;

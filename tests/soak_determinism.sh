@@ -2,7 +2,7 @@
 # soak_determinism.sh - the determinism contract over sizes nobody chose:
 # SOAK_N (default 40) configs drawn by a fixed generator (SOAK_SEED) from
 # every preset cell and the custom forms, odd and even hidden sizes, batch
-# 1 to 70, 1 to 40 steps, vocabularies from 2 to 900 symbols, both dtypes
+# 1 to 70, 1 to 40 steps, vocabularies from 2 to 3,000 symbols, both dtypes
 # and every rewrite level; each trained a few steps on 1, 2 and 3 threads
 # and on the AVX2 path, and stopped and resumed, must store the same
 # checkpoint bytes. Not part of `make test` (minutes, not seconds): `make
@@ -16,6 +16,10 @@ trap 'rm -rf "$T"' EXIT
 
 # 30,000 characters over 900 code points
 cjk_text 30000 900 4242 >"$T/wide.txt"
+# 3,000 symbols: the output weight passes the L2 (H >= 100 in float64,
+# H = 256 in float32), so the two lanes cut its products into fewer
+# chunks, and their parts pack it together
+cjk_text 60000 3000 977 >"$T/huge.txt"
 # a text of few symbols: where one-hot tables are small next to the rows
 head -c 20000 tests/golden/min_char_rnn/text.txt >"$T/narrow.txt"
 
@@ -31,7 +35,7 @@ draw() {
         for (k = 0; k < 8; k++) { s = (s * 1103515245 + 12345) % 2147483648; r[k] = int(s / 65536) }
         print cells[1 + r[0] % n]; print hs[1 + r[1] % 9]; print bs[1 + r[2] % 8]
         print ts[1 + r[3] % 5]; print (r[4] % 2 ? "float64" : "float32"); print fs[1 + r[5] % 3]
-        print (r[6] % 3 ? "wide" : "narrow")
+        print (r[6] % 6 == 0 ? "huge" : r[6] % 3 ? "wide" : "narrow")
     }'
 }
 
