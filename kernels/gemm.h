@@ -106,6 +106,9 @@ size_t gemm_keep_bytes(void);
  * process started: tests check that a product meant for the vector
  * kernels ran there. */
 int64_t gemm_ref_fallbacks(void);
+/* For tests: while on, parts behave as if packing memory could not be had
+ * (the reference loop computes them, a swapped product's too). */
+void gemm_test_no_scratch(int on);
 
 /* The packings of the path that runs now (kernels/cpu.h), es 4 or 8,
  * for tests. gemm_tile gives its tile: MR rows by panels of NR columns.

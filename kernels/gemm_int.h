@@ -33,7 +33,7 @@
  */
 static inline __attribute__((always_inline)) void
 GFN(tile)(const int mr, const int ta, const int nv, int64_t K, const ST *a, int64_t lda,
-          const ST *pb, ST *C, int64_t ldc, int nc, int acc, const ST *bias, const ST *ad)
+          const ST *pb, ST *C, int64_t ldc, int nc, int acc, const ST *bias, const ST *ad, int ct)
 {
     VT c[MR][NV];
     for (int r = 0; r < mr; r++)
@@ -51,6 +51,20 @@ GFN(tile)(const int mr, const int ta, const int nv, int64_t K, const ST *a, int6
     }
     /* what is accumulated onto: C, or the addend in its stead */
     const ST *q = ad ? ad : C;
+    ST tmp[NR];
+    if (ct) {
+        /* C stored transposed: row r's element j at C[j * ldc + r], and
+         * the bias is the row's (gemm.c: gemm_swap) */
+        for (int r = 0; r < mr; r++) {
+            for (int v = 0; v < nv; v++)
+                STORE(tmp + v * W, c[r][v]);
+            for (int j = 0; j < nc; j++) {
+                ST x = acc ? q[j * ldc + r] + tmp[j] : tmp[j];
+                C[j * ldc + r] = bias ? x + bias[r] : x;
+            }
+        }
+        return;
+    }
     if (nc == NR) {
         for (int r = 0; r < mr; r++)
             for (int v = 0; v < NV; v++) {
@@ -60,7 +74,6 @@ GFN(tile)(const int mr, const int ta, const int nv, int64_t K, const ST *a, int6
             }
         return;
     }
-    ST tmp[NR];
     for (int r = 0; r < mr; r++) {
         for (int v = 0; v < nv; v++)
             STORE(tmp + v * W, c[r][v]);
@@ -75,13 +88,13 @@ GFN(tile)(const int mr, const int ta, const int nv, int64_t K, const ST *a, int6
 #define GEMM_TILE_CASE(mr)                                                                         \
     case mr:                                                                                       \
         if (ta && nc <= W)                                                                         \
-            GFN(tile)(mr, 1, 1, K, a, alda, b, c, ldc, nc, acc, bj, aj);                           \
+            GFN(tile)(mr, 1, 1, K, a, alda, b, c, ldc, nc, acc, bj, aj, ct);                       \
         else if (ta)                                                                               \
-            GFN(tile)(mr, 1, NV, K, a, alda, b, c, ldc, nc, acc, bj, aj);                          \
+            GFN(tile)(mr, 1, NV, K, a, alda, b, c, ldc, nc, acc, bj, aj, ct);                      \
         else if (nc <= W)                                                                          \
-            GFN(tile)(mr, 0, 1, K, a, alda, b, c, ldc, nc, acc, bj, aj);                           \
+            GFN(tile)(mr, 0, 1, K, a, alda, b, c, ldc, nc, acc, bj, aj, ct);                       \
         else                                                                                       \
-            GFN(tile)(mr, 0, NV, K, a, alda, b, c, ldc, nc, acc, bj, aj);                          \
+            GFN(tile)(mr, 0, NV, K, a, alda, b, c, ldc, nc, acc, bj, aj, ct);                      \
         break;
 
 /*
@@ -89,11 +102,12 @@ GFN(tile)(const int mr, const int ta, const int nv, int64_t K, const ST *a, int6
  * panel p0). Rows outside, panels inside: a tile's rows of A stay in L1
  * while every panel of the block streams past them from L2. With apk, A
  * was packed by GFN(pack_at) for exactly these rows; with a bias (C's
- * columns from 0), each stored element gets its column's added.
+ * columns from 0), each stored element gets its column's added. With ct,
+ * C is stored transposed ([N, ldc]) and the bias is per row.
  */
 static void GFN(block)(int ta, int64_t K, const void *Av, int64_t lda, int64_t i0, int64_t i1,
                        const void *pbv, int64_t p0, int64_t p1, int64_t N, void *Cv, int64_t ldc,
-                       int acc, const void *apk, const void *biasv, const void *addv)
+                       int acc, const void *apk, const void *biasv, const void *addv, int ct)
 {
     const ST *A = Av, *pb = pbv, *bias = biasv, *addend = addv;
     ST *C = Cv;
@@ -108,9 +122,11 @@ static void GFN(block)(int ta, int64_t K, const void *Av, int64_t lda, int64_t i
         for (int64_t p = p0; p < p1; p++) {
             int64_t j = p * NR;
             int nc = N - j < NR ? (int)(N - j) : NR;
-            const ST *b = pb + (p - p0) * K * NR, *bj = bias ? bias + j : NULL;
-            ST *c = C + i * ldc + j;
-            const ST *aj = addend ? addend + i * ldc + j : NULL;
+            /* C's element (i, j), and its bias (ct: see the tile) */
+            int64_t at = ct ? j * ldc + i : i * ldc + j;
+            const ST *b = pb + (p - p0) * K * NR, *bj = bias ? bias + (ct ? i : j) : NULL;
+            ST *c = C + at;
+            const ST *aj = addend ? addend + at : NULL;
             /* one case per tile, as the macro lays them out */
             /* clang-format off */
             switch (mr) {

@@ -13,7 +13,7 @@ typedef struct gemm_variant {
     int mr, nr;
     void (*block)(int ta, int64_t K, const void *A, int64_t lda, int64_t i0, int64_t i1,
                   const void *pb, int64_t p0, int64_t p1, int64_t N, void *C, int64_t ldc, int acc,
-                  const void *apk, const void *bias, const void *addend);
+                  const void *apk, const void *bias, const void *addend, int ct);
     void (*pack)(int tb, int64_t K, const void *B, int64_t ldb, int64_t N, int64_t p0, int64_t p1,
                  void *dst);
     void (*pack_at)(int64_t K, const void *A, int64_t lda, int64_t i0, int64_t i1, void *dst);
@@ -23,6 +23,7 @@ typedef struct gemm_job {
     const gemm_variant *v;
     size_t es;
     int ta, tb, acc;
+    int ct; /* C stored transposed, the bias per row (gemm.c: gemm_swap) */
     int64_t M, N, K, lda, ldb, ldc;
     const char *A, *B;
     char *C;

@@ -140,6 +140,23 @@ static void test_small(void)
     cpu_set_threads(was);
 }
 
+/* Packing memory that cannot be had: the reference loop computes the
+ * parts, with the same bits, a swapped product's (a few rows by a B
+ * stored [N, K]) in its own layout too. */
+static void test_no_scratch(void)
+{
+    int was = cpu_threads(), ok = 1;
+    int64_t fell = gemm_ref_fallbacks();
+    gemm_test_no_scratch(1);
+    for (int mode = 0; mode < 8 && ok; mode++)
+        ok = check_both(mode & 1, 1, 5 + mode, 37, 19, mode % 3, mode % 5, mode) &&
+             check_both(mode & 1, mode >> 2, 40, 9, 33, 1, 2, mode);
+    gemm_test_no_scratch(0);
+    CHECK(ok);
+    CHECKF(gemm_ref_fallbacks() > fell, "no part fell back to the reference loop");
+    cpu_set_threads(was);
+}
+
 /* Large enough for several threads, blocks of panels and every edge. */
 static void test_large(void)
 {
@@ -591,6 +608,7 @@ int main(void)
     RUN(test_pack);
     RUN(test_small);
     RUN(test_large);
+    RUN(test_no_scratch);
     RUN(test_keep_scope);
     RUN(test_keep_token);
     RUN(test_keep_token_both_ways);
