@@ -9,7 +9,7 @@
 #   make bench      benchmarks (never part of test)
 #   make bench-memory  peak memory against T, with and without train.memory_budget
 #   make bench-gemm    the product kernel's GFLOP/s against OpenBLAS
-#   make bench-sizes   unroll against oneDNN at sizes you name (SIZES="lstm:200:35:20 ...")
+#   make bench-sizes   unroll against oneDNN (and PyTorch) at sizes you name (SIZES="lstm:200:35:20 ...")
 #   make soak       determinism over SOAK_N (40) drawn sizes, cells and dtypes:
 #                   1, 2, 3 threads, AVX2 and resumed give the same bytes
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS (600) each (never part of

@@ -5,7 +5,8 @@
 # lstm or gru; V, the vocabulary, 65 unless given: oneDNN's layer has no
 # output projection, so V weighs on unroll's side only). Without SIZEs, or
 # with BENCH_SIZES set, a spread nobody tuned for: odd hidden sizes, long
-# and short sequences, batches from 1 to 128.
+# and short sequences, batches from 1 to 128. Where Debian's python3-torch
+# is installed, PyTorch doing the same work as unroll is measured too.
 #
 # Each figure is its own process: unroll's `bench step` (forward over T,
 # softmax cross-entropy, full BPTT, SGD) and oneDNN's forward training +
@@ -52,6 +53,25 @@ unroll_ms() {
         json_ms "$OUT/u.json"
 }
 
+# PyTorch, when Debian's python3-torch is there: nn.RNN (nn.LSTM, nn.GRU)
+# + Linear, the same work as unroll's step (bench/ref.py), the faster of 1
+# thread and all of them. At a large V it is the fair baseline: oneDNN's
+# layer leaves the projection out.
+PY=/usr/bin/python3
+TORCH=0
+[ -x "$PY" ] && "$PY" -c 'import torch' 2>/dev/null && TORCH=1
+
+# torch_ms CELL H T B V REPS THREADS
+torch_ms() {
+    case $1 in rnn) tcell=elman ;; *) tcell=$1 ;; esac
+    wait_env="-u OMP_WAIT_POLICY"
+    [ "$7" -gt 1 ] && wait_env=OMP_WAIT_POLICY=PASSIVE
+    # shellcheck disable=SC2086
+    env $wait_env "$PY" bench/ref.py step --impl rnn --cell "$tcell" --V "$5" --H "$2" --T "$3" \
+        --B "$4" --dtype float32 --threads "$7" --reps "$6" >"$OUT/t.json" 2>&1 &&
+        json_ms "$OUT/t.json"
+}
+
 # reps for about half a second a figure, from one probing step
 reps_for() { awk -v ms="$1" 'BEGIN { r = int(500 / (ms > 0.01 ? ms : 0.01)); print r < 3 ? 3 : (r > 5000 ? 5000 : r) }'; }
 
@@ -71,24 +91,37 @@ EOF
         continue
     }
     reps=$(reps_for "$probe")
-    : >"$OUT/us" && : >"$OUT/ds"
+    treps=0
+    [ $TORCH = 1 ] && treps=$(reps_for "$(torch_ms "$cell" "$H" "$T" "$B" "$V" 3 1 || echo 0)")
+    : >"$OUT/us" && : >"$OUT/ds" && : >"$OUT/ts"
     r=0
     while [ $r -lt "$ROUNDS" ]; do
         unroll_ms "$cell" "$H" "$T" "$B" "$V" "$reps" >>"$OUT/us"
         OMP_NUM_THREADS=$NCORES "$BUILD/bench/onednn" "$reps" "$cell:$H:$T:$B" 2>/dev/null |
             grep -v '"size": "info"' >"$OUT/d.json"
         json_ms "$OUT/d.json" >>"$OUT/ds"
+        if [ "$treps" -gt 0 ]; then
+            t1=$(torch_ms "$cell" "$H" "$T" "$B" "$V" "$treps" 1)
+            tn=$(torch_ms "$cell" "$H" "$T" "$B" "$V" "$treps" "$NCORES")
+            echo "${t1:-0} ${tn:-0}" | awk '{ m = $1; if ($2 > 0 && ($2 < m || m <= 0)) m = $2; if (m > 0) print m }' >>"$OUT/ts"
+        fi
         r=$((r + 1))
     done
     u=$(sort -n "$OUT/us" | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }')
     d=$(sort -n "$OUT/ds" | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }')
+    t=$(sort -n "$OUT/ts" | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }')
     [ -n "${hdr:-}" ] || {
         hdr=1
-        printf '%-20s %6s %12s %12s %8s\n' size V "unroll ms" "oneDNN ms" ratio
+        printf '%-20s %6s %12s %12s %8s %12s %8s\n' size V "unroll ms" "oneDNN ms" ratio \
+            "PyTorch ms" ratio
     }
-    awk -v s="$cell:$H:$T:$B" -v v="$V" -v u="${u:-0}" -v d="${d:-0}" 'BEGIN {
-        printf "%-20s %6s %12.4f %12.4f %7.2fx\n", s, v, u, d, (u > 0 ? d / u : 0) }'
+    awk -v s="$cell:$H:$T:$B" -v v="$V" -v u="${u:-0}" -v d="${d:-0}" -v t="${t:-0}" 'BEGIN {
+        printf "%-20s %6s %12.4f %12.4f %7.2fx", s, v, u, d, (u > 0 ? d / u : 0)
+        if (t > 0) printf " %12.4f %7.2fx\n", t, (u > 0 ? t / u : 0)
+        else printf " %12s %8s\n", "-", "-" }'
 done
 echo "  unroll: the whole step (output projection V wide, softmax, BPTT, SGD); oneDNN: the" \
-    "recurrent layer alone; ratio = oneDNN / unroll, medians of $ROUNDS interleaved rounds," \
-    "$NCORES threads"
+    "recurrent layer alone; PyTorch: nn.RNN/LSTM/GRU + Linear, the same work as unroll, the" \
+    "faster of 1 and $NCORES threads ('-': no python3-torch); ratios = baseline / unroll," \
+    "medians of $ROUNDS interleaved rounds, $NCORES threads"
+
