@@ -93,7 +93,7 @@ static void keep_spin(unsigned n)
 }
 
 /* The table's lock is held for a lookup, short: a packing is done outside
- * it (keep_lookup). */
+ * it (gemm_keep_lookup). */
 static void keep_lock(keep_table *t)
 {
     for (unsigned n = 1; atomic_flag_test_and_set_explicit(&t->lock, memory_order_acquire); n++)
