@@ -303,10 +303,13 @@ static void gemm_part(void *ctx, int part, int thread)
     if (r1 > j->M)
         r1 = j->M;
     size_t panel = (size_t)j->K * (size_t)v->nr * j->es;
-    /* the thread's scratch: a block of B's panels, then MC rows of A^T */
+    /* a kept packing holds all of K: one pass */
+    int64_t kc = j->kept ? j->K : j->kc;
+    /* the thread's scratch: a block of B's panels, then MC rows of A^T,
+     * each kc rows of K */
     int64_t mc = GEMM_MC / v->mr * v->mr;
-    size_t bbytes = j->kept ? 0 : panel * (size_t)j->blk;
-    size_t abytes = j->ta ? (size_t)j->K * (size_t)mc * j->es : 0;
+    size_t bbytes = j->kept ? 0 : (size_t)kc * (size_t)v->nr * j->es * (size_t)j->blk;
+    size_t abytes = j->ta ? (size_t)kc * (size_t)mc * j->es : 0;
     /* a kept B and an untransposed A need no scratch: pool_scratch(0) may
      * be NULL then (a thread that never had any), which is no failure */
     char *buf = bbytes + abytes && !atomic_load_explicit(&no_scratch, memory_order_relaxed)
@@ -321,14 +324,20 @@ static void gemm_part(void *ctx, int part, int thread)
     for (int64_t p = q0; p < q1; p += j->kept ? q1 - q0 : j->blk) {
         int64_t pe = j->kept ? q1 : p + j->blk < q1 ? p + j->blk : q1;
         const char *pb = j->kept ? j->kept + (size_t)q0 * panel : buf;
-        if (!j->kept)
-            v->pack(j->tb, j->K, j->B, j->ldb, j->N, p, pe, buf);
-        for (int64_t i = r0; i < r1; i += mc) {
-            int64_t ie = i + mc < r1 ? i + mc : r1;
-            if (abuf)
-                v->pack_at(j->K, j->A, j->lda, i, ie, abuf);
-            v->block(j->ta, j->K, j->A, j->lda, i, ie, pb, p, pe, j->N, j->C, j->ldc, j->acc, abuf,
-                     j->bias, j->addend, j->ct);
+        for (int64_t k0 = 0; k0 < j->K; k0 += kc) {
+            int64_t kn = j->K - k0 < kc ? j->K - k0 : kc;
+            /* row k0 of op(A)'s columns and of op(B) */
+            const char *ak = j->A + (size_t)(j->ta ? k0 * j->lda : k0) * j->es;
+            const char *bk = j->B + (size_t)(j->tb ? k0 : k0 * j->ldb) * j->es;
+            if (!j->kept)
+                v->pack(j->tb, kn, bk, j->ldb, j->N, p, pe, buf);
+            for (int64_t i = r0; i < r1; i += mc) {
+                int64_t ie = i + mc < r1 ? i + mc : r1;
+                if (abuf)
+                    v->pack_at(kn, ak, j->lda, i, ie, abuf);
+                v->block(j->ta, kn, ak, j->lda, i, ie, pb, p, pe, j->N, j->C, j->ldc, j->acc, abuf,
+                         k0 + kn < j->K ? NULL : j->bias, j->addend, j->ct, k0 > 0);
+            }
         }
     }
 }
@@ -368,6 +377,17 @@ static void gemm_split(gemm_job *j)
     int64_t blk = (int64_t)((j->ta ? 3 * l2 / 2 : l2 / 2) / panel);
     /* no more than it has: a small product's scratch was 2 MiB a thread */
     j->blk = blk < 1 ? 1 : blk > j->npan ? j->npan : blk;
+    /* A panel larger than the L2 (dO V at batch 1 and V = 10,000: K = V)
+     * would stream from the L3 again for every tile of rows. K is then
+     * taken in passes of half the L2, each element's chain carried through
+     * C from one pass to the next: C holds the chain's value exactly, so
+     * the bits are the same. Only where C starts from zero and is stored
+     * as it is (no accumulation, no addend, not transposed). */
+    j->kc = j->K;
+    if (panel > l2 && !j->acc && !j->addend && !j->ct && j->mpan > 1) {
+        int64_t kc = (int64_t)(l2 / 2 / ((size_t)j->v->nr * j->es));
+        j->kc = kc < 1 ? 1 : kc;
+    }
 }
 
 /* ---- one packing for all threads --------------------------------------------- */

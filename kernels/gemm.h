@@ -19,8 +19,9 @@
  *   C[i,j] = C[i,j] + bias[j]   (a bias, gemm_opts: the add after a
  *                                product, done as each tile is stored)
  *
- * Vectors run across j, never along k, and K is never split (not between
- * threads, not into blocks), so the bits do not depend on the vector width,
+ * Vectors run across j, never along k, and no chain is split into partial
+ * sums (not between threads, not into blocks: passes over K carry the one
+ * chain through C), so the bits do not depend on the vector width,
  * the tile shape, the alignment, the blocking or the threads: the AVX-512,
  * AVX2 and generic paths (kernels/cpu.h) and gemm_ref_* give the same bits.
  *

@@ -33,12 +33,22 @@
  */
 static inline __attribute__((always_inline)) void
 GFN(tile)(const int mr, const int ta, const int nv, int64_t K, const ST *a, int64_t lda,
-          const ST *pb, ST *C, int64_t ldc, int nc, int acc, const ST *bias, const ST *ad, int ct)
+          const ST *pb, ST *C, int64_t ldc, int nc, int acc, const ST *bias, const ST *ad, int ct,
+          int cont)
 {
     VT c[MR][NV];
+    ST tmp[NR];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < nv; v++)
             c[r][v] = ZERO();
+    /* cont: the chains go on from where an earlier pass over k left them
+     * in C (gemm.c: kc) */
+    for (int r = 0; cont && r < mr; r++) {
+        for (int j = 0; j < NR; j++)
+            tmp[j] = j < nc ? C[r * ldc + j] : 0;
+        for (int v = 0; v < nv; v++)
+            c[r][v] = LOAD(tmp + v * W);
+    }
     for (int64_t k = 0; k < K; k++) {
         VT b[NV];
         for (int v = 0; v < nv; v++)
@@ -51,7 +61,6 @@ GFN(tile)(const int mr, const int ta, const int nv, int64_t K, const ST *a, int6
     }
     /* what is accumulated onto: C, or the addend in its stead */
     const ST *q = ad ? ad : C;
-    ST tmp[NR];
     if (ct) {
         /* C stored transposed: row r's element j at C[j * ldc + r], and
          * the bias is the row's (gemm.c: gemm_swap) */
@@ -88,13 +97,13 @@ GFN(tile)(const int mr, const int ta, const int nv, int64_t K, const ST *a, int6
 #define GEMM_TILE_CASE(mr)                                                                         \
     case mr:                                                                                       \
         if (ta && nc <= W)                                                                         \
-            GFN(tile)(mr, 1, 1, K, a, alda, b, c, ldc, nc, acc, bj, aj, ct);                       \
+            GFN(tile)(mr, 1, 1, K, a, alda, b, c, ldc, nc, acc, bj, aj, ct, cont);                 \
         else if (ta)                                                                               \
-            GFN(tile)(mr, 1, NV, K, a, alda, b, c, ldc, nc, acc, bj, aj, ct);                      \
+            GFN(tile)(mr, 1, NV, K, a, alda, b, c, ldc, nc, acc, bj, aj, ct, cont);                \
         else if (nc <= W)                                                                          \
-            GFN(tile)(mr, 0, 1, K, a, alda, b, c, ldc, nc, acc, bj, aj, ct);                       \
+            GFN(tile)(mr, 0, 1, K, a, alda, b, c, ldc, nc, acc, bj, aj, ct, cont);                 \
         else                                                                                       \
-            GFN(tile)(mr, 0, NV, K, a, alda, b, c, ldc, nc, acc, bj, aj, ct);                      \
+            GFN(tile)(mr, 0, NV, K, a, alda, b, c, ldc, nc, acc, bj, aj, ct, cont);                \
         break;
 
 /*
@@ -103,11 +112,13 @@ GFN(tile)(const int mr, const int ta, const int nv, int64_t K, const ST *a, int6
  * while every panel of the block streams past them from L2. With apk, A
  * was packed by GFN(pack_at) for exactly these rows; with a bias (C's
  * columns from 0), each stored element gets its column's added. With ct,
- * C is stored transposed ([N, ldc]) and the bias is per row.
+ * C is stored transposed ([N, ldc]) and the bias is per row. With cont,
+ * each element's chain starts from C, not from zero.
  */
 static void GFN(block)(int ta, int64_t K, const void *Av, int64_t lda, int64_t i0, int64_t i1,
                        const void *pbv, int64_t p0, int64_t p1, int64_t N, void *Cv, int64_t ldc,
-                       int acc, const void *apk, const void *biasv, const void *addv, int ct)
+                       int acc, const void *apk, const void *biasv, const void *addv, int ct,
+                       int cont)
 {
     const ST *A = Av, *pb = pbv, *bias = biasv, *addend = addv;
     ST *C = Cv;

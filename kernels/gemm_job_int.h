@@ -13,7 +13,7 @@ typedef struct gemm_variant {
     int mr, nr;
     void (*block)(int ta, int64_t K, const void *A, int64_t lda, int64_t i0, int64_t i1,
                   const void *pb, int64_t p0, int64_t p1, int64_t N, void *C, int64_t ldc, int acc,
-                  const void *apk, const void *bias, const void *addend, int ct);
+                  const void *apk, const void *bias, const void *addend, int ct, int cont);
     void (*pack)(int tb, int64_t K, const void *B, int64_t ldb, int64_t N, int64_t p0, int64_t p1,
                  void *dst);
     void (*pack_at)(int64_t K, const void *A, int64_t lda, int64_t i0, int64_t i1, void *dst);
@@ -30,6 +30,7 @@ typedef struct gemm_job {
     int64_t mpan, npan; /* tiles of MR rows, panels of NR columns */
     int64_t tm, tn;     /* parts: tm row ranges by tn panel ranges */
     int64_t blk;        /* panels packed at a time */
+    int64_t kc;         /* rows of K a pass (gemm_split), K when one */
     const char *kept;   /* all panels of op(B), packed before the call, or NULL */
     const char *bias;   /* C's columns' bias (gemm_opts), or NULL */
     const char *addend; /* read for C when accumulating (gemm_opts), or NULL */

@@ -140,6 +140,22 @@ static void test_small(void)
     cpu_set_threads(was);
 }
 
+/* A panel larger than the L2 on every path (the generic one's is the
+ * narrowest: 8 floats a row of K): K is taken in passes, the chains
+ * carried through C, with the same bits; with a bias, added once at the
+ * end. Accumulating, one pass. */
+static void test_k_passes(void)
+{
+    int was = cpu_threads(), ok = 1;
+    size_t l2 = cpu_get()->l2 ? cpu_get()->l2 : 256 * 1024;
+    int64_t K = (int64_t)(l2 / (8 * sizeof(float))) + 1031;
+    for (int t = 0; t < 4 && ok; t += 3)
+        for (int mode = 0; mode < 3 && ok; mode++)
+            ok = check_both(t & 1, t >> 1, 17, 37, K, t, mode, mode);
+    CHECK(ok);
+    cpu_set_threads(was);
+}
+
 /* Packing memory that cannot be had: the reference loop computes the
  * parts, with the same bits, a swapped product's (a few rows by a B
  * stored [N, K]) in its own layout too. */
@@ -609,6 +625,7 @@ int main(void)
     RUN(test_small);
     RUN(test_large);
     RUN(test_no_scratch);
+    RUN(test_k_passes);
     RUN(test_keep_scope);
     RUN(test_keep_token);
     RUN(test_keep_token_both_ways);
