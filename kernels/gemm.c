@@ -244,19 +244,31 @@ static const gemm_variant *variant(size_t es)
 
 /* ---- the driver ---------------------------------------------------------------- */
 
+/* j as the product of its transpose, C^T = op(B)^T op(A)^T, C's layout
+ * flipped (ct): op(B)^T is B read with !tb, op(A)^T is A with !ta. Its own
+ * inverse: a swapped job (gemm_swap) flipped is the product it came from. */
+static void gemm_flip(gemm_job *j)
+{
+    gemm_job u = *j;
+    u.ct = !j->ct;
+    u.M = j->N;
+    u.N = j->M;
+    u.ta = !j->tb;
+    u.tb = !j->ta;
+    u.A = j->B;
+    u.lda = j->ldb;
+    u.B = j->A;
+    u.ldb = j->lda;
+    *j = u;
+}
+
 /* rows r0 .. r1-1 by columns j0 .. j1-1 through the reference loop; of
- * a swapped job (gemm_swap), as the product it was swapped from */
+ * a swapped job, as the product it was swapped from */
 static void gemm_ref_part(const gemm_job *j, int64_t r0, int64_t r1, int64_t j0, int64_t j1)
 {
     if (j->ct) {
         gemm_job u = *j;
-        u.ct = 0;
-        u.ta = !j->tb;
-        u.tb = 1;
-        u.A = j->B;
-        u.lda = j->ldb;
-        u.B = j->A;
-        u.ldb = j->lda;
+        gemm_flip(&u);
         gemm_ref_part(&u, j0, j1, r0, r1);
         return;
     }
@@ -462,19 +474,8 @@ static int gemm_shared(gemm_job *j, int cls)
 
 static void gemm_swap(gemm_job *j, const gemm_opts *o)
 {
-    if (!j->tb || j->M > GEMM_SWAP_M || j->N < 2 * j->M || (o && o->bkey))
-        return;
-    gemm_job u = *j;
-    u.ct = 1;
-    u.M = j->N;
-    u.N = j->M;
-    u.A = j->B;
-    u.lda = j->ldb;
-    u.ta = 0;
-    u.B = j->A;
-    u.ldb = j->lda;
-    u.tb = !j->ta;
-    *j = u;
+    if (j->tb && j->M <= GEMM_SWAP_M && j->N >= 2 * j->M && !(o && o->bkey))
+        gemm_flip(j);
 }
 
 static void gemm_run(size_t es, int ta, int tb, int64_t M, int64_t N, int64_t K, const void *A,
