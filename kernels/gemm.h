@@ -54,13 +54,17 @@
 #include <stdint.h>
 
 /* Whether a product of M x N x K in elements of es bytes is large enough
- * to split among threads: 2^20 FLOPs in float32, half as many in float64
- * (its fused adds take twice the time). A part costs the caller a few
- * microseconds with a spinning worker; at 2^21, the threshold before,
- * the recurrence at batch 8 ran on one thread: 8 x 333 x 333 took 40,000
- * cycles on one core and 23,000 on two, and a step of H = 333, T = 40,
- * B = 8 went from 2.34 to 1.76 ms (Zen 4, 2 cores). */
-#define GEMM_PAR_FLOPS (1 << 20)
+ * to split among threads: 0.75 x 2^20 FLOPs in float32, half as many in
+ * float64 (its fused adds take twice the time). Handing a part to a
+ * spinning worker and meeting it again costs under a microsecond (7 x
+ * 250 x 250: 8.0 us on one thread, 4.8 on two), one that has to be woken
+ * more. At 2^21 the recurrence at batch 8 ran on one thread (H = 333,
+ * T = 40: 2.34 -> 1.76 ms a step at 2^20); at 2^20 an LSTM's gate
+ * products at batch 7 did (H = 250, T = 40: 4.80 -> 3.42 ms), and so did
+ * a float64 GRU's at batch 10 (H = 150, T = 50: 5.46 -> 4.25 ms). At 2^19
+ * a float64 LSTM at H = 128, B = 8 was 12% slower, and at 2^18 so was a
+ * float32 one (Zen 4, 2 cores, medians of 7 to 9 interleaved). */
+#define GEMM_PAR_FLOPS (3 << 18)
 static inline int gemm_splits(double M, double N, double K, size_t es)
 {
     return 2 * M * N * K * (double)es / 4 >= GEMM_PAR_FLOPS;

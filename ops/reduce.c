@@ -126,7 +126,7 @@ static void op_sum_accumulate(const graph *g, const gnode *n, void *const *in, v
 /* Below this many elements added (about 12 us on one thread) a sum over
  * steps runs on one thread: its parts would cost more to hand out and
  * meet than they save (on a loaded machine, measured: 2^17 elements took
- * 11 us on one thread, 27 on two). Products split from 2^20 flops
+ * 11 us on one thread, 27 on two). Products split from 0.75 x 2^20 flops
  * (kernels/gemm.h: gemm_splits). */
 #define STEPS_MIN_WORK (1 << 17)
 
