@@ -399,6 +399,28 @@ static void test_row_runs_same_on_any_threads(void)
     hidden = 6;
 }
 
+/* The gradient through the output projection, dO_t V (K = V = 5, N =
+ * H = 64), widens its rows: from 16 rows a step (a row run splits it) it
+ * stays in its step instead of a row group, below that it is grouped.
+ * The projection itself (K = 64, N = 5) is grouped at both. Either way
+ * 1 and 3 threads agree (test_row_runs_same_on_any_threads, at 32). */
+static void test_widening_product_stays_in_its_step(void)
+{
+    const plan_options pa = {.fuse = PLAN_FUSE_ALL};
+    hidden = 64;
+    result r8 = {0}, r32 = {0};
+    uerr e = {0};
+    CHECK_OK(run_net("elman", "tanh", DT_F32, 4, 8, 5, &pa, &r8, &e), &e);
+    CHECK_OK(run_net("elman", "tanh", DT_F32, 4, 32, 5, &pa, &r32, &e), &e);
+    CHECKF(r8.n_stacked == r32.n_stacked + 1 && r32.n_stacked >= 1,
+           "stacks at 8 rows a step %d, at 32 %d: expected one fewer at 32", r8.n_stacked,
+           r32.n_stacked);
+    printf("  elman H=64 V=5: %d stacks at 8 rows a step, %d at 32\n", r8.n_stacked, r32.n_stacked);
+    result_free(&r8);
+    result_free(&r32);
+    hidden = 6;
+}
+
 /* a = tanh(x) and c = y w are each row-wise over 64 rows. With w a leaf
  * they are one run; with w = a, c reads a whole, which another part may
  * not have written yet: the run is dropped, and c is still right. */
@@ -944,6 +966,7 @@ int main(void)
     RUN(test_rewrites_happen);
     RUN(test_row_runs_same_on_any_threads);
     RUN(test_row_run_dropped_when_rows_meet);
+    RUN(test_widening_product_stays_in_its_step);
     RUN(test_gathers_read_transposed_table);
     RUN(test_step_sums_same_bits);
     RUN(test_step_sums_chunked_same_bits);
