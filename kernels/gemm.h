@@ -60,7 +60,7 @@
  * 250 x 250: 8.0 us on one thread, 4.8 on two), one that has to be woken
  * more. At 2^21 the recurrence at batch 8 ran on one thread (H = 333,
  * T = 40: 2.34 -> 1.76 ms a step at 2^20); at 2^20 an LSTM's gate
- * products at batch 7 did (H = 250, T = 40: 4.80 -> 3.42 ms), and so did
+ * products at batch 7 did (H = 250, T = 40: 4.81 -> 3.42 ms), and so did
  * a float64 GRU's at batch 10 (H = 150, T = 50: 5.46 -> 4.25 ms). At 2^19
  * a float64 LSTM at H = 128, B = 8 was 12% slower, and at 2^18 so was a
  * float32 one (Zen 4, 2 cores, medians of 7 to 9 interleaved). */
