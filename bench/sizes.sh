@@ -72,6 +72,9 @@ torch_ms() {
         json_ms "$OUT/t.json"
 }
 
+# median FILE: the middle of a file's numbers, one a line (none: nothing)
+median() { sort -n "$1" | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }'; }
+
 # reps for about half a second a figure, from one probing step
 reps_for() { awk -v ms="$1" 'BEGIN { r = int(500 / (ms > 0.01 ? ms : 0.01)); print r < 3 ? 3 : (r > 5000 ? 5000 : r) }'; }
 
@@ -92,7 +95,8 @@ EOF
     }
     reps=$(reps_for "$probe")
     treps=0
-    [ $TORCH = 1 ] && treps=$(reps_for "$(torch_ms "$cell" "$H" "$T" "$B" "$V" 3 1 || echo 0)")
+    # a probe that fails leaves PyTorch out of this size
+    [ $TORCH = 1 ] && tp=$(torch_ms "$cell" "$H" "$T" "$B" "$V" 3 1) && treps=$(reps_for "$tp")
     : >"$OUT/us" && : >"$OUT/ds" && : >"$OUT/ts"
     r=0
     while [ $r -lt "$ROUNDS" ]; do
@@ -107,9 +111,9 @@ EOF
         fi
         r=$((r + 1))
     done
-    u=$(sort -n "$OUT/us" | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }')
-    d=$(sort -n "$OUT/ds" | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }')
-    t=$(sort -n "$OUT/ts" | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }')
+    u=$(median "$OUT/us")
+    d=$(median "$OUT/ds")
+    t=$(median "$OUT/ts")
     [ -n "${hdr:-}" ] || {
         hdr=1
         printf '%-20s %6s %12s %12s %8s %12s %8s\n' size V "unroll ms" "oneDNN ms" ratio \
@@ -124,4 +128,3 @@ echo "  unroll: the whole step (output projection V wide, softmax, BPTT, SGD); o
     "recurrent layer alone; PyTorch: nn.RNN/LSTM/GRU + Linear, the same work as unroll, the" \
     "faster of 1 and $NCORES threads ('-': no python3-torch); ratios = baseline / unroll," \
     "medians of $ROUNDS interleaved rounds, $NCORES threads"
-
