@@ -137,8 +137,8 @@ CHECK_SAME(float)
 static void test_same_bits(void)
 {
     spec_optim kinds[] = {SPEC_OPT_SGD, SPEC_OPT_MOMENTUM, SPEC_OPT_ADAGRAD, SPEC_OPT_ADAM};
-    /* 40003: split among the kernels' threads (optim.c: OPTIM_SPLIT) */
-    int64_t sizes[] = {1, 7, 8, 15, 16, 17, 45, 100, 1001, 40003};
+    /* the last: split among the kernels' threads in both dtypes */
+    int64_t sizes[] = {1, 7, 8, 15, 16, 17, 45, 100, 1001, OPTIM_SPLIT_BYTES / 4 + 3};
     int was = cpu_set_threads(3);
     for (int w = 0; w < 2; w++)
         for (int k = 0; k < 4; k++)
@@ -158,7 +158,7 @@ static void test_same_bits(void)
  * 1, 2 and 3 threads */
 static void test_nonfinite_flag_split(void)
 {
-    enum { N = 50000 };
+    enum { N = OPTIM_SPLIT_BYTES / 4 + 3 }; /* split among the threads */
     float *p = malloc(N * sizeof *p), *g = malloc(N * sizeof *g);
     int was = cpu_set_threads(1);
     for (int th = 1; th <= 3; th++) {

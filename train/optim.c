@@ -167,11 +167,12 @@ OPTIM_VECTOR static int optim_range(const optim *o, void *params, const void *gr
     return bad;
 }
 
-/* Parameters from which the update is split among the kernels' threads:
- * waking a worker costs a few microseconds, and below this the loop
- * takes little more (min-char-rnn's 33k float64 parameters under Adagrad
- * take 29 us on one core, 15 on two) */
-#define OPTIM_SPLIT 16384
+/* The threads an update (or a clip by norm) of n elements runs on: all
+ * from OPTIM_SPLIT_BYTES (optim.h), else the calling thread alone */
+static int update_threads(dtype dt, int64_t n)
+{
+    return n * (int64_t)dtype_size(dt) < OPTIM_SPLIT_BYTES ? 1 : cpu_threads();
+}
 
 typedef struct optim_job {
     const optim *o;
@@ -198,8 +199,8 @@ static void optim_part(void *ctx, int part, int thread)
 int optim_step_clip(optim *o, void *params, const void *grads, double clip)
 {
     o->t++;
-    int nth = cpu_threads();
-    if (o->n < OPTIM_SPLIT || nth < 2)
+    int nth = update_threads(o->dt, o->n);
+    if (nth < 2)
         return optim_range(o, params, grads, clip, 0, o->n);
     optim_job j = {o, params, grads, clip, nth, 0};
     pool_for(pool_class("optimiser"), nth, optim_part, &j);
@@ -287,7 +288,7 @@ double clip_by_norm(dtype dt, void *g, int64_t n, double max_norm)
     /* the blocks' sums in the calling thread's scratch: no allocation a
      * step once it has grown (12.5 KiB for 6.4 million parameters) */
     norm_job j = {dt, g, n, nb, pool_scratch((size_t)(nb ? nb : 1) * sizeof(double)), 1, 1};
-    int nth = n < OPTIM_SPLIT ? 1 : cpu_threads();
+    int nth = update_threads(dt, n);
     j.nparts = nth < nb ? nth : (int)(nb ? nb : 1);
     double ss = 0;
     if (j.sums) {

@@ -26,6 +26,17 @@
 #include "base/tensor.h"
 #include "models/spec.h"
 
+/* Bytes of parameters from which an update is split among the kernels'
+ * threads. Below, the parameters and their gradients stay in the caches
+ * of the core that runs the step's products and transposes; a split
+ * sends half of them to the other core and back at every step. S1's SGD
+ * step (23k parameters) took 0.0793 ms on one thread's update against
+ * 0.0824 on two in float64, 0.0474 against 0.0482 in float32; under
+ * Adagrad (min-char-rnn, 33k float64) and Adam (S2, 100k float32), whose
+ * updates cost more an element, both ran as fast (from 16,384 elements,
+ * the rule before). */
+#define OPTIM_SPLIT_BYTES ((int64_t)512 << 10)
+
 typedef struct optim {
     spec_optim kind;
     double lr, eps, mu, b1, b2;
