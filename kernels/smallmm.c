@@ -148,7 +148,7 @@ int smm_set_width(int bytes)
     return was;
 }
 
-static int smm_fits(int64_t M, int64_t N, int64_t K)
+int smm_size_fits(int64_t M, int64_t N, int64_t K)
 {
     return M >= 1 && N >= 1 && K >= 1 && M <= SMM_MAX_M && K <= SMM_MAX_K && K * N <= SMM_MAX_KN;
 }
@@ -171,7 +171,7 @@ static int smm_fits(int64_t M, int64_t N, int64_t K)
     int smm_##SFX(int ta, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda, const T *B,    \
                   int64_t ldb, T *C, int64_t ldc, int acc, const T *bias)                          \
     {                                                                                              \
-        if (!smm_fits(M, N, K))                                                                    \
+        if (!smm_size_fits(M, N, K))                                                               \
             return 0;                                                                              \
         (void)ta, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc, (void)acc;           \
         (void)bias;                                                                                \

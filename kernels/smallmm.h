@@ -45,6 +45,10 @@
 #define SMM_MAX_K 1024
 #define SMM_MAX_KN (256 * 1024) /* elements of B */
 
+/* Whether smm_* take a product of this size where the CPU has a vector
+ * path (the plan asks, before any CPU is chosen). */
+int smm_size_fits(int64_t M, int64_t N, int64_t K);
+
 int smm_f64(int ta, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda, const double *B,
             int64_t ldb, double *C, int64_t ldc, int acc, const double *bias);
 int smm_f32(int ta, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,

@@ -697,6 +697,11 @@ static void test_rewrites_happen(void)
     result_free(&big);
     /* more rows than kernels/smallmm.c takes: gemm packs W^T from W */
     CHECK_OK(run_net("elman", "tanh", DT_F32, 8, 5, 6, &pa, &big, &e), &e);
+    CHECK(big.n_transposed == 0);
+    result_free(&big);
+    /* so does a W larger than it takes, at batch 1 (520 x 520 > SMM_MAX_KN) */
+    hidden = 520;
+    CHECK_OK(run_net("elman", "tanh", DT_F32, 8, 1, 3, &pa, &big, &e), &e);
     hidden = 6;
     CHECK(big.n_transposed == 0);
     result_free(&big);
