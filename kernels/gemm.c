@@ -92,53 +92,11 @@ static const gemm_variant gen_f32 = {4, 8, gemm_block_f32_gen, gemm_pack_f32_gen
 #define GEMM_HAVE_VECTOR 1
 #include <immintrin.h>
 
-/* ---- transposed blocks for packing B^T (AVX: the AVX-512 path too) --------- */
-
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-
-/* d[k * ldd + c] = s[c * lds + k] for c, k < 8: pairs, then quads, then
- * the 128-bit halves of the rows swapped into place */
-static inline __attribute__((always_inline)) void gemm_trans8_f32(float *d, int64_t ldd,
-                                                                  const float *s, int64_t lds)
-{
-    __m256 r[8], t[8], u[8];
-    for (int i = 0; i < 8; i++)
-        r[i] = _mm256_loadu_ps(s + i * lds);
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
-        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
-    }
-    for (int i = 0; i < 4; i++) {
-        _mm256_storeu_ps(d + i * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
-        _mm256_storeu_ps(d + (i + 4) * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
-    }
-}
-
-/* the same for c, k < 4 in doubles */
-static inline __attribute__((always_inline)) void gemm_trans4_f64(double *d, int64_t ldd,
-                                                                  const double *s, int64_t lds)
-{
-    __m256d r[4], t[4];
-    for (int i = 0; i < 4; i++)
-        r[i] = _mm256_loadu_pd(s + i * lds);
-    for (int i = 0; i < 4; i += 2) {
-        t[i] = _mm256_unpacklo_pd(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_pd(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 2; i++) {
-        _mm256_storeu_pd(d + i * ldd, _mm256_permute2f128_pd(t[i], t[i + 2], 0x20));
-        _mm256_storeu_pd(d + (i + 2) * ldd, _mm256_permute2f128_pd(t[i], t[i + 2], 0x31));
-    }
-}
-
-#pragma GCC pop_options
+/* blocks of B^T transposed in registers while packing (TRB, TRANS): the
+ * AVX2 ones on the AVX-512 path too, as AVX-512's blocks of 16 rows of B
+ * packed a 1024 x 1024 W 2-6% slower (rows 4 KiB apart, 16 lines in an
+ * 8-way cache set) */
+#include "kernels/transpose_int.h"
 
 /* ---- AVX-512 ----------------------------------------------------------------- */
 
@@ -157,7 +115,7 @@ static inline __attribute__((always_inline)) void gemm_trans4_f64(double *d, int
 #define FMA(a, b, c) _mm512_fmadd_pd(a, b, c)
 #define ADD(a, b) _mm512_add_pd(a, b)
 #define TRB 4
-#define TRANS(d, ldd, s, lds) gemm_trans4_f64(d, ldd, s, lds)
+#define TRANS(d, ldd, s, lds) trans4_f64_avx2(d, ldd, s, lds)
 #define GFN(name) gemm_##name##_f64_512
 #include "kernels/gemm_int.h"
 
@@ -173,7 +131,7 @@ static inline __attribute__((always_inline)) void gemm_trans4_f64(double *d, int
 #define FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define ADD(a, b) _mm512_add_ps(a, b)
 #define TRB 8
-#define TRANS(d, ldd, s, lds) gemm_trans8_f32(d, ldd, s, lds)
+#define TRANS(d, ldd, s, lds) trans8_f32_avx2(d, ldd, s, lds)
 #define GFN(name) gemm_##name##_f32_512
 #include "kernels/gemm_int.h"
 
@@ -196,7 +154,7 @@ static inline __attribute__((always_inline)) void gemm_trans4_f64(double *d, int
 #define FMA(a, b, c) _mm256_fmadd_pd(a, b, c)
 #define ADD(a, b) _mm256_add_pd(a, b)
 #define TRB 4
-#define TRANS(d, ldd, s, lds) gemm_trans4_f64(d, ldd, s, lds)
+#define TRANS(d, ldd, s, lds) trans4_f64_avx2(d, ldd, s, lds)
 #define GFN(name) gemm_##name##_f64_256
 #include "kernels/gemm_int.h"
 
@@ -212,7 +170,7 @@ static inline __attribute__((always_inline)) void gemm_trans4_f64(double *d, int
 #define FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define ADD(a, b) _mm256_add_ps(a, b)
 #define TRB 8
-#define TRANS(d, ldd, s, lds) gemm_trans8_f32(d, ldd, s, lds)
+#define TRANS(d, ldd, s, lds) trans8_f32_avx2(d, ldd, s, lds)
 #define GFN(name) gemm_##name##_f32_256
 #include "kernels/gemm_int.h"
 
