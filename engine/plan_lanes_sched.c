@@ -11,7 +11,6 @@
 #include "base/vec.h"
 #include "engine/plan_int.h"
 #include "engine/plan_lanes_int.h"
-#include "kernels/gemm.h"
 #include "ops/ops.h"
 
 /* handing a value to the other core: a few cache lines and a flag */
@@ -74,17 +73,14 @@ double lanes_cost(const plan *p, const graph *g, const plan_instr *pi)
 }
 
 /* Whether instruction i, run in order, is a product the pool splits among
- * the threads (kernels/gemm.h): two lanes must beat that. */
+ * the threads (op_matmul_splits): two lanes must beat that. */
 int lanes_pool_splits(const plan *p, const graph *g, int32_t i)
 {
     const plan_instr *pi = &p->instr[i];
     const gnode *n = plan_node(p, g, pi->node);
     if (pi->kind == PLAN_COPY || n->op != OP_MATMUL)
         return 0;
-    const gnode *a = &plan_graph_of(p, g, pi->node)->nodes[n->in[0]];
-    double K = (double)a->shape.dim[n->ip[0] ? 0 : 1];
-    return gemm_splits((double)n->shape.dim[0], (double)n->shape.dim[1], K,
-                       dtype_size((dtype)n->dt));
+    return op_matmul_splits(plan_graph_of(p, g, pi->node), n);
 }
 
 /* ---- the list schedule --------------------------------------------------------- */

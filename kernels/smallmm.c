@@ -153,6 +153,11 @@ int smm_size_fits(int64_t M, int64_t N, int64_t K)
     return M >= 1 && N >= 1 && K >= 1 && M <= SMM_MAX_M && K <= SMM_MAX_K && K * N <= SMM_MAX_KN;
 }
 
+int smm_takes(int64_t M, int64_t N, int64_t K)
+{
+    return smm_size_fits(M, N, K) && width() > 0;
+}
+
 /* The entry points of one element type: the widest vector path the CPU
  * has, or 0 (the caller uses gemm) */
 #ifdef SMM_HAVE_VECTOR

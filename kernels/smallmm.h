@@ -38,6 +38,7 @@
 #ifndef UNROLL_SMALLMM_H
 #define UNROLL_SMALLMM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Larger than these, BLAS's packing and cache blocking win. */
@@ -46,8 +47,24 @@
 #define SMM_MAX_KN (256 * 1024) /* elements of B */
 
 /* Whether smm_* take a product of this size where the CPU has a vector
- * path (the plan asks, before any CPU is chosen). */
+ * path (the plan asks, before any CPU is chosen), and whether they take
+ * it here. */
 int smm_size_fits(int64_t M, int64_t N, int64_t K);
+int smm_takes(int64_t M, int64_t N, int64_t K);
+
+/* Whether ops/matmul.c splits a product smm_* take among the threads, by
+ * columns: from 2^18 FLOPs in float32, half as many in float64, a
+ * quarter of gemm_splits' bound. At batch 1 to 4 the product reads all
+ * of W^T from the L2 for a few rows; in halves, each core reads its own.
+ * Measured at 2^20 x 0.75 against 2^18 (Zen 4, 2 cores, medians of 7
+ * interleaved `bench step`): 400 units, batch 1, 0.60 -> 0.50 ms; 512
+ * units 0.84 -> 0.72 ms; float64 at 300 units 0.82 -> 0.58 ms and at 256
+ * 0.56 -> 0.46 ms. At 2^17, 256 units in float32 were no faster. */
+#define SMM_PAR_FLOPS (1 << 18)
+static inline int smm_splits(double M, double N, double K, size_t es)
+{
+    return 2 * M * N * K * (double)es / 4 >= SMM_PAR_FLOPS;
+}
 
 int smm_f64(int ta, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda, const double *B,
             int64_t ldb, double *C, int64_t ldc, int acc, const double *bias);

@@ -190,6 +190,10 @@ int32_t op_transpose(graph *g, int32_t a, uerr *e);
  * and indices as inputs 2 and 3); which input is its bias, or -1. */
 #define MM_ADDEND 3
 int op_matmul_bias_input(const gnode *n);
+/* Whether a product node runs split among the kernels' threads when it
+ * runs alone (kernels/gemm.h gemm_splits; a few rows smallmm.c takes,
+ * smm_splits): what the plan counts on. */
+int op_matmul_splits(const graph *g, const gnode *n);
 /* transpose's kernel: x [R, C] -> y [C, R] of the real dtype dt */
 void op_transpose_into(dtype dt, const void *x, void *y, int64_t R, int64_t C);
 /* scheduled sampling: argmax o where coin != 0, else y (int32 [B]) */

@@ -7,7 +7,9 @@
  * boundary, writing and accumulating, with a bias and without, float64
  * and float32, on every vector
  * path the CPU has; no element of C outside the product is touched, and a
- * product beyond the limits is declined.
+ * product beyond the limits is declined. Through the matmul op, a product
+ * large enough to be split by columns among the threads (ops/matmul.c)
+ * gives the reference's bits on 1, 2 and 3 threads, and used more than one.
  */
 #include "check.h"
 
@@ -15,7 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu.h"
+#include "kernels/pool.h"
 #include "kernels/smallmm.h"
+#include "ops/ops.h"
 
 static uint64_t seed = 7;
 
@@ -155,11 +160,71 @@ static void test_limits(void)
     smm_set_width(was);
 }
 
+/* x [M, K] W [K, N] + bias, through the op, accumulated onto C: against
+ * the reference loop on each thread count; the threads the op's products
+ * ran on at most */
+static int split_product(dtype dt, int64_t M, int64_t K, int64_t N)
+{
+    graph g;
+    uerr e = {0};
+    CHECK_OK(graph_init(&g, dt, &e), &e);
+    int32_t x = op_example_param(&g, shape_2(M, K), &e);
+    int32_t w = op_example_param(&g, shape_2(K, N), &e);
+    int32_t bias = op_example_param(&g, shape_1(N), &e);
+    int32_t y = op_matmul(&g, x, w, 0, 0, &e);
+    CHECK(y >= 0);
+    gnode *n = &g.nodes[y];
+    n->in[n->nin++] = bias; /* op_matmul_bias_input: input 2 */
+    size_t es = dtype_size(dt);
+    char *mem = malloc((size_t)(M * K + K * N + N + 3 * M * N) * es);
+    char *A = mem, *B = A + (size_t)(M * K) * es, *bv = B + (size_t)(K * N) * es;
+    char *C0 = bv + (size_t)N * es, *C = C0 + (size_t)(M * N) * es, *R = C + (size_t)(M * N) * es;
+    for (int64_t i = 0; i < M * K + K * N + N + M * N; i++) {
+        if (dt == DT_F32)
+            ((float *)mem)[i] = (float)uniform();
+        else
+            ((double *)mem)[i] = uniform();
+    }
+    memcpy(R, C0, (size_t)(M * N) * es);
+    if (dt == DT_F32)
+        smm_ref_f32(0, M, N, K, (float *)A, K, (float *)B, N, (float *)R, N, 1, (float *)bv);
+    else
+        smm_ref_f64(0, M, N, K, (double *)A, K, (double *)B, N, (double *)R, N, 1, (double *)bv);
+    pool_stats_reset();
+    int was = cpu_threads(), most = 0;
+    for (int th = 1; th <= 3; th++) {
+        cpu_set_threads(th);
+        memcpy(C, C0, (size_t)(M * N) * es);
+        void *in[3] = {A, B, bv};
+        op_table[OP_MATMUL]->accumulate(&g, n, in, C);
+        CHECKF(!memcmp(C, R, (size_t)(M * N) * es), "%s %lldx%lldx%lld on %d threads",
+               dtype_name(dt), (long long)M, (long long)K, (long long)N, th);
+    }
+    cpu_set_threads(was);
+    pool_stat st;
+    for (int i = 0; pool_stats(i, &st); i++)
+        most = st.max_threads > most ? st.max_threads : most;
+    free(mem);
+    graph_free(&g);
+    return most;
+}
+
+static void test_split_among_threads(void)
+{
+    if (!smm_takes(1, 1, 1))
+        return; /* no vector path: gemm's */
+    CHECK(split_product(DT_F32, 4, 400, 300) > 1);
+    CHECK(split_product(DT_F64, 3, 333, 257) > 1);
+    /* a product too small to split stays on one thread */
+    CHECK(split_product(DT_F32, 1, 100, 100) < 2);
+}
+
 int main(void)
 {
     RUN(test_sizes);
     RUN(test_alignment);
     RUN(test_model_sizes);
     RUN(test_limits);
+    RUN(test_split_among_threads);
     CHECK_EXIT();
 }
