@@ -12,6 +12,7 @@
 #   make bench-sizes   unroll against oneDNN (and PyTorch) at sizes you name (SIZES="lstm:200:35:20 ...")
 #   make soak       determinism over SOAK_N (40) drawn sizes, cells and dtypes:
 #                   1, 2, 3 threads, AVX2 and resumed give the same bytes
+#                   (SOAK_HIDDEN, SOAK_BATCH, SOAK_STEPS: the sizes drawn from)
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS (600) each (never part of
 #                   test; tests/t_fuzz.sh replays their seeds)
 #   make install    PREFIX=/usr/local (and DESTDIR): the command, the static

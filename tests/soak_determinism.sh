@@ -7,9 +7,15 @@
 # and on the AVX2 path, and stopped and resumed, must store the same
 # checkpoint bytes. Not part of `make test` (minutes, not seconds): `make
 # soak`. Prints the config of any failure so it can be replayed.
+# SOAK_HIDDEN, SOAK_BATCH and SOAK_STEPS replace the lists the sizes are
+# drawn from (e.g. SOAK_HIDDEN="300 512 1024" SOAK_BATCH="1 2 4": the
+# recurrence split among the threads by columns, weights past the L2).
 UNROLL=${UNROLL:-build/rel/unroll}
 N=${SOAK_N:-40}
 SEED=${SOAK_SEED:-1}
+HIDDEN=${SOAK_HIDDEN:-1 2 7 16 33 64 100 129 256}
+BATCH=${SOAK_BATCH:-1 2 3 8 17 32 48 70}
+STEPS=${SOAK_STEPS:-1 2 5 13 40}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 . tests/lib.sh
@@ -25,16 +31,14 @@ head -c 20000 tests/golden/min_char_rnn/text.txt >"$T/narrow.txt"
 
 # the i-th config's settings, one per line, from a fixed generator
 draw() {
-    awk -v i="$1" -v seed="$SEED" 'BEGIN {
+    awk -v i="$1" -v seed="$SEED" -v H="$HIDDEN" -v B="$BATCH" -v T="$STEPS" 'BEGIN {
         s = seed * 7919 + i * 104729
         n = split("elman jordan lstm gru gru_torch elman_custom lstm_custom gru_custom jordan_custom", cells, " ")
-        split("1 2 7 16 33 64 100 129 256", hs, " ")
-        split("1 2 3 8 17 32 48 70", bs, " ")
-        split("1 2 5 13 40", ts, " ")
+        nh = split(H, hs, " "); nb = split(B, bs, " "); nt = split(T, ts, " ")
         split("all exact none", fs, " ")
         for (k = 0; k < 8; k++) { s = (s * 1103515245 + 12345) % 2147483648; r[k] = int(s / 65536) }
-        print cells[1 + r[0] % n]; print hs[1 + r[1] % 9]; print bs[1 + r[2] % 8]
-        print ts[1 + r[3] % 5]; print (r[4] % 2 ? "float64" : "float32"); print fs[1 + r[5] % 3]
+        print cells[1 + r[0] % n]; print hs[1 + r[1] % nh]; print bs[1 + r[2] % nb]
+        print ts[1 + r[3] % nt]; print (r[4] % 2 ? "float64" : "float32"); print fs[1 + r[5] % 3]
         print (r[6] % 6 == 0 ? "huge" : r[6] % 3 ? "wide" : "narrow")
     }'
 }
