@@ -54,7 +54,7 @@ int smm_takes(int64_t M, int64_t N, int64_t K);
 
 /* Whether ops/matmul.c splits a product smm_* take among the threads, by
  * columns: from 2^18 FLOPs in float32, half as many in float64, a
- * quarter of gemm_splits' bound. At batch 1 to 4 the product reads all
+ * third of gemm_splits' bound. At batch 1 to 4 the product reads all
  * of W^T from the L2 for a few rows; in halves, each core reads its own.
  * Measured at 2^20 x 0.75 against 2^18 (Zen 4, 2 cores, medians of 7
  * interleaved `bench step`): 400 units, batch 1, 0.60 -> 0.50 ms; 512

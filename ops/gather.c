@@ -19,6 +19,7 @@
 
 #include "base/clones.h"
 #include "kernels/pool.h"
+#include "kernels/transpose.h"
 
 static int index_check(const graph *g, gnode *n, const gnode *idx, int64_t rows, uerr *e)
 {
@@ -331,7 +332,7 @@ static void scatter_steps_part(void *ctx, int part, int thread)
                          j->idx + s * R, R, l, o, acc ? 1 : V, acc ? nc : 1, nc, k > 0 || j->acc);
         }
         if (acc) /* rows c0 .. c0+nc-1 of out [., V] */
-            op_transpose_into(dt, acc, (char *)j->y + (size_t)(c0 * V) * es, V, nc);
+            transpose_matrix(es, acc, (char *)j->y + (size_t)(c0 * V) * es, V, nc);
     }
 }
 

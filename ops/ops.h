@@ -194,8 +194,6 @@ int op_matmul_bias_input(const gnode *n);
  * runs alone (kernels/gemm.h gemm_splits; a few rows smallmm.c takes,
  * smm_splits): what the plan counts on. */
 int op_matmul_splits(const graph *g, const gnode *n);
-/* transpose's kernel: x [R, C] -> y [C, R] of the real dtype dt */
-void op_transpose_into(dtype dt, const void *x, void *y, int64_t R, int64_t C);
 /* scheduled sampling: argmax o where coin != 0, else y (int32 [B]) */
 int32_t op_choose(graph *g, int32_t o, int32_t y, int32_t coin, uerr *e);
 /* rows of a where mask != 0, else rows of b */

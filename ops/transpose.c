@@ -21,15 +21,10 @@ static int transpose_infer(const graph *g, gnode *n, uerr *e)
     return 0;
 }
 
-void op_transpose_into(dtype dt, const void *x, void *y, int64_t R, int64_t C)
-{
-    transpose_matrix(dtype_size(dt), x, y, R, C);
-}
-
 static void transpose_forward(const graph *g, const gnode *n, void *const *in, void *out)
 {
     const gnode *a = &g->nodes[n->in[0]];
-    op_transpose_into((dtype)n->dt, in[0], out, a->shape.dim[0], a->shape.dim[1]);
+    transpose_matrix(dtype_size((dtype)n->dt), in[0], out, a->shape.dim[0], a->shape.dim[1]);
 }
 
 static int32_t transpose_bprop(graph *g, int32_t node, int i, int32_t gout, int *u, uerr *e)
