@@ -39,8 +39,9 @@ if ! $CC -std=c11 -D_GNU_SOURCE -O2 -I. bench/onednn.c -ldnnl -o "$BUILD/bench/o
     exit 1
 fi
 
-# json_ms FILE: the "ms" field of the last line
-json_ms() { tail -1 "$1" | grep -o '"ms": [0-9.]*' | head -1 | sed 's/"ms": //'; }
+# json_field FILE NAME: a number field of the last line; json_ms FILE: "ms"
+json_field() { tail -1 "$1" | grep -o "\"$2\": [0-9.]*" | head -1 | sed 's/.*: //'; }
+json_ms() { json_field "$1" ms; }
 
 # unroll_ms CELL H T B V REPS
 unroll_ms() {
@@ -111,20 +112,28 @@ EOF
         fi
         r=$((r + 1))
     done
+    # peak RSS against issue 10's bound: 1.5 x unroll's own tensors + 16 MiB
+    rss=$(json_field "$OUT/u.json" rss_mib)
+    own=$(json_field "$OUT/u.json" own_mib)
     u=$(median "$OUT/us")
     d=$(median "$OUT/ds")
     t=$(median "$OUT/ts")
     [ -n "${hdr:-}" ] || {
         hdr=1
-        printf '%-20s %6s %12s %12s %8s %12s %8s\n' size V "unroll ms" "oneDNN ms" ratio \
-            "PyTorch ms" ratio
+        printf '%-20s %6s %12s %12s %8s %12s %8s %9s %6s\n' size V "unroll ms" "oneDNN ms" ratio \
+            "PyTorch ms" ratio "RSS MiB" limit
     }
-    awk -v s="$cell:$H:$T:$B" -v v="$V" -v u="${u:-0}" -v d="${d:-0}" -v t="${t:-0}" 'BEGIN {
+    awk -v s="$cell:$H:$T:$B" -v v="$V" -v u="${u:-0}" -v d="${d:-0}" -v t="${t:-0}" \
+        -v rss="${rss:-0}" -v own="${own:-0}" 'BEGIN {
         printf "%-20s %6s %12.4f %12.4f %7.2fx", s, v, u, d, (u > 0 ? d / u : 0)
-        if (t > 0) printf " %12.4f %7.2fx\n", t, (u > 0 ? t / u : 0)
-        else printf " %12s %8s\n", "-", "-" }'
+        if (t > 0) printf " %12.4f %7.2fx", t, (u > 0 ? t / u : 0)
+        else printf " %12s %8s", "-", "-"
+        lim = 1.5 * own + 16
+        printf " %9.1f %6.1f %s\n", rss, lim, (rss <= lim ? "ok" : "OVER") }'
 done
 echo "  unroll: the whole step (output projection V wide, softmax, BPTT, SGD); oneDNN: the" \
     "recurrent layer alone; PyTorch: nn.RNN/LSTM/GRU + Linear, the same work as unroll, the" \
     "faster of 1 and $NCORES threads ('-': no python3-torch); ratios = baseline / unroll," \
-    "medians of $ROUNDS interleaved rounds, $NCORES threads"
+    "medians of $ROUNDS interleaved rounds, $NCORES threads; RSS: unroll's peak resident" \
+    "memory, limit 1.5 x its own tensors (parameters, gradients, optimiser state, values" \
+    "kept for the backward) + 16 MiB"
