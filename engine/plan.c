@@ -15,7 +15,8 @@
  *      (plan_fold.c);
  *   5. the program; every buffer's first write and last read; buffers
  *      assigned by a sweep over the program with exact-size free lists
- *      (here). This stage reads the rewrites' plan_decisions only.
+ *      (here), a stack written over the stack it reads where it can be
+ *      (plan_over.c). This stage reads the rewrites' plan_decisions only.
  */
 #include "engine/plan.h"
 
@@ -345,16 +346,15 @@ static int32_t storage_of(const prog *c, const int32_t *stor, int32_t id)
     return stor[id];
 }
 
-/* The nodes an instruction reads (global ids) into buf; returns how many. */
-static int instr_reads(const prog *c, const plan_instr *pi, int32_t *buf, int cap)
+int plan_instr_reads(const plan *p, const graph *g, const plan_instr *pi, int32_t *buf, int cap)
 {
     int n = 0;
     if (pi->kind == PLAN_COPY) {
         buf[n++] = pi->node;
         return n;
     }
-    const gnode *nd = plan_node(c->p, c->n->g, pi->node);
-    int base = pi->node < c->n->N ? 0 : c->n->N;
+    const gnode *nd = plan_node(p, g, pi->node);
+    int base = pi->node < p->nnodes ? 0 : p->nnodes;
     for (int k = 0; k < nd->nin && n < cap; k++)
         buf[n++] = base + nd->in[k];
     return n;
@@ -381,7 +381,7 @@ static int assign_buffers(prog *c, const plan_options *opt, uerr *e)
     size_t *spos = calloc((size_t)G, sizeof *spos);
     storage *st = NULL;
     int32_t nst = 0, cap = 0;
-    int32_t *bydef = NULL, *byend = NULL, *dstart = NULL, *estart = NULL;
+    int32_t *bydef = NULL, *byend = NULL, *dstart = NULL, *estart = NULL, *over = NULL;
     freelist fl = {0};
     int rc = 0;
     if (!stor || !spos)
@@ -397,16 +397,29 @@ static int assign_buffers(prog *c, const plan_options *opt, uerr *e)
     } while (0)
 
     /* stacks: one storage per chain of linked nodes, members at fixed
-     * strides so that the chain reads as one [rows, N] matrix */
-    for (int32_t id = 0; id < G; id++) {
-        if (id >= c->d->nlinks || c->d->prev[id] >= 0 || c->d->next[id] < 0)
+     * strides so that the chain reads as one [rows, N] matrix; a chain
+     * written over another (plan_over.c) in that one's, made first */
+    if (!(opt && (opt->no_reuse || opt->no_over)) && !(over = plan_stacks_over(c->n, c->d, p)))
+        goto oom;
+    for (int32_t id = 0; id < 2 * G; id++) {
+        int32_t h = id % G, ah = over ? over[h] : -1;
+        if (h >= c->d->nlinks || c->d->prev[h] >= 0 || c->d->next[h] < 0 || stor[h] >= 0 ||
+            (ah >= 0 && stor[ah] < 0 && id < G))
             continue;
-        size_t mb = gid_bytes(c, id), pos = 0;
+        if (ah >= 0 && stor[ah] >= 0) {
+            for (int32_t m = h, a = ah; m >= 0; m = c->d->next[m], a = c->d->next[a]) {
+                stor[m] = stor[a];
+                spos[m] = spos[a];
+            }
+            p->n_over++;
+            continue;
+        }
+        size_t mb = gid_bytes(c, h), pos = 0;
         int32_t len = 0;
-        for (int32_t m = id; m >= 0; m = c->d->next[m])
+        for (int32_t m = h; m >= 0; m = c->d->next[m])
             len++;
         NEW_STORAGE(mb * (size_t)len);
-        for (int32_t m = id; m >= 0; m = c->d->next[m], pos += mb) {
+        for (int32_t m = h; m >= 0; m = c->d->next[m], pos += mb) {
             stor[m] = nst - 1;
             spos[m] = pos;
         }
@@ -451,7 +464,7 @@ static int assign_buffers(prog *c, const plan_options *opt, uerr *e)
         int32_t last = plan_rows_end(p, i);
         unsigned split = last > i ? plan_rows_split(p, c->n->g, i) : 0;
         int32_t rd[GRAPH_MAX_IN + 1];
-        int nr = instr_reads(c, pi, rd, GRAPH_MAX_IN + 1);
+        int nr = plan_instr_reads(p, c->n->g, pi, rd, GRAPH_MAX_IN + 1);
         for (int k = 0; k < nr; k++) {
             int32_t r = storage_of(c, stor, rd[k]), until = split >> k & 1 ? i : last;
             if (r >= 0 && st[r].end < until)
@@ -585,6 +598,7 @@ out:
     free(stor);
     free(spos);
     free(st);
+    free(over);
     free(bydef);
     free(byend);
     free(dstart);

@@ -96,6 +96,7 @@ enum plan_fuse {
 
 typedef struct plan_options {
     int no_reuse;          /* give every buffer memory of its own (tests) */
+    int no_over;           /* no stack written over another (plan_over.c; tests) */
     int fuse;              /* enum plan_fuse */
     int32_t recompute_seg; /* recompute_plan(): use segments of this many
                               steps instead of searching (tests); 0: search */
@@ -210,6 +211,7 @@ typedef struct plan {
     int32_t n_inplace, n_accum, n_stacked, n_stacked_nodes, n_transposed;
     int32_t n_folded;    /* nodes run by a product's instruction (plan_fold.c) */
     int32_t n_step_sums; /* chains of per-step sums run as sums over steps */
+    int32_t n_over;      /* stacks written over the stacks they read (plan_over.c) */
 } plan;
 
 int plan_build(const graph *g, const int32_t *outputs, int nout, const plan_options *opt, plan *p,

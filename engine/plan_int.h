@@ -153,6 +153,13 @@ int plan_rows_find(const graph *g, plan *p, uerr *e);
 int32_t plan_rows_end(const plan *p, int32_t i);
 int plan_rows_check(const graph *g, plan *p, uerr *e);
 
+/* The nodes instruction pi reads (global ids) into buf; how many. */
+int plan_instr_reads(const plan *p, const graph *g, const plan_instr *pi, int32_t *buf, int cap);
+/* Per global id, the head of the stack whose memory the stack headed
+ * there can be written over, or -1 (plan_over.c; malloc'd, NULL when out
+ * of memory). */
+int32_t *plan_stacks_over(const plan_needs *n, const plan_decisions *d, const plan *p);
+
 /* The two lanes (plan_lanes.c), over the assigned bytes, where the plan
  * has no row run. */
 int plan_lanes(const graph *g, plan *p, uerr *e);

@@ -134,8 +134,9 @@ static void loss_rows(const stk *c, const int32_t *reader, uint8_t *mark, chain 
 
 /* Links the terms' matrices (and indices) in memory, last term first
  * (the order the walk found them in: the op then reads the steps from the
- * last in memory) or else first term first. 0 and *rev set when linked, 1
- * when neither order can be, -1 on an error. */
+ * last in memory) or else first term first; a loss's the other way
+ * round. 0 and *rev set when linked, 1 when neither order can be, -1 on
+ * an error. */
 static int link_terms(stk *c, links *L, const int32_t *reader, uint8_t *mark, chain *ch, int *rev,
                       uerr *e)
 {
@@ -155,14 +156,19 @@ static int link_terms(stk *c, links *L, const int32_t *reader, uint8_t *mark, ch
             return e->code ? -1 : 1;
     }
     int32_t *seqs[2] = {ch->g, ch->x}, lens[2] = {ch->nt, ch->nt};
+    /* a loss's logits first step first where they can be: so lies the
+     * softmax's gradient, which the output weight's stacked gradient
+     * reads beside the states, and the plan writes it over them
+     * (plan.c: stack_over) */
+    int loss = g->nodes[ch->terms[0]].op == OP_SOFTMAX_XENT;
     for (int k = 0; k < 2; k++) {
-        if (k) {
+        if (k || loss) {
             reverse(ch->g, ch->nt);
             reverse(ch->x, ch->nt);
         }
         int r = stk_try_links(c, L, seqs, lens, 1 + scatter, e);
         if (r <= 0) {
-            *rev = !k;
+            *rev = (k == 0) != loss;
             return r;
         }
     }

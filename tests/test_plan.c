@@ -148,7 +148,9 @@ typedef struct result {
     void *grads, *hT;
     int32_t n_stacked, n_accum, n_inplace, n_transposed, nruns, n_step_sums, n_folded;
     int32_t n_steps_ops; /* instructions of sums over steps (a chunk each) */
+    int32_t n_over;      /* stacks written over the stacks they read */
     size_t gbytes;       /* of grads */
+    size_t arena;        /* the plan's arena bytes */
 } result;
 
 static const char *cfg_fmt = "name: t\n"
@@ -233,6 +235,8 @@ static int run_net(const char *cell, const char *act, dtype dt, int T, int B, in
     r->nruns = n.p.nruns;
     r->n_step_sums = n.p.n_step_sums;
     r->n_folded = n.p.n_folded;
+    r->n_over = n.p.n_over;
+    r->arena = n.p.arena_bytes;
     for (int32_t i = 0; i < n.p.ninstr; i++) {
         const gnode *nd = plan_node(&n.p, &n.m.g, n.p.instr[i].node);
         r->n_steps_ops += (nd->op == OP_SUM || nd->op == OP_SCATTER) && nd->ip[1] > 0;
@@ -816,6 +820,53 @@ static void test_step_sums_same_bits(void)
 }
 
 /*
+ * With more classes than twice the hidden units, the softmax's gradient
+ * is stacked over the steps for the output weight's gradient, beside the
+ * logits' stack it reads: it is written over the logits (engine/
+ * plan_over.c). Each cell, in both dtypes, on 1 and 3 threads: the same
+ * bits as with every buffer in memory of its own, in a smaller arena by
+ * the logits' bytes (V x B x T elements).
+ */
+static void test_softmax_gradient_over_logits(void)
+{
+    const char *cells[] = {"elman", "jordan", "lstm", "gru"};
+    const plan_options pa = {.fuse = PLAN_FUSE_ALL}, pr = {.fuse = PLAN_FUSE_ALL, .no_reuse = 1},
+                       po = {.fuse = PLAN_FUSE_ALL, .no_over = 1};
+    const int T = 8, B = 32, V = 40;
+    hidden = 16;
+    int was = cpu_threads();
+    for (int c = 0; c < 4; c++)
+        for (int f32 = 0; f32 < 2; f32++)
+            for (int th = 1; th <= 3; th += 2) {
+                dtype dt = f32 ? DT_F32 : DT_F64;
+                uerr e = {0};
+                result over = {0}, own = {0}, apart = {0};
+                cpu_set_threads(th);
+                CHECK_OK(run_net(cells[c], "tanh", dt, T, B, V, &pa, &over, &e), &e);
+                CHECK_OK(run_net(cells[c], "tanh", dt, T, B, V, &pr, &own, &e), &e);
+                CHECK_OK(run_net(cells[c], "tanh", dt, T, B, V, &po, &apart, &e), &e);
+                size_t logits = (size_t)(V * B * T) * dtype_size(dt);
+                CHECKF(over.n_over == 1 && !own.n_over && !apart.n_over,
+                       "%s %s: %d stacks written over", cells[c], dtype_name(dt), over.n_over);
+                CHECKF(same_result(&over, &own) && same_result(&over, &apart),
+                       "%s %s, %d threads: writing over the logits changes the result", cells[c],
+                       dtype_name(dt), th);
+                CHECKF(over.arena + logits <= apart.arena,
+                       "%s %s: arena %zu bytes, %zu with the two stacks apart", cells[c],
+                       dtype_name(dt), over.arena, apart.arena);
+                if (th == 1)
+                    printf("  %-6s %s H=%d V=%d B=%d T=%d: the softmax's gradient over the logits, "
+                           "arena %zu bytes (%zu apart)\n",
+                           cells[c], dtype_name(dt), hidden, V, B, T, over.arena, apart.arena);
+                result_free(&over);
+                result_free(&own);
+                result_free(&apart);
+            }
+    cpu_set_threads(was);
+    hidden = 6;
+}
+
+/*
  * Below a row run's rows a long sum over steps is cut into chunks for the
  * two lanes, each going on with the chain (engine/plan_stack_sum.c): at
  * batch 2 over 300 steps every gradient and the loss are still bit for
@@ -967,6 +1018,7 @@ int main(void)
     RUN(test_nets_same_at_every_level);
     RUN(test_forward_net);
     RUN(test_gradients_are_the_arena);
+    RUN(test_softmax_gradient_over_logits);
     RUN(test_fused_gates);
     RUN(test_rewrites_happen);
     RUN(test_row_runs_same_on_any_threads);
