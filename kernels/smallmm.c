@@ -150,6 +150,8 @@ int smm_set_width(int bytes)
 
 int smm_size_fits(int64_t M, int64_t N, int64_t K)
 {
+    if (M == 1)
+        return N >= 1 && K >= 1 && K <= SMM_MAX_K1 && K * N <= SMM_MAX_KN1;
     return M >= 1 && N >= 1 && K >= 1 && M <= SMM_MAX_M && K <= SMM_MAX_K && K * N <= SMM_MAX_KN;
 }
 

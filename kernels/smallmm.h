@@ -45,6 +45,18 @@
 #define SMM_MAX_M 4
 #define SMM_MAX_K 1024
 #define SMM_MAX_KN (256 * 1024) /* elements of B */
+/* A one-row product reads B once, in rows of up to 16 vectors, and takes
+ * it to these: packed, a large W is read and written again every step,
+ * and its two packings (W^T for the forward, W for the backward) crowd
+ * the L3. `bench step` medians of 5 interleaved (Zen 4, 2 threads), kept
+ * packings -> these: LSTM H = 1024 at batch 1 12.5 -> 9.8 ms, LSTM 768
+ * 6.4 -> 5.5, GRU 768 4.3 -> 3.8, Elman 2048 10.9 -> 9.3 and 1500 8.9 ->
+ * 8.1; the Elman at 1000 1.81 -> 1.89 (its 4 MB stays in the L3 either
+ * way). Not for more rows: each panel is then a few vectors wide, read at
+ * a stride of a row of B, and an LSTM at 1024 and batch 3 went 16.8 ->
+ * 20.0 ms. */
+#define SMM_MAX_K1 4096
+#define SMM_MAX_KN1 (16 * 1024 * 1024)
 
 /* Whether smm_* take a product of this size where the CPU has a vector
  * path (the plan asks, before any CPU is chosen), and whether they take

@@ -703,11 +703,15 @@ static void test_rewrites_happen(void)
     CHECK_OK(run_net("elman", "tanh", DT_F32, 8, 5, 6, &pa, &big, &e), &e);
     CHECK(big.n_transposed == 0);
     result_free(&big);
-    /* so does a W larger than it takes, at batch 1 (520 x 520 > SMM_MAX_KN) */
+    /* so does a W larger than it takes at batch 2 (520 x 520 > SMM_MAX_KN);
+     * at batch 1 it takes one (SMM_MAX_KN1) */
     hidden = 520;
-    CHECK_OK(run_net("elman", "tanh", DT_F32, 8, 1, 3, &pa, &big, &e), &e);
-    hidden = 6;
+    CHECK_OK(run_net("elman", "tanh", DT_F32, 8, 2, 3, &pa, &big, &e), &e);
     CHECK(big.n_transposed == 0);
+    result_free(&big);
+    CHECK_OK(run_net("elman", "tanh", DT_F32, 8, 1, 3, &pa, &big, &e), &e);
+    CHECK(big.n_transposed == 1);
+    hidden = 6;
     result_free(&big);
     /* U: 7 scatters, b: 7 sums, c: 7 sums, 8 gathers */
     CHECK(exact.n_accum >= 29);

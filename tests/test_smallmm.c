@@ -133,6 +133,15 @@ static void test_alignment(void)
     each_width(layout_body);
 }
 
+/* one row past the bound of more rows (up to SMM_MAX_KN1): an LSTM gate
+ * at 1000 units, odd widths */
+static void large_row_body(int width)
+{
+    (void)width;
+    CHECK(check_float(0, 1, 1000, 1003, 0, 0, 3));
+    CHECK(check_double(0, 1, 777, 2049, 0, 0, 1));
+}
+
 /* the recurrence of min-char-rnn and of the S4 benchmark */
 static void test_model_sizes(void)
 {
@@ -146,14 +155,19 @@ static void test_model_sizes(void)
     CHECK(check_float(0, 1, 128, 128, 0, 0, 1));
     CHECK(check_float(0, 1, 128, 128, 0, 0, 3));
     CHECK(check_float(0, 1, 512, 512, 0, 0, 0));
+    each_width(large_row_body);
 }
 
 static void test_limits(void)
 {
     double a[4] = {1, 2, 3, 4}, c[4] = {0};
     CHECK(smm_f64(0, SMM_MAX_M + 1, 1, 1, a, 1, a, 1, c, 1, 0, NULL) == 0);
-    CHECK(smm_f64(0, 1, 1, SMM_MAX_K + 1, a, 1, a, 1, c, 1, 0, NULL) == 0);
-    CHECK(smm_f64(0, 1, SMM_MAX_KN + 1, 1, a, 1, a, 1, c, 1, 0, a) == 0);
+    CHECK(smm_f64(0, 2, 1, SMM_MAX_K + 1, a, 1, a, 1, c, 1, 0, NULL) == 0);
+    CHECK(smm_f64(0, 2, SMM_MAX_KN + 1, 1, a, 1, a, 1, c, 1, 0, a) == 0);
+    CHECK(smm_f64(0, 1, 1, SMM_MAX_K1 + 1, a, 1, a, 1, c, 1, 0, NULL) == 0);
+    CHECK(smm_f64(0, 1, SMM_MAX_KN1 + 1, 1, a, 1, a, 1, c, 1, 0, a) == 0);
+    /* one row takes a larger B than more rows do */
+    CHECK(smm_size_fits(1, SMM_MAX_KN + 1, 1) && !smm_size_fits(2, SMM_MAX_KN + 1, 1));
     CHECK(smm_f64(0, 0, 1, 1, a, 1, a, 1, c, 1, 0, NULL) == 0);
     CHECK(c[0] == 0);
     int was = smm_set_width(0);
