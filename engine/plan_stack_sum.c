@@ -159,7 +159,7 @@ static int link_terms(stk *c, links *L, const int32_t *reader, uint8_t *mark, ch
     /* a loss's logits first step first where they can be: so lies the
      * softmax's gradient, which the output weight's stacked gradient
      * reads beside the states, and the plan writes it over them
-     * (plan.c: stack_over) */
+     * (plan_over.c) */
     int loss = g->nodes[ch->terms[0]].op == OP_SOFTMAX_XENT;
     for (int k = 0; k < 2; k++) {
         if (k || loss) {
