@@ -18,7 +18,7 @@
 
 static size_t node_bytes(const plan *p, const graph *g, int32_t id)
 {
-    const gnode *n = id < p->nnodes ? &g->nodes[id] : &p->vg.nodes[id - p->nnodes];
+    const gnode *n = plan_node(p, g, id);
     return (size_t)shape_numel(&n->shape) * dtype_size((dtype)n->dt);
 }
 

@@ -31,11 +31,11 @@ static int is_leaf(const graph *g, int32_t v)
  * has few rows (batch 1): kernels/smallmm.c takes those products only
  * with B untransposed (a row of W^T is contiguous across the outputs, so
  * a vector spans outputs and each output's sum runs over k in order).
- * More rows, or a W larger than smallmm.c takes, go to kernels/gemm.c,
- * which packs W^T from W itself once a run (its kept packing): a copy
- * would cost memory (4 MiB at 1024 units) and a transpose a run, 23% of
- * a batch-1 step at 1024 units, for the same bits. Only where it pays: W
- * of at least RW_TRANSPOSE_MIN elements, read by at least two products.
+ * More rows, or a W larger than smallmm.c takes (smm_size_fits: over
+ * 256 Ki elements at 2 to 4 rows), go to kernels/gemm.c, which packs W^T
+ * from W itself once a run (its kept packing): a copy would cost memory
+ * and a transpose a run for the same bits. Only where it pays: W of at
+ * least RW_TRANSPOSE_MIN elements, read by at least two products.
  */
 #define RW_TRANSPOSE_MIN 4096
 

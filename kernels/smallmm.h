@@ -51,10 +51,10 @@
  * the L3. `bench step` medians of 5 interleaved (Zen 4, 2 threads), kept
  * packings -> these: LSTM H = 1024 at batch 1 12.5 -> 9.8 ms, LSTM 768
  * 6.4 -> 5.5, GRU 768 4.3 -> 3.8, Elman 2048 10.9 -> 9.3 and 1500 8.9 ->
- * 8.1; the Elman at 1000 1.81 -> 1.89 (its 4 MB stays in the L3 either
- * way). Not for more rows: each panel is then a few vectors wide, read at
- * a stride of a row of B, and an LSTM at 1024 and batch 3 went 16.8 ->
- * 20.0 ms. */
+ * 8.1; the Elman in float32 a little slower, 1.81 -> 1.89 at 1000 and
+ * 1.67 -> 1.76 at 1024 (its one 4 MB W stays in the L3 either way). Not for more rows: each panel
+ * is then a few vectors wide, read at a stride of a row of B, and an LSTM at 1024 and batch 3
+ * went 16.8 -> 20.0 ms. */
 #define SMM_MAX_K1 4096
 #define SMM_MAX_KN1 (16 * 1024 * 1024)
 

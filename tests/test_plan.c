@@ -679,6 +679,22 @@ static void test_gradients_are_the_arena(void)
     graph_free(&g);
 }
 
+/* The copies W^T the plan makes (plan_transpose.c) for an Elman net of
+ * h units at batch B and vocabulary V, one step of 8 under `all`. */
+static int32_t copies_of_w(int h, int B, int V)
+{
+    const plan_options pa = {.fuse = PLAN_FUSE_ALL};
+    uerr e = {0};
+    result r = {0};
+    int was = hidden;
+    hidden = h;
+    CHECK_OK(run_net("elman", "tanh", DT_F32, 8, B, V, &pa, &r, &e), &e);
+    hidden = was;
+    int32_t n = r.n_transposed;
+    result_free(&r);
+    return n;
+}
+
 /* What the rewrites did to an Elman net: W's and V's sums over time are
  * stacked products, as are the output projection and its gradient; U's
  * scatters and the biases' row sums are accumulated. */
@@ -694,25 +710,13 @@ static void test_rewrites_happen(void)
     CHECK(all.n_stacked == 4);
     CHECK(exact.n_stacked == 0);
     CHECK(all.n_transposed == 0 && exact.n_transposed == 0); /* W is 6 x 6 */
-    result big = {0};
-    hidden = 64;
-    CHECK_OK(run_net("elman", "tanh", DT_F32, 8, 4, 6, &pa, &big, &e), &e);
-    CHECK(big.n_transposed == 1);
-    result_free(&big);
+    CHECK(copies_of_w(64, 4, 6) == 1);
     /* more rows than kernels/smallmm.c takes: gemm packs W^T from W */
-    CHECK_OK(run_net("elman", "tanh", DT_F32, 8, 5, 6, &pa, &big, &e), &e);
-    CHECK(big.n_transposed == 0);
-    result_free(&big);
+    CHECK(copies_of_w(64, 5, 6) == 0);
     /* so does a W larger than it takes at batch 2 (520 x 520 > SMM_MAX_KN);
      * at batch 1 it takes one (SMM_MAX_KN1) */
-    hidden = 520;
-    CHECK_OK(run_net("elman", "tanh", DT_F32, 8, 2, 3, &pa, &big, &e), &e);
-    CHECK(big.n_transposed == 0);
-    result_free(&big);
-    CHECK_OK(run_net("elman", "tanh", DT_F32, 8, 1, 3, &pa, &big, &e), &e);
-    CHECK(big.n_transposed == 1);
-    hidden = 6;
-    result_free(&big);
+    CHECK(copies_of_w(520, 2, 3) == 0);
+    CHECK(copies_of_w(520, 1, 3) == 1);
     /* U: 7 scatters, b: 7 sums, c: 7 sums, 8 gathers */
     CHECK(exact.n_accum >= 29);
     CHECK(exact.n_inplace > exact.n_accum);
