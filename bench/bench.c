@@ -2,7 +2,7 @@
  * bench.c - unroll's side of `make bench`: one measurement per process, one
  * line of JSON, so that the peak RSS printed belongs to that measurement.
  *
- *   bench step   V H T B DTYPE [reps] [fuse] [cell]  training steps
+ *   bench step   V H T B DTYPE [reps] [fuse] [cell] [opt]  training steps
  *   bench pair   V H T B DTYPE reps fuse A B  two cells' steps, interleaved
  *   bench own    CONFIG V [KEY=VALUE]...      the memory of `unroll train`'s step
  *   bench sample V H LENGTH [reps]             generation, batch 1
@@ -15,7 +15,10 @@
  * once, outside the timed loop. FUSE is the plan's rewrite level: all (the
  * default, as `unroll train` runs), exact or none. CELL is a preset (elman,
  * the default; jordan, lstm, gru) or a config file whose model is used
- * (configs/lstm_custom.yaml: the preset written as equations).
+ * (configs/lstm_custom.yaml: the preset written as equations). OPT is
+ * sgd (the default) or minchar: min-char-rnn's Adagrad (rate 0.1) with
+ * every gradient clipped to [-5, 5], as bench/ref.py's numpy loop runs.
+ * The update runs inside the step's plan where `unroll train` runs it so.
  * Timing never decides anything here: bench/run.sh prints the figures.
  */
 #include <math.h>
@@ -48,23 +51,26 @@ static double peak_rss_mib(void)
  * here are fed ids directly) but a spec must name one. */
 #define BENCH_TEXT "tests/golden/min_char_rnn/text.txt"
 static int load_spec(spec *s, const char *cell, int64_t H, int64_t T, int64_t B,
-                     const char *dt_name, uerr *e)
+                     const char *dt_name, int minchar, uerr *e)
 {
+    const char *opt = minchar ? "{name: adagrad, lr: 0.1}, clip: {value: 5}"
+                              : "{name: sgd, lr: 0.001}";
     if (strstr(cell, ".yaml")) {
-        char sets[9][96];
+        char sets[10][96];
         snprintf(sets[0], sizeof sets[0], "model.hidden=%lld", (long long)H);
         snprintf(sets[1], sizeof sets[1], "train.seq_len=%lld", (long long)T);
         snprintf(sets[2], sizeof sets[2], "train.batch=%lld", (long long)B);
         snprintf(sets[3], sizeof sets[3], "train.dtype=%s", dt_name);
-        snprintf(sets[4], sizeof sets[4], "train.optimizer.name=sgd");
-        snprintf(sets[5], sizeof sets[5], "train.optimizer.lr=0.001");
+        snprintf(sets[4], sizeof sets[4], "train.optimizer.name=%s", minchar ? "adagrad" : "sgd");
+        snprintf(sets[5], sizeof sets[5], "train.optimizer.lr=%s", minchar ? "0.1" : "0.001");
         snprintf(sets[6], sizeof sets[6], "model.init.std=0.01");
         snprintf(sets[7], sizeof sets[7], "train.seed=1");
         snprintf(sets[8], sizeof sets[8], "data.path=" BENCH_TEXT);
-        const char *sp[9];
-        for (int i = 0; i < 9; i++)
+        snprintf(sets[9], sizeof sets[9], "train.clip.value=%d", minchar ? 5 : 0);
+        const char *sp[10];
+        for (int i = 0; i < 10; i++)
             sp[i] = sets[i];
-        return spec_load(s, cell, sp, 9, e);
+        return spec_load(s, cell, sp, 10, e);
     }
     char cfg[1024];
     snprintf(cfg, sizeof cfg,
@@ -72,8 +78,8 @@ static int load_spec(spec *s, const char *cell, int64_t H, int64_t T, int64_t B,
              "data: {kind: text, path: " BENCH_TEXT "}\n"
              "model: {cell: %s, hidden: %lld, init: {std: 0.01}}\n"
              "train: {dtype: %s, seq_len: %lld, batch: %lld, steps: 1,\n"
-             "        optimizer: {name: sgd, lr: 0.001}, seed: 1}\n",
-             cell, (long long)H, dt_name, (long long)T, (long long)B);
+             "        optimizer: %s, seed: 1}\n",
+             cell, (long long)H, dt_name, (long long)T, (long long)B, opt);
     return spec_load_buffer(s, "bench.yaml", cfg, strlen(cfg), NULL, 0, e);
 }
 
@@ -128,16 +134,18 @@ typedef struct stepper {
     spec s;
     net n;
     optim o;
+    optim_job job; /* the update, when the plan runs it (as in `unroll train`) */
     double build_s;
 } stepper;
 
 static int stepper_init(stepper *st, int64_t V, int64_t H, int64_t T, int64_t B,
-                        const char *dt_name, int fuse, const char *cell, uerr *e)
+                        const char *dt_name, int fuse, const char *cell, int minchar, uerr *e)
 {
     memset(st, 0, sizeof *st);
-    if (load_spec(&st->s, cell, H, T, B, dt_name, e))
+    if (load_spec(&st->s, cell, H, T, B, dt_name, minchar, e))
         return 1;
-    plan_options po = {.fuse = fuse};
+    plan_options po = {.fuse = fuse,
+                       .update_cycles = optim_cycles(st->s.train.optimizer.name, st->s.train.dtype)};
     double t0 = now_s();
     if (net_init(&st->n, &st->s, V, B, T, NET_TRAIN, &po, e))
         return 1;
@@ -156,9 +164,15 @@ static int stepper_init(stepper *st, int64_t V, int64_t H, int64_t T, int64_t B,
 static int stepper_step(stepper *st, double *loss, double *ms, double *cpu_ms, uerr *e)
 {
     double t1 = now_s(), c1 = cpu_now_s();
+    double clip = st->s.train.clip.value;
+    if (st->n.p.nupdate) {
+        optim_job_begin(&st->job, &st->o, st->n.params, st->n.grads, clip);
+        exec_set_update(&st->n.x, optim_job_range, &st->job);
+    }
     if (net_run(&st->n, loss, e))
         return 1;
-    optim_step(&st->o, st->n.params, st->n.grads);
+    if (!st->n.p.nupdate)
+        optim_step_clip(&st->o, st->n.params, st->n.grads, clip);
     *ms = 1e3 * (now_s() - t1);
     *cpu_ms = 1e3 * (cpu_now_s() - c1);
     return 0;
@@ -172,11 +186,11 @@ static void stepper_free(stepper *st)
 }
 
 static int bench_step(int64_t V, int64_t H, int64_t T, int64_t B, const char *dt_name, int reps,
-                      int fuse, const char *cell)
+                      int fuse, const char *cell, int minchar)
 {
     uerr e = {0};
     stepper st;
-    if (stepper_init(&st, V, H, T, B, dt_name, fuse, cell, &e))
+    if (stepper_init(&st, V, H, T, B, dt_name, fuse, cell, minchar, &e))
         return fail(&e);
     int warm = reps / 4 > 2 ? reps / 4 : 2;
     double *ms = malloc((size_t)reps * sizeof(double)), loss = 0;
@@ -212,8 +226,8 @@ static int bench_pair(int64_t V, int64_t H, int64_t T, int64_t B, const char *dt
 {
     uerr e = {0};
     stepper st[2];
-    if (stepper_init(&st[0], V, H, T, B, dt_name, fuse, cell_a, &e) ||
-        stepper_init(&st[1], V, H, T, B, dt_name, fuse, cell_b, &e))
+    if (stepper_init(&st[0], V, H, T, B, dt_name, fuse, cell_a, 0, &e) ||
+        stepper_init(&st[1], V, H, T, B, dt_name, fuse, cell_b, 0, &e))
         return fail(&e);
     int warm = reps / 4 > 2 ? reps / 4 : 2;
     double *ms = malloc(5 * (size_t)reps * sizeof(double)), loss[2] = {0, 0};
@@ -247,7 +261,7 @@ static int bench_sample(int64_t V, int64_t H, int64_t length, int reps)
 {
     uerr e = {0};
     spec s;
-    if (load_spec(&s, "elman", H, 1, 1, "float32", &e))
+    if (load_spec(&s, "elman", H, 1, 1, "float32", 0, &e))
         return fail(&e);
     /* V printable code points from '!' on */
     uint32_t cp[512];
@@ -292,7 +306,7 @@ static int bench_build(int64_t V, int64_t H, int64_t T, int fuse)
 {
     uerr e = {0};
     spec s;
-    if (load_spec(&s, "elman", H, T, 1, "float32", &e))
+    if (load_spec(&s, "elman", H, T, 1, "float32", 0, &e))
         return fail(&e);
     plan_options po = {.fuse = fuse};
     net n;
@@ -368,7 +382,7 @@ int main(int argc, char **argv)
     if (argc >= 7 && !strcmp(argv[1], "step"))
         return bench_step(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), argv[6],
                           argc > 7 ? atoi(argv[7]) : 20, fuse_arg(argc, argv, 8),
-                          argc > 9 ? argv[9] : "elman");
+                          argc > 9 ? argv[9] : "elman", argc > 10 && !strcmp(argv[10], "minchar"));
     if (argc == 11 && !strcmp(argv[1], "pair"))
         return bench_pair(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), argv[6],
                           atoi(argv[7]), fuse_arg(argc, argv, 8), argv[9], argv[10]);
@@ -381,7 +395,7 @@ int main(int argc, char **argv)
         return bench_build(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), fuse_arg(argc, argv, 5));
     if (argc == 5 && !strcmp(argv[1], "text"))
         return bench_text(argv[2], atoll(argv[3]), atoll(argv[4]));
-    fprintf(stderr, "usage: bench step V H T B DTYPE [REPS] [FUSE] [CELL|CONFIG.yaml] | "
+    fprintf(stderr, "usage: bench step V H T B DTYPE [REPS] [FUSE] [CELL|CONFIG.yaml] [sgd|minchar] | "
                     "pair V H T B DTYPE REPS FUSE CELL_A CELL_B | own CONFIG V [KEY=VALUE]... | "
                     "sample V H LENGTH [REPS] | build V H T [FUSE] | "
                     "text PATH V N\n");

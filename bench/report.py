@@ -210,12 +210,18 @@ def main():
             continue
         tc = TARGET_CELL.get(size)
         tcs = ">=%gx %s" % (tc, mark(c / u >= tc) if c else "") if tc else ""
-        tn = ""
+        tn, un = "", u
         if size == "S1f64":
-            tn = ">=15x %s" % mark(npy / u >= 15) if npy is not None else ">=15x"
+            # numpy updates with Adagrad and clipping: so does this step
+            un = med("step_minchar", size, "unroll", "ms") or u
+            tn = ">=15x %s" % mark(npy / un >= 15) if npy is not None else ">=15x"
         print("%-6s %9.3f %9s %7s %9s %8s %7s %s" % (
             size, u, "%.3f" % c if c else "-", "%6.2fx" % (c / u) if c else "-", tcs,
-            "%.3f" % npy if npy else "-", "%6.2fx" % (npy / u) if npy else "-", tn))
+            "%.3f" % npy if npy else "-", "%6.2fx" % (npy / un) if npy else "-", tn))
+    um = med("step_minchar", "S1f64", "unroll", "ms")
+    if um is not None:
+        print("       S1f64 against numpy: unroll's step with min-char-rnn's update as numpy "
+              "runs it (Adagrad 0.1, clip 5): %.3f ms" % um)
     print("       L2: nn.LSTM + Linear, and a cell loop with the four gates from one [B, 4H] "
           "product; unroll's YAML LSTM has four H-row gate matrices: the same 4H gates")
 

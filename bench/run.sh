@@ -236,6 +236,12 @@ EOF
         case "$cell" in *.yaml) tcell=gru ;; esac
         j=$("$BENCH" step "$V" "$H" "$T" "$B" "$dt" "$ureps" all "$cell") &&
             record step "$name" unroll 0 "$r" "$j"
+        # the step with min-char-rnn's own update (Adagrad, clipping), which
+        # the numpy loop runs: what its ratio compares
+        if [ "$name" = S1f64 ]; then
+            jm=$("$BENCH" step "$V" "$H" "$T" "$B" "$dt" "$ureps" all "$cell" minchar) &&
+                record step_minchar "$name" unroll 0 "$r" "$jm"
+        fi
         # the two runs differ by TRAIN_DIFF_MS of steps at least (at the
         # step's time just measured): a start-up that varies by a few ms
         # was a tenth of S1's and S4's step over ureps steps

@@ -50,6 +50,19 @@ int exec_init(exec *x, const graph *g, const plan *p, uerr *e)
         exec_step *s = &x->steps[i];
         s->out = pi->out;
         s->copy_from = -1;
+        if (pi->kind == PLAN_UPDATE) {
+            const gnode *leaf = plan_node(p, g, pi->node);
+            size_t es = dtype_size((dtype)leaf->dt);
+            int64_t k = shape_numel(&leaf->shape);
+            s->update = 1;
+            s->e0 = (int64_t)(p->offset[pi->out] / es);
+            /* to the next gradient's start: the padding between them is
+             * updated too, as when the block is updated whole */
+            s->e1 = s->e0 + (int64_t)((((size_t)k * es + 63) & ~(size_t)63) / es);
+            s->e_nrow = leaf->shape.rank > 1 && leaf->shape.dim[0] ? leaf->shape.dim[0] : 1;
+            s->e_row = k / s->e_nrow;
+            continue;
+        }
         if (pi->kind == PLAN_COPY) {
             const gnode *src = plan_node(p, g, pi->node);
             s->copy_from = pi->node;
@@ -101,8 +114,16 @@ void *exec_value(const exec *x, int32_t node)
     return node >= 0 && node < x->p->nnodes ? x->ptr[node] : NULL;
 }
 
+void exec_set_update(exec *x, exec_update_fn fn, void *ctx)
+{
+    x->update = fn;
+    x->update_ctx = ctx;
+}
+
 static int check_leaves(const exec *x, uerr *e)
 {
+    if (x->p->nupdate && !x->update)
+        return uerr_set(e, UERR_INTERNAL, "exec: the plan updates parameters: no update is set");
     const graph *g = x->g;
     for (int32_t i = 0; i < x->p->nleaves; i++) {
         int32_t v = x->p->leaves[i];
@@ -209,7 +230,7 @@ static void run_rows(const exec *x, const plan_rows_run *run)
  * the next instruction's while this one runs. */
 static void prefetch_step(const exec *x, const exec_step *s)
 {
-    if (s->copy_from >= 0)
+    if (s->copy_from >= 0 || s->update)
         return;
     __builtin_prefetch(&s->g->nodes[s->node]);
     for (int k = 0; k < s->nin; k++)
@@ -220,6 +241,10 @@ static void prefetch_step(const exec *x, const exec_step *s)
 /* Instruction s over all its rows. */
 static void step_whole(const exec *x, const exec_step *s)
 {
+    if (s->update) {
+        x->update(x->update_ctx, s->e0, s->e1, 0);
+        return;
+    }
     if (s->copy_from >= 0) {
         memcpy(x->ptr[s->out], x->ptr[s->copy_from], s->copy_bytes);
         return;
@@ -235,7 +260,11 @@ static void run_task(const exec *x, const plan_task *t, const plan_task *next)
 {
     if (next)
         prefetch_step(x, &x->steps[next->instr]);
-    if (t->r1)
+    const exec_step *s = &x->steps[t->instr];
+    if (t->r1 && s->update)
+        x->update(x->update_ctx, s->e0 + t->r0 * s->e_row,
+                  t->r1 == s->e_nrow ? s->e1 : s->e0 + t->r1 * s->e_row, 0);
+    else if (t->r1)
         step_rows(x, &x->steps[t->instr], t->rows, t->r0, t->r1);
     else
         step_whole(x, &x->steps[t->instr]);
@@ -501,6 +530,17 @@ int exec_run(exec *x, uerr *e)
             }
         }
         const exec_step *s = &x->steps[i];
+        if (s->update) {
+            /* the updates in order are one range (the gradients lie side
+             * by side), split among the threads as the update sees fit,
+             * up to a region's start */
+            int32_t j = i + 1, stop = next_region < p->nregions ? p->regions[next_region].first : n;
+            while (j < stop && x->steps[j].update && x->steps[j].e0 == x->steps[j - 1].e1)
+                j++;
+            x->update(x->update_ctx, s->e0, x->steps[j - 1].e1, 1);
+            i = j - 1;
+            continue;
+        }
         if (i + 1 < n)
             prefetch_step(x, &s[1]);
         step_whole(x, s);

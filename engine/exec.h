@@ -31,6 +31,14 @@
 #include "graph/graph.h"
 #include "engine/plan.h"
 
+/*
+ * The update of elements e0 .. e1-1 of the flat parameter block from the
+ * same elements of the gradients, whose block is the arena's start
+ * (plan_options.nfixed). split: the function may split the range among
+ * the kernels' threads (the update runs in order); 0 inside a lane.
+ */
+typedef void (*exec_update_fn)(void *ctx, int64_t e0, int64_t e1, int split);
+
 /* One instruction resolved for the loop: the kernel, its graph and node. */
 typedef struct exec_step {
     void (*fn)(const graph *, const gnode *, void *const *, void *);
@@ -41,7 +49,9 @@ typedef struct exec_step {
     int32_t nin;
     int32_t copy_from; /* PLAN_COPY: the leaf copied; else -1 */
     size_t copy_bytes;
-    unsigned rows; /* inputs split by rows in a row run (op_def.rows) */
+    int update;                    /* PLAN_UPDATE: elements e0 .. e1-1 of the */
+    int64_t e0, e1, e_row, e_nrow; /* flat blocks: e_nrow rows of e_row */
+    unsigned rows;                 /* inputs split by rows in a row run (op_def.rows) */
 } exec_step;
 
 typedef struct exec {
@@ -58,6 +68,8 @@ typedef struct exec {
                                           many the last contention cost
                                           (exec.c: lanes_backoff) */
     int lanes_taken;                   /* the last region's lane was taken over */
+    exec_update_fn update;             /* the plan's PLAN_UPDATEs (exec_set_update) */
+    void *update_ctx;
 } exec;
 
 /* Allocates the arena and resolves the program. An arena larger than
@@ -74,6 +86,10 @@ void exec_bind(exec *x, int32_t leaf, void *data);
  * parameters from one run to the next (kernels/gemm.h, bconst). Whoever
  * writes a parameter of x after this calls it again. */
 void exec_params_fixed(exec *x);
+
+/* The function that runs the plan's PLAN_UPDATEs (plan.nupdate); a plan
+ * with updates does not run without one. */
+void exec_set_update(exec *x, exec_update_fn fn, void *ctx);
 
 /* Runs the program. Fails (before computing anything) when a leaf the
  * program reads is unbound, or an int32 data leaf with a declared bound

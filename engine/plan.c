@@ -609,6 +609,20 @@ out:
 
 /* ---- plan_build ------------------------------------------------------------- */
 
+/* The parameters' updates, after everything else: in program order each
+ * comes after every read of its leaf, and they are left out of the
+ * buffers' sweep and the row runs (they write no buffer; the gradients
+ * they read are outputs, never freed). */
+static int add_updates(prog *c, const int32_t *outputs, const plan_options *opt)
+{
+    for (int32_t i = 0; i < opt->nfixed; i++)
+        if (emit(c, PLAN_UPDATE, opt->update_leaves[i], outputs[i]))
+            return -1;
+    c->p->nupdate = opt->nfixed;
+    c->p->update_cycles = opt->update_cycles;
+    return 0;
+}
+
 int plan_build(const graph *g, const int32_t *outputs, int nout, const plan_options *opt, plan *p,
                uerr *e)
 {
@@ -643,6 +657,8 @@ int plan_build(const graph *g, const int32_t *outputs, int nout, const plan_opti
         rc = assign_buffers(&c, opt, e);
     if (!rc)
         rc = plan_rows_check(g, p, e);
+    if (!rc && opt && opt->update_leaves && p->fixed && add_updates(&c, outputs, opt))
+        rc = plan_oom(&n, e);
     if (!rc && !(opt && opt->no_lanes))
         rc = plan_lanes(g, p, e);
     needs_free(&n, &d);

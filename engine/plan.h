@@ -11,6 +11,11 @@
  *   PLAN_ACCUM  out += op(inputs): the node's value is added into the
  *               buffer of the add that reads it, never stored apart
  *   PLAN_COPY   a leaf copied into its place in a stacked buffer
+ *   PLAN_UPDATE a parameter (the leaf node) updated from its gradient
+ *               (out, an output placed by nfixed) by the caller's
+ *               function (exec_set_update): the optimiser's step, run
+ *               inside the step's program where the lanes can run it
+ *               beside the backward (plan_options.update_leaves)
  *
  * With every rewrite off (PLAN_FUSE_NONE) the program is one PLAN_RUN per
  * node in index order (a topological order), each node in a buffer of its
@@ -95,27 +100,34 @@ enum plan_fuse {
 };
 
 typedef struct plan_options {
-    int no_reuse;          /* give every buffer memory of its own (tests) */
-    int no_over;           /* no stack written over another (plan_over.c; tests) */
-    int fuse;              /* enum plan_fuse */
-    int32_t recompute_seg; /* recompute_plan(): use segments of this many
-                              steps instead of searching (tests); 0: search */
-    int no_step_sums;      /* keep per-step row sums and scatters one
-                              instruction per step (tests) */
-    int no_lanes;          /* no two-lane schedule (plan.lanes) */
-    int no_folds;          /* nothing folded into products (plan_fold.c;
-                              tests: the folds keep every bit) */
-    int32_t nfixed;        /* place the first nfixed outputs side by side at
-                              the start of the arena, in order, each rounded
-                              up to 64 bytes (a net's gradients, so that they
-                              ARE its flat gradient block); see plan.fixed */
+    int no_reuse;                 /* give every buffer memory of its own (tests) */
+    int no_over;                  /* no stack written over another (plan_over.c; tests) */
+    int fuse;                     /* enum plan_fuse */
+    int32_t recompute_seg;        /* recompute_plan(): use segments of this many
+                                     steps instead of searching (tests); 0: search */
+    int no_step_sums;             /* keep per-step row sums and scatters one
+                                     instruction per step (tests) */
+    int no_lanes;                 /* no two-lane schedule (plan.lanes) */
+    int no_folds;                 /* nothing folded into products (plan_fold.c;
+                                     tests: the folds keep every bit) */
+    int32_t nfixed;               /* place the first nfixed outputs side by side at
+                                     the start of the arena, in order, each rounded
+                                     up to 64 bytes (a net's gradients, so that they
+                                     ARE its flat gradient block); see plan.fixed */
+    const int32_t *update_leaves; /* [nfixed] or NULL: the program ends with
+                                     PLAN_UPDATE of leaf update_leaves[i] from
+                                     fixed output i, each after every read of
+                                     the leaf (when the outputs were placed:
+                                     plan.nupdate) */
+    double update_cycles;         /* the update's guessed cycles an element
+                                     (the lanes' cost model) */
 } plan_options;
 
 /* "all", "exact", "none"; 0 on success */
 int plan_fuse_from_name(const char *s, int *fuse);
 const char *plan_fuse_name(int fuse);
 
-enum plan_kind { PLAN_RUN, PLAN_ACCUM, PLAN_COPY };
+enum plan_kind { PLAN_RUN, PLAN_ACCUM, PLAN_COPY, PLAN_UPDATE };
 
 typedef struct plan_instr {
     uint8_t kind; /* enum plan_kind */
@@ -204,9 +216,11 @@ typedef struct plan {
     int32_t ntasks;
     plan_region *regions; /* in program order, disjoint, none in a run */
     int32_t nregions;
-    int fixed; /* the nfixed outputs were placed as asked (they
-                  are not when one shares its buffer: a member
-                  of a stack, or another output's alias) */
+    int fixed;            /* the nfixed outputs were placed as asked (they
+                             are not when one shares its buffer: a member
+                             of a stack, or another output's alias) */
+    int32_t nupdate;      /* PLAN_UPDATE instructions: the program's last */
+    double update_cycles; /* plan_options.update_cycles */
     /* what the rewrites did, for diagnostics and the benchmark */
     int32_t n_inplace, n_accum, n_stacked, n_stacked_nodes, n_transposed;
     int32_t n_folded;    /* nodes run by a product's instruction (plan_fold.c) */

@@ -49,10 +49,20 @@ typedef struct lrange {
     int write;
 } lrange;
 
-/* The arena bytes of global id (a view's are its source's), as many as
- * global id sz has (an instruction writes its node's worth into its out
- * buffer, which may start a stack larger than out's own node), and the
- * bytes of one of sz's rows; 0 when there are none in the arena. */
+/* The PLAN_UPDATE of leaf id, or -1 */
+static int32_t updated_leaf(const plan *p, int32_t id)
+{
+    for (int32_t i = p->ninstr - p->nupdate; i < p->ninstr; i++)
+        if (p->instr[i].node == id)
+            return i;
+    return -1;
+}
+
+/* The arena bytes of global id (a view's are its source's; an updated
+ * leaf's lie after the arena), as many as global id sz has (an
+ * instruction writes its node's worth into its out buffer, which may
+ * start a stack larger than out's own node), and the bytes of one of
+ * sz's rows; 0 when there are none in the arena. */
 static int id_bytes(const plan *p, const graph *g, int32_t id, int32_t sz, size_t *a, size_t *b,
                     size_t *row)
 {
@@ -61,9 +71,12 @@ static int id_bytes(const plan *p, const graph *g, int32_t id, int32_t sz, size_
     while (src >= p->nnodes && p->vsrc[src - p->nnodes] >= 0)
         src = p->vsrc[src - p->nnodes];
     size_t bytes = (size_t)numel_of(n) * dtype_size((dtype)n->dt);
-    if (p->offset[src] == PLAN_NO_BUFFER || !bytes)
+    int32_t u = p->offset[src] == PLAN_NO_BUFFER ? updated_leaf(p, src) : -1;
+    if ((p->offset[src] == PLAN_NO_BUFFER && u < 0) || !bytes)
         return 0;
-    *a = p->offset[src];
+    /* an updated leaf, beyond the arena where nothing else lies, at its
+     * gradient's place: its readers come before its update */
+    *a = u < 0 ? p->offset[src] : p->arena_bytes + p->offset[p->instr[u].out];
     *b = *a + bytes;
     *row = n->shape.rank && n->shape.dim[0] ? bytes / (size_t)n->shape.dim[0] : bytes;
     return 1;
@@ -76,7 +89,7 @@ static int id_bytes(const plan *p, const graph *g, int32_t id, int32_t sz, size_
 unsigned lanes_split_mask(const plan *p, const graph *g, int32_t i, int64_t *M)
 {
     const plan_instr *pi = &p->instr[i];
-    if (pi->kind == PLAN_COPY || plan_rows_free(p, g, i))
+    if (pi->kind == PLAN_COPY || pi->kind == PLAN_UPDATE || plan_rows_free(p, g, i))
         return 0;
     const gnode *n = plan_node(p, g, pi->node);
     const op_def *d = op_table[n->op];
@@ -86,25 +99,43 @@ unsigned lanes_split_mask(const plan *p, const graph *g, int32_t i, int64_t *M)
     return d->rows(plan_graph_of(p, g, pi->node), n);
 }
 
+/* Bytes a .. b-1 of a tensor, or its rows r0 .. r1-1 of `row` bytes
+ * each when r1 > 0 */
+static lrange rows_range(size_t a, size_t b, size_t row, int64_t r0, int64_t r1, int write)
+{
+    return r1 ? (lrange){a + (size_t)r0 * row, a + (size_t)r1 * row, write} : (lrange){a, b, write};
+}
+
 /* The ranges task (instruction i, rows r0 .. r1-1, or all when r1 = 0)
  * touches, into r (room for 1 + GRAPH_MAX_IN); their number. */
 static int task_ranges(const plan *p, const graph *g, int32_t i, int64_t r0, int64_t r1, lrange *r)
 {
     const plan_instr *pi = &p->instr[i];
-    int64_t M;
-    unsigned split = r1 ? lanes_split_mask(p, g, i, &M) : 0;
     size_t a, b, row;
     int nr = 0;
+    if (pi->kind == PLAN_UPDATE) {
+        /* reads the rows of its gradient (out), writes those of its leaf */
+        if (id_bytes(p, g, pi->out, pi->out, &a, &b, &row))
+            r[nr++] = rows_range(a, b, row, r0, r1, 0);
+        if (id_bytes(p, g, pi->node, pi->node, &a, &b, &row))
+            r[nr++] = rows_range(a, b, row, r0, r1, 1);
+        return nr;
+    }
+    int64_t M;
+    unsigned split = r1 ? lanes_split_mask(p, g, i, &M) : 0;
     if (id_bytes(p, g, pi->out, pi->node, &a, &b, &row))
-        r[nr++] = r1 ? (lrange){a + (size_t)r0 * row, a + (size_t)r1 * row, 1} : (lrange){a, b, 1};
-    if (pi->kind == PLAN_COPY)
-        return nr; /* reads a leaf */
+        r[nr++] = rows_range(a, b, row, r0, r1, 1);
+    if (pi->kind == PLAN_COPY) {
+        /* a leaf: its bytes only if it is updated */
+        if (id_bytes(p, g, pi->node, pi->node, &a, &b, &row))
+            r[nr++] = (lrange){a, b, 0};
+        return nr;
+    }
     const gnode *n = plan_node(p, g, pi->node);
     int32_t base = pi->node < p->nnodes ? 0 : p->nnodes;
     for (int k = 0; k < n->nin; k++)
         if (id_bytes(p, g, base + n->in[k], base + n->in[k], &a, &b, &row))
-            r[nr++] = split >> k & 1 ? (lrange){a + (size_t)r0 * row, a + (size_t)r1 * row, 0}
-                                     : (lrange){a, b, 0};
+            r[nr++] = rows_range(a, b, row, r0, split >> k & 1 ? r1 : 0, 0);
     return nr;
 }
 
@@ -113,6 +144,9 @@ static int task_ranges(const plan *p, const graph *g, int32_t i, int64_t r0, int
  * input it splits only row for row (in place); else 0. */
 static int64_t split_rows(const plan *p, const graph *g, int32_t i)
 {
+    const gnode *leaf = plan_node(p, g, p->instr[i].node);
+    if (p->instr[i].kind == PLAN_UPDATE) /* each element on its own */
+        return leaf->shape.rank > 1 ? leaf->shape.dim[0] : 0;
     int64_t M = 0;
     unsigned split = lanes_split_mask(p, g, i, &M);
     if (!split)
@@ -174,7 +208,7 @@ static int add_task(lanes *L, int32_t i, int64_t r0, int64_t r1, double cost)
     L->t[L->nt] = (ltask){i, -1, (int32_t)r0, (int32_t)r1, 0, cost};
     const plan_instr *pi = &L->p->instr[i];
     const gnode *n = plan_node(L->p, L->g, pi->node);
-    if (pi->kind != PLAN_COPY && n->op == OP_MATMUL) {
+    if (pi->kind != PLAN_COPY && pi->kind != PLAN_UPDATE && n->op == OP_MATMUL) {
         int32_t b = (pi->node < L->p->nnodes ? 0 : L->p->nnodes) + n->in[1];
         while (b >= L->p->nnodes && L->p->vsrc[b - L->p->nnodes] >= 0)
             b = L->p->vsrc[b - L->p->nnodes];
@@ -200,7 +234,7 @@ static int add_task(lanes *L, int32_t i, int64_t r0, int64_t r1, double cost)
 static double stream_cycles(const plan *p, const graph *g, int32_t i)
 {
     const gnode *n = plan_node(p, g, p->instr[i].node);
-    if (p->instr[i].kind == PLAN_COPY || n->op != OP_MATMUL)
+    if (p->instr[i].kind == PLAN_COPY || p->instr[i].kind == PLAN_UPDATE || n->op != OP_MATMUL)
         return 0;
     const gnode *b = &plan_graph_of(p, g, p->instr[i].node)->nodes[n->in[1]];
     double bytes = (double)numel_of(b) * (double)dtype_size((dtype)b->dt);
@@ -257,7 +291,7 @@ static int make_tasks(lanes *L, int32_t first, int32_t n, const double *cost)
             return -1;
         /* the tail's three chunks, each streaming the weight, may add a
          * quarter to the instruction (else it runs without) */
-        int tail_ok = 3 * stream * 4 <= cost[i];
+        int tail_ok = 3 * stream * 4 <= cost[i] && L->p->instr[i].kind != PLAN_UPDATE;
         for (int c = 0, k = nch ? chunk_bounds(M, nch, tail_ok, at) : 0; c < k; c++)
             if (at[c] < at[c + 1] &&
                 add_task(L, i, at[c], at[c + 1],

@@ -34,6 +34,8 @@ double lanes_cost(const plan *p, const graph *g, const plan_instr *pi)
     double es = (double)dtype_size((dtype)n->dt), out = (double)numel_of(n);
     if (pi->kind == PLAN_COPY)
         return 20 + out * es / 32;
+    if (pi->kind == PLAN_UPDATE)
+        return 20 + out * p->update_cycles;
     const graph *ng = plan_graph_of(p, g, pi->node);
     if (!n->nin)
         return 20 + out * es / 24; /* a fill */
@@ -78,7 +80,7 @@ int lanes_pool_splits(const plan *p, const graph *g, int32_t i)
 {
     const plan_instr *pi = &p->instr[i];
     const gnode *n = plan_node(p, g, pi->node);
-    if (pi->kind == PLAN_COPY || n->op != OP_MATMUL)
+    if (pi->kind == PLAN_COPY || pi->kind == PLAN_UPDATE || n->op != OP_MATMUL)
         return 0;
     return op_matmul_splits(plan_graph_of(p, g, pi->node), n);
 }

@@ -41,7 +41,7 @@
  * split; *M the rows of its output. */
 static unsigned instr_rows(const plan *p, const graph *g, const plan_instr *pi, int64_t *M)
 {
-    if (pi->kind == PLAN_COPY)
+    if (pi->kind == PLAN_COPY || pi->kind == PLAN_UPDATE)
         return 0;
     const graph *ng = plan_graph_of(p, g, pi->node);
     const gnode *n = plan_node(p, g, pi->node);

@@ -121,13 +121,18 @@ int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T,
      * block itself (net_grad): nothing is copied after a run */
     int grads = mode == NET_TRAIN || mode == NET_LEDGER || mode == NET_HVP;
     pl.nfixed = grads ? m->nparams : 0;
-    int32_t outs[2 + 2 * MODEL_MAX_PARAMS + 1];
+    int32_t outs[2 + 2 * MODEL_MAX_PARAMS + 1], pn[MODEL_MAX_PARAMS];
     int nout = 0;
     int32_t *many = NULL;
+    for (int i = 0; i < m->nparams; i++)
+        pn[i] = m->param[i].node;
+    /* the optimiser's update inside the plan: a training net planned
+     * whole (not the recomputing plan, whose graph is another) */
+    pl.update_leaves =
+        mode == NET_TRAIN && pl.update_cycles > 0 && !s->train.memory_budget && !pl.recompute_seg
+            ? pn
+            : NULL;
     if (grads) {
-        int32_t pn[MODEL_MAX_PARAMS];
-        for (int i = 0; i < m->nparams; i++)
-            pn[i] = m->param[i].node;
         if ((rc = autodiff_grad(&m->g, m->loss, pn, m->nparams, &n->gt, e)))
             goto fail;
         for (int i = 0; i < m->nparams; i++)
@@ -218,6 +223,8 @@ int net_attach(net *n, uerr *e)
     for (int i = 0; n->grads_in_arena && i < m->nparams; i++)
         n->grads_in_arena = exec_value(&n->x, n->gt.param_grad[i]) ==
                             (char *)n->x.arena + (size_t)n->off[i] * n->es;
+    if (n->p.nupdate && !n->grads_in_arena)
+        return uerr_set(e, UERR_INTERNAL, "net: the plan updates parameters its gradients miss");
     n->grads = n->grads_in_arena ? n->x.arena : zalloc64(((size_t)n->nparam + 1) * n->es);
     n->state_bytes = (size_t)(B * m->S) * n->es;
     n->h0 = zalloc64(n->state_bytes ? n->state_bytes : 1);

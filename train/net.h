@@ -62,6 +62,11 @@ typedef struct net {
                            ones until net_set_dropout draws them */
 } net;
 
+/* po (NULL: the config's train.fuse) sets the plan's options. With
+ * po->update_cycles > 0 a NET_TRAIN net planned whole (no
+ * train.memory_budget) ends its plan with every parameter's update from
+ * its gradient (plan.h: PLAN_UPDATE; n->p.nupdate says whether it does),
+ * which the caller's exec_set_update function runs. */
 int net_init_io(net *n, const spec *s, const model_io *io, int64_t B, int64_t T, int mode,
                 const plan_options *po, uerr *e);
 

@@ -174,37 +174,70 @@ static int update_threads(dtype dt, int64_t n)
     return n * (int64_t)dtype_size(dt) < OPTIM_SPLIT_BYTES ? 1 : cpu_threads();
 }
 
-typedef struct optim_job {
-    const optim *o;
-    void *params;
-    const void *grads;
-    double clip;
+typedef struct range_job {
+    optim_job *j;
+    int64_t e0, e1;
     int nparts;
-    atomic_int bad;
-} optim_job;
+} range_job;
 
 static void optim_part(void *ctx, int part, int thread)
 {
     (void)thread;
-    optim_job *j = ctx;
+    const range_job *r = ctx;
     /* parts start on cache lines of either dtype */
-    int64_t i0 = pool_part_start(j->o->n, 16, part, j->nparts),
-            i1 = pool_part_start(j->o->n, 16, part + 1, j->nparts);
-    if (i0 < i1 && optim_range(j->o, j->params, j->grads, j->clip, i0, i1))
-        atomic_store_explicit(&j->bad, 1, memory_order_relaxed);
+    int64_t n = r->e1 - r->e0, i0 = r->e0 + pool_part_start(n, 16, part, r->nparts),
+            i1 = r->e0 + pool_part_start(n, 16, part + 1, r->nparts);
+    optim_job_range(r->j, i0, i1, 0);
+}
+
+double optim_cycles(spec_optim kind, dtype dt)
+{
+    double es = (double)dtype_size(dt);
+    switch (kind) {
+    case SPEC_OPT_SGD:
+        return es * 3 / 24; /* the bytes it moves */
+    case SPEC_OPT_MOMENTUM:
+        return es * 5 / 24;
+    case SPEC_OPT_ADAGRAD: /* a square root and a division */
+        return es * 0.4;
+    case SPEC_OPT_ADAM:
+        return es * 0.6;
+    }
+    return es;
+}
+
+void optim_job_begin(optim_job *j, optim *o, void *params, const void *grads, double clip)
+{
+    o->t++;
+    *j = (optim_job){.o = o, .params = params, .grads = grads, .clip = clip};
 }
 
 /* Each element's update reads and writes that element alone: the bits
- * are the same however the elements are split. */
+ * are the same however the elements are split, and in whatever order
+ * the ranges run. */
+void optim_job_range(void *job, int64_t e0, int64_t e1, int split)
+{
+    optim_job *j = job;
+    int nth = split ? update_threads(j->o->dt, e1 - e0) : 1;
+    if (nth > 1) {
+        range_job r = {j, e0, e1, nth};
+        pool_for(pool_class("optimiser"), nth, optim_part, &r);
+    } else if (e0 < e1 && optim_range(j->o, j->params, j->grads, j->clip, e0, e1)) {
+        atomic_store_explicit(&j->bad, 1, memory_order_relaxed);
+    }
+}
+
+int optim_job_bad(optim_job *j)
+{
+    return atomic_load(&j->bad);
+}
+
 int optim_step_clip(optim *o, void *params, const void *grads, double clip)
 {
-    o->t++;
-    int nth = update_threads(o->dt, o->n);
-    if (nth < 2)
-        return optim_range(o, params, grads, clip, 0, o->n);
-    optim_job j = {o, params, grads, clip, nth, 0};
-    pool_for(pool_class("optimiser"), nth, optim_part, &j);
-    return atomic_load(&j.bad);
+    optim_job j;
+    optim_job_begin(&j, o, params, grads, clip);
+    optim_job_range(&j, 0, o->n, 1);
+    return optim_job_bad(&j);
 }
 
 void optim_step(optim *o, void *params, const void *grads)

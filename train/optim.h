@@ -20,6 +20,7 @@
 #ifndef UNROLL_OPTIM_H
 #define UNROLL_OPTIM_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "base/err.h"
@@ -56,6 +57,30 @@ void optim_step(optim *o, void *params, const void *grads);
  * given, before the clamp) was NaN or infinite: the parameters and the
  * state are then no longer usable, and first_nonfinite says where. */
 int optim_step_clip(optim *o, void *params, const void *grads, double clip);
+
+/*
+ * An update run in ranges: begun (the step count advances), then each
+ * element range given to optim_job_range once, in any order and on any
+ * threads (split: the range may be cut among the kernels' threads; the
+ * step's plan runs it so, exec_update_fn), with the bits of
+ * optim_step_clip over the whole block. bad: a gradient was NaN or
+ * infinite (as there).
+ */
+typedef struct optim_job {
+    optim *o;
+    void *params;
+    const void *grads;
+    double clip;
+    atomic_int bad;
+} optim_job;
+
+/* A guess of the update's cycles an element, from the optimiser and the
+ * dtype alone (the step plan's cost model: plan_options.update_cycles) */
+double optim_cycles(spec_optim kind, dtype dt);
+
+void optim_job_begin(optim_job *j, optim *o, void *params, const void *grads, double clip);
+void optim_job_range(void *job, int64_t e0, int64_t e1, int split);
+int optim_job_bad(optim_job *j);
 
 /* The rate of update `step` (1-based) under s's train.lr_schedule: a
  * linear warm-up to lr over `warmup` steps, then constant, step (times

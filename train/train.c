@@ -298,7 +298,15 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
     }
     int64_t Bl = Bu / K;
     t.row0 = rank * Bl;
-    if ((rc = net_init_io(&t.tr, s, &t.data.io, Bl, T, NET_TRAIN, NULL, e)) ||
+    /* The update runs inside the step's plan, each parameter's as soon as
+     * its gradient is made and its last reader has run (beside the
+     * backward, at a batch of one row): unless the gradients are summed
+     * over blocks or ranks first, or clipped by their norm, which needs
+     * all of them. */
+    plan_options po = {.fuse = s->train.fuse};
+    if (K == 1 && s->train.accumulate <= 1 && !(s->train.clip.norm > 0))
+        po.update_cycles = optim_cycles(s->train.optimizer.name, s->train.dtype);
+    if ((rc = net_init_io(&t.tr, s, &t.data.io, Bl, T, NET_TRAIN, &po, e)) ||
         (rc = accum_init(&t.acc, &t.tr, s->train.accumulate, e)) || (rc = data_prepare(&t.data, e)))
         goto out;
     r->arena_bytes = t.tr.p.arena_bytes;
@@ -406,19 +414,26 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
             break;
         }
         step++;
+        t.opt.lr = optim_lr_at(s, t.horizon, step);
+        if (t.tr.p.nupdate) {
+            optim_job_begin(&t.job, &t.opt, t.tr.params, t.tr.grads, s->train.clip.value);
+            exec_set_update(&t.tr.x, optim_job_range, &t.job);
+        }
         double ca = s->train.scheduled_sampling.start, cb = s->train.scheduled_sampling.end;
         double f = steps > 1 ? (double)(step - 1) / (double)(steps - 1) : 0;
         if ((rc = forward_backward(&t, step, ca + (cb - ca) * f, &loss, e)) ||
             (K > 1 && (rc = sum_over_ranks(&t, &loss, e))) || (rc = check_loss(&t, step, loss, e)))
             break;
         void *grads = accum_grads(&t.acc, &t.tr);
-        t.opt.lr = optim_lr_at(s, t.horizon, step);
         /* Clipping by value alone happens inside the update's one pass,
          * which also tells whether a gradient was NaN or infinite: only
          * then are they searched (the update that went before is never
          * stored: the run stops). The padding between parameters is read
          * too, so a flag the search does not confirm changes nothing. */
-        if (s->train.clip.norm > 0) {
+        if (t.tr.p.nupdate) {
+            if (optim_job_bad(&t.job) && (rc = check_grads(&t, step, e)))
+                break;
+        } else if (s->train.clip.norm > 0) {
             if ((rc = check_grads(&t, step, e)))
                 break;
             if (s->train.clip.value > 0)

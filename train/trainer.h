@@ -24,6 +24,7 @@ typedef struct trainer {
     double *ledger; /* [T + nparams * T] its norms, then sigma's scratch */
     int has_valid;
     optim opt;
+    optim_job job; /* the update the training net's plan runs, if it does */
     int32_t *inputs, *targets;
     int64_t run;
     int64_t saved_step; /* of the last checkpoint stored, -1 if none */
