@@ -360,6 +360,21 @@ int plan_instr_reads(const plan *p, const graph *g, const plan_instr *pi, int32_
     return n;
 }
 
+int plan_reads_leaf(const plan *p, const graph *g, int32_t i, int32_t leaf)
+{
+    int32_t in[GRAPH_MAX_IN];
+    if (p->instr[i].kind == PLAN_UPDATE)
+        return 0;
+    for (int k = plan_instr_reads(p, g, &p->instr[i], in, GRAPH_MAX_IN) - 1; k >= 0; k--) {
+        int32_t src = in[k];
+        while (src >= p->nnodes && p->vsrc[src - p->nnodes] >= 0)
+            src = p->vsrc[src - p->nnodes];
+        if (src == leaf)
+            return 1;
+    }
+    return 0;
+}
+
 /* The node whose storage o (written in place) lives in: its base, or,
  * past bases folded into their products, theirs. */
 static int32_t base_of(const plan_decisions *d, int32_t o)

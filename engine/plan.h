@@ -238,6 +238,10 @@ void plan_free(plan *p);
 unsigned plan_rows_split(const plan *p, const graph *g, int32_t i);
 int plan_rows_free(const plan *p, const graph *g, int32_t i);
 
+/* Whether instruction i reads leaf (an input, a view's source, a copy's
+ * leaf). */
+int plan_reads_leaf(const plan *p, const graph *g, int32_t i, int32_t leaf);
+
 /* A hash of everything the plan runs: each node's op, inputs, parameters,
  * shape, dtype, flags and step (of g and of the plan's own graph; names
  * left out), the program, every buffer's offset, the row runs and the

@@ -109,25 +109,6 @@ static void count_update_tasks(const plan *p, int32_t *whole, int32_t *chunks)
             ++*(p->tasks[k].r1 ? chunks : whole);
 }
 
-/* Whether instruction i reads leaf L: an input (or a view's source),
- * or the leaf a copy reads */
-static int reads_leaf(const plan *p, const graph *g, int32_t i, int32_t L)
-{
-    const plan_instr *pi = &p->instr[i];
-    if (pi->kind == PLAN_COPY || pi->kind == PLAN_UPDATE)
-        return pi->kind == PLAN_COPY && pi->node == L;
-    const gnode *n = plan_node(p, g, pi->node);
-    int32_t base = pi->node < p->nnodes ? 0 : p->nnodes;
-    for (int k = 0; k < n->nin; k++) {
-        int32_t src = base + n->in[k];
-        while (src >= p->nnodes && p->vsrc[src - p->nnodes] >= 0)
-            src = p->vsrc[src - p->nnodes];
-        if (src == L)
-            return 1;
-    }
-    return 0;
-}
-
 /* In every region, each task that reads a parameter has ended before a
  * task updating it starts, by the waits alone (exec.c): the same list
  * earlier; lane 0 before what lane 1 waits for of it; lane 1's needed
@@ -143,7 +124,7 @@ static void check_update_waits(const plan *p, const graph *g)
                 continue;
             int ul = u < n0 ? 0 : u < n0 + nn ? 1 : 2; /* lane 0, needed, rest */
             for (int32_t q = 0; q < nt; q++) {
-                if (!reads_leaf(p, g, t[q].instr, p->instr[t[u].instr].node))
+                if (!plan_reads_leaf(p, g, t[q].instr, p->instr[t[u].instr].node))
                     continue;
                 int ql = q < n0 ? 0 : q < n0 + nn ? 1 : 2;
                 int32_t qpos = ql == 0 ? q : ql == 1 ? q - n0 : q - n0 - nn;
