@@ -164,15 +164,8 @@ static int stepper_init(stepper *st, int64_t V, int64_t H, int64_t T, int64_t B,
 static int stepper_step(stepper *st, double *loss, double *ms, double *cpu_ms, uerr *e)
 {
     double t1 = now_s(), c1 = cpu_now_s();
-    double clip = st->s.train.clip.value;
-    if (st->n.p.nupdate) {
-        optim_job_begin(&st->job, &st->o, st->n.params, st->n.grads, clip);
-        exec_set_update(&st->n.x, optim_job_range, &st->job);
-    }
-    if (net_run(&st->n, loss, e))
+    if (net_train_step(&st->n, &st->o, &st->job, st->s.train.clip.value, loss, e) < 0)
         return 1;
-    if (!st->n.p.nupdate)
-        optim_step_clip(&st->o, st->n.params, st->n.grads, clip);
     *ms = 1e3 * (now_s() - t1);
     *cpu_ms = 1e3 * (cpu_now_s() - c1);
     return 0;

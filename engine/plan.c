@@ -363,8 +363,6 @@ int plan_instr_reads(const plan *p, const graph *g, const plan_instr *pi, int32_
 int plan_reads_leaf(const plan *p, const graph *g, int32_t i, int32_t leaf)
 {
     int32_t in[GRAPH_MAX_IN];
-    if (p->instr[i].kind == PLAN_UPDATE)
-        return 0;
     for (int k = plan_instr_reads(p, g, &p->instr[i], in, GRAPH_MAX_IN) - 1; k >= 0; k--) {
         int32_t src = in[k];
         while (src >= p->nnodes && p->vsrc[src - p->nnodes] >= 0)

@@ -75,15 +75,7 @@ static int stepper_init(stepper *st, const spec *s, int64_t B, int in_plan, uerr
 /* One step; 1 when a gradient was NaN or infinite */
 static int stepper_step(stepper *st, double *loss, uerr *e)
 {
-    if (st->n.p.nupdate) {
-        optim_job_begin(&st->job, &st->o, st->n.params, st->n.grads, st->clip);
-        exec_set_update(&st->n.x, optim_job_range, &st->job);
-    }
-    if (net_run(&st->n, loss, e))
-        return -1;
-    if (st->n.p.nupdate)
-        return optim_job_bad(&st->job);
-    return optim_step_clip(&st->o, st->n.params, st->n.grads, st->clip);
+    return net_train_step(&st->n, &st->o, &st->job, st->clip, loss, e);
 }
 
 static void stepper_free(stepper *st)

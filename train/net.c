@@ -444,6 +444,22 @@ int net_run(net *n, double *loss, uerr *e)
     return 0;
 }
 
+void net_update_begin(net *n, optim *o, optim_job *j, double clip)
+{
+    if (!n->p.nupdate)
+        return;
+    optim_job_begin(j, o, n->params, n->grads, clip);
+    exec_set_update(&n->x, optim_job_range, j);
+}
+
+int net_train_step(net *n, optim *o, optim_job *j, double clip, double *loss, uerr *e)
+{
+    net_update_begin(n, o, j, clip);
+    if (net_run(n, loss, e))
+        return -1;
+    return n->p.nupdate ? optim_job_bad(j) : optim_step_clip(o, n->params, n->grads, clip);
+}
+
 void net_reset_state(net *n)
 {
     memset(n->h0, 0, n->state_bytes);

@@ -17,6 +17,7 @@
 #include "engine/plan.h"
 #include "engine/recompute.h"
 #include "models/model.h"
+#include "train/optim.h"
 
 enum net_mode {
     NET_TRAIN,   /* loss, gradients and final state */
@@ -137,6 +138,15 @@ int net_ledger(const net *n, double *dh, double *term, uerr *e);
 
 /* Runs the plan; in NET_TRAIN mode copies the gradients into n->grads. */
 int net_run(net *n, double *loss, uerr *e);
+
+/* The update o makes of n's parameters in a training step, every
+ * gradient clamped to [-clip, clip] (0: none). net_update_begin, before
+ * the run, begins it with j where n's plan runs it (n->p.nupdate);
+ * net_train_step is the whole step: that, net_run, and the update after
+ * the run where the plan does not make it. 1 when a gradient was NaN or
+ * infinite (optim_step_clip), -1 on error. */
+void net_update_begin(net *n, optim *o, optim_job *j, double clip);
+int net_train_step(net *n, optim *o, optim_job *j, double clip, double *loss, uerr *e);
 
 /* Makes n read its parameters from src's block (validation shares the
  * training parameters instead of copying them). */

@@ -415,10 +415,7 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         }
         step++;
         t.opt.lr = optim_lr_at(s, t.horizon, step);
-        if (t.tr.p.nupdate) {
-            optim_job_begin(&t.job, &t.opt, t.tr.params, t.tr.grads, s->train.clip.value);
-            exec_set_update(&t.tr.x, optim_job_range, &t.job);
-        }
+        net_update_begin(&t.tr, &t.opt, &t.job, s->train.clip.value);
         double ca = s->train.scheduled_sampling.start, cb = s->train.scheduled_sampling.end;
         double f = steps > 1 ? (double)(step - 1) / (double)(steps - 1) : 0;
         if ((rc = forward_backward(&t, step, ca + (cb - ca) * f, &loss, e)) ||
