@@ -96,17 +96,52 @@
 
 #define VM_BYTES 16
 #define VM_FN(name) name##_sse2
+#define VM_TAIL_IN(T, buf, src, m)                                                                 \
+    (memset(buf, 0, sizeof(buf)), memcpy(buf, src, (size_t)(m) * sizeof(T)))
+#define VM_TAIL_OUT(T, dst, buf, m) memcpy(dst, buf, (size_t)(m) * sizeof(T))
 #include "kernels/vmath_int.h"
 
 /* ---- 32 bytes: AVX2 ---------------------------------------------------------- */
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define VM_HAVE_WIDE 1
+#include <immintrin.h>
+
 #pragma GCC push_options
 #pragma GCC target("avx2")
 
+/* the first m lanes (maskload reads no other: a tail may end a page) */
+static inline __m256i tail_lanes_f32_256(int m)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+static inline __m256i tail_lanes_f64_256(int m)
+{
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(m), _mm256_setr_epi64x(0, 1, 2, 3));
+}
+static inline void tail_in_f32_256(float *buf, const float *src, int m)
+{
+    _mm256_storeu_ps(buf, _mm256_maskload_ps(src, tail_lanes_f32_256(m)));
+}
+static inline void tail_in_f64_256(double *buf, const double *src, int m)
+{
+    _mm256_storeu_pd(buf, _mm256_maskload_pd(src, tail_lanes_f64_256(m)));
+}
+static inline void tail_out_f32_256(float *dst, const float *buf, int m)
+{
+    _mm256_maskstore_ps(dst, tail_lanes_f32_256(m), _mm256_loadu_ps(buf));
+}
+static inline void tail_out_f64_256(double *dst, const double *buf, int m)
+{
+    _mm256_maskstore_pd(dst, tail_lanes_f64_256(m), _mm256_loadu_pd(buf));
+}
+
 #define VM_BYTES 32
 #define VM_FN(name) name##_avx2
+#define VM_TAIL_IN(T, buf, src, m)                                                                 \
+    _Generic((buf) + 0, float * : tail_in_f32_256, double * : tail_in_f64_256)(buf, src, m)
+#define VM_TAIL_OUT(T, dst, buf, m)                                                                \
+    _Generic((dst) + 0, float * : tail_out_f32_256, double * : tail_out_f64_256)(dst, buf, m)
 #include "kernels/vmath_int.h"
 
 #pragma GCC pop_options
@@ -116,8 +151,29 @@
 #pragma GCC push_options
 #pragma GCC target("avx512f")
 
+static inline void tail_in_f32_512(float *buf, const float *src, int m)
+{
+    _mm512_storeu_ps(buf, _mm512_maskz_loadu_ps((__mmask16)((1u << m) - 1u), src));
+}
+static inline void tail_in_f64_512(double *buf, const double *src, int m)
+{
+    _mm512_storeu_pd(buf, _mm512_maskz_loadu_pd((__mmask8)((1u << m) - 1u), src));
+}
+static inline void tail_out_f32_512(float *dst, const float *buf, int m)
+{
+    _mm512_mask_storeu_ps(dst, (__mmask16)((1u << m) - 1u), _mm512_loadu_ps(buf));
+}
+static inline void tail_out_f64_512(double *dst, const double *buf, int m)
+{
+    _mm512_mask_storeu_pd(dst, (__mmask8)((1u << m) - 1u), _mm512_loadu_pd(buf));
+}
+
 #define VM_BYTES 64
 #define VM_FN(name) name##_avx512
+#define VM_TAIL_IN(T, buf, src, m)                                                                 \
+    _Generic((buf) + 0, float * : tail_in_f32_512, double * : tail_in_f64_512)(buf, src, m)
+#define VM_TAIL_OUT(T, dst, buf, m)                                                                \
+    _Generic((dst) + 0, float * : tail_out_f32_512, double * : tail_out_f64_512)(dst, buf, m)
 #include "kernels/vmath_int.h"
 
 #pragma GCC pop_options

@@ -1,8 +1,10 @@
 /*
  * vmath_int.h - the vector bodies of kernels/vmath.c, included once per
- * vector width. The includer defines VM_BYTES (the vector's size) and
- * VM_FN(name) (the width's function names); this file undefines both at
- * its end. Not a header of its own: vmath.c only.
+ * vector width. The includer defines VM_BYTES (the vector's size),
+ * VM_FN(name) (the width's function names) and VM_TAIL_IN(T, buf, src,
+ * m), VM_TAIL_OUT(T, dst, buf, m) (m < W elements of type T between an
+ * array and a vector's buffer, the rest of buf zero); this file undefines
+ * them at its end. Not a header of its own: vmath.c only.
  */
 
 typedef float VM_FN(vf32) __attribute__((vector_size(VM_BYTES)));
@@ -38,6 +40,12 @@ typedef uint64_t VM_FN(vu64) __attribute__((vector_size(VM_BYTES)));
 #define VB_FN(name) VM_FN(name##_d)
 #include "kernels/vmath_body.h"
 
+/* An array's last n < W elements, padded with zeros, into buf, and back
+ * out of it: where the width has masked loads and stores (VM_TAIL_IN and
+ * VM_TAIL_OUT, defined by vmath.c), one of each. A memcpy call there
+ * spilled every constant of the body around it and stalled the vector
+ * load of the bytes it had just stored: a 65-element row's exp took as
+ * long for its one last element as for its first 64. */
 #define VM_ARRAY_LOOP(name, T, W, block)                                                           \
     static void VM_FN(name)(const T *x, T *y, int64_t n)                                           \
     {                                                                                              \
@@ -45,10 +53,10 @@ typedef uint64_t VM_FN(vu64) __attribute__((vector_size(VM_BYTES)));
         for (; i + W <= n; i += W)                                                                 \
             block(x + i, y + i);                                                                   \
         if (i < n) {                                                                               \
-            T buf[W] = {0};                                                                        \
-            memcpy(buf, x + i, (size_t)(n - i) * sizeof(T));                                       \
+            T buf[W];                                                                              \
+            VM_TAIL_IN(T, buf, x + i, (int)(n - i));                                               \
             block(buf, buf);                                                                       \
-            memcpy(y + i, buf, (size_t)(n - i) * sizeof(T));                                       \
+            VM_TAIL_OUT(T, y + i, buf, (int)(n - i));                                              \
         }                                                                                          \
     }
 
@@ -81,5 +89,7 @@ VM_ARRAY_SAFE(sigmoid, f64, double, d)
 #undef VM_ARRAY_SAFE
 
 #undef VM_ARRAY_LOOP
+#undef VM_TAIL_IN
+#undef VM_TAIL_OUT
 #undef VM_BYTES
 #undef VM_FN

@@ -171,6 +171,49 @@ static void test_position_independent(void)
     }
 }
 
+/* At every width the CPU has, an array's last elements (fewer than a
+ * vector: loaded and stored through a lane mask where the width has one)
+ * get the bits they get inside a longer array, and nothing past the
+ * array's end is read into a result or written: the element after it,
+ * a NaN in the input and a sentinel in the output, stays as it was. */
+static void test_tails_stay_inside(void)
+{
+    static const int widths[] = {64, 32, 16};
+    double x[48], whole[48], y[48];
+    float xf[48], wf[48], yf[48];
+    for (int i = 0; i < 48; i++)
+        xf[i] = (float)(x[i] = uniform(-6, 6));
+    int was = vm_set_width(16);
+    for (int k = 0; k < 3; k++) {
+        vm_set_width(widths[k]);
+        if (vm_set_width(widths[k]) != widths[k])
+            continue; /* a width the path lacks stays unset */
+        for (int f = 0; f < 3; f++)
+            for (int n = 1; n <= 17; n++) {
+                double xn[48];
+                float xfn[48];
+                memcpy(xn, x, sizeof x);
+                memcpy(xfn, xf, sizeof xf);
+                xn[n] = NAN;
+                xfn[n] = NAN;
+                run(f, 0, x, whole, 32);
+                y[n] = -7.0;
+                run(f, 0, xn, y, n);
+                CHECKF(!memcmp(y, whole, (size_t)n * sizeof *y) && y[n] == -7.0,
+                       "width %d function %d float64, %d elements", widths[k], f, n);
+                void (*fn)(const float *, float *, int64_t) = f == F_EXP    ? vm_exp_f32
+                                                              : f == F_TANH ? vm_tanh_f32
+                                                                            : vm_sigmoid_f32;
+                fn(xf, wf, 32);
+                yf[n] = -7.0f;
+                fn(xfn, yf, n);
+                CHECKF(!memcmp(yf, wf, (size_t)n * sizeof *yf) && yf[n] == -7.0f,
+                       "width %d function %d float32, %d elements", widths[k], f, n);
+            }
+    }
+    vm_set_width(was);
+}
+
 /* the SSE2, AVX2 and AVX-512 versions give the same bits (the widths the
  * CPU has) */
 static void test_widths_agree(void)
@@ -253,6 +296,7 @@ int main(void)
     RUN(test_accuracy);
     RUN(test_special_values);
     RUN(test_position_independent);
+    RUN(test_tails_stay_inside);
     RUN(test_widths_agree);
     RUN(test_safe_body_same_bits);
     CHECK_EXIT();
