@@ -60,37 +60,8 @@ static int xent_infer(const graph *g, gnode *n, uerr *e)
  * most 1), and summed in double. */
 #define XENT_CHUNK 1024
 
-/*
- * The sum of each row of z [R, N], in double, in four interleaved partial
- * sums, s = (s0 + s1) + (s2 + s3), sk over the elements k, k+4, ... and
- * the last N mod 4 added to s0: a fixed order, so the same row always
- * gives the same bits. Four rows run side by side (the rows past R repeat
- * the last, and are dropped): one row's four sums are chains of dependent
- * additions, sixteen keep the vector adder busy.
- */
 #define SUM_ROWS 4
 typedef double xent_v4d __attribute__((vector_size(32)));
-
-UNROLL_CLONES static void row_sums(dtype dt, const void *z, int64_t R, int64_t N, double *out)
-{
-    DT_EACH_REAL(dt, T, {
-        for (int64_t r0 = 0; r0 < R; r0 += SUM_ROWS) {
-            const T *p[SUM_ROWS];
-            for (int i = 0; i < SUM_ROWS; i++)
-                p[i] = (const T *)z + (r0 + i < R ? r0 + i : R - 1) * N;
-            xent_v4d s[SUM_ROWS] = {{0}};
-            int64_t j = 0;
-            for (; j + 4 <= N; j += 4)
-                for (int i = 0; i < SUM_ROWS; i++)
-                    s[i] += (xent_v4d){p[i][j], p[i][j + 1], p[i][j + 2], p[i][j + 3]};
-            for (; j < N; j++)
-                for (int i = 0; i < SUM_ROWS; i++)
-                    s[i][0] += (double)p[i][j];
-            for (int i = 0; i < SUM_ROWS && r0 + i < R; i++)
-                out[r0 + i] = (s[i][0] + s[i][1]) + (s[i][2] + s[i][3]);
-        }
-    });
-}
 
 /* Elements z [n] of one row added to its four partial sums s, in
  * row_sums' order (z starting at a multiple of 4 of the row, the last n
@@ -104,6 +75,42 @@ UNROLL_CLONES static void row_sum_into(dtype dt, const void *z, int64_t n, xent_
             *s += (xent_v4d){p[j], p[j + 1], p[j + 2], p[j + 3]};
         for (; j < n; j++)
             (*s)[0] += (double)p[j];
+    });
+}
+
+/*
+ * The sum of each row of z [R, N], in double, in four interleaved partial
+ * sums, s = (s0 + s1) + (s2 + s3), sk over the elements k, k+4, ... and
+ * the last N mod 4 added to s0: a fixed order, so the same row always
+ * gives the same bits. Four rows run side by side: one row's four sums
+ * are chains of dependent additions, sixteen keep the vector adder busy.
+ * The last R mod 4 rows run alone (at batch 1 a step's loss is one row,
+ * which four rows side by side computed four times over).
+ */
+UNROLL_CLONES static void row_sums(dtype dt, const void *z, int64_t R, int64_t N, double *out)
+{
+    DT_EACH_REAL(dt, T, {
+        int64_t r0 = 0;
+        for (; r0 + SUM_ROWS <= R; r0 += SUM_ROWS) {
+            const T *p[SUM_ROWS];
+            for (int i = 0; i < SUM_ROWS; i++)
+                p[i] = (const T *)z + (r0 + i) * N;
+            xent_v4d s[SUM_ROWS] = {{0}};
+            int64_t j = 0;
+            for (; j + 4 <= N; j += 4)
+                for (int i = 0; i < SUM_ROWS; i++)
+                    s[i] += (xent_v4d){p[i][j], p[i][j + 1], p[i][j + 2], p[i][j + 3]};
+            for (; j < N; j++)
+                for (int i = 0; i < SUM_ROWS; i++)
+                    s[i][0] += (double)p[i][j];
+            for (int i = 0; i < SUM_ROWS; i++)
+                out[r0 + i] = (s[i][0] + s[i][1]) + (s[i][2] + s[i][3]);
+        }
+        for (; r0 < R; r0++) {
+            xent_v4d s = {0};
+            row_sum_into(dt, (const T *)z + r0 * N, N, &s);
+            out[r0] = (s[0] + s[1]) + (s[2] + s[3]);
+        }
     });
 }
 
