@@ -218,6 +218,14 @@ def main():
         print("%-6s %9.3f %9s %7s %9s %8s %7s %s" % (
             size, u, "%.3f" % c if c else "-", "%6.2fx" % (c / u) if c else "-", tcs,
             "%.3f" % npy if npy else "-", "%6.2fx" % (npy / un) if npy else "-", tn))
+        pk = fma.get("f32_all")
+        if tc and c and pk and c / u < tc:
+            # the step the target asks for, at the arithmetic it must do
+            need = step_flops(size) / (c / tc * 1e-3) / 1e9
+            if need > pk:
+                print("       %s: %gx the cell loop asks a step of %.3f ms, %.0f GFLOP/s: above "
+                      "this machine's FMA peak (%.0f), so no code reaches it here" % (
+                          size, tc, c / tc, need, pk))
     um = med("step_minchar", "S1f64", "unroll", "ms")
     if um is not None:
         print("       S1f64 against numpy: unroll's step with min-char-rnn's update as numpy "
