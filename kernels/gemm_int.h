@@ -108,27 +108,29 @@ GFN(tile)(const int mr, const int ta, const int nv, int64_t K, const ST *a, int6
 }
 
 /*
- * The same tile over a whole panel (NR columns, C stored as it is, the
- * chains from zero: all but a product's last panel, a swapped product and
- * a weight gradient's later passes over K) without the buffer the other
- * paths store through, so that the compiler keeps the accumulators in
- * registers from the first fused add to the store. With the buffer in the
- * body it kept them in memory around the loop: at K = 25 (a weight
+ * A whole tile (MR rows by NR columns, C stored as it is, the chains from
+ * zero: all but a product's last rows and last panel, a swapped product
+ * and a weight gradient's later passes over K) without the buffer the
+ * other paths store through, so that the compiler keeps the accumulators
+ * in registers from the first fused add to the store. With the buffer in
+ * the body it kept them in memory around the loop: at K = 25 (a weight
  * gradient of 25 steps) a tile spent a third of its time outside the loop
- * (96 x 96 x 25 in float32: 72% of the FMA peak, 85% with this one). The
- * same arithmetic in the same order: the same bits.
+ * (96 x 96 x 25 in float32: 73% of the FMA peak, 86% with this one). The
+ * same arithmetic in the same order: the same bits. Only whole tiles: the
+ * last rows too (a body per row count) took gemm.c a fifth longer to
+ * compile for nothing measurable.
  */
 static inline __attribute__((always_inline)) void
-GFN(tile_panel)(const int mr, const int ta, int64_t K, const ST *a, int64_t lda, const ST *pb,
-                ST *C, int64_t ldc, int acc, const ST *bias, const ST *ad)
+GFN(tile_panel)(const int ta, int64_t K, const ST *a, int64_t lda, const ST *pb, ST *C, int64_t ldc,
+                int acc, const ST *bias, const ST *ad)
 {
     VT c[MR][NV];
-    for (int r = 0; r < mr; r++)
+    for (int r = 0; r < MR; r++)
         for (int v = 0; v < NV; v++)
             c[r][v] = ZERO();
-    GFN(chains)(mr, ta, NV, K, a, lda, pb, c);
+    GFN(chains)(MR, ta, NV, K, a, lda, pb, c);
     const ST *q = ad ? ad : C;
-    for (int r = 0; r < mr; r++)
+    for (int r = 0; r < MR; r++)
         for (int v = 0; v < NV; v++) {
             VT x = acc ? ADD(LOAD(q + r * ldc + v * W), c[r][v]) : c[r][v];
             STORE(C + r * ldc + v * W, bias ? ADD(x, LOAD(bias + v * W)) : x);
@@ -137,11 +139,7 @@ GFN(tile_panel)(const int mr, const int ta, int64_t K, const ST *a, int64_t lda,
 
 #define GEMM_TILE_CASE(mr)                                                                         \
     case mr:                                                                                       \
-        if (nc == NR && !ct && !cont && ta)                                                        \
-            GFN(tile_panel)(mr, 1, K, a, alda, b, c, ldc, acc, bj, aj);                            \
-        else if (nc == NR && !ct && !cont)                                                         \
-            GFN(tile_panel)(mr, 0, K, a, alda, b, c, ldc, acc, bj, aj);                            \
-        else if (ta && nc <= W)                                                                    \
+        if (ta && nc <= W)                                                                         \
             GFN(tile)(mr, 1, 1, K, a, alda, b, c, ldc, nc, acc, bj, aj, ct, cont);                 \
         else if (ta)                                                                               \
             GFN(tile)(mr, 1, NV, K, a, alda, b, c, ldc, nc, acc, bj, aj, ct, cont);                \
@@ -183,6 +181,13 @@ static void GFN(block)(int ta, int64_t K, const void *Av, int64_t lda, int64_t i
             const ST *b = pb + (p - p0) * K * NR, *bj = bias ? bias + (ct ? i : j) : NULL;
             ST *c = C + at;
             const ST *aj = addend ? addend + at : NULL;
+            if (mr == MR && nc == NR && !ct && !cont) {
+                if (ta)
+                    GFN(tile_panel)(1, K, a, alda, b, c, ldc, acc, bj, aj);
+                else
+                    GFN(tile_panel)(0, K, a, alda, b, c, ldc, acc, bj, aj);
+                continue;
+            }
             /* one case per tile, as the macro lays them out */
             /* clang-format off */
             switch (mr) {
