@@ -63,6 +63,14 @@ static int xent_infer(const graph *g, gnode *n, uerr *e)
 #define SUM_ROWS 4
 typedef double xent_v4d __attribute__((vector_size(32)));
 
+/* a row's sum from its four partial sums, in the one order every row's
+ * takes (by pointer: a 32-byte vector passed by value changes the ABI
+ * where AVX is off, a warning at -O0) */
+static inline double v4_total(const xent_v4d *s)
+{
+    return ((*s)[0] + (*s)[1]) + ((*s)[2] + (*s)[3]);
+}
+
 /* Elements z [n] of one row added to its four partial sums s, in
  * row_sums' order (z starting at a multiple of 4 of the row, the last n
  * mod 4 into s[0]) */
@@ -104,12 +112,12 @@ UNROLL_CLONES static void row_sums(dtype dt, const void *z, int64_t R, int64_t N
                 for (int i = 0; i < SUM_ROWS; i++)
                     s[i][0] += (double)p[i][j];
             for (int i = 0; i < SUM_ROWS; i++)
-                out[r0 + i] = (s[i][0] + s[i][1]) + (s[i][2] + s[i][3]);
+                out[r0 + i] = v4_total(&s[i]);
         }
         for (; r0 < R; r0++) {
             xent_v4d s = {0};
             row_sum_into(dt, (const T *)z + r0 * N, N, &s);
-            out[r0] = (s[0] + s[1]) + (s[2] + s[3]);
+            out[r0] = v4_total(&s);
         }
     });
 }
@@ -160,7 +168,7 @@ static double xent_loss(dtype dt, const void *xv, const int32_t *tg, int64_t R, 
                     vm_exp_f64((const double *)buf, (double *)buf, nj);
                 row_sum_into(dt, buf, nj, &s);
             }
-            loss += (double)mx + log((s[0] + s[1]) + (s[2] + s[3])) - (double)xr[tg[r]];
+            loss += (double)mx + log(v4_total(&s)) - (double)xr[tg[r]];
         }
     });
     return loss;
