@@ -29,11 +29,14 @@ int exec_init(exec *x, const graph *g, const plan *p, uerr *e)
     size_t nids = (size_t)p->nnodes + (size_t)p->vg.n;
     x->ptr = calloc(nids ? nids : 1, sizeof(void *));
     x->steps = calloc(p->ninstr ? (size_t)p->ninstr : 1, sizeof *x->steps);
+    x->picks = malloc((p->nregions ? (size_t)p->nregions : 1) * sizeof *x->picks);
+    for (int32_t r = 0; x->picks && r < p->nregions; r++)
+        x->picks[r] = (exec_pick){{0, 0}, {0, 0}, 0};
     /* aligned for the widest vector loads; zeroed so an unplanned read is
      * deterministic rather than garbage */
     size_t bytes = p->arena_bytes ? p->arena_bytes : 64;
     x->arena = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (!x->ptr || !x->steps || !x->arena) {
+    if (!x->ptr || !x->steps || !x->picks || !x->arena) {
         exec_free(x);
         return uerr_set(e, UERR_USER,
                         "exec: cannot allocate %zu bytes (%s) of activations and "
@@ -93,6 +96,7 @@ void exec_free(exec *x)
     free(x->arena);
     free(x->ptr);
     free(x->steps);
+    free(x->picks);
     memset(x, 0, sizeof *x);
 }
 
@@ -494,6 +498,37 @@ static void lanes_backoff(exec *x, int met)
     x->lanes_skip = x->lanes_backoff;
 }
 
+/*
+ * Two lanes or in order: measured, not guessed. The plan's costs see
+ * sizes alone; where a region's tasks are small, the lines each handoff
+ * moves between the cores cost more than the lanes save (a line the
+ * other core wrote, then one it read and this core writes: about 15 ns
+ * each here, one after the other). An LSTM of 32 units at batch 4 ran a
+ * step in 0.37 ms on two lanes, 0.16-0.20 in order. So each window of
+ * EXEC_PICK_WINDOW runs (exec.h) starts with EXEC_PICK_TRIES + 1 runs of
+ * the region on two lanes, then as many in order (the first of each
+ * untimed: it moves the lines back first), and runs the rest the way
+ * whose timed runs took less. The way changes no bit (plan.h: both give
+ * the bits of the program in order), only the time.
+ */
+static int pick_lanes(const exec_pick *k)
+{
+    if (k->tries[1] <= EXEC_PICK_TRIES)
+        return 1;
+    if (k->tries[0] <= EXEC_PICK_TRIES)
+        return 0;
+    return k->sum_ns[1] <= k->sum_ns[0];
+}
+
+static void picked(exec_pick *k, int lanes, int64_t ns)
+{
+    if (k->tries[lanes] > 0 && k->tries[lanes] <= EXEC_PICK_TRIES)
+        k->sum_ns[lanes] += ns;
+    k->tries[lanes]++;
+    if (++k->runs == EXEC_PICK_WINDOW)
+        *k = (exec_pick){{0, 0}, {0, 0}, 0};
+}
+
 int exec_run(exec *x, uerr *e)
 {
     int rc = check_leaves(x, e);
@@ -511,22 +546,38 @@ int exec_run(exec *x, uerr *e)
     gemm_keep_begin(x->token);
     int split = cpu_threads() > 1;
     int32_t next_run = 0, next_region = 0;
+    int32_t timed = -1, timed_end = 0; /* a region running in order, timed */
+    int64_t t0 = 0;
     for (int32_t i = 0; i < n; i++) {
+        if (timed >= 0 && i >= timed_end) {
+            picked(&x->picks[timed], 0, clock_ns() - t0);
+            timed = -1;
+        }
         if (split && next_run < p->nruns && i == p->runs[next_run].first) {
             run_rows(x, &p->runs[next_run]);
             i += p->runs[next_run++].n - 1;
             continue;
         }
         if (split && next_region < p->nregions && i == p->regions[next_region].first) {
-            const plan_region *r = &p->regions[next_region++];
+            int32_t ri = next_region++;
+            const plan_region *r = &p->regions[ri];
             if (x->lanes_skip > 0) {
                 /* in order, below; --verbose counts it on one thread */
                 x->lanes_skip--;
                 pool_count_alone(pool_class("two lanes"));
-            } else {
-                lanes_backoff(x, run_lanes(x, r));
+            } else if (x->lanes_alone || pick_lanes(&x->picks[ri])) {
+                t0 = clock_ns();
+                int met = run_lanes(x, r);
+                if (!met)
+                    picked(&x->picks[ri], 1, clock_ns() - t0);
+                lanes_backoff(x, met);
                 i += r->n - 1;
                 continue;
+            } else {
+                pool_count_alone(pool_class("two lanes"));
+                timed = ri;
+                timed_end = r->first + r->n;
+                t0 = clock_ns();
             }
         }
         const exec_step *s = &x->steps[i];
@@ -545,6 +596,8 @@ int exec_run(exec *x, uerr *e)
             prefetch_step(x, &s[1]);
         step_whole(x, s);
     }
+    if (timed >= 0)
+        picked(&x->picks[timed], 0, clock_ns() - t0);
     gemm_keep_end();
     return 0;
 }

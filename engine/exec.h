@@ -23,7 +23,9 @@
  * no thread has started takes that lane over and runs both, interleaved:
  * nothing waits for a worker that may never be scheduled. Which thread
  * ran which task changes nothing: each reads what it would in program
- * order (plan_lanes.c).
+ * order (plan_lanes.c). Whether a region runs on two lanes or in order is
+ * chosen by timing runs of both (exec.c: pick_lanes), which changes no
+ * bit either.
  */
 #ifndef UNROLL_EXEC_H
 #define UNROLL_EXEC_H
@@ -54,6 +56,17 @@ typedef struct exec_step {
     unsigned rows;                 /* inputs split by rows in a row run (op_def.rows) */
 } exec_step;
 
+/* How a region of two lanes ran in the current window of runs
+ * (exec.c: pick_lanes): [0] in order, [1] on two lanes. Each window
+ * starts with EXEC_PICK_TRIES + 1 runs each way. */
+#define EXEC_PICK_TRIES 4
+#define EXEC_PICK_WINDOW 1024
+typedef struct exec_pick {
+    int64_t sum_ns[2]; /* of the timed runs each way */
+    int32_t tries[2];  /* runs each way, the first (untimed) included */
+    int32_t runs;      /* runs of the region in the window */
+} exec_pick;
+
 typedef struct exec {
     const graph *g;
     const plan *p;
@@ -68,6 +81,7 @@ typedef struct exec {
                                           many the last contention cost
                                           (exec.c: lanes_backoff) */
     int lanes_taken;                   /* the last region's lane was taken over */
+    exec_pick *picks;                  /* [p->nregions] */
     exec_update_fn update;             /* the plan's PLAN_UPDATEs (exec_set_update) */
     void *update_ctx;
 } exec;

@@ -109,6 +109,42 @@ static int same(const net *a, const net *b, double la, double lb)
     return !memcmp(&la, &lb, sizeof la) && !memcmp(a->grads, b->grads, (size_t)a->nparam * a->es);
 }
 
+/* A region's window of runs (exec.c: pick_lanes) starts on two lanes,
+ * then runs in order, then the way that took less: every run the bits of
+ * the program in order, and each counted once, one way or the other. Runs
+ * that met contention run in order uncounted (lanes_backoff). */
+static void check_picks(net *x, const net *ref, double l0, const char *cell, const char *dt)
+{
+    uerr e = {0};
+    double l1 = 0;
+    cpu_set_threads(2);
+    x->x.lanes_skip = 0;
+    for (int32_t r = 0; r < x->p.nregions; r++)
+        x->x.picks[r] = (exec_pick){{0, 0}, {0, 0}, 0};
+    int nrun = 2 * (EXEC_PICK_TRIES + 1) + 2;
+    for (int rep = 0; rep < nrun; rep++) {
+        CHECK_OK(net_run(x, &l1, &e), &e);
+        CHECKF(same(ref, x, l0, l1), "%s %s, run %d of a window of picks", cell, dt, rep);
+    }
+    for (int32_t r = 0; r < x->p.nregions; r++) {
+        const exec_pick *k = &x->x.picks[r];
+        CHECKF(k->runs <= nrun && k->tries[0] + k->tries[1] == k->runs,
+               "%s %s region %d: %d runs, %d in order and %d on two lanes", cell, dt, r, k->runs,
+               k->tries[0], k->tries[1]);
+        CHECKF(k->tries[0] == 0 || k->tries[1] > EXEC_PICK_TRIES,
+               "%s %s region %d: in order (%d) before %d runs on two lanes (%d)", cell, dt, r,
+               k->tries[0], EXEC_PICK_TRIES + 1, k->tries[1]);
+        CHECKF(k->tries[1] <= EXEC_PICK_TRIES + 1 ||
+                   (k->tries[0] > EXEC_PICK_TRIES && k->sum_ns[1] <= k->sum_ns[0]),
+               "%s %s region %d: two lanes again (%d) before %d runs in order (%d) or after "
+               "they took less",
+               cell, dt, r, k->tries[1], EXEC_PICK_TRIES + 1, k->tries[0]);
+        CHECKF(k->tries[0] <= EXEC_PICK_TRIES + 1 || k->sum_ns[0] < k->sum_ns[1],
+               "%s %s region %d: in order again (%d) though it took longer", cell, dt, r,
+               k->tries[0]);
+    }
+}
+
 static void run_cell(const char *cell, const char *dt)
 {
     uerr e = {0};
@@ -161,6 +197,7 @@ static void run_cell(const char *cell, const char *dt)
         ;
     CHECKF(st.name && !strcmp(st.name, "two lanes") && st.calls == x.p.nregions && st.multi == 0,
            "%s %s: two lanes %ld calls, %ld on two threads", cell, dt, st.calls, st.multi);
+    check_picks(&x, &ref, l0, cell, dt);
     cpu_set_threads(was);
     net_free(&ref);
     net_free(&x);
