@@ -31,7 +31,7 @@ int exec_init(exec *x, const graph *g, const plan *p, uerr *e)
     x->steps = calloc(p->ninstr ? (size_t)p->ninstr : 1, sizeof *x->steps);
     x->picks = malloc((p->nregions ? (size_t)p->nregions : 1) * sizeof *x->picks);
     for (int32_t r = 0; x->picks && r < p->nregions; r++)
-        x->picks[r] = (exec_pick){{0, 0}, {0, 0}, 0};
+        x->picks[r] = (exec_pick){0};
     /* aligned for the widest vector loads; zeroed so an unplanned read is
      * deterministic rather than garbage */
     size_t bytes = p->arena_bytes ? p->arena_bytes : 64;
@@ -507,26 +507,46 @@ static void lanes_backoff(exec *x, int met)
  * step in 0.37 ms on two lanes, 0.16-0.20 in order. So each window of
  * EXEC_PICK_WINDOW runs (exec.h) starts with EXEC_PICK_TRIES + 1 runs of
  * the region on two lanes, then as many in order (the first of each
- * untimed: it moves the lines back first), and runs the rest the way
- * whose timed runs took less. The way changes no bit (plan.h: both give
- * the bits of the program in order), only the time.
+ * untimed: it moves the lines back first), and runs the rest on two lanes
+ * only if their median run took PICK_MARGIN less: in order is the way
+ * that no other process on the other core can slow down, and a median of
+ * a few runs on a shared machine moves by a few percent. The way changes
+ * no bit (plan.h: both give the bits of the program in order), only the
+ * time.
  */
+#define PICK_MARGIN 0.05
+
 static int pick_lanes(const exec_pick *k)
 {
     if (k->tries[1] <= EXEC_PICK_TRIES)
         return 1;
     if (k->tries[0] <= EXEC_PICK_TRIES)
         return 0;
-    return k->sum_ns[1] <= k->sum_ns[0];
+    return k->lanes;
+}
+
+static int64_t median_ns(const int64_t *t)
+{
+    int64_t s[EXEC_PICK_TRIES];
+    memcpy(s, t, sizeof s);
+    for (int i = 1; i < EXEC_PICK_TRIES; i++)
+        for (int j = i; j > 0 && s[j - 1] > s[j]; j--) {
+            int64_t v = s[j];
+            s[j] = s[j - 1];
+            s[j - 1] = v;
+        }
+    return s[EXEC_PICK_TRIES / 2];
 }
 
 static void picked(exec_pick *k, int lanes, int64_t ns)
 {
-    if (k->tries[lanes] > 0 && k->tries[lanes] <= EXEC_PICK_TRIES)
-        k->sum_ns[lanes] += ns;
-    k->tries[lanes]++;
+    int n = k->tries[lanes]++;
+    if (n > 0 && n <= EXEC_PICK_TRIES)
+        k->ns[lanes][n - 1] = ns;
+    if (n == EXEC_PICK_TRIES && k->tries[!lanes] > EXEC_PICK_TRIES)
+        k->lanes = (double)median_ns(k->ns[1]) * (1 + PICK_MARGIN) < (double)median_ns(k->ns[0]);
     if (++k->runs == EXEC_PICK_WINDOW)
-        *k = (exec_pick){{0, 0}, {0, 0}, 0};
+        *k = (exec_pick){0};
 }
 
 int exec_run(exec *x, uerr *e)

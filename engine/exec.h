@@ -58,13 +58,14 @@ typedef struct exec_step {
 
 /* How a region of two lanes ran in the current window of runs
  * (exec.c: pick_lanes): [0] in order, [1] on two lanes. Each window
- * starts with EXEC_PICK_TRIES + 1 runs each way. */
-#define EXEC_PICK_TRIES 4
+ * starts with EXEC_PICK_TRIES + 1 runs each way, the first untimed. */
+#define EXEC_PICK_TRIES 6
 #define EXEC_PICK_WINDOW 1024
 typedef struct exec_pick {
-    int64_t sum_ns[2]; /* of the timed runs each way */
-    int32_t tries[2];  /* runs each way, the first (untimed) included */
-    int32_t runs;      /* runs of the region in the window */
+    int64_t ns[2][EXEC_PICK_TRIES]; /* the timed runs each way */
+    int32_t tries[2];               /* runs each way, the untimed included */
+    int32_t runs;                   /* runs of the region in the window */
+    int lanes;                      /* after the tries: two lanes won */
 } exec_pick;
 
 typedef struct exec {
