@@ -545,7 +545,7 @@ static void picked(exec_pick *k, int lanes, int64_t ns)
         k->ns[lanes][n - 1] = ns;
     if (n == EXEC_PICK_TRIES && k->tries[!lanes] > EXEC_PICK_TRIES)
         k->lanes = (double)median_ns(k->ns[1]) * (1 + PICK_MARGIN) < (double)median_ns(k->ns[0]);
-    if (++k->runs == EXEC_PICK_WINDOW)
+    if (k->tries[0] + k->tries[1] == EXEC_PICK_WINDOW)
         *k = (exec_pick){0};
 }
 
@@ -581,23 +581,23 @@ int exec_run(exec *x, uerr *e)
         if (split && next_region < p->nregions && i == p->regions[next_region].first) {
             int32_t ri = next_region++;
             const plan_region *r = &p->regions[ri];
-            if (x->lanes_skip > 0) {
-                /* in order, below; --verbose counts it on one thread */
-                x->lanes_skip--;
-                pool_count_alone(pool_class("two lanes"));
-            } else if (x->lanes_alone || pick_lanes(&x->picks[ri])) {
-                t0 = clock_ns();
+            t0 = clock_ns();
+            if (x->lanes_skip <= 0 && (x->lanes_alone || pick_lanes(&x->picks[ri]))) {
                 int met = run_lanes(x, r);
                 if (!met)
                     picked(&x->picks[ri], 1, clock_ns() - t0);
                 lanes_backoff(x, met);
                 i += r->n - 1;
                 continue;
+            }
+            /* in order, below; --verbose counts it on one thread. Timed
+             * unless contention sent it there. */
+            pool_count_alone(pool_class("two lanes"));
+            if (x->lanes_skip > 0) {
+                x->lanes_skip--;
             } else {
-                pool_count_alone(pool_class("two lanes"));
                 timed = ri;
                 timed_end = r->first + r->n;
-                t0 = clock_ns();
             }
         }
         const exec_step *s = &x->steps[i];

@@ -63,8 +63,7 @@ typedef struct exec_step {
 #define EXEC_PICK_WINDOW 1024
 typedef struct exec_pick {
     int64_t ns[2][EXEC_PICK_TRIES]; /* the timed runs each way */
-    int32_t tries[2];               /* runs each way, the untimed included */
-    int32_t runs;                   /* runs of the region in the window */
+    int32_t tries[2];               /* runs each way in the window, the untimed included */
     int lanes;                      /* after the tries: two lanes won */
 } exec_pick;
 
