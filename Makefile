@@ -10,6 +10,8 @@
 #   make bench-memory  peak memory against T, with and without train.memory_budget
 #   make bench-gemm    the product kernel's GFLOP/s against OpenBLAS
 #   make bench-sizes   unroll against oneDNN (and PyTorch) at sizes you name (SIZES="lstm:200:35:20 ...")
+#   make bench-trace   one training step task by task, lane by lane (TRACE="V H T B
+#                   DTYPE [STEPS] [FUSE] [CELL] [OPT]", bench/bench.c's bench trace)
 #   make soak       determinism over SOAK_N (40) drawn sizes, cells and dtypes:
 #                   1, 2, 3 threads, AVX2 and resumed give the same bytes
 #                   (SOAK_HIDDEN, SOAK_BATCH, SOAK_STEPS: the sizes drawn from)
@@ -61,7 +63,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libunroll.a
 UNROLL   := $(BUILD)/unroll
 
-.PHONY: all test asan data bench bench-sizes bench-memory bench-gemm soak format compdb clean install shared
+.PHONY: all test asan data bench bench-sizes bench-memory bench-gemm bench-trace soak format compdb clean install shared
 
 all: $(UNROLL) bin/unroll $(TEST_BIN)
 
@@ -173,6 +175,12 @@ $(BUILD)/bench/gemm: bench/gemm.c $(LIB)
 	$(CC) $(CFLAGS_ALL) $< $(LIB) $(BLAS_FLAGS) $(LDLIBS_ALL) -o $@
 bench-gemm: $(BUILD)/bench/gemm
 	$(BUILD)/bench/gemm
+TRACE ?= 65 100 25 1 float32
+$(BUILD)/bench/bench: bench/bench.c bench/timing.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< $(LIB) $(LDLIBS_ALL) -o $@
+bench-trace: $(BUILD)/bench/bench
+	$(BUILD)/bench/bench trace $(TRACE)
 
 # make fuzz: each tests/fuzz/fuzz_NAME.c as a libFuzzer binary (clang,
 # ASan + UBSan, no recovery) in build/fuzz/, run one after another for

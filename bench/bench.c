@@ -4,6 +4,7 @@
  *
  *   bench step   V H T B DTYPE [reps] [fuse] [cell] [opt]  training steps
  *   bench pair   V H T B DTYPE reps fuse A B  two cells' steps, interleaved
+ *   bench trace  V H T B DTYPE [steps] [fuse] [cell] [opt]  one step, task by task
  *   bench own    CONFIG V [KEY=VALUE]...      the memory of `unroll train`'s step
  *   bench sample V H LENGTH [reps]             generation, batch 1
  *   bench build  V H T [fuse]                  unroll + build_grad + plan time
@@ -221,6 +222,64 @@ static int bench_step(int64_t V, int64_t H, int64_t T, int64_t B, const char *dt
     return 0;
 }
 
+/* one span of a trace, printed: lane (or "-" in order), start, end and
+ * length in microseconds, then what ran */
+static void print_span(const exec *x, const exec_span *sp)
+{
+    char nm[160], rows[48] = "";
+    if (sp->r1)
+        snprintf(rows, sizeof rows, " rows %lld-%lld", (long long)sp->r0, (long long)sp->r1 - 1);
+    else if (sp->ninstr > 1)
+        snprintf(rows, sizeof rows, " +%d instructions", sp->ninstr - 1);
+    printf("%s %9.2f %9.2f %8.2f  i%-5d %s%s\n", sp->lane < 0 ? "- " : sp->lane ? "L1" : "L0",
+           sp->t0 / 1e3, sp->t1 / 1e3, (sp->t1 - sp->t0) / 1e3, sp->instr,
+           exec_instr_name(x, sp->instr, nm, sizeof nm), rows);
+}
+
+static int span_cmp(const void *a, const void *b)
+{
+    const exec_span *p = a, *q = b;
+    return p->t0 < q->t0 ? -1 : p->t0 > q->t0;
+}
+
+/* bench trace: after STEPS steps (the executor's tries among them), the
+ * next step traced (engine/exec.h: exec_trace_next), task by task, and
+ * each lane's busy time: where the step's time goes and what waits */
+static int bench_trace(int64_t V, int64_t H, int64_t T, int64_t B, const char *dt_name, int steps,
+                       int fuse, const char *cell, int minchar)
+{
+    uerr e = {0};
+    stepper st;
+    if (stepper_init(&st, V, H, T, B, dt_name, fuse, cell, minchar, &e))
+        return fail(&e);
+    double loss, w, c;
+    for (int i = 0; i < steps; i++)
+        if (stepper_step(&st, &loss, &w, &c, &e))
+            return fail(&e);
+    exec_trace tr = {.cap = 4 * st.n.p.ninstr + 64};
+    tr.span = malloc((size_t)tr.cap * sizeof *tr.span);
+    if (!tr.span)
+        return fprintf(stderr, "bench: out of memory\n"), 1;
+    exec_trace_next(&st.n.x, &tr);
+    if (stepper_step(&st, &loss, &w, &c, &e))
+        return fail(&e);
+    int32_t n = atomic_load(&tr.n) < tr.cap ? atomic_load(&tr.n) : tr.cap;
+    qsort(tr.span, (size_t)n, sizeof *tr.span, span_cmp);
+    printf("lane   start us    end us   length  instruction\n");
+    double busy[3] = {0, 0, 0}, end = 0;
+    for (int32_t k = 0; k < n; k++) {
+        print_span(&st.n.x, &tr.span[k]);
+        busy[tr.span[k].lane + 1] += (double)(tr.span[k].t1 - tr.span[k].t0) / 1e3;
+        end = end > tr.span[k].t1 / 1e3 ? end : tr.span[k].t1 / 1e3;
+    }
+    printf("the step %.3f ms traced, its plan's run %.2f us; busy us: in order %.2f, lane 0 %.2f, "
+           "lane 1 %.2f; %d spans%s\n",
+           w, end, busy[0], busy[1], busy[2], n, atomic_load(&tr.n) > tr.cap ? " (some lost)" : "");
+    free(tr.span);
+    stepper_free(&st);
+    return 0;
+}
+
 /* Two nets in one process (a preset and its custom form), their steps
  * interleaved, in turn first: both see the same load, the same clock
  * speed and the same heap, so their ratio holds on a busy machine where
@@ -388,6 +447,10 @@ int main(int argc, char **argv)
         return bench_step(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), argv[6],
                           argc > 7 ? atoi(argv[7]) : 20, fuse_arg(argc, argv, 8),
                           argc > 9 ? argv[9] : "elman", argc > 10 && !strcmp(argv[10], "minchar"));
+    if (argc >= 7 && !strcmp(argv[1], "trace"))
+        return bench_trace(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), argv[6],
+                           argc > 7 ? atoi(argv[7]) : 200, fuse_arg(argc, argv, 8),
+                           argc > 9 ? argv[9] : "elman", argc > 10 && !strcmp(argv[10], "minchar"));
     if (argc == 11 && !strcmp(argv[1], "pair"))
         return bench_pair(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), argv[6],
                           atoi(argv[7]), fuse_arg(argc, argv, 8), argv[9], argv[10]);
@@ -401,6 +464,7 @@ int main(int argc, char **argv)
     if (argc == 5 && !strcmp(argv[1], "text"))
         return bench_text(argv[2], atoll(argv[3]), atoll(argv[4]));
     fprintf(stderr, "usage: bench step V H T B DTYPE [REPS] [FUSE] [CELL|CONFIG.yaml] [sgd|minchar] | "
+                    "trace V H T B DTYPE [STEPS] [FUSE] [CELL] [OPT] | "
                     "pair V H T B DTYPE REPS FUSE CELL_A CELL_B | own CONFIG V [KEY=VALUE]... | "
                     "sample V H LENGTH [REPS] | build V H T [FUSE] | "
                     "text PATH V N\n");

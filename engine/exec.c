@@ -14,6 +14,13 @@
 #include "kernels/pool.h"
 #include "ops/ops.h"
 
+static int64_t clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 int exec_init(exec *x, const graph *g, const plan *p, uerr *e)
 {
     memset(x, 0, sizeof *x);
@@ -122,6 +129,47 @@ void exec_set_update(exec *x, exec_update_fn fn, void *ctx)
 {
     x->update = fn;
     x->update_ctx = ctx;
+}
+
+void exec_trace_next(exec *x, exec_trace *tr)
+{
+    x->trace = tr;
+}
+
+/* a span of the run being traced (x->trace set), from t0 to now */
+static void span(const exec *x, int32_t instr, int32_t ninstr, int lane, int64_t r0, int64_t r1,
+                 int64_t t0)
+{
+    exec_trace *tr = x->trace;
+    int32_t k = atomic_fetch_add_explicit(&tr->n, 1, memory_order_relaxed);
+    if (k < tr->cap)
+        tr->span[k] =
+            (exec_span){instr, ninstr, lane, r0, r1, t0 - tr->start, clock_ns() - tr->start};
+}
+
+const char *exec_instr_name(const exec *x, int32_t i, char *buf, size_t n)
+{
+    const exec_step *s = &x->steps[i];
+    const plan_instr *pi = &x->p->instr[i];
+    if (s->update || s->copy_from >= 0) {
+        const char *nm = graph_name(x->g, s->update ? pi->node : s->copy_from);
+        snprintf(buf, n, "%s %s", s->update ? "update" : "copy", nm ? nm : "");
+        return buf;
+    }
+    const gnode *nd = &s->g->nodes[s->node];
+    const char *nm = graph_name(s->g, s->node);
+    size_t w = 0;
+    int k = nd->t >= 0 ? snprintf(buf, n, "%s t=%d", op_name(nd->op), (int)nd->t)
+                       : snprintf(buf, n, "%s", op_name(nd->op));
+    if (k > 0 && (w += (size_t)k) < n && nm && *nm && (k = snprintf(buf + w, n - w, " %s", nm)) > 0)
+        w += (size_t)k;
+    for (int d = 0; d < nd->shape.rank && w < n; d++)
+        if ((k = snprintf(buf + w, n - w, "%s%lld", d ? "x" : " [", (long long)nd->shape.dim[d])) >
+            0)
+            w += (size_t)k;
+    if (nd->shape.rank && w < n)
+        snprintf(buf + w, n - w, "]");
+    return buf;
 }
 
 static int check_leaves(const exec *x, uerr *e)
@@ -259,9 +307,11 @@ static void step_whole(const exec *x, const exec_step *s)
     s->fn(s->g, &s->g->nodes[s->node], in, x->ptr[s->out]);
 }
 
-/* task t, the next task of its lane fetched meanwhile (prefetch_step) */
-static void run_task(const exec *x, const plan_task *t, const plan_task *next)
+/* task t of a lane, the next task of its list fetched meanwhile
+ * (prefetch_step) */
+static void run_task(const exec *x, const plan_task *t, const plan_task *next, int lane)
 {
+    int64_t t0 = x->trace ? clock_ns() : 0;
     if (next)
         prefetch_step(x, &x->steps[next->instr]);
     const exec_step *s = &x->steps[t->instr];
@@ -272,6 +322,8 @@ static void run_task(const exec *x, const plan_task *t, const plan_task *next)
         step_rows(x, &x->steps[t->instr], t->rows, t->r0, t->r1);
     else
         step_whole(x, &x->steps[t->instr]);
+    if (x->trace)
+        span(x, t->instr, 1, lane, t->r0, t->r1, t0);
 }
 
 /* a lane's progress, on a cache line of its own: the other lane spins on
@@ -325,11 +377,11 @@ static void lanes_both(lanes_job *j)
             f = atomic_load_explicit(&j->st[1].rest, memory_order_relaxed);
     while (k0 < j->n0 || u < j->nneeded || f < j->nrest) {
         if (ready0(j, k0, u))
-            run_task(j->x, &j->lane0[k0++], NULL);
+            run_task(j->x, &j->lane0[k0++], NULL, 0);
         else if (ready_needed(j, k0, u))
-            run_task(j->x, &j->needed[u++], NULL);
+            run_task(j->x, &j->needed[u++], NULL, 1);
         else
-            run_task(j->x, &j->rest[f++], NULL);
+            run_task(j->x, &j->rest[f++], NULL, 1);
     }
 }
 
@@ -337,13 +389,6 @@ static void lanes_both(lanes_job *j)
  * when no thread has started it: a spinning worker starts within a
  * microsecond, one asleep within tens */
 #define LANES_GRACE_NS 100000
-
-static int64_t clock_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* A yield that gave the core away for this long: another thread wanted
  * it (another process, or the other lane on the same core). A yield
@@ -396,7 +441,7 @@ static void lane0_run(lanes_job *j)
                 lanes_both(j);
                 return;
             }
-        run_task(j->x, t, k + 1 < j->n0 ? t + 1 : NULL);
+        run_task(j->x, t, k + 1 < j->n0 ? t + 1 : NULL, 0);
         atomic_store_explicit(&j->st[0].done, k + 1, memory_order_release);
     }
 }
@@ -412,10 +457,10 @@ static void lane1_run(lanes_job *j)
         if (!ready_needed(j, k0, u) && !ready_rest(j, k0, u, f))
             k0 = atomic_load_explicit(&j->st[0].done, memory_order_acquire);
         if (ready_needed(j, k0, u)) {
-            run_task(j->x, &j->needed[u], u + 1 < j->nneeded ? &j->needed[u + 1] : NULL);
+            run_task(j->x, &j->needed[u], u + 1 < j->nneeded ? &j->needed[u + 1] : NULL, 1);
             atomic_store_explicit(&j->st[1].done, ++u, memory_order_release);
         } else if (ready_rest(j, k0, u, f)) {
-            run_task(j->x, &j->rest[f], u < j->nneeded ? &j->needed[u] : NULL);
+            run_task(j->x, &j->rest[f], u < j->nneeded ? &j->needed[u] : NULL, 1);
             atomic_store_explicit(&j->st[1].rest, ++f, memory_order_relaxed);
         } else {
             if (lane_spin(j, 1, ++spin, &since)) {
@@ -552,8 +597,14 @@ static void picked(exec_pick *k, int lanes, int64_t ns)
 int exec_run(exec *x, uerr *e)
 {
     int rc = check_leaves(x, e);
-    if (rc)
+    if (rc) {
+        x->trace = NULL;
         return rc;
+    }
+    if (x->trace) {
+        atomic_store_explicit(&x->trace->n, 0, memory_order_relaxed);
+        x->trace->start = clock_ns();
+    }
     const plan *p = x->p;
     /* a view reads the memory of its source, which may be a leaf bound
      * (or rebound) since the last run */
@@ -573,8 +624,11 @@ int exec_run(exec *x, uerr *e)
             picked(&x->picks[timed], 0, clock_ns() - t0);
             timed = -1;
         }
+        int64_t s0 = x->trace ? clock_ns() : 0;
         if (split && next_run < p->nruns && i == p->runs[next_run].first) {
             run_rows(x, &p->runs[next_run]);
+            if (x->trace)
+                span(x, i, p->runs[next_run].n, -1, 0, 0, s0);
             i += p->runs[next_run++].n - 1;
             continue;
         }
@@ -609,15 +663,20 @@ int exec_run(exec *x, uerr *e)
             while (j < stop && x->steps[j].update && x->steps[j].e0 == x->steps[j - 1].e1)
                 j++;
             x->update(x->update_ctx, s->e0, x->steps[j - 1].e1, 1);
+            if (x->trace)
+                span(x, i, j - i, -1, 0, 0, s0);
             i = j - 1;
             continue;
         }
         if (i + 1 < n)
             prefetch_step(x, &s[1]);
         step_whole(x, s);
+        if (x->trace)
+            span(x, i, 1, -1, 0, 0, s0);
     }
     if (timed >= 0)
         picked(&x->picks[timed], 0, clock_ns() - t0);
     gemm_keep_end();
+    x->trace = NULL;
     return 0;
 }

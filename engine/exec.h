@@ -30,6 +30,8 @@
 #ifndef UNROLL_EXEC_H
 #define UNROLL_EXEC_H
 
+#include <stdatomic.h>
+
 #include "graph/graph.h"
 #include "engine/plan.h"
 
@@ -67,6 +69,28 @@ typedef struct exec_pick {
     int lanes;                      /* after the tries: two lanes won */
 } exec_pick;
 
+/*
+ * Where a run's time goes (exec_trace_next): one span per task, in the
+ * order they ended. lane is 0 or 1 in a region of two lanes, -1 in order
+ * on the calling thread; a span covers ninstr instructions from instr
+ * (more than one: a row run, whose parts run all of its instructions on
+ * their rows, or updates run as one range), rows r0 .. r1-1 of a
+ * chunk or all of them (r1 = 0). Times in nanoseconds from the run's
+ * start. Tracing changes no bit; it costs two clock reads a task.
+ */
+typedef struct exec_span {
+    int32_t instr, ninstr, lane;
+    int64_t r0, r1;
+    int64_t t0, t1;
+} exec_span;
+
+typedef struct exec_trace {
+    exec_span *span; /* the caller's array of cap spans */
+    int32_t cap;
+    _Atomic int32_t n; /* spans the run made: past cap, the rest were not kept */
+    int64_t start;     /* CLOCK_MONOTONIC at the run's start, ns */
+} exec_trace;
+
 typedef struct exec {
     const graph *g;
     const plan *p;
@@ -84,6 +108,7 @@ typedef struct exec {
     exec_pick *picks;                  /* [p->nregions] */
     exec_update_fn update;             /* the plan's PLAN_UPDATEs (exec_set_update) */
     void *update_ctx;
+    exec_trace *trace; /* the next run's spans go there (exec_trace_next), or NULL */
 } exec;
 
 /* Allocates the arena and resolves the program. An arena larger than
@@ -109,6 +134,15 @@ void exec_set_update(exec *x, exec_update_fn fn, void *ctx);
  * program reads is unbound, or an int32 data leaf with a declared bound
  * holds an index outside [-1, bound). */
 int exec_run(exec *x, uerr *e);
+
+/* Records the spans of the next exec_run into tr (tr->n set to 0 first),
+ * then traces no more. */
+void exec_trace_next(exec *x, exec_trace *tr);
+
+/* What instruction i of x's plan computes, for a trace: its op and time
+ * step, its node's name or shape ("matmul t=3 h3 [1x100]"; "update
+ * W_hh", "copy"), in buf of n bytes. */
+const char *exec_instr_name(const exec *x, int32_t i, char *buf, size_t n);
 
 /* The value of a node: computed (after exec_run) or bound. NULL when the
  * plan keeps no buffer for it. */

@@ -5,11 +5,13 @@
  * disjoint chunks), whose waits name tasks of the other lane and always
  * leave one lane free to go on; and running the lanes gives the loss and
  * every gradient the bits of the program run in order, on 2 and 3
- * threads and with one thread running both lanes, in both dtypes.
+ * threads and with one thread running both lanes, in both dtypes; traced
+ * too (exec_trace_next), with every instruction in the trace.
  */
 #include "check.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/plan.h"
@@ -145,6 +147,58 @@ static void check_picks(net *x, const net *ref, double l0, const char *cell, con
     }
 }
 
+/* A traced run (exec_trace_next), on two lanes and then in order: the
+ * same bits; each instruction in a span, none whole twice; spans of both
+ * lanes, or all in order; and the run after it not traced. */
+static void check_trace(net *x, const net *ref, double l0, const char *cell, const char *dt)
+{
+    uerr e = {0};
+    int32_t ni = x->p.ninstr;
+    exec_trace tr = {.cap = 4 * ni + 64};
+    tr.span = calloc((size_t)tr.cap, sizeof *tr.span);
+    uint8_t *whole = calloc((size_t)ni, 1), *seen = calloc((size_t)ni, 1);
+    CHECK(tr.span && whole && seen);
+    cpu_set_threads(2);
+    for (int in_order = 0; tr.span && whole && seen && in_order < 2; in_order++) {
+        double l1 = 0;
+        x->x.lanes_skip = in_order ? 1 << 20 : 0;
+        for (int32_t r = 0; r < x->p.nregions; r++)
+            x->x.picks[r] = (exec_pick){0};
+        memset(whole, 0, (size_t)ni);
+        memset(seen, 0, (size_t)ni);
+        exec_trace_next(&x->x, &tr);
+        CHECK_OK(net_run(x, &l1, &e), &e);
+        CHECKF(same(ref, x, l0, l1), "%s %s traced, %s", cell, dt, in_order ? "in order" : "lanes");
+        int32_t n = atomic_load(&tr.n), lanes[3] = {0, 0, 0};
+        CHECKF(n > 0 && n <= tr.cap, "%s %s: %d spans", cell, dt, n);
+        for (int32_t k = 0; k < n && k < tr.cap; k++) {
+            const exec_span *sp = &tr.span[k];
+            CHECK(sp->instr >= 0 && sp->ninstr >= 1 && sp->instr + sp->ninstr <= ni);
+            CHECK(sp->lane >= -1 && sp->lane <= 1 && sp->t0 >= 0 && sp->t0 <= sp->t1);
+            lanes[sp->lane + 1]++;
+            for (int32_t i = sp->instr; i < sp->instr + sp->ninstr && i < ni; i++) {
+                CHECKF(sp->r1 || !whole[i], "%s %s: instruction %d whole twice", cell, dt, i);
+                whole[i] |= !sp->r1;
+                seen[i] = 1;
+            }
+        }
+        for (int32_t i = 0; i < ni; i++)
+            CHECKF(seen[i], "%s %s: instruction %d in no span", cell, dt, i);
+        if (in_order)
+            CHECKF(!lanes[1] && !lanes[2], "%s %s in order: %d, %d spans on lanes", cell, dt,
+                   lanes[1], lanes[2]);
+        else
+            CHECKF(lanes[1] && lanes[2], "%s %s: lanes 0 and 1 ran %d and %d spans", cell, dt,
+                   lanes[1], lanes[2]);
+        CHECK_OK(net_run(x, &l1, &e), &e);
+        CHECKF(atomic_load(&tr.n) == n, "%s %s: the run after the traced one traced", cell, dt);
+    }
+    x->x.lanes_skip = 0;
+    free(tr.span);
+    free(whole);
+    free(seen);
+}
+
 static void run_cell(const char *cell, const char *dt)
 {
     uerr e = {0};
@@ -198,6 +252,7 @@ static void run_cell(const char *cell, const char *dt)
     CHECKF(st.name && !strcmp(st.name, "two lanes") && st.calls == x.p.nregions && st.multi == 0,
            "%s %s: two lanes %ld calls, %ld on two threads", cell, dt, st.calls, st.multi);
     check_picks(&x, &ref, l0, cell, dt);
+    check_trace(&x, &ref, l0, cell, dt);
     cpu_set_threads(was);
     net_free(&ref);
     net_free(&x);
