@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "base/bytes.h"
+#include "base/outfile.h"
 #include "cli/cli.h"
 #include "cli/color.h"
 #include "cli/progress.h"
@@ -50,6 +51,9 @@ static const char help[] =
     "                    (default --db: unroll.db)\n"
     "  --force           resume even if the data changed or another live process\n"
     "                    still trains the run\n"
+    "  --profile FILE    trace the last step task by task: its timeline to FILE\n"
+    "                    (trace-event JSON: ui.perfetto.dev or chrome://tracing), and\n"
+    "                    where its time went, by kind of work and lane, to stderr\n"
     "  --quiet           no progress output\n"
     "  --verbose         also what was built: graph, plan, memory, parameters\n"
     "  --color=WHEN      auto (colour on a terminal unless NO_COLOR is set), always,\n"
@@ -293,6 +297,41 @@ static void on_ready(void *ctx, const train_info *i)
                 bytes_str(i->full_bytes, full));
 }
 
+/* --profile: the last step's busy time by kind of work (and by lane, in
+ * regions of two lanes) */
+static void report_profile(const train_profile *p, const char *path)
+{
+    if (!p->step) {
+        fprintf(stderr, "--profile: no step traced (the run stopped before its last step)\n");
+        return;
+    }
+    double tot[3] = {0, 0, 0};
+    for (int k = 0; k < PROFILE_KINDS; k++)
+        for (int l = 0; l < 3; l++)
+            tot[l] += p->us[k][l];
+    int lanes = tot[1] > 0 || tot[2] > 0;
+    fprintf(stderr,
+            "profile of step %lld (its timeline: %s, for ui.perfetto.dev or chrome://tracing)\n"
+            "its plan ran %.1f us%s; busy us by kind of work:\n",
+            (long long)p->step, path, p->run_us, lanes ? ", partly on two lanes" : ", in order");
+    if (lanes)
+        fprintf(stderr, "%-20s %10s %10s %10s %7s\n", "", "in order", "lane 0", "lane 1", "tasks");
+    for (int k = 0; k < PROFILE_KINDS + 1; k++) {
+        if (k < PROFILE_KINDS && !p->tasks[k])
+            continue;
+        const double *us = k < PROFILE_KINDS ? p->us[k] : tot;
+        int n = k < PROFILE_KINDS ? p->tasks[k] : p->spans;
+        const char *kind = k < PROFILE_KINDS ? profile_kind_name(k) : "busy";
+        if (lanes)
+            fprintf(stderr, "%-20s %10.1f %10.1f %10.1f %7d\n", kind, us[0], us[1], us[2], n);
+        else
+            fprintf(stderr, "%-20s %10.1f us %5d tasks\n", kind, us[0], n);
+    }
+    if (lanes)
+        fprintf(stderr, "%-20s %21.1f %10.1f\n", "waiting", p->run_us - tot[0] - tot[1],
+                p->run_us - tot[2]);
+}
+
 /* Under mpirun every rank runs this; rank 0 alone talks to the store and
  * the terminal. */
 int cmd_train(int argc, char **argv)
@@ -309,11 +348,12 @@ int cmd_train(int argc, char **argv)
 static int train_body(int argc, char **argv, const dist *d)
 {
     cli_common c = {0};
-    const char *params = NULL, *name = NULL, *resume = NULL, *from = NULL;
+    const char *params = NULL, *name = NULL, *resume = NULL, *from = NULL, *profile = NULL;
     int force = 0;
     const cli_opt opts[] = {{"--params", &params, NULL}, {"--name", &name, NULL},
                             {"--resume", &resume, NULL}, {"--from", &from, NULL},
-                            {"--force", NULL, &force},   {NULL, NULL, NULL}};
+                            {"--force", NULL, &force},   {"--profile", &profile, NULL},
+                            {NULL, NULL, NULL}};
     int pr = cli_parse(argc, argv, "train", help, &c, opts, &c.config, 1);
     if (pr)
         return pr < 0 ? 0 : pr;
@@ -328,6 +368,16 @@ static int train_body(int argc, char **argv, const dist *d)
         return cli_usage("train: --force goes with --resume");
     if (name && !*name)
         return cli_usage("train: --name: a run name cannot be empty");
+    if (profile && !*profile)
+        return cli_usage("train: --profile FILE: the file the step's timeline goes to");
+    if (profile) {
+        /* a folder it cannot be written in fails now, not after the run */
+        outfile of = {0};
+        uerr pe = {0};
+        if (outfile_open(&of, profile, &pe))
+            return cli_fail(&pe);
+        outfile_abort(&of);
+    }
     if (name) {
         uerr ne = {0};
         if (store_name_check("run name", name, &ne)) {
@@ -386,6 +436,7 @@ static int train_body(int argc, char **argv, const dist *d)
         .dist = d,
         .ready = c.verbose && !c.quiet ? on_ready : NULL,
         .note = on_note,
+        .profile_path = profile,
     };
     if (resume && !c.quiet)
         fprintf(stderr, "resuming from checkpoint %lld (step %lld, version %lld) to step %lld\n",
@@ -440,6 +491,8 @@ static int train_body(int argc, char **argv, const dist *d)
     }
     if (!rc && c.verbose && !c.quiet)
         report_threads();
+    if (!rc && profile && !c.quiet)
+        report_profile(&r.profile, profile);
     if (!rc && db)
         rc = store_flush(db, &e);
     store_close(db);

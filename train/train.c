@@ -35,6 +35,7 @@ static void trainer_free(trainer *t)
     free(t->lg);
     free(t->ledger);
     optim_free(&t->opt);
+    profiler_free(&t->prof);
     free(t->inputs);
     free(t->targets);
     accum_free(&t->acc);
@@ -418,7 +419,12 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         net_update_begin(&t.tr, &t.opt, &t.job, s->train.clip.value);
         double ca = s->train.scheduled_sampling.start, cb = s->train.scheduled_sampling.end;
         double f = steps > 1 ? (double)(step - 1) / (double)(steps - 1) : 0;
-        if ((rc = forward_backward(&t, step, ca + (cb - ca) * f, &loss, e)) ||
+        /* the last step is profiled: in a run of 14 steps or more, the
+         * executor's tries of both ways to run a region (exec.h) lie
+         * behind it */
+        int profiled = o->profile_path && step == last && rank == 0;
+        if ((profiled && (rc = profiler_arm(&t.prof, &t.tr, e))) ||
+            (rc = forward_backward(&t, step, ca + (cb - ca) * f, &loss, e)) ||
             (K > 1 && (rc = sum_over_ranks(&t, &loss, e))) || (rc = check_loss(&t, step, loss, e)))
             break;
         void *grads = accum_grads(&t.acc, &t.tr);
@@ -445,6 +451,10 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
             r->first_loss = loss;
         r->last_loss = loss;
         r->steps_done = step;
+        /* a timeline that cannot be written costs no step: a warning */
+        uerr pe = {0};
+        if (profiled && profiler_finish(&t.prof, &t.tr, step, o->profile_path, &r->profile, &pe))
+            snprintf(r->warning, sizeof r->warning, "%.500s", pe.msg);
         if (o->db && (rc = store_metric(o->db, t.run, step, "loss", loss, e)))
             break;
         /* a rate that changes is logged; a constant one is in the config */

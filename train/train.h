@@ -17,6 +17,7 @@
 
 #include "models/spec.h"
 #include "store/store.h"
+#include "train/profile.h"
 
 typedef struct train_progress {
     int64_t step, steps;
@@ -84,6 +85,9 @@ typedef struct train_opts {
      * what depends on it (the last step's validation, scheduled
      * sampling's ramp). 0: train to spec.train.steps. */
     int64_t until;
+    /* Traces the last step (train/profile.h): its timeline written to
+     * this file, its sums in train_result.profile; NULL: no trace. */
+    const char *profile_path;
 } train_opts;
 
 typedef struct train_result {
@@ -107,6 +111,7 @@ typedef struct train_result {
     char from_loaded[512];   /* --from: "U, W, b" */
     char from_skipped[1024]; /* --from: "V ([65, 8] there, [70, 8] here), ..." */
     char warning[512];       /* something the user should know, or "" */
+    train_profile profile;   /* train_opts.profile_path: the step traced */
 } train_result;
 
 int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e);

@@ -32,6 +32,7 @@ typedef struct trainer {
     accum acc;       /* train.accumulate's micro-batches (train/controls.h) */
     early_stop es;   /* train.early_stop's record */
     int64_t horizon; /* the steps train.lr_schedule decays over */
+    profiler prof;   /* train_opts.profile_path: the last step's trace */
 } trainer;
 
 /* --from: the parameters of checkpoint l that fit this model (same name,
