@@ -226,14 +226,10 @@ static int bench_step(int64_t V, int64_t H, int64_t T, int64_t B, const char *dt
  * length in microseconds, then what ran */
 static void print_span(const exec *x, const exec_span *sp)
 {
-    char nm[160], rows[48] = "";
-    if (sp->r1)
-        snprintf(rows, sizeof rows, " rows %lld-%lld", (long long)sp->r0, (long long)sp->r1 - 1);
-    else if (sp->ninstr > 1)
-        snprintf(rows, sizeof rows, " +%d instructions", sp->ninstr - 1);
-    printf("%s %9.2f %9.2f %8.2f  i%-5d %s%s\n", sp->lane < 0 ? "- " : sp->lane ? "L1" : "L0",
+    char nm[192];
+    printf("%s %9.2f %9.2f %8.2f  i%-5d %s\n", sp->lane < 0 ? "- " : sp->lane ? "L1" : "L0",
            sp->t0 / 1e3, sp->t1 / 1e3, (sp->t1 - sp->t0) / 1e3, sp->instr,
-           exec_instr_name(x, sp->instr, nm, sizeof nm), rows);
+           exec_span_name(x, sp, nm, sizeof nm));
 }
 
 static int span_cmp(const void *a, const void *b)

@@ -2,6 +2,7 @@
 #include "engine/exec.h"
 
 #include <sched.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,28 +148,46 @@ static void span(const exec *x, int32_t instr, int32_t ninstr, int lane, int64_t
             (exec_span){instr, ninstr, lane, r0, r1, t0 - tr->start, clock_ns() - tr->start};
 }
 
-const char *exec_instr_name(const exec *x, int32_t i, char *buf, size_t n)
+/* appends to the text of w bytes in buf[n]; returns the new length */
+static size_t put(char *buf, size_t n, size_t w, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static size_t put(char *buf, size_t n, size_t w, const char *fmt, ...)
 {
-    const exec_step *s = &x->steps[i];
-    const plan_instr *pi = &x->p->instr[i];
-    if (s->update || s->copy_from >= 0) {
-        const char *nm = graph_name(x->g, s->update ? pi->node : s->copy_from);
-        snprintf(buf, n, "%s %s", s->update ? "update" : "copy", nm ? nm : "");
-        return buf;
-    }
-    const gnode *nd = &s->g->nodes[s->node];
-    const char *nm = graph_name(s->g, s->node);
+    if (w >= n)
+        return w;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + w, n - w, fmt, ap);
+    va_end(ap);
+    return k > 0 ? w + (size_t)k : w;
+}
+
+const char *exec_span_name(const exec *x, const exec_span *sp, char *buf, size_t n)
+{
+    const exec_step *s = &x->steps[sp->instr];
     size_t w = 0;
-    int k = nd->t >= 0 ? snprintf(buf, n, "%s t=%d", op_name(nd->op), (int)nd->t)
-                       : snprintf(buf, n, "%s", op_name(nd->op));
-    if (k > 0 && (w += (size_t)k) < n && nm && *nm && (k = snprintf(buf + w, n - w, " %s", nm)) > 0)
-        w += (size_t)k;
-    for (int d = 0; d < nd->shape.rank && w < n; d++)
-        if ((k = snprintf(buf + w, n - w, "%s%lld", d ? "x" : " [", (long long)nd->shape.dim[d])) >
-            0)
-            w += (size_t)k;
-    if (nd->shape.rank && w < n)
-        snprintf(buf + w, n - w, "]");
+    if (n)
+        buf[0] = 0;
+    if (s->update || s->copy_from >= 0) {
+        const char *nm = graph_name(x->g, s->update ? x->p->instr[sp->instr].node : s->copy_from);
+        w = put(buf, n, w, "%s %s", s->update ? "update" : "copy", nm ? nm : "");
+    } else {
+        const gnode *nd = &s->g->nodes[s->node];
+        const char *nm = graph_name(s->g, s->node);
+        w = put(buf, n, w, "%s", op_name(nd->op));
+        if (nd->t >= 0)
+            w = put(buf, n, w, " t=%d", (int)nd->t);
+        if (nm && *nm)
+            w = put(buf, n, w, " %s", nm);
+        for (int d = 0; d < nd->shape.rank; d++)
+            w = put(buf, n, w, "%s%lld", d ? "x" : " [", (long long)nd->shape.dim[d]);
+        if (nd->shape.rank)
+            w = put(buf, n, w, "]");
+    }
+    if (sp->r1)
+        put(buf, n, w, " rows %lld-%lld", (long long)sp->r0, (long long)sp->r1 - 1);
+    else if (sp->ninstr > 1)
+        put(buf, n, w, " +%d instructions", sp->ninstr - 1);
     return buf;
 }
 

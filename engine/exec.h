@@ -139,10 +139,12 @@ int exec_run(exec *x, uerr *e);
  * then traces no more. */
 void exec_trace_next(exec *x, exec_trace *tr);
 
-/* What instruction i of x's plan computes, for a trace: its op and time
- * step, its node's name or shape ("matmul t=3 h3 [1x100]"; "update
- * W_hh", "copy"), in buf of n bytes. */
-const char *exec_instr_name(const exec *x, int32_t i, char *buf, size_t n);
+/* What a span of x's run computed, in buf of n bytes: its instruction's
+ * op and time step, its node's name and shape, and the rows of a chunk
+ * or the instructions it ran with ("matmul t=3 [1x100]", "matmul [25x65]
+ * rows 0-7", "update W rows 48-99", "copy h0", "update U +3
+ * instructions"). */
+const char *exec_span_name(const exec *x, const exec_span *sp, char *buf, size_t n);
 
 /* The value of a node: computed (after exec_run) or bound. NULL when the
  * plan keeps no buffer for it. */

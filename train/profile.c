@@ -60,13 +60,7 @@ int profiler_arm(profiler *pf, net *n, uerr *e)
 static void write_span(FILE *f, const exec *x, const exec_span *sp, int kind)
 {
     char nm[192];
-    exec_instr_name(x, sp->instr, nm, sizeof nm);
-    size_t w = strlen(nm);
-    if (sp->r1)
-        snprintf(nm + w, sizeof nm - w, " rows %lld-%lld", (long long)sp->r0,
-                 (long long)sp->r1 - 1);
-    else if (sp->ninstr > 1)
-        snprintf(nm + w, sizeof nm - w, " +%d instructions", sp->ninstr - 1);
+    exec_span_name(x, sp, nm, sizeof nm);
     fputs(",\n{\"ph\": \"X\", \"pid\": 1, \"tid\": ", f);
     fprintf(f, "%d, \"ts\": %.3f, \"dur\": %.3f, \"name\": ", sp->lane < 0 ? 0 : sp->lane,
             (double)sp->t0 / 1e3, (double)(sp->t1 - sp->t0) / 1e3);
