@@ -169,7 +169,9 @@ const char *exec_span_name(const exec *x, const exec_span *sp, char *buf, size_t
     if (n)
         buf[0] = 0;
     if (s->update || s->copy_from >= 0) {
-        const char *nm = graph_name(x->g, s->update ? x->p->instr[sp->instr].node : s->copy_from);
+        int32_t id = s->update ? x->p->instr[sp->instr].node : s->copy_from;
+        const char *nm =
+            graph_name(plan_graph_of(x->p, x->g, id), id < x->p->nnodes ? id : id - x->p->nnodes);
         w = put(buf, n, w, "%s %s", s->update ? "update" : "copy", nm ? nm : "");
     } else {
         const gnode *nd = &s->g->nodes[s->node];
