@@ -33,6 +33,7 @@
 #include "engine/plan.h"
 #include "train/net.h"
 #include "train/optim.h"
+#include "train/profile.h"
 #include "train/rng.h"
 #include "train/sample.h"
 #include "train/text.h"
@@ -252,26 +253,23 @@ static int bench_trace(int64_t V, int64_t H, int64_t T, int64_t B, const char *d
     for (int i = 0; i < steps; i++)
         if (stepper_step(&st, &loss, &w, &c, &e))
             return fail(&e);
-    exec_trace tr = {.cap = 4 * st.n.p.ninstr + 64};
-    tr.span = malloc((size_t)tr.cap * sizeof *tr.span);
-    if (!tr.span)
-        return fprintf(stderr, "bench: out of memory\n"), 1;
-    exec_trace_next(&st.n.x, &tr);
-    if (stepper_step(&st, &loss, &w, &c, &e))
+    profiler pf;
+    if (profiler_arm(&pf, &st.n, &e) || stepper_step(&st, &loss, &w, &c, &e))
         return fail(&e);
-    int32_t n = atomic_load(&tr.n) < tr.cap ? atomic_load(&tr.n) : tr.cap;
-    qsort(tr.span, (size_t)n, sizeof *tr.span, span_cmp);
+    exec_trace *tr = &pf.tr;
+    int32_t n = atomic_load(&tr->n) < tr->cap ? atomic_load(&tr->n) : tr->cap;
+    qsort(tr->span, (size_t)n, sizeof *tr->span, span_cmp);
     printf("lane   start us    end us   length  instruction\n");
     double busy[3] = {0, 0, 0}, end = 0;
     for (int32_t k = 0; k < n; k++) {
-        print_span(&st.n.x, &tr.span[k]);
-        busy[tr.span[k].lane + 1] += (double)(tr.span[k].t1 - tr.span[k].t0) / 1e3;
-        end = end > tr.span[k].t1 / 1e3 ? end : tr.span[k].t1 / 1e3;
+        print_span(&st.n.x, &tr->span[k]);
+        busy[tr->span[k].lane + 1] += (double)(tr->span[k].t1 - tr->span[k].t0) / 1e3;
+        end = end > tr->span[k].t1 / 1e3 ? end : tr->span[k].t1 / 1e3;
     }
     printf("the step %.3f ms traced, its plan's run %.2f us; busy us: in order %.2f, lane 0 %.2f, "
            "lane 1 %.2f; %d spans%s\n",
-           w, end, busy[0], busy[1], busy[2], n, atomic_load(&tr.n) > tr.cap ? " (some lost)" : "");
-    free(tr.span);
+           w, end, busy[0], busy[1], busy[2], n, atomic_load(&tr->n) > tr->cap ? " (some lost)" : "");
+    profiler_free(&pf);
     stepper_free(&st);
     return 0;
 }

@@ -88,6 +88,9 @@ int profiler_finish(profiler *pf, const net *n, int64_t step, const char *path, 
             out->run_us = (double)sp->t1 / 1e3;
         lanes |= sp->lane >= 0;
     }
+    if (made > pf->tr.cap)
+        return uerr_set(e, UERR_INTERNAL, "--profile: %d spans made, room for %d", made,
+                        pf->tr.cap);
     outfile of = {0};
     if (outfile_open(&of, path, e))
         return e->code;
@@ -108,11 +111,6 @@ int profiler_finish(profiler *pf, const net *n, int64_t step, const char *path, 
     for (int32_t k = 0; k < ns; k++)
         write_span(of.f, x, &pf->tr.span[k], kind_of(x, &pf->tr.span[k]));
     fputs("\n]}\n", of.f);
-    if (made > pf->tr.cap) {
-        outfile_abort(&of);
-        return uerr_set(e, UERR_INTERNAL, "--profile: %d spans made, room for %d", made,
-                        pf->tr.cap);
-    }
     return outfile_commit(&of, path, e);
 }
 

@@ -452,9 +452,11 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
         r->last_loss = loss;
         r->steps_done = step;
         /* a timeline that cannot be written costs no step: a warning */
-        uerr pe = {0};
-        if (profiled && profiler_finish(&t.prof, &t.tr, step, o->profile_path, &r->profile, &pe))
-            snprintf(r->warning, sizeof r->warning, "%.500s", pe.msg);
+        if (profiled) {
+            uerr pe = {0};
+            if (profiler_finish(&t.prof, &t.tr, step, o->profile_path, &r->profile, &pe))
+                snprintf(r->warning, sizeof r->warning, "%.500s", pe.msg);
+        }
         if (o->db && (rc = store_metric(o->db, t.run, step, "loss", loss, e)))
             break;
         /* a rate that changes is logged; a constant one is in the config */
