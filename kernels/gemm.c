@@ -317,6 +317,35 @@ static int64_t cdiv(int64_t a, int64_t b)
     return (a + b - 1) / b;
 }
 
+/*
+ * A long sum into a few outputs: a small layer's weight gradient over all
+ * its steps (32 x 32 from 12,544 rows: 256 sequences of 50 steps). Packed
+ * whole, its panel held all of K (1.6 MB, more than the L2), and with one
+ * panel one thread packed it while the other waited: two threads took as
+ * long as one (340 us, 73 GFLOP/s). Here K goes in passes whose share of
+ * A and B fits a quarter of the L2, each part packing its own share, the
+ * chains carried through C from pass to pass: 199 us (65 x 32 from 12,800
+ * rows: 573 -> 377 us; medians of 60 interleaved, 2 threads). Only where
+ * C starts from zero and is stored as it is, and the tiles are few.
+ */
+#define GEMM_THIN_TILES 64
+#define GEMM_THIN_RATIO 8
+
+static int gemm_thin(gemm_job *j, size_t l2)
+{
+    if (j->acc || j->addend || j->ct || j->mpan * j->npan > GEMM_THIN_TILES ||
+        j->K < GEMM_THIN_RATIO * (j->M + j->N))
+        return 0;
+    size_t per_k =
+        ((size_t)(j->v->nr * cdiv(j->npan, j->tn)) + (size_t)(j->v->mr * cdiv(j->mpan, j->tm))) *
+        j->es;
+    int64_t kc = (int64_t)(l2 / 4 / per_k);
+    j->kc = kc < GEMM_PACK_KB ? GEMM_PACK_KB : kc > j->K ? j->K : kc;
+    j->blk = cdiv(j->npan, j->tn); /* a part's panels, in one block */
+    j->thin = 1;
+    return 1;
+}
+
 /* Splits C among the threads: by panels or by rows, whichever leaves the
  * largest part smallest, a panel's packing counted as a tile's work: each
  * part of a row split packs all of op(B). Counted without it, the output
@@ -343,6 +372,8 @@ static void gemm_split(gemm_job *j)
      * thread kept `unroll train`'s peak under its limit (44.6 to 43.6 MiB,
      * the step 1% slower). */
     size_t l2 = cpu_get()->l2 ? cpu_get()->l2 : 256 * 1024;
+    if (gemm_thin(j, l2))
+        return;
     size_t panel = (size_t)j->K * (size_t)j->v->nr * j->es;
     int64_t blk = (int64_t)((j->ta ? 3 * l2 / 2 : l2 / 2) / panel);
     /* no more than it has: a small product's scratch was 2 MiB a thread */
@@ -473,7 +504,8 @@ static void gemm_run(size_t es, int ta, int tb, int64_t M, int64_t N, int64_t K,
     /* in one block only: a larger op(B) is better packed by each thread
      * for its own panels, in its own cache (1024 x 1024 x 2048, A^T: 165
      * GFLOP/s so against 140 shared, loaded machine) */
-    if (!j.kept && j.tm * j.tn > 1 && (j.tm > 1 || j.ta) && j.npan <= j.blk && gemm_shared(&j, cls))
+    if (!j.kept && !j.thin && j.tm * j.tn > 1 && (j.tm > 1 || j.ta) && j.npan <= j.blk &&
+        gemm_shared(&j, cls))
         return;
     pool_for(cls, (int)(j.tm * j.tn), gemm_part, &j);
 }

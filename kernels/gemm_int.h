@@ -108,9 +108,9 @@ GFN(tile)(const int mr, const int ta, const int nv, int64_t K, const ST *a, int6
 }
 
 /*
- * A whole tile (MR rows by NR columns, C stored as it is, the chains from
- * zero: all but a product's last rows and last panel, a swapped product
- * and a weight gradient's later passes over K) without the buffer the
+ * A whole tile (MR rows by NR columns, C stored as it is: all but a
+ * product's last rows and last panel, and a swapped product; the chains
+ * from zero, or with cont from C, a later pass over K) without the buffer the
  * other paths store through, so that the compiler keeps the accumulators
  * in registers from the first fused add to the store. With the buffer in
  * the body it kept them in memory around the loop: at K = 25 (a weight
@@ -122,12 +122,12 @@ GFN(tile)(const int mr, const int ta, const int nv, int64_t K, const ST *a, int6
  */
 static inline __attribute__((always_inline)) void
 GFN(tile_panel)(const int ta, int64_t K, const ST *a, int64_t lda, const ST *pb, ST *C, int64_t ldc,
-                int acc, const ST *bias, const ST *ad)
+                int acc, const ST *bias, const ST *ad, int cont)
 {
     VT c[MR][NV];
     for (int r = 0; r < MR; r++)
         for (int v = 0; v < NV; v++)
-            c[r][v] = ZERO();
+            c[r][v] = cont ? LOAD(C + r * ldc + v * W) : ZERO();
     GFN(chains)(MR, ta, NV, K, a, lda, pb, c);
     const ST *q = ad ? ad : C;
     for (int r = 0; r < MR; r++)
@@ -181,11 +181,11 @@ static void GFN(block)(int ta, int64_t K, const void *Av, int64_t lda, int64_t i
             const ST *b = pb + (p - p0) * K * NR, *bj = bias ? bias + (ct ? i : j) : NULL;
             ST *c = C + at;
             const ST *aj = addend ? addend + at : NULL;
-            if (mr == MR && nc == NR && !ct && !cont) {
+            if (mr == MR && nc == NR && !ct) {
                 if (ta)
-                    GFN(tile_panel)(1, K, a, alda, b, c, ldc, acc, bj, aj);
+                    GFN(tile_panel)(1, K, a, alda, b, c, ldc, acc, bj, aj, cont);
                 else
-                    GFN(tile_panel)(0, K, a, alda, b, c, ldc, acc, bj, aj);
+                    GFN(tile_panel)(0, K, a, alda, b, c, ldc, acc, bj, aj, cont);
                 continue;
             }
             /* one case per tile, as the macro lays them out */

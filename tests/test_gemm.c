@@ -143,7 +143,8 @@ static void test_small(void)
 /* A panel larger than the L2 on every path (the generic one's is the
  * narrowest: 8 floats a row of K): K is taken in passes, the chains
  * carried through C, with the same bits; with a bias, added once at the
- * end. Accumulating, one pass. */
+ * end. Accumulating, one pass. Rows of more than 64 tiles, so that this
+ * is not a long sum into few outputs (test_long_sums). */
 static void test_k_passes(void)
 {
     int was = cpu_threads(), ok = 1;
@@ -151,7 +152,23 @@ static void test_k_passes(void)
     int64_t K = (int64_t)(l2 / (8 * sizeof(float))) + 1031;
     for (int t = 0; t < 4 && ok; t += 3)
         for (int mode = 0; mode < 3 && ok; mode++)
-            ok = check_both(t & 1, t >> 1, 17, 37, K, t, mode, mode);
+            ok = check_both(t & 1, t >> 1, 520, 1, K, t, mode, mode);
+    CHECK(ok);
+    cpu_set_threads(was);
+}
+
+/* Long sums into few outputs (kernels/gemm.c: gemm_thin, K at least 8
+ * times M + N): K in passes sized by the L2, each part packing its own
+ * share, the chains carried through C; rows and columns that end
+ * mid-tile and mid-panel, a bias added once at the end. Accumulating and
+ * onto an addend, the whole sum in one pass. */
+static void test_long_sums(void)
+{
+    int was = cpu_threads(), ok = 1;
+    for (int t = 0; t < 4 && ok; t++)
+        for (int mode = 0; mode < 5 && ok; mode += 2)
+            ok = check_both(t & 1, t >> 1, 17, 37, 4099, t % 2, mode + t, mode) &&
+                 check_both(t & 1, t >> 1, 33, 65, 1031, 1, 2, mode ^ 2);
     CHECK(ok);
     cpu_set_threads(was);
 }
@@ -624,6 +641,7 @@ int main(void)
     RUN(test_pack);
     RUN(test_small);
     RUN(test_large);
+    RUN(test_long_sums);
     RUN(test_no_scratch);
     RUN(test_k_passes);
     RUN(test_keep_scope);
