@@ -120,19 +120,25 @@ EOF
     t=$(median "$OUT/ts")
     [ -n "${hdr:-}" ] || {
         hdr=1
-        printf '%-20s %6s %12s %12s %8s %12s %8s %9s %6s\n' size V "unroll ms" "oneDNN ms" ratio \
-            "PyTorch ms" ratio "RSS MiB" limit
+        printf '%-20s %6s %12s %12s %8s %6s %12s %8s %9s %6s\n' size V "unroll ms" "oneDNN ms" \
+            ratio work "PyTorch ms" ratio "RSS MiB" limit
     }
     awk -v s="$cell:$H:$T:$B" -v v="$V" -v u="${u:-0}" -v d="${d:-0}" -v t="${t:-0}" \
-        -v rss="${rss:-0}" -v own="${own:-0}" 'BEGIN {
-        printf "%-20s %6s %12.4f %12.4f %7.2fx", s, v, u, d, (u > 0 ? d / u : 0)
+        -v rss="${rss:-0}" -v own="${own:-0}" -v cell="$cell" -v H="$H" -v T="$T" -v B="$B" 'BEGIN {
+        # the products of each side (bench/report.py step_flops, bench/onednn.c layer_flops)
+        G = cell == "lstm" ? 4 : cell == "gru" ? 3 : 1
+        mine = T * (6 * G * B * H * H + 6 * B * H * v) - 2 * G * B * H * H
+        theirs = 12 * T * B * G * H * H
+        printf "%-20s %6s %12.4f %12.4f %7.2fx %5.2fx", s, v, u, d, (u > 0 ? d / u : 0), theirs / mine
         if (t > 0) printf " %12.4f %7.2fx", t, (u > 0 ? t / u : 0)
         else printf " %12s %8s", "-", "-"
         lim = 1.5 * own + 16
         printf " %9.1f %6.1f %s\n", rss, lim, (rss <= lim ? "ok" : "OVER") }'
 done
 echo "  unroll: the whole step (output projection V wide, softmax, BPTT, SGD); oneDNN: the" \
-    "recurrent layer alone; PyTorch: nn.RNN/LSTM/GRU + Linear, the same work as unroll, the" \
+    "recurrent layer alone; work: oneDNN's layer's FLOPs over unroll's step's, the ratio the" \
+    "two would have at the same FLOP rate (about 1 for an Elman layer as wide as the vocabulary);" \
+    "PyTorch: nn.RNN/LSTM/GRU + Linear, the same work as unroll, the" \
     "faster of 1 and $NCORES threads ('-': no python3-torch); ratios = baseline / unroll," \
     "medians of $ROUNDS interleaved rounds, $NCORES threads; RSS: unroll's peak resident" \
     "memory, limit 1.5 x its own tensors (parameters, gradients, optimiser state, values" \
