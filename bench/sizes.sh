@@ -28,7 +28,7 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
 mkdir -p "$BUILD/bench"
-PKG=$(pkg-config --cflags --libs yaml-0.1 sqlite3 openblas)
+PKG=$(pkg-config --cflags --libs yaml-0.1 sqlite3)
 # shellcheck disable=SC2086
 $CC -std=c11 -D_GNU_SOURCE -O2 -I. bench/bench.c "$BUILD/libunroll.a" $PKG -lm -lpthread \
     -o "$BUILD/bench/bench" || exit 1
