@@ -157,6 +157,24 @@ static void test_k_passes(void)
     cpu_set_threads(was);
 }
 
+/* A kept op(B) larger than half the L2 (the recurrence's W^T at H = 1024:
+ * 4 MiB) is read in blocks of panels that fit there, every tile of rows
+ * over one block before the next: the same chains, the same bits, on
+ * every path (each path's panels are as wide as its vectors). Rows and
+ * columns that end mid-tile and mid-panel. */
+static void test_kept_blocks(void)
+{
+    int was = cpu_threads(), ok = 1;
+    size_t l2 = cpu_get()->l2 ? cpu_get()->l2 : 256 * 1024;
+    /* a third of the panels (three threads' share) still more than half the L2 */
+    int64_t K = 256, N = (int64_t)(3 * l2 / (2 * (size_t)K * sizeof(float))) + 37;
+    for (int t = 0; t < 4 && ok; t += 3)
+        for (int mode = 0; mode < 3 && ok; mode++)
+            ok = check_both(t & 1, t >> 1, 21, N, K, t, mode, mode * 2);
+    CHECK(ok);
+    cpu_set_threads(was);
+}
+
 /* Long sums into few outputs (kernels/gemm.c: gemm_thin, K at least 8
  * times M + N): K in passes sized by the L2, each part packing its own
  * share, the chains carried through C; rows and columns that end
@@ -644,6 +662,7 @@ int main(void)
     RUN(test_long_sums);
     RUN(test_no_scratch);
     RUN(test_k_passes);
+    RUN(test_kept_blocks);
     RUN(test_keep_scope);
     RUN(test_keep_token);
     RUN(test_keep_token_both_ways);
