@@ -347,7 +347,36 @@ static int gemm_thin(gemm_job *j, size_t l2)
     int64_t kc = (int64_t)(l2 / 4 / per_k);
     j->kc = kc < GEMM_PACK_KB ? GEMM_PACK_KB : kc > j->K ? j->K : kc;
     j->blk = cdiv(j->npan, j->tn); /* a part's panels, in one block */
-    j->thin = 1;
+    j->own_pack = 1;
+    return 1;
+}
+
+/*
+ * A transposed A (the weight gradients over all steps, dA^T H: 1024 x
+ * 1024 from 2048 rows at S3) packed whole was a tile of MR rows by all of
+ * K: 64 KiB in float32, more than the L1, so each tile read both its A
+ * and the panels from the L2 or beyond: 110 GFLOP/s on one core, 200 on
+ * two (OpenBLAS: 160 and 345). Here K goes in passes of kc rows, a tile's
+ * share of A a sixth of the L1, the panels in blocks of half the L2, each
+ * thread packing its own share (the shared packing holds all of K), the
+ * chains carried through C from pass to pass as in the passes over a
+ * large panel below: 165 and 330 GFLOP/s, float64 50 and 90 -> 80 and
+ * 155; S2's 256 x 256 x 2048 200 -> 290 on two cores. Not with A as it
+ * is: its tile's rows are read in place, in order, and the passes only
+ * cost (2048 x 128 x 1024: 315 -> 250). Only where C starts from zero and
+ * is stored as it is, and K holds at least two passes.
+ */
+static int gemm_passes_at(gemm_job *j, size_t l2)
+{
+    size_t l1 = cpu_get()->l1d ? cpu_get()->l1d : 32 * 1024;
+    int64_t kc = (int64_t)(l1 / (6 * (size_t)j->v->mr * j->es)) / GEMM_PACK_KB * GEMM_PACK_KB;
+    kc = kc < 4 * GEMM_PACK_KB ? 4 * GEMM_PACK_KB : kc;
+    if (!j->ta || j->acc || j->addend || j->ct || j->mpan < 2 || j->K < 2 * kc)
+        return 0;
+    int64_t blk = (int64_t)(l2 / 2 / ((size_t)kc * (size_t)j->v->nr * j->es));
+    j->kc = kc;
+    j->blk = blk < 1 ? 1 : blk > j->npan ? j->npan : blk;
+    j->own_pack = 1;
     return 1;
 }
 
@@ -377,7 +406,7 @@ static void gemm_split(gemm_job *j)
      * thread kept `unroll train`'s peak under its limit (44.6 to 43.6 MiB,
      * the step 1% slower). */
     size_t l2 = cpu_get()->l2 ? cpu_get()->l2 : 256 * 1024;
-    if (gemm_thin(j, l2))
+    if (gemm_thin(j, l2) || gemm_passes_at(j, l2))
         return;
     size_t panel = (size_t)j->K * (size_t)j->v->nr * j->es;
     int64_t blk = (int64_t)((j->ta ? 3 * l2 / 2 : l2 / 2) / panel);
@@ -509,7 +538,7 @@ static void gemm_run(size_t es, int ta, int tb, int64_t M, int64_t N, int64_t K,
     /* in one block only: a larger op(B) is better packed by each thread
      * for its own panels, in its own cache (1024 x 1024 x 2048, A^T: 165
      * GFLOP/s so against 140 shared, loaded machine) */
-    if (!j.kept && !j.thin && j.tm * j.tn > 1 && (j.tm > 1 || j.ta) && j.npan <= j.blk &&
+    if (!j.kept && !j.own_pack && j.tm * j.tn > 1 && (j.tm > 1 || j.ta) && j.npan <= j.blk &&
         gemm_shared(&j, cls))
         return;
     pool_for(cls, (int)(j.tm * j.tn), gemm_part, &j);

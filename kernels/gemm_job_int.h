@@ -31,7 +31,8 @@ typedef struct gemm_job {
     int64_t tm, tn;     /* parts: tm row ranges by tn panel ranges */
     int64_t blk;        /* panels packed at a time */
     int64_t kc;         /* rows of K a pass (gemm_split), K when one */
-    int thin;           /* a long sum into few outputs (gemm.c: gemm_thin) */
+    int own_pack;       /* each part packs its own share of each pass over K
+                           (gemm.c: gemm_thin, gemm_passes_at) */
     const char *kept;   /* all panels of op(B), packed before the call, or NULL */
     const char *bias;   /* C's columns' bias (gemm_opts), or NULL */
     const char *addend; /* read for C when accumulating (gemm_opts), or NULL */

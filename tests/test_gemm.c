@@ -175,6 +175,24 @@ static void test_kept_blocks(void)
     cpu_set_threads(was);
 }
 
+/* A transposed A over a long K (the weight gradients over all steps:
+ * kernels/gemm.c, gemm_passes_at): K in passes of a sixth of the L1's
+ * worth of a tile's rows, the panels in blocks, the chains carried through
+ * C, a bias added once at the end; rows and columns that end mid-tile and
+ * mid-panel, too many tiles for a long sum into few outputs. Accumulating
+ * and onto an addend, one pass. */
+static void test_passes_at(void)
+{
+    int was = cpu_threads(), ok = 1;
+    size_t l1 = cpu_get()->l1d ? cpu_get()->l1d : 32 * 1024;
+    int64_t K = (int64_t)(l1 / (3 * 4 * sizeof(float))) + 37; /* two passes of the widest */
+    for (int tb = 0; tb < 2 && ok; tb++)
+        for (int mode = 0; mode < 5 && ok; mode += 2)
+            ok = check_both(1, tb, 101, 203, K, tb, mode + tb, mode ^ tb);
+    CHECK(ok);
+    cpu_set_threads(was);
+}
+
 /* Long sums into few outputs (kernels/gemm.c: gemm_thin, K at least 8
  * times M + N): K in passes sized by the L2, each part packing its own
  * share, the chains carried through C; rows and columns that end
@@ -663,6 +681,7 @@ int main(void)
     RUN(test_no_scratch);
     RUN(test_k_passes);
     RUN(test_kept_blocks);
+    RUN(test_passes_at);
     RUN(test_keep_scope);
     RUN(test_keep_token);
     RUN(test_keep_token_both_ways);
