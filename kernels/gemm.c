@@ -46,6 +46,13 @@ GEMM_REF(gemm_ref_f32, float, fmaf)
 /* rows of op(B) (or of A^T) packed at a time by gemm_int.h's packings:
  * a block of them is read from L1 once per panel (or tile) it feeds */
 #define GEMM_PACK_KB 16
+/* A whole tile over at least this many rows of K is a call of its own
+ * (gemm_int.h: panel_a): inlined into the block, the rows' strides were
+ * reloaded from the stack at every k (seven loads a step of 16 fused
+ * multiply-adds; 1024^3 in float32 on two cores 309 -> 349 GFLOP/s as a
+ * call). Below it the call costs more than the loads (S1's weight
+ * gradients: K = 25). */
+#define GEMM_CALL_K 64
 
 /* ---- generic: scalars, C's fma() --------------------------------------------- */
 

@@ -137,6 +137,21 @@ GFN(tile_panel)(const int ta, int64_t K, const ST *a, int64_t lda, const ST *pb,
         }
 }
 
+/* whole tiles in functions of their own, so that the block around them
+ * does not crowd the rows' strides out of registers (gemm.c: GEMM_CALL_K) */
+static __attribute__((noinline)) void GFN(panel_a)(int64_t K, const ST *a, int64_t lda,
+                                                   const ST *pb, ST *C, int64_t ldc, int acc,
+                                                   const ST *bias, const ST *ad, int cont)
+{
+    GFN(tile_panel)(0, K, a, lda, pb, C, ldc, acc, bias, ad, cont);
+}
+static __attribute__((noinline)) void GFN(panel_at)(int64_t K, const ST *a, int64_t lda,
+                                                    const ST *pb, ST *C, int64_t ldc, int acc,
+                                                    const ST *bias, const ST *ad, int cont)
+{
+    GFN(tile_panel)(1, K, a, lda, pb, C, ldc, acc, bias, ad, cont);
+}
+
 #define GEMM_TILE_CASE(mr)                                                                         \
     case mr:                                                                                       \
         if (ta && nc <= W)                                                                         \
@@ -182,8 +197,12 @@ static void GFN(block)(int ta, int64_t K, const void *Av, int64_t lda, int64_t i
             ST *c = C + at;
             const ST *aj = addend ? addend + at : NULL;
             if (mr == MR && nc == NR && !ct) {
-                if (ta)
+                if (ta && K >= GEMM_CALL_K)
+                    GFN(panel_at)(K, a, alda, b, c, ldc, acc, bj, aj, cont);
+                else if (ta)
                     GFN(tile_panel)(1, K, a, alda, b, c, ldc, acc, bj, aj, cont);
+                else if (K >= GEMM_CALL_K)
+                    GFN(panel_a)(K, a, alda, b, c, ldc, acc, bj, aj, cont);
                 else
                     GFN(tile_panel)(0, K, a, alda, b, c, ldc, acc, bj, aj, cont);
                 continue;
