@@ -54,6 +54,20 @@ WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-proto
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(MPI_DEF) $(OPT) $(SAN) $(WARN) -I. $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) -lm -lpthread $(LDLIBS)
 
+# What every object is built with, kept beside the build: objects and
+# programs depend on it, so a change of flags rebuilds them (a build made
+# before tools/setup.sh installed Open MPI kept its objects without MPI;
+# make -n leaves it as it is).
+FLAGS_STAMP := $(BUILD)/flags
+FLAGS_NOW   := $(CC) $(CFLAGS_ALL) $(LDLIBS_ALL)
+DRY_RUN     := $(findstring n,$(firstword -$(MAKEFLAGS)))
+ifneq ($(file <$(FLAGS_STAMP)),$(FLAGS_NOW))
+ifeq ($(DRY_RUN),)
+$(shell mkdir -p $(BUILD))
+$(file >$(FLAGS_STAMP),$(FLAGS_NOW))
+endif
+endif
+
 LIB_SRC  := $(sort $(wildcard base/*.c kernels/*.c graph/*.c ops/*.c engine/*.c models/*.c train/*.c store/*.c))
 CLI_SRC  := $(sort $(wildcard cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
@@ -72,7 +86,7 @@ bin/unroll: $(UNROLL)
 	@mkdir -p bin
 	cp $< $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(VECFLAGS) -MMD -MP -c $< -o $@
 
@@ -89,7 +103,7 @@ $(LIB): $(LIB_OBJ)
 # The shared library: the same sources compiled position-independent.
 PIC_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 SHLIB   := $(BUILD)/libunroll.so
-$(BUILD)/pic/%.o: %.c
+$(BUILD)/pic/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(VECFLAGS) -fPIC -MMD -MP -c $< -o $@
 $(filter $(BUILD)/pic/ops/% $(BUILD)/pic/kernels/% $(BUILD)/pic/train/optim.o,$(PIC_OBJ)): VECFLAGS := -O3 -fno-math-errno
@@ -122,10 +136,10 @@ install: $(UNROLL) $(LIB) $(SHLIB)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
 	    tools/unroll.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/unroll.pc
 
-$(UNROLL): $(CLI_OBJ) $(LIB)
+$(UNROLL): $(CLI_OBJ) $(LIB) $(FLAGS_STAMP)
 	$(CC) $(CFLAGS_ALL) $(CLI_OBJ) $(LIB) $(LDLIBS_ALL) -o $@
 
-$(BUILD)/tests/%: tests/%.c tests/check.h tests/leaves.h $(LIB)
+$(BUILD)/tests/%: tests/%.c tests/check.h tests/leaves.h $(LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(LIB) $(LDLIBS_ALL) -o $@
 
