@@ -329,6 +329,22 @@ static int64_t cdiv(int64_t a, int64_t b)
     return (a + b - 1) / b;
 }
 
+/* Whether K may go in passes, each element's chain carried through C from
+ * one pass to the next (C holds the chain's value exactly, so the bits
+ * are the same): only where C starts from zero and is stored as it is (no
+ * accumulation, no addend, not transposed), else C's old value would be
+ * needed apart. */
+static int passes_ok(const gemm_job *j)
+{
+    return !j->acc && !j->addend && !j->ct;
+}
+
+/* blk panels a block, at least one and no more than j has */
+static int64_t block_panels(const gemm_job *j, int64_t blk)
+{
+    return blk < 1 ? 1 : blk > j->npan ? j->npan : blk;
+}
+
 /*
  * A long sum into a few outputs: a small layer's weight gradient over all
  * its steps (32 x 32 from 12,544 rows: 256 sequences of 50 steps). Packed
@@ -345,7 +361,7 @@ static int64_t cdiv(int64_t a, int64_t b)
 
 static int gemm_thin(gemm_job *j, size_t l2)
 {
-    if (j->acc || j->addend || j->ct || j->mpan * j->npan > GEMM_THIN_TILES ||
+    if (!passes_ok(j) || j->mpan * j->npan > GEMM_THIN_TILES ||
         j->K < GEMM_THIN_RATIO * (j->M + j->N))
         return 0;
     size_t per_k =
@@ -375,14 +391,15 @@ static int gemm_thin(gemm_job *j, size_t l2)
  */
 static int gemm_passes_at(gemm_job *j, size_t l2)
 {
+    if (!j->ta || !passes_ok(j) || j->mpan < 2)
+        return 0;
     size_t l1 = cpu_get()->l1d ? cpu_get()->l1d : 32 * 1024;
     int64_t kc = (int64_t)(l1 / (6 * (size_t)j->v->mr * j->es)) / GEMM_PACK_KB * GEMM_PACK_KB;
     kc = kc < 4 * GEMM_PACK_KB ? 4 * GEMM_PACK_KB : kc;
-    if (!j->ta || j->acc || j->addend || j->ct || j->mpan < 2 || j->K < 2 * kc)
+    if (j->K < 2 * kc)
         return 0;
-    int64_t blk = (int64_t)(l2 / 2 / ((size_t)kc * (size_t)j->v->nr * j->es));
     j->kc = kc;
-    j->blk = blk < 1 ? 1 : blk > j->npan ? j->npan : blk;
+    j->blk = block_panels(j, (int64_t)(l2 / 2 / ((size_t)kc * (size_t)j->v->nr * j->es)));
     j->own_pack = 1;
     return 1;
 }
@@ -418,15 +435,13 @@ static void gemm_split(gemm_job *j)
     size_t panel = (size_t)j->K * (size_t)j->v->nr * j->es;
     int64_t blk = (int64_t)((j->ta ? 3 * l2 / 2 : l2 / 2) / panel);
     /* no more than it has: a small product's scratch was 2 MiB a thread */
-    j->blk = blk < 1 ? 1 : blk > j->npan ? j->npan : blk;
+    j->blk = block_panels(j, blk);
     /* A panel larger than the L2 (dO V at batch 1 and V = 10,000: K = V)
      * would stream from the L3 again for every tile of rows. K is then
      * taken in passes of half the L2, each element's chain carried through
-     * C from one pass to the next: C holds the chain's value exactly, so
-     * the bits are the same. Only where C starts from zero and is stored
-     * as it is (no accumulation, no addend, not transposed). */
+     * C from one pass to the next (passes_ok). */
     j->kc = j->K;
-    if (panel > l2 && !j->acc && !j->addend && !j->ct && j->mpan > 1) {
+    if (panel > l2 && passes_ok(j) && j->mpan > 1) {
         int64_t kc = (int64_t)(l2 / 2 / ((size_t)j->v->nr * j->es));
         j->kc = kc < 1 ? 1 : kc;
     }

@@ -197,12 +197,10 @@ static void GFN(block)(int ta, int64_t K, const void *Av, int64_t lda, int64_t i
             ST *c = C + at;
             const ST *aj = addend ? addend + at : NULL;
             if (mr == MR && nc == NR && !ct) {
-                if (ta && K >= GEMM_CALL_K)
-                    GFN(panel_at)(K, a, alda, b, c, ldc, acc, bj, aj, cont);
+                if (K >= GEMM_CALL_K)
+                    (ta ? GFN(panel_at) : GFN(panel_a))(K, a, alda, b, c, ldc, acc, bj, aj, cont);
                 else if (ta)
                     GFN(tile_panel)(1, K, a, alda, b, c, ldc, acc, bj, aj, cont);
-                else if (K >= GEMM_CALL_K)
-                    GFN(panel_a)(K, a, alda, b, c, ldc, acc, bj, aj, cont);
                 else
                     GFN(tile_panel)(0, K, a, alda, b, c, ldc, acc, bj, aj, cont);
                 continue;
