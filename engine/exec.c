@@ -1,5 +1,6 @@
 /* exec.c - the executor; see exec.h. */
 #include "engine/exec.h"
+#include "engine/exec_int.h"
 
 #include <sched.h>
 #include <stdarg.h>
@@ -81,6 +82,7 @@ int exec_init(exec *x, const graph *g, const plan *p, uerr *e)
             continue;
         }
         s->rows = plan_rows_split(p, g, i);
+        s->acc = pi->kind == PLAN_ACCUM;
         s->g = plan_graph_of(p, g, pi->node);
         s->node = pi->node < p->nnodes ? pi->node : pi->node - p->nnodes;
         const gnode *nd = &s->g->nodes[s->node];
@@ -96,6 +98,9 @@ int exec_init(exec *x, const graph *g, const plan *p, uerr *e)
                             pi->kind == PLAN_ACCUM ? "accumulating" : "forward");
         }
     }
+    for (int32_t r = 0; r < p->nruns; r++)
+        for (int32_t i = p->runs[r].first; i < p->runs[r].first + p->runs[r].n; i++)
+            x->steps[i].cols = exec_split_cols(&x->steps[i]);
     return 0;
 }
 
@@ -217,85 +222,6 @@ static int check_leaves(const exec *x, uerr *e)
     return 0;
 }
 
-/* ---- row runs ------------------------------------------------------------------ */
-
-/* rows of a part start at multiples of this where there are enough
- * (pool_part_start): a product's tiles are 8 rows (kernels/gemm.c). Any
- * split gives the same bits. */
-#define ROWS_ALIGN 8
-
-static size_t row_bytes(const gnode *n)
-{
-    return n->shape.dim[0]
-               ? (size_t)shape_numel(&n->shape) / (size_t)n->shape.dim[0] * dtype_size((dtype)n->dt)
-               : 0;
-}
-
-/* Instruction s over rows r0 .. r1-1: its kernel is called with copies of
- * its node and of the inputs it splits (bits of rows) whose first
- * dimension is r1 - r0, and pointers to those rows; the inputs it reads
- * whole are passed as they are. */
-static void step_rows(const exec *x, const exec_step *s, unsigned rows, int64_t r0, int64_t r1)
-{
-    const gnode *nd = &s->g->nodes[s->node];
-    gnode fk[1 + GRAPH_MAX_IN];
-    graph fg = {.nodes = fk, .n = 1 + nd->nin, .dt = s->g->dt, .cur_t = -1};
-    void *in[GRAPH_MAX_IN];
-    fk[0] = *nd;
-    fk[0].shape.dim[0] = r1 - r0;
-    for (int k = 0; k < s->nin; k++) {
-        fk[1 + k] = s->g->nodes[nd->in[k]];
-        fk[0].in[k] = 1 + k;
-        in[k] = x->ptr[s->in[k]];
-        if (rows >> k & 1) {
-            in[k] = (char *)in[k] + (size_t)r0 * row_bytes(&fk[1 + k]);
-            fk[1 + k].shape.dim[0] = r1 - r0;
-        }
-    }
-    s->fn(&fg, &fk[0], in, (char *)x->ptr[s->out] + (size_t)r0 * row_bytes(nd));
-}
-
-typedef struct rows_job {
-    const exec *x;
-    const plan_rows_run *run;
-    int nparts;
-    void *keep; /* the run's kept packings, lent to every part */
-} rows_job;
-
-static void rows_part(void *ctx, int part, int thread)
-{
-    (void)thread;
-    const rows_job *j = ctx;
-    int64_t M = j->run->M;
-    int64_t r0 = pool_part_start(M, ROWS_ALIGN, part, j->nparts),
-            r1 = pool_part_start(M, ROWS_ALIGN, part + 1, j->nparts);
-    if (r0 >= r1)
-        return;
-    void *was = gemm_keep_lend(j->keep);
-    for (int32_t i = j->run->first; i < j->run->first + j->run->n; i++)
-        if (j->x->steps[i].nin)
-            step_rows(j->x, &j->x->steps[i], j->x->steps[i].rows, r0, r1);
-    gemm_keep_lend(was);
-}
-
-static void run_rows(const exec *x, const plan_rows_run *run)
-{
-    int cls = pool_class("per-step rows");
-    int n = cpu_threads();
-    if (n > run->M / ROWS_ALIGN)
-        n = (int)(run->M / ROWS_ALIGN);
-    /* instructions without inputs first, whole (plan_rows_free) */
-    for (int32_t i = run->first; i < run->first + run->n; i++) {
-        const exec_step *s = &x->steps[i];
-        if (!s->nin)
-            s->fn(s->g, &s->g->nodes[s->node], NULL, x->ptr[s->out]);
-    }
-    /* called here, before the parts start: the table then knows that the
-     * products before the run have ended (kernels/gemm.h) */
-    rows_job j = {x, run, n < 1 ? 1 : n, gemm_keep_current()};
-    pool_for(cls, j.nparts, rows_part, &j);
-}
-
 /* ---- two lanes ------------------------------------------------------------------ */
 
 /* An unrolled graph's nodes outgrow the caches, and each kernel starts by
@@ -340,7 +266,7 @@ static void run_task(const exec *x, const plan_task *t, const plan_task *next, i
         x->update(x->update_ctx, s->e0 + t->r0 * s->e_row,
                   t->r1 == s->e_nrow ? s->e1 : s->e0 + t->r1 * s->e_row, 0);
     else if (t->r1)
-        step_rows(x, &x->steps[t->instr], t->rows, t->r0, t->r1);
+        exec_step_rows(x, &x->steps[t->instr], t->rows, t->r0, t->r1);
     else
         step_whole(x, &x->steps[t->instr]);
     if (x->trace)
@@ -647,7 +573,7 @@ int exec_run(exec *x, uerr *e)
         }
         int64_t s0 = x->trace ? clock_ns() : 0;
         if (split && next_run < p->nruns && i == p->runs[next_run].first) {
-            run_rows(x, &p->runs[next_run]);
+            exec_run_rows(x, &p->runs[next_run]);
             if (x->trace)
                 span(x, i, p->runs[next_run].n, -1, 0, 0, s0);
             i += p->runs[next_run++].n - 1;

@@ -56,6 +56,8 @@ typedef struct exec_step {
     int update;                    /* PLAN_UPDATE: elements e0 .. e1-1 of the */
     int64_t e0, e1, e_row, e_nrow; /* flat blocks: e_nrow rows of e_row */
     unsigned rows;                 /* inputs split by rows in a row run (op_def.rows) */
+    int acc;                       /* PLAN_ACCUM: adds into its output */
+    int cols;                      /* a product split by columns in its row run */
 } exec_step;
 
 /* How a region of two lanes ran in the current window of runs
@@ -149,5 +151,11 @@ const char *exec_span_name(const exec *x, const exec_span *sp, char *buf, size_t
 /* The value of a node: computed (after exec_run) or bound. NULL when the
  * plan keeps no buffer for it. */
 void *exec_value(const exec *x, int32_t node);
+
+/* For tests: a row run's product is split by columns from a weight of
+ * this many bytes (0: the default, more than a core's L2; see
+ * engine/exec_rows.c), for execs initialised from now on; returns the
+ * previous value. */
+size_t exec_test_cols_bytes(size_t bytes);
 
 #endif

@@ -248,9 +248,12 @@ static keep_slot *keep_find(keep_table *t, const gemm_job *j, const void *key, i
         s = keep_victim(t, key, need, &flip);
     if (!s || t->total - s->bytes + need > GEMM_KEEP_BYTES)
         return NULL;
-    if (s->bytes < need) {
+    if (s->bytes < need || s->bytes / 2 > need) {
         /* the old memory first (not read in this phase), so that it
-         * leaves no hole behind in the heap (kernels/pool.c) */
+         * leaves no hole behind in the heap (kernels/pool.c). Nor is
+         * one more than twice as large kept: a run's products on two
+         * threads read W^T by halves (engine/exec_rows.c), and a slot
+         * of all of it from a run on one would have stayed beside them. */
         free(s->panels);
         keep_count(t, 0 - s->bytes);
         memset(s, 0, sizeof *s);

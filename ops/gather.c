@@ -42,12 +42,14 @@ static int gather_infer(const graph *g, gnode *n, uerr *e)
     return 0;
 }
 
-/* U [H, V] (or U^T [V, H]), idx [B] -> out [B, H], written (acc = 0) or
+/* U [H, V] (or U^T [V, H]), idx [B] -> columns j0 .. j1-1 of out [B, H]
+ * (row b at out + b * ldo, from its column j0), written (acc = 0) or
  * added element by element as add(x, gather(U, idx)) would (acc = 1) */
-static void gather_rows(const graph *g, const gnode *n, void *const *in, void *out, int acc)
+static void gather_span(const graph *g, const gnode *n, void *const *in, void *out, int64_t ldo,
+                        int64_t j0, int64_t j1, int acc)
 {
     const gnode *u = &g->nodes[n->in[0]];
-    int64_t H = n->shape.dim[1], B = n->shape.dim[0];
+    int64_t H = n->shape.dim[1], B = n->shape.dim[0], w = j1 - j0;
     /* where element j of table entry k lies: k * ks + j * js */
     int64_t ks = n->ip[0] ? H : 1, js = n->ip[0] ? 1 : u->shape.dim[1];
     const int32_t *idx = in[1];
@@ -56,26 +58,37 @@ static void gather_rows(const graph *g, const gnode *n, void *const *in, void *o
         T *y = out;
         for (int64_t b = 0; b < B; b++) {
             int32_t k = idx[b];
-            T *yb = y + b * H;
+            T *yb = y + b * ldo;
             if (k < 0) {
-                for (int64_t j = 0; j < H; j++)
+                for (int64_t j = 0; j < w; j++)
                     yb[j] = acc ? yb[j] + (T)0 : (T)0;
                 continue;
             }
-            const T *uk = U + k * ks;
+            const T *uk = U + k * ks + j0 * js;
             if (!acc && js == 1)
-                memcpy(yb, uk, (size_t)H * sizeof(T));
+                memcpy(yb, uk, (size_t)w * sizeof(T));
             else if (js == 1)
-                for (int64_t j = 0; j < H; j++)
+                for (int64_t j = 0; j < w; j++)
                     yb[j] += uk[j];
             else if (acc)
-                for (int64_t j = 0; j < H; j++)
+                for (int64_t j = 0; j < w; j++)
                     yb[j] += uk[j * js];
             else
-                for (int64_t j = 0; j < H; j++)
+                for (int64_t j = 0; j < w; j++)
                     yb[j] = uk[j * js];
         }
     });
+}
+
+static void gather_rows(const graph *g, const gnode *n, void *const *in, void *out, int acc)
+{
+    gather_span(g, n, in, out, n->shape.dim[1], 0, n->shape.dim[1], acc);
+}
+
+void op_gather_cols(const graph *g, const gnode *n, void *const *in, void *out, int64_t ldo,
+                    int64_t j0, int64_t j1)
+{
+    gather_span(g, n, in, out, ldo, j0, j1, 0);
 }
 
 static void gather_forward(const graph *g, const gnode *n, void *const *in, void *out)

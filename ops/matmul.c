@@ -192,33 +192,40 @@ int op_matmul_splits(const graph *g, const gnode *n)
  * to kernels/smallmm.c first, which keeps the same contract (the same
  * bits: tests/test_gemm.c) with more chains per row than gemm's tiles.
  */
-static void matmul_run(const graph *g, const gnode *n, void *const *in, void *out, int acc)
+static void matmul_run(const graph *g, const gnode *n, void *const *in, void *out, int acc,
+                       int64_t c0, int64_t c1)
 {
     const gnode *a = &g->nodes[n->in[0]], *b = &g->nodes[n->in[1]];
     int64_t M, K, K2, N;
     mm_dims(a, b, n, &M, &K, &K2, &N);
     int64_t lda = a->shape.dim[1], ldb = b->shape.dim[1];
     int ta = (int)n->ip[0], tb = (int)n->ip[1];
+    size_t es = dtype_size((dtype)n->dt);
+    int whole = c0 == 0 && c1 == N;
+    /* columns c0 .. c1-1: of B, of C (rows N apart), of a bias and an
+     * addend */
+    const char *B = (const char *)in[1] + (size_t)c0 * es * (size_t)(tb ? ldb : 1);
+    char *C = (char *)out + (size_t)c0 * es;
     int bi = op_matmul_bias_input(n);
-    const void *bias = bi >= 0 ? in[bi] : NULL;
+    const void *bias = bi >= 0 ? (const char *)in[bi] + (size_t)c0 * es : NULL;
     /* the rows the product is added into first, then the product added
      * once (as an add node would add it): a gather's, or an addend's,
      * which kernels/gemm.c reads in C's stead (no pass to copy it) */
     const void *addend = NULL;
     if (n->ip[3] == MM_ADDEND) {
-        addend = in[2] != out ? in[2] : NULL;
+        addend = in[2] != out ? (const char *)in[2] + (size_t)c0 * es : NULL;
         acc = 1;
     } else if (n->ip[3]) {
         gnode gn = mm_gather(n);
         void *gin[2] = {in[2], in[3]};
-        op_table[OP_GATHER]->forward(g, &gn, gin, out);
+        op_gather_cols(g, &gn, gin, C, N, c0, c1);
         acc = 1;
     }
     int done = 0;
-    if (!tb && M <= SMM_MAX_M) {
+    if (!tb && M <= SMM_MAX_M && whole) {
         /* a few rows: copied (smallmm.h takes no addend) */
         if (addend)
-            memcpy(out, addend, (size_t)(M * N) * dtype_size((dtype)n->dt));
+            memcpy(out, addend, (size_t)(M * N) * es);
         addend = NULL;
         smm_job j = {(dtype)n->dt, ta, acc, 1, M, N, K, lda, ldb, in[0], in[1], bias, out};
         done = smm_run(n, &j);
@@ -226,42 +233,64 @@ static void matmul_run(const graph *g, const gnode *n, void *const *in, void *ou
     /* a per-step product reading a weight (or the plan's W^T, made once a
      * run): every step reads it, so it is packed once per run, kept under
      * its memory (exec_run brackets the run; a row run's parts see nodes
-     * copied for their rows, never the graph's own). So are the pieces of
-     * rows the two lanes cut a stacked product into (the output
-     * projection and its gradient): each piece packed all of the weight
-     * again for its 8 rows, four times its arithmetic (V = 1000, H = 300,
-     * T = 25, B = 10: a sixth of the step). A piece that finds the
-     * packing under way packs a share of it (kernels/gemm_keep.c). */
+     * copied for their rows, never the graph's own; a run's columns each
+     * key their own). So are the pieces of rows the two lanes cut a
+     * stacked product into (the output projection and its gradient): each
+     * piece packed all of the weight again for its 8 rows, four times its
+     * arithmetic (V = 1000, H = 300, T = 25, B = 10: a sixth of the step).
+     * A piece that finds the packing under way packs a share of it
+     * (kernels/gemm_keep.c). */
     int leaf = b->op == OP_INPUT;
     int piece = n->t < 0 && leaf && pool_in_part();
-    gemm_opts o = {matmul_class(n), (n->t >= 0 && b->t < 0) || piece ? in[1] : NULL,
+    /* some columns' share is keyed by the weight's memory and the first
+     * column (as a byte past it: inside the weight, so no other weight's
+     * key), the same both ways it is read: the backward's packing of a
+     * share then goes over the forward's (kernels/gemm_keep.c) */
+    const char *key = whole ? in[1] : (const char *)in[1] + c0;
+    gemm_opts o = {matmul_class(n), (n->t >= 0 && b->t < 0) || piece ? key : NULL,
                    leaf && (b->flags & NODE_PARAM), bias, addend};
     if (!done && n->dt == DT_F32)
-        gemm_f32(ta, tb, M, N, K, in[0], lda, in[1], ldb, out, N, acc, &o);
+        gemm_f32(ta, tb, M, c1 - c0, K, in[0], lda, (const float *)B, ldb, (float *)C, N, acc, &o);
     else if (!done)
-        gemm_f64(ta, tb, M, N, K, in[0], lda, in[1], ldb, out, N, acc, &o);
+        gemm_f64(ta, tb, M, c1 - c0, K, in[0], lda, (const double *)B, ldb, (double *)C, N, acc,
+                 &o);
     /* the activation folded in (engine/plan_fold.c): its own kernel, on
-     * its node's shape, in place */
+     * its node's shape (a row at a time for some columns), in place */
     if (n->ip[2]) {
         /* an activation's gradient reads its forward output y, then the
          * gradient that arrives: C */
         int grad = mm_grad_act(n);
         gnode act = {.op = (uint16_t)n->ip[2], .dt = n->dt, .nin = 1 + grad, .shape = n->shape};
-        void *x[2] = {grad ? in[n->nin - 1] : out, out};
-        op_table[act.op]->forward(g, &act, x, out);
+        if (whole) {
+            void *x[2] = {grad ? in[n->nin - 1] : out, out};
+            op_table[act.op]->forward(g, &act, x, out);
+            return;
+        }
+        act.shape = shape_2(1, c1 - c0);
+        for (int64_t i = 0; i < M; i++) {
+            size_t at = ((size_t)i * (size_t)N + (size_t)c0) * es;
+            void *x[2] = {grad ? (char *)in[n->nin - 1] + at : (char *)out + at, (char *)out + at};
+            op_table[act.op]->forward(g, &act, x, (char *)out + at);
+        }
     }
+}
+
+void op_matmul_cols(const graph *g, const gnode *n, void *const *in, void *out, int acc, int64_t c0,
+                    int64_t c1)
+{
+    matmul_run(g, n, in, out, acc, c0, c1);
 }
 
 static void matmul_forward(const graph *g, const gnode *n, void *const *in, void *out)
 {
-    matmul_run(g, n, in, out, 0);
+    matmul_run(g, n, in, out, 0, 0, n->shape.dim[1]);
 }
 
 /* out += op(A) op(B): the finished product added once, as a separate
  * add node would (kernels/gemm.h) */
 static void op_matmul_accumulate(const graph *g, const gnode *n, void *const *in, void *out)
 {
-    matmul_run(g, n, in, out, 1);
+    matmul_run(g, n, in, out, 1, 0, n->shape.dim[1]);
 }
 
 /*

@@ -194,6 +194,16 @@ int op_matmul_bias_input(const gnode *n);
  * runs alone (kernels/gemm.h gemm_splits; a few rows smallmm.c takes,
  * smm_splits): what the plan counts on. */
 int op_matmul_splits(const graph *g, const gnode *n);
+/* Columns c0 .. c1-1 of a product's output (every row), written (acc = 0)
+ * or added to as its accumulating kernel adds (acc = 1): each element the
+ * arithmetic of a call over all columns, so any split gives its bits. It
+ * reads op(A) whole, so out must not overlap it. On the calling thread. */
+void op_matmul_cols(const graph *g, const gnode *n, void *const *in, void *out, int acc, int64_t c0,
+                    int64_t c1);
+/* Columns j0 .. j1-1 of a gather's output (gather: as its forward kernel
+ * writes them), row b at out + b * ldo elements. */
+void op_gather_cols(const graph *g, const gnode *n, void *const *in, void *out, int64_t ldo,
+                    int64_t j0, int64_t j1);
 /* scheduled sampling: argmax o where coin != 0, else y (int32 [B]) */
 int32_t op_choose(graph *g, int32_t o, int32_t y, int32_t coin, uerr *e);
 /* rows of a where mask != 0, else rows of b */

@@ -343,26 +343,33 @@ static void test_nets_same_at_every_level(void)
 }
 
 /* Row runs (plan.h): at batch 32 the forward recurrence and its backward
- * are runs split by rows among the threads. 1 and 3 threads give the same
- * bits at every level, and exact stays bit-identical to none. */
+ * are runs split by rows among the threads, and a product of a run whose
+ * weight outgrows the L2 by columns (engine/exec_rows.c: forced here
+ * from any size, at 80 units: parts of 32, 32 and 16 columns on three
+ * threads). 1 thread, 3 by rows and 3 with columns give the same bits at
+ * every level, and exact stays bit-identical to none. */
 static void test_row_runs_same_on_any_threads(void)
 {
     const char *cells[] = {"elman", "jordan", "lstm", "gru"};
     const plan_options po[3] = {
         {.fuse = PLAN_FUSE_NONE}, {.fuse = PLAN_FUSE_EXACT}, {.fuse = PLAN_FUSE_ALL}};
+    const char *ways[3] = {"1 thread", "3 threads", "3 threads with columns"};
     const int T = 6, B = 32, V = 5;
-    hidden = 64;
+    hidden = 80;
     int was = cpu_set_threads(1);
+    pool_stats_reset();
     for (int c = 0; c < 4; c++)
         for (int f32 = 0; f32 < 2; f32++) {
             dtype dt = f32 ? DT_F32 : DT_F64;
-            result r[3][2];
+            result r[3][3];
             memset(r, 0, sizeof r);
             for (int lv = 0; lv < 3; lv++)
-                for (int th = 0; th < 2; th++) {
+                for (int w = 0; w < 3; w++) {
                     uerr e = {0};
-                    cpu_set_threads(th ? 3 : 1);
-                    CHECK_OK(run_net(cells[c], "tanh", dt, T, B, V, &po[lv], &r[lv][th], &e), &e);
+                    cpu_set_threads(w ? 3 : 1);
+                    exec_test_cols_bytes(w == 2);
+                    CHECK_OK(run_net(cells[c], "tanh", dt, T, B, V, &po[lv], &r[lv][w], &e), &e);
+                    exec_test_cols_bytes(0);
                 }
             size_t gb = 0;
             char cfg[512];
@@ -374,11 +381,12 @@ static void test_row_runs_same_on_any_threads(void)
             CHECK_OK(net_init(&n, &s, V, B, T, NET_TRAIN, &po[0], &e), &e);
             gb = (size_t)n.nparam * n.es;
             for (int lv = 0; lv < 3; lv++) {
-                CHECKF(r[lv][0].grads && r[lv][1].grads && r[lv][0].loss == r[lv][1].loss &&
-                           !memcmp(r[lv][0].grads, r[lv][1].grads, gb) &&
-                           !memcmp(r[lv][0].hT, r[lv][1].hT, n.state_bytes),
-                       "%s %s %s: 1 and 3 threads differ", cells[c], dtype_name(dt),
-                       plan_fuse_name(po[lv].fuse));
+                for (int w = 1; w < 3; w++)
+                    CHECKF(r[lv][0].grads && r[lv][w].grads && r[lv][0].loss == r[lv][w].loss &&
+                               !memcmp(r[lv][0].grads, r[lv][w].grads, gb) &&
+                               !memcmp(r[lv][0].hT, r[lv][w].hT, n.state_bytes),
+                           "%s %s %s: 1 thread and %s differ", cells[c], dtype_name(dt),
+                           plan_fuse_name(po[lv].fuse), ways[w]);
                 /* the forward recurrence and its backward, at least (without
                  * stacking, each step's loss ends a forward run); Jordan's
                  * teacher-forced steps have no product to split */
@@ -389,16 +397,23 @@ static void test_row_runs_same_on_any_threads(void)
             CHECKF(r[0][1].grads && r[1][1].grads && r[0][1].loss == r[1][1].loss &&
                        !memcmp(r[0][1].grads, r[1][1].grads, gb),
                    "%s %s: exact differs from none on 3 threads", cells[c], dtype_name(dt));
-            printf("  %-6s %s H=%d T=%d B=%d: 1 and 3 threads agree bit for bit; row runs: "
-                   "none %d, exact %d, all %d\n",
+            printf("  %-6s %s H=%d T=%d B=%d: 1 thread, 3 by rows and 3 with columns agree bit "
+                   "for bit; row runs: none %d, exact %d, all %d\n",
                    cells[c], dtype_name(dt), hidden, T, B, r[0][1].nruns, r[1][1].nruns,
                    r[2][1].nruns);
             net_free(&n);
             spec_free(&s);
             for (int lv = 0; lv < 3; lv++)
-                for (int th = 0; th < 2; th++)
-                    result_free(&r[lv][th]);
+                for (int w = 0; w < 3; w++)
+                    result_free(&r[lv][w]);
         }
+    /* which thread claims a part depends on the load: counted over all */
+    pool_stat st;
+    int multi = 0;
+    for (int i = 0; pool_stats(i, &st); i++)
+        if (!strcmp(st.name, "per-step columns"))
+            multi = st.multi > 0;
+    CHECKF(multi, "no product of a row run ran by columns on more than one thread");
     cpu_set_threads(was);
     hidden = 6;
 }
@@ -472,7 +487,9 @@ static void test_row_run_dropped_when_rows_meet(void)
  * holds both in turn (kernels/gemm.c), so a step keeps one packing of W
  * and one of the 128 x 1024 weight a step reads, 4.5 MiB. Two slots for
  * W, 8 MiB, put S3's peak RSS over issue 10's limit. On 1 thread (no row
- * runs) and 3 (the forward and the backward each one run).
+ * runs) and 3 (the forward and the backward each one run, whose products
+ * by W read it by columns, a third a thread: a slot for each third, both
+ * ways in turn; engine/exec_rows.c).
  */
 static void test_kept_packings_one_per_weight(void)
 {
