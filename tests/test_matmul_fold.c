@@ -12,6 +12,9 @@
  * batch 1: kernels/smallmm.c) to 37 (kernels/gemm.c's tiles and their
  * edges), float32 and float64. And a step of the backward: a product
  * added into a copy of another node, then an activation's gradient.
+ * Each also computed by ranges of columns (op_matmul_cols, as a row run
+ * splits a product whose weight outgrows the L2: engine/exec_rows.c),
+ * cut at odd places: the same bits as one call.
  */
 #include "check.h"
 
@@ -86,6 +89,21 @@ static int32_t push_folded(graph *g, gnode *proto)
     return id;
 }
 
+/* Whether node F of g, computed by the ranges of columns cut at
+ * cuts[0] = 0 < ... < cuts[n] = N into out (holding what the whole call
+ * started from: acc, or an addend written over), gives the bytes want. */
+static int same_by_cols(const graph *g, int32_t F, void **vals, void *out, int acc,
+                        const int64_t *cuts, int n, const void *want)
+{
+    const gnode *f = &g->nodes[F];
+    void *in[GRAPH_MAX_IN];
+    for (int k = 0; k < f->nin; k++)
+        in[k] = vals[f->in[k]] == vals[F] ? out : vals[f->in[k]];
+    for (int c = 0; c < n; c++)
+        op_matmul_cols(g, f, in, out, acc, cuts[c], cuts[c + 1]);
+    return !memcmp(out, want, (size_t)shape_numel(&f->shape) * dtype_size((dtype)f->dt));
+}
+
 static void free_values(const graph *g, void **vals)
 {
     for (int32_t v = 0; v < g->n; v++)
@@ -125,6 +143,10 @@ static int one_case(dtype dt, int64_t M, int64_t K, int64_t N, int64_t V, int wi
     void **vals = run_graph(&g, V);
     size_t bytes = (size_t)(M * N) * dtype_size(dt);
     int same = !memcmp(vals[Z], vals[F], bytes);
+    const int64_t cuts[] = {0, 1, 8, 21, N};
+    void *out = calloc(1, bytes);
+    same = same && same_by_cols(&g, F, vals, out, 0, cuts, 4, vals[Z]);
+    free(out);
     CHECKF(same, "%s M=%lld K=%lld N=%lld bias %d act %d table %s: the folded product differs",
            dtype_name(dt), (long long)M, (long long)K, (long long)N, with_bias, act,
            stored_t ? "transposed" : "as stored");
@@ -157,6 +179,25 @@ static int one_back(dtype dt, int64_t M, int64_t K, int64_t N, int grad)
     void **vals = run_graph(&g, 0);
     size_t bytes = (size_t)(M * N) * dtype_size(dt);
     int same = !memcmp(vals[D], vals[F], bytes);
+    /* by columns, onto its addend and over it */
+    const int64_t cuts[] = {0, 5, 6, 16, N};
+    void *out = calloc(1, bytes);
+    same = same && same_by_cols(&g, F, vals, out, 0, cuts, 4, vals[D]);
+    memcpy(out, vals[Q], bytes);
+    int32_t q = g.nodes[F].in[2];
+    void *was = vals[q];
+    vals[q] = vals[F];
+    same = same && same_by_cols(&g, F, vals, out, 0, cuts, 4, vals[D]);
+    vals[q] = was;
+    /* the plain product accumulated (PLAN_ACCUM), whole and by columns */
+    int32_t P = g.nodes[g.nodes[D].in[1]].in[0];
+    void *pin[2] = {vals[A], vals[W]}, *acc = malloc(bytes);
+    memcpy(acc, vals[Q], bytes);
+    op_table[OP_MATMUL]->accumulate(&g, &g.nodes[P], pin, acc);
+    memcpy(out, vals[Q], bytes);
+    same = same && same_by_cols(&g, P, vals, out, 1, cuts, 4, acc);
+    free(acc);
+    free(out);
     /* over its addend */
     memcpy(vals[F], vals[Q], bytes);
     void *in[4] = {vals[A], vals[W], vals[F], vals[Y]};
