@@ -191,6 +191,8 @@ int op_matmul_splits(const graph *g, const gnode *n)
  * untransposed B (the recurrence at batch 1, which the plan gives W^T) go
  * to kernels/smallmm.c first, which keeps the same contract (the same
  * bits: tests/test_gemm.c) with more chains per row than gemm's tiles.
+ * Only columns c0 .. c1-1 of C are computed (all N for a whole call), each
+ * element as in the whole call (op_matmul_cols: always by gemm.c).
  */
 static void matmul_run(const graph *g, const gnode *n, void *const *in, void *out, int acc,
                        int64_t c0, int64_t c1)
