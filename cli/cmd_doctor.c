@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "engine/exec.h"
 #include "kernels/cpu.h"
 #include "train/blascheck.h"
 
@@ -18,9 +19,12 @@ static const char help[] =
     "Prints what unroll finds on this machine: the CPU (vendor, model), its\n"
     "vector features and whether the OS saves their registers (AVX-512F,\n"
     "AVX2, FMA), the kernels' path and vector width, the cores and the\n"
-    "threads the kernels run, the cache sizes, and the build and core of the\n"
-    "OpenBLAS installed here. unroll's products are its own and it links no\n"
-    "BLAS, but programs beside it (numpy, PyTorch, the benchmarks) use it:\n"
+    "threads the kernels run, the cache sizes, the weight from which a\n"
+    "batch's per-step product is split among the threads by columns rather\n"
+    "than rows (its share of the weight then stays in each core's L2), and\n"
+    "the build and core of the OpenBLAS installed here. unroll's products\n"
+    "are its own and it links no BLAS, but programs beside it (numpy, PyTorch, the benchmarks) use "
+    "it:\n"
     "when that core runs weaker kernels than the CPU has (OpenBLAS guesses\n"
     "from the model name, which a VM may mask), a warning line names the\n"
     "OPENBLAS_CORETYPE that fixes it.\n"
@@ -94,6 +98,12 @@ int cmd_doctor(int argc, char **argv)
     snprintf(buf, sizeof buf, "L1d %s, L2 %s per core; L3 %s", bytes_str(cpu.l1d, a, sizeof a),
              bytes_str(cpu.l2, b, sizeof b), bytes_str(cpu.l3, d, sizeof d));
     line("cache", buf);
+    size_t cb = exec_cols_bytes();
+    snprintf(buf, sizeof buf,
+             "a batch's rows split among the threads; a product by a weight of %zu bytes or "
+             "more (%s) by columns",
+             cb, cpu_get()->l2 ? "over the L2" : "the L2 unknown");
+    line("row runs", buf);
     blascheck_blas blas;
     if (!blascheck_blas_open(&blas)) {
         line("blas", "no libopenblas.so.0 here (unroll links no BLAS)");

@@ -152,10 +152,12 @@ const char *exec_span_name(const exec *x, const exec_span *sp, char *buf, size_t
  * plan keeps no buffer for it. */
 void *exec_value(const exec *x, int32_t node);
 
-/* For tests: a row run's product is split by columns from a weight of
- * this many bytes (0: the default, more than a core's L2; see
- * engine/exec_rows.c), for execs initialised from now on; returns the
- * previous value. */
+/* A row run's product is split by columns among the threads, not by
+ * rows, from a weight of this many bytes: more than a core's L2
+ * (engine/exec_rows.c), or what exec_test_cols_bytes set. */
+size_t exec_cols_bytes(void);
+/* For tests: that size for execs initialised from now on (0: the
+ * default); returns the previous setting. */
 size_t exec_test_cols_bytes(size_t bytes);
 
 #endif

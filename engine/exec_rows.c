@@ -78,6 +78,12 @@ size_t exec_test_cols_bytes(size_t bytes)
     return atomic_exchange(&cols_bytes_test, bytes);
 }
 
+size_t exec_cols_bytes(void)
+{
+    size_t least = atomic_load(&cols_bytes_test), l2 = cpu_get()->l2;
+    return least ? least : l2 ? l2 + 1 : (size_t)1 << 21;
+}
+
 int exec_split_cols(const exec_step *s)
 {
     if (!s->nin || s->update || s->copy_from >= 0)
@@ -87,10 +93,7 @@ int exec_split_cols(const exec_step *s)
         return 0;
     const gnode *b = &s->g->nodes[n->in[1]];
     size_t bytes = (size_t)shape_numel(&b->shape) * dtype_size((dtype)b->dt);
-    size_t least = atomic_load(&cols_bytes_test), l2 = cpu_get()->l2;
-    if (!least)
-        least = l2 ? l2 + 1 : (size_t)1 << 21;
-    return bytes >= least;
+    return bytes >= exec_cols_bytes();
 }
 
 typedef struct rows_job {

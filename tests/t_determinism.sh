@@ -3,7 +3,8 @@
 # Elman, Jordan, LSTM and GRU trained a few steps on a text of 600
 # distinct symbols (CJK code points, generated here), float32 and float64,
 # at sizes where every kind of work (the per-step recurrence, run as row
-# runs that split the batch's rows among the threads; the stacked output
+# runs that split the batch's rows among the threads, or by columns a
+# recurrent weight larger than a core's L2; the stacked output
 # projection; the stacked weight sums) is large enough to be split among
 # threads, and at a batch of one row (two lanes: engine/plan_lanes.c),
 # give byte-identical checkpoints (every tensor the checkpoint stores:
@@ -52,12 +53,36 @@ UNROLL_ISA=avx1024 "$UNROLL" config show "$T/c.yaml" >/dev/null 2>"$T/isa.err"
 # under sanitizers (make asan sets UNROLL_QUICK) two cells are enough
 cells="elman jordan lstm gru"
 [ -n "${UNROLL_QUICK:-}" ] && cells="elman gru"
-# the config's batch of 48 (row runs), and a batch of one row (two lanes)
-for shape in "" "--set train.batch=1 --set train.seq_len=48 --set model.hidden=96"; do
-    for cell in $cells; do
+# the config's batch of 48 (row runs), a batch of one row (two lanes),
+# and a recurrent weight larger than a core's L2 in float32 (row runs
+# whose products by it go by columns; `unroll doctor` says from which
+# size): Elman and LSTM, SGD (checkpoints of parameters alone), not under
+# sanitizers
+cols_from=$("$UNROLL" doctor | sed -n 's/^row runs .* weight of \([0-9]*\) bytes.*/\1/p')
+units=$(awk -v b="${cols_from:-0}" 'BEGIN { printf "%d", sqrt(b / 4) + 13 }')
+big="--set model.hidden=$units --set train.batch=32 --set train.seq_len=6 --set train.optimizer.name=sgd"
+shapes="'' '--set train.batch=1 --set train.seq_len=48 --set model.hidden=96'"
+if [ -n "${UNROLL_QUICK:-}" ]; then
+    echo "SKIP a weight larger than the L2: under sanitizers"
+elif [ "$units" -gt 13 ] && [ "$units" -le 1500 ]; then
+    shapes="$shapes '$big'"
+else
+    echo "SKIP a weight larger than the L2: doctor says '$cols_from' bytes"
+    big=""
+fi
+eval "set -- $shapes"
+for shape in "$@"; do
+    case "$shape" in
+    *batch=1*) label=", batch 1" ;;
+    *train.optimizer.name=sgd*) label=", $units units" ;;
+    *) label="" ;;
+    esac
+    shape_cells=$cells
+    [ "$label" = ", $units units" ] && shape_cells="elman lstm"
+    for cell in $shape_cells; do
         for dt in float32 float64; do
             sets="--set model.cell=$cell --set train.dtype=$dt $shape"
-            what="$cell $dt${shape:+, batch 1}"
+            what="$cell $dt$label"
             if ! run t1 UNROLL_THREADS=1 || ! run t2 UNROLL_THREADS=2 || ! run t3 UNROLL_THREADS=3; then
                 ko "$what: training ran" "$(tail -3 "$T"/t*.err)"
                 continue
@@ -93,7 +118,13 @@ for shape in "" "--set train.batch=1 --set train.seq_len=48 --set model.hidden=9
 done
 
 # every kind of product ran on more than one thread somewhere
-for kind in "per-step rows" "stacked rows" "stacked weight sums" "two lanes"; do
+kinds="per-step rows|stacked rows|stacked weight sums|two lanes"
+[ -n "$big" ] && kinds="$kinds|per-step columns"
+IFS='|'
+# shellcheck disable=SC2086
+set -- $kinds
+unset IFS
+for kind in "$@"; do
     n=$(grep "^threads: $kind:" "$T/verbose.log" |
         sed 's/.* calls, \([0-9]*\) on more than one thread.*/\1/' | awk '{s += $1} END {print s + 0}')
     [ "$n" -gt 0 ] && ok "--verbose: $kind ran on more than one thread ($n calls)" ||

@@ -16,7 +16,7 @@ trap 'rm -rf "$T"' EXIT
 out=$("$UNROLL" doctor 2>&1)
 rc=$?
 missing=""
-for k in cpu vendor features "os saves" vector kernels cores cache blas "blas core" "blas check"; do
+for k in cpu vendor features "os saves" vector kernels cores cache "row runs" blas "blas core" "blas check"; do
     printf '%s\n' "$out" | grep -q "^$k  *[^ ]" || missing="$missing '$k'"
 done
 if [ "$rc" -eq 0 ] && [ -z "$missing" ]; then
