@@ -78,6 +78,7 @@ size_t exec_test_cols_bytes(size_t bytes)
     return atomic_exchange(&cols_bytes_test, bytes);
 }
 
+/* past the L2 (2 MiB when its size is unknown) */
 size_t exec_cols_bytes(void)
 {
     size_t least = atomic_load(&cols_bytes_test), l2 = cpu_get()->l2;
@@ -121,9 +122,9 @@ static void rows_part(void *ctx, int part, int thread)
 
 typedef struct cols_job {
     const exec *x;
-    const exec_step *s;
+    const exec_step *s; /* the product */
     int nparts;
-    void *keep;
+    void *keep; /* as rows_job's */
 } cols_job;
 
 static void cols_part(void *ctx, int part, int thread)
