@@ -70,13 +70,12 @@ else
 fi
 eval "set -- $shapes"
 for shape in "$@"; do
+    shape_cells=$cells
     case "$shape" in
     *batch=1*) label=", batch 1" ;;
-    *train.optimizer.name=sgd*) label=", $units units" ;;
+    *train.optimizer.name=sgd*) label=", $units units" shape_cells="elman lstm" ;;
     *) label="" ;;
     esac
-    shape_cells=$cells
-    [ "$label" = ", $units units" ] && shape_cells="elman lstm"
     for cell in $shape_cells; do
         for dt in float32 float64; do
             sets="--set model.cell=$cell --set train.dtype=$dt $shape"
