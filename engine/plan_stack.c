@@ -10,6 +10,7 @@
  * and a node has at most one neighbour on each side. The sums recognised
  * are build_grad's (engine/grad_sum.h).
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@
 #include "engine/grad_sum.h"
 #include "engine/plan_int.h"
 #include "engine/plan_stack_int.h"
+#include "kernels/cpu.h"
 #include "ops/ops.h"
 
 static int oom(const stk *c, uerr *e)
@@ -460,6 +462,42 @@ static int members_depend(const stk *c, const int32_t *m, int32_t n, uint8_t *ma
 }
 
 /*
+ * Whether candidate c is a product of the backward (build_grad's) by a
+ * weight s larger than a core's L2 (2 MiB when its size is unknown) that
+ * narrows its rows at least RW_GROUP_NARROW times. In its steps, such a
+ * product streams the whole weight from the L3 at every step (the output
+ * projection's gradient dO_t V at V = 5000, H = 512 reads 10 MiB);
+ * stacked, each block of the weight is packed once and kept while all
+ * steps' rows pass (64 x 512 x 5000 ran at 238 GFLOP/s here, 2048 rows
+ * at 365). Its inputs, the steps' dO_t, are kept together anyway (the
+ * stacked dV = dO^T H reads them); its stacked output, T B H, is new, and
+ * narrowing bounds it by a fraction of the logits (T B V) the step keeps.
+ * Stacked without that bound (V = 520, H = 1024, T = 100) the peak
+ * memory passed 1.5 times the step's own tensors. The forward's h_t V^T
+ * stays in its steps: stacked, the backward's dO_t could no longer be
+ * written over its output in a row run, and the arena grew by T B V.
+ */
+#define RW_GROUP_NARROW 4
+
+static _Atomic size_t group_bytes_test;
+
+size_t plan_test_group_bytes(size_t bytes)
+{
+    return atomic_exchange(&group_bytes_test, bytes);
+}
+
+static int grad_past_l2(const graph *g, const cand *c, const gnode *s)
+{
+    const gnode *m = &g->nodes[(int32_t)(c->step & 0xffffffff)];
+    size_t l2 = cpu_get()->l2, least = atomic_load(&group_bytes_test);
+    size_t bytes = (size_t)shape_numel(&s->shape) * dtype_size((dtype)s->dt);
+    if (!least)
+        least = l2 ? l2 + 1 : (size_t)1 << 21;
+    int64_t width = s->shape.dim[c->tb ? 0 : 1];
+    return (m->flags & NODE_GRAD) && c->k >= RW_GROUP_NARROW * width && bytes >= least;
+}
+
+/*
  * Row groups. T products X_t S (or X_t S^T) with S the same node and the
  * X_t of one shape, none depending on another, are one product of the
  * stacked [X_0; X_1; ...] with S, written into the stacked outputs.
@@ -490,10 +528,13 @@ static int find_groups(stk *c, links *L, uerr *e)
         for (j = i + 1; j < nc && same_group(&cs[i], &cs[j]); j++)
             ;
         int32_t n = j - i;
+        const gnode *sn = &g->nodes[cs[i].s];
         /* With RW_GROUP_ROWS rows or more a product already runs near
          * BLAS's best, and stacking would keep every step's output alive
-         * at once (the gradient dO_t V of a large model: T B H floats) */
-        if (n < 2 || cs[i].rows >= RW_GROUP_ROWS)
+         * at once (the gradient dO_t V of a large model: T B H floats);
+         * unless it is a gradient's product by a weight larger than the
+         * L2 (grad_past_l2) */
+        if (n < 2 || (cs[i].rows >= RW_GROUP_ROWS && !grad_past_l2(g, &cs[i], sn)))
             continue;
         /* A product that widens its rows (K under half of N: dO_t V at
          * V = 65, H = 256) stays in its step where a row run splits it
@@ -502,7 +543,6 @@ static int find_groups(stk *c, links *L, uerr *e)
          * the backward row run read each step's; in the step, its rows
          * are made next to where they are read. S2 (B = 32): 6.04 -> 5.70
          * ms a step, 2 MiB less arena; the same bits either way. */
-        const gnode *sn = &g->nodes[cs[i].s];
         int64_t width = sn->shape.dim[cs[i].tb ? 0 : 1];
         if (!stk_lanes_rows(cs[i].rows) && 2 * cs[i].k < width)
             continue;

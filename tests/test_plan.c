@@ -440,6 +440,46 @@ static void test_widening_product_stays_in_its_step(void)
     hidden = 6;
 }
 
+/* At 64 rows a step a product stays in its step, unless it is a
+ * gradient's product that narrows its rows by a weight past the L2
+ * (engine/plan_stack.c; the size forced here): the output projection's
+ * gradient dO_t V (K = V = 80, N = H = 16) is then one product over the
+ * steps. Elman, LSTM and GRU in both dtypes, on 1 and 3 threads: the same
+ * bits as in its steps, one more stack, and only that one. */
+static void test_narrowing_gradient_grouped_past_l2(void)
+{
+    const char *cells[] = {"elman", "lstm", "gru"};
+    const plan_options pa = {.fuse = PLAN_FUSE_ALL};
+    const int T = 3, B = 64, V = 80;
+    hidden = 16;
+    int was = cpu_set_threads(1);
+    for (int c = 0; c < 3; c++)
+        for (int f32 = 0; f32 < 2; f32++)
+            for (int th = 1; th <= 3; th += 2) {
+                dtype dt = f32 ? DT_F32 : DT_F64;
+                result in_steps = {0}, grouped = {0};
+                uerr e = {0};
+                cpu_set_threads(th);
+                CHECK_OK(run_net(cells[c], "tanh", dt, T, B, V, &pa, &in_steps, &e), &e);
+                plan_test_group_bytes(1);
+                CHECK_OK(run_net(cells[c], "tanh", dt, T, B, V, &pa, &grouped, &e), &e);
+                plan_test_group_bytes(0);
+                CHECKF(same_result(&in_steps, &grouped) &&
+                           grouped.n_stacked == in_steps.n_stacked + 1,
+                       "%s %s %d threads: %d stacks in steps, %d grouped; bits %s", cells[c],
+                       dtype_name(dt), th, in_steps.n_stacked, grouped.n_stacked,
+                       same_result(&in_steps, &grouped) ? "equal" : "differ");
+                if (c == 0 && f32 && th == 3)
+                    printf("  elman H=16 V=80 B=64: %d stacks in steps, %d with dO_t V grouped; "
+                           "the same bits\n",
+                           in_steps.n_stacked, grouped.n_stacked);
+                result_free(&in_steps);
+                result_free(&grouped);
+            }
+    cpu_set_threads(was);
+    hidden = 6;
+}
+
 /* a = tanh(x) and c = y w are each row-wise over 64 rows. With w a leaf
  * they are one run; with w = a, c reads a whole, which another part may
  * not have written yet: the run is dropped, and c is still right. */
@@ -1049,6 +1089,7 @@ int main(void)
     RUN(test_row_runs_same_on_any_threads);
     RUN(test_row_run_dropped_when_rows_meet);
     RUN(test_widening_product_stays_in_its_step);
+    RUN(test_narrowing_gradient_grouped_past_l2);
     RUN(test_gathers_read_transposed_table);
     RUN(test_step_sums_same_bits);
     RUN(test_step_sums_chunked_same_bits);
