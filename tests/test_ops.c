@@ -23,6 +23,7 @@
 #include "engine/exec.h"
 #include "engine/gradcheck.h"
 #include "engine/plan.h"
+#include "kernels/cpu.h"
 #include "kernels/vmath.h"
 #include "ops/ops.h"
 
@@ -455,6 +456,57 @@ static void test_xent_long_rows(void)
         }
 }
 
+/* From 16384 elements softmax_xent and its gradient split a step's rows
+ * among the threads (ops/loss.c): 1 and 3 threads give the same bits, in
+ * both dtypes, with padding rows, rows long and short, more rows than a
+ * chunk of terms (1024) and fewer rows than threads. */
+static void test_xent_rows_split_same_bits(void)
+{
+    static const int64_t sizes[][2] = {{9, 2500}, {2, 9000}, {33, 517}, {1100, 65}};
+    for (int d = 0; d < 2; d++)
+        for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+            dtype dt = d ? DT_F64 : DT_F32;
+            int64_t R = sizes[k][0], N = sizes[k][1];
+            size_t es = d ? 8 : 4, bytes = (size_t)(R * N) * es;
+            graph g;
+            uerr e = {0};
+            int32_t t, l = rows_and_ids(&g, dt, R, N, &t, &e);
+            int32_t gs = op_example_param(&g, shape_0(), &e);
+            int32_t x = op_softmax_xent(&g, l, t, &e);
+            gnode p = {.op = OP_SOFTMAX_XENT_GRAD, .nin = 3, .in = {l, t, gs}};
+            int32_t dx = op_build(&g, p, &e);
+            CHECK_OK(x < 0 || dx < 0, &e);
+            char *lv = malloc(bytes), *grad[2] = {malloc(bytes), malloc(bytes)};
+            int32_t *tg = malloc((size_t)R * sizeof *tg);
+            double scale = 0.75, loss[2];
+            for (int64_t i = 0; i < R * N; i++) {
+                double v = 8 * urand() - 4;
+                if (d)
+                    ((double *)lv)[i] = v;
+                else
+                    ((float *)lv)[i] = (float)v;
+            }
+            for (int64_t r = 0; r < R; r++)
+                tg[r] = r % 5 == 3 ? -1 : (int32_t)((r * 7919) % N);
+            float scale32 = (float)scale;
+            void *in[3] = {lv, tg, d ? (void *)&scale : (void *)&scale32};
+            int was = cpu_set_threads(1);
+            for (int w = 0; w < 2; w++) {
+                char out[8];
+                cpu_set_threads(w ? 3 : 1);
+                op_table[OP_SOFTMAX_XENT]->forward(&g, &g.nodes[x], in, out);
+                loss[w] = d ? *(double *)out : *(float *)out;
+                op_table[OP_SOFTMAX_XENT_GRAD]->forward(&g, &g.nodes[dx], in, grad[w]);
+            }
+            cpu_set_threads(was);
+            CHECKF(loss[0] == loss[1] && !memcmp(grad[0], grad[1], bytes),
+                   "%s %lld x %lld: 1 and 3 threads differ (loss %.17g, %.17g)", dtype_name(dt),
+                   (long long)R, (long long)N, loss[0], loss[1]);
+            free(lv), free(grad[0]), free(grad[1]), free(tg);
+            graph_free(&g);
+        }
+}
+
 /* At a tie max and min pass half of the gradient to each operand, and
  * abs passes none at 0, as PyTorch: values set to tie exactly. */
 static void test_ties_and_abs_at_zero(void)
@@ -518,6 +570,7 @@ int main(void)
     RUN(test_shape_error);
     RUN(test_xent_class_bound);
     RUN(test_xent_long_rows);
+    RUN(test_xent_rows_split_same_bits);
     RUN(test_graph_limit);
     RUN(test_repeated_input);
     RUN(test_scatter_against_loop);
