@@ -462,20 +462,23 @@ static int members_depend(const stk *c, const int32_t *m, int32_t n, uint8_t *ma
 }
 
 /*
- * Whether candidate c is a product of the backward (build_grad's) by a
- * weight s larger than a core's L2 (2 MiB when its size is unknown) that
- * narrows its rows at least RW_GROUP_NARROW times. In its steps, such a
- * product streams the whole weight from the L3 at every step (the output
- * projection's gradient dO_t V at V = 5000, H = 512 reads 10 MiB);
- * stacked, each block of the weight is packed once and kept while all
- * steps' rows pass (64 x 512 x 5000 ran at 238 GFLOP/s here, 2048 rows
- * at 365). Its inputs, the steps' dO_t, are kept together anyway (the
- * stacked dV = dO^T H reads them); its stacked output, T B H, is new, and
- * narrowing bounds it by a fraction of the logits (T B V) the step keeps.
- * Stacked without that bound (V = 520, H = 1024, T = 100) the peak
- * memory passed 1.5 times the step's own tensors. The forward's h_t V^T
- * stays in its steps: stacked, the backward's dO_t could no longer be
- * written over its output in a row run, and the arena grew by T B V.
+ * Whether candidate c, a product by a weight s larger than a core's L2 (2
+ * MiB when its size is unknown), is grouped however many rows a step has
+ * and whether it widens them. In its steps, such a product streams the
+ * whole weight from the L3 at every step (the output projection at V =
+ * 5000, H = 512: 10 MiB); grouped, each block of the weight is packed
+ * once and kept while all steps' rows pass (64 x 512 x 5000 ran at 279
+ * GFLOP/s here, 2048 rows at 350; its gradient dO_t V, 64 x 5000 x 512,
+ * at 238 and 365).
+ *
+ * In the forward, the grouped outputs (the logits) are then written over
+ * by their gradients, stack over stack (plan_over.c), as the steps' were:
+ * no memory is added. A gradient's product is grouped only if it narrows
+ * its rows RW_GROUP_NARROW times: its stacked output, T B H, is new
+ * memory, and narrowing bounds it by a fraction of its inputs (the steps'
+ * dO_t, T B V), kept together anyway for dV = dO^T H. Grouped without
+ * that bound (V = 520, H = 1024, T = 100) the peak memory passed 1.5
+ * times the step's own tensors.
  */
 #define RW_GROUP_NARROW 4
 
@@ -486,15 +489,16 @@ size_t plan_test_group_bytes(size_t bytes)
     return atomic_exchange(&group_bytes_test, bytes);
 }
 
-static int grad_past_l2(const graph *g, const cand *c, const gnode *s)
+static int big_weight_grouped(const graph *g, const cand *c, const gnode *s)
 {
     const gnode *m = &g->nodes[(int32_t)(c->step & 0xffffffff)];
     size_t l2 = cpu_get()->l2, least = atomic_load(&group_bytes_test);
     size_t bytes = (size_t)shape_numel(&s->shape) * dtype_size((dtype)s->dt);
     if (!least)
         least = l2 ? l2 + 1 : (size_t)1 << 21;
-    int64_t width = s->shape.dim[c->tb ? 0 : 1];
-    return (m->flags & NODE_GRAD) && c->k >= RW_GROUP_NARROW * width && bytes >= least;
+    if (bytes < least)
+        return 0;
+    return !(m->flags & NODE_GRAD) || c->k >= RW_GROUP_NARROW * s->shape.dim[c->tb ? 0 : 1];
 }
 
 /*
@@ -529,12 +533,12 @@ static int find_groups(stk *c, links *L, uerr *e)
             ;
         int32_t n = j - i;
         const gnode *sn = &g->nodes[cs[i].s];
+        int big = big_weight_grouped(g, &cs[i], sn);
         /* With RW_GROUP_ROWS rows or more a product already runs near
          * BLAS's best, and stacking would keep every step's output alive
          * at once (the gradient dO_t V of a large model: T B H floats);
-         * unless it is a gradient's product by a weight larger than the
-         * L2 (grad_past_l2) */
-        if (n < 2 || (cs[i].rows >= RW_GROUP_ROWS && !grad_past_l2(g, &cs[i], sn)))
+         * unless its weight is larger than the L2 (big_weight_grouped) */
+        if (n < 2 || (cs[i].rows >= RW_GROUP_ROWS && !big))
             continue;
         /* A product that widens its rows (K under half of N: dO_t V at
          * V = 65, H = 256) stays in its step where a row run splits it
@@ -542,9 +546,10 @@ static int find_groups(stk *c, links *L, uerr *e)
          * stacked, its T B N floats went out to the L3 and came back as
          * the backward row run read each step's; in the step, its rows
          * are made next to where they are read. S2 (B = 32): 6.04 -> 5.70
-         * ms a step, 2 MiB less arena; the same bits either way. */
+         * ms a step, 2 MiB less arena; the same bits either way. Not
+         * a product by a weight past the L2 (big_weight_grouped). */
         int64_t width = sn->shape.dim[cs[i].tb ? 0 : 1];
-        if (!stk_lanes_rows(cs[i].rows) && 2 * cs[i].k < width)
+        if (!stk_lanes_rows(cs[i].rows) && 2 * cs[i].k < width && !big)
             continue;
         for (int32_t k = 0; k < n; k++)
             mem[k] = (int32_t)(cs[i + k].step & 0xffffffff);
