@@ -5,8 +5,9 @@
 # lstm or gru; V, the vocabulary, 65 unless given: oneDNN's layer has no
 # output projection, so V weighs on unroll's side only). Without SIZEs, or
 # with BENCH_SIZES set, a spread nobody tuned for: odd hidden sizes, long
-# and short sequences, batches from 1 to 128. Where Debian's python3-torch
-# is installed, PyTorch doing the same work as unroll is measured too.
+# and short sequences, batches from 1 to 128, vocabularies up to 5000.
+# Where Debian's python3-torch is installed, PyTorch doing the same work
+# as unroll is measured too.
 #
 # Each figure is its own process: unroll's `bench step` (forward over T,
 # softmax cross-entropy, full BPTT, SGD) and oneDNN's forward training +
@@ -21,7 +22,8 @@ ROUNDS=${BENCH_ROUNDS:-3}
 NCORES=$(nproc 2>/dev/null || echo 1)
 CC=${CC:-cc}
 SPREAD="rnn:100:25:1 rnn:77:50:3 rnn:129:200:1 rnn:333:40:8 rnn:512:50:16 rnn:700:20:128
-rnn:2048:10:4 lstm:96:100:1 lstm:200:35:20 lstm:511:30:48 gru:64:64:64 gru:300:25:10:1000"
+rnn:2048:10:4 lstm:96:100:1 lstm:200:35:20 lstm:511:30:48 gru:64:64:64 gru:300:25:10:1000
+rnn:512:32:64:5000 lstm:256:32:8:3000"
 SIZES=${BENCH_SIZES:-$SPREAD}
 [ $# -gt 0 ] && SIZES=$*
 OUT=$(mktemp -d)
