@@ -392,6 +392,18 @@ static void test_scatter_against_loop(void)
         }
 }
 
+/* n logits drawn from [-4, 4): doubles when d, else floats */
+static void fill_logits(void *lv, int d, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double v = 8 * urand() - 4;
+        if (d)
+            ((double *)lv)[i] = v;
+        else
+            ((float *)lv)[i] = (float)v;
+    }
+}
+
 /* softmax_xent's loss of rows longer than its chunk of exponentials (1024)
  * against the order documented for every row (ops/loss.c): the max, the
  * exponentials of x - max, four partial sums in double over the elements k
@@ -414,13 +426,7 @@ static void test_xent_long_rows(void)
             size_t es = d ? 8 : 4;
             char *lv = malloc((size_t)(R * N) * es), *buf = malloc((size_t)N * es);
             int32_t tg[R] = {(int32_t)(N - 1), -1, 7};
-            for (int64_t i = 0; i < R * N; i++) {
-                double v = 8 * urand() - 4;
-                if (d)
-                    ((double *)lv)[i] = v;
-                else
-                    ((float *)lv)[i] = (float)v;
-            }
+            fill_logits(lv, d, R * N);
             double want = 0;
             for (int r = 0; r < R; r++) {
                 if (tg[r] < 0)
@@ -479,13 +485,7 @@ static void test_xent_rows_split_same_bits(void)
             char *lv = malloc(bytes), *grad[2] = {malloc(bytes), malloc(bytes)};
             int32_t *tg = malloc((size_t)R * sizeof *tg);
             double scale = 0.75, loss[2];
-            for (int64_t i = 0; i < R * N; i++) {
-                double v = 8 * urand() - 4;
-                if (d)
-                    ((double *)lv)[i] = v;
-                else
-                    ((float *)lv)[i] = (float)v;
-            }
+            fill_logits(lv, d, R * N);
             for (int64_t r = 0; r < R; r++)
                 tg[r] = r % 5 == 3 ? -1 : (int32_t)((r * 7919) % N);
             float scale32 = (float)scale;
