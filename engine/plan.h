@@ -238,10 +238,10 @@ void plan_free(plan *p);
 unsigned plan_rows_split(const plan *p, const graph *g, int32_t i);
 int plan_rows_free(const plan *p, const graph *g, int32_t i);
 
-/* For tests: a gradient's product that narrows its rows is stacked over
- * the steps, however many rows a step has, from a weight of this many
- * bytes (engine/plan_stack.c; 0: the default, more than a core's L2), in
- * plans built from now on; returns the previous setting. */
+/* For tests: a product is grouped over the steps, however many rows a
+ * step has, from a weight of this many bytes (a gradient's only where it
+ * narrows its rows; engine/plan_stack.c; 0: the default, more than a
+ * core's L2), in plans built from now on; returns the previous setting. */
 size_t plan_test_group_bytes(size_t bytes);
 
 /* Whether instruction i reads leaf (an input, a view's source, a copy's

@@ -48,10 +48,10 @@ static int32_t memory_root(const plan_decisions *d, const plan *p, int32_t id)
  * member of bh is written by an instruction of its own, of an op that may
  * write over its first input, which is (or is written in place over,
  * OVER_THROUGH_MIN) the member in the same place of a stack as long, of
- * as many bytes and no output; a row run that holds such
- * an instruction splits that input by rows (each part writes the rows it
- * read); and every other instruction that reads or writes the other stack
- * comes before the first of them, outside its row run. Under two lanes the
+ * as many bytes and no output; a row run that holds such an instruction
+ * splits that input by rows (each part writes the rows it read); and
+ * every other instruction that reads or writes the other stack comes
+ * before the first of them, outside its row run. Under two lanes the
  * writes then wait for the earlier reads: their bytes overlap
  * (plan_lanes.c).
  */
