@@ -7,6 +7,8 @@
 # recurrent weight larger than a core's L2; the stacked output
 # projection; the stacked weight sums) is large enough to be split among
 # threads, and at a batch of one row (two lanes: engine/plan_lanes.c),
+# and at a vocabulary of thousands (the output projection's weight past
+# the L2, its products grouped over the steps),
 # give byte-identical checkpoints (every tensor the checkpoint stores:
 # parameters and optimiser state) on 1, 2 and 3 threads
 # (UNROLL_THREADS, 3 on 2 cores too), on the AVX-512 and the AVX2 path
@@ -68,10 +70,23 @@ else
     echo "SKIP a weight larger than the L2 (under sanitizers, or doctor says '$cols_from' bytes)"
     big=""
 fi
+# a vocabulary of thousands (CJK text of some 4000 symbols) at 64 rows a
+# step, the output projection's weight past the L2: its product and its
+# gradient's grouped over the steps, the logits' gradients written over
+# the logits (engine/plan_stack.c, plan_over.c); Elman and LSTM, SGD
+cjk_text 60000 4200 777 >"$T/big.txt"
+vh=$(awk -v b="${cols_from:-0}" 'BEGIN { printf "%d", b / (4 * 4000) + 8 }')
+vocab="--set data.path=$T/big.txt --set model.hidden=$vh --set train.batch=64 --set train.seq_len=4 --set train.optimizer.name=sgd"
+if [ -z "${UNROLL_QUICK:-}" ] && [ "$vh" -gt 8 ] && [ "$vh" -le 1000 ]; then
+    shapes="$shapes '$vocab'"
+else
+    echo "SKIP a vocabulary of thousands (under sanitizers, or doctor says '$cols_from' bytes)"
+fi
 eval "set -- $shapes"
 for shape in "$@"; do
     shape_cells=$cells
     case "$shape" in
+    *big.txt*) label=", a vocabulary of thousands, $vh units" shape_cells="elman lstm" ;;
     *batch=1*) label=", batch 1" ;;
     *train.optimizer.name=sgd*) label=", $units units" shape_cells="elman lstm" ;;
     *) label="" ;;
