@@ -78,11 +78,10 @@ size_t exec_test_cols_bytes(size_t bytes)
     return atomic_exchange(&cols_bytes_test, bytes);
 }
 
-/* past the L2 (2 MiB when its size is unknown) */
 size_t exec_cols_bytes(void)
 {
-    size_t least = atomic_load(&cols_bytes_test), l2 = cpu_get()->l2;
-    return least ? least : l2 ? l2 + 1 : (size_t)1 << 21;
+    size_t least = atomic_load(&cols_bytes_test);
+    return least ? least : cpu_past_l2();
 }
 
 int exec_split_cols(const exec_step *s)

@@ -492,11 +492,9 @@ size_t plan_test_group_bytes(size_t bytes)
 static int big_weight_grouped(const graph *g, const cand *c, const gnode *s)
 {
     const gnode *m = &g->nodes[(int32_t)(c->step & 0xffffffff)];
-    size_t l2 = cpu_get()->l2, least = atomic_load(&group_bytes_test);
+    size_t least = atomic_load(&group_bytes_test);
     size_t bytes = (size_t)shape_numel(&s->shape) * dtype_size((dtype)s->dt);
-    if (!least)
-        least = l2 ? l2 + 1 : (size_t)1 << 21;
-    if (bytes < least)
+    if (bytes < (least ? least : cpu_past_l2()))
         return 0;
     return !(m->flags & NODE_GRAD) || c->k >= RW_GROUP_NARROW * s->shape.dim[c->tb ? 0 : 1];
 }

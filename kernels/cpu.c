@@ -174,6 +174,12 @@ const cpu_info *cpu_get(void)
     return &info;
 }
 
+size_t cpu_past_l2(void)
+{
+    size_t l2 = cpu_get()->l2;
+    return l2 ? l2 + 1 : (size_t)1 << 21;
+}
+
 int cpu_path(void)
 {
     settle();

@@ -46,6 +46,12 @@ int cpu_init(uerr *e);
 
 const cpu_info *cpu_get(void);
 
+/* The least bytes past one core's L2 (its size plus one; 2 MiB when it is
+ * unknown): a weight of that many no longer stays in one core's cache
+ * from one step to the next (engine/exec_rows.c's columns,
+ * engine/plan_stack.c's groups). */
+size_t cpu_past_l2(void);
+
 /* The path in use (enum cpu_path) and its name ("avx512", "avx2", "generic"). */
 int cpu_path(void);
 const char *cpu_path_name(int path);
