@@ -6,7 +6,9 @@
  * blocks and tiles everywhere, and rows a power of two apart (the shapes
  * whose rows share cache sets), float64 and float32, input and output at
  * odd element offsets from an aligned address. The op (ops/transpose.c)
- * is checked through its forward.
+ * is checked through its forward. transpose_rows, a parameter's copy
+ * kept up to date a chunk of rows at a time (engine/exec.c), writes the
+ * columns of its rows and nothing else, chunk boundaries anywhere.
  */
 #include "check.h"
 
@@ -79,8 +81,63 @@ static void test_every_shape(void)
     }
 }
 
+/* y = x^T [C, R] built by transpose_rows in chunks of `chunk` rows over a
+ * y holding -1 everywhere, each chunk checked to write its columns and
+ * no other; the elements misplaced */
+static int64_t rows_misplaced(int dt, int64_t R, int64_t C, int64_t chunk)
+{
+    size_t es = dt ? 8 : 4;
+    char *xm = malloc((size_t)(R * C) * es + 64), *ym = malloc((size_t)(R * C) * es + 64);
+    if (!xm || !ym) {
+        free(xm);
+        free(ym);
+        return -1;
+    }
+    void *x = xm + es, *y = ym + (size_t)(C % 2) * es;
+    for (int64_t i = 0; i < R * C; i++) {
+        if (dt) {
+            ((double *)x)[i] = (double)i + 0.5;
+            ((double *)y)[i] = -1;
+        } else {
+            ((float *)x)[i] = (float)i + 0.5f;
+            ((float *)y)[i] = -1;
+        }
+    }
+    int64_t bad = 0;
+    for (int64_t r0 = 0; r0 < R; r0 += chunk) {
+        int64_t r1 = r0 + chunk < R ? r0 + chunk : R;
+        transpose_rows(es, x, y, R, C, r0, r1);
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t c = 0; c < C; c++) {
+                double v = dt ? ((double *)y)[c * R + r] : ((float *)y)[c * R + r];
+                bad += v != (r < r1 ? (double)(r * C + c) + 0.5 : -1.0);
+            }
+    }
+    free(xm);
+    free(ym);
+    return bad;
+}
+
+static void test_rows(void)
+{
+    for (int path = CPU_AVX512; path >= CPU_GENERIC; path--) {
+        int was = cpu_set_path(path);
+        if (was < 0)
+            continue;
+        int64_t bad = 0;
+        const int64_t shapes[][3] = {{100, 100, 8}, {100, 65, 13}, {65, 100, 48},
+                                     {37, 45, 1},   {128, 96, 32}, {17, 256, 5}};
+        for (int dt = 0; dt < 2; dt++)
+            for (int k = 0; k < 6; k++)
+                bad += rows_misplaced(dt, shapes[k][0], shapes[k][1], shapes[k][2]);
+        CHECKF(bad == 0, "%s: %lld misplaced elements", cpu_path_name(path), (long long)bad);
+        cpu_set_path(was);
+    }
+}
+
 int main(void)
 {
     RUN(test_every_shape);
+    RUN(test_rows);
     CHECK_EXIT();
 }
