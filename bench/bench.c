@@ -166,6 +166,8 @@ static int stepper_init(stepper *st, int64_t V, int64_t H, int64_t T, int64_t B,
 static int stepper_step(stepper *st, double *loss, double *ms, double *cpu_ms, uerr *e)
 {
     double t1 = now_s(), c1 = cpu_now_s();
+    /* only the steps' own updates write the parameters (as in train.c) */
+    exec_params_kept(&st->n.x);
     if (net_train_step(&st->n, &st->o, &st->job, st->s.train.clip.value, loss, e) < 0)
         return 1;
     *ms = 1e3 * (now_s() - t1);

@@ -14,6 +14,7 @@
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
 #include "kernels/pool.h"
+#include "kernels/transpose.h"
 #include "ops/ops.h"
 
 static int64_t clock_ns(void)
@@ -62,11 +63,15 @@ int exec_init(exec *x, const graph *g, const plan *p, uerr *e)
         exec_step *s = &x->steps[i];
         s->out = pi->out;
         s->copy_from = -1;
+        s->mirror = -1;
         if (pi->kind == PLAN_UPDATE) {
             const gnode *leaf = plan_node(p, g, pi->node);
             size_t es = dtype_size((dtype)leaf->dt);
             int64_t k = shape_numel(&leaf->shape);
             s->update = 1;
+            s->mirror = plan_mirror_of_update(p, i);
+            s->leaf = pi->node;
+            s->es = es;
             s->e0 = (int64_t)(p->offset[pi->out] / es);
             /* to the next gradient's start: the padding between them is
              * updated too, as when the block is updated whole */
@@ -101,6 +106,8 @@ int exec_init(exec *x, const graph *g, const plan *p, uerr *e)
     for (int32_t r = 0; r < p->nruns; r++)
         for (int32_t i = p->runs[r].first; i < p->runs[r].first + p->runs[r].n; i++)
             x->steps[i].cols = exec_split_cols(&x->steps[i]);
+    for (int32_t k = 0; k < p->nmirrors; k++)
+        x->steps[p->mirrors[k].pre].mirror_pre = 1;
     return 0;
 }
 
@@ -124,6 +131,20 @@ void exec_params_fixed(exec *x)
 void exec_bind(exec *x, int32_t leaf, void *data)
 {
     x->ptr[leaf] = data;
+    x->mirrors_ok = 0;
+}
+
+void exec_params_kept(exec *x)
+{
+    x->params_kept = 1;
+}
+
+/* Rows r0 .. r1-1 of update step s's parameter, just updated, into the
+ * copy it keeps (their columns there) */
+static void keep_copy(const exec *x, const exec_step *s, int64_t r0, int64_t r1)
+{
+    if (s->mirror >= 0)
+        transpose_rows(s->es, x->ptr[s->leaf], x->ptr[s->mirror], s->e_nrow, s->e_row, r0, r1);
 }
 
 void *exec_value(const exec *x, int32_t node)
@@ -242,8 +263,11 @@ static void step_whole(const exec *x, const exec_step *s)
 {
     if (s->update) {
         x->update(x->update_ctx, s->e0, s->e1, 0);
+        keep_copy(x, s, 0, s->e_nrow);
         return;
     }
+    if (s->mirror_pre && x->mirrors_skip)
+        return;
     if (s->copy_from >= 0) {
         memcpy(x->ptr[s->out], x->ptr[s->copy_from], s->copy_bytes);
         return;
@@ -262,10 +286,11 @@ static void run_task(const exec *x, const plan_task *t, const plan_task *next, i
     if (next)
         prefetch_step(x, &x->steps[next->instr]);
     const exec_step *s = &x->steps[t->instr];
-    if (t->r1 && s->update)
+    if (t->r1 && s->update) {
         x->update(x->update_ctx, s->e0 + t->r0 * s->e_row,
                   t->r1 == s->e_nrow ? s->e1 : s->e0 + t->r1 * s->e_row, 0);
-    else if (t->r1)
+        keep_copy(x, s, t->r0, t->r1);
+    } else if (t->r1)
         exec_step_rows(x, &x->steps[t->instr], t->rows, t->r0, t->r1);
     else
         step_whole(x, &x->steps[t->instr]);
@@ -553,6 +578,12 @@ int exec_run(exec *x, uerr *e)
         x->trace->start = clock_ns();
     }
     const plan *p = x->p;
+    /* the copies the last run's updates kept, where the parameters are
+     * still what it left (exec_params_kept); made again otherwise */
+    x->mirrors_skip = x->mirrors_ok && x->params_kept;
+    x->mirrors_ok = x->params_kept = 0;
+    if (x->mirrors_skip)
+        x->mirror_skips += p->nmirrors;
     /* a view reads the memory of its source, which may be a leaf bound
      * (or rebound) since the last run */
     for (int32_t k = 0; k < p->vg.n; k++)
@@ -610,6 +641,8 @@ int exec_run(exec *x, uerr *e)
             while (j < stop && x->steps[j].update && x->steps[j].e0 == x->steps[j - 1].e1)
                 j++;
             x->update(x->update_ctx, s->e0, x->steps[j - 1].e1, 1);
+            for (int32_t k = i; k < j; k++)
+                keep_copy(x, &x->steps[k], 0, x->steps[k].e_nrow);
             if (x->trace)
                 span(x, i, j - i, -1, 0, 0, s0);
             i = j - 1;
@@ -625,5 +658,6 @@ int exec_run(exec *x, uerr *e)
         picked(&x->picks[timed], 0, clock_ns() - t0);
     gemm_keep_end();
     x->trace = NULL;
+    x->mirrors_ok = p->nmirrors > 0;
     return 0;
 }

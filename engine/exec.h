@@ -58,6 +58,9 @@ typedef struct exec_step {
     unsigned rows;                 /* inputs split by rows in a row run (op_def.rows) */
     int acc;                       /* PLAN_ACCUM: adds into its output */
     int cols;                      /* a product split by columns in its row run */
+    int mirror_pre;                /* makes a copy kept across runs (plan_mirror) */
+    int32_t mirror, leaf;          /* PLAN_UPDATE: the copy of leaf it keeps, or -1 */
+    size_t es;                     /* PLAN_UPDATE: bytes of an element */
 } exec_step;
 
 /* How a region of two lanes ran in the current window of runs
@@ -111,6 +114,12 @@ typedef struct exec {
     exec_update_fn update;             /* the plan's PLAN_UPDATEs (exec_set_update) */
     void *update_ctx;
     exec_trace *trace; /* the next run's spans go there (exec_trace_next), or NULL */
+    /* the copies kept across runs (plan.h: plan_mirror): they matched the
+     * parameters when the last run ended; the caller has promised that the
+     * parameters are as that run left them (exec_params_kept); this run
+     * does not make them again; and how many it has not made since init */
+    int mirrors_ok, params_kept, mirrors_skip;
+    int64_t mirror_skips;
 } exec;
 
 /* Allocates the arena and resolves the program. An arena larger than
@@ -127,6 +136,13 @@ void exec_bind(exec *x, int32_t leaf, void *data);
  * parameters from one run to the next (kernels/gemm.h, bconst). Whoever
  * writes a parameter of x after this calls it again. */
 void exec_params_fixed(exec *x);
+
+/* Promises that the parameters hold what the last run left in them:
+ * nothing but that run's updates has written them since. The next run
+ * then reads the transposed copies those updates kept (plan.h:
+ * plan_mirror) rather than making them again; without the promise, or
+ * after an exec_bind, it makes them. Good for one run. */
+void exec_params_kept(exec *x);
 
 /* The function that runs the plan's PLAN_UPDATEs (plan.nupdate); a plan
  * with updates does not run without one. */

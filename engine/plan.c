@@ -489,6 +489,12 @@ static int assign_buffers(prog *c, const plan_options *opt, uerr *e)
         if (s >= 0)
             st[s].end = INT32_MAX;
     }
+    /* a copy kept across runs is no other value's place (plan_mirror.c) */
+    for (int32_t i = 0; i < p->ninstr; i++) {
+        int32_t s = plan_mirror_leaf(p, opt, i) >= 0 ? stor[p->instr[i].out] : -1;
+        if (s >= 0)
+            st[s].end = INT32_MAX;
+    }
     for (int32_t s = 0; s < nst; s++) {
         if (st[s].def == INT32_MAX) {
             rc = uerr_set(e, UERR_INTERNAL, "plan: a buffer is never written");
@@ -670,7 +676,8 @@ int plan_build(const graph *g, const int32_t *outputs, int nout, const plan_opti
         rc = assign_buffers(&c, opt, e);
     if (!rc)
         rc = plan_rows_check(g, p, e);
-    if (!rc && opt && opt->update_leaves && p->fixed && add_updates(&c, outputs, opt))
+    if (!rc && opt && opt->update_leaves && p->fixed &&
+        (add_updates(&c, outputs, opt) || plan_mirrors_find(p, opt)))
         rc = plan_oom(&n, e);
     if (!rc && !(opt && opt->no_lanes))
         rc = plan_lanes(g, p, e);
@@ -736,6 +743,7 @@ void plan_free(plan *p)
     free(p->runs);
     free(p->tasks);
     free(p->regions);
+    free(p->mirrors);
     if (p->vg.names)
         graph_free(&p->vg);
     memset(p, 0, sizeof *p);

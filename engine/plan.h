@@ -197,6 +197,20 @@ typedef struct plan_region {
     double gain;      /* serial / two-lane time, as the schedule sees it */
 } plan_region;
 
+/*
+ * A parameter's transposed copy kept across runs (engine/plan_mirror.c):
+ * instruction pre makes copy = leaf^T at the program's head; the update
+ * of leaf (instruction update) also writes the rows it updates into
+ * copy's columns, so that after a run the copy matches the parameter
+ * again, and the next run may skip pre (exec.h: exec_params_kept). The
+ * copy's buffer is nobody else's for the whole run.
+ */
+typedef struct plan_mirror {
+    int32_t pre, update; /* instructions */
+    int32_t copy, leaf;  /* global ids */
+    int gathered;        /* read by gathers only (U^T), a few rows a step */
+} plan_mirror;
+
 typedef struct plan {
     int32_t nnodes; /* graph size when planned */
     int fuse;
@@ -221,6 +235,8 @@ typedef struct plan {
                              of a stack, or another output's alias) */
     int32_t nupdate;      /* PLAN_UPDATE instructions: the program's last */
     double update_cycles; /* plan_options.update_cycles */
+    plan_mirror *mirrors; /* copies the updates keep up to date */
+    int32_t nmirrors;
     /* what the rewrites did, for diagnostics and the benchmark */
     int32_t n_inplace, n_accum, n_stacked, n_stacked_nodes, n_transposed;
     int32_t n_folded;    /* nodes run by a product's instruction (plan_fold.c) */
@@ -243,6 +259,10 @@ int plan_rows_free(const plan *p, const graph *g, int32_t i);
  * narrows its rows; engine/plan_stack.c; 0: the default, more than a
  * core's L2), in plans built from now on; returns the previous setting. */
 size_t plan_test_group_bytes(size_t bytes);
+
+/* The copy kept across runs that update instruction i writes too (a
+ * global id), or -1. */
+int32_t plan_mirror_of_update(const plan *p, int32_t i);
 
 /* Whether instruction i reads leaf (an input, a view's source, a copy's
  * leaf). */

@@ -164,4 +164,13 @@ int32_t *plan_stacks_over(const plan_needs *n, const plan_decisions *d, const pl
  * has no row run. */
 int plan_lanes(const graph *g, plan *p, uerr *e);
 
+/* plan_mirror.c: the leaf whose transposed copy instruction i makes and
+ * may keep across runs (a parameter opt updates, a copy small enough),
+ * or -1; and, once the updates are in the program, p->mirrors. */
+int32_t plan_mirror_leaf(const plan *p, const plan_options *opt, int32_t i);
+int plan_mirrors_find(plan *p, const plan_options *opt);
+/* The copy update instruction update keeps, unless read by gathers
+ * only, kept no more: made at the head of every run, as any copy */
+void plan_mirror_drop(plan *p, int32_t update);
+
 #endif

@@ -114,11 +114,16 @@ static int task_ranges(const plan *p, const graph *g, int32_t i, int64_t r0, int
     size_t a, b, row;
     int nr = 0;
     if (pi->kind == PLAN_UPDATE) {
-        /* reads the rows of its gradient (out), writes those of its leaf */
+        /* reads the rows of its gradient (out), writes those of its leaf,
+         * and their columns of a copy it keeps (all of it, as far as the
+         * ranges can tell: after every read of the copy) */
+        int32_t copy = plan_mirror_of_update(p, i);
         if (id_bytes(p, g, pi->out, pi->out, &a, &b, &row))
             r[nr++] = rows_range(a, b, row, r0, r1, 0);
         if (id_bytes(p, g, pi->node, pi->node, &a, &b, &row))
             r[nr++] = rows_range(a, b, row, r0, r1, 1);
+        if (copy >= 0 && id_bytes(p, g, copy, copy, &a, &b, &row))
+            r[nr++] = (lrange){a, b, 1};
         return nr;
     }
     int64_t M;

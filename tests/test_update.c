@@ -6,9 +6,12 @@
  * run in order after it. Either way three steps leave every parameter,
  * every optimiser state and every loss with the bits of the update run
  * after the plan, on 1, 2 and 3 threads and with one thread running both
- * lanes, for each cell, dtype and optimiser. A NaN gradient is reported
- * as it is there, and a plan with updates does not run without its
- * function.
+ * lanes, for each cell, dtype and optimiser. The transposed copies of
+ * parameters the updates keep for the next step (plan.h: plan_mirror)
+ * are read in the runs after the first, and give the same bits; a
+ * parameter written outside the runs is copied again. A NaN gradient is
+ * reported as it is there, and a plan with updates does not run without
+ * its function.
  */
 #include "check.h"
 
@@ -159,11 +162,16 @@ static void run_case(const char *cell, const char *dt, int64_t B, const char *op
         cpu_set_threads(1);
         CHECK(stepper_step(&ref, &l0, &e) == 0);
         cpu_set_threads(threads > 0 ? threads : 2);
+        exec_params_kept(&x.n.x);
         CHECK(stepper_step(&x, &l1, &e) == 0);
         CHECKF(!memcmp(&l0, &l1, sizeof l0) && same_state(&ref, &x),
                "%s %s B=%lld %s, %d threads, step %d: loss %.17g against %.17g", cell, dt,
                (long long)B, opt, threads, step, l1, l0);
     }
+    /* every step after the first read the copies the updates kept */
+    CHECKF(x.n.x.mirror_skips == (int64_t)(STEPS - 1) * x.n.p.nmirrors,
+           "%s %s B=%lld: %lld copies skipped, %d kept", cell, dt, (long long)B,
+           (long long)x.n.x.mirror_skips, (int)x.n.p.nmirrors);
     cpu_set_threads(was);
     stepper_free(&ref);
     stepper_free(&x);
@@ -221,9 +229,10 @@ static void test_where_updates_run(void)
         count_update_tasks(&st.n.p, &whole, &chunks);
         check_update_waits(&st.n.p, &st.n.m.g);
         if (b == 0)
-            CHECKF(st.n.p.nregions > 0 && chunks > 0 && whole > 0,
-                   "batch 1: %d regions, %d update tasks whole and %d in chunks",
-                   (int)st.n.p.nregions, (int)whole, (int)chunks);
+            CHECKF(st.n.p.nregions > 0 && chunks > 0 && whole > 0 && st.n.p.nmirrors == 2,
+                   "batch 1: %d regions, %d update tasks whole and %d in chunks, %d copies "
+                   "kept",
+                   (int)st.n.p.nregions, (int)whole, (int)chunks, (int)st.n.p.nmirrors);
         else
             CHECKF(st.n.p.nruns > 0 && whole + chunks == 0,
                    "batch 20: %d row runs, %d update tasks", (int)st.n.p.nruns,
@@ -256,6 +265,54 @@ static void test_failures_reported(void)
     spec_free(&s);
 }
 
+/* The parameters of both steppers scaled by 0.5 (exact), outside any run */
+static void halve_params(stepper *a, stepper *b)
+{
+    for (int64_t i = 0; i < a->n.nparam; i++) {
+        ((double *)a->n.params)[i] *= 0.5;
+        ((double *)b->n.params)[i] *= 0.5;
+    }
+}
+
+/* The copies an update keeps are read only as promised: parameters
+ * written outside the runs, with no promise or after a rebinding, are
+ * copied again, and every step keeps the reference's bits */
+static void test_kept_copies_follow_writes(void)
+{
+    uerr e = {0};
+    spec s;
+    stepper ref, x;
+    CHECK_OK(load_spec(&s, "elman", "float64", 1, optimisers[3], &e), &e);
+    CHECK_OK(stepper_init(&ref, &s, 1, 0, &e), &e);
+    CHECK_OK(stepper_init(&x, &s, 1, 1, &e), &e);
+    if (check_failed_)
+        return;
+    CHECK(x.n.p.nmirrors > 0);
+    /* 1: promised; 0: written outside and not promised; 2: written,
+     * promised, but the parameter rebound (to the same memory) */
+    const int how[] = {1, 1, 0, 1, 2, 1};
+    int64_t skips = 0;
+    for (int k = 0; k < 6 && !check_failed_; k++) {
+        double l0 = 0, l1 = 0;
+        if (how[k] != 1)
+            halve_params(&ref, &x);
+        if (how[k] == 2)
+            exec_bind(&x.n.x, x.n.m.param[0].node, net_param(&x.n, 0));
+        if (how[k])
+            exec_params_kept(&x.n.x);
+        CHECK(stepper_step(&ref, &l0, &e) == 0);
+        CHECK(stepper_step(&x, &l1, &e) == 0);
+        skips += k > 0 && how[k] == 1 ? x.n.p.nmirrors : 0;
+        CHECKF(!memcmp(&l0, &l1, sizeof l0) && same_state(&ref, &x),
+               "step %d: loss %.17g against %.17g", k + 1, l1, l0);
+        CHECKF(x.n.x.mirror_skips == skips, "step %d: %lld copies skipped, %lld expected", k + 1,
+               (long long)x.n.x.mirror_skips, (long long)skips);
+    }
+    stepper_free(&ref);
+    stepper_free(&x);
+    spec_free(&s);
+}
+
 int main(void)
 {
     RUN(test_elman);
@@ -263,6 +320,7 @@ int main(void)
     RUN(test_lstm);
     RUN(test_gru);
     RUN(test_where_updates_run);
+    RUN(test_kept_copies_follow_writes);
     RUN(test_failures_reported);
     CHECK_EXIT();
 }

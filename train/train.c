@@ -239,6 +239,10 @@ static int forward_backward(trainer *t, int64_t step, double coin, double *loss,
             net_set_coins(&t->tr, coin, s->train.seed, step);
         net_set_dropout(&t->tr, s->train.seed, step, row0);
         double l;
+        /* between steps nothing but the plan's own updates writes the
+         * parameters: the transposed copies they keep are current
+         * (exec.h; a first run, or a plan without updates, makes them) */
+        exec_params_kept(&t->tr.x);
         if ((rc = net_run(&t->tr, &l, e)))
             return rc;
         net_carry_state(&t->tr);
