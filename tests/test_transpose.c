@@ -60,27 +60,6 @@ static int64_t misplaced(int dt, int64_t R, int64_t C, int op)
     return bad;
 }
 
-static void test_every_shape(void)
-{
-    for (int path = CPU_AVX512; path >= CPU_GENERIC; path--) {
-        int was = cpu_set_path(path);
-        if (was < 0)
-            continue;
-        int64_t bad = 0, shapes = 0;
-        for (int dt = 0; dt < 2; dt++) {
-            for (int64_t R = 1; R <= 70; R += 3)
-                for (int64_t C = 1; C <= 70; C += 5, shapes++)
-                    bad += misplaced(dt, R, C, (R + C) % 2);
-            const int64_t wide[][2] = {{256, 256}, {1024, 33}, {16, 512}, {97, 128}, {128, 100}};
-            for (int k = 0; k < 5; k++, shapes++)
-                bad += misplaced(dt, wide[k][0], wide[k][1], 0);
-        }
-        CHECKF(bad == 0, "%s: %lld misplaced elements", cpu_path_name(path), (long long)bad);
-        printf("  %s: %lld shapes\n", cpu_path_name(path), (long long)shapes);
-        cpu_set_path(was);
-    }
-}
-
 /* y = x^T [C, R] built by transpose_rows in chunks of `chunk` rows over a
  * y holding -1 everywhere, each chunk checked to write its columns and
  * no other; the elements misplaced */
@@ -118,19 +97,28 @@ static int64_t rows_misplaced(int dt, int64_t R, int64_t C, int64_t chunk)
     return bad;
 }
 
-static void test_rows(void)
+static void test_every_shape(void)
 {
     for (int path = CPU_AVX512; path >= CPU_GENERIC; path--) {
         int was = cpu_set_path(path);
         if (was < 0)
             continue;
-        int64_t bad = 0;
-        const int64_t shapes[][3] = {{100, 100, 8}, {100, 65, 13}, {65, 100, 48},
-                                     {37, 45, 1},   {128, 96, 32}, {17, 256, 5}};
-        for (int dt = 0; dt < 2; dt++)
-            for (int k = 0; k < 6; k++)
-                bad += rows_misplaced(dt, shapes[k][0], shapes[k][1], shapes[k][2]);
+        int64_t bad = 0, shapes = 0;
+        for (int dt = 0; dt < 2; dt++) {
+            for (int64_t R = 1; R <= 70; R += 3)
+                for (int64_t C = 1; C <= 70; C += 5, shapes++)
+                    bad += misplaced(dt, R, C, (R + C) % 2);
+            const int64_t wide[][2] = {{256, 256}, {1024, 33}, {16, 512}, {97, 128}, {128, 100}};
+            for (int k = 0; k < 5; k++, shapes++)
+                bad += misplaced(dt, wide[k][0], wide[k][1], 0);
+            /* and in chunks of rows */
+            const int64_t chunked[][3] = {{100, 100, 8}, {100, 65, 13}, {65, 100, 48},
+                                          {37, 45, 1},   {128, 96, 32}, {17, 256, 5}};
+            for (int k = 0; k < 6; k++, shapes++)
+                bad += rows_misplaced(dt, chunked[k][0], chunked[k][1], chunked[k][2]);
+        }
         CHECKF(bad == 0, "%s: %lld misplaced elements", cpu_path_name(path), (long long)bad);
+        printf("  %s: %lld shapes\n", cpu_path_name(path), (long long)shapes);
         cpu_set_path(was);
     }
 }
@@ -138,6 +126,5 @@ static void test_rows(void)
 int main(void)
 {
     RUN(test_every_shape);
-    RUN(test_rows);
     CHECK_EXIT();
 }
