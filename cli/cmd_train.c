@@ -289,6 +289,11 @@ static void on_ready(void *ctx, const train_info *i)
             (long long)i->graph_nodes, (long long)i->kernel_calls, bytes_str(i->arena_bytes, now),
             (long long)i->parameters, (long long)i->B, (long long)i->T, (long long)i->vocab,
             i->ranks > 1 ? " (split over MPI ranks)" : "");
+    if (i->copies)
+        fprintf(stderr,
+                "plan: transposed weight copies (W^T, U^T): %d; kept up to date by the "
+                "updates, rather than made at every step: %d\n",
+                (int)i->copies, (int)i->copies_kept);
     if (i->recompute_seg)
         fprintf(stderr,
                 "memory budget: forward recomputed in segments of %d steps (%d nodes twice); "

@@ -220,6 +220,11 @@ $UNROLL train "$good" --db "$T/v.db" --verbose 2>"$T/err" >/dev/null
 grep -q '^graph: [0-9]* nodes (forward and backward), [0-9]* kernel calls per step' "$T/err" &&
     ok "train --verbose reports the graph and the plan" ||
     ko "train --verbose reports the graph and the plan" "$(head -3 "$T/err")"
+# at 32 units W^T is copied, and the updates keep the copy from step to step
+$UNROLL train "$good" --db "$T/v.db" --set model.hidden=32 --verbose 2>"$T/err" >/dev/null
+grep -q '^plan: transposed weight copies (W^T, U^T): [1-9]; kept up to date by the updates, rather than made at every step: [1-9]' "$T/err" &&
+    ok "train --verbose counts the transposed copies the updates keep" ||
+    ko "train --verbose counts the transposed copies the updates keep" "$(grep plan: "$T/err")"
 $UNROLL train "$good" --db "$T/v.db" --quiet >"$T/out" 2>"$T/err"
 [ ! -s "$T/err" ] && [ ! -s "$T/out" ] && ok "train --quiet prints nothing" ||
     ko "train --quiet prints nothing" "$(head -3 "$T/err")"

@@ -357,7 +357,9 @@ int train_run(const spec *s, const train_opts *o, train_result *r, uerr *e)
                            .ranks = K,
                            .recompute_seg = t.tr.rc.seg,
                            .full_bytes = t.tr.rc.full_bytes,
-                           .recompute_nodes = t.tr.rc.extra_nodes};
+                           .recompute_nodes = t.tr.rc.extra_nodes,
+                           .copies = t.tr.p.n_transposed,
+                           .copies_kept = t.tr.p.nmirrors};
         o->ready(o->ctx, &info);
     }
     t.inputs = malloc((size_t)(B * T) * sizeof(int32_t));

@@ -45,6 +45,9 @@ typedef struct train_info {
     int32_t recompute_seg;
     size_t full_bytes;
     int32_t recompute_nodes;
+    /* transposed weight copies the plan reads, and how many of them the
+     * updates keep from one step to the next (engine/plan_mirror.c) */
+    int32_t copies, copies_kept;
 } train_info;
 
 typedef struct train_opts {
