@@ -70,6 +70,7 @@ int exec_init(exec *x, const graph *g, const plan *p, uerr *e)
             int64_t k = shape_numel(&leaf->shape);
             s->update = 1;
             s->mirror = plan_mirror_of_update(p, i);
+            s->mirror_ld = s->mirror >= 0 ? op_row_stride(plan_node(p, g, s->mirror)) : 0;
             s->leaf = pi->node;
             s->es = es;
             s->e0 = (int64_t)(p->offset[pi->out] / es);
@@ -144,7 +145,7 @@ void exec_params_kept(exec *x)
 static void keep_copy(const exec *x, const exec_step *s, int64_t r0, int64_t r1)
 {
     if (s->mirror >= 0)
-        transpose_rows(s->es, x->ptr[s->leaf], x->ptr[s->mirror], s->e_nrow, s->e_row, r0, r1);
+        transpose_rows(s->es, x->ptr[s->leaf], s->e_row, x->ptr[s->mirror], s->mirror_ld, r0, r1);
 }
 
 void *exec_value(const exec *x, int32_t node)

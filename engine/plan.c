@@ -310,8 +310,7 @@ typedef struct storage {
 
 static size_t gid_bytes(const prog *c, int32_t id)
 {
-    const gnode *n = plan_node(c->p, c->n->g, id);
-    return (size_t)shape_numel(&n->shape) * dtype_size((dtype)n->dt);
+    return op_value_bytes(plan_node(c->p, c->n->g, id));
 }
 
 /* Places the first nfixed outputs side by side from offset 0, when each

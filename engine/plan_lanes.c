@@ -70,7 +70,7 @@ static int id_bytes(const plan *p, const graph *g, int32_t id, int32_t sz, size_
     int32_t src = id;
     while (src >= p->nnodes && p->vsrc[src - p->nnodes] >= 0)
         src = p->vsrc[src - p->nnodes];
-    size_t bytes = (size_t)numel_of(n) * dtype_size((dtype)n->dt);
+    size_t bytes = op_value_bytes(n);
     int32_t u = p->offset[src] == PLAN_NO_BUFFER ? updated_leaf(p, src) : -1;
     if ((p->offset[src] == PLAN_NO_BUFFER && u < 0) || !bytes)
         return 0;

@@ -161,8 +161,9 @@ void transpose_matrix(size_t es, const void *x, void *y, int64_t R, int64_t C)
     tr_strided(es, x, C, y, R, R, C);
 }
 
-void transpose_rows(size_t es, const void *x, void *y, int64_t R, int64_t C, int64_t r0, int64_t r1)
+void transpose_rows(size_t es, const void *x, int64_t C, void *y, int64_t ly, int64_t r0,
+                    int64_t r1)
 {
-    tr_strided(es, (const char *)x + (size_t)(r0 * C) * es, C, (char *)y + (size_t)r0 * es, R,
+    tr_strided(es, (const char *)x + (size_t)(r0 * C) * es, C, (char *)y + (size_t)r0 * es, ly,
                r1 - r0, C);
 }

@@ -14,10 +14,12 @@
 
 void transpose_matrix(size_t es, const void *x, void *y, int64_t R, int64_t C);
 
-/* Rows r0 .. r1-1 of x [R, C] into the same columns of y = x^T [C, R],
- * the rest of y left as it is: a parameter's transposed copy kept up to
- * date a chunk of updated rows at a time (engine/exec.c: mirrors). */
-void transpose_rows(size_t es, const void *x, void *y, int64_t R, int64_t C, int64_t r0,
+/* Rows r0 .. r1-1 of x [R, C] into the same columns of y = x^T [C, R]
+ * whose rows lie ly >= R elements apart, the rest of y left as it is: a
+ * parameter's transposed copy made whole, or kept up to date a chunk of
+ * updated rows at a time (engine/exec.c: mirrors), in rows padded to
+ * whole cache lines (ops/transpose.c). */
+void transpose_rows(size_t es, const void *x, int64_t C, void *y, int64_t ly, int64_t r0,
                     int64_t r1);
 
 #endif

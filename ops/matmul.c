@@ -200,7 +200,7 @@ static void matmul_run(const graph *g, const gnode *n, void *const *in, void *ou
     const gnode *a = &g->nodes[n->in[0]], *b = &g->nodes[n->in[1]];
     int64_t M, K, K2, N;
     mm_dims(a, b, n, &M, &K, &K2, &N);
-    int64_t lda = a->shape.dim[1], ldb = b->shape.dim[1];
+    int64_t lda = op_row_stride(a), ldb = op_row_stride(b);
     int ta = (int)n->ip[0], tb = (int)n->ip[1];
     size_t es = dtype_size((dtype)n->dt);
     int whole = c0 == 0 && c1 == N;

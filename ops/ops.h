@@ -185,6 +185,12 @@ int32_t op_concat(graph *g, const int32_t *parts, int n, uerr *e);
 int32_t op_slice(graph *g, int32_t a, int64_t start, int64_t len, uerr *e);
 int32_t op_pad(graph *g, int32_t a, int64_t start, int64_t total, uerr *e);
 int32_t op_transpose(graph *g, int32_t a, uerr *e);
+/* The elements from one row of n's value to the next: its last
+ * dimension, or more where the plan padded a transposed copy's rows to
+ * whole cache lines (a transpose's ip[0]); and the bytes the value takes,
+ * its padding included. */
+int64_t op_row_stride(const gnode *n);
+size_t op_value_bytes(const gnode *n);
 /* A plan's folded product (ops/matmul.c): ip[3] MM_ADDEND when it is
  * added onto input 2 (else 1 + a gather's ip[0] with its table
  * and indices as inputs 2 and 3); which input is its bias, or -1. */

@@ -21,10 +21,29 @@ static int transpose_infer(const graph *g, gnode *n, uerr *e)
     return 0;
 }
 
+int64_t op_row_stride(const gnode *n)
+{
+    if (n->op == OP_TRANSPOSE && n->ip[0] > 0)
+        return n->ip[0];
+    return n->shape.rank ? n->shape.dim[n->shape.rank - 1] : 1;
+}
+
+size_t op_value_bytes(const gnode *n)
+{
+    int64_t rows = n->shape.rank ? shape_numel(&n->shape) / n->shape.dim[n->shape.rank - 1] : 1;
+    return (size_t)(n->shape.rank && n->shape.dim[n->shape.rank - 1] ? rows * op_row_stride(n)
+                                                                     : shape_numel(&n->shape)) *
+           dtype_size((dtype)n->dt);
+}
+
 static void transpose_forward(const graph *g, const gnode *n, void *const *in, void *out)
 {
     const gnode *a = &g->nodes[n->in[0]];
-    transpose_matrix(dtype_size((dtype)n->dt), in[0], out, a->shape.dim[0], a->shape.dim[1]);
+    size_t es = dtype_size((dtype)n->dt);
+    if (n->ip[0] > 0)
+        transpose_rows(es, in[0], a->shape.dim[1], out, n->ip[0], 0, a->shape.dim[0]);
+    else
+        transpose_matrix(es, in[0], out, a->shape.dim[0], a->shape.dim[1]);
 }
 
 static int32_t transpose_bprop(graph *g, int32_t node, int i, int32_t gout, int *u, uerr *e)

@@ -151,6 +151,7 @@ typedef struct result {
     int32_t n_over;      /* stacks written over the stacks they read */
     size_t gbytes;       /* of grads */
     size_t arena;        /* the plan's arena bytes */
+    int64_t copy_ld;     /* the elements between rows of a transposed copy, or 0 */
 } result;
 
 static const char *cfg_fmt = "name: t\n"
@@ -240,6 +241,8 @@ static int run_net(const char *cell, const char *act, dtype dt, int T, int B, in
     for (int32_t i = 0; i < n.p.ninstr; i++) {
         const gnode *nd = plan_node(&n.p, &n.m.g, n.p.instr[i].node);
         r->n_steps_ops += (nd->op == OP_SUM || nd->op == OP_SCATTER) && nd->ip[1] > 0;
+        if (nd->op == OP_TRANSPOSE && op_row_stride(nd) > r->copy_ld)
+            r->copy_ld = op_row_stride(nd);
     }
     free(g1);
     net_free(&n);
@@ -786,6 +789,34 @@ static void test_rewrites_happen(void)
     result_free(&exact);
 }
 
+/* A copy W^T's rows padded to whole cache lines where they are not
+ * (plan_transpose.c: pad_rows), and not a power of two of 512 bytes or
+ * more: the products read the same values, so the forward's, and the
+ * loss, are those of the plan without rewrites, bit for bit */
+static void test_copies_padded(void)
+{
+    uerr e = {0};
+    const plan_options pa = {.fuse = PLAN_FUSE_ALL}, pn = {.fuse = PLAN_FUSE_NONE};
+    const int units[] = {100, 100, 64, 128, 37};
+    const dtype dts[] = {DT_F32, DT_F64, DT_F32, DT_F32, DT_F64};
+    const int64_t ld[] = {112, 104, 64, 144, 40};
+    int was = hidden;
+    for (int k = 0; k < 5; k++) {
+        result all = {0}, none = {0};
+        hidden = units[k];
+        CHECK_OK(run_net("elman", "tanh", dts[k], 6, 1, 5, &pa, &all, &e), &e);
+        CHECK_OK(run_net("elman", "tanh", dts[k], 6, 1, 5, &pn, &none, &e), &e);
+        CHECKF(all.n_transposed > 0 && all.copy_ld == ld[k] && all.loss == none.loss,
+               "%d units, %s: %d copies, rows %lld apart (%lld expected), loss %.17g against "
+               "%.17g",
+               units[k], dtype_name(dts[k]), (int)all.n_transposed, (long long)all.copy_ld,
+               (long long)ld[k], all.loss, none.loss);
+        result_free(&all);
+        result_free(&none);
+    }
+    hidden = was;
+}
+
 /* Gathers of one-hot inputs read rows of a copy U^T once the step
  * gathers enough rows (plan_transpose.c): the forward's values, so the
  * loss, are those of the plan without rewrites, bit for bit. */
@@ -1096,6 +1127,7 @@ int main(void)
     RUN(test_widening_product_stays_in_its_step);
     RUN(test_big_weight_grouped);
     RUN(test_gathers_read_transposed_table);
+    RUN(test_copies_padded);
     RUN(test_step_sums_same_bits);
     RUN(test_step_sums_chunked_same_bits);
     RUN(test_step_sums_ops);

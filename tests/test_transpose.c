@@ -6,9 +6,9 @@
  * blocks and tiles everywhere, and rows a power of two apart (the shapes
  * whose rows share cache sets), float64 and float32, input and output at
  * odd element offsets from an aligned address. The op (ops/transpose.c)
- * is checked through its forward. transpose_rows, a parameter's copy
- * kept up to date a chunk of rows at a time (engine/exec.c), writes the
- * columns of its rows and nothing else, chunk boundaries anywhere.
+ * is checked through its forward, rows padded (a plan's copy) or not. transpose_rows, a parameter's
+ * copy kept up to date a chunk of rows at a time (engine/exec.c), writes the columns of its rows
+ * and nothing else, chunk boundaries anywhere.
  */
 #include "check.h"
 
@@ -18,12 +18,14 @@
 #include "kernels/transpose.h"
 #include "ops/ops.h"
 
-/* x [R, C] through the op (op = 1) or the kernel, compared with the
- * element loop; the elements misplaced */
+/* x [R, C] through the op (op = 1; op = 2: its rows padded to R + 5
+ * elements, as the plan pads a copy's, ip[0]) or the kernel, compared
+ * with the element loop; the elements misplaced */
 static int64_t misplaced(int dt, int64_t R, int64_t C, int op)
 {
     size_t es = dt ? 8 : 4, off = (size_t)(R % 3) * es;
-    char *xm = malloc((size_t)(R * C) * es + 64), *ym = malloc((size_t)(R * C) * es + 64);
+    int64_t ly = op == 2 ? R + 5 : R;
+    char *xm = malloc((size_t)(R * C) * es + 64), *ym = malloc((size_t)(ly * C) * es + 64);
     if (!xm || !ym) {
         free(xm);
         free(ym);
@@ -43,6 +45,9 @@ static int64_t misplaced(int dt, int64_t R, int64_t C, int op)
         int32_t a = op_example_param(&g, shape_2(R, C), &e);
         int32_t t = op_transpose(&g, a, &e);
         CHECK(a >= 0 && t >= 0);
+        g.nodes[t].ip[0] = op == 2 ? ly : 0;
+        CHECK(op_row_stride(&g.nodes[t]) == ly &&
+              op_value_bytes(&g.nodes[t]) == (size_t)(ly * C) * es);
         void *in[1] = {x};
         op_table[OP_TRANSPOSE]->forward(&g, &g.nodes[t], in, y);
         graph_free(&g);
@@ -52,7 +57,7 @@ static int64_t misplaced(int dt, int64_t R, int64_t C, int op)
     int64_t bad = 0;
     for (int64_t r = 0; r < R; r++)
         for (int64_t c = 0; c < C; c++) {
-            double v = dt ? ((double *)y)[c * R + r] : ((float *)y)[c * R + r];
+            double v = dt ? ((double *)y)[c * ly + r] : ((float *)y)[c * ly + r];
             bad += v != (double)(r * C + c) + 0.25;
         }
     free(xm);
@@ -85,7 +90,7 @@ static int64_t rows_misplaced(int dt, int64_t R, int64_t C, int64_t chunk)
     int64_t bad = 0;
     for (int64_t r0 = 0; r0 < R; r0 += chunk) {
         int64_t r1 = r0 + chunk < R ? r0 + chunk : R;
-        transpose_rows(es, x, y, R, C, r0, r1);
+        transpose_rows(es, x, C, y, R, r0, r1);
         for (int64_t r = 0; r < R; r++)
             for (int64_t c = 0; c < C; c++) {
                 double v = dt ? ((double *)y)[c * R + r] : ((float *)y)[c * R + r];
@@ -107,7 +112,7 @@ static void test_every_shape(void)
         for (int dt = 0; dt < 2; dt++) {
             for (int64_t R = 1; R <= 70; R += 3)
                 for (int64_t C = 1; C <= 70; C += 5, shapes++)
-                    bad += misplaced(dt, R, C, (R + C) % 2);
+                    bad += misplaced(dt, R, C, (R + C) % 3);
             const int64_t wide[][2] = {{256, 256}, {1024, 33}, {16, 512}, {97, 128}, {128, 100}};
             for (int k = 0; k < 5; k++, shapes++)
                 bad += misplaced(dt, wide[k][0], wide[k][1], 0);
