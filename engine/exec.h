@@ -59,8 +59,8 @@ typedef struct exec_step {
     int acc;                       /* PLAN_ACCUM: adds into its output */
     int cols;                      /* a product split by columns in its row run */
     int mirror_pre;                /* makes a copy kept across runs (plan_mirror) */
-    int32_t mirror, leaf;          /* PLAN_UPDATE: the copy of leaf it keeps, or -1, */
-    int64_t mirror_ld;             /* its rows this many elements apart */
+    int32_t mirror, leaf;          /* PLAN_UPDATE: the copy of leaf it keeps (or -1), */
+    int64_t mirror_ld;             /* whose rows lie this many elements apart */
     size_t es;                     /* PLAN_UPDATE: bytes of an element */
 } exec_step;
 

@@ -29,8 +29,7 @@ int32_t plan_mirror_leaf(const plan *p, const plan_options *opt, int32_t i)
     if (!opt || !opt->update_leaves || pi->kind != PLAN_RUN || pi->node < p->nnodes)
         return -1;
     const gnode *n = &p->vg.nodes[pi->node - p->nnodes];
-    if (n->op != OP_TRANSPOSE ||
-        (size_t)shape_numel(&n->shape) * dtype_size((dtype)n->dt) > MIRROR_MAX_BYTES)
+    if (n->op != OP_TRANSPOSE || op_value_bytes(n) > MIRROR_MAX_BYTES)
         return -1;
     int32_t leaf = p->vsrc[n->in[0]];
     for (int32_t k = 0; leaf >= 0 && k < opt->nfixed; k++)

@@ -30,20 +30,16 @@ int64_t op_row_stride(const gnode *n)
 
 size_t op_value_bytes(const gnode *n)
 {
-    int64_t rows = n->shape.rank ? shape_numel(&n->shape) / n->shape.dim[n->shape.rank - 1] : 1;
-    return (size_t)(n->shape.rank && n->shape.dim[n->shape.rank - 1] ? rows * op_row_stride(n)
-                                                                     : shape_numel(&n->shape)) *
-           dtype_size((dtype)n->dt);
+    int64_t numel =
+        n->op == OP_TRANSPOSE && n->ip[0] > 0 ? n->shape.dim[0] * n->ip[0] : shape_numel(&n->shape);
+    return (size_t)numel * dtype_size((dtype)n->dt);
 }
 
 static void transpose_forward(const graph *g, const gnode *n, void *const *in, void *out)
 {
     const gnode *a = &g->nodes[n->in[0]];
-    size_t es = dtype_size((dtype)n->dt);
-    if (n->ip[0] > 0)
-        transpose_rows(es, in[0], a->shape.dim[1], out, n->ip[0], 0, a->shape.dim[0]);
-    else
-        transpose_matrix(es, in[0], out, a->shape.dim[0], a->shape.dim[1]);
+    transpose_rows(dtype_size((dtype)n->dt), in[0], a->shape.dim[1], out, op_row_stride(n), 0,
+                   a->shape.dim[0]);
 }
 
 static int32_t transpose_bprop(graph *g, int32_t node, int i, int32_t gout, int *u, uerr *e)
